@@ -1,0 +1,74 @@
+//! Typed settings from the environment. Secrets never appear in `Debug` output or errors.
+
+use std::fmt;
+
+/// The database used when `DATABASE_URL` is not set: the local Postgres of a fresh machine.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/salesbot";
+
+/// Settings read once at start.
+#[derive(Clone)]
+pub struct Config {
+    /// Postgres connection string.
+    pub database_url: String,
+}
+
+impl Config {
+    /// Reads the environment.
+    pub fn from_env() -> Config {
+        Config {
+            database_url: std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_string()),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .finish()
+    }
+}
+
+/// The URL with any password replaced, safe to print.
+pub fn redact_url(url: &str) -> String {
+    // scheme://user:password@host/... -> scheme://user:***@host/...
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden() {
+        let cases = [
+            (
+                "postgres://postgres@localhost:5432/salesbot",
+                "postgres://postgres@localhost:5432/salesbot",
+            ),
+            (
+                "postgres://bob:s3cret@db:5432/x",
+                "postgres://bob:***@db:5432/x",
+            ),
+            ("postgres://bob:p@ss@db/x", "postgres://bob:***@db/x"),
+            ("not a url", "not a url"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_url(input), want);
+        }
+        let c = Config {
+            database_url: "postgres://a:hunter2@h/d".into(),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,11 @@
+//! Pure types and rules: parsing what people type, money, time, stages, permissions and the
+//! pipeline arithmetic. Nothing here does I/O; the current time is always passed in.
+
+pub mod locale;
+pub mod money;
+pub mod period;
+pub mod pipeline;
+pub mod refs;
+pub mod role;
+pub mod stage;
+pub mod when;

@@ -1,0 +1,201 @@
+//! The pipeline figures, computed from aggregates the store reads. Pure, so the arithmetic
+//! is tested without a database and the same code serves every report.
+
+use crate::domain::stage::{Stage, StageKind};
+
+/// One stage's line in the funnel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageStats {
+    /// Stage name.
+    pub name: String,
+    /// Win probability in percent.
+    pub probability: i16,
+    /// Open deals now in this stage.
+    pub open_count: i64,
+    /// Their amount, minor units.
+    pub open_amount: i64,
+    /// Amount times probability, minor units, rounded half up.
+    pub weighted_amount: i64,
+    /// Deals of the period's cohort that reached this stage or a later one.
+    pub reached: i64,
+    /// Share of those that reached the next stage; `None` when none reached this one.
+    pub conversion_to_next: Option<f64>,
+}
+
+/// The whole pipeline report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineStats {
+    /// Open stages and the won stage, in order.
+    pub stages: Vec<StageStats>,
+    /// Open deals in all stages.
+    pub open_count: i64,
+    /// Their amount.
+    pub open_amount: i64,
+    /// Weighted forecast: the sum of the stages' weighted amounts.
+    pub weighted_amount: i64,
+    /// Won in the period.
+    pub won_count: i64,
+    /// Won amount.
+    pub won_amount: i64,
+    /// Lost in the period.
+    pub lost_count: i64,
+    /// Lost amount.
+    pub lost_amount: i64,
+    /// won / (won + lost); `None` when nothing closed.
+    pub win_rate: Option<f64>,
+    /// Average won deal, minor units; `None` when nothing was won.
+    pub avg_won_amount: Option<i64>,
+    /// Average days from open to won; `None` when nothing was won.
+    pub avg_cycle_days: Option<f64>,
+}
+
+/// Aggregates the report is computed from.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineInput<'a> {
+    /// (stage id, open count, open amount).
+    pub open_by_stage: &'a [(i64, i64, i64)],
+    /// (furthest position reached, deals) for the period's cohort.
+    pub furthest_histogram: &'a [(i32, i64)],
+    /// Won in the period: count, amount.
+    pub won: (i64, i64),
+    /// Lost in the period: count, amount.
+    pub lost: (i64, i64),
+    /// Sum of open-to-won days over the won deals.
+    pub won_cycle_days_sum: f64,
+}
+
+/// `amount * percent / 100`, rounded half up, without floats.
+pub fn weighted(amount: i64, percent: i16) -> i64 {
+    let product = amount as i128 * percent as i128;
+    ((product + 50).div_euclid(100)) as i64
+}
+
+/// Computes the report. Lost stages are left out of the funnel: nobody progresses through them.
+pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
+    let funnel: Vec<&Stage> = stages
+        .iter()
+        .filter(|s| s.kind != StageKind::Lost)
+        .collect();
+    let reached_at = |position: i32| -> i64 {
+        input
+            .furthest_histogram
+            .iter()
+            .filter(|(p, _)| *p >= position)
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let mut lines: Vec<StageStats> = funnel
+        .iter()
+        .map(|s| {
+            let (count, amount) = input
+                .open_by_stage
+                .iter()
+                .find(|(id, _, _)| *id == s.id)
+                .map(|(_, c, a)| (*c, *a))
+                .unwrap_or((0, 0));
+            StageStats {
+                name: s.name.clone(),
+                probability: s.probability,
+                open_count: count,
+                open_amount: amount,
+                weighted_amount: if s.kind == StageKind::Open {
+                    weighted(amount, s.probability)
+                } else {
+                    0
+                },
+                reached: reached_at(s.position),
+                conversion_to_next: None,
+            }
+        })
+        .collect();
+    for i in 0..lines.len().saturating_sub(1) {
+        let here = lines[i].reached;
+        if here > 0 {
+            lines[i].conversion_to_next = Some(lines[i + 1].reached as f64 / here as f64);
+        }
+    }
+    let (won_count, won_amount) = input.won;
+    let (lost_count, lost_amount) = input.lost;
+    let closed = won_count + lost_count;
+    PipelineStats {
+        open_count: lines.iter().map(|l| l.open_count).sum(),
+        open_amount: lines.iter().map(|l| l.open_amount).sum(),
+        weighted_amount: lines.iter().map(|l| l.weighted_amount).sum(),
+        stages: lines,
+        won_count,
+        won_amount,
+        lost_count,
+        lost_amount,
+        win_rate: (closed > 0).then(|| won_count as f64 / closed as f64),
+        avg_won_amount: (won_count > 0).then(|| won_amount / won_count),
+        avg_cycle_days: (won_count > 0).then(|| input.won_cycle_days_sum / won_count as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(id: i64, name: &str, position: i32, probability: i16, kind: StageKind) -> Stage {
+        Stage {
+            id,
+            name: name.into(),
+            position,
+            probability,
+            kind,
+        }
+    }
+
+    #[test]
+    fn weighted_rounds_half_up() {
+        let cases = [
+            (100, 10, 10),
+            (15, 10, 2),
+            (14, 10, 1),
+            (0, 50, 0),
+            (1_000_000_000_000, 75, 750_000_000_000),
+        ];
+        for (amount, pct, want) in cases {
+            assert_eq!(weighted(amount, pct), want, "{amount} {pct}");
+        }
+    }
+
+    #[test]
+    fn funnel_by_hand() {
+        let stages = vec![
+            stage(1, "Lead", 1, 10, StageKind::Open),
+            stage(2, "Qualified", 2, 25, StageKind::Open),
+            stage(3, "Won", 3, 100, StageKind::Won),
+            stage(4, "Lost", 4, 0, StageKind::Lost),
+        ];
+        // 10 deals: 4 stopped at Lead, 4 reached Qualified, 2 won.
+        let input = PipelineInput {
+            open_by_stage: &[(1, 3, 30_000), (2, 2, 50_000)],
+            furthest_histogram: &[(1, 4), (2, 4), (3, 2)],
+            won: (2, 40_000),
+            lost: (6, 1),
+            won_cycle_days_sum: 30.0,
+        };
+        let s = compute(&stages, &input);
+        assert_eq!(s.stages.len(), 3);
+        assert_eq!(s.stages[0].reached, 10);
+        assert_eq!(s.stages[1].reached, 6);
+        assert_eq!(s.stages[2].reached, 2);
+        assert_eq!(s.stages[0].conversion_to_next, Some(0.6));
+        assert_eq!(s.stages[1].conversion_to_next, Some(2.0 / 6.0));
+        assert_eq!(s.stages[2].conversion_to_next, None);
+        assert_eq!(s.weighted_amount, 3_000 + 12_500);
+        assert_eq!(s.win_rate, Some(0.25));
+        assert_eq!(s.avg_won_amount, Some(20_000));
+        assert_eq!(s.avg_cycle_days, Some(15.0));
+    }
+
+    #[test]
+    fn empty_period_has_no_rates() {
+        let stages = vec![stage(1, "Lead", 1, 10, StageKind::Open)];
+        let s = compute(&stages, &PipelineInput::default());
+        assert_eq!(s.win_rate, None);
+        assert_eq!(s.avg_cycle_days, None);
+        assert_eq!(s.stages[0].conversion_to_next, None);
+    }
+}

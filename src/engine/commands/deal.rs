@@ -1,0 +1,469 @@
+//! Deals: open, move through the stages, win, lose, reassign, show and list.
+
+use super::contact::{company_id, owner_for};
+use super::{amount, company_ref, contact_ref, date, lookup, required, stage, text};
+use crate::domain::money::Amount;
+use crate::domain::refs::{CompanyRef, ContactRef, DealRef};
+use crate::domain::stage::{Stage, StageKind};
+use crate::engine::ctx::Ctx;
+use crate::engine::errors;
+use crate::engine::manifest::Args;
+use crate::engine::reply::Embed;
+use crate::engine::{EngineError, EngineResult, Reply};
+use crate::i18n::Msg;
+use crate::store::{DealFilter, DealRow, Entity, NewDeal, Tx};
+use chrono::{Duration, NaiveDate};
+
+/// Input of `/deal new`.
+#[derive(Clone, Debug)]
+pub struct DealNew {
+    title: String,
+    amount: Amount,
+    company: Option<CompanyRef>,
+    contact: Option<ContactRef>,
+    stage: Option<Stage>,
+    close: Option<NaiveDate>,
+    owner: Option<i64>,
+}
+
+/// Input of `/deal list`.
+#[derive(Clone, Debug)]
+pub struct DealList {
+    owner: Option<i64>,
+    stage: Option<Stage>,
+    status: Option<String>,
+    stale: bool,
+    limit: i64,
+}
+
+impl DealNew {
+    pub(super) fn parse(args: &Args, ctx: &Ctx) -> EngineResult<DealNew> {
+        let stage = stage(args, "stage", ctx)?;
+        if let Some(s) = &stage {
+            if s.kind != StageKind::Open {
+                return Err(errors::option(
+                    "stage",
+                    Msg::new("problem.closed_stage").arg("given", &s.name),
+                    Msg::new("accepted.stages").arg("stages", open_stage_names(ctx)),
+                ));
+            }
+        }
+        let close = date(args, "close", ctx)?;
+        if let Some(d) = close {
+            if d < ctx.now.with_timezone(&ctx.tz).date_naive() {
+                return Err(errors::option(
+                    "close",
+                    Msg::new("problem.in_past").arg("given", ctx.date(d)),
+                    Msg::new("accepted.date"),
+                ));
+            }
+        }
+        Ok(DealNew {
+            title: required(args, "title"),
+            amount: super::present(amount(args, "amount", ctx)?, "amount")?,
+            company: company_ref(args, "company")?,
+            contact: contact_ref(args, "contact")?,
+            stage,
+            close,
+            owner: args.user("owner"),
+        })
+    }
+}
+
+impl DealList {
+    pub(super) fn parse(args: &Args, ctx: &Ctx) -> EngineResult<DealList> {
+        Ok(DealList {
+            owner: args.user("owner"),
+            stage: stage(args, "stage", ctx)?,
+            status: text(args, "status"),
+            stale: args.bool("stale").unwrap_or(false),
+            limit: args.int("limit").unwrap_or(10),
+        })
+    }
+}
+
+fn open_stage_names(ctx: &Ctx) -> String {
+    ctx.stages
+        .iter()
+        .filter(|s| s.kind == StageKind::Open)
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The card for one deal, with buttons for the next step.
+async fn deal_card(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    d: &DealRow,
+    headline: Option<String>,
+) -> EngineResult<Reply> {
+    let none = ctx.t("common.none");
+    let stage = ctx.stage(d.stage_id);
+    let probability = stage.map(|s| s.probability).unwrap_or(0);
+    let mut embed = Embed::new(lookup::deal_label(d))
+        .inline(
+            ctx.t("field.stage"),
+            format!("{} ({}%)", d.stage_name, probability),
+        )
+        .inline(ctx.t("field.amount"), ctx.money(d.amount_minor))
+        .inline(
+            ctx.t("field.status"),
+            ctx.t(&format!("status.{}", d.status)),
+        )
+        .inline(
+            ctx.t("field.owner"),
+            d.owner_name.clone().unwrap_or_else(|| none.clone()),
+        )
+        .inline(
+            ctx.t("field.company"),
+            d.company_name.clone().unwrap_or_else(|| none.clone()),
+        )
+        .inline(
+            ctx.t("field.contact"),
+            d.contact_name.clone().unwrap_or_else(|| none.clone()),
+        )
+        .inline(
+            ctx.t("field.expected_close"),
+            d.expected_close
+                .map(|c| ctx.date(c))
+                .unwrap_or_else(|| none.clone()),
+        )
+        .inline(ctx.t("field.last_activity"), ctx.time(d.last_activity_at));
+    if let Some(reason) = &d.lost_reason {
+        embed = embed.field(ctx.t("field.lost_reason"), reason.clone());
+    }
+    let history = tx.deal_history(ctx.ws_id(), d.id).await?;
+    let lines = history
+        .iter()
+        .rev()
+        .take(8)
+        .map(|(at, name, _)| format!("{} → {}", ctx.time(*at), name))
+        .collect::<Vec<_>>();
+    embed = embed
+        .field(ctx.t("field.history"), lines.join("\n"))
+        .footer(ctx.m(Msg::new("deal.footer").arg("created", ctx.time(d.created_at))));
+    let mut reply = Reply::default().with_embed(embed);
+    reply.content = headline.unwrap_or_default();
+    if d.status == "open" {
+        if let Some(next) = next_stage(ctx, d.stage_id) {
+            reply = reply.with_button(
+                format!("deal:next:{}", d.number),
+                ctx.m(Msg::new("button.next_stage").arg("stage", &next.name)),
+            );
+        }
+        reply = reply.with_button(format!("deal:won:{}", d.number), ctx.t("button.won"));
+    }
+    Ok(reply)
+}
+
+/// The open stage after `current`, if any.
+pub(crate) fn next_stage(ctx: &Ctx, current: i64) -> Option<&Stage> {
+    let position = ctx.stage(current)?.position;
+    ctx.stages
+        .iter()
+        .filter(|s| s.kind == StageKind::Open && s.position > position)
+        .min_by_key(|s| s.position)
+}
+
+pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<Reply> {
+    let owner = owner_for(tx, ctx, d.owner).await?;
+    let contact = match &d.contact {
+        Some(r) => Some(lookup::contact(tx, ctx, r).await?),
+        None => None,
+    };
+    let company = match d.company {
+        Some(r) => company_id(tx, ctx, Some(r)).await?.map(|(id, _)| id),
+        // A deal with a contact belongs to the contact's company unless told otherwise.
+        None => contact.as_ref().and_then(|c| c.company_id),
+    };
+    let stage = match d.stage {
+        Some(s) => s,
+        None => ctx.stage_of_kind(StageKind::Open)?.clone(),
+    };
+    let number = tx.next_deal_number(ctx.ws_id()).await?;
+    let new = NewDeal {
+        title: d.title,
+        company_id: company,
+        contact_id: contact.as_ref().map(|c| c.id),
+        owner_id: owner,
+        amount_minor: d.amount.minor(),
+        currency: ctx.currency.code().to_string(),
+        stage_id: stage.id,
+        stage_position: stage.position,
+        expected_close: d.close,
+    };
+    let (id, first_change) = tx
+        .insert_deal(ctx.ws_id(), number, &new, ctx.actor, ctx.now)
+        .await?;
+    // The first stage-history row is part of the deal's creation; undo removes both.
+    ctx.audit(tx, "deal.new", Entity::Deal, id, None).await?;
+    ctx.audit(tx, "deal.new", Entity::StageChange, first_change, None)
+        .await?;
+    let row = tx
+        .deal(ctx.ws_id(), id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("new deal vanished"))?;
+    let headline = ctx.m(Msg::new("deal.created")
+        .arg("deal", lookup::deal_label(&row))
+        .arg("amount", ctx.money(row.amount_minor))
+        .arg("stage", &stage.name));
+    deal_card(tx, ctx, &row, Some(headline)).await
+}
+
+/// Moves a deal and records the change; shared by move, won, lost and the buttons.
+async fn change_stage(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    d: &DealRow,
+    to: &Stage,
+    note: Option<&str>,
+    reason: Option<&str>,
+    action: &str,
+) -> EngineResult<DealRow> {
+    ctx.require_owner(d.owner_id, lookup::deal_label(d))?;
+    let before = ctx.before(tx, Entity::Deal, d.id).await?;
+    let status = to.kind.as_str();
+    let closed_at = (to.kind != StageKind::Open).then_some(ctx.now);
+    let furthest = if to.kind == StageKind::Lost {
+        d.furthest_position
+    } else {
+        d.furthest_position.max(to.position)
+    };
+    tx.set_deal_stage(
+        ctx.ws_id(),
+        d.id,
+        to.id,
+        status,
+        furthest,
+        closed_at,
+        reason,
+        ctx.now,
+    )
+    .await?;
+    let change = tx
+        .insert_stage_change(
+            ctx.ws_id(),
+            d.id,
+            Some(d.stage_id),
+            to.id,
+            ctx.actor,
+            ctx.now,
+            note,
+        )
+        .await?;
+    ctx.audit(tx, action, Entity::Deal, d.id, before).await?;
+    ctx.audit(tx, action, Entity::StageChange, change, None)
+        .await?;
+    Ok(tx
+        .deal(ctx.ws_id(), d.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("deal vanished"))?)
+}
+
+pub(crate) async fn move_to(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    r: DealRef,
+    to: Stage,
+    note: Option<String>,
+) -> EngineResult<Reply> {
+    let d = lookup::deal(tx, ctx, &r).await?;
+    match to.kind {
+        StageKind::Won => return won(tx, ctx, DealRef::Number(d.number), None, note).await,
+        StageKind::Lost => {
+            return Err(errors::option(
+                "stage",
+                Msg::new("problem.lost_needs_reason"),
+                Msg::new("accepted.lost_command"),
+            ));
+        }
+        StageKind::Open => {}
+    }
+    if d.stage_id == to.id {
+        return Err(EngineError::Conflict(
+            Msg::new("error.already_in_stage")
+                .arg("deal", lookup::deal_label(&d))
+                .arg("stage", &to.name),
+        ));
+    }
+    let from = d.stage_name.clone();
+    let reopened = d.status != "open";
+    let row = change_stage(tx, ctx, &d, &to, note.as_deref(), None, "deal.move").await?;
+    let key = if reopened {
+        "deal.reopened"
+    } else {
+        "deal.moved"
+    };
+    let headline = ctx.m(Msg::new(key)
+        .arg("deal", lookup::deal_label(&row))
+        .arg("from", from)
+        .arg("to", &to.name));
+    deal_card(tx, ctx, &row, Some(headline)).await
+}
+
+pub(super) async fn next(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineResult<Reply> {
+    let d = lookup::deal(tx, ctx, &r).await?;
+    if d.status != "open" {
+        return Err(EngineError::Conflict(
+            Msg::new("error.deal_closed").arg("deal", lookup::deal_label(&d)),
+        ));
+    }
+    match next_stage(ctx, d.stage_id).cloned() {
+        Some(s) => move_to(tx, ctx, DealRef::Number(d.number), s, None).await,
+        None => won(tx, ctx, DealRef::Number(d.number), None, None).await,
+    }
+}
+
+pub(crate) async fn won(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    r: DealRef,
+    amount: Option<Amount>,
+    note: Option<String>,
+) -> EngineResult<Reply> {
+    let d = lookup::deal(tx, ctx, &r).await?;
+    if d.status == "won" {
+        return Err(EngineError::Conflict(
+            Msg::new("error.already_won").arg("deal", lookup::deal_label(&d)),
+        ));
+    }
+    let won_stage = ctx.stage_of_kind(StageKind::Won)?.clone();
+    if let Some(a) = amount {
+        ctx.require_owner(d.owner_id, lookup::deal_label(&d))?;
+        let before = ctx.before(tx, Entity::Deal, d.id).await?;
+        tx.set_deal_amount(ctx.ws_id(), d.id, a.minor(), ctx.now)
+            .await?;
+        ctx.audit(tx, "deal.won", Entity::Deal, d.id, before)
+            .await?;
+    }
+    let d = tx
+        .deal(ctx.ws_id(), d.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("deal vanished"))?;
+    let row = change_stage(tx, ctx, &d, &won_stage, note.as_deref(), None, "deal.won").await?;
+    let headline = ctx.m(Msg::new("deal.won")
+        .arg("deal", lookup::deal_label(&row))
+        .arg("amount", ctx.money(row.amount_minor)));
+    deal_card(tx, ctx, &row, Some(headline)).await
+}
+
+pub(super) async fn lost(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    r: DealRef,
+    reason: String,
+) -> EngineResult<Reply> {
+    let d = lookup::deal(tx, ctx, &r).await?;
+    if d.status == "lost" {
+        return Err(EngineError::Conflict(
+            Msg::new("error.already_lost").arg("deal", lookup::deal_label(&d)),
+        ));
+    }
+    let lost_stage = ctx.stage_of_kind(StageKind::Lost)?.clone();
+    let row = change_stage(
+        tx,
+        ctx,
+        &d,
+        &lost_stage,
+        Some(&reason),
+        Some(&reason),
+        "deal.lost",
+    )
+    .await?;
+    let headline = ctx.m(Msg::new("deal.lost")
+        .arg("deal", lookup::deal_label(&row))
+        .arg("reason", &reason));
+    deal_card(tx, ctx, &row, Some(headline)).await
+}
+
+pub(super) async fn assign(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    r: DealRef,
+    owner: i64,
+) -> EngineResult<Reply> {
+    ctx.require_manager()?;
+    let d = lookup::deal(tx, ctx, &r).await?;
+    let member = tx.ensure_member(ctx.ws_id(), owner).await?;
+    if d.owner_id == owner {
+        return Err(EngineError::Conflict(
+            Msg::new("error.already_owner")
+                .arg("deal", lookup::deal_label(&d))
+                .arg("owner", &member.display_name),
+        ));
+    }
+    let before = ctx.before(tx, Entity::Deal, d.id).await?;
+    tx.set_deal_owner(ctx.ws_id(), d.id, owner, ctx.now).await?;
+    ctx.audit(tx, "deal.assign", Entity::Deal, d.id, before)
+        .await?;
+    Ok(Reply::text(
+        ctx.m(Msg::new("deal.assigned")
+            .arg("deal", lookup::deal_label(&d))
+            .arg("owner", member.display_name)),
+    ))
+}
+
+pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineResult<Reply> {
+    let d = lookup::deal(tx, ctx, &r).await?;
+    deal_card(tx, ctx, &d, None).await
+}
+
+pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx, l: DealList) -> EngineResult<Reply> {
+    let forced = ctx.owner_filter();
+    if let (Some(me), Some(asked)) = (forced, l.owner) {
+        if me != asked {
+            return Err(EngineError::Forbidden(Msg::new("error.visibility_own")));
+        }
+    }
+    let status = match l.status.as_deref() {
+        Some("all") => None,
+        Some(s) => Some(s.to_string()),
+        None => Some("open".to_string()),
+    };
+    let stale_before = l
+        .stale
+        .then(|| ctx.now - Duration::days(i64::from(ctx.ws.stale_days)));
+    let filter = DealFilter {
+        owner: forced.or(l.owner),
+        stage_id: l.stage.as_ref().map(|s| s.id),
+        status,
+        stale_before,
+        limit: l.limit,
+    };
+    let rows = tx.list_deals(ctx.ws_id(), &filter).await?;
+    if rows.is_empty() {
+        return Ok(Reply::private(ctx.t("deal.list_none")));
+    }
+    let lines = rows
+        .iter()
+        .map(|d| {
+            let owner = d.owner_name.clone().unwrap_or_default();
+            let mut line = format!(
+                "**{}** · {} · {} · {}",
+                lookup::deal_label(d),
+                d.stage_name,
+                ctx.money(d.amount_minor),
+                owner
+            );
+            if l.stale {
+                let days = (ctx.now - d.last_activity_at).num_days();
+                line.push_str(&format!(
+                    " · {}",
+                    ctx.m(Msg::new("deal.idle_days").arg("days", days))
+                ));
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let title = if l.stale {
+        ctx.m(Msg::new("deal.list_stale_title").arg("days", ctx.ws.stale_days))
+    } else {
+        ctx.t("deal.list_title")
+    };
+    let embed = Embed::new(title)
+        .description(lines)
+        .footer(ctx.m(Msg::new("deal.list_footer").arg("count", rows.len())));
+    Ok(Reply::default().with_embed(embed))
+}

@@ -1,0 +1,127 @@
+//! Turning a reference someone typed into one row of this workspace, or a clear answer why not.
+//! Every lookup is scoped to the workspace and to what the caller may see, so an id from
+//! another workspace is simply "not found".
+
+use crate::domain::refs::{CompanyRef, ContactRef, DealRef};
+use crate::engine::ctx::Ctx;
+use crate::engine::{EngineError, EngineResult};
+use crate::i18n::Msg;
+use crate::store::{CompanyRow, ContactRow, DealRow, Tx};
+
+/// How a deal is named in replies.
+pub fn deal_label(d: &DealRow) -> String {
+    format!("D-{} {}", d.number, d.title)
+}
+
+fn pick<T>(
+    mut rows: Vec<T>,
+    exact: impl Fn(&T) -> bool,
+    label: impl Fn(&T) -> String,
+    given: &str,
+    not_found: &'static str,
+    ambiguous: &'static str,
+) -> EngineResult<T> {
+    if rows.is_empty() {
+        return Err(EngineError::NotFound(
+            Msg::new(not_found).arg("given", given),
+        ));
+    }
+    let exact_count = rows.iter().filter(|r| exact(r)).count();
+    if rows.len() == 1 || exact_count == 1 {
+        // Exact matches sort first.
+        return Ok(rows.swap_remove(0));
+    }
+    let candidates = rows
+        .iter()
+        .take(5)
+        .map(label)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(EngineError::Invalid(
+        Msg::new(ambiguous)
+            .arg("given", given)
+            .arg("candidates", candidates),
+    ))
+}
+
+/// Finds a visible deal.
+pub async fn deal(tx: &mut Tx, ctx: &Ctx, r: &DealRef) -> EngineResult<DealRow> {
+    match r {
+        DealRef::Number(n) => tx
+            .deal_by_number(ctx.ws_id(), *n, ctx.owner_filter())
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotFound(
+                    Msg::new("error.deal_not_found").arg("given", format!("D-{n}")),
+                )
+            }),
+        DealRef::Title(t) => {
+            let rows = tx
+                .deals_by_title(ctx.ws_id(), t, ctx.owner_filter())
+                .await?;
+            let lower = t.to_lowercase();
+            pick(
+                rows,
+                |d| d.title.to_lowercase() == lower,
+                deal_label,
+                t,
+                "error.deal_not_found",
+                "error.deal_ambiguous",
+            )
+        }
+    }
+}
+
+/// Finds a visible contact.
+pub async fn contact(tx: &mut Tx, ctx: &Ctx, r: &ContactRef) -> EngineResult<ContactRow> {
+    let not_found = |given: String| {
+        EngineError::NotFound(Msg::new("error.contact_not_found").arg("given", given))
+    };
+    match r {
+        ContactRef::Id(id) => tx
+            .contact(ctx.ws_id(), *id, ctx.owner_filter())
+            .await?
+            .ok_or_else(|| not_found(format!("C-{id}"))),
+        ContactRef::Email(e) => tx
+            .contact_by_email(ctx.ws_id(), e, ctx.owner_filter())
+            .await?
+            .ok_or_else(|| not_found(e.clone())),
+        ContactRef::Name(n) => {
+            let rows = tx
+                .contacts_by_name(ctx.ws_id(), n, ctx.owner_filter())
+                .await?;
+            let lower = n.to_lowercase();
+            pick(
+                rows,
+                |c| c.name.to_lowercase() == lower,
+                |c| format!("C-{} {}", c.id, c.name),
+                n,
+                "error.contact_not_found",
+                "error.contact_ambiguous",
+            )
+        }
+    }
+}
+
+/// Finds a company.
+pub async fn company(tx: &mut Tx, ctx: &Ctx, r: &CompanyRef) -> EngineResult<CompanyRow> {
+    match r {
+        CompanyRef::Id(id) => tx.company(ctx.ws_id(), *id).await?.ok_or_else(|| {
+            EngineError::NotFound(
+                Msg::new("error.company_not_found").arg("given", format!("CO-{id}")),
+            )
+        }),
+        CompanyRef::Name(n) => {
+            let rows = tx.companies_by_name(ctx.ws_id(), n).await?;
+            let lower = n.to_lowercase();
+            pick(
+                rows,
+                |c| c.name.to_lowercase() == lower,
+                |c| format!("CO-{} {}", c.id, c.name),
+                n,
+                "error.company_not_found",
+                "error.company_ambiguous",
+            )
+        }
+    }
+}

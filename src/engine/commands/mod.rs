@@ -1,0 +1,300 @@
+//! The typed commands. `parse` turns validated options into domain values (parse, don't
+//! validate); `execute` runs one command inside the caller's transaction.
+
+mod contact;
+mod deal;
+mod help;
+pub(crate) mod lookup;
+mod pipeline;
+mod settings;
+mod tasks;
+
+use super::ctx::Ctx;
+use super::errors;
+use super::manifest::{Args, Invocation, Manifests};
+use super::{EngineResult, Reply};
+use crate::domain::money::{parse_amount, Amount};
+use crate::domain::refs::{CompanyRef, ContactRef, DealRef, RefError, TaskRef};
+use crate::domain::stage::{match_stage, Stage};
+use crate::domain::when::{parse_date, parse_when};
+use crate::store::Tx;
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub use contact::{CompanyAdd, ContactAdd, ContactLog};
+pub use deal::{DealList, DealNew};
+pub use settings::SettingsCommand;
+
+/// Every command the engine understands, with its input already parsed.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// `/contact add`
+    ContactAdd(ContactAdd),
+    /// `/contact log`
+    ContactLog(ContactLog),
+    /// `/contact show`
+    ContactShow(ContactRef),
+    /// `/contact find`
+    ContactFind(String),
+    /// `/contact tag`
+    ContactTag {
+        contact: ContactRef,
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+    /// `/company add`
+    CompanyAdd(CompanyAdd),
+    /// `/company show`
+    CompanyShow(CompanyRef),
+    /// `/deal new`
+    DealNew(DealNew),
+    /// `/deal move`
+    DealMove {
+        deal: DealRef,
+        stage: Stage,
+        note: Option<String>,
+    },
+    /// The "next stage" button.
+    DealNext(DealRef),
+    /// `/deal won`
+    DealWon {
+        deal: DealRef,
+        amount: Option<Amount>,
+        note: Option<String>,
+    },
+    /// `/deal lost`
+    DealLost { deal: DealRef, reason: String },
+    /// `/deal assign`
+    DealAssign { deal: DealRef, owner: i64 },
+    /// `/deal show`
+    DealShow(DealRef),
+    /// `/deal list`
+    DealList(DealList),
+    /// `/pipeline stats`
+    PipelineStats(pipeline::StatsInput),
+    /// `/remind`
+    Remind {
+        what: String,
+        due: DateTime<Utc>,
+        deal: Option<DealRef>,
+        contact: Option<ContactRef>,
+        assignee: Option<i64>,
+    },
+    /// `/tasks list`
+    TasksList {
+        status: Option<String>,
+        member: Option<i64>,
+    },
+    /// `/tasks done`
+    TaskDone(TaskRef),
+    /// `/tasks snooze`
+    TaskSnooze { task: TaskRef, until: DateTime<Utc> },
+    /// `/settings ...`
+    Settings(SettingsCommand),
+    /// `/undo`
+    Undo,
+    /// `/help`
+    Help(Option<String>),
+}
+
+/// Trimmed text of an optional option; blank counts as absent.
+pub(crate) fn text(args: &Args, name: &str) -> Option<String> {
+    args.str(name)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Text of a required option (presence was checked against the manifest).
+pub(crate) fn required(args: &Args, name: &str) -> String {
+    text(args, name).unwrap_or_default()
+}
+
+pub(crate) fn amount(args: &Args, name: &str, ctx: &Ctx) -> EngineResult<Option<Amount>> {
+    match args.str(name) {
+        None => Ok(None),
+        Some(s) => parse_amount(s, ctx.currency)
+            .map(Some)
+            .map_err(|e| errors::money(name, e, ctx.currency.code())),
+    }
+}
+
+pub(crate) fn when(args: &Args, name: &str, ctx: &Ctx) -> EngineResult<Option<DateTime<Utc>>> {
+    match args.str(name) {
+        None => Ok(None),
+        Some(s) => parse_when(s, ctx.now, ctx.tz)
+            .map(Some)
+            .map_err(|e| errors::when(name, e, "accepted.when")),
+    }
+}
+
+pub(crate) fn date(args: &Args, name: &str, ctx: &Ctx) -> EngineResult<Option<NaiveDate>> {
+    match args.str(name) {
+        None => Ok(None),
+        Some(s) => parse_date(s, ctx.now, ctx.tz)
+            .map(Some)
+            .map_err(|e| errors::when(name, e, "accepted.date")),
+    }
+}
+
+pub(crate) fn stage(args: &Args, name: &str, ctx: &Ctx) -> EngineResult<Option<Stage>> {
+    match args.str(name) {
+        None => Ok(None),
+        Some(s) => match_stage(s, &ctx.stages)
+            .cloned()
+            .map(Some)
+            .map_err(|e| errors::stage(name, e)),
+    }
+}
+
+fn reference<T>(
+    args: &Args,
+    name: &str,
+    parse: fn(&str) -> Result<T, RefError>,
+    accepted: &'static str,
+) -> EngineResult<Option<T>> {
+    match args.str(name) {
+        None => Ok(None),
+        Some(s) => parse(s)
+            .map(Some)
+            .map_err(|e| errors::reference(name, e, accepted)),
+    }
+}
+
+pub(crate) fn deal_ref(args: &Args, name: &str) -> EngineResult<Option<DealRef>> {
+    reference(args, name, DealRef::parse, "accepted.deal_ref")
+}
+
+pub(crate) fn contact_ref(args: &Args, name: &str) -> EngineResult<Option<ContactRef>> {
+    reference(args, name, ContactRef::parse, "accepted.contact_ref")
+}
+
+pub(crate) fn company_ref(args: &Args, name: &str) -> EngineResult<Option<CompanyRef>> {
+    reference(args, name, CompanyRef::parse, "accepted.company_ref")
+}
+
+pub(crate) fn task_ref(args: &Args, name: &str) -> EngineResult<Option<TaskRef>> {
+    reference(args, name, TaskRef::parse, "accepted.task_ref")
+}
+
+/// Unwraps a required reference (presence was checked against the manifest).
+pub(crate) fn present<T>(value: Option<T>, name: &str) -> EngineResult<T> {
+    value.ok_or_else(|| {
+        super::EngineError::Unexpected(anyhow::anyhow!(
+            "required option {name} missing after validation"
+        ))
+    })
+}
+
+impl Command {
+    /// Parses a validated invocation into a typed command.
+    pub(crate) fn parse(inv: &Invocation, args: &Args, ctx: &Ctx) -> EngineResult<Command> {
+        let sub = inv.subcommand.as_deref().unwrap_or("");
+        Ok(match (inv.command.as_str(), sub) {
+            ("contact", "add") => Command::ContactAdd(ContactAdd::parse(args, ctx)?),
+            ("contact", "log") => Command::ContactLog(ContactLog::parse(args, ctx)?),
+            ("contact", "show") => {
+                Command::ContactShow(present(contact_ref(args, "contact")?, "contact")?)
+            }
+            ("contact", "find") => Command::ContactFind(required(args, "query")),
+            ("contact", "tag") => contact::parse_tag(args)?,
+            ("company", "add") => Command::CompanyAdd(CompanyAdd::parse(args, ctx)?),
+            ("company", "show") => {
+                Command::CompanyShow(present(company_ref(args, "company")?, "company")?)
+            }
+            ("deal", "new") => Command::DealNew(DealNew::parse(args, ctx)?),
+            ("deal", "move") => Command::DealMove {
+                deal: present(deal_ref(args, "deal")?, "deal")?,
+                stage: present(stage(args, "stage", ctx)?, "stage")?,
+                note: text(args, "note"),
+            },
+            ("deal", "won") => Command::DealWon {
+                deal: present(deal_ref(args, "deal")?, "deal")?,
+                amount: amount(args, "amount", ctx)?,
+                note: text(args, "note"),
+            },
+            ("deal", "lost") => Command::DealLost {
+                deal: present(deal_ref(args, "deal")?, "deal")?,
+                reason: required(args, "reason"),
+            },
+            ("deal", "assign") => Command::DealAssign {
+                deal: present(deal_ref(args, "deal")?, "deal")?,
+                owner: present(args.user("owner"), "owner")?,
+            },
+            ("deal", "show") => Command::DealShow(present(deal_ref(args, "deal")?, "deal")?),
+            ("deal", "list") => Command::DealList(DealList::parse(args, ctx)?),
+            ("pipeline", "stats") => {
+                Command::PipelineStats(pipeline::StatsInput::parse(args, ctx)?)
+            }
+            ("remind", _) => Command::Remind {
+                what: required(args, "what"),
+                due: present(when(args, "when", ctx)?, "when")?,
+                deal: deal_ref(args, "deal")?,
+                contact: contact_ref(args, "contact")?,
+                assignee: args.user("for"),
+            },
+            ("tasks", "list") => Command::TasksList {
+                status: text(args, "status"),
+                member: args.user("member"),
+            },
+            ("tasks", "done") => Command::TaskDone(present(task_ref(args, "task")?, "task")?),
+            ("tasks", "snooze") => Command::TaskSnooze {
+                task: present(task_ref(args, "task")?, "task")?,
+                until: present(when(args, "until", ctx)?, "until")?,
+            },
+            ("settings", _) => Command::Settings(SettingsCommand::parse(sub, args, ctx)?),
+            ("undo", _) => Command::Undo,
+            ("help", _) => Command::Help(text(args, "command")),
+            (other, _) => {
+                return Err(super::EngineError::Unexpected(anyhow::anyhow!(
+                    "manifest command /{other} has no parser"
+                )))
+            }
+        })
+    }
+
+    /// Runs the command in the caller's transaction.
+    pub(crate) async fn execute(
+        self,
+        tx: &mut Tx,
+        ctx: &mut Ctx,
+        manifests: &Manifests,
+    ) -> EngineResult<Reply> {
+        match self {
+            Command::ContactAdd(c) => contact::add(tx, ctx, c).await,
+            Command::ContactLog(c) => contact::log(tx, ctx, c).await,
+            Command::ContactShow(r) => contact::show(tx, ctx, r).await,
+            Command::ContactFind(q) => contact::find(tx, ctx, q).await,
+            Command::ContactTag {
+                contact,
+                add,
+                remove,
+            } => contact::tag(tx, ctx, contact, add, remove).await,
+            Command::CompanyAdd(c) => contact::company_add(tx, ctx, c).await,
+            Command::CompanyShow(r) => contact::company_show(tx, ctx, r).await,
+            Command::DealNew(d) => deal::new(tx, ctx, d).await,
+            Command::DealMove { deal, stage, note } => {
+                deal::move_to(tx, ctx, deal, stage, note).await
+            }
+            Command::DealNext(r) => deal::next(tx, ctx, r).await,
+            Command::DealWon { deal, amount, note } => deal::won(tx, ctx, deal, amount, note).await,
+            Command::DealLost { deal, reason } => deal::lost(tx, ctx, deal, reason).await,
+            Command::DealAssign { deal, owner } => deal::assign(tx, ctx, deal, owner).await,
+            Command::DealShow(r) => deal::show(tx, ctx, r).await,
+            Command::DealList(l) => deal::list(tx, ctx, l).await,
+            Command::PipelineStats(s) => pipeline::stats(tx, ctx, s).await,
+            Command::Remind {
+                what,
+                due,
+                deal,
+                contact,
+                assignee,
+            } => tasks::remind(tx, ctx, what, due, deal, contact, assignee).await,
+            Command::TasksList { status, member } => tasks::list(tx, ctx, status, member).await,
+            Command::TaskDone(t) => tasks::done(tx, ctx, t).await,
+            Command::TaskSnooze { task, until } => tasks::snooze(tx, ctx, task, until).await,
+            Command::Settings(s) => settings::run(tx, ctx, s).await,
+            Command::Undo => settings::undo(tx, ctx).await,
+            Command::Help(c) => Ok(help::help(ctx, manifests, c.as_deref())),
+        }
+    }
+}

@@ -1,0 +1,599 @@
+//! `/settings` and `/undo`.
+
+use super::{amount, lookup, stage, text};
+use crate::domain::locale::Locale;
+use crate::domain::money::{Amount, Currency};
+use crate::domain::role::Visibility;
+use crate::domain::stage::{Stage, StageKind, StageName};
+use crate::domain::when::{parse_clock, parse_tz};
+use crate::engine::ctx::Ctx;
+use crate::engine::errors;
+use crate::engine::manifest::Args;
+use crate::engine::reply::Embed;
+use crate::engine::{EngineError, EngineResult, Reply};
+use crate::i18n::Msg;
+use crate::store::{Entity, StageRow, Tx, UndoOutcome};
+use chrono::{Duration, NaiveTime};
+use chrono_tz::Tz;
+
+/// The parsed `/settings` subcommands.
+#[derive(Clone, Debug)]
+pub enum SettingsCommand {
+    /// Show everything.
+    Show,
+    /// Set the workspace's or the caller's time zone.
+    Timezone { tz: Tz, me: bool },
+    /// Set the workspace currency.
+    Currency(Currency),
+    /// Set the workspace's fallback language.
+    Language(Locale),
+    /// Change the pipeline.
+    Stages(StagesAction),
+    /// Digest channel and schedule.
+    Digest {
+        channel: Option<i64>,
+        weekday: Option<i16>,
+        time: Option<NaiveTime>,
+    },
+    /// Days without activity before a deal is stale.
+    Stale(i32),
+    /// Which Discord role makes managers.
+    ManagerRole(i64),
+    /// A member's monthly quota.
+    Quota { member: i64, amount: Amount },
+    /// Who sees what.
+    Visibility(Visibility),
+}
+
+/// The parsed `/settings stages` actions.
+#[derive(Clone, Debug)]
+pub enum StagesAction {
+    /// Show the pipeline.
+    List,
+    /// Add an open stage.
+    Add {
+        name: StageName,
+        probability: i16,
+        position: Option<i32>,
+    },
+    /// Rename a stage.
+    Rename { stage: Stage, name: StageName },
+    /// Change an open stage's win probability.
+    Probability { stage: Stage, probability: i16 },
+    /// Move an open stage to another position.
+    Move { stage: Stage, position: i32 },
+    /// Remove an unused open stage.
+    Remove { stage: Stage },
+}
+
+fn need(option: &str, action: &str) -> EngineError {
+    errors::option(
+        option,
+        Msg::new("problem.needed_for").arg("action", action),
+        Msg::new("accepted.stage_options"),
+    )
+}
+
+fn stage_name(args: &Args) -> EngineResult<Option<StageName>> {
+    match args.str("name") {
+        None => Ok(None),
+        Some(s) => StageName::parse(s)
+            .map(Some)
+            .map_err(|e| errors::stage("name", e)),
+    }
+}
+
+impl SettingsCommand {
+    pub(super) fn parse(sub: &str, args: &Args, ctx: &Ctx) -> EngineResult<SettingsCommand> {
+        Ok(match sub {
+            "timezone" => {
+                let zone = args.str("zone").unwrap_or_default();
+                let tz =
+                    parse_tz(zone).map_err(|e| errors::when("zone", e, "accepted.timezone"))?;
+                SettingsCommand::Timezone {
+                    tz,
+                    me: args.str("scope") == Some("me"),
+                }
+            }
+            "currency" => {
+                let code = args.str("code").unwrap_or_default();
+                SettingsCommand::Currency(
+                    Currency::parse(code)
+                        .map_err(|e| errors::money("code", e, ctx.currency.code()))?,
+                )
+            }
+            "language" => SettingsCommand::Language(
+                Locale::from_tag(args.str("locale").unwrap_or_default()).unwrap_or_default(),
+            ),
+            "stages" => {
+                let action = args.str("action").unwrap_or("list");
+                let stage = stage(args, "stage", ctx)?;
+                let name = stage_name(args)?;
+                let probability = args.int("probability").map(|p| p as i16);
+                let position = args.int("position").map(|p| p as i32);
+                SettingsCommand::Stages(match action {
+                    "add" => StagesAction::Add {
+                        name: name.ok_or_else(|| need("name", action))?,
+                        probability: probability.ok_or_else(|| need("probability", action))?,
+                        position,
+                    },
+                    "rename" => StagesAction::Rename {
+                        stage: stage.ok_or_else(|| need("stage", action))?,
+                        name: name.ok_or_else(|| need("name", action))?,
+                    },
+                    "probability" => StagesAction::Probability {
+                        stage: stage.ok_or_else(|| need("stage", action))?,
+                        probability: probability.ok_or_else(|| need("probability", action))?,
+                    },
+                    "move" => StagesAction::Move {
+                        stage: stage.ok_or_else(|| need("stage", action))?,
+                        position: position.ok_or_else(|| need("position", action))?,
+                    },
+                    "remove" => StagesAction::Remove {
+                        stage: stage.ok_or_else(|| need("stage", action))?,
+                    },
+                    _ => StagesAction::List,
+                })
+            }
+            "digest" => {
+                let weekday = args.str("day").map(|d| match d {
+                    "mon" => 1,
+                    "tue" => 2,
+                    "wed" => 3,
+                    "thu" => 4,
+                    "fri" => 5,
+                    "sat" => 6,
+                    _ => 7,
+                });
+                let time = match text(args, "time") {
+                    None => None,
+                    Some(t) => Some(
+                        parse_clock(&t).map_err(|e| errors::when("time", e, "accepted.clock"))?,
+                    ),
+                };
+                let channel = args.channel("channel");
+                if channel.is_none() && weekday.is_none() && time.is_none() {
+                    return Err(errors::option(
+                        "channel",
+                        Msg::new("problem.empty"),
+                        Msg::new("accepted.digest"),
+                    ));
+                }
+                SettingsCommand::Digest {
+                    channel,
+                    weekday,
+                    time,
+                }
+            }
+            "stale" => SettingsCommand::Stale(args.int("days").unwrap_or(14) as i32),
+            "manager-role" => SettingsCommand::ManagerRole(args.role("role").unwrap_or_default()),
+            "quota" => SettingsCommand::Quota {
+                member: args.user("member").unwrap_or_default(),
+                amount: super::present(amount(args, "amount", ctx)?, "amount")?,
+            },
+            "visibility" => SettingsCommand::Visibility(
+                Visibility::parse(args.str("mode").unwrap_or("all")).unwrap_or(Visibility::All),
+            ),
+            _ => SettingsCommand::Show,
+        })
+    }
+}
+
+/// Saves the workspace row with an audit entry.
+async fn save_ws(tx: &mut Tx, ctx: &mut Ctx, action: &str) -> EngineResult<()> {
+    let before = ctx.before(tx, Entity::Workspace, ctx.ws_id()).await?;
+    tx.save_workspace(&ctx.ws).await?;
+    ctx.audit(tx, action, Entity::Workspace, ctx.ws_id(), before)
+        .await
+}
+
+fn weekday_key(d: i16) -> &'static str {
+    [
+        "weekday.mon",
+        "weekday.tue",
+        "weekday.wed",
+        "weekday.thu",
+        "weekday.fri",
+        "weekday.sat",
+        "weekday.sun",
+    ][usize::try_from(d - 1).unwrap_or(0).min(6)]
+}
+
+pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> EngineResult<Reply> {
+    match cmd {
+        SettingsCommand::Show => show(tx, ctx).await,
+        SettingsCommand::Timezone { tz, me: true } => {
+            let before = ctx.before(tx, Entity::Member, ctx.actor).await?;
+            tx.set_member_timezone(ctx.ws_id(), ctx.actor, tz.name())
+                .await?;
+            ctx.audit(tx, "settings.timezone", Entity::Member, ctx.actor, before)
+                .await?;
+            Ok(Reply::private(
+                ctx.m(Msg::new("settings.timezone_me").arg("tz", tz.name())),
+            ))
+        }
+        SettingsCommand::Timezone { tz, me: false } => {
+            ctx.require_admin()?;
+            ctx.ws.timezone = tz.name().to_string();
+            save_ws(tx, ctx, "settings.timezone").await?;
+            Ok(Reply::text(
+                ctx.m(Msg::new("settings.timezone").arg("tz", tz.name())),
+            ))
+        }
+        SettingsCommand::Currency(c) => {
+            ctx.require_admin()?;
+            if c.code() != ctx.currency.code() && tx.deal_count(ctx.ws_id()).await? > 0 {
+                return Err(EngineError::Conflict(
+                    Msg::new("error.currency_in_use")
+                        .arg("current", ctx.currency.code())
+                        .arg("given", c.code()),
+                ));
+            }
+            ctx.ws.currency = c.code().to_string();
+            save_ws(tx, ctx, "settings.currency").await?;
+            Ok(Reply::text(ctx.m(
+                Msg::new("settings.currency").arg("currency", c.code()),
+            )))
+        }
+        SettingsCommand::Language(l) => {
+            ctx.require_admin()?;
+            ctx.ws.locale = l.tag().to_string();
+            save_ws(tx, ctx, "settings.language").await?;
+            Ok(Reply::text(
+                ctx.m(Msg::new("settings.language").arg("locale", l.tag())),
+            ))
+        }
+        SettingsCommand::Stages(a) => stages(tx, ctx, a).await,
+        SettingsCommand::Digest {
+            channel,
+            weekday,
+            time,
+        } => {
+            ctx.require_admin()?;
+            if let Some(c) = channel {
+                ctx.ws.digest_channel_id = Some(c);
+            }
+            if let Some(d) = weekday {
+                ctx.ws.digest_weekday = d;
+            }
+            if let Some(t) = time {
+                ctx.ws.digest_time = t;
+            }
+            save_ws(tx, ctx, "settings.digest").await?;
+            Ok(Reply::text(digest_text(ctx)))
+        }
+        SettingsCommand::Stale(days) => {
+            ctx.require_admin()?;
+            ctx.ws.stale_days = days;
+            save_ws(tx, ctx, "settings.stale").await?;
+            Ok(Reply::text(
+                ctx.m(Msg::new("settings.stale").arg("days", days)),
+            ))
+        }
+        SettingsCommand::ManagerRole(role) => {
+            ctx.require_admin()?;
+            ctx.ws.manager_role_id = Some(role);
+            save_ws(tx, ctx, "settings.manager_role").await?;
+            Ok(Reply::text(ctx.m(
+                Msg::new("settings.manager_role").arg("role", format!("<@&{role}>")),
+            )))
+        }
+        SettingsCommand::Quota { member, amount } => {
+            ctx.require_manager()?;
+            let m = tx.ensure_member(ctx.ws_id(), member).await?;
+            let before = ctx.before(tx, Entity::Member, member).await?;
+            tx.set_member_quota(ctx.ws_id(), member, amount.minor())
+                .await?;
+            ctx.audit(tx, "settings.quota", Entity::Member, member, before)
+                .await?;
+            Ok(Reply::text(
+                ctx.m(Msg::new("settings.quota")
+                    .arg("member", m.display_name)
+                    .arg("amount", ctx.money(amount.minor()))),
+            ))
+        }
+        SettingsCommand::Visibility(v) => {
+            ctx.require_admin()?;
+            ctx.ws.visibility = v.as_str().to_string();
+            save_ws(tx, ctx, "settings.visibility").await?;
+            Ok(Reply::text(
+                ctx.t(&format!("settings.visibility_{}", v.as_str())),
+            ))
+        }
+    }
+}
+
+fn digest_text(ctx: &Ctx) -> String {
+    let channel = ctx
+        .ws
+        .digest_channel_id
+        .map(|c| format!("<#{c}>"))
+        .unwrap_or_else(|| ctx.t("settings.no_channel"));
+    ctx.m(Msg::new("settings.digest")
+        .arg("channel", channel)
+        .arg_msg("day", Msg::new(weekday_key(ctx.ws.digest_weekday)))
+        .arg("time", ctx.ws.digest_time.format("%H:%M")))
+}
+
+fn stages_text(ctx: &Ctx) -> String {
+    ctx.stages
+        .iter()
+        .map(|s| {
+            format!(
+                "{}. {} · {}% · {}",
+                s.position,
+                s.name,
+                s.probability,
+                ctx.t(&format!("stage_kind.{}", s.kind.as_str()))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn show(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
+    let members = tx.members(ctx.ws_id()).await?;
+    let quotas = members
+        .iter()
+        .filter_map(|m| {
+            m.quota_minor
+                .map(|q| format!("{}: {}", m.display_name, ctx.money(q)))
+        })
+        .collect::<Vec<_>>();
+    let none = ctx.t("common.none");
+    let embed = Embed::new(ctx.t("settings.title"))
+        .inline(ctx.t("field.timezone"), ctx.ws.timezone.clone())
+        .inline(ctx.t("field.currency"), ctx.ws.currency.clone())
+        .inline(ctx.t("field.language"), ctx.ws.locale.clone())
+        .inline(
+            ctx.t("field.visibility"),
+            ctx.t(&format!("visibility.{}", ctx.ws.visibility)),
+        )
+        .inline(
+            ctx.t("field.stale"),
+            ctx.m(Msg::new("pipeline.days").arg("days", ctx.ws.stale_days)),
+        )
+        .inline(
+            ctx.t("field.manager_role"),
+            ctx.ws
+                .manager_role_id
+                .map(|r| format!("<@&{r}>"))
+                .unwrap_or_else(|| none.clone()),
+        )
+        .field(ctx.t("field.digest"), digest_text(ctx))
+        .field(ctx.t("field.stages"), stages_text(ctx))
+        .field(
+            ctx.t("field.quotas"),
+            if quotas.is_empty() {
+                none
+            } else {
+                quotas.join("\n")
+            },
+        );
+    Ok(Reply {
+        ephemeral: true,
+        ..Reply::default()
+    }
+    .with_embed(embed))
+}
+
+/// Writes the given stage order: open stages first, in the given order, then won and lost.
+async fn renumber(tx: &mut Tx, ctx: &mut Ctx, open: Vec<Stage>) -> EngineResult<()> {
+    let closed: Vec<Stage> = ctx
+        .stages
+        .iter()
+        .filter(|s| s.kind != StageKind::Open)
+        .cloned()
+        .collect();
+    for (i, s) in open.into_iter().chain(closed).enumerate() {
+        let position = i as i32 + 1;
+        if s.position != position {
+            let before = ctx.before(tx, Entity::Stage, s.id).await?;
+            let row = StageRow {
+                id: s.id,
+                name: s.name.clone(),
+                position,
+                probability: s.probability,
+                kind: s.kind.as_str().into(),
+            };
+            tx.update_stage(ctx.ws_id(), &row).await?;
+            ctx.audit(tx, "settings.stages", Entity::Stage, s.id, before)
+                .await?;
+        }
+    }
+    // The furthest stage a deal reached is kept by position; a new order changes it.
+    tx.recompute_furthest(ctx.ws_id()).await?;
+    Ok(())
+}
+
+fn require_open(stage: &Stage) -> EngineResult<()> {
+    if stage.kind == StageKind::Open {
+        Ok(())
+    } else {
+        Err(errors::option(
+            "stage",
+            Msg::new("problem.closed_stage").arg("given", &stage.name),
+            Msg::new("accepted.open_stage"),
+        ))
+    }
+}
+
+async fn stages(tx: &mut Tx, ctx: &mut Ctx, action: StagesAction) -> EngineResult<Reply> {
+    if !matches!(action, StagesAction::List) {
+        ctx.require_admin()?;
+    }
+    let mut open: Vec<Stage> = ctx
+        .stages
+        .iter()
+        .filter(|s| s.kind == StageKind::Open)
+        .cloned()
+        .collect();
+    let message = match action {
+        StagesAction::List => {
+            return Ok(Reply::private(stages_text(ctx)));
+        }
+        StagesAction::Add {
+            name,
+            probability,
+            position,
+        } => {
+            if ctx
+                .stages
+                .iter()
+                .any(|s| s.name.eq_ignore_ascii_case(name.as_str()))
+            {
+                return Err(EngineError::Conflict(
+                    Msg::new("error.stage_exists").arg("name", name.as_str()),
+                ));
+            }
+            // Appended after the open stages first, then placed where asked.
+            let id = tx
+                .insert_stage(ctx.ws_id(), name.as_str(), 1000, probability)
+                .await?;
+            ctx.audit(tx, "settings.stages", Entity::Stage, id, None)
+                .await?;
+            let stage = Stage {
+                id,
+                name: name.as_str().to_string(),
+                position: 1000,
+                probability,
+                kind: StageKind::Open,
+            };
+            let at = position
+                .map(|p| (p.max(1) as usize - 1).min(open.len()))
+                .unwrap_or(open.len());
+            open.insert(at, stage);
+            renumber(tx, ctx, open).await?;
+            Msg::new("settings.stage_added").arg("name", name.as_str())
+        }
+        StagesAction::Rename { stage, name } => {
+            if ctx
+                .stages
+                .iter()
+                .any(|s| s.id != stage.id && s.name.eq_ignore_ascii_case(name.as_str()))
+            {
+                return Err(EngineError::Conflict(
+                    Msg::new("error.stage_exists").arg("name", name.as_str()),
+                ));
+            }
+            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
+            let row = StageRow {
+                id: stage.id,
+                name: name.as_str().into(),
+                position: stage.position,
+                probability: stage.probability,
+                kind: stage.kind.as_str().into(),
+            };
+            tx.update_stage(ctx.ws_id(), &row).await?;
+            ctx.audit(tx, "settings.stages", Entity::Stage, stage.id, before)
+                .await?;
+            Msg::new("settings.stage_renamed")
+                .arg("old", &stage.name)
+                .arg("name", name.as_str())
+        }
+        StagesAction::Probability { stage, probability } => {
+            require_open(&stage)?;
+            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
+            let row = StageRow {
+                id: stage.id,
+                name: stage.name.clone(),
+                position: stage.position,
+                probability,
+                kind: stage.kind.as_str().into(),
+            };
+            tx.update_stage(ctx.ws_id(), &row).await?;
+            ctx.audit(tx, "settings.stages", Entity::Stage, stage.id, before)
+                .await?;
+            Msg::new("settings.stage_probability")
+                .arg("name", &stage.name)
+                .arg("probability", probability)
+        }
+        StagesAction::Move { stage, position } => {
+            require_open(&stage)?;
+            open.retain(|s| s.id != stage.id);
+            let at = (position.max(1) as usize - 1).min(open.len());
+            open.insert(at, stage.clone());
+            renumber(tx, ctx, open).await?;
+            Msg::new("settings.stage_moved")
+                .arg("name", &stage.name)
+                .arg("position", at + 1)
+        }
+        StagesAction::Remove { stage } => {
+            require_open(&stage)?;
+            if open.len() <= 1 {
+                return Err(EngineError::Conflict(Msg::new("error.last_open_stage")));
+            }
+            let used = tx.stage_usage(ctx.ws_id(), stage.id).await?;
+            if used > 0 {
+                return Err(EngineError::Conflict(
+                    Msg::new("error.stage_in_use")
+                        .arg("name", &stage.name)
+                        .arg("count", used),
+                ));
+            }
+            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
+            tx.delete_stage(ctx.ws_id(), stage.id).await?;
+            ctx.audit(tx, "settings.stages", Entity::Stage, stage.id, before)
+                .await?;
+            ctx.stages.retain(|s| s.id != stage.id);
+            open.retain(|s| s.id != stage.id);
+            renumber(tx, ctx, open).await?;
+            Msg::new("settings.stage_removed").arg("name", &stage.name)
+        }
+    };
+    ctx.stages = tx
+        .stages(ctx.ws_id())
+        .await?
+        .into_iter()
+        .map(super::super::ctx::stage_from_row)
+        .collect();
+    Ok(Reply::text(format!(
+        "{}\n{}",
+        ctx.m(message),
+        stages_text(ctx)
+    )))
+}
+
+pub(super) async fn undo(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
+    let since = ctx.now - Duration::minutes(10);
+    match tx.undo_last(ctx.ws_id(), ctx.actor, since, ctx.now).await? {
+        UndoOutcome::Nothing => Ok(Reply::private(ctx.t("undo.nothing"))),
+        UndoOutcome::Conflict(action) => Err(EngineError::Conflict(
+            Msg::new("undo.conflict").arg_msg("action", Msg::new(action_key(&action))),
+        )),
+        UndoOutcome::Undone(action) => {
+            if action.starts_with("settings.stages") {
+                tx.recompute_furthest(ctx.ws_id()).await?;
+            }
+            Ok(Reply::text(ctx.m(
+                Msg::new("undo.done").arg_msg("action", Msg::new(action_key(&action))),
+            )))
+        }
+    }
+}
+
+/// The catalog key naming an audited action.
+fn action_key(action: &str) -> &'static str {
+    match action {
+        "contact.add" => "action.contact_add",
+        "contact.log" => "action.contact_log",
+        "contact.tag" => "action.contact_tag",
+        "company.add" => "action.company_add",
+        "deal.new" => "action.deal_new",
+        "deal.move" => "action.deal_move",
+        "deal.won" => "action.deal_won",
+        "deal.lost" => "action.deal_lost",
+        "deal.assign" => "action.deal_assign",
+        "remind" => "action.remind",
+        "tasks.done" => "action.tasks_done",
+        "tasks.snooze" => "action.tasks_snooze",
+        "settings.stages" => "action.settings_stages",
+        "settings.quota" => "action.settings_quota",
+        _ => "action.settings",
+    }
+}
+
+#[allow(dead_code)]
+fn _label(d: &crate::store::DealRow) -> String {
+    lookup::deal_label(d)
+}

@@ -1,0 +1,171 @@
+//! Reminders and follow-ups: `/remind` and `/tasks`.
+
+use super::lookup;
+use crate::domain::refs::{ContactRef, DealRef, TaskRef};
+use crate::engine::ctx::Ctx;
+use crate::engine::reply::Embed;
+use crate::engine::{EngineError, EngineResult, Reply};
+use crate::i18n::Msg;
+use crate::store::{Entity, NewTask, TaskRow, Tx};
+use chrono::{DateTime, Utc};
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn remind(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    what: String,
+    due: DateTime<Utc>,
+    deal: Option<DealRef>,
+    contact: Option<ContactRef>,
+    assignee: Option<i64>,
+) -> EngineResult<Reply> {
+    let assignee = match assignee {
+        Some(a) if a != ctx.actor => {
+            ctx.require_manager()?;
+            tx.ensure_member(ctx.ws_id(), a).await?;
+            a
+        }
+        _ => ctx.actor,
+    };
+    let deal = match &deal {
+        Some(r) => Some(lookup::deal(tx, ctx, r).await?),
+        None => None,
+    };
+    let contact = match &contact {
+        Some(r) => Some(lookup::contact(tx, ctx, r).await?),
+        None => None,
+    };
+    let task = NewTask {
+        assignee_id: assignee,
+        created_by: ctx.actor,
+        title: what.clone(),
+        due_at: due,
+        source: "manual",
+        deal_id: deal.as_ref().map(|d| d.id),
+        contact_id: contact.as_ref().map(|c| c.id),
+        activity_id: None,
+    };
+    let id = tx.insert_task(ctx.ws_id(), &task, ctx.now).await?;
+    ctx.audit(tx, "remind", Entity::Task, id, None).await?;
+    let who = if assignee == ctx.actor {
+        ctx.t("task.you")
+    } else {
+        tx.member(ctx.ws_id(), assignee)
+            .await?
+            .map(|m| m.display_name)
+            .unwrap_or_default()
+    };
+    let text = ctx.m(Msg::new("task.created")
+        .arg("id", format!("T-{id}"))
+        .arg("who", who)
+        .arg("due", ctx.time(due))
+        .arg("title", what));
+    Ok(Reply::private(text).with_button(format!("task:done:{id}"), ctx.t("button.done")))
+}
+
+fn task_line(ctx: &Ctx, t: &TaskRow) -> String {
+    let mut line = format!("**T-{}** · {} · {}", t.id, ctx.time(t.due_at), t.title);
+    if let Some(n) = t.deal_number {
+        line.push_str(&format!(" · D-{n}"));
+    }
+    if let Some(c) = &t.contact_name {
+        line.push_str(&format!(" · {c}"));
+    }
+    if t.status == "open" && t.due_at < ctx.now {
+        line.push_str(&format!(" · {}", ctx.t("task.overdue")));
+    } else if t.status != "open" {
+        line.push_str(&format!(
+            " · {}",
+            ctx.t(&format!("task.status.{}", t.status))
+        ));
+    }
+    line
+}
+
+pub(super) async fn list(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    status: Option<String>,
+    member: Option<i64>,
+) -> EngineResult<Reply> {
+    let member = match member {
+        Some(m) if m != ctx.actor => {
+            ctx.require_manager()?;
+            m
+        }
+        _ => ctx.actor,
+    };
+    let status = match status.as_deref() {
+        Some("all") => None,
+        Some(s) => Some(s),
+        None => Some("open"),
+    };
+    let rows = tx.list_tasks(ctx.ws_id(), member, status, 25).await?;
+    if rows.is_empty() {
+        return Ok(Reply::private(ctx.t("task.none")));
+    }
+    let body = rows
+        .iter()
+        .map(|t| task_line(ctx, t))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let embed = Embed::new(ctx.t("task.list_title"))
+        .description(body)
+        .footer(ctx.m(Msg::new("task.list_footer").arg("count", rows.len())));
+    Ok(Reply {
+        ephemeral: true,
+        ..Reply::default()
+    }
+    .with_embed(embed))
+}
+
+async fn load(tx: &mut Tx, ctx: &Ctx, r: &TaskRef) -> EngineResult<TaskRow> {
+    let TaskRef::Id(id) = *r;
+    let t = tx.task(ctx.ws_id(), id).await?.ok_or_else(|| {
+        EngineError::NotFound(Msg::new("error.task_not_found").arg("given", format!("T-{id}")))
+    })?;
+    // Someone else's task is not theirs to see unless they manage the team.
+    if t.assignee_id != ctx.actor && !ctx.role.is_manager() {
+        return Err(EngineError::NotFound(
+            Msg::new("error.task_not_found").arg("given", format!("T-{id}")),
+        ));
+    }
+    if t.status != "open" {
+        return Err(EngineError::Conflict(
+            Msg::new("error.task_closed").arg("id", format!("T-{id}")),
+        ));
+    }
+    Ok(t)
+}
+
+pub(crate) async fn done(tx: &mut Tx, ctx: &mut Ctx, r: TaskRef) -> EngineResult<Reply> {
+    let t = load(tx, ctx, &r).await?;
+    let before = ctx.before(tx, Entity::Task, t.id).await?;
+    tx.complete_task(ctx.ws_id(), t.id, ctx.now).await?;
+    ctx.audit(tx, "tasks.done", Entity::Task, t.id, before)
+        .await?;
+    Ok(Reply::private(
+        ctx.m(Msg::new("task.done")
+            .arg("id", format!("T-{}", t.id))
+            .arg("title", t.title)),
+    ))
+}
+
+pub(crate) async fn snooze(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    r: TaskRef,
+    until: DateTime<Utc>,
+) -> EngineResult<Reply> {
+    let t = load(tx, ctx, &r).await?;
+    let before = ctx.before(tx, Entity::Task, t.id).await?;
+    tx.snooze_task(ctx.ws_id(), t.id, until).await?;
+    ctx.audit(tx, "tasks.snooze", Entity::Task, t.id, before)
+        .await?;
+    Ok(Reply::private(
+        ctx.m(Msg::new("task.snoozed")
+            .arg("id", format!("T-{}", t.id))
+            .arg("due", ctx.time(until))),
+    )
+    .with_button(format!("task:done:{}", t.id), ctx.t("button.done")))
+}

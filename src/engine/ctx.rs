@@ -1,0 +1,216 @@
+//! Everything a command needs to know about where it runs: the workspace's settings, the
+//! caller, the clock, the language; plus the audit bookkeeping of the running transaction.
+
+use super::{EngineError, EngineResult, Request};
+use crate::domain::locale::Locale;
+use crate::domain::money::{format_amount, Currency};
+use crate::domain::role::{Role, Visibility};
+use crate::domain::stage::{Stage, StageKind};
+use crate::domain::when::{format_date, format_datetime};
+use crate::i18n::{tr, Msg};
+use crate::store::{Entity, MemberRow, StageRow, Tx, WorkspaceRow};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+/// The request's surroundings, loaded once per command.
+pub(crate) struct Ctx {
+    /// Workspace settings as loaded.
+    pub ws: WorkspaceRow,
+    /// The workspace's time zone, used for reports.
+    pub ws_tz: Tz,
+    /// The caller's own time zone (theirs if set, else the workspace's), used for times they type.
+    pub tz: Tz,
+    /// The currency every amount is counted in.
+    pub currency: Currency,
+    /// Reply language.
+    pub locale: Locale,
+    /// The pipeline, in order.
+    pub stages: Vec<Stage>,
+    /// The caller.
+    pub actor: i64,
+    /// The caller's role.
+    pub role: Role,
+    /// The request's clock.
+    pub now: DateTime<Utc>,
+    /// Who sees what.
+    pub visibility: Visibility,
+    change: Option<i64>,
+}
+
+/// Converts a stored stage.
+pub(crate) fn stage_from_row(row: StageRow) -> Stage {
+    let kind = match row.kind.as_str() {
+        "won" => StageKind::Won,
+        "lost" => StageKind::Lost,
+        _ => StageKind::Open,
+    };
+    Stage {
+        id: row.id,
+        name: row.name,
+        position: row.position,
+        probability: row.probability,
+        kind,
+    }
+}
+
+impl Ctx {
+    pub fn new(
+        req: &Request,
+        ws: WorkspaceRow,
+        member: MemberRow,
+        stages: Vec<StageRow>,
+        locale: Locale,
+    ) -> EngineResult<Ctx> {
+        // Settings were validated when written; a bad stored value falls back rather than
+        // locking the whole team out.
+        let ws_tz: Tz = ws.timezone.parse().unwrap_or(Tz::UTC);
+        let tz = member
+            .timezone
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(ws_tz);
+        let currency = Currency::parse(&ws.currency).map_err(|_| {
+            EngineError::Unexpected(anyhow::anyhow!(
+                "stored currency {} is unknown",
+                ws.currency
+            ))
+        })?;
+        let visibility = Visibility::parse(&ws.visibility).unwrap_or(Visibility::All);
+        Ok(Ctx {
+            ws_tz,
+            tz,
+            currency,
+            locale,
+            stages: stages.into_iter().map(stage_from_row).collect(),
+            actor: req.user_id,
+            role: req.role,
+            now: req.now,
+            visibility,
+            change: None,
+            ws,
+        })
+    }
+
+    /// The workspace id.
+    pub fn ws_id(&self) -> i64 {
+        self.ws.id
+    }
+
+    /// The owner a read is limited to under `/settings visibility own`.
+    pub fn owner_filter(&self) -> Option<i64> {
+        self.visibility.owner_filter(self.role, self.actor)
+    }
+
+    /// Translates a key without arguments.
+    pub fn t(&self, key: &str) -> String {
+        tr(self.locale, key, &[])
+    }
+
+    /// Renders a message.
+    pub fn m(&self, msg: Msg) -> String {
+        msg.render(self.locale)
+    }
+
+    /// Formats minor units in the workspace currency.
+    pub fn money(&self, minor: i64) -> String {
+        format_amount(minor, self.currency, self.locale)
+    }
+
+    /// Formats an instant in the caller's time zone.
+    pub fn time(&self, t: DateTime<Utc>) -> String {
+        format_datetime(t, self.tz, self.locale)
+    }
+
+    /// Formats a date.
+    pub fn date(&self, d: NaiveDate) -> String {
+        format_date(d, self.locale)
+    }
+
+    /// Formats a share as a percentage.
+    pub fn percent(&self, share: f64) -> String {
+        format!("{:.1}%", share * 100.0)
+    }
+
+    /// The stage with this id.
+    pub fn stage(&self, id: i64) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.id == id)
+    }
+
+    /// The first stage of the given kind.
+    pub fn stage_of_kind(&self, kind: StageKind) -> EngineResult<&Stage> {
+        self.stages.iter().find(|s| s.kind == kind).ok_or_else(|| {
+            EngineError::Unexpected(anyhow::anyhow!("workspace has no {kind:?} stage"))
+        })
+    }
+
+    /// Refuses unless the caller is a manager or admin.
+    pub fn require_manager(&self) -> EngineResult<()> {
+        if self.role.is_manager() {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(Msg::new("error.need_manager")))
+        }
+    }
+
+    /// Refuses unless the caller is an admin.
+    pub fn require_admin(&self) -> EngineResult<()> {
+        if self.role.is_admin() {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(Msg::new("error.need_admin")))
+        }
+    }
+
+    /// Refuses unless the caller may change a record owned by `owner`.
+    pub fn require_owner(&self, owner: i64, what: String) -> EngineResult<()> {
+        if self.role.may_change(self.actor, owner) {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(
+                Msg::new("error.not_owner").arg("what", what),
+            ))
+        }
+    }
+
+    /// Takes a row's image before a write, for the audit log.
+    pub async fn before(
+        &self,
+        tx: &mut Tx,
+        entity: Entity,
+        key: i64,
+    ) -> EngineResult<Option<Value>> {
+        Ok(tx.snapshot(self.ws_id(), entity, key).await?)
+    }
+
+    /// Records an audited write; all writes of one command share a change id.
+    pub async fn audit(
+        &mut self,
+        tx: &mut Tx,
+        action: &str,
+        entity: Entity,
+        key: i64,
+        before: Option<Value>,
+    ) -> EngineResult<()> {
+        let change = match self.change {
+            Some(c) => c,
+            None => {
+                let c = tx.new_change_id().await?;
+                self.change = Some(c);
+                c
+            }
+        };
+        tx.audit(
+            self.ws_id(),
+            change,
+            self.actor,
+            action,
+            entity,
+            key,
+            before,
+            self.now,
+        )
+        .await?;
+        Ok(())
+    }
+}

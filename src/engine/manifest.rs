@@ -1,0 +1,554 @@
+//! The slash-command manifests in `commands/*.json` are the one source of truth for what a
+//! command accepts. Discord registers them as they are; the engine validates every request
+//! against them again, because a console line or a crafted interaction skips Discord's checks.
+
+use super::EngineError;
+use crate::domain::locale::Locale;
+use crate::i18n::Msg;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The manifest files, compiled in so the binary cannot disagree with itself.
+pub const MANIFEST_FILES: [(&str, &str); 9] = [
+    ("contact", include_str!("../../commands/contact.json")),
+    ("company", include_str!("../../commands/company.json")),
+    ("deal", include_str!("../../commands/deal.json")),
+    ("pipeline", include_str!("../../commands/pipeline.json")),
+    ("remind", include_str!("../../commands/remind.json")),
+    ("tasks", include_str!("../../commands/tasks.json")),
+    ("settings", include_str!("../../commands/settings.json")),
+    ("undo", include_str!("../../commands/undo.json")),
+    ("help", include_str!("../../commands/help.json")),
+];
+
+/// Discord's option type numbers.
+pub mod kind {
+    /// A subcommand.
+    pub const SUB_COMMAND: u8 = 1;
+    /// A group of subcommands.
+    pub const SUB_COMMAND_GROUP: u8 = 2;
+    /// Text.
+    pub const STRING: u8 = 3;
+    /// A whole number.
+    pub const INTEGER: u8 = 4;
+    /// True or false.
+    pub const BOOLEAN: u8 = 5;
+    /// A member.
+    pub const USER: u8 = 6;
+    /// A channel.
+    pub const CHANNEL: u8 = 7;
+    /// A role.
+    pub const ROLE: u8 = 8;
+    /// A user or role.
+    pub const MENTIONABLE: u8 = 9;
+    /// A decimal number.
+    pub const NUMBER: u8 = 10;
+    /// An uploaded file.
+    pub const ATTACHMENT: u8 = 11;
+}
+
+/// One command as Discord's JSON describes it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CommandSpec {
+    /// Name typed after the slash.
+    pub name: String,
+    /// English description.
+    pub description: String,
+    /// Localized descriptions.
+    #[serde(default)]
+    pub description_localizations: BTreeMap<String, String>,
+    /// Localized names.
+    #[serde(default)]
+    pub name_localizations: BTreeMap<String, String>,
+    /// Subcommands or options.
+    #[serde(default)]
+    pub options: Vec<OptionSpec>,
+}
+
+/// A subcommand or option.
+#[derive(Clone, Debug, Deserialize)]
+pub struct OptionSpec {
+    /// Discord's option type.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// Name.
+    pub name: String,
+    /// English description.
+    pub description: String,
+    /// Localized descriptions.
+    #[serde(default)]
+    pub description_localizations: BTreeMap<String, String>,
+    /// Whether it must be given.
+    #[serde(default)]
+    pub required: bool,
+    /// Fixed choices.
+    #[serde(default)]
+    pub choices: Vec<ChoiceSpec>,
+    /// Shortest accepted text.
+    pub min_length: Option<usize>,
+    /// Longest accepted text.
+    pub max_length: Option<usize>,
+    /// Smallest accepted number.
+    pub min_value: Option<f64>,
+    /// Largest accepted number.
+    pub max_value: Option<f64>,
+    /// Whether Discord asks us for suggestions while typing.
+    #[serde(default)]
+    pub autocomplete: bool,
+    /// Options of a subcommand.
+    #[serde(default)]
+    pub options: Vec<OptionSpec>,
+}
+
+/// A fixed choice.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ChoiceSpec {
+    /// Label.
+    pub name: String,
+    /// Localized labels.
+    #[serde(default)]
+    pub name_localizations: BTreeMap<String, String>,
+    /// Value sent back.
+    pub value: serde_json::Value,
+}
+
+impl ChoiceSpec {
+    fn value_text(&self) -> String {
+        match &self.value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A value as a front-end delivers it, already typed the way Discord types it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptionValue {
+    /// Text.
+    String(String),
+    /// Whole number.
+    Integer(i64),
+    /// Decimal number.
+    Number(f64),
+    /// True or false.
+    Boolean(bool),
+    /// A user id.
+    User(u64),
+    /// A channel id.
+    Channel(u64),
+    /// A role id.
+    Role(u64),
+}
+
+/// A command as it arrives: name, subcommand and named values.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Invocation {
+    /// Top-level command name.
+    pub command: String,
+    /// Subcommand name, for commands that have them.
+    pub subcommand: Option<String>,
+    /// Named option values.
+    pub options: Vec<(String, OptionValue)>,
+}
+
+/// The options of a request that passed validation, by name.
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    values: BTreeMap<String, OptionValue>,
+}
+
+impl Args {
+    /// Text option.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        match self.values.get(name) {
+            Some(OptionValue::String(s)) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Whole-number option.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.values.get(name) {
+            Some(OptionValue::Integer(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// Boolean option.
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.values.get(name) {
+            Some(OptionValue::Boolean(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// User option, as a database id.
+    pub fn user(&self, name: &str) -> Option<i64> {
+        match self.values.get(name) {
+            Some(OptionValue::User(u)) => i64::try_from(*u).ok(),
+            _ => None,
+        }
+    }
+
+    /// Channel option.
+    pub fn channel(&self, name: &str) -> Option<i64> {
+        match self.values.get(name) {
+            Some(OptionValue::Channel(c)) => i64::try_from(*c).ok(),
+            _ => None,
+        }
+    }
+
+    /// Role option.
+    pub fn role(&self, name: &str) -> Option<i64> {
+        match self.values.get(name) {
+            Some(OptionValue::Role(r)) => i64::try_from(*r).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// All manifests, parsed once.
+#[derive(Clone, Debug)]
+pub struct Manifests {
+    commands: Vec<CommandSpec>,
+}
+
+fn type_msg(kind: u8) -> Msg {
+    Msg::new(match kind {
+        kind::INTEGER => "type.integer",
+        kind::NUMBER => "type.number",
+        kind::BOOLEAN => "type.boolean",
+        kind::USER => "type.user",
+        kind::CHANNEL => "type.channel",
+        kind::ROLE => "type.role",
+        _ => "type.string",
+    })
+}
+
+fn invalid(msg: Msg) -> EngineError {
+    EngineError::Invalid(msg)
+}
+
+fn number_text(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{}", v as i64)
+    } else {
+        v.to_string()
+    }
+}
+
+impl Manifests {
+    /// Parses the compiled-in manifests; a broken file is a bug caught by the tests.
+    pub fn load() -> anyhow::Result<Manifests> {
+        let mut commands = Vec::new();
+        for (name, text) in MANIFEST_FILES {
+            let spec: CommandSpec = serde_json::from_str(text).map_err(|e| {
+                anyhow::anyhow!("commands/{name}.json is not a valid manifest: {e}")
+            })?;
+            commands.push(spec);
+        }
+        Ok(Manifests { commands })
+    }
+
+    /// The command specs, in manifest order.
+    pub fn commands(&self) -> &[CommandSpec] {
+        &self.commands
+    }
+
+    /// A command by name.
+    pub fn command(&self, name: &str) -> Option<&CommandSpec> {
+        self.commands.iter().find(|c| c.name == name)
+    }
+
+    fn command_names(&self) -> String {
+        self.commands
+            .iter()
+            .map(|c| format!("/{}", c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The option list that applies to an invocation (the subcommand's, or the command's own).
+    pub fn option_specs<'a>(
+        &'a self,
+        command: &str,
+        sub: Option<&str>,
+    ) -> Result<&'a [OptionSpec], EngineError> {
+        let spec = self.command(command).ok_or_else(|| {
+            invalid(
+                Msg::new("error.unknown_command")
+                    .arg("given", command)
+                    .arg("commands", self.command_names()),
+            )
+        })?;
+        let subs: Vec<&OptionSpec> = spec
+            .options
+            .iter()
+            .filter(|o| o.kind == kind::SUB_COMMAND)
+            .collect();
+        if subs.is_empty() {
+            return match sub {
+                None => Ok(&spec.options),
+                Some(s) => Err(invalid(
+                    Msg::new("error.unknown_option")
+                        .arg("option", s)
+                        .arg("command", format!("/{command}"))
+                        .arg(
+                            "options",
+                            spec.options
+                                .iter()
+                                .map(|o| o.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                )),
+            };
+        }
+        let names = subs
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let Some(sub) = sub else {
+            return Err(invalid(
+                Msg::new("error.missing_subcommand")
+                    .arg("command", format!("/{command}"))
+                    .arg("subcommands", names),
+            ));
+        };
+        subs.iter()
+            .find(|o| o.name == sub)
+            .map(|o| o.options.as_slice())
+            .ok_or_else(|| {
+                invalid(
+                    Msg::new("error.unknown_subcommand")
+                        .arg("given", sub)
+                        .arg("command", format!("/{command}"))
+                        .arg("subcommands", names),
+                )
+            })
+    }
+
+    /// Checks an invocation against its manifest: names, types, required options, choices,
+    /// lengths and ranges. Returns the values by name.
+    pub fn validate(&self, inv: &Invocation) -> Result<Args, EngineError> {
+        let specs = self.option_specs(&inv.command, inv.subcommand.as_deref())?;
+        let path = match &inv.subcommand {
+            Some(s) => format!("/{} {}", inv.command, s),
+            None => format!("/{}", inv.command),
+        };
+        let mut values = BTreeMap::new();
+        for (name, value) in &inv.options {
+            let spec = specs.iter().find(|s| &s.name == name).ok_or_else(|| {
+                let accepted = specs
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                invalid(
+                    Msg::new(if accepted.is_empty() {
+                        "error.no_options"
+                    } else {
+                        "error.unknown_option"
+                    })
+                    .arg("option", name)
+                    .arg("command", &path)
+                    .arg("options", accepted),
+                )
+            })?;
+            if values.contains_key(name) {
+                return Err(invalid(
+                    Msg::new("error.duplicate_option").arg("option", name),
+                ));
+            }
+            check_value(spec, value)?;
+            values.insert(name.clone(), value.clone());
+        }
+        for spec in specs {
+            if spec.required && !values.contains_key(&spec.name) {
+                return Err(invalid(
+                    Msg::new("error.missing_option")
+                        .arg("option", &spec.name)
+                        .arg("command", &path)
+                        .arg_msg("expected", type_msg(spec.kind)),
+                ));
+            }
+        }
+        Ok(Args { values })
+    }
+
+    /// Converts text typed at the console into the value Discord's client would send for
+    /// that option, so the console exercises the same typed path.
+    pub fn typed_value(
+        &self,
+        command: &str,
+        sub: Option<&str>,
+        option: &str,
+        raw: &str,
+    ) -> Result<OptionValue, EngineError> {
+        let specs = self.option_specs(command, sub)?;
+        let Some(spec) = specs.iter().find(|s| s.name == option) else {
+            // Unknown names are reported by `validate`, with the list of accepted ones.
+            return Ok(OptionValue::String(raw.to_string()));
+        };
+        let bad = || {
+            invalid(
+                Msg::new("error.option_type")
+                    .arg("option", option)
+                    .arg("given", raw)
+                    .arg_msg("expected", type_msg(spec.kind)),
+            )
+        };
+        Ok(match spec.kind {
+            kind::INTEGER => OptionValue::Integer(raw.trim().parse().map_err(|_| bad())?),
+            kind::NUMBER => OptionValue::Number(raw.trim().parse().map_err(|_| bad())?),
+            kind::BOOLEAN => OptionValue::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" | "on" => true,
+                "false" | "no" | "0" | "off" => false,
+                _ => return Err(bad()),
+            }),
+            kind::USER => OptionValue::User(snowflake(raw, &["<@!", "<@"]).ok_or_else(bad)?),
+            kind::CHANNEL => OptionValue::Channel(snowflake(raw, &["<#"]).ok_or_else(bad)?),
+            kind::ROLE => OptionValue::Role(snowflake(raw, &["<@&"]).ok_or_else(bad)?),
+            _ => OptionValue::String(raw.to_string()),
+        })
+    }
+
+    /// The localized name of a command, for help.
+    pub fn description(&self, command: &str, locale: Locale) -> Option<String> {
+        let spec = self.command(command)?;
+        Some(
+            spec.description_localizations
+                .get(locale.tag())
+                .cloned()
+                .unwrap_or_else(|| spec.description.clone()),
+        )
+    }
+}
+
+/// A Discord id typed bare or inside its mention markup.
+fn snowflake(raw: &str, prefixes: &[&str]) -> Option<u64> {
+    let t = raw.trim();
+    let inner = prefixes
+        .iter()
+        .find_map(|p| t.strip_prefix(p).and_then(|rest| rest.strip_suffix('>')))
+        .unwrap_or(t);
+    inner.parse::<u64>().ok().filter(|id| *id > 0)
+}
+
+fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError> {
+    let name = spec.name.as_str();
+    let type_ok = matches!(
+        (spec.kind, value),
+        (kind::STRING, OptionValue::String(_))
+            | (kind::INTEGER, OptionValue::Integer(_))
+            | (
+                kind::NUMBER,
+                OptionValue::Number(_) | OptionValue::Integer(_)
+            )
+            | (kind::BOOLEAN, OptionValue::Boolean(_))
+            | (kind::USER, OptionValue::User(_))
+            | (kind::CHANNEL, OptionValue::Channel(_))
+            | (kind::ROLE, OptionValue::Role(_))
+            | (
+                kind::MENTIONABLE,
+                OptionValue::User(_) | OptionValue::Role(_)
+            )
+    );
+    if !type_ok {
+        return Err(invalid(
+            Msg::new("error.option_type")
+                .arg("option", name)
+                .arg("given", format!("{value:?}"))
+                .arg_msg("expected", type_msg(spec.kind)),
+        ));
+    }
+    if let OptionValue::String(s) = value {
+        let len = s.chars().count();
+        if let Some(max) = spec.max_length {
+            if len > max {
+                return Err(invalid(
+                    Msg::new("error.option_too_long")
+                        .arg("option", name)
+                        .arg("max", max)
+                        .arg("given", len),
+                ));
+            }
+        }
+        let min = spec
+            .min_length
+            .unwrap_or(0)
+            .max(if spec.required { 1 } else { 0 });
+        if len < min || (spec.required && s.trim().is_empty()) {
+            return Err(invalid(
+                Msg::new("error.option_too_short")
+                    .arg("option", name)
+                    .arg("min", min.max(1)),
+            ));
+        }
+        // Newlines are fine in a summary; other control characters only corrupt displays.
+        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            return Err(invalid(
+                Msg::new("error.option_control").arg("option", name),
+            ));
+        }
+    }
+    let number = match value {
+        OptionValue::Integer(i) => Some(*i as f64),
+        OptionValue::Number(n) if n.is_finite() => Some(*n),
+        OptionValue::Number(_) => {
+            return Err(invalid(
+                Msg::new("error.option_type")
+                    .arg("option", name)
+                    .arg("given", "NaN")
+                    .arg_msg("expected", type_msg(spec.kind)),
+            ))
+        }
+        _ => None,
+    };
+    if let Some(n) = number {
+        let below = spec.min_value.is_some_and(|m| n < m);
+        let above = spec.max_value.is_some_and(|m| n > m);
+        if below || above {
+            return Err(invalid(
+                Msg::new("error.option_range")
+                    .arg("option", name)
+                    .arg("given", number_text(n))
+                    .arg(
+                        "min",
+                        spec.min_value
+                            .map(number_text)
+                            .unwrap_or_else(|| "-".into()),
+                    )
+                    .arg(
+                        "max",
+                        spec.max_value
+                            .map(number_text)
+                            .unwrap_or_else(|| "-".into()),
+                    ),
+            ));
+        }
+    }
+    if !spec.choices.is_empty() {
+        let given = match value {
+            OptionValue::String(s) => s.clone(),
+            OptionValue::Integer(i) => i.to_string(),
+            other => format!("{other:?}"),
+        };
+        if !spec.choices.iter().any(|c| c.value_text() == given) {
+            let accepted = spec
+                .choices
+                .iter()
+                .map(|c| c.value_text())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(invalid(
+                Msg::new("error.option_choice")
+                    .arg("option", name)
+                    .arg("given", given)
+                    .arg("choices", accepted),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! The command engine: one request in, one transport-neutral [`Reply`] out.
+//!
+//! A request is validated against the manifests, parsed into a typed [`Command`] (amounts,
+//! times, stages and references become domain values), permission-checked, and executed in a
+//! single transaction together with its audit entries. The engine knows nothing of Discord.
+
+mod clicks;
+mod commands;
+mod ctx;
+mod errors;
+pub mod manifest;
+pub mod reply;
+
+pub use commands::Command;
+pub use manifest::{Invocation, Manifests, OptionValue};
+pub use reply::{Attachment, Button, Embed, Field, Reply};
+
+use crate::domain::locale::Locale;
+use crate::domain::role::Role;
+use crate::i18n::Msg;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use ctx::Ctx;
+use std::sync::Arc;
+
+/// What the caller asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// A slash command.
+    Command(Invocation),
+    /// A button press, by custom id.
+    Click(String),
+}
+
+/// One request, from any front-end.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Workspace (Discord guild) the request comes from.
+    pub workspace_id: i64,
+    /// Who asked.
+    pub user_id: i64,
+    /// Their display name, when the front-end knows it.
+    pub display_name: Option<String>,
+    /// Their role, as the front-end determined it.
+    pub role: Role,
+    /// Their language; the workspace's is used when absent.
+    pub locale: Option<Locale>,
+    /// Channel the request came from.
+    pub channel_id: Option<i64>,
+    /// Discord's interaction id; a repeated id is not applied twice.
+    pub interaction_id: Option<i64>,
+    /// The current time, given so tests and the console control the clock.
+    pub now: DateTime<Utc>,
+    /// The command or click.
+    pub action: Action,
+}
+
+/// Why a request did not succeed. Each user-facing case carries a catalog message.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The input was wrong; the message names the option and what is accepted.
+    #[error("invalid input: {0:?}")]
+    Invalid(Msg),
+    /// The thing named does not exist in this workspace (or is not visible to the caller).
+    #[error("not found: {0:?}")]
+    NotFound(Msg),
+    /// The caller's role does not allow this.
+    #[error("forbidden: {0:?}")]
+    Forbidden(Msg),
+    /// The request clashes with the current state.
+    #[error("conflict: {0:?}")]
+    Conflict(Msg),
+    /// The same interaction was already processed.
+    #[error("interaction already processed")]
+    Duplicate,
+    /// The database is away; the user should try again shortly.
+    #[error("database unavailable")]
+    Unavailable,
+    /// A bug or an unexpected state.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => EngineError::Unavailable,
+            StoreError::Duplicate(c) => {
+                EngineError::Unexpected(anyhow::anyhow!("unexpected duplicate on {c}"))
+            }
+            StoreError::Unexpected(e) => EngineError::Unexpected(e),
+        }
+    }
+}
+
+/// Result alias for engine steps.
+pub type EngineResult<T> = Result<T, EngineError>;
+
+/// The engine, shared by every front-end.
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    manifests: Arc<Manifests>,
+}
+
+impl Engine {
+    /// Builds the engine over a store.
+    pub fn new(store: Store) -> anyhow::Result<Engine> {
+        Ok(Engine {
+            store,
+            manifests: Arc::new(Manifests::load()?),
+        })
+    }
+
+    /// The manifests, for front-ends that parse typed text (the console) or register them.
+    pub fn manifests(&self) -> &Manifests {
+        &self.manifests
+    }
+
+    /// The store, for front-ends that need settings (the console's time zone).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Handles one request. `None` means the interaction was already answered.
+    #[tracing::instrument(skip_all, fields(workspace = req.workspace_id, user = req.user_id))]
+    pub async fn handle(&self, req: Request) -> Option<Reply> {
+        let mut locale = req.locale.unwrap_or_default();
+        match self.run(&req, &mut locale).await {
+            Ok(reply) => Some(reply),
+            Err(EngineError::Duplicate) => None,
+            Err(e) => Some(errors::error_reply(&e, locale)),
+        }
+    }
+
+    async fn run(&self, req: &Request, locale: &mut Locale) -> EngineResult<Reply> {
+        let mut tx = self.store.begin().await?;
+        let ws = tx.ensure_workspace(req.workspace_id).await?;
+        *locale = req
+            .locale
+            .or_else(|| Locale::from_tag(&ws.locale))
+            .unwrap_or_default();
+        if let Some(id) = req.interaction_id {
+            if !tx.mark_interaction(req.workspace_id, id).await? {
+                return Err(EngineError::Duplicate);
+            }
+        }
+        let member = tx
+            .upsert_member(
+                req.workspace_id,
+                req.user_id,
+                req.display_name.as_deref(),
+                req.role.as_str(),
+            )
+            .await?;
+        let stages = tx.stages(req.workspace_id).await?;
+        let mut ctx = Ctx::new(req, ws, member, stages, *locale)?;
+        let command = match &req.action {
+            Action::Command(inv) => {
+                let args = self.manifests.validate(inv)?;
+                Command::parse(inv, &args, &ctx)?
+            }
+            Action::Click(id) => clicks::parse(id, &ctx)?,
+        };
+        let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
+        tx.commit().await?;
+        Ok(reply)
+    }
+}
+
+/// The ephemeral reply for an error found outside the engine (the console's own parsing).
+pub fn error_reply_for(e: &EngineError, locale: Locale) -> Reply {
+    errors::error_reply(e, locale)
+}

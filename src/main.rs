@@ -1,0 +1,151 @@
+//! The `salesbot` binary: reads configuration, sets up logging, builds the engine and runs the
+//! chosen front-end. The work is in the library.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use salesbot::config::{redact_url, Config};
+use salesbot::console::{Console, ConsoleOptions};
+use salesbot::domain::role::Role;
+use salesbot::engine::Engine;
+use salesbot::store::Store;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+#[derive(Parser)]
+#[command(
+    name = "salesbot",
+    version,
+    about = "A chat-native CRM for sales teams on Discord"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Type slash commands at a prompt (or pipe them in); no Discord needed.
+    Console {
+        /// Print each message as one JSON line.
+        #[arg(long)]
+        json: bool,
+        /// Seed a demo workspace (once) and act in it.
+        #[arg(long)]
+        demo: bool,
+        /// Workspace (guild) id to act in.
+        #[arg(long)]
+        workspace: Option<i64>,
+        /// Member (user) id to act as.
+        #[arg(long)]
+        user: Option<i64>,
+        /// Role of that member: rep, manager or admin.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,salesbot=info".into());
+    // Logs go to stderr so the console's stdout stays clean for pipes and --json.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Store> {
+    match Store::connect(&config.database_url).await {
+        Ok(store) => Ok(store),
+        Err(e) => {
+            let url = redact_url(&config.database_url);
+            let cause = e
+                .chain()
+                .last()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            eprintln!(
+                "salesbot: cannot use the database at {url}: {cause}.\n\
+                 Is PostgreSQL running? Start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
+                 or point DATABASE_URL at a running server."
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let cli = Cli::parse();
+    let config = Config::from_env();
+    let command = cli.command.unwrap_or(Cmd::Console {
+        json: false,
+        demo: true,
+        workspace: None,
+        user: None,
+        role: "admin".into(),
+    });
+    match command {
+        Cmd::Migrate => {
+            connect(&config).await?;
+            eprintln!("salesbot: migrations applied");
+            Ok(())
+        }
+        Cmd::Console {
+            json,
+            demo,
+            workspace,
+            user,
+            role,
+        } => {
+            let role = Role::parse(&role).context("--role must be rep, manager or admin")?;
+            let store = connect(&config).await?;
+            let (default_ws, default_user) = if demo {
+                salesbot::demo::seed(&store, chrono::Utc::now())
+                    .await
+                    .context("failed to seed the demo workspace")?
+            } else {
+                (1, 1)
+            };
+            let engine = Engine::new(store)?;
+            let options = ConsoleOptions {
+                workspace: workspace.unwrap_or(default_ws),
+                user: user.unwrap_or(default_user),
+                role,
+                json,
+            };
+            run_console(Console::new(engine, options), json).await
+        }
+    }
+}
+
+async fn run_console(mut console: Console, json: bool) -> anyhow::Result<()> {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdout = tokio::io::stdout();
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    if interactive && !json {
+        stdout.write_all(b"salesbot console: type /help for commands, :help for console controls, ctrl-d to quit\n").await?;
+    }
+    loop {
+        if interactive && !json {
+            stdout.write_all(b"> ").await?;
+            stdout.flush().await?;
+        }
+        let line = tokio::select! {
+            line = lines.next_line() => line.context("failed to read stdin")?,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(line) = line else { break };
+        if matches!(line.trim(), ":quit" | ":q" | ":exit") {
+            break;
+        }
+        for out in console.handle_line(&line).await {
+            stdout.write_all(console.render(&out).as_bytes()).await?;
+            stdout.write_all(b"\n").await?;
+        }
+        stdout.flush().await?;
+    }
+    Ok(())
+}

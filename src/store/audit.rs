@@ -1,0 +1,272 @@
+//! The audit log and `/undo`. Each audited write stores the row's image before and after
+//! (`to_jsonb`), so undo can put back exactly what was there, and refuse when someone has
+//! changed the row since.
+
+use super::{StoreResult, Tx};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// The tables the audit log knows. Each has fixed SQL, so no statement is built from input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Entity {
+    /// `workspaces`, keyed by id.
+    Workspace,
+    /// `members`, keyed by user id.
+    Member,
+    /// `stages`.
+    Stage,
+    /// `companies`.
+    Company,
+    /// `contacts`.
+    Contact,
+    /// `deals`.
+    Deal,
+    /// `stage_changes`.
+    StageChange,
+    /// `activities`.
+    Activity,
+    /// `tasks`.
+    Task,
+}
+
+struct EntitySql {
+    name: &'static str,
+    snapshot: &'static str,
+    delete: &'static str,
+    restore: &'static str,
+}
+
+macro_rules! entity_sql {
+    ($table:literal, $key:literal) => {
+        EntitySql {
+            name: $table,
+            snapshot: concat!(
+                "SELECT to_jsonb(t) FROM ",
+                $table,
+                " t WHERE workspace_id = $1 AND ",
+                $key,
+                " = $2"
+            ),
+            delete: concat!(
+                "DELETE FROM ",
+                $table,
+                " WHERE workspace_id = $1 AND ",
+                $key,
+                " = $2"
+            ),
+            restore: concat!(
+                "INSERT INTO ",
+                $table,
+                " SELECT * FROM jsonb_populate_record(NULL::",
+                $table,
+                ", $1)"
+            ),
+        }
+    };
+}
+
+impl Entity {
+    fn sql(self) -> EntitySql {
+        match self {
+            Entity::Workspace => EntitySql {
+                name: "workspaces",
+                snapshot: "SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $2",
+                delete: "DELETE FROM workspaces WHERE id = $1 AND id = $2",
+                restore: "INSERT INTO workspaces SELECT * FROM jsonb_populate_record(NULL::workspaces, $1)",
+            },
+            Entity::Member => entity_sql!("members", "user_id"),
+            Entity::Stage => entity_sql!("stages", "id"),
+            Entity::Company => entity_sql!("companies", "id"),
+            Entity::Contact => entity_sql!("contacts", "id"),
+            Entity::Deal => entity_sql!("deals", "id"),
+            Entity::StageChange => entity_sql!("stage_changes", "id"),
+            Entity::Activity => entity_sql!("activities", "id"),
+            Entity::Task => entity_sql!("tasks", "id"),
+        }
+    }
+
+    fn parse(name: &str) -> Option<Entity> {
+        [
+            Entity::Workspace,
+            Entity::Member,
+            Entity::Stage,
+            Entity::Company,
+            Entity::Contact,
+            Entity::Deal,
+            Entity::StageChange,
+            Entity::Activity,
+            Entity::Task,
+        ]
+        .into_iter()
+        .find(|e| e.sql().name == name)
+    }
+}
+
+/// One audited row change of a past command.
+#[derive(Clone, Debug)]
+pub struct AuditEntry {
+    /// The table.
+    pub entity: Entity,
+    /// The row key (id, or user id for members).
+    pub key: i64,
+    /// The command that made it.
+    pub action: String,
+    /// The row before; `None` when the command inserted it.
+    pub before: Option<Value>,
+    /// The row after; `None` when the command deleted it.
+    pub after: Option<Value>,
+}
+
+/// Why an undo could not be applied.
+#[derive(Debug)]
+pub enum UndoOutcome {
+    /// Everything put back; the command that was undone.
+    Undone(String),
+    /// Nothing to undo within the window.
+    Nothing,
+    /// A row changed since; carries the action and the table.
+    Conflict(String),
+}
+
+impl Tx {
+    /// The row's current image.
+    pub async fn snapshot(
+        &mut self,
+        ws: i64,
+        entity: Entity,
+        key: i64,
+    ) -> StoreResult<Option<Value>> {
+        Ok(sqlx::query_scalar(entity.sql().snapshot)
+            .bind(ws)
+            .bind(key)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
+    /// A fresh id grouping one command's audited writes.
+    pub async fn new_change_id(&mut self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT nextval('audit_change_ids')")
+            .fetch_one(self.conn())
+            .await?)
+    }
+
+    /// Records one audited write, taking the after-image now.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn audit(
+        &mut self,
+        ws: i64,
+        change: i64,
+        actor: i64,
+        action: &str,
+        entity: Entity,
+        key: i64,
+        before: Option<Value>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let after = self.snapshot(ws, entity, key).await?;
+        sqlx::query(
+            "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, before, after, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(ws)
+        .bind(change)
+        .bind(actor)
+        .bind(action)
+        .bind(entity.sql().name)
+        .bind(serde_json::json!(key))
+        .bind(before)
+        .bind(after)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Reverts the actor's latest change made after `since`, if every row it touched is still
+    /// as that change left it.
+    pub async fn undo_last(
+        &mut self,
+        ws: i64,
+        actor: i64,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<UndoOutcome> {
+        let change: Option<i64> = sqlx::query_scalar(
+            "SELECT change_id FROM audit_log
+             WHERE workspace_id = $1 AND actor_id = $2 AND undone_at IS NULL AND created_at >= $3
+             ORDER BY id DESC LIMIT 1 FOR UPDATE",
+        )
+        .bind(ws)
+        .bind(actor)
+        .bind(since)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some(change) = change else {
+            return Ok(UndoOutcome::Nothing);
+        };
+        let rows: Vec<(String, String, Value, Option<Value>, Option<Value>)> = sqlx::query_as(
+            "SELECT action, entity, entity_key, before, after FROM audit_log
+             WHERE workspace_id = $1 AND change_id = $2 ORDER BY id DESC",
+        )
+        .bind(ws)
+        .bind(change)
+        .fetch_all(self.conn())
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for (action, entity, key, before, after) in rows {
+            let entity = Entity::parse(&entity)
+                .ok_or_else(|| anyhow::anyhow!("unknown audited table {entity}"))?;
+            let key = key
+                .as_i64()
+                .ok_or_else(|| anyhow::anyhow!("audit key is not a number"))?;
+            entries.push(AuditEntry {
+                entity,
+                key,
+                action,
+                before,
+                after,
+            });
+        }
+        let action = entries
+            .first()
+            .map(|e| e.action.clone())
+            .unwrap_or_default();
+        // Later entries of the same change may rewrite a row an earlier one wrote; only the last
+        // image of each row must still be current.
+        let mut seen = std::collections::HashSet::new();
+        for e in &entries {
+            if seen.insert((e.entity, e.key))
+                && self.snapshot(ws, e.entity, e.key).await? != e.after
+            {
+                return Ok(UndoOutcome::Conflict(action));
+            }
+        }
+        // Rows refer to each other; let the foreign keys be checked once everything is back.
+        sqlx::query("SET CONSTRAINTS ALL DEFERRED")
+            .execute(self.conn())
+            .await?;
+        for e in &entries {
+            let sql = e.entity.sql();
+            sqlx::query(sql.delete)
+                .bind(ws)
+                .bind(e.key)
+                .execute(self.conn())
+                .await?;
+            if let Some(before) = &e.before {
+                sqlx::query(sql.restore)
+                    .bind(before)
+                    .execute(self.conn())
+                    .await?;
+            }
+        }
+        sqlx::query(
+            "UPDATE audit_log SET undone_at = $3 WHERE workspace_id = $1 AND change_id = $2",
+        )
+        .bind(ws)
+        .bind(change)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(UndoOutcome::Undone(action))
+    }
+}

@@ -1,0 +1,291 @@
+//! Companies and contacts.
+
+use super::{StoreResult, Tx};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// A company as shown to people.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CompanyRow {
+    /// Row id (`CO-7`).
+    pub id: i64,
+    /// Display name, unique per workspace regardless of case.
+    pub name: String,
+    /// The account owner.
+    pub owner_id: i64,
+    /// Industry, free text.
+    pub industry: Option<String>,
+    /// enterprise, mid-market or smb.
+    pub tier: Option<String>,
+    /// Web address.
+    pub website: Option<String>,
+    /// Lowercased tags.
+    pub tags: Vec<String>,
+    /// When the contract with them ends.
+    pub contract_end: Option<NaiveDate>,
+}
+
+/// Fields of a new company.
+#[derive(Clone, Debug)]
+pub struct NewCompany {
+    /// Display name.
+    pub name: String,
+    /// Account owner.
+    pub owner_id: i64,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Tier.
+    pub tier: Option<String>,
+    /// Web address.
+    pub website: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Contract end.
+    pub contract_end: Option<NaiveDate>,
+}
+
+/// A contact as shown to people, with its company name joined in.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ContactRow {
+    /// Row id (`C-12`).
+    pub id: i64,
+    /// Full name.
+    pub name: String,
+    /// Company, if any.
+    pub company_id: Option<i64>,
+    /// Company name, joined.
+    pub company_name: Option<String>,
+    /// Owner.
+    pub owner_id: i64,
+    /// Email, lowercased.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Birth year, when known.
+    pub birthday_year: Option<i32>,
+    /// Birth month.
+    pub birthday_month: Option<i16>,
+    /// Birth day.
+    pub birthday_day: Option<i16>,
+    /// Lowercased tags.
+    pub tags: Vec<String>,
+    /// Last logged interaction.
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+/// Fields of a new contact.
+#[derive(Clone, Debug)]
+pub struct NewContact {
+    /// Full name.
+    pub name: String,
+    /// Company.
+    pub company_id: Option<i64>,
+    /// Owner.
+    pub owner_id: i64,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Birthday as (year, month, day).
+    pub birthday: Option<(Option<i32>, u32, u32)>,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+const CONTACT_SELECT: &str = "SELECT c.id, c.name, c.company_id, co.name AS company_name, c.owner_id, c.email, c.phone,
+        c.title, c.birthday_year, c.birthday_month, c.birthday_day, c.tags,
+        (SELECT max(a.happened_at) FROM activities a WHERE a.workspace_id = c.workspace_id AND a.contact_id = c.id)
+            AS last_activity_at
+     FROM contacts c
+     LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id";
+
+const COMPANY_SELECT: &str =
+    "SELECT id, name, owner_id, industry, tier, website, tags, contract_end FROM companies";
+
+/// Escapes LIKE wildcards so a typed `%` or `_` matches itself.
+pub(crate) fn like_prefix(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 1);
+    for ch in s.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+impl Tx {
+    /// Inserts a company and returns its id.
+    pub async fn insert_company(&mut self, ws: i64, c: &NewCompany) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO companies (workspace_id, name, owner_id, industry, tier, website, tags, contract_end)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(ws)
+        .bind(&c.name)
+        .bind(c.owner_id)
+        .bind(&c.industry)
+        .bind(&c.tier)
+        .bind(&c.website)
+        .bind(&c.tags)
+        .bind(c.contract_end)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// A company by id.
+    pub async fn company(&mut self, ws: i64, id: i64) -> StoreResult<Option<CompanyRow>> {
+        let sql = format!("{COMPANY_SELECT} WHERE workspace_id = $1 AND id = $2");
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
+    /// Companies whose name equals `name` (case-insensitively) or, failing that, starts with it.
+    pub async fn companies_by_name(&mut self, ws: i64, name: &str) -> StoreResult<Vec<CompanyRow>> {
+        let sql = format!(
+            "{COMPANY_SELECT} WHERE workspace_id = $1 AND lower(name) LIKE $2
+             ORDER BY (lower(name) = lower($3)) DESC, name LIMIT 6"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(like_prefix(name))
+            .bind(name)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// How many contacts and deals a company has, for its card.
+    pub async fn company_counts(&mut self, ws: i64, id: i64) -> StoreResult<(i64, i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT count(*) FROM contacts WHERE workspace_id = $1 AND company_id = $2),
+                    (SELECT count(*) FROM deals WHERE workspace_id = $1 AND company_id = $2 AND status = 'open'),
+                    (SELECT COALESCE(sum(amount_minor), 0)::bigint FROM deals
+                      WHERE workspace_id = $1 AND company_id = $2 AND status = 'won')",
+        )
+        .bind(ws)
+        .bind(id)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// Inserts a contact and returns its id.
+    pub async fn insert_contact(&mut self, ws: i64, c: &NewContact) -> StoreResult<i64> {
+        let (year, month, day) = match c.birthday {
+            Some((y, m, d)) => (y, Some(m as i16), Some(d as i16)),
+            None => (None, None, None),
+        };
+        Ok(sqlx::query_scalar(
+            "INSERT INTO contacts (workspace_id, name, company_id, owner_id, email, phone, title,
+                                   birthday_year, birthday_month, birthday_day, tags)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(ws)
+        .bind(&c.name)
+        .bind(c.company_id)
+        .bind(c.owner_id)
+        .bind(&c.email)
+        .bind(&c.phone)
+        .bind(&c.title)
+        .bind(year)
+        .bind(month)
+        .bind(day)
+        .bind(&c.tags)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// A contact by id, if visible (`owner` limits to one owner's contacts).
+    pub async fn contact(
+        &mut self,
+        ws: i64,
+        id: i64,
+        owner: Option<i64>,
+    ) -> StoreResult<Option<ContactRow>> {
+        let sql = format!("{CONTACT_SELECT} WHERE c.workspace_id = $1 AND c.id = $2 AND ($3::bigint IS NULL OR c.owner_id = $3)");
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
+    /// A contact by email.
+    pub async fn contact_by_email(
+        &mut self,
+        ws: i64,
+        email: &str,
+        owner: Option<i64>,
+    ) -> StoreResult<Option<ContactRow>> {
+        let sql = format!(
+            "{CONTACT_SELECT} WHERE c.workspace_id = $1 AND lower(c.email) = lower($2) AND ($3::bigint IS NULL OR c.owner_id = $3)"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(email)
+            .bind(owner)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
+    /// Contacts whose name equals or starts with `name`, exact matches first.
+    pub async fn contacts_by_name(
+        &mut self,
+        ws: i64,
+        name: &str,
+        owner: Option<i64>,
+    ) -> StoreResult<Vec<ContactRow>> {
+        let sql = format!(
+            "{CONTACT_SELECT} WHERE c.workspace_id = $1 AND lower(c.name) LIKE $2 AND ($4::bigint IS NULL OR c.owner_id = $4)
+             ORDER BY (lower(c.name) = lower($3)) DESC, c.name LIMIT 6"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(like_prefix(name))
+            .bind(name)
+            .bind(owner)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// Contacts matching a search over name, email, company and tags.
+    pub async fn find_contacts(
+        &mut self,
+        ws: i64,
+        query: &str,
+        owner: Option<i64>,
+    ) -> StoreResult<Vec<ContactRow>> {
+        let pattern = format!("%{}", like_prefix(query));
+        let sql = format!(
+            "{CONTACT_SELECT} WHERE c.workspace_id = $1 AND ($3::bigint IS NULL OR c.owner_id = $3)
+               AND (lower(c.name) LIKE $2 OR lower(c.email) LIKE $2 OR lower(co.name) LIKE $2
+                    OR lower($4) = ANY (c.tags))
+             ORDER BY c.name LIMIT 15"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(pattern)
+            .bind(owner)
+            .bind(query)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// Replaces a contact's tags.
+    pub async fn set_contact_tags(&mut self, ws: i64, id: i64, tags: &[String]) -> StoreResult<()> {
+        sqlx::query("UPDATE contacts SET tags = $3 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .bind(tags)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}

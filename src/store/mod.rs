@@ -1,0 +1,184 @@
+//! Every SQL statement lives under this module. The engine sees plain row structs and
+//! [`StoreError`]; no sqlx type crosses the boundary except through [`Tx`], which is opaque.
+
+mod audit;
+mod crm;
+mod deals;
+mod seed;
+mod stats;
+mod tasks;
+mod workspace;
+
+pub use audit::{AuditEntry, Entity, UndoOutcome};
+pub use crm::{CompanyRow, ContactRow, NewCompany, NewContact};
+pub use deals::{DealFilter, DealRow, NewDeal};
+pub use seed::{SeedCompany, SeedContact, SeedDeal, SeedMember};
+pub use stats::{ClosedStats, PipelineRaw};
+pub use tasks::{NewTask, TaskRow};
+pub use workspace::{MemberRow, StageRow, WorkspaceRow};
+
+use anyhow::Context as _;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Storage failures, mapped once here so callers branch on meaning, not on driver codes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; carries the constraint name.
+    #[error("unique constraint {0} refused the write")]
+    Duplicate(String),
+    /// The database cannot be reached right now; the caller may retry later.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else: a bug or an unexpected state.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Duplicate(db.constraint().unwrap_or_default().to_string())
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => StoreError::Unavailable(e),
+            sqlx::Error::Database(db)
+                // admin_shutdown, crash_shutdown, cannot_connect_now: the server is going away.
+                if matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")) =>
+            {
+                StoreError::Unavailable(e)
+            }
+            _ => StoreError::Unexpected(anyhow::Error::new(e)),
+        }
+    }
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The handle to the database: a connection pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: PgPool,
+}
+
+/// One open transaction. Everything a command writes goes through one of these.
+pub struct Tx {
+    inner: Transaction<'static, Postgres>,
+}
+
+impl Store {
+    /// Connects, creating the database if it is missing, and applies migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        let options =
+            PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid postgres URL")?;
+        create_database_if_missing(&options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.log_statements(tracing::log::LevelFilter::Trace))
+            .await
+            .context("could not connect to the database")?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps an existing pool (tests get one per test database).
+    pub fn from_pool(pool: PgPool) -> Store {
+        Store { pool }
+    }
+
+    /// Applies the migrations in `migrations/`.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations")
+            .run(&self.pool)
+            .await
+            .context("failed to apply migrations")?;
+        Ok(())
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        let inner = self.pool.begin().await?;
+        Ok(Tx { inner })
+    }
+
+    /// Runs a read-only statement outside a command, for tests' independent checks and benches.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl Tx {
+    /// Makes the command's writes permanent.
+    pub async fn commit(self) -> StoreResult<()> {
+        self.inner.commit().await?;
+        Ok(())
+    }
+
+    fn conn(&mut self) -> &mut sqlx::PgConnection {
+        &mut self.inner
+    }
+
+    /// Records an interaction id; false when it was seen before, so a replayed gateway event
+    /// is answered once and applied once.
+    pub async fn mark_interaction(
+        &mut self,
+        workspace: i64,
+        interaction: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO processed_interactions (workspace_id, interaction_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(workspace)
+        .bind(interaction)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Creates the target database when it does not exist yet, so a fresh machine needs no
+/// manual `createdb`.
+async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let name = options.get_database().unwrap_or("postgres").to_string();
+    let admin = options.clone().database("postgres");
+    let mut conn = match sqlx::PgConnection::connect_with(&admin).await {
+        Ok(c) => c,
+        // Not allowed to use the maintenance database: assume the target exists and let the
+        // real connection report any problem.
+        Err(sqlx::Error::Database(_)) => return Ok(()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("could not connect to the database server"))
+        }
+    };
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .context("failed to look up the database")?;
+    if !exists {
+        // Identifiers cannot be bound as parameters; quote_ident makes the name safe.
+        let quoted: String = sqlx::query_scalar("SELECT quote_ident($1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
+        let create = format!("CREATE DATABASE {quoted}");
+        match sqlx::query(&create).execute(&mut conn).await {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Another process created it between our check and our create.
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(anyhow::Error::new(e).context("failed to create the database")),
+        }
+    }
+    Ok(())
+}

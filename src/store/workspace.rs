@@ -1,0 +1,308 @@
+//! Workspaces, members and stages.
+
+use super::{StoreResult, Tx};
+use chrono::NaiveTime;
+
+/// A workspace's settings.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct WorkspaceRow {
+    /// Discord guild id.
+    pub id: i64,
+    /// IANA time zone name.
+    pub timezone: String,
+    /// ISO currency code every amount is counted in.
+    pub currency: String,
+    /// Fallback language for messages the bot sends on its own.
+    pub locale: String,
+    /// Where the weekly digest goes.
+    pub digest_channel_id: Option<i64>,
+    /// ISO weekday of the digest, Monday = 1.
+    pub digest_weekday: i16,
+    /// Local time of the digest.
+    pub digest_time: NaiveTime,
+    /// Days without activity after which an open deal counts as stale.
+    pub stale_days: i32,
+    /// Discord role whose holders are managers.
+    pub manager_role_id: Option<i64>,
+    /// `all` or `own`.
+    pub visibility: String,
+}
+
+/// A member of a workspace.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct MemberRow {
+    /// Discord user id.
+    pub user_id: i64,
+    /// Name shown in replies.
+    pub display_name: String,
+    /// Last role seen.
+    pub role: String,
+    /// Own IANA time zone, if set.
+    pub timezone: Option<String>,
+    /// Monthly quota in minor units.
+    pub quota_minor: Option<i64>,
+}
+
+/// A pipeline stage.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StageRow {
+    /// Row id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Order in the pipeline.
+    pub position: i32,
+    /// Win probability in percent.
+    pub probability: i16,
+    /// `open`, `won` or `lost`.
+    pub kind: String,
+}
+
+const WORKSPACE_COLUMNS: &str =
+    "id, timezone, currency, locale, digest_channel_id, digest_weekday, digest_time, \
+     stale_days, manager_role_id, visibility";
+
+/// The classic B2B process every new workspace starts with.
+const DEFAULT_STAGES: [(&str, i32, i16, &str); 6] = [
+    ("Lead", 1, 10, "open"),
+    ("Qualified", 2, 25, "open"),
+    ("Proposal", 3, 50, "open"),
+    ("Negotiation", 4, 75, "open"),
+    ("Won", 5, 100, "won"),
+    ("Lost", 6, 0, "lost"),
+];
+
+impl Tx {
+    /// Loads a workspace, creating it with defaults on first use.
+    pub async fn ensure_workspace(&mut self, id: i64) -> StoreResult<WorkspaceRow> {
+        let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1");
+        if let Some(ws) = sqlx::query_as::<_, WorkspaceRow>(&sql)
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?
+        {
+            return Ok(ws);
+        }
+        let created = sqlx::query("INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        if created.rows_affected() == 1 {
+            sqlx::query("INSERT INTO deal_counters (workspace_id) VALUES ($1)")
+                .bind(id)
+                .execute(self.conn())
+                .await?;
+            for (name, position, probability, kind) in DEFAULT_STAGES {
+                sqlx::query(
+                    "INSERT INTO stages (workspace_id, name, position, probability, kind) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(position)
+                .bind(probability)
+                .bind(kind)
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        Ok(sqlx::query_as::<_, WorkspaceRow>(&sql)
+            .bind(id)
+            .fetch_one(self.conn())
+            .await?)
+    }
+
+    /// Creates or refreshes the caller's member row; writes only when something changed.
+    pub async fn upsert_member(
+        &mut self,
+        ws: i64,
+        user: i64,
+        name: Option<&str>,
+        role: &str,
+    ) -> StoreResult<MemberRow> {
+        let fallback = format!("user {user}");
+        let row = sqlx::query_as::<_, MemberRow>(
+            "INSERT INTO members (workspace_id, user_id, display_name, role) VALUES ($1, $2, COALESCE($3, $4), $5)
+             ON CONFLICT (workspace_id, user_id) DO UPDATE
+                SET display_name = COALESCE($3, members.display_name), role = $5
+                WHERE members.display_name IS DISTINCT FROM COALESCE($3, members.display_name)
+                   OR members.role IS DISTINCT FROM $5
+             RETURNING user_id, display_name, role, timezone, quota_minor",
+        )
+        .bind(ws)
+        .bind(user)
+        .bind(name)
+        .bind(&fallback)
+        .bind(role)
+        .fetch_optional(self.conn())
+        .await?;
+        match row {
+            Some(r) => Ok(r),
+            None => Ok(self
+                .member(ws, user)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("member vanished"))?),
+        }
+    }
+
+    /// Makes sure a member row exists for someone named in a command (an owner, an assignee).
+    pub async fn ensure_member(&mut self, ws: i64, user: i64) -> StoreResult<MemberRow> {
+        sqlx::query(
+            "INSERT INTO members (workspace_id, user_id, display_name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(ws)
+        .bind(user)
+        .bind(format!("user {user}"))
+        .execute(self.conn())
+        .await?;
+        Ok(self
+            .member(ws, user)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("member vanished"))?)
+    }
+
+    /// One member.
+    pub async fn member(&mut self, ws: i64, user: i64) -> StoreResult<Option<MemberRow>> {
+        Ok(sqlx::query_as::<_, MemberRow>(
+            "SELECT user_id, display_name, role, timezone, quota_minor FROM members WHERE workspace_id = $1 AND user_id = $2",
+        )
+        .bind(ws)
+        .bind(user)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
+    /// All members, by name.
+    pub async fn members(&mut self, ws: i64) -> StoreResult<Vec<MemberRow>> {
+        Ok(sqlx::query_as::<_, MemberRow>(
+            "SELECT user_id, display_name, role, timezone, quota_minor FROM members WHERE workspace_id = $1
+             ORDER BY display_name",
+        )
+        .bind(ws)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Sets a member's own time zone.
+    pub async fn set_member_timezone(&mut self, ws: i64, user: i64, tz: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE members SET timezone = $3 WHERE workspace_id = $1 AND user_id = $2")
+            .bind(ws)
+            .bind(user)
+            .bind(tz)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a member's monthly quota.
+    pub async fn set_member_quota(
+        &mut self,
+        ws: i64,
+        user: i64,
+        quota_minor: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE members SET quota_minor = $3 WHERE workspace_id = $1 AND user_id = $2")
+            .bind(ws)
+            .bind(user)
+            .bind(quota_minor)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a workspace's settings as given.
+    pub async fn save_workspace(&mut self, ws: &WorkspaceRow) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE workspaces SET timezone = $2, currency = $3, locale = $4, digest_channel_id = $5,
+                digest_weekday = $6, digest_time = $7, stale_days = $8, manager_role_id = $9, visibility = $10
+             WHERE id = $1",
+        )
+        .bind(ws.id)
+        .bind(&ws.timezone)
+        .bind(&ws.currency)
+        .bind(&ws.locale)
+        .bind(ws.digest_channel_id)
+        .bind(ws.digest_weekday)
+        .bind(ws.digest_time)
+        .bind(ws.stale_days)
+        .bind(ws.manager_role_id)
+        .bind(&ws.visibility)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The workspace's stages in pipeline order.
+    pub async fn stages(&mut self, ws: i64) -> StoreResult<Vec<StageRow>> {
+        Ok(sqlx::query_as::<_, StageRow>(
+            "SELECT id, name, position, probability, kind FROM stages WHERE workspace_id = $1 ORDER BY position, id",
+        )
+        .bind(ws)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Adds a stage.
+    pub async fn insert_stage(
+        &mut self,
+        ws: i64,
+        name: &str,
+        position: i32,
+        probability: i16,
+    ) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO stages (workspace_id, name, position, probability, kind) VALUES ($1, $2, $3, $4, 'open')
+             RETURNING id",
+        )
+        .bind(ws)
+        .bind(name)
+        .bind(position)
+        .bind(probability)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// Writes a stage's name, position and probability.
+    pub async fn update_stage(&mut self, ws: i64, stage: &StageRow) -> StoreResult<()> {
+        sqlx::query("UPDATE stages SET name = $3, position = $4, probability = $5 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(stage.id)
+            .bind(&stage.name)
+            .bind(stage.position)
+            .bind(stage.probability)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a stage no deal uses.
+    pub async fn delete_stage(&mut self, ws: i64, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM stages WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// How many deals, open or closed, reference a stage.
+    pub async fn stage_usage(&mut self, ws: i64, id: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM deals WHERE workspace_id = $1 AND stage_id = $2)
+                  + (SELECT count(*) FROM stage_changes WHERE workspace_id = $1 AND (to_stage_id = $2 OR from_stage_id = $2))",
+        )
+        .bind(ws)
+        .bind(id)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// Takes the next per-workspace deal number; the row lock serializes concurrent creators.
+    pub async fn next_deal_number(&mut self, ws: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "UPDATE deal_counters SET next_number = next_number + 1 WHERE workspace_id = $1 RETURNING next_number - 1",
+        )
+        .bind(ws)
+        .fetch_one(self.conn())
+        .await?)
+    }
+}
