@@ -492,6 +492,14 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
                 Msg::new("error.option_control").arg("option", name),
             ));
         }
+        // Text the bot echoes back must not ping people or roles when Discord renders it.
+        let lower = s.to_lowercase();
+        let markup = ["@everyone", "@here", "<@", "<#", "<:", "<a:", "<t:", "</"];
+        if markup.iter().any(|m| lower.contains(m)) {
+            return Err(invalid(
+                Msg::new("error.option_mention").arg("option", name),
+            ));
+        }
     }
     let number = match value {
         OptionValue::Integer(i) => Some(*i as f64),

@@ -1,1 +1,6 @@
+//! One integration-test binary (builds once): every test gets a fresh Postgres database
+//! from `sqlx::test` and talks to salesbot through the console, the way a person would.
 
+mod support;
+
+mod commands;

@@ -1,0 +1,159 @@
+//! Every command and subcommand, end to end through the console's own parsing.
+
+use crate::support::{text, Harness};
+use sqlx::PgPool;
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_sales_day_through_every_command(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+
+    // Companies and contacts.
+    let r = h.ok("/company add name:Acme industry:software tier:enterprise website:acme.com tags:high-value contract_end:2027-06-30").await;
+    assert!(text(&r).contains("CO-1 Acme"), "{r}");
+    let r = h.ok("/company show company:Acme").await;
+    assert!(
+        text(&r).contains("software") && text(&r).contains("acme.com"),
+        "{r}"
+    );
+    let r = h.ok(r#"/contact add name:"Wei Wang" email:wei@acme.com phone:"+86 138 0000 0000" company:Acme title:CTO birthday:04-12 tags:"decision-maker, tech""#).await;
+    assert!(text(&r).contains("C-1 Wei Wang"), "{r}");
+    h.ok("/contact add name:Bob company:Globex").await; // names a new company: created on the fly
+    assert_eq!(h.count("SELECT count(*) FROM companies").await, 2);
+    let r = h.ok("/contact show contact:wei@acme.com").await;
+    assert!(
+        text(&r).contains("CTO") && text(&r).contains("decision-maker"),
+        "{r}"
+    );
+    let r = h.ok("/contact find query:acme").await;
+    assert!(text(&r).contains("Wei Wang"), "{r}");
+    let r = h.ok("/contact tag contact:C-1 add:vip remove:tech").await;
+    assert!(
+        text(&r).contains("vip") && !text(&r).contains("tech"),
+        "{r}"
+    );
+
+    // Deals through the stages.
+    let r = h.ok(r#"/deal new title:"Acme - 200 seats" amount:12k company:Acme contact:C-1 close:2026-12-31"#).await;
+    assert!(
+        text(&r).contains("D-1") && text(&r).contains("$12,000"),
+        "{r}"
+    );
+    assert_eq!(
+        h.count("SELECT amount_minor FROM deals WHERE number = 1")
+            .await,
+        1_200_000
+    );
+    let r = h
+        .ok(r#"/deal move deal:D-1 stage:Qualified note:"needs analysis done""#)
+        .await;
+    assert!(text(&r).contains("Lead → Qualified"), "{r}");
+    let r = h.ok("/deal move deal:acme stage:negotiation").await; // title prefix, any case
+    assert!(text(&r).contains("Qualified → Negotiation"), "{r}");
+    let r = h.ok(r#"/contact log contact:"Wei Wang" kind:call summary:"pricing call" deal:D-1 satisfaction:4 next_step:"send contract" due:"tomorrow 9am""#).await;
+    assert!(
+        text(&r).contains("T-1") && text(&r).contains("send contract"),
+        "{r}"
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM tasks WHERE source = 'follow_up' AND contact_id = 1")
+            .await,
+        1
+    );
+    let r = h.ok("/deal won deal:D-1 amount:13k").await;
+    assert!(text(&r).contains("$13,000"), "{r}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals WHERE status = 'won' AND closed_at IS NOT NULL")
+            .await,
+        1
+    );
+
+    h.ok("/deal new title:Globex amount:5000 company:Globex")
+        .await;
+    let r = h
+        .ok(r#"/deal lost deal:D-2 reason:"went with a competitor""#)
+        .await;
+    assert!(text(&r).contains("competitor"), "{r}");
+    h.ok("/deal new title:Initech amount:$1,250.50").await;
+    let r = h.ok("/deal assign deal:D-3 owner:<@42>").await;
+    assert!(text(&r).contains("user 42"), "{r}");
+    let r = h.ok("/deal show deal:3").await;
+    assert!(text(&r).contains("$1,250.50"), "{r}");
+    let r = h.ok("/deal list status:all").await;
+    assert!(
+        text(&r).contains("D-1") && text(&r).contains("D-2") && text(&r).contains("D-3"),
+        "{r}"
+    );
+    let r = h.ok("/deal list owner:42 stage:Lead").await;
+    assert!(
+        text(&r).contains("D-3") && !text(&r).contains("D-1 "),
+        "{r}"
+    );
+    h.run(":now 2026-12-20T09:00:00Z").await;
+    let r = h.ok("/deal list stale:true").await;
+    assert!(text(&r).contains("D-3"), "{r}");
+
+    // Pipeline.
+    let r = h.ok("/pipeline stats period:this-month").await;
+    let t = text(&r);
+    assert!(t.contains("Win rate: 50.0%"), "{t}");
+    h.ok("/pipeline stats from:2026-11-01 to:2026-12-31 owner:<@42>")
+        .await;
+
+    // Reminders and tasks.
+    let r = h
+        .ok(r#"/remind what:"call Wei back" when:"fri 14:00" deal:D-1 contact:C-1"#)
+        .await;
+    assert!(text(&r).contains("T-2"), "{r}");
+    let r = h.ok("/tasks list").await;
+    assert!(text(&r).contains("T-1") && text(&r).contains("T-2"), "{r}");
+    let r = h.ok(r#"/tasks snooze task:T-2 until:"in 2 days""#).await;
+    assert!(text(&r).contains("T-2"), "{r}");
+    h.ok("/tasks done task:T-1").await;
+    let r = h.ok("/tasks list status:done").await;
+    assert!(text(&r).contains("T-1") && !text(&r).contains("T-2"), "{r}");
+
+    // Settings.
+    h.ok("/settings timezone zone:europe/berlin").await;
+    h.ok("/settings timezone zone:Asia/Shanghai scope:me").await;
+    h.ok("/settings stages action:add name:Demo probability:40 position:3")
+        .await;
+    h.ok("/settings stages action:rename stage:Demo name:Showcase")
+        .await;
+    h.ok("/settings stages action:probability stage:Showcase probability:45")
+        .await;
+    h.ok("/settings stages action:move stage:Showcase position:2")
+        .await;
+    h.ok("/settings stages action:remove stage:Showcase").await;
+    h.ok("/settings stages action:list").await;
+    h.ok("/settings digest channel:<#555> day:fri time:16:30")
+        .await;
+    h.ok("/settings stale days:21").await;
+    h.ok("/settings manager-role role:<@&777>").await;
+    h.ok("/settings quota member:<@42> amount:50k").await;
+    h.ok("/settings visibility mode:own").await;
+    let r = h.ok("/settings show").await;
+    let t = text(&r);
+    assert!(
+        t.contains("Europe/Berlin") && t.contains("<#555>") && t.contains("$50,000"),
+        "{t}"
+    );
+    let err = h.err("/settings currency code:EUR").await; // deals exist: currencies are never mixed
+    assert!(err.contains("USD"), "{err}");
+    // The workspace language is the fallback when the request carries none (the console's case).
+    h.ok("/settings language locale:zh-CN").await;
+    let r = h.ok("/settings stages action:list").await;
+    assert!(text(&r).contains("进行中"), "{r}");
+    h.run(":locale en").await;
+
+    // Buttons, help and undo.
+    h.ok("/deal new title:Hooli amount:8k").await;
+    let r = h.ok(":click deal:next:4").await;
+    assert!(text(&r).contains("Lead → Qualified"), "{r}");
+    let r = h.ok("/help").await;
+    assert!(text(&r).contains("/deal"), "{r}");
+    let r = h.ok("/help command:deal").await;
+    assert!(text(&r).contains("/deal move"), "{r}");
+    let r = h.ok("/undo").await;
+    assert!(text(&r).contains("moving a deal"), "{r}");
+    assert_eq!(h.count("SELECT count(*) FROM deals d JOIN stages s ON s.id = d.stage_id WHERE d.number = 4 AND s.name = 'Lead'").await, 1);
+}

@@ -1,0 +1,142 @@
+//! The test driver: a console session in JSON mode over a fresh database, plus helpers to
+//! read replies and to fingerprint the whole database.
+
+use salesbot::console::{render_json, Console, ConsoleOptions};
+use salesbot::domain::role::Role;
+use salesbot::engine::Engine;
+use salesbot::store::Store;
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// The clock every test starts at: a Tuesday morning, well away from DST changes.
+pub const START: &str = "2026-12-01T09:00:00Z";
+
+/// A console session acting as user 1 (admin) in workspace 1.
+pub struct Harness {
+    /// The session under test.
+    pub console: Console,
+    /// The test's database, for independent checks.
+    pub pool: PgPool,
+}
+
+impl Harness {
+    pub async fn new(pool: PgPool) -> Harness {
+        let engine = Engine::new(Store::from_pool(pool.clone())).expect("manifests load");
+        let console = Console::new(
+            engine,
+            ConsoleOptions {
+                workspace: 1,
+                user: 1,
+                role: Role::Admin,
+                json: true,
+            },
+        );
+        let mut h = Harness { console, pool };
+        h.run(&format!(":now {START}")).await;
+        h
+    }
+
+    /// Runs one line; returns every message as the console's JSON.
+    pub async fn run(&mut self, line: &str) -> Vec<Value> {
+        self.console
+            .handle_line(line)
+            .await
+            .iter()
+            .map(render_json)
+            .collect()
+    }
+
+    /// Runs one line that must produce exactly one reply.
+    pub async fn one(&mut self, line: &str) -> Value {
+        let mut out = self.run(line).await;
+        assert_eq!(out.len(), 1, "{line}: expected one message, got {out:?}");
+        out.remove(0)
+    }
+
+    /// Runs a line that must succeed; returns the reply.
+    pub async fn ok(&mut self, line: &str) -> Value {
+        let reply = self.one(line).await;
+        assert!(!is_error(&reply), "{line}: expected success, got {reply}");
+        reply
+    }
+
+    /// Runs a line that must fail with an ephemeral error; returns its text.
+    pub async fn err(&mut self, line: &str) -> String {
+        let reply = self.one(line).await;
+        assert!(is_error(&reply), "{line}: expected an error, got {reply}");
+        assert_eq!(reply["ephemeral"], true, "{line}: errors are ephemeral");
+        reply["content"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// A fingerprint of every row of every table, to prove a failed command wrote nothing.
+    pub async fn fingerprint(&self) -> String {
+        let tables = [
+            "workspaces",
+            "deal_counters",
+            "members",
+            "stages",
+            "companies",
+            "contacts",
+            "deals",
+            "stage_changes",
+            "activities",
+            "tasks",
+            "outbox",
+            "audit_log",
+            "processed_interactions",
+        ];
+        let mut out = String::new();
+        for t in tables {
+            let sql = format!("SELECT coalesce(string_agg(to_jsonb(x)::text, '\n' ORDER BY to_jsonb(x)::text), '') FROM {t} x");
+            let rows: String = sqlx::query_scalar(&sql)
+                .fetch_one(&self.pool)
+                .await
+                .expect("fingerprint");
+            out.push_str(t);
+            out.push('\n');
+            out.push_str(&rows);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// One number from the database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect(sql)
+    }
+}
+
+/// Whether a reply is an error.
+pub fn is_error(reply: &Value) -> bool {
+    reply["content"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("⚠️"))
+}
+
+/// All text of a reply (content, embed titles, descriptions, fields, footers, buttons), for searching.
+pub fn text(reply: &Value) -> String {
+    let mut parts = vec![reply["content"].as_str().unwrap_or_default().to_string()];
+    for e in reply["embeds"].as_array().into_iter().flatten() {
+        for key in ["title", "description", "footer"] {
+            parts.push(e[key].as_str().unwrap_or_default().to_string());
+        }
+        for f in e["fields"].as_array().into_iter().flatten() {
+            parts.push(format!(
+                "{}: {}",
+                f["name"].as_str().unwrap_or_default(),
+                f["value"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    for b in reply["components"].as_array().into_iter().flatten() {
+        parts.push(format!(
+            "[{}]({})",
+            b["label"].as_str().unwrap_or_default(),
+            b["custom_id"].as_str().unwrap_or_default()
+        ));
+    }
+    parts.join("\n")
+}
