@@ -3,4 +3,10 @@
 
 mod support;
 
+mod bad_input;
 mod commands;
+mod i18n;
+mod isolation;
+mod permissions;
+mod pipeline;
+mod undo;
