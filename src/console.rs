@@ -389,3 +389,48 @@ fn render_text(out: &Output) -> String {
     }
     lines.join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::tokenize;
+
+    #[test]
+    fn lines_split_like_a_shell_but_only_on_double_quotes() {
+        let cases: &[(&str, Option<&[&str]>)] = &[
+            ("/deal show deal:D-3", Some(&["/deal", "show", "deal:D-3"])),
+            (
+                r#"/deal move deal:D-3 stage:Negotiation note:"sent contract""#,
+                Some(&[
+                    "/deal",
+                    "move",
+                    "deal:D-3",
+                    "stage:Negotiation",
+                    "note:sent contract",
+                ]),
+            ),
+            (
+                r#"/remind what:"say \"hi\"" when:"in 2 days""#,
+                Some(&["/remind", "what:say \"hi\"", "when:in 2 days"]),
+            ),
+            ("  /help   ", Some(&["/help"])),
+            (
+                r#"/deal new title:"" amount:5"#,
+                Some(&["/deal", "new", "title:", "amount:5"]),
+            ),
+            (
+                r#"/contact log summary:"明天 再 联系""#,
+                Some(&["/contact", "log", "summary:明天 再 联系"]),
+            ),
+            (
+                "/deal new title:O'Brien amount:5",
+                Some(&["/deal", "new", "title:O'Brien", "amount:5"]),
+            ),
+            (r#"/deal new title:"unclosed"#, None),
+        ];
+        for (line, want) in cases {
+            let got = tokenize(line).ok();
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(got, want, "{line}");
+        }
+    }
+}

@@ -66,9 +66,9 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
                 .map(ToString::to_string)
                 .unwrap_or_default();
             eprintln!(
-                "salesbot: cannot use the database at {url}: {cause}.\n\
-                 Is PostgreSQL running? Start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
-                 or point DATABASE_URL at a running server."
+                "salesbot: cannot use the database at {url} ({cause}); is PostgreSQL running? \
+                 Start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+                 or set DATABASE_URL to a running server"
             );
             std::process::exit(2);
         }

@@ -59,10 +59,12 @@ pub enum WhenError {
     /// A due time more than a minute before `now`: a reminder in the past is always a mistake.
     #[error("'{0}' is in the past")]
     InPast(String),
-    /// More than 5 years ahead (almost certainly a typo in the year), or for `parse_past`
-    /// after `now` (an interaction cannot be logged before it happens).
+    /// More than 5 years ahead: almost certainly a typo in the year.
     #[error("'{0}' is too far in the future")]
     TooFar(String),
+    /// For `parse_past`: after `now`, and an interaction cannot be logged before it happens.
+    #[error("'{0}' is in the future")]
+    InFuture(String),
     /// The shape was right but the calendar or clock has no such value (`2026-02-30`, `25:00`).
     #[error("'{0}' is not a real date or time of day")]
     InvalidDate(String),
@@ -117,7 +119,7 @@ pub fn parse_when(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Ut
 /// "2026-11-20 14:00"), such as a logged call. Forms without a direction lean back: `fri` is
 /// the Friday just gone, `3pm` is the last 3pm, `2h` is two hours ago, and a day without a time
 /// means noon (or now, if that is earlier). A time more than a minute after `now` is refused
-/// with `TooFar`, since an interaction cannot be logged before it happens.
+/// with `InFuture`, since an interaction cannot be logged before it happens.
 pub fn parse_past(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, WhenError> {
     let given = input.trim();
     if given.is_empty() {
@@ -125,7 +127,7 @@ pub fn parse_past(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Ut
     }
     let at = interpret(&normalize(given), now, tz, Dir::Back).map_err(|m| m.into_error(given))?;
     if at > now + Duration::minutes(1) {
-        return Err(WhenError::TooFar(given.to_string()));
+        return Err(WhenError::InFuture(given.to_string()));
     }
     Ok(at)
 }
@@ -1350,6 +1352,9 @@ mod tests {
     fn far(s: &str) -> WhenError {
         WhenError::TooFar(s.to_string())
     }
+    fn future(s: &str) -> WhenError {
+        WhenError::InFuture(s.to_string())
+    }
 
     #[test]
     fn errors_quote_the_input_as_typed() {
@@ -1417,11 +1422,11 @@ mod tests {
             ("刚才", Ok("2026-06-10 14:30 -0400")),
             // A minute of slack for clocks that run a little ahead.
             ("today 14:31", Ok("2026-06-10 14:31 -0400")),
-            ("today 14:32", Err(far("today 14:32"))),
-            ("tomorrow", Err(far("tomorrow"))),
-            ("in 2 hours", Err(far("in 2 hours"))),
-            ("3天后", Err(far("3天后"))),
-            ("next fri", Err(far("next fri"))),
+            ("today 14:32", Err(future("today 14:32"))),
+            ("tomorrow", Err(future("tomorrow"))),
+            ("in 2 hours", Err(future("in 2 hours"))),
+            ("3天后", Err(future("3天后"))),
+            ("next fri", Err(future("next fri"))),
             ("in 2 hours ago", Err(un("in 2 hours ago"))),
             ("12/01", Err(un("12/01"))),
             ("2026-02-30", Err(invalid("2026-02-30"))),

@@ -173,6 +173,21 @@ impl Ctx {
         }
     }
 
+    /// Makes sure someone named in a command has a member row; a row created here belongs to
+    /// the command's change, so `/undo` removes it too.
+    pub async fn ensure_member(
+        &mut self,
+        tx: &mut Tx,
+        action: &str,
+        user: i64,
+    ) -> EngineResult<MemberRow> {
+        let (row, created) = tx.ensure_member(self.ws_id(), user).await?;
+        if created {
+            self.audit(tx, action, Entity::Member, user, None).await?;
+        }
+        Ok(row)
+    }
+
     /// Takes a row's image before a write, for the audit log.
     pub async fn before(
         &self,

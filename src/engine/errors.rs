@@ -1,12 +1,13 @@
 //! Turning failures into replies a person can act on: what was wrong, and what is accepted,
-//! shown only to the person who typed it.
+//! shown only to the person who typed it. Every text comes from the catalog, never from an
+//! error's `Display` (which is English, for logs).
 
 use super::{EngineError, Reply};
 use crate::domain::locale::Locale;
 use crate::domain::money::MoneyError;
 use crate::domain::period::PeriodError;
 use crate::domain::refs::RefError;
-use crate::domain::stage::StageError;
+use crate::domain::stage::{StageError, StageName};
 use crate::domain::when::WhenError;
 use crate::i18n::Msg;
 
@@ -57,13 +58,27 @@ pub fn money(option: &str, e: MoneyError, currency: &str) -> EngineError {
     invalid(option, problem, accepted)
 }
 
+/// A currency code that is not ISO 4217.
+pub fn currency_code(option: &str, given: &str) -> EngineError {
+    invalid(
+        option,
+        Msg::new("problem.unknown_currency").arg("given", given),
+        Msg::new("accepted.currency_code"),
+    )
+}
+
 /// A time or date that did not parse.
 pub fn when(option: &str, e: WhenError, accepted_key: &'static str) -> EngineError {
     let problem = match e {
         WhenError::Empty => Msg::new("problem.empty"),
         WhenError::Unrecognized(given) => Msg::new("problem.unrecognized").arg("given", given),
         WhenError::InPast(given) => Msg::new("problem.in_past").arg("given", given),
+        WhenError::InFuture(given) => Msg::new("problem.in_future").arg("given", given),
         WhenError::TooFar(given) => Msg::new("problem.too_far").arg("given", given),
+        // One variant covers `2026-02-30` and `25:99`; say "time" where a time was asked for.
+        WhenError::InvalidDate(given) if accepted_key == "accepted.clock" => {
+            Msg::new("problem.invalid_time").arg("given", given)
+        }
         WhenError::InvalidDate(given) => Msg::new("problem.invalid_date").arg("given", given),
         WhenError::UnknownTimeZone { given, suggestion } => match suggestion {
             Some(s) => Msg::new("problem.unknown_tz_suggest")
@@ -77,23 +92,21 @@ pub fn when(option: &str, e: WhenError, accepted_key: &'static str) -> EngineErr
 
 /// A reference that did not parse.
 pub fn reference(option: &str, e: RefError, accepted_key: &'static str) -> EngineError {
-    invalid(
-        option,
-        Msg::new("problem.unrecognized").arg("given", ref_input(&e)),
-        Msg::new(accepted_key),
-    )
+    let problem = match &e {
+        RefError::Empty => Msg::new("problem.empty"),
+        RefError::TooLong { len, max } => Msg::new("problem.too_long")
+            .arg("given", len)
+            .arg("max", max),
+        RefError::TooManyTags { max, .. } => Msg::new("problem.too_many_tags").arg("max", max),
+        RefError::RoleMention(given) => Msg::new("problem.role_mention").arg("given", given),
+        other => Msg::new("problem.unrecognized").arg("given", other.input().unwrap_or_default()),
+    };
+    invalid(option, problem, Msg::new(accepted_key))
 }
 
-fn ref_input(e: &RefError) -> String {
-    match e {
-        RefError::TooLong { len, .. } => format!("{len}"),
-        RefError::TooManyTags { count, .. } => format!("{count}"),
-        other => other.input().unwrap_or_default().to_string(),
-    }
-}
-
-/// A stage name that matched nothing or several.
+/// A stage name that matched nothing or several, or a new name that is not acceptable.
 pub fn stage(option: &str, e: StageError) -> EngineError {
+    let name_rules = || Msg::new("accepted.stage_name");
     match e {
         StageError::Unknown {
             given,
@@ -117,21 +130,33 @@ pub fn stage(option: &str, e: StageError) -> EngineError {
             Msg::new("problem.ambiguous").arg("given", given),
             Msg::new("accepted.stages").arg("stages", candidates.join(", ")),
         ),
-        other => invalid(
+        StageError::EmptyName => invalid(option, Msg::new("problem.empty"), name_rules()),
+        StageError::NameTooLong { chars, .. } => invalid(
             option,
-            Msg::new("problem.unrecognized").arg("given", other.to_string()),
-            Msg::new("accepted.stage_name"),
+            Msg::new("problem.too_long")
+                .arg("given", chars)
+                .arg("max", StageName::MAX_CHARS),
+            name_rules(),
         ),
+        StageError::NameHasControlChars(_) => {
+            invalid(option, Msg::new("problem.control_chars"), name_rules())
+        }
+        StageError::NameHasMention(_) => invalid(option, Msg::new("problem.mention"), name_rules()),
     }
 }
 
 /// A period that did not parse.
 pub fn period(option: &str, e: PeriodError) -> EngineError {
-    invalid(
-        option,
-        Msg::new("problem.unrecognized").arg("given", e.to_string()),
-        Msg::new("accepted.period"),
-    )
+    let problem = match e {
+        PeriodError::Unknown(given) => Msg::new("problem.unrecognized").arg("given", given),
+        PeriodError::Reversed { from, to } => Msg::new("problem.period_reversed")
+            .arg("from", from)
+            .arg("to", to),
+        PeriodError::TooLong { from, to } => Msg::new("problem.period_too_long")
+            .arg("from", from)
+            .arg("to", to),
+    };
+    invalid(option, problem, Msg::new("accepted.period"))
 }
 
 /// A free-text problem with a named option.

@@ -433,7 +433,11 @@ fn snowflake(raw: &str, prefixes: &[&str]) -> Option<u64> {
         .iter()
         .find_map(|p| t.strip_prefix(p).and_then(|rest| rest.strip_suffix('>')))
         .unwrap_or(t);
-    inner.parse::<u64>().ok().filter(|id| *id > 0)
+    // Discord ids are 63-bit; anything larger cannot be a real member, channel or role.
+    inner
+        .parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0 && *id <= i64::MAX as u64)
 }
 
 fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError> {

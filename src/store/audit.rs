@@ -129,6 +129,30 @@ pub enum UndoOutcome {
 }
 
 impl Tx {
+    async fn apply_undo(&mut self, ws: i64, entries: &[AuditEntry]) -> Result<(), sqlx::Error> {
+        sqlx::query("SET CONSTRAINTS ALL DEFERRED")
+            .execute(self.conn())
+            .await?;
+        for e in entries {
+            let sql = e.entity.sql();
+            sqlx::query(sql.delete)
+                .bind(ws)
+                .bind(e.key)
+                .execute(self.conn())
+                .await?;
+            if let Some(before) = &e.before {
+                sqlx::query(sql.restore)
+                    .bind(before)
+                    .execute(self.conn())
+                    .await?;
+            }
+        }
+        sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// The row's current image.
     pub async fn snapshot(
         &mut self,
@@ -241,23 +265,23 @@ impl Tx {
                 return Ok(UndoOutcome::Conflict(action));
             }
         }
-        // Rows refer to each other; let the foreign keys be checked once everything is back.
-        sqlx::query("SET CONSTRAINTS ALL DEFERRED")
-            .execute(self.conn())
-            .await?;
-        for e in &entries {
-            let sql = e.entity.sql();
-            sqlx::query(sql.delete)
-                .bind(ws)
-                .bind(e.key)
-                .execute(self.conn())
-                .await?;
-            if let Some(before) = &e.before {
-                sqlx::query(sql.restore)
-                    .bind(before)
+        // Rows refer to each other; the foreign keys are checked once everything is back,
+        // inside a savepoint, so that rows added since which point at what we would remove (a
+        // task on a new deal, a deal in a new stage) become a refusal, not a failed commit.
+        sqlx::query("SAVEPOINT undo").execute(self.conn()).await?;
+        match self.apply_undo(ws, &entries).await {
+            Ok(()) => {
+                sqlx::query("RELEASE SAVEPOINT undo")
                     .execute(self.conn())
                     .await?;
             }
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23503") => {
+                sqlx::query("ROLLBACK TO SAVEPOINT undo")
+                    .execute(self.conn())
+                    .await?;
+                return Ok(UndoOutcome::Conflict(action));
+            }
+            Err(e) => return Err(e.into()),
         }
         sqlx::query(
             "UPDATE audit_log SET undone_at = $3 WHERE workspace_id = $1 AND change_id = $2",

@@ -161,16 +161,27 @@ impl Tx {
             .await?)
     }
 
-    /// How many contacts and deals a company has, for its card.
-    pub async fn company_counts(&mut self, ws: i64, id: i64) -> StoreResult<(i64, i64, i64)> {
+    /// How many contacts and deals a company has, for its card; `owner` limits the counts to
+    /// one owner's records when the caller may only see their own.
+    pub async fn company_counts(
+        &mut self,
+        ws: i64,
+        id: i64,
+        owner: Option<i64>,
+    ) -> StoreResult<(i64, i64, i64)> {
         Ok(sqlx::query_as(
-            "SELECT (SELECT count(*) FROM contacts WHERE workspace_id = $1 AND company_id = $2),
-                    (SELECT count(*) FROM deals WHERE workspace_id = $1 AND company_id = $2 AND status = 'open'),
+            "SELECT (SELECT count(*) FROM contacts
+                      WHERE workspace_id = $1 AND company_id = $2 AND ($3::bigint IS NULL OR owner_id = $3)),
+                    (SELECT count(*) FROM deals
+                      WHERE workspace_id = $1 AND company_id = $2 AND status = 'open'
+                        AND ($3::bigint IS NULL OR owner_id = $3)),
                     (SELECT COALESCE(sum(amount_minor), 0)::bigint FROM deals
-                      WHERE workspace_id = $1 AND company_id = $2 AND status = 'won')",
+                      WHERE workspace_id = $1 AND company_id = $2 AND status = 'won'
+                        AND ($3::bigint IS NULL OR owner_id = $3))",
         )
         .bind(ws)
         .bind(id)
+        .bind(owner)
         .fetch_one(self.conn())
         .await?)
     }

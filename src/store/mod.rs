@@ -2,6 +2,7 @@
 //! [`StoreError`]; no sqlx type crosses the boundary except through [`Tx`], which is opaque.
 
 mod audit;
+mod bulk;
 mod crm;
 mod deals;
 mod seed;
@@ -10,6 +11,7 @@ mod tasks;
 mod workspace;
 
 pub use audit::{AuditEntry, Entity, UndoOutcome};
+pub use bulk::BulkShape;
 pub use crm::{CompanyRow, ContactRow, NewCompany, NewContact};
 pub use deals::{DealFilter, DealRow, NewDeal};
 pub use seed::{SeedCompany, SeedContact, SeedDeal, SeedMember};

@@ -145,19 +145,23 @@ impl Tx {
     }
 
     /// Makes sure a member row exists for someone named in a command (an owner, an assignee).
-    pub async fn ensure_member(&mut self, ws: i64, user: i64) -> StoreResult<MemberRow> {
-        sqlx::query(
+    /// Returns the row and whether this call created it (the caller audits a creation).
+    pub async fn ensure_member(&mut self, ws: i64, user: i64) -> StoreResult<(MemberRow, bool)> {
+        let created = sqlx::query(
             "INSERT INTO members (workspace_id, user_id, display_name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(ws)
         .bind(user)
         .bind(format!("user {user}"))
         .execute(self.conn())
-        .await?;
-        Ok(self
+        .await?
+        .rows_affected()
+            == 1;
+        let row = self
             .member(ws, user)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("member vanished"))?)
+            .ok_or_else(|| anyhow::anyhow!("member vanished"))?;
+        Ok((row, created))
     }
 
     /// One member.

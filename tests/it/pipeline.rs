@@ -1,1 +1,933 @@
-//! (being written)
+//! `/pipeline stats` against an independent recomputation. Deals are made through the
+//! console only (a seeded generator moves them forward and back, wins, loses and reopens
+//! them, at many different times and by several owners); the expected figures come from this
+//! file's own SQL, which reads the stage history rather than the columns the production query
+//! uses (`status`, `closed_at`, `furthest_position`). A small fixture is also worked out by hand.
+//!
+//! Definitions (ARCHITECTURE.md, "Pipeline figures"):
+//! - open count, amount, weighted: deals open now, by current stage; weighted is
+//!   round-half-up(stage amount × probability / 100), summed over stages;
+//! - reached: of the deals opened in the period, those that ever entered a non-lost stage at
+//!   this stage's position or later; conversion = reached(next) / reached(this);
+//! - won, lost, win rate, average won deal, cycle: deals closed in the period.
+
+use crate::support::{text, Harness};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+
+// ---------------------------------------------------------------------------------------------
+// Reading the reply
+// ---------------------------------------------------------------------------------------------
+
+/// One funnel line.
+#[derive(Clone, Debug, PartialEq)]
+struct StageFigures {
+    name: String,
+    open_count: i64,
+    open_amount: i64,
+    weighted: i64,
+    reached: i64,
+    /// "66.7%", or "—" when nothing reached this stage (and on the last line).
+    conversion: String,
+}
+
+/// Everything the reply shows, amounts in minor units.
+#[derive(Clone, Debug, PartialEq)]
+struct Figures {
+    stages: Vec<StageFigures>,
+    open_count: i64,
+    open_amount: i64,
+    weighted: i64,
+    won_count: i64,
+    won_amount: i64,
+    lost_count: i64,
+    lost_amount: i64,
+    /// "50.0%" or "—".
+    win_rate: String,
+    avg_won: Option<i64>,
+}
+
+/// `$12,000` / `$1,250.50` / `$0` → minor units.
+fn money(s: &str) -> i64 {
+    let digits = s
+        .trim()
+        .strip_prefix('$')
+        .unwrap_or_else(|| panic!("not a dollar amount: {s:?}"))
+        .replace(',', "");
+    let (major, cents) = match digits.split_once('.') {
+        Some((m, c)) => (m.to_string(), format!("{c:0<2}")),
+        None => (digits.clone(), "00".to_string()),
+    };
+    let major: i64 = major.parse().unwrap_or_else(|_| panic!("bad amount {s:?}"));
+    let cents: i64 = cents.parse().unwrap_or_else(|_| panic!("bad amount {s:?}"));
+    major * 100 + cents
+}
+
+/// `3 · $1,250.50` → (3, 125050).
+fn count_amount(s: &str) -> (i64, i64) {
+    let (count, amount) = s
+        .split_once(" · ")
+        .unwrap_or_else(|| panic!("not 'count · amount': {s:?}"));
+    (count.parse().expect("count"), money(amount))
+}
+
+fn field<'a>(embed: &'a Value, name: &str) -> &'a str {
+    embed["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["name"] == name)
+        .and_then(|f| f["value"].as_str())
+        .unwrap_or_else(|| panic!("no field {name} in {embed}"))
+}
+
+/// Parses a `/pipeline stats` reply; also returns the average cycle in days, if shown.
+fn parse(reply: &Value) -> (Figures, Option<f64>) {
+    let embed = &reply["embeds"][0];
+    let stages = embed["description"]
+        .as_str()
+        .expect("description")
+        .lines()
+        .map(|line| {
+            let parts: Vec<&str> = line.split(" · ").collect();
+            assert_eq!(parts.len(), 6, "stage line {line:?}");
+            let number = |s: &str, prefix: &str, suffix: &str| -> i64 {
+                s.strip_prefix(prefix)
+                    .and_then(|s| s.strip_suffix(suffix))
+                    .unwrap_or_else(|| panic!("{line:?}: {s:?}"))
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{line:?}: {s:?}"))
+            };
+            StageFigures {
+                name: parts[0].trim_matches('*').to_string(),
+                open_count: number(parts[1], "", " open"),
+                open_amount: money(parts[2]),
+                weighted: money(parts[3].strip_prefix("weighted ").expect("weighted")),
+                reached: number(parts[4], "reached ", ""),
+                conversion: parts[5]
+                    .strip_prefix("→ next ")
+                    .expect("conversion")
+                    .to_string(),
+            }
+        })
+        .collect();
+    let (open_count, open_amount) = count_amount(field(embed, "Open pipeline"));
+    let (won_count, won_amount) = count_amount(field(embed, "Won"));
+    let (lost_count, lost_amount) = count_amount(field(embed, "Lost"));
+    let avg_won = match field(embed, "Avg. won deal") {
+        "—" => None,
+        s => Some(money(s)),
+    };
+    let cycle = match field(embed, "Avg. sales cycle") {
+        "—" => None,
+        s => Some(
+            s.strip_suffix(" days")
+                .and_then(|d| d.parse().ok())
+                .unwrap_or_else(|| panic!("cycle {s:?}")),
+        ),
+    };
+    (
+        Figures {
+            stages,
+            open_count,
+            open_amount,
+            weighted: money(field(embed, "Weighted forecast")),
+            won_count,
+            won_amount,
+            lost_count,
+            lost_amount,
+            win_rate: field(embed, "Win rate").to_string(),
+            avg_won,
+        },
+        cycle,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The independent recomputation
+// ---------------------------------------------------------------------------------------------
+
+/// Per deal, from its stage history: the stage it is in now (the newest change), when that
+/// change happened, and when the deal was opened (the oldest change).
+const DEAL_FACTS: &str = "
+    WITH hist AS (
+        SELECT sc.deal_id, sc.to_stage_id, sc.changed_at,
+               row_number() OVER (PARTITION BY sc.deal_id ORDER BY sc.changed_at DESC, sc.id DESC) AS newest,
+               min(sc.changed_at) OVER (PARTITION BY sc.deal_id) AS opened_at
+        FROM stage_changes sc
+        WHERE sc.workspace_id = $1
+    ),
+    mine AS (
+        SELECT d.id, d.amount_minor, h.to_stage_id AS current_stage, h.changed_at AS last_change, h.opened_at
+        FROM deals d
+        JOIN hist h ON h.deal_id = d.id AND h.newest = 1
+        WHERE d.workspace_id = $1 AND ($2::bigint IS NULL OR d.owner_id = $2)
+    )";
+
+/// What the reply should show for workspace `ws`, owner `owner`, period `[from, to)`.
+async fn expected(
+    h: &Harness,
+    ws: i64,
+    owner: Option<i64>,
+    from: Option<DateTime<Utc>>,
+    to: DateTime<Utc>,
+) -> (Figures, Option<f64>) {
+    let funnel_sql = format!(
+        "{DEAL_FACTS}
+        SELECT s.name,
+            (SELECT count(*) FROM mine m WHERE m.current_stage = s.id AND s.kind = 'open'),
+            (SELECT coalesce(sum(m.amount_minor), 0)::bigint FROM mine m
+              WHERE m.current_stage = s.id AND s.kind = 'open'),
+            (SELECT coalesce(round(sum(m.amount_minor)::numeric * s.probability / 100), 0)::bigint FROM mine m
+              WHERE m.current_stage = s.id AND s.kind = 'open'),
+            (SELECT count(*) FROM mine m
+              WHERE ($3::timestamptz IS NULL OR m.opened_at >= $3) AND m.opened_at < $4
+                AND EXISTS (SELECT 1 FROM stage_changes sc
+                            JOIN stages t ON t.workspace_id = sc.workspace_id AND t.id = sc.to_stage_id
+                            WHERE sc.workspace_id = $1 AND sc.deal_id = m.id
+                              AND t.kind <> 'lost' AND t.position >= s.position))
+        FROM stages s
+        WHERE s.workspace_id = $1 AND s.kind <> 'lost'
+        ORDER BY s.position, s.id"
+    );
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(&funnel_sql)
+        .bind(ws)
+        .bind(owner)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&h.pool)
+        .await
+        .expect("funnel");
+    let closed_sql = format!(
+        "{DEAL_FACTS}
+        SELECT t.kind, count(*), sum(m.amount_minor)::bigint,
+               sum(extract(epoch FROM m.last_change - m.opened_at))::float8
+        FROM mine m
+        JOIN stages t ON t.workspace_id = $1 AND t.id = m.current_stage
+        WHERE t.kind IN ('won', 'lost')
+          AND ($3::timestamptz IS NULL OR m.last_change >= $3) AND m.last_change < $4
+        GROUP BY t.kind"
+    );
+    let closed: Vec<(String, i64, i64, f64)> = sqlx::query_as(&closed_sql)
+        .bind(ws)
+        .bind(owner)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&h.pool)
+        .await
+        .expect("closed");
+    let outcome = |kind: &str| {
+        closed
+            .iter()
+            .find(|(k, ..)| k == kind)
+            .map(|(_, n, a, secs)| (*n, *a, *secs))
+            .unwrap_or((0, 0, 0.0))
+    };
+    let (won_count, won_amount, won_seconds) = outcome("won");
+    let (lost_count, lost_amount, _) = outcome("lost");
+    let percent = |part: i64, whole: i64| format!("{:.1}%", part as f64 / whole as f64 * 100.0);
+    let stages: Vec<StageFigures> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (name, open_count, open_amount, weighted, reached))| {
+            let next = rows.get(i + 1).map(|r| r.4);
+            StageFigures {
+                name: name.clone(),
+                open_count: *open_count,
+                open_amount: *open_amount,
+                weighted: *weighted,
+                reached: *reached,
+                conversion: match next {
+                    Some(n) if *reached > 0 => percent(n, *reached),
+                    _ => "—".to_string(),
+                },
+            }
+        })
+        .collect();
+    let figures = Figures {
+        open_count: stages.iter().map(|s| s.open_count).sum(),
+        open_amount: stages.iter().map(|s| s.open_amount).sum(),
+        weighted: stages.iter().map(|s| s.weighted).sum(),
+        stages,
+        won_count,
+        won_amount,
+        lost_count,
+        lost_amount,
+        win_rate: if won_count + lost_count > 0 {
+            percent(won_count, won_count + lost_count)
+        } else {
+            "—".to_string()
+        },
+        avg_won: (won_count > 0).then(|| won_amount / won_count),
+    };
+    let cycle = (won_count > 0).then(|| won_seconds / 86_400.0 / won_count as f64);
+    (figures, cycle)
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap_or_else(|e| panic!("bad instant {s}: {e}"))
+}
+
+/// The end of `Period::AllTime`.
+fn far_future() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(10_000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("year 10000 is in chrono's range")
+        .and_utc()
+}
+
+/// Runs `/pipeline stats {args}` and compares it with the recomputation; returns the figures.
+async fn check(
+    h: &mut Harness,
+    ws: i64,
+    args: &str,
+    owner: Option<i64>,
+    range: (Option<DateTime<Utc>>, DateTime<Utc>),
+) -> Figures {
+    let owner_arg = owner.map(|o| format!(" owner:<@{o}>")).unwrap_or_default();
+    let line = format!("/pipeline stats {args}{owner_arg}");
+    let reply = h.ok(&line).await;
+    let all = text(&reply);
+    assert!(
+        !all.contains("NaN") && !all.contains("inf"),
+        "{line}: {all}"
+    );
+    let (got, got_cycle) = parse(&reply);
+    let (want, want_cycle) = expected(h, ws, owner, range.0, range.1).await;
+    assert_eq!(got, want, "{line}\n{all}");
+    match (got_cycle, want_cycle) {
+        (None, None) => {}
+        (Some(g), Some(w)) => assert!(
+            (g - w).abs() <= 0.05 + 1e-9,
+            "{line}: cycle {g} days, recomputed {w}\n{all}"
+        ),
+        (g, w) => panic!("{line}: cycle {g:?}, recomputed {w:?}\n{all}"),
+    }
+    got
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated data
+// ---------------------------------------------------------------------------------------------
+
+/// A tiny deterministic generator (Knuth's MMIX LCG); the high bits are the good ones.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const REPS: [i64; 4] = [10, 11, 12, 13];
+const MANAGER: i64 = 20;
+const OPEN: [&str; 4] = ["Lead", "Qualified", "Proposal", "Negotiation"];
+
+/// What happens to a deal at one moment.
+#[derive(Clone, Debug)]
+enum Step {
+    New {
+        amount: String,
+        owner: i64,
+        stage: Option<&'static str>,
+    },
+    Move(&'static str),
+    Next,
+    Won(Option<String>),
+    Lost,
+    Assign(i64),
+}
+
+/// One console command of the generated history.
+struct Event {
+    at: DateTime<Utc>,
+    deal: usize,
+    step_no: usize,
+    actor: i64,
+    step: Step,
+}
+
+fn amount(rng: &mut Lcg) -> String {
+    format!("{}.{:02}", 100 + rng.below(99_900), rng.below(100))
+}
+
+/// Where a deal stands while its history is generated, so every command is valid.
+struct Sim {
+    stage: &'static str,
+    status: &'static str,
+    owner: i64,
+}
+
+impl Sim {
+    /// Applies a step; the deal's resulting state.
+    fn apply(&mut self, step: &Step) {
+        match step {
+            Step::New { owner, stage, .. } => {
+                self.owner = *owner;
+                self.stage = stage.unwrap_or("Lead");
+                self.status = "open";
+            }
+            Step::Move(s) => {
+                self.stage = s;
+                self.status = "open";
+            }
+            Step::Next => match OPEN.iter().position(|s| *s == self.stage) {
+                Some(i) if i + 1 < OPEN.len() => self.stage = OPEN[i + 1],
+                _ => {
+                    self.stage = "Won";
+                    self.status = "won";
+                }
+            },
+            Step::Won(_) => {
+                self.stage = "Won";
+                self.status = "won";
+            }
+            Step::Lost => {
+                self.stage = "Lost";
+                self.status = "lost";
+            }
+            Step::Assign(o) => self.owner = *o,
+        }
+    }
+
+    /// A random valid next step.
+    fn random_step(&self, rng: &mut Lcg) -> Step {
+        if self.status == "open" {
+            let r = rng.below(100);
+            if r < 40 {
+                loop {
+                    let s = *rng.pick(&OPEN);
+                    if s != self.stage {
+                        return Step::Move(s); // forward or backward
+                    }
+                }
+            } else if r < 52 {
+                Step::Next
+            } else if r < 68 {
+                Step::Won(rng.chance(40).then(|| amount(rng)))
+            } else if r < 86 {
+                Step::Lost
+            } else {
+                loop {
+                    let o = *rng.pick(&REPS);
+                    if o != self.owner {
+                        return Step::Assign(o);
+                    }
+                }
+            }
+        } else if self.status == "lost" && rng.chance(25) {
+            Step::Won(None)
+        } else {
+            Step::Move(*rng.pick(&OPEN)) // reopened
+        }
+    }
+
+    /// A step that closes the deal, whatever state it is in.
+    fn closing_step(&self, rng: &mut Lcg) -> Step {
+        match self.status {
+            "won" => Step::Lost,
+            "lost" => Step::Won(None),
+            _ if rng.chance(50) => Step::Won(None),
+            _ => Step::Lost,
+        }
+    }
+}
+
+/// Instants on either side of month and quarter boundaries, in UTC and in New York.
+const EDGES: [&str; 12] = [
+    "2026-09-30T23:59:59Z",
+    "2026-10-01T00:00:00Z",
+    "2026-10-01T03:59:59Z", // still September 30 in New York
+    "2026-10-31T23:59:59Z",
+    "2026-11-01T00:00:00Z",
+    "2026-11-01T03:59:59Z", // still October 31 in New York
+    "2026-11-01T04:00:00Z", // midnight in New York
+    "2026-11-30T23:59:59Z",
+    "2026-12-01T00:00:00Z",
+    "2026-12-01T04:59:59Z", // still November 30 in New York
+    "2026-12-01T05:00:00Z", // midnight in New York
+    "2026-12-14T00:00:00Z", // Monday: this week starts
+];
+
+/// The clock at which the figures are asked for: Tuesday 2026-12-15, noon UTC.
+const STATS_NOW: &str = "2026-12-15T12:00:00Z";
+
+/// About 40 deals over five months: created at different times (some on period edges) by
+/// reps or by the manager for a rep, moved forward and back, won, lost, reopened, reassigned,
+/// some closed exactly on a period edge.
+fn history(seed: u64) -> Vec<Event> {
+    let mut rng = Lcg(seed);
+    let start = at("2026-07-20T00:00:00Z");
+    let end = at(STATS_NOW) - Duration::hours(1);
+    let span = (end - start).num_seconds() as u64;
+    let mut events = Vec::new();
+    for deal in 0..40 {
+        let closes_on_edge = (12..20).contains(&deal);
+        let created = if deal < 12 {
+            at(EDGES[deal])
+        } else if closes_on_edge {
+            at(EDGES[deal - 12]) - Duration::days(5 + rng.below(40) as i64)
+        } else {
+            start + Duration::seconds(rng.below(span) as i64)
+        };
+        let owner = *rng.pick(&REPS);
+        let new = Step::New {
+            amount: amount(&mut rng),
+            owner,
+            stage: rng.chance(20).then(|| *rng.pick(&OPEN[1..])),
+        };
+        let mut sim = Sim {
+            stage: "Lead",
+            status: "open",
+            owner,
+        };
+        sim.apply(&new);
+        let by = if rng.chance(30) { MANAGER } else { owner };
+        let mut steps = vec![(created, by, new)];
+        let mut t = created;
+        let limit = if closes_on_edge {
+            at(EDGES[deal - 12]) - Duration::minutes(1)
+        } else {
+            end
+        };
+        // Reopened deals are guaranteed: these are won (or lost) and then moved back.
+        let forced: Vec<Step> = match deal {
+            20..=22 => vec![Step::Won(None), Step::Move(*rng.pick(&OPEN))],
+            23..=24 => vec![Step::Lost, Step::Move("Qualified"), Step::Next],
+            _ => Vec::new(),
+        };
+        let count = forced.len() + rng.below(6) as usize;
+        for i in 0..count {
+            t += Duration::seconds(3_600 + rng.below(9 * 86_400) as i64);
+            if t >= limit {
+                break;
+            }
+            let step = forced
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| sim.random_step(&mut rng));
+            let actor = if matches!(step, Step::Assign(_)) || rng.chance(25) {
+                MANAGER
+            } else {
+                sim.owner
+            };
+            sim.apply(&step);
+            steps.push((t, actor, step));
+        }
+        if closes_on_edge {
+            let step = sim.closing_step(&mut rng);
+            sim.apply(&step);
+            steps.push((at(EDGES[deal - 12]), sim.owner, step));
+        }
+        for (step_no, (when, actor, step)) in steps.into_iter().enumerate() {
+            events.push(Event {
+                at: when,
+                deal,
+                step_no,
+                actor,
+                step,
+            });
+        }
+    }
+    events.sort_by_key(|e| (e.at, e.deal, e.step_no));
+    events
+}
+
+/// Plays the history through the console, as the people who did it, at the times they did it.
+async fn play(h: &mut Harness, events: &[Event]) {
+    let mut numbers = std::collections::HashMap::new();
+    for e in events {
+        h.run(&format!(":now {}", e.at.to_rfc3339())).await;
+        let role = if e.actor == MANAGER { "manager" } else { "rep" };
+        h.run(&format!(":as {} {role}", e.actor)).await;
+        let n = numbers.len() as i64 + 1;
+        let number = *numbers.entry(e.deal).or_insert(n);
+        let line = match &e.step {
+            Step::New {
+                amount,
+                owner,
+                stage,
+            } => {
+                let stage = stage.map(|s| format!(" stage:{s}")).unwrap_or_default();
+                format!(
+                    r#"/deal new title:"Deal {}" amount:{amount} owner:<@{owner}>{stage}"#,
+                    e.deal
+                )
+            }
+            Step::Move(s) => format!("/deal move deal:D-{number} stage:{s}"),
+            Step::Next => format!(":click deal:next:{number}"),
+            Step::Won(None) => format!("/deal won deal:D-{number}"),
+            Step::Won(Some(a)) => format!("/deal won deal:D-{number} amount:{a}"),
+            Step::Lost => format!(r#"/deal lost deal:D-{number} reason:"lost it""#),
+            Step::Assign(o) => format!("/deal assign deal:D-{number} owner:<@{o}>"),
+        };
+        let r = h.ok(&line).await;
+        if let Step::New { .. } = e.step {
+            assert!(text(&r).contains(&format!("D-{number} ")), "{line}: {r}");
+        }
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn figures_equal_an_independent_recomputation(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    let events = history(0x5A1E_5B07);
+    play(&mut h, &events).await;
+
+    // The history really has what the figures must cope with.
+    let count = |h: &Harness, sql: &'static str| {
+        let pool = h.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .expect(sql)
+        }
+    };
+    let backward = count(
+        &h,
+        "SELECT count(*) FROM stage_changes sc JOIN stages a ON a.workspace_id = sc.workspace_id AND a.id = sc.from_stage_id
+         JOIN stages b ON b.workspace_id = sc.workspace_id AND b.id = sc.to_stage_id
+         WHERE a.kind = 'open' AND b.kind = 'open' AND b.position < a.position",
+    )
+    .await;
+    let reopened = count(
+        &h,
+        "SELECT count(DISTINCT sc.deal_id) FROM stage_changes sc JOIN stages a ON a.workspace_id = sc.workspace_id AND a.id = sc.from_stage_id
+         JOIN stages b ON b.workspace_id = sc.workspace_id AND b.id = sc.to_stage_id
+         WHERE a.kind <> 'open' AND b.kind = 'open'",
+    )
+    .await;
+    let deals = count(&h, "SELECT count(*) FROM deals").await;
+    let owners = count(&h, "SELECT count(DISTINCT owner_id) FROM deals").await;
+    let won = count(&h, "SELECT count(*) FROM deals WHERE status = 'won'").await;
+    let lost = count(&h, "SELECT count(*) FROM deals WHERE status = 'lost'").await;
+    let open = count(&h, "SELECT count(*) FROM deals WHERE status = 'open'").await;
+    assert_eq!(deals, 40);
+    assert!(
+        backward >= 3 && reopened >= 5 && owners == 4 && won >= 4 && lost >= 4 && open >= 4,
+        "backward {backward}, reopened {reopened}, owners {owners}, won {won}, lost {lost}, open {open}"
+    );
+
+    h.run(&format!(":now {STATS_NOW}")).await;
+    h.run(":as 1 admin").await;
+    let utc = |s: &str| Some(at(s));
+    // One row per line reads as a table; rustfmt would split each row over many lines.
+    #[rustfmt::skip]
+    let periods: Vec<(&str, (Option<DateTime<Utc>>, DateTime<Utc>))> = vec![
+        ("period:this-month", (utc("2026-12-01T00:00:00Z"), at("2027-01-01T00:00:00Z"))),
+        ("period:last-month", (utc("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"))),
+        ("period:this-quarter", (utc("2026-10-01T00:00:00Z"), at("2027-01-01T00:00:00Z"))),
+        ("period:last-quarter", (utc("2026-07-01T00:00:00Z"), at("2026-10-01T00:00:00Z"))),
+        ("period:this-week", (utc("2026-12-14T00:00:00Z"), at("2026-12-21T00:00:00Z"))),
+        ("period:all-time", (None, far_future())),
+        ("", (utc("2026-10-01T00:00:00Z"), at("2027-01-01T00:00:00Z"))), // default: this quarter
+        ("from:2026-09-10 to:2026-11-20", (utc("2026-09-10T00:00:00Z"), at("2026-11-21T00:00:00Z"))),
+        ("from:2026-11-15", (utc("2026-11-15T00:00:00Z"), at("2026-12-16T00:00:00Z"))), // to today
+        ("from:2026-12-01 to:2026-12-01", (utc("2026-12-01T00:00:00Z"), at("2026-12-02T00:00:00Z"))),
+    ];
+    let mut nonempty = 0;
+    for (args, range) in &periods {
+        for owner in [None, Some(10), Some(11), Some(13)] {
+            let f = check(&mut h, 1, args, owner, *range).await;
+            if f.won_count > 0 && f.lost_count > 0 && f.stages[0].reached > 0 {
+                nonempty += 1;
+            }
+        }
+    }
+    assert!(
+        nonempty >= 10,
+        "too few periods with wins, losses and a cohort: {nonempty}"
+    );
+    // A rep's view of the team is the same (visibility is "all").
+    h.run(":as 12 rep").await;
+    check(&mut h, 1, "period:this-quarter", None, periods[2].1).await;
+    check(&mut h, 1, "period:last-month", Some(12), periods[1].1).await;
+
+    // The workspace in New York: periods are local days, so the bounds move by 4 or 5 hours
+    // and the deals on the edges change sides.
+    h.run(":as 1 admin").await;
+    h.ok("/settings timezone zone:America/New_York").await;
+    #[rustfmt::skip]
+    let ny: Vec<(&str, (Option<DateTime<Utc>>, DateTime<Utc>))> = vec![
+        ("period:this-month", (utc("2026-12-01T05:00:00Z"), at("2027-01-01T05:00:00Z"))),
+        ("period:last-month", (utc("2026-11-01T04:00:00Z"), at("2026-12-01T05:00:00Z"))),
+        ("period:this-quarter", (utc("2026-10-01T04:00:00Z"), at("2027-01-01T05:00:00Z"))),
+        ("from:2026-10-01 to:2026-11-30", (utc("2026-10-01T04:00:00Z"), at("2026-12-01T05:00:00Z"))),
+    ];
+    for (args, range) in &ny {
+        for owner in [None, Some(11)] {
+            check(&mut h, 1, args, owner, *range).await;
+        }
+    }
+    // The New York month differs from the UTC one here, so the edges were exercised.
+    let utc_month = expected(&h, 1, None, periods[1].1 .0, periods[1].1 .1)
+        .await
+        .0;
+    let ny_month = expected(&h, 1, None, ny[1].1 .0, ny[1].1 .1).await.0;
+    assert_ne!(
+        utc_month, ny_month,
+        "the edge deals should fall differently"
+    );
+    h.ok("/settings timezone zone:UTC").await;
+    // Periods are the workspace's, whatever zone the caller has set for themselves.
+    h.run(":as 12 rep").await;
+    h.ok("/settings timezone zone:Asia/Tokyo scope:me").await;
+    check(&mut h, 1, "period:last-month", None, periods[1].1).await;
+    check(&mut h, 1, "period:this-month", Some(12), periods[0].1).await;
+    h.run(":as 1 admin").await;
+
+    // A new stage in the middle, a new probability and a new order: reached is about
+    // positions, which the history must be re-read for.
+    h.ok("/settings stages action:add name:Demo probability:33 position:2")
+        .await;
+    h.ok("/settings stages action:probability stage:Qualified probability:30")
+        .await;
+    h.ok("/settings stages action:move stage:Negotiation position:2")
+        .await;
+    let open_deals: Vec<i64> = sqlx::query_scalar(
+        "SELECT number FROM deals WHERE workspace_id = 1 AND status = 'open' ORDER BY number LIMIT 3",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("open deals");
+    for n in &open_deals {
+        h.ok(&format!("/deal move deal:D-{n} stage:Demo")).await;
+    }
+    for (args, range) in [&periods[0], &periods[2], &periods[5], &periods[7]] {
+        for owner in [None, Some(10)] {
+            check(&mut h, 1, args, owner, *range).await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worked out by hand
+// ---------------------------------------------------------------------------------------------
+
+/// Six deals; stages Lead 10%, Qualified 25%, Proposal 50%, Negotiation 75%, Won, Lost.
+///
+/// | deal | amount     | owner | history (2026, UTC)                                          |
+/// |------|------------|-------|--------------------------------------------------------------|
+/// | D-1  | $100.00    | 10    | Oct 20 10:00 Lead; Nov 5 10:00 lost                          |
+/// | D-2  | $1,000.05  | 10    | Nov 10 10:00 Lead; Nov 12 Qualified; Nov 20 Proposal; Dec 2 10:00 won |
+/// | D-3  | $2,000.00  | 11    | Nov 15 10:00 Lead; Nov 16 Qualified; Dec 3 10:00 lost        |
+/// | D-4  | $333.33    | 10    | Dec 1 09:00 Lead                                             |
+/// | D-5  | $10,000.15 | 11    | Dec 2 09:00 Lead; Dec 3 Qualified; Dec 4 Negotiation; Dec 5 Proposal (back) |
+/// | D-6  | $500.00    | 10    | Dec 2 11:00 Lead; Dec 3 11:00 won; Dec 4 11:00 Negotiation (reopened) |
+///
+/// Asked on Dec 10.
+async fn hand_fixture(h: &mut Harness) {
+    h.run(":as 1 admin").await;
+    #[rustfmt::skip]
+    let script = [
+        ("2026-10-20T10:00:00Z", "/deal new title:D1 amount:100 owner:<@10>"),
+        ("2026-11-05T10:00:00Z", "/deal lost deal:D-1 reason:price"),
+        ("2026-11-10T10:00:00Z", "/deal new title:D2 amount:1000.05 owner:<@10>"),
+        ("2026-11-12T10:00:00Z", "/deal move deal:D-2 stage:Qualified"),
+        ("2026-11-15T10:00:00Z", "/deal new title:D3 amount:2000 owner:<@11>"),
+        ("2026-11-16T10:00:00Z", "/deal move deal:D-3 stage:Qualified"),
+        ("2026-11-20T10:00:00Z", "/deal move deal:D-2 stage:Proposal"),
+        ("2026-12-01T09:00:00Z", "/deal new title:D4 amount:333.33 owner:<@10>"),
+        ("2026-12-02T09:00:00Z", "/deal new title:D5 amount:10000.15 owner:<@11>"),
+        ("2026-12-02T10:00:00Z", "/deal won deal:D-2"),
+        ("2026-12-02T11:00:00Z", "/deal new title:D6 amount:500 owner:<@10>"),
+        ("2026-12-03T09:00:00Z", "/deal move deal:D-5 stage:Qualified"),
+        ("2026-12-03T10:00:00Z", "/deal lost deal:D-3 reason:budget"),
+        ("2026-12-03T11:00:00Z", "/deal won deal:D-6"),
+        ("2026-12-04T09:00:00Z", "/deal move deal:D-5 stage:Negotiation"),
+        ("2026-12-04T11:00:00Z", "/deal move deal:D-6 stage:Negotiation"),
+        ("2026-12-05T09:00:00Z", "/deal move deal:D-5 stage:Proposal"),
+    ];
+    for (time, line) in script {
+        h.run(&format!(":now {time}")).await;
+        h.ok(line).await;
+    }
+    h.run(":now 2026-12-10T12:00:00Z").await;
+}
+
+fn description(reply: &Value) -> String {
+    reply["embeds"][0]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_small_pipeline_worked_out_by_hand(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    hand_fixture(&mut h).await;
+    let embed_field = |r: &Value, name: &str| field(&r["embeds"][0], name).to_string();
+
+    // This month (December), the team.
+    // Open now: D-4 Lead $333.33, D-5 Proposal $10,000.15, D-6 Negotiation $500.
+    //   weighted: Lead 33,333¢ × 10% = 3,333.3 → $33.33; Proposal 1,000,015¢ × 50% = 500,007.5
+    //   → $5,000.08 (half up); Negotiation 50,000¢ × 75% = $375; total 540,841¢ = $5,408.41.
+    // Cohort (opened in December): D-4 (got to Lead), D-5 (Negotiation), D-6 (Won, then
+    //   reopened: it did reach Won). Reached: Lead 3, Qualified 2, Proposal 2, Negotiation 2,
+    //   Won 1; conversions 2/3 = 66.7%, 100%, 100%, 1/2 = 50%.
+    // Closed in December: D-2 won ($1,000.05, 22 days from Nov 10 10:00 to Dec 2 10:00),
+    //   D-3 lost ($2,000). D-6 was won in December but is open again, so it does not count.
+    //   Win rate 1/2 = 50%.
+    let r = h.ok("/pipeline stats period:this-month").await;
+    assert_eq!(
+        r["embeds"][0]["title"], "Pipeline · Team · this month",
+        "{r}"
+    );
+    assert_eq!(
+        description(&r),
+        [
+            "**Lead** · 1 open · $333.33 · weighted $33.33 · reached 3 · → next 66.7%",
+            "**Qualified** · 0 open · $0 · weighted $0 · reached 2 · → next 100.0%",
+            "**Proposal** · 1 open · $10,000.15 · weighted $5,000.08 · reached 2 · → next 100.0%",
+            "**Negotiation** · 1 open · $500 · weighted $375 · reached 2 · → next 50.0%",
+            "**Won** · 0 open · $0 · weighted $0 · reached 1 · → next —",
+        ]
+        .join("\n")
+    );
+    assert_eq!(embed_field(&r, "Open pipeline"), "3 · $10,833.48");
+    assert_eq!(embed_field(&r, "Weighted forecast"), "$5,408.41");
+    assert_eq!(embed_field(&r, "Won"), "1 · $1,000.05");
+    assert_eq!(embed_field(&r, "Lost"), "1 · $2,000");
+    assert_eq!(embed_field(&r, "Win rate"), "50.0%");
+    assert_eq!(embed_field(&r, "Avg. won deal"), "$1,000.05");
+    assert_eq!(embed_field(&r, "Avg. sales cycle"), "22.0 days");
+    assert_eq!(r["content"], "", "{r}");
+
+    // Last month (November), the team. Open figures are the same (they are "now").
+    // Cohort: D-2 (reached Won), D-3 (Qualified). Reached: Lead 2, Qualified 2, Proposal 1,
+    //   Negotiation 1 (D-2 skipped it but went further), Won 1.
+    // Closed in November: D-1 lost ($100). Win rate 0/1 = 0%; no average.
+    let r = h.ok("/pipeline stats period:last-month").await;
+    assert_eq!(
+        description(&r),
+        [
+            "**Lead** · 1 open · $333.33 · weighted $33.33 · reached 2 · → next 100.0%",
+            "**Qualified** · 0 open · $0 · weighted $0 · reached 2 · → next 50.0%",
+            "**Proposal** · 1 open · $10,000.15 · weighted $5,000.08 · reached 1 · → next 100.0%",
+            "**Negotiation** · 1 open · $500 · weighted $375 · reached 1 · → next 100.0%",
+            "**Won** · 0 open · $0 · weighted $0 · reached 1 · → next —",
+        ]
+        .join("\n")
+    );
+    assert_eq!(embed_field(&r, "Won"), "0 · $0");
+    assert_eq!(embed_field(&r, "Lost"), "1 · $100");
+    assert_eq!(embed_field(&r, "Win rate"), "0.0%");
+    assert_eq!(embed_field(&r, "Avg. won deal"), "—");
+    assert_eq!(embed_field(&r, "Avg. sales cycle"), "—");
+
+    // This month, rep 10: open D-4 ($333.33, weighted $33.33) and D-6 ($500, weighted $375):
+    //   2 · $833.33, weighted $408.33. Cohort D-4, D-6: Lead 2, then 1 all the way to Won.
+    //   Closed: D-2 won. Win rate 100%.
+    let r = h.ok("/pipeline stats period:this-month owner:<@10>").await;
+    assert_eq!(
+        r["embeds"][0]["title"], "Pipeline · user 10 · this month",
+        "{r}"
+    );
+    assert_eq!(
+        description(&r),
+        [
+            "**Lead** · 1 open · $333.33 · weighted $33.33 · reached 2 · → next 50.0%",
+            "**Qualified** · 0 open · $0 · weighted $0 · reached 1 · → next 100.0%",
+            "**Proposal** · 0 open · $0 · weighted $0 · reached 1 · → next 100.0%",
+            "**Negotiation** · 1 open · $500 · weighted $375 · reached 1 · → next 100.0%",
+            "**Won** · 0 open · $0 · weighted $0 · reached 1 · → next —",
+        ]
+        .join("\n")
+    );
+    assert_eq!(embed_field(&r, "Open pipeline"), "2 · $833.33");
+    assert_eq!(embed_field(&r, "Weighted forecast"), "$408.33");
+    assert_eq!(embed_field(&r, "Won"), "1 · $1,000.05");
+    assert_eq!(embed_field(&r, "Lost"), "0 · $0");
+    assert_eq!(embed_field(&r, "Win rate"), "100.0%");
+
+    // The same numbers come out of the independent recomputation.
+    let december = (Some(at("2026-12-01T00:00:00Z")), at("2027-01-01T00:00:00Z"));
+    let november = (Some(at("2026-11-01T00:00:00Z")), at("2026-12-01T00:00:00Z"));
+    check(&mut h, 1, "period:this-month", None, december).await;
+    check(&mut h, 1, "period:last-month", None, november).await;
+    check(&mut h, 1, "period:this-month", Some(10), december).await;
+    check(&mut h, 1, "period:this-month", Some(11), december).await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_empty_period_answers_clearly(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+
+    // A workspace with no deals at all.
+    for args in [
+        "",
+        "period:this-week",
+        "period:all-time",
+        "from:2026-01-01 to:2026-01-31",
+    ] {
+        let r = h.ok(&format!("/pipeline stats {args}")).await;
+        let t = text(&r);
+        assert!(t.contains("No deals in this period yet"), "{args}: {t}");
+        assert!(!t.contains("NaN") && !t.contains("inf"), "{args}: {t}");
+        let embed = &r["embeds"][0];
+        assert_eq!(field(embed, "Win rate"), "—", "{args}");
+        assert_eq!(field(embed, "Avg. won deal"), "—", "{args}");
+        assert_eq!(field(embed, "Avg. sales cycle"), "—", "{args}");
+        assert_eq!(field(embed, "Open pipeline"), "0 · $0", "{args}");
+        assert_eq!(field(embed, "Weighted forecast"), "$0", "{args}");
+        for line in embed["description"].as_str().unwrap_or_default().lines() {
+            assert!(
+                line.ends_with("reached 0 · → next —") && line.contains("0 open · $0"),
+                "{args}: {line}"
+            );
+        }
+    }
+
+    // Open deals but nothing opened or closed in the period: the rates are "—", the open
+    // pipeline is still shown, and the reply does not claim there are no deals.
+    hand_fixture(&mut h).await;
+    let r = h.ok("/pipeline stats from:2026-01-01 to:2026-01-31").await;
+    let t = text(&r);
+    assert!(!t.contains("NaN") && !t.contains("inf"), "{t}");
+    assert!(!t.contains("No deals in this period yet"), "{t}");
+    let embed = &r["embeds"][0];
+    assert_eq!(field(embed, "Open pipeline"), "3 · $10,833.48");
+    assert_eq!(field(embed, "Win rate"), "—");
+    assert_eq!(field(embed, "Won"), "0 · $0");
+    assert_eq!(field(embed, "Lost"), "0 · $0");
+    assert!(
+        description(&r)
+            .lines()
+            .all(|l| l.ends_with("reached 0 · → next —")),
+        "{t}"
+    );
+    check(
+        &mut h,
+        1,
+        "from:2026-01-01 to:2026-01-31",
+        None,
+        (Some(at("2026-01-01T00:00:00Z")), at("2026-02-01T00:00:00Z")),
+    )
+    .await;
+    // An owner with no deals at all.
+    let r = h.ok("/pipeline stats period:all-time owner:<@99>").await;
+    let t = text(&r);
+    assert!(
+        t.contains("Pipeline · user 99 · all time") && t.contains("No deals in this period yet"),
+        "{t}"
+    );
+    assert_eq!(field(&r["embeds"][0], "Win rate"), "—");
+}

@@ -184,11 +184,16 @@ pub(super) fn parse_tag(args: &Args) -> EngineResult<Command> {
 }
 
 /// The owner of a new record: the caller, or someone else when a manager says so.
-pub(super) async fn owner_for(tx: &mut Tx, ctx: &Ctx, owner: Option<i64>) -> EngineResult<i64> {
+pub(super) async fn owner_for(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    action: &str,
+    owner: Option<i64>,
+) -> EngineResult<i64> {
     match owner {
         Some(o) if o != ctx.actor => {
             ctx.require_manager()?;
-            tx.ensure_member(ctx.ws_id(), o).await?;
+            ctx.ensure_member(tx, action, o).await?;
             Ok(o)
         }
         _ => Ok(ctx.actor),
@@ -237,17 +242,23 @@ pub(super) async fn company_id(
 }
 
 pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResult<Reply> {
-    let owner = owner_for(tx, ctx, c.owner).await?;
+    let owner = owner_for(tx, ctx, "contact.add", c.owner).await?;
     if let Some(email) = &c.email {
         if let Some(existing) = tx
             .contact_by_email(ctx.ws_id(), email.as_str(), None)
             .await?
         {
-            return Err(EngineError::Conflict(
+            // Refuse either way (emails are unique per workspace), but name the holder only to
+            // someone allowed to see it.
+            let visible = ctx.owner_filter().is_none_or(|me| me == existing.owner_id);
+            let msg = if visible {
                 Msg::new("error.contact_email_taken")
                     .arg("email", email.as_str())
-                    .arg("contact", format!("C-{} {}", existing.id, existing.name)),
-            ));
+                    .arg("contact", format!("C-{} {}", existing.id, existing.name))
+            } else {
+                Msg::new("error.contact_email_taken_hidden").arg("email", email.as_str())
+            };
+            return Err(EngineError::Conflict(msg));
         }
     }
     let company = company_id(tx, ctx, c.company).await?;
@@ -495,7 +506,7 @@ pub(super) async fn tag(
 }
 
 pub(super) async fn company_add(tx: &mut Tx, ctx: &mut Ctx, c: CompanyAdd) -> EngineResult<Reply> {
-    let owner = owner_for(tx, ctx, c.owner).await?;
+    let owner = owner_for(tx, ctx, "company.add", c.owner).await?;
     let new = NewCompany {
         name: c.name.clone(),
         owner_id: owner,
@@ -525,7 +536,9 @@ pub(super) async fn company_add(tx: &mut Tx, ctx: &mut Ctx, c: CompanyAdd) -> En
 
 pub(super) async fn company_show(tx: &mut Tx, ctx: &mut Ctx, r: CompanyRef) -> EngineResult<Reply> {
     let c = lookup::company(tx, ctx, &r).await?;
-    let (contacts, open_deals, won) = tx.company_counts(ctx.ws_id(), c.id).await?;
+    let (contacts, open_deals, won) = tx
+        .company_counts(ctx.ws_id(), c.id, ctx.owner_filter())
+        .await?;
     let owner = tx
         .member(ctx.ws_id(), c.owner_id)
         .await?

@@ -167,7 +167,7 @@ pub(crate) fn next_stage(ctx: &Ctx, current: i64) -> Option<&Stage> {
 }
 
 pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<Reply> {
-    let owner = owner_for(tx, ctx, d.owner).await?;
+    let owner = owner_for(tx, ctx, "deal.new", d.owner).await?;
     let contact = match &d.contact {
         Some(r) => Some(lookup::contact(tx, ctx, r).await?),
         None => None,
@@ -385,7 +385,7 @@ pub(super) async fn assign(
 ) -> EngineResult<Reply> {
     ctx.require_manager()?;
     let d = lookup::deal(tx, ctx, &r).await?;
-    let member = tx.ensure_member(ctx.ws_id(), owner).await?;
+    let member = ctx.ensure_member(tx, "deal.assign", owner).await?;
     if d.owner_id == owner {
         return Err(EngineError::Conflict(
             Msg::new("error.already_owner")

@@ -98,8 +98,7 @@ impl SettingsCommand {
             "currency" => {
                 let code = args.str("code").unwrap_or_default();
                 SettingsCommand::Currency(
-                    Currency::parse(code)
-                        .map_err(|e| errors::money("code", e, ctx.currency.code()))?,
+                    Currency::parse(code).map_err(|_| errors::currency_code("code", code))?,
                 )
             }
             "language" => SettingsCommand::Language(
@@ -260,7 +259,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
                 ctx.ws.digest_time = t;
             }
             save_ws(tx, ctx, "settings.digest").await?;
-            Ok(Reply::text(digest_text(ctx)))
+            Ok(Reply::text(digest_text(ctx, "settings.digest")))
         }
         SettingsCommand::Stale(days) => {
             ctx.require_admin()?;
@@ -280,7 +279,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         }
         SettingsCommand::Quota { member, amount } => {
             ctx.require_manager()?;
-            let m = tx.ensure_member(ctx.ws_id(), member).await?;
+            let m = ctx.ensure_member(tx, "settings.quota", member).await?;
             let before = ctx.before(tx, Entity::Member, member).await?;
             tx.set_member_quota(ctx.ws_id(), member, amount.minor())
                 .await?;
@@ -303,13 +302,13 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
     }
 }
 
-fn digest_text(ctx: &Ctx) -> String {
+fn digest_text(ctx: &Ctx, key: &'static str) -> String {
     let channel = ctx
         .ws
         .digest_channel_id
         .map(|c| format!("<#{c}>"))
         .unwrap_or_else(|| ctx.t("settings.no_channel"));
-    ctx.m(Msg::new("settings.digest")
+    ctx.m(Msg::new(key)
         .arg("channel", channel)
         .arg_msg("day", Msg::new(weekday_key(ctx.ws.digest_weekday)))
         .arg("time", ctx.ws.digest_time.format("%H:%M")))
@@ -360,7 +359,10 @@ async fn show(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
                 .map(|r| format!("<@&{r}>"))
                 .unwrap_or_else(|| none.clone()),
         )
-        .field(ctx.t("field.digest"), digest_text(ctx))
+        .field(
+            ctx.t("field.digest"),
+            digest_text(ctx, "settings.digest_value"),
+        )
         .field(ctx.t("field.stages"), stages_text(ctx))
         .field(
             ctx.t("field.quotas"),

@@ -22,7 +22,7 @@ pub(super) async fn remind(
     let assignee = match assignee {
         Some(a) if a != ctx.actor => {
             ctx.require_manager()?;
-            tx.ensure_member(ctx.ws_id(), a).await?;
+            ctx.ensure_member(tx, "remind", a).await?;
             a
         }
         _ => ctx.actor,
@@ -109,7 +109,17 @@ pub(super) async fn list(
         .map(|t| task_line(ctx, t))
         .collect::<Vec<_>>()
         .join("\n");
-    let embed = Embed::new(ctx.t("task.list_title"))
+    let title = if member == ctx.actor {
+        ctx.t("task.list_title")
+    } else {
+        let name = tx
+            .member(ctx.ws_id(), member)
+            .await?
+            .map(|m| m.display_name)
+            .unwrap_or_else(|| member.to_string());
+        ctx.m(Msg::new("task.list_title_of").arg("member", name))
+    };
+    let embed = Embed::new(title)
         .description(body)
         .footer(ctx.m(Msg::new("task.list_footer").arg("count", rows.len())));
     Ok(Reply {

@@ -1,0 +1,180 @@
+//! Generating a benchmark-sized data set inside Postgres: a million deals never cross the
+//! wire. Deterministic (`setseed`), so runs are comparable.
+
+use super::{Store, StoreResult};
+
+/// The shape of the generated data.
+#[derive(Clone, Copy, Debug)]
+pub struct BulkShape {
+    /// Workspaces 1..=workspaces are created.
+    pub workspaces: i64,
+    /// Deals in workspace 1, the large one the benchmark measures.
+    pub large_deals: i64,
+    /// Deals in every other workspace.
+    pub deals_per_workspace: i64,
+    /// Activities per deal.
+    pub activities_per_deal: i64,
+    /// Reps per workspace (user ids 1..=reps).
+    pub reps: i64,
+}
+
+impl Store {
+    /// Whether the benchmark data set is already there.
+    pub async fn bulk_present(&self, shape: &BulkShape) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n >= shape.workspaces)
+    }
+
+    /// Generates the whole data set in a handful of statements.
+    pub async fn bulk_generate(&self, shape: &BulkShape) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        let c = &mut *tx;
+        sqlx::query("SELECT setseed(0.42)").execute(&mut *c).await?;
+        sqlx::query("INSERT INTO workspaces (id, name) SELECT g, 'team ' || g FROM generate_series(1, $1) g")
+            .bind(shape.workspaces)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(
+            "INSERT INTO deal_counters (workspace_id, next_number)
+             SELECT g, CASE WHEN g = 1 THEN $2 ELSE $3 END + 1 FROM generate_series(1, $1) g",
+        )
+        .bind(shape.workspaces)
+        .bind(shape.large_deals)
+        .bind(shape.deals_per_workspace)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO stages (workspace_id, name, position, probability, kind)
+             SELECT g, s.name, s.position, s.probability, s.kind
+             FROM generate_series(1, $1) g,
+                  (VALUES ('Lead', 1, 10, 'open'), ('Qualified', 2, 25, 'open'), ('Proposal', 3, 50, 'open'),
+                          ('Negotiation', 4, 75, 'open'), ('Won', 5, 100, 'won'), ('Lost', 6, 0, 'lost'))
+                  AS s(name, position, probability, kind)",
+        )
+        .bind(shape.workspaces)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO members (workspace_id, user_id, display_name, role, quota_minor)
+             SELECT g, u, 'rep ' || u, CASE WHEN u = 1 THEN 'manager' ELSE 'rep' END, 5000000
+             FROM generate_series(1, $1) g, generate_series(1, $2) u",
+        )
+        .bind(shape.workspaces)
+        .bind(shape.reps)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO companies (workspace_id, name, owner_id, industry)
+             SELECT g, 'company ' || k, 1 + k % $2, 'industry ' || k % 8
+             FROM generate_series(1, $1) g, generate_series(1, 50) k",
+        )
+        .bind(shape.workspaces)
+        .bind(shape.reps)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO contacts (workspace_id, name, company_id, owner_id, email)
+             SELECT co.workspace_id, 'contact ' || co.id || '-' || k, co.id, co.owner_id,
+                    'c' || co.id || '-' || k || '@example.com'
+             FROM companies co, generate_series(1, 2) k",
+        )
+        .execute(&mut *c)
+        .await?;
+        // Final positions: 40% open in some stage, 25% won, 35% lost; furthest reached is the
+        // final stage for open and won deals, and some open stage for lost ones.
+        sqlx::query(
+            "CREATE TEMP TABLE gen_deals ON COMMIT DROP AS
+             SELECT w AS workspace_id, n AS number,
+                    now() - (random() * interval '180 days') AS created_at,
+                    (200000 + floor(random() * 15000000))::bigint AS amount_minor,
+                    1 + (n % $4) AS owner_id,
+                    random() AS fate, 1 + floor(random() * 4)::int AS open_pos
+             FROM generate_series(1, $1) w,
+                  LATERAL generate_series(1, CASE WHEN w = 1 THEN $2 ELSE $3 END) n",
+        )
+        .bind(shape.workspaces)
+        .bind(shape.large_deals)
+        .bind(shape.deals_per_workspace)
+        .bind(shape.reps)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO deals (workspace_id, number, title, company_id, contact_id, owner_id, amount_minor, currency,
+                                stage_id, status, closed_at, lost_reason, furthest_position, created_at, updated_at,
+                                last_activity_at)
+             SELECT d.workspace_id, d.number, 'deal ' || d.number, NULL, NULL, d.owner_id, d.amount_minor, 'USD',
+                    s.id, s.kind,
+                    CASE WHEN s.kind <> 'open' THEN d.created_at + (random() * interval '60 days') END,
+                    CASE WHEN s.kind = 'lost' THEN 'price' END,
+                    CASE WHEN s.kind = 'lost' THEN d.open_pos ELSE s.position END,
+                    d.created_at, d.created_at, d.created_at
+             FROM gen_deals d
+             JOIN stages s ON s.workspace_id = d.workspace_id
+              AND s.position = CASE WHEN d.fate < 0.40 THEN d.open_pos WHEN d.fate < 0.65 THEN 5 ELSE 6 END",
+        )
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
+             SELECT d.workspace_id, d.id, NULL, s.id, d.owner_id, d.created_at + (p - 1) * interval '5 days'
+             FROM deals d
+             CROSS JOIN LATERAL generate_series(1, d.furthest_position) p
+             JOIN stages s ON s.workspace_id = d.workspace_id AND s.position = p",
+        )
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
+             SELECT d.workspace_id, d.id, NULL, d.stage_id, d.owner_id, d.closed_at
+             FROM deals d WHERE d.status = 'lost'",
+        )
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "CREATE TEMP TABLE gen_contacts ON COMMIT DROP AS
+             SELECT workspace_id, (row_number() OVER (PARTITION BY workspace_id ORDER BY id) - 1)::int AS idx, id
+             FROM contacts",
+        )
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO activities (workspace_id, contact_id, deal_id, member_id, kind, summary, satisfaction, happened_at)
+             SELECT d.workspace_id, ct.id, d.id, d.owner_id,
+                    (ARRAY['call', 'email', 'meeting', 'visit', 'message', 'note'])[1 + (d.id + k) % 6],
+                    'follow-up ' || k, 1 + (d.id + k) % 5, d.created_at + k * interval '3 days'
+             FROM deals d
+             CROSS JOIN generate_series(1, $1) k
+             JOIN gen_contacts ct ON ct.workspace_id = d.workspace_id AND ct.idx = (d.number * 7 + k) % 100",
+        )
+        .bind(shape.activities_per_deal)
+        .execute(&mut *c)
+        .await?;
+        tx.commit().await?;
+        sqlx::query("ANALYZE").execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Row counts of the big tables, for the report.
+    pub async fn bulk_counts(&self) -> StoreResult<(i64, i64, i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT count(*) FROM workspaces), (SELECT count(*) FROM deals),
+                    (SELECT count(*) FROM activities), (SELECT count(*) FROM stage_changes)",
+        )
+        .fetch_one(self.pool())
+        .await?)
+    }
+}
+
+impl Store {
+    /// Contact ids of one workspace, for benchmarks that log interactions.
+    pub async fn bulk_contact_ids(&self, ws: i64) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM contacts WHERE workspace_id = $1 ORDER BY id LIMIT 100",
+        )
+        .bind(ws)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
