@@ -20,6 +20,7 @@ pub fn error_reply(e: &EngineError, locale: Locale) -> Reply {
         | EngineError::Conflict(m) => m.render(locale),
         EngineError::Duplicate => Msg::new("error.duplicate").render(locale),
         EngineError::Unavailable => Msg::new("error.unavailable").render(locale),
+        EngineError::Contention(_) => Msg::new("error.busy").render(locale),
         EngineError::Unexpected(err) => {
             tracing::error!(error = ?err, "command failed unexpectedly");
             Msg::new("error.unexpected").render(locale)

@@ -73,6 +73,9 @@ pub enum EngineError {
     /// The same interaction was already processed.
     #[error("interaction already processed")]
     Duplicate,
+    /// The transaction ran into another one; the engine runs it again.
+    #[error("transaction conflicted: {0}")]
+    Contention(String),
     /// The database is away; the user should try again shortly.
     #[error("database unavailable")]
     Unavailable,
@@ -85,6 +88,7 @@ impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(_) => EngineError::Unavailable,
+            StoreError::Contention(e) => EngineError::Contention(e.to_string()),
             StoreError::Duplicate(c) => {
                 EngineError::Unexpected(anyhow::anyhow!("unexpected duplicate on {c}"))
             }
@@ -126,10 +130,19 @@ impl Engine {
     #[tracing::instrument(skip_all, fields(workspace = req.workspace_id, user = req.user_id))]
     pub async fn handle(&self, req: Request) -> Option<Reply> {
         let mut locale = req.locale.unwrap_or_default();
-        match self.run(&req, &mut locale).await {
-            Ok(reply) => Some(reply),
-            Err(EngineError::Duplicate) => None,
-            Err(e) => Some(errors::error_reply(&e, locale)),
+        // A deadlock or serialization failure rolled everything back; running the request
+        // again is safe. Bounded, so a pathological hot spot still gets an answer.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.run(&req, &mut locale).await {
+                Ok(reply) => return Some(reply),
+                Err(EngineError::Duplicate) => return None,
+                Err(EngineError::Contention(why)) if attempts < 4 => {
+                    tracing::debug!(attempts, %why, "retrying after contention");
+                }
+                Err(e) => return Some(errors::error_reply(&e, locale)),
+            }
         }
     }
 

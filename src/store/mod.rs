@@ -31,6 +31,10 @@ pub enum StoreError {
     /// A unique constraint refused the write; carries the constraint name.
     #[error("unique constraint {0} refused the write")]
     Duplicate(String),
+    /// Two transactions got in each other's way (deadlock, serialization failure); running
+    /// the whole transaction again is safe and will almost always succeed.
+    #[error("transaction conflicted with another; retry")]
+    Contention(#[source] sqlx::Error),
     /// The database cannot be reached right now; the caller may retry later.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
@@ -50,6 +54,9 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_) => StoreError::Unavailable(e),
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")) => {
+                StoreError::Contention(e)
+            }
             sqlx::Error::Database(db)
                 // admin_shutdown, crash_shutdown, cannot_connect_now: the server is going away.
                 if matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")) =>

@@ -1,8 +1,11 @@
-//! The raw numbers behind `/pipeline stats`, aggregated in SQL so a large workspace never
-//! crosses the wire row by row.
+//! The raw numbers behind `/pipeline stats`. Whole UTC days inside the period come from the
+//! running totals the `deal_totals` trigger keeps (migration 3); the partial days at the
+//! period's edges (a workspace in another time zone) come from the deals themselves. Either
+//! way it is aggregated in SQL, so a large workspace never crosses the wire row by row.
 
 use super::{StoreResult, Tx};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use std::collections::BTreeMap;
 
 /// Deals closed in a period, per outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -30,6 +33,51 @@ pub struct PipelineRaw {
     pub closed: ClosedStats,
 }
 
+/// How a period `[from, to)` splits into whole UTC days (read from the totals) and at most two
+/// partial edges (read from the deals).
+#[derive(Clone, Debug, PartialEq)]
+struct Split {
+    /// First whole day, `None` for "since the beginning".
+    first_day: Option<NaiveDate>,
+    /// Day after the last whole day.
+    end_day: NaiveDate,
+    /// Instants not covered by whole days.
+    edges: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_time(NaiveTime::MIN).and_utc()
+}
+
+fn split(from: Option<DateTime<Utc>>, to: DateTime<Utc>) -> Split {
+    let end_day = to.date_naive();
+    let first_day = from.map(|f| {
+        if f == midnight(f.date_naive()) {
+            f.date_naive()
+        } else {
+            f.date_naive() + Duration::days(1)
+        }
+    });
+    match (from, first_day) {
+        // The whole period lies within one or two partial days: read it all from the deals.
+        (Some(f), Some(first)) if first >= end_day => Split {
+            first_day: Some(end_day),
+            end_day,
+            edges: vec![(f, to)],
+        },
+        (Some(f), Some(first)) => Split {
+            first_day,
+            end_day,
+            edges: vec![(f, midnight(first)), (midnight(end_day), to)],
+        },
+        _ => Split {
+            first_day: None,
+            end_day,
+            edges: vec![(midnight(end_day), to)],
+        },
+    }
+}
+
 impl Tx {
     /// Reads the pipeline aggregates for one workspace, optionally one owner, over
     /// `[from, to)` (`from = None` for all time).
@@ -41,55 +89,120 @@ impl Tx {
         to: DateTime<Utc>,
     ) -> StoreResult<PipelineRaw> {
         let open_by_stage = sqlx::query_as(
-            "SELECT stage_id, count(*), COALESCE(sum(amount_minor), 0)::bigint FROM deals
-             WHERE workspace_id = $1 AND status = 'open' AND ($2::bigint IS NULL OR owner_id = $2)
-             GROUP BY stage_id",
-        )
-        .bind(ws)
-        .bind(owner)
-        .fetch_all(self.conn())
-        .await?;
-        let furthest_histogram = sqlx::query_as(
-            "SELECT furthest_position, count(*) FROM deals
+            "SELECT stage_id, sum(deals)::bigint, sum(amount_minor)::bigint FROM deal_open_totals
              WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
-               AND ($3::timestamptz IS NULL OR created_at >= $3) AND created_at < $4
-             GROUP BY furthest_position",
+             GROUP BY stage_id HAVING sum(deals) <> 0",
         )
         .bind(ws)
         .bind(owner)
-        .bind(from)
-        .bind(to)
         .fetch_all(self.conn())
         .await?;
-        let rows: Vec<(String, i64, i64, f64)> = sqlx::query_as(
-            "SELECT status, count(*), COALESCE(sum(amount_minor), 0)::bigint,
-                    COALESCE(sum(extract(epoch FROM closed_at - created_at) / 86400.0), 0)::float8
+
+        let s = split(from, to);
+        let edge = |i: usize| s.edges.get(i).copied().unwrap_or((to, to));
+        let ((a0, a1), (b0, b1)) = (edge(0), edge(1));
+        // (kind, key, deals, amount, cycle seconds); kind 1 opened, 2 won, 3 lost.
+        let rows: Vec<(i16, i32, i64, i64, i64)> = sqlx::query_as(
+            "SELECT kind, key, sum(deals)::bigint, sum(amount_minor)::bigint, sum(cycle_seconds)::bigint
+             FROM deal_daily_totals
+             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+               AND ($3::date IS NULL OR day >= $3) AND day < $4
+             GROUP BY kind, key
+             UNION ALL
+             SELECT 1::smallint, furthest_position, count(*), sum(amount_minor)::bigint, 0::bigint
+             FROM deals
+             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+               AND ((created_at >= $5 AND created_at < $6) OR (created_at >= $7 AND created_at < $8))
+             GROUP BY furthest_position
+             UNION ALL
+             SELECT CASE status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 0, count(*),
+                    sum(amount_minor)::bigint, sum(floor(extract(epoch FROM closed_at - created_at)))::bigint
              FROM deals
              WHERE workspace_id = $1 AND status IN ('won', 'lost') AND ($2::bigint IS NULL OR owner_id = $2)
-               AND ($3::timestamptz IS NULL OR closed_at >= $3) AND closed_at < $4
+               AND ((closed_at >= $5 AND closed_at < $6) OR (closed_at >= $7 AND closed_at < $8))
              GROUP BY status",
         )
         .bind(ws)
         .bind(owner)
-        .bind(from)
-        .bind(to)
+        .bind(s.first_day)
+        .bind(s.end_day)
+        .bind(a0)
+        .bind(a1)
+        .bind(b0)
+        .bind(b1)
         .fetch_all(self.conn())
         .await?;
+
+        let mut histogram: BTreeMap<i32, i64> = BTreeMap::new();
         let mut closed = ClosedStats::default();
-        for (status, count, amount, days) in rows {
-            if status == "won" {
-                closed.won_count = count;
-                closed.won_amount = amount;
-                closed.won_cycle_days_sum = days;
-            } else {
-                closed.lost_count = count;
-                closed.lost_amount = amount;
+        let mut won_seconds = 0i64;
+        for (kind, key, deals, amount, seconds) in rows {
+            match kind {
+                1 => *histogram.entry(key).or_default() += deals,
+                2 => {
+                    closed.won_count += deals;
+                    closed.won_amount += amount;
+                    won_seconds += seconds;
+                }
+                _ => {
+                    closed.lost_count += deals;
+                    closed.lost_amount += amount;
+                }
             }
         }
+        closed.won_cycle_days_sum = won_seconds as f64 / 86_400.0;
         Ok(PipelineRaw {
             open_by_stage,
-            furthest_histogram,
+            furthest_histogram: histogram.into_iter().filter(|(_, n)| *n != 0).collect(),
             closed,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn periods_split_into_whole_days_and_edges() {
+        // A UTC month: whole days only (the edges are empty).
+        let s = split(Some(t("2026-11-01T00:00:00Z")), t("2026-12-01T00:00:00Z"));
+        assert_eq!(s.first_day, Some(d("2026-11-01")));
+        assert_eq!(s.end_day, d("2026-12-01"));
+        assert!(s.edges.iter().all(|(a, b)| a == b));
+        // A New York month: partial first and last UTC days.
+        let s = split(Some(t("2026-11-01T04:00:00Z")), t("2026-12-01T05:00:00Z"));
+        assert_eq!(s.first_day, Some(d("2026-11-02")));
+        assert_eq!(s.end_day, d("2026-12-01"));
+        assert_eq!(
+            s.edges,
+            vec![
+                (t("2026-11-01T04:00:00Z"), t("2026-11-02T00:00:00Z")),
+                (t("2026-12-01T00:00:00Z"), t("2026-12-01T05:00:00Z")),
+            ]
+        );
+        // Within one day: all from the deals, no whole days.
+        let s = split(Some(t("2026-11-01T04:00:00Z")), t("2026-11-02T04:00:00Z"));
+        assert_eq!(s.first_day, Some(s.end_day));
+        assert_eq!(
+            s.edges,
+            vec![(t("2026-11-01T04:00:00Z"), t("2026-11-02T04:00:00Z"))]
+        );
+        // All time.
+        let s = split(None, t("2026-12-01T05:00:00Z"));
+        assert_eq!(s.first_day, None);
+        assert_eq!(
+            s.edges,
+            vec![(t("2026-12-01T00:00:00Z"), t("2026-12-01T05:00:00Z"))]
+        );
     }
 }

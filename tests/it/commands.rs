@@ -157,3 +157,45 @@ async fn a_sales_day_through_every_command(pool: PgPool) {
     assert!(text(&r).contains("moving a deal"), "{r}");
     assert_eq!(h.count("SELECT count(*) FROM deals d JOIN stages s ON s.id = d.stage_id WHERE d.number = 4 AND s.name = 'Lead'").await, 1);
 }
+
+/// A replayed gateway event carries the same interaction id: it is applied once and answered once.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_replayed_interaction_is_applied_once(pool: PgPool) {
+    use salesbot::domain::role::Role;
+    use salesbot::engine::{Action, Engine, Invocation, OptionValue, Request};
+    use salesbot::store::Store;
+
+    let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
+    let request = Request {
+        workspace_id: 9,
+        user_id: 5,
+        display_name: Some("Ann".into()),
+        role: Role::Rep,
+        locale: None,
+        channel_id: Some(1),
+        interaction_id: Some(1_234_567),
+        now: chrono::Utc::now(),
+        action: Action::Command(Invocation {
+            command: "deal".into(),
+            subcommand: Some("new".into()),
+            options: vec![
+                ("title".into(), OptionValue::String("Replay".into())),
+                ("amount".into(), OptionValue::String("1k".into())),
+            ],
+        }),
+    };
+    let first = engine
+        .handle(request.clone())
+        .await
+        .expect("first delivery is answered");
+    assert!(first.content.contains("D-1"), "{first:?}");
+    assert!(
+        engine.handle(request).await.is_none(),
+        "the replay is not answered again"
+    );
+    let deals: i64 = sqlx::query_scalar("SELECT count(*) FROM deals")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(deals, 1);
+}

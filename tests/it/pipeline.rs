@@ -931,3 +931,28 @@ async fn an_empty_period_answers_clearly(pool: PgPool) {
     );
     assert_eq!(field(&r["embeds"][0], "Win rate"), "—");
 }
+
+/// The report's running totals stay equal to the deals through every kind of write:
+/// moves back and forth, wins, losses, reopening, reassignment, amount changes and undo.
+#[sqlx::test(migrations = "./migrations")]
+async fn running_totals_follow_every_write_including_undo(pool: sqlx::PgPool) {
+    let mut h = crate::support::Harness::new(pool).await;
+    for line in [
+        "/deal new title:Alpha amount:10k",
+        "/deal new title:Beta amount:20k stage:Proposal",
+        "/deal new title:Gamma amount:5k owner:<@7>",
+        "/deal move deal:D-1 stage:Negotiation",
+        "/deal move deal:D-1 stage:Qualified",
+        "/deal won deal:D-2 amount:22k",
+        "/deal lost deal:D-3 reason:price",
+        "/deal move deal:D-2 stage:Lead",
+        "/deal assign deal:D-1 owner:<@8>",
+        "/undo",
+        "/undo",
+        ":now 2026-12-02T23:30:00Z",
+        "/deal won deal:D-1",
+    ] {
+        h.run(line).await;
+        h.assert_totals_match_deals().await;
+    }
+}

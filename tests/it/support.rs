@@ -140,3 +140,37 @@ pub fn text(reply: &Value) -> String {
     }
     parts.join("\n")
 }
+
+impl Harness {
+    /// The running totals the report reads equal a fresh aggregation of the deals.
+    pub async fn assert_totals_match_deals(&self) {
+        let differences: i64 = sqlx::query_scalar(
+            "WITH kept AS (
+                 SELECT workspace_id, owner_id, stage_id, deals, amount_minor FROM deal_open_totals WHERE deals <> 0
+             ), fresh AS (
+                 SELECT workspace_id, owner_id, stage_id, count(*) AS deals, sum(amount_minor) AS amount_minor
+                 FROM deals WHERE status = 'open' GROUP BY 1, 2, 3
+             ), daily_kept AS (
+                 SELECT workspace_id, day, owner_id, kind, key, deals, amount_minor, cycle_seconds
+                 FROM deal_daily_totals WHERE deals <> 0
+             ), daily_fresh AS (
+                 SELECT workspace_id, (created_at AT TIME ZONE 'UTC')::date AS day, owner_id, 1::smallint AS kind,
+                        furthest_position AS key, count(*) AS deals, sum(amount_minor) AS amount_minor, 0::bigint AS cycle_seconds
+                 FROM deals GROUP BY 1, 2, 3, 5
+                 UNION ALL
+                 SELECT workspace_id, (closed_at AT TIME ZONE 'UTC')::date, owner_id,
+                        CASE status WHEN 'won' THEN 2 ELSE 3 END::smallint, 0, count(*), sum(amount_minor),
+                        sum(floor(extract(epoch FROM closed_at - created_at)))::bigint
+                 FROM deals WHERE status IN ('won', 'lost') GROUP BY 1, 2, 3, 4
+             )
+             SELECT (SELECT count(*) FROM ((SELECT * FROM kept EXCEPT SELECT * FROM fresh)
+                                           UNION ALL (SELECT * FROM fresh EXCEPT SELECT * FROM kept)) x)
+                  + (SELECT count(*) FROM ((SELECT * FROM daily_kept EXCEPT SELECT * FROM daily_fresh)
+                                           UNION ALL (SELECT * FROM daily_fresh EXCEPT SELECT * FROM daily_kept)) y)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("totals check");
+        assert_eq!(differences, 0, "deal totals drifted from the deals");
+    }
+}
