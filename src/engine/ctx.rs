@@ -207,25 +207,19 @@ impl Ctx {
         key: i64,
         before: Option<Value>,
     ) -> EngineResult<()> {
-        let change = match self.change {
-            Some(c) => c,
-            None => {
-                let c = tx.new_change_id().await?;
-                self.change = Some(c);
-                c
-            }
-        };
-        tx.audit(
-            self.ws_id(),
-            change,
-            self.actor,
-            action,
-            entity,
-            key,
-            before,
-            self.now,
-        )
-        .await?;
+        let change = tx
+            .audit(
+                self.ws_id(),
+                self.change,
+                self.actor,
+                action,
+                entity,
+                key,
+                before,
+                self.now,
+            )
+            .await?;
+        self.change = Some(change);
         Ok(())
     }
 }

@@ -34,6 +34,21 @@ struct EntitySql {
     snapshot: &'static str,
     delete: &'static str,
     restore: &'static str,
+    /// Inserts the audit row with the after-image taken in the same statement; starts a new
+    /// change id when `$2` is NULL and returns the change id.
+    record: &'static str,
+}
+
+/// The part of every `record` statement before the after-image subquery.
+macro_rules! record_sql {
+    ($image:expr) => {
+        concat!(
+            "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, before, after, created_at)
+             SELECT $1, COALESCE($2, nextval('audit_change_ids')), $3, $4, $5, to_jsonb($6::bigint), $7, (",
+            $image,
+            "), $8 RETURNING change_id"
+        )
+    };
 }
 
 macro_rules! entity_sql {
@@ -61,6 +76,13 @@ macro_rules! entity_sql {
                 $table,
                 ", $1)"
             ),
+            record: record_sql!(concat!(
+                "SELECT to_jsonb(t) FROM ",
+                $table,
+                " t WHERE workspace_id = $1 AND ",
+                $key,
+                " = $6"
+            )),
         }
     };
 }
@@ -73,6 +95,7 @@ impl Entity {
                 snapshot: "SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $2",
                 delete: "DELETE FROM workspaces WHERE id = $1 AND id = $2",
                 restore: "INSERT INTO workspaces SELECT * FROM jsonb_populate_record(NULL::workspaces, $1)",
+                record: record_sql!("SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $6"),
             },
             Entity::Member => entity_sql!("members", "user_id"),
             Entity::Stage => entity_sql!("stages", "id"),
@@ -167,43 +190,32 @@ impl Tx {
             .await?)
     }
 
-    /// A fresh id grouping one command's audited writes.
-    pub async fn new_change_id(&mut self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT nextval('audit_change_ids')")
-            .fetch_one(self.conn())
-            .await?)
-    }
-
-    /// Records one audited write, taking the after-image now.
+    /// Records one audited write, taking the after-image in the same statement. `change`
+    /// groups one command's writes: `None` starts a new group, whose id is returned.
     #[allow(clippy::too_many_arguments)]
     pub async fn audit(
         &mut self,
         ws: i64,
-        change: i64,
+        change: Option<i64>,
         actor: i64,
         action: &str,
         entity: Entity,
         key: i64,
         before: Option<Value>,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let after = self.snapshot(ws, entity, key).await?;
-        sqlx::query(
-            "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, before, after, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(ws)
-        .bind(change)
-        .bind(actor)
-        .bind(action)
-        .bind(entity.sql().name)
-        .bind(serde_json::json!(key))
-        .bind(before)
-        .bind(after)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+    ) -> StoreResult<i64> {
+        let sql = entity.sql();
+        Ok(sqlx::query_scalar(sql.record)
+            .bind(ws)
+            .bind(change)
+            .bind(actor)
+            .bind(action)
+            .bind(sql.name)
+            .bind(key)
+            .bind(before)
+            .bind(now)
+            .fetch_one(self.conn())
+            .await?)
     }
 
     /// Reverts the actor's latest change made after `since`, if every row it touched is still

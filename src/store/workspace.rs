@@ -120,13 +120,19 @@ impl Tx {
         role: &str,
     ) -> StoreResult<MemberRow> {
         let fallback = format!("user {user}");
+        // One round trip: write only when the name or role changed, else read the row as is.
         let row = sqlx::query_as::<_, MemberRow>(
-            "INSERT INTO members (workspace_id, user_id, display_name, role) VALUES ($1, $2, COALESCE($3, $4), $5)
-             ON CONFLICT (workspace_id, user_id) DO UPDATE
-                SET display_name = COALESCE($3, members.display_name), role = $5
-                WHERE members.display_name IS DISTINCT FROM COALESCE($3, members.display_name)
-                   OR members.role IS DISTINCT FROM $5
-             RETURNING user_id, display_name, role, timezone, quota_minor",
+            "WITH up AS (
+                 INSERT INTO members (workspace_id, user_id, display_name, role) VALUES ($1, $2, COALESCE($3, $4), $5)
+                 ON CONFLICT (workspace_id, user_id) DO UPDATE
+                    SET display_name = COALESCE($3, members.display_name), role = $5
+                    WHERE members.display_name IS DISTINCT FROM COALESCE($3, members.display_name)
+                       OR members.role IS DISTINCT FROM $5
+                 RETURNING user_id, display_name, role, timezone, quota_minor)
+             SELECT * FROM up
+             UNION ALL
+             SELECT user_id, display_name, role, timezone, quota_minor FROM members
+             WHERE workspace_id = $1 AND user_id = $2 AND NOT EXISTS (SELECT 1 FROM up)",
         )
         .bind(ws)
         .bind(user)
@@ -135,13 +141,7 @@ impl Tx {
         .bind(role)
         .fetch_optional(self.conn())
         .await?;
-        match row {
-            Some(r) => Ok(r),
-            None => Ok(self
-                .member(ws, user)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("member vanished"))?),
-        }
+        Ok(row.ok_or_else(|| anyhow::anyhow!("member row neither written nor found"))?)
     }
 
     /// Makes sure a member row exists for someone named in a command (an owner, an assignee).
