@@ -1,5 +1,6 @@
 //! Typed settings from the environment. Secrets never appear in `Debug` output or errors.
 
+use crate::discord::DiscordConfig;
 use std::fmt;
 
 /// The database used when `DATABASE_URL` is not set: the local Postgres of a fresh machine.
@@ -10,15 +11,29 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/sales
 pub struct Config {
     /// Postgres connection string.
     pub database_url: String,
+    /// Discord settings, when `DISCORD_TOKEN` is set.
+    pub discord: Option<DiscordConfig>,
+}
+
+fn non_empty(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 impl Config {
-    /// Reads the environment.
-    pub fn from_env() -> Config {
-        Config {
-            database_url: std::env::var("DATABASE_URL")
-                .unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_string()),
-        }
+    /// Reads the environment. A malformed `DISCORD_GUILD_ID` is an error rather than a silent
+    /// global registration.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let discord = match non_empty("DISCORD_TOKEN") {
+            None => None,
+            Some(token) => {
+                let guild_id = match non_empty("DISCORD_GUILD_ID") {
+                    None => None,
+                    Some(g) => Some(g.parse::<u64>().map_err(|_| anyhow::anyhow!("DISCORD_GUILD_ID must be a server id (a number), not '{g}'"))?),
+                };
+                Some(DiscordConfig { token, guild_id, api_base: non_empty("DISCORD_API_BASE") })
+            }
+        };
+        Ok(Config { database_url: non_empty("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()), discord })
     }
 }
 
@@ -26,6 +41,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
+            .field("discord", &self.discord)
             .finish()
     }
 }
@@ -68,7 +84,9 @@ mod tests {
         }
         let c = Config {
             database_url: "postgres://a:hunter2@h/d".into(),
+            discord: Some(DiscordConfig { token: "SECRET.TOKEN".into(), guild_id: None, api_base: None }),
         };
+        assert!(!format!("{c:?}").contains("SECRET.TOKEN"));
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

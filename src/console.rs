@@ -214,7 +214,7 @@ impl Console {
             workspace_id: self.workspace,
             user_id: self.user,
             display_name: None,
-            role: self.role,
+            role: crate::engine::RoleSource::Known(self.role),
             locale: self.locale,
             channel_id: Some(CONSOLE_CHANNEL),
             interaction_id: None,
@@ -273,6 +273,22 @@ impl Console {
                 )),
             },
             ["click", id] => self.send(Action::Click(id.to_string())).await,
+            ["submit", id, ..] => {
+                // `:submit deal:lost:3 reason:"went elsewhere"`: fields as name:value words.
+                let rest = rest.trim_start().trim_start_matches("submit").trim_start();
+                let words = match tokenize(rest) {
+                    Ok(w) => w,
+                    Err(msg) => return self.reply(meta_error(locale, msg)),
+                };
+                let mut fields = Vec::new();
+                for word in words.iter().skip(1) {
+                    match word.split_once(':') {
+                        Some((k, v)) => fields.push((k.to_string(), v.to_string())),
+                        None => return self.reply(meta_error(locale, Msg::new("console.expected_option").arg("given", word))),
+                    }
+                }
+                self.send(Action::Submit { custom_id: id.to_string(), fields }).await
+            }
             ["now"] => {
                 self.clock = None;
                 self.info(Msg::new("console.clock_real"))
@@ -335,6 +351,11 @@ pub fn render_json(out: &Output) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "components": r.components.iter().map(|b| json!({"custom_id": b.custom_id, "label": b.label})).collect::<Vec<_>>(),
         "attachments": r.attachments.iter().map(|a| json!({"filename": a.filename, "content_type": a.content_type, "size": a.data.len()})).collect::<Vec<_>>(),
+        "modal": r.modal.as_ref().map(|m| json!({
+            "custom_id": m.custom_id,
+            "title": m.title,
+            "fields": m.fields.iter().map(|f| json!({"custom_id": f.custom_id, "label": f.label})).collect::<Vec<_>>(),
+        })),
     })
 }
 
@@ -378,6 +399,14 @@ fn render_text(out: &Output) -> String {
             .map(|b| format!("[{}] :click {}", b.label, b.custom_id))
             .collect::<Vec<_>>();
         lines.push(buttons.join("   "));
+    }
+    if let Some(m) = &r.modal {
+        lines.push(format!("┌─ {}", m.title));
+        for f in &m.fields {
+            lines.push(format!("│ {}: {}", f.custom_id, f.label));
+        }
+        let names = m.fields.iter().map(|f| format!("{}:\"…\"", f.custom_id)).collect::<Vec<_>>().join(" ");
+        lines.push(format!("└─ :submit {} {names}", m.custom_id));
     }
     for a in &r.attachments {
         lines.push(format!(

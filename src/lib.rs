@@ -16,6 +16,7 @@ rust_i18n::i18n!("src/i18n", fallback = "en");
 pub mod config;
 pub mod console;
 pub mod demo;
+pub mod discord;
 pub mod domain;
 pub mod engine;
 pub mod i18n;

@@ -41,6 +41,8 @@ enum Cmd {
         #[arg(long, default_value = "admin")]
         role: String,
     },
+    /// Run the Discord bot (needs DISCORD_TOKEN).
+    Run,
     /// Apply database migrations and exit.
     Migrate,
 }
@@ -79,15 +81,23 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
 async fn main() -> anyhow::Result<()> {
     init_tracing();
     let cli = Cli::parse();
-    let config = Config::from_env();
-    let command = cli.command.unwrap_or(Cmd::Console {
-        json: false,
-        demo: true,
-        workspace: None,
-        user: None,
-        role: "admin".into(),
+    let config = Config::from_env()?;
+    // Plain `salesbot` runs the bot when it has a token, else the console with demo data.
+    let command = cli.command.unwrap_or(if config.discord.is_some() {
+        Cmd::Run
+    } else {
+        Cmd::Console { json: false, demo: true, workspace: None, user: None, role: "admin".into() }
     });
     match command {
+        Cmd::Run => {
+            let Some(discord) = config.discord.clone() else {
+                anyhow::bail!("DISCORD_TOKEN is not set; see README.md, \"Running on Discord\"");
+            };
+            let store = connect(&config).await?;
+            let engine = Engine::new(store)?;
+            let bot = salesbot::discord::Bot::connect(discord, engine).await?;
+            bot.run(shutdown_signal()).await
+        }
         Cmd::Migrate => {
             connect(&config).await?;
             eprintln!("salesbot: migrations applied");
@@ -148,4 +158,32 @@ async fn run_console(mut console: Console, json: bool) -> anyhow::Result<()> {
         stdout.flush().await?;
     }
     Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM (what `docker stop` and systemd send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }

@@ -31,6 +31,9 @@ pub(crate) fn parse(custom_id: &str, ctx: &Ctx) -> EngineResult<Command> {
             note: None,
         }),
         ["deal", "show", n] => Ok(Command::DealShow(DealRef::Number(number(n)?))),
+        // Losing a deal and logging an interaction need text: the click opens a form.
+        ["deal", "lost", n] => Ok(Command::DealLostForm(DealRef::Number(number(n)?))),
+        ["deal", "log", n] => Ok(Command::DealLogForm(DealRef::Number(number(n)?))),
         ["task", "done", id] => Ok(Command::TaskDone(TaskRef::Id(number(id)?))),
         ["task", "snooze", id, span] => {
             let by = match *span {
@@ -42,6 +45,54 @@ pub(crate) fn parse(custom_id: &str, ctx: &Ctx) -> EngineResult<Command> {
                 task: TaskRef::Id(number(id)?),
                 until: ctx.now + by,
             })
+        }
+        _ => Err(stale_button()),
+    }
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("")
+}
+
+/// Checks a form field like a text option: required, bounded, no control characters or markup.
+fn text_field(fields: &[(String, String)], name: &'static str, max: usize) -> EngineResult<String> {
+    let value = field(fields, name);
+    let problem = if value.is_empty() {
+        Some(Msg::new("problem.empty"))
+    } else if value.chars().count() > max {
+        Some(Msg::new("problem.too_long").arg("given", value.chars().count()).arg("max", max))
+    } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        Some(Msg::new("problem.control_chars"))
+    } else if ["@everyone", "@here", "<@", "<#", "</"].iter().any(|m| value.to_lowercase().contains(m)) {
+        Some(Msg::new("problem.mention"))
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(super::errors::option(name, p, Msg::new("accepted.text").arg("max", max))),
+        None => Ok(value.to_string()),
+    }
+}
+
+/// Parses a submitted form: `deal:lost:42` with a reason, `deal:log:42` with kind and summary.
+pub(crate) fn parse_submit(custom_id: &str, fields: &[(String, String)], _ctx: &Ctx) -> EngineResult<Command> {
+    let parts: Vec<&str> = custom_id.split(':').collect();
+    let number = |s: &str| s.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(stale_button);
+    match parts.as_slice() {
+        ["deal", "lost", n] => {
+            Ok(Command::DealLost { deal: DealRef::Number(number(n)?), reason: text_field(fields, "reason", 300)? })
+        }
+        ["deal", "log", n] => {
+            let kind = field(fields, "kind").to_lowercase();
+            const KINDS: [&str; 6] = ["call", "email", "meeting", "visit", "message", "note"];
+            if !KINDS.contains(&kind.as_str()) {
+                return Err(super::errors::option(
+                    "kind",
+                    Msg::new("problem.unrecognized").arg("given", &kind),
+                    Msg::new("accepted.stages").arg("stages", KINDS.join(", ")),
+                ));
+            }
+            Ok(Command::DealLogSubmit { deal: DealRef::Number(number(n)?), kind, summary: text_field(fields, "summary", 1000)? })
         }
         _ => Err(stale_button()),
     }

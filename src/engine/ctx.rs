@@ -57,6 +57,7 @@ pub(crate) fn stage_from_row(row: StageRow) -> Stage {
 impl Ctx {
     pub fn new(
         req: &Request,
+        role: Role,
         ws: WorkspaceRow,
         member: MemberRow,
         stages: Vec<StageRow>,
@@ -84,7 +85,7 @@ impl Ctx {
             locale,
             stages: stages.into_iter().map(stage_from_row).collect(),
             actor: req.user_id,
-            role: req.role,
+            role,
             now: req.now,
             visibility,
             change: None,

@@ -4,6 +4,7 @@
 //! times, stages and references become domain values), permission-checked, and executed in a
 //! single transaction together with its audit entries. The engine knows nothing of Discord.
 
+mod autocomplete;
 mod clicks;
 mod commands;
 mod ctx;
@@ -13,7 +14,8 @@ pub mod reply;
 
 pub use commands::Command;
 pub use manifest::{Invocation, Manifests, OptionValue};
-pub use reply::{Attachment, Button, Embed, Field, Reply};
+pub use autocomplete::{AutocompleteRequest, Choice};
+pub use reply::{Attachment, Button, Embed, Field, Modal, ModalField, Reply};
 
 use crate::domain::locale::Locale;
 use crate::domain::role::Role;
@@ -30,6 +32,39 @@ pub enum Action {
     Command(Invocation),
     /// A button press, by custom id.
     Click(String),
+    /// A submitted form (Discord's modal): its custom id and the text of each field.
+    Submit {
+        /// The modal's custom id, e.g. `deal:lost:42`.
+        custom_id: String,
+        /// (field custom id, text typed).
+        fields: Vec<(String, String)>,
+    },
+}
+
+/// How the caller's role is known.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RoleSource {
+    /// The front-end says so (the console, tests).
+    Known(Role),
+    /// Discord's view of the member; the engine applies the workspace's manager role.
+    Discord {
+        /// The member has Manage Server: an admin.
+        manage_guild: bool,
+        /// The member's role ids.
+        role_ids: Vec<i64>,
+    },
+}
+
+impl RoleSource {
+    /// The role in a workspace whose manager role is `manager_role`.
+    pub fn resolve(&self, manager_role: Option<i64>) -> Role {
+        match self {
+            RoleSource::Known(role) => *role,
+            RoleSource::Discord { manage_guild: true, .. } => Role::Admin,
+            RoleSource::Discord { role_ids, .. } if manager_role.is_some_and(|m| role_ids.contains(&m)) => Role::Manager,
+            RoleSource::Discord { .. } => Role::Rep,
+        }
+    }
 }
 
 /// One request, from any front-end.
@@ -41,8 +76,8 @@ pub struct Request {
     pub user_id: i64,
     /// Their display name, when the front-end knows it.
     pub display_name: Option<String>,
-    /// Their role, as the front-end determined it.
-    pub role: Role,
+    /// What the front-end knows of their role.
+    pub role: RoleSource,
     /// Their language; the workspace's is used when absent.
     pub locale: Option<Locale>,
     /// Channel the request came from.
@@ -158,22 +193,19 @@ impl Engine {
                 return Err(EngineError::Duplicate);
             }
         }
+        let role = req.role.resolve(ws.manager_role_id);
         let member = tx
-            .upsert_member(
-                req.workspace_id,
-                req.user_id,
-                req.display_name.as_deref(),
-                req.role.as_str(),
-            )
+            .upsert_member(req.workspace_id, req.user_id, req.display_name.as_deref(), role.as_str())
             .await?;
         let stages = tx.stages(req.workspace_id).await?;
-        let mut ctx = Ctx::new(req, ws, member, stages, *locale)?;
+        let mut ctx = Ctx::new(req, role, ws, member, stages, *locale)?;
         let command = match &req.action {
             Action::Command(inv) => {
                 let args = self.manifests.validate(inv)?;
                 Command::parse(inv, &args, &ctx)?
             }
             Action::Click(id) => clicks::parse(id, &ctx)?,
+            Action::Submit { custom_id, fields } => clicks::parse_submit(custom_id, fields, &ctx)?,
         };
         let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
         tx.commit().await?;

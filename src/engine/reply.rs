@@ -16,6 +16,32 @@ pub struct Reply {
     pub components: Vec<Button>,
     /// Files such as chart images.
     pub attachments: Vec<Attachment>,
+    /// A form to show instead of a message (Discord's modal), e.g. to ask a lost reason.
+    pub modal: Option<Modal>,
+}
+
+/// A form with text fields; submitting it sends `custom_id` and the texts back.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Modal {
+    /// What the engine does on submit, e.g. `deal:lost:42`.
+    pub custom_id: String,
+    /// Heading of the form.
+    pub title: String,
+    /// The text fields.
+    pub fields: Vec<ModalField>,
+}
+
+/// One text field of a form.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModalField {
+    /// Name the value comes back under.
+    pub custom_id: String,
+    /// Label shown above the field.
+    pub label: String,
+    /// Several lines rather than one.
+    pub paragraph: bool,
+    /// Longest accepted text.
+    pub max_length: u16,
 }
 
 /// A rich card with titled fields.

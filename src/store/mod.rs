@@ -7,6 +7,7 @@ mod crm;
 mod deals;
 mod seed;
 mod stats;
+mod suggest;
 mod tasks;
 mod workspace;
 
@@ -16,6 +17,7 @@ pub use crm::{CompanyRow, ContactRow, NewCompany, NewContact};
 pub use deals::{DealFilter, DealRow, NewDeal};
 pub use seed::{SeedCompany, SeedContact, SeedDeal, SeedMember};
 pub use stats::{ClosedStats, PipelineRaw};
+pub use suggest::Suggestion;
 pub use tasks::{NewTask, TaskRow};
 pub use workspace::{MemberRow, StageRow, WorkspaceRow};
 
@@ -90,7 +92,8 @@ impl Store {
         create_database_if_missing(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
+            // Short enough that a command answers "try again" inside Discord's 3 s window.
+            .acquire_timeout(Duration::from_secs(2))
             .connect_with(options.log_statements(tracing::log::LevelFilter::Trace))
             .await
             .context("could not connect to the database")?;

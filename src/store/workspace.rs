@@ -310,3 +310,36 @@ impl Tx {
         .await?)
     }
 }
+
+impl super::Store {
+    /// The manifest hash last registered for a scope.
+    pub async fn registered_manifest(&self, scope: &str) -> super::StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT manifest_hash FROM command_registrations WHERE scope = $1")
+            .bind(scope)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Records a successful registration.
+    pub async fn record_registration(&self, scope: &str, hash: &str) -> super::StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO command_registrations (scope, manifest_hash) VALUES ($1, $2)
+             ON CONFLICT (scope) DO UPDATE SET manifest_hash = $2, registered_at = now()",
+        )
+        .bind(scope)
+        .bind(hash)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Notes that a member does not accept direct messages, so reminders stop trying.
+    pub async fn mark_dm_closed(&self, ws: i64, user: i64) -> super::StoreResult<()> {
+        sqlx::query("UPDATE members SET dm_closed = true WHERE workspace_id = $1 AND user_id = $2")
+            .bind(ws)
+            .bind(user)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -170,7 +170,7 @@ async fn a_replayed_interaction_is_applied_once(pool: PgPool) {
         workspace_id: 9,
         user_id: 5,
         display_name: Some("Ann".into()),
-        role: Role::Rep,
+        role: salesbot::engine::RoleSource::Known(Role::Rep),
         locale: None,
         channel_id: Some(1),
         interaction_id: Some(1_234_567),

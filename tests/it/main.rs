@@ -1,6 +1,7 @@
 //! One integration-test binary (builds once): every test gets a fresh Postgres database
 //! from `sqlx::test` and talks to salesbot through the console, the way a person would.
 
+pub mod fake_discord;
 mod support;
 
 mod bad_input;

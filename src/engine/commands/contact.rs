@@ -287,6 +287,19 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResu
     Ok(Reply::text(ctx.m(msg)))
 }
 
+/// Logs an interaction given as plain values (the deal card's form).
+pub(super) async fn log_parsed(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    contact: ContactRef,
+    deal: Option<DealRef>,
+    kind: String,
+    summary: String,
+) -> EngineResult<Reply> {
+    let c = ContactLog { contact, kind, summary, deal, satisfaction: None, next_step: None, due: None, happened_at: None };
+    log(tx, ctx, c).await
+}
+
 pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResult<Reply> {
     let contact = lookup::contact(tx, ctx, &c.contact).await?;
     let deal = match &c.deal {

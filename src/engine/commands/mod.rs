@@ -55,6 +55,12 @@ pub enum Command {
     },
     /// The "next stage" button.
     DealNext(DealRef),
+    /// The "lost" button: asks for the reason with a form.
+    DealLostForm(DealRef),
+    /// The "log activity" button: asks what happened with a form.
+    DealLogForm(DealRef),
+    /// The submitted "log activity" form: logs with the deal's contact.
+    DealLogSubmit { deal: DealRef, kind: String, summary: String },
     /// `/deal won`
     DealWon {
         deal: DealRef,
@@ -276,6 +282,9 @@ impl Command {
                 deal::move_to(tx, ctx, deal, stage, note).await
             }
             Command::DealNext(r) => deal::next(tx, ctx, r).await,
+            Command::DealLostForm(r) => deal::lost_form(tx, ctx, r).await,
+            Command::DealLogForm(r) => deal::log_form(tx, ctx, r).await,
+            Command::DealLogSubmit { deal, kind, summary } => deal::log_submit(tx, ctx, deal, kind, summary).await,
             Command::DealWon { deal, amount, note } => deal::won(tx, ctx, deal, amount, note).await,
             Command::DealLost { deal, reason } => deal::lost(tx, ctx, deal, reason).await,
             Command::DealAssign { deal, owner } => deal::assign(tx, ctx, deal, owner).await,

@@ -1,0 +1,215 @@
+//! Between Discord's shapes and the engine's: interactions become requests, replies become
+//! interaction responses and messages. Discord's size limits are applied here, so an unusually
+//! long reply is cut rather than refused by Discord.
+
+use crate::domain::locale::Locale;
+use crate::engine::{Invocation, OptionValue, Reply, RoleSource};
+use serenity::all::{
+    ActionRowComponent, ButtonStyle, CommandDataOption, CommandDataOptionValue, CreateActionRow, CreateAllowedMentions,
+    CreateAttachment, CreateButton, CreateEmbed, CreateEmbedFooter, CreateInputText, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateMessage, CreateModal, EditInteractionResponse, InputTextStyle, Member,
+    ModalInteractionData, User,
+};
+
+const CONTENT_MAX: usize = 2000;
+const TITLE_MAX: usize = 256;
+const DESCRIPTION_MAX: usize = 4096;
+const FIELD_NAME_MAX: usize = 256;
+const FIELD_VALUE_MAX: usize = 1024;
+const FIELDS_MAX: usize = 25;
+const FOOTER_MAX: usize = 2048;
+const BUTTON_LABEL_MAX: usize = 80;
+const BUTTONS_PER_ROW: usize = 5;
+const ROWS_MAX: usize = 5;
+
+/// Cuts text to Discord's limit, marking the cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The engine's invocation from a chat-input command's data.
+pub fn invocation(name: &str, options: &[CommandDataOption]) -> Invocation {
+    let mut inv = Invocation { command: name.to_string(), subcommand: None, options: Vec::new() };
+    let mut leaves = options;
+    if let Some(first) = options.first() {
+        if let CommandDataOptionValue::SubCommand(inner) = &first.value {
+            inv.subcommand = Some(first.name.clone());
+            leaves = inner;
+        }
+    }
+    for o in leaves {
+        let value = match &o.value {
+            CommandDataOptionValue::String(s) => OptionValue::String(s.clone()),
+            CommandDataOptionValue::Integer(i) => OptionValue::Integer(*i),
+            CommandDataOptionValue::Number(n) => OptionValue::Number(*n),
+            CommandDataOptionValue::Boolean(b) => OptionValue::Boolean(*b),
+            CommandDataOptionValue::User(u) => OptionValue::User(u.get()),
+            CommandDataOptionValue::Channel(c) => OptionValue::Channel(c.get()),
+            CommandDataOptionValue::Role(r) => OptionValue::Role(r.get()),
+            CommandDataOptionValue::Mentionable(m) => OptionValue::User(m.get()),
+            CommandDataOptionValue::Autocomplete { value, .. } => OptionValue::String(value.clone()),
+            // Attachments and unknown kinds are not in any manifest; validation names them.
+            _ => OptionValue::String(String::new()),
+        };
+        inv.options.push((o.name.clone(), value));
+    }
+    inv
+}
+
+/// What the engine needs to know of the caller's role: Manage Server makes an admin; the
+/// workspace's manager role (known to the engine) makes a manager.
+pub fn role_source(member: Option<&Member>) -> RoleSource {
+    match member {
+        Some(m) => RoleSource::Discord {
+            manage_guild: m.permissions.is_some_and(|p| p.manage_guild() || p.administrator()),
+            role_ids: m.roles.iter().map(|r| r.get() as i64).collect(),
+        },
+        None => RoleSource::Discord { manage_guild: false, role_ids: Vec::new() },
+    }
+}
+
+/// The name to show for the caller: server nickname, then display name, then username.
+pub fn display_name(member: Option<&Member>, user: &User) -> String {
+    member
+        .and_then(|m| m.nick.clone())
+        .or_else(|| user.global_name.clone())
+        .unwrap_or_else(|| user.name.clone())
+}
+
+/// The caller's language, when we speak it.
+pub fn locale(tag: &str) -> Option<Locale> {
+    Locale::from_tag(tag)
+}
+
+/// The texts typed into a submitted form.
+pub fn modal_fields(data: &ModalInteractionData) -> Vec<(String, String)> {
+    data.components
+        .iter()
+        .flat_map(|row| row.components.iter())
+        .filter_map(|c| match c {
+            ActionRowComponent::InputText(t) => Some((t.custom_id.clone(), t.value.clone().unwrap_or_default())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn embeds(reply: &Reply) -> Vec<CreateEmbed> {
+    reply
+        .embeds
+        .iter()
+        .take(10)
+        .map(|e| {
+            let mut embed = CreateEmbed::new().title(clip(&e.title, TITLE_MAX));
+            if !e.description.is_empty() {
+                embed = embed.description(clip(&e.description, DESCRIPTION_MAX));
+            }
+            embed = embed.fields(e.fields.iter().take(FIELDS_MAX).map(|f| {
+                let value = if f.value.is_empty() { "—".to_string() } else { clip(&f.value, FIELD_VALUE_MAX) };
+                (clip(&f.name, FIELD_NAME_MAX), value, f.inline)
+            }));
+            if let Some(footer) = &e.footer {
+                embed = embed.footer(CreateEmbedFooter::new(clip(footer, FOOTER_MAX)));
+            }
+            embed
+        })
+        .collect()
+}
+
+fn rows(reply: &Reply) -> Vec<CreateActionRow> {
+    reply
+        .components
+        .chunks(BUTTONS_PER_ROW)
+        .take(ROWS_MAX)
+        .map(|chunk| {
+            CreateActionRow::Buttons(
+                chunk
+                    .iter()
+                    .map(|b| {
+                        CreateButton::new(b.custom_id.clone())
+                            .label(clip(&b.label, BUTTON_LABEL_MAX))
+                            .style(ButtonStyle::Primary)
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn files(reply: &Reply) -> Vec<CreateAttachment> {
+    reply.attachments.iter().map(|a| CreateAttachment::bytes(a.data.clone(), a.filename.clone())).collect()
+}
+
+/// An interaction response message. Mentions never ping: what people typed is shown, not sent.
+pub fn response(reply: &Reply) -> CreateInteractionResponseMessage {
+    let mut m = CreateInteractionResponseMessage::new()
+        .content(clip(&reply.content, CONTENT_MAX))
+        .embeds(embeds(reply))
+        .components(rows(reply))
+        .ephemeral(reply.ephemeral)
+        .allowed_mentions(CreateAllowedMentions::new());
+    for f in files(reply) {
+        m = m.add_file(f);
+    }
+    m
+}
+
+/// The edit that completes a deferred response.
+pub fn edit(reply: &Reply) -> EditInteractionResponse {
+    let mut m = EditInteractionResponse::new()
+        .content(clip(&reply.content, CONTENT_MAX))
+        .embeds(embeds(reply))
+        .components(rows(reply))
+        .allowed_mentions(CreateAllowedMentions::new());
+    for f in files(reply) {
+        m = m.new_attachment(f);
+    }
+    m
+}
+
+/// A follow-up message, used for a private answer after a public deferral.
+pub fn followup(reply: &Reply) -> CreateInteractionResponseFollowup {
+    let mut m = CreateInteractionResponseFollowup::new()
+        .content(clip(&reply.content, CONTENT_MAX))
+        .embeds(embeds(reply))
+        .components(rows(reply))
+        .ephemeral(reply.ephemeral)
+        .allowed_mentions(CreateAllowedMentions::new());
+    for f in files(reply) {
+        m = m.add_file(f);
+    }
+    m
+}
+
+/// A form (modal) the engine asked to show.
+pub fn modal(m: &crate::engine::Modal) -> CreateModal {
+    let rows = m
+        .fields
+        .iter()
+        .take(5)
+        .map(|f| {
+            let style = if f.paragraph { InputTextStyle::Paragraph } else { InputTextStyle::Short };
+            CreateActionRow::InputText(
+                CreateInputText::new(style, clip(&f.label, 45), f.custom_id.clone()).max_length(f.max_length).required(true),
+            )
+        })
+        .collect();
+    CreateModal::new(m.custom_id.clone(), clip(&m.title, 45)).components(rows)
+}
+
+/// A message the bot sends on its own (a DM or a channel post).
+pub fn message(reply: &Reply) -> CreateMessage {
+    let mut m = CreateMessage::new()
+        .content(clip(&reply.content, CONTENT_MAX))
+        .embeds(embeds(reply))
+        .components(rows(reply))
+        .allowed_mentions(CreateAllowedMentions::new());
+    for f in files(reply) {
+        m = m.add_file(f);
+    }
+    m
+}

@@ -1,0 +1,416 @@
+//! The Discord front-end, and the only module that imports serenity. It maps interactions to
+//! engine requests and replies to interaction responses; the engine decides everything else.
+
+pub mod convert;
+pub mod send;
+
+use crate::engine::manifest::MANIFEST_FILES;
+use crate::engine::{Action, AutocompleteRequest, Engine, Reply, Request};
+use crate::i18n::Msg;
+use crate::store::Store;
+use anyhow::Context as _;
+use chrono::Utc;
+use serenity::all::{
+    AutocompleteChoice, Client, ClientBuilder, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
+    Context, CreateAutocompleteResponse, CreateInteractionResponse, EventHandler, GatewayIntents, GuildId, Http,
+    HttpBuilder, Interaction, ModalInteraction, Ready, ResumedEvent,
+};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Answer by this time or defer: Discord drops an interaction not answered within 3 s.
+const DEFER_AFTER: Duration = Duration::from_millis(1500);
+/// How long a shutdown waits for commands already running.
+const DRAIN_FOR: Duration = Duration::from_secs(10);
+
+/// Discord settings from the environment.
+#[derive(Clone)]
+pub struct DiscordConfig {
+    /// The bot token; never printed.
+    pub token: String,
+    /// Register commands to this guild only (instant, for development) instead of globally.
+    pub guild_id: Option<u64>,
+    /// Send REST calls (and so the gateway lookup) to this base instead of discord.com.
+    pub api_base: Option<String>,
+}
+
+impl fmt::Debug for DiscordConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiscordConfig")
+            .field("token", &"***")
+            .field("guild_id", &self.guild_id)
+            .field("api_base", &self.api_base)
+            .finish()
+    }
+}
+
+/// The REST client. With an API base the ratelimiter must be off: serenity's ratelimiter
+/// builds its own URLs and would ignore the base (see serenity 0.12 `Ratelimiter::perform`).
+pub fn http(config: &DiscordConfig) -> Http {
+    let mut builder = HttpBuilder::new(&config.token);
+    if let Some(base) = &config.api_base {
+        builder = builder.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);
+    }
+    builder.build()
+}
+
+/// The hash of the manifests as registered, to register again only when they change.
+pub fn manifest_hash() -> String {
+    let mut hasher = Sha256::new();
+    for (name, text) in MANIFEST_FILES {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Commands still running, so a shutdown can let them finish.
+#[derive(Default)]
+struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+struct Guard(Arc<InFlight>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Handler {
+    engine: Engine,
+    config: DiscordConfig,
+    registered: Arc<AtomicBool>,
+    accepting: Arc<AtomicBool>,
+    inflight: Arc<InFlight>,
+}
+
+impl Handler {
+    fn enter(&self) -> Option<Guard> {
+        if !self.accepting.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.inflight.count.fetch_add(1, Ordering::SeqCst);
+        Some(Guard(self.inflight.clone()))
+    }
+
+    async fn drain(&self) {
+        self.accepting.store(false, Ordering::SeqCst);
+        let wait = async {
+            while self.inflight.count.load(Ordering::SeqCst) > 0 {
+                let notified = self.inflight.idle.notified();
+                if self.inflight.count.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(DRAIN_FOR, wait).await.is_err() {
+            tracing::warn!("shutting down with commands still running");
+        }
+    }
+
+    async fn register(&self, ctx: &Context) {
+        if self.registered.swap(true, Ordering::SeqCst) {
+            return; // `ready` fires again after every re-identify
+        }
+        let scope = match self.config.guild_id {
+            Some(g) => format!("guild:{g}"),
+            None => "global".to_string(),
+        };
+        let hash = manifest_hash();
+        match self.engine.store().registered_manifest(&scope).await {
+            Ok(Some(previous)) if previous == hash => {
+                tracing::info!(%scope, "slash commands unchanged; not registering");
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read the last registration; registering"),
+        }
+        let mut manifests = Vec::new();
+        for (name, text) in MANIFEST_FILES {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) => manifests.push(v),
+                Err(e) => {
+                    tracing::error!(command = name, error = %e, "manifest is not JSON; not registering");
+                    return;
+                }
+            }
+        }
+        let result = match self.config.guild_id {
+            Some(g) => ctx.http.create_guild_commands(GuildId::new(g), &manifests).await,
+            None => ctx.http.create_global_commands(&manifests).await,
+        };
+        match result {
+            Ok(_) => {
+                tracing::info!(%scope, commands = manifests.len(), "registered slash commands");
+                if let Err(e) = self.engine.store().record_registration(&scope, &hash).await {
+                    tracing::warn!(error = %e, "could not record the registration");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "registering slash commands failed; will retry on the next ready");
+                self.registered.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn request(&self, cmd_guild: Option<GuildId>, user: &serenity::all::User, member: Option<&serenity::all::Member>, locale: &str, channel: u64, id: u64, action: Action) -> Option<Request> {
+        let guild = cmd_guild?;
+        Some(Request {
+            workspace_id: guild.get() as i64,
+            user_id: user.id.get() as i64,
+            display_name: Some(convert::display_name(member, user)),
+            role: convert::role_source(member),
+            locale: convert::locale(locale),
+            channel_id: Some(channel as i64),
+            interaction_id: Some(id as i64),
+            now: Utc::now(),
+            action,
+        })
+    }
+
+    async fn on_command(&self, ctx: Context, cmd: CommandInteraction) {
+        let inv = convert::invocation(&cmd.data.name, &cmd.data.options);
+        let Some(req) = self.request(cmd.guild_id, &cmd.user, cmd.member.as_deref(), &cmd.locale, cmd.channel_id.get(), cmd.id.get(), Action::Command(inv)) else {
+            return self.outside_guild(&ctx, Responder::Command(&cmd), &cmd.locale).await;
+        };
+        self.answer(&ctx, Responder::Command(&cmd), req).await;
+    }
+
+    async fn on_component(&self, ctx: Context, c: ComponentInteraction) {
+        let action = Action::Click(c.data.custom_id.clone());
+        let Some(req) = self.request(c.guild_id, &c.user, c.member.as_ref(), &c.locale, c.channel_id.get(), c.id.get(), action) else {
+            return self.outside_guild(&ctx, Responder::Component(&c), &c.locale).await;
+        };
+        self.answer(&ctx, Responder::Component(&c), req).await;
+    }
+
+    async fn on_modal(&self, ctx: Context, m: ModalInteraction) {
+        let action = Action::Submit { custom_id: m.data.custom_id.clone(), fields: convert::modal_fields(&m.data) };
+        let Some(req) = self.request(m.guild_id, &m.user, m.member.as_ref(), &m.locale, m.channel_id.get(), m.id.get(), action) else {
+            return self.outside_guild(&ctx, Responder::Modal(&m), &m.locale).await;
+        };
+        self.answer(&ctx, Responder::Modal(&m), req).await;
+    }
+
+    async fn on_autocomplete(&self, ctx: Context, ac: CommandInteraction) {
+        let Some(guild) = ac.guild_id else { return };
+        let Some(focused) = ac.data.autocomplete() else { return };
+        let subcommand = ac.data.options.first().and_then(|o| match o.value {
+            CommandDataOptionValue::SubCommand(_) => Some(o.name.clone()),
+            _ => None,
+        });
+        let req = AutocompleteRequest {
+            workspace_id: guild.get() as i64,
+            user_id: ac.user.id.get() as i64,
+            role: convert::role_source(ac.member.as_deref()),
+            command: ac.data.name.clone(),
+            subcommand,
+            option: focused.name.to_string(),
+            value: focused.value.to_string(),
+        };
+        let choices = self.engine.autocomplete(req).await;
+        let response = CreateAutocompleteResponse::new()
+            .set_choices(choices.into_iter().map(|c| AutocompleteChoice::new(c.name, c.value)).collect());
+        if let Err(e) = ac.create_response(&ctx.http, CreateInteractionResponse::Autocomplete(response)).await {
+            tracing::warn!(error = %e, "autocomplete answer failed");
+        }
+    }
+
+    async fn outside_guild(&self, ctx: &Context, to: Responder<'_>, locale: &str) {
+        let locale = convert::locale(locale).unwrap_or_default();
+        let reply = Reply::private(Msg::new("error.guild_only").render(locale));
+        to.respond(ctx, &reply).await;
+    }
+
+    /// Runs the request; answers directly when the engine is quick, else defers first and
+    /// completes the deferred response (a private answer then replaces it as a follow-up).
+    async fn answer(&self, ctx: &Context, to: Responder<'_>, req: Request) {
+        let locale = req.locale.unwrap_or_default();
+        let Some(_guard) = self.enter() else {
+            let reply = Reply::private(Msg::new("error.restarting").render(locale));
+            return to.respond(ctx, &reply).await;
+        };
+        let engine = self.engine.clone();
+        let mut work = tokio::spawn(async move { engine.handle(req).await });
+        let reply = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
+            Ok(done) => match done {
+                Ok(Some(reply)) => reply,
+                Ok(None) => return, // a replayed interaction, already answered
+                Err(e) => {
+                    tracing::error!(error = %e, "command task failed");
+                    Reply::private(Msg::new("error.unexpected").render(locale))
+                }
+            },
+            Err(_) => {
+                if let Err(e) = to.defer(ctx).await {
+                    tracing::warn!(error = %e, "deferring failed");
+                }
+                let reply = match work.await {
+                    Ok(Some(reply)) => reply,
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::error!(error = %e, "command task failed");
+                        Reply::private(Msg::new("error.unexpected").render(locale))
+                    }
+                };
+                return to.complete(ctx, &reply).await;
+            }
+        };
+        to.respond(ctx, &reply).await;
+    }
+}
+
+/// The three interaction kinds answer the same way.
+enum Responder<'a> {
+    Command(&'a CommandInteraction),
+    Component(&'a ComponentInteraction),
+    Modal(&'a ModalInteraction),
+}
+
+impl Responder<'_> {
+    async fn respond(&self, ctx: &Context, reply: &Reply) {
+        let response = match &reply.modal {
+            Some(m) if !matches!(self, Responder::Modal(_)) => CreateInteractionResponse::Modal(convert::modal(m)),
+            _ => CreateInteractionResponse::Message(convert::response(reply)),
+        };
+        let result = match self {
+            Responder::Command(c) => c.create_response(&ctx.http, response).await,
+            Responder::Component(c) => c.create_response(&ctx.http, response).await,
+            Responder::Modal(m) => m.create_response(&ctx.http, response).await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "interaction response failed");
+        }
+    }
+
+    async fn defer(&self, ctx: &Context) -> serenity::Result<()> {
+        let defer = CreateInteractionResponse::Defer(serenity::all::CreateInteractionResponseMessage::new());
+        match self {
+            Responder::Command(c) => c.create_response(&ctx.http, defer).await,
+            Responder::Component(c) => c.create_response(&ctx.http, defer).await,
+            Responder::Modal(m) => m.create_response(&ctx.http, defer).await,
+        }
+    }
+
+    async fn complete(&self, ctx: &Context, reply: &Reply) {
+        let http = &ctx.http;
+        let result = if reply.ephemeral {
+            // A deferral is public; a private answer (an error, a personal list) replaces it.
+            let deleted = match self {
+                Responder::Command(c) => c.delete_response(http).await,
+                Responder::Component(c) => c.delete_response(http).await,
+                Responder::Modal(m) => m.delete_response(http).await,
+            };
+            if let Err(e) = deleted {
+                tracing::warn!(error = %e, "removing the deferred response failed");
+            }
+            match self {
+                Responder::Command(c) => c.create_followup(http, convert::followup(reply)).await.map(|_| ()),
+                Responder::Component(c) => c.create_followup(http, convert::followup(reply)).await.map(|_| ()),
+                Responder::Modal(m) => m.create_followup(http, convert::followup(reply)).await.map(|_| ()),
+            }
+        } else {
+            match self {
+                Responder::Command(c) => c.edit_response(http, convert::edit(reply)).await.map(|_| ()),
+                Responder::Component(c) => c.edit_response(http, convert::edit(reply)).await.map(|_| ()),
+                Responder::Modal(m) => m.edit_response(http, convert::edit(reply)).await.map(|_| ()),
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "completing the deferred response failed");
+        }
+    }
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
+        self.register(&ctx).await;
+    }
+
+    async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
+        tracing::info!("gateway session resumed");
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        match interaction {
+            Interaction::Command(cmd) => self.on_command(ctx, cmd).await,
+            Interaction::Autocomplete(ac) => self.on_autocomplete(ctx, ac).await,
+            Interaction::Component(c) => self.on_component(ctx, c).await,
+            Interaction::Modal(m) => self.on_modal(ctx, m).await,
+            _ => {}
+        }
+    }
+}
+
+/// A running bot: the gateway client plus what is needed to stop it cleanly.
+pub struct Bot {
+    client: Client,
+    handler: Handler,
+}
+
+impl Bot {
+    /// Builds the client (this asks Discord, or `api_base`, for the gateway address).
+    pub async fn connect(config: DiscordConfig, engine: Engine) -> anyhow::Result<Bot> {
+        let handler = Handler {
+            engine,
+            config: config.clone(),
+            registered: Arc::new(AtomicBool::new(false)),
+            accepting: Arc::new(AtomicBool::new(true)),
+            inflight: Arc::new(InFlight::default()),
+        };
+        // Interactions need no gateway intents; GUILDS keeps the session useful and is not privileged.
+        let client = ClientBuilder::new_with_http(http(&config), GatewayIntents::GUILDS)
+            .event_handler(handler.clone())
+            .await
+            .context("failed to set up the Discord client")?;
+        Ok(Bot { client, handler })
+    }
+
+    /// The REST client, for sending messages on the bot's own initiative.
+    pub fn http(&self) -> Arc<Http> {
+        self.client.http.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops taking commands, lets the running ones
+    /// finish, and closes the gateway.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Bot { mut client, handler } = self;
+        let shards = client.shard_manager.clone();
+        let mut gateway = tokio::spawn(async move { client.start().await });
+        tokio::select! {
+            ended = &mut gateway => {
+                // Only a fatal gateway error (a bad token, disallowed intents) ends the client.
+                return ended.context("the Discord client task failed")?.context("the Discord gateway refused the bot");
+            }
+            () = shutdown => {}
+        }
+        tracing::info!("shutting down: finishing running commands");
+        handler.drain().await;
+        shards.shutdown_all().await;
+        match gateway.await {
+            Ok(result) => result.context("the Discord client stopped with an error"),
+            Err(e) => Err(anyhow::Error::new(e).context("the Discord client task failed")),
+        }
+    }
+}
+
+/// Registers the outbox-free sender for the bot's own messages.
+pub fn sender(bot: &Bot, store: Store) -> send::Sender {
+    send::Sender::new(bot.http(), store)
+}
