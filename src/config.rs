@@ -16,7 +16,10 @@ pub struct Config {
 }
 
 fn non_empty(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 impl Config {
@@ -28,12 +31,24 @@ impl Config {
             Some(token) => {
                 let guild_id = match non_empty("DISCORD_GUILD_ID") {
                     None => None,
-                    Some(g) => Some(g.parse::<u64>().map_err(|_| anyhow::anyhow!("DISCORD_GUILD_ID must be a server id (a number), not '{g}'"))?),
+                    Some(g) => Some(g.parse::<u64>().map_err(|_| {
+                        anyhow::anyhow!(
+                            "DISCORD_GUILD_ID must be a server id (a number), not '{g}'"
+                        )
+                    })?),
                 };
-                Some(DiscordConfig { token, guild_id, api_base: non_empty("DISCORD_API_BASE") })
+                Some(DiscordConfig {
+                    token,
+                    guild_id,
+                    api_base: non_empty("DISCORD_API_BASE"),
+                })
             }
         };
-        Ok(Config { database_url: non_empty("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()), discord })
+        Ok(Config {
+            database_url: non_empty("DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            discord,
+        })
     }
 }
 
@@ -84,7 +99,11 @@ mod tests {
         }
         let c = Config {
             database_url: "postgres://a:hunter2@h/d".into(),
-            discord: Some(DiscordConfig { token: "SECRET.TOKEN".into(), guild_id: None, api_base: None }),
+            discord: Some(DiscordConfig {
+                token: "SECRET.TOKEN".into(),
+                guild_id: None,
+                api_base: None,
+            }),
         };
         assert!(!format!("{c:?}").contains("SECRET.TOKEN"));
         assert!(!format!("{c:?}").contains("hunter2"));

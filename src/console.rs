@@ -284,10 +284,19 @@ impl Console {
                 for word in words.iter().skip(1) {
                     match word.split_once(':') {
                         Some((k, v)) => fields.push((k.to_string(), v.to_string())),
-                        None => return self.reply(meta_error(locale, Msg::new("console.expected_option").arg("given", word))),
+                        None => {
+                            return self.reply(meta_error(
+                                locale,
+                                Msg::new("console.expected_option").arg("given", word),
+                            ))
+                        }
                     }
                 }
-                self.send(Action::Submit { custom_id: id.to_string(), fields }).await
+                self.send(Action::Submit {
+                    custom_id: id.to_string(),
+                    fields,
+                })
+                .await
             }
             ["now"] => {
                 self.clock = None;
@@ -405,7 +414,12 @@ fn render_text(out: &Output) -> String {
         for f in &m.fields {
             lines.push(format!("│ {}: {}", f.custom_id, f.label));
         }
-        let names = m.fields.iter().map(|f| format!("{}:\"…\"", f.custom_id)).collect::<Vec<_>>().join(" ");
+        let names = m
+            .fields
+            .iter()
+            .map(|f| format!("{}:\"…\"", f.custom_id))
+            .collect::<Vec<_>>()
+            .join(" ");
         lines.push(format!("└─ :submit {} {names}", m.custom_id));
     }
     for a in &r.attachments {

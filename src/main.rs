@@ -86,7 +86,13 @@ async fn main() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(if config.discord.is_some() {
         Cmd::Run
     } else {
-        Cmd::Console { json: false, demo: true, workspace: None, user: None, role: "admin".into() }
+        Cmd::Console {
+            json: false,
+            demo: true,
+            workspace: None,
+            user: None,
+            role: "admin".into(),
+        }
     });
     match command {
         Cmd::Run => {

@@ -5,9 +5,10 @@
 use crate::domain::locale::Locale;
 use crate::engine::{Invocation, OptionValue, Reply, RoleSource};
 use serenity::all::{
-    ActionRowComponent, ButtonStyle, CommandDataOption, CommandDataOptionValue, CreateActionRow, CreateAllowedMentions,
-    CreateAttachment, CreateButton, CreateEmbed, CreateEmbedFooter, CreateInputText, CreateInteractionResponseFollowup,
-    CreateInteractionResponseMessage, CreateMessage, CreateModal, EditInteractionResponse, InputTextStyle, Member,
+    ActionRowComponent, ButtonStyle, CommandDataOption, CommandDataOptionValue, CreateActionRow,
+    CreateAllowedMentions, CreateAttachment, CreateButton, CreateEmbed, CreateEmbedFooter,
+    CreateInputText, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    CreateMessage, CreateModal, EditInteractionResponse, InputTextStyle, Member,
     ModalInteractionData, User,
 };
 
@@ -34,7 +35,11 @@ pub fn clip(s: &str, max: usize) -> String {
 
 /// The engine's invocation from a chat-input command's data.
 pub fn invocation(name: &str, options: &[CommandDataOption]) -> Invocation {
-    let mut inv = Invocation { command: name.to_string(), subcommand: None, options: Vec::new() };
+    let mut inv = Invocation {
+        command: name.to_string(),
+        subcommand: None,
+        options: Vec::new(),
+    };
     let mut leaves = options;
     if let Some(first) = options.first() {
         if let CommandDataOptionValue::SubCommand(inner) = &first.value {
@@ -52,7 +57,9 @@ pub fn invocation(name: &str, options: &[CommandDataOption]) -> Invocation {
             CommandDataOptionValue::Channel(c) => OptionValue::Channel(c.get()),
             CommandDataOptionValue::Role(r) => OptionValue::Role(r.get()),
             CommandDataOptionValue::Mentionable(m) => OptionValue::User(m.get()),
-            CommandDataOptionValue::Autocomplete { value, .. } => OptionValue::String(value.clone()),
+            CommandDataOptionValue::Autocomplete { value, .. } => {
+                OptionValue::String(value.clone())
+            }
             // Attachments and unknown kinds are not in any manifest; validation names them.
             _ => OptionValue::String(String::new()),
         };
@@ -66,10 +73,15 @@ pub fn invocation(name: &str, options: &[CommandDataOption]) -> Invocation {
 pub fn role_source(member: Option<&Member>) -> RoleSource {
     match member {
         Some(m) => RoleSource::Discord {
-            manage_guild: m.permissions.is_some_and(|p| p.manage_guild() || p.administrator()),
+            manage_guild: m
+                .permissions
+                .is_some_and(|p| p.manage_guild() || p.administrator()),
             role_ids: m.roles.iter().map(|r| r.get() as i64).collect(),
         },
-        None => RoleSource::Discord { manage_guild: false, role_ids: Vec::new() },
+        None => RoleSource::Discord {
+            manage_guild: false,
+            role_ids: Vec::new(),
+        },
     }
 }
 
@@ -92,7 +104,9 @@ pub fn modal_fields(data: &ModalInteractionData) -> Vec<(String, String)> {
         .iter()
         .flat_map(|row| row.components.iter())
         .filter_map(|c| match c {
-            ActionRowComponent::InputText(t) => Some((t.custom_id.clone(), t.value.clone().unwrap_or_default())),
+            ActionRowComponent::InputText(t) => {
+                Some((t.custom_id.clone(), t.value.clone().unwrap_or_default()))
+            }
             _ => None,
         })
         .collect()
@@ -109,7 +123,11 @@ fn embeds(reply: &Reply) -> Vec<CreateEmbed> {
                 embed = embed.description(clip(&e.description, DESCRIPTION_MAX));
             }
             embed = embed.fields(e.fields.iter().take(FIELDS_MAX).map(|f| {
-                let value = if f.value.is_empty() { "—".to_string() } else { clip(&f.value, FIELD_VALUE_MAX) };
+                let value = if f.value.is_empty() {
+                    "—".to_string()
+                } else {
+                    clip(&f.value, FIELD_VALUE_MAX)
+                };
                 (clip(&f.name, FIELD_NAME_MAX), value, f.inline)
             }));
             if let Some(footer) = &e.footer {
@@ -141,7 +159,11 @@ fn rows(reply: &Reply) -> Vec<CreateActionRow> {
 }
 
 fn files(reply: &Reply) -> Vec<CreateAttachment> {
-    reply.attachments.iter().map(|a| CreateAttachment::bytes(a.data.clone(), a.filename.clone())).collect()
+    reply
+        .attachments
+        .iter()
+        .map(|a| CreateAttachment::bytes(a.data.clone(), a.filename.clone()))
+        .collect()
 }
 
 /// An interaction response message. Mentions never ping: what people typed is shown, not sent.
@@ -192,9 +214,15 @@ pub fn modal(m: &crate::engine::Modal) -> CreateModal {
         .iter()
         .take(5)
         .map(|f| {
-            let style = if f.paragraph { InputTextStyle::Paragraph } else { InputTextStyle::Short };
+            let style = if f.paragraph {
+                InputTextStyle::Paragraph
+            } else {
+                InputTextStyle::Short
+            };
             CreateActionRow::InputText(
-                CreateInputText::new(style, clip(&f.label, 45), f.custom_id.clone()).max_length(f.max_length).required(true),
+                CreateInputText::new(style, clip(&f.label, 45), f.custom_id.clone())
+                    .max_length(f.max_length)
+                    .required(true),
             )
         })
         .collect();

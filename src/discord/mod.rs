@@ -11,9 +11,10 @@ use crate::store::Store;
 use anyhow::Context as _;
 use chrono::Utc;
 use serenity::all::{
-    AutocompleteChoice, Client, ClientBuilder, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
-    Context, CreateAutocompleteResponse, CreateInteractionResponse, EventHandler, GatewayIntents, GuildId, Http,
-    HttpBuilder, Interaction, ModalInteraction, Ready, ResumedEvent,
+    AutocompleteChoice, Client, ClientBuilder, CommandDataOptionValue, CommandInteraction,
+    ComponentInteraction, Context, CreateAutocompleteResponse, CreateInteractionResponse,
+    EventHandler, GatewayIntents, GuildId, Http, HttpBuilder, Interaction, ModalInteraction, Ready,
+    ResumedEvent,
 };
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -54,7 +55,9 @@ impl fmt::Debug for DiscordConfig {
 pub fn http(config: &DiscordConfig) -> Http {
     let mut builder = HttpBuilder::new(&config.token);
     if let Some(base) = &config.api_base {
-        builder = builder.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);
+        builder = builder
+            .proxy(base.trim_end_matches('/'))
+            .ratelimiter_disabled(true);
     }
     builder.build()
 }
@@ -68,7 +71,11 @@ pub fn manifest_hash() -> String {
         hasher.update(text.as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Commands still running, so a shutdown can let them finish.
@@ -137,7 +144,9 @@ impl Handler {
                 return;
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not read the last registration; registering"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the last registration; registering")
+            }
         }
         let mut manifests = Vec::new();
         for (name, text) in MANIFEST_FILES {
@@ -150,7 +159,11 @@ impl Handler {
             }
         }
         let result = match self.config.guild_id {
-            Some(g) => ctx.http.create_guild_commands(GuildId::new(g), &manifests).await,
+            Some(g) => {
+                ctx.http
+                    .create_guild_commands(GuildId::new(g), &manifests)
+                    .await
+            }
             None => ctx.http.create_global_commands(&manifests).await,
         };
         match result {
@@ -167,7 +180,16 @@ impl Handler {
         }
     }
 
-    fn request(&self, cmd_guild: Option<GuildId>, user: &serenity::all::User, member: Option<&serenity::all::Member>, locale: &str, channel: u64, id: u64, action: Action) -> Option<Request> {
+    fn request(
+        &self,
+        cmd_guild: Option<GuildId>,
+        user: &serenity::all::User,
+        member: Option<&serenity::all::Member>,
+        locale: &str,
+        channel: u64,
+        id: u64,
+        action: Action,
+    ) -> Option<Request> {
         let guild = cmd_guild?;
         Some(Request {
             workspace_id: guild.get() as i64,
@@ -184,31 +206,66 @@ impl Handler {
 
     async fn on_command(&self, ctx: Context, cmd: CommandInteraction) {
         let inv = convert::invocation(&cmd.data.name, &cmd.data.options);
-        let Some(req) = self.request(cmd.guild_id, &cmd.user, cmd.member.as_deref(), &cmd.locale, cmd.channel_id.get(), cmd.id.get(), Action::Command(inv)) else {
-            return self.outside_guild(&ctx, Responder::Command(&cmd), &cmd.locale).await;
+        let Some(req) = self.request(
+            cmd.guild_id,
+            &cmd.user,
+            cmd.member.as_deref(),
+            &cmd.locale,
+            cmd.channel_id.get(),
+            cmd.id.get(),
+            Action::Command(inv),
+        ) else {
+            return self
+                .outside_guild(&ctx, Responder::Command(&cmd), &cmd.locale)
+                .await;
         };
         self.answer(&ctx, Responder::Command(&cmd), req).await;
     }
 
     async fn on_component(&self, ctx: Context, c: ComponentInteraction) {
         let action = Action::Click(c.data.custom_id.clone());
-        let Some(req) = self.request(c.guild_id, &c.user, c.member.as_ref(), &c.locale, c.channel_id.get(), c.id.get(), action) else {
-            return self.outside_guild(&ctx, Responder::Component(&c), &c.locale).await;
+        let Some(req) = self.request(
+            c.guild_id,
+            &c.user,
+            c.member.as_ref(),
+            &c.locale,
+            c.channel_id.get(),
+            c.id.get(),
+            action,
+        ) else {
+            return self
+                .outside_guild(&ctx, Responder::Component(&c), &c.locale)
+                .await;
         };
         self.answer(&ctx, Responder::Component(&c), req).await;
     }
 
     async fn on_modal(&self, ctx: Context, m: ModalInteraction) {
-        let action = Action::Submit { custom_id: m.data.custom_id.clone(), fields: convert::modal_fields(&m.data) };
-        let Some(req) = self.request(m.guild_id, &m.user, m.member.as_ref(), &m.locale, m.channel_id.get(), m.id.get(), action) else {
-            return self.outside_guild(&ctx, Responder::Modal(&m), &m.locale).await;
+        let action = Action::Submit {
+            custom_id: m.data.custom_id.clone(),
+            fields: convert::modal_fields(&m.data),
+        };
+        let Some(req) = self.request(
+            m.guild_id,
+            &m.user,
+            m.member.as_ref(),
+            &m.locale,
+            m.channel_id.get(),
+            m.id.get(),
+            action,
+        ) else {
+            return self
+                .outside_guild(&ctx, Responder::Modal(&m), &m.locale)
+                .await;
         };
         self.answer(&ctx, Responder::Modal(&m), req).await;
     }
 
     async fn on_autocomplete(&self, ctx: Context, ac: CommandInteraction) {
         let Some(guild) = ac.guild_id else { return };
-        let Some(focused) = ac.data.autocomplete() else { return };
+        let Some(focused) = ac.data.autocomplete() else {
+            return;
+        };
         let subcommand = ac.data.options.first().and_then(|o| match o.value {
             CommandDataOptionValue::SubCommand(_) => Some(o.name.clone()),
             _ => None,
@@ -223,9 +280,16 @@ impl Handler {
             value: focused.value.to_string(),
         };
         let choices = self.engine.autocomplete(req).await;
-        let response = CreateAutocompleteResponse::new()
-            .set_choices(choices.into_iter().map(|c| AutocompleteChoice::new(c.name, c.value)).collect());
-        if let Err(e) = ac.create_response(&ctx.http, CreateInteractionResponse::Autocomplete(response)).await {
+        let response = CreateAutocompleteResponse::new().set_choices(
+            choices
+                .into_iter()
+                .map(|c| AutocompleteChoice::new(c.name, c.value))
+                .collect(),
+        );
+        if let Err(e) = ac
+            .create_response(&ctx.http, CreateInteractionResponse::Autocomplete(response))
+            .await
+        {
             tracing::warn!(error = %e, "autocomplete answer failed");
         }
     }
@@ -284,7 +348,9 @@ enum Responder<'a> {
 impl Responder<'_> {
     async fn respond(&self, ctx: &Context, reply: &Reply) {
         let response = match &reply.modal {
-            Some(m) if !matches!(self, Responder::Modal(_)) => CreateInteractionResponse::Modal(convert::modal(m)),
+            Some(m) if !matches!(self, Responder::Modal(_)) => {
+                CreateInteractionResponse::Modal(convert::modal(m))
+            }
             _ => CreateInteractionResponse::Message(convert::response(reply)),
         };
         let result = match self {
@@ -298,7 +364,9 @@ impl Responder<'_> {
     }
 
     async fn defer(&self, ctx: &Context) -> serenity::Result<()> {
-        let defer = CreateInteractionResponse::Defer(serenity::all::CreateInteractionResponseMessage::new());
+        let defer = CreateInteractionResponse::Defer(
+            serenity::all::CreateInteractionResponseMessage::new(),
+        );
         match self {
             Responder::Command(c) => c.create_response(&ctx.http, defer).await,
             Responder::Component(c) => c.create_response(&ctx.http, defer).await,
@@ -319,15 +387,33 @@ impl Responder<'_> {
                 tracing::warn!(error = %e, "removing the deferred response failed");
             }
             match self {
-                Responder::Command(c) => c.create_followup(http, convert::followup(reply)).await.map(|_| ()),
-                Responder::Component(c) => c.create_followup(http, convert::followup(reply)).await.map(|_| ()),
-                Responder::Modal(m) => m.create_followup(http, convert::followup(reply)).await.map(|_| ()),
+                Responder::Command(c) => c
+                    .create_followup(http, convert::followup(reply))
+                    .await
+                    .map(|_| ()),
+                Responder::Component(c) => c
+                    .create_followup(http, convert::followup(reply))
+                    .await
+                    .map(|_| ()),
+                Responder::Modal(m) => m
+                    .create_followup(http, convert::followup(reply))
+                    .await
+                    .map(|_| ()),
             }
         } else {
             match self {
-                Responder::Command(c) => c.edit_response(http, convert::edit(reply)).await.map(|_| ()),
-                Responder::Component(c) => c.edit_response(http, convert::edit(reply)).await.map(|_| ()),
-                Responder::Modal(m) => m.edit_response(http, convert::edit(reply)).await.map(|_| ()),
+                Responder::Command(c) => c
+                    .edit_response(http, convert::edit(reply))
+                    .await
+                    .map(|_| ()),
+                Responder::Component(c) => c
+                    .edit_response(http, convert::edit(reply))
+                    .await
+                    .map(|_| ()),
+                Responder::Modal(m) => m
+                    .edit_response(http, convert::edit(reply))
+                    .await
+                    .map(|_| ()),
             }
         };
         if let Err(e) = result {
@@ -390,7 +476,10 @@ impl Bot {
     /// Serves until `shutdown` resolves, then stops taking commands, lets the running ones
     /// finish, and closes the gateway.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Bot { mut client, handler } = self;
+        let Bot {
+            mut client,
+            handler,
+        } = self;
         let shards = client.shard_manager.clone();
         let mut gateway = tokio::spawn(async move { client.start().await });
         tokio::select! {

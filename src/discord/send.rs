@@ -59,10 +59,15 @@ fn classify(e: serenity::Error) -> SendError {
             } else if status == 429 || status >= 500 {
                 SendError::Retry(format!("status {status}"))
             } else {
-                SendError::Failed(format!("status {status}, code {code}: {}", resp.error.message))
+                SendError::Failed(format!(
+                    "status {status}, code {code}: {}",
+                    resp.error.message
+                ))
             }
         }
-        serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => SendError::Retry(e.to_string()),
+        serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => {
+            SendError::Retry(e.to_string())
+        }
         _ => SendError::Failed(e.to_string()),
     }
 }
@@ -84,8 +89,15 @@ impl Sender {
     /// in `members.dm_closed` so nothing keeps trying.
     pub async fn dm(&self, workspace: i64, user: u64, reply: &Reply) -> Result<u64, SendError> {
         let attempt = async {
-            let channel = UserId::new(user).create_dm_channel(&self.http).await.map_err(classify)?;
-            let msg = channel.id.send_message(&self.http, convert::message(reply)).await.map_err(classify)?;
+            let channel = UserId::new(user)
+                .create_dm_channel(&self.http)
+                .await
+                .map_err(classify)?;
+            let msg = channel
+                .id
+                .send_message(&self.http, convert::message(reply))
+                .await
+                .map_err(classify)?;
             Ok(msg.id.get())
         };
         let result = tokio::time::timeout(SEND_TIMEOUT, attempt)
@@ -102,9 +114,14 @@ impl Sender {
     /// Posts in a channel; returns the message id.
     pub async fn channel(&self, channel: u64, reply: &Reply) -> Result<u64, SendError> {
         let attempt = async {
-            let msg = ChannelId::new(channel).send_message(&self.http, convert::message(reply)).await.map_err(classify)?;
+            let msg = ChannelId::new(channel)
+                .send_message(&self.http, convert::message(reply))
+                .await
+                .map_err(classify)?;
             Ok(msg.id.get())
         };
-        tokio::time::timeout(SEND_TIMEOUT, attempt).await.unwrap_or_else(|_| Err(SendError::Retry("timed out".into())))
+        tokio::time::timeout(SEND_TIMEOUT, attempt)
+            .await
+            .unwrap_or_else(|_| Err(SendError::Retry("timed out".into())))
     }
 }

@@ -59,14 +59,29 @@ impl Engine {
     async fn suggest(&self, req: &AutocompleteRequest) -> EngineResult<Vec<Choice>> {
         let q = req.value.trim().to_lowercase();
         if req.option == "zone" {
-            let mut zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).filter(|n| n.to_lowercase().contains(&q)).collect();
+            let mut zones: Vec<&str> = chrono_tz::TZ_VARIANTS
+                .iter()
+                .map(|tz| tz.name())
+                .filter(|n| n.to_lowercase().contains(&q))
+                .collect();
             zones.sort_by_key(|n| (!n.to_lowercase().starts_with(&q), n.len()));
-            return Ok(zones.into_iter().take(MAX_CHOICES).map(|z| Choice { name: z.into(), value: z.into() }).collect());
+            return Ok(zones
+                .into_iter()
+                .take(MAX_CHOICES)
+                .map(|z| Choice {
+                    name: z.into(),
+                    value: z.into(),
+                })
+                .collect());
         }
         let mut tx = self.store.begin().await?;
-        let Some(ws) = tx.workspace(req.workspace_id).await? else { return Ok(Vec::new()) };
+        let Some(ws) = tx.workspace(req.workspace_id).await? else {
+            return Ok(Vec::new());
+        };
         let role = req.role.resolve(ws.manager_role_id);
-        let owner = Visibility::parse(&ws.visibility).unwrap_or(Visibility::All).owner_filter(role, req.user_id);
+        let owner = Visibility::parse(&ws.visibility)
+            .unwrap_or(Visibility::All)
+            .owner_filter(role, req.user_id);
         let limit = MAX_CHOICES as i64;
         let found = match req.option.as_str() {
             "deal" => tx.suggest_deals(ws.id, &q, owner, limit).await?,
@@ -76,7 +91,8 @@ impl Engine {
             "stage" => {
                 let stages = tx.stages(ws.id).await?;
                 // New deals and moves go to open stages; Won and Lost have their own commands.
-                let open_only = req.command == "deal" && matches!(req.subcommand.as_deref(), Some("new"));
+                let open_only =
+                    req.command == "deal" && matches!(req.subcommand.as_deref(), Some("new"));
                 let mut names: Vec<(f64, String)> = stages
                     .into_iter()
                     .filter(|s| !open_only || s.kind == StageKind::Open.as_str())
@@ -94,10 +110,24 @@ impl Engine {
                     .filter(|(score, _)| *score > 0.7)
                     .collect();
                 names.sort_by(|a, b| b.0.total_cmp(&a.0));
-                return Ok(names.into_iter().take(MAX_CHOICES).map(|(_, n)| Choice { name: n.clone(), value: n }).collect());
+                return Ok(names
+                    .into_iter()
+                    .take(MAX_CHOICES)
+                    .map(|(_, n)| Choice {
+                        name: n.clone(),
+                        value: n,
+                    })
+                    .collect());
             }
             _ => Vec::new(),
         };
-        Ok(found.into_iter().take(MAX_CHOICES).map(|s| Choice { name: clip(&s.label), value: clip(&s.value) }).collect())
+        Ok(found
+            .into_iter()
+            .take(MAX_CHOICES)
+            .map(|s| Choice {
+                name: clip(&s.label),
+                value: clip(&s.value),
+            })
+            .collect())
     }
 }

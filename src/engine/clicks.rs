@@ -51,7 +51,11 @@ pub(crate) fn parse(custom_id: &str, ctx: &Ctx) -> EngineResult<Command> {
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("")
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+        .unwrap_or("")
 }
 
 /// Checks a form field like a text option: required, bounded, no control characters or markup.
@@ -60,28 +64,52 @@ fn text_field(fields: &[(String, String)], name: &'static str, max: usize) -> En
     let problem = if value.is_empty() {
         Some(Msg::new("problem.empty"))
     } else if value.chars().count() > max {
-        Some(Msg::new("problem.too_long").arg("given", value.chars().count()).arg("max", max))
-    } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        Some(
+            Msg::new("problem.too_long")
+                .arg("given", value.chars().count())
+                .arg("max", max),
+        )
+    } else if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         Some(Msg::new("problem.control_chars"))
-    } else if ["@everyone", "@here", "<@", "<#", "</"].iter().any(|m| value.to_lowercase().contains(m)) {
+    } else if ["@everyone", "@here", "<@", "<#", "</"]
+        .iter()
+        .any(|m| value.to_lowercase().contains(m))
+    {
         Some(Msg::new("problem.mention"))
     } else {
         None
     };
     match problem {
-        Some(p) => Err(super::errors::option(name, p, Msg::new("accepted.text").arg("max", max))),
+        Some(p) => Err(super::errors::option(
+            name,
+            p,
+            Msg::new("accepted.text").arg("max", max),
+        )),
         None => Ok(value.to_string()),
     }
 }
 
 /// Parses a submitted form: `deal:lost:42` with a reason, `deal:log:42` with kind and summary.
-pub(crate) fn parse_submit(custom_id: &str, fields: &[(String, String)], _ctx: &Ctx) -> EngineResult<Command> {
+pub(crate) fn parse_submit(
+    custom_id: &str,
+    fields: &[(String, String)],
+    _ctx: &Ctx,
+) -> EngineResult<Command> {
     let parts: Vec<&str> = custom_id.split(':').collect();
-    let number = |s: &str| s.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(stale_button);
+    let number = |s: &str| {
+        s.parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(stale_button)
+    };
     match parts.as_slice() {
-        ["deal", "lost", n] => {
-            Ok(Command::DealLost { deal: DealRef::Number(number(n)?), reason: text_field(fields, "reason", 300)? })
-        }
+        ["deal", "lost", n] => Ok(Command::DealLost {
+            deal: DealRef::Number(number(n)?),
+            reason: text_field(fields, "reason", 300)?,
+        }),
         ["deal", "log", n] => {
             let kind = field(fields, "kind").to_lowercase();
             const KINDS: [&str; 6] = ["call", "email", "meeting", "visit", "message", "note"];
@@ -92,7 +120,11 @@ pub(crate) fn parse_submit(custom_id: &str, fields: &[(String, String)], _ctx: &
                     Msg::new("accepted.stages").arg("stages", KINDS.join(", ")),
                 ));
             }
-            Ok(Command::DealLogSubmit { deal: DealRef::Number(number(n)?), kind, summary: text_field(fields, "summary", 1000)? })
+            Ok(Command::DealLogSubmit {
+                deal: DealRef::Number(number(n)?),
+                kind,
+                summary: text_field(fields, "summary", 1000)?,
+            })
         }
         _ => Err(stale_button()),
     }

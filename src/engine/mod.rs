@@ -12,9 +12,9 @@ mod errors;
 pub mod manifest;
 pub mod reply;
 
+pub use autocomplete::{AutocompleteRequest, Choice};
 pub use commands::Command;
 pub use manifest::{Invocation, Manifests, OptionValue};
-pub use autocomplete::{AutocompleteRequest, Choice};
 pub use reply::{Attachment, Button, Embed, Field, Modal, ModalField, Reply};
 
 use crate::domain::locale::Locale;
@@ -60,8 +60,14 @@ impl RoleSource {
     pub fn resolve(&self, manager_role: Option<i64>) -> Role {
         match self {
             RoleSource::Known(role) => *role,
-            RoleSource::Discord { manage_guild: true, .. } => Role::Admin,
-            RoleSource::Discord { role_ids, .. } if manager_role.is_some_and(|m| role_ids.contains(&m)) => Role::Manager,
+            RoleSource::Discord {
+                manage_guild: true, ..
+            } => Role::Admin,
+            RoleSource::Discord { role_ids, .. }
+                if manager_role.is_some_and(|m| role_ids.contains(&m)) =>
+            {
+                Role::Manager
+            }
             RoleSource::Discord { .. } => Role::Rep,
         }
     }
@@ -195,7 +201,12 @@ impl Engine {
         }
         let role = req.role.resolve(ws.manager_role_id);
         let member = tx
-            .upsert_member(req.workspace_id, req.user_id, req.display_name.as_deref(), role.as_str())
+            .upsert_member(
+                req.workspace_id,
+                req.user_id,
+                req.display_name.as_deref(),
+                role.as_str(),
+            )
             .await?;
         let stages = tx.stages(req.workspace_id).await?;
         let mut ctx = Ctx::new(req, role, ws, member, stages, *locale)?;

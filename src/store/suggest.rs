@@ -30,9 +30,19 @@ impl Tx {
     }
 
     /// Deals by number prefix, title prefix, then title anywhere; open deals first.
-    pub async fn suggest_deals(&mut self, ws: i64, q: &str, owner: Option<i64>, limit: i64) -> StoreResult<Vec<Suggestion>> {
+    pub async fn suggest_deals(
+        &mut self,
+        ws: i64,
+        q: &str,
+        owner: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Suggestion>> {
         let digits: String = q.trim_start_matches(['D', 'd', '-', '#']).to_string();
-        let number_prefix = if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) { Some(digits) } else { None };
+        let number_prefix = if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+            Some(digits)
+        } else {
+            None
+        };
         Ok(sqlx::query_as(
             "SELECT 'D-' || d.number || ' ' || d.title || ' · ' || s.name AS label, 'D-' || d.number AS value
              FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
@@ -52,7 +62,13 @@ impl Tx {
     }
 
     /// Contacts by name or email, prefix matches first.
-    pub async fn suggest_contacts(&mut self, ws: i64, q: &str, owner: Option<i64>, limit: i64) -> StoreResult<Vec<Suggestion>> {
+    pub async fn suggest_contacts(
+        &mut self,
+        ws: i64,
+        q: &str,
+        owner: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Suggestion>> {
         Ok(sqlx::query_as(
             "SELECT 'C-' || c.id || ' ' || c.name || COALESCE(' · ' || co.name, '') AS label, 'C-' || c.id AS value
              FROM contacts c LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id
@@ -71,7 +87,12 @@ impl Tx {
     }
 
     /// Companies by name, prefix matches first.
-    pub async fn suggest_companies(&mut self, ws: i64, q: &str, limit: i64) -> StoreResult<Vec<Suggestion>> {
+    pub async fn suggest_companies(
+        &mut self,
+        ws: i64,
+        q: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<Suggestion>> {
         Ok(sqlx::query_as(
             "SELECT name AS label, name AS value FROM companies
              WHERE workspace_id = $1 AND lower(name) LIKE $3
@@ -86,7 +107,13 @@ impl Tx {
     }
 
     /// The caller's open tasks.
-    pub async fn suggest_tasks(&mut self, ws: i64, assignee: i64, q: &str, limit: i64) -> StoreResult<Vec<Suggestion>> {
+    pub async fn suggest_tasks(
+        &mut self,
+        ws: i64,
+        assignee: i64,
+        q: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<Suggestion>> {
         Ok(sqlx::query_as(
             "SELECT 'T-' || id || ' ' || title AS label, 'T-' || id AS value FROM tasks
              WHERE workspace_id = $1 AND assignee_id = $2 AND status = 'open'

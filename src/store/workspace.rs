@@ -314,10 +314,12 @@ impl Tx {
 impl super::Store {
     /// The manifest hash last registered for a scope.
     pub async fn registered_manifest(&self, scope: &str) -> super::StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT manifest_hash FROM command_registrations WHERE scope = $1")
-            .bind(scope)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT manifest_hash FROM command_registrations WHERE scope = $1")
+                .bind(scope)
+                .fetch_optional(self.pool())
+                .await?,
+        )
     }
 
     /// Records a successful registration.

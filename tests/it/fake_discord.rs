@@ -236,7 +236,7 @@ impl FakeDiscord {
     /// total; panics with a clear message after `timeout`.
     pub async fn wait_sessions(&self, n: usize, timeout: Duration) {
         let reached = self
-            .wait_until(timeout, |s| (s.sessions >= n).then_some(()))
+            .wait_until(timeout, || (self.shared.lock().sessions >= n).then_some(()))
             .await;
         if reached.is_none() {
             let s = self.shared.lock();
@@ -329,10 +329,7 @@ impl FakeDiscord {
         timeout: Duration,
         pred: impl Fn(&Recorded) -> bool,
     ) -> Recorded {
-        let found = self
-            .wait_until(timeout, |s| s.requests.iter().find(|r| pred(r)).cloned())
-            .await;
-        match found {
+        match self.find_request(timeout, pred).await {
             Some(r) => r,
             None => panic!(
                 "fake discord: waited {timeout:?} for a matching request; requests seen:\n{}",
@@ -345,19 +342,10 @@ impl FakeDiscord {
     /// interaction `id`.
     pub async fn wait_callback(&self, interaction_id: u64, timeout: Duration) -> Recorded {
         let prefix = format!("/api/v10/interactions/{interaction_id}/");
-        let found = self
-            .wait_until(timeout, |s| {
-                s.requests
-                    .iter()
-                    .find(|r| {
-                        r.method == "POST"
-                            && r.path.starts_with(&prefix)
-                            && r.path.ends_with("/callback")
-                    })
-                    .cloned()
-            })
-            .await;
-        match found {
+        let is_callback = |r: &Recorded| {
+            r.method == "POST" && r.path.starts_with(&prefix) && r.path.ends_with("/callback")
+        };
+        match self.find_request(timeout, is_callback).await {
             Some(r) => r,
             None => panic!(
                 "fake discord: waited {timeout:?} for the callback of interaction {interaction_id}; \
@@ -413,24 +401,41 @@ impl FakeDiscord {
     }
 
     /// Waits until `check` returns `Some` or `timeout` passes (then `None`). Subscribes before
-    /// the first check, so no change can slip between a check and the wait.
+    /// the first check, so no change can slip between a check and the wait. `check` runs
+    /// without the lock held, so it may call back into the fake.
     async fn wait_until<T>(
         &self,
         timeout: Duration,
-        mut check: impl FnMut(&Inner) -> Option<T>,
+        mut check: impl FnMut() -> Option<T>,
     ) -> Option<T> {
         let mut changes = self.shared.changed.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Some(t) = check(&self.shared.lock()) {
+            if let Some(t) = check() {
                 return Some(t);
             }
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => {}
                 // The sender lives in `shared`, which we hold: it cannot close.
-                Ok(Err(_)) | Err(_) => return check(&self.shared.lock()),
+                Ok(Err(_)) | Err(_) => return check(),
             }
         }
+    }
+
+    /// Waits for the first request matching `pred`, checking each request once (requests are
+    /// only ever appended) and calling `pred` without the lock held.
+    async fn find_request(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&Recorded) -> bool,
+    ) -> Option<Recorded> {
+        let mut checked = 0;
+        self.wait_until(timeout, || {
+            let fresh: Vec<Recorded> = self.shared.lock().requests[checked..].to_vec();
+            checked += fresh.len();
+            fresh.into_iter().find(|r| pred(r))
+        })
+        .await
     }
 
     /// One line per request, for failure messages.
@@ -1250,7 +1255,6 @@ impl serenity::all::EventHandler for Probe {
 }
 
 /// The error response inside a serenity error, or a panic naming the unexpected error.
-#[cfg(test)]
 fn discord_error(e: serenity::Error) -> (u16, isize) {
     match e {
         serenity::Error::Http(serenity::all::HttpError::UnsuccessfulRequest(r)) => {
@@ -1413,7 +1417,8 @@ fn fake_discord_fixtures_are_what_serenity_reads() {
 
 /// A bare serenity client identifies, answers every interaction kind, sends a DM with a file,
 /// sees injected failures, and resumes after the gateway drops.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// The default current-thread runtime, the same flavor `sqlx::test` uses.
+#[tokio::test]
 async fn fake_discord_speaks_enough_discord_for_serenity() {
     use serenity::all::{
         ChannelId, ClientBuilder, CreateAttachment, CreateMessage, GatewayIntents, HttpBuilder,

@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod commands;
+mod discord;
 mod i18n;
 mod isolation;
 mod permissions;

@@ -296,7 +296,16 @@ pub(super) async fn log_parsed(
     kind: String,
     summary: String,
 ) -> EngineResult<Reply> {
-    let c = ContactLog { contact, kind, summary, deal, satisfaction: None, next_step: None, due: None, happened_at: None };
+    let c = ContactLog {
+        contact,
+        kind,
+        summary,
+        deal,
+        satisfaction: None,
+        next_step: None,
+        due: None,
+        happened_at: None,
+    };
     log(tx, ctx, c).await
 }
 

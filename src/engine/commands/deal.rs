@@ -476,36 +476,77 @@ pub(super) async fn lost_form(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineR
     let d = lookup::deal(tx, ctx, &r).await?;
     ctx.require_owner(d.owner_id, lookup::deal_label(&d))?;
     if d.status == "lost" {
-        return Err(EngineError::Conflict(Msg::new("error.already_lost").arg("deal", lookup::deal_label(&d))));
+        return Err(EngineError::Conflict(
+            Msg::new("error.already_lost").arg("deal", lookup::deal_label(&d)),
+        ));
     }
     let modal = Modal {
         custom_id: format!("deal:lost:{}", d.number),
         title: ctx.m(Msg::new("form.lost_title").arg("deal", format!("D-{}", d.number))),
-        fields: vec![ModalField { custom_id: "reason".into(), label: ctx.t("form.lost_reason"), paragraph: true, max_length: 300 }],
+        fields: vec![ModalField {
+            custom_id: "reason".into(),
+            label: ctx.t("form.lost_reason"),
+            paragraph: true,
+            max_length: 300,
+        }],
     };
-    Ok(Reply { modal: Some(modal), ..Reply::default() })
+    Ok(Reply {
+        modal: Some(modal),
+        ..Reply::default()
+    })
 }
 
 pub(super) async fn log_form(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &r).await?;
     if d.contact_id.is_none() {
-        return Err(EngineError::Conflict(Msg::new("error.deal_without_contact").arg("deal", lookup::deal_label(&d))));
+        return Err(EngineError::Conflict(
+            Msg::new("error.deal_without_contact").arg("deal", lookup::deal_label(&d)),
+        ));
     }
     let modal = Modal {
         custom_id: format!("deal:log:{}", d.number),
         title: ctx.m(Msg::new("form.log_title").arg("deal", format!("D-{}", d.number))),
         fields: vec![
-            ModalField { custom_id: "kind".into(), label: ctx.t("form.log_kind"), paragraph: false, max_length: 10 },
-            ModalField { custom_id: "summary".into(), label: ctx.t("form.log_summary"), paragraph: true, max_length: 1000 },
+            ModalField {
+                custom_id: "kind".into(),
+                label: ctx.t("form.log_kind"),
+                paragraph: false,
+                max_length: 10,
+            },
+            ModalField {
+                custom_id: "summary".into(),
+                label: ctx.t("form.log_summary"),
+                paragraph: true,
+                max_length: 1000,
+            },
         ],
     };
-    Ok(Reply { modal: Some(modal), ..Reply::default() })
+    Ok(Reply {
+        modal: Some(modal),
+        ..Reply::default()
+    })
 }
 
-pub(super) async fn log_submit(tx: &mut Tx, ctx: &mut Ctx, r: DealRef, kind: String, summary: String) -> EngineResult<Reply> {
+pub(super) async fn log_submit(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    r: DealRef,
+    kind: String,
+    summary: String,
+) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &r).await?;
     let Some(contact) = d.contact_id else {
-        return Err(EngineError::Conflict(Msg::new("error.deal_without_contact").arg("deal", lookup::deal_label(&d))));
+        return Err(EngineError::Conflict(
+            Msg::new("error.deal_without_contact").arg("deal", lookup::deal_label(&d)),
+        ));
     };
-    super::contact::log_parsed(tx, ctx, ContactRef::Id(contact), Some(DealRef::Number(d.number)), kind, summary).await
+    super::contact::log_parsed(
+        tx,
+        ctx,
+        ContactRef::Id(contact),
+        Some(DealRef::Number(d.number)),
+        kind,
+        summary,
+    )
+    .await
 }

@@ -60,7 +60,11 @@ pub enum Command {
     /// The "log activity" button: asks what happened with a form.
     DealLogForm(DealRef),
     /// The submitted "log activity" form: logs with the deal's contact.
-    DealLogSubmit { deal: DealRef, kind: String, summary: String },
+    DealLogSubmit {
+        deal: DealRef,
+        kind: String,
+        summary: String,
+    },
     /// `/deal won`
     DealWon {
         deal: DealRef,
@@ -284,7 +288,11 @@ impl Command {
             Command::DealNext(r) => deal::next(tx, ctx, r).await,
             Command::DealLostForm(r) => deal::lost_form(tx, ctx, r).await,
             Command::DealLogForm(r) => deal::log_form(tx, ctx, r).await,
-            Command::DealLogSubmit { deal, kind, summary } => deal::log_submit(tx, ctx, deal, kind, summary).await,
+            Command::DealLogSubmit {
+                deal,
+                kind,
+                summary,
+            } => deal::log_submit(tx, ctx, deal, kind, summary).await,
             Command::DealWon { deal, amount, note } => deal::won(tx, ctx, deal, amount, note).await,
             Command::DealLost { deal, reason } => deal::lost(tx, ctx, deal, reason).await,
             Command::DealAssign { deal, owner } => deal::assign(tx, ctx, deal, owner).await,

@@ -1,0 +1,711 @@
+//! The real serenity client against the fake Discord: from a gateway event to the REST reply,
+//! the production path, with real Postgres behind the engine.
+
+use crate::fake_discord::{
+    autocomplete, button, command, modal_submit, Caller, FakeDiscord, Recorded, APP_ID, CHANNEL_ID,
+    GUILD_ID,
+};
+use salesbot::discord::send::{SendError, Sender};
+use salesbot::discord::{Bot, DiscordConfig};
+use salesbot::engine::Engine;
+use salesbot::engine::{Attachment, Embed, Reply};
+use salesbot::store::Store;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(15);
+const STRING: u8 = 3;
+const INTEGER: u8 = 4;
+const BOOLEAN: u8 = 5;
+
+/// A 2x2 PNG, to prove files reach Discord as files.
+const PNG: [u8; 74] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 2, 0, 0, 0, 2, 8, 2, 0,
+    0, 0, 253, 212, 154, 115, 0, 0, 0, 17, 73, 68, 65, 84, 120, 156, 99, 248, 207, 192, 0, 68, 12,
+    96, 242, 63, 0, 27, 242, 3, 253, 243, 231, 75, 177, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96,
+    130,
+];
+
+/// The fake, the bot connected to it, and what stops the bot.
+struct Rig {
+    fake: FakeDiscord,
+    sender: Sender,
+    stop: Option<oneshot::Sender<()>>,
+    bot: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Rig {
+    async fn start(pool: PgPool) -> Rig {
+        let fake = FakeDiscord::start().await;
+        Rig::start_with(fake, pool).await
+    }
+
+    async fn start_with(fake: FakeDiscord, pool: PgPool) -> Rig {
+        let store = Store::from_pool(pool);
+        let engine = Engine::new(store.clone()).expect("engine");
+        let config = DiscordConfig {
+            token: "TEST.TOKEN".into(),
+            guild_id: None,
+            api_base: Some(fake.api_base()),
+        };
+        let bot = Bot::connect(config, engine)
+            .await
+            .expect("bot connects to the fake");
+        let sender = Sender::new(bot.http(), store);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(bot.run(async move {
+            let _ = stopped.await;
+        }));
+        let (ids, resumes) = fake.session_counts();
+        fake.wait_sessions(ids + resumes + 1, WAIT).await;
+        Rig {
+            fake,
+            sender,
+            stop: Some(stop),
+            bot: Some(handle),
+        }
+    }
+
+    /// Sends an interaction and returns its callback.
+    async fn interact(&self, interaction: Value) -> Recorded {
+        let id: u64 = interaction["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("interaction id");
+        self.fake.send_interaction(interaction).await;
+        self.fake.wait_callback(id, WAIT).await
+    }
+
+    async fn stop(mut self) -> FakeDiscord {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(bot) = self.bot.take() {
+            let result = tokio::time::timeout(WAIT, bot)
+                .await
+                .expect("the bot stops in time")
+                .expect("bot task");
+            result.expect("the bot shuts down cleanly");
+        }
+        self.fake
+    }
+}
+
+fn content(callback: &Recorded) -> String {
+    callback.json["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn flags(callback: &Recorded) -> u64 {
+    callback.json["data"]["flags"].as_u64().unwrap_or(0)
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn commands_register_once_and_a_sales_flow_runs_through_discord(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    // Registration: the manifests exactly as written, in one bulk PUT.
+    let put = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            r.method == "PUT" && r.path == format!("/api/v10/applications/{APP_ID}/commands")
+        })
+        .await;
+    let names: Vec<&str> = put
+        .json
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["contact", "company", "deal", "pipeline", "remind", "tasks", "settings", "undo", "help"]
+    );
+    let deal_manifest: Value =
+        serde_json::from_str(include_str!("../../commands/deal.json")).expect("manifest");
+    assert_eq!(put.json[2], deal_manifest, "registered as written");
+
+    let admin = Caller::admin(1001);
+    let rep = Caller::rep(1002).locale("zh-CN");
+
+    // A deal, then a contact interaction logged against it, by a rep in Chinese.
+    let r = rig
+        .interact(command(
+            1,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!("Acme - 200 seats")),
+                ("amount", STRING, json!("12k")),
+                ("owner", 6, json!("1002")),
+            ],
+        ))
+        .await;
+    assert_eq!(r.json["type"], 4);
+    assert!(content(&r).contains("D-1"), "{}", r.json);
+    let r = rig
+        .interact(command(
+            2,
+            &rep,
+            "contact",
+            Some("add"),
+            vec![
+                ("name", STRING, json!("Wei Wang")),
+                ("email", STRING, json!("wei@acme.com")),
+            ],
+        ))
+        .await;
+    assert!(content(&r).contains("C-1"), "{}", r.json);
+    let r = rig
+        .interact(command(
+            3,
+            &rep,
+            "contact",
+            Some("log"),
+            vec![
+                ("contact", STRING, json!("wei@acme.com")),
+                ("kind", STRING, json!("call")),
+                ("summary", STRING, json!("pricing call")),
+                ("deal", STRING, json!("D-1")),
+                ("satisfaction", INTEGER, json!(4)),
+            ],
+        ))
+        .await;
+    assert!(
+        content(&r).contains("已记录"),
+        "the rep's locale picks the language: {}",
+        r.json
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM activities WHERE satisfaction = 4"
+        )
+        .await,
+        1
+    );
+
+    // A move, answered with the deal card and its buttons.
+    let r = rig
+        .interact(command(
+            4,
+            &rep,
+            "deal",
+            Some("move"),
+            vec![
+                ("deal", STRING, json!("D-1")),
+                ("stage", STRING, json!("Proposal")),
+            ],
+        ))
+        .await;
+    assert!(content(&r).contains("Lead → Proposal"), "{}", r.json);
+    let buttons: Vec<&str> = r.json["data"]["components"][0]["components"]
+        .as_array()
+        .expect("buttons")
+        .iter()
+        .filter_map(|b| b["custom_id"].as_str())
+        .collect();
+    assert!(
+        buttons.contains(&"deal:next:1") && buttons.contains(&"deal:won:1"),
+        "{buttons:?}"
+    );
+
+    // A button click goes through the same engine and permission checks.
+    let r = rig.interact(button(5, &rep, "deal:next:1")).await;
+    assert!(content(&r).contains("Proposal → Negotiation"), "{}", r.json);
+    assert_eq!(count(&pool, "SELECT count(*) FROM deals d JOIN stages s ON s.id = d.stage_id WHERE s.name = 'Negotiation'").await, 1);
+
+    // The lost button opens a form; submitting it loses the deal with the reason typed.
+    let r = rig.interact(button(6, &rep, "deal:lost:1")).await;
+    assert_eq!(r.json["type"], 9, "a modal: {}", r.json);
+    assert_eq!(r.json["data"]["custom_id"], "deal:lost:1");
+    let r = rig
+        .interact(modal_submit(
+            7,
+            &rep,
+            "deal:lost:1",
+            vec![("reason", "went with a competitor")],
+        ))
+        .await;
+    assert!(content(&r).contains("competitor"), "{}", r.json);
+    assert_eq!(count(&pool, "SELECT count(*) FROM deals WHERE status = 'lost' AND lost_reason = 'went with a competitor'").await, 1);
+
+    // Pipeline stats come back as an embed.
+    let r = rig
+        .interact(command(
+            8,
+            &admin,
+            "pipeline",
+            Some("stats"),
+            vec![("period", STRING, json!("all-time"))],
+        ))
+        .await;
+    let embed = &r.json["data"]["embeds"][0];
+    assert!(
+        embed["title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Pipeline"),
+        "{}",
+        r.json
+    );
+    assert!(
+        embed["fields"].as_array().is_some_and(|f| f
+            .iter()
+            .any(|f| f["name"] == "Win rate" && f["value"] == "0.0%")),
+        "{embed}"
+    );
+
+    // Autocomplete: the deal by title prefix, within this workspace.
+    let r = rig
+        .interact(autocomplete(
+            9,
+            &rep,
+            "deal",
+            Some("show"),
+            vec![("deal", STRING, json!("acm"))],
+            "deal",
+        ))
+        .await;
+    assert_eq!(r.json["type"], 8);
+    let choices = r.json["data"]["choices"].as_array().expect("choices");
+    assert_eq!(choices.len(), 1, "{choices:?}");
+    assert_eq!(choices[0]["value"], "D-1");
+    let r = rig
+        .interact(autocomplete(
+            10,
+            &rep,
+            "deal",
+            Some("move"),
+            vec![
+                ("deal", STRING, json!("D-1")),
+                ("stage", STRING, json!("neg")),
+            ],
+            "stage",
+        ))
+        .await;
+    assert_eq!(
+        r.json["data"]["choices"][0]["value"], "Negotiation",
+        "{}",
+        r.json
+    );
+
+    // Bad input: a private error naming the option.
+    let r = rig
+        .interact(command(
+            11,
+            &rep,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!("X")),
+                ("amount", STRING, json!("-5")),
+            ],
+        ))
+        .await;
+    assert_eq!(flags(&r), 64, "ephemeral: {}", r.json);
+    assert!(content(&r).contains("amount"), "{}", r.json);
+    // A rep changing workspace settings: refused, privately.
+    let r = rig
+        .interact(command(
+            12,
+            &rep,
+            "settings",
+            Some("stale"),
+            vec![("days", INTEGER, json!(30))],
+        ))
+        .await;
+    assert_eq!(flags(&r), 64, "{}", r.json);
+    // The manager role configured makes a member a manager, who may reassign.
+    rig.interact(command(
+        13,
+        &admin,
+        "settings",
+        Some("manager-role"),
+        vec![("role", 8, json!("777"))],
+    ))
+    .await;
+    let manager = Caller::rep(1003).with_roles(vec![777]);
+    let r = rig
+        .interact(command(
+            14,
+            &manager,
+            "deal",
+            Some("assign"),
+            vec![("deal", STRING, json!("D-1")), ("owner", 6, json!("1003"))],
+        ))
+        .await;
+    assert_eq!(flags(&r), 0, "{}", r.json);
+    assert_eq!(
+        count(&pool, "SELECT owner_id FROM deals WHERE number = 1").await,
+        1003
+    );
+    // Display names are kept up to date from the interaction data.
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM members WHERE user_id = 1002 AND display_name = 'rep1002'"
+        )
+        .await,
+        1
+    );
+    let _ = BOOLEAN;
+
+    // A second start with the same manifests does not register again.
+    let fake = rig.stop().await;
+    let before = fake.requests().iter().filter(|r| r.method == "PUT").count();
+    let rig = Rig::start_with(fake, pool.clone()).await;
+    let r = rig
+        .interact(command(15, &admin, "help", None, vec![]))
+        .await;
+    assert_eq!(r.json["type"], 4);
+    assert_eq!(
+        rig.fake
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .count(),
+        before,
+        "registered only once"
+    );
+    rig.stop().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_replayed_interaction_is_answered_once_and_applied_once(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    let new_deal = command(
+        20,
+        &admin,
+        "deal",
+        Some("new"),
+        vec![
+            ("title", STRING, json!("Replay")),
+            ("amount", STRING, json!("1k")),
+        ],
+    );
+    rig.interact(new_deal.clone()).await;
+    rig.fake.send_interaction(new_deal).await;
+    // A later interaction is answered; by then the replay has been handled (or dropped).
+    rig.interact(command(21, &admin, "help", None, vec![]))
+        .await;
+    let callbacks = rig
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/interactions/20/"))
+        .count();
+    assert_eq!(callbacks, 1, "answered once");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM deals").await,
+        1,
+        "applied once"
+    );
+    rig.stop().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn slow_work_is_deferred_then_completed(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    rig.interact(command(30, &admin, "help", None, vec![]))
+        .await; // creates the workspace
+                // Hold the deal counter, so the next /deal new waits for it longer than Discord's patience.
+    let mut blocker = pool.begin().await.expect("begin");
+    sqlx::query("SELECT * FROM deal_counters FOR UPDATE")
+        .execute(&mut *blocker)
+        .await
+        .expect("lock");
+    rig.fake
+        .send_interaction(command(
+            31,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!("Slow")),
+                ("amount", STRING, json!("2k")),
+            ],
+        ))
+        .await;
+    let deferred = rig.fake.wait_callback(31, WAIT).await;
+    assert_eq!(
+        deferred.json["type"], 5,
+        "deferred first: {}",
+        deferred.json
+    );
+    blocker.rollback().await.expect("release");
+    let edit = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            r.method == "PATCH"
+                && r.path == format!("/api/v10/webhooks/{APP_ID}/tok-31/messages/@original")
+        })
+        .await;
+    assert!(
+        edit.json["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("D-1"),
+        "{}",
+        edit.json
+    );
+    assert!(edit.at > deferred.at);
+    rig.stop().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    rig.interact(command(40, &admin, "help", None, vec![]))
+        .await; // creates the workspace and member
+    let ws = GUILD_ID as i64;
+
+    let reminder = Reply::text("⏰ call Wei back").with_button("task:done:1", "Done");
+    let id = rig
+        .sender
+        .dm(ws, 1001, &reminder)
+        .await
+        .expect("dm delivered");
+    assert!(id > 0);
+    let dm = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            r.method == "POST"
+                && r.path
+                    == format!(
+                        "/api/v10/channels/{}/messages",
+                        FakeDiscord::dm_channel_id(1001)
+                    )
+        })
+        .await;
+    assert_eq!(dm.json["content"], "⏰ call Wei back");
+    assert_eq!(
+        dm.json["components"][0]["components"][0]["custom_id"],
+        "task:done:1"
+    );
+
+    let mut digest =
+        Reply::default().with_embed(Embed::new("Weekly KPIs").description("won 3 deals"));
+    digest.attachments.push(Attachment {
+        filename: "funnel.png".into(),
+        content_type: "image/png".into(),
+        data: PNG.to_vec(),
+    });
+    rig.sender
+        .channel(CHANNEL_ID, &digest)
+        .await
+        .expect("posted");
+    let post = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL_ID}/messages")
+        })
+        .await;
+    assert_eq!(post.files.len(), 1);
+    assert_eq!(post.files[0].filename, "funnel.png");
+    assert_eq!(post.files[0].content_type, "image/png");
+    assert_eq!(post.files[0].bytes, PNG.to_vec());
+    assert_eq!(post.json["embeds"][0]["title"], "Weekly KPIs");
+
+    // A member who does not accept DMs is recorded, not retried.
+    rig.fake.close_dms(1001);
+    assert_eq!(
+        rig.sender.dm(ws, 1001, &reminder).await,
+        Err(SendError::DmClosed)
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM members WHERE user_id = 1001 AND dm_closed"
+        )
+        .await,
+        1
+    );
+    // Unknown channels and outages are told apart.
+    rig.fake.unknown_channel(42);
+    assert_eq!(
+        rig.sender.channel(42, &digest).await,
+        Err(SendError::UnknownChannel)
+    );
+    rig.fake.script(
+        "POST",
+        &format!("/api/v10/channels/{CHANNEL_ID}/messages"),
+        vec![(503, json!({"message": "down"}), vec![])],
+    );
+    assert!(rig
+        .sender
+        .channel(CHANNEL_ID, &digest)
+        .await
+        .is_err_and(|e| e.is_retryable()));
+    rig.stop().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_bot_resumes_after_the_gateway_drops(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    rig.interact(command(50, &admin, "help", None, vec![]))
+        .await;
+    rig.fake.drop_gateway().await;
+    rig.fake.wait_sessions(2, WAIT).await;
+    assert_eq!(
+        rig.fake.session_counts(),
+        (1, 1),
+        "resumed, not re-identified"
+    );
+    let r = rig
+        .interact(command(
+            51,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!("After")),
+                ("amount", STRING, json!("3k")),
+            ],
+        ))
+        .await;
+    assert!(content(&r).contains("D-1"), "{}", r.json);
+    rig.stop().await;
+}
+
+/// A TCP proxy in front of Postgres that the test can cut and restore, so only this test's
+/// bot loses its database.
+struct Proxy {
+    port: u16,
+    cut: watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(upstream: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let (cut, watcher) = watch::channel(false);
+        let watcher = Arc::new(watcher);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut cut_rx = (*watcher).clone();
+                if *cut_rx.borrow() {
+                    continue; // refused: the socket is dropped at once
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut_rx.wait_for(|c| *c) => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        let _ = self.cut.send(cut);
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_database_outage_gets_a_clear_answer_and_recovery_needs_no_restart(pool: PgPool) {
+    let upstream = pool.connect_options().get_port();
+    let proxy = Proxy::start(upstream).await;
+    let through_proxy = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_with((*pool.connect_options()).clone().port(proxy.port))
+        .await
+        .expect("pool through the proxy");
+    let rig = Rig::start(through_proxy).await;
+    let admin = Caller::admin(1001);
+    rig.interact(command(60, &admin, "help", None, vec![]))
+        .await;
+
+    proxy.set_cut(true);
+    rig.fake
+        .send_interaction(command(
+            61,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!("Outage")),
+                ("amount", STRING, json!("1k")),
+            ],
+        ))
+        .await;
+    // Either answered at once or deferred and then answered privately: find the words.
+    let answer = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            (r.path.contains("/interactions/61/") && r.json["type"] == 4)
+                || (r.method == "POST" && r.path == format!("/api/v10/webhooks/{APP_ID}/tok-61"))
+        })
+        .await;
+    let text = answer.json["data"]["content"]
+        .as_str()
+        .or_else(|| answer.json["content"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.contains("database is not reachable"),
+        "{}",
+        answer.json
+    );
+    let ephemeral = answer.json["data"]["flags"]
+        .as_u64()
+        .or_else(|| answer.json["flags"].as_u64())
+        .unwrap_or(0);
+    assert_eq!(ephemeral & 64, 64, "{}", answer.json);
+
+    proxy.set_cut(false);
+    // The pool reconnects by itself; the next command works without restarting the bot.
+    let mut answered = None;
+    for attempt in 0..10u64 {
+        let r = rig
+            .interact(command(
+                70 + attempt,
+                &admin,
+                "deal",
+                Some("new"),
+                vec![
+                    ("title", STRING, json!("Back")),
+                    ("amount", STRING, json!("1k")),
+                ],
+            ))
+            .await;
+        if r.json["type"] == 4 && content(&r).contains("D-1") {
+            answered = Some(r);
+            break;
+        }
+    }
+    assert!(
+        answered.is_some(),
+        "a command after recovery is answered normally"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM deals WHERE title = 'Back'").await,
+        1
+    );
+    rig.stop().await;
+}
