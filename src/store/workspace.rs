@@ -120,7 +120,15 @@ impl Tx {
         role: &str,
     ) -> StoreResult<MemberRow> {
         let fallback = format!("user {user}");
-        // One round trip: write only when the name or role changed, else read the row as is.
+        // Read first: the common case changes nothing, and an upsert would lock the member row
+        // (ON CONFLICT DO UPDATE locks even when its WHERE is false), serializing every command
+        // of the same person behind each other.
+        if let Some(row) = self.member(ws, user).await? {
+            let name_same = name.is_none_or(|n| n == row.display_name);
+            if name_same && row.role == role {
+                return Ok(row);
+            }
+        }
         let row = sqlx::query_as::<_, MemberRow>(
             "WITH up AS (
                  INSERT INTO members (workspace_id, user_id, display_name, role) VALUES ($1, $2, COALESCE($3, $4), $5)
