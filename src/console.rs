@@ -5,6 +5,7 @@ use crate::domain::locale::Locale;
 use crate::domain::role::Role;
 use crate::engine::{Action, Engine, Invocation, Reply, Request};
 use crate::i18n::Msg;
+use crate::outbox::{Deliver, DeliveryError, Outgoing, Target as Dest};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -64,6 +65,24 @@ pub struct Console {
     locale: Option<Locale>,
     clock: Option<DateTime<Utc>>,
     json: bool,
+}
+
+/// Delivers into memory, so the console prints what the bot would send.
+#[derive(Default)]
+struct Collector {
+    sent: std::sync::Mutex<Vec<Outgoing>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl Deliver for Collector {
+    async fn deliver(&self, m: &Outgoing) -> Result<u64, DeliveryError> {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push(m.clone());
+        }
+        Ok(1 + self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 /// The channel id the console pretends its commands come from.
@@ -220,6 +239,7 @@ impl Console {
             interaction_id: None,
             now: self.now(),
             action,
+            in_dm: false,
         };
         match self.engine.handle(req).await {
             Some(reply) => self.reply(reply),
@@ -304,11 +324,12 @@ impl Console {
             }
             ["now", time] => match DateTime::parse_from_rfc3339(time) {
                 Ok(t) => {
-                    self.clock = Some(t.with_timezone(&Utc));
-                    self.info(
-                        Msg::new("console.clock_set")
-                            .arg("time", t.with_timezone(&Utc).to_rfc3339()),
-                    )
+                    let now = t.with_timezone(&Utc);
+                    self.clock = Some(now);
+                    let mut out =
+                        self.info(Msg::new("console.clock_set").arg("time", now.to_rfc3339()));
+                    out.extend(self.run_scheduled(now).await);
+                    out
                 }
                 Err(_) => self.reply(meta_error(
                     locale,
@@ -331,6 +352,44 @@ impl Console {
                 Msg::new("console.unknown_meta").arg("given", rest),
             )),
         }
+    }
+
+    /// Runs the scheduled work due up to `now` and delivers it here, as the bot would to
+    /// Discord: each DM and channel post becomes an output.
+    async fn run_scheduled(&self, now: DateTime<Utc>) -> Vec<Output> {
+        let store = self.engine.store();
+        let collector = Collector::default();
+        let result = async {
+            crate::scheduler::jobs::run_due(store, now).await?;
+            loop {
+                let pass = crate::outbox::deliver_due(store, &collector, now, 100).await?;
+                if pass.delivered + pass.retried + pass.failed == 0 {
+                    return anyhow::Ok(());
+                }
+            }
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = ?e, "scheduled work failed");
+            return self.reply(meta_error(self.locale(), Msg::new("error.unexpected")));
+        }
+        let sent = collector.sent.lock().map(|s| s.clone()).unwrap_or_default();
+        sent.into_iter()
+            .map(|m| match m.target {
+                Dest::Dm(user) => Output {
+                    to: Target::Dm,
+                    user: user as i64,
+                    channel: None,
+                    reply: m.reply,
+                },
+                Dest::Channel(channel) => Output {
+                    to: Target::Channel,
+                    user: self.user,
+                    channel: Some(channel as i64),
+                    reply: m.reply,
+                },
+            })
+            .collect()
     }
 
     /// Formats one output for printing: a JSON line, or readable text.

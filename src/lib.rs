@@ -13,6 +13,7 @@
 
 rust_i18n::i18n!("src/i18n", fallback = "en");
 
+pub mod charts;
 pub mod config;
 pub mod console;
 pub mod demo;
@@ -20,4 +21,6 @@ pub mod discord;
 pub mod domain;
 pub mod engine;
 pub mod i18n;
+pub mod outbox;
+pub mod scheduler;
 pub mod store;

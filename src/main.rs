@@ -100,9 +100,17 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::bail!("DISCORD_TOKEN is not set; see README.md, \"Running on Discord\"");
             };
             let store = connect(&config).await?;
-            let engine = Engine::new(store)?;
+            let engine = Engine::new(store.clone())?;
             let bot = salesbot::discord::Bot::connect(discord, engine).await?;
-            bot.run(shutdown_signal()).await
+            // Reminders, agendas and digests go out through the bot's own REST client.
+            let scheduler = salesbot::scheduler::Scheduler::start(
+                store.clone(),
+                salesbot::discord::sender(&bot, store),
+            )
+            .await?;
+            let result = bot.run(shutdown_signal()).await;
+            scheduler.stop().await;
+            result
         }
         Cmd::Migrate => {
             connect(&config).await?;

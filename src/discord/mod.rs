@@ -78,6 +78,13 @@ pub fn manifest_hash() -> String {
         .collect()
 }
 
+fn dm_workspace(custom_id: &str) -> Option<GuildId> {
+    crate::engine::workspace_of(custom_id)
+        .and_then(|(ws, _)| u64::try_from(ws).ok())
+        .filter(|ws| *ws > 0)
+        .map(GuildId::new)
+}
+
 /// Commands still running, so a shutdown can let them finish.
 #[derive(Default)]
 struct InFlight {
@@ -201,6 +208,7 @@ impl Handler {
             interaction_id: Some(id as i64),
             now: Utc::now(),
             action,
+            in_dm: false,
         })
     }
 
@@ -224,8 +232,10 @@ impl Handler {
 
     async fn on_component(&self, ctx: Context, c: ComponentInteraction) {
         let action = Action::Click(c.data.custom_id.clone());
-        let Some(req) = self.request(
-            c.guild_id,
+        // Buttons on reminders and agendas live in DMs: the button names the workspace.
+        let guild = c.guild_id.or_else(|| dm_workspace(&c.data.custom_id));
+        let Some(mut req) = self.request(
+            guild,
             &c.user,
             c.member.as_ref(),
             &c.locale,
@@ -237,6 +247,7 @@ impl Handler {
                 .outside_guild(&ctx, Responder::Component(&c), &c.locale)
                 .await;
         };
+        req.in_dm = c.guild_id.is_none();
         self.answer(&ctx, Responder::Component(&c), req).await;
     }
 

@@ -13,8 +13,26 @@ fn stale_button() -> EngineError {
     EngineError::Invalid(Msg::new("error.unknown_button"))
 }
 
+/// Buttons in DMs carry `w{workspace}:` (a DM has no server); it must name the request's
+/// workspace, which the Discord adapter took from it and the engine checked membership of.
+fn strip_workspace<'a>(custom_id: &'a str, ctx: &Ctx) -> EngineResult<&'a str> {
+    match workspace_of(custom_id) {
+        Some((ws, rest)) if ws == ctx.ws_id() => Ok(rest),
+        Some(_) => Err(stale_button()),
+        None => Ok(custom_id),
+    }
+}
+
+/// The workspace a DM button names, and the rest of its custom id.
+pub fn workspace_of(custom_id: &str) -> Option<(i64, &str)> {
+    let (head, rest) = custom_id.split_once(':')?;
+    let ws = head.strip_prefix('w')?.parse::<i64>().ok()?;
+    Some((ws, rest))
+}
+
 /// Parses a custom id such as `deal:next:42`, `deal:won:42`, `task:done:7`, `task:snooze:7:1h`.
 pub(crate) fn parse(custom_id: &str, ctx: &Ctx) -> EngineResult<Command> {
+    let custom_id = strip_workspace(custom_id, ctx)?;
     let parts: Vec<&str> = custom_id.split(':').collect();
     let number = |s: &str| {
         s.parse::<i64>()

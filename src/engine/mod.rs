@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod reply;
 
 pub use autocomplete::{AutocompleteRequest, Choice};
+pub use clicks::workspace_of;
 pub use commands::Command;
 pub use manifest::{Invocation, Manifests, OptionValue};
 pub use reply::{Attachment, Button, Embed, Field, Modal, ModalField, Reply};
@@ -94,6 +95,9 @@ pub struct Request {
     pub now: DateTime<Utc>,
     /// The command or click.
     pub action: Action,
+    /// It came from a direct message: the workspace was named by a button, so the caller must
+    /// already be a member of it.
+    pub in_dm: bool,
 }
 
 /// Why a request did not succeed. Each user-facing case carries a catalog message.
@@ -199,6 +203,9 @@ impl Engine {
                 return Err(EngineError::Duplicate);
             }
         }
+        if req.in_dm && tx.member(req.workspace_id, req.user_id).await?.is_none() {
+            return Err(EngineError::NotFound(Msg::new("error.not_a_member")));
+        }
         let role = req.role.resolve(ws.manager_role_id);
         let member = tx
             .upsert_member(
@@ -206,6 +213,7 @@ impl Engine {
                 req.user_id,
                 req.display_name.as_deref(),
                 role.as_str(),
+                req.locale.map(|l| l.tag()),
             )
             .await?;
         let stages = tx.stages(req.workspace_id).await?;

@@ -1,10 +1,10 @@
 //! What the engine answers, in a shape every front-end can render: Discord maps it to an
 //! interaction response, the console prints it, tests read it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A transport-neutral reply.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
     /// Only the person who typed the command sees it (errors, private lists).
     pub ephemeral: bool,
@@ -21,7 +21,7 @@ pub struct Reply {
 }
 
 /// A form with text fields; submitting it sends `custom_id` and the texts back.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Modal {
     /// What the engine does on submit, e.g. `deal:lost:42`.
     pub custom_id: String,
@@ -32,7 +32,7 @@ pub struct Modal {
 }
 
 /// One text field of a form.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModalField {
     /// Name the value comes back under.
     pub custom_id: String,
@@ -45,7 +45,7 @@ pub struct ModalField {
 }
 
 /// A rich card with titled fields.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Embed {
     /// Heading of the card.
     pub title: String,
@@ -58,7 +58,7 @@ pub struct Embed {
 }
 
 /// One name/value line of an embed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Field {
     /// Label.
     pub name: String,
@@ -69,7 +69,7 @@ pub struct Field {
 }
 
 /// A button; pressing it sends `custom_id` back as a click.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Button {
     /// What the engine does when pressed, e.g. `deal:next:42`.
     pub custom_id: String,
@@ -78,7 +78,7 @@ pub struct Button {
 }
 
 /// A file sent with the reply.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Attachment {
     /// Name shown to the reader.
     pub filename: String,

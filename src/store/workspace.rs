@@ -41,6 +41,8 @@ pub struct MemberRow {
     pub timezone: Option<String>,
     /// Monthly quota in minor units.
     pub quota_minor: Option<i64>,
+    /// Last language seen from them.
+    pub locale: Option<String>,
 }
 
 /// A pipeline stage.
@@ -118,6 +120,7 @@ impl Tx {
         user: i64,
         name: Option<&str>,
         role: &str,
+        locale: Option<&str>,
     ) -> StoreResult<MemberRow> {
         let fallback = format!("user {user}");
         // Read first: the common case changes nothing, and an upsert would lock the member row
@@ -125,31 +128,27 @@ impl Tx {
         // of the same person behind each other.
         if let Some(row) = self.member(ws, user).await? {
             let name_same = name.is_none_or(|n| n == row.display_name);
-            if name_same && row.role == role {
+            let locale_same = locale.is_none_or(|l| Some(l) == row.locale.as_deref());
+            if name_same && locale_same && row.role == role {
                 return Ok(row);
             }
         }
+        // The language is remembered for messages the bot sends on its own (reminders, agendas).
         let row = sqlx::query_as::<_, MemberRow>(
-            "WITH up AS (
-                 INSERT INTO members (workspace_id, user_id, display_name, role) VALUES ($1, $2, COALESCE($3, $4), $5)
-                 ON CONFLICT (workspace_id, user_id) DO UPDATE
-                    SET display_name = COALESCE($3, members.display_name), role = $5
-                    WHERE members.display_name IS DISTINCT FROM COALESCE($3, members.display_name)
-                       OR members.role IS DISTINCT FROM $5
-                 RETURNING user_id, display_name, role, timezone, quota_minor)
-             SELECT * FROM up
-             UNION ALL
-             SELECT user_id, display_name, role, timezone, quota_minor FROM members
-             WHERE workspace_id = $1 AND user_id = $2 AND NOT EXISTS (SELECT 1 FROM up)",
+            "INSERT INTO members (workspace_id, user_id, display_name, role, locale) VALUES ($1, $2, COALESCE($3, $4), $5, $6)
+             ON CONFLICT (workspace_id, user_id) DO UPDATE
+                SET display_name = COALESCE($3, members.display_name), role = $5, locale = COALESCE($6, members.locale)
+             RETURNING user_id, display_name, role, timezone, quota_minor, locale",
         )
         .bind(ws)
         .bind(user)
         .bind(name)
         .bind(&fallback)
         .bind(role)
-        .fetch_optional(self.conn())
+        .bind(locale)
+        .fetch_one(self.conn())
         .await?;
-        Ok(row.ok_or_else(|| anyhow::anyhow!("member row neither written nor found"))?)
+        Ok(row)
     }
 
     /// Makes sure a member row exists for someone named in a command (an owner, an assignee).
@@ -175,7 +174,7 @@ impl Tx {
     /// One member.
     pub async fn member(&mut self, ws: i64, user: i64) -> StoreResult<Option<MemberRow>> {
         Ok(sqlx::query_as::<_, MemberRow>(
-            "SELECT user_id, display_name, role, timezone, quota_minor FROM members WHERE workspace_id = $1 AND user_id = $2",
+            "SELECT user_id, display_name, role, timezone, quota_minor, locale FROM members WHERE workspace_id = $1 AND user_id = $2",
         )
         .bind(ws)
         .bind(user)
@@ -186,7 +185,7 @@ impl Tx {
     /// All members, by name.
     pub async fn members(&mut self, ws: i64) -> StoreResult<Vec<MemberRow>> {
         Ok(sqlx::query_as::<_, MemberRow>(
-            "SELECT user_id, display_name, role, timezone, quota_minor FROM members WHERE workspace_id = $1
+            "SELECT user_id, display_name, role, timezone, quota_minor, locale FROM members WHERE workspace_id = $1
              ORDER BY display_name",
         )
         .bind(ws)

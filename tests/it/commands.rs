@@ -175,6 +175,7 @@ async fn a_replayed_interaction_is_applied_once(pool: PgPool) {
         channel_id: Some(1),
         interaction_id: Some(1_234_567),
         now: chrono::Utc::now(),
+        in_dm: false,
         action: Action::Command(Invocation {
             command: "deal".into(),
             subcommand: Some("new".into()),

@@ -624,6 +624,19 @@ async fn run_script(pool: PgPool, locale: &str) -> (Vec<(String, Value)>, Vec<St
     let script = std::iter::once((Good, first.as_str())).chain(SCRIPT.iter().copied());
     for (want, line) in script {
         let out = h.run(line).await;
+        // `:now` also runs the scheduled work: reminders, agendas and digests come out as DMs
+        // and channel posts, in their recipient's language (the console user's is `locale`,
+        // others fall back to the workspace's English).
+        let (out, deliveries): (Vec<Value>, Vec<Value>) =
+            out.into_iter().partition(|o| o["to"] == "reply");
+        for d in &deliveries {
+            let lang = if d["user"] == 1 && d["to"] == "dm" {
+                locale
+            } else {
+                "en"
+            };
+            problems.extend(checks.check(lang, line, d));
+        }
         if out.len() != 1 {
             problems.push(format!(
                 "[{locale}] {line}\n    expected one reply, got {out:?}"

@@ -1,0 +1,106 @@
+//! The clock: a few fixed system jobs on tokio-cron-scheduler (a minute tick for due work, a
+//! short tick for delivery). Per-workspace schedules (digest day and time, agenda time) are
+//! not cron jobs: the minute tick evaluates them in each workspace's or member's IANA zone
+//! with chrono-tz, because tokio-cron-scheduler 0.15 keeps the UTC offset a job had when it
+//! was created, so a job made in winter would fire an hour off after a daylight-saving change.
+
+pub mod jobs;
+
+use crate::outbox::{deliver_due, Deliver};
+use crate::store::Store;
+use anyhow::Context as _;
+use chrono::Utc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+/// Messages one delivery pass claims at most.
+const DELIVERY_BATCH: i64 = 100;
+
+/// Runs `work` unless the previous run is still going (a slow digest must not pile up ticks).
+async fn exclusive<F: std::future::Future<Output = ()>>(busy: &AtomicBool, work: F) {
+    if busy.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    work.await;
+    busy.store(false, Ordering::SeqCst);
+}
+
+/// Finds and enqueues due work once, then delivers until nothing is due; used at start-up
+/// (catch-up after downtime) and by each tick.
+pub async fn catch_up<D: Deliver>(store: &Store, deliverer: &D) -> anyhow::Result<()> {
+    jobs::run_due(store, Utc::now()).await?;
+    drain(store, deliverer).await
+}
+
+async fn drain<D: Deliver>(store: &Store, deliverer: &D) -> anyhow::Result<()> {
+    loop {
+        let pass = deliver_due(store, deliverer, Utc::now(), DELIVERY_BATCH).await?;
+        if pass.delivered + pass.retried + pass.failed < DELIVERY_BATCH as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// The running scheduler.
+pub struct Scheduler {
+    inner: JobScheduler,
+}
+
+impl Scheduler {
+    /// Catches up on what fell due while the bot was down, then starts the ticks.
+    pub async fn start<D>(store: Store, deliverer: D) -> anyhow::Result<Scheduler>
+    where
+        D: Deliver + Send + Sync + 'static,
+    {
+        let deliverer = Arc::new(deliverer);
+        if let Err(e) = catch_up(&store, deliverer.as_ref()).await {
+            tracing::error!(error = ?e, "catching up on due work failed; the ticks will retry");
+        }
+        let inner = JobScheduler::new()
+            .await
+            .context("failed to create the job scheduler")?;
+        let due_busy = Arc::new(AtomicBool::new(false));
+        let due_store = store.clone();
+        inner
+            .add(Job::new_async("0 * * * * *", move |_, _| {
+                let (store, busy) = (due_store.clone(), due_busy.clone());
+                Box::pin(async move {
+                    exclusive(&busy, async {
+                        if let Err(e) = jobs::run_due(&store, Utc::now()).await {
+                            tracing::error!(error = ?e, "scheduled work failed");
+                        }
+                    })
+                    .await
+                })
+            })?)
+            .await?;
+        let send_busy = Arc::new(AtomicBool::new(false));
+        inner
+            .add(Job::new_async("*/5 * * * * *", move |_, _| {
+                let (store, busy, deliverer) =
+                    (store.clone(), send_busy.clone(), deliverer.clone());
+                Box::pin(async move {
+                    exclusive(&busy, async {
+                        if let Err(e) = drain(&store, deliverer.as_ref()).await {
+                            tracing::error!(error = ?e, "delivery failed");
+                        }
+                    })
+                    .await
+                })
+            })?)
+            .await?;
+        inner
+            .start()
+            .await
+            .context("failed to start the job scheduler")?;
+        Ok(Scheduler { inner })
+    }
+
+    /// Stops the ticks.
+    pub async fn stop(mut self) {
+        if let Err(e) = self.inner.shutdown().await {
+            tracing::warn!(error = %e, "scheduler shutdown failed");
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Queries behind the scheduled work: due reminders, agendas and weekly digests.
+
+use super::{Store, StoreResult, Tx};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+
+/// A reminder whose due time has come and has not been sent for that due time.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DueTask {
+    /// Workspace.
+    pub workspace_id: i64,
+    /// Task id.
+    pub id: i64,
+    /// Who is reminded.
+    pub assignee_id: i64,
+    /// What to do.
+    pub title: String,
+    /// When.
+    pub due_at: DateTime<Utc>,
+    /// Related deal number and title.
+    pub deal_number: Option<i64>,
+    /// Related deal title.
+    pub deal_title: Option<String>,
+    /// Related contact.
+    pub contact_id: Option<i64>,
+    /// Related contact's name.
+    pub contact_name: Option<String>,
+    /// The assignee's language and zone, the workspace's as fallback.
+    pub locale: String,
+    /// IANA zone to show times in.
+    pub timezone: String,
+    /// The assignee does not accept DMs.
+    pub dm_closed: bool,
+}
+
+/// A member who may get a daily agenda.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AgendaMember {
+    /// Workspace.
+    pub workspace_id: i64,
+    /// Member.
+    pub user_id: i64,
+    /// Their zone (own, else the workspace's).
+    pub timezone: String,
+    /// Their language (own, else the workspace's).
+    pub locale: String,
+    /// Local time of the agenda.
+    pub agenda_time: NaiveTime,
+    /// Workspace currency.
+    pub currency: String,
+    /// Workspace stale threshold in days.
+    pub stale_days: i32,
+}
+
+/// What a member's agenda lists.
+#[derive(Clone, Debug, Default)]
+pub struct AgendaData {
+    /// Open tasks due before the end of their day: (id, title, due, overdue).
+    pub tasks: Vec<(i64, String, DateTime<Utc>, bool)>,
+    /// Their open deals idle past the stage's (or workspace's) threshold: (number, title, stage, days idle).
+    pub stale: Vec<(i64, String, String, i64)>,
+    /// Their open deals past the expected close: (number, title, expected close).
+    pub overdue_close: Vec<(i64, String, NaiveDate)>,
+    /// Their contacts with a birthday today: (id, name).
+    pub birthdays: Vec<(i64, String)>,
+    /// Contracts of their companies and contacts ending in 30, 7 or 1 days: (name, end, days left).
+    pub contracts: Vec<(String, NaiveDate, i32)>,
+}
+
+/// A workspace with a digest channel.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DigestWorkspace {
+    /// Workspace.
+    pub id: i64,
+    /// Zone.
+    pub timezone: String,
+    /// Language.
+    pub locale: String,
+    /// Currency.
+    pub currency: String,
+    /// Channel.
+    pub digest_channel_id: i64,
+    /// ISO weekday, Monday = 1.
+    pub digest_weekday: i16,
+    /// Local time.
+    pub digest_time: NaiveTime,
+    /// Stale threshold.
+    pub stale_days: i32,
+}
+
+/// A week's team totals.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WeekFigures {
+    /// Deals won.
+    pub won_count: i64,
+    /// Their amount.
+    pub won_amount: i64,
+    /// Deals lost.
+    pub lost_count: i64,
+    /// Deals opened.
+    pub new_count: i64,
+    /// Their amount: new pipeline.
+    pub new_amount: i64,
+    /// Interactions logged.
+    pub activities: i64,
+    /// Average satisfaction of those that have one.
+    pub avg_satisfaction: Option<f64>,
+}
+
+/// One rep's line on the leaderboard.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct RepLine {
+    /// Member.
+    pub user_id: i64,
+    /// Name.
+    pub name: String,
+    /// Revenue won.
+    pub won_amount: i64,
+    /// Deals won.
+    pub won_count: i64,
+    /// Interactions logged.
+    pub activities: i64,
+}
+
+impl Tx {
+    /// Claims due reminders not yet sent for their due time (other schedulers skip them).
+    pub async fn due_tasks(&mut self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<DueTask>> {
+        Ok(sqlx::query_as(
+            "SELECT t.workspace_id, t.id, t.assignee_id, t.title, t.due_at, d.number AS deal_number, d.title AS deal_title,
+                    t.contact_id, c.name AS contact_name,
+                    COALESCE(m.locale, w.locale) AS locale, COALESCE(m.timezone, w.timezone) AS timezone,
+                    COALESCE(m.dm_closed, false) AS dm_closed
+             FROM tasks t
+             JOIN workspaces w ON w.id = t.workspace_id
+             LEFT JOIN members m ON m.workspace_id = t.workspace_id AND m.user_id = t.assignee_id
+             LEFT JOIN deals d ON d.workspace_id = t.workspace_id AND d.id = t.deal_id
+             LEFT JOIN contacts c ON c.workspace_id = t.workspace_id AND c.id = t.contact_id
+             WHERE t.status = 'open' AND t.due_at <= $1 AND t.reminded_due_at IS DISTINCT FROM t.due_at
+             ORDER BY t.due_at LIMIT $2
+             FOR UPDATE OF t SKIP LOCKED",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Notes that the reminder for this due time is on its way.
+    pub async fn mark_reminded(
+        &mut self,
+        ws: i64,
+        id: i64,
+        due_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE tasks SET reminded_due_at = $3 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .bind(due_at)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// What one member's agenda lists for the local day `[day_start, day_end)`.
+    pub async fn agenda(
+        &mut self,
+        ws: i64,
+        user: i64,
+        now: DateTime<Utc>,
+        day_end: DateTime<Utc>,
+        today: NaiveDate,
+        stale_days: i32,
+    ) -> StoreResult<AgendaData> {
+        let tasks: Vec<(i64, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT id, title, due_at FROM tasks
+             WHERE workspace_id = $1 AND assignee_id = $2 AND status = 'open' AND due_at < $3
+             ORDER BY due_at LIMIT 25",
+        )
+        .bind(ws)
+        .bind(user)
+        .bind(day_end)
+        .fetch_all(self.conn())
+        .await?;
+        let stale = sqlx::query_as(
+            "SELECT d.number, d.title, s.name,
+                    floor(extract(epoch FROM $3 - d.last_activity_at) / 86400)::bigint
+             FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
+             WHERE d.workspace_id = $1 AND d.owner_id = $2 AND d.status = 'open'
+               AND d.last_activity_at < $3 - make_interval(days => COALESCE(s.stale_days, $4))
+             ORDER BY d.last_activity_at LIMIT 10",
+        )
+        .bind(ws)
+        .bind(user)
+        .bind(now)
+        .bind(stale_days)
+        .fetch_all(self.conn())
+        .await?;
+        let overdue_close = sqlx::query_as(
+            "SELECT number, title, expected_close FROM deals
+             WHERE workspace_id = $1 AND owner_id = $2 AND status = 'open' AND expected_close < $3
+             ORDER BY expected_close LIMIT 10",
+        )
+        .bind(ws)
+        .bind(user)
+        .bind(today)
+        .fetch_all(self.conn())
+        .await?;
+        let birthdays = sqlx::query_as(
+            "SELECT id, name FROM contacts
+             WHERE workspace_id = $1 AND owner_id = $2 AND birthday_month = $3 AND birthday_day = $4 ORDER BY name",
+        )
+        .bind(ws)
+        .bind(user)
+        .bind(chrono::Datelike::month(&today) as i16)
+        .bind(chrono::Datelike::day(&today) as i16)
+        .fetch_all(self.conn())
+        .await?;
+        let contracts = sqlx::query_as(
+            "SELECT name, contract_end, (contract_end - $3)::int FROM (
+                 SELECT name, contract_end FROM companies WHERE workspace_id = $1 AND owner_id = $2
+                 UNION ALL
+                 SELECT name, contract_end FROM contacts WHERE workspace_id = $1 AND owner_id = $2) x
+             WHERE contract_end - $3 IN (30, 7, 1) ORDER BY contract_end, name",
+        )
+        .bind(ws)
+        .bind(user)
+        .bind(today)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(AgendaData {
+            tasks: tasks
+                .into_iter()
+                .map(|(id, title, due)| (id, title, due, due < now))
+                .collect(),
+            stale,
+            overdue_close,
+            birthdays,
+            contracts,
+        })
+    }
+
+    /// A workspace's team totals over `[from, to)`.
+    pub async fn week_figures(
+        &mut self,
+        ws: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<WeekFigures> {
+        let (won_count, won_amount, lost_count, new_count, new_amount): (i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'won' AND closed_at >= $2 AND closed_at < $3),
+                    COALESCE(sum(amount_minor) FILTER (WHERE status = 'won' AND closed_at >= $2 AND closed_at < $3), 0)::bigint,
+                    count(*) FILTER (WHERE status = 'lost' AND closed_at >= $2 AND closed_at < $3),
+                    count(*) FILTER (WHERE created_at >= $2 AND created_at < $3),
+                    COALESCE(sum(amount_minor) FILTER (WHERE created_at >= $2 AND created_at < $3), 0)::bigint
+             FROM deals
+             WHERE workspace_id = $1 AND ((closed_at >= $2 AND closed_at < $3) OR (created_at >= $2 AND created_at < $3))",
+        )
+        .bind(ws)
+        .bind(from)
+        .bind(to)
+        .fetch_one(self.conn())
+        .await?;
+        let (activities, avg_satisfaction): (i64, Option<f64>) = sqlx::query_as(
+            "SELECT count(*), avg(satisfaction)::float8 FROM activities
+             WHERE workspace_id = $1 AND happened_at >= $2 AND happened_at < $3",
+        )
+        .bind(ws)
+        .bind(from)
+        .bind(to)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(WeekFigures {
+            won_count,
+            won_amount,
+            lost_count,
+            new_count,
+            new_amount,
+            activities,
+            avg_satisfaction,
+        })
+    }
+
+    /// The reps' lines over `[from, to)`, best revenue first.
+    pub async fn leaderboard(
+        &mut self,
+        ws: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<RepLine>> {
+        Ok(sqlx::query_as(
+            "SELECT m.user_id, m.display_name AS name,
+                    COALESCE(w.amount, 0)::bigint AS won_amount, COALESCE(w.n, 0)::bigint AS won_count,
+                    COALESCE(a.n, 0)::bigint AS activities
+             FROM members m
+             LEFT JOIN (SELECT owner_id, sum(amount_minor) AS amount, count(*) AS n FROM deals
+                        WHERE workspace_id = $1 AND status = 'won' AND closed_at >= $2 AND closed_at < $3
+                        GROUP BY owner_id) w ON w.owner_id = m.user_id
+             LEFT JOIN (SELECT member_id, count(*) AS n FROM activities
+                        WHERE workspace_id = $1 AND happened_at >= $2 AND happened_at < $3
+                        GROUP BY member_id) a ON a.member_id = m.user_id
+             WHERE m.workspace_id = $1 AND (w.n IS NOT NULL OR a.n IS NOT NULL)
+             ORDER BY won_amount DESC, activities DESC, m.display_name LIMIT 10",
+        )
+        .bind(ws)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// The team's monthly quota: the sum of the members' quotas.
+    pub async fn team_quota(&mut self, ws: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(sum(quota_minor), 0)::bigint FROM members WHERE workspace_id = $1",
+        )
+        .bind(ws)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// Open deals at risk: past their expected close or idle past the threshold, largest first.
+    pub async fn at_risk(
+        &mut self,
+        ws: i64,
+        now: DateTime<Utc>,
+        today: NaiveDate,
+        stale_days: i32,
+    ) -> StoreResult<Vec<(i64, String, i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT d.number, d.title, d.amount_minor, COALESCE(m.display_name, '')
+             FROM deals d
+             JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
+             LEFT JOIN members m ON m.workspace_id = d.workspace_id AND m.user_id = d.owner_id
+             WHERE d.workspace_id = $1 AND d.status = 'open'
+               AND (d.expected_close < $3 OR d.last_activity_at < $2 - make_interval(days => COALESCE(s.stale_days, $4)))
+             ORDER BY d.amount_minor DESC, d.number LIMIT 5",
+        )
+        .bind(ws)
+        .bind(now)
+        .bind(today)
+        .bind(stale_days)
+        .fetch_all(self.conn())
+        .await?)
+    }
+}
+
+impl Store {
+    /// Every member who may get an agenda, with the zone and language to use.
+    pub async fn agenda_members(&self) -> StoreResult<Vec<AgendaMember>> {
+        Ok(sqlx::query_as(
+            "SELECT m.workspace_id, m.user_id, COALESCE(m.timezone, w.timezone) AS timezone,
+                    COALESCE(m.locale, w.locale) AS locale, m.agenda_time, w.currency, w.stale_days
+             FROM members m JOIN workspaces w ON w.id = m.workspace_id
+             WHERE NOT m.dm_closed",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Workspaces that have a digest channel.
+    pub async fn digest_workspaces(&self) -> StoreResult<Vec<DigestWorkspace>> {
+        Ok(sqlx::query_as(
+            "SELECT id, timezone, locale, currency, digest_channel_id, digest_weekday, digest_time, stale_days
+             FROM workspaces WHERE digest_channel_id IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
