@@ -11,4 +11,5 @@ mod i18n;
 mod isolation;
 mod permissions;
 mod pipeline;
+mod scheduler;
 mod undo;
