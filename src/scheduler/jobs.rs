@@ -14,7 +14,7 @@ use crate::engine::{Attachment, Embed, Reply};
 use crate::i18n::Msg;
 use crate::outbox::payload;
 use crate::store::{
-    AgendaData, AgendaMember, DigestWorkspace, DueTask, NewOutbox, StageRow, Store, WeekFigures,
+    AgendaData, AgendaMember, DigestWorkspace, DueTask, NewOutbox, StageRow, Store, Tx, WeekFigures,
 };
 use anyhow::Context as _;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
@@ -330,7 +330,7 @@ fn win_rate(w: &WeekFigures) -> Option<f64> {
 
 /// Builds one workspace's digest for the week before `slot_date` (Monday to Sunday, local).
 pub async fn digest_reply(
-    store: &Store,
+    tx: &mut Tx,
     w: &DigestWorkspace,
     now: DateTime<Utc>,
     slot_date: NaiveDate,
@@ -342,7 +342,6 @@ pub async fn digest_reply(
     let bound = |d: NaiveDate| resolve_local(d.and_time(chrono::NaiveTime::MIN), f.tz);
     let (from, to) = (bound(week_start), bound(this_monday));
     let (prev_from, prev_to) = (bound(week_start - Duration::days(7)), from);
-    let mut tx = store.begin().await?;
     let week = tx.week_figures(w.id, from, to).await?;
     let prev = tx.week_figures(w.id, prev_from, prev_to).await?;
     let board = tx.leaderboard(w.id, from, to).await?;
@@ -356,7 +355,6 @@ pub async fn digest_reply(
     let quota = tx.team_quota(w.id).await?;
     let today = now.with_timezone(&f.tz).date_naive();
     let risky = tx.at_risk(w.id, now, today, w.stale_days).await?;
-    tx.commit().await?;
 
     let money = |v: i64| f.money(v);
     let count = |v: i64| v.to_string();
@@ -576,11 +574,10 @@ async fn digest_for(
     {
         return Ok(0);
     }
-    drop(tx);
     let still_today = now.with_timezone(&tz).date_naive() == date;
     let (reply, status, note) = if still_today {
         (
-            Some(digest_reply(store, w, now, date).await?),
+            Some(digest_reply(&mut tx, w, now, date).await?),
             "pending",
             None,
         )
@@ -604,7 +601,6 @@ async fn digest_for(
         status,
         note,
     };
-    let mut tx = store.begin().await?;
     let wrote = tx.enqueue(w.id, &message).await?;
     tx.commit().await?;
     Ok(usize::from(wrote && status == "pending"))

@@ -178,3 +178,35 @@ impl Store {
         .await?)
     }
 }
+
+impl Store {
+    /// Gives every workspace a digest channel and schedule (benchmarks), and forgets earlier
+    /// digests so the run enqueues them all again.
+    pub async fn bulk_schedule_digests(
+        &self,
+        channel: i64,
+        weekday: i16,
+        time: chrono::NaiveTime,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE workspaces SET digest_channel_id = $1, digest_weekday = $2, digest_time = $3, timezone = 'UTC'")
+            .bind(channel)
+            .bind(weekday)
+            .bind(time)
+            .execute(self.pool())
+            .await?;
+        sqlx::query("DELETE FROM outbox WHERE kind = 'digest'")
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// How many digests are waiting, and how many were delivered.
+    pub async fn bulk_digest_counts(&self) -> StoreResult<(i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'delivered')
+             FROM outbox WHERE kind = 'digest'",
+        )
+        .fetch_one(self.pool())
+        .await?)
+    }
+}

@@ -352,3 +352,37 @@ impl super::Store {
         Ok(())
     }
 }
+
+impl Tx {
+    /// Sets when a member's daily agenda arrives.
+    pub async fn set_agenda_time(
+        &mut self,
+        ws: i64,
+        user: i64,
+        time: chrono::NaiveTime,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE members SET agenda_time = $3 WHERE workspace_id = $1 AND user_id = $2")
+            .bind(ws)
+            .bind(user)
+            .bind(time)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a stage's own stale threshold.
+    pub async fn set_stage_stale_days(
+        &mut self,
+        ws: i64,
+        stage: i64,
+        days: i32,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE stages SET stale_days = $3 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(stage)
+            .bind(days)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}

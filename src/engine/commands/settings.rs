@@ -34,7 +34,10 @@ pub enum SettingsCommand {
         channel: Option<i64>,
         weekday: Option<i16>,
         time: Option<NaiveTime>,
+        preview: bool,
     },
+    /// The caller's daily agenda time.
+    Agenda(NaiveTime),
     /// Days without activity before a deal is stale.
     Stale(i32),
     /// Which Discord role makes managers.
@@ -64,6 +67,8 @@ pub enum StagesAction {
     Move { stage: Stage, position: i32 },
     /// Remove an unused open stage.
     Remove { stage: Stage },
+    /// Days without activity before a deal in this stage is stale.
+    Stale { stage: Stage, days: i32 },
 }
 
 fn need(option: &str, action: &str) -> EngineError {
@@ -131,6 +136,13 @@ impl SettingsCommand {
                     "remove" => StagesAction::Remove {
                         stage: stage.ok_or_else(|| need("stage", action))?,
                     },
+                    "stale" => StagesAction::Stale {
+                        stage: stage.ok_or_else(|| need("stage", action))?,
+                        days: args
+                            .int("days")
+                            .map(|d| d as i32)
+                            .ok_or_else(|| need("days", action))?,
+                    },
                     _ => StagesAction::List,
                 })
             }
@@ -151,7 +163,8 @@ impl SettingsCommand {
                     ),
                 };
                 let channel = args.channel("channel");
-                if channel.is_none() && weekday.is_none() && time.is_none() {
+                let preview = args.bool("preview").unwrap_or(false);
+                if channel.is_none() && weekday.is_none() && time.is_none() && !preview {
                     return Err(errors::option(
                         "channel",
                         Msg::new("problem.empty"),
@@ -162,7 +175,14 @@ impl SettingsCommand {
                     channel,
                     weekday,
                     time,
+                    preview,
                 }
+            }
+            "agenda" => {
+                let t = text(args, "time").unwrap_or_default();
+                SettingsCommand::Agenda(
+                    parse_clock(&t).map_err(|e| errors::when("time", e, "accepted.clock"))?,
+                )
             }
             "stale" => SettingsCommand::Stale(args.int("days").unwrap_or(14) as i32),
             "manager-role" => SettingsCommand::ManagerRole(args.role("role").unwrap_or_default()),
@@ -247,6 +267,24 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
             channel,
             weekday,
             time,
+            preview: true,
+        } if channel.is_none() && weekday.is_none() && time.is_none() => {
+            digest_preview(tx, ctx).await
+        }
+        SettingsCommand::Agenda(time) => {
+            let before = ctx.before(tx, Entity::Member, ctx.actor).await?;
+            tx.set_agenda_time(ctx.ws_id(), ctx.actor, time).await?;
+            ctx.audit(tx, "settings.agenda", Entity::Member, ctx.actor, before)
+                .await?;
+            Ok(Reply::private(ctx.m(
+                Msg::new("settings.agenda").arg("time", time.format("%H:%M")),
+            )))
+        }
+        SettingsCommand::Digest {
+            channel,
+            weekday,
+            time,
+            preview,
         } => {
             ctx.require_admin()?;
             if let Some(c) = channel {
@@ -259,7 +297,13 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
                 ctx.ws.digest_time = t;
             }
             save_ws(tx, ctx, "settings.digest").await?;
-            Ok(Reply::text(digest_text(ctx, "settings.digest")))
+            let confirmation = Reply::text(digest_text(ctx, "settings.digest"));
+            if preview {
+                let mut reply = digest_preview(tx, ctx).await?;
+                reply.content = confirmation.content;
+                return Ok(reply);
+            }
+            Ok(confirmation)
         }
         SettingsCommand::Stale(days) => {
             ctx.require_admin()?;
@@ -520,6 +564,16 @@ async fn stages(tx: &mut Tx, ctx: &mut Ctx, action: StagesAction) -> EngineResul
                 .arg("name", &stage.name)
                 .arg("position", at + 1)
         }
+        StagesAction::Stale { stage, days } => {
+            require_open(&stage)?;
+            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
+            tx.set_stage_stale_days(ctx.ws_id(), stage.id, days).await?;
+            ctx.audit(tx, "settings.stages", Entity::Stage, stage.id, before)
+                .await?;
+            Msg::new("settings.stage_stale")
+                .arg("name", &stage.name)
+                .arg("days", days)
+        }
         StagesAction::Remove { stage } => {
             require_open(&stage)?;
             if open.len() <= 1 {
@@ -591,6 +645,7 @@ fn action_key(action: &str) -> &'static str {
         "tasks.snooze" => "action.tasks_snooze",
         "settings.stages" => "action.settings_stages",
         "settings.quota" => "action.settings_quota",
+        "settings.agenda" => "action.settings_agenda",
         _ => "action.settings",
     }
 }
@@ -598,4 +653,23 @@ fn action_key(action: &str) -> &'static str {
 #[allow(dead_code)]
 fn _label(d: &crate::store::DealRow) -> String {
     lookup::deal_label(d)
+}
+
+/// The digest as it would be posted now (this week's), shown only to the admin who asked.
+async fn digest_preview(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
+    ctx.require_admin()?;
+    let w = crate::store::DigestWorkspace {
+        id: ctx.ws_id(),
+        timezone: ctx.ws.timezone.clone(),
+        locale: ctx.locale.tag().to_string(),
+        currency: ctx.ws.currency.clone(),
+        digest_channel_id: ctx.ws.digest_channel_id.unwrap_or_default(),
+        digest_weekday: ctx.ws.digest_weekday,
+        digest_time: ctx.ws.digest_time,
+        stale_days: ctx.ws.stale_days,
+    };
+    let today = ctx.now.with_timezone(&ctx.ws_tz).date_naive();
+    let mut reply = crate::scheduler::jobs::digest_reply(tx, &w, ctx.now, today).await?;
+    reply.ephemeral = true;
+    Ok(reply)
 }

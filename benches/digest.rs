@@ -1,0 +1,81 @@
+//! The weekly digest at scale: 1,000 workspaces holding 1 million deals (the data set of the
+//! engine benchmark, generated once into `salesbot_bench`). Times enqueueing every digest
+//! (figures, leaderboard, funnel, forecast, at-risk deals and the funnel chart) and delivering
+//! them through the fake Discord.
+//!
+//! `cargo bench --bench digest` (run `cargo bench --bench engine` first to generate the data).
+
+#[allow(dead_code)]
+#[path = "../tests/it/fake_discord.rs"]
+mod fake_discord;
+
+use chrono::{Datelike, NaiveTime, Utc};
+use salesbot::discord::send::Sender;
+use salesbot::discord::DiscordConfig;
+use salesbot::outbox::deliver_due;
+use salesbot::scheduler::jobs;
+use salesbot::store::Store;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if !std::env::args().any(|a| a == "--bench") {
+        return Ok(());
+    }
+    let url = std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@localhost:5432/salesbot_bench".into());
+    let store = Store::connect(&url).await?;
+    let (workspaces, deals, activities, _) = store.bulk_counts().await?;
+    println!(
+        "data: {workspaces} workspaces, {deals} deals, {activities} activities; cores: {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    anyhow::ensure!(
+        workspaces >= 1000,
+        "run `cargo bench --bench engine` first to generate the data set"
+    );
+    let now = Utc::now();
+    // Today's weekday at midnight: every digest is due now and still within its day.
+    store
+        .bulk_schedule_digests(
+            555,
+            now.weekday().number_from_monday() as i16,
+            NaiveTime::MIN,
+        )
+        .await?;
+
+    let start = Instant::now();
+    let enqueued = jobs::digests(&store, now).await?;
+    let enqueue_secs = start.elapsed().as_secs_f64();
+    println!(
+        "enqueued {enqueued} digests in {enqueue_secs:.1} s ({:.1} ms each)",
+        enqueue_secs * 1000.0 / enqueued.max(1) as f64
+    );
+
+    let fake = fake_discord::FakeDiscord::start().await;
+    let http = Arc::new(salesbot::discord::http(&DiscordConfig {
+        token: "BENCH.TOKEN".into(),
+        guild_id: None,
+        api_base: Some(fake.api_base()),
+    }));
+    let sender = Sender::new(http, store.clone());
+    let start = Instant::now();
+    loop {
+        let pass = deliver_due(&store, &sender, Utc::now(), 100).await?;
+        if pass.delivered + pass.retried + pass.failed == 0 {
+            break;
+        }
+    }
+    let deliver_secs = start.elapsed().as_secs_f64();
+    let (pending, delivered) = store.bulk_digest_counts().await?;
+    let posts = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+        .count();
+    println!("delivered {delivered} digests ({posts} posts with a PNG each, {pending} pending) through the fake Discord in {deliver_secs:.1} s");
+    Ok(())
+}
