@@ -5,7 +5,7 @@
 use super::commands::Command;
 use super::ctx::Ctx;
 use super::{EngineError, EngineResult};
-use crate::domain::refs::{DealRef, TaskRef};
+use crate::domain::refs::{ContactRef, DealRef, TaskRef};
 use crate::i18n::Msg;
 use chrono::Duration;
 
@@ -49,6 +49,7 @@ pub(crate) fn parse(custom_id: &str, ctx: &Ctx) -> EngineResult<Command> {
             note: None,
         }),
         ["deal", "show", n] => Ok(Command::DealShow(DealRef::Number(number(n)?))),
+        ["contact", "show", id] => Ok(Command::ContactShow(ContactRef::Id(number(id)?))),
         // Losing a deal and logging an interaction need text: the click opens a form.
         ["deal", "lost", n] => Ok(Command::DealLostForm(DealRef::Number(number(n)?))),
         ["deal", "log", n] => Ok(Command::DealLogForm(DealRef::Number(number(n)?))),

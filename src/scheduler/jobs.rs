@@ -106,11 +106,13 @@ fn reminder(t: &DueTask) -> Reply {
             dm_button(t.workspace_id, &format!("task:snooze:{}:1d", t.id)),
             f.t("button.snooze_1d"),
         );
-    if let Some(n) = t.deal_number {
-        reply = reply.with_button(
-            dm_button(t.workspace_id, &format!("deal:show:{n}")),
-            f.t("button.open"),
-        );
+    let open = match (t.deal_number, t.contact_id) {
+        (Some(n), _) => Some(format!("deal:show:{n}")),
+        (None, Some(c)) => Some(format!("contact:show:{c}")),
+        (None, None) => None,
+    };
+    if let Some(action) = open {
+        reply = reply.with_button(dm_button(t.workspace_id, &action), f.t("button.open"));
     }
     reply
 }
