@@ -38,22 +38,6 @@ pub(crate) struct Ctx {
     change: Option<i64>,
 }
 
-/// Converts a stored stage.
-pub(crate) fn stage_from_row(row: StageRow) -> Stage {
-    let kind = match row.kind.as_str() {
-        "won" => StageKind::Won,
-        "lost" => StageKind::Lost,
-        _ => StageKind::Open,
-    };
-    Stage {
-        id: row.id,
-        name: row.name,
-        position: row.position,
-        probability: row.probability,
-        kind,
-    }
-}
-
 impl Ctx {
     pub fn new(
         req: &Request,
@@ -83,7 +67,7 @@ impl Ctx {
             tz,
             currency,
             locale,
-            stages: stages.into_iter().map(stage_from_row).collect(),
+            stages: stages.into_iter().map(StageRow::into_stage).collect(),
             actor: req.user_id,
             role,
             now: req.now,

@@ -8,7 +8,7 @@ use crate::domain::locale::Locale;
 use crate::domain::money::{format_amount, Currency};
 use crate::domain::period::Period;
 use crate::domain::pipeline::{compute, PipelineInput};
-use crate::domain::stage::{Stage, StageKind};
+use crate::domain::stage::Stage;
 use crate::domain::when::{format_date, format_datetime, resolve_local};
 use crate::engine::{Attachment, Embed, Reply};
 use crate::i18n::Msg;
@@ -347,7 +347,12 @@ pub async fn digest_reply(
     let week = tx.week_figures(w.id, from, to).await?;
     let prev = tx.week_figures(w.id, prev_from, prev_to).await?;
     let board = tx.leaderboard(w.id, from, to).await?;
-    let stages: Vec<Stage> = tx.stages(w.id).await?.into_iter().map(stage).collect();
+    let stages: Vec<Stage> = tx
+        .stages(w.id)
+        .await?
+        .into_iter()
+        .map(StageRow::into_stage)
+        .collect();
     let (q_from, q_to) = Period::ThisQuarter.range(now, f.tz);
     let raw = tx.pipeline_raw(w.id, None, q_from, q_to).await?;
     let funnel = compute(&stages, &input(&raw));
@@ -517,21 +522,6 @@ pub async fn digest_reply(
         data: png,
     });
     Ok(reply)
-}
-
-fn stage(row: StageRow) -> Stage {
-    let kind = match row.kind.as_str() {
-        "won" => StageKind::Won,
-        "lost" => StageKind::Lost,
-        _ => StageKind::Open,
-    };
-    Stage {
-        id: row.id,
-        name: row.name,
-        position: row.position,
-        probability: row.probability,
-        kind,
-    }
 }
 
 fn input(raw: &crate::store::PipelineRaw) -> PipelineInput<'_> {

@@ -386,3 +386,18 @@ impl Tx {
         Ok(())
     }
 }
+
+impl StageRow {
+    /// The domain's view of a stored stage; an unknown kind reads as open.
+    pub fn into_stage(self) -> crate::domain::stage::Stage {
+        use crate::domain::stage::{Stage, StageKind};
+        let kind = StageKind::parse(&self.kind).unwrap_or(StageKind::Open);
+        Stage {
+            id: self.id,
+            name: self.name,
+            position: self.position,
+            probability: self.probability,
+            kind,
+        }
+    }
+}

@@ -9,21 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// Every table the schema creates; SQL injection must not have dropped any.
-const TABLES: [&str; 13] = [
-    "workspaces",
-    "deal_counters",
-    "members",
-    "stages",
-    "companies",
-    "contacts",
-    "deals",
-    "stage_changes",
-    "activities",
-    "tasks",
-    "outbox",
-    "audit_log",
-    "processed_interactions",
-];
+use crate::support::TABLES;
 
 /// A workspace with a little of everything: a company, a contact, open deals in three stages
 /// (plus one won and one lost) and an open task.

@@ -6,21 +6,7 @@
 use crate::support::{text, Harness};
 use sqlx::PgPool;
 
-/// Every table that has a `workspace_id` column, plus `workspaces` itself.
-const WS_TABLES: [&str; 12] = [
-    "deal_counters",
-    "members",
-    "stages",
-    "companies",
-    "contacts",
-    "deals",
-    "stage_changes",
-    "activities",
-    "tasks",
-    "outbox",
-    "audit_log",
-    "processed_interactions",
-];
+use crate::support::WS_TABLES;
 
 /// Every row of one workspace, in a stable order: proves that workspace was not touched.
 async fn ws_fingerprint(h: &Harness, ws: i64) -> String {

@@ -8,6 +8,43 @@ use salesbot::store::Store;
 use serde_json::Value;
 use sqlx::PgPool;
 
+/// Every table the schema creates (command_registrations aside, which only the bot writes).
+pub const TABLES: [&str; 15] = [
+    "workspaces",
+    "deal_counters",
+    "members",
+    "stages",
+    "companies",
+    "contacts",
+    "deals",
+    "stage_changes",
+    "activities",
+    "tasks",
+    "outbox",
+    "audit_log",
+    "processed_interactions",
+    "deal_open_totals",
+    "deal_daily_totals",
+];
+
+/// The tables keyed by workspace: all of them but `workspaces` itself.
+pub const WS_TABLES: [&str; 14] = [
+    "deal_counters",
+    "members",
+    "stages",
+    "companies",
+    "contacts",
+    "deals",
+    "stage_changes",
+    "activities",
+    "tasks",
+    "outbox",
+    "audit_log",
+    "processed_interactions",
+    "deal_open_totals",
+    "deal_daily_totals",
+];
+
 /// The clock every test starts at: a Tuesday morning, well away from DST changes.
 pub const START: &str = "2026-12-01T09:00:00Z";
 
@@ -70,23 +107,8 @@ impl Harness {
 
     /// A fingerprint of every row of every table, to prove a failed command wrote nothing.
     pub async fn fingerprint(&self) -> String {
-        let tables = [
-            "workspaces",
-            "deal_counters",
-            "members",
-            "stages",
-            "companies",
-            "contacts",
-            "deals",
-            "stage_changes",
-            "activities",
-            "tasks",
-            "outbox",
-            "audit_log",
-            "processed_interactions",
-        ];
         let mut out = String::new();
-        for t in tables {
+        for t in TABLES {
             let sql = format!("SELECT coalesce(string_agg(to_jsonb(x)::text, '\n' ORDER BY to_jsonb(x)::text), '') FROM {t} x");
             let rows: String = sqlx::query_scalar(&sql)
                 .fetch_one(&self.pool)

@@ -601,7 +601,7 @@ async fn stages(tx: &mut Tx, ctx: &mut Ctx, action: StagesAction) -> EngineResul
         .stages(ctx.ws_id())
         .await?
         .into_iter()
-        .map(super::super::ctx::stage_from_row)
+        .map(StageRow::into_stage)
         .collect();
     Ok(Reply::text(format!(
         "{}\n{}",
