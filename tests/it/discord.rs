@@ -709,3 +709,61 @@ async fn a_database_outage_gets_a_clear_answer_and_recovery_needs_no_restart(poo
     );
     rig.stop().await;
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn shutdown_lets_running_commands_finish(pool: PgPool) {
+    let mut rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    rig.interact(command(80, &admin, "help", None, vec![]))
+        .await;
+    // A command that is still running when the shutdown begins.
+    let mut blocker = pool.begin().await.expect("begin");
+    sqlx::query("SELECT * FROM deal_counters FOR UPDATE")
+        .execute(&mut *blocker)
+        .await
+        .expect("lock");
+    rig.fake
+        .send_interaction(command(
+            81,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!("In flight")),
+                ("amount", STRING, json!("2k")),
+            ],
+        ))
+        .await;
+    rig.fake.wait_callback(81, WAIT).await; // deferred: it is running
+    let stop = rig.stop.take().expect("stop handle");
+    let _ = stop.send(());
+    // The shutdown waits; once the command can go on, it completes and is answered.
+    blocker.rollback().await.expect("release");
+    let bot = rig.bot.take().expect("bot");
+    let result = tokio::time::timeout(WAIT, bot)
+        .await
+        .expect("stops in time")
+        .expect("bot task");
+    result.expect("clean shutdown");
+    let edit = rig
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH" && r.path.contains("/tok-81/"));
+    assert!(
+        edit.is_some_and(|e| e.json["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("D-1")),
+        "the in-flight command was answered"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM deals WHERE title = 'In flight'"
+        )
+        .await,
+        1,
+        "and written"
+    );
+}
