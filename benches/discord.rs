@@ -227,7 +227,9 @@ async fn main() -> anyhow::Result<()> {
         };
         sent.insert(next_id, Instant::now());
         next_id += 1;
-        fake.send_interaction(i).await;
+        // The fixtures were checked against serenity's types in set-up; skipping the check here
+        // keeps the fake's CPU out of the bot's measurement on this 2-core machine.
+        fake.dispatch("INTERACTION_CREATE", i).await;
         if n % rate == 0 {
             peak_rss = peak_rss.max(rss_kib(pid));
         }
