@@ -15,7 +15,6 @@ use salesbot::discord::DiscordConfig;
 use salesbot::outbox::deliver_due;
 use salesbot::scheduler::jobs;
 use salesbot::store::Store;
-use std::sync::Arc;
 use std::time::Instant;
 
 #[tokio::main]
@@ -56,12 +55,12 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let fake = fake_discord::FakeDiscord::start().await;
-    let http = Arc::new(salesbot::discord::http(&DiscordConfig {
+    let config = DiscordConfig {
         token: "BENCH.TOKEN".into(),
         guild_id: None,
         api_base: Some(fake.api_base()),
-    }));
-    let sender = Sender::new(http, store.clone());
+    };
+    let sender = Sender::new(&config, store.clone())?;
     let start = Instant::now();
     loop {
         let pass = deliver_due(&store, &sender, Utc::now(), 100).await?;

@@ -101,11 +101,11 @@ async fn main() -> anyhow::Result<()> {
             };
             let store = connect(&config).await?;
             let engine = Engine::new(store.clone())?;
-            let bot = salesbot::discord::Bot::connect(discord, engine).await?;
+            let bot = salesbot::discord::Bot::connect(discord.clone(), engine).await?;
             // Reminders, agendas and digests go out through the bot's own REST client.
             let scheduler = salesbot::scheduler::Scheduler::start(
                 store.clone(),
-                salesbot::discord::sender(&bot, store),
+                salesbot::discord::sender(&discord, store)?,
             )
             .await?;
             let result = bot.run(shutdown_signal()).await;

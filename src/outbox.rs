@@ -63,15 +63,12 @@ impl Deliver for crate::discord::send::Sender {
             Target::Dm(user) => self.dm(m.workspace_id, user, &m.reply).await,
             Target::Channel(channel) => self.channel(channel, &m.reply).await,
         };
-        result.map_err(|e| {
-            if e.is_retryable() {
-                DeliveryError::Retry {
-                    after: None,
-                    reason: e.to_string(),
-                }
-            } else {
-                DeliveryError::Permanent(e.to_string())
-            }
+        result.map_err(|e| match e {
+            crate::discord::send::SendError::Retry { after, reason } => DeliveryError::Retry {
+                after,
+                reason: format!("temporary failure: {reason}"),
+            },
+            permanent => DeliveryError::Permanent(permanent.to_string()),
         })
     }
 }
@@ -136,11 +133,10 @@ pub async fn deliver_due<D: Deliver>(
             Ok(message) => sender.deliver(&message).await,
             Err(reason) => Err(DeliveryError::Permanent(reason)),
         };
-        let done = Utc::now().max(now);
         match sent {
             Ok(message_id) => {
                 store
-                    .outbox_delivered(row.workspace_id, row.id, message_id as i64, done)
+                    .outbox_delivered(row.workspace_id, row.id, message_id as i64, now)
                     .await?;
                 pass.delivered += 1;
             }

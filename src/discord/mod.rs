@@ -510,7 +510,7 @@ impl Bot {
     }
 }
 
-/// Registers the outbox-free sender for the bot's own messages.
-pub fn sender(bot: &Bot, store: Store) -> send::Sender {
-    send::Sender::new(bot.http(), store)
+/// The sender for the bot's own messages (reminders, agendas, digests).
+pub fn sender(config: &DiscordConfig, store: Store) -> anyhow::Result<send::Sender> {
+    send::Sender::new(config, store)
 }

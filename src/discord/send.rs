@@ -1,20 +1,26 @@
 //! Messages the bot sends on its own: a direct message to a member, a post in a channel.
-//! Failures are sorted into "try again later" and "will never work", so a caller (the
-//! outbox) can retry the first and record the second.
+//!
+//! These go through our own REST calls rather than serenity's: the outbox must honour
+//! Discord's `retry-after` on a 429, and serenity's error type drops the response headers
+//! (and with its rate limiter off, the body too). Failures are sorted into "try again later"
+//! (with Discord's wait when it gave one) and "will never work", so the outbox can retry the
+//! first and record the second. Embeds and buttons are built with serenity's builders, so a DM
+//! looks exactly like an interaction reply.
 
-use super::convert;
+use super::{convert, DiscordConfig};
 use crate::engine::Reply;
 use crate::store::Store;
-use serenity::all::{ChannelId, Http, HttpError, UserId};
-use std::sync::Arc;
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Discord's "Cannot send messages to this user": the member closed their DMs.
-const DM_CLOSED: isize = 50007;
+const DM_CLOSED: i64 = 50007;
 /// Discord's "Unknown Channel".
-const UNKNOWN_CHANNEL: isize = 10003;
+const UNKNOWN_CHANNEL: i64 = 10003;
 /// "Missing Access" and "Missing Permissions": the bot may not post there.
-const NO_ACCESS: [isize; 2] = [50001, 50013];
+const NO_ACCESS: [i64; 2] = [50001, 50013];
 /// A send that takes longer than this is abandoned and retried later.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -30,9 +36,15 @@ pub enum SendError {
     /// The bot lacks access or permission there.
     #[error("missing access or permission: {0}")]
     NoAccess(String),
-    /// Rate limited, a Discord outage or a network error: try again later.
-    #[error("temporary failure: {0}")]
-    Retry(String),
+    /// Rate limited, a Discord outage or a network error: try again later, after `after` when
+    /// Discord said so.
+    #[error("temporary failure: {reason}")]
+    Retry {
+        /// Discord's `retry-after`.
+        after: Option<Duration>,
+        /// What happened.
+        reason: String,
+    },
     /// Any other refusal; retrying will not help.
     #[error("refused: {0}")]
     Failed(String),
@@ -41,68 +53,163 @@ pub enum SendError {
 impl SendError {
     /// Whether sending again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SendError::Retry(_))
+        matches!(self, SendError::Retry { .. })
     }
 }
 
-fn classify(e: serenity::Error) -> SendError {
-    match &e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(resp)) => {
-            let status = resp.status_code.as_u16();
-            let code = resp.error.code;
-            if code == DM_CLOSED {
-                SendError::DmClosed
-            } else if code == UNKNOWN_CHANNEL {
-                SendError::UnknownChannel
-            } else if NO_ACCESS.contains(&code) {
-                SendError::NoAccess(resp.error.message.clone())
-            } else if status == 429 || status >= 500 {
-                SendError::Retry(format!("status {status}"))
-            } else {
-                SendError::Failed(format!(
-                    "status {status}, code {code}: {}",
-                    resp.error.message
-                ))
-            }
-        }
-        serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => {
-            SendError::Retry(e.to_string())
-        }
-        _ => SendError::Failed(e.to_string()),
+fn retry(reason: impl Into<String>) -> SendError {
+    SendError::Retry {
+        after: None,
+        reason: reason.into(),
     }
+}
+
+/// Reads Discord's answer: the JSON body on success, a classified error otherwise.
+async fn answer(response: Response) -> Result<Value, SendError> {
+    let status = response.status();
+    // Discord sends retry-after in seconds (fractions allowed), in a header and in the body.
+    let header_wait = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(body);
+    }
+    let code = body["code"].as_i64().unwrap_or(0);
+    let message = body["message"].as_str().unwrap_or("").to_string();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let wait = header_wait
+            .or_else(|| body["retry_after"].as_f64())
+            .filter(|w| w.is_finite() && *w >= 0.0);
+        return Err(SendError::Retry {
+            after: wait.map(Duration::from_secs_f64),
+            reason: "status 429, rate limited".into(),
+        });
+    }
+    if status.is_server_error() {
+        return Err(retry(format!("status {}", status.as_u16())));
+    }
+    Err(match code {
+        DM_CLOSED => SendError::DmClosed,
+        UNKNOWN_CHANNEL => SendError::UnknownChannel,
+        c if NO_ACCESS.contains(&c) => SendError::NoAccess(message),
+        _ => SendError::Failed(format!(
+            "status {}, code {code}: {message}",
+            status.as_u16()
+        )),
+    })
+}
+
+fn id_of(body: &Value) -> Result<u64, SendError> {
+    body["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| body["id"].as_u64())
+        .ok_or_else(|| SendError::Failed("Discord's answer carried no id".into()))
+}
+
+/// The message JSON, built with serenity's builders and Discord's limits (see `convert`).
+fn payload(reply: &Reply) -> Value {
+    let mut value = serde_json::to_value(convert::message(reply)).unwrap_or_else(|_| json!({}));
+    // Files are sent as parts; the JSON names them in order.
+    value["attachments"] = reply
+        .attachments
+        .iter()
+        .enumerate()
+        .map(|(i, a)| json!({"id": i, "filename": a.filename}))
+        .collect::<Vec<_>>()
+        .into();
+    value
 }
 
 /// Sends messages through Discord's REST API.
 #[derive(Clone)]
 pub struct Sender {
-    http: Arc<Http>,
+    client: Client,
+    base: String,
+    token: String,
     store: Store,
 }
 
 impl Sender {
-    /// A sender over an HTTP client (the bot's own, or one built from the configuration).
-    pub fn new(http: Arc<Http>, store: Store) -> Sender {
-        Sender { http, store }
+    /// A sender for the configured Discord (or `api_base`).
+    pub fn new(config: &DiscordConfig, store: Store) -> anyhow::Result<Sender> {
+        let client = Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .user_agent("DiscordBot (https://github.com/salesbot, 0.1)")
+            .build()
+            .map_err(|e| anyhow::anyhow!("failed to build the HTTP client: {e}"))?;
+        let base = config
+            .api_base
+            .clone()
+            .unwrap_or_else(|| "https://discord.com".into())
+            .trim_end_matches('/')
+            .to_string();
+        Ok(Sender {
+            client,
+            base,
+            token: format!("Bot {}", config.token),
+            store,
+        })
+    }
+
+    async fn post_json(&self, path: &str, body: &Value) -> Result<Value, SendError> {
+        let response = self
+            .client
+            .post(format!("{}/api/v10{path}", self.base))
+            .header("Authorization", &self.token)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| retry(format!("network: {e}")))?;
+        answer(response).await
+    }
+
+    async fn post_message(&self, channel: u64, reply: &Reply) -> Result<u64, SendError> {
+        let path = format!("/channels/{channel}/messages");
+        let body = payload(reply);
+        if reply.attachments.is_empty() {
+            return id_of(&self.post_json(&path, &body).await?);
+        }
+        let mut form = Form::new().part(
+            "payload_json",
+            Part::text(body.to_string())
+                .mime_str("application/json")
+                .map_err(|e| SendError::Failed(e.to_string()))?,
+        );
+        for (i, a) in reply.attachments.iter().enumerate() {
+            let part = Part::bytes(a.data.clone())
+                .file_name(a.filename.clone())
+                .mime_str(&a.content_type)
+                .map_err(|e| SendError::Failed(format!("attachment {}: {e}", a.filename)))?;
+            form = form.part(format!("files[{i}]"), part);
+        }
+        let response = self
+            .client
+            .post(format!("{}/api/v10{path}", self.base))
+            .header("Authorization", &self.token)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| retry(format!("network: {e}")))?;
+        id_of(&answer(response).await?)
     }
 
     /// Sends a direct message; returns the message id. A member with closed DMs is recorded
     /// in `members.dm_closed` so nothing keeps trying.
     pub async fn dm(&self, workspace: i64, user: u64, reply: &Reply) -> Result<u64, SendError> {
-        let attempt = async {
-            let channel = UserId::new(user)
-                .create_dm_channel(&self.http)
-                .await
-                .map_err(classify)?;
-            let msg = channel
-                .id
-                .send_message(&self.http, convert::message(reply))
-                .await
-                .map_err(classify)?;
-            Ok(msg.id.get())
-        };
-        let result = tokio::time::timeout(SEND_TIMEOUT, attempt)
-            .await
-            .unwrap_or_else(|_| Err(SendError::Retry("timed out".into())));
+        let result = async {
+            let channel = self
+                .post_json(
+                    "/users/@me/channels",
+                    &json!({"recipient_id": user.to_string()}),
+                )
+                .await?;
+            self.post_message(id_of(&channel)?, reply).await
+        }
+        .await;
         if result == Err(SendError::DmClosed) {
             if let Err(e) = self.store.mark_dm_closed(workspace, user as i64).await {
                 tracing::warn!(error = %e, "could not record closed DMs");
@@ -113,15 +220,6 @@ impl Sender {
 
     /// Posts in a channel; returns the message id.
     pub async fn channel(&self, channel: u64, reply: &Reply) -> Result<u64, SendError> {
-        let attempt = async {
-            let msg = ChannelId::new(channel)
-                .send_message(&self.http, convert::message(reply))
-                .await
-                .map_err(classify)?;
-            Ok(msg.id.get())
-        };
-        tokio::time::timeout(SEND_TIMEOUT, attempt)
-            .await
-            .unwrap_or_else(|_| Err(SendError::Retry("timed out".into())))
+        self.post_message(channel, reply).await
     }
 }

@@ -223,7 +223,11 @@ fn agenda_reply(f: &Fmt, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
             format!(
                 "{name} · {} · {}",
                 f.date(*end),
-                f.m(Msg::new("agenda.in_days").arg("days", days))
+                f.m(if *days == 1 {
+                    Msg::new("agenda.tomorrow")
+                } else {
+                    Msg::new("agenda.in_days").arg("days", days)
+                })
             )
         });
         embed = embed.field(
@@ -317,7 +321,8 @@ fn change(f: &Fmt, now: i64, before: i64, show: &dyn Fn(i64) -> String) -> Strin
         }
     } else {
         let pct = (now - before) as f64 * 100.0 / before as f64;
-        format!("{}{pct:.0}%", if pct >= 0.0 { "▲" } else { "▼" })
+        // The arrow carries the sign.
+        format!("{}{:.0}%", if pct >= 0.0 { "▲" } else { "▼" }, pct.abs())
     };
     f.m(Msg::new("digest.change")
         .arg("value", show(now))
@@ -547,12 +552,49 @@ pub async fn digests(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize>
     Ok(total)
 }
 
+/// Last week's digest, if it never went out (the bot was down past its day), is recorded as
+/// skipped, so the record shows every week and none is sent late.
+async fn record_missed_last_week(
+    store: &Store,
+    w: &DigestWorkspace,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> anyhow::Result<()> {
+    let (date, at, week) =
+        digest_slot(now - Duration::days(7), tz, w.digest_weekday, w.digest_time);
+    let key = format!("digest:{}:{week}", w.id);
+    let mut tx = store.begin().await?;
+    if !tx
+        .taken_slots(w.id, std::slice::from_ref(&key))
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let message = NewOutbox {
+        dedupe_key: key,
+        kind: "digest",
+        target: "channel",
+        user_id: None,
+        channel_id: Some(w.digest_channel_id),
+        payload: serde_json::Value::Null,
+        files: Vec::new(),
+        due_at: at,
+        status: "skipped",
+        note: Some(format!("missed: the bot was not running on {date}")),
+    };
+    tx.enqueue(w.id, &message).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn digest_for(
     store: &Store,
     w: &DigestWorkspace,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
     let tz: Tz = w.timezone.parse().unwrap_or(Tz::UTC);
+    record_missed_last_week(store, w, now, tz).await?;
     let (date, at, week) = digest_slot(now, tz, w.digest_weekday, w.digest_time);
     if now < at {
         return Ok(0);

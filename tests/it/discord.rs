@@ -53,10 +53,10 @@ impl Rig {
             guild_id: None,
             api_base: Some(fake.api_base()),
         };
+        let sender = Sender::new(&config, store).expect("sender");
         let bot = Bot::connect(config, engine)
             .await
             .expect("bot connects to the fake");
-        let sender = Sender::new(bot.http(), store);
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(bot.run(async move {
             let _ = stopped.await;

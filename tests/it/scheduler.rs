@@ -1,1 +1,1916 @@
-//! (being written)
+//! The scheduler and the outbox with an injected clock. Workspaces, members and reminders are
+//! made through the console; the scheduled work is then run by calling the jobs with the instant
+//! to pretend it is (`jobs::run_due` and friends, `outbox::deliver_due`), and what they decided
+//! is read back from the `outbox` table and from what a delivering test double (or the fake
+//! Discord, through the real `Sender`) received.
+//!
+//! Expected instants are worked out by hand in UTC (the comments show the local time and the
+//! offset in force), and local times in the checks over all rows are computed by Postgres's own
+//! time zone database, so no expectation comes from the code under test.
+
+use crate::fake_discord::FakeDiscord;
+use crate::support::Harness;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use salesbot::discord::send::Sender;
+use salesbot::discord::DiscordConfig;
+use salesbot::engine::Reply;
+use salesbot::outbox::{
+    deliver_due, Deliver, DeliveryError, Outgoing, Pass, Target, LEASE, MAX_ATTEMPTS,
+};
+use salesbot::scheduler::jobs;
+use salesbot::store::Store;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+// ---------------------------------------------------------------------------------------------
+// A deliverer that records what it was given
+// ---------------------------------------------------------------------------------------------
+
+/// One message the recorder accepted.
+#[derive(Clone, Debug)]
+struct Delivery {
+    /// The outbox slot.
+    key: String,
+    /// Where it went.
+    target: Target,
+    /// What it said.
+    reply: Reply,
+    /// The message id the recorder answered with.
+    id: u64,
+}
+
+/// Records every delivery; can be told to fail a message (by slot key) a given way, once per
+/// queued error.
+#[derive(Default)]
+struct Recorder {
+    /// Accepted messages, in order.
+    sent: Mutex<Vec<Delivery>>,
+    /// Errors to answer with, per slot key, first one next.
+    failures: Mutex<HashMap<String, VecDeque<DeliveryError>>>,
+    /// Every call, failed or not.
+    calls: AtomicUsize,
+    /// Message ids handed out.
+    next_id: AtomicU64,
+}
+
+impl Recorder {
+    fn fail_next(&self, key: &str, errors: Vec<DeliveryError>) {
+        self.failures
+            .lock()
+            .expect("recorder lock")
+            .entry(key.to_string())
+            .or_default()
+            .extend(errors);
+    }
+
+    fn sent(&self) -> Vec<Delivery> {
+        self.sent.lock().expect("recorder lock").clone()
+    }
+
+    fn len(&self) -> usize {
+        self.sent.lock().expect("recorder lock").len()
+    }
+
+    /// The deliveries of one slot.
+    fn of(&self, key: &str) -> Vec<Delivery> {
+        self.sent().into_iter().filter(|d| d.key == key).collect()
+    }
+
+    /// The one delivery of a slot; panics unless there was exactly one.
+    fn one(&self, key: &str) -> Delivery {
+        let mut all = self.of(key);
+        assert_eq!(
+            all.len(),
+            1,
+            "{key}: expected one delivery, got {}",
+            all.len()
+        );
+        all.remove(0)
+    }
+
+    /// The synchronous part of a delivery (no lock is held across an await).
+    fn record(&self, m: &Outgoing) -> Result<u64, DeliveryError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let scripted = self
+            .failures
+            .lock()
+            .expect("recorder lock")
+            .get_mut(&m.dedupe_key)
+            .and_then(|q| q.pop_front());
+        if let Some(e) = scripted {
+            return Err(e);
+        }
+        let id = 1 + self.next_id.fetch_add(1, Ordering::SeqCst);
+        self.sent.lock().expect("recorder lock").push(Delivery {
+            key: m.dedupe_key.clone(),
+            target: m.target.clone(),
+            reply: m.reply.clone(),
+            id,
+        });
+        Ok(id)
+    }
+}
+
+impl Deliver for Recorder {
+    async fn deliver(&self, m: &Outgoing) -> Result<u64, DeliveryError> {
+        // Give a concurrent worker the chance to run between a claim and its outcome.
+        tokio::task::yield_now().await;
+        self.record(m)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap_or_else(|e| panic!("bad instant {s}: {e}"))
+}
+
+fn secs(n: i64) -> Duration {
+    Duration::seconds(n)
+}
+
+fn total(a: Pass, b: Pass) -> Pass {
+    Pass {
+        delivered: a.delivered + b.delivered,
+        retried: a.retried + b.retried,
+        failed: a.failed + b.failed,
+    }
+}
+
+/// Delivers at `now` until a pass finds nothing; the sum of the passes.
+async fn drain<D: Deliver>(store: &Store, d: &D, now: DateTime<Utc>, batch: i64) -> Pass {
+    let mut sum = Pass::default();
+    loop {
+        let pass = deliver_due(store, d, now, batch)
+            .await
+            .expect("deliver_due");
+        if pass == Pass::default() {
+            return sum;
+        }
+        sum = total(sum, pass);
+    }
+}
+
+/// An outbox row as the tests read it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+struct Row {
+    workspace_id: i64,
+    dedupe_key: String,
+    kind: String,
+    target: String,
+    user_id: Option<i64>,
+    channel_id: Option<i64>,
+    status: String,
+    due_at: DateTime<Utc>,
+    next_attempt_at: DateTime<Utc>,
+    attempts: i32,
+    last_error: Option<String>,
+    delivered_message_id: Option<i64>,
+}
+
+const ROW_COLUMNS: &str =
+    "workspace_id, dedupe_key, kind, target, user_id, channel_id, status, due_at, \
+                           next_attempt_at, attempts, last_error, delivered_message_id";
+
+async fn rows(pool: &PgPool) -> HashMap<String, Row> {
+    sqlx::query_as::<_, Row>(&format!("SELECT {ROW_COLUMNS} FROM outbox"))
+        .fetch_all(pool)
+        .await
+        .expect("outbox rows")
+        .into_iter()
+        .map(|r| (r.dedupe_key.clone(), r))
+        .collect()
+}
+
+async fn row(pool: &PgPool, key: &str) -> Option<Row> {
+    sqlx::query_as::<_, Row>(&format!(
+        "SELECT {ROW_COLUMNS} FROM outbox WHERE dedupe_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(pool)
+    .await
+    .expect("outbox row")
+}
+
+async fn must_row(pool: &PgPool, key: &str) -> Row {
+    match row(pool, key).await {
+        Some(r) => r,
+        None => {
+            let keys: Vec<String> = rows(pool).await.into_keys().collect();
+            panic!("no outbox row {key}; rows: {keys:?}")
+        }
+    }
+}
+
+/// The slot key of a task's reminder, from the task's row (found by title).
+async fn task_key(pool: &PgPool, ws: i64, title: &str) -> (String, DateTime<Utc>) {
+    let (id, due): (i64, DateTime<Utc>) =
+        sqlx::query_as("SELECT id, due_at FROM tasks WHERE workspace_id = $1 AND title = $2")
+            .bind(ws)
+            .bind(title)
+            .fetch_one(pool)
+            .await
+            .unwrap_or_else(|e| panic!("task {title:?} in {ws}: {e}"));
+    (format!("task:{ws}:{id}:{}", due.timestamp()), due)
+}
+
+fn agenda_key(ws: i64, user: i64, date: &str) -> String {
+    format!("agenda:{ws}:{user}:{date}")
+}
+
+/// The slot key of the digest posted on `date` (its ISO week).
+fn digest_key(ws: i64, date: &str) -> String {
+    let d: NaiveDate = date.parse().expect("date");
+    let w = d.iso_week();
+    format!("digest:{ws}:{}-W{:02}", w.year(), w.week())
+}
+
+fn field<'a>(reply: &'a Reply, name: &str) -> &'a str {
+    reply
+        .embeds
+        .iter()
+        .flat_map(|e| e.fields.iter())
+        .find(|f| f.name == name)
+        .map(|f| f.value.as_str())
+        .unwrap_or_else(|| panic!("no field {name:?} in {reply:?}"))
+}
+
+fn title(reply: &Reply) -> &str {
+    reply
+        .embeds
+        .first()
+        .map(|e| e.title.as_str())
+        .unwrap_or_else(|| panic!("no embed in {reply:?}"))
+}
+
+fn has_field(reply: &Reply, name: &str) -> bool {
+    reply
+        .embeds
+        .iter()
+        .flat_map(|e| e.fields.iter())
+        .any(|f| f.name == name)
+}
+
+/// `$12,000` / `$1,250.50` / `$0` → minor units.
+fn money(s: &str) -> i64 {
+    let digits = s
+        .trim()
+        .strip_prefix('$')
+        .unwrap_or_else(|| panic!("not a dollar amount: {s:?}"))
+        .replace(',', "");
+    let (major, cents) = match digits.split_once('.') {
+        Some((m, c)) => (m.to_string(), format!("{c:0<2}")),
+        None => (digits.clone(), "00".to_string()),
+    };
+    let major: i64 = major.parse().unwrap_or_else(|_| panic!("bad amount {s:?}"));
+    let cents: i64 = cents.parse().unwrap_or_else(|_| panic!("bad amount {s:?}"));
+    major * 100 + cents
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Each kind of message at the right local time, across DST changes
+// ---------------------------------------------------------------------------------------------
+
+/// One message that must be enqueued at exactly `at` (and not one second earlier).
+struct Check {
+    label: &'static str,
+    key: String,
+    kind: &'static str,
+    at: DateTime<Utc>,
+    /// DM recipient, or the channel of a post.
+    to: Target,
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn each_kind_fires_at_its_local_time_across_daylight_saving_changes(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    // Everything is set up on Sunday 2026-03-01 before any of it is due; the console's clock is
+    // not moved again, so only the calls below run the scheduled work.
+    h.run(":now 2026-03-01T00:00:00Z").await;
+
+    // Workspace 1 in New York (EST -5 until 2026-03-08 02:00, EDT -4 until 2026-11-01 02:00).
+    h.ok("/settings timezone zone:America/New_York").await;
+    h.ok("/settings digest channel:<#551> day:mon time:09:00")
+        .await;
+    h.ok(r#"/remind what:"ny early" when:"2026-03-01 12:00""#)
+        .await; // EST: 17:00Z
+    h.ok(r#"/remind what:"ny gap" when:"2026-03-08 02:30""#)
+        .await; // no such time: 03:30 EDT = 07:30Z
+    h.ok(r#"/remind what:"ny spring" when:"2026-03-09 09:00""#)
+        .await; // EDT: 13:00Z
+    h.ok(r#"/remind what:"ny twice" when:"2026-11-01 01:30""#)
+        .await; // twice: the first, EDT = 05:30Z
+    h.ok(r#"/remind what:"ny autumn" when:"2026-11-02 09:00""#)
+        .await; // EST: 14:00Z
+                // A member of the New York workspace who lives in Berlin.
+    h.run(":as 12 rep").await;
+    h.ok("/settings timezone zone:Europe/Berlin scope:me").await;
+    h.ok("/settings agenda time:07:45").await; // their own agenda time
+    h.ok(r#"/remind what:"berliner in ny" when:"2026-03-02 10:00""#)
+        .await; // CET: 09:00Z
+
+    // Workspace 2 in Berlin (CET +1 until 2026-03-29 02:00, CEST +2 until 2026-10-25 03:00).
+    h.run(":workspace 2").await;
+    h.run(":as 2 admin").await;
+    h.ok("/settings timezone zone:Europe/Berlin").await;
+    h.ok("/settings digest channel:<#552> day:mon time:09:00")
+        .await;
+    h.ok(r#"/remind what:"berlin early" when:"2026-03-02 12:00""#)
+        .await; // CET: 11:00Z
+    h.ok(r#"/remind what:"berlin gap" when:"2026-03-29 02:30""#)
+        .await; // no such time: 03:30 CEST = 01:30Z
+    h.ok(r#"/remind what:"berlin twice" when:"2026-10-25 02:30""#)
+        .await; // twice: the first, CEST = 00:30Z
+                // A member of the Berlin workspace who lives in Shanghai.
+    h.run(":as 22 rep").await;
+    h.ok("/settings timezone zone:Asia/Shanghai scope:me").await;
+    h.ok(r#"/remind what:"shanghai in berlin" when:"2026-03-02 12:00""#)
+        .await; // +8: 04:00Z
+
+    // Workspace 3 in Shanghai (+8 all year).
+    h.run(":workspace 3").await;
+    h.run(":as 3 admin").await;
+    h.ok("/settings timezone zone:Asia/Shanghai").await;
+    h.ok("/settings digest channel:<#553> day:mon time:09:00")
+        .await;
+    h.ok(r#"/remind what:"shanghai early" when:"2026-03-02 09:00""#)
+        .await; // 01:00Z
+    h.ok(r#"/remind what:"shanghai nov" when:"2026-11-02 09:00""#)
+        .await; // 01:00Z
+
+    // Workspace 4 in Berlin with its digest at a local time the changes skip and repeat.
+    h.run(":workspace 4").await;
+    h.run(":as 4 admin").await;
+    h.ok("/settings timezone zone:Europe/Berlin").await;
+    h.ok("/settings digest channel:<#554> day:sun time:02:30")
+        .await;
+
+    let task = |ws: i64, title: &'static str, expected: &str, to: i64| {
+        let pool = pool.clone();
+        let expected = at(expected);
+        async move {
+            let (key, due) = task_key(&pool, ws, title).await;
+            assert_eq!(due, expected, "{title}: stored due time");
+            Check {
+                label: title,
+                key,
+                kind: "task",
+                at: expected,
+                to: Target::Dm(to as u64),
+            }
+        }
+    };
+    let mut checks = vec![
+        task(1, "ny early", "2026-03-01T17:00:00Z", 1).await,
+        task(1, "ny gap", "2026-03-08T07:30:00Z", 1).await,
+        task(1, "ny spring", "2026-03-09T13:00:00Z", 1).await,
+        task(1, "ny twice", "2026-11-01T05:30:00Z", 1).await,
+        task(1, "ny autumn", "2026-11-02T14:00:00Z", 1).await,
+        task(1, "berliner in ny", "2026-03-02T09:00:00Z", 12).await,
+        task(2, "berlin early", "2026-03-02T11:00:00Z", 2).await,
+        task(2, "berlin gap", "2026-03-29T01:30:00Z", 2).await,
+        task(2, "berlin twice", "2026-10-25T00:30:00Z", 2).await,
+        task(2, "shanghai in berlin", "2026-03-02T04:00:00Z", 22).await,
+        task(3, "shanghai early", "2026-03-02T01:00:00Z", 3).await,
+        task(3, "shanghai nov", "2026-11-02T01:00:00Z", 3).await,
+    ];
+    let digest = |label: &'static str, ws: i64, date: &str, expected: &str| Check {
+        label,
+        key: digest_key(ws, date),
+        kind: "digest",
+        at: at(expected),
+        to: Target::Channel(550 + ws as u64),
+    };
+    let agenda = |label: &'static str, ws: i64, user: i64, date: &str, expected: &str| Check {
+        label,
+        key: agenda_key(ws, user, date),
+        kind: "agenda",
+        at: at(expected),
+        to: Target::Dm(user as u64),
+    };
+    #[rustfmt::skip]
+    checks.extend([
+        // Monday 09:00 digests.
+        digest("ny digest, last EST Monday", 1, "2026-03-02", "2026-03-02T14:00:00Z"),
+        digest("ny digest, first EDT Monday", 1, "2026-03-09", "2026-03-09T13:00:00Z"),
+        digest("ny digest, last EDT Monday", 1, "2026-10-26", "2026-10-26T13:00:00Z"),
+        digest("ny digest, first EST Monday", 1, "2026-11-02", "2026-11-02T14:00:00Z"),
+        digest("berlin digest, last CET Monday", 2, "2026-03-23", "2026-03-23T08:00:00Z"),
+        digest("berlin digest, first CEST Monday", 2, "2026-03-30", "2026-03-30T07:00:00Z"),
+        digest("berlin digest, last CEST Monday", 2, "2026-10-19", "2026-10-19T07:00:00Z"),
+        digest("berlin digest, first CET Monday", 2, "2026-10-26", "2026-10-26T08:00:00Z"),
+        digest("shanghai digest, March", 3, "2026-03-09", "2026-03-09T01:00:00Z"),
+        digest("shanghai digest, November", 3, "2026-11-02", "2026-11-02T01:00:00Z"),
+        // Sunday 02:30 in Berlin: skipped by the spring change (read as 03:30 CEST), then
+        // there twice in autumn (the first, CEST, and only once).
+        digest("berlin 02:30 digest, in the gap", 4, "2026-03-29", "2026-03-29T01:30:00Z"),
+        digest("berlin 02:30 digest, Sunday before (CET)", 4, "2026-03-22", "2026-03-22T01:30:00Z"),
+        digest("berlin 02:30 digest, twice", 4, "2026-10-25", "2026-10-25T00:30:00Z"),
+        digest("berlin 02:30 digest, Sunday after (CET)", 4, "2026-11-01", "2026-11-01T01:30:00Z"),
+        // 08:30 agendas on workdays, in the member's own zone when they set one.
+        agenda("ny agenda, Friday before", 1, 1, "2026-03-06", "2026-03-06T13:30:00Z"),
+        agenda("ny agenda, Monday after", 1, 1, "2026-03-09", "2026-03-09T12:30:00Z"),
+        agenda("ny agenda, Friday before autumn", 1, 1, "2026-10-30", "2026-10-30T12:30:00Z"),
+        agenda("ny agenda, Monday after autumn", 1, 1, "2026-11-02", "2026-11-02T13:30:00Z"),
+        agenda("berliner in ny at 07:45, US on DST, EU not", 1, 12, "2026-03-09", "2026-03-09T06:45:00Z"),
+        agenda("berliner in ny at 07:45, EU on DST", 1, 12, "2026-03-30", "2026-03-30T05:45:00Z"),
+        agenda("berliner in ny at 07:45, EU off DST", 1, 12, "2026-10-26", "2026-10-26T06:45:00Z"),
+        agenda("berlin agenda, Friday before", 2, 2, "2026-03-27", "2026-03-27T07:30:00Z"),
+        agenda("berlin agenda, Monday after", 2, 2, "2026-03-30", "2026-03-30T06:30:00Z"),
+        agenda("berlin agenda, Friday before autumn", 2, 2, "2026-10-23", "2026-10-23T06:30:00Z"),
+        agenda("berlin agenda, Monday after autumn", 2, 2, "2026-10-26", "2026-10-26T07:30:00Z"),
+        agenda("shanghai member of berlin", 2, 22, "2026-03-30", "2026-03-30T00:30:00Z"),
+        agenda("shanghai agenda, March", 3, 3, "2026-03-09", "2026-03-09T00:30:00Z"),
+        agenda("shanghai agenda, November", 3, 3, "2026-11-02", "2026-11-02T00:30:00Z"),
+    ]);
+
+    // Probe one second before and at each expected instant, plus weekend afternoons everywhere.
+    let mut probes: BTreeSet<DateTime<Utc>> =
+        checks.iter().flat_map(|c| [c.at - secs(1), c.at]).collect();
+    for weekend in [
+        "2026-03-07T04:00:00Z", // Saturday noon in Shanghai
+        "2026-03-07T18:00:00Z", // Saturday afternoon in New York and Berlin
+        "2026-03-08T04:00:00Z",
+        "2026-03-08T18:00:00Z",
+        "2026-03-28T18:00:00Z",
+        "2026-03-29T18:00:00Z",
+        "2026-10-24T18:00:00Z",
+        "2026-10-25T18:00:00Z",
+        "2026-10-31T04:00:00Z",
+        "2026-10-31T18:00:00Z",
+        "2026-11-01T04:00:00Z",
+        "2026-11-01T18:00:00Z",
+        "2026-10-25T01:30:00Z", // 02:30 CET, the second 02:30 in Berlin
+    ] {
+        probes.insert(at(weekend));
+    }
+
+    let rec = Recorder::default();
+    let mut delivered_at: HashMap<String, DateTime<Utc>> = HashMap::new();
+    for &t in &probes {
+        jobs::run_due(&store, t).await.expect("run_due");
+        let before = rec.len();
+        drain(&store, &rec, t, 100).await;
+        for d in &rec.sent()[before..] {
+            let again = delivered_at.insert(d.key.clone(), t);
+            assert!(again.is_none(), "{} delivered twice", d.key);
+        }
+        let now = rows(&pool).await;
+        for c in &checks {
+            match now.get(&c.key) {
+                Some(r) => {
+                    assert!(
+                        t >= c.at,
+                        "{}: {} enqueued by the run at {t}, before its time {}",
+                        c.label,
+                        c.key,
+                        c.at
+                    );
+                    assert_eq!(r.due_at, c.at, "{}: due_at of {}", c.label, c.key);
+                    assert_eq!(r.kind, c.kind, "{}: kind", c.label);
+                }
+                None => assert!(
+                    t < c.at,
+                    "{}: nothing enqueued as {} by the run at {t} (due {})",
+                    c.label,
+                    c.key,
+                    c.at
+                ),
+            }
+        }
+    }
+
+    // Each was delivered once, at the run of its instant, where it belongs.
+    let all = rows(&pool).await;
+    for c in &checks {
+        let r = &all[&c.key];
+        assert_eq!(r.status, "delivered", "{}: {r:?}", c.label);
+        assert_eq!(
+            delivered_at.get(&c.key),
+            Some(&c.at),
+            "{}: delivered when",
+            c.label
+        );
+        let d = rec.one(&c.key);
+        assert_eq!(d.target, c.to, "{}: recipient", c.label);
+        let stored = match c.to {
+            Target::Dm(u) => ("dm", Some(u as i64), None),
+            Target::Channel(ch) => ("channel", None, Some(ch as i64)),
+        };
+        assert_eq!(
+            (r.target.as_str(), r.user_id, r.channel_id),
+            stored,
+            "{}: stored recipient",
+            c.label
+        );
+        assert!(
+            c.key.contains(&format!(":{}:", r.workspace_id)),
+            "{}: in workspace {}",
+            c.label,
+            r.workspace_id
+        );
+        assert_eq!(r.delivered_message_id, Some(d.id as i64), "{}", c.label);
+    }
+    // Nothing was delivered before it was due, or that was not pending.
+    for (key, t) in &delivered_at {
+        let r = &all[key];
+        assert!(*t >= r.due_at, "{key} delivered at {t}, due {}", r.due_at);
+        assert_eq!(r.status, "delivered", "{key}");
+    }
+    assert_eq!(
+        all.values().filter(|r| r.status == "delivered").count(),
+        rec.len()
+    );
+
+    // Every agenda row, not only the probed ones: the member's agenda time on a workday in their
+    // zone, the key naming that local date. Local times are Postgres's reading of the zone.
+    let agendas: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT o.dedupe_key,
+                to_char(o.due_at AT TIME ZONE COALESCE(m.timezone, w.timezone), 'YYYY-MM-DD HH24:MI:SS ID'),
+                m.agenda_time::text
+         FROM outbox o JOIN workspaces w ON w.id = o.workspace_id
+         JOIN members m ON m.workspace_id = o.workspace_id AND m.user_id = o.user_id
+         WHERE o.kind = 'agenda'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("agenda rows");
+    assert!(agendas.len() >= 14, "only {} agenda rows", agendas.len());
+    for (key, local, agenda_time) in &agendas {
+        let date = key.rsplit(':').next().expect("date in key");
+        let (day, rest) = local.split_once(' ').expect("local");
+        assert_eq!(day, date, "{key}: local date {local}");
+        let (time, dow) = rest.split_once(' ').expect("local");
+        let want = if key.starts_with("agenda:1:12:") {
+            "07:45:00"
+        } else {
+            "08:30:00"
+        };
+        assert_eq!(
+            (time, agenda_time.as_str()),
+            (want, want),
+            "{key}: local time {local}"
+        );
+        assert!(("1"..="5").contains(&dow), "{key}: on a weekend ({local})");
+    }
+    // Every Monday digest row: 09:00 in the workspace's zone, keyed by that ISO week.
+    let digests: Vec<(String, String)> = sqlx::query_as(
+        "SELECT o.dedupe_key, to_char(o.due_at AT TIME ZONE w.timezone, 'IYYY-\"W\"IW ID HH24:MI:SS')
+         FROM outbox o JOIN workspaces w ON w.id = o.workspace_id
+         WHERE o.kind = 'digest' AND w.digest_weekday = 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("digest rows");
+    assert!(digests.len() >= 10, "only {} digest rows", digests.len());
+    for (key, local) in &digests {
+        let week = key.rsplit(':').next().expect("week in key");
+        assert_eq!(local, &format!("{week} 1 09:00:00"), "{key}");
+    }
+    // Every task has one reminder row, keyed and timed by its due time.
+    let bad: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tasks t
+         WHERE (SELECT count(*) FROM outbox o
+                WHERE o.workspace_id = t.workspace_id AND o.kind = 'task'
+                  AND o.dedupe_key = 'task:' || t.workspace_id || ':' || t.id || ':' || extract(epoch FROM t.due_at)::bigint
+                  AND o.due_at = t.due_at AND o.user_id = t.assignee_id) <> 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("task rows");
+    assert_eq!(bad, 0, "tasks without exactly one reminder row");
+
+    // What the messages say, in the recipient's zone.
+    let due = |title: &str, key: &str| {
+        let d = rec.one(key);
+        assert_eq!(d.reply.content, format!("⏰ Reminder: {title}"));
+        field(&d.reply, "Due").to_string()
+    };
+    let key = |label: &str| {
+        checks
+            .iter()
+            .find(|c| c.label == label)
+            .map(|c| c.key.clone())
+            .expect("check")
+    };
+    assert_eq!(due("ny gap", &key("ny gap")), "Sun, Mar 8, 2026 03:30");
+    assert_eq!(due("ny twice", &key("ny twice")), "Sun, Nov 1, 2026 01:30");
+    assert_eq!(
+        due("berlin gap", &key("berlin gap")),
+        "Sun, Mar 29, 2026 03:30"
+    );
+    assert_eq!(
+        due("berliner in ny", &key("berliner in ny")),
+        "Mon, Mar 2, 2026 10:00"
+    );
+    assert_eq!(
+        due("shanghai in berlin", &key("shanghai in berlin")),
+        "Mon, Mar 2, 2026 12:00"
+    );
+    let first_title = |k: &str| title(&rec.one(k).reply).to_string();
+    assert_eq!(
+        first_title(&key("berliner in ny at 07:45, US on DST, EU not")),
+        "Your agenda for Mar 9, 2026"
+    );
+    assert_eq!(
+        first_title(&key("shanghai member of berlin")),
+        "Your agenda for Mar 30, 2026"
+    );
+    assert_eq!(
+        first_title(&key("berlin digest, first CEST Monday")),
+        "Weekly KPIs · 2026-W13 (Mar 23, 2026 – Mar 29, 2026)"
+    );
+    assert_eq!(
+        first_title(&key("ny digest, first EST Monday")),
+        "Weekly KPIs · 2026-W44 (Oct 26, 2026 – Nov 1, 2026)"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The digest's figures against an independent recomputation
+// ---------------------------------------------------------------------------------------------
+
+/// A tiny deterministic generator (Knuth's MMIX LCG); the high bits are the good ones.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What happens at one moment of the digest's history.
+#[derive(Clone, Debug)]
+enum Ev {
+    /// A deal (by index) is opened by its owner.
+    New { deal: usize, amount: String },
+    /// Won, at its amount or a new one.
+    Won { deal: usize, amount: Option<String> },
+    /// Lost.
+    Lost { deal: usize },
+    /// Moved back to an open stage after being closed.
+    Reopen { deal: usize },
+    /// An interaction logged with a contact (C-1 or C-2).
+    Log {
+        contact: u8,
+        satisfaction: Option<u8>,
+    },
+}
+
+struct Timed {
+    at: DateTime<Utc>,
+    actor: i64,
+    ev: Ev,
+}
+
+/// One "value (delta vs before)" field, parsed.
+#[derive(Debug, PartialEq)]
+struct Change {
+    value: i64,
+    delta: String,
+    before: i64,
+}
+
+fn parse_change(s: &str, number: fn(&str) -> i64) -> Change {
+    let (value, rest) = s
+        .split_once(" (")
+        .unwrap_or_else(|| panic!("not 'value (delta vs before)': {s:?}"));
+    let (delta, before) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(" vs "))
+        .unwrap_or_else(|| panic!("not 'value (delta vs before)': {s:?}"));
+    Change {
+        value: number(value),
+        delta: delta.to_string(),
+        before: number(before),
+    }
+}
+
+fn count(s: &str) -> i64 {
+    s.parse().unwrap_or_else(|_| panic!("not a count: {s:?}"))
+}
+
+/// The change as a reader should see it: "new", "±0", or an arrow and a whole percentage.
+fn expected_delta(now: i64, before: i64) -> String {
+    if before == 0 {
+        return if now == 0 { "±0" } else { "new" }.to_string();
+    }
+    let pct = (now - before) as f64 * 100.0 / before as f64;
+    let arrow = if pct >= 0.0 { "▲" } else { "▼" };
+    format!("{arrow}{:.0}%", pct.abs())
+}
+
+/// The week's team totals, recomputed with Postgres's reading of the zone: a deal counts in
+/// the week when the local date of its close (or creation) is Monday..Sunday.
+#[derive(Debug, PartialEq)]
+struct Week {
+    won_count: i64,
+    won_amount: i64,
+    lost_count: i64,
+    new_amount: i64,
+    activities: i64,
+    satisfaction: Option<f64>,
+}
+
+async fn week(pool: &PgPool, ws: i64, tz: &str, monday: &str) -> Week {
+    let (won_count, won_amount, lost_count, new_amount): (i64, i64, i64, i64) = sqlx::query_as(
+        "WITH d AS (
+             SELECT status, amount_minor,
+                    (closed_at AT TIME ZONE $2)::date BETWEEN $3::date AND $3::date + 6 AS closed_in,
+                    (created_at AT TIME ZONE $2)::date BETWEEN $3::date AND $3::date + 6 AS created_in
+             FROM deals WHERE workspace_id = $1)
+         SELECT count(*) FILTER (WHERE status = 'won' AND closed_in),
+                COALESCE(sum(amount_minor) FILTER (WHERE status = 'won' AND closed_in), 0)::bigint,
+                count(*) FILTER (WHERE status = 'lost' AND closed_in),
+                COALESCE(sum(amount_minor) FILTER (WHERE created_in), 0)::bigint
+         FROM d",
+    )
+    .bind(ws)
+    .bind(tz)
+    .bind(monday)
+    .fetch_one(pool)
+    .await
+    .expect("week deals");
+    let (activities, satisfaction): (i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*), avg(satisfaction)::float8 FROM activities
+         WHERE workspace_id = $1 AND (happened_at AT TIME ZONE $2)::date BETWEEN $3::date AND $3::date + 6",
+    )
+    .bind(ws)
+    .bind(tz)
+    .bind(monday)
+    .fetch_one(pool)
+    .await
+    .expect("week activities");
+    Week {
+        won_count,
+        won_amount,
+        lost_count,
+        new_amount,
+        activities,
+        satisfaction,
+    }
+}
+
+/// The leaderboard, recomputed: (name, revenue won, deals won, activities), best first.
+async fn leaderboard(
+    pool: &PgPool,
+    ws: i64,
+    tz: &str,
+    monday: &str,
+) -> Vec<(String, i64, i64, i64)> {
+    let mut lines: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT m.display_name,
+                (SELECT COALESCE(sum(d.amount_minor), 0) FROM deals d
+                 WHERE d.workspace_id = m.workspace_id AND d.owner_id = m.user_id AND d.status = 'won'
+                   AND (d.closed_at AT TIME ZONE $2)::date BETWEEN $3::date AND $3::date + 6)::bigint,
+                (SELECT count(*) FROM deals d
+                 WHERE d.workspace_id = m.workspace_id AND d.owner_id = m.user_id AND d.status = 'won'
+                   AND (d.closed_at AT TIME ZONE $2)::date BETWEEN $3::date AND $3::date + 6),
+                (SELECT count(*) FROM activities a
+                 WHERE a.workspace_id = m.workspace_id AND a.member_id = m.user_id
+                   AND (a.happened_at AT TIME ZONE $2)::date BETWEEN $3::date AND $3::date + 6)
+         FROM members m WHERE m.workspace_id = $1",
+    )
+    .bind(ws)
+    .bind(tz)
+    .bind(monday)
+    .fetch_all(pool)
+    .await
+    .expect("leaderboard");
+    lines.retain(|(_, _, won, acts)| *won > 0 || *acts > 0);
+    lines.sort_by(|a, b| b.1.cmp(&a.1).then(b.3.cmp(&a.3)).then(a.0.cmp(&b.0)));
+    lines.truncate(10);
+    lines
+}
+
+fn json_field<'a>(reply: &'a Value, name: &str) -> &'a str {
+    reply["embeds"][0]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["name"] == name)
+        .and_then(|f| f["value"].as_str())
+        .unwrap_or_else(|| panic!("no field {name:?} in {reply}"))
+}
+
+/// The digest history: edges of the local weeks (New York, with the spring change inside the
+/// week before), wins with a new amount, a win turned into a loss, a win reopened, another
+/// workspace's figures (set up by the test), and a generated spread of deals and interactions.
+fn digest_history() -> Vec<Timed> {
+    let mut events = Vec::new();
+    let deal = |events: &mut Vec<Timed>, d: usize, owner: i64, created: &str, amount: &str| {
+        events.push(Timed {
+            at: at(created),
+            actor: owner,
+            ev: Ev::New {
+                deal: d,
+                amount: amount.to_string(),
+            },
+        });
+    };
+    let close = |events: &mut Vec<Timed>, owner: i64, when: &str, ev: Ev| {
+        events.push(Timed {
+            at: at(when),
+            actor: owner,
+            ev,
+        });
+    };
+    // Local week before: Mon 2026-03-02 00:00 EST (05:00Z) to Mon 2026-03-09 00:00 EDT (04:00Z).
+    // Week: to Mon 2026-03-16 00:00 EDT (04:00Z). The digest goes out then at 09:00 EDT (13:00Z).
+    deal(&mut events, 0, 10, "2026-02-27T15:00:00Z", "1000.00");
+    close(
+        &mut events,
+        10,
+        "2026-03-02T04:59:59Z",
+        Ev::Won {
+            deal: 0,
+            amount: None,
+        },
+    ); // Sun 23:59:59 EST: too early
+    close(
+        &mut events,
+        10,
+        "2026-03-14T16:00:00Z",
+        Ev::Lost { deal: 0 },
+    ); // the old win becomes this week's loss
+    deal(&mut events, 1, 11, "2026-03-02T05:00:00Z", "2500.00"); // first second of the week before
+    close(
+        &mut events,
+        11,
+        "2026-03-05T14:00:00Z",
+        Ev::Lost { deal: 1 },
+    );
+    deal(&mut events, 2, 10, "2026-03-03T15:00:00Z", "4000.00");
+    close(
+        &mut events,
+        10,
+        "2026-03-04T16:00:00Z",
+        Ev::Won {
+            deal: 2,
+            amount: Some("4200.00".into()),
+        },
+    );
+    deal(&mut events, 3, 12, "2026-03-06T18:00:00Z", "800.50");
+    close(
+        &mut events,
+        12,
+        "2026-03-09T03:59:59Z",
+        Ev::Won {
+            deal: 3,
+            amount: None,
+        },
+    ); // Sun 23:59:59 EDT: week before
+    deal(&mut events, 4, 10, "2026-03-09T04:00:00Z", "3000.00"); // first second of the week
+    close(
+        &mut events,
+        10,
+        "2026-03-11T15:00:00Z",
+        Ev::Won {
+            deal: 4,
+            amount: None,
+        },
+    );
+    deal(&mut events, 5, 11, "2026-03-09T15:00:00Z", "1500.00");
+    close(
+        &mut events,
+        11,
+        "2026-03-10T15:00:00Z",
+        Ev::Won {
+            deal: 5,
+            amount: Some("1750.00".into()),
+        },
+    );
+    deal(&mut events, 6, 12, "2026-03-12T15:00:00Z", "600.00");
+    close(
+        &mut events,
+        12,
+        "2026-03-13T15:00:00Z",
+        Ev::Lost { deal: 6 },
+    );
+    deal(&mut events, 7, 10, "2026-03-13T15:00:00Z", "900.00");
+    close(
+        &mut events,
+        10,
+        "2026-03-14T15:00:00Z",
+        Ev::Won {
+            deal: 7,
+            amount: None,
+        },
+    );
+    close(
+        &mut events,
+        10,
+        "2026-03-15T15:00:00Z",
+        Ev::Reopen { deal: 7 },
+    ); // no longer won
+    deal(&mut events, 8, 12, "2026-03-15T15:00:00Z", "2000.00");
+    close(
+        &mut events,
+        12,
+        "2026-03-16T03:59:59Z",
+        Ev::Won {
+            deal: 8,
+            amount: None,
+        },
+    ); // last second of the week
+    deal(&mut events, 9, 11, "2026-03-16T04:00:00Z", "5000.00"); // the digest's own week: not counted
+    close(
+        &mut events,
+        11,
+        "2026-03-16T05:00:00Z",
+        Ev::Won {
+            deal: 9,
+            amount: None,
+        },
+    );
+    deal(&mut events, 10, 11, "2026-03-08T06:30:00Z", "700.00"); // 01:30 EST, just before the change
+    close(
+        &mut events,
+        11,
+        "2026-03-08T07:30:00Z",
+        Ev::Lost { deal: 10 },
+    ); // 03:30 EDT
+    let log = |when: &str, by: i64, contact: u8, satisfaction: Option<u8>| Timed {
+        at: at(when),
+        actor: by,
+        ev: Ev::Log {
+            contact,
+            satisfaction,
+        },
+    };
+    events.extend([
+        log("2026-03-02T04:59:59Z", 12, 1, Some(1)), // too early
+        log("2026-03-03T15:30:00Z", 10, 1, Some(4)),
+        log("2026-03-05T14:30:00Z", 11, 2, Some(2)),
+        log("2026-03-06T18:30:00Z", 12, 1, None),
+        log("2026-03-09T03:59:59Z", 12, 2, Some(5)), // week before
+        log("2026-03-09T04:00:00Z", 10, 1, Some(3)), // week
+        log("2026-03-10T16:00:00Z", 11, 2, Some(5)),
+        log("2026-03-11T16:00:00Z", 11, 1, Some(4)),
+        log("2026-03-12T16:00:00Z", 12, 2, None),
+        log("2026-03-14T16:00:00Z", 13, 1, Some(1)), // a rep with interactions only
+        log("2026-03-16T03:59:59Z", 10, 2, Some(5)),
+        log("2026-03-16T04:00:00Z", 11, 1, Some(5)), // too late
+    ]);
+    // A generated spread over both weeks and around them.
+    let mut rng = Lcg(0xD16E_5701);
+    let start = at("2026-02-28T00:00:00Z");
+    let end = at("2026-03-16T12:00:00Z");
+    let span = (end - start).num_seconds() as u64;
+    for d in 11..31 {
+        let owner = 10 + rng.below(4) as i64;
+        let created = start + secs(rng.below(span) as i64);
+        let amount = format!("{}.{:02}", 100 + rng.below(9_900), rng.below(100));
+        deal(&mut events, d, owner, &created.to_rfc3339(), &amount);
+        let closed = created + secs(3_600 + rng.below(5 * 86_400) as i64);
+        if closed < end && rng.below(100) < 70 {
+            let ev = match rng.below(3) {
+                0 => Ev::Lost { deal: d },
+                1 => Ev::Won {
+                    deal: d,
+                    amount: Some(format!("{}.00", 50 + rng.below(9_000))),
+                },
+                _ => Ev::Won {
+                    deal: d,
+                    amount: None,
+                },
+            };
+            close(&mut events, owner, &closed.to_rfc3339(), ev);
+        }
+    }
+    for _ in 0..24 {
+        let when = start + secs(rng.below(span) as i64);
+        let by = 10 + rng.below(4) as i64;
+        let satisfaction = match rng.below(6) {
+            0 => None,
+            s => Some(s as u8),
+        };
+        events.push(log(
+            &when.to_rfc3339(),
+            by,
+            1 + rng.below(2) as u8,
+            satisfaction,
+        ));
+    }
+    events.sort_by_key(|e| e.at);
+    events
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_digest_equals_an_independent_recomputation(pool: PgPool) {
+    const TZ: &str = "America/New_York";
+    let mut h = Harness::new(pool.clone()).await;
+    h.run(":now 2026-02-20T15:00:00Z").await;
+    h.ok(&format!("/settings timezone zone:{TZ}")).await;
+    h.ok("/contact add name:Ann email:ann@example.com").await; // C-1
+    h.ok("/contact add name:Bob email:bob@example.com").await; // C-2
+                                                               // Another workspace with figures in the same weeks, under the same member ids.
+    h.run(":workspace 2").await;
+    h.run(":as 10 admin").await;
+    h.ok("/contact add name:Other").await;
+    h.run(":now 2026-03-10T15:00:00Z").await;
+    h.ok("/deal new title:Elsewhere amount:99999").await;
+    h.ok("/deal won deal:D-1").await;
+    // Contact ids are numbered across workspaces: this one is not C-1.
+    let other: i64 = sqlx::query_scalar("SELECT id FROM contacts WHERE workspace_id = 2")
+        .fetch_one(&pool)
+        .await
+        .expect("contact in workspace 2");
+    h.ok(&format!(
+        "/contact log contact:C-{other} kind:call summary:elsewhere satisfaction:1"
+    ))
+    .await;
+    h.run(":workspace 1").await;
+
+    let events = digest_history();
+    let mut numbers: HashMap<usize, usize> = HashMap::new();
+    for e in &events {
+        h.run(&format!(":now {}", e.at.to_rfc3339())).await;
+        h.run(&format!(":as {} rep", e.actor)).await;
+        let line = match &e.ev {
+            Ev::New { deal, amount } => {
+                let n = numbers.len() + 1;
+                numbers.insert(*deal, n);
+                format!(r#"/deal new title:"Deal {deal}" amount:{amount}"#)
+            }
+            Ev::Won { deal, amount: None } => format!("/deal won deal:D-{}", numbers[deal]),
+            Ev::Won {
+                deal,
+                amount: Some(a),
+            } => format!("/deal won deal:D-{} amount:{a}", numbers[deal]),
+            Ev::Lost { deal } => format!(
+                r#"/deal lost deal:D-{} reason:"went elsewhere""#,
+                numbers[deal]
+            ),
+            Ev::Reopen { deal } => format!("/deal move deal:D-{} stage:Proposal", numbers[deal]),
+            Ev::Log {
+                contact,
+                satisfaction,
+            } => {
+                let s = satisfaction
+                    .map(|s| format!(" satisfaction:{s}"))
+                    .unwrap_or_default();
+                format!(r#"/contact log contact:C-{contact} kind:call summary:"talked"{s}"#)
+            }
+        };
+        h.ok(&line).await;
+    }
+
+    let this = week(&pool, 1, TZ, "2026-03-09").await;
+    let prev = week(&pool, 1, TZ, "2026-03-02").await;
+    // The history has what the figures must cope with.
+    assert!(
+        this.won_count >= 3 && this.lost_count >= 2 && prev.won_count >= 2 && prev.lost_count >= 2,
+        "{this:?} {prev:?}"
+    );
+    assert!(this.satisfaction.is_some() && prev.satisfaction.is_some());
+
+    h.run(":as 1 admin").await;
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    // Monday 2026-03-16 09:00 EDT is 13:00Z.
+    let early = h.run(":now 2026-03-16T12:59:59Z").await;
+    assert!(
+        early.iter().all(|o| o["to"] != "channel"),
+        "posted before its time: {early:?}"
+    );
+    let out = h.run(":now 2026-03-16T13:00:00Z").await;
+    let posts: Vec<&Value> = out.iter().filter(|o| o["to"] == "channel").collect();
+    assert_eq!(posts.len(), 1, "one digest: {out:?}");
+    let digest = posts[0];
+    assert_eq!(digest["channel"], 555);
+    assert_eq!(
+        digest["embeds"][0]["title"],
+        "Weekly KPIs · 2026-W11 (Mar 9, 2026 – Mar 15, 2026)"
+    );
+    assert_eq!(digest["attachments"][0]["filename"], "funnel.png");
+
+    // "▼-12%" and "▼12%" both say a 12% fall; the sign is checked in its own test.
+    let normal = |d: &str| d.replace("▼-", "▼");
+    let check_change = |name: &str, number: fn(&str) -> i64, now: i64, before: i64| {
+        let got = parse_change(json_field(digest, name), number);
+        assert_eq!(
+            (got.value, got.before),
+            (now, before),
+            "{name}: {:?}",
+            json_field(digest, name)
+        );
+        assert_eq!(
+            normal(&got.delta),
+            expected_delta(now, before),
+            "{name}: {:?}",
+            json_field(digest, name)
+        );
+    };
+    check_change("Revenue won", money, this.won_amount, prev.won_amount);
+    check_change("Deals won", count, this.won_count, prev.won_count);
+    check_change("Deals lost", count, this.lost_count, prev.lost_count);
+    check_change("New pipeline", money, this.new_amount, prev.new_amount);
+    check_change("Activities logged", count, this.activities, prev.activities);
+    let rate = |w: &Week| {
+        let closed = w.won_count + w.lost_count;
+        if closed == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.1}%", w.won_count as f64 / closed as f64 * 100.0)
+        }
+    };
+    assert_eq!(
+        json_field(digest, "Win rate"),
+        format!("{} (week before: {})", rate(&this), rate(&prev))
+    );
+    let sat = json_field(digest, "Avg. satisfaction");
+    let (now_s, before_s) = sat
+        .strip_suffix(')')
+        .and_then(|s| s.split_once(" (week before: "))
+        .unwrap_or_else(|| panic!("satisfaction {sat:?}"));
+    for (shown, want) in [(now_s, this.satisfaction), (before_s, prev.satisfaction)] {
+        let shown: f64 = shown.parse().unwrap_or_else(|_| panic!("{sat:?}"));
+        let want = want.expect("some satisfaction");
+        assert!(
+            (shown - want).abs() <= 0.05 + 1e-9,
+            "{sat:?}: recomputed {want}"
+        );
+    }
+
+    let board: Vec<(String, i64, i64, i64)> = json_field(digest, "Leaderboard")
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let parts: Vec<&str> = line.split(" · ").collect();
+            assert_eq!(parts.len(), 4, "leaderboard line {line:?}");
+            let name = parts[0]
+                .strip_prefix(&format!("{}. ", i + 1))
+                .unwrap_or_else(|| panic!("rank in {line:?}"));
+            let won = parts[2]
+                .strip_suffix(" won")
+                .map(count)
+                .unwrap_or_else(|| panic!("{line:?}"));
+            let acts = parts[3]
+                .strip_suffix(" activities")
+                .map(count)
+                .unwrap_or_else(|| panic!("{line:?}"));
+            (name.to_string(), money(parts[1]), won, acts)
+        })
+        .collect();
+    assert_eq!(board, leaderboard(&pool, 1, TZ, "2026-03-09").await);
+    assert!(board.len() >= 3, "{board:?}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_falling_figure_reads_as_a_fall_without_a_double_minus(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.run(":now 2026-03-03T12:00:00Z").await; // Tuesday, UTC workspace
+    h.ok("/deal new title:Big amount:1000").await;
+    h.ok("/deal won deal:D-1").await;
+    h.run(":now 2026-03-10T12:00:00Z").await;
+    h.ok("/deal new title:Small amount:500").await;
+    h.ok("/deal won deal:D-2").await;
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    let out = h.run(":now 2026-03-16T09:00:00Z").await;
+    let digest = out
+        .iter()
+        .find(|o| o["to"] == "channel")
+        .unwrap_or_else(|| panic!("no digest: {out:?}"));
+    // Revenue won went from $1,000 to $500: down 50%.
+    assert_eq!(
+        json_field(digest, "Revenue won"),
+        "$500 (▼50% vs $1,000)",
+        "the arrow already says it fell"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Exactly once with two schedulers and two workers
+// ---------------------------------------------------------------------------------------------
+
+#[sqlx::test(migrations = "./migrations")]
+async fn two_schedulers_and_two_workers_deliver_each_message_exactly_once(pool: PgPool) {
+    const DUE: i64 = 1234;
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    let now = at("2026-03-02T12:00:00Z"); // Monday
+    h.run(":now 2026-03-01T12:00:00Z").await;
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    for rep in 10..15 {
+        h.run(&format!(":as {rep} rep")).await;
+        h.ok("/tasks list").await;
+    }
+    h.run(":workspace 2").await;
+    for rep in 20..23 {
+        h.run(&format!(":as {rep} rep")).await;
+        h.ok("/tasks list").await;
+    }
+    // Fixtures: due reminders spread over two workspaces and eight members, and a few not due.
+    sqlx::query(
+        "INSERT INTO tasks (workspace_id, assignee_id, created_by, title, due_at, source)
+         SELECT CASE WHEN g % 4 = 0 THEN 2 ELSE 1 END,
+                CASE WHEN g % 4 = 0 THEN 20 + g % 3 ELSE 10 + g % 5 END,
+                1, 'load ' || g, $1 - make_interval(secs => g * 7), 'manual'
+         FROM generate_series(1, $2) g
+         UNION ALL
+         SELECT 1, 10, 1, 'later ' || g, $1 + make_interval(secs => g), 'manual'
+         FROM generate_series(1, 10) g",
+    )
+    .bind(now)
+    .bind(DUE as i32)
+    .execute(&pool)
+    .await
+    .expect("fixtures");
+
+    // Two schedulers at once.
+    let (a, b) = tokio::join!(jobs::run_due(&store, now), jobs::run_due(&store, now));
+    let (a, b) = (a.expect("scheduler a"), b.expect("scheduler b"));
+    assert_eq!(a.reminders + b.reminders, DUE as usize, "{a:?} {b:?}");
+    assert!(
+        a.reminders > 0 && b.reminders > 0,
+        "both schedulers took part: {a:?} {b:?}"
+    );
+    assert_eq!(a.digests + b.digests, 1, "{a:?} {b:?}");
+    let pending = h
+        .count("SELECT count(*) FROM outbox WHERE status = 'pending'")
+        .await;
+    assert_eq!(pending as usize, DUE as usize + a.agendas + b.agendas + 1);
+    let bad = h
+        .count(
+            "SELECT count(*) FROM tasks t
+             WHERE (SELECT count(*) FROM outbox o
+                    WHERE o.workspace_id = t.workspace_id
+                      AND o.dedupe_key = 'task:' || t.workspace_id || ':' || t.id || ':' || extract(epoch FROM t.due_at)::bigint)
+                   <> CASE WHEN t.due_at <= '2026-03-02T12:00:00Z' THEN 1 ELSE 0 END",
+        )
+        .await;
+    assert_eq!(
+        bad, 0,
+        "tasks without exactly one reminder row (or a row not yet due)"
+    );
+
+    // Two workers at once, with the same deliverer, until neither finds anything.
+    let rec = Recorder::default();
+    let worker = || async {
+        let mut mine = 0;
+        loop {
+            let pass = deliver_due(&store, &rec, now, 50).await.expect("worker");
+            assert_eq!((pass.retried, pass.failed), (0, 0));
+            if pass.delivered == 0 {
+                return mine;
+            }
+            mine += pass.delivered;
+        }
+    };
+    let (x, y) = tokio::join!(worker(), worker());
+    assert_eq!(x + y, pending as usize, "worker a {x}, worker b {y}");
+    assert!(x > 0 && y > 0, "both workers delivered: {x} and {y}");
+    let sent = rec.sent();
+    assert_eq!(sent.len(), pending as usize);
+    let keys: HashSet<&str> = sent.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(keys.len(), sent.len(), "a message was delivered twice");
+    let all = rows(&pool).await;
+    for d in &sent {
+        let r = &all[&d.key];
+        assert_eq!(r.status, "delivered", "{r:?}");
+        assert_eq!(r.delivered_message_id, Some(d.id as i64), "{r:?}");
+        assert_eq!(r.attempts, 1, "{r:?}");
+    }
+    assert_eq!(
+        h.count("SELECT count(*) FROM outbox WHERE status <> 'delivered' AND status <> 'skipped'")
+            .await,
+        0
+    );
+
+    // Running everything again, twice at once, finds nothing more.
+    let (a, b) = tokio::join!(jobs::run_due(&store, now), jobs::run_due(&store, now));
+    assert_eq!(a.expect("a"), jobs::Enqueued::default());
+    assert_eq!(b.expect("b"), jobs::Enqueued::default());
+    let (x, y) = tokio::join!(worker(), worker());
+    assert_eq!((x, y), (0, 0));
+    assert_eq!(rec.len(), pending as usize);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A worker that dies between claiming and delivering
+// ---------------------------------------------------------------------------------------------
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_message_claimed_by_a_dead_worker_is_delivered_by_another_once(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-02T08:00:00Z").await;
+    for (i, when) in ["2026-03-02 09:00", "2026-03-02 09:01", "2026-03-02 09:02"]
+        .iter()
+        .enumerate()
+    {
+        h.ok(&format!(r#"/remind what:"call {i}" when:"{when}""#))
+            .await;
+    }
+    let now = at("2026-03-02T09:05:00Z");
+    assert_eq!(jobs::reminders(&store, now).await.expect("reminders"), 3);
+
+    // The dead worker claims the two oldest and never comes back.
+    let claimed = store
+        .claim_outbox(now, now + LEASE, 2)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let claimed: HashSet<String> = claimed.into_iter().map(|r| r.dedupe_key).collect();
+    let (free, _) = task_key(&pool, 1, "call 2").await;
+    assert!(!claimed.contains(&free), "the oldest are claimed first");
+
+    // Another worker delivers the one left at once, and not the claimed ones while leased.
+    let rec = Recorder::default();
+    assert_eq!(drain(&store, &rec, now, 10).await.delivered, 1);
+    assert_eq!(rec.one(&free).target, Target::Dm(1));
+    let before_expiry = now + LEASE - secs(1);
+    assert_eq!(
+        drain(&store, &rec, before_expiry, 10).await,
+        Pass::default()
+    );
+    assert_eq!(rec.len(), 1);
+
+    // Once the lease has run out, each is delivered once.
+    let after = now + LEASE + secs(1);
+    assert_eq!(drain(&store, &rec, after, 10).await.delivered, 2);
+    assert_eq!(
+        drain(&store, &rec, after + secs(3600), 10).await,
+        Pass::default()
+    );
+    for key in &claimed {
+        let d = rec.one(key);
+        let r = must_row(&pool, key).await;
+        assert_eq!(r.status, "delivered");
+        assert_eq!(r.attempts, 2, "the dead worker's claim counts: {r:?}");
+        assert_eq!(r.delivered_message_id, Some(d.id as i64));
+    }
+    assert_eq!(rec.len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Discord failures through the real Sender
+// ---------------------------------------------------------------------------------------------
+
+/// The id the fake gives the first message it creates (it counts from there).
+const FAKE_FIRST_MESSAGE_ID: i64 = 840000000000000001;
+
+fn sender(fake: &FakeDiscord, store: &Store) -> Sender {
+    let config = DiscordConfig {
+        token: "TEST.TOKEN".into(),
+        guild_id: None,
+        api_base: Some(fake.api_base()),
+    };
+    Sender::new(&config, store.clone()).expect("sender")
+}
+
+fn posts_to(fake: &FakeDiscord, channel: u64) -> usize {
+    let path = format!("/api/v10/channels/{channel}/messages");
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .count()
+}
+
+fn rate_limited(retry_after: &str) -> (u16, Value, Vec<(String, String)>) {
+    (
+        429,
+        json!({"message": "You are being rate limited.", "retry_after": retry_after.parse::<f64>().expect("seconds"), "global": false}),
+        vec![("retry-after".to_string(), retry_after.to_string())],
+    )
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn discord_failures_delay_a_message_or_fail_it_without_losing_doubling_or_blocking(
+    pool: PgPool,
+) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    let fake = FakeDiscord::start().await;
+    let sender = sender(&fake, &store);
+    h.run(":now 2026-03-01T12:00:00Z").await;
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    h.run(":as 7 rep").await;
+    h.ok(r#"/remind what:"closed dms" when:"2026-03-02 10:00""#)
+        .await;
+    h.ok(r#"/remind what:"later again" when:"2026-03-03 10:00""#)
+        .await;
+    h.run(":as 8 rep").await;
+    h.ok(r#"/remind what:"open dms" when:"2026-03-02 10:01""#)
+        .await;
+    h.run(":workspace 2").await;
+    h.run(":as 2 admin").await;
+    h.ok("/settings digest channel:<#666> day:mon time:10:00")
+        .await;
+
+    // A post that meets a 500, then a 429 with retry-after, then goes through.
+    fake.script(
+        "POST",
+        "/api/v10/channels/555/messages",
+        vec![
+            (
+                500,
+                json!({"message": "Internal Server Error", "code": 0}),
+                vec![],
+            ),
+            rate_limited("3"),
+        ],
+    );
+    let t0 = at("2026-03-02T09:00:00Z");
+    assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 1);
+    let key = digest_key(1, "2026-03-02");
+    let mut now = t0;
+    let mut outcomes = Vec::new();
+    for _ in 0..10 {
+        let pass = deliver_due(&store, &sender, now, 10)
+            .await
+            .expect("deliver");
+        outcomes.push(pass);
+        let r = must_row(&pool, &key).await;
+        if r.status != "pending" {
+            break;
+        }
+        assert!(r.next_attempt_at > now, "a retry waits: {r:?}");
+        assert!(
+            r.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("temporary failure: status")),
+            "{r:?}"
+        );
+        // Not a moment before the time the outbox set.
+        let early = r.next_attempt_at - secs(1);
+        assert_eq!(
+            deliver_due(&store, &sender, early, 10)
+                .await
+                .expect("deliver"),
+            Pass::default()
+        );
+        now = r.next_attempt_at;
+    }
+    let retried = Pass {
+        retried: 1,
+        ..Pass::default()
+    };
+    let delivered = Pass {
+        delivered: 1,
+        ..Pass::default()
+    };
+    assert_eq!(outcomes, vec![retried, retried, delivered]);
+    assert!(now > t0, "the message was delayed");
+    assert_eq!(
+        posts_to(&fake, 555),
+        3,
+        "500, 429, then the one that went through"
+    );
+    let r = must_row(&pool, &key).await;
+    assert_eq!(r.status, "delivered");
+    assert_eq!(r.attempts, 3);
+    assert_eq!(r.last_error, None);
+    assert_eq!(r.delivered_message_id, Some(FAKE_FIRST_MESSAGE_ID));
+    let post = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/api/v10/channels/555/messages")
+        .last()
+        .expect("post");
+    assert!(
+        post.json["embeds"][0]["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Weekly KPIs")),
+        "{}",
+        post.json
+    );
+    assert_eq!(post.files.len(), 1);
+    assert_eq!(post.files[0].filename, "funnel.png");
+    // Nothing more goes out for it, however late.
+    assert_eq!(
+        drain(&store, &sender, now + secs(86_400), 10).await,
+        Pass::default()
+    );
+    assert_eq!(posts_to(&fake, 555), 3);
+
+    // Permanent failures: closed DMs, an unknown channel; the message due after them still goes.
+    fake.close_dms(7);
+    fake.unknown_channel(666);
+    let t1 = at("2026-03-02T10:01:00Z");
+    assert_eq!(jobs::reminders(&store, t1).await.expect("reminders"), 2);
+    assert_eq!(jobs::digests(&store, t1).await.expect("digests"), 1);
+    let mut passes = Vec::new();
+    loop {
+        // One at a time, oldest first: the failures come before the good one.
+        let pass = deliver_due(&store, &sender, t1, 1).await.expect("deliver");
+        if pass == Pass::default() {
+            break;
+        }
+        passes.push(pass);
+    }
+    let failed = Pass {
+        failed: 1,
+        ..Pass::default()
+    };
+    assert_eq!(passes.len(), 3, "{passes:?}");
+    assert_eq!(
+        passes.iter().filter(|p| **p == failed).count(),
+        2,
+        "{passes:?}"
+    );
+    assert_eq!(passes[2], delivered, "{passes:?}");
+
+    let (closed_key, _) = task_key(&pool, 1, "closed dms").await;
+    let r = must_row(&pool, &closed_key).await;
+    assert_eq!(
+        (r.status.as_str(), r.last_error.as_deref(), r.attempts),
+        (
+            "failed",
+            Some("the member does not accept direct messages"),
+            1
+        )
+    );
+    let dm_closed: bool =
+        sqlx::query_scalar("SELECT dm_closed FROM members WHERE workspace_id = 1 AND user_id = 7")
+            .fetch_one(&pool)
+            .await
+            .expect("member 7");
+    assert!(dm_closed, "closed DMs are recorded on the member");
+    let r = must_row(&pool, &digest_key(2, "2026-03-02")).await;
+    assert_eq!(
+        (r.status.as_str(), r.last_error.as_deref(), r.attempts),
+        ("failed", Some("unknown channel"), 1)
+    );
+    let (open_key, _) = task_key(&pool, 1, "open dms").await;
+    let r = must_row(&pool, &open_key).await;
+    assert_eq!(r.status, "delivered");
+    let dm = FakeDiscord::dm_channel_id(8);
+    assert_eq!(posts_to(&fake, dm), 1);
+    assert_eq!(r.delivered_message_id, Some(FAKE_FIRST_MESSAGE_ID + 1));
+
+    // Failed messages are not tried again, and the member with closed DMs is not written to.
+    let later = t1 + secs(86_400);
+    assert_eq!(drain(&store, &sender, later, 10).await, Pass::default());
+    assert_eq!(jobs::reminders(&store, later).await.expect("reminders"), 0);
+    let (again_key, _) = task_key(&pool, 1, "later again").await;
+    let r = must_row(&pool, &again_key).await;
+    assert_eq!(r.status, "skipped");
+    assert_eq!(
+        r.last_error.as_deref(),
+        Some("the member does not accept direct messages")
+    );
+    assert_eq!(drain(&store, &sender, later, 10).await, Pass::default());
+    assert_eq!(posts_to(&fake, FakeDiscord::dm_channel_id(7)), 1);
+    assert_eq!(posts_to(&fake, 666), 1);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_rate_limited_message_waits_as_long_as_discord_asks(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    let fake = FakeDiscord::start().await;
+    let sender = sender(&fake, &store);
+    h.run(":now 2026-03-01T12:00:00Z").await;
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    fake.script(
+        "POST",
+        "/api/v10/channels/555/messages",
+        vec![rate_limited("30")],
+    );
+    let t0 = at("2026-03-02T09:00:00Z");
+    assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 1);
+    let pass = deliver_due(&store, &sender, t0, 10).await.expect("deliver");
+    assert_eq!(pass.retried, 1);
+    let r = must_row(&pool, &digest_key(1, "2026-03-02")).await;
+    assert!(
+        r.next_attempt_at >= t0 + secs(30),
+        "Discord said retry after 30 s; the outbox will try again at {} ({} s later)",
+        r.next_attempt_at,
+        (r.next_attempt_at - t0).num_seconds()
+    );
+    assert_eq!(
+        deliver_due(&store, &sender, t0 + secs(29), 10)
+            .await
+            .expect("deliver"),
+        Pass::default()
+    );
+    assert_eq!(posts_to(&fake, 555), 1);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_message_that_keeps_failing_is_given_up_after_max_attempts(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-02T08:00:00Z").await;
+    h.ok(r#"/remind what:"never" when:"2026-03-02 09:00""#)
+        .await;
+    h.ok(r#"/remind what:"fine" when:"2026-03-02 09:00""#).await;
+    let now = at("2026-03-02T09:00:00Z");
+    assert_eq!(jobs::reminders(&store, now).await.expect("reminders"), 2);
+    let (never, _) = task_key(&pool, 1, "never").await;
+    let (fine, _) = task_key(&pool, 1, "fine").await;
+    let rec = Recorder::default();
+    rec.fail_next(
+        &never,
+        (0..20)
+            .map(|i| DeliveryError::Retry {
+                after: None,
+                reason: format!("outage {i}"),
+            })
+            .collect(),
+    );
+    let mut t = now;
+    let mut waits = Vec::new();
+    for _ in 0..20 {
+        drain(&store, &rec, t, 10).await;
+        let r = must_row(&pool, &never).await;
+        if r.status != "pending" {
+            break;
+        }
+        waits.push((r.next_attempt_at - t).num_seconds());
+        t = r.next_attempt_at;
+    }
+    let r = must_row(&pool, &never).await;
+    assert_eq!(r.status, "failed", "{r:?}");
+    assert_eq!(r.attempts, MAX_ATTEMPTS);
+    assert_eq!(
+        r.last_error.as_deref(),
+        Some(
+            format!(
+                "gave up after {MAX_ATTEMPTS} attempts: outage {}",
+                MAX_ATTEMPTS - 1
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        waits,
+        vec![5, 10, 20, 40, 80, 160, 320],
+        "backoff between attempts"
+    );
+    assert_eq!(rec.calls.load(Ordering::SeqCst), MAX_ATTEMPTS as usize + 1);
+    assert!(rec.of(&never).is_empty());
+    assert_eq!(rec.one(&fine).target, Target::Dm(1));
+    assert_eq!(
+        drain(&store, &rec, t + secs(86_400), 10).await,
+        Pass::default()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Catching up after downtime
+// ---------------------------------------------------------------------------------------------
+
+#[sqlx::test(migrations = "./migrations")]
+async fn after_downtime_due_work_is_sent_once_and_stale_digests_are_skipped(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-27T12:00:00Z").await;
+    // Workspace 1 in Berlin, 2 in New York, 3 in Shanghai, each with a Monday 09:00 digest.
+    h.ok("/settings timezone zone:Europe/Berlin").await;
+    h.ok("/settings digest channel:<#551> day:mon time:09:00")
+        .await;
+    h.ok(r#"/remind what:"while down" when:"2026-03-30 09:30""#)
+        .await; // CEST: 07:30Z
+    h.ok(r#"/remind what:"down again" when:"2026-04-06 10:00""#)
+        .await; // CEST: 08:00Z
+    for (ws, zone) in [(2, "America/New_York"), (3, "Asia/Shanghai")] {
+        h.run(&format!(":workspace {ws}")).await;
+        h.run(&format!(":as {ws} admin")).await;
+        h.ok(&format!("/settings timezone zone:{zone}")).await;
+        h.ok(&format!(
+            "/settings digest channel:<#55{ws}> day:mon time:09:00"
+        ))
+        .await;
+    }
+    let rec = Recorder::default();
+    let start = |now: &'static str| {
+        let (store, rec) = (&store, &rec);
+        async move {
+            let now = at(now);
+            jobs::run_due(store, now).await.expect("run_due");
+            drain(store, rec, now, 100).await
+        }
+    };
+    // Reminders and digests delivered so far (agendas come every workday and are not counted).
+    let sent = |rec: &Recorder| {
+        rec.sent()
+            .into_iter()
+            .filter(|d| !d.key.starts_with("agenda:"))
+            .count()
+    };
+
+    // Up on Sunday, down from Monday 00:30Z (before every digest) until 15:59:59Z, which is
+    // still Monday in all three zones (23:59:59 in Shanghai).
+    start("2026-03-29T12:00:00Z").await;
+    assert_eq!(sent(&rec), 0);
+    start("2026-03-30T00:30:00Z").await; // Shanghai's digest is not due until 01:00Z
+    assert_eq!(sent(&rec), 0);
+    start("2026-03-30T15:59:59Z").await;
+    let (reminder, _) = task_key(&pool, 1, "while down").await;
+    for key in [
+        reminder,
+        digest_key(1, "2026-03-30"),
+        digest_key(2, "2026-03-30"),
+        digest_key(3, "2026-03-30"),
+        agenda_key(1, 1, "2026-03-30"), // the reminder is on it
+    ] {
+        rec.one(&key);
+        assert_eq!(must_row(&pool, &key).await.status, "delivered", "{key}");
+    }
+    assert_eq!(sent(&rec), 4);
+    start("2026-03-30T16:00:30Z").await;
+    start("2026-03-31T08:00:00Z").await;
+    assert_eq!(sent(&rec), 4, "nothing twice");
+
+    // Down again from Monday 2026-04-06 00:00Z until 16:00:00Z, when Shanghai has reached
+    // Tuesday: its digest is recorded as skipped and never sent; the others still go.
+    start("2026-04-05T12:00:00Z").await;
+    assert_eq!(sent(&rec), 4);
+    start("2026-04-06T16:00:00Z").await;
+    let (again, _) = task_key(&pool, 1, "down again").await;
+    for key in [
+        again,
+        digest_key(1, "2026-04-06"),
+        digest_key(2, "2026-04-06"),
+    ] {
+        rec.one(&key);
+        assert_eq!(must_row(&pool, &key).await.status, "delivered", "{key}");
+    }
+    let missed = digest_key(3, "2026-04-06");
+    let r = must_row(&pool, &missed).await;
+    assert_eq!(r.status, "skipped", "{r:?}");
+    assert_eq!(
+        r.last_error.as_deref(),
+        Some("missed: the bot was not running on 2026-04-06")
+    );
+    assert_eq!(r.due_at, at("2026-04-06T01:00:00Z"));
+    assert!(rec.of(&missed).is_empty());
+    assert_eq!(sent(&rec), 7);
+    for later in [
+        "2026-04-06T16:00:01Z",
+        "2026-04-07T09:00:00Z",
+        "2026-04-12T12:00:00Z",
+    ] {
+        start(later).await;
+    }
+    assert!(rec.of(&missed).is_empty());
+    assert_eq!(must_row(&pool, &missed).await.status, "skipped");
+    assert_eq!(sent(&rec), 7, "nothing more was sent");
+    let keys: HashSet<String> = rec.sent().into_iter().map(|d| d.key).collect();
+    assert_eq!(keys.len(), rec.len(), "nothing twice");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_sunday_digest_missed_until_monday_is_recorded_as_skipped(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-04-01T12:00:00Z").await;
+    h.ok("/settings timezone zone:Europe/Berlin").await;
+    h.ok("/settings digest channel:<#555> day:sun time:18:00")
+        .await;
+    let rec = Recorder::default();
+    // Up on Sunday 2026-04-05 before 18:00 CEST (16:00Z), down until Monday morning.
+    jobs::run_due(&store, at("2026-04-05T15:00:00Z"))
+        .await
+        .expect("run");
+    drain(&store, &rec, at("2026-04-05T15:00:00Z"), 10).await;
+    let monday = at("2026-04-06T08:00:00Z");
+    jobs::run_due(&store, monday).await.expect("run");
+    drain(&store, &rec, monday, 10).await;
+    assert!(rec.sent().is_empty(), "a digest of a day gone is not sent");
+    // The slot of Sunday 2026-04-05 (ISO week 2026-W14) fell while the bot was down.
+    let key = digest_key(1, "2026-04-05");
+    let r = row(&pool, &key).await;
+    assert!(
+        r.as_ref().is_some_and(|r| r.status == "skipped"
+            && r.last_error.as_deref() == Some("missed: the bot was not running on 2026-04-05")),
+        "expected {key} recorded as skipped; got {r:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The morning agenda
+// ---------------------------------------------------------------------------------------------
+
+#[sqlx::test(migrations = "./migrations")]
+async fn agendas_skip_empty_days_and_weekends_and_list_birthdays_and_contracts(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-06T23:00:00Z").await; // Friday evening in New York
+    h.ok("/settings timezone zone:America/New_York").await;
+    // Member 1 (New York): birthdays and contracts around Monday 2026-03-09.
+    h.ok("/contact add name:Ann birthday:03-09").await; // C-1, today
+    h.ok("/contact add name:Bob birthday:1980-03-10").await; // tomorrow
+    for (name, end) in [
+        ("One", "2026-03-10"),
+        ("Six", "2026-03-15"),
+        ("Seven", "2026-03-16"),
+        ("Thirty", "2026-04-08"),
+        ("Eight", "2026-03-17"),
+    ] {
+        h.ok(&format!("/company add name:{name} contract_end:{end}"))
+            .await;
+    }
+    // Member 31: nothing to say.
+    h.run(":as 31 rep").await;
+    h.ok("/tasks list").await;
+    // Member 32 lives in Auckland (NZDT +13): Monday 08:30 there is Sunday 19:30Z.
+    h.run(":as 32 rep").await;
+    h.ok("/settings timezone zone:Pacific/Auckland scope:me")
+        .await;
+    h.ok("/contact add name:Cara birthday:03-09").await;
+    h.ok("/contact add name:Dan birthday:03-08").await;
+
+    let rec = Recorder::default();
+    // Weekends (each member's own): nothing, not even a skipped slot.
+    for weekend in [
+        "2026-03-07T07:00:00Z", // Saturday 20:00 in Auckland, 02:00 in New York
+        "2026-03-07T18:00:00Z", // Saturday 13:00 in New York, Sunday 07:00 in Auckland
+        "2026-03-08T07:00:00Z", // Sunday 20:00 in Auckland, 03:00 in New York
+        "2026-03-08T18:00:00Z", // Sunday 14:00 in New York, Monday 07:00 in Auckland
+    ] {
+        assert_eq!(
+            jobs::agendas(&store, at(weekend)).await.expect("agendas"),
+            0
+        );
+    }
+    assert_eq!(h.count("SELECT count(*) FROM outbox").await, 0);
+
+    let auckland = at("2026-03-08T19:30:00Z");
+    assert_eq!(
+        jobs::agendas(&store, auckland - secs(1))
+            .await
+            .expect("agendas"),
+        0
+    );
+    assert_eq!(jobs::agendas(&store, auckland).await.expect("agendas"), 1);
+    let ny = at("2026-03-09T12:30:00Z"); // 08:30 EDT
+    assert_eq!(
+        jobs::agendas(&store, ny - secs(1)).await.expect("agendas"),
+        0
+    );
+    assert_eq!(jobs::agendas(&store, ny).await.expect("agendas"), 1);
+    assert_eq!(
+        jobs::agendas(&store, ny + secs(3600))
+            .await
+            .expect("agendas"),
+        0
+    );
+    drain(&store, &rec, ny + secs(3600), 10).await;
+
+    // Nothing to say: no DM, the slot recorded as skipped.
+    let quiet = agenda_key(1, 31, "2026-03-09");
+    let r = must_row(&pool, &quiet).await;
+    assert_eq!(
+        (r.status.as_str(), r.last_error.as_deref(), r.due_at),
+        ("skipped", Some("nothing to say"), ny)
+    );
+    assert!(rec.of(&quiet).is_empty());
+
+    let mine = rec.one(&agenda_key(1, 1, "2026-03-09"));
+    assert_eq!(mine.target, Target::Dm(1));
+    assert_eq!(title(&mine.reply), "Your agenda for Mar 9, 2026");
+    assert_eq!(field(&mine.reply, "Birthdays today"), "🎂 C-1 Ann");
+    // In 30, 7 and 1 days; not 6 or 8. One day reads "tomorrow".
+    let contracts: Vec<&str> = field(&mine.reply, "Contracts ending soon")
+        .lines()
+        .collect();
+    assert_eq!(contracts.len(), 3, "{contracts:?}");
+    assert!(
+        contracts[0] == "One · Mar 10, 2026 · tomorrow",
+        "{contracts:?}"
+    );
+    assert_eq!(
+        contracts[1..],
+        [
+            "Seven · Mar 16, 2026 · in 7 days",
+            "Thirty · Apr 8, 2026 · in 30 days"
+        ]
+    );
+    assert!(!has_field(&mine.reply, "Tasks due today and overdue"));
+
+    let theirs = rec.one(&agenda_key(1, 32, "2026-03-09"));
+    assert_eq!(theirs.target, Target::Dm(32));
+    assert_eq!(title(&theirs.reply), "Your agenda for Mar 9, 2026");
+    assert_eq!(field(&theirs.reply, "Birthdays today"), "🎂 C-3 Cara");
+    assert!(!has_field(&theirs.reply, "Contracts ending soon"));
+    assert_eq!(
+        must_row(&pool, &agenda_key(1, 32, "2026-03-09"))
+            .await
+            .due_at,
+        auckland
+    );
+    assert_eq!(rec.len(), 2);
+    assert_eq!(h.count("SELECT count(*) FROM outbox").await, 3);
+}
