@@ -6,7 +6,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY .cargo .cargo
 RUN mkdir -p src benches tests/it \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
- && echo 'fn main() {}' > benches/engine.rs && touch tests/it/main.rs \
+ && for b in engine discord digest; do echo 'fn main() {}' > benches/$b.rs; done \
+ && touch tests/it/main.rs \
  && cargo build --release --locked \
  && rm -rf src benches tests
 COPY . .
