@@ -330,6 +330,14 @@ fn change(f: &Fmt, now: i64, before: i64, show: &dyn Fn(i64) -> String) -> Strin
         .arg("before", show(before)))
 }
 
+/// "this week (week before: that)" for figures that may be undefined (no deals closed).
+fn versus(f: &Fmt, now: Option<f64>, before: Option<f64>, show: impl Fn(f64) -> String) -> String {
+    let text = |v: Option<f64>| v.map(&show).unwrap_or_else(|| "—".into());
+    f.m(Msg::new("digest.versus")
+        .arg("value", text(now))
+        .arg("before", text(before)))
+}
+
 fn win_rate(w: &WeekFigures) -> Option<f64> {
     let closed = w.won_count + w.lost_count;
     (closed > 0).then(|| w.won_count as f64 / closed as f64)
@@ -396,19 +404,9 @@ pub async fn digest_reply(
         )
         .inline(
             f.t("field.win_rate"),
-            f.m(Msg::new("digest.versus")
-                .arg(
-                    "value",
-                    win_rate(&week)
-                        .map(|r| format!("{:.1}%", r * 100.0))
-                        .unwrap_or_else(|| "—".into()),
-                )
-                .arg(
-                    "before",
-                    win_rate(&prev)
-                        .map(|r| format!("{:.1}%", r * 100.0))
-                        .unwrap_or_else(|| "—".into()),
-                )),
+            versus(&f, win_rate(&week), win_rate(&prev), |r| {
+                format!("{:.1}%", r * 100.0)
+            }),
         )
         .inline(
             f.t("digest.new_pipeline"),
@@ -420,19 +418,9 @@ pub async fn digest_reply(
         )
         .inline(
             f.t("digest.satisfaction"),
-            f.m(Msg::new("digest.versus")
-                .arg(
-                    "value",
-                    week.avg_satisfaction
-                        .map(|s| format!("{s:.1}"))
-                        .unwrap_or_else(|| "—".into()),
-                )
-                .arg(
-                    "before",
-                    prev.avg_satisfaction
-                        .map(|s| format!("{s:.1}"))
-                        .unwrap_or_else(|| "—".into()),
-                )),
+            versus(&f, week.avg_satisfaction, prev.avg_satisfaction, |s| {
+                format!("{s:.1}")
+            }),
         );
     let board_text = if board.is_empty() {
         f.t("digest.no_activity")
