@@ -193,7 +193,15 @@ impl Engine {
 
     async fn run(&self, req: &Request, locale: &mut Locale) -> EngineResult<Reply> {
         let mut tx = self.store.begin().await?;
-        let ws = tx.ensure_workspace(req.workspace_id).await?;
+        let (ws, stages, known_member) = match tx.prelude(req.workspace_id, req.user_id).await? {
+            Some(p) => p,
+            None => {
+                tx.ensure_workspace(req.workspace_id).await?;
+                tx.prelude(req.workspace_id, req.user_id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("workspace vanished after creation"))?
+            }
+        };
         *locale = req
             .locale
             .or_else(|| Locale::from_tag(&ws.locale))
@@ -203,7 +211,7 @@ impl Engine {
                 return Err(EngineError::Duplicate);
             }
         }
-        if req.in_dm && tx.member(req.workspace_id, req.user_id).await?.is_none() {
+        if req.in_dm && known_member.is_none() {
             return Err(EngineError::NotFound(Msg::new("error.not_a_member")));
         }
         let role = req.role.resolve(ws.manager_role_id);
@@ -214,9 +222,9 @@ impl Engine {
                 req.display_name.as_deref(),
                 role.as_str(),
                 req.locale.map(|l| l.tag()),
+                Some(known_member),
             )
             .await?;
-        let stages = tx.stages(req.workspace_id).await?;
         let mut ctx = Ctx::new(req, role, ws, member, stages, *locale)?;
         let command = match &req.action {
             Action::Command(inv) => {

@@ -2,6 +2,7 @@
 
 use super::{StoreResult, Tx};
 use chrono::NaiveTime;
+use sqlx::FromRow as _;
 
 /// A workspace's settings.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -75,6 +76,61 @@ const DEFAULT_STAGES: [(&str, i32, i16, &str); 6] = [
 ];
 
 impl Tx {
+    /// Everything a command starts from, in one round trip: the workspace's settings, its
+    /// stages in order, and the caller's member row if there is one. `None` when the workspace
+    /// does not exist yet.
+    #[allow(clippy::type_complexity)]
+    pub async fn prelude(
+        &mut self,
+        ws: i64,
+        user: i64,
+    ) -> StoreResult<Option<(WorkspaceRow, Vec<StageRow>, Option<MemberRow>)>> {
+        let sql = format!(
+            "SELECT {WORKSPACE_COLUMNS},
+                    (SELECT COALESCE(jsonb_agg(jsonb_build_array(s.id, s.name, s.position, s.probability, s.kind)
+                                               ORDER BY s.position, s.id), '[]'::jsonb)
+                     FROM stages s WHERE s.workspace_id = workspaces.id) AS stage_list,
+                    (SELECT jsonb_build_array(m.user_id, m.display_name, m.role, m.timezone, m.quota_minor, m.locale)
+                     FROM members m WHERE m.workspace_id = workspaces.id AND m.user_id = $2) AS member
+             FROM workspaces WHERE id = $1"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(ws)
+            .bind(user)
+            .fetch_optional(self.conn())
+            .await?
+        else {
+            return Ok(None);
+        };
+        use sqlx::Row as _;
+        let settings = WorkspaceRow::from_row(&row)?;
+        let stage_list: serde_json::Value = row.try_get("stage_list")?;
+        let member: Option<serde_json::Value> = row.try_get("member")?;
+        let bad = || anyhow::anyhow!("unexpected shape in the command prelude");
+        let mut stages = Vec::new();
+        for s in stage_list.as_array().ok_or_else(bad)? {
+            stages.push(StageRow {
+                id: s[0].as_i64().ok_or_else(bad)?,
+                name: s[1].as_str().ok_or_else(bad)?.to_string(),
+                position: s[2].as_i64().ok_or_else(bad)? as i32,
+                probability: s[3].as_i64().ok_or_else(bad)? as i16,
+                kind: s[4].as_str().ok_or_else(bad)?.to_string(),
+            });
+        }
+        let member = match member {
+            Some(m) => Some(MemberRow {
+                user_id: m[0].as_i64().ok_or_else(bad)?,
+                display_name: m[1].as_str().ok_or_else(bad)?.to_string(),
+                role: m[2].as_str().ok_or_else(bad)?.to_string(),
+                timezone: m[3].as_str().map(str::to_string),
+                quota_minor: m[4].as_i64(),
+                locale: m[5].as_str().map(str::to_string),
+            }),
+            None => None,
+        };
+        Ok(Some((settings, stages, member)))
+    }
+
     /// Loads a workspace, creating it with defaults on first use.
     pub async fn ensure_workspace(&mut self, id: i64) -> StoreResult<WorkspaceRow> {
         let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1");
@@ -121,12 +177,17 @@ impl Tx {
         name: Option<&str>,
         role: &str,
         locale: Option<&str>,
+        known: Option<Option<MemberRow>>,
     ) -> StoreResult<MemberRow> {
         let fallback = format!("user {user}");
         // Read first: the common case changes nothing, and an upsert would lock the member row
         // (ON CONFLICT DO UPDATE locks even when its WHERE is false), serializing every command
         // of the same person behind each other.
-        if let Some(row) = self.member(ws, user).await? {
+        let existing = match known {
+            Some(row) => row,
+            None => self.member(ws, user).await?,
+        };
+        if let Some(row) = existing {
             let name_same = name.is_none_or(|n| n == row.display_name);
             let locale_same = locale.is_none_or(|l| Some(l) == row.locale.as_deref());
             if name_same && locale_same && row.role == role {

@@ -133,16 +133,19 @@ async fn deal_card(
     if let Some(reason) = &d.lost_reason {
         embed = embed.field(ctx.t("field.lost_reason"), reason.clone());
     }
-    let history = tx.deal_history(ctx.ws_id(), d.id).await?;
-    let lines = history
-        .iter()
-        .rev()
-        .take(8)
-        .map(|(at, name, _)| format!("{} → {}", ctx.time(*at), name))
-        .collect::<Vec<_>>();
-    embed = embed
-        .field(ctx.t("field.history"), lines.join("\n"))
-        .footer(ctx.m(Msg::new("deal.footer").arg("created", ctx.time(d.created_at))));
+    // The full card (/deal show) carries the stage history; a change's reply names the move
+    // in its headline and spares the hot path that query.
+    if headline.is_none() {
+        let history = tx.deal_history(ctx.ws_id(), d.id).await?;
+        let lines = history
+            .iter()
+            .rev()
+            .take(8)
+            .map(|(at, name, _)| format!("{} → {}", ctx.time(*at), name))
+            .collect::<Vec<_>>();
+        embed = embed.field(ctx.t("field.history"), lines.join("\n"));
+    }
+    embed = embed.footer(ctx.m(Msg::new("deal.footer").arg("created", ctx.time(d.created_at))));
     let mut reply = Reply::default().with_embed(embed);
     reply.content = headline.unwrap_or_default();
     if d.status == "open" {
