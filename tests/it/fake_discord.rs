@@ -212,6 +212,7 @@ impl FakeDiscord {
         let (rest_shutdown, stop) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(rest, app)
+                .tcp_nodelay(true)
                 .with_graceful_shutdown(async move {
                     let _ = stop.await;
                 })
@@ -719,6 +720,8 @@ fn to_response((status, body, headers): Reply) -> Response {
 /// Accepts gateway connections until aborted.
 async fn accept_gateway(listener: TcpListener, shared: Arc<Shared>) {
     while let Ok((socket, _)) = listener.accept().await {
+        // Small frames go out at once, as Discord's do; Nagle would hold them for an ACK.
+        let _ = socket.set_nodelay(true);
         tokio::spawn(serve_connection(socket, shared.clone()));
     }
 }
