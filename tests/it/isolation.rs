@@ -6,13 +6,19 @@
 use crate::support::{text, Harness};
 use sqlx::PgPool;
 
-use crate::support::WS_TABLES;
+use crate::support::TABLES;
 
 /// Every row of one workspace, in a stable order: proves that workspace was not touched.
 async fn ws_fingerprint(h: &Harness, ws: i64) -> String {
     let mut out = String::new();
     let mut tables = vec![("workspaces", "id")];
-    tables.extend(WS_TABLES.iter().map(|t| (*t, "workspace_id")));
+    // Every table but `workspaces` itself is keyed by workspace_id.
+    tables.extend(
+        TABLES
+            .iter()
+            .filter(|t| **t != "workspaces")
+            .map(|t| (*t, "workspace_id")),
+    );
     for (table, key) in tables {
         let sql = format!(
             "SELECT coalesce(string_agg(to_jsonb(x)::text, '\n' ORDER BY to_jsonb(x)::text), '')

@@ -27,24 +27,6 @@ pub const TABLES: [&str; 15] = [
     "deal_daily_totals",
 ];
 
-/// The tables keyed by workspace: all of them but `workspaces` itself.
-pub const WS_TABLES: [&str; 14] = [
-    "deal_counters",
-    "members",
-    "stages",
-    "companies",
-    "contacts",
-    "deals",
-    "stage_changes",
-    "activities",
-    "tasks",
-    "outbox",
-    "audit_log",
-    "processed_interactions",
-    "deal_open_totals",
-    "deal_daily_totals",
-];
-
 /// The clock every test starts at: a Tuesday morning, well away from DST changes.
 pub const START: &str = "2026-12-01T09:00:00Z";
 
