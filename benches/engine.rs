@@ -140,5 +140,99 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     report("pipeline stats one rep", own);
+
+    // Every report, p50/p95 over the large workspace.
+    let reports = [
+        "/kpi period:this-quarter",
+        "/kpi period:all-time",
+        "/kpi member:<@3> period:this-quarter",
+        "/report trends period:this-quarter by:week",
+        "/report trends period:this-year by:month",
+        "/report products period:this-quarter",
+        "/report products period:all-time",
+        "/report customers period:this-quarter",
+        "/report customers period:all-time",
+        "/forecast show period:this-month",
+        "/forecast show period:this-quarter",
+        "/forecast what-if stage:Proposal conversion:60 deal_size:10",
+    ];
+    let n = (iterations / 5).max(50);
+    for line in reports {
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            samples.push(timed(&mut console, line).await);
+        }
+        report(line.trim_start_matches('/'), samples);
+    }
+
+    // The same funnel as `/pipeline stats period:this-quarter`, as the best single query over
+    // the base tables (covering indexes, furthest stage kept on each deal) and from the raw
+    // stage history, so the rollups' gain is measured rather than assumed.
+    let pool = sqlx::PgPool::connect(&url).await?;
+    let (from, to) =
+        salesbot::domain::period::Period::ThisQuarter.range(chrono::Utc::now(), chrono_tz::Tz::UTC);
+    let from = from.unwrap_or_default();
+    for (name, sql) in [
+        ("funnel, hand-written SQL on deals", HAND_WRITTEN_FUNNEL),
+        (
+            "funnel, hand-written SQL from stage history",
+            RAW_HISTORY_FUNNEL,
+        ),
+    ] {
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let start = Instant::now();
+            let row: (serde_json::Value,) = sqlx::query_as(sql)
+                .bind(1i64)
+                .bind(from)
+                .bind(to)
+                .fetch_one(&pool)
+                .await?;
+            samples.push(start.elapsed());
+            assert!(!row.0.is_null());
+        }
+        report(name, samples);
+    }
     Ok(())
 }
+
+/// Open deals by stage, the quarter's cohort by furthest stage, the quarter's closed deals and
+/// stays: the figures `/pipeline stats` gives, in one round trip over `deals` and
+/// `stage_changes` without the rollups.
+const HAND_WRITTEN_FUNNEL: &str = "
+SELECT jsonb_build_object(
+  'open', (SELECT jsonb_agg(o) FROM (SELECT stage_id, count(*), sum(amount_minor) FROM deals
+           WHERE workspace_id = $1 AND status = 'open' GROUP BY stage_id) o),
+  'reached', (SELECT jsonb_agg(r) FROM (SELECT furthest_position, count(*) FROM deals
+              WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1) r),
+  'closed', (SELECT jsonb_agg(c) FROM (SELECT status, count(*), sum(amount_minor),
+                                              sum(extract(epoch FROM closed_at - created_at))
+             FROM deals WHERE workspace_id = $1 AND closed_at >= $2 AND closed_at < $3
+               AND status IN ('won', 'lost') GROUP BY status) c),
+  'stays', (SELECT jsonb_agg(s) FROM (SELECT to_stage_id, count(*), sum(extract(epoch FROM left_at - changed_at))
+            FROM stage_changes WHERE workspace_id = $1 AND left_at >= $2 AND left_at < $3
+            GROUP BY to_stage_id) s))";
+
+/// The same, with the furthest stage and the stays derived from the raw history (window
+/// functions over every stage change of the workspace).
+const RAW_HISTORY_FUNNEL: &str = "
+WITH history AS (
+  SELECT sc.deal_id, sc.to_stage_id, s.position, s.kind, sc.changed_at,
+         lead(sc.changed_at) OVER (PARTITION BY sc.deal_id ORDER BY sc.changed_at, sc.id) AS next_at
+  FROM stage_changes sc JOIN stages s ON s.workspace_id = sc.workspace_id AND s.id = sc.to_stage_id
+  WHERE sc.workspace_id = $1
+)
+SELECT jsonb_build_object(
+  'open', (SELECT jsonb_agg(o) FROM (SELECT stage_id, count(*), sum(amount_minor) FROM deals
+           WHERE workspace_id = $1 AND status = 'open' GROUP BY stage_id) o),
+  'reached', (SELECT jsonb_agg(r) FROM (SELECT furthest, count(*) FROM (
+                SELECT d.id, max(h.position) FILTER (WHERE h.kind <> 'lost') AS furthest
+                FROM deals d JOIN history h ON h.deal_id = d.id
+                WHERE d.workspace_id = $1 AND d.created_at >= $2 AND d.created_at < $3 GROUP BY d.id) f
+              GROUP BY furthest) r),
+  'closed', (SELECT jsonb_agg(c) FROM (SELECT status, count(*), sum(amount_minor),
+                                              sum(extract(epoch FROM closed_at - created_at))
+             FROM deals WHERE workspace_id = $1 AND closed_at >= $2 AND closed_at < $3
+               AND status IN ('won', 'lost') GROUP BY status) c),
+  'stays', (SELECT jsonb_agg(s) FROM (SELECT to_stage_id, count(*), sum(extract(epoch FROM next_at - changed_at))
+            FROM history WHERE next_at >= $2 AND next_at < $3 GROUP BY to_stage_id) s))";

@@ -65,6 +65,8 @@ pub struct Console {
     locale: Option<Locale>,
     clock: Option<DateTime<Utc>>,
     json: bool,
+    /// Requests go out as the server's operator (`salesbot report`), not as a member.
+    operator: bool,
 }
 
 /// Delivers into memory, so the console prints what the bot would send.
@@ -140,7 +142,16 @@ impl Console {
             locale: None,
             clock: None,
             json: options.json,
+            operator: false,
         }
+    }
+
+    /// Sends every command as the server's operator: whole-workspace visibility, no member
+    /// row written, and an unknown workspace is an error instead of being created. For
+    /// `salesbot report`.
+    pub fn as_operator(mut self) -> Console {
+        self.operator = true;
+        self
     }
 
     /// The console's clock: the time set with `:now`, else the real time.
@@ -233,7 +244,11 @@ impl Console {
             workspace_id: self.workspace,
             user_id: self.user,
             display_name: None,
-            role: crate::engine::RoleSource::Known(self.role),
+            role: if self.operator {
+                crate::engine::RoleSource::Operator
+            } else {
+                crate::engine::RoleSource::Known(self.role)
+            },
             locale: self.locale,
             channel_id: Some(CONSOLE_CHANNEL),
             interaction_id: None,
@@ -424,10 +439,12 @@ pub fn render_json(out: &Output) -> serde_json::Value {
             "title": m.title,
             "fields": m.fields.iter().map(|f| json!({"custom_id": f.custom_id, "label": f.label})).collect::<Vec<_>>(),
         })),
+        "data": r.data,
     })
 }
 
-fn render_text(out: &Output) -> String {
+/// The reply as the console prints it.
+pub fn render_text(out: &Output) -> String {
     let r = &out.reply;
     let mut lines = Vec::new();
     match out.to {

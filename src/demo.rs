@@ -95,6 +95,16 @@ const PRODUCTS: [&str; 7] = [
     "GTX Plus Pro",
     "GTK 500",
 ];
+/// List prices in whole dollars, from the sample data's products.csv.
+const LIST_PRICES: [(&str, i64); 7] = [
+    ("GTX Basic", 550),
+    ("GTX Pro", 4821),
+    ("MG Special", 55),
+    ("MG Advanced", 3393),
+    ("GTX Plus Basic", 1096),
+    ("GTX Plus Pro", 5482),
+    ("GTK 500", 26768),
+];
 const TITLES: [&str; 5] = [
     "Head of IT",
     "CTO",
@@ -276,6 +286,9 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> anyhow::Result<(i64, i64
         )
         .await
         .context("failed to load demo data")?;
+        tx.seed_demo_extras(DEMO_WORKSPACE, &LIST_PRICES, now)
+            .await
+            .context("failed to load the demo's products and close dates")?;
         tracing::info!(deals = deals.len(), "seeded the demo workspace");
     }
     tx.commit().await?;

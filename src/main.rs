@@ -45,6 +45,58 @@ enum Cmd {
     Run,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print a report for a workspace, as text or (--json) as plain numbers.
+    Report {
+        /// pipeline, kpi, trends, products, customers or forecast.
+        #[arg(value_enum)]
+        kind: ReportKind,
+        /// Workspace (Discord guild) id.
+        #[arg(long)]
+        workspace: i64,
+        /// this-week, last-week, this-month, last-month, this-quarter, last-quarter,
+        /// this-year, last-year or all-time.
+        #[arg(long)]
+        period: Option<String>,
+        /// First day of a custom period, e.g. 2026-01-01.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day of a custom period.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this member's deals (user id); kpi shows them alone.
+        #[arg(long)]
+        member: Option<i64>,
+        /// Trend buckets: week or month.
+        #[arg(long)]
+        by: Option<String>,
+        /// Print the figures as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportKind {
+    Pipeline,
+    Kpi,
+    Trends,
+    Products,
+    Customers,
+    Forecast,
+}
+
+impl ReportKind {
+    /// The slash command that answers it, and the name of its member option.
+    fn command(self) -> (&'static str, &'static str) {
+        match self {
+            ReportKind::Pipeline => ("/pipeline stats", "owner"),
+            ReportKind::Kpi => ("/kpi", "member"),
+            ReportKind::Trends => ("/report trends", "member"),
+            ReportKind::Products => ("/report products", "member"),
+            ReportKind::Customers => ("/report customers", "member"),
+            ReportKind::Forecast => ("/forecast show", "member"),
+        }
+    }
 }
 
 fn init_tracing() {
@@ -115,6 +167,53 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Migrate => {
             connect(&config).await?;
             eprintln!("salesbot: migrations applied");
+            Ok(())
+        }
+        Cmd::Report {
+            kind,
+            workspace,
+            period,
+            from,
+            to,
+            member,
+            by,
+            json,
+        } => {
+            let (command, member_option) = kind.command();
+            let mut line = command.to_string();
+            let quoted = |v: &str| format!("\"{}\"", v.replace('"', ""));
+            for (name, value) in [("period", period), ("from", from), ("to", to), ("by", by)] {
+                if let Some(v) = value {
+                    line.push_str(&format!(" {name}:{}", quoted(&v)));
+                }
+            }
+            if let Some(m) = member {
+                line.push_str(&format!(" {member_option}:<@{m}>"));
+            }
+            let store = connect(&config).await?;
+            let engine = Engine::new(store)?;
+            let options = ConsoleOptions {
+                workspace,
+                user: 0,
+                role: Role::Admin,
+                json,
+            };
+            let mut console = Console::new(engine, options).as_operator();
+            let out = console.handle_line(&line).await;
+            let Some(first) = out.first() else {
+                anyhow::bail!("the report gave no answer");
+            };
+            if first.reply.ephemeral && first.reply.data.is_none() {
+                // An error: what was wrong, in the console's words.
+                eprintln!("{}", salesbot::console::render_text(first));
+                std::process::exit(1);
+            }
+            if json {
+                let data = first.reply.data.clone().unwrap_or_default();
+                println!("{}", serde_json::to_string_pretty(&data)?);
+            } else {
+                println!("{}", salesbot::console::render_text(first));
+            }
             Ok(())
         }
         Cmd::Console {

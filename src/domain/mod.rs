@@ -1,6 +1,7 @@
 //! Pure types and rules: parsing what people type, money, time, stages, permissions and the
 //! pipeline arithmetic. Nothing here does I/O; the current time is always passed in.
 
+pub mod analytics;
 pub mod locale;
 pub mod money;
 pub mod period;

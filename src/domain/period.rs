@@ -141,6 +141,20 @@ impl Period {
     /// period built without [`Period::custom`] and reversed gives an empty range
     /// (`start >= end`), which queries treat as "nothing".
     pub fn range(&self, now: DateTime<Utc>, tz: Tz) -> (Option<DateTime<Utc>>, DateTime<Utc>) {
+        if *self == Period::AllTime {
+            return (None, far_future());
+        }
+        let (from, until) = self.days(now, tz);
+        // Dates beyond chrono's calendar only come from hand-built custom periods; open ends
+        // are the honest reading of them.
+        let start = from.map(|d| midnight(d, tz));
+        let end = until.map_or_else(far_future, |d| midnight(d, tz));
+        (start, end)
+    }
+
+    /// The local days `[from, until)` the period covers in `tz` at `now`; `None` for an open
+    /// end (all time has neither).
+    pub fn days(&self, now: DateTime<Utc>, tz: Tz) -> (Option<NaiveDate>, Option<NaiveDate>) {
         let today = today_in(now, tz);
         let week = monday_of(today);
         let month = first_of_month(today);
@@ -148,7 +162,7 @@ impl Period {
             .with_month(month.month0() / 3 * 3 + 1)
             .unwrap_or(month);
         let year = month.with_month(1).unwrap_or(month);
-        let (from, until) = match *self {
+        match *self {
             Period::ThisWeek => (Some(week), add_days(week, 7)),
             Period::LastWeek => (sub_days(week, 7), Some(week)),
             Period::ThisMonth => (Some(month), add_months(month, 1)),
@@ -157,14 +171,9 @@ impl Period {
             Period::LastQuarter => (sub_months(quarter, 3), Some(quarter)),
             Period::ThisYear => (Some(year), add_months(year, 12)),
             Period::LastYear => (sub_months(year, 12), Some(year)),
-            Period::AllTime => return (None, far_future()),
+            Period::AllTime => (None, None),
             Period::Custom { from, to } => (Some(from), to.succ_opt()),
-        };
-        // Dates beyond chrono's calendar only come from hand-built custom periods; open ends
-        // are the honest reading of them.
-        let start = from.map(|d| midnight(d, tz));
-        let end = until.map_or_else(far_future, |d| midnight(d, tz));
-        (start, end)
+        }
     }
 }
 

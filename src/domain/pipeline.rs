@@ -20,6 +20,10 @@ pub struct StageStats {
     pub reached: i64,
     /// Share of those that reached the next stage; `None` when none reached this one.
     pub conversion_to_next: Option<f64>,
+    /// Stays in this stage that ended in the period (a deal moved back and forth stays twice).
+    pub stays: i64,
+    /// Their average length in days; `None` without any.
+    pub avg_days_in_stage: Option<f64>,
 }
 
 /// The whole pipeline report.
@@ -62,6 +66,8 @@ pub struct PipelineInput<'a> {
     pub lost: (i64, i64),
     /// Sum of open-to-won days over the won deals.
     pub won_cycle_days_sum: f64,
+    /// (stage id, stays ended in the period, their total seconds).
+    pub stays: &'a [(i64, i64, i64)],
 }
 
 /// `amount * percent / 100`, rounded half up, without floats.
@@ -93,6 +99,12 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
                 .find(|(id, _, _)| *id == s.id)
                 .map(|(_, c, a)| (*c, *a))
                 .unwrap_or((0, 0));
+            let (stays, seconds) = input
+                .stays
+                .iter()
+                .find(|(id, _, _)| *id == s.id)
+                .map(|(_, n, secs)| (*n, *secs))
+                .unwrap_or((0, 0));
             StageStats {
                 name: s.name.clone(),
                 probability: s.probability,
@@ -105,6 +117,8 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
                 },
                 reached: reached_at(s.position),
                 conversion_to_next: None,
+                stays,
+                avg_days_in_stage: (stays > 0).then(|| seconds as f64 / 86_400.0 / stays as f64),
             }
         })
         .collect();
@@ -175,6 +189,7 @@ mod tests {
             won: (2, 40_000),
             lost: (6, 1),
             won_cycle_days_sum: 30.0,
+            stays: &[(1, 4, 4 * 86_400 + 43_200), (2, 0, 0)],
         };
         let s = compute(&stages, &input);
         assert_eq!(s.stages.len(), 3);
@@ -188,6 +203,9 @@ mod tests {
         assert_eq!(s.win_rate, Some(0.25));
         assert_eq!(s.avg_won_amount, Some(20_000));
         assert_eq!(s.avg_cycle_days, Some(15.0));
+        assert_eq!(s.stages[0].stays, 4);
+        assert_eq!(s.stages[0].avg_days_in_stage, Some(1.125));
+        assert_eq!(s.stages[1].avg_days_in_stage, None);
     }
 
     #[test]

@@ -88,11 +88,30 @@ impl Engine {
             "contact" => tx.suggest_contacts(ws.id, &q, owner, limit).await?,
             "company" => tx.suggest_companies(ws.id, &q, limit).await?,
             "task" => tx.suggest_tasks(ws.id, req.user_id, &q, limit).await?,
+            "product" => {
+                let mut names: Vec<String> = tx
+                    .products(ws.id)
+                    .await?
+                    .into_iter()
+                    .map(|p| p.name)
+                    .filter(|n| n.to_lowercase().contains(&q))
+                    .collect();
+                names.sort_by_key(|n| !n.to_lowercase().starts_with(&q));
+                return Ok(names
+                    .into_iter()
+                    .take(MAX_CHOICES)
+                    .map(|n| Choice {
+                        name: clip(&n),
+                        value: clip(&n),
+                    })
+                    .collect());
+            }
             "stage" => {
                 let stages = tx.stages(ws.id).await?;
                 // New deals and moves go to open stages; Won and Lost have their own commands.
-                let open_only =
-                    req.command == "deal" && matches!(req.subcommand.as_deref(), Some("new"));
+                let open_only = (req.command == "deal"
+                    && matches!(req.subcommand.as_deref(), Some("new")))
+                    || req.command == "forecast";
                 let mut names: Vec<(f64, String)> = stages
                     .into_iter()
                     .filter(|s| !open_only || s.kind == StageKind::Open.as_str())

@@ -9,11 +9,15 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The manifest files, compiled in so the binary cannot disagree with itself.
-pub const MANIFEST_FILES: [(&str, &str); 9] = [
+pub const MANIFEST_FILES: [(&str, &str); 13] = [
     ("contact", include_str!("../../commands/contact.json")),
     ("company", include_str!("../../commands/company.json")),
     ("deal", include_str!("../../commands/deal.json")),
     ("pipeline", include_str!("../../commands/pipeline.json")),
+    ("kpi", include_str!("../../commands/kpi.json")),
+    ("report", include_str!("../../commands/report.json")),
+    ("forecast", include_str!("../../commands/forecast.json")),
+    ("product", include_str!("../../commands/product.json")),
     ("remind", include_str!("../../commands/remind.json")),
     ("tasks", include_str!("../../commands/tasks.json")),
     ("settings", include_str!("../../commands/settings.json")),

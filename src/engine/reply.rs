@@ -18,6 +18,10 @@ pub struct Reply {
     pub attachments: Vec<Attachment>,
     /// A form to show instead of a message (Discord's modal), e.g. to ask a lost reason.
     pub modal: Option<Modal>,
+    /// A report's figures as plain numbers (the text above carries the same, formatted):
+    /// `salesbot report --json`, the console's JSON output and tests read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
 }
 
 /// A form with text fields; submitting it sends `custom_id` and the texts back.

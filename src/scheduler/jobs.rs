@@ -517,13 +517,15 @@ pub async fn digest_reply(
     Ok(reply)
 }
 
-fn input(raw: &crate::store::PipelineRaw) -> PipelineInput<'_> {
+pub(crate) fn input(raw: &crate::store::PipelineRaw) -> PipelineInput<'_> {
     PipelineInput {
         open_by_stage: &raw.open_by_stage,
         furthest_histogram: &raw.furthest_histogram,
         won: (raw.closed.won_count, raw.closed.won_amount),
         lost: (raw.closed.lost_count, raw.closed.lost_amount),
         won_cycle_days_sum: raw.closed.won_cycle_days_sum,
+        // The digest shows the funnel without days in stage.
+        stays: &[],
     }
 }
 

@@ -27,6 +27,10 @@ pub enum Entity {
     Activity,
     /// `tasks`.
     Task,
+    /// `products`.
+    Product,
+    /// `deal_products`.
+    DealProduct,
 }
 
 struct EntitySql {
@@ -105,6 +109,8 @@ impl Entity {
             Entity::StageChange => entity_sql!("stage_changes", "id"),
             Entity::Activity => entity_sql!("activities", "id"),
             Entity::Task => entity_sql!("tasks", "id"),
+            Entity::Product => entity_sql!("products", "id"),
+            Entity::DealProduct => entity_sql!("deal_products", "id"),
         }
     }
 
@@ -119,6 +125,8 @@ impl Entity {
             Entity::StageChange,
             Entity::Activity,
             Entity::Task,
+            Entity::Product,
+            Entity::DealProduct,
         ]
         .into_iter()
         .find(|e| e.sql().name == name)

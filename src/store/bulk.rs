@@ -66,8 +66,9 @@ impl Store {
         .execute(&mut *c)
         .await?;
         sqlx::query(
-            "INSERT INTO companies (workspace_id, name, owner_id, industry)
-             SELECT g, 'company ' || k, 1 + k % $2, 'industry ' || k % 8
+            "INSERT INTO companies (workspace_id, name, owner_id, industry, tier, tags)
+             SELECT g, 'company ' || k, 1 + k % $2, 'industry ' || k % 8, (ARRAY['A', 'B', 'C'])[1 + k % 3],
+                    CASE WHEN k % 4 = 0 THEN ARRAY['high-value'] ELSE ARRAY['potential'] END
              FROM generate_series(1, $1) g, generate_series(1, 50) k",
         )
         .bind(shape.workspaces)
@@ -104,7 +105,10 @@ impl Store {
             "INSERT INTO deals (workspace_id, number, title, company_id, contact_id, owner_id, amount_minor, currency,
                                 stage_id, status, closed_at, lost_reason, furthest_position, created_at, updated_at,
                                 last_activity_at)
-             SELECT d.workspace_id, d.number, 'deal ' || d.number, NULL, NULL, d.owner_id, d.amount_minor, 'USD',
+             SELECT d.workspace_id, d.number, 'deal ' || d.number,
+                    (SELECT co.id FROM companies co WHERE co.workspace_id = d.workspace_id
+                     ORDER BY co.id OFFSET (d.number * 13) % 50 LIMIT 1),
+                    NULL, d.owner_id, d.amount_minor, 'USD',
                     s.id, s.kind,
                     CASE WHEN s.kind <> 'open' THEN d.created_at + (random() * interval '60 days') END,
                     CASE WHEN s.kind = 'lost' THEN 'price' END,
@@ -116,6 +120,18 @@ impl Store {
         )
         .execute(&mut *c)
         .await?;
+        // Open deals expect to close within the next quarter (every tenth has no date).
+        sqlx::query(
+            "UPDATE deals SET expected_close = (now() + (id % 90) * interval '1 day')::date
+             WHERE status = 'open' AND id % 10 <> 0",
+        )
+        .execute(&mut *c)
+        .await?;
+        // The history and the activities go in with triggers off (row by row they would take
+        // minutes); the stays and the rollups are then derived in one pass each.
+        sqlx::query("SET LOCAL session_replication_role = replica")
+            .execute(&mut *c)
+            .await?;
         sqlx::query(
             "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
              SELECT d.workspace_id, d.id, NULL, s.id, d.owner_id, d.created_at + (p - 1) * interval '5 days'
@@ -151,6 +167,43 @@ impl Store {
         .bind(shape.activities_per_deal)
         .execute(&mut *c)
         .await?;
+        for sql in [
+            "UPDATE stage_changes sc SET left_at = n.next_at
+             FROM (SELECT workspace_id, id,
+                          lead(changed_at) OVER (PARTITION BY workspace_id, deal_id ORDER BY changed_at, id) AS next_at
+                   FROM stage_changes) n
+             WHERE sc.workspace_id = n.workspace_id AND sc.id = n.id AND n.next_at IS NOT NULL",
+            "INSERT INTO stage_stay_totals
+             SELECT sc.workspace_id, (sc.left_at AT TIME ZONE 'UTC')::date, d.owner_id, sc.to_stage_id, count(*),
+                    sum(floor(extract(epoch FROM sc.left_at - sc.changed_at)))::bigint
+             FROM stage_changes sc JOIN deals d ON d.workspace_id = sc.workspace_id AND d.id = sc.deal_id
+             WHERE sc.left_at IS NOT NULL
+             GROUP BY 1, 2, 3, 4",
+            "INSERT INTO activity_daily_totals
+             SELECT workspace_id, (happened_at AT TIME ZONE 'UTC')::date, member_id, kind, count(*),
+                    COALESCE(sum(satisfaction), 0), count(satisfaction)
+             FROM activities GROUP BY 1, 2, 3, 4",
+            // Ten products per workspace; each deal carries one to three lines, sold at up
+            // to 20% off list, and its amount is the lines' total.
+            "INSERT INTO products (workspace_id, name, list_price_minor)
+             SELECT g, 'product ' || k, k * 50000 FROM generate_series(1, $1) g, generate_series(1, 10) k",
+            "INSERT INTO deal_products (workspace_id, deal_id, product_id, quantity, unit_price_minor, list_price_minor)
+             SELECT d.workspace_id, d.id, p.id, 1 + (d.id + j) % 5, p.list_price_minor * (100 - (d.id + j) % 21) / 100,
+                    p.list_price_minor
+             FROM deals d
+             CROSS JOIN generate_series(0, 2) j
+             JOIN products p ON p.workspace_id = d.workspace_id AND p.name = 'product ' || (1 + (d.id * 3 + j * 7) % 10)
+             WHERE j <= d.id % 3",
+            "SET LOCAL session_replication_role = origin",
+            "UPDATE deals d SET amount_minor = l.total
+             FROM (SELECT workspace_id, deal_id, sum(quantity::bigint * unit_price_minor) AS total
+                   FROM deal_products GROUP BY 1, 2) l
+             WHERE d.workspace_id = l.workspace_id AND d.id = l.deal_id",
+        ] {
+            let q = sqlx::query(sql);
+            let q = if sql.contains("$1") { q.bind(shape.workspaces) } else { q };
+            q.execute(&mut *c).await?;
+        }
         tx.commit().await?;
         sqlx::query("ANALYZE").execute(self.pool()).await?;
         Ok(())

@@ -329,3 +329,72 @@ struct DealColumns {
     created_at: Vec<DateTime<Utc>>,
     last_activity: Vec<DateTime<Utc>>,
 }
+
+impl Tx {
+    /// The demo's catalogue (the sample data's products and list prices, in whole currency
+    /// units), one product line per deal taken from its title (`Company - Product`), expected
+    /// close dates on open deals (a tenth without, a tenth overdue) and tags on companies, so
+    /// every report has something to show.
+    pub async fn seed_demo_extras(
+        &mut self,
+        ws: i64,
+        products: &[(&str, i64)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO products (workspace_id, name, list_price_minor)
+             SELECT $1, n, p * 100 FROM UNNEST($2::text[], $3::bigint[]) AS u(n, p)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(ws)
+        .bind(
+            products
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(products.iter().map(|(_, p)| *p).collect::<Vec<_>>())
+        .execute(self.conn())
+        .await?;
+        // Quantity: the deal's amount in list prices; the unit price never above list.
+        sqlx::query(
+            "INSERT INTO deal_products (workspace_id, deal_id, product_id, quantity, unit_price_minor, list_price_minor)
+             SELECT d.workspace_id, d.id, p.id, q.quantity, LEAST(p.list_price_minor, d.amount_minor / q.quantity),
+                    p.list_price_minor
+             FROM deals d
+             JOIN products p ON p.workspace_id = d.workspace_id AND p.name = split_part(d.title, ' - ', 2)
+             CROSS JOIN LATERAL (SELECT GREATEST(1, round(d.amount_minor::numeric / NULLIF(p.list_price_minor, 0)))::int
+                                 AS quantity) q
+             WHERE d.workspace_id = $1",
+        )
+        .bind(ws)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE deals d SET amount_minor = l.quantity::bigint * l.unit_price_minor
+             FROM deal_products l
+             WHERE d.workspace_id = $1 AND l.workspace_id = d.workspace_id AND l.deal_id = d.id",
+        )
+        .bind(ws)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE deals SET expected_close = CASE WHEN number % 10 = 1 THEN ($2 - interval '5 days')::date
+                                                    ELSE ($2 + (number % 75) * interval '1 day')::date END
+             WHERE workspace_id = $1 AND status = 'open' AND number % 10 <> 0",
+        )
+        .bind(ws)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE companies SET tags = CASE WHEN tier = 'enterprise' THEN ARRAY['high-value']
+                                              WHEN id % 3 = 0 THEN ARRAY['potential'] ELSE '{}' END
+             WHERE workspace_id = $1",
+        )
+        .bind(ws)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}

@@ -98,45 +98,11 @@ impl Tx {
         .fetch_all(self.conn())
         .await?;
 
-        let s = split(from, to);
-        let edge = |i: usize| s.edges.get(i).copied().unwrap_or((to, to));
-        let ((a0, a1), (b0, b1)) = (edge(0), edge(1));
-        // (kind, key, deals, amount, cycle seconds); kind 1 opened, 2 won, 3 lost.
-        let rows: Vec<(i16, i32, i64, i64, i64)> = sqlx::query_as(
-            "SELECT kind, key, sum(deals)::bigint, sum(amount_minor)::bigint, sum(cycle_seconds)::bigint
-             FROM deal_daily_totals
-             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
-               AND ($3::date IS NULL OR day >= $3) AND day < $4
-             GROUP BY kind, key
-             UNION ALL
-             SELECT 1::smallint, furthest_position, count(*), sum(amount_minor)::bigint, 0::bigint
-             FROM deals
-             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
-               AND ((created_at >= $5 AND created_at < $6) OR (created_at >= $7 AND created_at < $8))
-             GROUP BY furthest_position
-             UNION ALL
-             SELECT CASE status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 0, count(*),
-                    sum(amount_minor)::bigint, sum(floor(extract(epoch FROM closed_at - created_at)))::bigint
-             FROM deals
-             WHERE workspace_id = $1 AND status IN ('won', 'lost') AND ($2::bigint IS NULL OR owner_id = $2)
-               AND ((closed_at >= $5 AND closed_at < $6) OR (closed_at >= $7 AND closed_at < $8))
-             GROUP BY status",
-        )
-        .bind(ws)
-        .bind(owner)
-        .bind(s.first_day)
-        .bind(s.end_day)
-        .bind(a0)
-        .bind(a1)
-        .bind(b0)
-        .bind(b1)
-        .fetch_all(self.conn())
-        .await?;
-
+        let rows = self.deal_rows(ws, owner, from, to).await?;
         let mut histogram: BTreeMap<i32, i64> = BTreeMap::new();
         let mut closed = ClosedStats::default();
         let mut won_seconds = 0i64;
-        for (kind, key, deals, amount, seconds) in rows {
+        for (_, kind, key, deals, amount, seconds) in rows {
             match kind {
                 1 => *histogram.entry(key).or_default() += deals,
                 2 => {
@@ -156,6 +122,137 @@ impl Tx {
             furthest_histogram: histogram.into_iter().filter(|(_, n)| *n != 0).collect(),
             closed,
         })
+    }
+}
+
+impl Tx {
+    /// Deals opened (kind 1, key = furthest position), won (2) and lost (3) in `[from, to)`,
+    /// per owner: `(owner, kind, key, deals, amount, open-to-close seconds)`. Whole UTC days
+    /// come from the running totals, the partial days at the edges from the deals.
+    pub async fn deal_rows(
+        &mut self,
+        ws: i64,
+        owner: Option<i64>,
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(i64, i16, i32, i64, i64, i64)>> {
+        let s = split(from, to);
+        let ((a0, a1), (b0, b1)) = s.edge_pair(to);
+        Ok(sqlx::query_as(
+            "SELECT owner_id, kind, key, sum(deals)::bigint, sum(amount_minor)::bigint, sum(cycle_seconds)::bigint
+             FROM deal_daily_totals
+             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+               AND ($3::date IS NULL OR day >= $3) AND day < $4
+             GROUP BY owner_id, kind, key
+             UNION ALL
+             SELECT owner_id, 1::smallint, furthest_position, count(*), sum(amount_minor)::bigint, 0::bigint
+             FROM deals
+             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+               AND ((created_at >= $5 AND created_at < $6) OR (created_at >= $7 AND created_at < $8))
+             GROUP BY owner_id, furthest_position
+             UNION ALL
+             SELECT owner_id, CASE status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 0, count(*),
+                    sum(amount_minor)::bigint, sum(floor(extract(epoch FROM closed_at - created_at)))::bigint
+             FROM deals
+             WHERE workspace_id = $1 AND status IN ('won', 'lost') AND ($2::bigint IS NULL OR owner_id = $2)
+               AND ((closed_at >= $5 AND closed_at < $6) OR (closed_at >= $7 AND closed_at < $8))
+             GROUP BY owner_id, status",
+        )
+        .bind(ws)
+        .bind(owner)
+        .bind(s.first_day)
+        .bind(s.end_day)
+        .bind(a0)
+        .bind(a1)
+        .bind(b0)
+        .bind(b1)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Stays in each stage that ended in `[from, to)`: `(stage id, stays, seconds)`, for deals
+    /// of `owner` (their current owner) or all.
+    pub async fn stays_raw(
+        &mut self,
+        ws: i64,
+        owner: Option<i64>,
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(i64, i64, i64)>> {
+        let s = split(from, to);
+        let ((a0, a1), (b0, b1)) = s.edge_pair(to);
+        Ok(sqlx::query_as(
+            "SELECT stage_id, sum(stays)::bigint, sum(seconds)::bigint FROM (
+                 SELECT stage_id, stays, seconds FROM stage_stay_totals
+                 WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+                   AND ($3::date IS NULL OR day >= $3) AND day < $4
+                 UNION ALL
+                 SELECT sc.to_stage_id, 1, floor(extract(epoch FROM sc.left_at - sc.changed_at))::bigint
+                 FROM stage_changes sc JOIN deals d ON d.workspace_id = sc.workspace_id AND d.id = sc.deal_id
+                 WHERE sc.workspace_id = $1 AND ($2::bigint IS NULL OR d.owner_id = $2)
+                   AND ((sc.left_at >= $5 AND sc.left_at < $6) OR (sc.left_at >= $7 AND sc.left_at < $8))
+             ) t GROUP BY stage_id HAVING sum(stays) <> 0",
+        )
+        .bind(ws)
+        .bind(owner)
+        .bind(s.first_day)
+        .bind(s.end_day)
+        .bind(a0)
+        .bind(a1)
+        .bind(b0)
+        .bind(b1)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Activities in `[from, to)` per member and kind: `(member, kind, count, satisfaction
+    /// sum, scores given)`.
+    pub async fn activity_rows(
+        &mut self,
+        ws: i64,
+        member: Option<i64>,
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(i64, String, i64, i64, i64)>> {
+        let s = split(from, to);
+        let ((a0, a1), (b0, b1)) = s.edge_pair(to);
+        Ok(sqlx::query_as(
+            "SELECT member_id, kind, sum(n)::bigint, sum(score)::bigint, sum(scored)::bigint FROM (
+                 SELECT member_id, kind, activities AS n, satisfaction_sum AS score, satisfaction_count AS scored
+                 FROM activity_daily_totals
+                 WHERE workspace_id = $1 AND ($2::bigint IS NULL OR member_id = $2)
+                   AND ($3::date IS NULL OR day >= $3) AND day < $4
+                 UNION ALL
+                 SELECT member_id, kind, 1, COALESCE(satisfaction, 0), (satisfaction IS NOT NULL)::int
+                 FROM activities
+                 WHERE workspace_id = $1 AND ($2::bigint IS NULL OR member_id = $2)
+                   AND ((happened_at >= $5 AND happened_at < $6) OR (happened_at >= $7 AND happened_at < $8))
+             ) t GROUP BY member_id, kind HAVING sum(n) <> 0",
+        )
+        .bind(ws)
+        .bind(member)
+        .bind(s.first_day)
+        .bind(s.end_day)
+        .bind(a0)
+        .bind(a1)
+        .bind(b0)
+        .bind(b1)
+        .fetch_all(self.conn())
+        .await?)
+    }
+}
+
+impl Split {
+    /// The two edges as bind values; a missing edge is the empty range `[to, to)`.
+    fn edge_pair(
+        &self,
+        to: DateTime<Utc>,
+    ) -> (
+        (DateTime<Utc>, DateTime<Utc>),
+        (DateTime<Utc>, DateTime<Utc>),
+    ) {
+        let edge = |i: usize| self.edges.get(i).copied().unwrap_or((to, to));
+        (edge(0), edge(1))
     }
 }
 

@@ -257,7 +257,7 @@ async fn every_command_refuses_bad_input_and_changes_nothing(pool: PgPool) {
 
         // /deal new
         ("/deal new amount:5k", &["title", "/deal new"]),
-        ("/deal new title:Foo", &["amount", "/deal new"]),
+        ("/deal new title:Foo", &["amount", "give an amount or products"]),
         (r#"/deal new title:"" amount:5k"#, &["title", "at least 1"]),
         (&new_title_151, &["title", "151", "at most 150"]),
         (r#"/deal new title:"<@&123> hi" amount:5k"#, &["title", "mentions"]),
@@ -269,7 +269,7 @@ async fn every_command_refuses_bad_input_and_changes_nothing(pool: PgPool) {
         ("/deal new title:Foo amount:¥500", &["amount", "¥", "USD"]),
         ("/deal new title:Foo amount:abc", &["amount", "abc", "an amount in USD"]),
         ("/deal new title:Foo amount:1e6", &["amount", "1e6", "an amount in USD"]),
-        (r#"/deal new title:Foo amount:"""#, &["amount", "at least 1"]),
+        (r#"/deal new title:Foo amount:"""#, &["amount", "nothing was given"]),
         (r#"/deal new title:Foo amount:"1; DROP TABLE deals""#, &["amount", "an amount in USD"]),
         ("/deal new title:Foo amount:5k stage:negociation", &["stage", "negociation", "did you mean 'Negotiation'", "Lead, Qualified, Proposal, Negotiation"]),
         ("/deal new title:Foo amount:5k stage:Won", &["stage", "Won", "Lead, Qualified, Proposal, Negotiation"]),

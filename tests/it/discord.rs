@@ -130,7 +130,10 @@ async fn commands_register_once_and_a_sales_flow_runs_through_discord(pool: PgPo
         .collect();
     assert_eq!(
         names,
-        ["contact", "company", "deal", "pipeline", "remind", "tasks", "settings", "undo", "help"]
+        [
+            "contact", "company", "deal", "pipeline", "kpi", "report", "forecast", "product",
+            "remind", "tasks", "settings", "undo", "help"
+        ]
     );
     let deal_manifest: Value =
         serde_json::from_str(include_str!("../../commands/deal.json")).expect("manifest");

@@ -91,7 +91,7 @@ fn parse(reply: &Value) -> (Figures, Option<f64>) {
         .lines()
         .map(|line| {
             let parts: Vec<&str> = line.split(" · ").collect();
-            assert_eq!(parts.len(), 6, "stage line {line:?}");
+            assert_eq!(parts.len(), 7, "stage line {line:?}");
             let number = |s: &str, prefix: &str, suffix: &str| -> i64 {
                 s.strip_prefix(prefix)
                     .and_then(|s| s.strip_suffix(suffix))
@@ -780,6 +780,10 @@ async fn a_small_pipeline_worked_out_by_hand(pool: PgPool) {
     // Open now: D-4 Lead $333.33, D-5 Proposal $10,000.15, D-6 Negotiation $500.
     //   weighted: Lead 33,333¢ × 10% = 3,333.3 → $33.33; Proposal 1,000,015¢ × 50% = 500,007.5
     //   → $5,000.08 (half up); Negotiation 50,000¢ × 75% = $375; total 540,841¢ = $5,408.41.
+    // Days in stage, stays that ended in December: Lead D-5 and D-6, a day each; Qualified
+    //   D-3 (Nov 16 to its loss Dec 3, 17 days) and D-5 (1 day): 9.0; Proposal D-2 (Nov 20 to
+    //   won Dec 2, 12 days); Negotiation D-5 (1 day, then back to Proposal); Won D-6 (a day,
+    //   then reopened).
     // Cohort (opened in December): D-4 (got to Lead), D-5 (Negotiation), D-6 (Won, then
     //   reopened: it did reach Won). Reached: Lead 3, Qualified 2, Proposal 2, Negotiation 2,
     //   Won 1; conversions 2/3 = 66.7%, 100%, 100%, 1/2 = 50%.
@@ -794,11 +798,11 @@ async fn a_small_pipeline_worked_out_by_hand(pool: PgPool) {
     assert_eq!(
         description(&r),
         [
-            "**Lead** · 1 open · $333.33 · weighted $33.33 · reached 3 · → next 66.7%",
-            "**Qualified** · 0 open · $0 · weighted $0 · reached 2 · → next 100.0%",
-            "**Proposal** · 1 open · $10,000.15 · weighted $5,000.08 · reached 2 · → next 100.0%",
-            "**Negotiation** · 1 open · $500 · weighted $375 · reached 2 · → next 50.0%",
-            "**Won** · 0 open · $0 · weighted $0 · reached 1 · → next —",
+            "**Lead** · 1 open · $333.33 · weighted $33.33 · reached 3 · → next 66.7% · 1.0 days in stage",
+            "**Qualified** · 0 open · $0 · weighted $0 · reached 2 · → next 100.0% · 9.0 days in stage",
+            "**Proposal** · 1 open · $10,000.15 · weighted $5,000.08 · reached 2 · → next 100.0% · 12.0 days in stage",
+            "**Negotiation** · 1 open · $500 · weighted $375 · reached 2 · → next 50.0% · 1.0 days in stage",
+            "**Won** · 0 open · $0 · weighted $0 · reached 1 · → next — · 1.0 days in stage",
         ]
         .join("\n")
     );
@@ -812,6 +816,8 @@ async fn a_small_pipeline_worked_out_by_hand(pool: PgPool) {
     assert_eq!(r["content"], "", "{r}");
 
     // Last month (November), the team. Open figures are the same (they are "now").
+    // Days in stage, stays that ended in November: Lead D-1 (Oct 20 to its loss Nov 5, 16
+    //   days), D-2 (2 days), D-3 (1 day): 6.3; Qualified D-2 (Nov 12 to 20, 8 days).
     // Cohort: D-2 (reached Won), D-3 (Qualified). Reached: Lead 2, Qualified 2, Proposal 1,
     //   Negotiation 1 (D-2 skipped it but went further), Won 1.
     // Closed in November: D-1 lost ($100). Win rate 0/1 = 0%; no average.
@@ -819,11 +825,11 @@ async fn a_small_pipeline_worked_out_by_hand(pool: PgPool) {
     assert_eq!(
         description(&r),
         [
-            "**Lead** · 1 open · $333.33 · weighted $33.33 · reached 2 · → next 100.0%",
-            "**Qualified** · 0 open · $0 · weighted $0 · reached 2 · → next 50.0%",
-            "**Proposal** · 1 open · $10,000.15 · weighted $5,000.08 · reached 1 · → next 100.0%",
-            "**Negotiation** · 1 open · $500 · weighted $375 · reached 1 · → next 100.0%",
-            "**Won** · 0 open · $0 · weighted $0 · reached 1 · → next —",
+            "**Lead** · 1 open · $333.33 · weighted $33.33 · reached 2 · → next 100.0% · 6.3 days in stage",
+            "**Qualified** · 0 open · $0 · weighted $0 · reached 2 · → next 50.0% · 8.0 days in stage",
+            "**Proposal** · 1 open · $10,000.15 · weighted $5,000.08 · reached 1 · → next 100.0% · — in stage",
+            "**Negotiation** · 1 open · $500 · weighted $375 · reached 1 · → next 100.0% · — in stage",
+            "**Won** · 0 open · $0 · weighted $0 · reached 1 · → next — · — in stage",
         ]
         .join("\n")
     );
@@ -844,11 +850,11 @@ async fn a_small_pipeline_worked_out_by_hand(pool: PgPool) {
     assert_eq!(
         description(&r),
         [
-            "**Lead** · 1 open · $333.33 · weighted $33.33 · reached 2 · → next 50.0%",
-            "**Qualified** · 0 open · $0 · weighted $0 · reached 1 · → next 100.0%",
-            "**Proposal** · 0 open · $0 · weighted $0 · reached 1 · → next 100.0%",
-            "**Negotiation** · 1 open · $500 · weighted $375 · reached 1 · → next 100.0%",
-            "**Won** · 0 open · $0 · weighted $0 · reached 1 · → next —",
+            "**Lead** · 1 open · $333.33 · weighted $33.33 · reached 2 · → next 50.0% · 1.0 days in stage",
+            "**Qualified** · 0 open · $0 · weighted $0 · reached 1 · → next 100.0% · — in stage",
+            "**Proposal** · 0 open · $0 · weighted $0 · reached 1 · → next 100.0% · 12.0 days in stage",
+            "**Negotiation** · 1 open · $500 · weighted $375 · reached 1 · → next 100.0% · — in stage",
+            "**Won** · 0 open · $0 · weighted $0 · reached 1 · → next — · 1.0 days in stage",
         ]
         .join("\n")
     );
@@ -890,7 +896,7 @@ async fn an_empty_period_answers_clearly(pool: PgPool) {
         assert_eq!(field(embed, "Weighted forecast"), "$0", "{args}");
         for line in embed["description"].as_str().unwrap_or_default().lines() {
             assert!(
-                line.ends_with("reached 0 · → next —") && line.contains("0 open · $0"),
+                line.ends_with("reached 0 · → next — · — in stage") && line.contains("0 open · $0"),
                 "{args}: {line}"
             );
         }
@@ -911,7 +917,7 @@ async fn an_empty_period_answers_clearly(pool: PgPool) {
     assert!(
         description(&r)
             .lines()
-            .all(|l| l.ends_with("reached 0 · → next —")),
+            .all(|l| l.ends_with("reached 0 · → next — · — in stage")),
         "{t}"
     );
     check(

@@ -18,7 +18,10 @@ use chrono::{Duration, NaiveDate};
 #[derive(Clone, Debug)]
 pub struct DealNew {
     title: String,
-    amount: Amount,
+    /// The typed amount; the lines' total when absent.
+    amount: Option<Amount>,
+    /// Product lines as typed.
+    lines: Option<Vec<crate::domain::analytics::LineSpec>>,
     company: Option<CompanyRef>,
     contact: Option<ContactRef>,
     stage: Option<Stage>,
@@ -58,9 +61,17 @@ impl DealNew {
                 ));
             }
         }
+        if args.str("amount").is_none() && args.str("products").is_none() {
+            return Err(errors::option(
+                "amount",
+                Msg::new("problem.amount_or_products"),
+                Msg::new("accepted.amount").arg("currency", ctx.currency.code()),
+            ));
+        }
         Ok(DealNew {
             title: required(args, "title"),
-            amount: super::present(amount(args, "amount", ctx)?, "amount")?,
+            amount: amount(args, "amount", ctx)?,
+            lines: super::product::lines_option(args, ctx)?,
             company: company_ref(args, "company")?,
             contact: contact_ref(args, "contact")?,
             stage,
@@ -133,6 +144,23 @@ async fn deal_card(
     if let Some(reason) = &d.lost_reason {
         embed = embed.field(ctx.t("field.lost_reason"), reason.clone());
     }
+    let lines = tx.deal_lines(ctx.ws_id(), d.id).await?;
+    if !lines.is_empty() {
+        let text = lines
+            .iter()
+            .map(|l| {
+                format!(
+                    "• {} × {} @ {} = {}",
+                    l.name,
+                    l.quantity,
+                    ctx.money(l.unit_price_minor),
+                    ctx.money(l.unit_price_minor.saturating_mul(i64::from(l.quantity)))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        embed = embed.field(ctx.t("field.products"), text);
+    }
     // The full card (/deal show) carries the stage history; a change's reply names the move
     // in its headline and spares the hot path that query.
     if headline.is_none() {
@@ -188,13 +216,21 @@ pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<
         Some(s) => s,
         None => ctx.stage_of_kind(StageKind::Open)?.clone(),
     };
+    let lines = match &d.lines {
+        Some(l) => super::product::resolve_lines(tx, ctx, l).await?,
+        None => Vec::new(),
+    };
+    let amount = match d.amount {
+        Some(a) => a.minor(),
+        None => super::product::lines_total(&lines)?,
+    };
     let number = tx.next_deal_number(ctx.ws_id()).await?;
     let new = NewDeal {
         title: d.title,
         company_id: company,
         contact_id: contact.as_ref().map(|c| c.id),
         owner_id: owner,
-        amount_minor: d.amount.minor(),
+        amount_minor: amount,
         currency: ctx.currency.code().to_string(),
         stage_id: stage.id,
         stage_position: stage.position,
@@ -207,6 +243,7 @@ pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<
     ctx.audit(tx, "deal.new", Entity::Deal, id, None).await?;
     ctx.audit(tx, "deal.new", Entity::StageChange, first_change, None)
         .await?;
+    super::product::insert_lines(tx, ctx, id, &lines).await?;
     let row = tx
         .deal(ctx.ws_id(), id)
         .await?

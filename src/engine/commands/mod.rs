@@ -5,7 +5,9 @@ mod contact;
 mod deal;
 mod help;
 pub(crate) mod lookup;
-mod pipeline;
+pub(crate) mod pipeline;
+mod product;
+mod report;
 mod settings;
 mod tasks;
 
@@ -14,6 +16,7 @@ use super::errors;
 use super::manifest::{Args, Invocation, Manifests};
 use super::{EngineResult, Reply};
 use crate::domain::money::{parse_amount, Amount};
+use crate::domain::period::Period;
 use crate::domain::refs::{CompanyRef, ContactRef, DealRef, RefError, TaskRef};
 use crate::domain::stage::{match_stage, Stage};
 use crate::domain::when::{parse_date, parse_when};
@@ -80,7 +83,23 @@ pub enum Command {
     /// `/deal list`
     DealList(DealList),
     /// `/pipeline stats`
-    PipelineStats(pipeline::StatsInput),
+    PipelineStats(pipeline::Scope),
+    /// `/kpi`
+    Kpi(pipeline::Scope),
+    /// `/report trends`
+    Trends(report::TrendsInput),
+    /// `/report products`
+    ProductReport(pipeline::Scope),
+    /// `/report customers`
+    CustomerReport(pipeline::Scope),
+    /// `/forecast show` and `/forecast what-if`
+    Forecast(report::ForecastInput),
+    /// `/product add`
+    ProductAdd(product::ProductAdd),
+    /// `/product list`
+    ProductList,
+    /// `/deal product`
+    DealProduct(product::DealProduct),
     /// `/remind`
     Remind {
         what: String,
@@ -232,9 +251,40 @@ impl Command {
             },
             ("deal", "show") => Command::DealShow(present(deal_ref(args, "deal")?, "deal")?),
             ("deal", "list") => Command::DealList(DealList::parse(args, ctx)?),
-            ("pipeline", "stats") => {
-                Command::PipelineStats(pipeline::StatsInput::parse(args, ctx)?)
+            ("pipeline", "stats") => Command::PipelineStats(pipeline::Scope::parse(
+                args,
+                ctx,
+                "owner",
+                Period::ThisQuarter,
+            )?),
+            ("kpi", _) => Command::Kpi(pipeline::Scope::parse(
+                args,
+                ctx,
+                "member",
+                Period::ThisQuarter,
+            )?),
+            ("report", "trends") => Command::Trends(report::TrendsInput::parse(args, ctx)?),
+            ("report", "products") => Command::ProductReport(pipeline::Scope::parse(
+                args,
+                ctx,
+                "member",
+                Period::ThisQuarter,
+            )?),
+            ("report", "customers") => Command::CustomerReport(pipeline::Scope::parse(
+                args,
+                ctx,
+                "member",
+                Period::ThisQuarter,
+            )?),
+            ("forecast", "show") => {
+                Command::Forecast(report::ForecastInput::parse(args, ctx, false)?)
             }
+            ("forecast", "what-if") => {
+                Command::Forecast(report::ForecastInput::parse(args, ctx, true)?)
+            }
+            ("product", "add") => Command::ProductAdd(product::ProductAdd::parse(args, ctx)?),
+            ("product", "list") => Command::ProductList,
+            ("deal", "product") => Command::DealProduct(product::DealProduct::parse(args, ctx)?),
             ("remind", _) => Command::Remind {
                 what: required(args, "what"),
                 due: present(when(args, "when", ctx)?, "when")?,
@@ -299,6 +349,14 @@ impl Command {
             Command::DealShow(r) => deal::show(tx, ctx, r).await,
             Command::DealList(l) => deal::list(tx, ctx, l).await,
             Command::PipelineStats(s) => pipeline::stats(tx, ctx, s).await,
+            Command::Kpi(s) => report::kpi(tx, ctx, s).await,
+            Command::Trends(t) => report::trends(tx, ctx, t).await,
+            Command::ProductReport(s) => report::products(tx, ctx, s).await,
+            Command::CustomerReport(s) => report::customers(tx, ctx, s).await,
+            Command::Forecast(f) => report::forecast(tx, ctx, f).await,
+            Command::ProductAdd(p) => product::add(tx, ctx, p).await,
+            Command::ProductList => product::list(tx, ctx).await,
+            Command::DealProduct(d) => product::set_line(tx, ctx, d).await,
             Command::Remind {
                 what,
                 due,

@@ -640,6 +640,8 @@ fn action_key(action: &str) -> &'static str {
         "deal.won" => "action.deal_won",
         "deal.lost" => "action.deal_lost",
         "deal.assign" => "action.deal_assign",
+        "deal.product" => "action.deal_product",
+        "product.add" => "action.product_add",
         "remind" => "action.remind",
         "tasks.done" => "action.tasks_done",
         "tasks.snooze" => "action.tasks_snooze",
