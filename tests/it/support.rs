@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// Every table the schema creates (command_registrations aside, which only the bot writes).
-pub const TABLES: [&str; 15] = [
+pub const TABLES: [&str; 19] = [
     "workspaces",
     "deal_counters",
     "members",
@@ -25,6 +25,10 @@ pub const TABLES: [&str; 15] = [
     "processed_interactions",
     "deal_open_totals",
     "deal_daily_totals",
+    "products",
+    "deal_products",
+    "stage_stay_totals",
+    "activity_daily_totals",
 ];
 
 /// The clock every test starts at: a Tuesday morning, well away from DST changes.
@@ -176,5 +180,43 @@ impl Harness {
         .await
         .expect("totals check");
         assert_eq!(differences, 0, "deal totals drifted from the deals");
+
+        // Each stay ends at the deal's next change, and the stay and activity rollups equal a
+        // fresh aggregation of the raw rows.
+        let differences: i64 = sqlx::query_scalar(
+            "WITH ends AS (
+                 SELECT workspace_id, id, left_at,
+                        lead(changed_at) OVER (PARTITION BY workspace_id, deal_id ORDER BY changed_at, id) AS next_at
+                 FROM stage_changes
+             ), stays_kept AS (
+                 SELECT workspace_id, day, owner_id, stage_id, stays, seconds FROM stage_stay_totals WHERE stays <> 0
+             ), stays_fresh AS (
+                 SELECT sc.workspace_id, (e.next_at AT TIME ZONE 'UTC')::date, d.owner_id, sc.to_stage_id,
+                        count(*), sum(floor(extract(epoch FROM e.next_at - sc.changed_at)))::bigint
+                 FROM stage_changes sc
+                 JOIN ends e ON e.workspace_id = sc.workspace_id AND e.id = sc.id
+                 JOIN deals d ON d.workspace_id = sc.workspace_id AND d.id = sc.deal_id
+                 WHERE e.next_at IS NOT NULL GROUP BY 1, 2, 3, 4
+             ), acts_kept AS (
+                 SELECT workspace_id, day, member_id, kind, activities, satisfaction_sum, satisfaction_count
+                 FROM activity_daily_totals WHERE activities <> 0
+             ), acts_fresh AS (
+                 SELECT workspace_id, (happened_at AT TIME ZONE 'UTC')::date, member_id, kind, count(*),
+                        COALESCE(sum(satisfaction), 0), count(satisfaction)
+                 FROM activities GROUP BY 1, 2, 3, 4
+             )
+             SELECT (SELECT count(*) FROM ends WHERE left_at IS DISTINCT FROM next_at)
+                  + (SELECT count(*) FROM ((SELECT * FROM stays_kept EXCEPT SELECT * FROM stays_fresh)
+                                           UNION ALL (SELECT * FROM stays_fresh EXCEPT SELECT * FROM stays_kept)) x)
+                  + (SELECT count(*) FROM ((SELECT * FROM acts_kept EXCEPT SELECT * FROM acts_fresh)
+                                           UNION ALL (SELECT * FROM acts_fresh EXCEPT SELECT * FROM acts_kept)) y)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("stay and activity totals check");
+        assert_eq!(
+            differences, 0,
+            "stay or activity totals drifted from the raw rows"
+        );
     }
 }

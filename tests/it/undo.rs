@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 /// The domain tables, without the bookkeeping (`audit_log` records the undo itself,
 /// `deal_counters` never hands a number out twice, `processed_interactions` is replay guard).
-const DOMAIN_TABLES: [&str; 9] = [
+const DOMAIN_TABLES: [&str; 11] = [
     "workspaces",
     "members",
     "stages",
@@ -18,6 +18,8 @@ const DOMAIN_TABLES: [&str; 9] = [
     "stage_changes",
     "activities",
     "tasks",
+    "products",
+    "deal_products",
 ];
 
 /// Every row of every domain table, in a stable order.
@@ -88,6 +90,10 @@ async fn fixture(h: &mut Harness, ws: i64, setup: Setup) -> Ids {
         h.ok("/deal new title:Alpha amount:10k company:Acme owner:<@10>")
             .await;
         h.ok("/deal move deal:D-1 stage:Qualified").await;
+        h.ok("/product add name:Widget price:1200").await;
+        h.ok("/product add name:Gizmo price:300").await;
+        h.ok("/deal product deal:D-1 product:Widget quantity:1")
+            .await;
         h.ok("/deal new title:Bravo amount:20k owner:<@11>").await;
         h.ok("/deal move deal:D-2 stage:Negotiation").await;
         h.ok("/deal new title:Charlie amount:30k owner:<@10>").await;
@@ -136,6 +142,11 @@ fn undoable() -> Vec<(&'static str, &'static str, Setup)> {
         (":as 1 admin", "/deal lost deal:D-1 reason:price", Full),
         (":as 1 admin", "/deal lost deal:D-3 reason:\"changed their mind\"", Full), // won → lost
         (":as 1 admin", "/deal assign deal:D-1 owner:<@11>", Full),
+        (":as 20 manager", "/product add name:Gadget price:99.50", Full),
+        (":as 1 admin", r#"/deal new title:Omega products:"Widget x3 @1000; Gizmo" owner:<@10>"#, Full),
+        (":as 10 rep", "/deal product deal:D-1 product:Gizmo quantity:2", Full), // a new line
+        (":as 10 rep", "/deal product deal:D-1 product:Widget quantity:5 price:900", Full), // replaced
+        (":as 1 admin", "/deal product deal:D-1 product:Widget quantity:0", Full), // removed
         (":as 1 admin", r#"/remind what:ping when:"tomorrow 9am" deal:D-1 contact:C-{ca}"#, Full),
         (":as 1 admin", r#"/remind what:ping when:"tomorrow 9am" for:<@10>"#, Full),
         (":as 1 admin", "/tasks done task:T-{ta}", Full),
@@ -206,6 +217,8 @@ async fn undo_restores_exactly_the_previous_state_for_every_command(pool: PgPool
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // The rollups the reports read followed every command and every undo.
+    h.assert_totals_match_deals().await;
 }
 
 /// A command that names a member for the first time (`owner:<@42>`, `for:<@42>`,
