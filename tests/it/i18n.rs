@@ -273,6 +273,10 @@ const SCRIPT: &[(Want, &str)] = &[
     (Good, "/help command:settings"),
     (Good, "/help command:undo"),
     (Good, "/help command:help"),
+    (Good, "/help command:kpi"),
+    (Good, "/help command:report"),
+    (Good, "/help command:forecast"),
+    (Good, "/help command:product"),
     (Good, "/undo"), // nothing to undo yet
 
     // Companies and contacts.
@@ -335,6 +339,34 @@ const SCRIPT: &[(Want, &str)] = &[
     (Good, "/pipeline stats period:last-year"),
     (Good, "/pipeline stats period:all-time"),
     (Good, "/pipeline stats from:2026-11-01 to:2026-12-31 owner:<@42>"),
+
+    // Products and the reports.
+    (Good, "/product add name:Widget price:1200"),
+    (Good, "/product add name:Support price:300"),
+    (Good, "/product list"),
+    (Good, r#"/deal new title:"Widgets for Acme" products:"Widget x3 @1000; Support""#),
+    (Good, r#"/deal product deal:"Widgets for Acme" product:Widget quantity:2"#),
+    (Good, r#"/deal product deal:"Widgets for Acme" product:Widget quantity:0"#),
+    (Bad, r#"/deal product deal:"Widgets for Acme" product:Gadget quantity:1"#),
+    (Bad, r#"/deal product deal:"Widgets for Acme" product:Widget quantity:0"#),
+    (Bad, "/product add name:Widget price:5"),
+    (Bad, r#"/deal new title:X products:"Widget x0""#),
+    (Bad, "/deal new title:X"),
+    (Good, "/kpi"),
+    (Good, "/kpi member:<@42> period:this-month"),
+    (Good, "/kpi period:all-time"),
+    (Good, "/report trends"),
+    (Good, "/report trends period:this-year by:month"),
+    (Good, "/report products period:all-time"),
+    (Good, "/report customers period:all-time"),
+    (Good, "/forecast show"),
+    (Good, "/forecast show period:this-quarter"),
+    (Good, "/forecast what-if stage:Proposal conversion:60"),
+    (Good, "/forecast what-if deal_size:-10"),
+    (Bad, "/forecast what-if"),
+    (Bad, "/forecast what-if stage:Won conversion:50"),
+    (Bad, "/forecast what-if stage:Proposal"),
+    (Bad, "/report trends period:all-time by:week from:2020-01-01"),
 
     // Reminders, tasks and their buttons.
     (Good, r#"/remind what:"call Wei back" when:"fri 14:00" deal:D-1 contact:C-1"#), // T-3
