@@ -11,5 +11,6 @@ mod i18n;
 mod isolation;
 mod permissions;
 mod pipeline;
+mod reports;
 mod scheduler;
 mod undo;
