@@ -64,6 +64,27 @@ pub struct Series {
     pub values: Vec<f64>,
 }
 
+/// The bars of a pipeline report's funnel: one per stage, as long as the deals that reached it,
+/// labelled with that count and the conversion to the next stage (`percent` formats it in the
+/// reader's locale).
+pub fn funnel_bars(
+    stats: &crate::domain::pipeline::PipelineStats,
+    percent: &dyn Fn(f64) -> String,
+) -> Vec<FunnelBar> {
+    stats
+        .stages
+        .iter()
+        .map(|s| FunnelBar {
+            label: s.name.clone(),
+            count: s.reached,
+            value_label: match s.conversion_to_next {
+                Some(c) => format!("{} · {}", s.reached, percent(c)),
+                None => s.reached.to_string(),
+            },
+        })
+        .collect()
+}
+
 /// Horizontal funnel: one bar per stage, top to bottom, bar length = count; each bar labelled with
 /// the stage name (left) and `value_label` (e.g. "42 · $120,000 · 55%") (right/inside).
 ///

@@ -3,7 +3,7 @@
 //! the outbox in the same transaction as the bookkeeping that says it was made, under a key
 //! for its logical slot, so two schedulers, a restart or a missed tick never double or drop it.
 
-use crate::charts::{self, FunnelBar};
+use crate::charts;
 use crate::domain::locale::Locale;
 use crate::domain::money::{format_amount, Currency};
 use crate::domain::period::Period;
@@ -488,21 +488,7 @@ pub async fn digest_reply(
             .join("\n")
     };
     embed = embed.field(f.t("digest.at_risk"), risk_text);
-    let bars: Vec<FunnelBar> = funnel
-        .stages
-        .iter()
-        .map(|s| FunnelBar {
-            label: s.name.clone(),
-            count: s.reached,
-            value_label: format!(
-                "{} · {}",
-                s.reached,
-                s.conversion_to_next
-                    .map(|c| format!("{:.0}%", c * 100.0))
-                    .unwrap_or_default()
-            ),
-        })
-        .collect();
+    let bars = charts::funnel_bars(&funnel, &|c| format!("{:.0}%", c * 100.0));
     let png = charts::funnel(
         &f.m(Msg::new("digest.chart_title").arg("period", f.t("period.this-quarter"))),
         &bars,

@@ -136,8 +136,6 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<(i64, i16, i32, i64, i64, i64)>> {
-        let s = split(from, to);
-        let ((a0, a1), (b0, b1)) = s.edge_pair(to);
         Ok(sqlx::query_as(
             "SELECT owner_id, kind, key, sum(deals)::bigint, sum(amount_minor)::bigint, sum(cycle_seconds)::bigint
              FROM deal_daily_totals
@@ -158,14 +156,7 @@ impl Tx {
                AND ((closed_at >= $5 AND closed_at < $6) OR (closed_at >= $7 AND closed_at < $8))
              GROUP BY owner_id, status",
         )
-        .bind(ws)
-        .bind(owner)
-        .bind(s.first_day)
-        .bind(s.end_day)
-        .bind(a0)
-        .bind(a1)
-        .bind(b0)
-        .bind(b1)
+        .bind_period(ws, owner, from, to)
         .fetch_all(self.conn())
         .await?)
     }
@@ -179,8 +170,6 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<(i64, i64, i64)>> {
-        let s = split(from, to);
-        let ((a0, a1), (b0, b1)) = s.edge_pair(to);
         Ok(sqlx::query_as(
             "SELECT stage_id, sum(stays)::bigint, sum(seconds)::bigint FROM (
                  SELECT stage_id, stays, seconds FROM stage_stay_totals
@@ -193,14 +182,7 @@ impl Tx {
                    AND ((sc.left_at >= $5 AND sc.left_at < $6) OR (sc.left_at >= $7 AND sc.left_at < $8))
              ) t GROUP BY stage_id HAVING sum(stays) <> 0",
         )
-        .bind(ws)
-        .bind(owner)
-        .bind(s.first_day)
-        .bind(s.end_day)
-        .bind(a0)
-        .bind(a1)
-        .bind(b0)
-        .bind(b1)
+        .bind_period(ws, owner, from, to)
         .fetch_all(self.conn())
         .await?)
     }
@@ -214,8 +196,6 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<(i64, String, i64, i64, i64)>> {
-        let s = split(from, to);
-        let ((a0, a1), (b0, b1)) = s.edge_pair(to);
         Ok(sqlx::query_as(
             "SELECT member_id, kind, sum(n)::bigint, sum(score)::bigint, sum(scored)::bigint FROM (
                  SELECT member_id, kind, activities AS n, satisfaction_sum AS score, satisfaction_count AS scored
@@ -229,30 +209,46 @@ impl Tx {
                    AND ((happened_at >= $5 AND happened_at < $6) OR (happened_at >= $7 AND happened_at < $8))
              ) t GROUP BY member_id, kind HAVING sum(n) <> 0",
         )
-        .bind(ws)
-        .bind(member)
-        .bind(s.first_day)
-        .bind(s.end_day)
-        .bind(a0)
-        .bind(a1)
-        .bind(b0)
-        .bind(b1)
+        .bind_period(ws, member, from, to)
         .fetch_all(self.conn())
         .await?)
     }
 }
 
-impl Split {
-    /// The two edges as bind values; a missing edge is the empty range `[to, to)`.
-    fn edge_pair(
-        &self,
+/// Binds `$1` workspace, `$2` owner (or member), `$3`/`$4` the whole UTC days and `$5`..`$8`
+/// the two partial edges of a period: the parameters every rollup-plus-edges query shares.
+trait BindPeriod: Sized {
+    fn bind_period(
+        self,
+        ws: i64,
+        who: Option<i64>,
+        from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
-    ) -> (
-        (DateTime<Utc>, DateTime<Utc>),
-        (DateTime<Utc>, DateTime<Utc>),
-    ) {
-        let edge = |i: usize| self.edges.get(i).copied().unwrap_or((to, to));
-        (edge(0), edge(1))
+    ) -> Self;
+}
+
+impl<'q, O> BindPeriod
+    for sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>
+{
+    fn bind_period(
+        self,
+        ws: i64,
+        who: Option<i64>,
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> Self {
+        let s = split(from, to);
+        // A missing edge is the empty range `[to, to)`.
+        let edge = |i: usize| s.edges.get(i).copied().unwrap_or((to, to));
+        let ((a0, a1), (b0, b1)) = (edge(0), edge(1));
+        self.bind(ws)
+            .bind(who)
+            .bind(s.first_day)
+            .bind(s.end_day)
+            .bind(a0)
+            .bind(a1)
+            .bind(b0)
+            .bind(b1)
     }
 }
 

@@ -2,7 +2,7 @@
 //! forecast, with a funnel chart; and the period-and-owner scope every report shares.
 
 use super::date;
-use crate::charts::{self, FunnelBar};
+use crate::charts;
 use crate::domain::period::Period;
 use crate::domain::pipeline::{compute, PipelineInput, PipelineStats};
 use crate::domain::role::Role;
@@ -259,18 +259,7 @@ pub(super) async fn stats(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineRes
     if empty {
         reply.content = ctx.t("pipeline.empty");
     } else {
-        let bars: Vec<FunnelBar> = s
-            .stages
-            .iter()
-            .map(|st| FunnelBar {
-                label: st.name.clone(),
-                count: st.reached,
-                value_label: match st.conversion_to_next {
-                    Some(c) => format!("{} · {}", st.reached, ctx.percent(c)),
-                    None => st.reached.to_string(),
-                },
-            })
-            .collect();
+        let bars = charts::funnel_bars(&s, &|c| ctx.percent(c));
         let title = ctx.m(Msg::new("pipeline.chart_title")
             .arg("who", &who)
             .arg("period", &period_name));
