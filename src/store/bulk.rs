@@ -194,6 +194,18 @@ impl Store {
              CROSS JOIN generate_series(0, 2) j
              JOIN products p ON p.workspace_id = d.workspace_id AND p.name = 'product ' || (1 + (d.id * 3 + j * 7) % 10)
              WHERE j <= d.id % 3",
+            "INSERT INTO product_daily_totals
+             SELECT l.workspace_id, (d.closed_at AT TIME ZONE 'UTC')::date, d.owner_id, l.product_id,
+                    CASE d.status WHEN 'won' THEN 2 ELSE 3 END, count(*), sum(l.quantity),
+                    sum(l.quantity::bigint * l.unit_price_minor), sum(l.quantity::bigint * l.list_price_minor)
+             FROM deal_products l JOIN deals d ON d.workspace_id = l.workspace_id AND d.id = l.deal_id
+             WHERE d.status IN ('won', 'lost') AND d.closed_at IS NOT NULL
+             GROUP BY 1, 2, 3, 4, 5",
+            "INSERT INTO product_open_totals
+             SELECT l.workspace_id, d.owner_id, l.product_id, count(*)
+             FROM deal_products l JOIN deals d ON d.workspace_id = l.workspace_id AND d.id = l.deal_id
+             WHERE d.status = 'open'
+             GROUP BY 1, 2, 3",
             "SET LOCAL session_replication_role = origin",
             "UPDATE deals d SET amount_minor = l.total
              FROM (SELECT workspace_id, deal_id, sum(quantity::bigint * unit_price_minor) AS total
@@ -205,7 +217,8 @@ impl Store {
             q.execute(&mut *c).await?;
         }
         tx.commit().await?;
-        sqlx::query("ANALYZE").execute(self.pool()).await?;
+        // The amounts set from the lines left a dead version of every deal and of the totals rows.
+        sqlx::query("VACUUM ANALYZE").execute(self.pool()).await?;
         Ok(())
     }
 

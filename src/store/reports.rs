@@ -2,6 +2,7 @@
 //! Aggregated in SQL on index-only scans (migration 6 added the covering columns); the
 //! engine gets one row per bucket, product, customer or stage.
 
+use super::stats::BindPeriod;
 use super::{StoreResult, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -170,42 +171,43 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<ProductRow>> {
+        // Whole UTC days from the rollups, the partial days at the edges from the lines.
         Ok(sqlx::query_as(
             "WITH closed AS (
-                 SELECT id, status FROM deals
-                 WHERE workspace_id = $1 AND closed_at IS NOT NULL AND status IN ('won', 'lost')
-                   AND ($2::bigint IS NULL OR owner_id = $2)
-                   AND ($3::timestamptz IS NULL OR closed_at >= $3) AND closed_at < $4
-             ), closed_lines AS (
-                 SELECT l.product_id,
-                        sum(l.quantity::bigint * l.unit_price_minor) FILTER (WHERE c.status = 'won') AS revenue,
-                        sum(l.quantity) FILTER (WHERE c.status = 'won') AS units,
-                        sum(l.quantity::bigint * l.list_price_minor) FILTER (WHERE c.status = 'won') AS list_value,
-                        count(*) FILTER (WHERE c.status = 'won') AS won_deals,
-                        count(*) FILTER (WHERE c.status = 'lost') AS lost_deals
-                 FROM closed c JOIN deal_products l ON l.workspace_id = $1 AND l.deal_id = c.id
-                 GROUP BY l.product_id
-             ), open_lines AS (
-                 SELECT l.product_id, count(*) AS open_deals
-                 FROM deals d JOIN deal_products l ON l.workspace_id = d.workspace_id AND l.deal_id = d.id
-                 WHERE d.workspace_id = $1 AND d.status = 'open' AND ($2::bigint IS NULL OR d.owner_id = $2)
-                 GROUP BY l.product_id
+                 SELECT product_id, kind, sum(deals) AS deals, sum(units) AS units, sum(revenue) AS revenue,
+                        sum(list_value) AS list_value
+                 FROM (
+                     SELECT product_id, kind, deals, units, revenue, list_value FROM product_daily_totals
+                     WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+                       AND ($3::date IS NULL OR day >= $3) AND day < $4
+                     UNION ALL
+                     SELECT l.product_id, CASE d.status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 1,
+                            l.quantity, l.quantity::bigint * l.unit_price_minor, l.quantity::bigint * l.list_price_minor
+                     FROM deals d JOIN deal_products l ON l.workspace_id = d.workspace_id AND l.deal_id = d.id
+                     WHERE d.workspace_id = $1 AND d.status IN ('won', 'lost') AND ($2::bigint IS NULL OR d.owner_id = $2)
+                       AND ((d.closed_at >= $5 AND d.closed_at < $6) OR (d.closed_at >= $7 AND d.closed_at < $8))
+                 ) t
+                 GROUP BY product_id, kind
+             ), open AS (
+                 SELECT product_id, sum(deals) AS deals FROM product_open_totals
+                 WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+                 GROUP BY product_id
              )
              SELECT p.id AS product_id, p.name, p.list_price_minor,
-                    COALESCE(cl.revenue, 0)::bigint AS revenue, COALESCE(cl.units, 0)::bigint AS units,
-                    COALESCE(cl.list_value, 0)::bigint AS list_value,
-                    COALESCE(cl.won_deals, 0)::bigint AS won_deals, COALESCE(cl.lost_deals, 0)::bigint AS lost_deals,
-                    COALESCE(ol.open_deals, 0)::bigint AS open_deals
+                    COALESCE(sum(c.revenue) FILTER (WHERE c.kind = 2), 0)::bigint AS revenue,
+                    COALESCE(sum(c.units) FILTER (WHERE c.kind = 2), 0)::bigint AS units,
+                    COALESCE(sum(c.list_value) FILTER (WHERE c.kind = 2), 0)::bigint AS list_value,
+                    COALESCE(sum(c.deals) FILTER (WHERE c.kind = 2), 0)::bigint AS won_deals,
+                    COALESCE(sum(c.deals) FILTER (WHERE c.kind = 3), 0)::bigint AS lost_deals,
+                    COALESCE(max(o.deals), 0)::bigint AS open_deals
              FROM products p
-             LEFT JOIN closed_lines cl ON cl.product_id = p.id
-             LEFT JOIN open_lines ol ON ol.product_id = p.id
+             LEFT JOIN closed c ON c.product_id = p.id
+             LEFT JOIN open o ON o.product_id = p.id
              WHERE p.workspace_id = $1
+             GROUP BY p.id, p.name, p.list_price_minor
              ORDER BY revenue DESC, lower(p.name)",
         )
-        .bind(ws)
-        .bind(owner)
-        .bind(from)
-        .bind(to)
+        .bind_period(ws, owner, from, to)
         .fetch_all(self.conn())
         .await?)
     }

@@ -177,8 +177,11 @@ impl Tx {
                    AND ($3::date IS NULL OR day >= $3) AND day < $4
                  UNION ALL
                  SELECT sc.to_stage_id, 1, floor(extract(epoch FROM sc.left_at - sc.changed_at))::bigint
-                 FROM stage_changes sc JOIN deals d ON d.workspace_id = sc.workspace_id AND d.id = sc.deal_id
-                 WHERE sc.workspace_id = $1 AND ($2::bigint IS NULL OR d.owner_id = $2)
+                 FROM stage_changes sc
+                 WHERE sc.workspace_id = $1
+                   -- Only a member's report looks at the owner, one deal lookup per edge stay.
+                   AND ($2::bigint IS NULL OR EXISTS (
+                         SELECT 1 FROM deals d WHERE d.workspace_id = $1 AND d.id = sc.deal_id AND d.owner_id = $2))
                    AND ((sc.left_at >= $5 AND sc.left_at < $6) OR (sc.left_at >= $7 AND sc.left_at < $8))
              ) t GROUP BY stage_id HAVING sum(stays) <> 0",
         )
@@ -217,7 +220,7 @@ impl Tx {
 
 /// Binds `$1` workspace, `$2` owner (or member), `$3`/`$4` the whole UTC days and `$5`..`$8`
 /// the two partial edges of a period: the parameters every rollup-plus-edges query shares.
-trait BindPeriod: Sized {
+pub(super) trait BindPeriod: Sized {
     fn bind_period(
         self,
         ws: i64,

@@ -939,20 +939,30 @@ async fn an_empty_period_answers_clearly(pool: PgPool) {
 }
 
 /// The report's running totals stay equal to the deals through every kind of write:
-/// moves back and forth, wins, losses, reopening, reassignment, amount changes and undo.
+/// moves back and forth, wins, losses, reopening, reassignment, amount changes, product lines
+/// and undo.
 #[sqlx::test(migrations = "./migrations")]
 async fn running_totals_follow_every_write_including_undo(pool: sqlx::PgPool) {
     let mut h = crate::support::Harness::new(pool).await;
     for line in [
+        "/product add name:Widget price:1000",
+        "/product add name:Gizmo price:250",
         "/deal new title:Alpha amount:10k",
-        "/deal new title:Beta amount:20k stage:Proposal",
+        r#"/deal new title:Beta stage:Proposal products:"Widget x20 @900; Gizmo x8""#,
         "/deal new title:Gamma amount:5k owner:<@7>",
+        "/deal product deal:D-3 product:Gizmo quantity:4",
+        "/deal product deal:D-2 product:Widget quantity:22 price:1000",
+        "/undo",
+        "/deal product deal:D-2 product:Gizmo quantity:0",
+        "/undo",
         "/deal move deal:D-1 stage:Negotiation",
         "/deal move deal:D-1 stage:Qualified",
         "/deal won deal:D-2 amount:22k",
         "/deal lost deal:D-3 reason:price",
         "/deal move deal:D-2 stage:Lead",
         "/deal assign deal:D-1 owner:<@8>",
+        "/deal assign deal:D-2 owner:<@8>",
+        "/undo",
         "/undo",
         "/undo",
         ":now 2026-12-02T23:30:00Z",

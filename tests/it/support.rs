@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// Every table the schema creates (command_registrations aside, which only the bot writes).
-pub const TABLES: [&str; 19] = [
+pub const TABLES: [&str; 21] = [
     "workspaces",
     "deal_counters",
     "members",
@@ -29,6 +29,8 @@ pub const TABLES: [&str; 19] = [
     "deal_products",
     "stage_stay_totals",
     "activity_daily_totals",
+    "product_daily_totals",
+    "product_open_totals",
 ];
 
 /// The clock every test starts at: a Tuesday morning, well away from DST changes.
@@ -218,5 +220,32 @@ impl Harness {
             differences, 0,
             "stay or activity totals drifted from the raw rows"
         );
+
+        let differences: i64 = sqlx::query_scalar(
+            "WITH closed_kept AS (
+                 SELECT workspace_id, day, owner_id, product_id, kind, deals, units, revenue, list_value
+                 FROM product_daily_totals WHERE deals <> 0
+             ), closed_fresh AS (
+                 SELECT l.workspace_id, (d.closed_at AT TIME ZONE 'UTC')::date, d.owner_id, l.product_id,
+                        CASE d.status WHEN 'won' THEN 2 ELSE 3 END::smallint, count(*), sum(l.quantity)::bigint,
+                        sum(l.quantity::bigint * l.unit_price_minor)::bigint, sum(l.quantity::bigint * l.list_price_minor)::bigint
+                 FROM deal_products l JOIN deals d ON d.workspace_id = l.workspace_id AND d.id = l.deal_id
+                 WHERE d.status IN ('won', 'lost') AND d.closed_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+             ), open_kept AS (
+                 SELECT workspace_id, owner_id, product_id, deals FROM product_open_totals WHERE deals <> 0
+             ), open_fresh AS (
+                 SELECT l.workspace_id, d.owner_id, l.product_id, count(*)
+                 FROM deal_products l JOIN deals d ON d.workspace_id = l.workspace_id AND d.id = l.deal_id
+                 WHERE d.status = 'open' GROUP BY 1, 2, 3
+             )
+             SELECT (SELECT count(*) FROM ((SELECT * FROM closed_kept EXCEPT SELECT * FROM closed_fresh)
+                                           UNION ALL (SELECT * FROM closed_fresh EXCEPT SELECT * FROM closed_kept)) x)
+                  + (SELECT count(*) FROM ((SELECT * FROM open_kept EXCEPT SELECT * FROM open_fresh)
+                                           UNION ALL (SELECT * FROM open_fresh EXCEPT SELECT * FROM open_kept)) y)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("product totals check");
+        assert_eq!(differences, 0, "product totals drifted from the lines");
     }
 }
