@@ -270,6 +270,30 @@ async fn commands_register_once_and_a_sales_flow_runs_through_discord(pool: PgPo
             .any(|f| f["name"] == "Win rate" && f["value"] == "0.0%")),
         "{embed}"
     );
+    // With its funnel chart, uploaded with the reply.
+    assert_eq!(r.files.len(), 1, "{:?}", r.files);
+    assert_eq!(r.files[0].filename, "funnel.png");
+    assert!(r.files[0].bytes.starts_with(b"\x89PNG"), "not a PNG");
+
+    // The KPI leaderboard, with its chart.
+    let r = rig
+        .interact(command(
+            80,
+            &admin,
+            "kpi",
+            None,
+            vec![("period", STRING, json!("all-time"))],
+        ))
+        .await;
+    assert!(
+        r.json["data"]["embeds"][0]["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("Leaderboard")),
+        "{}",
+        r.json
+    );
+    assert_eq!(r.files.len(), 1, "{:?}", r.files);
+    assert_eq!(r.files[0].filename, "kpi-leaderboard.png");
 
     // Autocomplete: the deal by title prefix, within this workspace.
     let r = rig
