@@ -372,6 +372,20 @@ pub async fn digest_reply(
     let (m_from, m_to) = Period::ThisMonth.range(now, f.tz);
     let month = tx.pipeline_raw(w.id, None, m_from, m_to).await?;
     let month_stats = compute(&stages, &input(&month));
+    // The forecast is /forecast show's: open deals expected to close this month, weighted.
+    let (d_from, d_until) = Period::ThisMonth.days(now, f.tz);
+    let closing = tx.forecast_raw(w.id, None, d_from, d_until).await?;
+    let month_weighted: i64 = closing
+        .by_stage
+        .iter()
+        .map(|(id, _, amount)| {
+            let p = stages
+                .iter()
+                .find(|s| s.id == *id)
+                .map_or(0, |s| s.probability);
+            crate::domain::pipeline::weighted(*amount, p)
+        })
+        .sum();
     let quota = tx.team_quota(w.id).await?;
     let today = now.with_timezone(&f.tz).date_naive();
     let risky = tx.at_risk(w.id, now, today, w.stale_days).await?;
@@ -455,7 +469,7 @@ pub async fn digest_reply(
         .collect::<Vec<_>>()
         .join("\n");
     embed = embed.field(f.t("digest.funnel"), funnel_text);
-    let expected = month_stats.won_amount + month_stats.weighted_amount;
+    let expected = month_stats.won_amount + month_weighted;
     let attainment = if quota > 0 {
         format!("{:.0}%", expected as f64 * 100.0 / quota as f64)
     } else {
@@ -465,7 +479,7 @@ pub async fn digest_reply(
         f.t("digest.forecast"),
         f.m(Msg::new("digest.forecast_line")
             .arg("won", money(month_stats.won_amount))
-            .arg("weighted", money(month_stats.weighted_amount))
+            .arg("weighted", money(month_weighted))
             .arg(
                 "quota",
                 if quota > 0 {

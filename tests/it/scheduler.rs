@@ -1082,6 +1082,16 @@ async fn a_digest_equals_an_independent_recomputation(pool: PgPool) {
     h.run(":as 1 admin").await;
     h.ok("/settings digest channel:<#555> day:mon time:09:00")
         .await;
+    // Open deals expected to close this month (and one later): the forecast counts the first
+    // two, weighted; they were opened after the digest's week, so no weekly figure moves.
+    h.run(":now 2026-03-16T12:00:00Z").await;
+    h.ok("/settings quota member:<@1> amount:100k").await;
+    h.ok("/deal new title:Soon amount:10k stage:Proposal close:2026-03-31")
+        .await;
+    h.ok("/deal new title:Sooner amount:3k close:2026-03-20")
+        .await;
+    h.ok("/deal new title:Later amount:50k stage:Negotiation close:2026-04-02")
+        .await;
     // Monday 2026-03-16 09:00 EDT is 13:00Z.
     let early = h.run(":now 2026-03-16T12:59:59Z").await;
     assert!(
@@ -1169,6 +1179,42 @@ async fn a_digest_equals_an_independent_recomputation(pool: PgPool) {
         .collect();
     assert_eq!(board, leaderboard(&pool, 1, TZ, "2026-03-09").await);
     assert!(board.len() >= 3, "{board:?}");
+
+    // The forecast line is /forecast show's for this month: won in March, the weighted open
+    // deals closing in March (Proposal $10k at 50% + Lead $3k at 10% = $5,300), the quota.
+    let f = h.ok("/forecast show period:this-month").await;
+    let data = &f["data"];
+    assert_eq!(data["weighted_minor"], 530_000, "{data}");
+    let won = data["won_minor"].as_i64().expect("won");
+    let quota = data["quota_minor"].as_i64().expect("quota");
+    assert_eq!(
+        json_field(digest, "Forecast this month"),
+        format!(
+            "won {} + weighted open deals closing this month $5,300, quota {} ({:.0}%)",
+            fmt_money(won),
+            fmt_money(quota),
+            (won + 530_000) as f64 * 100.0 / quota as f64
+        )
+    );
+}
+
+/// Whole dollars or cents as the digest shows them ($1,234 or $1,234.50).
+fn fmt_money(minor: i64) -> String {
+    let dollars = minor / 100;
+    let cents = minor % 100;
+    let mut grouped = String::new();
+    for (i, c) in dollars.to_string().chars().rev().enumerate() {
+        if i > 0 && i % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let grouped: String = grouped.chars().rev().collect();
+    if cents == 0 {
+        format!("${grouped}")
+    } else {
+        format!("${grouped}.{cents:02}")
+    }
 }
 
 #[sqlx::test(migrations = "./migrations")]
