@@ -191,7 +191,6 @@ async fn main() -> anyhow::Result<()> {
     // The same funnel as `/pipeline stats period:this-quarter`, as the best single query over
     // the base tables (covering indexes, furthest stage kept on each deal) and from the raw
     // stage history, so the rollups' gain is measured rather than assumed.
-    let pool = sqlx::PgPool::connect(&url).await?;
     let (from, to) =
         salesbot::domain::period::Period::ThisQuarter.range(chrono::Utc::now(), chrono_tz::Tz::UTC);
     let from = from.unwrap_or_default();
