@@ -11,7 +11,7 @@
 //!   this stage's position or later; conversion = reached(next) / reached(this);
 //! - won, lost, win rate, average won deal, cycle: deals closed in the period.
 
-use crate::support::{text, Harness};
+use crate::support::{text, Harness, Lcg};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -310,31 +310,6 @@ async fn check(
 // ---------------------------------------------------------------------------------------------
 // Generated data
 // ---------------------------------------------------------------------------------------------
-
-/// A tiny deterministic generator (Knuth's MMIX LCG); the high bits are the good ones.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const REPS: [i64; 4] = [10, 11, 12, 13];
 const MANAGER: i64 = 20;

@@ -15,7 +15,7 @@
 //!   workspace with visibility `own` only ever sees their own figures; `salesbot report`
 //!   prints the same data as the console.
 
-use crate::support::{is_error, text, Harness};
+use crate::support::{is_error, text, Harness, Lcg};
 use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
@@ -1579,31 +1579,6 @@ async fn check_all(h: &mut Harness, chk: &mut Check, w: &World, p: &Per, owner: 
 // =============================================================================================
 // The generated history
 // =============================================================================================
-
-/// A tiny deterministic generator (Knuth's MMIX LCG); the high bits are the good ones.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const REPS: [i64; 4] = [10, 11, 12, 13];
 const MANAGER: i64 = 20;

@@ -9,7 +9,7 @@
 //! time zone database, so no expectation comes from the code under test.
 
 use crate::fake_discord::FakeDiscord;
-use crate::support::Harness;
+use crate::support::{Harness, Lcg};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use salesbot::discord::send::Sender;
 use salesbot::discord::DiscordConfig;
@@ -635,23 +635,6 @@ async fn each_kind_fires_at_its_local_time_across_daylight_saving_changes(pool: 
 // ---------------------------------------------------------------------------------------------
 // 2. The digest's figures against an independent recomputation
 // ---------------------------------------------------------------------------------------------
-
-/// A tiny deterministic generator (Knuth's MMIX LCG); the high bits are the good ones.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// What happens at one moment of the digest's history.
 #[derive(Clone, Debug)]
