@@ -241,6 +241,27 @@ pub struct ForecastStage {
     pub amount: i64,
 }
 
+/// The open stages with the amount expected to close in the period, from per-stage
+/// `(stage id, deals, amount)` rows; the forecast and the digest weigh the same list.
+pub fn forecast_stages(
+    stages: &[crate::domain::stage::Stage],
+    by_stage: &[(i64, i64, i64)],
+) -> Vec<ForecastStage> {
+    stages
+        .iter()
+        .filter(|s| s.kind == crate::domain::stage::StageKind::Open)
+        .map(|s| ForecastStage {
+            position: s.position,
+            probability: s.probability,
+            amount: by_stage
+                .iter()
+                .filter(|(id, _, _)| *id == s.id)
+                .map(|(_, _, a)| a)
+                .sum(),
+        })
+        .collect()
+}
+
 /// A forecast's money figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Outlook {

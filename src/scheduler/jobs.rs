@@ -375,17 +375,12 @@ pub async fn digest_reply(
     // The forecast is /forecast show's: open deals expected to close this month, weighted.
     let (d_from, d_until) = Period::ThisMonth.days(now, f.tz);
     let closing = tx.forecast_raw(w.id, None, d_from, d_until).await?;
-    let month_weighted: i64 = closing
-        .by_stage
-        .iter()
-        .map(|(id, _, amount)| {
-            let p = stages
-                .iter()
-                .find(|s| s.id == *id)
-                .map_or(0, |s| s.probability);
-            crate::domain::pipeline::weighted(*amount, p)
-        })
-        .sum();
+    let month_weighted = crate::domain::analytics::outlook(
+        0,
+        &crate::domain::analytics::forecast_stages(&stages, &closing.by_stage),
+        &Default::default(),
+    )
+    .weighted;
     let quota = tx.team_quota(w.id).await?;
     let today = now.with_timezone(&f.tz).date_naive();
     let risky = tx.at_risk(w.id, now, today, w.stale_days).await?;

@@ -1,11 +1,11 @@
 //! `/kpi`, `/report trends|products|customers` and `/forecast show|what-if`. Each reply carries
 //! its figures three ways: formatted text, a chart where one helps, and `data` as plain numbers.
 
-use super::pipeline::{attach, days_text, figures, rate_text, sees_team, who, Scope};
+use super::pipeline::{attach, days_text, rate_text, sees_team, who, Scope};
 use crate::charts::{self, Series};
 use crate::domain::analytics::{
-    buckets, change, outlook, p75, period_quota, ratio, segment, top_values, Bucketing,
-    ForecastStage, Outlook, Rfm, Segment, WhatIf,
+    buckets, change, forecast_stages, outlook, p75, period_quota, ratio, segment, top_values,
+    Bucketing, ForecastStage, Outlook, Rfm, Segment, WhatIf,
 };
 use crate::domain::period::Period;
 use crate::domain::stage::{Stage, StageKind};
@@ -305,6 +305,27 @@ fn kpi_card(ctx: &Ctx, embed: Embed, l: &KpiLine) -> Embed {
         )
 }
 
+/// One bucket of `/report trends`.
+#[derive(Clone, Debug, Serialize)]
+struct TrendBucket {
+    /// First local day.
+    start: chrono::NaiveDate,
+    /// Day after the last one.
+    end: chrono::NaiveDate,
+    /// Deals won.
+    won_count: i64,
+    /// Their amount.
+    revenue_minor: i64,
+    /// Deals created.
+    created_count: i64,
+    /// Their amount.
+    pipeline_created_minor: i64,
+    /// Against the previous bucket; `None` for the first or after zero.
+    revenue_change: Option<f64>,
+    /// Against the previous bucket.
+    pipeline_change: Option<f64>,
+}
+
 /// Input of `/report trends`.
 #[derive(Clone, Debug)]
 pub struct TrendsInput {
@@ -355,25 +376,22 @@ pub(super) async fn trends(tx: &mut Tx, ctx: &mut Ctx, input: TrendsInput) -> En
         .trend_rows(ctx.ws_id(), owner, from, to, &ctx.ws.timezone, by.key())
         .await?;
     let by_start: BTreeMap<_, _> = rows.iter().map(|r| (r.bucket, r)).collect();
-    let mut out = Vec::new();
-    let mut prev: Option<(i64, i64)> = None;
+    let mut out: Vec<TrendBucket> = Vec::with_capacity(spans.len());
     for (start, end) in &spans {
         let r = by_start.get(&by.start_of(*start));
-        let won_count = r.map_or(0, |r| r.won_count);
         let revenue = r.map_or(0, |r| r.won_amount);
-        let created_count = r.map_or(0, |r| r.created_count);
         let created = r.map_or(0, |r| r.created_amount);
-        out.push(json!({
-            "start": start.to_string(),
-            "end": end.to_string(),
-            "won_count": won_count,
-            "revenue_minor": revenue,
-            "created_count": created_count,
-            "pipeline_created_minor": created,
-            "revenue_change": prev.and_then(|(r, _)| change(r, revenue)),
-            "pipeline_change": prev.and_then(|(_, c)| change(c, created)),
-        }));
-        prev = Some((revenue, created));
+        let prev = out.last();
+        out.push(TrendBucket {
+            start: *start,
+            end: *end,
+            won_count: r.map_or(0, |r| r.won_count),
+            revenue_minor: revenue,
+            created_count: r.map_or(0, |r| r.created_count),
+            pipeline_created_minor: created,
+            revenue_change: prev.and_then(|p| change(p.revenue_minor, revenue)),
+            pipeline_change: prev.and_then(|p| change(p.pipeline_created_minor, created)),
+        });
     }
     let who = who(tx, ctx, owner).await?;
     let period_name = scope.label(ctx);
@@ -388,27 +406,18 @@ pub(super) async fn trends(tx: &mut Tx, ctx: &mut Ctx, input: TrendsInput) -> En
     let lines = out
         .iter()
         .map(|b| {
-            let start = b["start"].as_str().unwrap_or_default();
             ctx.m(Msg::new("trends.line")
-                .arg("start", start)
-                .arg(
-                    "revenue",
-                    ctx.money(b["revenue_minor"].as_i64().unwrap_or(0)),
-                )
-                .arg("revenue_change", change_text(b["revenue_change"].as_f64()))
-                .arg("won", b["won_count"].as_i64().unwrap_or(0))
-                .arg(
-                    "created",
-                    ctx.money(b["pipeline_created_minor"].as_i64().unwrap_or(0)),
-                )
-                .arg("created_change", change_text(b["pipeline_change"].as_f64())))
+                .arg("start", b.start)
+                .arg("revenue", ctx.money(b.revenue_minor))
+                .arg("revenue_change", change_text(b.revenue_change))
+                .arg("won", b.won_count)
+                .arg("created", ctx.money(b.pipeline_created_minor))
+                .arg("created_change", change_text(b.pipeline_change)))
         })
         .collect::<Vec<_>>()
         .join("\n");
     let mut reply = Reply::default().with_embed(Embed::new(title.clone()).description(lines));
-    let blank = out
-        .iter()
-        .all(|b| b["won_count"].as_i64() == Some(0) && b["created_count"].as_i64() == Some(0));
+    let blank = out.iter().all(|b| b.won_count == 0 && b.created_count == 0);
     if blank {
         reply.content = ctx.t("report.empty");
     } else {
@@ -419,16 +428,13 @@ pub(super) async fn trends(tx: &mut Tx, ctx: &mut Ctx, input: TrendsInput) -> En
         let series = [
             Series {
                 name: ctx.t("trends.revenue"),
-                values: out
-                    .iter()
-                    .map(|b| b["revenue_minor"].as_f64().unwrap_or(0.0))
-                    .collect(),
+                values: out.iter().map(|b| b.revenue_minor as f64).collect(),
             },
             Series {
                 name: ctx.t("trends.created"),
                 values: out
                     .iter()
-                    .map(|b| b["pipeline_created_minor"].as_f64().unwrap_or(0.0))
+                    .map(|b| b.pipeline_created_minor as f64)
                     .collect(),
             },
         ];
@@ -548,24 +554,28 @@ pub(super) async fn customers(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engin
         );
         members.entry(s).or_default().push(c);
     }
-    let traits = |values: Vec<&str>| -> Vec<Value> {
+    let traits = |values: Vec<&str>| -> Vec<Trait> {
         top_values(values.into_iter(), 3)
             .into_iter()
-            .map(|(v, n)| json!({"value": v, "count": n}))
+            .map(|(value, count)| Trait { value, count })
             .collect()
     };
-    let segments: Vec<Value> = Segment::ALL
+    let segments: Vec<SegmentLine> = Segment::ALL
         .iter()
         .map(|s| {
             let list = members.get(s).map(Vec::as_slice).unwrap_or(&[]);
-            json!({
-                "segment": s.key(),
-                "customers": list.len(),
-                "revenue_minor": list.iter().map(|c| c.revenue).sum::<i64>(),
-                "industries": traits(list.iter().filter_map(|c| c.industry.as_deref()).collect()),
-                "tiers": traits(list.iter().filter_map(|c| c.tier.as_deref()).collect()),
-                "tags": traits(list.iter().flat_map(|c| c.tags.iter().map(String::as_str)).collect()),
-            })
+            SegmentLine {
+                segment: s.key(),
+                customers: list.len(),
+                revenue_minor: list.iter().map(|c| c.revenue).sum(),
+                industries: traits(list.iter().filter_map(|c| c.industry.as_deref()).collect()),
+                tiers: traits(list.iter().filter_map(|c| c.tier.as_deref()).collect()),
+                tags: traits(
+                    list.iter()
+                        .flat_map(|c| c.tags.iter().map(String::as_str))
+                        .collect(),
+                ),
+            }
         })
         .collect();
     let who = who(tx, ctx, owner).await?;
@@ -591,40 +601,25 @@ pub(super) async fn customers(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engin
         top_text
     });
     for s in &segments {
-        let list = |key: &str| {
-            s[key]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|v| {
-                            format!(
-                                "{} ({})",
-                                v["value"].as_str().unwrap_or_default(),
-                                v["count"].as_i64().unwrap_or(0)
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| "—".into())
+        let list = |traits: &[Trait]| {
+            if traits.is_empty() {
+                return "—".to_string();
+            }
+            traits
+                .iter()
+                .map(|t| format!("{} ({})", t.value, t.count))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        let name = ctx.t(&format!(
-            "segment.{}",
-            s["segment"].as_str().unwrap_or_default()
-        ));
         embed = embed.field(
             ctx.m(Msg::new("customers.segment_title")
-                .arg("segment", name)
-                .arg("count", s["customers"].as_i64().unwrap_or(0))
-                .arg(
-                    "revenue",
-                    ctx.money(s["revenue_minor"].as_i64().unwrap_or(0)),
-                )),
+                .arg("segment", ctx.t(&format!("segment.{}", s.segment)))
+                .arg("count", s.customers)
+                .arg("revenue", ctx.money(s.revenue_minor))),
             ctx.m(Msg::new("customers.traits")
-                .arg("industries", list("industries"))
-                .arg("tiers", list("tiers"))
-                .arg("tags", list("tags"))),
+                .arg("industries", list(&s.industries))
+                .arg("tiers", list(&s.tiers))
+                .arg("tags", list(&s.tags))),
         );
     }
     let mut reply = Reply::default().with_embed(embed.footer(ctx.t("customers.footer")));
@@ -648,6 +643,28 @@ pub(super) async fn customers(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engin
     Ok(reply)
 }
 
+/// A value customers of a segment share, and how many share it.
+#[derive(Clone, Debug, Serialize)]
+struct Trait {
+    value: String,
+    count: i64,
+}
+
+/// One segment of `/report customers`.
+#[derive(Clone, Debug, Serialize)]
+struct SegmentLine {
+    /// The segment's key (`champions`, ...).
+    segment: &'static str,
+    /// Customers in it.
+    customers: usize,
+    /// Their revenue up to the report's end.
+    revenue_minor: i64,
+    /// Most common industries, tiers and tags.
+    industries: Vec<Trait>,
+    tiers: Vec<Trait>,
+    tags: Vec<Trait>,
+}
+
 /// The forecast's raw figures for a scope.
 struct Forecast {
     owner: Option<i64>,
@@ -669,20 +686,7 @@ async fn forecast_figures(tx: &mut Tx, ctx: &Ctx, scope: &Scope) -> EngineResult
     let raw = tx
         .forecast_raw(ctx.ws_id(), owner, day_from, day_until)
         .await?;
-    let mut stages = Vec::new();
-    for s in ctx.stages.iter().filter(|s| s.kind == StageKind::Open) {
-        let amount: i64 = raw
-            .by_stage
-            .iter()
-            .filter(|(id, _, _)| *id == s.id)
-            .map(|(_, _, a)| a)
-            .sum();
-        stages.push(ForecastStage {
-            position: s.position,
-            probability: s.probability,
-            amount,
-        });
-    }
+    let stages = forecast_stages(&ctx.stages, &raw.by_stage);
     let quotas: Vec<i64> = tx
         .members(ctx.ws_id())
         .await?
@@ -870,7 +874,12 @@ pub(super) async fn forecast(
     let mut current_rate = None;
     if let Some((stage, new_rate)) = &input.conversion {
         let year_ago = ctx.now - Duration::days(365);
-        let history = figures(tx, ctx, f.owner, Some(year_ago), ctx.now).await?;
+        // Only the conversions are needed: the funnel without the days-in-stage query.
+        let raw = tx
+            .pipeline_raw(ctx.ws_id(), f.owner, Some(year_ago), ctx.now)
+            .await?;
+        let history =
+            crate::domain::pipeline::compute(&ctx.stages, &crate::scheduler::jobs::input(&raw));
         let line = history.stages.iter().position(|s| s.name == stage.name);
         let observed = line.and_then(|i| history.stages[i].conversion_to_next);
         let implied = line
