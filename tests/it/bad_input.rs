@@ -354,6 +354,38 @@ async fn every_command_refuses_bad_input_and_changes_nothing(pool: PgPool) {
         ("/pipeline stats from:2026-12-31 to:2026-01-01", &["from", "2026-12-31", "Accepted:"]),
         ("/pipeline stats owner:notauser", &["owner", "notauser", "member"]),
 
+        // /kpi, /report, /forecast
+        ("/kpi period:someday", &["period", "someday", "this-week"]),
+        ("/kpi member:notauser", &["member", "notauser"]),
+        ("/report trends by:day", &["by", "day", "week", "month"]),
+        ("/report trends period:all-time by:week from:2020-01-01", &["period", "from/to"]),
+        ("/report trends from:2020-01-01 to:2026-11-30 by:week", &["by", "more than 60", "month"]),
+        ("/report products to:2026-12-31", &["from", "to"]),
+        ("/report customers from:2026-12-31 to:2026-01-01", &["from", "2026-12-31"]),
+        ("/forecast what-if", &["conversion", "nothing to change", "deal_size"]),
+        ("/forecast what-if stage:Proposal", &["conversion", "stage"]),
+        ("/forecast what-if conversion:60", &["stage", "conversion"]),
+        ("/forecast what-if stage:Won conversion:60", &["stage", "Won", "open stage"]),
+        ("/forecast what-if stage:Negociation conversion:60", &["stage", "did you mean 'Negotiation'"]),
+        ("/forecast what-if stage:Proposal conversion:101", &["conversion", "100"]),
+        ("/forecast what-if deal_size:-95", &["deal_size", "-90"]),
+        ("/forecast show member:notauser", &["member", "notauser"]),
+
+        // /product, /deal product, products on /deal new
+        ("/product add name:Widget", &["price", "/product add"]),
+        ("/product add name:Widget price:abc", &["price", "abc", "an amount in USD"]),
+        ("/product add name:Widget price:€5", &["price", "€", "USD"]),
+        (r#"/product add name:"" price:5"#, &["name", "at least 1"]),
+        ("/deal product deal:D-1 product:Gadget", &["quantity", "/deal product"]),
+        ("/deal product deal:D-1 product:Gadget quantity:-1", &["quantity", "0"]),
+        ("/deal product deal:D-1 product:Gadget quantity:1", &["Gadget", "/product add"]),
+        ("/deal product deal:D-999 product:Gadget quantity:1", &["D-999"]),
+        (r#"/deal new title:Foo products:"Widget x0""#, &["products", "x0", "1 to 100,000"]),
+        (r#"/deal new title:Foo products:"Widget @abc""#, &["products", "abc", "Widget x3 @1200"]),
+        (r#"/deal new title:Foo products:"Widget; widget""#, &["products", "twice"]),
+        (r#"/deal new title:Foo products:" ; ""#, &["products", "no name"]),
+        (r#"/deal new title:Foo products:"Gadget x2""#, &["Gadget", "/product add"]),
+
         // /remind
         ("/remind when:tomorrow", &["what", "/remind"]),
         ("/remind what:x", &["when", "/remind"]),
