@@ -7,7 +7,7 @@ use crate::charts;
 use crate::domain::locale::Locale;
 use crate::domain::money::{format_amount, Currency};
 use crate::domain::period::Period;
-use crate::domain::pipeline::{compute, PipelineInput};
+use crate::domain::pipeline::compute;
 use crate::domain::stage::Stage;
 use crate::domain::when::{format_date, format_datetime, resolve_local};
 use crate::engine::{Attachment, Embed, Reply};
@@ -368,10 +368,10 @@ pub async fn digest_reply(
         .collect();
     let (q_from, q_to) = Period::ThisQuarter.range(now, f.tz);
     let raw = tx.pipeline_raw(w.id, None, q_from, q_to).await?;
-    let funnel = compute(&stages, &input(&raw));
+    let funnel = compute(&stages, &raw.input());
     let (m_from, m_to) = Period::ThisMonth.range(now, f.tz);
     let month = tx.pipeline_raw(w.id, None, m_from, m_to).await?;
-    let month_stats = compute(&stages, &input(&month));
+    let month_stats = compute(&stages, &month.input());
     // The forecast is /forecast show's: open deals expected to close this month, weighted.
     let (d_from, d_until) = Period::ThisMonth.days(now, f.tz);
     let closing = tx.forecast_raw(w.id, None, d_from, d_until).await?;
@@ -510,18 +510,6 @@ pub async fn digest_reply(
         data: png,
     });
     Ok(reply)
-}
-
-pub(crate) fn input(raw: &crate::store::PipelineRaw) -> PipelineInput<'_> {
-    PipelineInput {
-        open_by_stage: &raw.open_by_stage,
-        furthest_histogram: &raw.furthest_histogram,
-        won: (raw.closed.won_count, raw.closed.won_amount),
-        lost: (raw.closed.lost_count, raw.closed.lost_amount),
-        won_cycle_days_sum: raw.closed.won_cycle_days_sum,
-        // The digest shows the funnel without days in stage.
-        stays: &[],
-    }
 }
 
 /// Enqueues every workspace's weekly digest whose time has come. A digest missed while the

@@ -3,6 +3,7 @@
 //! period's edges (a workspace in another time zone) come from the deals themselves. Either
 //! way it is aggregated in SQL, so a large workspace never crosses the wire row by row.
 
+use crate::domain::pipeline::PipelineInput;
 use super::{StoreResult, Tx};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use std::collections::BTreeMap;
@@ -31,6 +32,21 @@ pub struct PipelineRaw {
     pub furthest_histogram: Vec<(i32, i64)>,
     /// Closed in the period.
     pub closed: ClosedStats,
+}
+
+impl PipelineRaw {
+    /// The funnel arithmetic's input, without days in stage (callers that show them add the
+    /// stays they read).
+    pub fn input(&self) -> PipelineInput<'_> {
+        PipelineInput {
+            open_by_stage: &self.open_by_stage,
+            furthest_histogram: &self.furthest_histogram,
+            won: (self.closed.won_count, self.closed.won_amount),
+            lost: (self.closed.lost_count, self.closed.lost_amount),
+            won_cycle_days_sum: self.closed.won_cycle_days_sum,
+            stays: &[],
+        }
+    }
 }
 
 /// How a period `[from, to)` splits into whole UTC days (read from the totals) and at most two

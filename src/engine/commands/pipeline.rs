@@ -131,7 +131,7 @@ pub(crate) async fn figures(
 ) -> EngineResult<PipelineStats> {
     let raw = tx.pipeline_raw(ctx.ws_id(), owner, from, to).await?;
     let stays = tx.stays_raw(ctx.ws_id(), owner, from, to).await?;
-    let mut input: PipelineInput<'_> = crate::scheduler::jobs::input(&raw);
+    let mut input: PipelineInput<'_> = raw.input();
     input.stays = &stays;
     Ok(compute(&ctx.stages, &input))
 }
