@@ -8,10 +8,11 @@ RUN mkdir -p src benches tests/it \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && for b in engine discord digest; do echo 'fn main() {}' > benches/$b.rs; done \
  && touch tests/it/main.rs \
- && cargo build --release --locked \
+ && cargo build --release --locked --no-default-features \
  && rm -rf src benches tests
 COPY . .
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin salesbot
+# Without the default `demo` feature: no demo or benchmark data generators in production.
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --no-default-features --bin salesbot
 
 # Runtime stage: just the binary and CA certificates, run as an unprivileged user.
 FROM debian:bookworm-slim

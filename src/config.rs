@@ -1,10 +1,30 @@
 //! Typed settings from the environment. Secrets never appear in `Debug` output or errors.
 
-use crate::discord::DiscordConfig;
 use std::fmt;
 
 /// The database used when `DATABASE_URL` is not set: the local Postgres of a fresh machine.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/salesbot";
+
+/// Discord settings from the environment.
+#[derive(Clone)]
+pub struct DiscordConfig {
+    /// The bot token; never printed.
+    pub token: String,
+    /// Register commands to this guild only (instant, for development) instead of globally.
+    pub guild_id: Option<u64>,
+    /// Send REST calls (and so the gateway lookup) to this base instead of discord.com.
+    pub api_base: Option<String>,
+}
+
+impl fmt::Debug for DiscordConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiscordConfig")
+            .field("token", &"***")
+            .field("guild_id", &self.guild_id)
+            .field("api_base", &self.api_base)
+            .finish()
+    }
+}
 
 /// Settings read once at start.
 #[derive(Clone)]

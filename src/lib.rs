@@ -16,6 +16,7 @@ rust_i18n::i18n!("src/i18n", fallback = "en");
 pub mod charts;
 pub mod config;
 pub mod console;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod discord;
 pub mod domain;

@@ -4,11 +4,10 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use salesbot::config::{redact_url, Config};
-use salesbot::console::{Console, ConsoleOptions};
+use salesbot::console::{Console, ConsoleOptions, ReportKind, ReportQuery};
 use salesbot::domain::role::Role;
 use salesbot::engine::Engine;
 use salesbot::store::Store;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 #[derive(Parser)]
 #[command(
@@ -65,7 +64,7 @@ enum Cmd {
         to: Option<String>,
         /// Only this member's deals (user id); kpi shows them alone.
         #[arg(long)]
-        member: Option<i64>,
+        member: Option<u64>,
         /// Trend buckets: week or month.
         #[arg(long)]
         by: Option<String>,
@@ -73,30 +72,6 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ReportKind {
-    Pipeline,
-    Kpi,
-    Trends,
-    Products,
-    Customers,
-    Forecast,
-}
-
-impl ReportKind {
-    /// The slash command that answers it, and the name of its member option.
-    fn command(self) -> (&'static str, &'static str) {
-        match self {
-            ReportKind::Pipeline => ("/pipeline stats", "owner"),
-            ReportKind::Kpi => ("/kpi", "member"),
-            ReportKind::Trends => ("/report trends", "member"),
-            ReportKind::Products => ("/report products", "member"),
-            ReportKind::Customers => ("/report customers", "member"),
-            ReportKind::Forecast => ("/forecast show", "member"),
-        }
-    }
 }
 
 fn init_tracing() {
@@ -179,42 +154,21 @@ async fn main() -> anyhow::Result<()> {
             by,
             json,
         } => {
-            let (command, member_option) = kind.command();
-            let mut line = command.to_string();
-            let quoted = |v: &str| format!("\"{}\"", v.replace('"', ""));
-            for (name, value) in [("period", period), ("from", from), ("to", to), ("by", by)] {
-                if let Some(v) = value {
-                    line.push_str(&format!(" {name}:{}", quoted(&v)));
-                }
-            }
-            if let Some(m) = member {
-                line.push_str(&format!(" {member_option}:<@{m}>"));
-            }
             let store = connect(&config).await?;
             let engine = Engine::new(store)?;
-            let options = ConsoleOptions {
+            let query = ReportQuery {
+                kind,
                 workspace,
-                user: 0,
-                role: Role::Admin,
-                json,
+                period,
+                from,
+                to,
+                member,
+                by,
             };
-            let mut console = Console::new(engine, options).as_operator();
-            let out = console.handle_line(&line).await;
-            let Some(first) = out.first() else {
-                anyhow::bail!("the report gave no answer");
-            };
-            if first.reply.ephemeral && first.reply.data.is_none() {
-                // An error: what was wrong, in the console's words.
-                eprintln!("{}", salesbot::console::render_text(first));
-                std::process::exit(1);
+            match salesbot::console::report(&engine, &query, json).await? {
+                0 => Ok(()),
+                code => std::process::exit(code),
             }
-            if json {
-                let data = first.reply.data.clone().unwrap_or_default();
-                println!("{}", serde_json::to_string_pretty(&data)?);
-            } else {
-                println!("{}", salesbot::console::render_text(first));
-            }
-            Ok(())
         }
         Cmd::Console {
             json,
@@ -226,9 +180,7 @@ async fn main() -> anyhow::Result<()> {
             let role = Role::parse(&role).context("--role must be rep, manager or admin")?;
             let store = connect(&config).await?;
             let (default_ws, default_user) = if demo {
-                salesbot::demo::seed(&store, chrono::Utc::now())
-                    .await
-                    .context("failed to seed the demo workspace")?
+                seed_demo(&store).await?
             } else {
                 (1, 1)
             };
@@ -239,41 +191,27 @@ async fn main() -> anyhow::Result<()> {
                 role,
                 json,
             };
-            run_console(Console::new(engine, options), json).await
+            salesbot::console::run_stdin(Console::new(engine, options), json).await
         }
     }
 }
 
-async fn run_console(mut console: Console, json: bool) -> anyhow::Result<()> {
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let mut stdout = tokio::io::stdout();
-    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
-    if interactive && !json {
-        stdout.write_all(b"salesbot console: type /help for commands, :help for console controls, ctrl-d to quit\n").await?;
-    }
-    loop {
-        if interactive && !json {
-            stdout.write_all(b"> ").await?;
-            stdout.flush().await?;
-        }
-        let line = tokio::select! {
-            line = lines.next_line() => line.context("failed to read stdin")?,
-            _ = tokio::signal::ctrl_c() => None,
-        };
-        let Some(line) = line else { break };
-        if matches!(line.trim(), ":quit" | ":q" | ":exit") {
-            break;
-        }
-        for out in console.handle_line(&line).await {
-            stdout.write_all(console.render(&out).as_bytes()).await?;
-            stdout.write_all(b"\n").await?;
-        }
-        stdout.flush().await?;
-    }
-    Ok(())
+/// Seeds the demo workspace (once), returning its id and the member to act as.
+#[cfg(feature = "demo")]
+async fn seed_demo(store: &Store) -> anyhow::Result<(i64, i64)> {
+    salesbot::demo::seed(store, chrono::Utc::now())
+        .await
+        .context("failed to seed the demo workspace")
 }
 
-/// Resolves on ctrl-c or SIGTERM (what `docker stop` and systemd send).
+#[cfg(not(feature = "demo"))]
+async fn seed_demo(_store: &Store) -> anyhow::Result<(i64, i64)> {
+    anyhow::bail!(
+        "this build has no demo data (built without the `demo` feature); \
+         use `salesbot console --workspace W --user U` or set DISCORD_TOKEN"
+    )
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

@@ -1,10 +1,12 @@
-//! Delivering the outbox: claim due messages, send each through a [`Deliver`]er (Discord, or
-//! the console), and record the outcome. Retryable failures back off (honouring a
-//! retry-after when the sender knows one) up to a bound; permanent ones are recorded with
-//! their reason and never block the rest.
+//! Delivering the outbox: claim due messages, send each through a [`Deliver`]er and record
+//! the outcome. Delivery is a trait so this layer knows no transport: each front-end
+//! implements it in its own folder (Discord's `Sender` in `discord/send.rs`, the console's
+//! collector in `console.rs`). Retryable failures back off (honouring a retry-after when the
+//! sender knows one) up to a bound; permanent ones are recorded with their reason and never
+//! block the rest.
 
 use crate::engine::Reply;
-use crate::store::{OutboxRow, Store};
+use crate::store::{OutboxRow, OutboxTarget, Store};
 use chrono::{DateTime, Duration, Utc};
 use std::future::Future;
 
@@ -57,22 +59,6 @@ pub trait Deliver: Sync {
     ) -> impl Future<Output = Result<u64, DeliveryError>> + Send;
 }
 
-impl Deliver for crate::discord::send::Sender {
-    async fn deliver(&self, m: &Outgoing) -> Result<u64, DeliveryError> {
-        let result = match m.target {
-            Target::Dm(user) => self.dm(m.workspace_id, user, &m.reply).await,
-            Target::Channel(channel) => self.channel(channel, &m.reply).await,
-        };
-        result.map_err(|e| match e {
-            crate::discord::send::SendError::Retry { after, reason } => DeliveryError::Retry {
-                after,
-                reason: format!("temporary failure: {reason}"),
-            },
-            permanent => DeliveryError::Permanent(permanent.to_string()),
-        })
-    }
-}
-
 /// What one pass of the worker did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pass {
@@ -97,9 +83,9 @@ pub fn outgoing(row: &OutboxRow) -> Result<Outgoing, String> {
     for (attachment, bytes) in reply.attachments.iter_mut().zip(&row.files) {
         attachment.data = bytes.clone();
     }
-    let target = match (row.target.as_str(), row.user_id, row.channel_id) {
-        ("dm", Some(user), _) => Target::Dm(user as u64),
-        ("channel", _, Some(channel)) => Target::Channel(channel as u64),
+    let target = match (row.target, row.user_id, row.channel_id) {
+        (OutboxTarget::Dm, Some(user), _) => Target::Dm(user as u64),
+        (OutboxTarget::Channel, _, Some(channel)) => Target::Channel(channel as u64),
         _ => return Err("no recipient".into()),
     };
     Ok(Outgoing {

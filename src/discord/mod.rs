@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod send;
 
+pub use crate::config::DiscordConfig;
 use crate::engine::manifest::MANIFEST_FILES;
 use crate::engine::{Action, AutocompleteRequest, Engine, Reply, Request};
 use crate::i18n::Msg;
@@ -17,7 +18,6 @@ use serenity::all::{
     ResumedEvent,
 };
 use sha2::{Digest, Sha256};
-use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,27 +28,6 @@ use tokio::sync::Notify;
 const DEFER_AFTER: Duration = Duration::from_millis(1500);
 /// How long a shutdown waits for commands already running.
 const DRAIN_FOR: Duration = Duration::from_secs(10);
-
-/// Discord settings from the environment.
-#[derive(Clone)]
-pub struct DiscordConfig {
-    /// The bot token; never printed.
-    pub token: String,
-    /// Register commands to this guild only (instant, for development) instead of globally.
-    pub guild_id: Option<u64>,
-    /// Send REST calls (and so the gateway lookup) to this base instead of discord.com.
-    pub api_base: Option<String>,
-}
-
-impl fmt::Debug for DiscordConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DiscordConfig")
-            .field("token", &"***")
-            .field("guild_id", &self.guild_id)
-            .field("api_base", &self.api_base)
-            .finish()
-    }
-}
 
 /// The REST client. With an API base the ratelimiter must be off: serenity's ratelimiter
 /// builds its own URLs and would ignore the base (see serenity 0.12 `Ratelimiter::perform`).

@@ -9,6 +9,7 @@
 
 use super::{convert, DiscordConfig};
 use crate::engine::Reply;
+use crate::outbox::{Deliver, DeliveryError, Outgoing, Target};
 use crate::store::Store;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Response, StatusCode};
@@ -221,5 +222,23 @@ impl Sender {
     /// Posts in a channel; returns the message id.
     pub async fn channel(&self, channel: u64, reply: &Reply) -> Result<u64, SendError> {
         self.post_message(channel, reply).await
+    }
+}
+
+/// The outbox delivers through Discord's REST API: a 429 or 5xx is retried (with Discord's
+/// wait when it gave one), anything else is recorded as permanent.
+impl Deliver for Sender {
+    async fn deliver(&self, m: &Outgoing) -> Result<u64, DeliveryError> {
+        let result = match m.target {
+            Target::Dm(user) => self.dm(m.workspace_id, user, &m.reply).await,
+            Target::Channel(channel) => self.channel(channel, &m.reply).await,
+        };
+        result.map_err(|e| match e {
+            SendError::Retry { after, reason } => DeliveryError::Retry {
+                after,
+                reason: format!("temporary failure: {reason}"),
+            },
+            permanent => DeliveryError::Permanent(permanent.to_string()),
+        })
     }
 }

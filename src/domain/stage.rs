@@ -21,6 +21,13 @@ pub enum StageKind {
 #[error("unknown stage kind '{0}'; use open, won or lost")]
 pub struct StageKindError(pub String);
 
+impl std::str::FromStr for StageKind {
+    type Err = StageKindError;
+    fn from_str(s: &str) -> Result<StageKind, StageKindError> {
+        StageKind::parse(s)
+    }
+}
+
 impl StageKind {
     /// The stored and serialized spelling, shared with the database column and JSON.
     pub fn as_str(self) -> &'static str {

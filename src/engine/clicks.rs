@@ -8,18 +8,141 @@ use super::{EngineError, EngineResult};
 use crate::domain::refs::{ContactRef, DealRef, TaskRef};
 use crate::i18n::Msg;
 use chrono::Duration;
+use std::fmt;
+use std::str::FromStr;
 
 fn stale_button() -> EngineError {
     EngineError::Invalid(Msg::new("error.unknown_button"))
 }
 
-/// Buttons in DMs carry `w{workspace}:` (a DM has no server); it must name the request's
-/// workspace, which the Discord adapter took from it and the engine checked membership of.
-fn strip_workspace<'a>(custom_id: &'a str, ctx: &Ctx) -> EngineResult<&'a str> {
-    match workspace_of(custom_id) {
-        Some((ws, rest)) if ws == ctx.ws_id() => Ok(rest),
-        Some(_) => Err(stale_button()),
-        None => Ok(custom_id),
+/// How long a reminder's snooze button puts it off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Snooze {
+    /// One hour.
+    Hour,
+    /// One day.
+    Day,
+}
+
+impl Snooze {
+    fn span(self) -> Duration {
+        match self {
+            Snooze::Hour => Duration::hours(1),
+            Snooze::Day => Duration::days(1),
+        }
+    }
+}
+
+/// What a button (or the form it opens) does. The one place button ids are built
+/// ([`fmt::Display`]) and read ([`FromStr`]): `deal:next:42`, `task:snooze:7:1h`. Ids name
+/// workspace-scoped numbers only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Click {
+    /// Move the deal to the stage after the one it is in when clicked.
+    DealNext(i64),
+    /// Mark the deal won.
+    DealWon(i64),
+    /// Mark the deal lost: opens a form asking for the reason (the form has the same id).
+    DealLost(i64),
+    /// Log an interaction on the deal: opens a form (the form has the same id).
+    DealLog(i64),
+    /// Show the deal.
+    DealShow(i64),
+    /// Show the contact.
+    ContactShow(i64),
+    /// Mark the task done.
+    TaskDone(i64),
+    /// Put the task's reminder off.
+    TaskSnooze(i64, Snooze),
+}
+
+impl fmt::Display for Click {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Click::DealNext(n) => write!(f, "deal:next:{n}"),
+            Click::DealWon(n) => write!(f, "deal:won:{n}"),
+            Click::DealLost(n) => write!(f, "deal:lost:{n}"),
+            Click::DealLog(n) => write!(f, "deal:log:{n}"),
+            Click::DealShow(n) => write!(f, "deal:show:{n}"),
+            Click::ContactShow(id) => write!(f, "contact:show:{id}"),
+            Click::TaskDone(id) => write!(f, "task:done:{id}"),
+            Click::TaskSnooze(id, Snooze::Hour) => write!(f, "task:snooze:{id}:1h"),
+            Click::TaskSnooze(id, Snooze::Day) => write!(f, "task:snooze:{id}:1d"),
+        }
+    }
+}
+
+/// A button id that is not one of ours (or names nothing): old messages, tampering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownButton;
+
+impl FromStr for Click {
+    type Err = UnknownButton;
+
+    fn from_str(s: &str) -> Result<Click, UnknownButton> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let number = |s: &str| {
+            s.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(UnknownButton)
+        };
+        Ok(match parts.as_slice() {
+            ["deal", "next", n] => Click::DealNext(number(n)?),
+            ["deal", "won", n] => Click::DealWon(number(n)?),
+            ["deal", "lost", n] => Click::DealLost(number(n)?),
+            ["deal", "log", n] => Click::DealLog(number(n)?),
+            ["deal", "show", n] => Click::DealShow(number(n)?),
+            ["contact", "show", id] => Click::ContactShow(number(id)?),
+            ["task", "done", id] => Click::TaskDone(number(id)?),
+            ["task", "snooze", id, "1h"] => Click::TaskSnooze(number(id)?, Snooze::Hour),
+            ["task", "snooze", id, "1d"] => Click::TaskSnooze(number(id)?, Snooze::Day),
+            _ => return Err(UnknownButton),
+        })
+    }
+}
+
+/// A button as sent: in a DM it carries its workspace (`w{workspace}:`), since a DM has no
+/// server to take it from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ButtonId {
+    /// The workspace, for buttons in direct messages.
+    pub workspace: Option<i64>,
+    /// What it does.
+    pub click: Click,
+}
+
+impl ButtonId {
+    /// A button in a direct message, naming its workspace.
+    pub fn in_dm(workspace: i64, click: Click) -> ButtonId {
+        ButtonId {
+            workspace: Some(workspace),
+            click,
+        }
+    }
+}
+
+impl fmt::Display for ButtonId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.workspace {
+            Some(ws) => write!(f, "w{ws}:{}", self.click),
+            None => write!(f, "{}", self.click),
+        }
+    }
+}
+
+impl FromStr for ButtonId {
+    type Err = UnknownButton;
+
+    fn from_str(s: &str) -> Result<ButtonId, UnknownButton> {
+        let (workspace, rest) = match workspace_of(s) {
+            Some((ws, rest)) => (Some(ws), rest),
+            None => (None, s),
+        };
+        Ok(ButtonId {
+            workspace,
+            click: rest.parse()?,
+        })
     }
 }
 
@@ -30,43 +153,32 @@ pub fn workspace_of(custom_id: &str) -> Option<(i64, &str)> {
     Some((ws, rest))
 }
 
-/// Parses a custom id such as `deal:next:42`, `deal:won:42`, `task:done:7`, `task:snooze:7:1h`.
+/// Turns a click into the command it stands for. A DM button's workspace must be the
+/// request's, which the Discord adapter took from it and the engine checked membership of.
 pub(crate) fn parse(custom_id: &str, ctx: &Ctx) -> EngineResult<Command> {
-    let custom_id = strip_workspace(custom_id, ctx)?;
-    let parts: Vec<&str> = custom_id.split(':').collect();
-    let number = |s: &str| {
-        s.parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(stale_button)
-    };
-    match parts.as_slice() {
+    let button: ButtonId = custom_id.parse().map_err(|_| stale_button())?;
+    if button.workspace.is_some_and(|ws| ws != ctx.ws_id()) {
+        return Err(stale_button());
+    }
+    Ok(match button.click {
         // The next stage is decided when clicked, from the deal's stage at that moment.
-        ["deal", "next", n] => Ok(Command::DealNext(DealRef::Number(number(n)?))),
-        ["deal", "won", n] => Ok(Command::DealWon {
-            deal: DealRef::Number(number(n)?),
+        Click::DealNext(n) => Command::DealNext(DealRef::Number(n)),
+        Click::DealWon(n) => Command::DealWon {
+            deal: DealRef::Number(n),
             amount: None,
             note: None,
-        }),
-        ["deal", "show", n] => Ok(Command::DealShow(DealRef::Number(number(n)?))),
-        ["contact", "show", id] => Ok(Command::ContactShow(ContactRef::Id(number(id)?))),
+        },
+        Click::DealShow(n) => Command::DealShow(DealRef::Number(n)),
+        Click::ContactShow(id) => Command::ContactShow(ContactRef::Id(id)),
         // Losing a deal and logging an interaction need text: the click opens a form.
-        ["deal", "lost", n] => Ok(Command::DealLostForm(DealRef::Number(number(n)?))),
-        ["deal", "log", n] => Ok(Command::DealLogForm(DealRef::Number(number(n)?))),
-        ["task", "done", id] => Ok(Command::TaskDone(TaskRef::Id(number(id)?))),
-        ["task", "snooze", id, span] => {
-            let by = match *span {
-                "1h" => Duration::hours(1),
-                "1d" => Duration::days(1),
-                _ => return Err(stale_button()),
-            };
-            Ok(Command::TaskSnooze {
-                task: TaskRef::Id(number(id)?),
-                until: ctx.now + by,
-            })
-        }
-        _ => Err(stale_button()),
-    }
+        Click::DealLost(n) => Command::DealLostForm(DealRef::Number(n)),
+        Click::DealLog(n) => Command::DealLogForm(DealRef::Number(n)),
+        Click::TaskDone(id) => Command::TaskDone(TaskRef::Id(id)),
+        Click::TaskSnooze(id, by) => Command::TaskSnooze {
+            task: TaskRef::Id(id),
+            until: ctx.now + by.span(),
+        },
+    })
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
@@ -117,19 +229,12 @@ pub(crate) fn parse_submit(
     fields: &[(String, String)],
     _ctx: &Ctx,
 ) -> EngineResult<Command> {
-    let parts: Vec<&str> = custom_id.split(':').collect();
-    let number = |s: &str| {
-        s.parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(stale_button)
-    };
-    match parts.as_slice() {
-        ["deal", "lost", n] => Ok(Command::DealLost {
-            deal: DealRef::Number(number(n)?),
+    match custom_id.parse::<Click>().map_err(|_| stale_button())? {
+        Click::DealLost(n) => Ok(Command::DealLost {
+            deal: DealRef::Number(n),
             reason: text_field(fields, "reason", 300)?,
         }),
-        ["deal", "log", n] => {
+        Click::DealLog(n) => {
             let kind = field(fields, "kind").to_lowercase();
             const KINDS: [&str; 6] = ["call", "email", "meeting", "visit", "message", "note"];
             if !KINDS.contains(&kind.as_str()) {
@@ -140,11 +245,61 @@ pub(crate) fn parse_submit(
                 ));
             }
             Ok(Command::DealLogSubmit {
-                deal: DealRef::Number(number(n)?),
+                deal: DealRef::Number(n),
                 kind,
                 summary: text_field(fields, "summary", 1000)?,
             })
         }
         _ => Err(stale_button()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_click_round_trips() {
+        let clicks = [
+            Click::DealNext(42),
+            Click::DealWon(42),
+            Click::DealLost(42),
+            Click::DealLog(42),
+            Click::DealShow(42),
+            Click::ContactShow(7),
+            Click::TaskDone(7),
+            Click::TaskSnooze(7, Snooze::Hour),
+            Click::TaskSnooze(7, Snooze::Day),
+        ];
+        for click in clicks {
+            assert_eq!(click.to_string().parse::<Click>(), Ok(click), "{click}");
+            for workspace in [None, Some(123456789012345678)] {
+                let button = ButtonId { workspace, click };
+                assert_eq!(
+                    button.to_string().parse::<ButtonId>(),
+                    Ok(button),
+                    "{button}"
+                );
+            }
+        }
+        // The ids as they stand in messages already sent must keep working.
+        assert_eq!("deal:next:42".parse(), Ok(Click::DealNext(42)));
+        assert_eq!(
+            "w9:task:snooze:7:1d".parse(),
+            Ok(ButtonId::in_dm(9, Click::TaskSnooze(7, Snooze::Day)))
+        );
+        for bad in [
+            "",
+            "deal",
+            "deal:next",
+            "deal:next:0",
+            "deal:next:-1",
+            "deal:fly:1",
+            "task:snooze:7:2h",
+            "w:deal:next:1",
+            "deal:next:1:2",
+        ] {
+            assert_eq!(bad.parse::<ButtonId>(), Err(UnknownButton), "{bad}");
+        }
     }
 }

@@ -1,15 +1,15 @@
 //! Everything a command needs to know about where it runs: the workspace's settings, the
 //! caller, the clock, the language; plus the audit bookkeeping of the running transaction.
 
+use super::format::Format;
 use super::{EngineError, EngineResult, Request};
 use crate::domain::locale::Locale;
-use crate::domain::money::{format_amount, Currency};
+use crate::domain::money::Currency;
 use crate::domain::role::{Role, Visibility};
 use crate::domain::stage::{Stage, StageKind};
-use crate::domain::when::{format_date, format_datetime};
-use crate::i18n::{tr, Msg};
-use crate::store::{Entity, MemberRow, StageRow, Tx, WorkspaceRow};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::i18n::Msg;
+use crate::store::{AuditAction, Entity, MemberRow, StageRow, Tx, WorkspaceRow};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
@@ -19,12 +19,9 @@ pub(crate) struct Ctx {
     pub ws: WorkspaceRow,
     /// The workspace's time zone, used for reports.
     pub ws_tz: Tz,
-    /// The caller's own time zone (theirs if set, else the workspace's), used for times they type.
-    pub tz: Tz,
-    /// The currency every amount is counted in.
-    pub currency: Currency,
-    /// Reply language.
-    pub locale: Locale,
+    /// How the caller reads: their language, their own time zone (theirs if set, else the
+    /// workspace's, also used for times they type) and the workspace currency.
+    pub fmt: Format,
     /// The pipeline, in order.
     pub stages: Vec<Stage>,
     /// The caller.
@@ -64,9 +61,11 @@ impl Ctx {
         let visibility = Visibility::parse(&ws.visibility).unwrap_or(Visibility::All);
         Ok(Ctx {
             ws_tz,
-            tz,
-            currency,
-            locale,
+            fmt: Format {
+                locale,
+                tz,
+                currency,
+            },
             stages: stages.into_iter().map(StageRow::into_stage).collect(),
             actor: req.user_id,
             role,
@@ -85,36 +84,6 @@ impl Ctx {
     /// The owner a read is limited to under `/settings visibility own`.
     pub fn owner_filter(&self) -> Option<i64> {
         self.visibility.owner_filter(self.role, self.actor)
-    }
-
-    /// Translates a key without arguments.
-    pub fn t(&self, key: &str) -> String {
-        tr(self.locale, key, &[])
-    }
-
-    /// Renders a message.
-    pub fn m(&self, msg: Msg) -> String {
-        msg.render(self.locale)
-    }
-
-    /// Formats minor units in the workspace currency.
-    pub fn money(&self, minor: i64) -> String {
-        format_amount(minor, self.currency, self.locale)
-    }
-
-    /// Formats an instant in the caller's time zone.
-    pub fn time(&self, t: DateTime<Utc>) -> String {
-        format_datetime(t, self.tz, self.locale)
-    }
-
-    /// Formats a date.
-    pub fn date(&self, d: NaiveDate) -> String {
-        format_date(d, self.locale)
-    }
-
-    /// Formats a share as a percentage.
-    pub fn percent(&self, share: f64) -> String {
-        format!("{:.1}%", share * 100.0)
     }
 
     /// The stage with this id.
@@ -163,7 +132,7 @@ impl Ctx {
     pub async fn ensure_member(
         &mut self,
         tx: &mut Tx,
-        action: &str,
+        action: AuditAction,
         user: i64,
     ) -> EngineResult<MemberRow> {
         let (row, created) = tx.ensure_member(self.ws_id(), user).await?;
@@ -187,7 +156,7 @@ impl Ctx {
     pub async fn audit(
         &mut self,
         tx: &mut Tx,
-        action: &str,
+        action: AuditAction,
         entity: Entity,
         key: i64,
         before: Option<Value>,
@@ -206,5 +175,14 @@ impl Ctx {
             .await?;
         self.change = Some(change);
         Ok(())
+    }
+}
+
+/// A command formats through its context (`ctx.money(..)`, `ctx.t(..)`, `ctx.tz`), the same
+/// [`Format`] the scheduled messages use.
+impl std::ops::Deref for Ctx {
+    type Target = Format;
+    fn deref(&self) -> &Format {
+        &self.fmt
     }
 }

@@ -159,12 +159,42 @@ pub struct Invocation {
 #[derive(Clone, Debug, Default)]
 pub struct Args {
     values: BTreeMap<String, OptionValue>,
+    /// Every option name a parser asked for, when a test is checking parsers against the
+    /// manifests; `None` (no cost) otherwise.
+    asked: Option<std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>>,
 }
 
 impl Args {
+    /// Args that remember which options a parser asked for (see `commands::coverage`).
+    #[cfg(test)]
+    pub(crate) fn probing(
+        values: BTreeMap<String, OptionValue>,
+    ) -> (
+        Args,
+        std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    ) {
+        let asked = std::sync::Arc::default();
+        (
+            Args {
+                values,
+                asked: Some(std::sync::Arc::clone(&asked)),
+            },
+            asked,
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&OptionValue> {
+        if let Some(asked) = &self.asked {
+            if let Ok(mut asked) = asked.lock() {
+                asked.insert(name.to_string());
+            }
+        }
+        self.values.get(name)
+    }
+
     /// Text option.
     pub fn str(&self, name: &str) -> Option<&str> {
-        match self.values.get(name) {
+        match self.get(name) {
             Some(OptionValue::String(s)) => Some(s.as_str()),
             _ => None,
         }
@@ -172,7 +202,7 @@ impl Args {
 
     /// Whole-number option.
     pub fn int(&self, name: &str) -> Option<i64> {
-        match self.values.get(name) {
+        match self.get(name) {
             Some(OptionValue::Integer(i)) => Some(*i),
             _ => None,
         }
@@ -180,7 +210,7 @@ impl Args {
 
     /// Boolean option.
     pub fn bool(&self, name: &str) -> Option<bool> {
-        match self.values.get(name) {
+        match self.get(name) {
             Some(OptionValue::Boolean(b)) => Some(*b),
             _ => None,
         }
@@ -188,7 +218,7 @@ impl Args {
 
     /// User option, as a database id.
     pub fn user(&self, name: &str) -> Option<i64> {
-        match self.values.get(name) {
+        match self.get(name) {
             Some(OptionValue::User(u)) => i64::try_from(*u).ok(),
             _ => None,
         }
@@ -196,7 +226,7 @@ impl Args {
 
     /// Channel option.
     pub fn channel(&self, name: &str) -> Option<i64> {
-        match self.values.get(name) {
+        match self.get(name) {
             Some(OptionValue::Channel(c)) => i64::try_from(*c).ok(),
             _ => None,
         }
@@ -204,7 +234,7 @@ impl Args {
 
     /// Role option.
     pub fn role(&self, name: &str) -> Option<i64> {
-        match self.values.get(name) {
+        match self.get(name) {
             Some(OptionValue::Role(r)) => i64::try_from(*r).ok(),
             _ => None,
         }
@@ -378,7 +408,10 @@ impl Manifests {
                 ));
             }
         }
-        Ok(Args { values })
+        Ok(Args {
+            values,
+            asked: None,
+        })
     }
 
     /// Converts text typed at the console into the value Discord's client would send for

@@ -9,11 +9,13 @@ mod clicks;
 mod commands;
 mod ctx;
 mod errors;
+pub mod format;
 pub mod manifest;
+pub mod notices;
 pub mod reply;
 
 pub use autocomplete::{AutocompleteRequest, Choice};
-pub use clicks::workspace_of;
+pub use clicks::{workspace_of, ButtonId, Click, Snooze};
 pub use commands::Command;
 pub use manifest::{Invocation, Manifests, OptionValue};
 pub use reply::{Attachment, Button, Embed, Field, Modal, ModalField, Reply};

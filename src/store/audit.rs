@@ -2,6 +2,7 @@
 //! (`to_jsonb`), so undo can put back exactly what was there, and refuse when someone has
 //! changed the row since.
 
+use super::types::AuditAction;
 use super::{StoreResult, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -141,7 +142,7 @@ pub struct AuditEntry {
     /// The row key (id, or user id for members).
     pub key: i64,
     /// The command that made it.
-    pub action: String,
+    pub action: AuditAction,
     /// The row before; `None` when the command inserted it.
     pub before: Option<Value>,
     /// The row after; `None` when the command deleted it.
@@ -152,11 +153,11 @@ pub struct AuditEntry {
 #[derive(Debug)]
 pub enum UndoOutcome {
     /// Everything put back; the command that was undone.
-    Undone(String),
+    Undone(AuditAction),
     /// Nothing to undo within the window.
     Nothing,
     /// A row changed since; carries the action and the table.
-    Conflict(String),
+    Conflict(AuditAction),
 }
 
 impl Tx {
@@ -206,7 +207,7 @@ impl Tx {
         ws: i64,
         change: Option<i64>,
         actor: i64,
-        action: &str,
+        action: AuditAction,
         entity: Entity,
         key: i64,
         before: Option<Value>,
@@ -248,7 +249,7 @@ impl Tx {
         let Some(change) = change else {
             return Ok(UndoOutcome::Nothing);
         };
-        let rows: Vec<(String, String, Value, Option<Value>, Option<Value>)> = sqlx::query_as(
+        let rows: Vec<(AuditAction, String, Value, Option<Value>, Option<Value>)> = sqlx::query_as(
             "SELECT action, entity, entity_key, before, after FROM audit_log
              WHERE workspace_id = $1 AND change_id = $2 ORDER BY id DESC",
         )
@@ -271,10 +272,9 @@ impl Tx {
                 after,
             });
         }
-        let action = entries
-            .first()
-            .map(|e| e.action.clone())
-            .unwrap_or_default();
+        let Some(action) = entries.first().map(|e| e.action) else {
+            return Ok(UndoOutcome::Nothing);
+        };
         // Later entries of the same change may rewrite a row an earlier one wrote; only the last
         // image of each row must still be current.
         let mut seen = std::collections::HashSet::new();

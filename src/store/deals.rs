@@ -2,6 +2,7 @@
 
 use super::crm::like_prefix;
 use super::{StoreResult, Tx};
+use crate::domain::stage::StageKind;
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// A deal as shown to people, with names joined in.
@@ -33,8 +34,8 @@ pub struct DealRow {
     pub stage_id: i64,
     /// Current stage name, joined.
     pub stage_name: String,
-    /// open, won or lost.
-    pub status: String,
+    /// Open, won or lost: the kind of its stage.
+    pub status: StageKind,
     /// Expected close date.
     pub expected_close: Option<NaiveDate>,
     /// When it was won or lost.
@@ -79,8 +80,8 @@ pub struct DealFilter {
     pub owner: Option<i64>,
     /// Only deals in this stage.
     pub stage_id: Option<i64>,
-    /// open, won or lost; `None` for all.
-    pub status: Option<String>,
+    /// Open, won or lost; `None` for all.
+    pub status: Option<StageKind>,
     /// Only open deals with no activity since this instant.
     pub stale_before: Option<DateTime<Utc>>,
     /// At most this many.
@@ -221,7 +222,7 @@ impl Tx {
             .bind(ws)
             .bind(f.owner)
             .bind(f.stage_id)
-            .bind(&f.status)
+            .bind(f.status)
             .bind(f.stale_before)
             .bind(f.limit)
             .fetch_all(self.conn())
@@ -235,7 +236,7 @@ impl Tx {
         ws: i64,
         id: i64,
         stage_id: i64,
-        status: &str,
+        status: StageKind,
         furthest_position: i32,
         closed_at: Option<DateTime<Utc>>,
         lost_reason: Option<&str>,

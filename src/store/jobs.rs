@@ -54,16 +54,87 @@ pub struct AgendaMember {
 /// What a member's agenda lists.
 #[derive(Clone, Debug, Default)]
 pub struct AgendaData {
-    /// Open tasks due before the end of their day: (id, title, due, overdue).
-    pub tasks: Vec<(i64, String, DateTime<Utc>, bool)>,
-    /// Their open deals idle past the stage's (or workspace's) threshold: (number, title, stage, days idle).
-    pub stale: Vec<(i64, String, String, i64)>,
-    /// Their open deals past the expected close: (number, title, expected close).
-    pub overdue_close: Vec<(i64, String, NaiveDate)>,
-    /// Their contacts with a birthday today: (id, name).
-    pub birthdays: Vec<(i64, String)>,
-    /// Contracts of their companies and contacts ending in 30, 7 or 1 days: (name, end, days left).
-    pub contracts: Vec<(String, NaiveDate, i32)>,
+    /// Open tasks due before the end of their day.
+    pub tasks: Vec<AgendaTask>,
+    /// Their open deals idle past the stage's (or workspace's) threshold.
+    pub stale: Vec<StaleDeal>,
+    /// Their open deals past the expected close.
+    pub overdue_close: Vec<OverdueDeal>,
+    /// Their contacts with a birthday today.
+    pub birthdays: Vec<Birthday>,
+    /// Contracts of their companies and contacts ending in 30, 7 or 1 days.
+    pub contracts: Vec<ContractEnd>,
+}
+
+/// An open task on an agenda.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AgendaTask {
+    /// Task id (T-id).
+    pub id: i64,
+    /// What to do.
+    pub title: String,
+    /// When it is due.
+    pub due_at: DateTime<Utc>,
+    /// Already past due when the agenda was made.
+    #[sqlx(skip)]
+    pub overdue: bool,
+}
+
+/// An open deal with no activity past its stage's threshold.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StaleDeal {
+    /// Deal number (D-n).
+    pub number: i64,
+    /// Deal title.
+    pub title: String,
+    /// Name of the stage it sits in.
+    pub stage: String,
+    /// Whole days since its last activity.
+    pub idle_days: i64,
+}
+
+/// An open deal past its expected close.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OverdueDeal {
+    /// Deal number (D-n).
+    pub number: i64,
+    /// Deal title.
+    pub title: String,
+    /// The close date it missed.
+    pub expected_close: NaiveDate,
+}
+
+/// A contact whose birthday is today.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Birthday {
+    /// Contact id (C-id).
+    pub id: i64,
+    /// Contact name.
+    pub name: String,
+}
+
+/// A company's or contact's contract that ends soon.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ContractEnd {
+    /// Company or contact name.
+    pub name: String,
+    /// Last day of the contract.
+    pub contract_end: NaiveDate,
+    /// Days from today (30, 7 or 1).
+    pub days_left: i32,
+}
+
+/// An open deal the digest flags: past its expected close or idle too long.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RiskyDeal {
+    /// Deal number (D-n).
+    pub number: i64,
+    /// Deal title.
+    pub title: String,
+    /// Amount in minor units.
+    pub amount_minor: i64,
+    /// Owner's display name ('' when unknown).
+    pub owner: String,
 }
 
 /// A workspace with a digest channel.
@@ -170,7 +241,7 @@ impl Tx {
         today: NaiveDate,
         stale_days: i32,
     ) -> StoreResult<AgendaData> {
-        let tasks: Vec<(i64, String, DateTime<Utc>)> = sqlx::query_as(
+        let mut tasks: Vec<AgendaTask> = sqlx::query_as(
             "SELECT id, title, due_at FROM tasks
              WHERE workspace_id = $1 AND assignee_id = $2 AND status = 'open' AND due_at < $3
              ORDER BY due_at LIMIT 25",
@@ -181,8 +252,8 @@ impl Tx {
         .fetch_all(self.conn())
         .await?;
         let stale = sqlx::query_as(
-            "SELECT d.number, d.title, s.name,
-                    floor(extract(epoch FROM $3 - d.last_activity_at) / 86400)::bigint
+            "SELECT d.number, d.title, s.name AS stage,
+                    floor(extract(epoch FROM $3 - d.last_activity_at) / 86400)::bigint AS idle_days
              FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
              WHERE d.workspace_id = $1 AND d.owner_id = $2 AND d.status = 'open'
                AND d.last_activity_at < $3 - make_interval(days => COALESCE(s.stale_days, $4))
@@ -215,7 +286,7 @@ impl Tx {
         .fetch_all(self.conn())
         .await?;
         let contracts = sqlx::query_as(
-            "SELECT name, contract_end, (contract_end - $3)::int FROM (
+            "SELECT name, contract_end, (contract_end - $3)::int AS days_left FROM (
                  SELECT name, contract_end FROM companies WHERE workspace_id = $1 AND owner_id = $2
                  UNION ALL
                  SELECT name, contract_end FROM contacts WHERE workspace_id = $1 AND owner_id = $2) x
@@ -226,11 +297,11 @@ impl Tx {
         .bind(today)
         .fetch_all(self.conn())
         .await?;
+        for t in &mut tasks {
+            t.overdue = t.due_at < now;
+        }
         Ok(AgendaData {
-            tasks: tasks
-                .into_iter()
-                .map(|(id, title, due)| (id, title, due, due < now))
-                .collect(),
+            tasks,
             stale,
             overdue_close,
             birthdays,
@@ -324,9 +395,9 @@ impl Tx {
         now: DateTime<Utc>,
         today: NaiveDate,
         stale_days: i32,
-    ) -> StoreResult<Vec<(i64, String, i64, String)>> {
+    ) -> StoreResult<Vec<RiskyDeal>> {
         Ok(sqlx::query_as(
-            "SELECT d.number, d.title, d.amount_minor, COALESCE(m.display_name, '')
+            "SELECT d.number, d.title, d.amount_minor, COALESCE(m.display_name, '') AS owner
              FROM deals d
              JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
              LEFT JOIN members m ON m.workspace_id = d.workspace_id AND m.user_id = d.owner_id

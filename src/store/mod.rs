@@ -2,29 +2,38 @@
 //! [`StoreError`]; no sqlx type crosses the boundary except through [`Tx`], which is opaque.
 
 mod audit;
+#[cfg(feature = "demo")]
 mod bulk;
 mod crm;
 mod deals;
 mod jobs;
 mod outbox;
 mod reports;
+#[cfg(feature = "demo")]
 mod seed;
 mod stats;
 mod suggest;
 mod tasks;
+mod types;
 mod workspace;
 
 pub use audit::{AuditEntry, Entity, UndoOutcome};
+#[cfg(feature = "demo")]
 pub use bulk::BulkShape;
 pub use crm::{CompanyRow, ContactRow, NewCompany, NewContact};
 pub use deals::{DealFilter, DealRow, NewDeal};
-pub use jobs::{AgendaData, AgendaMember, DigestWorkspace, DueTask, RepLine, WeekFigures};
+pub use jobs::{
+    AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestWorkspace, DueTask,
+    OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,
+};
 pub use outbox::{NewOutbox, OutboxRow};
 pub use reports::{CustomerRow, DealLine, ForecastRaw, ProductInfo, ProductRow, TrendRow};
+#[cfg(feature = "demo")]
 pub use seed::{SeedCompany, SeedContact, SeedDeal, SeedMember};
 pub use stats::{ClosedStats, PipelineRaw};
 pub use suggest::Suggestion;
 pub use tasks::{NewTask, TaskRow};
+pub use types::{AuditAction, OutboxKind, OutboxStatus, OutboxTarget, UnknownValue};
 pub use workspace::{MemberRow, StageRow, WorkspaceRow};
 
 use anyhow::Context as _;
@@ -128,8 +137,9 @@ impl Store {
         Ok(Tx { inner })
     }
 
-    /// Runs a read-only statement outside a command, for tests' independent checks and benches.
-    pub fn pool(&self) -> &PgPool {
+    /// The pool, for this module's statements that run outside a transaction. Private: every
+    /// statement lives in `store/`.
+    fn pool(&self) -> &PgPool {
         &self.pool
     }
 }

@@ -2,6 +2,7 @@
 //! the decision to send it, under a unique key for its logical slot, then delivered by workers
 //! that claim rows with `FOR UPDATE SKIP LOCKED` and a lease.
 
+use super::types::{OutboxKind, OutboxStatus, OutboxTarget};
 use super::{Store, StoreResult, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -11,10 +12,10 @@ use serde_json::Value;
 pub struct NewOutbox {
     /// The logical slot, e.g. `digest:42:2026-W49`; a second enqueue of the same key is a no-op.
     pub dedupe_key: String,
-    /// task, agenda, digest, ...
-    pub kind: &'static str,
-    /// `dm` or `channel`.
-    pub target: &'static str,
+    /// What it is.
+    pub kind: OutboxKind,
+    /// A DM or a channel post.
+    pub target: OutboxTarget,
     /// Recipient of a DM.
     pub user_id: Option<i64>,
     /// Channel of a post.
@@ -25,8 +26,8 @@ pub struct NewOutbox {
     pub files: Vec<Vec<u8>>,
     /// When it became due.
     pub due_at: DateTime<Utc>,
-    /// `pending`, or `skipped` to record a slot that had nothing to say or came too late.
-    pub status: &'static str,
+    /// Pending, or skipped to record a slot that had nothing to say or came too late.
+    pub status: OutboxStatus,
     /// Why it was skipped.
     pub note: Option<String>,
 }
@@ -41,9 +42,9 @@ pub struct OutboxRow {
     /// Logical slot.
     pub dedupe_key: String,
     /// What it is.
-    pub kind: String,
-    /// `dm` or `channel`.
-    pub target: String,
+    pub kind: OutboxKind,
+    /// A DM or a channel post.
+    pub target: OutboxTarget,
     /// DM recipient.
     pub user_id: Option<i64>,
     /// Channel.

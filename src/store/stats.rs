@@ -3,8 +3,8 @@
 //! period's edges (a workspace in another time zone) come from the deals themselves. Either
 //! way it is aggregated in SQL, so a large workspace never crosses the wire row by row.
 
-use crate::domain::pipeline::PipelineInput;
 use super::{StoreResult, Tx};
+use crate::domain::pipeline::PipelineInput;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use std::collections::BTreeMap;
 

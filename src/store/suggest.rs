@@ -2,7 +2,7 @@
 //! matches anywhere in the name, always within the workspace and the caller's visibility.
 
 use super::crm::like_prefix;
-use super::{StoreResult, Tx, WorkspaceRow};
+use super::{StoreResult, Tx};
 
 /// One suggestion: what is shown, and the reference typed when it is picked.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -18,17 +18,6 @@ fn anywhere(q: &str) -> String {
 }
 
 impl Tx {
-    /// A workspace's settings without creating it (suggestions never write).
-    pub async fn workspace(&mut self, id: i64) -> StoreResult<Option<WorkspaceRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, timezone, currency, locale, digest_channel_id, digest_weekday, digest_time, stale_days,
-                    manager_role_id, visibility FROM workspaces WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.conn())
-        .await?)
-    }
-
     /// Deals by number prefix, title prefix, then title anywhere; open deals first.
     pub async fn suggest_deals(
         &mut self,

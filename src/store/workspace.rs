@@ -76,6 +76,17 @@ const DEFAULT_STAGES: [(&str, i32, i16, &str); 6] = [
 ];
 
 impl Tx {
+    /// A workspace's settings without creating it (suggestions and reads that must never write use it).
+    pub async fn workspace(&mut self, id: i64) -> StoreResult<Option<WorkspaceRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, timezone, currency, locale, digest_channel_id, digest_weekday, digest_time, stale_days,
+                    manager_role_id, visibility FROM workspaces WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
     /// Everything a command starts from, in one round trip: the workspace's settings, its
     /// stages in order, and the caller's member row if there is one. `None` when the workspace
     /// does not exist yet.

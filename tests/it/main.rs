@@ -9,6 +9,7 @@ mod commands;
 mod discord;
 mod i18n;
 mod isolation;
+mod layers;
 mod permissions;
 mod pipeline;
 mod reports;

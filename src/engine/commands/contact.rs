@@ -1,17 +1,18 @@
-//! Customers: contacts, companies and the interaction log.
+//! Contacts and the interaction log.
 
 use super::{
-    company_ref, contact_ref, date, deal_ref, lookup, present, required, text, when, Command,
+    company, company_ref, contact_ref, deal_ref, lookup, present, required, text, when, Command,
 };
-use crate::domain::refs::{parse_tags, CompanyRef, ContactRef, DealRef, Email};
+use crate::domain::refs::{CompanyRef, ContactRef, DealRef, Email};
 use crate::domain::when::parse_birthday;
+use crate::engine::clicks::Click;
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
 use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{ContactRow, Entity, NewCompany, NewContact, NewTask, StoreError, Tx};
+use crate::store::{AuditAction, ContactRow, Entity, NewContact, NewTask, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Input of `/contact add`.
@@ -38,25 +39,6 @@ pub struct ContactLog {
     next_step: Option<String>,
     due: Option<DateTime<Utc>>,
     happened_at: Option<DateTime<Utc>>,
-}
-
-/// Input of `/company add`.
-#[derive(Clone, Debug)]
-pub struct CompanyAdd {
-    name: String,
-    industry: Option<String>,
-    tier: Option<String>,
-    website: Option<String>,
-    tags: Vec<String>,
-    contract_end: Option<NaiveDate>,
-    owner: Option<i64>,
-}
-
-fn tags(args: &Args, name: &str) -> EngineResult<Vec<String>> {
-    match args.str(name) {
-        None => Ok(Vec::new()),
-        Some(s) => parse_tags(s).map_err(|e| errors::reference(name, e, "accepted.tags")),
-    }
 }
 
 fn phone(args: &Args) -> EngineResult<Option<String>> {
@@ -99,7 +81,7 @@ impl ContactAdd {
             company: company_ref(args, "company")?,
             title: text(args, "title"),
             birthday,
-            tags: tags(args, "tags")?,
+            tags: super::tags(args, "tags")?,
             owner: args.user("owner"),
         })
     }
@@ -136,39 +118,9 @@ impl ContactLog {
     }
 }
 
-impl CompanyAdd {
-    pub(super) fn parse(args: &Args, ctx: &Ctx) -> EngineResult<CompanyAdd> {
-        let website = match text(args, "website") {
-            None => None,
-            Some(w) => {
-                let ok = !w.contains(char::is_whitespace)
-                    && w.contains('.')
-                    && !w.starts_with("javascript:");
-                if !ok {
-                    return Err(errors::option(
-                        "website",
-                        Msg::new("problem.unrecognized").arg("given", &w),
-                        Msg::new("accepted.website"),
-                    ));
-                }
-                Some(w)
-            }
-        };
-        Ok(CompanyAdd {
-            name: required(args, "name"),
-            industry: text(args, "industry"),
-            tier: text(args, "tier"),
-            website,
-            tags: tags(args, "tags")?,
-            contract_end: date(args, "contract_end", ctx)?,
-            owner: args.user("owner"),
-        })
-    }
-}
-
 pub(super) fn parse_tag(args: &Args) -> EngineResult<Command> {
-    let add = tags(args, "add")?;
-    let remove = tags(args, "remove")?;
+    let add = super::tags(args, "add")?;
+    let remove = super::tags(args, "remove")?;
     if add.is_empty() && remove.is_empty() {
         return Err(errors::option(
             "add",
@@ -183,66 +135,8 @@ pub(super) fn parse_tag(args: &Args) -> EngineResult<Command> {
     })
 }
 
-/// The owner of a new record: the caller, or someone else when a manager says so.
-pub(super) async fn owner_for(
-    tx: &mut Tx,
-    ctx: &mut Ctx,
-    action: &str,
-    owner: Option<i64>,
-) -> EngineResult<i64> {
-    match owner {
-        Some(o) if o != ctx.actor => {
-            ctx.require_manager()?;
-            ctx.ensure_member(tx, action, o).await?;
-            Ok(o)
-        }
-        _ => Ok(ctx.actor),
-    }
-}
-
-pub(super) async fn company_id(
-    tx: &mut Tx,
-    ctx: &mut Ctx,
-    r: Option<CompanyRef>,
-) -> EngineResult<Option<(i64, String)>> {
-    match r {
-        None => Ok(None),
-        Some(CompanyRef::Name(name)) => {
-            // Naming a company that does not exist yet creates it: the way people work is to
-            // add the contact first and let the account follow.
-            match lookup::company(tx, ctx, &CompanyRef::Name(name.clone())).await {
-                Ok(c) => Ok(Some((c.id, c.name))),
-                Err(EngineError::NotFound(_)) => {
-                    let id = tx
-                        .insert_company(
-                            ctx.ws_id(),
-                            &NewCompany {
-                                name: name.clone(),
-                                owner_id: ctx.actor,
-                                industry: None,
-                                tier: None,
-                                website: None,
-                                tags: Vec::new(),
-                                contract_end: None,
-                            },
-                        )
-                        .await?;
-                    ctx.audit(tx, "company.add", Entity::Company, id, None)
-                        .await?;
-                    Ok(Some((id, name)))
-                }
-                Err(e) => Err(e),
-            }
-        }
-        Some(r) => {
-            let c = lookup::company(tx, ctx, &r).await?;
-            Ok(Some((c.id, c.name)))
-        }
-    }
-}
-
 pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResult<Reply> {
-    let owner = owner_for(tx, ctx, "contact.add", c.owner).await?;
+    let owner = lookup::owner_for(tx, ctx, AuditAction::ContactAdd, c.owner).await?;
     if let Some(email) = &c.email {
         if let Some(existing) = tx
             .contact_by_email(ctx.ws_id(), email.as_str(), None)
@@ -261,7 +155,7 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResu
             return Err(EngineError::Conflict(msg));
         }
     }
-    let company = company_id(tx, ctx, c.company).await?;
+    let company = company::company_id(tx, ctx, c.company).await?;
     let new = NewContact {
         name: c.name.clone(),
         company_id: company.as_ref().map(|(id, _)| *id),
@@ -273,7 +167,7 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResu
         tags: c.tags,
     };
     let id = tx.insert_contact(ctx.ws_id(), &new).await?;
-    ctx.audit(tx, "contact.add", Entity::Contact, id, None)
+    ctx.audit(tx, AuditAction::ContactAdd, Entity::Contact, id, None)
         .await?;
     let mut msg = Msg::new("contact.added")
         .arg("id", format!("C-{id}"))
@@ -332,10 +226,10 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
             happened,
         )
         .await?;
-    ctx.audit(tx, "contact.log", Entity::Activity, id, None)
+    ctx.audit(tx, AuditAction::ContactLog, Entity::Activity, id, None)
         .await?;
     if let Some(d) = &deal {
-        ctx.audit(tx, "contact.log", Entity::Deal, d.id, deal_before)
+        ctx.audit(tx, AuditAction::ContactLog, Entity::Deal, d.id, deal_before)
             .await?;
     }
     let kind = ctx.t(&format!("activity.{}", c.kind));
@@ -362,7 +256,7 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
             activity_id: Some(id),
         };
         let task_id = tx.insert_task(ctx.ws_id(), &task, ctx.now).await?;
-        ctx.audit(tx, "contact.log", Entity::Task, task_id, None)
+        ctx.audit(tx, AuditAction::ContactLog, Entity::Task, task_id, None)
             .await?;
         lines.push(
             ctx.m(Msg::new("contact.next_step")
@@ -370,7 +264,7 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
                 .arg("title", title)
                 .arg("due", ctx.time(due))),
         );
-        reply = reply.with_button(format!("task:done:{task_id}"), ctx.t("button.done"));
+        reply = reply.with_button(Click::TaskDone(task_id).to_string(), ctx.t("button.done"));
     }
     reply.content = lines.join("\n");
     Ok(reply)
@@ -513,7 +407,7 @@ pub(super) async fn tag(
     }
     let before = ctx.before(tx, Entity::Contact, c.id).await?;
     tx.set_contact_tags(ctx.ws_id(), c.id, &tags).await?;
-    ctx.audit(tx, "contact.tag", Entity::Contact, c.id, before)
+    ctx.audit(tx, AuditAction::ContactTag, Entity::Contact, c.id, before)
         .await?;
     let shown = if tags.is_empty() {
         ctx.t("common.none")
@@ -525,80 +419,4 @@ pub(super) async fn tag(
             .arg("name", &c.name)
             .arg("tags", shown)),
     ))
-}
-
-pub(super) async fn company_add(tx: &mut Tx, ctx: &mut Ctx, c: CompanyAdd) -> EngineResult<Reply> {
-    let owner = owner_for(tx, ctx, "company.add", c.owner).await?;
-    let new = NewCompany {
-        name: c.name.clone(),
-        owner_id: owner,
-        industry: c.industry,
-        tier: c.tier,
-        website: c.website,
-        tags: c.tags,
-        contract_end: c.contract_end,
-    };
-    let id = match tx.insert_company(ctx.ws_id(), &new).await {
-        Ok(id) => id,
-        Err(StoreError::Duplicate(_)) => {
-            return Err(EngineError::Conflict(
-                Msg::new("error.company_exists").arg("name", &c.name),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    ctx.audit(tx, "company.add", Entity::Company, id, None)
-        .await?;
-    Ok(Reply::text(
-        ctx.m(Msg::new("company.added")
-            .arg("id", format!("CO-{id}"))
-            .arg("name", &c.name)),
-    ))
-}
-
-pub(super) async fn company_show(tx: &mut Tx, ctx: &mut Ctx, r: CompanyRef) -> EngineResult<Reply> {
-    let c = lookup::company(tx, ctx, &r).await?;
-    let (contacts, open_deals, won) = tx
-        .company_counts(ctx.ws_id(), c.id, ctx.owner_filter())
-        .await?;
-    let owner = tx
-        .member(ctx.ws_id(), c.owner_id)
-        .await?
-        .map(|m| m.display_name)
-        .unwrap_or_default();
-    let none = ctx.t("common.none");
-    let tier = c
-        .tier
-        .as_deref()
-        .map(|t| ctx.t(&format!("tier.{t}")))
-        .unwrap_or_else(|| none.clone());
-    let embed = Embed::new(format!("CO-{} {}", c.id, c.name))
-        .inline(
-            ctx.t("field.industry"),
-            c.industry.clone().unwrap_or_else(|| none.clone()),
-        )
-        .inline(ctx.t("field.tier"), tier)
-        .inline(ctx.t("field.owner"), owner)
-        .inline(
-            ctx.t("field.website"),
-            c.website.clone().unwrap_or_else(|| none.clone()),
-        )
-        .inline(
-            ctx.t("field.contract_end"),
-            c.contract_end
-                .map(|d| ctx.date(d))
-                .unwrap_or_else(|| none.clone()),
-        )
-        .inline(
-            ctx.t("field.tags"),
-            if c.tags.is_empty() {
-                none.clone()
-            } else {
-                c.tags.join(", ")
-            },
-        )
-        .inline(ctx.t("field.contacts"), contacts.to_string())
-        .inline(ctx.t("field.open_deals"), open_deals.to_string())
-        .inline(ctx.t("field.won_revenue"), ctx.money(won));
-    Ok(Reply::default().with_embed(embed))
 }

@@ -1,17 +1,17 @@
 //! Deals: open, move through the stages, win, lose, reassign, show and list.
 
-use super::contact::{company_id, owner_for};
-use super::{amount, company_ref, contact_ref, date, lookup, required, stage, text};
+use super::{amount, company_ref, contact_ref, date, lookup, required, stage};
 use crate::domain::money::Amount;
 use crate::domain::refs::{CompanyRef, ContactRef, DealRef};
 use crate::domain::stage::{Stage, StageKind};
+use crate::engine::clicks::Click;
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
 use crate::engine::manifest::Args;
 use crate::engine::reply::{Embed, Modal, ModalField};
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{DealFilter, DealRow, Entity, NewDeal, Tx};
+use crate::store::{AuditAction, DealFilter, DealRow, Entity, NewDeal, Tx};
 use chrono::{Duration, NaiveDate};
 
 /// Input of `/deal new`.
@@ -34,7 +34,8 @@ pub struct DealNew {
 pub struct DealList {
     owner: Option<i64>,
     stage: Option<Stage>,
-    status: Option<String>,
+    /// `None` for every status (`status:all`); open when not given.
+    status: Option<StageKind>,
     stale: bool,
     limit: i64,
 }
@@ -86,7 +87,18 @@ impl DealList {
         Ok(DealList {
             owner: args.user("owner"),
             stage: stage(args, "stage", ctx)?,
-            status: text(args, "status"),
+            status: match args.str("status") {
+                Some("all") => None,
+                // The manifest lists the choices, so anything else is open, won or lost.
+                Some(s) => Some(StageKind::parse(s).map_err(|_| {
+                    errors::option(
+                        "status",
+                        Msg::new("problem.unrecognized").arg("given", s),
+                        Msg::new("accepted.stages").arg("stages", "open, won, lost, all"),
+                    )
+                })?),
+                None => Some(StageKind::Open),
+            },
             stale: args.bool("stale").unwrap_or(false),
             limit: args.int("limit").unwrap_or(10),
         })
@@ -120,7 +132,7 @@ async fn deal_card(
         .inline(ctx.t("field.amount"), ctx.money(d.amount_minor))
         .inline(
             ctx.t("field.status"),
-            ctx.t(&format!("status.{}", d.status)),
+            ctx.t(&format!("status.{}", d.status.as_str())),
         )
         .inline(
             ctx.t("field.owner"),
@@ -176,17 +188,17 @@ async fn deal_card(
     embed = embed.footer(ctx.m(Msg::new("deal.footer").arg("created", ctx.time(d.created_at))));
     let mut reply = Reply::default().with_embed(embed);
     reply.content = headline.unwrap_or_default();
-    if d.status == "open" {
+    if d.status == StageKind::Open {
         if let Some(next) = next_stage(ctx, d.stage_id) {
             reply = reply.with_button(
-                format!("deal:next:{}", d.number),
+                Click::DealNext(d.number).to_string(),
                 ctx.m(Msg::new("button.next_stage").arg("stage", &next.name)),
             );
         }
-        reply = reply.with_button(format!("deal:won:{}", d.number), ctx.t("button.won"));
-        reply = reply.with_button(format!("deal:lost:{}", d.number), ctx.t("button.lost"));
+        reply = reply.with_button(Click::DealWon(d.number).to_string(), ctx.t("button.won"));
+        reply = reply.with_button(Click::DealLost(d.number).to_string(), ctx.t("button.lost"));
         if d.contact_id.is_some() {
-            reply = reply.with_button(format!("deal:log:{}", d.number), ctx.t("button.log"));
+            reply = reply.with_button(Click::DealLog(d.number).to_string(), ctx.t("button.log"));
         }
     }
     Ok(reply)
@@ -202,13 +214,15 @@ pub(crate) fn next_stage(ctx: &Ctx, current: i64) -> Option<&Stage> {
 }
 
 pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<Reply> {
-    let owner = owner_for(tx, ctx, "deal.new", d.owner).await?;
+    let owner = lookup::owner_for(tx, ctx, AuditAction::DealNew, d.owner).await?;
     let contact = match &d.contact {
         Some(r) => Some(lookup::contact(tx, ctx, r).await?),
         None => None,
     };
     let company = match d.company {
-        Some(r) => company_id(tx, ctx, Some(r)).await?.map(|(id, _)| id),
+        Some(r) => super::company::company_id(tx, ctx, Some(r))
+            .await?
+            .map(|(id, _)| id),
         // A deal with a contact belongs to the contact's company unless told otherwise.
         None => contact.as_ref().and_then(|c| c.company_id),
     };
@@ -240,9 +254,16 @@ pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<
         .insert_deal(ctx.ws_id(), number, &new, ctx.actor, ctx.now)
         .await?;
     // The first stage-history row is part of the deal's creation; undo removes both.
-    ctx.audit(tx, "deal.new", Entity::Deal, id, None).await?;
-    ctx.audit(tx, "deal.new", Entity::StageChange, first_change, None)
+    ctx.audit(tx, AuditAction::DealNew, Entity::Deal, id, None)
         .await?;
+    ctx.audit(
+        tx,
+        AuditAction::DealNew,
+        Entity::StageChange,
+        first_change,
+        None,
+    )
+    .await?;
     super::product::insert_lines(tx, ctx, id, &lines).await?;
     let row = tx
         .deal(ctx.ws_id(), id)
@@ -263,11 +284,11 @@ async fn change_stage(
     to: &Stage,
     note: Option<&str>,
     reason: Option<&str>,
-    action: &str,
+    action: AuditAction,
 ) -> EngineResult<DealRow> {
     ctx.require_owner(d.owner_id, lookup::deal_label(d))?;
     let before = ctx.before(tx, Entity::Deal, d.id).await?;
-    let status = to.kind.as_str();
+    let status = to.kind;
     let closed_at = (to.kind != StageKind::Open).then_some(ctx.now);
     let furthest = if to.kind == StageKind::Lost {
         d.furthest_position
@@ -332,8 +353,17 @@ pub(crate) async fn move_to(
         ));
     }
     let from = d.stage_name.clone();
-    let reopened = d.status != "open";
-    let row = change_stage(tx, ctx, &d, &to, note.as_deref(), None, "deal.move").await?;
+    let reopened = d.status != StageKind::Open;
+    let row = change_stage(
+        tx,
+        ctx,
+        &d,
+        &to,
+        note.as_deref(),
+        None,
+        AuditAction::DealMove,
+    )
+    .await?;
     let key = if reopened {
         "deal.reopened"
     } else {
@@ -348,7 +378,7 @@ pub(crate) async fn move_to(
 
 pub(super) async fn next(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &r).await?;
-    if d.status != "open" {
+    if d.status != StageKind::Open {
         return Err(EngineError::Conflict(
             Msg::new("error.deal_closed").arg("deal", lookup::deal_label(&d)),
         ));
@@ -367,7 +397,7 @@ pub(crate) async fn won(
     note: Option<String>,
 ) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &r).await?;
-    if d.status == "won" {
+    if d.status == StageKind::Won {
         return Err(EngineError::Conflict(
             Msg::new("error.already_won").arg("deal", lookup::deal_label(&d)),
         ));
@@ -378,14 +408,23 @@ pub(crate) async fn won(
         let before = ctx.before(tx, Entity::Deal, d.id).await?;
         tx.set_deal_amount(ctx.ws_id(), d.id, a.minor(), ctx.now)
             .await?;
-        ctx.audit(tx, "deal.won", Entity::Deal, d.id, before)
+        ctx.audit(tx, AuditAction::DealWon, Entity::Deal, d.id, before)
             .await?;
     }
     let d = tx
         .deal(ctx.ws_id(), d.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("deal vanished"))?;
-    let row = change_stage(tx, ctx, &d, &won_stage, note.as_deref(), None, "deal.won").await?;
+    let row = change_stage(
+        tx,
+        ctx,
+        &d,
+        &won_stage,
+        note.as_deref(),
+        None,
+        AuditAction::DealWon,
+    )
+    .await?;
     let headline = ctx.m(Msg::new("deal.won")
         .arg("deal", lookup::deal_label(&row))
         .arg("amount", ctx.money(row.amount_minor)));
@@ -399,7 +438,7 @@ pub(super) async fn lost(
     reason: String,
 ) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &r).await?;
-    if d.status == "lost" {
+    if d.status == StageKind::Lost {
         return Err(EngineError::Conflict(
             Msg::new("error.already_lost").arg("deal", lookup::deal_label(&d)),
         ));
@@ -412,7 +451,7 @@ pub(super) async fn lost(
         &lost_stage,
         Some(&reason),
         Some(&reason),
-        "deal.lost",
+        AuditAction::DealLost,
     )
     .await?;
     let headline = ctx.m(Msg::new("deal.lost")
@@ -429,7 +468,9 @@ pub(super) async fn assign(
 ) -> EngineResult<Reply> {
     ctx.require_manager()?;
     let d = lookup::deal(tx, ctx, &r).await?;
-    let member = ctx.ensure_member(tx, "deal.assign", owner).await?;
+    let member = ctx
+        .ensure_member(tx, AuditAction::DealAssign, owner)
+        .await?;
     if d.owner_id == owner {
         return Err(EngineError::Conflict(
             Msg::new("error.already_owner")
@@ -439,7 +480,7 @@ pub(super) async fn assign(
     }
     let before = ctx.before(tx, Entity::Deal, d.id).await?;
     tx.set_deal_owner(ctx.ws_id(), d.id, owner, ctx.now).await?;
-    ctx.audit(tx, "deal.assign", Entity::Deal, d.id, before)
+    ctx.audit(tx, AuditAction::DealAssign, Entity::Deal, d.id, before)
         .await?;
     Ok(Reply::text(
         ctx.m(Msg::new("deal.assigned")
@@ -460,11 +501,7 @@ pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx, l: DealList) -> EngineResul
             return Err(EngineError::Forbidden(Msg::new("error.visibility_own")));
         }
     }
-    let status = match l.status.as_deref() {
-        Some("all") => None,
-        Some(s) => Some(s.to_string()),
-        None => Some("open".to_string()),
-    };
+    let status = l.status;
     let stale_before = l
         .stale
         .then(|| ctx.now - Duration::days(i64::from(ctx.ws.stale_days)));
@@ -515,13 +552,13 @@ pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx, l: DealList) -> EngineResul
 pub(super) async fn lost_form(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &r).await?;
     ctx.require_owner(d.owner_id, lookup::deal_label(&d))?;
-    if d.status == "lost" {
+    if d.status == StageKind::Lost {
         return Err(EngineError::Conflict(
             Msg::new("error.already_lost").arg("deal", lookup::deal_label(&d)),
         ));
     }
     let modal = Modal {
-        custom_id: format!("deal:lost:{}", d.number),
+        custom_id: Click::DealLost(d.number).to_string(),
         title: ctx.m(Msg::new("form.lost_title").arg("deal", format!("D-{}", d.number))),
         fields: vec![ModalField {
             custom_id: "reason".into(),
@@ -544,7 +581,7 @@ pub(super) async fn log_form(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineRe
         ));
     }
     let modal = Modal {
-        custom_id: format!("deal:log:{}", d.number),
+        custom_id: Click::DealLog(d.number).to_string(),
         title: ctx.m(Msg::new("form.log_title").arg("deal", format!("D-{}", d.number))),
         fields: vec![
             ModalField {

@@ -125,3 +125,20 @@ pub async fn company(tx: &mut Tx, ctx: &Ctx, r: &CompanyRef) -> EngineResult<Com
         }
     }
 }
+
+/// The owner of a new record: the caller, or someone else when a manager says so.
+pub(crate) async fn owner_for(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    action: crate::store::AuditAction,
+    owner: Option<i64>,
+) -> EngineResult<i64> {
+    match owner {
+        Some(o) if o != ctx.actor => {
+            ctx.require_manager()?;
+            ctx.ensure_member(tx, action, o).await?;
+            Ok(o)
+        }
+        _ => Ok(ctx.actor),
+    }
+}

@@ -1,7 +1,10 @@
 //! The typed commands. `parse` turns validated options into domain values (parse, don't
 //! validate); `execute` runs one command inside the caller's transaction.
 
+mod company;
 mod contact;
+#[cfg(test)]
+mod coverage;
 mod deal;
 mod help;
 pub(crate) mod lookup;
@@ -10,6 +13,7 @@ mod product;
 mod report;
 mod settings;
 mod tasks;
+mod undo;
 
 use super::ctx::Ctx;
 use super::errors;
@@ -23,7 +27,8 @@ use crate::domain::when::{parse_date, parse_when};
 use crate::store::Tx;
 use chrono::{DateTime, NaiveDate, Utc};
 
-pub use contact::{CompanyAdd, ContactAdd, ContactLog};
+pub use company::CompanyAdd;
+pub use contact::{ContactAdd, ContactLog};
 pub use deal::{DealList, DealNew};
 pub use settings::SettingsCommand;
 
@@ -126,6 +131,15 @@ pub enum Command {
 }
 
 /// Trimmed text of an optional option; blank counts as absent.
+/// A tags option (`vip, enterprise`), empty when not given.
+pub(crate) fn tags(args: &Args, name: &str) -> EngineResult<Vec<String>> {
+    match args.str(name) {
+        None => Ok(Vec::new()),
+        Some(s) => crate::domain::refs::parse_tags(s)
+            .map_err(|e| errors::reference(name, e, "accepted.tags")),
+    }
+}
+
 pub(crate) fn text(args: &Args, name: &str) -> Option<String> {
     args.str(name)
         .map(str::trim)
@@ -329,8 +343,8 @@ impl Command {
                 add,
                 remove,
             } => contact::tag(tx, ctx, contact, add, remove).await,
-            Command::CompanyAdd(c) => contact::company_add(tx, ctx, c).await,
-            Command::CompanyShow(r) => contact::company_show(tx, ctx, r).await,
+            Command::CompanyAdd(c) => company::add(tx, ctx, c).await,
+            Command::CompanyShow(r) => company::show(tx, ctx, r).await,
             Command::DealNew(d) => deal::new(tx, ctx, d).await,
             Command::DealMove { deal, stage, note } => {
                 deal::move_to(tx, ctx, deal, stage, note).await
@@ -368,7 +382,7 @@ impl Command {
             Command::TaskDone(t) => tasks::done(tx, ctx, t).await,
             Command::TaskSnooze { task, until } => tasks::snooze(tx, ctx, task, until).await,
             Command::Settings(s) => settings::run(tx, ctx, s).await,
-            Command::Undo => settings::undo(tx, ctx).await,
+            Command::Undo => undo::undo(tx, ctx).await,
             Command::Help(c) => Ok(help::help(ctx, manifests, c.as_deref())),
         }
     }

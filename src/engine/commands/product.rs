@@ -5,13 +5,14 @@ use super::{amount, lookup, present, required};
 use crate::domain::analytics::{parse_lines, LineError, LineSpec};
 use crate::domain::money::Amount;
 use crate::domain::refs::DealRef;
+use crate::domain::stage::StageKind;
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
 use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{Entity, ProductInfo, StoreError, Tx};
+use crate::store::{AuditAction, Entity, ProductInfo, StoreError, Tx};
 
 /// Input of `/product add`.
 #[derive(Clone, Debug)]
@@ -175,7 +176,7 @@ pub(super) async fn insert_lines(
                 p.list_price_minor,
             )
             .await?;
-        ctx.audit(tx, "deal.new", Entity::DealProduct, id, None)
+        ctx.audit(tx, AuditAction::DealNew, Entity::DealProduct, id, None)
             .await?;
     }
     Ok(())
@@ -195,7 +196,7 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, p: ProductAdd) -> EngineResu
         }
         Err(e) => return Err(e.into()),
     };
-    ctx.audit(tx, "product.add", Entity::Product, id, None)
+    ctx.audit(tx, AuditAction::ProductAdd, Entity::Product, id, None)
         .await?;
     Ok(Reply::text(
         ctx.m(Msg::new("products.added")
@@ -230,7 +231,7 @@ pub(super) async fn set_line(
 ) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &input.deal).await?;
     ctx.require_owner(d.owner_id, lookup::deal_label(&d))?;
-    if d.status != "open" {
+    if d.status != StageKind::Open {
         return Err(EngineError::Conflict(
             Msg::new("error.deal_closed").arg("deal", lookup::deal_label(&d)),
         ));
@@ -248,8 +249,14 @@ pub(super) async fn set_line(
         };
         let before = ctx.before(tx, Entity::DealProduct, line).await?;
         tx.delete_deal_line(ctx.ws_id(), line).await?;
-        ctx.audit(tx, "deal.product", Entity::DealProduct, line, before)
-            .await?;
+        ctx.audit(
+            tx,
+            AuditAction::DealProduct,
+            Entity::DealProduct,
+            line,
+            before,
+        )
+        .await?;
         Msg::new("deal.line_removed").arg("product", &p.name)
     } else {
         let before = match existing {
@@ -267,16 +274,28 @@ pub(super) async fn set_line(
                 p.list_price_minor,
             )
             .await?;
-        ctx.audit(tx, "deal.product", Entity::DealProduct, line, before)
-            .await?;
+        ctx.audit(
+            tx,
+            AuditAction::DealProduct,
+            Entity::DealProduct,
+            line,
+            before,
+        )
+        .await?;
         Msg::new("deal.line_set")
             .arg("product", &p.name)
             .arg("quantity", input.quantity)
             .arg("price", ctx.money(price))
     };
     let total = tx.amount_from_lines(ctx.ws_id(), d.id, ctx.now).await?;
-    ctx.audit(tx, "deal.product", Entity::Deal, d.id, deal_before)
-        .await?;
+    ctx.audit(
+        tx,
+        AuditAction::DealProduct,
+        Entity::Deal,
+        d.id,
+        deal_before,
+    )
+    .await?;
     Ok(Reply::text(format!(
         "{}\n{}",
         ctx.m(headline.arg("deal", lookup::deal_label(&d))),

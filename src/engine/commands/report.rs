@@ -878,8 +878,7 @@ pub(super) async fn forecast(
         let raw = tx
             .pipeline_raw(ctx.ws_id(), f.owner, Some(year_ago), ctx.now)
             .await?;
-        let history =
-            crate::domain::pipeline::compute(&ctx.stages, &raw.input());
+        let history = crate::domain::pipeline::compute(&ctx.stages, &raw.input());
         let line = history.stages.iter().position(|s| s.name == stage.name);
         let observed = line.and_then(|i| history.stages[i].conversion_to_next);
         let implied = line

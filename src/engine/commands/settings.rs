@@ -1,6 +1,6 @@
 //! `/settings` and `/undo`.
 
-use super::{amount, lookup, stage, text};
+use super::{amount, stage, text};
 use crate::domain::locale::Locale;
 use crate::domain::money::{Amount, Currency};
 use crate::domain::role::Visibility;
@@ -12,8 +12,8 @@ use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{Entity, StageRow, Tx, UndoOutcome};
-use chrono::{Duration, NaiveTime};
+use crate::store::{AuditAction, Entity, StageRow, Tx};
+use chrono::NaiveTime;
 use chrono_tz::Tz;
 
 /// The parsed `/settings` subcommands.
@@ -199,7 +199,7 @@ impl SettingsCommand {
 }
 
 /// Saves the workspace row with an audit entry.
-async fn save_ws(tx: &mut Tx, ctx: &mut Ctx, action: &str) -> EngineResult<()> {
+async fn save_ws(tx: &mut Tx, ctx: &mut Ctx, action: AuditAction) -> EngineResult<()> {
     let before = ctx.before(tx, Entity::Workspace, ctx.ws_id()).await?;
     tx.save_workspace(&ctx.ws).await?;
     ctx.audit(tx, action, Entity::Workspace, ctx.ws_id(), before)
@@ -225,8 +225,14 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
             let before = ctx.before(tx, Entity::Member, ctx.actor).await?;
             tx.set_member_timezone(ctx.ws_id(), ctx.actor, tz.name())
                 .await?;
-            ctx.audit(tx, "settings.timezone", Entity::Member, ctx.actor, before)
-                .await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsTimezone,
+                Entity::Member,
+                ctx.actor,
+                before,
+            )
+            .await?;
             Ok(Reply::private(
                 ctx.m(Msg::new("settings.timezone_me").arg("tz", tz.name())),
             ))
@@ -234,7 +240,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         SettingsCommand::Timezone { tz, me: false } => {
             ctx.require_admin()?;
             ctx.ws.timezone = tz.name().to_string();
-            save_ws(tx, ctx, "settings.timezone").await?;
+            save_ws(tx, ctx, AuditAction::SettingsTimezone).await?;
             Ok(Reply::text(
                 ctx.m(Msg::new("settings.timezone").arg("tz", tz.name())),
             ))
@@ -249,7 +255,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
                 ));
             }
             ctx.ws.currency = c.code().to_string();
-            save_ws(tx, ctx, "settings.currency").await?;
+            save_ws(tx, ctx, AuditAction::SettingsCurrency).await?;
             Ok(Reply::text(ctx.m(
                 Msg::new("settings.currency").arg("currency", c.code()),
             )))
@@ -257,7 +263,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         SettingsCommand::Language(l) => {
             ctx.require_admin()?;
             ctx.ws.locale = l.tag().to_string();
-            save_ws(tx, ctx, "settings.language").await?;
+            save_ws(tx, ctx, AuditAction::SettingsLanguage).await?;
             Ok(Reply::text(
                 ctx.m(Msg::new("settings.language").arg("locale", l.tag())),
             ))
@@ -274,8 +280,14 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         SettingsCommand::Agenda(time) => {
             let before = ctx.before(tx, Entity::Member, ctx.actor).await?;
             tx.set_agenda_time(ctx.ws_id(), ctx.actor, time).await?;
-            ctx.audit(tx, "settings.agenda", Entity::Member, ctx.actor, before)
-                .await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsAgenda,
+                Entity::Member,
+                ctx.actor,
+                before,
+            )
+            .await?;
             Ok(Reply::private(ctx.m(
                 Msg::new("settings.agenda").arg("time", time.format("%H:%M")),
             )))
@@ -296,7 +308,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
             if let Some(t) = time {
                 ctx.ws.digest_time = t;
             }
-            save_ws(tx, ctx, "settings.digest").await?;
+            save_ws(tx, ctx, AuditAction::SettingsDigest).await?;
             let confirmation = Reply::text(digest_text(ctx, "settings.digest"));
             if preview {
                 let mut reply = digest_preview(tx, ctx).await?;
@@ -308,7 +320,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         SettingsCommand::Stale(days) => {
             ctx.require_admin()?;
             ctx.ws.stale_days = days;
-            save_ws(tx, ctx, "settings.stale").await?;
+            save_ws(tx, ctx, AuditAction::SettingsStale).await?;
             Ok(Reply::text(
                 ctx.m(Msg::new("settings.stale").arg("days", days)),
             ))
@@ -316,19 +328,27 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         SettingsCommand::ManagerRole(role) => {
             ctx.require_admin()?;
             ctx.ws.manager_role_id = Some(role);
-            save_ws(tx, ctx, "settings.manager_role").await?;
+            save_ws(tx, ctx, AuditAction::SettingsManagerRole).await?;
             Ok(Reply::text(ctx.m(
                 Msg::new("settings.manager_role").arg("role", format!("<@&{role}>")),
             )))
         }
         SettingsCommand::Quota { member, amount } => {
             ctx.require_manager()?;
-            let m = ctx.ensure_member(tx, "settings.quota", member).await?;
+            let m = ctx
+                .ensure_member(tx, AuditAction::SettingsQuota, member)
+                .await?;
             let before = ctx.before(tx, Entity::Member, member).await?;
             tx.set_member_quota(ctx.ws_id(), member, amount.minor())
                 .await?;
-            ctx.audit(tx, "settings.quota", Entity::Member, member, before)
-                .await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsQuota,
+                Entity::Member,
+                member,
+                before,
+            )
+            .await?;
             Ok(Reply::text(
                 ctx.m(Msg::new("settings.quota")
                     .arg("member", m.display_name)
@@ -338,7 +358,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         SettingsCommand::Visibility(v) => {
             ctx.require_admin()?;
             ctx.ws.visibility = v.as_str().to_string();
-            save_ws(tx, ctx, "settings.visibility").await?;
+            save_ws(tx, ctx, AuditAction::SettingsVisibility).await?;
             Ok(Reply::text(
                 ctx.t(&format!("settings.visibility_{}", v.as_str())),
             ))
@@ -443,7 +463,7 @@ async fn renumber(tx: &mut Tx, ctx: &mut Ctx, open: Vec<Stage>) -> EngineResult<
                 kind: s.kind.as_str().into(),
             };
             tx.update_stage(ctx.ws_id(), &row).await?;
-            ctx.audit(tx, "settings.stages", Entity::Stage, s.id, before)
+            ctx.audit(tx, AuditAction::SettingsStages, Entity::Stage, s.id, before)
                 .await?;
         }
     }
@@ -496,7 +516,7 @@ async fn stages(tx: &mut Tx, ctx: &mut Ctx, action: StagesAction) -> EngineResul
             let id = tx
                 .insert_stage(ctx.ws_id(), name.as_str(), 1000, probability)
                 .await?;
-            ctx.audit(tx, "settings.stages", Entity::Stage, id, None)
+            ctx.audit(tx, AuditAction::SettingsStages, Entity::Stage, id, None)
                 .await?;
             let stage = Stage {
                 id,
@@ -531,8 +551,14 @@ async fn stages(tx: &mut Tx, ctx: &mut Ctx, action: StagesAction) -> EngineResul
                 kind: stage.kind.as_str().into(),
             };
             tx.update_stage(ctx.ws_id(), &row).await?;
-            ctx.audit(tx, "settings.stages", Entity::Stage, stage.id, before)
-                .await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsStages,
+                Entity::Stage,
+                stage.id,
+                before,
+            )
+            .await?;
             Msg::new("settings.stage_renamed")
                 .arg("old", &stage.name)
                 .arg("name", name.as_str())
@@ -548,8 +574,14 @@ async fn stages(tx: &mut Tx, ctx: &mut Ctx, action: StagesAction) -> EngineResul
                 kind: stage.kind.as_str().into(),
             };
             tx.update_stage(ctx.ws_id(), &row).await?;
-            ctx.audit(tx, "settings.stages", Entity::Stage, stage.id, before)
-                .await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsStages,
+                Entity::Stage,
+                stage.id,
+                before,
+            )
+            .await?;
             Msg::new("settings.stage_probability")
                 .arg("name", &stage.name)
                 .arg("probability", probability)
@@ -568,8 +600,14 @@ async fn stages(tx: &mut Tx, ctx: &mut Ctx, action: StagesAction) -> EngineResul
             require_open(&stage)?;
             let before = ctx.before(tx, Entity::Stage, stage.id).await?;
             tx.set_stage_stale_days(ctx.ws_id(), stage.id, days).await?;
-            ctx.audit(tx, "settings.stages", Entity::Stage, stage.id, before)
-                .await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsStages,
+                Entity::Stage,
+                stage.id,
+                before,
+            )
+            .await?;
             Msg::new("settings.stage_stale")
                 .arg("name", &stage.name)
                 .arg("days", days)
@@ -589,8 +627,14 @@ async fn stages(tx: &mut Tx, ctx: &mut Ctx, action: StagesAction) -> EngineResul
             }
             let before = ctx.before(tx, Entity::Stage, stage.id).await?;
             tx.delete_stage(ctx.ws_id(), stage.id).await?;
-            ctx.audit(tx, "settings.stages", Entity::Stage, stage.id, before)
-                .await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsStages,
+                Entity::Stage,
+                stage.id,
+                before,
+            )
+            .await?;
             ctx.stages.retain(|s| s.id != stage.id);
             open.retain(|s| s.id != stage.id);
             renumber(tx, ctx, open).await?;
@@ -610,53 +654,6 @@ async fn stages(tx: &mut Tx, ctx: &mut Ctx, action: StagesAction) -> EngineResul
     )))
 }
 
-pub(super) async fn undo(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
-    let since = ctx.now - Duration::minutes(10);
-    match tx.undo_last(ctx.ws_id(), ctx.actor, since, ctx.now).await? {
-        UndoOutcome::Nothing => Ok(Reply::private(ctx.t("undo.nothing"))),
-        UndoOutcome::Conflict(action) => Err(EngineError::Conflict(
-            Msg::new("undo.conflict").arg_msg("action", Msg::new(action_key(&action))),
-        )),
-        UndoOutcome::Undone(action) => {
-            if action.starts_with("settings.stages") {
-                tx.recompute_furthest(ctx.ws_id()).await?;
-            }
-            Ok(Reply::text(ctx.m(
-                Msg::new("undo.done").arg_msg("action", Msg::new(action_key(&action))),
-            )))
-        }
-    }
-}
-
-/// The catalog key naming an audited action.
-fn action_key(action: &str) -> &'static str {
-    match action {
-        "contact.add" => "action.contact_add",
-        "contact.log" => "action.contact_log",
-        "contact.tag" => "action.contact_tag",
-        "company.add" => "action.company_add",
-        "deal.new" => "action.deal_new",
-        "deal.move" => "action.deal_move",
-        "deal.won" => "action.deal_won",
-        "deal.lost" => "action.deal_lost",
-        "deal.assign" => "action.deal_assign",
-        "deal.product" => "action.deal_product",
-        "product.add" => "action.product_add",
-        "remind" => "action.remind",
-        "tasks.done" => "action.tasks_done",
-        "tasks.snooze" => "action.tasks_snooze",
-        "settings.stages" => "action.settings_stages",
-        "settings.quota" => "action.settings_quota",
-        "settings.agenda" => "action.settings_agenda",
-        _ => "action.settings",
-    }
-}
-
-#[allow(dead_code)]
-fn _label(d: &crate::store::DealRow) -> String {
-    lookup::deal_label(d)
-}
-
 /// The digest as it would be posted now (this week's), shown only to the admin who asked.
 async fn digest_preview(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
     ctx.require_admin()?;
@@ -671,7 +668,7 @@ async fn digest_preview(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
         stale_days: ctx.ws.stale_days,
     };
     let today = ctx.now.with_timezone(&ctx.ws_tz).date_naive();
-    let mut reply = crate::scheduler::jobs::digest_reply(tx, &w, ctx.now, today).await?;
+    let mut reply = crate::engine::notices::digest(tx, &w, ctx.now, today).await?;
     reply.ephemeral = true;
     Ok(reply)
 }

@@ -2,11 +2,12 @@
 
 use super::lookup;
 use crate::domain::refs::{ContactRef, DealRef, TaskRef};
+use crate::engine::clicks::Click;
 use crate::engine::ctx::Ctx;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{Entity, NewTask, TaskRow, Tx};
+use crate::store::{AuditAction, Entity, NewTask, TaskRow, Tx};
 use chrono::{DateTime, Utc};
 
 #[allow(clippy::too_many_arguments)]
@@ -22,7 +23,7 @@ pub(super) async fn remind(
     let assignee = match assignee {
         Some(a) if a != ctx.actor => {
             ctx.require_manager()?;
-            ctx.ensure_member(tx, "remind", a).await?;
+            ctx.ensure_member(tx, AuditAction::Remind, a).await?;
             a
         }
         _ => ctx.actor,
@@ -46,7 +47,8 @@ pub(super) async fn remind(
         activity_id: None,
     };
     let id = tx.insert_task(ctx.ws_id(), &task, ctx.now).await?;
-    ctx.audit(tx, "remind", Entity::Task, id, None).await?;
+    ctx.audit(tx, AuditAction::Remind, Entity::Task, id, None)
+        .await?;
     let who = if assignee == ctx.actor {
         ctx.t("task.you")
     } else {
@@ -60,7 +62,7 @@ pub(super) async fn remind(
         .arg("who", who)
         .arg("due", ctx.time(due))
         .arg("title", what));
-    Ok(Reply::private(text).with_button(format!("task:done:{id}"), ctx.t("button.done")))
+    Ok(Reply::private(text).with_button(Click::TaskDone(id).to_string(), ctx.t("button.done")))
 }
 
 fn task_line(ctx: &Ctx, t: &TaskRow) -> String {
@@ -152,7 +154,7 @@ pub(crate) async fn done(tx: &mut Tx, ctx: &mut Ctx, r: TaskRef) -> EngineResult
     let t = load(tx, ctx, &r).await?;
     let before = ctx.before(tx, Entity::Task, t.id).await?;
     tx.complete_task(ctx.ws_id(), t.id, ctx.now).await?;
-    ctx.audit(tx, "tasks.done", Entity::Task, t.id, before)
+    ctx.audit(tx, AuditAction::TasksDone, Entity::Task, t.id, before)
         .await?;
     Ok(Reply::private(
         ctx.m(Msg::new("task.done")
@@ -170,12 +172,12 @@ pub(crate) async fn snooze(
     let t = load(tx, ctx, &r).await?;
     let before = ctx.before(tx, Entity::Task, t.id).await?;
     tx.snooze_task(ctx.ws_id(), t.id, until).await?;
-    ctx.audit(tx, "tasks.snooze", Entity::Task, t.id, before)
+    ctx.audit(tx, AuditAction::TasksSnooze, Entity::Task, t.id, before)
         .await?;
     Ok(Reply::private(
         ctx.m(Msg::new("task.snoozed")
             .arg("id", format!("T-{}", t.id))
             .arg("due", ctx.time(until))),
     )
-    .with_button(format!("task:done:{}", t.id), ctx.t("button.done")))
+    .with_button(Click::TaskDone(t.id).to_string(), ctx.t("button.done")))
 }

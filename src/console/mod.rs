@@ -1,6 +1,10 @@
 //! The local console: slash commands typed at a prompt (or piped in), answered by the same
 //! engine that serves Discord. Lines starting with `:` control the session itself.
 
+mod cli;
+
+pub use cli::{report, run_stdin, ReportKind, ReportQuery};
+
 use crate::domain::locale::Locale;
 use crate::domain::role::Role;
 use crate::engine::{Action, Engine, Invocation, Reply, Request};
@@ -65,8 +69,6 @@ pub struct Console {
     locale: Option<Locale>,
     clock: Option<DateTime<Utc>>,
     json: bool,
-    /// Requests go out as the server's operator (`salesbot report`), not as a member.
-    operator: bool,
 }
 
 /// Delivers into memory, so the console prints what the bot would send.
@@ -142,16 +144,7 @@ impl Console {
             locale: None,
             clock: None,
             json: options.json,
-            operator: false,
         }
-    }
-
-    /// Sends every command as the server's operator: whole-workspace visibility, no member
-    /// row written, and an unknown workspace is an error instead of being created. For
-    /// `salesbot report`.
-    pub fn as_operator(mut self) -> Console {
-        self.operator = true;
-        self
     }
 
     /// The console's clock: the time set with `:now`, else the real time.
@@ -244,11 +237,7 @@ impl Console {
             workspace_id: self.workspace,
             user_id: self.user,
             display_name: None,
-            role: if self.operator {
-                crate::engine::RoleSource::Operator
-            } else {
-                crate::engine::RoleSource::Known(self.role)
-            },
+            role: crate::engine::RoleSource::Known(self.role),
             locale: self.locale,
             channel_id: Some(CONSOLE_CHANNEL),
             interaction_id: None,

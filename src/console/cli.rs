@@ -1,0 +1,153 @@
+//! The terminal's two ways in: the interactive read loop of `salesbot console`, and
+//! `salesbot report`, which asks the engine for one report as the server's operator and prints
+//! it as text or JSON.
+
+use super::{render_text, Console, Output, Target, CONSOLE_CHANNEL};
+use crate::engine::{Action, Engine, Invocation, OptionValue, Request, RoleSource};
+use anyhow::Context as _;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// Reads commands from stdin until end of input, ctrl-c or `:quit`, printing each answer.
+pub async fn run_stdin(mut console: Console, json: bool) -> anyhow::Result<()> {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdout = tokio::io::stdout();
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    if interactive && !json {
+        stdout.write_all(b"salesbot console: type /help for commands, :help for console controls, ctrl-d to quit\n").await?;
+    }
+    loop {
+        if interactive && !json {
+            stdout.write_all(b"> ").await?;
+            stdout.flush().await?;
+        }
+        let line = tokio::select! {
+            line = lines.next_line() => line.context("failed to read stdin")?,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(line) = line else { break };
+        if matches!(line.trim(), ":quit" | ":q" | ":exit") {
+            break;
+        }
+        for out in console.handle_line(&line).await {
+            stdout.write_all(console.render(&out).as_bytes()).await?;
+            stdout.write_all(b"\n").await?;
+        }
+        stdout.flush().await?;
+    }
+    Ok(())
+}
+
+/// The reports `salesbot report` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportKind {
+    /// `/pipeline stats`.
+    Pipeline,
+    /// `/kpi`.
+    Kpi,
+    /// `/report trends`.
+    Trends,
+    /// `/report products`.
+    Products,
+    /// `/report customers`.
+    Customers,
+    /// `/forecast show`.
+    Forecast,
+}
+
+impl ReportKind {
+    /// The command, subcommand and the name of its member option.
+    fn command(self) -> (&'static str, Option<&'static str>, &'static str) {
+        match self {
+            ReportKind::Pipeline => ("pipeline", Some("stats"), "owner"),
+            ReportKind::Kpi => ("kpi", None, "member"),
+            ReportKind::Trends => ("report", Some("trends"), "member"),
+            ReportKind::Products => ("report", Some("products"), "member"),
+            ReportKind::Customers => ("report", Some("customers"), "member"),
+            ReportKind::Forecast => ("forecast", Some("show"), "member"),
+        }
+    }
+}
+
+/// What `salesbot report` was asked for.
+#[derive(Clone, Debug)]
+pub struct ReportQuery {
+    /// Which report.
+    pub kind: ReportKind,
+    /// The workspace (Discord server id).
+    pub workspace: i64,
+    /// A named period (`this-quarter`, ...).
+    pub period: Option<String>,
+    /// Start of a custom period.
+    pub from: Option<String>,
+    /// End of a custom period.
+    pub to: Option<String>,
+    /// One member's figures instead of the team's.
+    pub member: Option<u64>,
+    /// Trend buckets (`week`, `month`).
+    pub by: Option<String>,
+}
+
+impl ReportQuery {
+    /// The slash command this report is, as the engine validates any other.
+    pub fn invocation(&self) -> Invocation {
+        let (command, subcommand, member_option) = self.kind.command();
+        let mut options = Vec::new();
+        for (name, value) in [
+            ("period", &self.period),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("by", &self.by),
+        ] {
+            if let Some(v) = value {
+                options.push((name.to_string(), OptionValue::String(v.clone())));
+            }
+        }
+        if let Some(m) = self.member {
+            options.push((member_option.to_string(), OptionValue::User(m)));
+        }
+        Invocation {
+            command: command.to_string(),
+            subcommand: subcommand.map(str::to_string),
+            options,
+        }
+    }
+}
+
+/// Runs one report as the server's operator (whole workspace, no member row, an unknown
+/// workspace refused) and prints it. Returns the process's exit code: 0, or 1 when the report
+/// was refused (the reason is on stderr).
+pub async fn report(engine: &Engine, query: &ReportQuery, json: bool) -> anyhow::Result<i32> {
+    let request = Request {
+        workspace_id: query.workspace,
+        user_id: 0,
+        display_name: None,
+        role: RoleSource::Operator,
+        locale: None,
+        channel_id: Some(CONSOLE_CHANNEL),
+        interaction_id: None,
+        now: chrono::Utc::now(),
+        action: Action::Command(query.invocation()),
+        in_dm: false,
+    };
+    let Some(reply) = engine.handle(request).await else {
+        anyhow::bail!("the report gave no answer");
+    };
+    let out = Output {
+        to: Target::Reply,
+        user: 0,
+        channel: Some(CONSOLE_CHANNEL),
+        reply,
+    };
+    if out.reply.ephemeral && out.reply.data.is_none() {
+        // An error: what was wrong, in the console's words.
+        eprintln!("{}", render_text(&out));
+        return Ok(1);
+    }
+    if json {
+        let data = out.reply.data.clone().unwrap_or_default();
+        println!("{}", serde_json::to_string_pretty(&data)?);
+    } else {
+        println!("{}", render_text(&out));
+    }
+    Ok(0)
+}

@@ -1,0 +1,199 @@
+//! Every option in `commands/*.json` is read by its command's parser, and no parser asks for an
+//! option its manifest lacks: a renamed option in either place fails here instead of silently
+//! never arriving. Parsers run without a database, on sample values, with `Args` recording
+//! every name they ask for.
+
+use super::Command;
+use crate::domain::locale::Locale;
+use crate::domain::role::Role;
+use crate::engine::ctx::Ctx;
+use crate::engine::manifest::{kind, Args, Manifests, OptionSpec};
+use crate::engine::{Action, Invocation, OptionValue, Request, RoleSource};
+use crate::store::{MemberRow, StageRow, WorkspaceRow};
+use chrono::{NaiveTime, TimeZone, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn ctx() -> Ctx {
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 30, 12, 0, 0)
+        .single()
+        .expect("a time");
+    let request = Request {
+        workspace_id: 1,
+        user_id: 1,
+        display_name: None,
+        role: RoleSource::Known(Role::Admin),
+        locale: None,
+        channel_id: None,
+        interaction_id: None,
+        now,
+        action: Action::Command(Invocation::default()),
+        in_dm: false,
+    };
+    let ws = WorkspaceRow {
+        id: 1,
+        timezone: "UTC".into(),
+        currency: "USD".into(),
+        locale: "en".into(),
+        digest_channel_id: None,
+        digest_weekday: 1,
+        digest_time: NaiveTime::from_hms_opt(9, 0, 0).expect("a time"),
+        stale_days: 14,
+        manager_role_id: None,
+        visibility: "all".into(),
+    };
+    let member = MemberRow {
+        user_id: 1,
+        display_name: "Ann".into(),
+        role: "admin".into(),
+        timezone: None,
+        quota_minor: None,
+        locale: None,
+    };
+    let stages = [
+        ("Lead", 10, "open"),
+        ("Qualified", 25, "open"),
+        ("Proposal", 50, "open"),
+        ("Won", 100, "won"),
+        ("Lost", 0, "lost"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (name, probability, kind))| StageRow {
+        id: i as i64 + 1,
+        name: name.to_string(),
+        position: i as i32 + 1,
+        probability: *probability,
+        kind: kind.to_string(),
+    })
+    .collect();
+    Ctx::new(&request, Role::Admin, ws, member, stages, Locale::En).expect("a context")
+}
+
+/// A value a person could type for this option.
+fn sample(o: &OptionSpec) -> OptionValue {
+    if let Some(choice) = o.choices.first() {
+        return match &choice.value {
+            serde_json::Value::Number(n) => OptionValue::Integer(n.as_i64().unwrap_or(1)),
+            v => OptionValue::String(v.as_str().unwrap_or_default().to_string()),
+        };
+    }
+    match o.kind {
+        kind::INTEGER => OptionValue::Integer(o.min_value.map_or(1, |m| m.max(1.0) as i64)),
+        kind::NUMBER => OptionValue::Number(o.min_value.unwrap_or(1.0).max(1.0)),
+        kind::BOOLEAN => OptionValue::Boolean(true),
+        kind::USER => OptionValue::User(42),
+        kind::CHANNEL => OptionValue::Channel(42),
+        kind::ROLE => OptionValue::Role(42),
+        _ => OptionValue::String(
+            match o.name.as_str() {
+                "amount" | "price" => "1200",
+                "deal" => "D-1",
+                "contact" => "C-1",
+                "task" => "T-1",
+                "stage" => "Qualified",
+                "email" => "ann@example.com",
+                "phone" => "+1 555 0100",
+                "birthday" => "1990-05-17",
+                "close" | "contract_end" | "from" => "2026-12-01",
+                "to" => "2026-12-31",
+                "when" | "due" | "until" => "tomorrow 9am",
+                "time" => "09:00",
+                "zone" => "Europe/Berlin",
+                "code" => "EUR",
+                "website" => "example.com",
+                "tags" | "add" | "remove" => "vip",
+                "products" => "Widget x3 @1200",
+                "product" => "Widget",
+                _ => "Acme",
+            }
+            .to_string(),
+        ),
+    }
+}
+
+/// The names a parser asks for when given `values`.
+fn asked(
+    command: &str,
+    sub: Option<&str>,
+    values: BTreeMap<String, OptionValue>,
+) -> BTreeSet<String> {
+    let ctx = ctx();
+    let inv = Invocation {
+        command: command.to_string(),
+        subcommand: sub.map(str::to_string),
+        options: Vec::new(),
+    };
+    let (args, asked): (Args, _) = Args::probing(values);
+    // Errors are fine here: only which options were read matters.
+    let _ = Command::parse(&inv, &args, &ctx);
+    let names = asked.lock().map(|a| a.clone()).unwrap_or_default();
+    names
+}
+
+#[test]
+fn every_manifest_option_is_read_and_nothing_else() {
+    let manifests = Manifests::load().expect("manifests");
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for command in manifests.commands() {
+        let subs: Vec<Option<&str>> = if command.options.iter().any(|o| o.kind == kind::SUB_COMMAND)
+        {
+            command
+                .options
+                .iter()
+                .filter(|o| o.kind == kind::SUB_COMMAND)
+                .map(|o| Some(o.name.as_str()))
+                .collect()
+        } else {
+            vec![None]
+        };
+        for sub in subs {
+            let specs = manifests.option_specs(&command.name, sub).expect("specs");
+            let declared: BTreeSet<String> = specs.iter().map(|o| o.name.clone()).collect();
+            let all: BTreeMap<String, OptionValue> =
+                specs.iter().map(|o| (o.name.clone(), sample(o))).collect();
+            // Options that exclude each other (a period or a from/to range) and choices that
+            // open other options (a stage action) need more than one run: all options, all
+            // but one, and each choice of each option.
+            let mut runs = vec![all.clone(), BTreeMap::new()];
+            for o in specs {
+                let mut without = all.clone();
+                without.remove(&o.name);
+                runs.push(without);
+                for choice in &o.choices {
+                    let mut with = all.clone();
+                    let value = match &choice.value {
+                        serde_json::Value::Number(n) => {
+                            OptionValue::Integer(n.as_i64().unwrap_or(1))
+                        }
+                        v => OptionValue::String(v.as_str().unwrap_or_default().to_string()),
+                    };
+                    with.insert(o.name.clone(), value);
+                    runs.push(with);
+                }
+            }
+            let mut read = BTreeSet::new();
+            for values in runs {
+                read.extend(asked(&command.name, sub, values));
+            }
+            let name = match sub {
+                Some(s) => format!("/{} {s}", command.name),
+                None => format!("/{}", command.name),
+            };
+            for unread in declared.difference(&read) {
+                problems.push(format!(
+                    "{name}: option '{unread}' is in the manifest but never read"
+                ));
+            }
+            for unknown in read.difference(&declared) {
+                problems.push(format!(
+                    "{name}: the parser reads '{unknown}', which the manifest lacks"
+                ));
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} commands checked");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -1,0 +1,58 @@
+//! `/undo`: takes back the caller's latest change of the last ten minutes, if every row it
+//! touched is still as that change left it.
+
+use crate::engine::ctx::Ctx;
+use crate::engine::{EngineError, EngineResult, Reply};
+use crate::i18n::Msg;
+use crate::store::{AuditAction, Tx, UndoOutcome};
+use chrono::Duration;
+
+pub(super) async fn undo(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
+    let since = ctx.now - Duration::minutes(10);
+    match tx.undo_last(ctx.ws_id(), ctx.actor, since, ctx.now).await? {
+        UndoOutcome::Nothing => Ok(Reply::private(ctx.t("undo.nothing"))),
+        UndoOutcome::Conflict(action) => Err(EngineError::Conflict(
+            Msg::new("undo.conflict").arg_msg("action", Msg::new(action_key(action))),
+        )),
+        UndoOutcome::Undone(action) => {
+            // The funnel's furthest stage follows the stage order, which this put back.
+            if action == AuditAction::SettingsStages {
+                tx.recompute_furthest(ctx.ws_id()).await?;
+            }
+            Ok(Reply::text(ctx.m(
+                Msg::new("undo.done").arg_msg("action", Msg::new(action_key(action))),
+            )))
+        }
+    }
+}
+
+/// The catalog key naming an audited action. The settings that have no key of their own read
+/// as "a settings change".
+fn action_key(action: AuditAction) -> &'static str {
+    match action {
+        AuditAction::ContactAdd => "action.contact_add",
+        AuditAction::ContactLog => "action.contact_log",
+        AuditAction::ContactTag => "action.contact_tag",
+        AuditAction::CompanyAdd => "action.company_add",
+        AuditAction::DealNew => "action.deal_new",
+        AuditAction::DealMove => "action.deal_move",
+        AuditAction::DealWon => "action.deal_won",
+        AuditAction::DealLost => "action.deal_lost",
+        AuditAction::DealAssign => "action.deal_assign",
+        AuditAction::DealProduct => "action.deal_product",
+        AuditAction::ProductAdd => "action.product_add",
+        AuditAction::Remind => "action.remind",
+        AuditAction::TasksDone => "action.tasks_done",
+        AuditAction::TasksSnooze => "action.tasks_snooze",
+        AuditAction::SettingsStages => "action.settings_stages",
+        AuditAction::SettingsQuota => "action.settings_quota",
+        AuditAction::SettingsAgenda => "action.settings_agenda",
+        AuditAction::SettingsTimezone
+        | AuditAction::SettingsCurrency
+        | AuditAction::SettingsLanguage
+        | AuditAction::SettingsDigest
+        | AuditAction::SettingsStale
+        | AuditAction::SettingsManagerRole
+        | AuditAction::SettingsVisibility => "action.settings",
+    }
+}

@@ -1,0 +1,191 @@
+//! The weekly KPI digest a workspace's channel gets: last week against the week before, the
+//! leaderboard, the quarter's funnel with its chart, the month's forecast against quota and
+//! the deals at risk. Posted to a channel, so it names what the whole team sees.
+
+use crate::charts;
+use crate::domain::analytics::{forecast_stages, outlook};
+use crate::domain::figures::win_rate;
+use crate::domain::period::Period;
+use crate::domain::pipeline::compute;
+use crate::domain::stage::Stage;
+use crate::domain::when::resolve_local;
+use crate::engine::format::Format;
+use crate::engine::reply::{Attachment, Embed, Reply};
+use crate::i18n::Msg;
+use crate::store::{DigestWorkspace, StageRow, Tx, WeekFigures};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+
+fn week_win_rate(w: &WeekFigures) -> Option<f64> {
+    win_rate(w.won_count, w.lost_count)
+}
+
+/// One workspace's digest for the week before `slot_date` (Monday to Sunday, local), read in
+/// the digest's own transaction so every figure is of one moment.
+pub async fn digest(
+    tx: &mut Tx,
+    w: &DigestWorkspace,
+    now: DateTime<Utc>,
+    slot_date: NaiveDate,
+) -> anyhow::Result<Reply> {
+    let f = Format::stored(&w.locale, &w.timezone, &w.currency);
+    let this_monday =
+        slot_date - Duration::days(i64::from(slot_date.weekday().num_days_from_monday()));
+    let week_start = this_monday - Duration::days(7);
+    let bound = |d: NaiveDate| resolve_local(d.and_time(chrono::NaiveTime::MIN), f.tz);
+    let (from, to) = (bound(week_start), bound(this_monday));
+    let (prev_from, prev_to) = (bound(week_start - Duration::days(7)), from);
+    let week = tx.week_figures(w.id, from, to).await?;
+    let prev = tx.week_figures(w.id, prev_from, prev_to).await?;
+    let board = tx.leaderboard(w.id, from, to).await?;
+    let stages: Vec<Stage> = tx
+        .stages(w.id)
+        .await?
+        .into_iter()
+        .map(StageRow::into_stage)
+        .collect();
+    let (q_from, q_to) = Period::ThisQuarter.range(now, f.tz);
+    let raw = tx.pipeline_raw(w.id, None, q_from, q_to).await?;
+    let funnel = compute(&stages, &raw.input());
+    let (m_from, m_to) = Period::ThisMonth.range(now, f.tz);
+    let month = tx.pipeline_raw(w.id, None, m_from, m_to).await?;
+    let month_stats = compute(&stages, &month.input());
+    // The forecast is /forecast show's: open deals expected to close this month, weighted.
+    let (d_from, d_until) = Period::ThisMonth.days(now, f.tz);
+    let closing = tx.forecast_raw(w.id, None, d_from, d_until).await?;
+    let month_weighted = outlook(
+        0,
+        &forecast_stages(&stages, &closing.by_stage),
+        &Default::default(),
+    )
+    .weighted;
+    let quota = tx.team_quota(w.id).await?;
+    let today = now.with_timezone(&f.tz).date_naive();
+    let risky = tx.at_risk(w.id, now, today, w.stale_days).await?;
+
+    let money = |v: i64| f.money(v);
+    let count = |v: i64| v.to_string();
+    let label = format!(
+        "{}-W{:02}",
+        week_start.iso_week().year(),
+        week_start.iso_week().week()
+    );
+    let mut embed = Embed::new(
+        f.m(Msg::new("digest.title")
+            .arg("week", &label)
+            .arg("from", f.date(week_start))
+            .arg("to", f.date(this_monday - Duration::days(1)))),
+    );
+    embed = embed
+        .inline(
+            f.t("field.won_revenue"),
+            f.change(week.won_amount, prev.won_amount, &money),
+        )
+        .inline(
+            f.t("digest.deals_won"),
+            f.change(week.won_count, prev.won_count, &count),
+        )
+        .inline(
+            f.t("digest.deals_lost"),
+            f.change(week.lost_count, prev.lost_count, &count),
+        )
+        .inline(
+            f.t("field.win_rate"),
+            f.versus(week_win_rate(&week), week_win_rate(&prev), |r| f.percent(r)),
+        )
+        .inline(
+            f.t("digest.new_pipeline"),
+            f.change(week.new_amount, prev.new_amount, &money),
+        )
+        .inline(
+            f.t("digest.activities"),
+            f.change(week.activities, prev.activities, &count),
+        )
+        .inline(
+            f.t("digest.satisfaction"),
+            f.versus(week.avg_satisfaction, prev.avg_satisfaction, |s| {
+                format!("{s:.1}")
+            }),
+        );
+    let board_text = if board.is_empty() {
+        f.t("digest.no_activity")
+    } else {
+        board
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                format!(
+                    "{}. {} · {} · {} · {}",
+                    i + 1,
+                    r.name,
+                    money(r.won_amount),
+                    f.m(Msg::new("digest.won_n").arg("count", r.won_count)),
+                    f.m(Msg::new("digest.activities_n").arg("count", r.activities))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    embed = embed.field(f.t("digest.leaderboard"), board_text);
+    let funnel_text = funnel
+        .stages
+        .iter()
+        .map(|s| {
+            let conv = f.percent_or_dash(s.conversion_to_next);
+            format!("{} · {} · → {conv}", s.name, s.reached)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    embed = embed.field(f.t("digest.funnel"), funnel_text);
+    let expected = month_stats.won_amount + month_weighted;
+    let attainment = if quota > 0 {
+        f.percent_whole(expected as f64 / quota as f64)
+    } else {
+        "—".into()
+    };
+    embed = embed.field(
+        f.t("digest.forecast"),
+        f.m(Msg::new("digest.forecast_line")
+            .arg("won", money(month_stats.won_amount))
+            .arg("weighted", money(month_weighted))
+            .arg(
+                "quota",
+                if quota > 0 {
+                    money(quota)
+                } else {
+                    "—".into()
+                },
+            )
+            .arg("attainment", attainment)),
+    );
+    let risk_text = if risky.is_empty() {
+        f.t("common.none")
+    } else {
+        risky
+            .iter()
+            .map(|d| {
+                format!(
+                    "D-{} {} · {} · {}",
+                    d.number,
+                    d.title,
+                    money(d.amount_minor),
+                    d.owner
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    embed = embed.field(f.t("digest.at_risk"), risk_text);
+    let bars = charts::funnel_bars(&funnel, &|c| f.percent_whole(c));
+    let png = charts::funnel(
+        &f.m(Msg::new("digest.chart_title").arg("period", f.t("period.this-quarter"))),
+        &bars,
+    )?;
+    embed = embed.footer(f.t("digest.footer"));
+    let mut reply = Reply::default().with_embed(embed);
+    reply.attachments.push(Attachment {
+        filename: "funnel.png".into(),
+        content_type: "image/png".into(),
+        data: png,
+    });
+    Ok(reply)
+}

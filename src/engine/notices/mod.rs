@@ -1,0 +1,12 @@
+//! The messages the bot sends on its own initiative, composed here like every reply so they
+//! read the same: `reminder` (a task came due), `agenda` (a member's morning), `digest` (the
+//! team's week). The scheduler decides when each is due and writes it to the outbox; it says
+//! nothing itself.
+
+mod agenda;
+mod digest;
+mod reminder;
+
+pub use agenda::agenda;
+pub use digest::digest;
+pub use reminder::reminder;
