@@ -1,6 +1,6 @@
 //! The one formatter for every text a person reads: replies, reminders, agendas and digests
 //! all render numbers, money, times and changes here, so a figure looks the same in a reply
-//! and in a digest. A request's [`super::ctx::Ctx`] carries one; scheduled messages build one
+//! and in a digest. A request's `Ctx` carries one; scheduled messages build one
 //! from the recipient's stored settings.
 
 use crate::domain::figures::change_share;

@@ -1,4 +1,5 @@
-//! Deals: open, move through the stages, win, lose, reassign, show and list.
+//! Deals: open, move through the stages, win, lose, reassign, show and list. (Just over 600
+//! lines: a deal's whole life, with the two forms its buttons open, reads best in one place.)
 
 use super::{amount, company_ref, contact_ref, date, lookup, required, stage};
 use crate::domain::money::Amount;

@@ -1,0 +1,263 @@
+//! `/settings stages`: the pipeline's stages listed, added, renamed, reweighted, moved, given
+//! their own stale threshold and removed, each change audited and undoable.
+
+use crate::domain::stage::{Stage, StageKind, StageName};
+use crate::engine::ctx::Ctx;
+use crate::engine::errors;
+use crate::engine::{EngineError, EngineResult, Reply};
+use crate::i18n::Msg;
+use crate::store::{AuditAction, Entity, StageRow, Tx};
+
+/// The parsed `/settings stages` actions.
+#[derive(Clone, Debug)]
+pub enum StagesAction {
+    /// Show the pipeline.
+    List,
+    /// Add an open stage.
+    Add {
+        name: StageName,
+        probability: i16,
+        position: Option<i32>,
+    },
+    /// Rename a stage.
+    Rename { stage: Stage, name: StageName },
+    /// Change an open stage's win probability.
+    Probability { stage: Stage, probability: i16 },
+    /// Move an open stage to another position.
+    Move { stage: Stage, position: i32 },
+    /// Remove an unused open stage.
+    Remove { stage: Stage },
+    /// Days without activity before a deal in this stage is stale.
+    Stale { stage: Stage, days: i32 },
+}
+
+pub(super) fn stages_text(ctx: &Ctx) -> String {
+    ctx.stages
+        .iter()
+        .map(|s| {
+            format!(
+                "{}. {} · {}% · {}",
+                s.position,
+                s.name,
+                s.probability,
+                ctx.t(&format!("stage_kind.{}", s.kind.as_str()))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Writes the given stage order: open stages first, in the given order, then won and lost.
+async fn renumber(tx: &mut Tx, ctx: &mut Ctx, open: Vec<Stage>) -> EngineResult<()> {
+    let closed: Vec<Stage> = ctx
+        .stages
+        .iter()
+        .filter(|s| s.kind != StageKind::Open)
+        .cloned()
+        .collect();
+    for (i, s) in open.into_iter().chain(closed).enumerate() {
+        let position = i as i32 + 1;
+        if s.position != position {
+            let before = ctx.before(tx, Entity::Stage, s.id).await?;
+            let row = StageRow {
+                id: s.id,
+                name: s.name.clone(),
+                position,
+                probability: s.probability,
+                kind: s.kind.as_str().into(),
+            };
+            tx.update_stage(ctx.ws_id(), &row).await?;
+            ctx.audit(tx, AuditAction::SettingsStages, Entity::Stage, s.id, before)
+                .await?;
+        }
+    }
+    // The furthest stage a deal reached is kept by position; a new order changes it.
+    tx.recompute_furthest(ctx.ws_id()).await?;
+    Ok(())
+}
+
+fn require_open(stage: &Stage) -> EngineResult<()> {
+    if stage.kind == StageKind::Open {
+        Ok(())
+    } else {
+        Err(errors::option(
+            "stage",
+            Msg::new("problem.closed_stage").arg("given", &stage.name),
+            Msg::new("accepted.open_stage"),
+        ))
+    }
+}
+
+pub(super) async fn stages(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    action: StagesAction,
+) -> EngineResult<Reply> {
+    if !matches!(action, StagesAction::List) {
+        ctx.require_admin()?;
+    }
+    let mut open: Vec<Stage> = ctx
+        .stages
+        .iter()
+        .filter(|s| s.kind == StageKind::Open)
+        .cloned()
+        .collect();
+    let message = match action {
+        StagesAction::List => {
+            return Ok(Reply::private(stages_text(ctx)));
+        }
+        StagesAction::Add {
+            name,
+            probability,
+            position,
+        } => {
+            if ctx
+                .stages
+                .iter()
+                .any(|s| s.name.eq_ignore_ascii_case(name.as_str()))
+            {
+                return Err(EngineError::Conflict(
+                    Msg::new("error.stage_exists").arg("name", name.as_str()),
+                ));
+            }
+            // Appended after the open stages first, then placed where asked.
+            let id = tx
+                .insert_stage(ctx.ws_id(), name.as_str(), 1000, probability)
+                .await?;
+            ctx.audit(tx, AuditAction::SettingsStages, Entity::Stage, id, None)
+                .await?;
+            let stage = Stage {
+                id,
+                name: name.as_str().to_string(),
+                position: 1000,
+                probability,
+                kind: StageKind::Open,
+            };
+            let at = position
+                .map(|p| (p.max(1) as usize - 1).min(open.len()))
+                .unwrap_or(open.len());
+            open.insert(at, stage);
+            renumber(tx, ctx, open).await?;
+            Msg::new("settings.stage_added").arg("name", name.as_str())
+        }
+        StagesAction::Rename { stage, name } => {
+            if ctx
+                .stages
+                .iter()
+                .any(|s| s.id != stage.id && s.name.eq_ignore_ascii_case(name.as_str()))
+            {
+                return Err(EngineError::Conflict(
+                    Msg::new("error.stage_exists").arg("name", name.as_str()),
+                ));
+            }
+            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
+            let row = StageRow {
+                id: stage.id,
+                name: name.as_str().into(),
+                position: stage.position,
+                probability: stage.probability,
+                kind: stage.kind.as_str().into(),
+            };
+            tx.update_stage(ctx.ws_id(), &row).await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsStages,
+                Entity::Stage,
+                stage.id,
+                before,
+            )
+            .await?;
+            Msg::new("settings.stage_renamed")
+                .arg("old", &stage.name)
+                .arg("name", name.as_str())
+        }
+        StagesAction::Probability { stage, probability } => {
+            require_open(&stage)?;
+            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
+            let row = StageRow {
+                id: stage.id,
+                name: stage.name.clone(),
+                position: stage.position,
+                probability,
+                kind: stage.kind.as_str().into(),
+            };
+            tx.update_stage(ctx.ws_id(), &row).await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsStages,
+                Entity::Stage,
+                stage.id,
+                before,
+            )
+            .await?;
+            Msg::new("settings.stage_probability")
+                .arg("name", &stage.name)
+                .arg("probability", probability)
+        }
+        StagesAction::Move { stage, position } => {
+            require_open(&stage)?;
+            open.retain(|s| s.id != stage.id);
+            let at = (position.max(1) as usize - 1).min(open.len());
+            open.insert(at, stage.clone());
+            renumber(tx, ctx, open).await?;
+            Msg::new("settings.stage_moved")
+                .arg("name", &stage.name)
+                .arg("position", at + 1)
+        }
+        StagesAction::Stale { stage, days } => {
+            require_open(&stage)?;
+            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
+            tx.set_stage_stale_days(ctx.ws_id(), stage.id, days).await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsStages,
+                Entity::Stage,
+                stage.id,
+                before,
+            )
+            .await?;
+            Msg::new("settings.stage_stale")
+                .arg("name", &stage.name)
+                .arg("days", days)
+        }
+        StagesAction::Remove { stage } => {
+            require_open(&stage)?;
+            if open.len() <= 1 {
+                return Err(EngineError::Conflict(Msg::new("error.last_open_stage")));
+            }
+            let used = tx.stage_usage(ctx.ws_id(), stage.id).await?;
+            if used > 0 {
+                return Err(EngineError::Conflict(
+                    Msg::new("error.stage_in_use")
+                        .arg("name", &stage.name)
+                        .arg("count", used),
+                ));
+            }
+            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
+            tx.delete_stage(ctx.ws_id(), stage.id).await?;
+            ctx.audit(
+                tx,
+                AuditAction::SettingsStages,
+                Entity::Stage,
+                stage.id,
+                before,
+            )
+            .await?;
+            ctx.stages.retain(|s| s.id != stage.id);
+            open.retain(|s| s.id != stage.id);
+            renumber(tx, ctx, open).await?;
+            Msg::new("settings.stage_removed").arg("name", &stage.name)
+        }
+    };
+    ctx.stages = tx
+        .stages(ctx.ws_id())
+        .await?
+        .into_iter()
+        .map(StageRow::into_stage)
+        .collect();
+    Ok(Reply::text(format!(
+        "{}\n{}",
+        ctx.m(message),
+        stages_text(ctx)
+    )))
+}
