@@ -5,11 +5,7 @@
 use crate::domain::money::{parse_amount, Amount, Currency, MoneyError};
 use chrono::{Datelike, Days, Months, NaiveDate};
 
-/// `numerator / denominator`, or `None` when the denominator is zero: a report shows "—"
-/// instead of NaN or a division by zero.
-pub fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
-    (denominator != 0).then(|| numerator as f64 / denominator as f64)
-}
+pub use super::figures::{percent_change as change, ratio};
 
 /// Integer division rounded half up (away from zero for halves), in i128 so products of
 /// amounts never overflow.
@@ -63,12 +59,6 @@ fn gcd(a: i128, b: i128) -> i128 {
         (a, b) = (b, a % b);
     }
     a
-}
-
-/// Change against the previous bucket: `(current - previous) / previous`; `None` without a
-/// previous value to compare with.
-pub fn change(previous: i64, current: i64) -> Option<f64> {
-    ratio(current - previous, previous)
 }
 
 /// How a trend splits its period.

@@ -2,6 +2,7 @@
 //! pipeline arithmetic. Nothing here does I/O; the current time is always passed in.
 
 pub mod analytics;
+pub mod figures;
 pub mod locale;
 pub mod money;
 pub mod period;

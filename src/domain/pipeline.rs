@@ -1,6 +1,7 @@
 //! The pipeline figures, computed from aggregates the store reads. Pure, so the arithmetic
 //! is tested without a database and the same code serves every report.
 
+use crate::domain::figures::{average_days, average_deal, days, win_rate};
 use crate::domain::stage::{Stage, StageKind};
 
 /// One stage's line in the funnel.
@@ -118,7 +119,7 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
                 reached: reached_at(s.position),
                 conversion_to_next: None,
                 stays,
-                avg_days_in_stage: (stays > 0).then(|| seconds as f64 / 86_400.0 / stays as f64),
+                avg_days_in_stage: average_days(days(seconds), stays),
             }
         })
         .collect();
@@ -130,7 +131,6 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
     }
     let (won_count, won_amount) = input.won;
     let (lost_count, lost_amount) = input.lost;
-    let closed = won_count + lost_count;
     PipelineStats {
         open_count: lines.iter().map(|l| l.open_count).sum(),
         open_amount: lines.iter().map(|l| l.open_amount).sum(),
@@ -140,9 +140,9 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
         won_amount,
         lost_count,
         lost_amount,
-        win_rate: (closed > 0).then(|| won_count as f64 / closed as f64),
-        avg_won_amount: (won_count > 0).then(|| won_amount / won_count),
-        avg_cycle_days: (won_count > 0).then(|| input.won_cycle_days_sum / won_count as f64),
+        win_rate: win_rate(won_count, lost_count),
+        avg_won_amount: average_deal(won_amount, won_count),
+        avg_cycle_days: average_days(input.won_cycle_days_sum, won_count),
     }
 }
 

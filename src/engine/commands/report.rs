@@ -7,6 +7,7 @@ use crate::domain::analytics::{
     buckets, change, forecast_stages, outlook, p75, period_quota, ratio, segment, top_values,
     Bucketing, ForecastStage, Outlook, Rfm, Segment, WhatIf,
 };
+use crate::domain::figures::{average_days, average_deal, days, win_rate};
 use crate::domain::period::Period;
 use crate::domain::stage::{Stage, StageKind};
 use crate::engine::ctx::Ctx;
@@ -96,10 +97,9 @@ impl KpiLine {
     }
 
     fn finish(&mut self) {
-        self.win_rate = ratio(self.won_count, self.won_count + self.lost_count);
-        self.avg_deal_minor = (self.won_count > 0).then(|| self.revenue_minor / self.won_count);
-        self.avg_cycle_days = (self.won_count > 0)
-            .then(|| self.cycle_seconds as f64 / 86_400.0 / self.won_count as f64);
+        self.win_rate = win_rate(self.won_count, self.lost_count);
+        self.avg_deal_minor = average_deal(self.revenue_minor, self.won_count);
+        self.avg_cycle_days = average_days(days(self.cycle_seconds), self.won_count);
         self.activities_total = self.activities.values().sum();
         self.avg_satisfaction = ratio(self.satisfaction_sum, self.satisfaction_count);
         self.quota_attainment = self.quota_minor.and_then(|q| ratio(self.revenue_minor, q));
@@ -471,7 +471,7 @@ pub(super) async fn products(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engine
                 "units": p.units,
                 "won_deals": p.won_deals,
                 "lost_deals": p.lost_deals,
-                "win_rate": ratio(p.won_deals, p.won_deals + p.lost_deals),
+                "win_rate": win_rate(p.won_deals, p.lost_deals),
                 "avg_discount": ratio(p.list_value - p.revenue, p.list_value),
                 "open_deals": p.open_deals,
             })
@@ -878,8 +878,7 @@ pub(super) async fn forecast(
         let raw = tx
             .pipeline_raw(ctx.ws_id(), f.owner, Some(year_ago), ctx.now)
             .await?;
-        let history =
-            crate::domain::pipeline::compute(&ctx.stages, &raw.input());
+        let history = crate::domain::pipeline::compute(&ctx.stages, &raw.input());
         let line = history.stages.iter().position(|s| s.name == stage.name);
         let observed = line.and_then(|i| history.stages[i].conversion_to_next);
         let implied = line
