@@ -231,11 +231,11 @@ pub struct ForecastStage {
     pub amount: i64,
 }
 
-/// The open stages with the amount expected to close in the period, from per-stage
-/// `(stage id, deals, amount)` rows; the forecast and the digest weigh the same list.
+/// The open stages with the amount expected to close in the period, from the per-stage totals
+/// of those deals; the forecast and the digest weigh the same list.
 pub fn forecast_stages(
     stages: &[crate::domain::stage::Stage],
-    by_stage: &[(i64, i64, i64)],
+    by_stage: &[crate::domain::pipeline::StageTotal],
 ) -> Vec<ForecastStage> {
     stages
         .iter()
@@ -245,8 +245,8 @@ pub fn forecast_stages(
             probability: s.probability,
             amount: by_stage
                 .iter()
-                .filter(|(id, _, _)| *id == s.id)
-                .map(|(_, _, a)| a)
+                .filter(|t| t.stage_id == s.id)
+                .map(|t| t.amount)
                 .sum(),
         })
         .collect()

@@ -16,7 +16,7 @@ use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{MemberRow, Tx};
+use crate::store::{DealFlow, DealTotal, MemberRow, Tx};
 use chrono::{Days, Duration};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -154,26 +154,26 @@ pub(super) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
             .entry(id)
             .or_insert_with(|| KpiLine::new(Some(id), format!("user {id}")))
     }
-    for (who, kind, _, n, amount, seconds) in deals {
-        let l = line(&mut lines, who);
-        match kind {
-            1 => {
-                l.new_pipeline_count += n;
-                l.new_pipeline_minor += amount;
+    for r in deals {
+        let l = line(&mut lines, r.owner_id);
+        match r.flow {
+            DealFlow::Opened => {
+                l.new_pipeline_count += r.deals;
+                l.new_pipeline_minor += r.amount;
             }
-            2 => {
-                l.won_count += n;
-                l.revenue_minor += amount;
-                l.cycle_seconds += seconds;
+            DealFlow::Won => {
+                l.won_count += r.deals;
+                l.revenue_minor += r.amount;
+                l.cycle_seconds += r.cycle_seconds;
             }
-            _ => l.lost_count += n,
+            DealFlow::Lost => l.lost_count += r.deals,
         }
     }
-    for (who, kind, n, score, scored) in acts {
-        let l = line(&mut lines, who);
-        *l.activities.entry(kind).or_default() += n;
-        l.satisfaction_sum += score;
-        l.satisfaction_count += scored;
+    for a in acts {
+        let l = line(&mut lines, a.member_id);
+        *l.activities.entry(a.kind).or_default() += a.activities;
+        l.satisfaction_sum += a.satisfaction_sum;
+        l.satisfaction_count += a.satisfaction_count;
     }
     let mut rows: Vec<KpiLine> = lines
         .into_values()
@@ -673,8 +673,8 @@ struct Forecast {
     open_count: i64,
     open: i64,
     stages: Vec<ForecastStage>,
-    no_date: (i64, i64),
-    overdue: (i64, i64),
+    no_date: DealTotal,
+    overdue: DealTotal,
     quota: Option<i64>,
 }
 
@@ -698,8 +698,8 @@ async fn forecast_figures(tx: &mut Tx, ctx: &Ctx, scope: &Scope) -> EngineResult
         owner,
         won_count: closed.won_count,
         won: closed.won_amount,
-        open_count: raw.by_stage.iter().map(|(_, n, _)| n).sum(),
-        open: raw.by_stage.iter().map(|(_, _, a)| a).sum(),
+        open_count: raw.by_stage.iter().map(|t| t.deals).sum(),
+        open: raw.by_stage.iter().map(|t| t.amount).sum(),
         stages,
         no_date: raw.no_date,
         overdue: raw.overdue,
@@ -836,10 +836,10 @@ pub(super) async fn forecast(
         .field(
             ctx.t("forecast.left_out"),
             ctx.m(Msg::new("forecast.left_out_line")
-                .arg("no_date", f.no_date.0)
-                .arg("no_date_amount", ctx.money(f.no_date.1))
-                .arg("overdue", f.overdue.0)
-                .arg("overdue_amount", ctx.money(f.overdue.1))),
+                .arg("no_date", f.no_date.deals)
+                .arg("no_date_amount", ctx.money(f.no_date.amount))
+                .arg("overdue", f.overdue.deals)
+                .arg("overdue_amount", ctx.money(f.overdue.amount))),
         )
         .footer(ctx.t("forecast.footer"));
         let mut reply = Reply::default().with_embed(embed);
@@ -862,8 +862,8 @@ pub(super) async fn forecast(
             "attainment_won": attain(f.won),
             "attainment_expected": attain(now.expected),
             "attainment_best": attain(now.best_case),
-            "no_close_date": {"count": f.no_date.0, "amount_minor": f.no_date.1},
-            "overdue": {"count": f.overdue.0, "amount_minor": f.overdue.1},
+            "no_close_date": {"count": f.no_date.deals, "amount_minor": f.no_date.amount},
+            "overdue": {"count": f.overdue.deals, "amount_minor": f.overdue.amount},
         }));
         return Ok(reply);
     }
