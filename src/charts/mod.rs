@@ -16,6 +16,7 @@
 mod bars;
 mod canvas;
 mod funnel;
+mod style;
 mod text;
 mod trend;
 

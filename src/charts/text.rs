@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use ab_glyph::{point, Font, FontRef, PxScale, PxScaleFont, ScaleFont};
 use plotters::style::{Color, RGBColor};
 
-use super::canvas::{
+use super::style::{
     render_err, Area, LABEL_SPACING, MARGIN, MAX_X_LABEL_W, TEXT, TICK_SIZE, TITLE_BASELINE,
     TITLE_SIZE,
 };

@@ -1,7 +1,40 @@
 //! The pipeline figures, computed from aggregates the store reads. Pure, so the arithmetic
 //! is tested without a database and the same code serves every report.
 
+use crate::domain::figures::{average_days, average_deal, days, win_rate};
 use crate::domain::stage::{Stage, StageKind};
+
+/// Deals in one stage and their amount: the open deals per stage for the funnel, or those
+/// expected to close in a period for the forecast.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageTotal {
+    /// The stage's id.
+    pub stage_id: i64,
+    /// Deals.
+    pub deals: i64,
+    /// Their amount, minor units.
+    pub amount: i64,
+}
+
+/// How many deals of a cohort got no further than one stage position.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FurthestCount {
+    /// The furthest stage position reached.
+    pub position: i32,
+    /// Deals.
+    pub deals: i64,
+}
+
+/// Stays in one stage that ended in a period.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageStays {
+    /// The stage's id.
+    pub stage_id: i64,
+    /// Stays (a deal moved back and forth stays twice).
+    pub stays: i64,
+    /// Their total length in seconds.
+    pub seconds: i64,
+}
 
 /// One stage's line in the funnel.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,18 +89,18 @@ pub struct PipelineStats {
 /// Aggregates the report is computed from.
 #[derive(Clone, Debug, Default)]
 pub struct PipelineInput<'a> {
-    /// (stage id, open count, open amount).
-    pub open_by_stage: &'a [(i64, i64, i64)],
-    /// (furthest position reached, deals) for the period's cohort.
-    pub furthest_histogram: &'a [(i32, i64)],
+    /// Open deals per stage.
+    pub open_by_stage: &'a [StageTotal],
+    /// The period's cohort by furthest position reached.
+    pub furthest_histogram: &'a [FurthestCount],
     /// Won in the period: count, amount.
     pub won: (i64, i64),
     /// Lost in the period: count, amount.
     pub lost: (i64, i64),
     /// Sum of open-to-won days over the won deals.
     pub won_cycle_days_sum: f64,
-    /// (stage id, stays ended in the period, their total seconds).
-    pub stays: &'a [(i64, i64, i64)],
+    /// Stays ended in the period, per stage.
+    pub stays: &'a [StageStays],
 }
 
 /// `amount * percent / 100`, rounded half up, without floats.
@@ -86,25 +119,26 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
         input
             .furthest_histogram
             .iter()
-            .filter(|(p, _)| *p >= position)
-            .map(|(_, n)| n)
+            .filter(|f| f.position >= position)
+            .map(|f| f.deals)
             .sum()
     };
     let mut lines: Vec<StageStats> = funnel
         .iter()
         .map(|s| {
-            let (count, amount) = input
+            let open = input
                 .open_by_stage
                 .iter()
-                .find(|(id, _, _)| *id == s.id)
-                .map(|(_, c, a)| (*c, *a))
-                .unwrap_or((0, 0));
-            let (stays, seconds) = input
+                .find(|t| t.stage_id == s.id)
+                .copied()
+                .unwrap_or_default();
+            let (count, amount) = (open.deals, open.amount);
+            let stays = input
                 .stays
                 .iter()
-                .find(|(id, _, _)| *id == s.id)
-                .map(|(_, n, secs)| (*n, *secs))
-                .unwrap_or((0, 0));
+                .find(|t| t.stage_id == s.id)
+                .copied()
+                .unwrap_or_default();
             StageStats {
                 name: s.name.clone(),
                 probability: s.probability,
@@ -117,8 +151,8 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
                 },
                 reached: reached_at(s.position),
                 conversion_to_next: None,
-                stays,
-                avg_days_in_stage: (stays > 0).then(|| seconds as f64 / 86_400.0 / stays as f64),
+                stays: stays.stays,
+                avg_days_in_stage: average_days(days(stays.seconds), stays.stays),
             }
         })
         .collect();
@@ -130,7 +164,6 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
     }
     let (won_count, won_amount) = input.won;
     let (lost_count, lost_amount) = input.lost;
-    let closed = won_count + lost_count;
     PipelineStats {
         open_count: lines.iter().map(|l| l.open_count).sum(),
         open_amount: lines.iter().map(|l| l.open_amount).sum(),
@@ -140,9 +173,9 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
         won_amount,
         lost_count,
         lost_amount,
-        win_rate: (closed > 0).then(|| won_count as f64 / closed as f64),
-        avg_won_amount: (won_count > 0).then(|| won_amount / won_count),
-        avg_cycle_days: (won_count > 0).then(|| input.won_cycle_days_sum / won_count as f64),
+        win_rate: win_rate(won_count, lost_count),
+        avg_won_amount: average_deal(won_amount, won_count),
+        avg_cycle_days: average_days(input.won_cycle_days_sum, won_count),
     }
 }
 
@@ -183,13 +216,24 @@ mod tests {
             stage(4, "Lost", 4, 0, StageKind::Lost),
         ];
         // 10 deals: 4 stopped at Lead, 4 reached Qualified, 2 won.
+        let open = |stage_id, deals, amount| StageTotal {
+            stage_id,
+            deals,
+            amount,
+        };
+        let furthest = |position, deals| FurthestCount { position, deals };
+        let stays = |stage_id, stays, seconds| StageStays {
+            stage_id,
+            stays,
+            seconds,
+        };
         let input = PipelineInput {
-            open_by_stage: &[(1, 3, 30_000), (2, 2, 50_000)],
-            furthest_histogram: &[(1, 4), (2, 4), (3, 2)],
+            open_by_stage: &[open(1, 3, 30_000), open(2, 2, 50_000)],
+            furthest_histogram: &[furthest(1, 4), furthest(2, 4), furthest(3, 2)],
             won: (2, 40_000),
             lost: (6, 1),
             won_cycle_days_sum: 30.0,
-            stays: &[(1, 4, 4 * 86_400 + 43_200), (2, 0, 0)],
+            stays: &[stays(1, 4, 4 * 86_400 + 43_200), stays(2, 0, 0)],
         };
         let s = compute(&stages, &input);
         assert_eq!(s.stages.len(), 3);

@@ -3,7 +3,7 @@
 //! and in a digest. A request's `Ctx` carries one; scheduled messages build one
 //! from the recipient's stored settings.
 
-use crate::domain::figures::change_share;
+use crate::domain::figures::percent_change;
 use crate::domain::locale::Locale;
 use crate::domain::money::{format_amount, Currency};
 use crate::domain::when::{format_date, format_datetime};
@@ -76,7 +76,7 @@ impl Format {
 
     /// "now (▲12% from before)": a figure against the one before, the arrow carrying the sign.
     pub fn change(&self, now: i64, before: i64, show: &dyn Fn(i64) -> String) -> String {
-        let delta = match change_share(now, before) {
+        let delta = match percent_change(before, now) {
             Some(share) => format!(
                 "{}{}",
                 if share >= 0.0 { "▲" } else { "▼" },

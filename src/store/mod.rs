@@ -8,6 +8,7 @@ mod crm;
 mod deals;
 mod jobs;
 mod outbox;
+mod products;
 mod reports;
 #[cfg(feature = "demo")]
 mod seed;
@@ -27,10 +28,11 @@ pub use jobs::{
     OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,
 };
 pub use outbox::{NewOutbox, OutboxRow};
-pub use reports::{CustomerRow, DealLine, ForecastRaw, ProductInfo, ProductRow, TrendRow};
+pub use products::{DealLine, ProductInfo};
+pub use reports::{CustomerRow, DealTotal, ForecastRaw, ProductRow, TrendRow};
 #[cfg(feature = "demo")]
 pub use seed::{SeedCompany, SeedContact, SeedDeal, SeedMember};
-pub use stats::{ClosedStats, PipelineRaw};
+pub use stats::{ActivityRow, ClosedStats, DealFlow, DealFlowRow, PipelineRaw};
 pub use suggest::Suggestion;
 pub use tasks::{NewTask, TaskRow};
 pub use types::{AuditAction, OutboxKind, OutboxStatus, OutboxTarget, UnknownValue};

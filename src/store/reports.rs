@@ -1,9 +1,10 @@
-//! The queries behind trends, products, customers and the forecast, and the product catalogue.
-//! Aggregated in SQL on index-only scans (migration 6 added the covering columns); the
-//! engine gets one row per bucket, product, customer or stage.
+//! The queries behind trends, products, customers and the forecast. Aggregated in SQL on
+//! index-only scans (migration 6 added the covering columns); the engine gets one row per
+//! bucket, product, customer or stage. The catalogue itself is in `products.rs`.
 
 use super::stats::BindPeriod;
 use super::{StoreResult, Tx};
+use crate::domain::pipeline::StageTotal;
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// One trend bucket, by its first local day.
@@ -71,41 +72,67 @@ pub struct CustomerRow {
     pub period_revenue: i64,
 }
 
+/// A number of deals and their amount.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DealTotal {
+    /// Deals.
+    pub deals: i64,
+    /// Their amount, minor units.
+    pub amount: i64,
+}
+
+impl DealTotal {
+    fn add(&mut self, deals: i64, amount: i64) {
+        self.deals += deals;
+        self.amount += amount;
+    }
+}
+
 /// Open deals the forecast counts, and those it leaves out.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ForecastRaw {
-    /// (stage id, deals, amount) of open deals expected to close in the period.
-    pub by_stage: Vec<(i64, i64, i64)>,
-    /// Open deals without an expected close date: (deals, amount).
-    pub no_date: (i64, i64),
-    /// Open deals expected before the period started: (deals, amount).
-    pub overdue: (i64, i64),
+    /// Open deals expected to close in the period, per stage.
+    pub by_stage: Vec<StageTotal>,
+    /// Open deals without an expected close date.
+    pub no_date: DealTotal,
+    /// Open deals expected before the period started.
+    pub overdue: DealTotal,
 }
 
-/// A product in the catalogue.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
-pub struct ProductInfo {
-    /// Id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// List price, minor units.
-    pub list_price_minor: i64,
+/// Where an open deal's expected close puts it for the forecast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CloseGroup {
+    /// Expected to close in the period.
+    InPeriod,
+    /// No expected close date.
+    NoDate,
+    /// Expected before the period started.
+    Overdue,
 }
 
-/// One line of a deal.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
-pub struct DealLine {
-    /// Product id.
-    pub product_id: i64,
-    /// Product name.
-    pub name: String,
-    /// Units.
-    pub quantity: i32,
-    /// Price per unit, minor units.
-    pub unit_price_minor: i64,
-    /// List price when sold, minor units.
-    pub list_price_minor: i64,
+impl From<i16> for CloseGroup {
+    /// The query's codes: 0 in period, 1 no date, 2 overdue (it yields nothing else).
+    fn from(code: i16) -> CloseGroup {
+        match code {
+            0 => CloseGroup::InPeriod,
+            1 => CloseGroup::NoDate,
+            _ => CloseGroup::Overdue,
+        }
+    }
+}
+
+/// One group of open deals in one stage, as `forecast_raw` reads it.
+#[derive(sqlx::FromRow)]
+struct ForecastGroupRow {
+    /// In the period, without a date or overdue.
+    #[sqlx(try_from = "i16")]
+    grp: CloseGroup,
+    /// The deals' stage.
+    stage_id: i64,
+    /// Deals.
+    deals: i64,
+    /// Their amount, minor units.
+    amount: i64,
 }
 
 impl Tx {
@@ -254,12 +281,11 @@ impl Tx {
         from: Option<NaiveDate>,
         until: Option<NaiveDate>,
     ) -> StoreResult<ForecastRaw> {
-        // (group: 0 in period, 1 no date, 2 overdue; stage; deals; amount)
-        let rows: Vec<(i16, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<ForecastGroupRow> = sqlx::query_as(
             "SELECT CASE WHEN expected_close IS NULL THEN 1::smallint
                          WHEN $3::date IS NOT NULL AND expected_close < $3 THEN 2::smallint
                          ELSE 0::smallint END AS grp,
-                    stage_id, count(*), sum(amount_minor)::bigint
+                    stage_id, count(*) AS deals, sum(amount_minor)::bigint AS amount
              FROM deals
              WHERE workspace_id = $1 AND status = 'open' AND ($2::bigint IS NULL OR owner_id = $2)
                AND (expected_close IS NULL OR $4::date IS NULL OR expected_close < $4)
@@ -272,134 +298,17 @@ impl Tx {
         .fetch_all(self.conn())
         .await?;
         let mut raw = ForecastRaw::default();
-        for (group, stage, deals, amount) in rows {
-            match group {
-                0 => raw.by_stage.push((stage, deals, amount)),
-                1 => raw.no_date = (raw.no_date.0 + deals, raw.no_date.1 + amount),
-                _ => raw.overdue = (raw.overdue.0 + deals, raw.overdue.1 + amount),
+        for r in rows {
+            match r.grp {
+                CloseGroup::InPeriod => raw.by_stage.push(StageTotal {
+                    stage_id: r.stage_id,
+                    deals: r.deals,
+                    amount: r.amount,
+                }),
+                CloseGroup::NoDate => raw.no_date.add(r.deals, r.amount),
+                CloseGroup::Overdue => raw.overdue.add(r.deals, r.amount),
             }
         }
         Ok(raw)
-    }
-
-    /// The catalogue, by name.
-    pub async fn products(&mut self, ws: i64) -> StoreResult<Vec<ProductInfo>> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, list_price_minor FROM products WHERE workspace_id = $1 ORDER BY lower(name)",
-        )
-        .bind(ws)
-        .fetch_all(self.conn())
-        .await?)
-    }
-
-    /// A product by name, ignoring case.
-    pub async fn product_named(&mut self, ws: i64, name: &str) -> StoreResult<Option<ProductInfo>> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, list_price_minor FROM products WHERE workspace_id = $1 AND lower(name) = lower($2)",
-        )
-        .bind(ws)
-        .bind(name)
-        .fetch_optional(self.conn())
-        .await?)
-    }
-
-    /// Adds a product; `Duplicate` when the name is taken.
-    pub async fn insert_product(&mut self, ws: i64, name: &str, price: i64) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO products (workspace_id, name, list_price_minor) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(ws)
-        .bind(name)
-        .bind(price)
-        .fetch_one(self.conn())
-        .await?)
-    }
-
-    /// A deal's lines, by product name.
-    pub async fn deal_lines(&mut self, ws: i64, deal: i64) -> StoreResult<Vec<DealLine>> {
-        Ok(sqlx::query_as(
-            "SELECT l.product_id, p.name, l.quantity, l.unit_price_minor, l.list_price_minor
-             FROM deal_products l JOIN products p ON p.workspace_id = l.workspace_id AND p.id = l.product_id
-             WHERE l.workspace_id = $1 AND l.deal_id = $2 ORDER BY lower(p.name)",
-        )
-        .bind(ws)
-        .bind(deal)
-        .fetch_all(self.conn())
-        .await?)
-    }
-
-    /// The id of a deal's line for a product, if it has one.
-    pub async fn deal_line_id(
-        &mut self,
-        ws: i64,
-        deal: i64,
-        product: i64,
-    ) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM deal_products WHERE workspace_id = $1 AND deal_id = $2 AND product_id = $3",
-        )
-        .bind(ws)
-        .bind(deal)
-        .bind(product)
-        .fetch_optional(self.conn())
-        .await?)
-    }
-
-    /// Writes one line (insert or replace); returns its id.
-    pub async fn upsert_deal_line(
-        &mut self,
-        ws: i64,
-        deal: i64,
-        product: i64,
-        quantity: i32,
-        unit_price: i64,
-        list_price: i64,
-    ) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO deal_products (workspace_id, deal_id, product_id, quantity, unit_price_minor, list_price_minor)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (workspace_id, deal_id, product_id) DO UPDATE
-                 SET quantity = excluded.quantity, unit_price_minor = excluded.unit_price_minor,
-                     list_price_minor = excluded.list_price_minor
-             RETURNING id",
-        )
-        .bind(ws)
-        .bind(deal)
-        .bind(product)
-        .bind(quantity)
-        .bind(unit_price)
-        .bind(list_price)
-        .fetch_one(self.conn())
-        .await?)
-    }
-
-    /// Removes one line by id.
-    pub async fn delete_deal_line(&mut self, ws: i64, line: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM deal_products WHERE workspace_id = $1 AND id = $2")
-            .bind(ws)
-            .bind(line)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
-
-    /// Sets a deal's amount to its lines' total; returns the total.
-    pub async fn amount_from_lines(
-        &mut self,
-        ws: i64,
-        deal: i64,
-        now: DateTime<Utc>,
-    ) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "UPDATE deals SET amount_minor = (SELECT COALESCE(sum(quantity::bigint * unit_price_minor), 0)
-                                               FROM deal_products WHERE workspace_id = $1 AND deal_id = $2),
-                              updated_at = $3
-             WHERE workspace_id = $1 AND id = $2 RETURNING amount_minor",
-        )
-        .bind(ws)
-        .bind(deal)
-        .bind(now)
-        .fetch_one(self.conn())
-        .await?)
     }
 }

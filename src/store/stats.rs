@@ -1,10 +1,11 @@
-//! The raw numbers behind `/pipeline stats`. Whole UTC days inside the period come from the
-//! running totals the `deal_totals` trigger keeps (migration 3); the partial days at the
-//! period's edges (a workspace in another time zone) come from the deals themselves. Either
-//! way it is aggregated in SQL, so a large workspace never crosses the wire row by row.
+//! The raw numbers behind `/pipeline stats` and `/kpi`. Whole UTC days inside the period come
+//! from the running totals the `deal_totals` trigger keeps (migration 3); the partial days at
+//! the period's edges (a workspace in another time zone) come from the deals themselves.
+//! Either way it is aggregated in SQL, so a large workspace never crosses the wire row by row.
 
 use super::{StoreResult, Tx};
-use crate::domain::pipeline::PipelineInput;
+use crate::domain::figures::days;
+use crate::domain::pipeline::{FurthestCount, PipelineInput, StageStays, StageTotal};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use std::collections::BTreeMap;
 
@@ -26,10 +27,10 @@ pub struct ClosedStats {
 /// Everything the pipeline report is computed from.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PipelineRaw {
-    /// (stage id, open deal count, open amount) for stages with open deals.
-    pub open_by_stage: Vec<(i64, i64, i64)>,
-    /// (furthest position, deal count) among deals opened in the period.
-    pub furthest_histogram: Vec<(i32, i64)>,
+    /// Open deals per stage, for stages with open deals.
+    pub open_by_stage: Vec<StageTotal>,
+    /// Deals opened in the period by the furthest position they reached.
+    pub furthest_histogram: Vec<FurthestCount>,
     /// Closed in the period.
     pub closed: ClosedStats,
 }
@@ -47,6 +48,63 @@ impl PipelineRaw {
             stays: &[],
         }
     }
+}
+
+/// What happened to deals in a period, as [`DealFlowRow`] counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DealFlow {
+    /// Created in the period.
+    Opened,
+    /// Won in the period.
+    Won,
+    /// Lost in the period.
+    Lost,
+}
+
+impl From<i16> for DealFlow {
+    /// The rollup's codes: 1 opened, 2 won, 3 lost (its CHECK allows nothing else).
+    fn from(code: i16) -> DealFlow {
+        match code {
+            1 => DealFlow::Opened,
+            2 => DealFlow::Won,
+            _ => DealFlow::Lost,
+        }
+    }
+}
+
+/// Deals of one owner opened, won or lost in a period. One owner and flow may come in
+/// several rows (whole days and each edge apart), which callers add up.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DealFlowRow {
+    /// The deals' owner.
+    pub owner_id: i64,
+    /// Opened, won or lost.
+    #[sqlx(try_from = "i16")]
+    pub flow: DealFlow,
+    /// For opened deals, the furthest stage position they reached (the funnel's cohort);
+    /// 0 for won and lost.
+    pub furthest_position: i32,
+    /// Deals.
+    pub deals: i64,
+    /// Their amount, minor units.
+    pub amount: i64,
+    /// For won and lost deals, seconds from open to close summed; 0 for opened.
+    pub cycle_seconds: i64,
+}
+
+/// Activities of one member and kind in a period.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ActivityRow {
+    /// Who logged them.
+    pub member_id: i64,
+    /// `call`, `email`, `meeting`, `visit`, `message` or `note`.
+    pub kind: String,
+    /// Activities logged.
+    pub activities: i64,
+    /// Satisfaction scores given, summed.
+    pub satisfaction_sum: i64,
+    /// Scores given.
+    pub satisfaction_count: i64,
 }
 
 /// How a period `[from, to)` splits into whole UTC days (read from the totals) and at most two
@@ -104,7 +162,7 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<PipelineRaw> {
-        let open_by_stage = sqlx::query_as(
+        let open_by_stage: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT stage_id, sum(deals)::bigint, sum(amount_minor)::bigint FROM deal_open_totals
              WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
              GROUP BY stage_id HAVING sum(deals) <> 0",
@@ -118,42 +176,53 @@ impl Tx {
         let mut histogram: BTreeMap<i32, i64> = BTreeMap::new();
         let mut closed = ClosedStats::default();
         let mut won_seconds = 0i64;
-        for (_, kind, key, deals, amount, seconds) in rows {
-            match kind {
-                1 => *histogram.entry(key).or_default() += deals,
-                2 => {
-                    closed.won_count += deals;
-                    closed.won_amount += amount;
-                    won_seconds += seconds;
+        for r in rows {
+            match r.flow {
+                DealFlow::Opened => *histogram.entry(r.furthest_position).or_default() += r.deals,
+                DealFlow::Won => {
+                    closed.won_count += r.deals;
+                    closed.won_amount += r.amount;
+                    won_seconds += r.cycle_seconds;
                 }
-                _ => {
-                    closed.lost_count += deals;
-                    closed.lost_amount += amount;
+                DealFlow::Lost => {
+                    closed.lost_count += r.deals;
+                    closed.lost_amount += r.amount;
                 }
             }
         }
-        closed.won_cycle_days_sum = won_seconds as f64 / 86_400.0;
+        closed.won_cycle_days_sum = days(won_seconds);
         Ok(PipelineRaw {
-            open_by_stage,
-            furthest_histogram: histogram.into_iter().filter(|(_, n)| *n != 0).collect(),
+            open_by_stage: open_by_stage
+                .into_iter()
+                .map(|(stage_id, deals, amount)| StageTotal {
+                    stage_id,
+                    deals,
+                    amount,
+                })
+                .collect(),
+            furthest_histogram: histogram
+                .into_iter()
+                .filter(|(_, n)| *n != 0)
+                .map(|(position, deals)| FurthestCount { position, deals })
+                .collect(),
             closed,
         })
     }
 }
 
 impl Tx {
-    /// Deals opened (kind 1, key = furthest position), won (2) and lost (3) in `[from, to)`,
-    /// per owner: `(owner, kind, key, deals, amount, open-to-close seconds)`. Whole UTC days
-    /// come from the running totals, the partial days at the edges from the deals.
+    /// Deals opened (by furthest position), won and lost in `[from, to)`, per owner. Whole UTC
+    /// days come from the running totals, the partial days at the edges from the deals.
     pub async fn deal_rows(
         &mut self,
         ws: i64,
         owner: Option<i64>,
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
-    ) -> StoreResult<Vec<(i64, i16, i32, i64, i64, i64)>> {
+    ) -> StoreResult<Vec<DealFlowRow>> {
         Ok(sqlx::query_as(
-            "SELECT owner_id, kind, key, sum(deals)::bigint, sum(amount_minor)::bigint, sum(cycle_seconds)::bigint
+            "SELECT owner_id, kind AS flow, key AS furthest_position, sum(deals)::bigint AS deals,
+                    sum(amount_minor)::bigint AS amount, sum(cycle_seconds)::bigint AS cycle_seconds
              FROM deal_daily_totals
              WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
                AND ($3::date IS NULL OR day >= $3) AND day < $4
@@ -177,16 +246,16 @@ impl Tx {
         .await?)
     }
 
-    /// Stays in each stage that ended in `[from, to)`: `(stage id, stays, seconds)`, for deals
-    /// of `owner` (their current owner) or all.
+    /// Stays in each stage that ended in `[from, to)`, for deals of `owner` (their current
+    /// owner) or all.
     pub async fn stays_raw(
         &mut self,
         ws: i64,
         owner: Option<i64>,
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
-    ) -> StoreResult<Vec<(i64, i64, i64)>> {
-        Ok(sqlx::query_as(
+    ) -> StoreResult<Vec<StageStays>> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT stage_id, sum(stays)::bigint, sum(seconds)::bigint FROM (
                  SELECT stage_id, stays, seconds FROM stage_stay_totals
                  WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
@@ -203,20 +272,28 @@ impl Tx {
         )
         .bind_period(ws, owner, from, to)
         .fetch_all(self.conn())
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(stage_id, stays, seconds)| StageStays {
+                stage_id,
+                stays,
+                seconds,
+            })
+            .collect())
     }
 
-    /// Activities in `[from, to)` per member and kind: `(member, kind, count, satisfaction
-    /// sum, scores given)`.
+    /// Activities in `[from, to)` per member and kind.
     pub async fn activity_rows(
         &mut self,
         ws: i64,
         member: Option<i64>,
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
-    ) -> StoreResult<Vec<(i64, String, i64, i64, i64)>> {
+    ) -> StoreResult<Vec<ActivityRow>> {
         Ok(sqlx::query_as(
-            "SELECT member_id, kind, sum(n)::bigint, sum(score)::bigint, sum(scored)::bigint FROM (
+            "SELECT member_id, kind, sum(n)::bigint AS activities, sum(score)::bigint AS satisfaction_sum,
+                    sum(scored)::bigint AS satisfaction_count FROM (
                  SELECT member_id, kind, activities AS n, satisfaction_sum AS score, satisfaction_count AS scored
                  FROM activity_daily_totals
                  WHERE workspace_id = $1 AND ($2::bigint IS NULL OR member_id = $2)

@@ -6,17 +6,12 @@ use std::sync::LazyLock;
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use regex::Regex;
 
-use super::grammar::{group, small, tail, Counted, Dir, Miss, Parsed};
+use super::common::{group, small, tail, Counted, Dir, Miss, Parsed};
 use super::resolve::{nearest_weekday, Anchor, DayPart};
 use super::NOON;
 
 /// Words that mean the moment of typing.
 pub(super) const NOW: &[&str] = &["now", "right now", "just now"];
-
-/// Number words a count may be spelled with (`an hour`, `in one week`).
-pub(super) fn number(s: &str) -> Option<u64> {
-    matches!(s, "a" | "an" | "one").then_some(1)
-}
 
 /// Each anchor's words, which must be followed by a space or the end.
 static ANCHORS: LazyLock<Vec<(Regex, Anchor)>> = LazyLock::new(|| {

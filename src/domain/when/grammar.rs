@@ -1,4 +1,4 @@
-//! The grammar both languages share: normalized input, numbers, ISO dates, counted shifts, and
+//! The grammar that tries both languages: normalized input, ISO dates, counted shifts, and
 //! the order in which the English and Chinese forms are tried.
 //!
 //! Inputs are normalized first (lowercase, single spaces, full-width digits made ASCII), so
@@ -16,59 +16,9 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use regex::Regex;
 
+use super::common::{number, tail, ymd, Counted, Dir, Miss, Parsed};
 use super::resolve::{resolve_local, shift_days, shift_months, today_in, DayPart, DefaultTime};
-use super::{en, zh, WhenError, DEFAULT_TIME, NOON};
-
-/// Why an inner parser failed, before we know which input to quote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Miss {
-    Unrecognized,
-    Invalid,
-    TooFar,
-}
-
-impl Miss {
-    pub(super) fn into_error(self, given: &str) -> WhenError {
-        let given = given.to_string();
-        match self {
-            Miss::Unrecognized => WhenError::Unrecognized(given),
-            Miss::Invalid => WhenError::InvalidDate(given),
-            Miss::TooFar => WhenError::TooFar(given),
-        }
-    }
-}
-
-pub(super) type Parsed<T> = Result<T, Miss>;
-
-/// Which way an input without a direction word leans: due times look ahead ("fri" is the
-/// coming Friday), logged events look back ("fri" is the Friday just gone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dir {
-    Ahead,
-    Back,
-}
-
-impl Dir {
-    /// The time a named day means when none is typed: 09:00 for a due time (the start of the
-    /// working day), noon for a logged event (mid-day keeps it on the right day in any report).
-    pub(super) fn default_time(self) -> NaiveTime {
-        match self {
-            Dir::Ahead => DEFAULT_TIME,
-            Dir::Back => NOON,
-        }
-    }
-}
-
-/// A capture group's text, or "" when the group did not take part in the match.
-pub(super) fn group<'h>(c: &regex::Captures<'h>, i: usize) -> &'h str {
-    c.get(i).map_or("", |m| m.as_str())
-}
-
-/// What follows the day in `s`: the input from where group `i` starts, or "" when the group
-/// did not take part in the match.
-pub(super) fn tail<'h>(s: &'h str, c: &regex::Captures<'h>, i: usize) -> &'h str {
-    &s[c.get(i).map_or(s.len(), |m| m.start())..]
-}
+use super::{en, zh};
 
 pub(super) fn normalize(input: &str) -> String {
     let ascii: String = input
@@ -85,29 +35,6 @@ pub(super) fn normalize(input: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Reads a count. Digits too long for a u64 saturate, so the caller reports "too far" rather
-/// than "unrecognized" for `in 99999999999999999999 days`.
-pub(super) fn number(s: &str) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(s.parse().unwrap_or(u64::MAX));
-    }
-    en::number(s).or_else(|| zh::number(s))
-}
-
-pub(super) fn small(s: &str) -> Parsed<u32> {
-    number(s)
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or(Miss::Invalid)
-}
-
-pub(super) fn ymd(year: &str, month: &str, day: &str) -> Parsed<NaiveDate> {
-    let year = i32::try_from(small(year)?).map_err(|_| Miss::Invalid)?;
-    NaiveDate::from_ymd_opt(year, small(month)?, small(day)?).ok_or(Miss::Invalid)
 }
 
 /// Reads the day at the start of `s` and returns it with the rest (a time, or "").
@@ -136,20 +63,6 @@ enum Shift<'a> {
         months: i64,
         rest: &'a str,
     },
-}
-
-/// A counted shift as one language writes it (`in 3 days`, `3天后`), before the count is read.
-pub(super) struct Counted<'a> {
-    /// The count as typed: digits, a number word or Chinese numerals.
-    pub(super) count: &'a str,
-    /// "Half" was typed instead of a count (`half an hour`, `半小时`).
-    pub(super) half: bool,
-    /// `m` minutes, `h` hours, `d` days, `w` weeks, `o` months.
-    pub(super) unit: char,
-    /// 1 ahead, -1 back.
-    pub(super) sign: i64,
-    /// What follows: a time of day, or "".
-    pub(super) rest: &'a str,
 }
 
 /// Reads `in 3 days`, `2 hours ago`, `45m`, `3天后`, `2小时前`. Short forms without a direction

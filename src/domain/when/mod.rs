@@ -45,6 +45,7 @@ macro_rules! lazy_regex {
     };
 }
 
+mod common;
 mod en;
 mod format;
 mod grammar;
@@ -58,7 +59,8 @@ pub use format::{format_date, format_datetime, format_relative_days};
 pub use resolve::{resolve_local, today_in};
 pub use zone::parse_tz;
 
-use grammar::{clock, group, interpret, normalize, read_date, Dir};
+use common::{group, Dir};
+use grammar::{clock, interpret, normalize, read_date};
 
 /// Why a typed date, time or zone was refused. Every variant carries the input as the person
 /// typed it (trimmed), so the reply can quote it back.

@@ -7,7 +7,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use super::grammar::{Dir, Miss, Parsed};
+use super::common::{Dir, Miss, Parsed};
 use super::END_OF_DAY;
 
 /// The calendar date it is in `tz` at `now`: the "today" every relative word is counted from.

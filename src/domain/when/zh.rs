@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
 use regex::Regex;
 
-use super::grammar::{group, small, tail, ymd, Counted, Dir, Miss, Parsed};
+use super::common::{group, small, tail, ymd, Counted, Dir, Miss, Parsed};
 use super::resolve::{monday_of, shift_days, Anchor, DayPart};
 use super::NOON;
 
@@ -16,32 +16,6 @@ pub(super) const NOW: &[&str] = &["现在", "马上", "刚才", "刚刚"];
 
 /// A number as digits or as small Chinese numerals (`三`, `十五`, `两`).
 const NUM: &str = r"\d+|[零〇一二两三四五六七八九十]+";
-
-/// Reads small Chinese numerals, up to 99.
-pub(super) fn number(s: &str) -> Option<u64> {
-    let digit = |c: char| match c {
-        '零' | '〇' => Some(0),
-        '一' => Some(1),
-        '二' | '两' => Some(2),
-        '三' => Some(3),
-        '四' => Some(4),
-        '五' => Some(5),
-        '六' => Some(6),
-        '七' => Some(7),
-        '八' => Some(8),
-        '九' => Some(9),
-        _ => None,
-    };
-    let chars: Vec<char> = s.chars().collect();
-    match chars.as_slice() {
-        ['十'] => Some(10),
-        ['十', ones] => Some(10 + digit(*ones)?),
-        [tens, '十'] => Some(digit(*tens)? * 10),
-        [tens, '十', ones] => Some(digit(*tens)? * 10 + digit(*ones)?),
-        [one] => digit(*one),
-        _ => None,
-    }
-}
 
 /// A birthday written `1985年4月12日` or `4月12日`: the year if given, the month and the day,
 /// as typed.
