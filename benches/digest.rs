@@ -5,6 +5,7 @@
 //!
 //! `cargo bench --bench digest` (run `cargo bench --bench engine` first to generate the data).
 
+mod common;
 #[allow(dead_code)]
 #[path = "../tests/it/fake_discord.rs"]
 mod fake_discord;
@@ -14,23 +15,17 @@ use salesbot::discord::send::Sender;
 use salesbot::discord::DiscordConfig;
 use salesbot::outbox::deliver_due;
 use salesbot::scheduler::jobs;
-use salesbot::store::Store;
 use std::time::Instant;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if !std::env::args().any(|a| a == "--bench") {
+    let Some(store) = common::bench_store().await? else {
         return Ok(());
-    }
-    let url = std::env::var("BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@localhost:5432/salesbot_bench".into());
-    let store = Store::connect(&url).await?;
+    };
     let (workspaces, deals, activities, _) = store.bulk_counts().await?;
     println!(
         "data: {workspaces} workspaces, {deals} deals, {activities} activities; cores: {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
+        common::cores()
     );
     anyhow::ensure!(
         workspaces >= 1000,

@@ -5,10 +5,12 @@
 //! `cargo bench --bench engine` (the data set is generated once into `salesbot_bench` and
 //! kept; set `BENCH_DATABASE_URL` to use another database, `BENCH_ITERATIONS` to change N).
 
+mod common;
+
 use salesbot::console::{Console, ConsoleOptions};
 use salesbot::domain::role::Role;
 use salesbot::engine::Engine;
-use salesbot::store::{BulkShape, Store};
+use salesbot::store::BulkShape;
 use std::time::{Duration, Instant};
 
 const SHAPE: BulkShape = BulkShape {
@@ -50,17 +52,13 @@ async fn timed(console: &mut Console, line: &str) -> Duration {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // `cargo test` runs bench targets too; only do the heavy work under `cargo bench`.
-    if !std::env::args().any(|a| a == "--bench") {
+    let Some(store) = common::bench_store().await? else {
         return Ok(());
-    }
-    let url = std::env::var("BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@localhost:5432/salesbot_bench".into());
+    };
     let iterations: usize = std::env::var("BENCH_ITERATIONS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
-    let store = Store::connect(&url).await?;
     if !store.bulk_present(&SHAPE).await? {
         println!("generating {SHAPE:?} ...");
         let start = Instant::now();
@@ -69,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let (ws, deals, activities, changes) = store.bulk_counts().await?;
     println!("data: {ws} workspaces, {deals} deals, {activities} activities, {changes} stage changes; cores: {}",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+        common::cores());
     let engine = Engine::new(store)?;
     let contacts = engine.store().bulk_contact_ids(1).await?;
     let mut console = Console::new(
@@ -145,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
     // reports' index-only scans also read the heap until a vacuum runs. Migration 9 has
     // autovacuum do that after 1,000 changed rows; if the server runs without autovacuum
     // (`SHOW autovacuum`), do here what it would have done, and say so.
-    let pool = sqlx::PgPool::connect(&url).await?;
+    let pool = sqlx::PgPool::connect(&common::bench_url()).await?;
     let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
         .fetch_one(&pool)
         .await?;

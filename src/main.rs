@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use salesbot::config::{redact_url, Config};
-use salesbot::console::{Console, ConsoleOptions, ReportKind, ReportQuery};
+use salesbot::console::{Console, ConsoleOptions, ReportQuery};
 use salesbot::domain::role::Role;
 use salesbot::engine::Engine;
 use salesbot::store::Store;
@@ -46,28 +46,8 @@ enum Cmd {
     Migrate,
     /// Print a report for a workspace, as text or (--json) as plain numbers.
     Report {
-        /// pipeline, kpi, trends, products, customers or forecast.
-        #[arg(value_enum)]
-        kind: ReportKind,
-        /// Workspace (Discord guild) id.
-        #[arg(long)]
-        workspace: i64,
-        /// this-week, last-week, this-month, last-month, this-quarter, last-quarter,
-        /// this-year, last-year or all-time.
-        #[arg(long)]
-        period: Option<String>,
-        /// First day of a custom period, e.g. 2026-01-01.
-        #[arg(long)]
-        from: Option<String>,
-        /// Last day of a custom period.
-        #[arg(long)]
-        to: Option<String>,
-        /// Only this member's deals (user id); kpi shows them alone.
-        #[arg(long)]
-        member: Option<u64>,
-        /// Trend buckets: week or month.
-        #[arg(long)]
-        by: Option<String>,
+        #[command(flatten)]
+        query: ReportQuery,
         /// Print the figures as one JSON object.
         #[arg(long)]
         json: bool,
@@ -144,27 +124,9 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("salesbot: migrations applied");
             Ok(())
         }
-        Cmd::Report {
-            kind,
-            workspace,
-            period,
-            from,
-            to,
-            member,
-            by,
-            json,
-        } => {
+        Cmd::Report { query, json } => {
             let store = connect(&config).await?;
             let engine = Engine::new(store)?;
-            let query = ReportQuery {
-                kind,
-                workspace,
-                period,
-                from,
-                to,
-                member,
-                by,
-            };
             match salesbot::console::report(&engine, &query, json).await? {
                 0 => Ok(()),
                 code => std::process::exit(code),

@@ -78,12 +78,16 @@ pub fn backoff(attempts: i32) -> Duration {
 
 /// Rebuilds the reply from a claimed row.
 pub fn outgoing(row: &OutboxRow) -> Result<Outgoing, String> {
-    let mut reply: Reply = serde_json::from_value(row.payload.clone())
+    let mut reply: Reply = serde_json::from_value(row.envelope.payload.clone())
         .map_err(|e| format!("unreadable payload: {e}"))?;
-    for (attachment, bytes) in reply.attachments.iter_mut().zip(&row.files) {
+    for (attachment, bytes) in reply.attachments.iter_mut().zip(&row.envelope.files) {
         attachment.data = bytes.clone();
     }
-    let target = match (row.target, row.user_id, row.channel_id) {
+    let target = match (
+        row.envelope.target,
+        row.envelope.user_id,
+        row.envelope.channel_id,
+    ) {
         (OutboxTarget::Dm, Some(user), _) => Target::Dm(user as u64),
         (OutboxTarget::Channel, _, Some(channel)) => Target::Channel(channel as u64),
         _ => return Err("no recipient".into()),
@@ -92,7 +96,7 @@ pub fn outgoing(row: &OutboxRow) -> Result<Outgoing, String> {
         workspace_id: row.workspace_id,
         target,
         reply,
-        dedupe_key: row.dedupe_key.clone(),
+        dedupe_key: row.envelope.dedupe_key.clone(),
     })
 }
 
@@ -127,7 +131,7 @@ pub async fn deliver_due<D: Deliver>(
                 pass.delivered += 1;
             }
             Err(DeliveryError::Retry { reason, .. }) if row.attempts >= MAX_ATTEMPTS => {
-                tracing::warn!(key = %row.dedupe_key, %reason, "giving up after {} attempts", row.attempts);
+                tracing::warn!(key = %row.envelope.dedupe_key, %reason, "giving up after {} attempts", row.attempts);
                 store
                     .outbox_failed(
                         row.workspace_id,
@@ -147,7 +151,7 @@ pub async fn deliver_due<D: Deliver>(
                 pass.retried += 1;
             }
             Err(DeliveryError::Permanent(reason)) => {
-                tracing::info!(key = %row.dedupe_key, %reason, "not deliverable");
+                tracing::info!(key = %row.envelope.dedupe_key, %reason, "not deliverable");
                 store
                     .outbox_failed(row.workspace_id, row.id, &reason)
                     .await?;

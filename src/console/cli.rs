@@ -68,22 +68,30 @@ impl ReportKind {
     }
 }
 
-/// What `salesbot report` was asked for.
-#[derive(Clone, Debug)]
+/// What `salesbot report` was asked for (its command-line arguments, parsed by clap).
+#[derive(Clone, Debug, clap::Args)]
 pub struct ReportQuery {
-    /// Which report.
+    /// pipeline, kpi, trends, products, customers or forecast.
+    #[arg(value_enum)]
     pub kind: ReportKind,
-    /// The workspace (Discord server id).
+    /// Workspace (Discord guild) id.
+    #[arg(long)]
     pub workspace: i64,
-    /// A named period (`this-quarter`, ...).
+    /// this-week, last-week, this-month, last-month, this-quarter, last-quarter,
+    /// this-year, last-year or all-time.
+    #[arg(long)]
     pub period: Option<String>,
-    /// Start of a custom period.
+    /// First day of a custom period, e.g. 2026-01-01.
+    #[arg(long)]
     pub from: Option<String>,
-    /// End of a custom period.
+    /// Last day of a custom period.
+    #[arg(long)]
     pub to: Option<String>,
-    /// One member's figures instead of the team's.
+    /// Only this member's deals (user id); kpi shows them alone.
+    #[arg(long)]
     pub member: Option<u64>,
-    /// Trend buckets (`week`, `month`).
+    /// Trend buckets: week or month.
+    #[arg(long)]
     pub by: Option<String>,
 }
 

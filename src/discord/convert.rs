@@ -166,45 +166,47 @@ fn files(reply: &Reply) -> Vec<CreateAttachment> {
         .collect()
 }
 
+/// serenity has one builder per kind of message; they share these setters but no trait, so
+/// one macro fills them all alike: clipped text, embeds, buttons, no pings, files.
+macro_rules! fill {
+    ($builder:expr, $reply:expr, $attach:ident $(, $ephemeral:ident)?) => {{
+        let reply: &Reply = $reply;
+        let mut m = $builder
+            .content(clip(&reply.content, CONTENT_MAX))
+            .embeds(embeds(reply))
+            .components(rows(reply))
+            $(.$ephemeral(reply.ephemeral))?
+            .allowed_mentions(CreateAllowedMentions::new());
+        for f in files(reply) {
+            m = m.$attach(f);
+        }
+        m
+    }};
+}
+
 /// An interaction response message. Mentions never ping: what people typed is shown, not sent.
 pub fn response(reply: &Reply) -> CreateInteractionResponseMessage {
-    let mut m = CreateInteractionResponseMessage::new()
-        .content(clip(&reply.content, CONTENT_MAX))
-        .embeds(embeds(reply))
-        .components(rows(reply))
-        .ephemeral(reply.ephemeral)
-        .allowed_mentions(CreateAllowedMentions::new());
-    for f in files(reply) {
-        m = m.add_file(f);
-    }
-    m
+    fill!(
+        CreateInteractionResponseMessage::new(),
+        reply,
+        add_file,
+        ephemeral
+    )
 }
 
 /// The edit that completes a deferred response.
 pub fn edit(reply: &Reply) -> EditInteractionResponse {
-    let mut m = EditInteractionResponse::new()
-        .content(clip(&reply.content, CONTENT_MAX))
-        .embeds(embeds(reply))
-        .components(rows(reply))
-        .allowed_mentions(CreateAllowedMentions::new());
-    for f in files(reply) {
-        m = m.new_attachment(f);
-    }
-    m
+    fill!(EditInteractionResponse::new(), reply, new_attachment)
 }
 
 /// A follow-up message, used for a private answer after a public deferral.
 pub fn followup(reply: &Reply) -> CreateInteractionResponseFollowup {
-    let mut m = CreateInteractionResponseFollowup::new()
-        .content(clip(&reply.content, CONTENT_MAX))
-        .embeds(embeds(reply))
-        .components(rows(reply))
-        .ephemeral(reply.ephemeral)
-        .allowed_mentions(CreateAllowedMentions::new());
-    for f in files(reply) {
-        m = m.add_file(f);
-    }
-    m
+    fill!(
+        CreateInteractionResponseFollowup::new(),
+        reply,
+        add_file,
+        ephemeral
+    )
 }
 
 /// A form (modal) the engine asked to show.
@@ -231,13 +233,5 @@ pub fn modal(m: &crate::engine::Modal) -> CreateModal {
 
 /// A message the bot sends on its own (a DM or a channel post).
 pub fn message(reply: &Reply) -> CreateMessage {
-    let mut m = CreateMessage::new()
-        .content(clip(&reply.content, CONTENT_MAX))
-        .embeds(embeds(reply))
-        .components(rows(reply))
-        .allowed_mentions(CreateAllowedMentions::new());
-    for f in files(reply) {
-        m = m.add_file(f);
-    }
-    m
+    fill!(CreateMessage::new(), reply, add_file)
 }

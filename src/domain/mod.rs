@@ -10,4 +10,6 @@ pub mod pipeline;
 pub mod refs;
 pub mod role;
 pub mod stage;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod when;

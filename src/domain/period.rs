@@ -215,19 +215,9 @@ fn sub_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::FixedOffset;
     use chrono_tz::{America::New_York, Asia::Shanghai, Europe::Berlin};
 
-    /// An instant written as a wall-clock time with its offset, e.g. "2026-03-23 00:00 +0100".
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::<FixedOffset>::parse_from_str(s, "%Y-%m-%d %H:%M %z")
-            .unwrap_or_else(|e| panic!("bad test instant {s}: {e}"))
-            .with_timezone(&Utc)
-    }
-
-    fn date(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("bad date {s}: {e}"))
-    }
+    use crate::domain::testing::{at, date};
 
     #[test]
     fn ranges() {

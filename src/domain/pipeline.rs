@@ -183,16 +183,6 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
 mod tests {
     use super::*;
 
-    fn stage(id: i64, name: &str, position: i32, probability: i16, kind: StageKind) -> Stage {
-        Stage {
-            id,
-            name: name.into(),
-            position,
-            probability,
-            kind,
-        }
-    }
-
     #[test]
     fn weighted_rounds_half_up() {
         let cases = [
@@ -210,10 +200,10 @@ mod tests {
     #[test]
     fn funnel_by_hand() {
         let stages = vec![
-            stage(1, "Lead", 1, 10, StageKind::Open),
-            stage(2, "Qualified", 2, 25, StageKind::Open),
-            stage(3, "Won", 3, 100, StageKind::Won),
-            stage(4, "Lost", 4, 0, StageKind::Lost),
+            Stage::new(1, "Lead", 1, 10, StageKind::Open),
+            Stage::new(2, "Qualified", 2, 25, StageKind::Open),
+            Stage::new(3, "Won", 3, 100, StageKind::Won),
+            Stage::new(4, "Lost", 4, 0, StageKind::Lost),
         ];
         // 10 deals: 4 stopped at Lead, 4 reached Qualified, 2 won.
         let open = |stage_id, deals, amount| StageTotal {
@@ -254,7 +244,7 @@ mod tests {
 
     #[test]
     fn empty_period_has_no_rates() {
-        let stages = vec![stage(1, "Lead", 1, 10, StageKind::Open)];
+        let stages = vec![Stage::new(1, "Lead", 1, 10, StageKind::Open)];
         let s = compute(&stages, &PipelineInput::default());
         assert_eq!(s.win_rate, None);
         assert_eq!(s.avg_cycle_days, None);

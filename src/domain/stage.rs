@@ -70,6 +70,19 @@ pub struct Stage {
     pub kind: StageKind,
 }
 
+impl Stage {
+    /// A stage as the pipeline holds it.
+    pub fn new(id: i64, name: &str, position: i32, probability: i16, kind: StageKind) -> Stage {
+        Stage {
+            id,
+            name: name.to_string(),
+            position,
+            probability,
+            kind,
+        }
+    }
+}
+
 /// A stage name that is safe to store and show: trimmed, inner spaces collapsed, 1–40
 /// characters, no control or invisible characters, and no Discord mentions (a stage name is
 /// echoed in replies and must never ping anyone).
@@ -249,13 +262,7 @@ mod tests {
     use super::*;
 
     fn stage(id: i32, name: &str, probability: i16, kind: StageKind) -> Stage {
-        Stage {
-            id: i64::from(id),
-            name: name.to_string(),
-            position: id,
-            probability,
-            kind,
-        }
+        Stage::new(i64::from(id), name, id, probability, kind)
     }
 
     fn default_pipeline() -> Vec<Stage> {

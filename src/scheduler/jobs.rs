@@ -8,10 +8,7 @@ use crate::domain::when::resolve_local;
 use crate::engine::format::Format;
 use crate::engine::notices;
 use crate::outbox::payload;
-use crate::store::{
-    AgendaMember, DigestWorkspace, NewOutbox, OutboxKind, OutboxStatus, OutboxTarget, Store,
-};
-use anyhow::Context as _;
+use crate::store::{AgendaMember, DigestWorkspace, NewOutbox, OutboxKind, OutboxStatus, Store};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 
@@ -45,27 +42,12 @@ pub async fn reminders(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usiz
         let mut tx = store.begin().await?;
         let due = tx.due_tasks(now, REMINDER_BATCH).await?;
         for t in &due {
-            let reply = notices::reminder(t);
-            let (json, files) = payload(&reply);
-            let message = NewOutbox {
-                dedupe_key: format!("task:{}:{}:{}", t.workspace_id, t.id, t.due_at.timestamp()),
-                kind: OutboxKind::Task,
-                target: OutboxTarget::Dm,
-                user_id: Some(t.assignee_id),
-                channel_id: None,
-                payload: json,
-                files,
-                due_at: t.due_at,
-                // Still recorded, so the decision is visible; never sent.
-                status: if t.dm_closed {
-                    OutboxStatus::Skipped
-                } else {
-                    OutboxStatus::Pending
-                },
-                note: t
-                    .dm_closed
-                    .then(|| "the member does not accept direct messages".to_string()),
-            };
+            let key = format!("task:{}:{}:{}", t.workspace_id, t.id, t.due_at.timestamp());
+            let mut message = NewOutbox::dm(key, OutboxKind::Task, t.assignee_id, t.due_at)
+                .saying(payload(&notices::reminder(t)));
+            if t.dm_closed {
+                message = message.skipped("the member does not accept direct messages");
+            }
             if tx.enqueue(t.workspace_id, &message).await? && !t.dm_closed {
                 total += 1;
             }
@@ -99,9 +81,17 @@ pub async fn agendas(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize>
     let members = store.agenda_members().await?;
     let mut total = 0;
     for m in members {
-        total += agenda_for(store, &m, now)
-            .await
-            .with_context(|| format!("agenda of {} in {}", m.user_id, m.workspace_id))?;
+        // One member's failure must not stop everyone else's morning; its slot stays free,
+        // so the next tick tries it again.
+        match agenda_for(store, &m, now).await {
+            Ok(n) => total += n,
+            Err(e) => tracing::error!(
+                workspace = m.workspace_id,
+                member = m.user_id,
+                error = format!("{e:#}"),
+                "agenda failed; retried on the next tick"
+            ),
+        }
     }
     Ok(total)
 }
@@ -115,35 +105,19 @@ async fn agenda_for(store: &Store, m: &AgendaMember, now: DateTime<Utc>) -> anyh
     }
     let key = format!("agenda:{}:{}:{}", m.workspace_id, m.user_id, today);
     let mut tx = store.begin().await?;
-    if !tx
-        .taken_slots(m.workspace_id, std::slice::from_ref(&key))
-        .await?
-        .is_empty()
-    {
+    if tx.slot_taken(m.workspace_id, &key).await? {
         return Ok(0);
     }
     let data = tx
         .agenda(m.workspace_id, m.user_id, now, day_end, today, m.stale_days)
         .await?;
-    let reply = notices::agenda(&f, today, &data);
-    let (json, files) = reply.as_ref().map(payload).unwrap_or_default();
-    let sent = reply.is_some();
-    let message = NewOutbox {
-        dedupe_key: key,
-        kind: OutboxKind::Agenda,
-        target: OutboxTarget::Dm,
-        user_id: Some(m.user_id),
-        channel_id: None,
-        payload: json,
-        files,
-        due_at: at,
-        status: if sent {
-            OutboxStatus::Pending
-        } else {
-            OutboxStatus::Skipped
-        },
-        note: (!sent).then(|| "nothing to say".to_string()),
+    let message = NewOutbox::dm(key, OutboxKind::Agenda, m.user_id, at);
+    let sent = notices::agenda(&f, today, &data);
+    let message = match &sent {
+        Some(reply) => message.saying(payload(reply)),
+        None => message.skipped("nothing to say"),
     };
+    let sent = sent.is_some();
     let wrote = tx.enqueue(m.workspace_id, &message).await?;
     tx.commit().await?;
     Ok(usize::from(wrote && sent))
@@ -173,9 +147,16 @@ pub fn digest_slot(
 pub async fn digests(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let mut total = 0;
     for w in store.digest_workspaces().await? {
-        total += digest_for(store, &w, now)
-            .await
-            .with_context(|| format!("digest of workspace {}", w.id))?;
+        // One workspace's failure must not stop another's digest; its slot stays free, so the
+        // next tick tries it again.
+        match digest_for(store, &w, now).await {
+            Ok(n) => total += n,
+            Err(e) => tracing::error!(
+                workspace = w.id,
+                error = format!("{e:#}"),
+                "digest failed; retried on the next tick"
+            ),
+        }
     }
     Ok(total)
 }
@@ -192,25 +173,11 @@ async fn record_missed_last_week(
         digest_slot(now - Duration::days(7), tz, w.digest_weekday, w.digest_time);
     let key = format!("digest:{}:{week}", w.id);
     let mut tx = store.begin().await?;
-    if !tx
-        .taken_slots(w.id, std::slice::from_ref(&key))
-        .await?
-        .is_empty()
-    {
+    if tx.slot_taken(w.id, &key).await? {
         return Ok(());
     }
-    let message = NewOutbox {
-        dedupe_key: key,
-        kind: OutboxKind::Digest,
-        target: OutboxTarget::Channel,
-        user_id: None,
-        channel_id: Some(w.digest_channel_id),
-        payload: serde_json::Value::Null,
-        files: Vec::new(),
-        due_at: at,
-        status: OutboxStatus::Skipped,
-        note: Some(format!("missed: the bot was not running on {date}")),
-    };
+    let message = NewOutbox::channel(key, OutboxKind::Digest, w.digest_channel_id, at)
+        .skipped(format!("missed: the bot was not running on {date}"));
     tx.enqueue(w.id, &message).await?;
     tx.commit().await?;
     Ok(())
@@ -229,41 +196,19 @@ async fn digest_for(
     }
     let key = format!("digest:{}:{week}", w.id);
     let mut tx = store.begin().await?;
-    if !tx
-        .taken_slots(w.id, std::slice::from_ref(&key))
-        .await?
-        .is_empty()
-    {
+    if tx.slot_taken(w.id, &key).await? {
         return Ok(0);
     }
     let still_today = now.with_timezone(&tz).date_naive() == date;
-    let (reply, status, note) = if still_today {
-        (
-            Some(notices::digest(&mut tx, w, now, date).await?),
-            OutboxStatus::Pending,
-            None,
-        )
+    let message = NewOutbox::channel(key, OutboxKind::Digest, w.digest_channel_id, at);
+    let message = if still_today {
+        message.saying(payload(&notices::digest(&mut tx, w, now, date).await?))
     } else {
-        (
-            None,
-            OutboxStatus::Skipped,
-            Some(format!("missed: the bot was not running on {date}")),
-        )
-    };
-    let (json, files) = reply.as_ref().map(payload).unwrap_or_default();
-    let message = NewOutbox {
-        dedupe_key: key,
-        kind: OutboxKind::Digest,
-        target: OutboxTarget::Channel,
-        user_id: None,
-        channel_id: Some(w.digest_channel_id),
-        payload: json,
-        files,
-        due_at: at,
-        status,
-        note,
+        message.skipped(format!("missed: the bot was not running on {date}"))
     };
     let wrote = tx.enqueue(w.id, &message).await?;
     tx.commit().await?;
-    Ok(usize::from(wrote && status == OutboxStatus::Pending))
+    Ok(usize::from(
+        wrote && message.status == OutboxStatus::Pending,
+    ))
 }

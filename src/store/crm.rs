@@ -212,6 +212,31 @@ impl Tx {
         .await?)
     }
 
+    /// Contacts of the workspace (and of `owner`, when given) that pass `filter`. Every
+    /// filter reads the same parameters: `$3` an id, `$4` the text as typed, `$5` it as a
+    /// lower-case prefix pattern, `$6` as a pattern anywhere.
+    async fn contacts_where(
+        &mut self,
+        filter: &str,
+        ws: i64,
+        owner: Option<i64>,
+        id: Option<i64>,
+        text: &str,
+    ) -> StoreResult<Vec<ContactRow>> {
+        let sql = format!(
+            "{CONTACT_SELECT} WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2) AND {filter}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(owner)
+            .bind(id)
+            .bind(text)
+            .bind(like_prefix(text))
+            .bind(format!("%{}", like_prefix(text)))
+            .fetch_all(self.conn())
+            .await?)
+    }
+
     /// A contact by id, if visible (`owner` limits to one owner's contacts).
     pub async fn contact(
         &mut self,
@@ -219,13 +244,10 @@ impl Tx {
         id: i64,
         owner: Option<i64>,
     ) -> StoreResult<Option<ContactRow>> {
-        let sql = format!("{CONTACT_SELECT} WHERE c.workspace_id = $1 AND c.id = $2 AND ($3::bigint IS NULL OR c.owner_id = $3)");
-        Ok(sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(id)
-            .bind(owner)
-            .fetch_optional(self.conn())
-            .await?)
+        let found = self
+            .contacts_where("c.id = $3", ws, owner, Some(id), "")
+            .await?;
+        Ok(found.into_iter().next())
     }
 
     /// A contact by email.
@@ -235,15 +257,9 @@ impl Tx {
         email: &str,
         owner: Option<i64>,
     ) -> StoreResult<Option<ContactRow>> {
-        let sql = format!(
-            "{CONTACT_SELECT} WHERE c.workspace_id = $1 AND lower(c.email) = lower($2) AND ($3::bigint IS NULL OR c.owner_id = $3)"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(email)
-            .bind(owner)
-            .fetch_optional(self.conn())
-            .await?)
+        let filter = "lower(c.email) = lower($4) LIMIT 1";
+        let found = self.contacts_where(filter, ws, owner, None, email).await?;
+        Ok(found.into_iter().next())
     }
 
     /// Contacts whose name equals or starts with `name`, exact matches first.
@@ -253,17 +269,9 @@ impl Tx {
         name: &str,
         owner: Option<i64>,
     ) -> StoreResult<Vec<ContactRow>> {
-        let sql = format!(
-            "{CONTACT_SELECT} WHERE c.workspace_id = $1 AND lower(c.name) LIKE $2 AND ($4::bigint IS NULL OR c.owner_id = $4)
-             ORDER BY (lower(c.name) = lower($3)) DESC, c.name LIMIT 6"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(like_prefix(name))
-            .bind(name)
-            .bind(owner)
-            .fetch_all(self.conn())
-            .await?)
+        let filter =
+            "lower(c.name) LIKE $5 ORDER BY (lower(c.name) = lower($4)) DESC, c.name LIMIT 6";
+        self.contacts_where(filter, ws, owner, None, name).await
     }
 
     /// Contacts matching a search over name, email, company and tags.
@@ -273,20 +281,10 @@ impl Tx {
         query: &str,
         owner: Option<i64>,
     ) -> StoreResult<Vec<ContactRow>> {
-        let pattern = format!("%{}", like_prefix(query));
-        let sql = format!(
-            "{CONTACT_SELECT} WHERE c.workspace_id = $1 AND ($3::bigint IS NULL OR c.owner_id = $3)
-               AND (lower(c.name) LIKE $2 OR lower(c.email) LIKE $2 OR lower(co.name) LIKE $2
+        let filter = "(lower(c.name) LIKE $6 OR lower(c.email) LIKE $6 OR lower(co.name) LIKE $6
                     OR lower($4) = ANY (c.tags))
-             ORDER BY c.name LIMIT 15"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(pattern)
-            .bind(owner)
-            .bind(query)
-            .fetch_all(self.conn())
-            .await?)
+             ORDER BY c.name LIMIT 15";
+        self.contacts_where(filter, ws, owner, None, query).await
     }
 
     /// Replaces a contact's tags.

@@ -192,6 +192,16 @@ pub struct RepLine {
     pub activities: i64,
 }
 
+/// What every list of one member's agenda is asked with.
+struct AgendaParams {
+    ws: i64,
+    user: i64,
+    now: DateTime<Utc>,
+    day_end: DateTime<Utc>,
+    today: NaiveDate,
+    stale_days: i32,
+}
+
 impl Tx {
     /// Claims due reminders not yet sent for their due time (other schedulers skip them).
     pub async fn due_tasks(&mut self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<DueTask>> {
@@ -241,62 +251,62 @@ impl Tx {
         today: NaiveDate,
         stale_days: i32,
     ) -> StoreResult<AgendaData> {
-        let mut tasks: Vec<AgendaTask> = sqlx::query_as(
-            "SELECT id, title, due_at FROM tasks
-             WHERE workspace_id = $1 AND assignee_id = $2 AND status = 'open' AND due_at < $3
-             ORDER BY due_at LIMIT 25",
-        )
-        .bind(ws)
-        .bind(user)
-        .bind(day_end)
-        .fetch_all(self.conn())
-        .await?;
-        let stale = sqlx::query_as(
-            "SELECT d.number, d.title, s.name AS stage,
-                    floor(extract(epoch FROM $3 - d.last_activity_at) / 86400)::bigint AS idle_days
-             FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
-             WHERE d.workspace_id = $1 AND d.owner_id = $2 AND d.status = 'open'
-               AND d.last_activity_at < $3 - make_interval(days => COALESCE(s.stale_days, $4))
-             ORDER BY d.last_activity_at LIMIT 10",
-        )
-        .bind(ws)
-        .bind(user)
-        .bind(now)
-        .bind(stale_days)
-        .fetch_all(self.conn())
-        .await?;
-        let overdue_close = sqlx::query_as(
-            "SELECT number, title, expected_close FROM deals
-             WHERE workspace_id = $1 AND owner_id = $2 AND status = 'open' AND expected_close < $3
-             ORDER BY expected_close LIMIT 10",
-        )
-        .bind(ws)
-        .bind(user)
-        .bind(today)
-        .fetch_all(self.conn())
-        .await?;
-        let birthdays = sqlx::query_as(
-            "SELECT id, name FROM contacts
-             WHERE workspace_id = $1 AND owner_id = $2 AND birthday_month = $3 AND birthday_day = $4 ORDER BY name",
-        )
-        .bind(ws)
-        .bind(user)
-        .bind(chrono::Datelike::month(&today) as i16)
-        .bind(chrono::Datelike::day(&today) as i16)
-        .fetch_all(self.conn())
-        .await?;
-        let contracts = sqlx::query_as(
-            "SELECT name, contract_end, (contract_end - $3)::int AS days_left FROM (
-                 SELECT name, contract_end FROM companies WHERE workspace_id = $1 AND owner_id = $2
-                 UNION ALL
-                 SELECT name, contract_end FROM contacts WHERE workspace_id = $1 AND owner_id = $2) x
-             WHERE contract_end - $3 IN (30, 7, 1) ORDER BY contract_end, name",
-        )
-        .bind(ws)
-        .bind(user)
-        .bind(today)
-        .fetch_all(self.conn())
-        .await?;
+        // Every list takes the same parameters: `$1` workspace, `$2` the member, `$3` now,
+        // `$4` the end of their local day, `$5` their local date, `$6` the stale threshold.
+        let params = AgendaParams {
+            ws,
+            user,
+            now,
+            day_end,
+            today,
+            stale_days,
+        };
+        let mut tasks: Vec<AgendaTask> = self
+            .agenda_list(
+                "SELECT id, title, due_at FROM tasks
+                 WHERE workspace_id = $1 AND assignee_id = $2 AND status = 'open' AND due_at < $4
+                 ORDER BY due_at LIMIT 25",
+                &params,
+            )
+            .await?;
+        let stale = self
+            .agenda_list(
+                "SELECT d.number, d.title, s.name AS stage,
+                        floor(extract(epoch FROM $3 - d.last_activity_at) / 86400)::bigint AS idle_days
+                 FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
+                 WHERE d.workspace_id = $1 AND d.owner_id = $2 AND d.status = 'open'
+                   AND d.last_activity_at < $3 - make_interval(days => COALESCE(s.stale_days, $6))
+                 ORDER BY d.last_activity_at LIMIT 10",
+                &params,
+            )
+            .await?;
+        let overdue_close = self
+            .agenda_list(
+                "SELECT number, title, expected_close FROM deals
+                 WHERE workspace_id = $1 AND owner_id = $2 AND status = 'open' AND expected_close < $5
+                 ORDER BY expected_close LIMIT 10",
+                &params,
+            )
+            .await?;
+        let birthdays = self
+            .agenda_list(
+                "SELECT id, name FROM contacts
+                 WHERE workspace_id = $1 AND owner_id = $2
+                   AND birthday_month = extract(month FROM $5::date)::smallint AND birthday_day = extract(day FROM $5::date)::smallint
+                 ORDER BY name",
+                &params,
+            )
+            .await?;
+        let contracts = self
+            .agenda_list(
+                "SELECT name, contract_end, (contract_end - $5)::int AS days_left FROM (
+                     SELECT name, contract_end FROM companies WHERE workspace_id = $1 AND owner_id = $2
+                     UNION ALL
+                     SELECT name, contract_end FROM contacts WHERE workspace_id = $1 AND owner_id = $2) x
+                 WHERE contract_end - $5 IN (30, 7, 1) ORDER BY contract_end, name",
+                &params,
+            )
+            .await?;
         for t in &mut tasks {
             t.overdue = t.due_at < now;
         }
@@ -307,6 +317,21 @@ impl Tx {
             birthdays,
             contracts,
         })
+    }
+
+    async fn agenda_list<T>(&mut self, sql: &'static str, p: &AgendaParams) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(sql)
+            .bind(p.ws)
+            .bind(p.user)
+            .bind(p.now)
+            .bind(p.day_end)
+            .bind(p.today)
+            .bind(p.stale_days)
+            .fetch_all(self.conn())
+            .await?)
     }
 
     /// A workspace's team totals over `[from, to)`.

@@ -27,7 +27,7 @@ pub use jobs::{
     AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestWorkspace, DueTask,
     OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,
 };
-pub use outbox::{NewOutbox, OutboxRow};
+pub use outbox::{Envelope, NewOutbox, OutboxRow};
 pub use products::{DealLine, ProductInfo};
 pub use reports::{CustomerRow, DealTotal, ForecastRaw, ProductRow, TrendRow};
 #[cfg(feature = "demo")]

@@ -7,9 +7,9 @@ use super::{Store, StoreResult, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// A message to enqueue.
-#[derive(Clone, Debug)]
-pub struct NewOutbox {
+/// Who gets a message and what it says: written when it is enqueued, read back when claimed.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Envelope {
     /// The logical slot, e.g. `digest:42:2026-W49`; a second enqueue of the same key is a no-op.
     pub dedupe_key: String,
     /// What it is.
@@ -24,6 +24,13 @@ pub struct NewOutbox {
     pub payload: Value,
     /// Attachment bytes, in the payload's order.
     pub files: Vec<Vec<u8>>,
+}
+
+/// A message to enqueue.
+#[derive(Clone, Debug)]
+pub struct NewOutbox {
+    /// Recipient and content.
+    pub envelope: Envelope,
     /// When it became due.
     pub due_at: DateTime<Utc>,
     /// Pending, or skipped to record a slot that had nothing to say or came too late.
@@ -39,22 +46,80 @@ pub struct OutboxRow {
     pub workspace_id: i64,
     /// Row id.
     pub id: i64,
-    /// Logical slot.
-    pub dedupe_key: String,
-    /// What it is.
-    pub kind: OutboxKind,
-    /// A DM or a channel post.
-    pub target: OutboxTarget,
-    /// DM recipient.
-    pub user_id: Option<i64>,
-    /// Channel.
-    pub channel_id: Option<i64>,
-    /// The message.
-    pub payload: Value,
-    /// Attachment bytes.
-    pub files: Vec<Vec<u8>>,
+    /// Recipient and content.
+    #[sqlx(flatten)]
+    pub envelope: Envelope,
     /// Delivery attempts so far, this one included.
     pub attempts: i32,
+}
+
+impl NewOutbox {
+    /// A pending direct message to `user_id`, due at `due_at`, with nothing in it yet.
+    pub fn dm(dedupe_key: String, kind: OutboxKind, user_id: i64, due_at: DateTime<Utc>) -> Self {
+        Self::new(
+            dedupe_key,
+            kind,
+            OutboxTarget::Dm,
+            Some(user_id),
+            None,
+            due_at,
+        )
+    }
+
+    /// A pending post to `channel_id`, due at `due_at`, with nothing in it yet.
+    pub fn channel(
+        dedupe_key: String,
+        kind: OutboxKind,
+        channel_id: i64,
+        due_at: DateTime<Utc>,
+    ) -> Self {
+        Self::new(
+            dedupe_key,
+            kind,
+            OutboxTarget::Channel,
+            None,
+            Some(channel_id),
+            due_at,
+        )
+    }
+
+    fn new(
+        dedupe_key: String,
+        kind: OutboxKind,
+        target: OutboxTarget,
+        user_id: Option<i64>,
+        channel_id: Option<i64>,
+        due_at: DateTime<Utc>,
+    ) -> Self {
+        NewOutbox {
+            envelope: Envelope {
+                dedupe_key,
+                kind,
+                target,
+                user_id,
+                channel_id,
+                payload: Value::Null,
+                files: Vec::new(),
+            },
+            due_at,
+            status: OutboxStatus::Pending,
+            note: None,
+        }
+    }
+
+    /// The message itself: a serialized reply and its attachments' bytes.
+    pub fn saying(mut self, (payload, files): (Value, Vec<Vec<u8>>)) -> Self {
+        self.envelope.payload = payload;
+        self.envelope.files = files;
+        self
+    }
+
+    /// Recorded so the decision is visible, never sent, with the reason.
+    pub fn skipped(mut self, note: impl Into<String>) -> Self {
+        self.status = OutboxStatus::Skipped;
+        self.note = Some(note.into());
+        self
+    }
 }
 
 impl Tx {
@@ -67,13 +132,13 @@ impl Tx {
              ON CONFLICT (workspace_id, dedupe_key) DO NOTHING",
         )
         .bind(ws)
-        .bind(&m.dedupe_key)
-        .bind(m.kind)
-        .bind(m.target)
-        .bind(m.user_id)
-        .bind(m.channel_id)
-        .bind(&m.payload)
-        .bind(&m.files)
+        .bind(&m.envelope.dedupe_key)
+        .bind(m.envelope.kind)
+        .bind(m.envelope.target)
+        .bind(m.envelope.user_id)
+        .bind(m.envelope.channel_id)
+        .bind(&m.envelope.payload)
+        .bind(&m.envelope.files)
         .bind(m.due_at)
         .bind(m.status)
         .bind(&m.note)
@@ -82,14 +147,14 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Which of these slots already have a row (sent, pending or skipped).
-    pub async fn taken_slots(&mut self, ws: i64, keys: &[String]) -> StoreResult<Vec<String>> {
+    /// Whether this slot already has a row (sent, pending or skipped).
+    pub async fn slot_taken(&mut self, ws: i64, key: &str) -> StoreResult<bool> {
         Ok(sqlx::query_scalar(
-            "SELECT dedupe_key FROM outbox WHERE workspace_id = $1 AND dedupe_key = ANY($2)",
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE workspace_id = $1 AND dedupe_key = $2)",
         )
         .bind(ws)
-        .bind(keys)
-        .fetch_all(self.conn())
+        .bind(key)
+        .fetch_one(self.conn())
         .await?)
     }
 }

@@ -2,7 +2,6 @@
 //! index-only scans (migration 6 added the covering columns); the engine gets one row per
 //! bucket, product, customer or stage. The catalogue itself is in `products.rs`.
 
-use super::stats::BindPeriod;
 use super::{StoreResult, Tx};
 use crate::domain::pipeline::StageTotal;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -199,8 +198,7 @@ impl Tx {
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<ProductRow>> {
         // Whole UTC days from the rollups, the partial days at the edges from the lines.
-        Ok(sqlx::query_as(
-            "WITH closed AS (
+        let sql = "WITH closed AS (
                  SELECT product_id, kind, sum(deals) AS deals, sum(units) AS units, sum(revenue) AS revenue,
                         sum(list_value) AS list_value
                  FROM (
@@ -232,11 +230,8 @@ impl Tx {
              LEFT JOIN open o ON o.product_id = p.id
              WHERE p.workspace_id = $1
              GROUP BY p.id, p.name, p.list_price_minor
-             ORDER BY revenue DESC, lower(p.name)",
-        )
-        .bind_period(ws, owner, from, to)
-        .fetch_all(self.conn())
-        .await?)
+             ORDER BY revenue DESC, lower(p.name)";
+        self.period_rows(sql, ws, owner, from, to).await
     }
 
     /// Every company with a deal won before `as_of`, with its history and its figures inside

@@ -220,8 +220,7 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<DealFlowRow>> {
-        Ok(sqlx::query_as(
-            "SELECT owner_id, kind AS flow, key AS furthest_position, sum(deals)::bigint AS deals,
+        let sql = "SELECT owner_id, kind AS flow, key AS furthest_position, sum(deals)::bigint AS deals,
                     sum(amount_minor)::bigint AS amount, sum(cycle_seconds)::bigint AS cycle_seconds
              FROM deal_daily_totals
              WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
@@ -239,11 +238,8 @@ impl Tx {
              FROM deals
              WHERE workspace_id = $1 AND status IN ('won', 'lost') AND ($2::bigint IS NULL OR owner_id = $2)
                AND ((closed_at >= $5 AND closed_at < $6) OR (closed_at >= $7 AND closed_at < $8))
-             GROUP BY owner_id, status",
-        )
-        .bind_period(ws, owner, from, to)
-        .fetch_all(self.conn())
-        .await?)
+             GROUP BY owner_id, status";
+        self.period_rows(sql, ws, owner, from, to).await
     }
 
     /// Stays in each stage that ended in `[from, to)`, for deals of `owner` (their current
@@ -255,8 +251,7 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<StageStays>> {
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT stage_id, sum(stays)::bigint, sum(seconds)::bigint FROM (
+        let sql = "SELECT stage_id, sum(stays)::bigint, sum(seconds)::bigint FROM (
                  SELECT stage_id, stays, seconds FROM stage_stay_totals
                  WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
                    AND ($3::date IS NULL OR day >= $3) AND day < $4
@@ -268,11 +263,8 @@ impl Tx {
                    AND ($2::bigint IS NULL OR EXISTS (
                          SELECT 1 FROM deals d WHERE d.workspace_id = $1 AND d.id = sc.deal_id AND d.owner_id = $2))
                    AND ((sc.left_at >= $5 AND sc.left_at < $6) OR (sc.left_at >= $7 AND sc.left_at < $8))
-             ) t GROUP BY stage_id HAVING sum(stays) <> 0",
-        )
-        .bind_period(ws, owner, from, to)
-        .fetch_all(self.conn())
-        .await?;
+             ) t GROUP BY stage_id HAVING sum(stays) <> 0";
+        let rows: Vec<(i64, i64, i64)> = self.period_rows(sql, ws, owner, from, to).await?;
         Ok(rows
             .into_iter()
             .map(|(stage_id, stays, seconds)| StageStays {
@@ -291,8 +283,7 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<ActivityRow>> {
-        Ok(sqlx::query_as(
-            "SELECT member_id, kind, sum(n)::bigint AS activities, sum(score)::bigint AS satisfaction_sum,
+        let sql = "SELECT member_id, kind, sum(n)::bigint AS activities, sum(score)::bigint AS satisfaction_sum,
                     sum(scored)::bigint AS satisfaction_count FROM (
                  SELECT member_id, kind, activities AS n, satisfaction_sum AS score, satisfaction_count AS scored
                  FROM activity_daily_totals
@@ -303,41 +294,31 @@ impl Tx {
                  FROM activities
                  WHERE workspace_id = $1 AND ($2::bigint IS NULL OR member_id = $2)
                    AND ((happened_at >= $5 AND happened_at < $6) OR (happened_at >= $7 AND happened_at < $8))
-             ) t GROUP BY member_id, kind HAVING sum(n) <> 0",
-        )
-        .bind_period(ws, member, from, to)
-        .fetch_all(self.conn())
-        .await?)
+             ) t GROUP BY member_id, kind HAVING sum(n) <> 0";
+        self.period_rows(sql, ws, member, from, to).await
     }
 }
 
-/// Binds `$1` workspace, `$2` owner (or member), `$3`/`$4` the whole UTC days and `$5`..`$8`
-/// the two partial edges of a period: the parameters every rollup-plus-edges query shares.
-pub(super) trait BindPeriod: Sized {
-    fn bind_period(
-        self,
+impl Tx {
+    /// Runs a rollup-plus-edges query. Its parameters are shared: `$1` workspace, `$2` owner
+    /// (or member), `$3`/`$4` the whole UTC days and `$5`..`$8` the two partial edges.
+    pub(super) async fn period_rows<T>(
+        &mut self,
+        sql: &'static str,
         ws: i64,
         who: Option<i64>,
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
-    ) -> Self;
-}
-
-impl<'q, O> BindPeriod
-    for sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>
-{
-    fn bind_period(
-        self,
-        ws: i64,
-        who: Option<i64>,
-        from: Option<DateTime<Utc>>,
-        to: DateTime<Utc>,
-    ) -> Self {
+    ) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
         let s = split(from, to);
         // A missing edge is the empty range `[to, to)`.
         let edge = |i: usize| s.edges.get(i).copied().unwrap_or((to, to));
         let ((a0, a1), (b0, b1)) = (edge(0), edge(1));
-        self.bind(ws)
+        Ok(sqlx::query_as(sql)
+            .bind(ws)
             .bind(who)
             .bind(s.first_day)
             .bind(s.end_day)
@@ -345,6 +326,8 @@ impl<'q, O> BindPeriod
             .bind(a1)
             .bind(b0)
             .bind(b1)
+            .fetch_all(self.conn())
+            .await?)
     }
 }
 

@@ -18,6 +18,29 @@ fn anywhere(q: &str) -> String {
 }
 
 impl Tx {
+    /// Every suggestion query takes the same parameters: `$1` workspace, `$2` the typed text as
+    /// a prefix pattern, `$3` as an anywhere pattern, `$4` the member it is limited to (owner
+    /// or assignee; NULL for all), `$5` the limit, `$6` a reference number's prefix if typed.
+    async fn suggest(
+        &mut self,
+        sql: &'static str,
+        ws: i64,
+        q: &str,
+        member: Option<i64>,
+        limit: i64,
+        number: Option<String>,
+    ) -> StoreResult<Vec<Suggestion>> {
+        Ok(sqlx::query_as(sql)
+            .bind(ws)
+            .bind(like_prefix(q))
+            .bind(anywhere(q))
+            .bind(member)
+            .bind(limit)
+            .bind(number)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
     /// Deals by number prefix, title prefix, then title anywhere; open deals first.
     pub async fn suggest_deals(
         &mut self,
@@ -26,28 +49,14 @@ impl Tx {
         owner: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<Suggestion>> {
-        let digits: String = q.trim_start_matches(['D', 'd', '-', '#']).to_string();
-        let number_prefix = if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-            Some(digits)
-        } else {
-            None
-        };
-        Ok(sqlx::query_as(
-            "SELECT 'D-' || d.number || ' ' || d.title || ' · ' || s.name AS label, 'D-' || d.number AS value
+        let sql = "SELECT 'D-' || d.number || ' ' || d.title || ' · ' || s.name AS label, 'D-' || d.number AS value
              FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
-             WHERE d.workspace_id = $1 AND ($3::bigint IS NULL OR d.owner_id = $3)
-               AND (($4::text IS NOT NULL AND d.number::text LIKE $4 || '%') OR lower(d.title) LIKE $5)
+             WHERE d.workspace_id = $1 AND ($4::bigint IS NULL OR d.owner_id = $4)
+               AND (($6::text IS NOT NULL AND d.number::text LIKE $6 || '%') OR lower(d.title) LIKE $3)
              ORDER BY (d.status = 'open') DESC, (lower(d.title) LIKE $2) DESC, d.number DESC
-             LIMIT $6",
-        )
-        .bind(ws)
-        .bind(like_prefix(q))
-        .bind(owner)
-        .bind(number_prefix)
-        .bind(anywhere(q))
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+             LIMIT $5";
+        let number = number_prefix(q, &['D', 'd', '-', '#']);
+        self.suggest(sql, ws, q, owner, limit, number).await
     }
 
     /// Contacts by name or email, prefix matches first.
@@ -58,21 +67,13 @@ impl Tx {
         owner: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<Suggestion>> {
-        Ok(sqlx::query_as(
-            "SELECT 'C-' || c.id || ' ' || c.name || COALESCE(' · ' || co.name, '') AS label, 'C-' || c.id AS value
+        let sql = "SELECT 'C-' || c.id || ' ' || c.name || COALESCE(' · ' || co.name, '') AS label, 'C-' || c.id AS value
              FROM contacts c LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id
-             WHERE c.workspace_id = $1 AND ($3::bigint IS NULL OR c.owner_id = $3)
-               AND (lower(c.name) LIKE $4 OR lower(c.email) LIKE $4)
+             WHERE c.workspace_id = $1 AND ($4::bigint IS NULL OR c.owner_id = $4)
+               AND (lower(c.name) LIKE $3 OR lower(c.email) LIKE $3)
              ORDER BY (lower(c.name) LIKE $2) DESC, c.name
-             LIMIT $5",
-        )
-        .bind(ws)
-        .bind(like_prefix(q))
-        .bind(owner)
-        .bind(anywhere(q))
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+             LIMIT $5";
+        self.suggest(sql, ws, q, owner, limit, None).await
     }
 
     /// Companies by name, prefix matches first.
@@ -82,17 +83,10 @@ impl Tx {
         q: &str,
         limit: i64,
     ) -> StoreResult<Vec<Suggestion>> {
-        Ok(sqlx::query_as(
-            "SELECT name AS label, name AS value FROM companies
+        let sql = "SELECT name AS label, name AS value FROM companies
              WHERE workspace_id = $1 AND lower(name) LIKE $3
-             ORDER BY (lower(name) LIKE $2) DESC, name LIMIT $4",
-        )
-        .bind(ws)
-        .bind(like_prefix(q))
-        .bind(anywhere(q))
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+             ORDER BY (lower(name) LIKE $2) DESC, name LIMIT $5";
+        self.suggest(sql, ws, q, None, limit, None).await
     }
 
     /// The caller's open tasks.
@@ -103,18 +97,18 @@ impl Tx {
         q: &str,
         limit: i64,
     ) -> StoreResult<Vec<Suggestion>> {
-        Ok(sqlx::query_as(
-            "SELECT 'T-' || id || ' ' || title AS label, 'T-' || id AS value FROM tasks
-             WHERE workspace_id = $1 AND assignee_id = $2 AND status = 'open'
-               AND (lower(title) LIKE $3 OR id::text LIKE $4)
-             ORDER BY due_at LIMIT $5",
-        )
-        .bind(ws)
-        .bind(assignee)
-        .bind(anywhere(q))
-        .bind(like_prefix(q.trim_start_matches(['T', 't', '-'])))
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+        let sql = "SELECT 'T-' || id || ' ' || title AS label, 'T-' || id AS value FROM tasks
+             WHERE workspace_id = $1 AND assignee_id = $4 AND status = 'open'
+               AND (lower(title) LIKE $3 OR ($6::text IS NOT NULL AND id::text LIKE $6 || '%'))
+             ORDER BY due_at LIMIT $5";
+        let number = number_prefix(q, &['T', 't', '-']);
+        self.suggest(sql, ws, q, Some(assignee), limit, number)
+            .await
     }
+}
+
+/// The digits of a reference typed so far (`D-12` -> `12`), if that is what was typed.
+fn number_prefix(q: &str, marks: &[char]) -> Option<String> {
+    let digits = q.trim_start_matches(marks);
+    (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())).then(|| digits.to_string())
 }

@@ -1357,7 +1357,7 @@ async fn a_message_claimed_by_a_dead_worker_is_delivered_by_another_once(pool: P
         .await
         .expect("claim");
     assert_eq!(claimed.len(), 2);
-    let claimed: HashSet<String> = claimed.into_iter().map(|r| r.dedupe_key).collect();
+    let claimed: HashSet<String> = claimed.into_iter().map(|r| r.envelope.dedupe_key).collect();
     let (free, _) = task_key(&pool, 1, "call 2").await;
     assert!(!claimed.contains(&free), "the oldest are claimed first");
 

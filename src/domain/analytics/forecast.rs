@@ -161,21 +161,11 @@ mod tests {
         assert_eq!(sim.weighted, 50_000 + 200_000 + 100_000);
     }
 
-    fn stage(id: i64, name: &str, position: i32, probability: i16, kind: StageKind) -> Stage {
-        Stage {
-            id,
-            name: name.into(),
-            position,
-            probability,
-            kind,
-        }
-    }
-
     #[test]
     fn forecast_stages_are_the_open_ones() {
         let stages = [
-            stage(1, "Lead", 1, 10, StageKind::Open),
-            stage(2, "Won", 2, 100, StageKind::Won),
+            Stage::new(1, "Lead", 1, 10, StageKind::Open),
+            Stage::new(2, "Won", 2, 100, StageKind::Won),
         ];
         let by_stage = [
             StageTotal {
@@ -202,9 +192,9 @@ mod tests {
     #[test]
     fn conversion_observed_else_implied() {
         let stages = [
-            stage(1, "Lead", 1, 10, StageKind::Open),
-            stage(2, "Qualified", 2, 25, StageKind::Open),
-            stage(3, "Won", 3, 100, StageKind::Won),
+            Stage::new(1, "Lead", 1, 10, StageKind::Open),
+            Stage::new(2, "Qualified", 2, 25, StageKind::Open),
+            Stage::new(3, "Won", 3, 100, StageKind::Won),
         ];
         let furthest = [
             FurthestCount {

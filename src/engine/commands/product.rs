@@ -239,7 +239,12 @@ pub(super) async fn set_line(
     let p = product(tx, ctx, &input.product).await?;
     let existing = tx.deal_line_id(ctx.ws_id(), d.id, p.id).await?;
     let deal_before = ctx.before(tx, Entity::Deal, d.id).await?;
-    let headline = if input.quantity == 0 {
+    // A quantity of 0 removes the line; either way the line's old state is kept for /undo.
+    let before = match existing {
+        Some(line) => ctx.before(tx, Entity::DealProduct, line).await?,
+        None => None,
+    };
+    let (line, headline) = if input.quantity == 0 {
         let Some(line) = existing else {
             return Err(EngineError::NotFound(
                 Msg::new("error.no_such_line")
@@ -247,22 +252,9 @@ pub(super) async fn set_line(
                     .arg("product", &p.name),
             ));
         };
-        let before = ctx.before(tx, Entity::DealProduct, line).await?;
         tx.delete_deal_line(ctx.ws_id(), line).await?;
-        ctx.audit(
-            tx,
-            AuditAction::DealProduct,
-            Entity::DealProduct,
-            line,
-            before,
-        )
-        .await?;
-        Msg::new("deal.line_removed").arg("product", &p.name)
+        (line, Msg::new("deal.line_removed").arg("product", &p.name))
     } else {
-        let before = match existing {
-            Some(line) => ctx.before(tx, Entity::DealProduct, line).await?,
-            None => None,
-        };
         let price = input.price.map_or(p.list_price_minor, |a| a.minor());
         let line = tx
             .upsert_deal_line(
@@ -274,19 +266,20 @@ pub(super) async fn set_line(
                 p.list_price_minor,
             )
             .await?;
-        ctx.audit(
-            tx,
-            AuditAction::DealProduct,
-            Entity::DealProduct,
-            line,
-            before,
-        )
-        .await?;
-        Msg::new("deal.line_set")
+        let headline = Msg::new("deal.line_set")
             .arg("product", &p.name)
             .arg("quantity", input.quantity)
-            .arg("price", ctx.money(price))
+            .arg("price", ctx.money(price));
+        (line, headline)
     };
+    ctx.audit(
+        tx,
+        AuditAction::DealProduct,
+        Entity::DealProduct,
+        line,
+        before,
+    )
+    .await?;
     let total = tx.amount_from_lines(ctx.ws_id(), d.id, ctx.now).await?;
     ctx.audit(
         tx,

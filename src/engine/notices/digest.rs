@@ -75,37 +75,44 @@ pub async fn digest(
             .arg("from", f.date(week_start))
             .arg("to", f.date(this_monday - Duration::days(1)))),
     );
-    embed = embed
-        .inline(
-            f.t("field.won_revenue"),
-            f.change(week.won_amount, prev.won_amount, &money),
-        )
-        .inline(
-            f.t("digest.deals_won"),
-            f.change(week.won_count, prev.won_count, &count),
-        )
-        .inline(
-            f.t("digest.deals_lost"),
-            f.change(week.lost_count, prev.lost_count, &count),
-        )
-        .inline(
-            f.t("field.win_rate"),
+    // Last week against the week before, one inline field each, in this order.
+    let money_change = |now: i64, before: i64| f.change(now, before, &money);
+    let count_change = |now: i64, before: i64| f.change(now, before, &count);
+    let week_lines = [
+        (
+            "field.won_revenue",
+            money_change(week.won_amount, prev.won_amount),
+        ),
+        (
+            "digest.deals_won",
+            count_change(week.won_count, prev.won_count),
+        ),
+        (
+            "digest.deals_lost",
+            count_change(week.lost_count, prev.lost_count),
+        ),
+        (
+            "field.win_rate",
             f.versus(week_win_rate(&week), week_win_rate(&prev), |r| f.percent(r)),
-        )
-        .inline(
-            f.t("digest.new_pipeline"),
-            f.change(week.new_amount, prev.new_amount, &money),
-        )
-        .inline(
-            f.t("digest.activities"),
-            f.change(week.activities, prev.activities, &count),
-        )
-        .inline(
-            f.t("digest.satisfaction"),
+        ),
+        (
+            "digest.new_pipeline",
+            money_change(week.new_amount, prev.new_amount),
+        ),
+        (
+            "digest.activities",
+            count_change(week.activities, prev.activities),
+        ),
+        (
+            "digest.satisfaction",
             f.versus(week.avg_satisfaction, prev.avg_satisfaction, |s| {
                 format!("{s:.1}")
             }),
-        );
+        ),
+    ];
+    for (key, value) in week_lines {
+        embed = embed.inline(f.t(key), value);
+    }
     let board_text = if board.is_empty() {
         f.t("digest.no_activity")
     } else {

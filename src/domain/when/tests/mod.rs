@@ -1,7 +1,7 @@
 //! Unit tests of `when`: what each parser reads, what it refuses, and how instants are shown,
 //! with the helpers the test files share.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
+use chrono::NaiveTime;
 
 use super::WhenError;
 
@@ -10,17 +10,7 @@ mod logged;
 mod values;
 mod wall_clock;
 
-/// An instant written as a wall-clock time with its offset, e.g. "2026-03-08 03:30 -0400".
-/// Expectations are spelled out with offsets so the tests do not lean on the code under test.
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::<FixedOffset>::parse_from_str(s, "%Y-%m-%d %H:%M %z")
-        .unwrap_or_else(|e| panic!("bad test instant {s}: {e}"))
-        .with_timezone(&Utc)
-}
-
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("bad date {s}: {e}"))
-}
+use crate::domain::testing::{at, date};
 
 fn time(s: &str) -> NaiveTime {
     NaiveTime::parse_from_str(s, "%H:%M").unwrap_or_else(|e| panic!("bad time {s}: {e}"))

@@ -47,6 +47,55 @@ pub(super) fn stages_text(ctx: &Ctx) -> String {
         .join("\n")
 }
 
+/// How one existing stage changes; every change is snapshotted first so `/undo` can restore it.
+enum StageWrite {
+    /// New name, position or probability.
+    Update {
+        name: String,
+        position: i32,
+        probability: i16,
+    },
+    /// Its own stale threshold.
+    Stale(i32),
+    /// Gone (only an unused open stage).
+    Delete,
+}
+
+async fn change_stage(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    stage: &Stage,
+    write: StageWrite,
+) -> EngineResult<()> {
+    let before = ctx.before(tx, Entity::Stage, stage.id).await?;
+    match write {
+        StageWrite::Update {
+            name,
+            position,
+            probability,
+        } => {
+            let row = StageRow {
+                id: stage.id,
+                name,
+                position,
+                probability,
+                kind: stage.kind.as_str().into(),
+            };
+            tx.update_stage(ctx.ws_id(), &row).await?;
+        }
+        StageWrite::Stale(days) => tx.set_stage_stale_days(ctx.ws_id(), stage.id, days).await?,
+        StageWrite::Delete => tx.delete_stage(ctx.ws_id(), stage.id).await?,
+    }
+    ctx.audit(
+        tx,
+        AuditAction::SettingsStages,
+        Entity::Stage,
+        stage.id,
+        before,
+    )
+    .await
+}
+
 /// Writes the given stage order: open stages first, in the given order, then won and lost.
 async fn renumber(tx: &mut Tx, ctx: &mut Ctx, open: Vec<Stage>) -> EngineResult<()> {
     let closed: Vec<Stage> = ctx
@@ -58,17 +107,12 @@ async fn renumber(tx: &mut Tx, ctx: &mut Ctx, open: Vec<Stage>) -> EngineResult<
     for (i, s) in open.into_iter().chain(closed).enumerate() {
         let position = i as i32 + 1;
         if s.position != position {
-            let before = ctx.before(tx, Entity::Stage, s.id).await?;
-            let row = StageRow {
-                id: s.id,
+            let write = StageWrite::Update {
                 name: s.name.clone(),
                 position,
                 probability: s.probability,
-                kind: s.kind.as_str().into(),
             };
-            tx.update_stage(ctx.ws_id(), &row).await?;
-            ctx.audit(tx, AuditAction::SettingsStages, Entity::Stage, s.id, before)
-                .await?;
+            change_stage(tx, ctx, &s, write).await?;
         }
     }
     // The furthest stage a deal reached is kept by position; a new order changes it.
@@ -150,46 +194,24 @@ pub(super) async fn stages(
                     Msg::new("error.stage_exists").arg("name", name.as_str()),
                 ));
             }
-            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
-            let row = StageRow {
-                id: stage.id,
+            let write = StageWrite::Update {
                 name: name.as_str().into(),
                 position: stage.position,
                 probability: stage.probability,
-                kind: stage.kind.as_str().into(),
             };
-            tx.update_stage(ctx.ws_id(), &row).await?;
-            ctx.audit(
-                tx,
-                AuditAction::SettingsStages,
-                Entity::Stage,
-                stage.id,
-                before,
-            )
-            .await?;
+            change_stage(tx, ctx, &stage, write).await?;
             Msg::new("settings.stage_renamed")
                 .arg("old", &stage.name)
                 .arg("name", name.as_str())
         }
         StagesAction::Probability { stage, probability } => {
             require_open(&stage)?;
-            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
-            let row = StageRow {
-                id: stage.id,
+            let write = StageWrite::Update {
                 name: stage.name.clone(),
                 position: stage.position,
                 probability,
-                kind: stage.kind.as_str().into(),
             };
-            tx.update_stage(ctx.ws_id(), &row).await?;
-            ctx.audit(
-                tx,
-                AuditAction::SettingsStages,
-                Entity::Stage,
-                stage.id,
-                before,
-            )
-            .await?;
+            change_stage(tx, ctx, &stage, write).await?;
             Msg::new("settings.stage_probability")
                 .arg("name", &stage.name)
                 .arg("probability", probability)
@@ -206,16 +228,7 @@ pub(super) async fn stages(
         }
         StagesAction::Stale { stage, days } => {
             require_open(&stage)?;
-            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
-            tx.set_stage_stale_days(ctx.ws_id(), stage.id, days).await?;
-            ctx.audit(
-                tx,
-                AuditAction::SettingsStages,
-                Entity::Stage,
-                stage.id,
-                before,
-            )
-            .await?;
+            change_stage(tx, ctx, &stage, StageWrite::Stale(days)).await?;
             Msg::new("settings.stage_stale")
                 .arg("name", &stage.name)
                 .arg("days", days)
@@ -233,16 +246,7 @@ pub(super) async fn stages(
                         .arg("count", used),
                 ));
             }
-            let before = ctx.before(tx, Entity::Stage, stage.id).await?;
-            tx.delete_stage(ctx.ws_id(), stage.id).await?;
-            ctx.audit(
-                tx,
-                AuditAction::SettingsStages,
-                Entity::Stage,
-                stage.id,
-                before,
-            )
-            .await?;
+            change_stage(tx, ctx, &stage, StageWrite::Delete).await?;
             ctx.stages.retain(|s| s.id != stage.id);
             open.retain(|s| s.id != stage.id);
             renumber(tx, ctx, open).await?;
