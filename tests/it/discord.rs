@@ -582,6 +582,92 @@ async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
     rig.stop().await;
 }
 
+/// What Discord must never see: a live mention setting. Allowed mentions with nothing to
+/// parse and no users or roles listed means no text can ping anyone.
+fn pings_no_one(body: &Value) {
+    let allowed = &body["allowed_mentions"];
+    assert_eq!(allowed["parse"], json!([]), "mentions are parsed: {body}");
+    assert!(
+        allowed["users"].as_array().is_none_or(Vec::is_empty)
+            && allowed["roles"].as_array().is_none_or(Vec::is_empty),
+        "{body}"
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn user_text_reaches_discord_escaped_and_pings_no_one(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    let title = "**bold** [link](https://evil.example) ＠everyone";
+    let r = rig
+        .interact(command(
+            70,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!(title)),
+                ("amount", STRING, json!("5k")),
+            ],
+        ))
+        .await;
+    let data = &r.json["data"];
+    pings_no_one(data);
+    let shown = "D-1 \\*\\*bold\\*\\* \\[link\\](https://evil.example) ＠\u{200B}everyone";
+    assert_eq!(data["embeds"][0]["title"], shown, "{}", r.json);
+    assert!(content(&r).contains(shown), "{}", r.json);
+    assert_eq!(flags(&r) & 64, 0, "a public reply");
+
+    // A refusal, ephemeral, pings no one either.
+    let r = rig
+        .interact(command(
+            71,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!("\u{2800}")),
+                ("amount", STRING, json!("5k")),
+            ],
+        ))
+        .await;
+    pings_no_one(&r.json["data"]);
+    assert!(content(&r).contains("title"), "{}", r.json);
+    assert_eq!(flags(&r) & 64, 64, "{}", r.json);
+
+    // DMs and channel posts (with a file: the JSON travels as `payload_json`) likewise.
+    let ws = GUILD_ID as i64;
+    let dm = Reply::text("@everyone <@1001> <@&5>").with_button("task:done:1", "Done");
+    rig.sender.dm(ws, 1001, &dm).await.expect("dm delivered");
+    let sent = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            r.method == "POST"
+                && r.path
+                    == format!(
+                        "/api/v10/channels/{}/messages",
+                        FakeDiscord::dm_channel_id(1001)
+                    )
+        })
+        .await;
+    pings_no_one(&sent.json);
+    let mut post = Reply::text("@here").with_embed(Embed::new("digest"));
+    post.attachments.push(Attachment {
+        filename: "funnel.png".into(),
+        content_type: "image/png".into(),
+        data: PNG.to_vec(),
+    });
+    rig.sender.channel(CHANNEL_ID, &post).await.expect("posted");
+    let sent = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL_ID}/messages")
+        })
+        .await;
+    pings_no_one(&sent.json);
+    rig.stop().await;
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn the_bot_resumes_after_the_gateway_drops(pool: PgPool) {
     let rig = Rig::start(pool.clone()).await;
