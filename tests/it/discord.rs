@@ -81,6 +81,17 @@ impl Rig {
         self.fake.wait_callback(id, WAIT).await
     }
 
+    /// The next direct message the bot posted to `user`.
+    async fn sent_dm(&self, user: u64) -> Recorded {
+        let path = format!(
+            "/api/v10/channels/{}/messages",
+            FakeDiscord::dm_channel_id(user)
+        );
+        self.fake
+            .wait_request(WAIT, |r| r.method == "POST" && r.path == path)
+            .await
+    }
+
     async fn stop(mut self) -> FakeDiscord {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -509,17 +520,7 @@ async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
         .await
         .expect("dm delivered");
     assert!(id > 0);
-    let dm = rig
-        .fake
-        .wait_request(WAIT, |r| {
-            r.method == "POST"
-                && r.path
-                    == format!(
-                        "/api/v10/channels/{}/messages",
-                        FakeDiscord::dm_channel_id(1001)
-                    )
-        })
-        .await;
+    let dm = rig.sent_dm(1001).await;
     assert_eq!(dm.json["content"], "⏰ call Wei back");
     assert_eq!(
         dm.json["components"][0]["components"][0]["custom_id"],
@@ -639,17 +640,7 @@ async fn user_text_reaches_discord_escaped_and_pings_no_one(pool: PgPool) {
     let ws = GUILD_ID as i64;
     let dm = Reply::text("@everyone <@1001> <@&5>").with_button("task:done:1", "Done");
     rig.sender.dm(ws, 1001, &dm).await.expect("dm delivered");
-    let sent = rig
-        .fake
-        .wait_request(WAIT, |r| {
-            r.method == "POST"
-                && r.path
-                    == format!(
-                        "/api/v10/channels/{}/messages",
-                        FakeDiscord::dm_channel_id(1001)
-                    )
-        })
-        .await;
+    let sent = rig.sent_dm(1001).await;
     pings_no_one(&sent.json);
     let mut post = Reply::text("@here").with_embed(Embed::new("digest"));
     post.attachments.push(Attachment {

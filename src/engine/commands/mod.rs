@@ -161,9 +161,7 @@ pub(crate) fn name(args: &Args, option: &str) -> EngineResult<String> {
 
 /// An optional one-line text (a job title, an industry, a next step); blank counts as absent.
 pub(crate) fn name_opt(args: &Args, option: &str) -> EngineResult<Option<String>> {
-    text(args, option)
-        .map(|s| checked(option, &s, text_line))
-        .transpose()
+    optional(args, option, text_line)
 }
 
 /// A required note or summary: several lines allowed, otherwise the rule for names.
@@ -173,8 +171,16 @@ pub(crate) fn note(args: &Args, option: &str) -> EngineResult<String> {
 
 /// An optional note; blank counts as absent.
 pub(crate) fn note_opt(args: &Args, option: &str) -> EngineResult<Option<String>> {
+    optional(args, option, text_block)
+}
+
+fn optional(
+    args: &Args,
+    option: &str,
+    rule: fn(&str) -> Result<&str, TextError>,
+) -> EngineResult<Option<String>> {
     text(args, option)
-        .map(|s| checked(option, &s, text_block))
+        .map(|s| checked(option, &s, rule))
         .transpose()
 }
 
