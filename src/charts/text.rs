@@ -265,6 +265,11 @@ mod tests {
             "a b",
             "control characters become spaces"
         );
+        assert_eq!(
+            fit("Le\u{202E}a\u{200B}d\u{2066}", 16.0, 120).unwrap(),
+            "Lead",
+            "direction and zero-width characters are dropped"
+        );
         assert_eq!(fit("Anything", 16.0, 2).unwrap(), "");
 
         let (lines, cut) = wrap2("Team plan", 16.0, 50).unwrap();
