@@ -47,9 +47,11 @@ pub(super) fn text_width(text: &str, size: f64) -> Result<i32, ChartError> {
     Ok(width.ceil() as i32)
 }
 
-/// Labels come from users: control characters (a pasted newline, a tab) would draw as boxes.
+/// Labels come from users: control characters (a pasted newline, a tab) would draw as boxes,
+/// and direction or zero-width characters must not reorder or hide a label.
 pub(super) fn clean(text: &str) -> String {
-    text.chars()
+    crate::domain::text::visible(text)
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
         .trim()
@@ -262,6 +264,11 @@ mod tests {
             fit("a\nb", 16.0, 120).unwrap(),
             "a b",
             "control characters become spaces"
+        );
+        assert_eq!(
+            fit("Le\u{202E}a\u{200B}d\u{2066}", 16.0, 120).unwrap(),
+            "Lead",
+            "direction and zero-width characters are dropped"
         );
         assert_eq!(fit("Anything", 16.0, 2).unwrap(), "");
 

@@ -354,8 +354,10 @@ impl Responder<'_> {
     }
 
     async fn defer(&self, ctx: &Context) -> serenity::Result<()> {
+        // No text yet, but mentions are off on every message the bot sends.
         let defer = CreateInteractionResponse::Defer(
-            serenity::all::CreateInteractionResponseMessage::new(),
+            serenity::all::CreateInteractionResponseMessage::new()
+                .allowed_mentions(serenity::all::CreateAllowedMentions::new()),
         );
         match self {
             Responder::Command(c) => c.create_response(&ctx.http, defer).await,

@@ -12,4 +12,5 @@ pub mod role;
 pub mod stage;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod text;
 pub mod when;

@@ -282,7 +282,10 @@ pub fn parse_tags(s: &str) -> Result<Vec<String>, RefError> {
     for raw in pieces {
         let tag = raw.strip_prefix(['#', '＃']).unwrap_or(raw).to_lowercase();
         let len = tag.chars().count();
-        let allowed = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+        // Hangul fillers pass for letters but draw nothing.
+        let allowed = |c: char| {
+            (c.is_alphanumeric() || c == '-' || c == '_') && !crate::domain::text::is_blank(c)
+        };
         if len == 0 || len > MAX_TAG_CHARS || !tag.chars().all(allowed) {
             return Err(RefError::InvalidTag(raw.to_string()));
         }

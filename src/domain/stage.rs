@@ -1,6 +1,7 @@
 //! Pipeline stages: what kind each is, valid names for new ones, and finding the one a person
 //! meant when they typed a stage name in a command.
 
+use crate::domain::text::TextError;
 use serde::{Deserialize, Serialize};
 
 /// What reaching a stage means for a deal. Reports and KPIs branch on this, never on the name,
@@ -96,14 +97,17 @@ impl StageName {
     /// Checks a name typed for a new or renamed stage; only a valid name gets a `StageName`.
     /// Errors are `StageError`'s name variants, so one error type covers every stage option.
     pub fn parse(s: &str) -> Result<StageName, StageError> {
-        let trimmed = s.trim();
-        if trimmed.is_empty() {
-            return Err(StageError::EmptyName);
-        }
-        if trimmed.chars().any(is_hidden) {
-            return Err(StageError::NameHasControlChars(trimmed.to_string()));
-        }
+        let trimmed = match crate::domain::text::line(s) {
+            Ok(t) => t,
+            Err(TextError::Empty) => return Err(StageError::EmptyName),
+            Err(_) => return Err(StageError::NameHasControlChars(s.trim().to_string())),
+        };
         let name = trimmed.split_whitespace().collect::<Vec<_>>().join(" ");
+        // The matcher ignores case, spaces, `-` and `_`: a name of nothing else could never
+        // be typed to find it.
+        if fold(&name).is_empty() {
+            return Err(StageError::NameUntypable(name));
+        }
         let lower = name.to_lowercase();
         if ["<@", "<#", "@everyone", "@here"]
             .iter()
@@ -141,10 +145,10 @@ impl std::fmt::Display for StageName {
     }
 }
 
-/// Control characters, plus the invisible format characters that can hide or reorder text.
-fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+/// Whether two stage names are the same to the matcher (`Pre_sale`, `Presale`, `pre-sale`),
+/// so a pipeline never holds two that typing cannot tell apart.
+pub fn same_name(a: &str, b: &str) -> bool {
+    fold(a) == fold(b)
 }
 
 /// Why a typed stage name matched no single stage, or was refused as a new stage's name. Each
@@ -184,6 +188,9 @@ pub enum StageError {
     /// direction override), which would garble or disguise it in lists.
     #[error("stage name {0:?} contains control or invisible characters")]
     NameHasControlChars(String),
+    /// A new stage name of nothing but spaces, `-` and `_`, which the matcher could not find.
+    #[error("stage name '{0}' has no letter or digit")]
+    NameUntypable(String),
     /// A new stage name with mention markup (`<@…>`, `<#…>`, `@everyone`, `@here`).
     #[error("stage name '{0}' contains a mention; stage names cannot mention people or channels")]
     NameHasMention(String),
@@ -210,6 +217,11 @@ pub fn match_stage<'a>(input: &str, stages: &'a [Stage]) -> Result<&'a Stage, St
     ordered.sort_by_key(|s| s.position);
     let names = |found: &[&Stage]| found.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
 
+    // A stage's name typed as it is written always finds it, even where two names from before
+    // the duplicate rule fold alike or a name folds to nothing (`_`).
+    if let Some(s) = ordered.iter().find(|s| s.name == given) {
+        return Ok(s);
+    }
     if !wanted.is_empty() {
         let exact: Vec<&Stage> = ordered
             .iter()
@@ -363,6 +375,32 @@ mod tests {
     }
 
     #[test]
+    fn every_stage_can_be_named_exactly() {
+        // Pipelines saved before names that fold alike were refused.
+        let stages = vec![
+            stage(1, "Pre_sale", 10, StageKind::Open),
+            stage(2, "Presale", 20, StageKind::Open),
+            stage(3, "Pre-Sale", 30, StageKind::Open),
+            stage(4, "_", 40, StageKind::Open),
+            stage(5, "-", 50, StageKind::Open),
+        ];
+        for s in &stages {
+            assert_eq!(
+                match_stage(&s.name, &stages).map(|m| m.id),
+                Ok(s.id),
+                "{}",
+                s.name
+            );
+        }
+        assert!(matches!(
+            match_stage("presale", &stages),
+            Err(StageError::Ambiguous { .. })
+        ));
+        assert!(same_name("Pre_sale", "pre-SALE") && same_name("Presale", "Pre Sale"));
+        assert!(!same_name("Presale", "Presales"));
+    }
+
+    #[test]
     fn exact_match_beats_prefix() {
         let stages = vec![
             stage(1, "Demo", 30, StageKind::Open),
@@ -408,6 +446,17 @@ mod tests {
                     given: long.clone(),
                     chars: 41,
                 }),
+            ),
+            ("_", Err(StageError::NameUntypable("_".into()))),
+            ("- _ -", Err(StageError::NameUntypable("- _ -".into()))),
+            ("A-B", Ok("A-B")),
+            (
+                "\u{2800}",
+                Err(StageError::NameHasControlChars("\u{2800}".into())),
+            ),
+            (
+                "Lead\tWon",
+                Err(StageError::NameHasControlChars("Lead\tWon".into())),
             ),
             (
                 "Lead\nWon",

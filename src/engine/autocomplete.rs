@@ -38,8 +38,12 @@ pub struct Choice {
     pub value: String,
 }
 
+/// Choices show no markup; hidden characters are dropped before the cut.
 fn clip(s: &str) -> String {
-    s.chars().take(MAX_CHOICE_CHARS).collect()
+    crate::domain::text::visible(s)
+        .chars()
+        .take(MAX_CHOICE_CHARS)
+        .collect()
 }
 
 impl Engine {
@@ -133,7 +137,7 @@ impl Engine {
                     .into_iter()
                     .take(MAX_CHOICES)
                     .map(|(_, n)| Choice {
-                        name: n.clone(),
+                        name: clip(&n),
                         value: n,
                     })
                     .collect());

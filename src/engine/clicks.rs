@@ -4,6 +4,7 @@
 
 use super::commands::Command;
 use super::ctx::Ctx;
+use super::format::escape;
 use super::{EngineError, EngineResult};
 use crate::domain::refs::{ContactRef, DealRef, TaskRef};
 use crate::i18n::Msg;
@@ -192,19 +193,15 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
 /// Checks a form field like a text option: required, bounded, no control characters or markup.
 fn text_field(fields: &[(String, String)], name: &'static str, max: usize) -> EngineResult<String> {
     let value = field(fields, name);
-    let problem = if value.is_empty() {
-        Some(Msg::new("problem.empty"))
-    } else if value.chars().count() > max {
+    if let Err(e) = crate::domain::text::block(value) {
+        return Err(super::errors::text(name, e));
+    }
+    let problem = if value.chars().count() > max {
         Some(
             Msg::new("problem.too_long")
                 .arg("given", value.chars().count())
                 .arg("max", max),
         )
-    } else if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        Some(Msg::new("problem.control_chars"))
     } else if ["@everyone", "@here", "<@", "<#", "</"]
         .iter()
         .any(|m| value.to_lowercase().contains(m))
@@ -240,7 +237,7 @@ pub(crate) fn parse_submit(
             if !KINDS.contains(&kind.as_str()) {
                 return Err(super::errors::option(
                     "kind",
-                    Msg::new("problem.unrecognized").arg("given", &kind),
+                    Msg::new("problem.unrecognized").arg("given", escape(&kind)),
                     Msg::new("accepted.stages").arg("stages", KINDS.join(", ")),
                 ));
             }

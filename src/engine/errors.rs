@@ -2,12 +2,14 @@
 //! shown only to the person who typed it. Every text comes from the catalog, never from an
 //! error's `Display` (which is English, for logs).
 
+use super::format::escape;
 use super::{EngineError, Reply};
 use crate::domain::locale::Locale;
 use crate::domain::money::MoneyError;
 use crate::domain::period::PeriodError;
 use crate::domain::refs::RefError;
 use crate::domain::stage::{StageError, StageName};
+use crate::domain::text::TextError;
 use crate::domain::when::WhenError;
 use crate::i18n::Msg;
 
@@ -43,17 +45,19 @@ pub fn money(option: &str, e: MoneyError, currency: &str) -> EngineError {
     let accepted = Msg::new("accepted.amount").arg("currency", currency);
     let problem = match e {
         MoneyError::Empty => Msg::new("problem.empty"),
-        MoneyError::Unrecognized(given) => Msg::new("problem.unrecognized").arg("given", given),
+        MoneyError::Unrecognized(given) => {
+            Msg::new("problem.unrecognized").arg("given", escape(&given))
+        }
         MoneyError::Negative => Msg::new("problem.negative"),
         MoneyError::TooLarge { .. } => Msg::new("problem.too_large"),
         MoneyError::TooPrecise { max_decimals } => {
             Msg::new("problem.too_precise").arg("max", max_decimals)
         }
         MoneyError::CurrencyMismatch { given, expected } => Msg::new("problem.currency_mismatch")
-            .arg("given", given)
+            .arg("given", escape(&given))
             .arg("expected", expected),
         MoneyError::UnknownCurrency(given) => {
-            Msg::new("problem.unknown_currency").arg("given", given)
+            Msg::new("problem.unknown_currency").arg("given", escape(&given))
         }
     };
     invalid(option, problem, accepted)
@@ -63,7 +67,7 @@ pub fn money(option: &str, e: MoneyError, currency: &str) -> EngineError {
 pub fn currency_code(option: &str, given: &str) -> EngineError {
     invalid(
         option,
-        Msg::new("problem.unknown_currency").arg("given", given),
+        Msg::new("problem.unknown_currency").arg("given", escape(given)),
         Msg::new("accepted.currency_code"),
     )
 }
@@ -72,20 +76,24 @@ pub fn currency_code(option: &str, given: &str) -> EngineError {
 pub fn when(option: &str, e: WhenError, accepted_key: &'static str) -> EngineError {
     let problem = match e {
         WhenError::Empty => Msg::new("problem.empty"),
-        WhenError::Unrecognized(given) => Msg::new("problem.unrecognized").arg("given", given),
-        WhenError::InPast(given) => Msg::new("problem.in_past").arg("given", given),
-        WhenError::InFuture(given) => Msg::new("problem.in_future").arg("given", given),
-        WhenError::TooFar(given) => Msg::new("problem.too_far").arg("given", given),
+        WhenError::Unrecognized(given) => {
+            Msg::new("problem.unrecognized").arg("given", escape(&given))
+        }
+        WhenError::InPast(given) => Msg::new("problem.in_past").arg("given", escape(&given)),
+        WhenError::InFuture(given) => Msg::new("problem.in_future").arg("given", escape(&given)),
+        WhenError::TooFar(given) => Msg::new("problem.too_far").arg("given", escape(&given)),
         // One variant covers `2026-02-30` and `25:99`; say "time" where a time was asked for.
         WhenError::InvalidDate(given) if accepted_key == "accepted.clock" => {
-            Msg::new("problem.invalid_time").arg("given", given)
+            Msg::new("problem.invalid_time").arg("given", escape(&given))
         }
-        WhenError::InvalidDate(given) => Msg::new("problem.invalid_date").arg("given", given),
+        WhenError::InvalidDate(given) => {
+            Msg::new("problem.invalid_date").arg("given", escape(&given))
+        }
         WhenError::UnknownTimeZone { given, suggestion } => match suggestion {
             Some(s) => Msg::new("problem.unknown_tz_suggest")
-                .arg("given", given)
+                .arg("given", escape(&given))
                 .arg("suggestion", s),
-            None => Msg::new("problem.unknown_tz").arg("given", given),
+            None => Msg::new("problem.unknown_tz").arg("given", escape(&given)),
         },
     };
     invalid(option, problem, Msg::new(accepted_key))
@@ -99,8 +107,12 @@ pub fn reference(option: &str, e: RefError, accepted_key: &'static str) -> Engin
             .arg("given", len)
             .arg("max", max),
         RefError::TooManyTags { max, .. } => Msg::new("problem.too_many_tags").arg("max", max),
-        RefError::RoleMention(given) => Msg::new("problem.role_mention").arg("given", given),
-        other => Msg::new("problem.unrecognized").arg("given", other.input().unwrap_or_default()),
+        RefError::RoleMention(given) => {
+            Msg::new("problem.role_mention").arg("given", escape(given))
+        }
+        other => {
+            Msg::new("problem.unrecognized").arg("given", escape(other.input().unwrap_or_default()))
+        }
     };
     invalid(option, problem, Msg::new(accepted_key))
 }
@@ -116,20 +128,20 @@ pub fn stage(option: &str, e: StageError) -> EngineError {
         } => {
             let problem = match suggestion {
                 Some(s) => Msg::new("problem.unknown_stage_suggest")
-                    .arg("given", given)
-                    .arg("suggestion", s),
-                None => Msg::new("problem.unknown_stage").arg("given", given),
+                    .arg("given", escape(&given))
+                    .arg("suggestion", escape(&s)),
+                None => Msg::new("problem.unknown_stage").arg("given", escape(&given)),
             };
             invalid(
                 option,
                 problem,
-                Msg::new("accepted.stages").arg("stages", all.join(", ")),
+                Msg::new("accepted.stages").arg("stages", escape(&all.join(", "))),
             )
         }
         StageError::Ambiguous { given, candidates } => invalid(
             option,
-            Msg::new("problem.ambiguous").arg("given", given),
-            Msg::new("accepted.stages").arg("stages", candidates.join(", ")),
+            Msg::new("problem.ambiguous").arg("given", escape(&given)),
+            Msg::new("accepted.stages").arg("stages", escape(&candidates.join(", "))),
         ),
         StageError::EmptyName => invalid(option, Msg::new("problem.empty"), name_rules()),
         StageError::NameTooLong { chars, .. } => invalid(
@@ -143,13 +155,30 @@ pub fn stage(option: &str, e: StageError) -> EngineError {
             invalid(option, Msg::new("problem.control_chars"), name_rules())
         }
         StageError::NameHasMention(_) => invalid(option, Msg::new("problem.mention"), name_rules()),
+        StageError::NameUntypable(_) => {
+            invalid(option, Msg::new("problem.stage_untypable"), name_rules())
+        }
     }
+}
+
+/// A name or note refused by [`crate::domain::text`]: empty, only invisible characters,
+/// direction or zero-width characters, control characters.
+pub fn text(option: &str, e: TextError) -> EngineError {
+    let problem = match e {
+        TextError::Empty => "problem.empty",
+        TextError::Invisible => "problem.invisible",
+        TextError::Hidden => "problem.hidden_chars",
+        TextError::Control => "problem.control_chars",
+    };
+    invalid(option, Msg::new(problem), Msg::new("accepted.visible_text"))
 }
 
 /// A period that did not parse.
 pub fn period(option: &str, e: PeriodError) -> EngineError {
     let problem = match e {
-        PeriodError::Unknown(given) => Msg::new("problem.unrecognized").arg("given", given),
+        PeriodError::Unknown(given) => {
+            Msg::new("problem.unrecognized").arg("given", escape(&given))
+        }
         PeriodError::Reversed { from, to } => Msg::new("problem.period_reversed")
             .arg("from", from)
             .arg("to", to),

@@ -2,6 +2,7 @@
 //! command accepts. Discord registers them as they are; the engine validates every request
 //! against them again, because a console line or a crafted interaction skips Discord's checks.
 
+use super::format::escape;
 use super::EngineError;
 use crate::domain::locale::Locale;
 use crate::i18n::Msg;
@@ -311,7 +312,7 @@ impl Manifests {
         let spec = self.command(command).ok_or_else(|| {
             invalid(
                 Msg::new("error.unknown_command")
-                    .arg("given", command)
+                    .arg("given", escape(command))
                     .arg("commands", self.command_names()),
             )
         })?;
@@ -325,7 +326,7 @@ impl Manifests {
                 None => Ok(&spec.options),
                 Some(s) => Err(invalid(
                     Msg::new("error.unknown_option")
-                        .arg("option", s)
+                        .arg("option", escape(s))
                         .arg("command", format!("/{command}"))
                         .arg(
                             "options",
@@ -356,7 +357,7 @@ impl Manifests {
             .ok_or_else(|| {
                 invalid(
                     Msg::new("error.unknown_subcommand")
-                        .arg("given", sub)
+                        .arg("given", escape(sub))
                         .arg("command", format!("/{command}"))
                         .arg("subcommands", names),
                 )
@@ -385,7 +386,7 @@ impl Manifests {
                     } else {
                         "error.unknown_option"
                     })
-                    .arg("option", name)
+                    .arg("option", escape(name))
                     .arg("command", &path)
                     .arg("options", accepted),
                 )
@@ -432,7 +433,7 @@ impl Manifests {
             invalid(
                 Msg::new("error.option_type")
                     .arg("option", option)
-                    .arg("given", raw)
+                    .arg("given", escape(raw))
                     .arg_msg("expected", type_msg(spec.kind)),
             )
         };
@@ -500,7 +501,7 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
         return Err(invalid(
             Msg::new("error.option_type")
                 .arg("option", name)
-                .arg("given", format!("{value:?}"))
+                .arg("given", escape(&format!("{value:?}")))
                 .arg_msg("expected", type_msg(spec.kind)),
         ));
     }
@@ -532,6 +533,10 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
             return Err(invalid(
                 Msg::new("error.option_control").arg("option", name),
             ));
+        }
+        // Direction controls and zero-width characters disguise text (`@\u{200B}everyone`).
+        if s.chars().any(crate::domain::text::is_hidden) {
+            return Err(invalid(Msg::new("error.option_hidden").arg("option", name)));
         }
         // Text the bot echoes back must not ping people or roles when Discord renders it.
         let lower = s.to_lowercase();
@@ -594,7 +599,7 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
             return Err(invalid(
                 Msg::new("error.option_choice")
                     .arg("option", name)
-                    .arg("given", given)
+                    .arg("given", escape(&given))
                     .arg("choices", accepted),
             ));
         }

@@ -117,11 +117,12 @@ impl Reply {
         self
     }
 
-    /// Adds a button.
+    /// Adds a button. Labels show no markup, so a stage name in one is only cleared of
+    /// hidden characters, not escaped.
     pub fn with_button(mut self, custom_id: impl Into<String>, label: impl Into<String>) -> Reply {
         self.components.push(Button {
             custom_id: custom_id.into(),
-            label: label.into(),
+            label: crate::domain::text::visible(&label.into()),
         });
         self
     }

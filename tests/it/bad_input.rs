@@ -524,10 +524,12 @@ async fn injection_text_in_free_text_fields_is_stored_literally(pool: PgPool) {
     let name = r#"O'Brien \"100%\" Ltd; DELETE FROM contacts"#;
     let typed = name.replace('\\', "\\\\").replace('"', "\\\"");
     let r = h.ok(&format!(r#"/contact add name:"{typed}""#)).await;
-    assert!(text(&r).contains(name), "{r}");
+    // Shown as typed: Discord reads the backslash escaped for its markdown as one backslash.
+    let shown = name.replace('\\', r"\\");
+    assert!(text(&r).contains(&shown), "{r}");
     let r = h.ok(r#"/contact find query:"100%""#).await;
     assert!(
-        text(&r).contains(name) && !text(&r).contains("Wei Wang"),
+        text(&r).contains(&shown) && !text(&r).contains("Wei Wang"),
         "{r}"
     );
     let summary = "said '); TRUNCATE activities; -- **bold** `code`";
@@ -541,7 +543,8 @@ async fn injection_text_in_free_text_fields_is_stored_literally(pool: PgPool) {
         .unwrap();
     assert_eq!(stored, summary);
     let r = h.ok("/contact show contact:C-2").await;
-    assert!(text(&r).contains(summary), "{r}");
+    let shown = r"said '); TRUNCATE activities; -- \*\*bold\*\* \`code\`";
+    assert!(text(&r).contains(shown), "{r}");
 
     assert_tables_exist(&h).await;
     assert_eq!(h.count("SELECT count(*) FROM deals").await, 6);

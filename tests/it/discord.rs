@@ -81,6 +81,17 @@ impl Rig {
         self.fake.wait_callback(id, WAIT).await
     }
 
+    /// The next direct message the bot posted to `user`.
+    async fn sent_dm(&self, user: u64) -> Recorded {
+        let path = format!(
+            "/api/v10/channels/{}/messages",
+            FakeDiscord::dm_channel_id(user)
+        );
+        self.fake
+            .wait_request(WAIT, |r| r.method == "POST" && r.path == path)
+            .await
+    }
+
     async fn stop(mut self) -> FakeDiscord {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -509,17 +520,7 @@ async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
         .await
         .expect("dm delivered");
     assert!(id > 0);
-    let dm = rig
-        .fake
-        .wait_request(WAIT, |r| {
-            r.method == "POST"
-                && r.path
-                    == format!(
-                        "/api/v10/channels/{}/messages",
-                        FakeDiscord::dm_channel_id(1001)
-                    )
-        })
-        .await;
+    let dm = rig.sent_dm(1001).await;
     assert_eq!(dm.json["content"], "⏰ call Wei back");
     assert_eq!(
         dm.json["components"][0]["components"][0]["custom_id"],
@@ -579,6 +580,82 @@ async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
         .channel(CHANNEL_ID, &digest)
         .await
         .is_err_and(|e| e.is_retryable()));
+    rig.stop().await;
+}
+
+/// What Discord must never see: a live mention setting. Allowed mentions with nothing to
+/// parse and no users or roles listed means no text can ping anyone.
+fn pings_no_one(body: &Value) {
+    let allowed = &body["allowed_mentions"];
+    assert_eq!(allowed["parse"], json!([]), "mentions are parsed: {body}");
+    assert!(
+        allowed["users"].as_array().is_none_or(Vec::is_empty)
+            && allowed["roles"].as_array().is_none_or(Vec::is_empty),
+        "{body}"
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn user_text_reaches_discord_escaped_and_pings_no_one(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    let title = "**bold** [link](https://evil.example) ＠everyone";
+    let r = rig
+        .interact(command(
+            70,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!(title)),
+                ("amount", STRING, json!("5k")),
+            ],
+        ))
+        .await;
+    let data = &r.json["data"];
+    pings_no_one(data);
+    let shown = "D-1 \\*\\*bold\\*\\* \\[link\\](https://evil.example) ＠\u{200B}everyone";
+    assert_eq!(data["embeds"][0]["title"], shown, "{}", r.json);
+    assert!(content(&r).contains(shown), "{}", r.json);
+    assert_eq!(flags(&r) & 64, 0, "a public reply");
+
+    // A refusal, ephemeral, pings no one either.
+    let r = rig
+        .interact(command(
+            71,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!("\u{2800}")),
+                ("amount", STRING, json!("5k")),
+            ],
+        ))
+        .await;
+    pings_no_one(&r.json["data"]);
+    assert!(content(&r).contains("title"), "{}", r.json);
+    assert_eq!(flags(&r) & 64, 64, "{}", r.json);
+
+    // DMs and channel posts (with a file: the JSON travels as `payload_json`) likewise.
+    let ws = GUILD_ID as i64;
+    let dm = Reply::text("@everyone <@1001> <@&5>").with_button("task:done:1", "Done");
+    rig.sender.dm(ws, 1001, &dm).await.expect("dm delivered");
+    let sent = rig.sent_dm(1001).await;
+    pings_no_one(&sent.json);
+    let mut post = Reply::text("@here").with_embed(Embed::new("digest"));
+    post.attachments.push(Attachment {
+        filename: "funnel.png".into(),
+        content_type: "image/png".into(),
+        data: PNG.to_vec(),
+    });
+    rig.sender.channel(CHANNEL_ID, &post).await.expect("posted");
+    let sent = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL_ID}/messages")
+        })
+        .await;
+    pings_no_one(&sent.json);
     rig.stop().await;
 }
 

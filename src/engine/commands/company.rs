@@ -1,7 +1,7 @@
 //! Companies (the accounts contacts and deals belong to): `/company add` and `/company show`,
 //! and the company a new contact or deal names, created on the fly when it is new.
 
-use super::{date, lookup, required, text};
+use super::{checked, date, lookup, name, name_opt, text};
 use crate::domain::refs::CompanyRef;
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
@@ -35,7 +35,7 @@ impl CompanyAdd {
                 if !ok {
                     return Err(errors::option(
                         "website",
-                        Msg::new("problem.unrecognized").arg("given", &w),
+                        Msg::new("problem.unrecognized").arg("given", ctx.esc(&w)),
                         Msg::new("accepted.website"),
                     ));
                 }
@@ -43,8 +43,8 @@ impl CompanyAdd {
             }
         };
         Ok(CompanyAdd {
-            name: required(args, "name"),
-            industry: text(args, "industry"),
+            name: name(args, "name")?,
+            industry: name_opt(args, "industry")?,
             tier: text(args, "tier"),
             website,
             tags: super::tags(args, "tags")?,
@@ -67,6 +67,7 @@ pub(super) async fn company_id(
             match lookup::company(tx, ctx, &CompanyRef::Name(name.clone())).await {
                 Ok(c) => Ok(Some((c.id, c.name))),
                 Err(EngineError::NotFound(_)) => {
+                    let name = checked("company", &name, crate::domain::text::line)?;
                     let id = tx
                         .insert_company(
                             ctx.ws_id(),
@@ -110,7 +111,7 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: CompanyAdd) -> EngineResu
         Ok(id) => id,
         Err(StoreError::Duplicate(_)) => {
             return Err(EngineError::Conflict(
-                Msg::new("error.company_exists").arg("name", &c.name),
+                Msg::new("error.company_exists").arg("name", ctx.esc(&c.name)),
             ));
         }
         Err(e) => return Err(e.into()),
@@ -120,7 +121,7 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: CompanyAdd) -> EngineResu
     Ok(Reply::text(
         ctx.m(Msg::new("company.added")
             .arg("id", format!("CO-{id}"))
-            .arg("name", &c.name)),
+            .arg("name", ctx.esc(&c.name))),
     ))
 }
 
@@ -140,16 +141,20 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: CompanyRef) -> EngineRes
         .as_deref()
         .map(|t| ctx.t(&format!("tier.{t}")))
         .unwrap_or_else(|| none.clone());
-    let embed = Embed::new(format!("CO-{} {}", c.id, c.name))
+    let embed = Embed::new(format!("CO-{} {}", c.id, ctx.esc(&c.name)))
         .inline(
             ctx.t("field.industry"),
-            c.industry.clone().unwrap_or_else(|| none.clone()),
+            c.industry
+                .as_deref()
+                .map_or_else(|| none.clone(), |i| ctx.esc(i)),
         )
         .inline(ctx.t("field.tier"), tier)
-        .inline(ctx.t("field.owner"), owner)
+        .inline(ctx.t("field.owner"), ctx.esc(&owner))
         .inline(
             ctx.t("field.website"),
-            c.website.clone().unwrap_or_else(|| none.clone()),
+            c.website
+                .as_deref()
+                .map_or_else(|| none.clone(), |w| ctx.esc(w)),
         )
         .inline(
             ctx.t("field.contract_end"),
@@ -162,7 +167,7 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: CompanyRef) -> EngineRes
             if c.tags.is_empty() {
                 none.clone()
             } else {
-                c.tags.join(", ")
+                ctx.esc(&c.tags.join(", "))
             },
         )
         .inline(ctx.t("field.contacts"), contacts.to_string())

@@ -1,13 +1,15 @@
 //! Contacts and the interaction log.
 
 use super::{
-    company, company_ref, contact_ref, deal_ref, lookup, present, required, text, when, Command,
+    company, company_ref, contact_ref, deal_ref, lookup, name, name_opt, note, present, required,
+    text, when, Command,
 };
 use crate::domain::refs::{CompanyRef, ContactRef, DealRef, Email};
 use crate::domain::when::parse_birthday;
 use crate::engine::clicks::Click;
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
+use crate::engine::format::escape;
 use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
@@ -52,7 +54,7 @@ fn phone(args: &Args) -> EngineResult<Option<String>> {
     if !allowed || !(5..=20).contains(&digits) {
         return Err(errors::option(
             "phone",
-            Msg::new("problem.unrecognized").arg("given", &p),
+            Msg::new("problem.unrecognized").arg("given", escape(&p)),
             Msg::new("accepted.phone"),
         ));
     }
@@ -75,11 +77,11 @@ impl ContactAdd {
             ),
         };
         Ok(ContactAdd {
-            name: required(args, "name"),
+            name: name(args, "name")?,
             email,
             phone: phone(args)?,
             company: company_ref(args, "company")?,
-            title: text(args, "title"),
+            title: name_opt(args, "title")?,
             birthday,
             tags: super::tags(args, "tags")?,
             owner: args.user("owner"),
@@ -96,7 +98,7 @@ impl ContactLog {
                     .map_err(|e| errors::when("when", e, "accepted.past"))?,
             ),
         };
-        let next_step = text(args, "next_step");
+        let next_step = name_opt(args, "next_step")?;
         let due = when(args, "due", ctx)?;
         if next_step.is_some() && due.is_none() {
             return Err(errors::option(
@@ -108,7 +110,7 @@ impl ContactLog {
         Ok(ContactLog {
             contact: present(contact_ref(args, "contact")?, "contact")?,
             kind: required(args, "kind"),
-            summary: required(args, "summary"),
+            summary: note(args, "summary")?,
             deal: deal_ref(args, "deal")?,
             satisfaction: args.int("satisfaction").map(|s| s as i16),
             next_step,
@@ -147,10 +149,13 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResu
             let visible = ctx.owner_filter().is_none_or(|me| me == existing.owner_id);
             let msg = if visible {
                 Msg::new("error.contact_email_taken")
-                    .arg("email", email.as_str())
-                    .arg("contact", format!("C-{} {}", existing.id, existing.name))
+                    .arg("email", ctx.esc(email.as_str()))
+                    .arg(
+                        "contact",
+                        format!("C-{} {}", existing.id, ctx.esc(&existing.name)),
+                    )
             } else {
-                Msg::new("error.contact_email_taken_hidden").arg("email", email.as_str())
+                Msg::new("error.contact_email_taken_hidden").arg("email", ctx.esc(email.as_str()))
             };
             return Err(EngineError::Conflict(msg));
         }
@@ -171,12 +176,12 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResu
         .await?;
     let mut msg = Msg::new("contact.added")
         .arg("id", format!("C-{id}"))
-        .arg("name", &c.name);
+        .arg("name", ctx.esc(&c.name));
     if let Some((_, name)) = company {
         msg = Msg::new("contact.added_at")
             .arg("id", format!("C-{id}"))
-            .arg("name", &c.name)
-            .arg("company", name);
+            .arg("name", ctx.esc(&c.name))
+            .arg("company", ctx.esc(&name));
     }
     Ok(Reply::text(ctx.m(msg)))
 }
@@ -235,7 +240,7 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
     let kind = ctx.t(&format!("activity.{}", c.kind));
     let mut lines = vec![ctx.m(Msg::new("contact.logged")
         .arg("kind", kind)
-        .arg("name", &contact.name))];
+        .arg("name", ctx.esc(&contact.name)))];
     if let Some(d) = &deal {
         lines.push(ctx.m(Msg::new("contact.logged_deal").arg("deal", lookup::deal_label(d))));
     }
@@ -261,7 +266,7 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
         lines.push(
             ctx.m(Msg::new("contact.next_step")
                 .arg("id", format!("T-{task_id}"))
-                .arg("title", title)
+                .arg("title", ctx.esc(&title))
                 .arg("due", ctx.time(due))),
         );
         reply = reply.with_button(Click::TaskDone(task_id).to_string(), ctx.t("button.done"));
@@ -290,23 +295,31 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: ContactRef) -> EngineRes
         .map(|m| m.display_name)
         .unwrap_or_default();
     let none = ctx.t("common.none");
-    let mut embed = Embed::new(format!("C-{} {}", c.id, c.name))
+    let mut embed = Embed::new(format!("C-{} {}", c.id, ctx.esc(&c.name)))
         .inline(
             ctx.t("field.company"),
-            c.company_name.clone().unwrap_or_else(|| none.clone()),
+            c.company_name
+                .as_deref()
+                .map_or_else(|| none.clone(), |n| ctx.esc(n)),
         )
         .inline(
             ctx.t("field.title"),
-            c.title.clone().unwrap_or_else(|| none.clone()),
+            c.title
+                .as_deref()
+                .map_or_else(|| none.clone(), |t| ctx.esc(t)),
         )
-        .inline(ctx.t("field.owner"), owner)
+        .inline(ctx.t("field.owner"), ctx.esc(&owner))
         .inline(
             ctx.t("field.email"),
-            c.email.clone().unwrap_or_else(|| none.clone()),
+            c.email
+                .as_deref()
+                .map_or_else(|| none.clone(), |e| ctx.esc(e)),
         )
         .inline(
             ctx.t("field.phone"),
-            c.phone.clone().unwrap_or_else(|| none.clone()),
+            c.phone
+                .as_deref()
+                .map_or_else(|| none.clone(), |p| ctx.esc(p)),
         )
         .inline(
             ctx.t("field.birthday"),
@@ -317,7 +330,7 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: ContactRef) -> EngineRes
             if c.tags.is_empty() {
                 none.clone()
             } else {
-                c.tags.join(", ")
+                ctx.esc(&c.tags.join(", "))
             },
         );
     let recent = tx.recent_activities(ctx.ws_id(), c.id, 5).await?;
@@ -332,7 +345,7 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: ContactRef) -> EngineRes
                     "{} · {} · {}{}",
                     ctx.time(*at),
                     ctx.t(&format!("activity.{kind}")),
-                    summary,
+                    ctx.esc(summary),
                     stars
                 )
             })
@@ -349,7 +362,7 @@ pub(super) async fn find(tx: &mut Tx, ctx: &mut Ctx, q: String) -> EngineResult<
         .await?;
     if rows.is_empty() {
         return Ok(Reply::private(
-            ctx.m(Msg::new("contact.find_none").arg("query", &q)),
+            ctx.m(Msg::new("contact.find_none").arg("query", ctx.esc(&q))),
         ));
     }
     let lines = rows
@@ -358,20 +371,20 @@ pub(super) async fn find(tx: &mut Tx, ctx: &mut Ctx, q: String) -> EngineResult<
             let company = c
                 .company_name
                 .as_deref()
-                .map(|n| format!(" · {n}"))
+                .map(|n| format!(" · {}", ctx.esc(n)))
                 .unwrap_or_default();
             let email = c
                 .email
                 .as_deref()
-                .map(|e| format!(" · {e}"))
+                .map(|e| format!(" · {}", ctx.esc(e)))
                 .unwrap_or_default();
-            format!("C-{} {}{}{}", c.id, c.name, company, email)
+            format!("C-{} {}{}{}", c.id, ctx.esc(&c.name), company, email)
         })
         .collect::<Vec<_>>()
         .join("\n");
     let embed = Embed::new(
         ctx.m(Msg::new("contact.find_title")
-            .arg("query", &q)
+            .arg("query", ctx.esc(&q))
             .arg("count", rows.len())),
     )
     .description(lines);
@@ -390,7 +403,7 @@ pub(super) async fn tag(
     remove: Vec<String>,
 ) -> EngineResult<Reply> {
     let c = lookup::contact(tx, ctx, &r).await?;
-    ctx.require_owner(c.owner_id, format!("C-{} {}", c.id, c.name))?;
+    ctx.require_owner(c.owner_id, format!("C-{} {}", c.id, ctx.esc(&c.name)))?;
     let mut tags = c.tags.clone();
     for t in add {
         if !tags.contains(&t) {
@@ -412,11 +425,11 @@ pub(super) async fn tag(
     let shown = if tags.is_empty() {
         ctx.t("common.none")
     } else {
-        tags.join(", ")
+        ctx.esc(&tags.join(", "))
     };
     Ok(Reply::text(
         ctx.m(Msg::new("contact.tagged")
-            .arg("name", &c.name)
+            .arg("name", ctx.esc(&c.name))
             .arg("tags", shown)),
     ))
 }

@@ -1,7 +1,7 @@
 //! Deals: open, move through the stages, win, lose, reassign, show and list. (Just over 600
 //! lines: a deal's whole life, with the two forms its buttons open, reads best in one place.)
 
-use super::{amount, company_ref, contact_ref, date, lookup, required, stage};
+use super::{amount, company_ref, contact_ref, date, lookup, name, stage};
 use crate::domain::money::Amount;
 use crate::domain::refs::{CompanyRef, ContactRef, DealRef};
 use crate::domain::stage::{Stage, StageKind};
@@ -48,7 +48,7 @@ impl DealNew {
             if s.kind != StageKind::Open {
                 return Err(errors::option(
                     "stage",
-                    Msg::new("problem.closed_stage").arg("given", &s.name),
+                    Msg::new("problem.closed_stage").arg("given", ctx.esc(&s.name)),
                     Msg::new("accepted.stages").arg("stages", open_stage_names(ctx)),
                 ));
             }
@@ -71,7 +71,7 @@ impl DealNew {
             ));
         }
         Ok(DealNew {
-            title: required(args, "title"),
+            title: name(args, "title")?,
             amount: amount(args, "amount", ctx)?,
             lines: super::product::lines_option(args, ctx)?,
             company: company_ref(args, "company")?,
@@ -110,7 +110,7 @@ fn open_stage_names(ctx: &Ctx) -> String {
     ctx.stages
         .iter()
         .filter(|s| s.kind == StageKind::Open)
-        .map(|s| s.name.as_str())
+        .map(|s| ctx.esc(&s.name))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -128,7 +128,7 @@ async fn deal_card(
     let mut embed = Embed::new(lookup::deal_label(d))
         .inline(
             ctx.t("field.stage"),
-            format!("{} ({}%)", d.stage_name, probability),
+            format!("{} ({}%)", ctx.esc(&d.stage_name), probability),
         )
         .inline(ctx.t("field.amount"), ctx.money(d.amount_minor))
         .inline(
@@ -137,15 +137,21 @@ async fn deal_card(
         )
         .inline(
             ctx.t("field.owner"),
-            d.owner_name.clone().unwrap_or_else(|| none.clone()),
+            d.owner_name
+                .as_deref()
+                .map_or_else(|| none.clone(), |n| ctx.esc(n)),
         )
         .inline(
             ctx.t("field.company"),
-            d.company_name.clone().unwrap_or_else(|| none.clone()),
+            d.company_name
+                .as_deref()
+                .map_or_else(|| none.clone(), |n| ctx.esc(n)),
         )
         .inline(
             ctx.t("field.contact"),
-            d.contact_name.clone().unwrap_or_else(|| none.clone()),
+            d.contact_name
+                .as_deref()
+                .map_or_else(|| none.clone(), |n| ctx.esc(n)),
         )
         .inline(
             ctx.t("field.expected_close"),
@@ -155,7 +161,7 @@ async fn deal_card(
         )
         .inline(ctx.t("field.last_activity"), ctx.time(d.last_activity_at));
     if let Some(reason) = &d.lost_reason {
-        embed = embed.field(ctx.t("field.lost_reason"), reason.clone());
+        embed = embed.field(ctx.t("field.lost_reason"), ctx.esc(reason));
     }
     let lines = tx.deal_lines(ctx.ws_id(), d.id).await?;
     if !lines.is_empty() {
@@ -164,7 +170,7 @@ async fn deal_card(
             .map(|l| {
                 format!(
                     "• {} × {} @ {} = {}",
-                    l.name,
+                    ctx.esc(&l.name),
                     l.quantity,
                     ctx.money(l.unit_price_minor),
                     ctx.money(l.unit_price_minor.saturating_mul(i64::from(l.quantity)))
@@ -182,7 +188,7 @@ async fn deal_card(
             .iter()
             .rev()
             .take(8)
-            .map(|(at, name, _)| format!("{} → {}", ctx.time(*at), name))
+            .map(|(at, name, _)| format!("{} → {}", ctx.time(*at), ctx.esc(name)))
             .collect::<Vec<_>>();
         embed = embed.field(ctx.t("field.history"), lines.join("\n"));
     }
@@ -273,7 +279,7 @@ pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<
     let headline = ctx.m(Msg::new("deal.created")
         .arg("deal", lookup::deal_label(&row))
         .arg("amount", ctx.money(row.amount_minor))
-        .arg("stage", &stage.name));
+        .arg("stage", ctx.esc(&stage.name)));
     deal_card(tx, ctx, &row, Some(headline)).await
 }
 
@@ -350,7 +356,7 @@ pub(crate) async fn move_to(
         return Err(EngineError::Conflict(
             Msg::new("error.already_in_stage")
                 .arg("deal", lookup::deal_label(&d))
-                .arg("stage", &to.name),
+                .arg("stage", ctx.esc(&to.name)),
         ));
     }
     let from = d.stage_name.clone();
@@ -372,8 +378,8 @@ pub(crate) async fn move_to(
     };
     let headline = ctx.m(Msg::new(key)
         .arg("deal", lookup::deal_label(&row))
-        .arg("from", from)
-        .arg("to", &to.name));
+        .arg("from", ctx.esc(&from))
+        .arg("to", ctx.esc(&to.name)));
     deal_card(tx, ctx, &row, Some(headline)).await
 }
 
@@ -457,7 +463,7 @@ pub(super) async fn lost(
     .await?;
     let headline = ctx.m(Msg::new("deal.lost")
         .arg("deal", lookup::deal_label(&row))
-        .arg("reason", &reason));
+        .arg("reason", ctx.esc(&reason)));
     deal_card(tx, ctx, &row, Some(headline)).await
 }
 
@@ -476,7 +482,7 @@ pub(super) async fn assign(
         return Err(EngineError::Conflict(
             Msg::new("error.already_owner")
                 .arg("deal", lookup::deal_label(&d))
-                .arg("owner", &member.display_name),
+                .arg("owner", ctx.esc(&member.display_name)),
         ));
     }
     let before = ctx.before(tx, Entity::Deal, d.id).await?;
@@ -486,7 +492,7 @@ pub(super) async fn assign(
     Ok(Reply::text(
         ctx.m(Msg::new("deal.assigned")
             .arg("deal", lookup::deal_label(&d))
-            .arg("owner", member.display_name)),
+            .arg("owner", ctx.esc(&member.display_name))),
     ))
 }
 
@@ -520,11 +526,11 @@ pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx, l: DealList) -> EngineResul
     let lines = rows
         .iter()
         .map(|d| {
-            let owner = d.owner_name.clone().unwrap_or_default();
+            let owner = ctx.esc(d.owner_name.as_deref().unwrap_or_default());
             let mut line = format!(
                 "**{}** · {} · {} · {}",
                 lookup::deal_label(d),
-                d.stage_name,
+                ctx.esc(&d.stage_name),
                 ctx.money(d.amount_minor),
                 owner
             );

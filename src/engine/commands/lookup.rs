@@ -4,13 +4,14 @@
 
 use crate::domain::refs::{CompanyRef, ContactRef, DealRef};
 use crate::engine::ctx::Ctx;
+use crate::engine::format::escape;
 use crate::engine::{EngineError, EngineResult};
 use crate::i18n::Msg;
 use crate::store::{CompanyRow, ContactRow, DealRow, Tx};
 
-/// How a deal is named in replies.
+/// How a deal is named in replies, its title escaped for chat markup.
 pub fn deal_label(d: &DealRow) -> String {
-    format!("D-{} {}", d.number, d.title)
+    format!("D-{} {}", d.number, escape(&d.title))
 }
 
 fn pick<T>(
@@ -23,7 +24,7 @@ fn pick<T>(
 ) -> EngineResult<T> {
     if rows.is_empty() {
         return Err(EngineError::NotFound(
-            Msg::new(not_found).arg("given", given),
+            Msg::new(not_found).arg("given", escape(given)),
         ));
     }
     let exact_count = rows.iter().filter(|r| exact(r)).count();
@@ -39,7 +40,7 @@ fn pick<T>(
         .join("; ");
     Err(EngineError::Invalid(
         Msg::new(ambiguous)
-            .arg("given", given)
+            .arg("given", escape(given))
             .arg("candidates", candidates),
     ))
 }
@@ -75,7 +76,7 @@ pub async fn deal(tx: &mut Tx, ctx: &Ctx, r: &DealRef) -> EngineResult<DealRow> 
 /// Finds a visible contact.
 pub async fn contact(tx: &mut Tx, ctx: &Ctx, r: &ContactRef) -> EngineResult<ContactRow> {
     let not_found = |given: String| {
-        EngineError::NotFound(Msg::new("error.contact_not_found").arg("given", given))
+        EngineError::NotFound(Msg::new("error.contact_not_found").arg("given", escape(&given)))
     };
     match r {
         ContactRef::Id(id) => tx
@@ -94,7 +95,7 @@ pub async fn contact(tx: &mut Tx, ctx: &Ctx, r: &ContactRef) -> EngineResult<Con
             pick(
                 rows,
                 |c| c.name.to_lowercase() == lower,
-                |c| format!("C-{} {}", c.id, c.name),
+                |c| format!("C-{} {}", c.id, escape(&c.name)),
                 n,
                 "error.contact_not_found",
                 "error.contact_ambiguous",
@@ -117,7 +118,7 @@ pub async fn company(tx: &mut Tx, ctx: &Ctx, r: &CompanyRef) -> EngineResult<Com
             pick(
                 rows,
                 |c| c.name.to_lowercase() == lower,
-                |c| format!("CO-{} {}", c.id, c.name),
+                |c| format!("CO-{} {}", c.id, escape(&c.name)),
                 n,
                 "error.company_not_found",
                 "error.company_ambiguous",

@@ -23,6 +23,7 @@ use crate::domain::money::{parse_amount, Amount};
 use crate::domain::period::Period;
 use crate::domain::refs::{CompanyRef, ContactRef, DealRef, RefError, TaskRef};
 use crate::domain::stage::{match_stage, Stage};
+use crate::domain::text::{block as text_block, line as text_line, TextError};
 use crate::domain::when::{parse_date, parse_when};
 use crate::store::Tx;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -152,6 +153,48 @@ pub(crate) fn required(args: &Args, name: &str) -> String {
     text(args, name).unwrap_or_default()
 }
 
+/// A required name or title, held to the one rule for names (`domain::text::line`): something
+/// visible, no tab, line break, direction or zero-width character.
+pub(crate) fn name(args: &Args, option: &str) -> EngineResult<String> {
+    checked(option, args.str(option).unwrap_or_default(), text_line)
+}
+
+/// An optional one-line text (a job title, an industry, a next step); blank counts as absent.
+pub(crate) fn name_opt(args: &Args, option: &str) -> EngineResult<Option<String>> {
+    optional(args, option, text_line)
+}
+
+/// A required note or summary: several lines allowed, otherwise the rule for names.
+pub(crate) fn note(args: &Args, option: &str) -> EngineResult<String> {
+    checked(option, args.str(option).unwrap_or_default(), text_block)
+}
+
+/// An optional note; blank counts as absent.
+pub(crate) fn note_opt(args: &Args, option: &str) -> EngineResult<Option<String>> {
+    optional(args, option, text_block)
+}
+
+fn optional(
+    args: &Args,
+    option: &str,
+    rule: fn(&str) -> Result<&str, TextError>,
+) -> EngineResult<Option<String>> {
+    text(args, option)
+        .map(|s| checked(option, &s, rule))
+        .transpose()
+}
+
+/// Checks typed text with one of the domain's rules, naming the option when it is refused.
+pub(crate) fn checked(
+    option: &str,
+    s: &str,
+    rule: fn(&str) -> Result<&str, TextError>,
+) -> EngineResult<String> {
+    rule(s)
+        .map(str::to_string)
+        .map_err(|e| errors::text(option, e))
+}
+
 pub(crate) fn amount(args: &Args, name: &str, ctx: &Ctx) -> EngineResult<Option<Amount>> {
     match args.str(name) {
         None => Ok(None),
@@ -248,16 +291,16 @@ impl Command {
             ("deal", "move") => Command::DealMove {
                 deal: present(deal_ref(args, "deal")?, "deal")?,
                 stage: present(stage(args, "stage", ctx)?, "stage")?,
-                note: text(args, "note"),
+                note: note_opt(args, "note")?,
             },
             ("deal", "won") => Command::DealWon {
                 deal: present(deal_ref(args, "deal")?, "deal")?,
                 amount: amount(args, "amount", ctx)?,
-                note: text(args, "note"),
+                note: note_opt(args, "note")?,
             },
             ("deal", "lost") => Command::DealLost {
                 deal: present(deal_ref(args, "deal")?, "deal")?,
-                reason: required(args, "reason"),
+                reason: note(args, "reason")?,
             },
             ("deal", "assign") => Command::DealAssign {
                 deal: present(deal_ref(args, "deal")?, "deal")?,
@@ -300,7 +343,7 @@ impl Command {
             ("product", "list") => Command::ProductList,
             ("deal", "product") => Command::DealProduct(product::DealProduct::parse(args, ctx)?),
             ("remind", _) => Command::Remind {
-                what: required(args, "what"),
+                what: name(args, "what")?,
                 due: present(when(args, "when", ctx)?, "when")?,
                 deal: deal_ref(args, "deal")?,
                 contact: contact_ref(args, "contact")?,

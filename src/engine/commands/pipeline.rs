@@ -208,7 +208,7 @@ pub(super) async fn stats(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineRes
         .iter()
         .map(|st| {
             ctx.m(Msg::new("pipeline.stage_line")
-                .arg("stage", &st.name)
+                .arg("stage", ctx.esc(&st.name))
                 .arg("count", st.open_count)
                 .arg("amount", ctx.money(st.open_amount))
                 .arg("weighted", ctx.money(st.weighted_amount))
@@ -225,7 +225,7 @@ pub(super) async fn stats(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineRes
     };
     let embed = Embed::new(
         ctx.m(Msg::new("pipeline.title")
-            .arg("who", &who)
+            .arg("who", ctx.esc(&who))
             .arg("period", &period_name)),
     )
     .description(lines)

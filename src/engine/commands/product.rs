@@ -1,7 +1,7 @@
 //! `/product add|list` and the product lines of a deal (`/deal product`, `products:` on
 //! `/deal new`). A deal with lines is worth its lines' total.
 
-use super::{amount, lookup, present, required};
+use super::{amount, lookup, name, present, required};
 use crate::domain::analytics::{parse_lines, LineError, LineSpec};
 use crate::domain::money::Amount;
 use crate::domain::refs::DealRef;
@@ -24,7 +24,7 @@ pub struct ProductAdd {
 impl ProductAdd {
     pub(super) fn parse(args: &Args, ctx: &Ctx) -> EngineResult<ProductAdd> {
         Ok(ProductAdd {
-            name: required(args, "name"),
+            name: name(args, "name")?,
             price: present(amount(args, "price", ctx)?, "price")?,
         })
     }
@@ -59,12 +59,12 @@ pub(super) fn lines_option(args: &Args, ctx: &Ctx) -> EngineResult<Option<Vec<Li
     parse_lines(text, ctx.currency).map(Some).map_err(|e| {
         let problem = match e {
             LineError::Empty => Msg::new("problem.line_empty"),
-            LineError::Quantity(q) => Msg::new("problem.line_quantity").arg("given", q),
-            LineError::Price(p, _) => Msg::new("problem.line_price").arg("given", p),
+            LineError::Quantity(q) => Msg::new("problem.line_quantity").arg("given", ctx.esc(&q)),
+            LineError::Price(p, _) => Msg::new("problem.line_price").arg("given", ctx.esc(&p)),
             LineError::TooMany => {
                 Msg::new("problem.line_too_many").arg("max", crate::domain::analytics::MAX_LINES)
             }
-            LineError::Repeated(n) => Msg::new("problem.line_repeated").arg("given", n),
+            LineError::Repeated(n) => Msg::new("problem.line_repeated").arg("given", ctx.esc(&n)),
         };
         errors::option(
             "products",
@@ -98,18 +98,18 @@ async fn product(tx: &mut Tx, ctx: &Ctx, name: &str) -> EngineResult<ProductInfo
         .map(|(_, k)| k.clone());
     Err(EngineError::NotFound(
         Msg::new("error.unknown_product")
-            .arg("given", name)
+            .arg("given", ctx.esc(name))
             .arg(
                 "known",
                 if known.is_empty() {
                     ctx.t("products.catalogue_empty")
                 } else {
-                    known.join(", ")
+                    ctx.esc(&known.join(", "))
                 },
             )
             .arg(
                 "hint",
-                hint.map(|h| ctx.m(Msg::new("error.did_you_mean").arg("name", h)))
+                hint.map(|h| ctx.m(Msg::new("error.did_you_mean").arg("name", ctx.esc(&h))))
                     .unwrap_or_default(),
             ),
     ))
@@ -130,7 +130,7 @@ pub(super) async fn resolve_lines(
         {
             return Err(errors::option(
                 "products",
-                Msg::new("problem.line_repeated").arg("given", &p.name),
+                Msg::new("problem.line_repeated").arg("given", ctx.esc(&p.name)),
                 Msg::new("accepted.products").arg("currency", ctx.currency.code()),
             ));
         }
@@ -191,7 +191,7 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, p: ProductAdd) -> EngineResu
         Ok(id) => id,
         Err(StoreError::Duplicate(_)) => {
             return Err(EngineError::Conflict(
-                Msg::new("error.product_exists").arg("name", &p.name),
+                Msg::new("error.product_exists").arg("name", ctx.esc(&p.name)),
             ))
         }
         Err(e) => return Err(e.into()),
@@ -200,7 +200,7 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, p: ProductAdd) -> EngineResu
         .await?;
     Ok(Reply::text(
         ctx.m(Msg::new("products.added")
-            .arg("name", &p.name)
+            .arg("name", ctx.esc(&p.name))
             .arg("price", ctx.money(p.price.minor()))),
     ))
 }
@@ -212,7 +212,7 @@ pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
     }
     let lines = products
         .iter()
-        .map(|p| format!("• {} — {}", p.name, ctx.money(p.list_price_minor)))
+        .map(|p| format!("• {} — {}", ctx.esc(&p.name), ctx.money(p.list_price_minor)))
         .collect::<Vec<_>>()
         .join("\n");
     let mut reply = Reply::default().with_embed(
@@ -249,11 +249,14 @@ pub(super) async fn set_line(
             return Err(EngineError::NotFound(
                 Msg::new("error.no_such_line")
                     .arg("deal", lookup::deal_label(&d))
-                    .arg("product", &p.name),
+                    .arg("product", ctx.esc(&p.name)),
             ));
         };
         tx.delete_deal_line(ctx.ws_id(), line).await?;
-        (line, Msg::new("deal.line_removed").arg("product", &p.name))
+        (
+            line,
+            Msg::new("deal.line_removed").arg("product", ctx.esc(&p.name)),
+        )
     } else {
         let price = input.price.map_or(p.list_price_minor, |a| a.minor());
         let line = tx
@@ -267,7 +270,7 @@ pub(super) async fn set_line(
             )
             .await?;
         let headline = Msg::new("deal.line_set")
-            .arg("product", &p.name)
+            .arg("product", ctx.esc(&p.name))
             .arg("quantity", input.quantity)
             .arg("price", ctx.money(price));
         (line, headline)

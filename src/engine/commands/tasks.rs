@@ -54,24 +54,29 @@ pub(super) async fn remind(
     } else {
         tx.member(ctx.ws_id(), assignee)
             .await?
-            .map(|m| m.display_name)
+            .map(|m| ctx.esc(&m.display_name))
             .unwrap_or_default()
     };
     let text = ctx.m(Msg::new("task.created")
         .arg("id", format!("T-{id}"))
         .arg("who", who)
         .arg("due", ctx.time(due))
-        .arg("title", what));
+        .arg("title", ctx.esc(&what)));
     Ok(Reply::private(text).with_button(Click::TaskDone(id).to_string(), ctx.t("button.done")))
 }
 
 fn task_line(ctx: &Ctx, t: &TaskRow) -> String {
-    let mut line = format!("**T-{}** · {} · {}", t.id, ctx.time(t.due_at), t.title);
+    let mut line = format!(
+        "**T-{}** · {} · {}",
+        t.id,
+        ctx.time(t.due_at),
+        ctx.esc(&t.title)
+    );
     if let Some(n) = t.deal_number {
         line.push_str(&format!(" · D-{n}"));
     }
     if let Some(c) = &t.contact_name {
-        line.push_str(&format!(" · {c}"));
+        line.push_str(&format!(" · {}", ctx.esc(c)));
     }
     if t.status == "open" && t.due_at < ctx.now {
         line.push_str(&format!(" · {}", ctx.t("task.overdue")));
@@ -117,7 +122,7 @@ pub(super) async fn list(
         let name = tx
             .member(ctx.ws_id(), member)
             .await?
-            .map(|m| m.display_name)
+            .map(|m| ctx.esc(&m.display_name))
             .unwrap_or_else(|| member.to_string());
         ctx.m(Msg::new("task.list_title_of").arg("member", name))
     };
@@ -159,7 +164,7 @@ pub(crate) async fn done(tx: &mut Tx, ctx: &mut Ctx, r: TaskRef) -> EngineResult
     Ok(Reply::private(
         ctx.m(Msg::new("task.done")
             .arg("id", format!("T-{}", t.id))
-            .arg("title", t.title)),
+            .arg("title", ctx.esc(&t.title))),
     ))
 }
 

@@ -26,7 +26,12 @@ pub fn agenda(f: &Format, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
             } else {
                 String::new()
             };
-            format!("T-{} · {} · {}{mark}", t.id, f.time(t.due_at), t.title)
+            format!(
+                "T-{} · {} · {}{mark}",
+                t.id,
+                f.time(t.due_at),
+                f.esc(&t.title)
+            )
         });
         embed = embed.field(f.t("agenda.tasks"), lines(items.collect()));
     }
@@ -35,32 +40,36 @@ pub fn agenda(f: &Format, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
             format!(
                 "D-{} {} · {} · {}",
                 d.number,
-                d.title,
-                d.stage,
+                f.esc(&d.title),
+                f.esc(&d.stage),
                 f.m(Msg::new("deal.idle_days").arg("days", d.idle_days))
             )
         });
         embed = embed.field(f.t("agenda.stale"), lines(items.collect()));
     }
     if !a.overdue_close.is_empty() {
-        let items = a
-            .overdue_close
-            .iter()
-            .map(|d| format!("D-{} {} · {}", d.number, d.title, f.date(d.expected_close)));
+        let items = a.overdue_close.iter().map(|d| {
+            format!(
+                "D-{} {} · {}",
+                d.number,
+                f.esc(&d.title),
+                f.date(d.expected_close)
+            )
+        });
         embed = embed.field(f.t("agenda.past_close"), lines(items.collect()));
     }
     if !a.birthdays.is_empty() {
         let items = a
             .birthdays
             .iter()
-            .map(|b| format!("🎂 C-{} {}", b.id, b.name));
+            .map(|b| format!("🎂 C-{} {}", b.id, f.esc(&b.name)));
         embed = embed.field(f.t("agenda.birthdays"), lines(items.collect()));
     }
     if !a.contracts.is_empty() {
         let items = a.contracts.iter().map(|c| {
             format!(
                 "{} · {} · {}",
-                c.name,
+                f.esc(&c.name),
                 f.date(c.contract_end),
                 f.m(if c.days_left == 1 {
                     Msg::new("agenda.tomorrow")

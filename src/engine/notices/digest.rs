@@ -123,7 +123,7 @@ pub async fn digest(
                 format!(
                     "{}. {} · {} · {} · {}",
                     i + 1,
-                    r.name,
+                    f.esc(&r.name),
                     money(r.won_amount),
                     f.m(Msg::new("digest.won_n").arg("count", r.won_count)),
                     f.m(Msg::new("digest.activities_n").arg("count", r.activities))
@@ -138,7 +138,7 @@ pub async fn digest(
         .iter()
         .map(|s| {
             let conv = f.percent_or_dash(s.conversion_to_next);
-            format!("{} · {} · → {conv}", s.name, s.reached)
+            format!("{} · {} · → {conv}", f.esc(&s.name), s.reached)
         })
         .collect::<Vec<_>>()
         .join("\n");
@@ -173,9 +173,9 @@ pub async fn digest(
                 format!(
                     "D-{} {} · {} · {}",
                     d.number,
-                    d.title,
+                    f.esc(&d.title),
                     money(d.amount_minor),
-                    d.owner
+                    f.esc(&d.owner)
                 )
             })
             .collect::<Vec<_>>()

@@ -13,15 +13,15 @@ pub fn reminder(t: &DueTask) -> Reply {
     let f = Format::stored(&t.locale, &t.timezone, "USD");
     // A DM has no server: its buttons carry the workspace.
     let button = |click| ButtonId::in_dm(t.workspace_id, click).to_string();
-    let mut embed =
-        Embed::new(format!("T-{} · {}", t.id, t.title)).inline(f.t("field.due"), f.time(t.due_at));
+    let mut embed = Embed::new(format!("T-{} · {}", t.id, f.esc(&t.title)))
+        .inline(f.t("field.due"), f.time(t.due_at));
     if let (Some(n), Some(title)) = (t.deal_number, &t.deal_title) {
-        embed = embed.inline(f.t("field.deal"), format!("D-{n} {title}"));
+        embed = embed.inline(f.t("field.deal"), format!("D-{n} {}", f.esc(title)));
     }
     if let Some(name) = &t.contact_name {
-        embed = embed.inline(f.t("field.contact"), name.clone());
+        embed = embed.inline(f.t("field.contact"), f.esc(name));
     }
-    let mut reply = Reply::text(f.m(Msg::new("reminder.due").arg("title", &t.title)))
+    let mut reply = Reply::text(f.m(Msg::new("reminder.due").arg("title", f.esc(&t.title))))
         .with_embed(embed)
         .with_button(button(Click::TaskDone(t.id)), f.t("button.done"))
         .with_button(

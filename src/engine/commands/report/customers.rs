@@ -85,7 +85,7 @@ pub(crate) async fn customers(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engin
     let who = who(tx, ctx, owner).await?;
     let period_name = scope.label(ctx);
     let title = ctx.m(Msg::new("customers.title")
-        .arg("who", &who)
+        .arg("who", ctx.esc(&who))
         .arg("period", &period_name));
     let top_text = top
         .iter()
@@ -93,7 +93,7 @@ pub(crate) async fn customers(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engin
         .map(|(i, c)| {
             ctx.m(Msg::new("customers.top_line")
                 .arg("rank", i + 1)
-                .arg("name", &c.name)
+                .arg("name", ctx.esc(&c.name))
                 .arg("revenue", ctx.money(c.period_revenue))
                 .arg("deals", c.period_won_deals))
         })
@@ -111,7 +111,7 @@ pub(crate) async fn customers(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engin
             }
             traits
                 .iter()
-                .map(|t| format!("{} ({})", t.value, t.count))
+                .map(|t| format!("{} ({})", ctx.esc(&t.value), t.count))
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -107,7 +107,7 @@ impl ForecastInput {
                 if s.kind != StageKind::Open || Some(s.position) > last_open {
                     return Err(errors::option(
                         "stage",
-                        Msg::new("problem.stage_not_open").arg("stage", &s.name),
+                        Msg::new("problem.stage_not_open").arg("stage", ctx.esc(&s.name)),
                         Msg::new("accepted.open_stage"),
                     ));
                 }
@@ -174,7 +174,7 @@ fn show(
     let attain = |v: i64| attainment(v, f.quota);
     let embed = Embed::new(
         ctx.m(Msg::new("forecast.title")
-            .arg("who", who)
+            .arg("who", ctx.esc(who))
             .arg("period", period_name)),
     )
     .inline(
@@ -263,7 +263,7 @@ async fn what_if(
         let current = current_conversion(&history, stage).ok_or_else(|| {
             errors::option(
                 "stage",
-                Msg::new("problem.no_conversion").arg("stage", &stage.name),
+                Msg::new("problem.no_conversion").arg("stage", ctx.esc(&stage.name)),
                 Msg::new("accepted.open_stage"),
             )
         })?;
@@ -282,7 +282,7 @@ async fn what_if(
     if let (Some((stage, new_rate)), Some(current)) = (&input.conversion, current_rate) {
         changes.push(
             ctx.m(Msg::new("what_if.conversion")
-                .arg("stage", &stage.name)
+                .arg("stage", ctx.esc(&stage.name))
                 .arg("current", ctx.percent(current))
                 .arg("new", ctx.percent(*new_rate))),
         );
@@ -302,7 +302,7 @@ async fn what_if(
     let delta = sim.expected - now.expected;
     let embed = Embed::new(
         ctx.m(Msg::new("what_if.title")
-            .arg("who", who)
+            .arg("who", ctx.esc(who))
             .arg("period", period_name)),
     )
     .description(changes.join("\n"))

@@ -161,7 +161,7 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
     let mut reply = if owner.is_some() {
         let l = rows.first().cloned().unwrap_or(team.clone());
         let title = ctx.m(Msg::new("kpi.title")
-            .arg("who", &l.name)
+            .arg("who", ctx.esc(&l.name))
             .arg("period", &period_name));
         Reply::default().with_embed(kpi_card(ctx, Embed::new(title), &l))
     } else {
@@ -171,7 +171,7 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
             .map(|(i, l)| {
                 ctx.m(Msg::new("kpi.board_line")
                     .arg("rank", i + 1)
-                    .arg("name", &l.name)
+                    .arg("name", ctx.esc(&l.name))
                     .arg("revenue", ctx.money(l.revenue_minor))
                     .arg("won", l.won_count)
                     .arg("win_rate", rate_text(ctx, l.win_rate))

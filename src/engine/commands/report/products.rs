@@ -64,7 +64,7 @@ pub(crate) async fn products(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engine
         .map(|l| {
             let p = l.row;
             ctx.m(Msg::new("products.line")
-                .arg("name", &p.name)
+                .arg("name", ctx.esc(&p.name))
                 .arg("revenue", ctx.money(p.revenue))
                 .arg("units", p.units)
                 .arg("won", p.won_deals)
@@ -74,7 +74,7 @@ pub(crate) async fn products(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engine
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let mut reply = Reply::default().with_embed(Embed::new(title.clone()).description(text));
+    let mut reply = Reply::default().with_embed(Embed::new(ctx.esc(&title)).description(text));
     if rows.is_empty() {
         reply.content = ctx.t("products.none");
     } else if rows.iter().all(|p| p.won_deals == 0 && p.lost_deals == 0) {

@@ -145,7 +145,7 @@ pub(crate) async fn trends(tx: &mut Tx, ctx: &mut Ctx, input: TrendsInput) -> En
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let mut reply = Reply::default().with_embed(Embed::new(title.clone()).description(lines));
+    let mut reply = Reply::default().with_embed(Embed::new(ctx.esc(&title)).description(lines));
     let blank = out.iter().all(|b| b.won_count == 0 && b.created_count == 0);
     if blank {
         reply.content = ctx.t("report.empty");

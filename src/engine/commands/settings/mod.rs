@@ -332,7 +332,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
             .await?;
             Ok(Reply::text(
                 ctx.m(Msg::new("settings.quota")
-                    .arg("member", m.display_name)
+                    .arg("member", ctx.esc(&m.display_name))
                     .arg("amount", ctx.money(amount.minor()))),
             ))
         }
@@ -365,7 +365,7 @@ async fn show(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
         .iter()
         .filter_map(|m| {
             m.quota_minor
-                .map(|q| format!("{}: {}", m.display_name, ctx.money(q)))
+                .map(|q| format!("{}: {}", ctx.esc(&m.display_name), ctx.money(q)))
         })
         .collect::<Vec<_>>();
     let none = ctx.t("common.none");

@@ -1,9 +1,10 @@
 //! `/settings stages`: the pipeline's stages listed, added, renamed, reweighted, moved, given
 //! their own stale threshold and removed, each change audited and undoable.
 
-use crate::domain::stage::{Stage, StageKind, StageName};
+use crate::domain::stage::{same_name, Stage, StageKind, StageName};
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
+use crate::engine::format::escape;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
 use crate::store::{AuditAction, Entity, StageRow, Tx};
@@ -38,7 +39,7 @@ pub(super) fn stages_text(ctx: &Ctx) -> String {
             format!(
                 "{}. {} · {}% · {}",
                 s.position,
-                s.name,
+                escape(&s.name),
                 s.probability,
                 ctx.t(&format!("stage_kind.{}", s.kind.as_str()))
             )
@@ -120,13 +121,34 @@ async fn renumber(tx: &mut Tx, ctx: &mut Ctx, open: Vec<Stage>) -> EngineResult<
     Ok(())
 }
 
+/// Refuses a name the matcher could not tell from another stage's (`Presale` next to
+/// `Pre_sale`), so every stage stays reachable by typing its name.
+fn name_free(ctx: &Ctx, name: &StageName, renaming: Option<i64>) -> EngineResult<()> {
+    let Some(taken) = ctx
+        .stages
+        .iter()
+        .find(|s| Some(s.id) != renaming && same_name(&s.name, name.as_str()))
+    else {
+        return Ok(());
+    };
+    Err(EngineError::Conflict(
+        if taken.name.eq_ignore_ascii_case(name.as_str()) {
+            Msg::new("error.stage_exists").arg("name", escape(name.as_str()))
+        } else {
+            Msg::new("error.stage_name_taken")
+                .arg("name", escape(name.as_str()))
+                .arg("existing", escape(&taken.name))
+        },
+    ))
+}
+
 fn require_open(stage: &Stage) -> EngineResult<()> {
     if stage.kind == StageKind::Open {
         Ok(())
     } else {
         Err(errors::option(
             "stage",
-            Msg::new("problem.closed_stage").arg("given", &stage.name),
+            Msg::new("problem.closed_stage").arg("given", escape(&stage.name)),
             Msg::new("accepted.open_stage"),
         ))
     }
@@ -155,15 +177,7 @@ pub(super) async fn stages(
             probability,
             position,
         } => {
-            if ctx
-                .stages
-                .iter()
-                .any(|s| s.name.eq_ignore_ascii_case(name.as_str()))
-            {
-                return Err(EngineError::Conflict(
-                    Msg::new("error.stage_exists").arg("name", name.as_str()),
-                ));
-            }
+            name_free(ctx, &name, None)?;
             // Appended after the open stages first, then placed where asked.
             let id = tx
                 .insert_stage(ctx.ws_id(), name.as_str(), 1000, probability)
@@ -182,18 +196,10 @@ pub(super) async fn stages(
                 .unwrap_or(open.len());
             open.insert(at, stage);
             renumber(tx, ctx, open).await?;
-            Msg::new("settings.stage_added").arg("name", name.as_str())
+            Msg::new("settings.stage_added").arg("name", escape(name.as_str()))
         }
         StagesAction::Rename { stage, name } => {
-            if ctx
-                .stages
-                .iter()
-                .any(|s| s.id != stage.id && s.name.eq_ignore_ascii_case(name.as_str()))
-            {
-                return Err(EngineError::Conflict(
-                    Msg::new("error.stage_exists").arg("name", name.as_str()),
-                ));
-            }
+            name_free(ctx, &name, Some(stage.id))?;
             let write = StageWrite::Update {
                 name: name.as_str().into(),
                 position: stage.position,
@@ -201,8 +207,8 @@ pub(super) async fn stages(
             };
             change_stage(tx, ctx, &stage, write).await?;
             Msg::new("settings.stage_renamed")
-                .arg("old", &stage.name)
-                .arg("name", name.as_str())
+                .arg("old", escape(&stage.name))
+                .arg("name", escape(name.as_str()))
         }
         StagesAction::Probability { stage, probability } => {
             require_open(&stage)?;
@@ -213,7 +219,7 @@ pub(super) async fn stages(
             };
             change_stage(tx, ctx, &stage, write).await?;
             Msg::new("settings.stage_probability")
-                .arg("name", &stage.name)
+                .arg("name", escape(&stage.name))
                 .arg("probability", probability)
         }
         StagesAction::Move { stage, position } => {
@@ -223,14 +229,14 @@ pub(super) async fn stages(
             open.insert(at, stage.clone());
             renumber(tx, ctx, open).await?;
             Msg::new("settings.stage_moved")
-                .arg("name", &stage.name)
+                .arg("name", escape(&stage.name))
                 .arg("position", at + 1)
         }
         StagesAction::Stale { stage, days } => {
             require_open(&stage)?;
             change_stage(tx, ctx, &stage, StageWrite::Stale(days)).await?;
             Msg::new("settings.stage_stale")
-                .arg("name", &stage.name)
+                .arg("name", escape(&stage.name))
                 .arg("days", days)
         }
         StagesAction::Remove { stage } => {
@@ -242,7 +248,7 @@ pub(super) async fn stages(
             if used > 0 {
                 return Err(EngineError::Conflict(
                     Msg::new("error.stage_in_use")
-                        .arg("name", &stage.name)
+                        .arg("name", escape(&stage.name))
                         .arg("count", used),
                 ));
             }
@@ -250,7 +256,7 @@ pub(super) async fn stages(
             ctx.stages.retain(|s| s.id != stage.id);
             open.retain(|s| s.id != stage.id);
             renumber(tx, ctx, open).await?;
-            Msg::new("settings.stage_removed").arg("name", &stage.name)
+            Msg::new("settings.stage_removed").arg("name", escape(&stage.name))
         }
     };
     ctx.stages = tx

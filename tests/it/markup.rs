@@ -1,0 +1,265 @@
+//! Chat markup and mention injection: user text the bot echoes is shown as typed (escaped for
+//! Discord's markdown) in replies, cards, lists, DMs and the digest; no mention can form; names
+//! made of invisible or direction-changing characters are refused naming the option; stage
+//! names the matcher cannot tell apart are refused.
+
+use crate::support::{is_error, text, Harness};
+use serde_json::Value;
+use sqlx::PgPool;
+
+const TITLE: &str = "**bold** [link](https://evil.example)";
+const ESCAPED: &str = r"\*\*bold\*\* \[link\](https://evil.example)";
+
+/// The text shows the title escaped and nowhere as live markup.
+fn shows_literally(what: &str, all: &str) {
+    assert!(all.contains(ESCAPED), "{what}: title not escaped: {all}");
+    assert!(
+        !all.contains("**bold**") && !all.contains("[link]("),
+        "{what}: live markup: {all}"
+    );
+}
+
+/// No `@everyone` or `@here` (any width of `@`) and no `<@…>`, `<@&…>`, `<#…>` reach the text.
+fn no_mentions(what: &str, all: &str) {
+    let lower = all.to_lowercase();
+    for at in ["@", "＠", "﹫"] {
+        for word in ["everyone", "here"] {
+            assert!(
+                !lower.contains(&format!("{at}{word}")),
+                "{what}: {at}{word} formed: {all}"
+            );
+        }
+    }
+    for open in ["<@", "<#"] {
+        let unescaped = all
+            .match_indices(open)
+            .any(|(i, _)| !all[..i].ends_with('\\'));
+        assert!(!unescaped, "{what}: {open} formed: {all}");
+    }
+}
+
+fn messages_to<'a>(out: &'a [Value], to: &str) -> Vec<&'a Value> {
+    out.iter().filter(|o| o["to"] == to).collect()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_title_with_markup_is_shown_as_typed_in_replies_dms_and_the_digest(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    let r = h
+        .ok(&format!(
+            r#"/deal new title:"{TITLE}" amount:5k close:2026-12-02 company:"Acme_Corp [x](https://e.example)""#
+        ))
+        .await;
+    assert_eq!(r["ephemeral"], false, "a new deal is announced: {r}");
+    shows_literally("the public reply", &text(&r));
+    assert!(
+        text(&r).contains(r"Acme\_Corp \[x\](https://e.example)"),
+        "{r}"
+    );
+    // The title is stored as typed: escaping is for display only.
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals WHERE title = '**bold** [link](https://evil.example)'")
+            .await,
+        1
+    );
+
+    shows_literally("/deal show", &text(&h.ok("/deal show deal:D-1").await));
+    shows_literally("/deal list", &text(&h.ok("/deal list").await));
+    shows_literally(
+        "/deal move",
+        &text(&h.ok("/deal move deal:D-1 stage:Proposal").await),
+    );
+
+    // A reminder about the deal comes by DM.
+    h.ok(
+        r#"/remind what:"call ＠everyone about [x](https://e.example)" when:"in 1 hour" deal:D-1"#,
+    )
+    .await;
+    let out = h.run(":now 2026-12-01T10:00:00Z").await;
+    // The reminder, and the morning agenda that lists the task.
+    let dms = messages_to(&out, "dm");
+    assert_eq!(dms.len(), 2, "a reminder and an agenda: {out:?}");
+    let dm = dms.iter().map(|m| text(m)).collect::<Vec<_>>().join("\n");
+    shows_literally("the reminder DM", &dm);
+    no_mentions("the reminder DM", &dm);
+    assert!(dm.contains(r"＠"), "{dm}");
+    assert!(dm.contains(r"\[x\](https://e.example)"), "{dm}");
+
+    // The deal is past its close date by Monday: the digest names it among the deals at risk.
+    let out = h.run(":now 2026-12-07T09:00:00Z").await;
+    let posts = messages_to(&out, "channel");
+    assert_eq!(posts.len(), 1, "one digest: {out:?}");
+    shows_literally("the digest", &text(posts[0]));
+    shows_literally(
+        "the digest preview",
+        &text(&h.ok("/settings digest preview:true").await),
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn mentions_never_form_from_what_people_type(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    let before = h.fingerprint().await;
+    // Markup Discord would read as a mention is refused at the door, naming the option, and
+    // so is any zero-width split of it.
+    for (line, option) in [
+        ("/deal new title:@everyone amount:5k", "title"),
+        ("/deal new title:\"<@123> deal\" amount:5k", "title"),
+        ("/deal new title:\"<@&456>\" amount:5k", "title"),
+        ("/deal new title:\"see <#789>\" amount:5k", "title"),
+        ("/deal new title:\"@\u{200B}everyone\" amount:5k", "title"),
+        ("/deal new title:\"@\u{2060}here\" amount:5k", "title"),
+        ("/company add name:\"@\u{FEFF}everyone\"", "name"),
+    ] {
+        let e = h.err(line).await;
+        assert!(e.contains(option), "{line}: {e}");
+    }
+    assert_eq!(h.fingerprint().await, before, "nothing was written");
+
+    // Full-width and small `@` are not markup to Discord, but they are shown with a break
+    // after them all the same, and nothing is sent with mentions switched on (see discord.rs).
+    let r = h
+        .ok("/deal new title:\"＠everyone ﹫here\" amount:5k company:＠here")
+        .await;
+    let all = text(&r);
+    no_mentions("the reply", &all);
+    assert!(all.contains("＠\u{200B}everyone ﹫\u{200B}here"), "{all}");
+    no_mentions("/deal show", &text(&h.ok("/deal show deal:D-1").await));
+    no_mentions(
+        "/company show",
+        &text(&h.ok("/company show company:CO-1").await),
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn names_of_invisible_characters_are_refused_naming_the_option(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/deal new title:Real amount:5k").await;
+    h.ok("/contact add name:Wei").await;
+    h.ok("/product add name:Seat price:100").await;
+    let before = h.fingerprint().await;
+    let invisible = [
+        "\u{200B}",
+        "\u{2800}",
+        "\u{3164}",
+        "\u{2060}",
+        "\u{202E}",
+        "\u{FEFF}",
+        "\u{115F}\u{3164}",
+        "\u{200D}\u{2800}",
+        "Won\u{202E}",
+    ];
+    for blank in invisible {
+        for (line, option) in [
+            (format!("/deal new title:\"{blank}\" amount:5k"), "title"),
+            (
+                format!("/deal new title:Fine amount:5k company:\"{blank}\""),
+                "company",
+            ),
+            (format!("/company add name:\"{blank}\""), "name"),
+            (
+                format!("/company add name:Fine industry:\"{blank}\""),
+                "industry",
+            ),
+            (format!("/contact add name:\"{blank}\""), "name"),
+            (format!("/contact add name:Fine title:\"{blank}\""), "title"),
+            (format!("/contact add name:Fine tags:\"{blank}\""), "tags"),
+            (format!("/product add name:\"{blank}\" price:5"), "name"),
+            (format!("/deal lost deal:D-1 reason:\"{blank}\""), "reason"),
+            (
+                format!("/deal move deal:D-1 stage:Proposal note:\"{blank}\""),
+                "note",
+            ),
+            (
+                format!("/contact log contact:C-1 kind:call summary:\"{blank}\""),
+                "summary",
+            ),
+            (format!("/remind what:\"{blank}\" when:tomorrow"), "what"),
+            (
+                format!("/settings stages action:add name:\"{blank}\" probability:5"),
+                "name",
+            ),
+        ] {
+            let reply = h.one(&line).await;
+            assert!(is_error(&reply), "{line:?} was accepted: {reply}");
+            assert_eq!(reply["ephemeral"], true, "{line:?}");
+            let e = reply["content"].as_str().unwrap_or_default();
+            assert!(
+                e.contains(option),
+                "{line:?}: the error names no option: {e}"
+            );
+        }
+    }
+    // A tab or a line break has no place in a name either; a note keeps its lines.
+    for (line, option) in [
+        ("/deal new title:\"Acme\tdeal\" amount:5k", "title"),
+        ("/company add name:\"Acme\nCorp\"", "name"),
+        ("/product add name:\"Seat\tplus\" price:5", "name"),
+    ] {
+        let e = h.err(line).await;
+        assert!(e.contains(option), "{line:?}: {e}");
+    }
+    assert_eq!(h.fingerprint().await, before, "nothing was written");
+    h.ok("/deal move deal:D-1 stage:Proposal note:\"sent the quote\nwaiting\"")
+        .await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn stage_names_the_matcher_treats_as_equal_are_refused(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/settings stages action:add name:Pre_sale probability:15")
+        .await;
+    let before = h.fingerprint().await;
+    for (line, names) in [
+        (
+            "/settings stages action:add name:Presale probability:15",
+            &["Presale", r"Pre\_sale"][..],
+        ),
+        (
+            "/settings stages action:add name:Pre-Sale probability:15",
+            &["Pre-Sale", r"Pre\_sale"],
+        ),
+        (
+            "/settings stages action:add name:\"pre sale\" probability:15",
+            &["pre sale", r"Pre\_sale"],
+        ),
+        (
+            "/settings stages action:add name:lead probability:15",
+            &["lead"],
+        ),
+        (
+            "/settings stages action:rename stage:Proposal name:PRESALE",
+            &["PRESALE", r"Pre\_sale"],
+        ),
+        (
+            "/settings stages action:add name:_ probability:15",
+            &["name", "letter or digit"],
+        ),
+        (
+            "/settings stages action:add name:- probability:15",
+            &["name", "letter or digit"],
+        ),
+        (
+            "/settings stages action:add name:\"- _\" probability:15",
+            &["name", "letter or digit"],
+        ),
+    ] {
+        let e = h.err(line).await;
+        for name in names {
+            assert!(e.contains(name), "{line}: {e}");
+        }
+    }
+    assert_eq!(h.fingerprint().await, before, "nothing was written");
+    // Renaming a stage to another spelling of its own name is fine, and every stage can be
+    // named exactly.
+    h.ok("/settings stages action:rename stage:Pre_sale name:Pre-sale")
+        .await;
+    h.ok("/deal new title:Acme amount:5k").await;
+    let r = h.ok("/deal move deal:D-1 stage:Pre-sale").await;
+    assert!(text(&r).contains("Pre-sale"), "{r}");
+    // Folded, the name still finds the one stage (the deal is in it already: a conflict).
+    let all = text(&h.one("/deal move deal:D-1 stage:presale").await);
+    assert!(all.contains("already") && all.contains("Pre-sale"), "{all}");
+}
