@@ -10,6 +10,7 @@ mod discord;
 mod i18n;
 mod isolation;
 mod layers;
+mod overflow;
 mod permissions;
 mod pipeline;
 mod reports;
