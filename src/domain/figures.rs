@@ -18,13 +18,22 @@ pub fn win_rate(won: i64, lost: i64) -> Option<f64> {
 /// are: 10 / 4 is 3, 10 / 3 is 3, 11 / 2 is 6); `None` for no deals. Stays integer because
 /// amounts never touch floats; the average of amounts that fit `i64` fits too.
 pub fn average_deal(total: i64, count: i64) -> Option<i64> {
-    (count > 0).then(|| {
-        let (total, count) = (i128::from(total), i128::from(count));
-        // Half away from zero: a negative total (never an amount, but a difference could be)
-        // rounds like its positive mirror.
-        let q = (2 * total.abs() + count) / (2 * count);
-        (if total < 0 { -q } else { q }) as i64
-    })
+    // |total / count| <= |total|, so the quotient fits.
+    (count > 0).then(|| div_half_up(total.into(), count.into()) as i64)
+}
+
+/// Integer division rounded half up (away from zero for halves, so a negative value rounds
+/// like its mirror), in `i128` so products of amounts never overflow; 0 for a zero divisor.
+pub fn div_half_up(n: i128, d: i128) -> i128 {
+    if d == 0 {
+        return 0;
+    }
+    let q = (2 * n.abs() + d.abs()) / (2 * d.abs());
+    if (n < 0) != (d < 0) {
+        -q
+    } else {
+        q
+    }
 }
 
 /// The relative change from `before` to `now`, `(now - before) / before` (0.5 for +50%);

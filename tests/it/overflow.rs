@@ -52,6 +52,12 @@ async fn a_huge_product_line_is_refused_and_every_report_still_answers(pool: PgP
         &["products", "Widget", LIMIT],
     )
     .await;
+    refused(
+        &mut h,
+        r#"/deal new title:Huge products:"Widget @6bn""#,
+        &["products", "larger than any real deal", LIMIT],
+    )
+    .await;
     // Each line fits, the deal's total does not.
     refused(
         &mut h,

@@ -1,20 +1,10 @@
 //! `/kpi` lines: a member's (or the team's) sums over a period, the figures derived from them,
 //! and the monthly quota pro-rated over the period.
 
-use crate::domain::figures::{average_days, average_deal, days, ratio, win_rate};
+use crate::domain::figures::{average_days, average_deal, days, div_half_up, ratio, win_rate};
 use crate::domain::money::{add_minor, TotalOverflow};
 use chrono::{Datelike, Months, NaiveDate};
 use std::collections::BTreeMap;
-
-/// Integer division rounded half up (away from zero for halves), in i128 so products of
-/// amounts never overflow.
-fn div_half_up(n: i128, d: i128) -> i64 {
-    if d == 0 {
-        return 0;
-    }
-    let q = (2 * n.abs() + d.abs()) / (2 * d.abs());
-    (if (n < 0) != (d < 0) { -q } else { q }) as i64
-}
 
 fn days_in_month(first: NaiveDate) -> i64 {
     first
@@ -49,7 +39,9 @@ pub fn period_quota(monthly: i64, from: NaiveDate, until: NaiveDate) -> i64 {
         }
         month = next;
     }
-    div_half_up(monthly as i128 * total_num, total_den)
+    // A monthly quota is held to the cap, so a period's share fits for any period of
+    // fewer than 18 million months.
+    div_half_up(monthly as i128 * total_num, total_den) as i64
 }
 
 fn gcd(a: i128, b: i128) -> i128 {

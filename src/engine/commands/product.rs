@@ -3,7 +3,7 @@
 
 use super::{amount, lookup, present, required};
 use crate::domain::analytics::{self, parse_lines, LineError, LineSpec, LineValue};
-use crate::domain::money::{Amount, MAX_MINOR};
+use crate::domain::money::{Amount, MoneyError, MAX_MINOR};
 use crate::domain::refs::DealRef;
 use crate::domain::stage::StageKind;
 use crate::engine::ctx::Ctx;
@@ -60,6 +60,9 @@ pub(super) fn lines_option(args: &Args, ctx: &Ctx) -> EngineResult<Option<Vec<Li
         let problem = match e {
             LineError::Empty => Msg::new("problem.line_empty"),
             LineError::Quantity(q) => Msg::new("problem.line_quantity").arg("given", q),
+            LineError::Price(_, MoneyError::TooLarge { .. }) => {
+                Msg::new("problem.too_large").arg("max", ctx.money(MAX_MINOR))
+            }
             LineError::Price(p, _) => Msg::new("problem.line_price").arg("given", p),
             LineError::TooMany => {
                 Msg::new("problem.line_too_many").arg("max", crate::domain::analytics::MAX_LINES)
