@@ -198,8 +198,7 @@ async fn ten_million_deals_at_the_cap_still_add_up(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn the_database_refuses_amounts_past_the_cap_from_any_writer(pool: PgPool) {
-    let h = Harness::new(pool).await;
-    let mut h = h;
+    let mut h = Harness::new(pool).await;
     h.ok("/deal new title:Seed amount:1").await;
     for sql in [
         format!(
@@ -226,6 +225,15 @@ async fn the_database_refuses_amounts_past_the_cap_from_any_writer(pool: PgPool)
     .expect("the cap itself is fine");
 }
 
+/// The channels the bot posted to, in order.
+fn posted_to(posts: &[Value]) -> Vec<i64> {
+    posts
+        .iter()
+        .filter(|p| p["to"] == "channel")
+        .filter_map(|p| p["channel"].as_i64())
+        .collect()
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn one_workspace_s_failing_digest_never_stops_another_s(pool: PgPool) {
     let mut h = Harness::new(pool).await;
@@ -242,11 +250,7 @@ async fn one_workspace_s_failing_digest_never_stops_another_s(pool: PgPool) {
     open_totals(&h, 1, 301, 1, i64::MAX - 1).await;
 
     let posts = h.run(":now 2026-12-07T09:30:00Z").await;
-    let channels: Vec<i64> = posts
-        .iter()
-        .filter(|p| p["to"] == "channel")
-        .filter_map(|p| p["channel"].as_i64())
-        .collect();
+    let channels = posted_to(&posts);
     assert_eq!(channels, vec![552], "{posts:?}");
     let slots = |ws: i64| {
         format!("SELECT count(*) FROM outbox WHERE workspace_id = {ws} AND kind = 'digest' AND status <> 'skipped'")
@@ -260,11 +264,7 @@ async fn one_workspace_s_failing_digest_never_stops_another_s(pool: PgPool) {
         .await
         .expect("repair");
     let posts = h.run(":now 2026-12-07T09:31:00Z").await;
-    let channels: Vec<i64> = posts
-        .iter()
-        .filter(|p| p["to"] == "channel")
-        .filter_map(|p| p["channel"].as_i64())
-        .collect();
+    let channels = posted_to(&posts);
     assert_eq!(channels, vec![551], "{posts:?}");
     assert_eq!(h.count(&slots(1)).await, 1);
     assert_eq!(h.count(&slots(2)).await, 1);

@@ -101,7 +101,7 @@ mod tests {
         // The bound written next to MAX_MINOR: 10^7 deals at the cap fit in i64, and so do
         // 18 million; the headroom is what weighted amounts, won + open and quotas add.
         let deals = 10_000_000i64;
-        let total = sum_minor(std::iter::repeat(MAX_MINOR).take(deals as usize));
+        let total = sum_minor(std::iter::repeat_n(MAX_MINOR, deals as usize));
         assert_eq!(total, Ok(5_000_000_000_000_000_000));
         assert!(i128::from(MAX_MINOR) * 18_000_000 < i128::from(i64::MAX));
     }
