@@ -269,3 +269,45 @@ async fn one_workspace_s_failing_digest_never_stops_another_s(pool: PgPool) {
     assert_eq!(h.count(&slots(1)).await, 1);
     assert_eq!(h.count(&slots(2)).await, 1);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn one_workspace_s_failing_reminder_never_stops_another_s(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok(r#"/remind what:"first" when:"2026-12-02 10:00""#)
+        .await;
+    h.run(":workspace 2").await;
+    h.run(":as 2 admin").await;
+    h.ok(r#"/remind what:"second" when:"2026-12-02 10:00""#)
+        .await;
+    // Workspace 1's task cannot be marked reminded (a fault injected for the test).
+    for sql in [
+        "CREATE FUNCTION fail_ws1() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'injected failure'; END $$",
+        "CREATE TRIGGER fail_ws1 BEFORE UPDATE ON tasks FOR EACH ROW
+         WHEN (NEW.workspace_id = 1) EXECUTE FUNCTION fail_ws1()",
+    ] {
+        sqlx::query(sql).execute(&h.pool).await.expect(sql);
+    }
+    // Reminder DMs only (the morning agendas go out at this hour too).
+    let dms = |posts: &[Value]| -> Vec<i64> {
+        posts
+            .iter()
+            .filter(|p| p["to"] == "dm")
+            .filter(|p| {
+                p["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("Reminder"))
+            })
+            .filter_map(|p| p["user"].as_i64())
+            .collect()
+    };
+    let posts = h.run(":now 2026-12-02T10:01:00Z").await;
+    assert_eq!(dms(&posts), vec![2], "{posts:?}");
+    sqlx::query("DROP TRIGGER fail_ws1 ON tasks")
+        .execute(&h.pool)
+        .await
+        .expect("repair");
+    // Retried on the next tick, once; workspace 2's is not sent again.
+    let posts = h.run(":now 2026-12-02T10:02:00Z").await;
+    assert_eq!(dms(&posts), vec![1], "{posts:?}");
+}
