@@ -119,47 +119,68 @@ pub async fn deliver_due<D: Deliver>(
     let rows = store.claim_outbox(now, now + LEASE, batch).await?;
     let mut pass = Pass::default();
     for row in rows {
-        let sent = match outgoing(&row) {
-            Ok(message) => sender.deliver(&message).await,
-            Err(reason) => Err(DeliveryError::Permanent(reason)),
-        };
-        match sent {
-            Ok(message_id) => {
-                store
-                    .outbox_delivered(row.workspace_id, row.id, message_id as i64, now)
-                    .await?;
-                pass.delivered += 1;
-            }
-            Err(DeliveryError::Retry { reason, .. }) if row.attempts >= MAX_ATTEMPTS => {
-                tracing::warn!(key = %row.envelope.dedupe_key, %reason, "giving up after {} attempts", row.attempts);
-                store
-                    .outbox_failed(
-                        row.workspace_id,
-                        row.id,
-                        &format!("gave up after {} attempts: {reason}", row.attempts),
-                    )
-                    .await?;
-                pass.failed += 1;
-            }
-            Err(DeliveryError::Retry { after, reason }) => {
-                let wait = after
-                    .and_then(|a| Duration::from_std(a).ok())
-                    .unwrap_or_else(|| backoff(row.attempts));
-                store
-                    .outbox_retry(row.workspace_id, row.id, now + wait, &reason)
-                    .await?;
-                pass.retried += 1;
-            }
-            Err(DeliveryError::Permanent(reason)) => {
-                tracing::info!(key = %row.envelope.dedupe_key, %reason, "not deliverable");
-                store
-                    .outbox_failed(row.workspace_id, row.id, &reason)
-                    .await?;
-                pass.failed += 1;
-            }
+        // One message that cannot be recorded (in any workspace) is logged and left to its
+        // lease, which runs out and brings it back; the rest of the batch goes on.
+        if let Err(e) = deliver_one(store, sender, &row, now, &mut pass).await {
+            tracing::error!(
+                workspace = row.workspace_id,
+                key = %row.envelope.dedupe_key,
+                error = format!("{e:#}"),
+                "outbox delivery not recorded; retried when its lease ends"
+            );
         }
     }
     Ok(pass)
+}
+
+/// Delivers one claimed message and records the outcome.
+async fn deliver_one<D: Deliver>(
+    store: &Store,
+    sender: &D,
+    row: &OutboxRow,
+    now: DateTime<Utc>,
+    pass: &mut Pass,
+) -> anyhow::Result<()> {
+    let sent = match outgoing(row) {
+        Ok(message) => sender.deliver(&message).await,
+        Err(reason) => Err(DeliveryError::Permanent(reason)),
+    };
+    match sent {
+        Ok(message_id) => {
+            store
+                .outbox_delivered(row.workspace_id, row.id, message_id as i64, now)
+                .await?;
+            pass.delivered += 1;
+        }
+        Err(DeliveryError::Retry { reason, .. }) if row.attempts >= MAX_ATTEMPTS => {
+            tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "giving up after {} attempts", row.attempts);
+            store
+                .outbox_failed(
+                    row.workspace_id,
+                    row.id,
+                    &format!("gave up after {} attempts: {reason}", row.attempts),
+                )
+                .await?;
+            pass.failed += 1;
+        }
+        Err(DeliveryError::Retry { after, reason }) => {
+            let wait = after
+                .and_then(|a| Duration::from_std(a).ok())
+                .unwrap_or_else(|| backoff(row.attempts));
+            store
+                .outbox_retry(row.workspace_id, row.id, now + wait, &reason)
+                .await?;
+            pass.retried += 1;
+        }
+        Err(DeliveryError::Permanent(reason)) => {
+            tracing::info!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "not deliverable");
+            store
+                .outbox_failed(row.workspace_id, row.id, &reason)
+                .await?;
+            pass.failed += 1;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! is tested without a database and the same code serves every report.
 
 use crate::domain::figures::{average_days, average_deal, days, win_rate};
+use crate::domain::money::{sum_minor, TotalOverflow};
 use crate::domain::stage::{Stage, StageKind};
 
 /// Deals in one stage and their amount: the open deals per stage for the funnel, or those
@@ -103,14 +104,20 @@ pub struct PipelineInput<'a> {
     pub stays: &'a [StageStays],
 }
 
-/// `amount * percent / 100`, rounded half up, without floats.
+/// `amount * percent / 100`, rounded half up, without floats. The product is taken in `i128`,
+/// and `percent` is a probability held to 0..=100, so the result is never larger than
+/// `amount` and always fits.
 pub fn weighted(amount: i64, percent: i16) -> i64 {
-    let product = amount as i128 * percent as i128;
+    let product = i128::from(amount) * i128::from(percent.clamp(0, 100));
     ((product + 50).div_euclid(100)) as i64
 }
 
 /// Computes the report. Lost stages are left out of the funnel: nobody progresses through them.
-pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
+/// Money totals are checked: a total past `i64` is [`TotalOverflow`], never a wrapped figure.
+pub fn compute(
+    stages: &[Stage],
+    input: &PipelineInput<'_>,
+) -> Result<PipelineStats, TotalOverflow> {
     let funnel: Vec<&Stage> = stages
         .iter()
         .filter(|s| s.kind != StageKind::Lost)
@@ -164,10 +171,10 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
     }
     let (won_count, won_amount) = input.won;
     let (lost_count, lost_amount) = input.lost;
-    PipelineStats {
+    Ok(PipelineStats {
         open_count: lines.iter().map(|l| l.open_count).sum(),
-        open_amount: lines.iter().map(|l| l.open_amount).sum(),
-        weighted_amount: lines.iter().map(|l| l.weighted_amount).sum(),
+        open_amount: sum_minor(lines.iter().map(|l| l.open_amount))?,
+        weighted_amount: sum_minor(lines.iter().map(|l| l.weighted_amount))?,
         stages: lines,
         won_count,
         won_amount,
@@ -176,7 +183,7 @@ pub fn compute(stages: &[Stage], input: &PipelineInput<'_>) -> PipelineStats {
         win_rate: win_rate(won_count, lost_count),
         avg_won_amount: average_deal(won_amount, won_count),
         avg_cycle_days: average_days(input.won_cycle_days_sum, won_count),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -191,6 +198,10 @@ mod tests {
             (14, 10, 1),
             (0, 50, 0),
             (1_000_000_000_000, 75, 750_000_000_000),
+            // At the bounds: the product is taken in i128 and the result fits.
+            (i64::MAX, 100, i64::MAX),
+            (i64::MAX, 50, i64::MAX / 2 + 1),
+            (i64::MAX, 1_000, i64::MAX),
         ];
         for (amount, pct, want) in cases {
             assert_eq!(weighted(amount, pct), want, "{amount} {pct}");
@@ -225,7 +236,7 @@ mod tests {
             won_cycle_days_sum: 30.0,
             stays: &[stays(1, 4, 4 * 86_400 + 43_200), stays(2, 0, 0)],
         };
-        let s = compute(&stages, &input);
+        let s = compute(&stages, &input).unwrap();
         assert_eq!(s.stages.len(), 3);
         assert_eq!(s.stages[0].reached, 10);
         assert_eq!(s.stages[1].reached, 6);
@@ -243,9 +254,27 @@ mod tests {
     }
 
     #[test]
+    fn totals_past_i64_are_refused_not_wrapped() {
+        let stages = vec![
+            Stage::new(1, "Lead", 1, 10, StageKind::Open),
+            Stage::new(2, "Qualified", 2, 25, StageKind::Open),
+        ];
+        let open = |stage_id, amount| StageTotal {
+            stage_id,
+            deals: 1,
+            amount,
+        };
+        let input = PipelineInput {
+            open_by_stage: &[open(1, i64::MAX), open(2, 1)],
+            ..PipelineInput::default()
+        };
+        assert_eq!(compute(&stages, &input), Err(TotalOverflow));
+    }
+
+    #[test]
     fn empty_period_has_no_rates() {
         let stages = vec![Stage::new(1, "Lead", 1, 10, StageKind::Open)];
-        let s = compute(&stages, &PipelineInput::default());
+        let s = compute(&stages, &PipelineInput::default()).unwrap();
         assert_eq!(s.win_rate, None);
         assert_eq!(s.avg_cycle_days, None);
         assert_eq!(s.stages[0].conversion_to_next, None);

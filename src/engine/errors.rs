@@ -4,6 +4,7 @@
 
 use super::format::escape;
 use super::{EngineError, Reply};
+use crate::domain::analytics::LinesTooLarge;
 use crate::domain::locale::Locale;
 use crate::domain::money::MoneyError;
 use crate::domain::period::PeriodError;
@@ -40,8 +41,11 @@ fn invalid(option: &str, problem: Msg, accepted: Msg) -> EngineError {
     )
 }
 
-/// An amount that did not parse.
-pub fn money(option: &str, e: MoneyError, currency: &str) -> EngineError {
+/// An amount that did not parse or is past the cap; `limit` is the cap ([`MAX_MINOR`]) as the
+/// caller's workspace shows money.
+///
+/// [`MAX_MINOR`]: crate::domain::money::MAX_MINOR
+pub fn money(option: &str, e: MoneyError, currency: &str, limit: &str) -> EngineError {
     let accepted = Msg::new("accepted.amount").arg("currency", currency);
     let problem = match e {
         MoneyError::Empty => Msg::new("problem.empty"),
@@ -49,7 +53,7 @@ pub fn money(option: &str, e: MoneyError, currency: &str) -> EngineError {
             Msg::new("problem.unrecognized").arg("given", escape(&given))
         }
         MoneyError::Negative => Msg::new("problem.negative"),
-        MoneyError::TooLarge { .. } => Msg::new("problem.too_large"),
+        MoneyError::TooLarge { .. } => Msg::new("problem.too_large").arg("max", limit),
         MoneyError::TooPrecise { max_decimals } => {
             Msg::new("problem.too_precise").arg("max", max_decimals)
         }
@@ -61,6 +65,31 @@ pub fn money(option: &str, e: MoneyError, currency: &str) -> EngineError {
         }
     };
     invalid(option, problem, accepted)
+}
+
+/// Product lines whose value goes past the cap: names the line (or says it is the total) and
+/// the cap, and says what is accepted. `lines` are the products' names in input order.
+pub fn lines_too_large(
+    option: &str,
+    e: LinesTooLarge,
+    lines: &[&str],
+    limit: &str,
+    currency: &str,
+) -> EngineError {
+    let key = match (e.line.is_some(), e.at_list) {
+        (true, false) => "problem.line_too_large",
+        (true, true) => "problem.line_too_large_at_list",
+        (false, false) => "problem.lines_too_large",
+        (false, true) => "problem.lines_too_large_at_list",
+    };
+    let product = e.line.and_then(|i| lines.get(i)).copied().unwrap_or("");
+    invalid(
+        option,
+        Msg::new(key).arg("product", escape(product)).arg("max", limit),
+        Msg::new("accepted.line_values")
+            .arg("max", limit)
+            .arg("currency", currency),
+    )
 }
 
 /// A currency code that is not ISO 4217.

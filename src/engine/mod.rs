@@ -21,6 +21,7 @@ pub use manifest::{Invocation, Manifests, OptionValue};
 pub use reply::{Attachment, Button, Embed, Field, Modal, ModalField, Reply};
 
 use crate::domain::locale::Locale;
+use crate::domain::money::TotalOverflow;
 use crate::domain::role::Role;
 use crate::i18n::Msg;
 use crate::store::{MemberRow, Store, StoreError};
@@ -143,8 +144,22 @@ impl From<StoreError> for EngineError {
             StoreError::Duplicate(c) => {
                 EngineError::Unexpected(anyhow::anyhow!("unexpected duplicate on {c}"))
             }
+            StoreError::OutOfRange(e) => {
+                // Logged in full: only a row written around the cap gets here, and someone
+                // has to find it.
+                tracing::error!(error = ?e, "money figure out of range");
+                EngineError::Conflict(Msg::new("error.out_of_range"))
+            }
             StoreError::Unexpected(e) => EngineError::Unexpected(e),
         }
+    }
+}
+
+/// A checked money total that overflowed in Rust: the same answer as one that overflowed in SQL.
+impl From<TotalOverflow> for EngineError {
+    fn from(_: TotalOverflow) -> Self {
+        tracing::error!("money total overflowed");
+        EngineError::Conflict(Msg::new("error.out_of_range"))
     }
 }
 

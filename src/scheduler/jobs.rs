@@ -8,7 +8,9 @@ use crate::domain::when::resolve_local;
 use crate::engine::format::Format;
 use crate::engine::notices;
 use crate::outbox::payload;
-use crate::store::{AgendaMember, DigestWorkspace, NewOutbox, OutboxKind, OutboxStatus, Store};
+use crate::store::{
+    AgendaMember, DigestWorkspace, DueTask, NewOutbox, OutboxKind, OutboxStatus, Store, Tx,
+};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 
@@ -26,12 +28,16 @@ pub struct Enqueued {
     pub digests: usize,
 }
 
-/// Runs everything that is due at `now`.
+/// Runs everything that is due at `now`. Each kind runs even when another failed (a failed
+/// reminder batch must not hold back the digests); the first failure is returned after all ran.
 pub async fn run_due(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Enqueued> {
+    let reminders = reminders(store, now).await;
+    let agendas = agendas(store, now).await;
+    let digests = digests(store, now).await;
     Ok(Enqueued {
-        reminders: reminders(store, now).await?,
-        agendas: agendas(store, now).await?,
-        digests: digests(store, now).await?,
+        reminders: reminders?,
+        agendas: agendas?,
+        digests: digests?,
     })
 }
 
@@ -41,23 +47,47 @@ pub async fn reminders(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usiz
     loop {
         let mut tx = store.begin().await?;
         let due = tx.due_tasks(now, REMINDER_BATCH).await?;
+        let mut failed = false;
         for t in &due {
-            let key = format!("task:{}:{}:{}", t.workspace_id, t.id, t.due_at.timestamp());
-            let mut message = NewOutbox::dm(key, OutboxKind::Task, t.assignee_id, t.due_at)
-                .saying(payload(&notices::reminder(t)));
-            if t.dm_closed {
-                message = message.skipped("the member does not accept direct messages");
+            // One task's failure (in any workspace) is undone alone and logged; the rest of
+            // the batch goes out, and the failed one stays due for the next tick.
+            tx.mark().await?;
+            match remind(&mut tx, t).await {
+                Ok(sent) => {
+                    tx.release_mark().await?;
+                    total += usize::from(sent);
+                }
+                Err(e) => {
+                    tx.rollback_to_mark().await?;
+                    failed = true;
+                    tracing::error!(
+                        workspace = t.workspace_id,
+                        task = t.id,
+                        error = format!("{e:#}"),
+                        "reminder failed; retried on the next tick"
+                    );
+                }
             }
-            if tx.enqueue(t.workspace_id, &message).await? && !t.dm_closed {
-                total += 1;
-            }
-            tx.mark_reminded(t.workspace_id, t.id, t.due_at).await?;
         }
         tx.commit().await?;
-        if (due.len() as i64) < REMINDER_BATCH {
+        // After a failure the failed tasks would come first again: leave them to the next tick.
+        if failed || (due.len() as i64) < REMINDER_BATCH {
             return Ok(total);
         }
     }
+}
+
+/// Enqueues one reminder and marks it sent; true when a DM will go out.
+async fn remind(tx: &mut Tx, t: &DueTask) -> anyhow::Result<bool> {
+    let key = format!("task:{}:{}:{}", t.workspace_id, t.id, t.due_at.timestamp());
+    let mut message = NewOutbox::dm(key, OutboxKind::Task, t.assignee_id, t.due_at)
+        .saying(payload(&notices::reminder(t)));
+    if t.dm_closed {
+        message = message.skipped("the member does not accept direct messages");
+    }
+    let sent = tx.enqueue(t.workspace_id, &message).await? && !t.dm_closed;
+    tx.mark_reminded(t.workspace_id, t.id, t.due_at).await?;
+    Ok(sent)
 }
 
 /// The local day of `now` in `tz`, as UTC bounds.

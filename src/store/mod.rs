@@ -38,6 +38,7 @@ pub use tasks::{NewTask, TaskRow};
 pub use types::{AuditAction, OutboxKind, OutboxStatus, OutboxTarget, UnknownValue};
 pub use workspace::{MemberRow, StageRow, WorkspaceRow};
 
+use crate::domain::money::TotalOverflow;
 use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
@@ -57,6 +58,11 @@ pub enum StoreError {
     /// The database cannot be reached right now; the caller may retry later.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// A money figure past what it may hold: a total past bigint (SQLSTATE 22003, which
+    /// Postgres raises instead of wrapping) or an amount past the cap (a `*_cap` constraint).
+    /// Amounts held to the cap cannot cause it; rows written around the checks can.
+    #[error("money figure out of range: {0}")]
+    OutOfRange(#[source] anyhow::Error),
     /// Anything else: a bug or an unexpected state.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -77,6 +83,13 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::Contention(e)
             }
             sqlx::Error::Database(db)
+                if db.code().as_deref() == Some("22003")
+                    || (db.code().as_deref() == Some("23514")
+                        && db.constraint().is_some_and(|c| c.ends_with("_cap"))) =>
+            {
+                StoreError::OutOfRange(anyhow::Error::new(e))
+            }
+            sqlx::Error::Database(db)
                 // admin_shutdown, crash_shutdown, cannot_connect_now: the server is going away.
                 if matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")) =>
             {
@@ -84,6 +97,14 @@ impl From<sqlx::Error> for StoreError {
             }
             _ => StoreError::Unexpected(anyhow::Error::new(e)),
         }
+    }
+}
+
+/// A money total the store adds up in Rust that went past `i64`: the same error as one that
+/// went past bigint in SQL.
+impl From<TotalOverflow> for StoreError {
+    fn from(e: TotalOverflow) -> Self {
+        StoreError::OutOfRange(anyhow::Error::new(e))
     }
 }
 
@@ -155,6 +176,29 @@ impl Tx {
 
     fn conn(&mut self) -> &mut sqlx::PgConnection {
         &mut self.inner
+    }
+
+    /// Marks a point the transaction can go back to ([`Tx::rollback_to_mark`]), so one item of
+    /// a batch that fails is undone without losing the others'. One mark at a time.
+    pub async fn mark(&mut self) -> StoreResult<()> {
+        sqlx::query("SAVEPOINT item").execute(self.conn()).await?;
+        Ok(())
+    }
+
+    /// Keeps what was written since [`Tx::mark`].
+    pub async fn release_mark(&mut self) -> StoreResult<()> {
+        sqlx::query("RELEASE SAVEPOINT item")
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Undoes what was written since [`Tx::mark`]; the transaction carries on.
+    pub async fn rollback_to_mark(&mut self) -> StoreResult<()> {
+        sqlx::query("ROLLBACK TO SAVEPOINT item")
+            .execute(self.conn())
+            .await?;
+        self.release_mark().await
     }
 
     /// Records an interaction id; false when it was seen before, so a replayed gateway event

@@ -141,7 +141,7 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(
-            "UPDATE deals SET amount_minor = (SELECT COALESCE(sum(quantity::bigint * unit_price_minor), 0)
+            "UPDATE deals SET amount_minor = (SELECT COALESCE(sum(quantity::numeric * unit_price_minor), 0)
                                                FROM deal_products WHERE workspace_id = $1 AND deal_id = $2),
                               updated_at = $3
              WHERE workspace_id = $1 AND id = $2 RETURNING amount_minor",

@@ -3,6 +3,7 @@
 //! bucket, product, customer or stage. The catalogue itself is in `products.rs`.
 
 use super::{StoreResult, Tx};
+use crate::domain::money::{add_minor, TotalOverflow};
 use crate::domain::pipeline::StageTotal;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -81,9 +82,10 @@ pub struct DealTotal {
 }
 
 impl DealTotal {
-    fn add(&mut self, deals: i64, amount: i64) {
+    fn add(&mut self, deals: i64, amount: i64) -> Result<(), TotalOverflow> {
         self.deals += deals;
-        self.amount += amount;
+        self.amount = add_minor(self.amount, amount)?;
+        Ok(())
     }
 }
 
@@ -300,8 +302,8 @@ impl Tx {
                     deals: r.deals,
                     amount: r.amount,
                 }),
-                CloseGroup::NoDate => raw.no_date.add(r.deals, r.amount),
-                CloseGroup::Overdue => raw.overdue.add(r.deals, r.amount),
+                CloseGroup::NoDate => raw.no_date.add(r.deals, r.amount)?,
+                CloseGroup::Overdue => raw.overdue.add(r.deals, r.amount)?,
             }
         }
         Ok(raw)

@@ -5,6 +5,7 @@
 
 use super::{StoreResult, Tx};
 use crate::domain::figures::days;
+use crate::domain::money::add_minor;
 use crate::domain::pipeline::{FurthestCount, PipelineInput, StageStays, StageTotal};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use std::collections::BTreeMap;
@@ -181,12 +182,12 @@ impl Tx {
                 DealFlow::Opened => *histogram.entry(r.furthest_position).or_default() += r.deals,
                 DealFlow::Won => {
                     closed.won_count += r.deals;
-                    closed.won_amount += r.amount;
+                    closed.won_amount = add_minor(closed.won_amount, r.amount)?;
                     won_seconds += r.cycle_seconds;
                 }
                 DealFlow::Lost => {
                     closed.lost_count += r.deals;
-                    closed.lost_amount += r.amount;
+                    closed.lost_amount = add_minor(closed.lost_amount, r.amount)?;
                 }
             }
         }

@@ -11,6 +11,7 @@ mod i18n;
 mod isolation;
 mod layers;
 mod markup;
+mod overflow;
 mod permissions;
 mod pipeline;
 mod reports;

@@ -259,7 +259,8 @@ async fn expected(
         } else {
             "—".to_string()
         },
-        avg_won: (won_count > 0).then(|| won_amount / won_count),
+        // Rounded half up (issue 10: averages round like weighted amounts).
+        avg_won: (won_count > 0).then(|| (2 * won_amount + won_count) / (2 * won_count)),
     };
     let cycle = (won_count > 0).then(|| won_seconds / 86_400.0 / won_count as f64);
     (figures, cycle)

@@ -608,8 +608,9 @@ struct Closed {
 }
 
 impl Closed {
+    /// Rounded half up (issue 10: averages round like weighted amounts).
     fn avg_deal(&self) -> Option<i64> {
-        (self.won > 0).then(|| self.won_amount / self.won)
+        (self.won > 0).then(|| (2 * self.won_amount + self.won) / (2 * self.won))
     }
 
     fn avg_cycle(&self) -> Option<f64> {
@@ -829,7 +830,8 @@ impl KpiRow {
             "won_count": c.won,
             "lost_count": c.lost,
             "win_rate": ratio(c.won, c.won + c.lost),
-            "avg_deal_minor": (c.won > 0).then(|| c.won_amount / c.won),
+            // Rounded half up (issue 10: averages round like weighted amounts).
+            "avg_deal_minor": (c.won > 0).then(|| (2 * c.won_amount + c.won) / (2 * c.won)),
             "avg_cycle_days": (c.won > 0).then(|| c.cycle_secs as f64 / 86_400.0 / c.won as f64),
             "activities": Value::Object(acts),
             "activities_total": self.acts.iter().sum::<i64>(),

@@ -137,7 +137,7 @@ fn undoable() -> Vec<(&'static str, &'static str, Setup)> {
         (":as 1 admin", ":click deal:next:1", Full),
         (":as 1 admin", ":click deal:next:2", Full), // from the last open stage: won
         (":as 1 admin", "/deal won deal:D-1", Full),
-        (":as 1 admin", "/deal won deal:D-1 amount:13k", Full), // amount and stage, one change
+        (":as 1 admin", "/deal won deal:D-2 amount:13k", Full), // amount and stage, one change (D-1 has lines: worth their total)
         (":as 1 admin", ":click deal:won:2", Full),
         (":as 1 admin", "/deal lost deal:D-1 reason:price", Full),
         (":as 1 admin", "/deal lost deal:D-3 reason:\"changed their mind\"", Full), // won → lost
@@ -354,7 +354,8 @@ async fn each_undo_goes_back_one_more_change(pool: PgPool) {
     let s2 = domain_fingerprint(&h).await;
     h.ok(&format!("/contact tag contact:C-{} add:vip", ids.contact_a))
         .await;
-    h.ok("/deal won deal:D-1 amount:11k").await;
+    // D-1 has product lines, so it is worth their total: won without an amount (issue 10).
+    h.ok("/deal won deal:D-1").await;
 
     let r = h.ok("/undo").await;
     assert!(text(&r).contains("marking a deal won"), "{r}");

@@ -1,6 +1,7 @@
 //! `/report customers`: segments from recency, frequency and monetary value (RFM), and what the
 //! customers of a segment have in common.
 
+use crate::domain::money::{sum_minor, TotalOverflow};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -151,8 +152,11 @@ pub struct SegmentFigures {
 }
 
 /// Every segment in [`Segment::ALL`] order, empty ones included. "Champions" spend at least
-/// the 75th percentile of all these customers' monetary value.
-pub fn segment_figures(customers: &[CustomerProfile<'_>]) -> Vec<SegmentFigures> {
+/// the 75th percentile of all these customers' monetary value. A segment's revenue is added
+/// checked: past `i64` it is [`TotalOverflow`].
+pub fn segment_figures(
+    customers: &[CustomerProfile<'_>],
+) -> Result<Vec<SegmentFigures>, TotalOverflow> {
     let monetary: Vec<i64> = customers.iter().map(|c| c.rfm.monetary).collect();
     let threshold = p75(&monetary);
     let mut members: BTreeMap<Segment, Vec<&CustomerProfile<'_>>> = BTreeMap::new();
@@ -166,17 +170,17 @@ pub fn segment_figures(customers: &[CustomerProfile<'_>]) -> Vec<SegmentFigures>
         .iter()
         .map(|s| {
             let list = members.get(s).map(Vec::as_slice).unwrap_or(&[]);
-            SegmentFigures {
+            Ok(SegmentFigures {
                 segment: *s,
                 customers: list.len(),
-                revenue: list.iter().map(|c| c.rfm.monetary).sum(),
+                revenue: sum_minor(list.iter().map(|c| c.rfm.monetary))?,
                 industries: top_values(list.iter().filter_map(|c| c.industry), TOP_TRAITS),
                 tiers: top_values(list.iter().filter_map(|c| c.tier), TOP_TRAITS),
                 tags: top_values(
                     list.iter().flat_map(|c| c.tags.iter().map(String::as_str)),
                     TOP_TRAITS,
                 ),
-            }
+            })
         })
         .collect()
 }
@@ -262,7 +266,7 @@ mod tests {
             c(400, 1_000, Some("retail")),
             c(30, 700, None),
         ];
-        let s = segment_figures(&customers);
+        let s = segment_figures(&customers).unwrap();
         assert_eq!(
             s.iter().map(|f| f.segment).collect::<Vec<_>>(),
             Segment::ALL.to_vec()

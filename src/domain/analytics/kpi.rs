@@ -1,19 +1,10 @@
 //! `/kpi` lines: a member's (or the team's) sums over a period, the figures derived from them,
 //! and the monthly quota pro-rated over the period.
 
-use crate::domain::figures::{average_days, average_deal, days, ratio, win_rate};
+use crate::domain::figures::{average_days, average_deal, days, div_half_up, ratio, win_rate};
+use crate::domain::money::{add_minor, TotalOverflow};
 use chrono::{Datelike, Months, NaiveDate};
 use std::collections::BTreeMap;
-
-/// Integer division rounded half up (away from zero for halves), in i128 so products of
-/// amounts never overflow.
-fn div_half_up(n: i128, d: i128) -> i64 {
-    if d == 0 {
-        return 0;
-    }
-    let q = (2 * n.abs() + d.abs()) / (2 * d.abs());
-    (if (n < 0) != (d < 0) { -q } else { q }) as i64
-}
 
 fn days_in_month(first: NaiveDate) -> i64 {
     first
@@ -48,7 +39,9 @@ pub fn period_quota(monthly: i64, from: NaiveDate, until: NaiveDate) -> i64 {
         }
         month = next;
     }
-    div_half_up(monthly as i128 * total_num, total_den)
+    // A monthly quota is held to the cap, so a period's share fits for any period of
+    // fewer than 18 million months.
+    div_half_up(monthly as i128 * total_num, total_den) as i64
 }
 
 fn gcd(a: i128, b: i128) -> i128 {
@@ -122,8 +115,9 @@ pub struct KpiFigures {
 impl KpiTotals {
     /// Adds another line's sums, for the team line. Quotas add up over the members that have
     /// one; the team has none when nobody has.
-    pub fn add(&mut self, other: &KpiTotals) {
-        self.revenue += other.revenue;
+    /// Money is added checked: a team total past `i64` is [`TotalOverflow`].
+    pub fn add(&mut self, other: &KpiTotals) -> Result<(), TotalOverflow> {
+        self.revenue = add_minor(self.revenue, other.revenue)?;
         self.won_count += other.won_count;
         self.lost_count += other.lost_count;
         self.cycle_seconds += other.cycle_seconds;
@@ -133,10 +127,11 @@ impl KpiTotals {
         self.satisfaction_sum += other.satisfaction_sum;
         self.satisfaction_count += other.satisfaction_count;
         self.new_pipeline_count += other.new_pipeline_count;
-        self.new_pipeline_amount += other.new_pipeline_amount;
+        self.new_pipeline_amount = add_minor(self.new_pipeline_amount, other.new_pipeline_amount)?;
         if let Some(q) = other.quota {
-            self.quota = Some(self.quota.unwrap_or(0) + q);
+            self.quota = Some(add_minor(self.quota.unwrap_or(0), q)?);
         }
+        Ok(())
     }
 
     /// The derived figures.
@@ -230,8 +225,8 @@ mod tests {
         assert!(bob.has_figures());
         assert!(KpiTotals::default().is_blank());
         let mut team = KpiTotals::default();
-        team.add(&ann);
-        team.add(&bob);
+        team.add(&ann).unwrap();
+        team.add(&bob).unwrap();
         assert_eq!(team.quota, Some(60_000));
         assert_eq!(team.new_pipeline_amount, 5_000);
         assert_eq!(team.figures().win_rate, Some(0.25));

@@ -19,5 +19,7 @@ pub use customers::{
 };
 pub use forecast::{current_conversion, forecast_stages, outlook, ForecastStage, Outlook, WhatIf};
 pub use kpi::{attainment, period_quota, quota_over, KpiFigures, KpiTotals};
-pub use products::{discount, parse_lines, LineError, LineSpec, MAX_LINES};
+pub use products::{
+    discount, lines_total, parse_lines, LineError, LineSpec, LineValue, LinesTooLarge, MAX_LINES,
+};
 pub use trends::{buckets, trend, BucketTotals, Bucketing, TrendPoint};

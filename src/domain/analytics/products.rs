@@ -2,12 +2,12 @@
 //! `/deal product` (`Widget x3 @1,200; Support`).
 
 use crate::domain::figures::ratio;
-use crate::domain::money::{parse_amount, Amount, Currency, MoneyError};
+use crate::domain::money::{parse_amount, Amount, Currency, MoneyError, MAX_MINOR};
 
 /// The average discount off list price over sold lines, `(list - sold) / list`: 0.1 when
 /// lines sold for 10% under list; `None` when nothing with a list value sold.
 pub fn discount(list_value: i64, sold_value: i64) -> Option<f64> {
-    ratio(list_value - sold_value, list_value)
+    ratio(i128::from(list_value) - i128::from(sold_value), list_value)
 }
 
 /// One product line as typed: `Widget x3 @1,200`.
@@ -39,6 +39,66 @@ pub enum LineError {
     /// The same product twice.
     #[error("'{0}' is listed twice")]
     Repeated(String),
+}
+
+/// One resolved line's figures, in the form [`lines_total`] checks: units, the unit price
+/// it sells at and the list price it is measured against, both in minor units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineValue {
+    /// Units.
+    pub quantity: i32,
+    /// Price per unit, minor units.
+    pub unit_price: i64,
+    /// List price per unit, minor units.
+    pub list_price: i64,
+}
+
+/// Which figure of a deal's lines went past [`MAX_MINOR`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("product lines worth more than the cap ({line:?}, at list price: {at_list})")]
+pub struct LinesTooLarge {
+    /// The line (its index in the input) whose quantity × price is too large; `None` when each
+    /// line fits but their total does not.
+    pub line: Option<usize>,
+    /// Whether it is the value at list price (quantity × list price) that is too large.
+    pub at_list: bool,
+}
+
+/// A deal's worth from its lines, `Σ quantity × unit price`, with every amount the lines form
+/// held to [`MAX_MINOR`]: each line at its price and at list price, and the deal's total at
+/// both (the list values feed the products report's discount, so they are bounded like
+/// amounts). Computed in `i128`, so nothing wraps on the way. Commands and imports call it
+/// before a line is written.
+pub fn lines_total(lines: &[LineValue]) -> Result<i64, LinesTooLarge> {
+    let cap = i128::from(MAX_MINOR);
+    let (mut total, mut list_total) = (0i128, 0i128);
+    for (i, l) in lines.iter().enumerate() {
+        let quantity = i128::from(l.quantity);
+        let (sold, list) = (
+            quantity * i128::from(l.unit_price),
+            quantity * i128::from(l.list_price),
+        );
+        for (value, at_list) in [(sold, false), (list, true)] {
+            if !(0..=cap).contains(&value) {
+                return Err(LinesTooLarge {
+                    line: Some(i),
+                    at_list,
+                });
+            }
+        }
+        total += sold;
+        list_total += list;
+    }
+    for (value, at_list) in [(total, false), (list_total, true)] {
+        if value > cap {
+            return Err(LinesTooLarge {
+                line: None,
+                at_list,
+            });
+        }
+    }
+    // At most MAX_MINOR, so it fits.
+    Ok(total as i64)
 }
 
 /// Most lines one deal may carry when typed in one go.
@@ -112,6 +172,52 @@ mod tests {
         assert_eq!(discount(1_000, 900), Some(0.1));
         assert_eq!(discount(1_000, 1_100), Some(-0.1));
         assert_eq!(discount(0, 0), None);
+    }
+
+    fn line(quantity: i32, unit_price: i64, list_price: i64) -> LineValue {
+        LineValue {
+            quantity,
+            unit_price,
+            list_price,
+        }
+    }
+
+    #[test]
+    fn lines_are_held_to_the_cap() {
+        assert_eq!(lines_total(&[]), Ok(0));
+        assert_eq!(
+            lines_total(&[line(3, 1_200, 1_500), line(1, 500, 500)]),
+            Ok(4_100)
+        );
+        // Exactly the cap, at both prices.
+        assert_eq!(
+            lines_total(&[line(100_000, MAX_MINOR / 100_000, MAX_MINOR / 100_000)]),
+            Ok(MAX_MINOR)
+        );
+        // The line: the largest quantity at a huge price is refused, not wrapped.
+        let huge = line(100_000, 90_000_000_000_000, 1);
+        let err = |line, at_list| Err(LinesTooLarge { line, at_list });
+        assert_eq!(lines_total(&[huge]), err(Some(0), false));
+        assert_eq!(
+            lines_total(&[line(1, 1, 1), line(100_000, i64::MAX, 1)]),
+            err(Some(1), false)
+        );
+        // Sold cheaply against a huge list price: the list value is an amount too.
+        assert_eq!(
+            lines_total(&[line(100_000, 1, MAX_MINOR)]),
+            err(Some(0), true)
+        );
+        // Each line fits, their total does not.
+        let half = MAX_MINOR / 2 + 1;
+        assert_eq!(
+            lines_total(&[line(1, half, half), line(1, half, half)]),
+            err(None, false)
+        );
+        assert_eq!(
+            lines_total(&[line(1, 1, half), line(1, 1, half)]),
+            err(None, true)
+        );
+        assert_eq!(lines_total(&[line(1, -1, 0)]), err(Some(0), false));
     }
 
     #[test]

@@ -40,20 +40,33 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod checked;
 mod format;
 mod markers;
 mod parse;
 #[cfg(test)]
 mod tests;
 
+pub use checked::{add_minor, check_minor, max_major, sum_minor, TotalOverflow};
 pub use format::{format_amount, format_compact};
 pub use parse::parse_amount;
 
 use format::group_thousands;
 
-/// The largest amount we accept, in whole units of any currency: no deal is worth a trillion,
-/// so anything above it is a typo (an extra `k`, a pasted phone number), not a deal.
-pub const MAX_MAJOR: i64 = 1_000_000_000_000;
+/// The largest amount anything may hold, in minor units: a deal's amount however it is formed
+/// (typed, won, the total of its product lines), one product line (quantity × price, and
+/// quantity × list price), a deal's lines at list price, a product's list price, a monthly
+/// quota, and every row an import writes. 5 × 10^11 minor units is $5,000,000,000.00,
+/// ¥500,000,000,000 or 500,000,000.000 BHD: above it is a typo (an extra `k`, a pasted phone
+/// number), not a deal.
+///
+/// The bound it buys: every figure is a sum of such amounts in `i64` minor units, whose
+/// largest value is 9,223,372,036,854,775,807 (≈ 9.22 × 10^18). A workspace at its limits,
+/// 10 million deals each at the cap, sums to 5 × 10^18, still below it (18 million would fit),
+/// so totals, rollups, weighted amounts and forecasts cannot overflow from amounts that passed
+/// this check. Sums are still checked ([`sum_minor`]) so that rows written past the check (by
+/// hand, by an old version) give a clear error instead of a wrong figure.
+pub const MAX_MINOR: i64 = 500_000_000_000;
 
 /// A workspace's currency.
 ///
@@ -166,10 +179,10 @@ pub enum MoneyError {
     /// A minus sign or accounting parentheses: deal values are never negative.
     #[error("amounts can't be negative; type the value without a minus sign")]
     Negative,
-    /// Above [`MAX_MAJOR`] whole units, which is a typo rather than a deal.
+    /// Above [`MAX_MINOR`] minor units, which is a typo rather than a deal.
     #[error("amount is too large; the limit is {} whole units", group_thousands(.max_major.unsigned_abs()))]
     TooLarge {
-        /// The limit, in whole units of the currency.
+        /// The limit, in whole units of the currency ([`max_major`]).
         max_major: i64,
     },
     /// More decimals than the currency's minor unit holds (`$1.234`, `¥1.5` in JPY).

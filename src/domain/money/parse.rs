@@ -1,8 +1,9 @@
 //! Reading a typed amount: the steps and separator rules listed in the `money` module
 //! documentation, ending in integer minor units.
 
+use super::checked::cap_major;
 use super::markers::check_marker;
-use super::{Amount, Currency, MoneyError, MAX_MAJOR};
+use super::{Amount, Currency, MoneyError, MAX_MINOR};
 
 /// Reads an amount as a person types it, in the workspace currency `currency`.
 ///
@@ -263,7 +264,7 @@ fn valid_grouping(groups: &[&str]) -> bool {
 }
 
 /// Turns digits, a multiplier and the currency's exponent into minor units, refusing values
-/// that need more precision than the minor unit has or exceed [`MAX_MAJOR`].
+/// that need more precision than the minor unit has or exceed [`MAX_MINOR`].
 fn to_minor(
     int_digits: &str,
     frac_digits: &str,
@@ -271,7 +272,7 @@ fn to_minor(
     exponent: u32,
 ) -> Result<i64, MoneyError> {
     let too_large = MoneyError::TooLarge {
-        max_major: MAX_MAJOR,
+        max_major: cap_major(exponent),
     };
     // Trailing zeros add no precision: `0.250` is a quarter, in any currency with cents.
     let frac = frac_digits.trim_end_matches('0');
@@ -293,8 +294,7 @@ fn to_minor(
         .checked_pow(pad)
         .and_then(|p| minor.checked_mul(p))
         .ok_or(too_large.clone())?;
-    let cap = u128::from(MAX_MAJOR.unsigned_abs()) * 10u128.pow(exponent);
-    if minor > cap {
+    if minor > u128::from(MAX_MINOR.unsigned_abs()) {
         return Err(too_large);
     }
     i64::try_from(minor).map_err(|_| too_large)

@@ -16,8 +16,9 @@ fn mismatch(given: &str, expected: &str) -> MoneyError {
     }
 }
 
+/// The cap in whole units of a currency with cents (USD, CNY): [`MAX_MINOR`] / 100.
 const TOO_LARGE: MoneyError = TooLarge {
-    max_major: MAX_MAJOR,
+    max_major: MAX_MINOR / 100,
 };
 
 #[test]
@@ -68,7 +69,7 @@ fn amounts_parse_as_typed() {
         ("12 mxn", "MXN", Ok(1_200)),
         ("£20", "GBP", Ok(2_000)),
         ("1.500", "BHD", Ok(1_500)),
-        ("1,000,000,000,000", "USD", Ok(100_000_000_000_000)),
+        ("5,000,000,000", "USD", Ok(500_000_000_000)),
         // Euro conventions.
         ("1 250,50 €", "EUR", Ok(125_050)),
         ("1\u{a0}250,50 €", "EUR", Ok(125_050)),
@@ -101,7 +102,13 @@ fn amounts_parse_as_typed() {
         ("-$5", "USD", Err(Negative)),
         ("$-5", "USD", Err(Negative)),
         ("−5", "USD", Err(Negative)),
-        // Too large.
+        // Too large: the cap is MAX_MINOR minor units, $5bn.
+        ("5bn", "USD", Ok(500_000_000_000)),
+        ("5,000,000,000.00", "USD", Ok(500_000_000_000)),
+        ("5,000,000,000.01", "USD", Err(TOO_LARGE)),
+        ("5.1b", "USD", Err(TOO_LARGE)),
+        ("50亿", "CNY", Ok(500_000_000_000)),
+        ("51亿", "CNY", Err(TOO_LARGE)),
         ("99999999999999", "USD", Err(TOO_LARGE)),
         ("1,000,000,000,000.01", "USD", Err(TOO_LARGE)),
         ("1001b", "USD", Err(TOO_LARGE)),
@@ -231,7 +238,7 @@ fn english_formatting_parses_back() {
         (0, "USD"),
         (99, "USD"),
         (125_050, "USD"),
-        (100_000_000_000_000, "USD"),
+        (500_000_000_000, "USD"),
         (125_050, "EUR"),
         (120_000, "JPY"),
         (12_345_678, "CNY"),
@@ -296,6 +303,6 @@ fn error_messages_are_lowercase_without_trailing_period() {
     }
     assert_eq!(
         TOO_LARGE.to_string(),
-        "amount is too large; the limit is 1,000,000,000,000 whole units"
+        "amount is too large; the limit is 5,000,000,000 whole units"
     );
 }

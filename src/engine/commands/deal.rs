@@ -70,6 +70,15 @@ impl DealNew {
                 Msg::new("accepted.amount").arg("currency", ctx.currency.code()),
             ));
         }
+        // A deal with product lines is worth their total, on every path: an amount beside
+        // them would disagree with the lines from the start.
+        if args.str("amount").is_some() && args.str("products").is_some() {
+            return Err(errors::option(
+                "amount",
+                Msg::new("problem.amount_and_products"),
+                Msg::new("accepted.amount_or_products").arg("currency", ctx.currency.code()),
+            ));
+        }
         Ok(DealNew {
             title: name(args, "title")?,
             amount: amount(args, "amount", ctx)?,
@@ -243,7 +252,7 @@ pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<
     };
     let amount = match d.amount {
         Some(a) => a.minor(),
-        None => super::product::lines_total(&lines)?,
+        None => super::product::lines_total(ctx, "products", &lines)?,
     };
     let number = tx.next_deal_number(ctx.ws_id()).await?;
     let new = NewDeal {
@@ -412,6 +421,15 @@ pub(crate) async fn won(
     let won_stage = ctx.stage_of_kind(StageKind::Won)?.clone();
     if let Some(a) = amount {
         ctx.require_owner(d.owner_id, lookup::deal_label(&d))?;
+        if !tx.deal_lines(ctx.ws_id(), d.id).await?.is_empty() {
+            return Err(errors::option(
+                "amount",
+                Msg::new("problem.amount_has_lines")
+                    .arg("deal", lookup::deal_label(&d))
+                    .arg("total", ctx.money(d.amount_minor)),
+                Msg::new("accepted.amount_has_lines"),
+            ));
+        }
         let before = ctx.before(tx, Entity::Deal, d.id).await?;
         tx.set_deal_amount(ctx.ws_id(), d.id, a.minor(), ctx.now)
             .await?;

@@ -19,7 +19,7 @@ use super::ctx::Ctx;
 use super::errors;
 use super::manifest::{Args, Invocation, Manifests};
 use super::{EngineResult, Reply};
-use crate::domain::money::{parse_amount, Amount};
+use crate::domain::money::{parse_amount, Amount, MAX_MINOR};
 use crate::domain::period::Period;
 use crate::domain::refs::{CompanyRef, ContactRef, DealRef, RefError, TaskRef};
 use crate::domain::stage::{match_stage, Stage};
@@ -200,7 +200,7 @@ pub(crate) fn amount(args: &Args, name: &str, ctx: &Ctx) -> EngineResult<Option<
         None => Ok(None),
         Some(s) => parse_amount(s, ctx.currency)
             .map(Some)
-            .map_err(|e| errors::money(name, e, ctx.currency.code())),
+            .map_err(|e| errors::money(name, e, ctx.currency.code(), &ctx.money(MAX_MINOR))),
     }
 }
 

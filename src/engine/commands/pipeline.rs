@@ -133,7 +133,7 @@ pub(crate) async fn figures(
     let stays = tx.stays_raw(ctx.ws_id(), owner, from, to).await?;
     let mut input: PipelineInput<'_> = raw.input();
     input.stays = &stays;
-    Ok(compute(&ctx.stages, &input))
+    Ok(compute(&ctx.stages, &input)?)
 }
 
 /// The figures as data (`salesbot report pipeline --json`).

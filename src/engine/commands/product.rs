@@ -2,8 +2,8 @@
 //! `/deal new`). A deal with lines is worth its lines' total.
 
 use super::{amount, lookup, name, present, required};
-use crate::domain::analytics::{parse_lines, LineError, LineSpec};
-use crate::domain::money::Amount;
+use crate::domain::analytics::{self, parse_lines, LineError, LineSpec, LineValue};
+use crate::domain::money::{Amount, MoneyError, MAX_MINOR};
 use crate::domain::refs::DealRef;
 use crate::domain::stage::StageKind;
 use crate::engine::ctx::Ctx;
@@ -60,6 +60,9 @@ pub(super) fn lines_option(args: &Args, ctx: &Ctx) -> EngineResult<Option<Vec<Li
         let problem = match e {
             LineError::Empty => Msg::new("problem.line_empty"),
             LineError::Quantity(q) => Msg::new("problem.line_quantity").arg("given", ctx.esc(&q)),
+            LineError::Price(_, MoneyError::TooLarge { .. }) => {
+                Msg::new("problem.too_large").arg("max", ctx.money(MAX_MINOR))
+            }
             LineError::Price(p, _) => Msg::new("problem.line_price").arg("given", ctx.esc(&p)),
             LineError::TooMany => {
                 Msg::new("problem.line_too_many").arg("max", crate::domain::analytics::MAX_LINES)
@@ -140,22 +143,34 @@ pub(super) async fn resolve_lines(
     Ok(out)
 }
 
-/// The lines' total, refusing one that would not fit an amount.
-pub(super) fn lines_total(lines: &[(ProductInfo, i32, i64)]) -> EngineResult<i64> {
-    lines
+/// The lines' total, refusing lines whose value at their price or at list price, or whose
+/// total, goes past the cap that every amount is held to.
+pub(super) fn lines_total(
+    ctx: &Ctx,
+    option: &str,
+    lines: &[(ProductInfo, i32, i64)],
+) -> EngineResult<i64> {
+    let values = lines
         .iter()
-        .try_fold(0i64, |sum, (_, q, price)| {
-            price
-                .checked_mul(i64::from(*q))
-                .and_then(|v| sum.checked_add(v))
+        .map(|(p, quantity, price)| LineValue {
+            quantity: *quantity,
+            unit_price: *price,
+            list_price: p.list_price_minor,
         })
-        .ok_or_else(|| {
-            errors::option(
-                "products",
-                Msg::new("problem.amount_too_large"),
-                Msg::new("accepted.products").arg("currency", "—"),
-            )
-        })
+        .collect::<Vec<_>>();
+    analytics::lines_total(&values).map_err(|e| {
+        let names = lines
+            .iter()
+            .map(|(p, _, _)| p.name.as_str())
+            .collect::<Vec<_>>();
+        errors::lines_too_large(
+            option,
+            e,
+            &names,
+            &ctx.money(MAX_MINOR),
+            ctx.currency.code(),
+        )
+    })
 }
 
 /// Writes a new deal's lines, audited with its creation.
@@ -259,6 +274,28 @@ pub(super) async fn set_line(
         )
     } else {
         let price = input.price.map_or(p.list_price_minor, |a| a.minor());
+        // The deal's lines as they would be, checked against the cap before anything is written.
+        let mut lines = tx
+            .deal_lines(ctx.ws_id(), d.id)
+            .await?
+            .into_iter()
+            .filter(|l| l.product_id != p.id)
+            .map(|l| {
+                let info = ProductInfo {
+                    id: l.product_id,
+                    name: l.name,
+                    list_price_minor: l.list_price_minor,
+                };
+                (info, l.quantity, l.unit_price_minor)
+            })
+            .collect::<Vec<_>>();
+        lines.insert(0, (p.clone(), input.quantity, price));
+        let option = if input.price.is_some() {
+            "price"
+        } else {
+            "quantity"
+        };
+        lines_total(ctx, option, &lines)?;
         let line = tx
             .upsert_deal_line(
                 ctx.ws_id(),

@@ -5,6 +5,7 @@
 use crate::charts;
 use crate::domain::analytics::{forecast_stages, outlook};
 use crate::domain::figures::win_rate;
+use crate::domain::money::add_minor;
 use crate::domain::period::Period;
 use crate::domain::pipeline::compute;
 use crate::domain::stage::Stage;
@@ -45,18 +46,18 @@ pub async fn digest(
         .collect();
     let (q_from, q_to) = Period::ThisQuarter.range(now, f.tz);
     let raw = tx.pipeline_raw(w.id, None, q_from, q_to).await?;
-    let funnel = compute(&stages, &raw.input());
+    let funnel = compute(&stages, &raw.input())?;
     let (m_from, m_to) = Period::ThisMonth.range(now, f.tz);
     let month = tx.pipeline_raw(w.id, None, m_from, m_to).await?;
-    let month_stats = compute(&stages, &month.input());
+    let month_stats = compute(&stages, &month.input())?;
     // The forecast is /forecast show's: open deals expected to close this month, weighted.
     let (d_from, d_until) = Period::ThisMonth.days(now, f.tz);
     let closing = tx.forecast_raw(w.id, None, d_from, d_until).await?;
     let month_weighted = outlook(
         0,
-        &forecast_stages(&stages, &closing.by_stage),
+        &forecast_stages(&stages, &closing.by_stage)?,
         &Default::default(),
-    )
+    )?
     .weighted;
     let quota = tx.team_quota(w.id).await?;
     let today = now.with_timezone(&f.tz).date_naive();
@@ -143,7 +144,7 @@ pub async fn digest(
         .collect::<Vec<_>>()
         .join("\n");
     embed = embed.field(f.t("digest.funnel"), funnel_text);
-    let expected = month_stats.won_amount + month_weighted;
+    let expected = add_minor(month_stats.won_amount, month_weighted)?;
     let attainment = if quota > 0 {
         f.percent_whole(expected as f64 / quota as f64)
     } else {

@@ -78,7 +78,7 @@ pub(crate) async fn customers(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engin
             tags: &c.tags,
         })
         .collect();
-    let segments: Vec<SegmentLine> = segment_figures(&profiles)
+    let segments: Vec<SegmentLine> = segment_figures(&profiles)?
         .into_iter()
         .map(SegmentLine::from)
         .collect();

@@ -5,6 +5,7 @@ use super::{quota_for, signed_percent};
 use crate::domain::analytics::{
     attainment, current_conversion, forecast_stages, outlook, ForecastStage, Outlook, WhatIf,
 };
+use crate::domain::money::{sum_minor, TotalOverflow};
 use crate::domain::period::Period;
 use crate::domain::pipeline::compute;
 use crate::domain::stage::{Stage, StageKind};
@@ -40,7 +41,7 @@ async fn forecast_figures(tx: &mut Tx, ctx: &Ctx, scope: &Scope) -> EngineResult
     let raw = tx
         .forecast_raw(ctx.ws_id(), owner, day_from, day_until)
         .await?;
-    let stages = forecast_stages(&ctx.stages, &raw.by_stage);
+    let stages = forecast_stages(&ctx.stages, &raw.by_stage)?;
     let quotas: Vec<i64> = tx
         .members(ctx.ws_id())
         .await?
@@ -53,12 +54,16 @@ async fn forecast_figures(tx: &mut Tx, ctx: &Ctx, scope: &Scope) -> EngineResult
         won_count: closed.won_count,
         won: closed.won_amount,
         open_count: raw.by_stage.iter().map(|t| t.deals).sum(),
-        open: raw.by_stage.iter().map(|t| t.amount).sum(),
+        open: sum_minor(raw.by_stage.iter().map(|t| t.amount))?,
         stages,
         no_date: raw.no_date,
         overdue: raw.overdue,
         // No quota at all when nobody in scope has one, rather than a quota of 0.
-        quota: (!quotas.is_empty()).then(|| quotas.iter().sum()),
+        quota: if quotas.is_empty() {
+            None
+        } else {
+            Some(sum_minor(quotas)?)
+        },
     })
 }
 
@@ -152,7 +157,7 @@ pub(crate) async fn forecast(
     input: ForecastInput,
 ) -> EngineResult<Reply> {
     let f = forecast_figures(tx, ctx, &input.scope).await?;
-    let now = outlook(f.won, &f.stages, &WhatIf::default());
+    let now = outlook(f.won, &f.stages, &WhatIf::default())?;
     let who = who(tx, ctx, f.owner).await?;
     let period_name = input.scope.label(ctx);
     if input.what_if {
@@ -259,7 +264,7 @@ async fn what_if(
         let raw = tx
             .pipeline_raw(ctx.ws_id(), f.owner, Some(year_ago), ctx.now)
             .await?;
-        let history = compute(&ctx.stages, &raw.input());
+        let history = compute(&ctx.stages, &raw.input())?;
         let current = current_conversion(&history, stage).ok_or_else(|| {
             errors::option(
                 "stage",
@@ -277,7 +282,7 @@ async fn what_if(
             conversion,
             deal_size: input.deal_size,
         },
-    );
+    )?;
     let mut changes = Vec::new();
     if let (Some((stage, new_rate)), Some(current)) = (&input.conversion, current_rate) {
         changes.push(
@@ -299,7 +304,10 @@ async fn what_if(
             .arg("best", ctx.money(o.best_case))
             .arg("attainment", rate_text(ctx, attain(o.expected))))
     };
-    let delta = sim.expected - now.expected;
+    let delta = sim
+        .expected
+        .checked_sub(now.expected)
+        .ok_or(TotalOverflow)?;
     let embed = Embed::new(
         ctx.m(Msg::new("what_if.title")
             .arg("who", ctx.esc(who))

@@ -4,6 +4,7 @@
 use super::{axis_money, quota_for};
 use crate::charts;
 use crate::domain::analytics::KpiTotals;
+use crate::domain::money::add_minor;
 use crate::engine::commands::pipeline::{attach, days_text, rate_text, sees_team, Scope};
 use crate::engine::ctx::Ctx;
 use crate::engine::reply::Embed;
@@ -121,11 +122,11 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
         match r.flow {
             DealFlow::Opened => {
                 t.new_pipeline_count += r.deals;
-                t.new_pipeline_amount += r.amount;
+                t.new_pipeline_amount = add_minor(t.new_pipeline_amount, r.amount)?;
             }
             DealFlow::Won => {
                 t.won_count += r.deals;
-                t.revenue += r.amount;
+                t.revenue = add_minor(t.revenue, r.amount)?;
                 t.cycle_seconds += r.cycle_seconds;
             }
             DealFlow::Lost => t.lost_count += r.deals,
@@ -143,7 +144,7 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
         .collect();
     let mut team_totals = no_totals();
     for (_, (_, t)) in &kept {
-        team_totals.add(t);
+        team_totals.add(t)?;
     }
     let any_figures = kept.iter().any(|(_, (_, t))| t.has_figures());
     let team = KpiLine::new(None, ctx.t("pipeline.team"), &team_totals);
