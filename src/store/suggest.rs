@@ -76,17 +76,22 @@ impl Tx {
         self.suggest(sql, ws, q, owner, limit, None).await
     }
 
-    /// Companies by name, prefix matches first.
+    /// Visible companies by name, prefix matches first: under `visibility own` a rep's own
+    /// accounts and those where they hold a contact or a deal (as `crm::COMPANY_VISIBLE`).
     pub async fn suggest_companies(
         &mut self,
         ws: i64,
         q: &str,
+        owner: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<Suggestion>> {
-        let sql = "SELECT name AS label, name AS value FROM companies
-             WHERE workspace_id = $1 AND lower(name) LIKE $3
-             ORDER BY (lower(name) LIKE $2) DESC, name LIMIT $5";
-        self.suggest(sql, ws, q, None, limit, None).await
+        let sql = "SELECT co.name AS label, co.name AS value FROM companies co
+             WHERE co.workspace_id = $1 AND lower(co.name) LIKE $3
+               AND ($4::bigint IS NULL OR co.owner_id = $4
+                    OR EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = co.workspace_id AND c.company_id = co.id AND c.owner_id = $4)
+                    OR EXISTS (SELECT 1 FROM deals d WHERE d.workspace_id = co.workspace_id AND d.company_id = co.id AND d.owner_id = $4))
+             ORDER BY (lower(co.name) LIKE $2) DESC, co.name LIMIT $5";
+        self.suggest(sql, ws, q, owner, limit, None).await
     }
 
     /// The caller's open tasks.

@@ -288,6 +288,7 @@ async fn the_same_deal_number_means_the_own_workspaces_deal(pool: PgPool) {
     let r = h.ok(":click deal:next:1").await;
     assert!(text(&r).contains("Qualified → Proposal"), "{r}");
     assert_eq!(h.count(&stage_of_d1(1)).await, 3);
+    h.join(&[42], ":as 1 admin").await;
     h.ok("/deal assign deal:D-1 owner:<@42>").await;
     assert_eq!(
         h.count("SELECT owner_id FROM deals WHERE workspace_id = 1 AND number = 1")
