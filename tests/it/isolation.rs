@@ -103,6 +103,8 @@ fn is_not_found(err: &str) -> bool {
 async fn another_workspaces_ids_are_not_found_and_change_nothing(pool: PgPool) {
     let mut h = Harness::new(pool).await;
     let o = two_workspaces(&mut h).await;
+    // User 77, named as an owner below, is a member here: only the reference is foreign.
+    h.join(&[77], ":as 1 admin").await;
     let own_contact = h
         .count("SELECT id FROM contacts WHERE workspace_id = 1")
         .await;

@@ -15,3 +15,4 @@ mod pipeline;
 mod reports;
 mod scheduler;
 mod undo;
+mod visibility;
