@@ -1,5 +1,6 @@
 //! Queries behind the scheduled work: due reminders, agendas and weekly digests.
 
+use super::tasks::TASK_LINKS;
 use super::{Store, StoreResult, Tx};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
@@ -220,24 +221,24 @@ struct AgendaParams {
 impl Tx {
     /// Claims due reminders not yet sent for their due time (other schedulers skip them).
     pub async fn due_tasks(&mut self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<DueTask>> {
-        Ok(sqlx::query_as(
+        let sql = format!(
             "SELECT t.workspace_id, t.id, t.assignee_id, t.title, t.due_at, d.number AS deal_number, d.title AS deal_title,
-                    t.contact_id, c.name AS contact_name,
+                    c.id AS contact_id, c.name AS contact_name,
                     COALESCE(m.locale, w.locale) AS locale, COALESCE(m.timezone, w.timezone) AS timezone,
                     COALESCE(m.dm_closed, false) AS dm_closed
              FROM tasks t
              JOIN workspaces w ON w.id = t.workspace_id
              LEFT JOIN members m ON m.workspace_id = t.workspace_id AND m.user_id = t.assignee_id
-             LEFT JOIN deals d ON d.workspace_id = t.workspace_id AND d.id = t.deal_id
-             LEFT JOIN contacts c ON c.workspace_id = t.workspace_id AND c.id = t.contact_id
+             {TASK_LINKS}
              WHERE t.status = 'open' AND t.due_at <= $1 AND t.reminded_due_at IS DISTINCT FROM t.due_at
              ORDER BY t.due_at LIMIT $2
-             FOR UPDATE OF t SKIP LOCKED",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+             FOR UPDATE OF t SKIP LOCKED"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.conn())
+            .await?)
     }
 
     /// Notes that the reminder for this due time is on its way.

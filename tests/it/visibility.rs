@@ -505,3 +505,33 @@ async fn a_company_typo_is_told_with_a_did_you_mean(pool: PgPool) {
         .await;
     assert!(!text(&r).contains("No company had that name"), "{r}");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_task_on_a_deal_reassigned_away_no_longer_names_it(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    fixture(&mut h).await;
+    h.ok(r#"/remind what:"chase alpha" when:"tomorrow 9am" deal:D-4 contact:ann@alpha.example"#)
+        .await;
+    // The manager gives rep A's deal (and so its contact's work) to rep B.
+    h.run(":as 20 manager").await;
+    h.ok("/deal assign deal:D-4 owner:<@11>").await;
+    h.run(":as 10 rep").await;
+    let r = h.ok("/tasks list").await;
+    let t = text(&r);
+    assert!(t.contains("chase alpha") && !t.contains("D-4"), "{t}");
+    // Rep A's DMs name neither the deal nor give an Open button for it.
+    let out = h.run(":now 2026-12-02T09:01:00Z").await;
+    let dm: Vec<String> = deliveries(&out, "dm", Some(REP_A))
+        .iter()
+        .map(|m| text(m))
+        .filter(|t| t.contains("chase alpha"))
+        .collect();
+    // The reminder and the morning agenda.
+    assert_eq!(dm.len(), 2, "{out:?}");
+    for t in dm {
+        assert!(
+            !t.contains("Alpha deal") && !t.contains("deal:show:4"),
+            "{t}"
+        );
+    }
+}
