@@ -107,8 +107,11 @@ const COMPANY_SELECT: &str =
     "SELECT id, name, owner_id, industry, tier, website, tags, contract_end FROM companies co";
 
 /// Whether the company `co` is visible to the member in `$3` (NULL: everyone's visible): a
-/// rep under `visibility own` sees the accounts they own or hold a contact or a deal at.
-const COMPANY_VISIBLE: &str = "($3::bigint IS NULL OR co.owner_id = $3
+/// rep under `visibility own` sees the accounts they own, those they hold a contact or a deal
+/// at, and the team's accounts (owned by a manager or admin); never another rep's.
+pub(super) const COMPANY_VISIBLE: &str = "($3::bigint IS NULL OR co.owner_id = $3
+        OR EXISTS (SELECT 1 FROM members o WHERE o.workspace_id = co.workspace_id AND o.user_id = co.owner_id
+                   AND o.role IN ('manager', 'admin'))
         OR EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = co.workspace_id AND c.company_id = co.id AND c.owner_id = $3)
         OR EXISTS (SELECT 1 FROM deals d WHERE d.workspace_id = co.workspace_id AND d.company_id = co.id AND d.owner_id = $3))";
 

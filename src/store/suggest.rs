@@ -1,7 +1,7 @@
 //! Suggestions while someone types (Discord's autocomplete): prefix matches first, then
 //! matches anywhere in the name, always within the workspace and the caller's visibility.
 
-use super::crm::like_prefix;
+use super::crm::{like_prefix, COMPANY_VISIBLE};
 use super::{StoreResult, Tx};
 
 /// One suggestion: what is shown, and the reference typed when it is picked.
@@ -23,7 +23,7 @@ impl Tx {
     /// or assignee; NULL for all), `$5` the limit, `$6` a reference number's prefix if typed.
     async fn suggest(
         &mut self,
-        sql: &'static str,
+        sql: &str,
         ws: i64,
         q: &str,
         member: Option<i64>,
@@ -76,8 +76,7 @@ impl Tx {
         self.suggest(sql, ws, q, owner, limit, None).await
     }
 
-    /// Visible companies by name, prefix matches first: under `visibility own` a rep's own
-    /// accounts and those where they hold a contact or a deal (as `crm::COMPANY_VISIBLE`).
+    /// Visible companies by name (see `crm::COMPANY_VISIBLE`), prefix matches first.
     pub async fn suggest_companies(
         &mut self,
         ws: i64,
@@ -85,13 +84,13 @@ impl Tx {
         owner: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<Suggestion>> {
-        let sql = "SELECT co.name AS label, co.name AS value FROM companies co
-             WHERE co.workspace_id = $1 AND lower(co.name) LIKE $3
-               AND ($4::bigint IS NULL OR co.owner_id = $4
-                    OR EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = co.workspace_id AND c.company_id = co.id AND c.owner_id = $4)
-                    OR EXISTS (SELECT 1 FROM deals d WHERE d.workspace_id = co.workspace_id AND d.company_id = co.id AND d.owner_id = $4))
-             ORDER BY (lower(co.name) LIKE $2) DESC, co.name LIMIT $5";
-        self.suggest(sql, ws, q, owner, limit, None).await
+        let visible = COMPANY_VISIBLE.replace("$3", "$4");
+        let sql = format!(
+            "SELECT co.name AS label, co.name AS value FROM companies co
+             WHERE co.workspace_id = $1 AND lower(co.name) LIKE $3 AND {visible}
+             ORDER BY (lower(co.name) LIKE $2) DESC, co.name LIMIT $5"
+        );
+        self.suggest(&sql, ws, q, owner, limit, None).await
     }
 
     /// The caller's open tasks.

@@ -142,12 +142,27 @@ async fn another_reps_company_does_not_exist_for_a_rep(pool: PgPool) {
         assert!(err.contains("No company"), "{line}: {err}");
         assert!(leaks_beyond(&err, &line).is_empty(), "{line}: {err}");
     }
-    // A shared account (the admin's Acme, where both reps have a deal): the card counts only
-    // the rep's own records and does not say who owns it.
+    // A team account (the admin's Acme, where both reps have a deal): the card counts only the
+    // rep's own records.
     let r = h.ok("/company show company:Acme").await;
     let t = text(&r);
-    assert!(t.contains("Open deals: 1") && !t.contains("Owner"), "{t}");
+    assert!(
+        t.contains("Open deals: 1") && t.contains("Owner: user 1"),
+        "{t}"
+    );
     assert!(leaks(&t).is_empty(), "{t}");
+    // An account of rep B's where rep A has a deal (a manager's doing) is seen, but not whose.
+    h.run(":as 20 manager").await;
+    h.ok(r#"/deal new title:Shared amount:1k company:"Bravo Corp" owner:<@10>"#)
+        .await;
+    h.run(":as 10 rep").await;
+    let r = h.ok(r#"/company show company:"Bravo Corp""#).await;
+    let t = text(&r);
+    assert!(!t.contains("Owner") && t.contains("Open deals: 1"), "{t}");
+    assert!(!t.contains("55,555") && !t.contains("user 11"), "{t}");
+    h.run(":as 20 manager").await;
+    h.ok("/deal assign deal:Shared owner:<@20>").await;
+    h.run(":as 10 rep").await;
     // Their own account shows its owner.
     let r = h.ok(r#"/company show company:"Alpha Co""#).await;
     assert!(text(&r).contains("Owner: user 10"), "{r}");

@@ -3,6 +3,7 @@
 
 use super::{date, lookup, required, text};
 use crate::domain::refs::CompanyRef;
+use crate::domain::role::Role;
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
 use crate::engine::manifest::Args;
@@ -170,15 +171,16 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: CompanyRef) -> EngineRes
     let (contacts, open_deals, won) = tx
         .company_counts(ctx.ws_id(), c.id, ctx.owner_filter())
         .await?;
-    // A rep under `visibility own` sees an account they work on, but not which other member
-    // owns it.
-    let owner = if ctx.owner_filter().is_none_or(|me| me == c.owner_id) {
-        tx.member(ctx.ws_id(), c.owner_id)
-            .await?
-            .map(|m| m.display_name)
-    } else {
-        None
-    };
+    // A rep under `visibility own` sees an account they work on, but not which other rep owns
+    // it; the team's accounts (a manager's or an admin's) say whose they are.
+    let owner = tx
+        .member(ctx.ws_id(), c.owner_id)
+        .await?
+        .filter(|m| {
+            ctx.owner_filter()
+                .is_none_or(|me| me == c.owner_id || m.role != Role::Rep.as_str())
+        })
+        .map(|m| m.display_name);
     let none = ctx.t("common.none");
     let tier = c
         .tier
