@@ -136,6 +136,7 @@ pub async fn report(engine: &Engine, query: &ReportQuery, json: bool) -> anyhow:
         now: chrono::Utc::now(),
         action: Action::Command(query.invocation()),
         in_dm: false,
+        guild_members: Vec::new(),
     };
     let Some(reply) = engine.handle(request).await else {
         anyhow::bail!("the report gave no answer");

@@ -244,6 +244,7 @@ impl Console {
             now: self.now(),
             action,
             in_dm: false,
+            guild_members: Vec::new(),
         };
         match self.engine.handle(req).await {
             Some(reply) => self.reply(reply),

@@ -5,11 +5,11 @@
 use crate::domain::locale::Locale;
 use crate::engine::{Invocation, OptionValue, Reply, RoleSource};
 use serenity::all::{
-    ActionRowComponent, ButtonStyle, CommandDataOption, CommandDataOptionValue, CreateActionRow,
-    CreateAllowedMentions, CreateAttachment, CreateButton, CreateEmbed, CreateEmbedFooter,
-    CreateInputText, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateMessage, CreateModal, EditInteractionResponse, InputTextStyle, Member,
-    ModalInteractionData, User,
+    ActionRowComponent, ButtonStyle, CommandDataOption, CommandDataOptionValue,
+    CommandDataResolved, CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateButton,
+    CreateEmbed, CreateEmbedFooter, CreateInputText, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateMessage, CreateModal, EditInteractionResponse,
+    InputTextStyle, Member, ModalInteractionData, User,
 };
 
 const CONTENT_MAX: usize = 2000;
@@ -66,6 +66,28 @@ pub fn invocation(name: &str, options: &[CommandDataOption]) -> Invocation {
         inv.options.push((o.name.clone(), value));
     }
     inv
+}
+
+/// The server members a command's user options named, as Discord resolved them: (id, the
+/// name to show). Someone Discord resolved only as a user is not in this server; bots are
+/// never members of a team.
+pub fn guild_members(resolved: &CommandDataResolved) -> Vec<(i64, String)> {
+    resolved
+        .members
+        .iter()
+        .filter_map(|(id, m)| {
+            let user = resolved.users.get(id).or(m.user.as_ref())?;
+            if user.bot {
+                return None;
+            }
+            let name = m
+                .nick
+                .clone()
+                .or_else(|| user.global_name.clone())
+                .unwrap_or_else(|| user.name.clone());
+            Some((id.get() as i64, name))
+        })
+        .collect()
 }
 
 /// What the engine needs to know of the caller's role: Manage Server makes an admin; the

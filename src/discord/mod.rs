@@ -188,12 +188,13 @@ impl Handler {
             now: Utc::now(),
             action,
             in_dm: false,
+            guild_members: Vec::new(),
         })
     }
 
     async fn on_command(&self, ctx: Context, cmd: CommandInteraction) {
         let inv = convert::invocation(&cmd.data.name, &cmd.data.options);
-        let Some(req) = self.request(
+        let Some(mut req) = self.request(
             cmd.guild_id,
             &cmd.user,
             cmd.member.as_deref(),
@@ -206,6 +207,7 @@ impl Handler {
                 .outside_guild(&ctx, Responder::Command(&cmd), &cmd.locale)
                 .await;
         };
+        req.guild_members = convert::guild_members(&cmd.data.resolved);
         self.answer(&ctx, Responder::Command(&cmd), req).await;
     }
 

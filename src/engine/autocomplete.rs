@@ -90,7 +90,7 @@ impl Engine {
         let found = match req.option.as_str() {
             "deal" => tx.suggest_deals(ws.id, &q, owner, limit).await?,
             "contact" => tx.suggest_contacts(ws.id, &q, owner, limit).await?,
-            "company" => tx.suggest_companies(ws.id, &q, limit).await?,
+            "company" => tx.suggest_companies(ws.id, &q, owner, limit).await?,
             "task" => tx.suggest_tasks(ws.id, req.user_id, &q, limit).await?,
             "product" => {
                 let mut names: Vec<String> = tx

@@ -32,6 +32,8 @@ pub(crate) struct Ctx {
     pub now: DateTime<Utc>,
     /// Who sees what.
     pub visibility: Visibility,
+    /// Guild members the command named, as Discord resolved them: (user id, display name).
+    guild_members: Vec<(i64, String)>,
     change: Option<i64>,
 }
 
@@ -71,6 +73,7 @@ impl Ctx {
             role,
             now: req.now,
             visibility,
+            guild_members: req.guild_members.clone(),
             change: None,
             ws,
         })
@@ -127,15 +130,28 @@ impl Ctx {
         }
     }
 
-    /// Makes sure someone named in a command has a member row; a row created here belongs to
-    /// the command's change, so `/undo` removes it too.
-    pub async fn ensure_member(
+    /// The member someone named in `option`: one the workspace already knows, or a member of
+    /// the Discord server that Discord resolved with the command (their row is created here and
+    /// belongs to the command's change, so `/undo` removes it too). Anyone else (an id typed by
+    /// hand, someone who left, a bot) is refused: a record must never belong to a stranger.
+    pub async fn member_named(
         &mut self,
         tx: &mut Tx,
         action: AuditAction,
         user: i64,
+        option: &str,
     ) -> EngineResult<MemberRow> {
-        let (row, created) = tx.ensure_member(self.ws_id(), user).await?;
+        if let Some(row) = tx.member(self.ws_id(), user).await? {
+            return Ok(row);
+        }
+        let Some((_, name)) = self.guild_members.iter().find(|(id, _)| *id == user) else {
+            return Err(super::errors::option(
+                option,
+                Msg::new("problem.not_a_member").arg("user", format!("<@{user}>")),
+                Msg::new("accepted.member"),
+            ));
+        };
+        let (row, created) = tx.ensure_member(self.ws_id(), user, name).await?;
         if created {
             self.audit(tx, action, Entity::Member, user, None).await?;
         }

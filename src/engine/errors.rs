@@ -85,7 +85,9 @@ pub fn lines_too_large(
     let product = e.line.and_then(|i| lines.get(i)).copied().unwrap_or("");
     invalid(
         option,
-        Msg::new(key).arg("product", escape(product)).arg("max", limit),
+        Msg::new(key)
+            .arg("product", escape(product))
+            .arg("max", limit),
         Msg::new("accepted.line_values")
             .arg("max", limit)
             .arg("currency", currency),

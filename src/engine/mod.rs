@@ -105,6 +105,10 @@ pub struct Request {
     /// It came from a direct message: the workspace was named by a button, so the caller must
     /// already be a member of it.
     pub in_dm: bool,
+    /// Members of the Discord server named in the command's user options, as Discord resolved
+    /// them: (user id, display name). An option may name someone the workspace does not know
+    /// yet only if they are here; the console names only members the workspace knows.
+    pub guild_members: Vec<(i64, String)>,
 }
 
 /// Why a request did not succeed. Each user-facing case carries a catalog message.

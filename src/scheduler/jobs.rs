@@ -4,6 +4,7 @@
 //! the outbox in the same transaction as the bookkeeping that says it was made, under a key
 //! for its logical slot, so two schedulers, a restart or a missed tick never double or drop it.
 
+use crate::domain::role::Visibility;
 use crate::domain::when::resolve_local;
 use crate::engine::format::Format;
 use crate::engine::notices;
@@ -236,6 +237,20 @@ async fn digest_for(
     } else {
         message.skipped(format!("missed: the bot was not running on {date}"))
     };
+    if still_today && w.visibility == Visibility::Own.as_str() {
+        // The channel shows team totals only; each manager gets the named detail, once a week
+        // under a key of their own, in the transaction that takes the channel's slot.
+        for reader in tx.digest_readers(w.id).await? {
+            let key = format!("digest-detail:{}:{}:{week}", w.id, reader.user_id);
+            if tx.slot_taken(w.id, &key).await? {
+                continue;
+            }
+            let detail = notices::digest_detail(&mut tx, w, &reader.locale, now, date).await?;
+            let dm =
+                NewOutbox::dm(key, OutboxKind::Digest, reader.user_id, at).saying(payload(&detail));
+            tx.enqueue(w.id, &dm).await?;
+        }
+    }
     let wrote = tx.enqueue(w.id, &message).await?;
     tx.commit().await?;
     Ok(usize::from(

@@ -8,7 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub struct CompanyRow {
     /// Row id (`CO-7`).
     pub id: i64,
-    /// Display name, unique per workspace regardless of case.
+    /// Display name, unique per owner regardless of case (the engine keeps it unique among
+    /// what the caller can see).
     pub name: String,
     /// The account owner.
     pub owner_id: i64,
@@ -103,7 +104,16 @@ const CONTACT_SELECT: &str = "SELECT c.id, c.name, c.company_id, co.name AS comp
      LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id";
 
 const COMPANY_SELECT: &str =
-    "SELECT id, name, owner_id, industry, tier, website, tags, contract_end FROM companies";
+    "SELECT id, name, owner_id, industry, tier, website, tags, contract_end FROM companies co";
+
+/// Whether the company `co` is visible to the member in `$3` (NULL: everyone's visible): a
+/// rep under `visibility own` sees the accounts they own, those they hold a contact or a deal
+/// at, and the team's accounts (owned by a manager or admin); never another rep's.
+pub(super) const COMPANY_VISIBLE: &str = "($3::bigint IS NULL OR co.owner_id = $3
+        OR EXISTS (SELECT 1 FROM members o WHERE o.workspace_id = co.workspace_id AND o.user_id = co.owner_id
+                   AND o.role IN ('manager', 'admin'))
+        OR EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = co.workspace_id AND c.company_id = co.id AND c.owner_id = $3)
+        OR EXISTS (SELECT 1 FROM deals d WHERE d.workspace_id = co.workspace_id AND d.company_id = co.id AND d.owner_id = $3))";
 
 /// Escapes LIKE wildcards so a typed `%` or `_` matches itself.
 pub(crate) fn like_prefix(s: &str) -> String {
@@ -137,28 +147,68 @@ impl Tx {
         .await?)
     }
 
-    /// A company by id.
-    pub async fn company(&mut self, ws: i64, id: i64) -> StoreResult<Option<CompanyRow>> {
-        let sql = format!("{COMPANY_SELECT} WHERE workspace_id = $1 AND id = $2");
+    /// A company by id, if visible (`owner`: see [`COMPANY_VISIBLE`]).
+    pub async fn company(
+        &mut self,
+        ws: i64,
+        id: i64,
+        owner: Option<i64>,
+    ) -> StoreResult<Option<CompanyRow>> {
+        let sql = format!(
+            "{COMPANY_SELECT} WHERE co.workspace_id = $1 AND co.id = $2 AND {COMPANY_VISIBLE}"
+        );
         Ok(sqlx::query_as(&sql)
             .bind(ws)
             .bind(id)
+            .bind(owner)
             .fetch_optional(self.conn())
             .await?)
     }
 
-    /// Companies whose name equals `name` (case-insensitively) or, failing that, starts with it.
-    pub async fn companies_by_name(&mut self, ws: i64, name: &str) -> StoreResult<Vec<CompanyRow>> {
+    /// Visible companies whose name equals `name` (case-insensitively) or starts with it,
+    /// exact matches first.
+    pub async fn companies_by_name(
+        &mut self,
+        ws: i64,
+        name: &str,
+        owner: Option<i64>,
+    ) -> StoreResult<Vec<CompanyRow>> {
         let sql = format!(
-            "{COMPANY_SELECT} WHERE workspace_id = $1 AND lower(name) LIKE $2
-             ORDER BY (lower(name) = lower($3)) DESC, name LIMIT 6"
+            "{COMPANY_SELECT} WHERE co.workspace_id = $1 AND lower(co.name) LIKE $2 AND {COMPANY_VISIBLE}
+             ORDER BY (lower(co.name) = lower($4)) DESC, co.name LIMIT 6"
         );
         Ok(sqlx::query_as(&sql)
             .bind(ws)
             .bind(like_prefix(name))
+            .bind(owner)
             .bind(name)
             .fetch_all(self.conn())
             .await?)
+    }
+
+    /// The names of the companies visible to `owner` (all when `None`), for a did-you-mean.
+    pub async fn company_names(&mut self, ws: i64, owner: Option<i64>) -> StoreResult<Vec<String>> {
+        let visible = COMPANY_VISIBLE.replace("$3", "$2");
+        let sql = format!(
+            "SELECT co.name FROM companies co WHERE co.workspace_id = $1 AND {visible} ORDER BY co.name LIMIT 5000"
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(ws)
+            .bind(owner)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// Serializes the adds of one name or email in a workspace until the transaction ends,
+    /// so a check for a duplicate and the insert after it cannot interleave with another's.
+    pub async fn lock_name(&mut self, ws: i64, kind: &str, name: &str) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::bigint::text || ':' || $2 || ':' || lower($3), 0))")
+            .bind(ws)
+            .bind(kind)
+            .bind(name)
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     /// How many contacts and deals a company has, for its card; `owner` limits the counts to
@@ -250,16 +300,16 @@ impl Tx {
         Ok(found.into_iter().next())
     }
 
-    /// A contact by email.
-    pub async fn contact_by_email(
+    /// Visible contacts with this email: one per owner at most, so more than one only for a
+    /// reader who sees several reps' books.
+    pub async fn contacts_by_email(
         &mut self,
         ws: i64,
         email: &str,
         owner: Option<i64>,
-    ) -> StoreResult<Option<ContactRow>> {
-        let filter = "lower(c.email) = lower($4) LIMIT 1";
-        let found = self.contacts_where(filter, ws, owner, None, email).await?;
-        Ok(found.into_iter().next())
+    ) -> StoreResult<Vec<ContactRow>> {
+        let filter = "lower(c.email) = lower($4) ORDER BY c.id LIMIT 6";
+        self.contacts_where(filter, ws, owner, None, email).await
     }
 
     /// Contacts whose name equals or starts with `name`, exact matches first.

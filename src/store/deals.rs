@@ -22,6 +22,9 @@ pub struct DealRow {
     pub contact_id: Option<i64>,
     /// Contact name, joined.
     pub contact_name: Option<String>,
+    /// The contact's owner, joined: under `visibility own` a rep's deal may name a contact of
+    /// another rep, which the card then leaves out.
+    pub contact_owner_id: Option<i64>,
     /// Owner.
     pub owner_id: i64,
     /// Owner's display name, joined.
@@ -89,7 +92,7 @@ pub struct DealFilter {
 }
 
 const DEAL_SELECT: &str = "SELECT d.id, d.number, d.title, d.company_id, co.name AS company_name, d.contact_id,
-        ct.name AS contact_name, d.owner_id, m.display_name AS owner_name, d.amount_minor, d.currency, d.stage_id,
+        ct.name AS contact_name, ct.owner_id AS contact_owner_id, d.owner_id, m.display_name AS owner_name, d.amount_minor, d.currency, d.stage_id,
         s.name AS stage_name, d.status, d.expected_close, d.closed_at, d.lost_reason, d.furthest_position,
         d.created_at, d.last_activity_at
      FROM deals d

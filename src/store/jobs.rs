@@ -1,5 +1,6 @@
 //! Queries behind the scheduled work: due reminders, agendas and weekly digests.
 
+use super::tasks::TASK_LINKS;
 use super::{Store, StoreResult, Tx};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
@@ -135,6 +136,19 @@ pub struct RiskyDeal {
     pub amount_minor: i64,
     /// Owner's display name ('' when unknown).
     pub owner: String,
+    /// How many deals are at risk in all (not only the rows returned).
+    pub total_count: i64,
+    /// Their amount in all.
+    pub total_amount: i64,
+}
+
+/// A manager or admin who gets a digest's named detail by DM when reps see only their own.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DigestReader {
+    /// Member.
+    pub user_id: i64,
+    /// Their language (own, else the workspace's).
+    pub locale: String,
 }
 
 /// A workspace with a digest channel.
@@ -156,6 +170,8 @@ pub struct DigestWorkspace {
     pub digest_time: NaiveTime,
     /// Stale threshold.
     pub stale_days: i32,
+    /// Who sees what (`all` or `own`): under `own` the channel gets team totals only.
+    pub visibility: String,
 }
 
 /// A week's team totals.
@@ -205,24 +221,24 @@ struct AgendaParams {
 impl Tx {
     /// Claims due reminders not yet sent for their due time (other schedulers skip them).
     pub async fn due_tasks(&mut self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<DueTask>> {
-        Ok(sqlx::query_as(
+        let sql = format!(
             "SELECT t.workspace_id, t.id, t.assignee_id, t.title, t.due_at, d.number AS deal_number, d.title AS deal_title,
-                    t.contact_id, c.name AS contact_name,
+                    c.id AS contact_id, c.name AS contact_name,
                     COALESCE(m.locale, w.locale) AS locale, COALESCE(m.timezone, w.timezone) AS timezone,
                     COALESCE(m.dm_closed, false) AS dm_closed
              FROM tasks t
              JOIN workspaces w ON w.id = t.workspace_id
              LEFT JOIN members m ON m.workspace_id = t.workspace_id AND m.user_id = t.assignee_id
-             LEFT JOIN deals d ON d.workspace_id = t.workspace_id AND d.id = t.deal_id
-             LEFT JOIN contacts c ON c.workspace_id = t.workspace_id AND c.id = t.contact_id
+             {TASK_LINKS}
              WHERE t.status = 'open' AND t.due_at <= $1 AND t.reminded_due_at IS DISTINCT FROM t.due_at
              ORDER BY t.due_at LIMIT $2
-             FOR UPDATE OF t SKIP LOCKED",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+             FOR UPDATE OF t SKIP LOCKED"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.conn())
+            .await?)
     }
 
     /// Notes that the reminder for this due time is on its way.
@@ -403,6 +419,19 @@ impl Tx {
         .await?)
     }
 
+    /// The managers and admins who accept DMs: they get the digest's named detail.
+    pub async fn digest_readers(&mut self, ws: i64) -> StoreResult<Vec<DigestReader>> {
+        Ok(sqlx::query_as(
+            "SELECT m.user_id, COALESCE(m.locale, w.locale) AS locale
+             FROM members m JOIN workspaces w ON w.id = m.workspace_id
+             WHERE m.workspace_id = $1 AND m.role IN ('manager', 'admin') AND NOT m.dm_closed
+             ORDER BY m.user_id",
+        )
+        .bind(ws)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
     /// The team's monthly quota: the sum of the members' quotas.
     pub async fn team_quota(&mut self, ws: i64) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(
@@ -422,7 +451,8 @@ impl Tx {
         stale_days: i32,
     ) -> StoreResult<Vec<RiskyDeal>> {
         Ok(sqlx::query_as(
-            "SELECT d.number, d.title, d.amount_minor, COALESCE(m.display_name, '') AS owner
+            "SELECT d.number, d.title, d.amount_minor, COALESCE(m.display_name, '') AS owner,
+                    count(*) OVER () AS total_count, sum(d.amount_minor) OVER ()::bigint AS total_amount
              FROM deals d
              JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
              LEFT JOIN members m ON m.workspace_id = d.workspace_id AND m.user_id = d.owner_id
@@ -455,7 +485,8 @@ impl Store {
     /// Workspaces that have a digest channel.
     pub async fn digest_workspaces(&self) -> StoreResult<Vec<DigestWorkspace>> {
         Ok(sqlx::query_as(
-            "SELECT id, timezone, locale, currency, digest_channel_id, digest_weekday, digest_time, stale_days
+            "SELECT id, timezone, locale, currency, digest_channel_id, digest_weekday, digest_time, stale_days,
+                    visibility
              FROM workspaces WHERE digest_channel_id IS NOT NULL",
         )
         .fetch_all(self.pool())

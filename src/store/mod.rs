@@ -24,8 +24,8 @@ pub use bulk::BulkShape;
 pub use crm::{CompanyRow, ContactRow, NewCompany, NewContact};
 pub use deals::{DealFilter, DealRow, NewDeal};
 pub use jobs::{
-    AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestWorkspace, DueTask,
-    OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,
+    AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestReader, DigestWorkspace,
+    DueTask, OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,
 };
 pub use outbox::{Envelope, NewOutbox, OutboxRow};
 pub use products::{DealLine, ProductInfo};

@@ -1,7 +1,7 @@
 //! Suggestions while someone types (Discord's autocomplete): prefix matches first, then
 //! matches anywhere in the name, always within the workspace and the caller's visibility.
 
-use super::crm::like_prefix;
+use super::crm::{like_prefix, COMPANY_VISIBLE};
 use super::{StoreResult, Tx};
 
 /// One suggestion: what is shown, and the reference typed when it is picked.
@@ -23,7 +23,7 @@ impl Tx {
     /// or assignee; NULL for all), `$5` the limit, `$6` a reference number's prefix if typed.
     async fn suggest(
         &mut self,
-        sql: &'static str,
+        sql: &str,
         ws: i64,
         q: &str,
         member: Option<i64>,
@@ -76,17 +76,21 @@ impl Tx {
         self.suggest(sql, ws, q, owner, limit, None).await
     }
 
-    /// Companies by name, prefix matches first.
+    /// Visible companies by name (see `crm::COMPANY_VISIBLE`), prefix matches first.
     pub async fn suggest_companies(
         &mut self,
         ws: i64,
         q: &str,
+        owner: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<Suggestion>> {
-        let sql = "SELECT name AS label, name AS value FROM companies
-             WHERE workspace_id = $1 AND lower(name) LIKE $3
-             ORDER BY (lower(name) LIKE $2) DESC, name LIMIT $5";
-        self.suggest(sql, ws, q, None, limit, None).await
+        let visible = COMPANY_VISIBLE.replace("$3", "$4");
+        let sql = format!(
+            "SELECT co.name AS label, co.name AS value FROM companies co
+             WHERE co.workspace_id = $1 AND lower(co.name) LIKE $3 AND {visible}
+             ORDER BY (lower(co.name) LIKE $2) DESC, co.name LIMIT $5"
+        );
+        self.suggest(&sql, ws, q, owner, limit, None).await
     }
 
     /// The caller's open tasks.

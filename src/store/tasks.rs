@@ -45,12 +45,22 @@ pub struct NewTask {
     pub activity_id: Option<i64>,
 }
 
+/// A task names its deal and contact only where its assignee may see them: under
+/// `visibility own` a rep's task may point at another rep's record (the deal was reassigned
+/// since), and their list and reminder then leave it out. Needs `w` (the workspace) and `m`
+/// (the assignee's member row) joined.
+pub(super) const TASK_LINKS: &str =
+    "LEFT JOIN deals d ON d.workspace_id = t.workspace_id AND d.id = t.deal_id
+        AND (w.visibility = 'all' OR m.role IN ('manager', 'admin') OR d.owner_id = t.assignee_id)
+     LEFT JOIN contacts c ON c.workspace_id = t.workspace_id AND c.id = t.contact_id
+        AND (w.visibility = 'all' OR m.role IN ('manager', 'admin') OR c.owner_id = t.assignee_id)";
+
 const TASK_SELECT: &str =
     "SELECT t.id, t.assignee_id, t.title, t.due_at, t.source, t.status, d.number AS deal_number,
         c.name AS contact_name
      FROM tasks t
-     LEFT JOIN deals d ON d.workspace_id = t.workspace_id AND d.id = t.deal_id
-     LEFT JOIN contacts c ON c.workspace_id = t.workspace_id AND c.id = t.contact_id";
+     JOIN workspaces w ON w.id = t.workspace_id
+     LEFT JOIN members m ON m.workspace_id = t.workspace_id AND m.user_id = t.assignee_id";
 
 impl Tx {
     /// Inserts a task and returns its id.
@@ -81,7 +91,7 @@ impl Tx {
 
     /// A task by id.
     pub async fn task(&mut self, ws: i64, id: i64) -> StoreResult<Option<TaskRow>> {
-        let sql = format!("{TASK_SELECT} WHERE t.workspace_id = $1 AND t.id = $2");
+        let sql = format!("{TASK_SELECT} {TASK_LINKS} WHERE t.workspace_id = $1 AND t.id = $2");
         Ok(sqlx::query_as(&sql)
             .bind(ws)
             .bind(id)
@@ -98,7 +108,7 @@ impl Tx {
         limit: i64,
     ) -> StoreResult<Vec<TaskRow>> {
         let sql = format!(
-            "{TASK_SELECT} WHERE t.workspace_id = $1 AND t.assignee_id = $2 AND ($3::text IS NULL OR t.status = $3)
+            "{TASK_SELECT} {TASK_LINKS} WHERE t.workspace_id = $1 AND t.assignee_id = $2 AND ($3::text IS NULL OR t.status = $3)
              ORDER BY t.status = 'open' DESC, t.due_at LIMIT $4"
         );
         Ok(sqlx::query_as(&sql)

@@ -223,15 +223,20 @@ impl Tx {
         Ok(row)
     }
 
-    /// Makes sure a member row exists for someone named in a command (an owner, an assignee).
-    /// Returns the row and whether this call created it (the caller audits a creation).
-    pub async fn ensure_member(&mut self, ws: i64, user: i64) -> StoreResult<(MemberRow, bool)> {
+    /// Makes sure a member row exists for a server member named in a command (an owner, an
+    /// assignee). Returns the row and whether this call created it (the caller audits a creation).
+    pub async fn ensure_member(
+        &mut self,
+        ws: i64,
+        user: i64,
+        name: &str,
+    ) -> StoreResult<(MemberRow, bool)> {
         let created = sqlx::query(
             "INSERT INTO members (workspace_id, user_id, display_name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(ws)
         .bind(user)
-        .bind(format!("user {user}"))
+        .bind(name)
         .execute(self.conn())
         .await?
         .rows_affected()

@@ -6,6 +6,8 @@ use sqlx::PgPool;
 #[sqlx::test(migrations = "./migrations")]
 async fn a_sales_day_through_every_command(pool: PgPool) {
     let mut h = Harness::new(pool).await;
+    // User 42 has joined the team (options naming a member accept only members).
+    h.join(&[42], ":as 1 admin").await;
 
     // Companies and contacts.
     let r = h.ok("/company add name:Acme industry:software tier:enterprise website:acme.com tags:high-value contract_end:2027-06-30").await;
@@ -176,6 +178,7 @@ async fn a_replayed_interaction_is_applied_once(pool: PgPool) {
         interaction_id: Some(1_234_567),
         now: chrono::Utc::now(),
         in_dm: false,
+        guild_members: Vec::new(),
         action: Action::Command(Invocation {
             command: "deal".into(),
             subcommand: Some("new".into()),

@@ -421,6 +421,63 @@ async fn commands_register_once_and_a_sales_flow_runs_through_discord(pool: PgPo
     rig.stop().await;
 }
 
+/// An option naming a member accepts a member of the server as Discord resolved them (their
+/// row is created with their name, and /undo takes it away again), and refuses someone Discord
+/// resolved only as a user (not in the server) or a bot, privately and without writing.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_resolved_server_member_may_be_named(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    let members = "SELECT count(*) FROM members WHERE user_id = 5005";
+    let assign = |id: u64, edit: &dyn Fn(&mut Value)| {
+        let mut v = command(
+            id,
+            &admin,
+            "company",
+            Some("add"),
+            vec![("name", STRING, json!("Acme")), ("owner", 6, json!("5005"))],
+        );
+        edit(&mut v["data"]["resolved"]);
+        v
+    };
+    // Not in the server: Discord resolves a user but no member.
+    let r = rig
+        .interact(assign(1, &|r: &mut Value| {
+            r["members"] = json!({});
+        }))
+        .await;
+    assert_eq!(flags(&r), 64, "{}", r.json);
+    assert!(
+        content(&r).contains("owner: <@5005> is not a member"),
+        "{}",
+        r.json
+    );
+    // A bot is never a member of the team.
+    let r = rig
+        .interact(assign(2, &|r: &mut Value| {
+            r["users"]["5005"]["bot"] = json!(true);
+        }))
+        .await;
+    assert_eq!(flags(&r), 64, "{}", r.json);
+    assert_eq!(count(&pool, members).await, 0);
+    assert_eq!(count(&pool, "SELECT count(*) FROM companies").await, 0);
+    // A member of the server: accepted, with the name Discord knows.
+    let r = rig.interact(assign(3, &|_: &mut Value| {})).await;
+    assert_eq!(flags(&r), 0, "{}", r.json);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM members WHERE user_id = 5005 AND display_name = 'user5005'"
+        )
+        .await,
+        1
+    );
+    let r = rig.interact(command(4, &admin, "undo", None, vec![])).await;
+    assert_eq!(flags(&r), 0, "{}", r.json);
+    assert_eq!(count(&pool, members).await, 0);
+    rig.stop().await;
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn a_replayed_interaction_is_answered_once_and_applied_once(pool: PgPool) {
     let rig = Rig::start(pool.clone()).await;

@@ -257,6 +257,10 @@ const SCRIPT: &[(Want, &str)] = &[
     (Bad, ":as 2 emperor"),
     (Bad, ":workspace zero"),
     (Bad, ":locale xx"),
+    // User 42 joins the team (options naming a member accept only members).
+    (Good, ":as 42 rep"),
+    (Good, "/tasks list"),
+    (Good, ":as 1 admin"),
     (Bad, ":frobnicate"),
     (Bad, "hello"),
     (Bad, r#"/deal new title:"Acme amount:5"#),

@@ -103,6 +103,8 @@ fn is_not_found(err: &str) -> bool {
 async fn another_workspaces_ids_are_not_found_and_change_nothing(pool: PgPool) {
     let mut h = Harness::new(pool).await;
     let o = two_workspaces(&mut h).await;
+    // User 77, named as an owner below, is a member here: only the reference is foreign.
+    h.join(&[77], ":as 1 admin").await;
     let own_contact = h
         .count("SELECT id FROM contacts WHERE workspace_id = 1")
         .await;
@@ -288,6 +290,7 @@ async fn the_same_deal_number_means_the_own_workspaces_deal(pool: PgPool) {
     let r = h.ok(":click deal:next:1").await;
     assert!(text(&r).contains("Qualified → Proposal"), "{r}");
     assert_eq!(h.count(&stage_of_d1(1)).await, 3);
+    h.join(&[42], ":as 1 admin").await;
     h.ok("/deal assign deal:D-1 owner:<@42>").await;
     assert_eq!(
         h.count("SELECT owner_id FROM deals WHERE workspace_id = 1 AND number = 1")

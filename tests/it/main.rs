@@ -17,3 +17,4 @@ mod pipeline;
 mod reports;
 mod scheduler;
 mod undo;
+mod visibility;

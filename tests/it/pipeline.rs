@@ -528,6 +528,9 @@ fn history(seed: u64) -> Vec<Event> {
 
 /// Plays the history through the console, as the people who did it, at the times they did it.
 async fn play(h: &mut Harness, events: &[Event]) {
+    // The team joins first: options naming a member accept only members.
+    h.join(&REPS, ":as 1 admin").await;
+    h.join(&[MANAGER], ":as 1 admin").await;
     let mut numbers = std::collections::HashMap::new();
     for e in events {
         h.run(&format!(":now {}", e.at.to_rfc3339())).await;
@@ -711,7 +714,7 @@ async fn figures_equal_an_independent_recomputation(pool: PgPool) {
 ///
 /// Asked on Dec 10.
 async fn hand_fixture(h: &mut Harness) {
-    h.run(":as 1 admin").await;
+    h.join(&[10, 11], ":as 1 admin").await;
     #[rustfmt::skip]
     let script = [
         ("2026-10-20T10:00:00Z", "/deal new title:D1 amount:100 owner:<@10>"),

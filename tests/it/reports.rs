@@ -1988,6 +1988,8 @@ async fn setup(h: &mut Harness) {
         )
         .await;
     }
+    // The team joins first: options naming a member accept only members.
+    h.join(&[10, 11, 12, 13, MANAGER], ":as 1 admin").await;
     for (member, quota) in [(10, "50k"), (11, "42500.50"), (12, "30k"), (MANAGER, "15k")] {
         must(
             h,
@@ -2334,6 +2336,7 @@ async fn reports_equal_an_independent_recomputation(pool: PgPool) {
 /// Activities: rep 10 call 11-28 (satisfaction 1), call 12-02 (4), meeting 12-03 (5),
 /// email 12-09; rep 11 visit 12-04 (3), note 12-05; manager 20 message 12-06 (2).
 async fn hand_fixture(h: &mut Harness) {
+    h.join(&[10, 11, 12, MANAGER], ":as 1 admin").await;
     h.run(":as 1 admin").await;
     h.run(":now 2025-08-01T12:00:00Z").await;
     for line in [

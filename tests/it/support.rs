@@ -71,6 +71,17 @@ impl Harness {
             .collect()
     }
 
+    /// Makes `users` members of the current workspace the way a person joins a team: each
+    /// acts once, as a rep (a later `:as` gives another role). Options that name a member accept
+    /// only members the workspace knows. Then runs `back` (say `:as 1 admin`).
+    pub async fn join(&mut self, users: &[i64], back: &str) {
+        for u in users {
+            self.run(&format!(":as {u} rep")).await;
+            self.ok("/tasks list").await;
+        }
+        self.run(back).await;
+    }
+
     /// Runs one line that must produce exactly one reply.
     pub async fn one(&mut self, line: &str) -> Value {
         let mut out = self.run(line).await;

@@ -3,6 +3,7 @@
 
 use super::{checked, date, lookup, name, name_opt, text};
 use crate::domain::refs::CompanyRef;
+use crate::domain::role::Role;
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
 use crate::engine::manifest::Args;
@@ -54,20 +55,37 @@ impl CompanyAdd {
     }
 }
 
+/// The company a contact or deal names, and the line the reply adds when naming it created it.
+pub(super) struct Named {
+    /// Row id.
+    pub id: i64,
+    /// As stored.
+    pub name: String,
+    /// "New company X created (did you mean Y?)", when it was created here.
+    pub created: Option<String>,
+}
+
 pub(super) async fn company_id(
     tx: &mut Tx,
     ctx: &mut Ctx,
     r: Option<CompanyRef>,
-) -> EngineResult<Option<(i64, String)>> {
+) -> EngineResult<Option<Named>> {
     match r {
         None => Ok(None),
         Some(CompanyRef::Name(name)) => {
             // Naming a company that does not exist yet creates it: the way people work is to
-            // add the contact first and let the account follow.
+            // add the contact first and let the account follow. A typo would make a second
+            // account silently, so the reply says so and offers the closest existing name.
+            tx.lock_name(ctx.ws_id(), "company", &name).await?;
             match lookup::company(tx, ctx, &CompanyRef::Name(name.clone())).await {
-                Ok(c) => Ok(Some((c.id, c.name))),
+                Ok(c) => Ok(Some(Named {
+                    id: c.id,
+                    name: c.name,
+                    created: None,
+                })),
                 Err(EngineError::NotFound(_)) => {
                     let name = checked("company", &name, crate::domain::text::line)?;
+                    let known = tx.company_names(ctx.ws_id(), ctx.owner_filter()).await?;
                     let id = tx
                         .insert_company(
                             ctx.ws_id(),
@@ -84,20 +102,35 @@ pub(super) async fn company_id(
                         .await?;
                     ctx.audit(tx, AuditAction::CompanyAdd, Entity::Company, id, None)
                         .await?;
-                    Ok(Some((id, name)))
+                    let label = format!("CO-{id} {}", ctx.esc(&name));
+                    let created = match lookup::closest(&name, &known) {
+                        Some(close) => Msg::new("company.created_on_the_fly_suggest")
+                            .arg("company", label)
+                            .arg("suggestion", ctx.esc(close)),
+                        None => Msg::new("company.created_on_the_fly").arg("company", label),
+                    };
+                    Ok(Some(Named {
+                        id,
+                        name,
+                        created: Some(ctx.m(created)),
+                    }))
                 }
                 Err(e) => Err(e),
             }
         }
         Some(r) => {
             let c = lookup::company(tx, ctx, &r).await?;
-            Ok(Some((c.id, c.name)))
+            Ok(Some(Named {
+                id: c.id,
+                name: c.name,
+                created: None,
+            }))
         }
     }
 }
 
 pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: CompanyAdd) -> EngineResult<Reply> {
-    let owner = lookup::owner_for(tx, ctx, AuditAction::CompanyAdd, c.owner).await?;
+    let owner = lookup::owner_for(tx, ctx, AuditAction::CompanyAdd, c.owner, "owner").await?;
     let new = NewCompany {
         name: c.name.clone(),
         owner_id: owner,
@@ -107,13 +140,23 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: CompanyAdd) -> EngineResu
         tags: c.tags,
         contract_end: c.contract_end,
     };
+    let exists =
+        || EngineError::Conflict(Msg::new("error.company_exists").arg("name", ctx.esc(&c.name)));
+    // Names are unique among what the caller sees (the database keeps them unique per owner):
+    // under `visibility own` a rep's new account never tells them another rep has one.
+    tx.lock_name(ctx.ws_id(), "company", &c.name).await?;
+    let same = tx
+        .companies_by_name(ctx.ws_id(), &c.name, ctx.owner_filter())
+        .await?;
+    if same
+        .iter()
+        .any(|co| co.name.to_lowercase() == c.name.to_lowercase())
+    {
+        return Err(exists());
+    }
     let id = match tx.insert_company(ctx.ws_id(), &new).await {
         Ok(id) => id,
-        Err(StoreError::Duplicate(_)) => {
-            return Err(EngineError::Conflict(
-                Msg::new("error.company_exists").arg("name", ctx.esc(&c.name)),
-            ));
-        }
+        Err(StoreError::Duplicate(_)) => return Err(exists()),
         Err(e) => return Err(e.into()),
     };
     ctx.audit(tx, AuditAction::CompanyAdd, Entity::Company, id, None)
@@ -130,26 +173,34 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: CompanyRef) -> EngineRes
     let (contacts, open_deals, won) = tx
         .company_counts(ctx.ws_id(), c.id, ctx.owner_filter())
         .await?;
+    // A rep under `visibility own` sees an account they work on, but not which other rep owns
+    // it; the team's accounts (a manager's or an admin's) say whose they are.
     let owner = tx
         .member(ctx.ws_id(), c.owner_id)
         .await?
-        .map(|m| m.display_name)
-        .unwrap_or_default();
+        .filter(|m| {
+            ctx.owner_filter()
+                .is_none_or(|me| me == c.owner_id || m.role != Role::Rep.as_str())
+        })
+        .map(|m| m.display_name);
     let none = ctx.t("common.none");
     let tier = c
         .tier
         .as_deref()
         .map(|t| ctx.t(&format!("tier.{t}")))
         .unwrap_or_else(|| none.clone());
-    let embed = Embed::new(format!("CO-{} {}", c.id, ctx.esc(&c.name)))
+    let mut embed = Embed::new(format!("CO-{} {}", c.id, ctx.esc(&c.name)))
         .inline(
             ctx.t("field.industry"),
             c.industry
                 .as_deref()
                 .map_or_else(|| none.clone(), |i| ctx.esc(i)),
         )
-        .inline(ctx.t("field.tier"), tier)
-        .inline(ctx.t("field.owner"), ctx.esc(&owner))
+        .inline(ctx.t("field.tier"), tier);
+    if let Some(owner) = owner {
+        embed = embed.inline(ctx.t("field.owner"), ctx.esc(&owner));
+    }
+    embed = embed
         .inline(
             ctx.t("field.website"),
             c.website

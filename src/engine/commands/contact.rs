@@ -138,32 +138,30 @@ pub(super) fn parse_tag(args: &Args) -> EngineResult<Command> {
 }
 
 pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResult<Reply> {
-    let owner = lookup::owner_for(tx, ctx, AuditAction::ContactAdd, c.owner).await?;
+    let owner = lookup::owner_for(tx, ctx, AuditAction::ContactAdd, c.owner, "owner").await?;
     if let Some(email) = &c.email {
-        if let Some(existing) = tx
-            .contact_by_email(ctx.ws_id(), email.as_str(), None)
-            .await?
-        {
-            // Refuse either way (emails are unique per workspace), but name the holder only to
-            // someone allowed to see it.
-            let visible = ctx.owner_filter().is_none_or(|me| me == existing.owner_id);
-            let msg = if visible {
+        // Emails are unique among the contacts the caller sees (the database keeps them unique
+        // per owner): under `visibility own` a rep may add a contact another rep already has,
+        // since refusing would tell them that contact exists.
+        tx.lock_name(ctx.ws_id(), "email", email.as_str()).await?;
+        let taken = tx
+            .contacts_by_email(ctx.ws_id(), email.as_str(), ctx.owner_filter())
+            .await?;
+        if let Some(existing) = taken.first() {
+            return Err(EngineError::Conflict(
                 Msg::new("error.contact_email_taken")
                     .arg("email", ctx.esc(email.as_str()))
                     .arg(
                         "contact",
                         format!("C-{} {}", existing.id, ctx.esc(&existing.name)),
-                    )
-            } else {
-                Msg::new("error.contact_email_taken_hidden").arg("email", ctx.esc(email.as_str()))
-            };
-            return Err(EngineError::Conflict(msg));
+                    ),
+            ));
         }
     }
     let company = company::company_id(tx, ctx, c.company).await?;
     let new = NewContact {
         name: c.name.clone(),
-        company_id: company.as_ref().map(|(id, _)| *id),
+        company_id: company.as_ref().map(|co| co.id),
         owner_id: owner,
         email: c.email.as_ref().map(|e| e.as_str().to_string()),
         phone: c.phone,
@@ -177,13 +175,16 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResu
     let mut msg = Msg::new("contact.added")
         .arg("id", format!("C-{id}"))
         .arg("name", ctx.esc(&c.name));
-    if let Some((_, name)) = company {
+    let mut lines = Vec::new();
+    if let Some(co) = company {
         msg = Msg::new("contact.added_at")
             .arg("id", format!("C-{id}"))
             .arg("name", ctx.esc(&c.name))
-            .arg("company", ctx.esc(&name));
+            .arg("company", ctx.esc(&co.name));
+        lines.extend(co.created);
     }
-    Ok(Reply::text(ctx.m(msg)))
+    lines.insert(0, ctx.m(msg));
+    Ok(Reply::text(lines.join("\n")))
 }
 
 /// Logs an interaction given as plain values (the deal card's form).

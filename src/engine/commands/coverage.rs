@@ -29,6 +29,7 @@ fn ctx() -> Ctx {
         now,
         action: Action::Command(Invocation::default()),
         in_dm: false,
+        guild_members: Vec::new(),
     };
     let ws = WorkspaceRow {
         id: 1,

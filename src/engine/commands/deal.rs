@@ -132,6 +132,12 @@ async fn deal_card(
     headline: Option<String>,
 ) -> EngineResult<Reply> {
     let none = ctx.t("common.none");
+    // A manager may have linked another rep's contact; under `visibility own` the deal's
+    // owner sees the deal but not that contact.
+    let contact_name = d.contact_name.clone().filter(|_| {
+        ctx.owner_filter()
+            .is_none_or(|me| d.contact_owner_id == Some(me))
+    });
     let stage = ctx.stage(d.stage_id);
     let probability = stage.map(|s| s.probability).unwrap_or(0);
     let mut embed = Embed::new(lookup::deal_label(d))
@@ -158,7 +164,7 @@ async fn deal_card(
         )
         .inline(
             ctx.t("field.contact"),
-            d.contact_name
+            contact_name
                 .as_deref()
                 .map_or_else(|| none.clone(), |n| ctx.esc(n)),
         )
@@ -213,7 +219,7 @@ async fn deal_card(
         }
         reply = reply.with_button(Click::DealWon(d.number).to_string(), ctx.t("button.won"));
         reply = reply.with_button(Click::DealLost(d.number).to_string(), ctx.t("button.lost"));
-        if d.contact_id.is_some() {
+        if contact_name.is_some() {
             reply = reply.with_button(Click::DealLog(d.number).to_string(), ctx.t("button.log"));
         }
     }
@@ -230,15 +236,19 @@ pub(crate) fn next_stage(ctx: &Ctx, current: i64) -> Option<&Stage> {
 }
 
 pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<Reply> {
-    let owner = lookup::owner_for(tx, ctx, AuditAction::DealNew, d.owner).await?;
+    let owner = lookup::owner_for(tx, ctx, AuditAction::DealNew, d.owner, "owner").await?;
     let contact = match &d.contact {
         Some(r) => Some(lookup::contact(tx, ctx, r).await?),
         None => None,
     };
+    let mut created_company = None;
     let company = match d.company {
         Some(r) => super::company::company_id(tx, ctx, Some(r))
             .await?
-            .map(|(id, _)| id),
+            .map(|co| {
+                created_company = co.created;
+                co.id
+            }),
         // A deal with a contact belongs to the contact's company unless told otherwise.
         None => contact.as_ref().and_then(|c| c.company_id),
     };
@@ -285,10 +295,13 @@ pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<
         .deal(ctx.ws_id(), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("new deal vanished"))?;
-    let headline = ctx.m(Msg::new("deal.created")
+    let mut headline = ctx.m(Msg::new("deal.created")
         .arg("deal", lookup::deal_label(&row))
         .arg("amount", ctx.money(row.amount_minor))
         .arg("stage", ctx.esc(&stage.name)));
+    if let Some(note) = created_company {
+        headline = format!("{headline}\n{note}");
+    }
     deal_card(tx, ctx, &row, Some(headline)).await
 }
 
@@ -494,7 +507,7 @@ pub(super) async fn assign(
     ctx.require_manager()?;
     let d = lookup::deal(tx, ctx, &r).await?;
     let member = ctx
-        .ensure_member(tx, AuditAction::DealAssign, owner)
+        .member_named(tx, AuditAction::DealAssign, owner, "owner")
         .await?;
     if d.owner_id == owner {
         return Err(EngineError::Conflict(

@@ -83,10 +83,20 @@ pub async fn contact(tx: &mut Tx, ctx: &Ctx, r: &ContactRef) -> EngineResult<Con
             .contact(ctx.ws_id(), *id, ctx.owner_filter())
             .await?
             .ok_or_else(|| not_found(format!("C-{id}"))),
-        ContactRef::Email(e) => tx
-            .contact_by_email(ctx.ws_id(), e, ctx.owner_filter())
-            .await?
-            .ok_or_else(|| not_found(e.clone())),
+        ContactRef::Email(e) => {
+            // One per owner: several only for a reader who sees more than one rep's book.
+            let rows = tx
+                .contacts_by_email(ctx.ws_id(), e, ctx.owner_filter())
+                .await?;
+            pick(
+                rows,
+                |_| false,
+                |c| format!("C-{} {}", c.id, escape(&c.name)),
+                e,
+                "error.contact_not_found",
+                "error.contact_ambiguous",
+            )
+        }
         ContactRef::Name(n) => {
             let rows = tx
                 .contacts_by_name(ctx.ws_id(), n, ctx.owner_filter())
@@ -104,16 +114,22 @@ pub async fn contact(tx: &mut Tx, ctx: &Ctx, r: &ContactRef) -> EngineResult<Con
     }
 }
 
-/// Finds a company.
+/// Finds a visible company: under `visibility own` a rep's own accounts and those where they
+/// hold a contact or a deal.
 pub async fn company(tx: &mut Tx, ctx: &Ctx, r: &CompanyRef) -> EngineResult<CompanyRow> {
     match r {
-        CompanyRef::Id(id) => tx.company(ctx.ws_id(), *id).await?.ok_or_else(|| {
-            EngineError::NotFound(
-                Msg::new("error.company_not_found").arg("given", format!("CO-{id}")),
-            )
-        }),
+        CompanyRef::Id(id) => tx
+            .company(ctx.ws_id(), *id, ctx.owner_filter())
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotFound(
+                    Msg::new("error.company_not_found").arg("given", format!("CO-{id}")),
+                )
+            }),
         CompanyRef::Name(n) => {
-            let rows = tx.companies_by_name(ctx.ws_id(), n).await?;
+            let rows = tx
+                .companies_by_name(ctx.ws_id(), n, ctx.owner_filter())
+                .await?;
             let lower = n.to_lowercase();
             pick(
                 rows,
@@ -127,19 +143,40 @@ pub async fn company(tx: &mut Tx, ctx: &Ctx, r: &CompanyRef) -> EngineResult<Com
     }
 }
 
-/// The owner of a new record: the caller, or someone else when a manager says so.
+/// The owner of a new record: the caller, or another member when a manager says so.
 pub(crate) async fn owner_for(
     tx: &mut Tx,
     ctx: &mut Ctx,
     action: crate::store::AuditAction,
     owner: Option<i64>,
+    option: &str,
 ) -> EngineResult<i64> {
     match owner {
         Some(o) if o != ctx.actor => {
             ctx.require_manager()?;
-            ctx.ensure_member(tx, action, o).await?;
+            ctx.member_named(tx, action, o, option).await?;
             Ok(o)
         }
         _ => Ok(ctx.actor),
     }
+}
+
+/// How alike two names must be (normalized Damerau-Levenshtein, case folded) to be offered
+/// as "did you mean"; the stage matcher uses the same measure.
+const SIMILAR: f64 = 0.7;
+
+/// The name among `names` closest to `given`, if one is close enough to be a likely typo.
+pub(crate) fn closest<'a>(given: &str, names: &'a [String]) -> Option<&'a str> {
+    let wanted = given.to_lowercase();
+    names
+        .iter()
+        .map(|n| {
+            (
+                strsim::normalized_damerau_levenshtein(&wanted, &n.to_lowercase()),
+                n,
+            )
+        })
+        .filter(|(score, _)| *score >= SIMILAR)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n.as_str())
 }

@@ -2,8 +2,10 @@
 
 use super::lookup;
 use crate::domain::refs::{ContactRef, DealRef, TaskRef};
+use crate::domain::role::Role;
 use crate::engine::clicks::Click;
 use crate::engine::ctx::Ctx;
+use crate::engine::errors;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
@@ -20,13 +22,16 @@ pub(super) async fn remind(
     contact: Option<ContactRef>,
     assignee: Option<i64>,
 ) -> EngineResult<Reply> {
-    let assignee = match assignee {
+    let (assignee, hidden_from) = match assignee {
         Some(a) if a != ctx.actor => {
             ctx.require_manager()?;
-            ctx.ensure_member(tx, AuditAction::Remind, a).await?;
-            a
+            let m = ctx.member_named(tx, AuditAction::Remind, a, "for").await?;
+            // What the reminder names must be what its reader may see.
+            let role = Role::parse(&m.role).unwrap_or(Role::Rep);
+            let limited = ctx.visibility.owner_filter(role, a).is_some();
+            (a, limited.then_some(m.display_name))
         }
-        _ => ctx.actor,
+        _ => (ctx.actor, None),
     };
     let deal = match &deal {
         Some(r) => Some(lookup::deal(tx, ctx, r).await?),
@@ -36,6 +41,26 @@ pub(super) async fn remind(
         Some(r) => Some(lookup::contact(tx, ctx, r).await?),
         None => None,
     };
+    if let Some(member) = hidden_from {
+        let hidden = [
+            deal.as_ref()
+                .filter(|d| d.owner_id != assignee)
+                .map(|d| ("deal", lookup::deal_label(d))),
+            contact
+                .as_ref()
+                .filter(|c| c.owner_id != assignee)
+                .map(|c| ("contact", format!("C-{} {}", c.id, ctx.esc(&c.name)))),
+        ];
+        if let Some((option, record)) = hidden.into_iter().flatten().next() {
+            return Err(errors::option(
+                option,
+                Msg::new("problem.hidden_from_assignee")
+                    .arg("record", record)
+                    .arg("member", ctx.esc(&member)),
+                Msg::new("accepted.assignee_record"),
+            ));
+        }
+    }
     let task = NewTask {
         assignee_id: assignee,
         created_by: ctx.actor,

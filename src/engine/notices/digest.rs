@@ -1,6 +1,8 @@
 //! The weekly KPI digest a workspace's channel gets: last week against the week before, the
 //! leaderboard, the quarter's funnel with its chart, the month's forecast against quota and
-//! the deals at risk. Posted to a channel, so it names what the whole team sees.
+//! the deals at risk. Posted to a channel, so it names only what the whole team sees: under
+//! `/settings visibility own` that is team totals, and the named leaderboard and at-risk deals
+//! go to each manager by DM ([`digest_detail`]).
 
 use crate::charts;
 use crate::domain::analytics::{forecast_stages, outlook};
@@ -8,16 +10,108 @@ use crate::domain::figures::win_rate;
 use crate::domain::money::add_minor;
 use crate::domain::period::Period;
 use crate::domain::pipeline::compute;
+use crate::domain::role::Visibility;
 use crate::domain::stage::Stage;
 use crate::domain::when::resolve_local;
 use crate::engine::format::Format;
 use crate::engine::reply::{Attachment, Embed, Reply};
 use crate::i18n::Msg;
-use crate::store::{DigestWorkspace, StageRow, Tx, WeekFigures};
+use crate::store::{DigestWorkspace, RepLine, RiskyDeal, StageRow, Tx, WeekFigures};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 fn week_win_rate(w: &WeekFigures) -> Option<f64> {
     win_rate(w.won_count, w.lost_count)
+}
+
+/// The week a digest on `slot_date` covers: its first day, the Monday after, and their UTC
+/// bounds in the workspace's zone.
+fn last_week(
+    f: &Format,
+    slot_date: NaiveDate,
+) -> (NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>) {
+    let this_monday =
+        slot_date - Duration::days(i64::from(slot_date.weekday().num_days_from_monday()));
+    let week_start = this_monday - Duration::days(7);
+    let bound = |d: NaiveDate| resolve_local(d.and_time(chrono::NaiveTime::MIN), f.tz);
+    (
+        week_start,
+        this_monday,
+        bound(week_start),
+        bound(this_monday),
+    )
+}
+
+/// The ISO week label, `2026-W48`.
+fn week_label(week_start: NaiveDate) -> String {
+    format!(
+        "{}-W{:02}",
+        week_start.iso_week().year(),
+        week_start.iso_week().week()
+    )
+}
+
+/// The leaderboard, one named line per rep.
+fn board_text(f: &Format, board: &[RepLine]) -> String {
+    if board.is_empty() {
+        return f.t("digest.no_activity");
+    }
+    board
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            format!(
+                "{}. {} · {} · {} · {}",
+                i + 1,
+                f.esc(&r.name),
+                f.money(r.won_amount),
+                f.m(Msg::new("digest.won_n").arg("count", r.won_count)),
+                f.m(Msg::new("digest.activities_n").arg("count", r.activities))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The deals at risk, named with their owners.
+fn risk_text(f: &Format, risky: &[RiskyDeal]) -> String {
+    if risky.is_empty() {
+        return f.t("common.none");
+    }
+    risky
+        .iter()
+        .map(|d| {
+            format!(
+                "D-{} {} · {} · {}",
+                d.number,
+                f.esc(&d.title),
+                f.money(d.amount_minor),
+                f.esc(&d.owner)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The named part of the week's digest (leaderboard, deals at risk) for one manager, in
+/// their language, sent by DM when the channel may show team totals only.
+pub async fn digest_detail(
+    tx: &mut Tx,
+    w: &DigestWorkspace,
+    locale: &str,
+    now: DateTime<Utc>,
+    slot_date: NaiveDate,
+) -> anyhow::Result<Reply> {
+    let f = Format::stored(locale, &w.timezone, &w.currency);
+    let (week_start, _, from, to) = last_week(&f, slot_date);
+    let board = tx.leaderboard(w.id, from, to).await?;
+    let today = now.with_timezone(&f.tz).date_naive();
+    let risky = tx.at_risk(w.id, now, today, w.stale_days).await?;
+    let embed =
+        Embed::new(f.m(Msg::new("digest.detail_title").arg("week", week_label(week_start))))
+            .field(f.t("digest.leaderboard"), board_text(&f, &board))
+            .field(f.t("digest.at_risk"), risk_text(&f, &risky))
+            .footer(f.t("digest.detail_footer"));
+    Ok(Reply::default().with_embed(embed))
 }
 
 /// One workspace's digest for the week before `slot_date` (Monday to Sunday, local), read in
@@ -29,11 +123,10 @@ pub async fn digest(
     slot_date: NaiveDate,
 ) -> anyhow::Result<Reply> {
     let f = Format::stored(&w.locale, &w.timezone, &w.currency);
-    let this_monday =
-        slot_date - Duration::days(i64::from(slot_date.weekday().num_days_from_monday()));
-    let week_start = this_monday - Duration::days(7);
+    // Under "own" a rep reading the channel must not learn other reps' deals or figures.
+    let team_only = w.visibility == Visibility::Own.as_str();
+    let (week_start, this_monday, from, to) = last_week(&f, slot_date);
     let bound = |d: NaiveDate| resolve_local(d.and_time(chrono::NaiveTime::MIN), f.tz);
-    let (from, to) = (bound(week_start), bound(this_monday));
     let (prev_from, prev_to) = (bound(week_start - Duration::days(7)), from);
     let week = tx.week_figures(w.id, from, to).await?;
     let prev = tx.week_figures(w.id, prev_from, prev_to).await?;
@@ -65,11 +158,7 @@ pub async fn digest(
 
     let money = |v: i64| f.money(v);
     let count = |v: i64| v.to_string();
-    let label = format!(
-        "{}-W{:02}",
-        week_start.iso_week().year(),
-        week_start.iso_week().week()
-    );
+    let label = week_label(week_start);
     let mut embed = Embed::new(
         f.m(Msg::new("digest.title")
             .arg("week", &label)
@@ -114,24 +203,10 @@ pub async fn digest(
     for (key, value) in week_lines {
         embed = embed.inline(f.t(key), value);
     }
-    let board_text = if board.is_empty() {
-        f.t("digest.no_activity")
+    let board_text = if team_only {
+        f.t("digest.leaderboard_private")
     } else {
-        board
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                format!(
-                    "{}. {} · {} · {} · {}",
-                    i + 1,
-                    f.esc(&r.name),
-                    money(r.won_amount),
-                    f.m(Msg::new("digest.won_n").arg("count", r.won_count)),
-                    f.m(Msg::new("digest.activities_n").arg("count", r.activities))
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        board_text(&f, &board)
     };
     embed = embed.field(f.t("digest.leaderboard"), board_text);
     let funnel_text = funnel
@@ -165,22 +240,11 @@ pub async fn digest(
             )
             .arg("attainment", attainment)),
     );
-    let risk_text = if risky.is_empty() {
-        f.t("common.none")
-    } else {
-        risky
-            .iter()
-            .map(|d| {
-                format!(
-                    "D-{} {} · {} · {}",
-                    d.number,
-                    f.esc(&d.title),
-                    money(d.amount_minor),
-                    f.esc(&d.owner)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+    let risk_text = match risky.first() {
+        Some(first) if team_only => f.m(Msg::new("digest.at_risk_total")
+            .arg("count", first.total_count)
+            .arg("amount", money(first.total_amount))),
+        _ => risk_text(&f, &risky),
     };
     embed = embed.field(f.t("digest.at_risk"), risk_text);
     let bars = charts::funnel_bars(&funnel, &|c| f.percent_whole(c));

@@ -8,5 +8,5 @@ mod digest;
 mod reminder;
 
 pub use agenda::agenda;
-pub use digest::digest;
+pub use digest::{digest, digest_detail};
 pub use reminder::reminder;

@@ -317,7 +317,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         SettingsCommand::Quota { member, amount } => {
             ctx.require_manager()?;
             let m = ctx
-                .ensure_member(tx, AuditAction::SettingsQuota, member)
+                .member_named(tx, AuditAction::SettingsQuota, member, "member")
                 .await?;
             let before = ctx.before(tx, Entity::Member, member).await?;
             tx.set_member_quota(ctx.ws_id(), member, amount.minor())
@@ -361,8 +361,11 @@ fn digest_text(ctx: &Ctx, key: &'static str) -> String {
 
 async fn show(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
     let members = tx.members(ctx.ws_id()).await?;
+    // Under `visibility own` a rep's figures are their own, quota included.
+    let mine = ctx.owner_filter();
     let quotas = members
         .iter()
+        .filter(|m| mine.is_none_or(|me| me == m.user_id))
         .filter_map(|m| {
             m.quota_minor
                 .map(|q| format!("{}: {}", ctx.esc(&m.display_name), ctx.money(q)))
@@ -420,6 +423,7 @@ async fn digest_preview(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
         digest_weekday: ctx.ws.digest_weekday,
         digest_time: ctx.ws.digest_time,
         stale_days: ctx.ws.stale_days,
+        visibility: ctx.ws.visibility.clone(),
     };
     let today = ctx.now.with_timezone(&ctx.ws_tz).date_naive();
     let mut reply = crate::engine::notices::digest(tx, &w, ctx.now, today).await?;
