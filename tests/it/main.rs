@@ -4,6 +4,7 @@
 pub mod fake_discord;
 mod support;
 
+mod answers;
 mod bad_input;
 mod commands;
 mod discord;
@@ -12,6 +13,7 @@ mod isolation;
 mod layers;
 mod permissions;
 mod pipeline;
+mod property;
 mod reports;
 mod scheduler;
 mod undo;

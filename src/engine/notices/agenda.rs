@@ -65,7 +65,7 @@ pub fn agenda(f: &Format, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
                 f.m(if c.days_left == 1 {
                     Msg::new("agenda.tomorrow")
                 } else {
-                    Msg::new("agenda.in_days").arg("days", c.days_left)
+                    Msg::new("agenda.in_days").count("days", c.days_left)
                 })
             )
         });

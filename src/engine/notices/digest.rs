@@ -126,7 +126,7 @@ pub async fn digest(
                     r.name,
                     money(r.won_amount),
                     f.m(Msg::new("digest.won_n").arg("count", r.won_count)),
-                    f.m(Msg::new("digest.activities_n").arg("count", r.activities))
+                    f.m(Msg::new("digest.activities_n").count("count", r.activities))
                 )
             })
             .collect::<Vec<_>>()
