@@ -229,10 +229,11 @@ impl Console {
             None
         };
         // The subcommand is checked before the options, so the error names what is wrong first.
-        // A command with a single option takes it bare: `/help deal` is `/help command:deal`.
+        // A command without subcommands and with a single option takes it bare: `/help deal`
+        // is `/help command:deal`.
         let specs = manifests.option_specs(&command, subcommand.as_deref())?;
         let only = match specs {
-            [one] if one.kind != crate::engine::manifest::kind::SUB_COMMAND => Some(&one.name),
+            [one] if !has_subs => Some(&one.name),
             _ => None,
         };
         let mut options = Vec::new();

@@ -37,7 +37,7 @@ pub fn agenda(f: &Format, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
                 d.number,
                 d.title,
                 d.stage,
-                f.m(Msg::new("deal.idle_days").arg("days", d.idle_days))
+                f.m(Msg::new("deal.idle_days").count("days", d.idle_days))
             )
         });
         embed = embed.field(f.t("agenda.stale"), lines(items.collect()));
