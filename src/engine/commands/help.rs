@@ -62,7 +62,7 @@ fn option_line(o: &OptionSpec, locale: Locale) -> String {
             .iter()
             .map(|c| choice_label(c, locale))
             .collect::<Vec<_>>()
-            .join(", ");
+            .join(if locale == Locale::ZhCn { "、" } else { ", " });
         line.push_str(
             &Msg::new("help.choices")
                 .arg("choices", choices)
