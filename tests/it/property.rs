@@ -1,6 +1,7 @@
 //! A property test that keeps every answer sound: command lines generated from the manifests
 //! themselves (every command, subcommand and option, with valid, boundary, malformed, huge,
-//! unicode and cross-workspace values, as every role, in both languages) run through the engine
+//! unicode and cross-workspace values, as every role, in both languages; and a tenth of the
+//! cases buttons and forms) run through the engine
 //! via the console against one real database. Each case must not panic, must never answer the
 //! generic "something went wrong", must answer every refusal ephemerally and say which option
 //! (or which named thing) it is about, must leave the database as it was when it refuses, and
@@ -367,6 +368,17 @@ fn cases(manifests: &Manifests, pools: &Pools) -> BoxedStrategy<Case> {
             paths.push(parts.prop_map(move |p| (head.clone(), p)).boxed());
         }
     }
+    let commands = Union::new(paths).prop_map(|(head, parts)| {
+        let parts: Vec<(String, String)> = parts.into_iter().flatten().collect();
+        let mut line = head;
+        for (name, v) in &parts {
+            line.push(' ');
+            line.push_str(name);
+            line.push(':');
+            line.push_str(&quote(v));
+        }
+        (line, parts)
+    });
     let callers = proptest::sample::select(vec![
         ":as 1 admin",
         ":as 2 manager",
@@ -374,25 +386,85 @@ fn cases(manifests: &Manifests, pools: &Pools) -> BoxedStrategy<Case> {
         ":as 4 rep",
     ]);
     let locales = proptest::sample::select(vec!["en", "zh-CN"]);
-    (Union::new(paths), callers, locales)
-        .prop_map(|((head, parts), caller, locale)| {
-            let parts: Vec<(String, String)> = parts.into_iter().flatten().collect();
-            let mut line = head;
-            for (name, v) in &parts {
-                line.push(' ');
-                line.push_str(name);
-                line.push(':');
-                line.push_str(&quote(v));
-            }
-            Case {
-                caller,
-                locale,
-                line,
-                given: parts.iter().map(|(n, _)| n.clone()).collect(),
-                values: parts.into_iter().map(|(_, v)| v).collect(),
-            }
+    let lines = prop_oneof![9 => commands, 1 => buttons(pools)];
+    (lines, callers, locales)
+        .prop_map(|((line, parts), caller, locale)| Case {
+            caller,
+            locale,
+            line,
+            given: parts.iter().map(|(n, _)| n.clone()).collect(),
+            values: parts.into_iter().map(|(_, v)| v).collect(),
         })
         .boxed()
+}
+
+/// Buttons and forms, as a person would press and fill them in, on this workspace's records,
+/// another workspace's and none: the same engine paths as commands, without a manifest.
+fn buttons(pools: &Pools) -> BoxedStrategy<(String, Vec<(String, String)>)> {
+    let numbers = vec![
+        "1".to_string(),
+        "2".into(),
+        "3".into(),
+        "4".into(),
+        "5".into(),
+        "6".into(),
+        "999".into(),
+        "0".into(),
+        "-1".into(),
+        "9223372036854775807".into(),
+        pools.other_contact.to_string(),
+        pools.other_task.to_string(),
+    ];
+    let number = proptest::sample::select(numbers);
+    let click = (
+        texts(&[
+            "deal:next:",
+            "deal:won:",
+            "deal:lost:",
+            "deal:log:",
+            "deal:show:",
+            "contact:show:",
+            "task:done:",
+            "task:snooze:",
+            "deal:explode:",
+        ]),
+        number.clone(),
+        texts(&["", ":1h", ":1d", ":2y"]),
+    )
+        .prop_map(|(head, n, tail)| {
+            let tail = if head == "task:snooze:" {
+                tail
+            } else {
+                String::new()
+            };
+            (
+                format!(":click {head}{n}{tail}"),
+                vec![("id".to_string(), n)],
+            )
+        });
+    let lost = (number.clone(), odd_text()).prop_map(|(n, reason)| {
+        let line = format!(":submit deal:lost:{n} reason:{}", quote(&reason));
+        (
+            line,
+            vec![("id".to_string(), n), ("reason".to_string(), reason)],
+        )
+    });
+    let log = (number, texts(&["call", "email", "fax", ""]), odd_text()).prop_map(
+        |(n, kind, summary)| {
+            let line = format!(
+                ":submit deal:log:{n} kind:{} summary:{}",
+                quote(&kind),
+                quote(&summary)
+            );
+            let fields = vec![
+                ("id".to_string(), n),
+                ("kind".to_string(), kind),
+                ("summary".to_string(), summary),
+            ];
+            (line, fields)
+        },
+    );
+    prop_oneof![3 => click, 1 => lost, 1 => log].boxed()
 }
 
 /// Workspace 1 has a little of everything and four members (1 admin, 2 manager, 3 and 4
@@ -487,8 +559,9 @@ fn names_something(manifests: &Manifests, case: &Case, content: &str) -> bool {
     {
         return true;
     }
-    // Refusals about who is asking, not about what was typed.
-    const ABOUT_THE_CALLER: [&str; 6] = [
+    // Refusals about who is asking or what was pressed, not about what was typed.
+    const ABOUT_THE_CALLER: [&str; 7] = [
+        "error.unknown_button",
         "error.need_admin",
         "error.need_manager",
         "error.visibility_own",
@@ -526,9 +599,10 @@ async fn generated_commands_are_answered_soundly(pool: PgPool) {
         .collect();
     let mut problems: Vec<String> = Vec::new();
     let mut before = h.fingerprint().await;
-    let (mut refused, mut changed) = (0, 0);
+    let (mut refused, mut changed, mut pressed) = (0, 0, 0);
     for _ in 0..total {
         let case = strategy.new_tree(&mut runner).expect("a case").current();
+        pressed += usize::from(case.line.starts_with(':'));
         h.run(case.caller).await;
         h.run(&format!(":locale {}", case.locale)).await;
         let run = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
@@ -581,7 +655,9 @@ async fn generated_commands_are_answered_soundly(pool: PgPool) {
         }
         problems.push(format!("{label}\n    {}", case_problems.join("\n    ")));
     }
-    eprintln!("property: {total} cases, {refused} refused, {changed} changed the database");
+    eprintln!(
+        "property: {total} cases ({pressed} buttons and forms), {refused} refused, {changed} changed the database"
+    );
     assert!(
         problems.is_empty(),
         "{} of {total} generated cases went wrong (seed {seed:?}; rerun with PROPTEST_RNG_SEED):\n{}",
