@@ -3,7 +3,7 @@
 
 use crate::domain::locale::Locale;
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Keys asked for but missing in the asked locale. Tests read this to prove the catalog is
 /// complete for every path they drive; production only pays for it on a miss.
@@ -59,6 +59,8 @@ pub struct Msg {
     pub key: &'static str,
     /// Placeholder values.
     pub args: Vec<(&'static str, Arg)>,
+    /// The number that picks the plural form, when the catalog holds `key.one`, `key.other`...
+    pub plural: Option<String>,
 }
 
 /// A placeholder value: plain text, or a message rendered in the same language.
@@ -76,12 +78,23 @@ impl Msg {
         Msg {
             key,
             args: Vec::new(),
+            plural: None,
         }
     }
 
     /// Adds one placeholder value shown as given.
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Msg {
         self.args.push((name, Arg::Text(value.to_string())));
+        self
+    }
+
+    /// Adds a number shown as given that also picks the message's plural form: the catalog
+    /// holds the key once per CLDR category the language uses (`key.one`, `key.other`; Chinese
+    /// only `key.other`), and the language's rules choose, so English reads "1 deal", "2 deals".
+    pub fn count(mut self, name: &'static str, n: impl ToString) -> Msg {
+        let n = n.to_string();
+        self.plural = Some(n.clone());
+        self.args.push((name, Arg::Text(n)));
         self
     }
 
@@ -104,6 +117,63 @@ impl Msg {
                 (*name, text)
             })
             .collect();
-        tr(locale, self.key, &args)
+        match &self.plural {
+            None => tr(locale, self.key, &args),
+            Some(n) => {
+                let form = format!("{}.{}", self.key, plural_category(locale, n));
+                let other = format!("{}.other", self.key);
+                let key = if has_exact(locale, &form) {
+                    form
+                } else {
+                    other
+                };
+                tr(locale, &key, &args)
+            }
+        }
+    }
+}
+
+/// The CLDR plural category of `n` (as written, so `1.0` is not `1`) in `locale`.
+fn plural_category(locale: Locale, n: &str) -> &'static str {
+    use intl_pluralrules::{PluralCategory, PluralRuleType, PluralRules};
+    static RULES: [OnceLock<Option<PluralRules>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let (slot, tag) = match locale {
+        Locale::En => (&RULES[0], "en"),
+        Locale::ZhCn => (&RULES[1], "zh"),
+    };
+    let rules = slot.get_or_init(|| {
+        let lang = tag.parse::<unic_langid::LanguageIdentifier>().ok()?;
+        PluralRules::create(lang, PluralRuleType::CARDINAL).ok()
+    });
+    match rules.as_ref().and_then(|r| r.select(n).ok()) {
+        Some(PluralCategory::ZERO) => "zero",
+        Some(PluralCategory::ONE) => "one",
+        Some(PluralCategory::TWO) => "two",
+        Some(PluralCategory::FEW) => "few",
+        Some(PluralCategory::MANY) => "many",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_picks_the_plural_form_of_the_language() {
+        let footer = |n: &str, l| Msg::new("deal.list_footer").count("count", n).render(l);
+        assert_eq!(footer("1", Locale::En), "1 deal");
+        assert_eq!(footer("0", Locale::En), "0 deals");
+        assert_eq!(footer("2", Locale::En), "2 deals");
+        // As written: "1.0" is not "1" in CLDR's English rules.
+        assert_eq!(
+            Msg::new("pipeline.days")
+                .count("days", "1.0")
+                .render(Locale::En),
+            "1.0 days"
+        );
+        assert_eq!(footer("1", Locale::ZhCn), "共 1 笔交易");
+        assert_eq!(footer("7", Locale::ZhCn), "共 7 笔交易");
+        assert!(misses().iter().all(|m| !m.contains("list_footer")));
     }
 }

@@ -3,13 +3,17 @@
 //! it as text or JSON.
 
 use super::{render_text, Console, Output, Target, CONSOLE_CHANNEL};
+use crate::domain::locale::Locale;
 use crate::engine::{Action, Engine, Invocation, OptionValue, Request, RoleSource};
+use crate::i18n::Msg;
 use anyhow::Context as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Reads commands from stdin until end of input, ctrl-c or `:quit`, printing each answer.
 pub async fn run_stdin(mut console: Console, json: bool) -> anyhow::Result<()> {
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    // Bytes, not `lines()`: a line that is not UTF-8 is answered and skipped, not fatal.
+    let mut input = BufReader::new(tokio::io::stdin());
+    let mut buf = Vec::new();
     let mut stdout = tokio::io::stdout();
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if interactive && !json {
@@ -20,21 +24,33 @@ pub async fn run_stdin(mut console: Console, json: bool) -> anyhow::Result<()> {
             stdout.write_all(b"> ").await?;
             stdout.flush().await?;
         }
-        let line = tokio::select! {
-            line = lines.next_line() => line.context("failed to read stdin")?,
-            _ = tokio::signal::ctrl_c() => None,
+        buf.clear();
+        let read = tokio::select! {
+            read = input.read_until(b'\n', &mut buf) => read.context("failed to read stdin")?,
+            _ = tokio::signal::ctrl_c() => 0,
         };
-        let Some(line) = line else { break };
-        if matches!(line.trim(), ":quit" | ":q" | ":exit") {
+        if read == 0 {
             break;
         }
-        for out in console.handle_line(&line).await {
+        let outputs = match decode_line(&buf) {
+            Some(line) if matches!(line.trim(), ":quit" | ":q" | ":exit") => break,
+            Some(line) => console.handle_line(line).await,
+            None => console.not_utf8(),
+        };
+        for out in outputs {
             stdout.write_all(console.render(&out).as_bytes()).await?;
             stdout.write_all(b"\n").await?;
         }
         stdout.flush().await?;
     }
     Ok(())
+}
+
+/// One line of input without its line ending, or `None` when it is not UTF-8.
+fn decode_line(buf: &[u8]) -> Option<&str> {
+    let line = buf.strip_suffix(b"\n").unwrap_or(buf);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    std::str::from_utf8(line).ok()
 }
 
 /// The reports `salesbot report` prints.
@@ -141,6 +157,28 @@ pub async fn report(engine: &Engine, query: &ReportQuery, json: bool) -> anyhow:
     let Some(reply) = engine.handle(request).await else {
         anyhow::bail!("the report gave no answer");
     };
+    // In Discord a member option is someone in the server, and one who never used the bot has
+    // no figures yet; here it is a typed number, and one the workspace never saw is a mistake.
+    if let (Some(member), false) = (query.member, reply.ephemeral) {
+        let known = match i64::try_from(member) {
+            Ok(id) => {
+                let mut tx = engine.store().begin().await?;
+                tx.member(query.workspace, id).await?.is_some()
+            }
+            Err(_) => false,
+        };
+        if !known {
+            let msg = Msg::new("error.invalid_option")
+                .arg("option", "--member")
+                .arg_msg(
+                    "problem",
+                    Msg::new("problem.unknown_member").arg("given", member),
+                )
+                .arg_msg("accepted", Msg::new("accepted.member"));
+            eprintln!("⚠️ {}", msg.render(Locale::En));
+            return Ok(1);
+        }
+    }
     let out = Output {
         to: Target::Reply,
         user: 0,

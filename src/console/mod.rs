@@ -169,6 +169,11 @@ impl Console {
         self.reply(Reply::private(msg.render(self.locale())))
     }
 
+    /// The answer to a line that is not valid UTF-8: what was wrong, and the session goes on.
+    pub fn not_utf8(&self) -> Vec<Output> {
+        self.reply(meta_error(self.locale(), Msg::new("console.not_utf8")))
+    }
+
     /// Handles one line and returns what to print.
     pub async fn handle_line(&mut self, line: &str) -> Vec<Output> {
         let line = line.trim();
@@ -183,7 +188,18 @@ impl Console {
         }
         match self.parse_command(line) {
             Ok(inv) => self.send(Action::Command(inv)).await,
-            Err(msg) => self.reply(crate::engine::error_reply_for(&msg, self.locale())),
+            Err(e) => {
+                // Name the options as the reader's Discord would, like the engine's own errors.
+                let mut words = line.split_whitespace();
+                let command = words.next().unwrap_or_default().trim_start_matches('/');
+                let command = command.to_lowercase();
+                let sub = words
+                    .next()
+                    .filter(|w| !w.contains(':'))
+                    .map(str::to_lowercase);
+                let path = Some((command.as_str(), sub.as_deref()));
+                self.reply(self.engine.error_reply(&e, path, self.locale()))
+            }
         }
     }
 
@@ -212,10 +228,20 @@ impl Console {
         } else {
             None
         };
-        // Check the subcommand before the options, so the error names what is wrong first.
-        manifests.option_specs(&command, subcommand.as_deref())?;
+        // The subcommand is checked before the options, so the error names what is wrong first.
+        // A command without subcommands and with a single option takes it bare: `/help deal`
+        // is `/help command:deal`.
+        let specs = manifests.option_specs(&command, subcommand.as_deref())?;
+        let only = match specs {
+            [one] if !has_subs => Some(&one.name),
+            _ => None,
+        };
         let mut options = Vec::new();
         for word in rest {
+            let word = match only {
+                Some(name) if !word.contains(':') => format!("{name}:{word}"),
+                _ => word,
+            };
             let Some((name, value)) = word.split_once(':') else {
                 return Err(crate::engine::EngineError::Invalid(
                     Msg::new("console.expected_option").arg("given", &word),
@@ -375,6 +401,10 @@ impl Console {
         }
         .await;
         if let Err(e) = result {
+            if crate::store::StoreError::is_outage(&e) {
+                tracing::warn!(error = ?e, "scheduled work waits for the database");
+                return self.reply(meta_error(self.locale(), Msg::new("error.unavailable")));
+            }
             tracing::error!(error = ?e, "scheduled work failed");
             return self.reply(meta_error(self.locale(), Msg::new("error.unexpected")));
         }

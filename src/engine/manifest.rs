@@ -5,7 +5,7 @@
 use super::format::escape;
 use super::EngineError;
 use crate::domain::locale::Locale;
-use crate::i18n::Msg;
+use crate::i18n::{Arg, Msg};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -78,6 +78,9 @@ pub struct OptionSpec {
     pub kind: u8,
     /// Name.
     pub name: String,
+    /// Localized names, as Discord shows them to a reader of that language.
+    #[serde(default)]
+    pub name_localizations: BTreeMap<String, String>,
     /// English description.
     pub description: String,
     /// Localized descriptions.
@@ -118,7 +121,8 @@ pub struct ChoiceSpec {
 }
 
 impl ChoiceSpec {
-    fn value_text(&self) -> String {
+    /// The value as text, the way a person types it at the console.
+    pub fn value_text(&self) -> String {
         match &self.value {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -452,6 +456,84 @@ impl Manifests {
         })
     }
 
+    /// The message with the command, subcommand and option names it quotes as Discord shows
+    /// them in `locale`: an error about `amount` reads 金额 to a zh-CN reader, the label their
+    /// client puts on that field. Names the manifest does not know are left as typed.
+    pub fn localize_names(
+        &self,
+        msg: &Msg,
+        command: &str,
+        sub: Option<&str>,
+        locale: Locale,
+    ) -> Msg {
+        let Some(spec) = self.command(command).filter(|_| locale != Locale::En) else {
+            return msg.clone();
+        };
+        let local = |o: &OptionSpec| o.name_localizations.get(locale.tag()).cloned();
+        let sub_spec = |name: &str| {
+            spec.options
+                .iter()
+                .find(|o| o.kind == kind::SUB_COMMAND && o.name == name)
+        };
+        let options = sub
+            .and_then(sub_spec)
+            .map(|s| s.options.as_slice())
+            .unwrap_or(&spec.options);
+        let option = |name: &str| {
+            options
+                .iter()
+                .find(|o| o.name == name)
+                .and_then(local)
+                .unwrap_or_else(|| name.to_string())
+        };
+        let subcommand = |name: &str| {
+            sub_spec(name)
+                .and_then(local)
+                .unwrap_or_else(|| name.to_string())
+        };
+        let command_name = spec
+            .name_localizations
+            .get(locale.tag())
+            .cloned()
+            .unwrap_or_else(|| spec.name.clone());
+        let list = |text: &str, one: &dyn Fn(&str) -> String| {
+            text.split(", ").map(one).collect::<Vec<_>>().join(", ")
+        };
+        let label = |option: &str, value: &str| {
+            options
+                .iter()
+                .find(|o| o.name == option)
+                .and_then(|o| o.choices.iter().find(|c| c.value_text() == value))
+                .and_then(|c| c.name_localizations.get(locale.tag()).cloned())
+                .unwrap_or_else(|| value.to_string())
+        };
+        let rename_one = |arg: &str, text: &str| -> String {
+            match arg {
+                "option" | "other" => option(text),
+                // A settings action is named by the label the reader picked it by.
+                "action" => label("action", text),
+                "options" => list(text, &option),
+                "subcommands" => list(text, &subcommand),
+                "command" if text.trim_start_matches('/') == spec.name => {
+                    format!("/{command_name}")
+                }
+                "command" => match text.trim_start_matches('/').split_once(' ') {
+                    Some((c, s)) if c == spec.name => format!("/{command_name} {}", subcommand(s)),
+                    _ => text.to_string(),
+                },
+                _ => text.to_string(),
+            }
+        };
+        let rename = |arg: &str, text: &str, about: Option<&str>| -> String {
+            match (arg, about) {
+                // The choices of the option, as the reader's Discord lists them.
+                ("choices", Some(about)) => list(text, &|v| label(about, v)),
+                _ => rename_one(arg, text),
+            }
+        };
+        rename_args(msg, &rename)
+    }
+
     /// The localized name of a command, for help.
     pub fn description(&self, command: &str, locale: Locale) -> Option<String> {
         let spec = self.command(command)?;
@@ -462,6 +544,23 @@ impl Manifests {
                 .unwrap_or_else(|| spec.description.clone()),
         )
     }
+}
+
+/// Renames a message's arguments (and those of the messages inside it); `rename` gets the
+/// argument's name, its text and the option the message is about, if it names one.
+fn rename_args(msg: &Msg, rename: &dyn Fn(&str, &str, Option<&str>) -> String) -> Msg {
+    let about = msg.args.iter().find_map(|(name, value)| match value {
+        Arg::Text(text) if *name == "option" => Some(text.clone()),
+        _ => None,
+    });
+    let mut out = msg.clone();
+    for (name, value) in out.args.iter_mut() {
+        match value {
+            Arg::Text(text) => *text = rename(name, text, about.as_deref()),
+            Arg::Msg(inner) => *inner = rename_args(inner, rename),
+        }
+    }
+    out
 }
 
 /// A Discord id typed bare or inside its mention markup.
@@ -476,6 +575,18 @@ fn snowflake(raw: &str, prefixes: &[&str]) -> Option<u64> {
         .parse::<u64>()
         .ok()
         .filter(|id| *id > 0 && *id <= i64::MAX as u64)
+}
+
+/// A value as the person gave it, for quoting back in an error (never Rust's debug form).
+fn plain(value: &OptionValue) -> String {
+    match value {
+        OptionValue::String(s) => s.clone(),
+        OptionValue::Integer(i) => i.to_string(),
+        OptionValue::Number(n) => n.to_string(),
+        OptionValue::Boolean(b) => b.to_string(),
+        // Bare ids: mention markup quoted back would render as a mention.
+        OptionValue::User(id) | OptionValue::Channel(id) | OptionValue::Role(id) => id.to_string(),
+    }
 }
 
 fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError> {
@@ -501,7 +612,7 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
         return Err(invalid(
             Msg::new("error.option_type")
                 .arg("option", name)
-                .arg("given", escape(&format!("{value:?}")))
+                .arg("given", escape(&plain(value)))
                 .arg_msg("expected", type_msg(spec.kind)),
         ));
     }
@@ -521,11 +632,21 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
             .min_length
             .unwrap_or(0)
             .max(if spec.required { 1 } else { 0 });
-        if len < min || (spec.required && s.trim().is_empty()) {
+        if s.trim().is_empty() && (len < min || spec.required) {
             return Err(invalid(
                 Msg::new("error.option_too_short")
                     .arg("option", name)
                     .arg("min", min.max(1)),
+            ));
+        }
+        if len < min {
+            // Say how short it is: "must not be empty" for two letters sends a person looking
+            // for the wrong mistake.
+            return Err(invalid(
+                Msg::new("error.option_too_short_given")
+                    .arg("option", name)
+                    .arg("given", len)
+                    .arg("min", min),
             ));
         }
         // Newlines are fine in a summary; other control characters only corrupt displays.
@@ -584,11 +705,7 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
         }
     }
     if !spec.choices.is_empty() {
-        let given = match value {
-            OptionValue::String(s) => s.clone(),
-            OptionValue::Integer(i) => i.to_string(),
-            other => format!("{other:?}"),
-        };
+        let given = plain(value);
         if !spec.choices.iter().any(|c| c.value_text() == given) {
             let accepted = spec
                 .choices

@@ -211,9 +211,54 @@ impl Engine {
                 Err(EngineError::Contention(why)) if attempts < 4 => {
                     tracing::debug!(attempts, %why, "retrying after contention");
                 }
-                Err(e) => return Some(errors::error_reply(&e, locale)),
+                Err(EngineError::Unavailable) => {
+                    let offline = self.help_offline(&req, locale);
+                    return offline.or_else(|| {
+                        Some(self.error_reply(&EngineError::Unavailable, None, locale))
+                    });
+                }
+                Err(e) => {
+                    let path = match &req.action {
+                        Action::Command(inv) => {
+                            Some((inv.command.as_str(), inv.subcommand.as_deref()))
+                        }
+                        _ => None,
+                    };
+                    return Some(self.error_reply(&e, path, locale));
+                }
             }
         }
+    }
+
+    /// `/help` reads only the manifests, so it answers while the database is away.
+    fn help_offline(&self, req: &Request, locale: Locale) -> Option<Reply> {
+        let Action::Command(inv) = &req.action else {
+            return None;
+        };
+        let args = self.manifests.validate(inv).ok()?;
+        Command::help_without_store(inv, &args, locale, &self.manifests)
+    }
+
+    /// The ephemeral reply for a failed request, naming options and commands as Discord shows
+    /// them in `locale`. `path` is the command and subcommand the request was for, if any.
+    pub fn error_reply(
+        &self,
+        e: &EngineError,
+        path: Option<(&str, Option<&str>)>,
+        locale: Locale,
+    ) -> Reply {
+        let localize = |m: &Msg| match path {
+            Some((command, sub)) => self.manifests.localize_names(m, command, sub, locale),
+            None => m.clone(),
+        };
+        let e = match e {
+            EngineError::Invalid(m) => EngineError::Invalid(localize(m)),
+            EngineError::NotFound(m) => EngineError::NotFound(localize(m)),
+            EngineError::Forbidden(m) => EngineError::Forbidden(localize(m)),
+            EngineError::Conflict(m) => EngineError::Conflict(localize(m)),
+            other => return errors::error_reply(other, locale),
+        };
+        errors::error_reply(&e, locale)
     }
 
     async fn run(&self, req: &Request, locale: &mut Locale) -> EngineResult<Reply> {
@@ -278,9 +323,4 @@ impl Engine {
         tx.commit().await?;
         Ok(reply)
     }
-}
-
-/// The ephemeral reply for an error found outside the engine (the console's own parsing).
-pub fn error_reply_for(e: &EngineError, locale: Locale) -> Reply {
-    errors::error_reply(e, locale)
 }

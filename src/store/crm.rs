@@ -103,6 +103,14 @@ const CONTACT_SELECT: &str = "SELECT c.id, c.name, c.company_id, co.name AS comp
      FROM contacts c
      LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id";
 
+/// What a contact search matches ($4 the text, $6 `%text%` escaped): the list and its count.
+const CONTACT_FIND: &str =
+    "(lower(c.name) LIKE $6 OR lower(c.email) LIKE $6 OR lower(co.name) LIKE $6
+                    OR lower($4) = ANY (c.tags))";
+
+/// How many contacts a search shows.
+pub const CONTACT_FIND_LIMIT: i64 = 15;
+
 const COMPANY_SELECT: &str =
     "SELECT id, name, owner_id, industry, tier, website, tags, contract_end FROM companies co";
 
@@ -331,10 +339,31 @@ impl Tx {
         query: &str,
         owner: Option<i64>,
     ) -> StoreResult<Vec<ContactRow>> {
-        let filter = "(lower(c.name) LIKE $6 OR lower(c.email) LIKE $6 OR lower(co.name) LIKE $6
-                    OR lower($4) = ANY (c.tags))
-             ORDER BY c.name LIMIT 15";
-        self.contacts_where(filter, ws, owner, None, query).await
+        let filter = format!("{CONTACT_FIND} ORDER BY c.name LIMIT {CONTACT_FIND_LIMIT}");
+        self.contacts_where(&filter, ws, owner, None, query).await
+    }
+
+    /// How many contacts match a search in all ([`Tx::find_contacts`] shows the first 15).
+    pub async fn count_found_contacts(
+        &mut self,
+        ws: i64,
+        query: &str,
+        owner: Option<i64>,
+    ) -> StoreResult<i64> {
+        let sql = format!(
+            "SELECT count(*) FROM contacts c
+             LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id
+             WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2) AND {CONTACT_FIND}"
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(ws)
+            .bind(owner)
+            .bind(None::<i64>)
+            .bind(query)
+            .bind(like_prefix(query))
+            .bind(format!("%{}", like_prefix(query)))
+            .fetch_one(self.conn())
+            .await?)
     }
 
     /// Replaces a contact's tags.

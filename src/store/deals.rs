@@ -101,6 +101,14 @@ const DEAL_SELECT: &str = "SELECT d.id, d.number, d.title, d.company_id, co.name
      LEFT JOIN contacts ct ON ct.workspace_id = d.workspace_id AND ct.id = d.contact_id
      LEFT JOIN members m ON m.workspace_id = d.workspace_id AND m.user_id = d.owner_id";
 
+/// The conditions of [`DealFilter`] ($1 workspace, $2 owner, $3 stage, $4 status, $5 stale),
+/// shared by the list and its count so the two never disagree.
+const DEAL_FILTER: &str = "d.workspace_id = $1
+               AND ($2::bigint IS NULL OR d.owner_id = $2)
+               AND ($3::bigint IS NULL OR d.stage_id = $3)
+               AND ($4::text IS NULL OR d.status = $4)
+               AND ($5::timestamptz IS NULL OR (d.status = 'open' AND d.last_activity_at < $5))";
+
 impl Tx {
     /// Inserts a deal with its first stage-history row; returns the deal id and the history row id.
     pub async fn insert_deal(
@@ -212,11 +220,7 @@ impl Tx {
     /// Lists deals, newest activity last for stale lists and by number otherwise.
     pub async fn list_deals(&mut self, ws: i64, f: &DealFilter) -> StoreResult<Vec<DealRow>> {
         let sql = format!(
-            "{DEAL_SELECT} WHERE d.workspace_id = $1
-               AND ($2::bigint IS NULL OR d.owner_id = $2)
-               AND ($3::bigint IS NULL OR d.stage_id = $3)
-               AND ($4::text IS NULL OR d.status = $4)
-               AND ($5::timestamptz IS NULL OR (d.status = 'open' AND d.last_activity_at < $5))
+            "{DEAL_SELECT} WHERE {DEAL_FILTER}
              ORDER BY CASE WHEN $5::timestamptz IS NULL THEN 0 ELSE extract(epoch FROM d.last_activity_at) END,
                       d.number DESC
              LIMIT $6"
@@ -229,6 +233,19 @@ impl Tx {
             .bind(f.stale_before)
             .bind(f.limit)
             .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// How many deals match the filter in all, beyond its limit: lists say "15 of 302".
+    pub async fn count_deals(&mut self, ws: i64, f: &DealFilter) -> StoreResult<i64> {
+        let sql = format!("SELECT count(*) FROM deals d WHERE {DEAL_FILTER}");
+        Ok(sqlx::query_scalar(&sql)
+            .bind(ws)
+            .bind(f.owner)
+            .bind(f.stage_id)
+            .bind(f.status)
+            .bind(f.stale_before)
+            .fetch_one(self.conn())
             .await?)
     }
 

@@ -108,6 +108,28 @@ impl From<TotalOverflow> for StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether an error, anywhere in its chain, is the database being away: scheduled work
+    /// reports through anyhow, and its caller still owes the person the outage message.
+    pub fn is_outage(e: &anyhow::Error) -> bool {
+        e.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<StoreError>(),
+                Some(StoreError::Unavailable(_))
+            ) || matches!(
+                cause.downcast_ref::<sqlx::Error>(),
+                Some(
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::Protocol(_)
+                )
+            )
+        })
+    }
+}
+
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 

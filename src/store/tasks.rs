@@ -62,6 +62,10 @@ const TASK_SELECT: &str =
      JOIN workspaces w ON w.id = t.workspace_id
      LEFT JOIN members m ON m.workspace_id = t.workspace_id AND m.user_id = t.assignee_id";
 
+/// One assignee's tasks ($1 workspace, $2 assignee, $3 status or all): the list and its count.
+const TASK_FILTER: &str =
+    "t.workspace_id = $1 AND t.assignee_id = $2 AND ($3::text IS NULL OR t.status = $3)";
+
 impl Tx {
     /// Inserts a task and returns its id.
     pub async fn insert_task(
@@ -108,7 +112,7 @@ impl Tx {
         limit: i64,
     ) -> StoreResult<Vec<TaskRow>> {
         let sql = format!(
-            "{TASK_SELECT} {TASK_LINKS} WHERE t.workspace_id = $1 AND t.assignee_id = $2 AND ($3::text IS NULL OR t.status = $3)
+            "{TASK_SELECT} {TASK_LINKS} WHERE {TASK_FILTER}
              ORDER BY t.status = 'open' DESC, t.due_at LIMIT $4"
         );
         Ok(sqlx::query_as(&sql)
@@ -117,6 +121,22 @@ impl Tx {
             .bind(status)
             .bind(limit)
             .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// How many tasks [`Tx::list_tasks`] would show without its limit.
+    pub async fn count_tasks(
+        &mut self,
+        ws: i64,
+        assignee: i64,
+        status: Option<&str>,
+    ) -> StoreResult<i64> {
+        let sql = format!("SELECT count(*) FROM tasks t WHERE {TASK_FILTER}");
+        Ok(sqlx::query_scalar(&sql)
+            .bind(ws)
+            .bind(assignee)
+            .bind(status)
+            .fetch_one(self.conn())
             .await?)
     }
 

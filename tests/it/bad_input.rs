@@ -13,7 +13,7 @@ use crate::support::TABLES;
 
 /// A workspace with a little of everything: a company, a contact, open deals in three stages
 /// (plus one won and one lost) and an open task.
-async fn seeded(pool: PgPool) -> Harness {
+pub(crate) async fn seeded(pool: PgPool) -> Harness {
     let mut h = Harness::new(pool).await;
     for line in [
         "/company add name:Acme industry:software",

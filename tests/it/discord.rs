@@ -354,7 +354,8 @@ async fn commands_register_once_and_a_sales_flow_runs_through_discord(pool: PgPo
         ))
         .await;
     assert_eq!(flags(&r), 64, "ephemeral: {}", r.json);
-    assert!(content(&r).contains("amount"), "{}", r.json);
+    // The rep reads Chinese: the option is named as their Discord labels it (issue 10 §5).
+    assert!(content(&r).contains("金额"), "{}", r.json);
     // A rep changing workspace settings: refused, privately.
     let r = rig
         .interact(command(

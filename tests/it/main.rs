@@ -4,6 +4,7 @@
 pub mod fake_discord;
 mod support;
 
+mod answers;
 mod bad_input;
 mod commands;
 mod discord;
@@ -14,6 +15,7 @@ mod markup;
 mod overflow;
 mod permissions;
 mod pipeline;
+mod property;
 mod reports;
 mod scheduler;
 mod undo;

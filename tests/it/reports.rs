@@ -3722,14 +3722,7 @@ async fn cli_data(url: &str, kind: &str, options: &str) -> Result<Value, String>
 async fn the_report_command_prints_the_console_data(pool: PgPool) {
     let mut h = Harness::new(pool.clone()).await;
     hand_fixture(&mut h).await;
-    let db: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&pool)
-        .await
-        .expect("database name");
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let base = base.split('?').next().unwrap_or_default();
-    let slash = base.rfind('/').expect("a database URL with a path");
-    let url = format!("{}/{db}", &base[..slash]);
+    let url = crate::support::database_url(&pool).await;
     let mut chk = Check::default();
     let cases: [(&str, &str, &str); 7] = [
         (

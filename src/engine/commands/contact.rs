@@ -238,7 +238,7 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
         ctx.audit(tx, AuditAction::ContactLog, Entity::Deal, d.id, deal_before)
             .await?;
     }
-    let kind = ctx.t(&format!("activity.{}", c.kind));
+    let kind = ctx.t(&format!("activity_a.{}", c.kind));
     let mut lines = vec![ctx.m(Msg::new("contact.logged")
         .arg("kind", kind)
         .arg("name", ctx.esc(&contact.name)))];
@@ -383,12 +383,23 @@ pub(super) async fn find(tx: &mut Tx, ctx: &mut Ctx, q: String) -> EngineResult<
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let embed = Embed::new(
+    let total = tx
+        .count_found_contacts(ctx.ws_id(), &q, ctx.owner_filter())
+        .await?;
+    let mut embed = Embed::new(
         ctx.m(Msg::new("contact.find_title")
             .arg("query", ctx.esc(&q))
-            .arg("count", rows.len())),
+            .arg("count", total)),
     )
     .description(lines);
+    if total > i64::try_from(rows.len()).unwrap_or(i64::MAX) {
+        embed = embed.footer(ctx.m(super::list_count(
+            "contact.find_title",
+            "contact.find_partial",
+            rows.len(),
+            total,
+        )));
+    }
     Ok(Reply {
         ephemeral: true,
         ..Reply::default()

@@ -569,7 +569,7 @@ pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx, l: DealList) -> EngineResul
                 let days = (ctx.now - d.last_activity_at).num_days();
                 line.push_str(&format!(
                     " · {}",
-                    ctx.m(Msg::new("deal.idle_days").arg("days", days))
+                    ctx.m(Msg::new("deal.idle_days").count("days", days))
                 ));
             }
             line
@@ -577,13 +577,19 @@ pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx, l: DealList) -> EngineResul
         .collect::<Vec<_>>()
         .join("\n");
     let title = if l.stale {
-        ctx.m(Msg::new("deal.list_stale_title").arg("days", ctx.ws.stale_days))
+        ctx.m(Msg::new("deal.list_stale_title").count("days", ctx.ws.stale_days))
     } else {
         ctx.t("deal.list_title")
     };
+    let total = tx.count_deals(ctx.ws_id(), &filter).await?;
     let embed = Embed::new(title)
         .description(lines)
-        .footer(ctx.m(Msg::new("deal.list_footer").arg("count", rows.len())));
+        .footer(ctx.m(super::list_count(
+            "deal.list_footer",
+            "deal.list_partial",
+            rows.len(),
+            total,
+        )));
     Ok(Reply::default().with_embed(embed))
 }
 

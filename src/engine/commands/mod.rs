@@ -232,6 +232,23 @@ pub(crate) fn stage(args: &Args, name: &str, ctx: &Ctx) -> EngineResult<Option<S
     }
 }
 
+/// A list's count: "12 deals", or "15 of 302 contacts; narrow with …" when it shows only part.
+pub(super) fn list_count(
+    all: &'static str,
+    partial: &'static str,
+    shown: usize,
+    total: i64,
+) -> crate::i18n::Msg {
+    let shown = i64::try_from(shown).unwrap_or(i64::MAX);
+    if shown < total {
+        crate::i18n::Msg::new(partial)
+            .arg("shown", shown)
+            .count("count", total)
+    } else {
+        crate::i18n::Msg::new(all).count("count", shown)
+    }
+}
+
 fn reference<T>(
     args: &Args,
     name: &str,
@@ -369,6 +386,17 @@ impl Command {
         })
     }
 
+    /// `/help` answered without the database (it reads only the manifests), for when the
+    /// database is away; `None` for any other command.
+    pub(crate) fn help_without_store(
+        inv: &Invocation,
+        args: &Args,
+        locale: crate::domain::locale::Locale,
+        manifests: &Manifests,
+    ) -> Option<Reply> {
+        (inv.command == "help").then(|| help::help(locale, manifests, args.str("command")))
+    }
+
     /// Runs the command in the caller's transaction.
     pub(crate) async fn execute(
         self,
@@ -426,7 +454,7 @@ impl Command {
             Command::TaskSnooze { task, until } => tasks::snooze(tx, ctx, task, until).await,
             Command::Settings(s) => settings::run(tx, ctx, s).await,
             Command::Undo => undo::undo(tx, ctx).await,
-            Command::Help(c) => Ok(help::help(ctx, manifests, c.as_deref())),
+            Command::Help(c) => Ok(help::help(ctx.locale, manifests, c.as_deref())),
         }
     }
 }

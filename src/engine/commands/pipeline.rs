@@ -174,7 +174,7 @@ pub(crate) fn pipeline_json(
 
 /// "3.5 days", or a dash.
 pub(crate) fn days_text(ctx: &Ctx, days: Option<f64>) -> String {
-    days.map(|d| ctx.m(Msg::new("pipeline.days").arg("days", format!("{d:.1}"))))
+    days.map(|d| ctx.m(Msg::new("pipeline.days").count("days", format!("{d:.1}"))))
         .unwrap_or_else(|| "—".to_string())
 }
 

@@ -136,6 +136,7 @@ pub(super) async fn list(
     if rows.is_empty() {
         return Ok(Reply::private(ctx.t("task.none")));
     }
+    let total = tx.count_tasks(ctx.ws_id(), member, status).await?;
     let body = rows
         .iter()
         .map(|t| task_line(ctx, t))
@@ -153,7 +154,12 @@ pub(super) async fn list(
     };
     let embed = Embed::new(title)
         .description(body)
-        .footer(ctx.m(Msg::new("task.list_footer").arg("count", rows.len())));
+        .footer(ctx.m(super::list_count(
+            "task.list_footer",
+            "task.list_partial",
+            rows.len(),
+            total,
+        )));
     Ok(Reply {
         ephemeral: true,
         ..Reply::default()

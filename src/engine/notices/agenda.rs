@@ -42,7 +42,7 @@ pub fn agenda(f: &Format, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
                 d.number,
                 f.esc(&d.title),
                 f.esc(&d.stage),
-                f.m(Msg::new("deal.idle_days").arg("days", d.idle_days))
+                f.m(Msg::new("deal.idle_days").count("days", d.idle_days))
             )
         });
         embed = embed.field(f.t("agenda.stale"), lines(items.collect()));
@@ -74,7 +74,7 @@ pub fn agenda(f: &Format, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
                 f.m(if c.days_left == 1 {
                     Msg::new("agenda.tomorrow")
                 } else {
-                    Msg::new("agenda.in_days").arg("days", c.days_left)
+                    Msg::new("agenda.in_days").count("days", c.days_left)
                 })
             )
         });

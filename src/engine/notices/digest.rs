@@ -65,7 +65,7 @@ fn board_text(f: &Format, board: &[RepLine]) -> String {
                 f.esc(&r.name),
                 f.money(r.won_amount),
                 f.m(Msg::new("digest.won_n").arg("count", r.won_count)),
-                f.m(Msg::new("digest.activities_n").arg("count", r.activities))
+                f.m(Msg::new("digest.activities_n").count("count", r.activities))
             )
         })
         .collect::<Vec<_>>()

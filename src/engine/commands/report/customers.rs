@@ -105,13 +105,20 @@ pub(crate) async fn customers(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engin
         top_text
     });
     for s in &segments {
-        let list = |traits: &[Trait]| {
+        // Tiers are stored as their choice values (`smb`); a reader sees the catalog's words.
+        let list = |traits: &[Trait], catalog: Option<&str>| {
             if traits.is_empty() {
                 return "—".to_string();
             }
             traits
                 .iter()
-                .map(|t| format!("{} ({})", ctx.esc(&t.value), t.count))
+                .map(|t| {
+                    let shown = match catalog {
+                        Some(prefix) => ctx.t(&format!("{prefix}.{}", t.value)),
+                        None => ctx.esc(&t.value),
+                    };
+                    format!("{shown} ({})", t.count)
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -121,9 +128,9 @@ pub(crate) async fn customers(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engin
                 .arg("count", s.customers)
                 .arg("revenue", ctx.money(s.revenue_minor))),
             ctx.m(Msg::new("customers.traits")
-                .arg("industries", list(&s.industries))
-                .arg("tiers", list(&s.tiers))
-                .arg("tags", list(&s.tags))),
+                .arg("industries", list(&s.industries, None))
+                .arg("tiers", list(&s.tiers, Some("tier")))
+                .arg("tags", list(&s.tags, None))),
         );
     }
     let mut reply = Reply::default().with_embed(embed.footer(ctx.t("customers.footer")));

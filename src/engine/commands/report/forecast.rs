@@ -211,7 +211,7 @@ fn show(
     .field(
         ctx.t("forecast.left_out"),
         ctx.m(Msg::new("forecast.left_out_line")
-            .arg("no_date", f.no_date.deals)
+            .count("no_date", f.no_date.deals)
             .arg("no_date_amount", ctx.money(f.no_date.amount))
             .arg("overdue", f.overdue.deals)
             .arg("overdue_amount", ctx.money(f.overdue.amount))),

@@ -152,6 +152,14 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
         .into_iter()
         .map(|(id, (name, t))| KpiLine::new(Some(id), name, &t))
         .collect();
+    // Someone asked for by name who never used the bot still gets their own (empty) card,
+    // never the team's under their question.
+    if let (Some(id), true) = (owner, rows.is_empty()) {
+        let name = crate::engine::commands::pipeline::who(tx, ctx, owner).await?;
+        let mut t = no_totals();
+        t.quota = quota_for(&scope, ctx, None);
+        rows.push(KpiLine::new(Some(id), name, &t));
+    }
     rows.sort_by(|a, b| {
         b.revenue_minor
             .cmp(&a.revenue_minor)
@@ -159,8 +167,10 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
             .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
     });
     let period_name = scope.label(ctx);
+    let mut empty = Msg::new("report.empty");
     let mut reply = if owner.is_some() {
         let l = rows.first().cloned().unwrap_or(team.clone());
+        empty = Msg::new("report.empty_member").arg("name", &l.name);
         let title = ctx.m(Msg::new("kpi.title")
             .arg("who", ctx.esc(&l.name))
             .arg("period", &period_name));
@@ -176,7 +186,7 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
                     .arg("revenue", ctx.money(l.revenue_minor))
                     .arg("won", l.won_count)
                     .arg("win_rate", rate_text(ctx, l.win_rate))
-                    .arg("activities", l.activities_total)
+                    .count("activities", l.activities_total)
                     .arg("quota", rate_text(ctx, l.quota_attainment)))
             })
             .collect::<Vec<_>>()
@@ -204,7 +214,7 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
         reply
     };
     if !any_figures {
-        reply.content = ctx.t("report.empty");
+        reply.content = ctx.m(empty);
     }
     reply.data = Some(json!({
         "report": "kpi",

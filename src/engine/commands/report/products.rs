@@ -66,7 +66,7 @@ pub(crate) async fn products(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> Engine
             ctx.m(Msg::new("products.line")
                 .arg("name", ctx.esc(&p.name))
                 .arg("revenue", ctx.money(p.revenue))
-                .arg("units", p.units)
+                .count("units", p.units)
                 .arg("won", p.won_deals)
                 .arg("win_rate", rate_text(ctx, l.win_rate))
                 .arg("discount", rate_text(ctx, l.avg_discount))

@@ -139,7 +139,7 @@ pub(crate) async fn trends(tx: &mut Tx, ctx: &mut Ctx, input: TrendsInput) -> En
                 .arg("start", b.start)
                 .arg("revenue", ctx.money(b.revenue_minor))
                 .arg("revenue_change", change_text(b.revenue_change))
-                .arg("won", b.won_count)
+                .count("won", b.won_count)
                 .arg("created", ctx.money(b.pipeline_created_minor))
                 .arg("created_change", change_text(b.pipeline_change)))
         })

@@ -303,7 +303,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
             ctx.ws.stale_days = days;
             save_ws(tx, ctx, AuditAction::SettingsStale).await?;
             Ok(Reply::text(
-                ctx.m(Msg::new("settings.stale").arg("days", days)),
+                ctx.m(Msg::new("settings.stale").count("days", days)),
             ))
         }
         SettingsCommand::ManagerRole(role) => {
@@ -382,7 +382,7 @@ async fn show(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
         )
         .inline(
             ctx.t("field.stale"),
-            ctx.m(Msg::new("pipeline.days").arg("days", ctx.ws.stale_days)),
+            ctx.m(Msg::new("pipeline.days").count("days", ctx.ws.stale_days)),
         )
         .inline(
             ctx.t("field.manager_role"),

@@ -237,7 +237,7 @@ pub(super) async fn stages(
             change_stage(tx, ctx, &stage, StageWrite::Stale(days)).await?;
             Msg::new("settings.stage_stale")
                 .arg("name", escape(&stage.name))
-                .arg("days", days)
+                .count("days", days)
         }
         StagesAction::Remove { stage } => {
             require_open(&stage)?;
@@ -249,7 +249,7 @@ pub(super) async fn stages(
                 return Err(EngineError::Conflict(
                     Msg::new("error.stage_in_use")
                         .arg("name", escape(&stage.name))
-                        .arg("count", used),
+                        .count("count", used),
                 ));
             }
             change_stage(tx, ctx, &stage, StageWrite::Delete).await?;
