@@ -539,7 +539,12 @@ fn names_something(manifests: &Manifests, case: &Case, content: &str) -> bool {
         }
     }
     words.extend(case.given.iter().cloned());
-    for v in &case.values {
+    // A value is quoted back escaped for Discord's markdown; Discord shows it as typed.
+    let shown = case
+        .values
+        .iter()
+        .flat_map(|v| [v.clone(), salesbot::engine::format::escape(v)]);
+    for v in shown {
         let v: String = v.trim().chars().take(20).collect();
         match v.chars().count() {
             0 => {}
