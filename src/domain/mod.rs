@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod figures;
+pub mod import;
 pub mod locale;
 pub mod money;
 pub mod period;

@@ -1,0 +1,162 @@
+//! Reading one cell: dates (ISO, ISO with offset, Excel serials, day/month order decided for a
+//! whole column), amounts (decimal commas when the file says so) and closed stages.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+use super::{CellDate, CellError, DateOrder, Outcome};
+use crate::domain::money::{check_minor, parse_amount, Currency};
+
+/// `a/b/yyyy` (or with `.` or `-`), an optional time after a space ignored: the two small parts
+/// before the year, when the shape is that.
+fn slashed(value: &str) -> Option<(u32, u32, i32)> {
+    let date = value.trim().split_whitespace().next()?;
+    let mut parts = date.split(['/', '.', '-']);
+    let a = parts.next()?;
+    let b = parts.next()?;
+    let y = parts.next()?;
+    if parts.next().is_some() || a.len() > 2 || b.len() > 2 || y.len() != 4 {
+        return None;
+    }
+    Some((a.parse().ok()?, b.parse().ok()?, y.parse().ok()?))
+}
+
+/// What a whole column says about day/month order: `Ok(None)` when no value is written that
+/// way, an error naming the evidence when the column contradicts itself or never decides.
+pub(super) fn date_order<'a>(
+    values: impl Iterator<Item = (u64, &'a str)>,
+) -> Result<Option<DateOrder>, OrderMiss> {
+    let mut any = None;
+    let mut day_first = None;
+    let mut month_first = None;
+    for (line, value) in values {
+        let Some((a, b, _)) = slashed(value) else {
+            continue;
+        };
+        any.get_or_insert_with(|| value.trim().to_string());
+        if a > 12 {
+            day_first.get_or_insert(line);
+        }
+        if b > 12 {
+            month_first.get_or_insert(line);
+        }
+    }
+    match (any, day_first, month_first) {
+        (None, _, _) => Ok(None),
+        (Some(_), Some(day), Some(month)) => Err(OrderMiss::Conflict { day, month }),
+        (Some(_), Some(_), None) => Ok(Some(DateOrder::DayFirst)),
+        (Some(_), None, Some(_)) => Ok(Some(DateOrder::MonthFirst)),
+        (Some(example), None, None) => Err(OrderMiss::Ambiguous { example }),
+    }
+}
+
+/// Why a column's day/month order could not be decided.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum OrderMiss {
+    Conflict { day: u64, month: u64 },
+    Ambiguous { example: String },
+}
+
+/// Excel counts days from 1899-12-30 (its 1900 leap-year bug folded in); 2958465 is 9999-12-31.
+const EXCEL_MAX: f64 = 2_958_465.0;
+
+/// Reads one date cell; `order` is the column's decided day/month order.
+pub(super) fn date(value: &str, order: Option<DateOrder>) -> Result<CellDate, CellError> {
+    let v = value.trim();
+    let bad = || CellError::Date(v.to_string());
+    if let Ok(at) = DateTime::parse_from_rfc3339(v) {
+        return Ok(CellDate::Instant(at.with_timezone(&Utc)));
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Ok(CellDate::Day(day));
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(v, "%Y/%m/%d") {
+        return Ok(CellDate::Day(day));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(at) = NaiveDateTime::parse_from_str(v, format) {
+            return Ok(CellDate::Local(at));
+        }
+    }
+    if let Some((a, b, y)) = slashed(v) {
+        let (day, month) = match order {
+            Some(DateOrder::DayFirst) => (a, b),
+            Some(DateOrder::MonthFirst) => (b, a),
+            None => return Err(bad()),
+        };
+        return NaiveDate::from_ymd_opt(y, month, day)
+            .map(CellDate::Day)
+            .ok_or_else(bad);
+    }
+    if v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        if let Ok(serial) = v.parse::<f64>() {
+            if (1.0..=EXCEL_MAX).contains(&serial) {
+                let epoch = NaiveDate::from_ymd_opt(1899, 12, 30).ok_or_else(bad)?;
+                // Within 1..=EXCEL_MAX, so the whole days fit.
+                let days = serial.trunc() as u64;
+                return epoch
+                    .checked_add_days(chrono::Days::new(days))
+                    .map(CellDate::Day)
+                    .ok_or_else(bad);
+            }
+        }
+    }
+    Err(bad())
+}
+
+/// `1.234,56` or `12,5`: the shape of a decimal-comma amount, with or without dot grouping.
+fn comma_shaped(value: &str) -> bool {
+    let v = value.trim();
+    let Some((int, frac)) = v.rsplit_once(',') else {
+        return false;
+    };
+    if frac.is_empty() || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let groups: Vec<&str> = int.split('.').collect();
+    let head = groups[0];
+    !head.is_empty()
+        && head.bytes().all(|b| b.is_ascii_digit())
+        && (groups.len() == 1 || head.len() <= 3)
+        && groups[1..]
+            .iter()
+            .all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether an amount column writes decimal commas: in a `;` file any comma says so; elsewhere
+/// every amount must have that shape, so a quoted `1,250` in a comma file stays one thousand.
+pub(super) fn decimal_comma<'a>(values: impl Iterator<Item = &'a str>, delimiter: u8) -> bool {
+    let values: Vec<&str> = values.filter(|v| !v.trim().is_empty()).collect();
+    if delimiter == b';' {
+        values.iter().any(|v| v.contains(','))
+    } else {
+        !values.is_empty() && values.iter().all(|v| comma_shaped(v))
+    }
+}
+
+/// Reads one amount in integer minor units, through the same parser a typed amount uses and
+/// held to the same cap.
+pub(super) fn amount(value: &str, comma: bool, currency: Currency) -> Result<i64, CellError> {
+    let text = if comma {
+        value.replace('.', "").replace(',', ".")
+    } else {
+        value.to_string()
+    };
+    let parsed = parse_amount(&text, currency).map_err(CellError::Amount)?;
+    check_minor(i128::from(parsed.minor()), currency).map_err(CellError::Amount)
+}
+
+/// Each system's closed stages and a won/lost status, in any case.
+pub(super) fn outcome(value: &str) -> Option<Outcome> {
+    let k = super::headers::key(value);
+    match k.as_str() {
+        "closed won" | "closedwon" | "won" | "win" | "赢单" | "成交" | "已成交" => {
+            Some(Outcome::Won)
+        }
+        "closed lost" | "closedlost" | "lost" | "lose" | "输单" | "丢单" | "失败" => {
+            Some(Outcome::Lost)
+        }
+        // Zoho writes why a deal was lost into the stage name.
+        k if k.starts_with("closed lost ") => Some(Outcome::Lost),
+        _ => None,
+    }
+}

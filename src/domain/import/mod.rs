@@ -1,0 +1,424 @@
+//! Reading an import file: bytes in, a table of typed rows out, each with its line number, and
+//! every refused cell with its line, column and reason. No I/O and no database: the import
+//! command reads the file and writes the rows; this decides what the file says.
+//!
+//! The steps, in order: the encoding ([`decode`]: BOM, strict UTF-8, then GB18030), the
+//! delimiter (`,` `;` tab `|`, sniffed outside quotes), the records (the csv crate), the column
+//! mapping ([`headers`]: each system's own export by its exact header set, else aliases in
+//! English and Chinese, with overrides), then each cell ([`cells`]): dates with the day/month
+//! order decided once per column, amounts in minor units, closed stages as won or lost.
+
+mod cells;
+mod decode;
+pub mod headers;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+use crate::domain::money::{Currency, MoneyError};
+pub use headers::{Mapping, Override, Signature, SIGNATURES};
+
+/// How the file's bytes were written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileEncoding {
+    Utf8,
+    Utf8Bom,
+    Utf16Le,
+    Utf16Be,
+    Gb18030,
+}
+
+impl FileEncoding {
+    /// The name a preview shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            FileEncoding::Utf8 => "UTF-8",
+            FileEncoding::Utf8Bom => "UTF-8 (BOM)",
+            FileEncoding::Utf16Le => "UTF-16 LE",
+            FileEncoding::Utf16Be => "UTF-16 BE",
+            FileEncoding::Gb18030 => "GB18030",
+        }
+    }
+}
+
+/// The system that wrote the file; `Other` is any spreadsheet mapped by its column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Salesforce,
+    Pipedrive,
+    Hubspot,
+    Zoho,
+    Salesbot,
+    Other,
+}
+
+/// What one file's rows are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Deals,
+    Contacts,
+    Companies,
+    Activities,
+}
+
+/// What a column can mean to us; the snake-case names are what `Their Column=our_field`
+/// overrides are written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    ExternalId,
+    Title,
+    Company,
+    CompanyId,
+    Amount,
+    Currency,
+    Stage,
+    Status,
+    Probability,
+    CloseDate,
+    CreatedDate,
+    Owner,
+    Contact,
+    FirstName,
+    LastName,
+    Email,
+    Phone,
+    Domain,
+    Product,
+    Pipeline,
+    Sector,
+    Notes,
+    ActivityType,
+    Subject,
+    DueDate,
+}
+
+/// Every field with its override name.
+pub const FIELD_NAMES: &[(&str, Field)] = &[
+    ("external_id", Field::ExternalId),
+    ("title", Field::Title),
+    ("company", Field::Company),
+    ("company_id", Field::CompanyId),
+    ("amount", Field::Amount),
+    ("currency", Field::Currency),
+    ("stage", Field::Stage),
+    ("status", Field::Status),
+    ("probability", Field::Probability),
+    ("close_date", Field::CloseDate),
+    ("created_date", Field::CreatedDate),
+    ("owner", Field::Owner),
+    ("contact", Field::Contact),
+    ("first_name", Field::FirstName),
+    ("last_name", Field::LastName),
+    ("email", Field::Email),
+    ("phone", Field::Phone),
+    ("domain", Field::Domain),
+    ("product", Field::Product),
+    ("pipeline", Field::Pipeline),
+    ("sector", Field::Sector),
+    ("notes", Field::Notes),
+    ("activity_type", Field::ActivityType),
+    ("subject", Field::Subject),
+    ("due_date", Field::DueDate),
+];
+
+impl Field {
+    /// The field an override names, case-insensitively.
+    pub fn from_name(name: &str) -> Option<Field> {
+        let name = name.trim().to_lowercase();
+        FIELD_NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+    }
+
+    /// The override name.
+    pub fn name(self) -> &'static str {
+        FIELD_NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    fn is_date(self) -> bool {
+        matches!(self, Field::CloseDate | Field::CreatedDate | Field::DueDate)
+    }
+}
+
+/// The order of a `a/b/yyyy` date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateOrder {
+    DayFirst,
+    MonthFirst,
+}
+
+/// A closed deal's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Won,
+    Lost,
+}
+
+/// A date cell: a calendar day, an instant (ISO with offset), or a time written without a zone
+/// (the writer places it in the workspace's zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellDate {
+    Day(NaiveDate),
+    Instant(DateTime<Utc>),
+    Local(NaiveDateTime),
+}
+
+/// One read cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Text(String),
+    /// Integer minor units of the workspace currency, within the amount cap.
+    Money(i64),
+    Date(CellDate),
+}
+
+/// One accepted row: only the cells that had something in them (a blank cell never
+/// overwrites a value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The 1-based line the record starts on.
+    pub line: u64,
+    pub cells: BTreeMap<Field, Cell>,
+    /// Won or lost, from a closed stage or a status column.
+    pub outcome: Option<Outcome>,
+}
+
+impl Row {
+    /// The text of a field, if the row has it as text.
+    pub fn text(&self, field: Field) -> Option<&str> {
+        match self.cells.get(&field) {
+            Some(Cell::Text(t)) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Why one cell or row was refused.
+#[derive(thiserror::Error, Debug, Clone, PartialEq)]
+pub enum CellError {
+    #[error("{0}")]
+    Amount(MoneyError),
+    #[error("'{0}' is not a date; write 2024-03-31, 2024-03-31T09:00:00+08:00, 31/03/2024 or an Excel date")]
+    Date(String),
+    #[error("the row has {found} columns where the header has {expected}")]
+    Width { expected: usize, found: usize },
+}
+
+/// A refused row: where, which column (empty for the row as a whole) and why.
+#[derive(thiserror::Error, Debug, Clone, PartialEq)]
+#[error("line {line}, column '{column}': {reason}")]
+pub struct RowError {
+    pub line: u64,
+    pub column: String,
+    pub reason: CellError,
+}
+
+/// Why a whole file cannot be read; nothing from it is written.
+#[derive(thiserror::Error, Debug, Clone, PartialEq)]
+pub enum FileError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file is not valid {}", .encoding.label())]
+    Undecodable { encoding: FileEncoding },
+    #[error("line {line}: {reason}")]
+    Csv { line: u64, reason: String },
+    #[error("'{0}' is not an override; write Their Column=our_field")]
+    BadOverride(String),
+    #[error("'{}' is not a field; the fields are {}", .0, field_list())]
+    UnknownField(String),
+    #[error("the file has no column '{0}'")]
+    UnknownColumn(String),
+    #[error("no column names deals, contacts, companies or activities; name the kind or map the columns")]
+    UnknownKind,
+    #[error("column '{column}' has day first on line {day_first_line} and month first on line {month_first_line}; dates in one column must be written one way")]
+    DateOrderConflict {
+        column: String,
+        day_first_line: u64,
+        month_first_line: u64,
+    },
+    #[error("column '{column}' never shows whether {example} is day/month or month/day; write the dates as 2024-03-31 or name the order")]
+    AmbiguousDates { column: String, example: String },
+}
+
+fn field_list() -> String {
+    FIELD_NAMES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the caller says about a file; everything optional but the currency.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// The workspace currency amounts are read in.
+    pub currency: Currency,
+    pub source: Option<Source>,
+    pub kind: Option<Kind>,
+    pub overrides: Vec<Override>,
+    /// The day/month order for columns that never decide it themselves.
+    pub date_order: Option<DateOrder>,
+}
+
+impl ReadOptions {
+    /// Detect everything, amounts in `currency`.
+    pub fn new(currency: Currency) -> ReadOptions {
+        ReadOptions {
+            currency,
+            source: None,
+            kind: None,
+            overrides: Vec::new(),
+            date_order: None,
+        }
+    }
+}
+
+/// A read file: how it was written, what its columns mean, its rows and its refusals.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub encoding: FileEncoding,
+    pub delimiter: u8,
+    pub headers: Vec<String>,
+    pub mapping: Mapping,
+    /// The day/month order decided for the file's `a/b/yyyy` dates, if it has any.
+    pub date_order: Option<DateOrder>,
+    pub rows: Vec<Row>,
+    pub refused: Vec<RowError>,
+}
+
+/// Reads a delimited text file's bytes into a [`Table`]. A file-wide problem (encoding, no
+/// header, a column whose dates cannot be ordered) is an error; a bad row is a refusal in the
+/// table and the other rows go on.
+pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError> {
+    let (text, encoding) = decode::decode(bytes)?;
+    let delimiter = decode::sniff(&text);
+    let (headers, records) = decode::records(&text, delimiter)?;
+    let mapping = headers::map(&headers, options.source, options.kind, &options.overrides)?;
+    let column = |i: usize| {
+        records
+            .iter()
+            .filter_map(move |r| r.cells.get(i).map(|c| (r.line, c.as_str())))
+    };
+
+    let mut orders: Vec<(usize, Option<DateOrder>)> = Vec::new();
+    let mut ambiguous = None;
+    let mut decided = options.date_order;
+    for (i, _) in mapping.columns.iter().filter(|(_, f)| f.is_date()) {
+        match cells::date_order(column(*i)) {
+            Ok(order) => {
+                decided = decided.or(order);
+                orders.push((*i, order));
+            }
+            Err(cells::OrderMiss::Conflict { day, month }) => {
+                return Err(FileError::DateOrderConflict {
+                    column: headers[*i].clone(),
+                    day_first_line: day,
+                    month_first_line: month,
+                })
+            }
+            Err(cells::OrderMiss::Ambiguous { example }) => {
+                ambiguous.get_or_insert((*i, example));
+                orders.push((*i, None));
+            }
+        }
+    }
+    // A column that never decides takes the order another date column of the file shows
+    // (or the caller named); with neither it is refused, never guessed.
+    if let Some((i, example)) = ambiguous {
+        if decided.is_none() {
+            return Err(FileError::AmbiguousDates {
+                column: headers[i].clone(),
+                example,
+            });
+        }
+    }
+    let order_of = |i: usize| {
+        orders
+            .iter()
+            .find(|(c, _)| *c == i)
+            .and_then(|(_, o)| *o)
+            .or(decided)
+    };
+    let comma: Vec<(usize, bool)> = mapping
+        .columns
+        .iter()
+        .filter(|(_, f)| *f == Field::Amount)
+        .map(|(i, _)| {
+            (
+                *i,
+                cells::decimal_comma(column(*i).map(|(_, v)| v), delimiter),
+            )
+        })
+        .collect();
+
+    let mut rows = Vec::new();
+    let mut refused = Vec::new();
+    for record in &records {
+        if record.cells.len() != headers.len() {
+            refused.push(RowError {
+                line: record.line,
+                column: String::new(),
+                reason: CellError::Width {
+                    expected: headers.len(),
+                    found: record.cells.len(),
+                },
+            });
+            continue;
+        }
+        let mut row = Row {
+            line: record.line,
+            cells: BTreeMap::new(),
+            outcome: None,
+        };
+        let mut bad = false;
+        for (i, field) in &mapping.columns {
+            let value = record.cells[*i].trim();
+            if value.is_empty() {
+                continue;
+            }
+            let cell = match field {
+                Field::Amount => {
+                    let comma = comma.iter().any(|(c, yes)| c == i && *yes);
+                    cells::amount(value, comma, options.currency).map(Cell::Money)
+                }
+                f if f.is_date() => cells::date(value, order_of(*i)).map(Cell::Date),
+                _ => Ok(Cell::Text(value.to_string())),
+            };
+            match cell {
+                Ok(cell) => {
+                    if matches!(field, Field::Stage | Field::Status) {
+                        row.outcome = row.outcome.or(cells::outcome(value));
+                    }
+                    row.cells.insert(*field, cell);
+                }
+                Err(reason) => {
+                    bad = true;
+                    refused.push(RowError {
+                        line: record.line,
+                        column: headers[*i].clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        if !bad {
+            rows.push(row);
+        }
+    }
+    Ok(Table {
+        encoding,
+        delimiter,
+        headers,
+        mapping,
+        date_order: decided,
+        rows,
+        refused,
+    })
+}

@@ -1,0 +1,368 @@
+use super::*;
+
+fn usd() -> ReadOptions {
+    ReadOptions::new(Currency::parse("USD").expect("USD"))
+}
+
+fn eur() -> ReadOptions {
+    ReadOptions::new(Currency::parse("EUR").expect("EUR"))
+}
+
+fn read(bytes: &[u8], options: &ReadOptions) -> Table {
+    read_csv(bytes, options).expect("the file reads")
+}
+
+fn day(y: i32, m: u32, d: u32) -> Cell {
+    Cell::Date(CellDate::Day(
+        NaiveDate::from_ymd_opt(y, m, d).expect("a date"),
+    ))
+}
+
+#[test]
+fn utf8_bom_is_stripped_and_named() {
+    let mut bytes = vec![0xEF, 0xBB, 0xBF];
+    bytes.extend_from_slice("Company,Email\nAcme,a@acme.test\n".as_bytes());
+    let table = read(&bytes, &usd());
+    assert_eq!(table.encoding, FileEncoding::Utf8Bom);
+    assert_eq!(table.headers, ["Company", "Email"]);
+    assert_eq!(table.mapping.kind, Kind::Contacts);
+    assert_eq!(table.rows[0].text(Field::Email), Some("a@acme.test"));
+    assert_eq!(table.rows[0].line, 2);
+}
+
+#[test]
+fn gb18030_from_chinese_excel_reads_after_utf8_fails() {
+    let text = "公司,联系人,邮箱,金额,阶段,负责人,成交日期\n华为,张伟,zw@huawei.test,\"120,000\",赢单,李娜,2024-03-31\n";
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+    assert!(!unmappable);
+    assert!(std::str::from_utf8(&bytes).is_err());
+    let table = read(&bytes, &usd());
+    assert_eq!(table.encoding, FileEncoding::Gb18030);
+    assert_eq!(table.mapping.kind, Kind::Deals);
+    let row = &table.rows[0];
+    assert_eq!(row.text(Field::Company), Some("华为"));
+    assert_eq!(row.text(Field::Contact), Some("张伟"));
+    assert_eq!(row.text(Field::Owner), Some("李娜"));
+    assert_eq!(
+        row.cells.get(&Field::Amount),
+        Some(&Cell::Money(12_000_000))
+    );
+    assert_eq!(row.cells.get(&Field::CloseDate), Some(&day(2024, 3, 31)));
+    assert_eq!(row.outcome, Some(Outcome::Won));
+}
+
+#[test]
+fn utf8_chinese_is_never_read_as_gb18030() {
+    let table = read("公司,邮箱\n华为,a@b.test\n".as_bytes(), &usd());
+    assert_eq!(table.encoding, FileEncoding::Utf8);
+    assert_eq!(table.rows[0].text(Field::Company), Some("华为"));
+}
+
+#[test]
+fn utf16_le_with_bom() {
+    let text = "Name\tEmail\tPhone\nMüller 王\tm@x.test\t+49 1\n";
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in text.encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    let table = read(&bytes, &usd());
+    assert_eq!(table.encoding, FileEncoding::Utf16Le);
+    assert_eq!(table.delimiter, b'\t');
+    assert_eq!(table.mapping.kind, Kind::Contacts);
+    assert_eq!(table.rows[0].text(Field::Contact), Some("Müller 王"));
+}
+
+#[test]
+fn semicolon_file_with_decimal_commas() {
+    let text = "Deal;Account;Amount;Close date\nA;Acme;1.234,56;31/03/2024\nB;Beta;99,5;01/04/2024\nC;Gamma;7;02/04/2024\n";
+    let table = read(text.as_bytes(), &eur());
+    assert_eq!(table.delimiter, b';');
+    let amounts: Vec<_> = table
+        .rows
+        .iter()
+        .map(|r| r.cells.get(&Field::Amount))
+        .collect();
+    assert_eq!(
+        amounts,
+        [
+            Some(&Cell::Money(123_456)),
+            Some(&Cell::Money(9_950)),
+            Some(&Cell::Money(700))
+        ]
+    );
+    assert_eq!(table.date_order, Some(DateOrder::DayFirst));
+    assert_eq!(
+        table.rows[1].cells.get(&Field::CloseDate),
+        Some(&day(2024, 4, 1))
+    );
+}
+
+#[test]
+fn comma_amounts_in_a_comma_file_stay_thousands() {
+    let text = "Deal,Amount\nA,\"1,250\"\nB,\"1,250.50\"\n";
+    let table = read(text.as_bytes(), &usd());
+    assert_eq!(
+        table.rows[0].cells.get(&Field::Amount),
+        Some(&Cell::Money(125_000))
+    );
+    assert_eq!(
+        table.rows[1].cells.get(&Field::Amount),
+        Some(&Cell::Money(125_050))
+    );
+}
+
+#[test]
+fn consistent_decimal_comma_column_in_a_comma_file() {
+    let text = "Deal,Amount\nA,\"1.234,56\"\nB,\"12,5\"\n";
+    let table = read(text.as_bytes(), &eur());
+    assert_eq!(
+        table.rows[0].cells.get(&Field::Amount),
+        Some(&Cell::Money(123_456))
+    );
+    assert_eq!(
+        table.rows[1].cells.get(&Field::Amount),
+        Some(&Cell::Money(1_250))
+    );
+}
+
+#[test]
+fn quoted_newlines_keep_line_numbers_and_bad_rows_are_refused_alone() {
+    let text = "Deal,Notes,Amount\n\"A, Inc\",\"line one\nline two\",10\nB,plain,ten dollars\nC,,5\nD,too,many,cells\n";
+    let table = read(text.as_bytes(), &usd());
+    assert_eq!(table.delimiter, b',');
+    assert_eq!(table.rows.len(), 2);
+    assert_eq!(table.rows[0].line, 2);
+    assert_eq!(table.rows[0].text(Field::Notes), Some("line one\nline two"));
+    assert_eq!(table.rows[0].text(Field::Title), Some("A, Inc"));
+    assert_eq!(table.rows[1].line, 5);
+    assert!(
+        !table.rows[1].cells.contains_key(&Field::Notes),
+        "a blank cell is no value"
+    );
+    assert_eq!(table.refused.len(), 2);
+    assert_eq!(table.refused[0].line, 4);
+    assert_eq!(table.refused[0].column, "Amount");
+    assert!(matches!(table.refused[0].reason, CellError::Amount(_)));
+    assert_eq!(table.refused[1].line, 6);
+    assert_eq!(
+        table.refused[1].reason,
+        CellError::Width {
+            expected: 3,
+            found: 4
+        }
+    );
+}
+
+#[test]
+fn pipe_delimiter_is_sniffed() {
+    let table = read(b"Company|Domain\nAcme, Inc|acme.test\n", &usd());
+    assert_eq!(table.delimiter, b'|');
+    assert_eq!(table.mapping.kind, Kind::Companies);
+    assert_eq!(table.rows[0].text(Field::Company), Some("Acme, Inc"));
+}
+
+/// Each system's header set, in the case the system writes it and in upper case.
+#[test]
+fn each_source_is_recognised_by_its_headers() {
+    let files: [(&str, Source, Kind); 7] = [
+        ("Id,Name,AccountId,Amount,CloseDate,StageName,Probability,CurrencyIsoCode,OwnerId\n006A,Big deal,001A,5000,2024-03-31,Closed Won,100,USD,005A\n", Source::Salesforce, Kind::Deals),
+        ("Id,AccountId,FirstName,LastName,Email,OwnerId\n003A,001A,Ann,Lee,ann@x.test,005A\n", Source::Salesforce, Kind::Contacts),
+        ("Id,Name,Type,Website,Industry,OwnerId\n001A,Acme,Customer,acme.test,Tech,005A\n", Source::Salesforce, Kind::Companies),
+        ("Deal - ID,Deal - Title,Deal - Value,Deal - Status,Person - Email,Organization - Name\n7,Big deal,5000,won,ann@x.test,Acme\n", Source::Pipedrive, Kind::Deals),
+        ("Record ID,Deal Name,Deal Stage,Pipeline,Amount,Close Date,Deal owner,Create Date\n99,Big deal,closedwon,default,5000,2024-03-31,Ann Lee,2024-01-02\n", Source::Hubspot, Kind::Deals),
+        ("Deal Name,Account Name,Stage,Amount,Closing Date,Deal Owner\nBig deal,Acme,Closed Won,5000,2024-03-31,Ann Lee\n", Source::Zoho, Kind::Deals),
+        ("salesbot_deal_id,title,company,stage,amount,currency,owner,close_date,created_at\nD-1,Big deal,Acme,Won,5000,USD,Ann,2024-03-31,2024-01-02T09:00:00Z\n", Source::Salesbot, Kind::Deals),
+    ];
+    for (text, source, kind) in files {
+        for text in [text.to_string(), text.to_uppercase()] {
+            let table = read(text.as_bytes(), &usd());
+            assert_eq!(
+                (table.mapping.source, table.mapping.kind),
+                (source, kind),
+                "{text}"
+            );
+            assert!(table.refused.is_empty(), "{text}: {:?}", table.refused);
+            if kind == Kind::Deals {
+                assert_eq!(table.rows[0].outcome, Some(Outcome::Won), "{text}");
+                assert_eq!(
+                    table.rows[0].cells.get(&Field::Amount),
+                    Some(&Cell::Money(500_000))
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn salesforce_opportunity_fields() {
+    let text = "Id,Name,AccountId,Amount,CloseDate,StageName,Probability,CurrencyIsoCode,OwnerId\n006A,Big deal,001A,5000,2024-03-31,Closed Lost,0,USD,005A\n";
+    let table = read(text.as_bytes(), &usd());
+    let row = &table.rows[0];
+    assert_eq!(row.text(Field::ExternalId), Some("006A"));
+    assert_eq!(row.text(Field::CompanyId), Some("001A"));
+    assert_eq!(row.text(Field::Currency), Some("USD"));
+    assert_eq!(row.outcome, Some(Outcome::Lost));
+    assert!(table.mapping.unmapped.is_empty());
+}
+
+#[test]
+fn the_sample_data_set_maps_without_being_told() {
+    let bytes = include_bytes!("../../../tests/fixtures/sales_pipeline_head.csv");
+    let table = read(bytes, &usd());
+    assert_eq!(
+        (table.mapping.source, table.mapping.kind),
+        (Source::Other, Kind::Deals)
+    );
+    let fields: Vec<Field> = table.mapping.columns.iter().map(|(_, f)| *f).collect();
+    assert_eq!(
+        fields,
+        [
+            Field::ExternalId,
+            Field::Owner,
+            Field::Product,
+            Field::Company,
+            Field::Stage,
+            Field::CreatedDate,
+            Field::CloseDate,
+            Field::Amount,
+        ]
+    );
+    let first = &table.rows[0];
+    assert_eq!(first.text(Field::ExternalId), Some("1C1I7A6R"));
+    assert_eq!(first.cells.get(&Field::Amount), Some(&Cell::Money(105_400)));
+    assert_eq!(
+        first.cells.get(&Field::CreatedDate),
+        Some(&day(2016, 10, 20))
+    );
+    assert_eq!(first.outcome, Some(Outcome::Won));
+    let outcomes: Vec<_> = table.rows.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Some(Outcome::Lost))
+            .count(),
+        2
+    );
+    let open = table.rows.last().expect("rows");
+    assert_eq!(open.outcome, None);
+    assert!(!open.cells.contains_key(&Field::CloseDate));
+    assert!(table.refused.is_empty());
+}
+
+#[test]
+fn overrides_map_the_rest() {
+    let mut options = usd();
+    options.overrides = vec![
+        "Kunde=company".parse().expect("override"),
+        "Wert=amount".parse().expect("override"),
+    ];
+    let table = read(b"Kunde,Wert,Extra\nAcme,10\xe2\x82\xac,x\n", &{
+        let mut o = options.clone();
+        o.currency = Currency::parse("EUR").expect("EUR");
+        o
+    });
+    assert_eq!(table.mapping.kind, Kind::Deals);
+    assert_eq!(table.rows[0].text(Field::Company), Some("Acme"));
+    assert_eq!(table.mapping.unmapped, ["Extra"]);
+    assert_eq!(
+        "Kunde=nonsense".parse::<Override>(),
+        Err(FileError::UnknownField("nonsense".into()))
+    );
+    options.overrides = vec!["Missing=email".parse().expect("override")];
+    assert_eq!(
+        read_csv(b"A,B\n1,2\n", &options).err(),
+        Some(FileError::UnknownColumn("Missing".into()))
+    );
+}
+
+#[test]
+fn day_first_is_decided_by_the_whole_column() {
+    let text = "Deal,Close date\nA,01/02/2024\nB,25/12/2024\n";
+    let table = read(text.as_bytes(), &usd());
+    assert_eq!(table.date_order, Some(DateOrder::DayFirst));
+    assert_eq!(
+        table.rows[0].cells.get(&Field::CloseDate),
+        Some(&day(2024, 2, 1))
+    );
+}
+
+#[test]
+fn month_first_is_decided_by_the_whole_column() {
+    let text = "Deal,Close date\nA,01/02/2024\nB,12/25/2024\n";
+    let table = read(text.as_bytes(), &usd());
+    assert_eq!(table.date_order, Some(DateOrder::MonthFirst));
+    assert_eq!(
+        table.rows[0].cells.get(&Field::CloseDate),
+        Some(&day(2024, 1, 2))
+    );
+}
+
+#[test]
+fn ambiguous_and_contradictory_date_columns_are_refused() {
+    let ambiguous = read_csv(b"Deal,Close date\nA,01/02/2024\nB,03/04/2024\n", &usd());
+    assert_eq!(
+        ambiguous.err(),
+        Some(FileError::AmbiguousDates {
+            column: "Close date".into(),
+            example: "01/02/2024".into()
+        })
+    );
+    let both = read_csv(b"Deal,Close date\nA,13/02/2024\nB,03/14/2024\n", &usd());
+    assert_eq!(
+        both.err(),
+        Some(FileError::DateOrderConflict {
+            column: "Close date".into(),
+            day_first_line: 2,
+            month_first_line: 3
+        })
+    );
+    let mut told = usd();
+    told.date_order = Some(DateOrder::MonthFirst);
+    let table = read(b"Deal,Close date\nA,01/02/2024\n", &told);
+    assert_eq!(
+        table.rows[0].cells.get(&Field::CloseDate),
+        Some(&day(2024, 1, 2))
+    );
+}
+
+#[test]
+fn iso_offsets_and_excel_serials() {
+    let text = "Deal,Created,Close date\nA,2024-03-31T23:30:00-02:00,45382\nB,2024-03-31 09:15,2024/04/01\nC,yesterday,45382\n";
+    let table = read(text.as_bytes(), &usd());
+    let utc = DateTime::parse_from_rfc3339("2024-04-01T01:30:00Z")
+        .expect("instant")
+        .with_timezone(&Utc);
+    assert_eq!(
+        table.rows[0].cells.get(&Field::CreatedDate),
+        Some(&Cell::Date(CellDate::Instant(utc)))
+    );
+    assert_eq!(
+        table.rows[0].cells.get(&Field::CloseDate),
+        Some(&day(2024, 3, 31))
+    );
+    assert!(matches!(
+        table.rows[1].cells.get(&Field::CreatedDate),
+        Some(Cell::Date(CellDate::Local(_)))
+    ));
+    assert_eq!(table.refused.len(), 1);
+    assert_eq!(table.refused[0].reason, CellError::Date("yesterday".into()));
+}
+
+#[test]
+fn amounts_over_the_cap_are_refused_per_row() {
+    let table = read(b"Deal,Amount\nA,99999999999999\nB,5\n", &usd());
+    assert_eq!(table.rows.len(), 1);
+    assert!(matches!(
+        table.refused[0].reason,
+        CellError::Amount(MoneyError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn a_file_without_a_known_column_says_so() {
+    assert_eq!(
+        read_csv(b"foo,bar\n1,2\n", &usd()).err(),
+        Some(FileError::UnknownKind)
+    );
+    assert_eq!(read_csv(b"", &usd()).err(), Some(FileError::Empty));
+}
