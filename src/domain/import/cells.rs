@@ -9,7 +9,7 @@ use crate::domain::money::{check_minor, parse_amount, Currency};
 /// `a/b/yyyy` (or with `.` or `-`), an optional time after a space ignored: the two small parts
 /// before the year, when the shape is that.
 fn slashed(value: &str) -> Option<(u32, u32, i32)> {
-    let date = value.trim().split_whitespace().next()?;
+    let date = value.split_whitespace().next()?;
     let mut parts = date.split(['/', '.', '-']);
     let a = parts.next()?;
     let b = parts.next()?;
