@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use salesbot::config::{redact_url, Config};
-use salesbot::console::{Console, ConsoleOptions, ReportQuery};
+use salesbot::console::{Console, ConsoleOptions, ExportQuery, ReportQuery};
 use salesbot::domain::role::Role;
 use salesbot::engine::Engine;
 use salesbot::store::Store;
@@ -51,6 +51,11 @@ enum Cmd {
         /// Print the figures as one JSON object.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a workspace's deals, contacts, companies or activities as CSV (stdout by default).
+    Export {
+        #[command(flatten)]
+        query: ExportQuery,
     },
 }
 
@@ -128,6 +133,14 @@ async fn main() -> anyhow::Result<()> {
             let store = connect(&config).await?;
             let engine = Engine::new(store)?;
             match salesbot::console::report(&engine, &query, json).await? {
+                0 => Ok(()),
+                code => std::process::exit(code),
+            }
+        }
+        Cmd::Export { query } => {
+            let store = connect(&config).await?;
+            let engine = Engine::new(store)?;
+            match salesbot::console::export(&engine, &query).await? {
                 0 => Ok(()),
                 code => std::process::exit(code),
             }

@@ -1,9 +1,10 @@
 //! The terminal's two ways in: the interactive read loop of `salesbot console`, and
 //! `salesbot report`, which asks the engine for one report as the server's operator and prints
-//! it as text or JSON.
+//! it as text or JSON; and `salesbot export`, which writes a workspace's records as CSV.
 
 use super::{render_text, Console, Output, Target, CONSOLE_CHANNEL};
 use crate::domain::locale::Locale;
+use crate::engine::export::{self, ExportError, ExportKind, ExportOptions};
 use crate::engine::{Action, Engine, Invocation, OptionValue, Request, RoleSource};
 use crate::i18n::Msg;
 use anyhow::Context as _;
@@ -197,4 +198,168 @@ pub async fn report(engine: &Engine, query: &ReportQuery, json: bool) -> anyhow:
         println!("{}", render_text(&out));
     }
     Ok(0)
+}
+
+/// The kinds `salesbot export --kind` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportChoice {
+    Deals,
+    Contacts,
+    Companies,
+    Activities,
+    /// All four, one file each, into the `--out` directory.
+    All,
+}
+
+/// File formats `salesbot export --format` writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// RFC 4180 CSV in UTF-8.
+    #[default]
+    Csv,
+}
+
+/// What `salesbot export` was asked for (its command-line arguments, parsed by clap).
+#[derive(Clone, Debug, clap::Args)]
+pub struct ExportQuery {
+    /// Workspace (Discord guild) id.
+    #[arg(long)]
+    pub workspace: i64,
+    /// deals, contacts, companies, activities, or all (needs --out DIRECTORY).
+    #[arg(long, value_enum)]
+    pub kind: ExportChoice,
+    /// The file format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ExportFormat,
+    /// Start the file with a UTF-8 byte order mark, so Excel reads non-ASCII text right.
+    #[arg(long)]
+    pub bom: bool,
+    /// Write here instead of stdout (a directory for --kind all).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Exports as the server's operator (every record of the workspace). Returns the exit code:
+/// 0 when every row was written, 1 when nothing was (unknown workspace, a bad option, a write
+/// that failed; a file is only put in place once complete). Messages go to stderr.
+pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32> {
+    let ExportFormat::Csv = query.format;
+    let options = ExportOptions {
+        bom: query.bom,
+        owner: None,
+    };
+    let kinds: Vec<ExportKind> = match query.kind {
+        ExportChoice::Deals => vec![ExportKind::Deals],
+        ExportChoice::Contacts => vec![ExportKind::Contacts],
+        ExportChoice::Companies => vec![ExportKind::Companies],
+        ExportChoice::Activities => vec![ExportKind::Activities],
+        ExportChoice::All => ExportKind::ALL.to_vec(),
+    };
+    let store = engine.store();
+    let result = match (&query.out, query.kind) {
+        (None, ExportChoice::All) => {
+            eprintln!(
+                "⚠️ {}",
+                Msg::new("console.export_all_needs_dir").render(Locale::En)
+            );
+            return Ok(1);
+        }
+        (None, _) => {
+            let stdout = std::io::stdout().lock();
+            let kind = kinds[0];
+            let written = export::export(
+                store,
+                query.workspace,
+                kind,
+                options,
+                std::io::BufWriter::new(stdout),
+            )
+            .await;
+            written.map(|n| vec![(kind, n, "stdout".to_string())])
+        }
+        (Some(out), ExportChoice::All) => {
+            if let Err(e) = std::fs::create_dir_all(out) {
+                Err(e.into())
+            } else {
+                let mut done = Vec::new();
+                let mut failed = None;
+                for kind in kinds {
+                    let path = out.join(format!("{}.csv", kind.name()));
+                    match export_file(store, query.workspace, kind, options, &path).await {
+                        Ok(n) => done.push((kind, n, path.display().to_string())),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                failed.map_or(Ok(done), Err)
+            }
+        }
+        (Some(path), _) => {
+            let kind = kinds[0];
+            export_file(store, query.workspace, kind, options, path)
+                .await
+                .map(|n| vec![(kind, n, path.display().to_string())])
+        }
+    };
+    match result {
+        Ok(done) => {
+            for (kind, count, to) in done {
+                eprintln!(
+                    "{}",
+                    Msg::new("console.export_done")
+                        .arg("count", count)
+                        .arg("kind", kind.name())
+                        .arg("to", to)
+                        .render(Locale::En)
+                );
+            }
+            Ok(0)
+        }
+        Err(ExportError::UnknownWorkspace(ws)) => {
+            eprintln!(
+                "⚠️ {}",
+                Msg::new("console.export_unknown_workspace")
+                    .arg("given", ws)
+                    .render(Locale::En)
+            );
+            Ok(1)
+        }
+        Err(e) => {
+            eprintln!(
+                "⚠️ {}",
+                Msg::new("console.export_failed")
+                    .arg("reason", e)
+                    .render(Locale::En)
+            );
+            Ok(1)
+        }
+    }
+}
+
+/// Exports into `path` through a `.partial` file renamed once complete, so a failed export
+/// never leaves a file that looks whole.
+async fn export_file(
+    store: &crate::store::Store,
+    ws: i64,
+    kind: ExportKind,
+    options: ExportOptions,
+    path: &std::path::Path,
+) -> Result<u64, ExportError> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)?;
+    let result = export::export(store, ws, kind, options, std::io::BufWriter::new(file)).await;
+    match result {
+        Ok(n) => {
+            std::fs::rename(&partial, path)?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
 }

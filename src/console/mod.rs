@@ -3,7 +3,9 @@
 
 mod cli;
 
-pub use cli::{report, run_stdin, ReportKind, ReportQuery};
+pub use cli::{
+    export, report, run_stdin, ExportChoice, ExportFormat, ExportQuery, ReportKind, ReportQuery,
+};
 
 use crate::domain::locale::Locale;
 use crate::domain::role::Role;

@@ -9,6 +9,7 @@ mod clicks;
 mod commands;
 mod ctx;
 mod errors;
+pub mod export;
 pub mod format;
 pub mod manifest;
 pub mod notices;

@@ -6,6 +6,7 @@ mod audit;
 mod bulk;
 mod crm;
 mod deals;
+mod export;
 mod jobs;
 mod outbox;
 mod products;
@@ -23,6 +24,7 @@ pub use audit::{AuditEntry, Entity, UndoOutcome};
 pub use bulk::BulkShape;
 pub use crm::{CompanyRow, ContactRow, NewCompany, NewContact};
 pub use deals::{DealFilter, DealRow, NewDeal};
+pub use export::{ExportActivityRow, ExportCompanyRow, ExportContactRow, ExportDealRow};
 pub use jobs::{
     AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestReader, DigestWorkspace,
     DueTask, OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,

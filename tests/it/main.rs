@@ -8,6 +8,7 @@ mod answers;
 mod bad_input;
 mod commands;
 mod discord;
+mod export;
 mod i18n;
 mod isolation;
 mod layers;

@@ -87,20 +87,24 @@ pub const SIGNATURES: &[Signature] = &[
             ("Deal Owner", Field::Owner),
         ],
     },
-    // salesbot's own deals export: the export must write exactly these headers.
+    // salesbot's own deals export (`engine/export.rs` `ExportKind::Deals.header()`): a test
+    // checks that the export writes every one of these.
     Signature {
         source: Source::Salesbot,
         kind: Kind::Deals,
         headers: &[
-            ("salesbot_deal_id", Field::ExternalId),
+            ("number", Field::ExternalId),
             ("title", Field::Title),
-            ("company", Field::Company),
             ("stage", Field::Stage),
+            ("status", Field::Status),
             ("amount", Field::Amount),
             ("currency", Field::Currency),
-            ("owner", Field::Owner),
-            ("close_date", Field::CloseDate),
-            ("created_at", Field::CreatedDate),
+            ("company", Field::Company),
+            ("contact", Field::Contact),
+            ("contact_email", Field::Email),
+            ("owner_id", Field::Owner),
+            ("expected_close", Field::CloseDate),
+            ("created_at_utc", Field::CreatedDate),
         ],
     },
 ];

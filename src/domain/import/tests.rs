@@ -171,7 +171,7 @@ fn each_source_is_recognised_by_its_headers() {
         ("Deal - ID,Deal - Title,Deal - Value,Deal - Status,Person - Email,Organization - Name\n7,Big deal,5000,won,ann@x.test,Acme\n", Source::Pipedrive, Kind::Deals),
         ("Record ID,Deal Name,Deal Stage,Pipeline,Amount,Close Date,Deal owner,Create Date\n99,Big deal,closedwon,default,5000,2024-03-31,Ann Lee,2024-01-02\n", Source::Hubspot, Kind::Deals),
         ("Deal Name,Account Name,Stage,Amount,Closing Date,Deal Owner\nBig deal,Acme,Closed Won,5000,2024-03-31,Ann Lee\n", Source::Zoho, Kind::Deals),
-        ("salesbot_deal_id,title,company,stage,amount,currency,owner,close_date,created_at\nD-1,Big deal,Acme,Won,5000,USD,Ann,2024-03-31,2024-01-02T09:00:00Z\n", Source::Salesbot, Kind::Deals),
+        ("number,title,stage,status,amount,currency,company,contact,contact_email,owner_id,expected_close,created_at_utc,created_at_local,closed_at_utc,closed_at_local,lost_reason\n1,Big deal,Won,won,5000.00,USD,Acme,Ann Lee,ann@x.test,42,2024-03-31,2024-01-02T09:00:00Z,2024-01-02T10:00:00+01:00,2024-03-30T12:00:00Z,2024-03-30T13:00:00+01:00,\n", Source::Salesbot, Kind::Deals),
     ];
     for (text, source, kind) in files {
         for text in [text.to_string(), text.to_uppercase()] {

@@ -21,6 +21,25 @@ pub fn format_amount(minor: i64, currency: Currency, locale: Locale) -> String {
     format!("{sign}{}{body}", marker_for(currency))
 }
 
+/// The amount as a plain decimal number in major units, for files other programs read: no
+/// symbol, no grouping, always the currency's full minor digits (`1234.50` USD, `1200` JPY,
+/// `-5.000` BHD), computed from the integer so it is exact at any size.
+pub fn format_major(minor: i64, currency: Currency) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = u128::from(minor.unsigned_abs());
+    let exponent = currency.exponent();
+    let unit = 10u128.pow(exponent);
+    if exponent == 0 {
+        return format!("{sign}{abs}");
+    }
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / unit,
+        abs % unit,
+        width = exponent as usize
+    )
+}
+
 /// Shows an amount short, for chart labels and table cells where width matters more than cents.
 ///
 /// En: below 1,000 whole units the exact amount (`$950`, `$950.50`; small values are short

@@ -48,7 +48,7 @@ mod parse;
 mod tests;
 
 pub use checked::{add_minor, check_minor, max_major, sum_minor, TotalOverflow};
-pub use format::{format_amount, format_compact};
+pub use format::{format_amount, format_compact, format_major};
 pub use parse::parse_amount;
 
 use format::group_thousands;

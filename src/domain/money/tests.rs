@@ -306,3 +306,16 @@ fn error_messages_are_lowercase_without_trailing_period() {
         "amount is too large; the limit is 5,000,000,000 whole units"
     );
 }
+
+#[test]
+fn format_major_is_plain_and_exact() {
+    let usd = Currency::parse("USD").unwrap();
+    let jpy = Currency::parse("JPY").unwrap();
+    let bhd = Currency::parse("BHD").unwrap();
+    assert_eq!(format_major(123_450, usd), "1234.50");
+    assert_eq!(format_major(5, usd), "0.05");
+    assert_eq!(format_major(-500, usd), "-5.00");
+    assert_eq!(format_major(1_200, jpy), "1200");
+    assert_eq!(format_major(-5_000, bhd), "-5.000");
+    assert_eq!(format_major(i64::MIN, usd), "-92233720368547758.08");
+}
