@@ -75,6 +75,28 @@ pub struct ExportActivityRow {
 }
 
 impl Tx {
+    /// One page: every export query reads `$1` workspace, `$2` the last id of the page
+    /// before, `$3` the owner it is limited to (NULL for all), `$4` the page size.
+    async fn page<T>(
+        &mut self,
+        sql: &'static str,
+        ws: i64,
+        owner: Option<i64>,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(sql)
+            .bind(ws)
+            .bind(after)
+            .bind(owner)
+            .bind(limit)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
     /// Up to `limit` deals of workspace `ws` with id above `after`, in id order; `owner` keeps
     /// only that member's (a rep's own view).
     pub async fn export_deals_page(
@@ -84,7 +106,7 @@ impl Tx {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<ExportDealRow>> {
-        Ok(sqlx::query_as(
+        let sql =
             "SELECT d.id, d.number, d.title, s.name AS stage, d.status, d.amount_minor, d.currency,
                     co.name AS company, ct.name AS contact, ct.email AS contact_email, d.owner_id,
                     d.expected_close, d.created_at, d.closed_at, d.lost_reason
@@ -94,14 +116,8 @@ impl Tx {
                LEFT JOIN contacts ct ON ct.workspace_id = d.workspace_id AND ct.id = d.contact_id
               WHERE d.workspace_id = $1 AND d.id > $2 AND ($3::bigint IS NULL OR d.owner_id = $3)
               ORDER BY d.id
-              LIMIT $4",
-        )
-        .bind(ws)
-        .bind(after)
-        .bind(owner)
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+              LIMIT $4";
+        self.page(sql, ws, owner, after, limit).await
     }
 
     /// Up to `limit` contacts of `ws` with id above `after`, in id order.
@@ -112,22 +128,15 @@ impl Tx {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<ExportContactRow>> {
-        Ok(sqlx::query_as(
-            "SELECT c.id, c.name, c.email, c.phone, c.title, co.name AS company, c.owner_id,
+        let sql = "SELECT c.id, c.name, c.email, c.phone, c.title, co.name AS company, c.owner_id,
                     c.birthday_year, c.birthday_month, c.birthday_day, c.contract_end, c.tags,
                     c.created_at
                FROM contacts c
                LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id
               WHERE c.workspace_id = $1 AND c.id > $2 AND ($3::bigint IS NULL OR c.owner_id = $3)
               ORDER BY c.id
-              LIMIT $4",
-        )
-        .bind(ws)
-        .bind(after)
-        .bind(owner)
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+              LIMIT $4";
+        self.page(sql, ws, owner, after, limit).await
     }
 
     /// Up to `limit` companies of `ws` with id above `after`, in id order.
@@ -138,19 +147,13 @@ impl Tx {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<ExportCompanyRow>> {
-        Ok(sqlx::query_as(
+        let sql =
             "SELECT id, name, industry, tier, website, owner_id, contract_end, tags, created_at
                FROM companies
               WHERE workspace_id = $1 AND id > $2 AND ($3::bigint IS NULL OR owner_id = $3)
               ORDER BY id
-              LIMIT $4",
-        )
-        .bind(ws)
-        .bind(after)
-        .bind(owner)
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+              LIMIT $4";
+        self.page(sql, ws, owner, after, limit).await
     }
 
     /// Up to `limit` activities of `ws` with id above `after`, in id order; `owner` keeps the
@@ -162,7 +165,7 @@ impl Tx {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<ExportActivityRow>> {
-        Ok(sqlx::query_as(
+        let sql =
             "SELECT a.id, a.happened_at, a.kind, ct.name AS contact, ct.email AS contact_email,
                     d.number AS deal_number, a.member_id, a.summary, a.satisfaction
                FROM activities a
@@ -170,13 +173,7 @@ impl Tx {
                LEFT JOIN deals d ON d.workspace_id = a.workspace_id AND d.id = a.deal_id
               WHERE a.workspace_id = $1 AND a.id > $2 AND ($3::bigint IS NULL OR a.member_id = $3)
               ORDER BY a.id
-              LIMIT $4",
-        )
-        .bind(ws)
-        .bind(after)
-        .bind(owner)
-        .bind(limit)
-        .fetch_all(self.conn())
-        .await?)
+              LIMIT $4";
+        self.page(sql, ws, owner, after, limit).await
     }
 }
