@@ -79,6 +79,11 @@ impl Format {
         escape(text)
     }
 
+    /// Optional user text for a card field: escaped, or the catalog's "none".
+    pub fn esc_or_none(&self, text: Option<&str>) -> String {
+        text.map_or_else(|| self.t("common.none"), escape)
+    }
+
     /// From settings as stored. They were validated when written; a bad stored value falls
     /// back (English, UTC, USD) rather than silencing a reminder or a whole team's digest.
     pub fn stored(locale: &str, tz: &str, currency: &str) -> Format {

@@ -192,9 +192,7 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: CompanyRef) -> EngineRes
     let mut embed = Embed::new(format!("CO-{} {}", c.id, ctx.esc(&c.name)))
         .inline(
             ctx.t("field.industry"),
-            c.industry
-                .as_deref()
-                .map_or_else(|| none.clone(), |i| ctx.esc(i)),
+            ctx.esc_or_none(c.industry.as_deref()),
         )
         .inline(ctx.t("field.tier"), tier);
     if let Some(owner) = owner {
@@ -203,9 +201,7 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: CompanyRef) -> EngineRes
     embed = embed
         .inline(
             ctx.t("field.website"),
-            c.website
-                .as_deref()
-                .map_or_else(|| none.clone(), |w| ctx.esc(w)),
+            ctx.esc_or_none(c.website.as_deref()),
         )
         .inline(
             ctx.t("field.contract_end"),

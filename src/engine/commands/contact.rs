@@ -299,29 +299,12 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: ContactRef) -> EngineRes
     let mut embed = Embed::new(format!("C-{} {}", c.id, ctx.esc(&c.name)))
         .inline(
             ctx.t("field.company"),
-            c.company_name
-                .as_deref()
-                .map_or_else(|| none.clone(), |n| ctx.esc(n)),
+            ctx.esc_or_none(c.company_name.as_deref()),
         )
-        .inline(
-            ctx.t("field.title"),
-            c.title
-                .as_deref()
-                .map_or_else(|| none.clone(), |t| ctx.esc(t)),
-        )
+        .inline(ctx.t("field.title"), ctx.esc_or_none(c.title.as_deref()))
         .inline(ctx.t("field.owner"), ctx.esc(&owner))
-        .inline(
-            ctx.t("field.email"),
-            c.email
-                .as_deref()
-                .map_or_else(|| none.clone(), |e| ctx.esc(e)),
-        )
-        .inline(
-            ctx.t("field.phone"),
-            c.phone
-                .as_deref()
-                .map_or_else(|| none.clone(), |p| ctx.esc(p)),
-        )
+        .inline(ctx.t("field.email"), ctx.esc_or_none(c.email.as_deref()))
+        .inline(ctx.t("field.phone"), ctx.esc_or_none(c.phone.as_deref()))
         .inline(
             ctx.t("field.birthday"),
             birthday_text(ctx, &c).unwrap_or_else(|| none.clone()),

@@ -152,21 +152,15 @@ async fn deal_card(
         )
         .inline(
             ctx.t("field.owner"),
-            d.owner_name
-                .as_deref()
-                .map_or_else(|| none.clone(), |n| ctx.esc(n)),
+            ctx.esc_or_none(d.owner_name.as_deref()),
         )
         .inline(
             ctx.t("field.company"),
-            d.company_name
-                .as_deref()
-                .map_or_else(|| none.clone(), |n| ctx.esc(n)),
+            ctx.esc_or_none(d.company_name.as_deref()),
         )
         .inline(
             ctx.t("field.contact"),
-            contact_name
-                .as_deref()
-                .map_or_else(|| none.clone(), |n| ctx.esc(n)),
+            ctx.esc_or_none(contact_name.as_deref()),
         )
         .inline(
             ctx.t("field.expected_close"),
