@@ -105,6 +105,50 @@ pub const SIGNATURES: &[Signature] = &[
             ("owner_id", Field::Owner),
             ("expected_close", Field::CloseDate),
             ("created_at_utc", Field::CreatedDate),
+            ("closed_at_utc", Field::ClosedAt),
+            ("lost_reason", Field::LostReason),
+        ],
+    },
+    Signature {
+        source: Source::Salesbot,
+        kind: Kind::Contacts,
+        headers: &[
+            ("contact_id", Field::ExternalId),
+            ("name", Field::Contact),
+            ("email", Field::Email),
+            ("phone", Field::Phone),
+            ("company", Field::Company),
+            ("owner_id", Field::Owner),
+            ("tags", Field::Tags),
+            ("created_at_utc", Field::CreatedDate),
+        ],
+    },
+    Signature {
+        source: Source::Salesbot,
+        kind: Kind::Companies,
+        headers: &[
+            ("company_id", Field::ExternalId),
+            ("name", Field::Company),
+            ("industry", Field::Sector),
+            ("website", Field::Domain),
+            ("owner_id", Field::Owner),
+            ("tags", Field::Tags),
+            ("created_at_utc", Field::CreatedDate),
+        ],
+    },
+    Signature {
+        source: Source::Salesbot,
+        kind: Kind::Activities,
+        headers: &[
+            ("activity_id", Field::ExternalId),
+            ("happened_at_utc", Field::DueDate),
+            ("kind", Field::ActivityType),
+            ("contact", Field::Contact),
+            ("contact_email", Field::Email),
+            ("deal_number", Field::Deal),
+            ("member_id", Field::Owner),
+            ("summary", Field::Subject),
+            ("satisfaction", Field::Satisfaction),
         ],
     },
 ];
@@ -243,6 +287,29 @@ const ALIASES: &[(&str, Field)] = &[
     ("due date", Field::DueDate),
     ("活动类型", Field::ActivityType),
     ("主题", Field::Subject),
+    ("activity date", Field::DueDate),
+    ("happened at", Field::DueDate),
+    ("活动日期", Field::DueDate),
+    ("price", Field::Price),
+    ("list price", Field::Price),
+    ("sales price", Field::Price),
+    ("unit price", Field::Price),
+    ("价格", Field::Price),
+    ("单价", Field::Price),
+    ("标价", Field::Price),
+    ("closed at", Field::ClosedAt),
+    ("closed date", Field::ClosedAt),
+    ("actual close date", Field::ClosedAt),
+    ("实际成交日期", Field::ClosedAt),
+    ("lost reason", Field::LostReason),
+    ("丢单原因", Field::LostReason),
+    ("输单原因", Field::LostReason),
+    ("tags", Field::Tags),
+    ("tag", Field::Tags),
+    ("标签", Field::Tags),
+    ("deal number", Field::Deal),
+    ("satisfaction", Field::Satisfaction),
+    ("满意度", Field::Satisfaction),
 ];
 
 /// A header in the form aliases are written in: lower case, every run of anything but letters
@@ -351,6 +418,7 @@ pub(super) fn map(
         let named = match kind {
             Kind::Contacts => Some(Field::Contact),
             Kind::Companies => Some(Field::Company),
+            Kind::Products => Some(Field::Product),
             _ => None,
         };
         if let Some(named) = named.filter(|n| columns.iter().all(|(_, f)| f != n)) {
@@ -392,6 +460,8 @@ fn guess_kind(columns: &[(usize, Field)]) -> Option<Kind> {
         Some(Kind::Contacts)
     } else if [Field::Company, Field::Domain].into_iter().any(has) {
         Some(Kind::Companies)
+    } else if [Field::Product, Field::Price].into_iter().any(has) {
+        Some(Kind::Products)
     } else {
         None
     }

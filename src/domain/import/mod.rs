@@ -62,6 +62,8 @@ pub enum Kind {
     Contacts,
     Companies,
     Activities,
+    /// A product catalogue: names and list prices.
+    Products,
 }
 
 /// What a column can mean to us; the snake-case names are what `Their Column=our_field`
@@ -93,6 +95,17 @@ pub enum Field {
     ActivityType,
     Subject,
     DueDate,
+    /// A product's list price (a deal's value is `Amount`).
+    Price,
+    /// When a closed deal was actually closed (an open deal's `CloseDate` is its expected
+    /// close).
+    ClosedAt,
+    LostReason,
+    Tags,
+    /// The deal an activity belongs to, by the source's deal id or number.
+    Deal,
+    /// An activity's 1-5 rating.
+    Satisfaction,
 }
 
 /// Every field with its override name.
@@ -122,6 +135,12 @@ pub const FIELD_NAMES: &[(&str, Field)] = &[
     ("activity_type", Field::ActivityType),
     ("subject", Field::Subject),
     ("due_date", Field::DueDate),
+    ("price", Field::Price),
+    ("closed_at", Field::ClosedAt),
+    ("lost_reason", Field::LostReason),
+    ("tags", Field::Tags),
+    ("deal", Field::Deal),
+    ("satisfaction", Field::Satisfaction),
 ];
 
 impl Field {
@@ -143,7 +162,10 @@ impl Field {
     }
 
     fn is_date(self) -> bool {
-        matches!(self, Field::CloseDate | Field::CreatedDate | Field::DueDate)
+        matches!(
+            self,
+            Field::CloseDate | Field::CreatedDate | Field::DueDate | Field::ClosedAt
+        )
     }
 }
 
@@ -349,7 +371,7 @@ pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError>
     let comma: Vec<(usize, bool)> = mapping
         .columns
         .iter()
-        .filter(|(_, f)| *f == Field::Amount)
+        .filter(|(_, f)| matches!(f, Field::Amount | Field::Price))
         .map(|(i, _)| {
             (
                 *i,
@@ -379,12 +401,12 @@ pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError>
         };
         let mut bad = false;
         for (i, field) in &mapping.columns {
-            let value = record.cells[*i].trim();
+            let value = unneutralise(record.cells[*i].trim(), mapping.source);
             if value.is_empty() {
                 continue;
             }
             let cell = match field {
-                Field::Amount => {
+                Field::Amount | Field::Price => {
                     let comma = comma.iter().any(|(c, yes)| c == i && *yes);
                     cells::amount(value, comma, options.currency).map(Cell::Money)
                 }
@@ -421,4 +443,21 @@ pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError>
         rows,
         refused,
     })
+}
+
+/// salesbot's export writes `'` before a cell that would start a formula (`engine/export.rs`
+/// `neutralise`); reading its own file back takes it off again.
+fn unneutralise(value: &str, source: Source) -> &str {
+    match value.strip_prefix('\'') {
+        Some(rest)
+            if source == Source::Salesbot
+                && matches!(
+                    rest.chars().next(),
+                    Some('=' | '+' | '-' | '@' | '\t' | '\r')
+                ) =>
+        {
+            rest
+        }
+        _ => value,
+    }
 }
