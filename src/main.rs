@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use salesbot::config::{redact_url, Config};
-use salesbot::console::{Console, ConsoleOptions, ExportQuery, ReportQuery};
+use salesbot::console::{Console, ConsoleOptions, ExportQuery, ImportQuery, ReportQuery};
 use salesbot::domain::role::Role;
 use salesbot::engine::Engine;
 use salesbot::store::Store;
@@ -56,6 +56,12 @@ enum Cmd {
     Export {
         #[command(flatten)]
         query: ExportQuery,
+    },
+    /// Bring in files from HubSpot, Salesforce, Pipedrive, Zoho, salesbot or any spreadsheet
+    /// (CSV, XLSX, XLS); --dry-run shows what would happen, --undo ID takes an import back.
+    Import {
+        #[command(flatten)]
+        query: ImportQuery,
     },
 }
 
@@ -141,6 +147,14 @@ async fn main() -> anyhow::Result<()> {
             let store = connect(&config).await?;
             let engine = Engine::new(store)?;
             match salesbot::console::export(&engine, &query).await? {
+                0 => Ok(()),
+                code => std::process::exit(code),
+            }
+        }
+        Cmd::Import { query } => {
+            let store = connect(&config).await?;
+            let engine = Engine::new(store)?;
+            match salesbot::console::import(&engine, &query).await? {
                 0 => Ok(()),
                 code => std::process::exit(code),
             }

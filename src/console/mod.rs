@@ -2,6 +2,8 @@
 //! engine that serves Discord. Lines starting with `:` control the session itself.
 
 mod cli;
+mod import;
+pub use import::{import, ImportQuery};
 
 pub use cli::{
     export, report, run_stdin, ExportChoice, ExportFormat, ExportQuery, ReportKind, ReportQuery,

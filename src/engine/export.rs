@@ -236,9 +236,10 @@ fn is_plain_number(cell: &str) -> bool {
 struct Zone(Tz);
 
 impl Zone {
-    /// `2026-12-01T09:00:00Z`.
+    /// `2026-12-01T09:00:00Z`, with the fraction of a second when there is one, so that a
+    /// file read back gives the same instant.
     fn utc(self, t: DateTime<Utc>) -> String {
-        t.to_rfc3339_opts(SecondsFormat::Secs, true)
+        t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
     }
 
     /// `2026-12-01T10:00:00+01:00`.

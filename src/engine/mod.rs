@@ -11,6 +11,7 @@ mod ctx;
 mod errors;
 pub mod export;
 pub mod format;
+pub mod import;
 pub mod manifest;
 pub mod notices;
 pub mod reply;

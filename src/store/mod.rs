@@ -7,6 +7,7 @@ mod bulk;
 mod crm;
 mod deals;
 mod export;
+mod import;
 mod jobs;
 mod outbox;
 mod products;
@@ -25,6 +26,11 @@ pub use bulk::BulkShape;
 pub use crm::{CompanyRow, ContactRow, NewCompany, NewContact};
 pub use deals::{DealFilter, DealRow, NewDeal};
 pub use export::{ExportActivityRow, ExportCompanyRow, ExportContactRow, ExportDealRow};
+pub use import::{
+    ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, ImportEntity,
+    ImportRow, KnownCompany, KnownContact, KnownDeal, LeftRecord, LineColumns, UndoRefusal,
+    UndoReport,
+};
 pub use jobs::{
     AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestReader, DigestWorkspace,
     DueTask, OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,

@@ -10,6 +10,7 @@ mod commands;
 mod discord;
 mod export;
 mod i18n;
+mod import;
 mod isolation;
 mod layers;
 mod markup;

@@ -1,0 +1,484 @@
+//! Importing files from other CRMs and spreadsheets, front-end independent: the CLI, the
+//! console and `/import` all call [`run`] and render its [`Summary`].
+//!
+//! Every file is opened and checked first (encoding, columns, dates); a file-wide problem
+//! refuses the whole import before anything is written. Files are then written in the order
+//! their records refer to each other (products, companies, contacts, deals, activities), in
+//! batches: each batch is one transaction that also records what it wrote on the import, so a
+//! crash leaves whole rows and whole counts, and running the same files again matches what is
+//! there and writes the rest. A row the database refuses takes only itself out: its batch is
+//! written again row by row. A dry run writes everything in one transaction and rolls it back,
+//! so its counts are exactly what the import would do.
+
+pub mod read;
+pub mod render;
+mod world;
+mod write;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::import::{DateOrder, FileError, Kind, Override, ReadOptions, Source};
+use crate::domain::money::Currency;
+use crate::store::{ImportEntity, Store, StoreError, Tx, UndoRefusal, UndoReport};
+pub use read::{Batch, FileInfo, FileReader, Input, ReadSettings};
+use world::World;
+pub use world::{domain_key, email_key, name_key, product_key, source_name};
+
+/// Rows per transaction: large enough that a statement per table carries the cost, small
+/// enough that a refused batch retried row by row stays quick.
+const BATCH: usize = 2_000;
+/// Refusals a summary lists one by one; the counts always cover all.
+const REFUSALS_LISTED: usize = 200;
+
+/// One `Their Stage=Our Stage` mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageMapping {
+    pub theirs: String,
+    pub ours: String,
+}
+
+impl std::str::FromStr for StageMapping {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<StageMapping, String> {
+        match s.rsplit_once('=') {
+            Some((theirs, ours)) if !theirs.trim().is_empty() && !ours.trim().is_empty() => {
+                Ok(StageMapping {
+                    theirs: theirs.trim().to_string(),
+                    ours: ours.trim().to_string(),
+                })
+            }
+            _ => Err(format!(
+                "'{s}' is not a stage mapping; write \"Their Stage=Our Stage\""
+            )),
+        }
+    }
+}
+
+/// What to import and how.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub workspace: i64,
+    /// Who runs it (recorded on the import); the CLI's operator is 0.
+    pub actor: i64,
+    /// The owner of rows whose owner is not a member; without one such rows are refused.
+    pub default_owner: Option<i64>,
+    pub inputs: Vec<Input>,
+    pub source: Option<Source>,
+    pub kind: Option<Kind>,
+    pub overrides: Vec<Override>,
+    pub stage_map: Vec<StageMapping>,
+    pub date_order: Option<DateOrder>,
+    pub sheet: Option<String>,
+    pub dry_run: bool,
+}
+
+/// Why an import wrote nothing at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: {error}")]
+    File { file: String, error: FileError },
+    #[error("no workspace {0}")]
+    UnknownWorkspace(i64),
+    #[error("stage mapping '{theirs}={ours}': this workspace has no stage '{ours}'")]
+    UnknownStage { theirs: String, ours: String },
+    #[error("give at least one file")]
+    NoFiles,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A refused row, by file, line and column.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Refusal {
+    pub line: u64,
+    /// The column's header; empty for the row as a whole.
+    pub column: String,
+    pub reason: String,
+}
+
+/// What happened to one file's rows. `rows` = created + updated + matched + refused.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct FileSummary {
+    pub name: String,
+    pub format: String,
+    pub source: String,
+    pub kind: String,
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    /// `(their column, our field)`.
+    pub mapping: Vec<(String, String)>,
+    pub unmapped_columns: Vec<String>,
+    pub rows: u64,
+    pub created: u64,
+    pub updated: u64,
+    /// Rows that matched a record as it already is (a second run of the same file), or
+    /// repeated an earlier row of the import.
+    pub matched: u64,
+    pub refused: u64,
+    /// The first refusals, by line.
+    pub refusals: Vec<Refusal>,
+    /// Stages no workspace stage or mapping covered, with their row counts.
+    pub unmapped_stages: BTreeMap<String, u64>,
+    /// Owners who are not members, with their row counts.
+    pub unmapped_owners: BTreeMap<String, u64>,
+}
+
+impl FileSummary {
+    fn refuse(&mut self, line: u64, column: &str, reason: impl Into<String>) {
+        self.refused += 1;
+        if self.refusals.len() < REFUSALS_LISTED {
+            self.refusals.push(Refusal {
+                line,
+                column: column.to_string(),
+                reason: reason.into(),
+            });
+        }
+    }
+}
+
+/// The whole import.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    /// The import's id, for `--undo`; `None` for a dry run.
+    pub import_id: Option<i64>,
+    pub dry_run: bool,
+    pub files: Vec<FileSummary>,
+    pub rows: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub matched: u64,
+    pub refused: u64,
+}
+
+impl Summary {
+    /// Whether some rows were refused (the CLI's exit code 2).
+    pub fn partial(&self) -> bool {
+        self.refused > 0
+    }
+}
+
+/// How far an import is, for a progress bar or an edited reply.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Progress {
+    /// Index of the file being read.
+    pub file: usize,
+    pub files: usize,
+    /// Rows done in all files so far.
+    pub rows: u64,
+    /// The reader's own measure within this file: `(done, total)`.
+    pub position: (u64, u64),
+}
+
+/// The entity a file's kind writes.
+fn entity(kind: Kind) -> ImportEntity {
+    match kind {
+        Kind::Products => ImportEntity::Product,
+        Kind::Companies => ImportEntity::Company,
+        Kind::Contacts => ImportEntity::Contact,
+        Kind::Deals => ImportEntity::Deal,
+        Kind::Activities => ImportEntity::Activity,
+    }
+}
+
+pub fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Products => "products",
+        Kind::Companies => "companies",
+        Kind::Contacts => "contacts",
+        Kind::Deals => "deals",
+        Kind::Activities => "activities",
+    }
+}
+
+/// Runs an import (or a dry run of one). `progress` is called after every batch.
+pub async fn run(
+    store: &Store,
+    req: ImportRequest,
+    now: DateTime<Utc>,
+    mut progress: impl FnMut(Progress) + Send,
+) -> Result<Summary, ImportError> {
+    if req.inputs.is_empty() {
+        return Err(ImportError::NoFiles);
+    }
+    let ws = {
+        let mut tx = store.begin().await?;
+        tx.workspace(req.workspace)
+            .await?
+            .ok_or(ImportError::UnknownWorkspace(req.workspace))?
+    };
+    let currency = Currency::parse(&ws.currency).map_err(|_| {
+        StoreError::Unexpected(anyhow::anyhow!("workspace currency {}", ws.currency))
+    })?;
+    let tz: chrono_tz::Tz = ws.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let settings = ReadSettings {
+        options: ReadOptions {
+            currency,
+            source: req.source,
+            kind: req.kind,
+            overrides: req.overrides.clone(),
+            date_order: req.date_order,
+        },
+        sheet: req.sheet.clone(),
+    };
+    // Every file is opened and checked before anything is written.
+    let mut readers = Vec::new();
+    for input in req.inputs.iter().cloned() {
+        let name = input.name();
+        let settings = settings.clone();
+        let reader = tokio::task::spawn_blocking(move || FileReader::open(input, &settings))
+            .await
+            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("reader stopped: {e}")))?
+            .map_err(|error| ImportError::File { file: name, error })?;
+        readers.push(reader);
+    }
+    readers.sort_by_key(|r| entity(r.info.mapping.kind));
+    let source = readers
+        .iter()
+        .map(|r| r.info.mapping.source)
+        .find(|s| *s != Source::Other)
+        .unwrap_or(req.source.unwrap_or(Source::Other));
+
+    let mut tx = store.begin().await?;
+    let mut world = World::load(&mut tx, req.workspace, tz, ws.currency.clone(), source).await?;
+    for m in &req.stage_map {
+        if world.stage_named(&m.ours).is_none() {
+            return Err(ImportError::UnknownStage {
+                theirs: m.theirs.clone(),
+                ours: m.ours.clone(),
+            });
+        }
+    }
+    let files: Vec<String> = readers.iter().map(|r| r.info.name.clone()).collect();
+    let import_id = tx
+        .begin_import(req.workspace, req.actor, &files, now)
+        .await?;
+    let dry = if req.dry_run {
+        Some(tx)
+    } else {
+        tx.commit().await?;
+        None
+    };
+    let mut session = Session {
+        store,
+        dry,
+        import_id,
+    };
+    let mut summary = Summary {
+        import_id: (!req.dry_run).then_some(import_id),
+        dry_run: req.dry_run,
+        ..Summary::default()
+    };
+    let total_files = readers.len();
+    for (index, reader) in readers.into_iter().enumerate() {
+        let mut file = describe(&reader.info);
+        let kind = reader.info.mapping.kind;
+        let mut reader = Some(reader);
+        loop {
+            let Some(mut r) = reader.take() else { break };
+            let (r, batch) = tokio::task::spawn_blocking(move || {
+                let batch = r.next_batch(BATCH);
+                (r, batch)
+            })
+            .await
+            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("reader stopped: {e}")))?;
+            let batch = batch.map_err(|error| ImportError::File {
+                file: file.name.clone(),
+                error,
+            })?;
+            let position = r.progress();
+            reader = Some(r);
+            let Some(batch) = batch else { break };
+            for refused in &batch.refused {
+                file.refuse(refused.line, &refused.column, refused.reason.to_string());
+            }
+            let before = file.refused;
+            let counts = session
+                .batch(&mut world, &req, kind, &batch.rows, &mut file, now)
+                .await?;
+            let refused_here = file.refused - before + batch.refused.len() as u64;
+            file.created += counts[0];
+            file.updated += counts[1];
+            file.matched += counts[2];
+            file.rows += (batch.rows.len() + batch.refused.len()) as u64;
+            summary.rows += (batch.rows.len() + batch.refused.len()) as u64;
+            if !req.dry_run {
+                let mut tx = store.begin().await?;
+                tx.count_import(
+                    req.workspace,
+                    import_id,
+                    [counts[0], counts[1], counts[2], refused_here].map(|n| n as i64),
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            progress(Progress {
+                file: index,
+                files: total_files,
+                rows: summary.rows,
+                position,
+            });
+        }
+        file.refusals.sort_by_key(|r| r.line);
+        summary.created += file.created;
+        summary.updated += file.updated;
+        summary.matched += file.matched;
+        summary.refused += file.refused;
+        summary.files.push(file);
+    }
+    match session.dry.take() {
+        // The dry run's transaction goes away unwritten.
+        Some(tx) => drop(tx),
+        None => {
+            let mut tx = store.begin().await?;
+            tx.finish_import(req.workspace, import_id, now).await?;
+            tx.commit().await?;
+        }
+    }
+    Ok(summary)
+}
+
+fn describe(info: &FileInfo) -> FileSummary {
+    FileSummary {
+        name: info.name.clone(),
+        format: info.format.to_string(),
+        source: source_name(info.mapping.source).to_string(),
+        kind: kind_name(info.mapping.kind).to_string(),
+        encoding: info.encoding.map(|e| e.label().to_string()),
+        delimiter: info.delimiter.map(|d| match d {
+            b'\t' => "tab".to_string(),
+            d => (d as char).to_string(),
+        }),
+        mapping: info
+            .mapping
+            .columns
+            .iter()
+            .map(|(i, f)| (info.headers[*i].clone(), f.name().to_string()))
+            .collect(),
+        unmapped_columns: info.mapping.unmapped.clone(),
+        ..FileSummary::default()
+    }
+}
+
+/// Where batches are written: their own transactions, or the dry run's one.
+struct Session<'a> {
+    store: &'a Store,
+    dry: Option<Tx>,
+    import_id: i64,
+}
+
+impl Session<'_> {
+    /// Writes one batch; returns `[created, updated, matched]` and adds refusals to `file`.
+    async fn batch(
+        &mut self,
+        world: &mut World,
+        req: &ImportRequest,
+        kind: Kind,
+        rows: &[crate::domain::import::Row],
+        file: &mut FileSummary,
+        now: DateTime<Utc>,
+    ) -> Result<[u64; 3], StoreError> {
+        let mut attempt = 0;
+        loop {
+            let mut scratch = file.clone();
+            match self.unit(world, req, kind, rows, &mut scratch, now).await {
+                Ok(counts) => {
+                    *file = scratch;
+                    return Ok(counts);
+                }
+                Err(StoreError::Contention(_)) if attempt < 3 => attempt += 1,
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
+                Err(e) if rows.len() == 1 => {
+                    let row = &rows[0];
+                    file.refuse(row.line, "", refusal_text(&e));
+                    return Ok([0; 3]);
+                }
+                // One row the database refuses takes only itself out.
+                Err(_) => {
+                    let mut total = [0u64; 3];
+                    for row in rows {
+                        let counts = Box::pin(self.batch(
+                            world,
+                            req,
+                            kind,
+                            std::slice::from_ref(row),
+                            file,
+                            now,
+                        ))
+                        .await?;
+                        for (t, c) in total.iter_mut().zip(counts) {
+                            *t += c;
+                        }
+                    }
+                    return Ok(total);
+                }
+            }
+        }
+    }
+
+    /// One transaction (or savepoint in a dry run) around one write.
+    async fn unit(
+        &mut self,
+        world: &mut World,
+        req: &ImportRequest,
+        kind: Kind,
+        rows: &[crate::domain::import::Row],
+        file: &mut FileSummary,
+        now: DateTime<Utc>,
+    ) -> Result<[u64; 3], StoreError> {
+        if let Some(tx) = self.dry.as_mut() {
+            tx.mark().await?;
+            let result = write::rows(tx, world, req, self.import_id, kind, rows, file, now).await;
+            match result {
+                Ok(_) => tx.release_mark().await?,
+                Err(_) => tx.rollback_to_mark().await?,
+            }
+            return settle(world, result);
+        }
+        let mut tx = self.store.begin().await?;
+        let result = write::rows(&mut tx, world, req, self.import_id, kind, rows, file, now).await;
+        if result.is_ok() {
+            if let Err(e) = tx.commit().await {
+                world.forget();
+                return Err(e);
+            }
+        }
+        settle(world, result)
+    }
+}
+
+/// Keeps what a written batch added to the world, or takes out what a failed one added.
+fn settle(world: &mut World, result: Result<[u64; 3], StoreError>) -> Result<[u64; 3], StoreError> {
+    match &result {
+        Ok(_) => world.keep(),
+        Err(_) => world.forget(),
+    }
+    result
+}
+
+/// A database refusal of one row, in words.
+fn refusal_text(e: &StoreError) -> String {
+    match e {
+        StoreError::Duplicate(c) => format!("the database already has such a record ({c})"),
+        StoreError::OutOfRange(_) => "figures add up to more than can be counted".to_string(),
+        other => format!("the database refused the row: {other}"),
+    }
+}
+
+/// Takes an import back; see [`Tx::undo_import`].
+pub async fn undo(
+    store: &Store,
+    workspace: i64,
+    import: i64,
+    now: DateTime<Utc>,
+) -> Result<Result<UndoReport, UndoRefusal>, StoreError> {
+    let mut tx = store.begin().await?;
+    let report = tx.undo_import(workspace, import, now).await?;
+    if report.is_ok() {
+        tx.commit().await?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,1391 @@
+//! Writing one batch of rows of one kind: each row is matched (the source's id, then email,
+//! domain or name), checked, and either refused with its line and column, counted as matched,
+//! queued as new (written a table at a time) or updated where the file has a value that
+//! differs (a blank cell never overwrites).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::world::{email_key, name_key, World};
+use super::{FileSummary, ImportRequest};
+use crate::domain::import::{Cell, CellDate, Field, Kind, Outcome, Row, Source};
+use crate::domain::refs::{Email, MAX_NAME_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TITLE_CHARS};
+use crate::domain::stage::{Stage, StageKind};
+use crate::store::{
+    ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, ImportEntity,
+    KnownCompany, KnownContact, LineColumns, StoreResult, Tx,
+};
+
+/// `[created, updated, matched]`.
+type Counts = [u64; 3];
+
+/// Why a row is refused: the column (its header) and the reason.
+struct Refuse(Field, String);
+
+/// Writes one batch of one kind.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn rows(
+    tx: &mut Tx,
+    world: &mut World,
+    req: &ImportRequest,
+    import: i64,
+    kind: Kind,
+    rows: &[Row],
+    file: &mut FileSummary,
+    now: DateTime<Utc>,
+) -> StoreResult<Counts> {
+    let mut w = Writer {
+        tx,
+        world,
+        req,
+        import,
+        file,
+        now,
+        counts: [0; 3],
+        headers: HashMap::new(),
+    };
+    for (header, field) in &w.file.mapping {
+        if let Some(f) = crate::domain::import::Field::from_name(field) {
+            w.headers.insert(f, header.clone());
+        }
+    }
+    match kind {
+        Kind::Products => w.products(rows).await?,
+        Kind::Companies => w.companies(rows).await?,
+        Kind::Contacts => w.contacts(rows).await?,
+        Kind::Deals => w.deals(rows).await?,
+        Kind::Activities => w.activities(rows).await?,
+    }
+    Ok(w.counts)
+}
+
+/// A company or contact a row refers to: one that exists, or one this batch creates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Ref {
+    Known(i64),
+    New(usize),
+}
+
+struct Writer<'a> {
+    tx: &'a mut Tx,
+    world: &'a mut World,
+    req: &'a ImportRequest,
+    import: i64,
+    file: &'a mut FileSummary,
+    now: DateTime<Utc>,
+    counts: Counts,
+    headers: HashMap<Field, String>,
+}
+
+/// New companies of a batch, deduplicated by name.
+#[derive(Default)]
+struct NewCompanies {
+    cols: CompanyColumns,
+    by_key: HashMap<String, usize>,
+    /// The source's id each one came with.
+    ext: Vec<Option<String>>,
+}
+
+#[derive(Default)]
+struct NewContacts {
+    cols: ContactColumns,
+    company: Vec<Option<Ref>>,
+    by_key: HashMap<String, usize>,
+    ext: Vec<Option<String>>,
+}
+
+/// A row's fingerprint, the id a row without one is known by: the same cells give the same id.
+fn fingerprint(row: &Row) -> String {
+    let mut h = Sha256::new();
+    for (field, cell) in &row.cells {
+        h.update(field.name().as_bytes());
+        h.update([0]);
+        match cell {
+            Cell::Text(t) => h.update(t.as_bytes()),
+            Cell::Money(m) => h.update(m.to_string().as_bytes()),
+            Cell::Date(d) => h.update(format!("{d:?}").as_bytes()),
+        }
+        h.update([1]);
+    }
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("row:{hex}")
+}
+
+fn text(row: &Row, field: Field) -> Option<&str> {
+    row.text(field).map(str::trim).filter(|t| !t.is_empty())
+}
+
+fn money(row: &Row, field: Field) -> Option<i64> {
+    match row.cells.get(&field) {
+        Some(Cell::Money(m)) => Some(*m),
+        _ => None,
+    }
+}
+
+fn date(row: &Row, field: Field) -> Option<CellDate> {
+    match row.cells.get(&field) {
+        Some(Cell::Date(d)) => Some(*d),
+        _ => None,
+    }
+}
+
+/// A one-line name within `max` characters.
+fn line_text(row: &Row, field: Field, max: usize) -> Result<Option<String>, Refuse> {
+    let Some(t) = text(row, field) else {
+        return Ok(None);
+    };
+    let t = crate::domain::text::line(t).map_err(|e| Refuse(field, e.to_string()))?;
+    let len = t.chars().count();
+    if len > max {
+        return Err(Refuse(
+            field,
+            format!("{len} characters where at most {max} are accepted"),
+        ));
+    }
+    Ok(Some(t.to_string()))
+}
+
+/// Tags written `a, b; c`: each within the tag length, at most the tag count.
+fn tags(row: &Row) -> Result<Option<Vec<String>>, Refuse> {
+    let Some(t) = text(row, Field::Tags) else {
+        return Ok(None);
+    };
+    let tags: Vec<String> = t
+        .split([',', ';', '|'])
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if tags.len() > MAX_TAGS || tags.iter().any(|t| t.chars().count() > MAX_TAG_CHARS) {
+        return Err(Refuse(
+            Field::Tags,
+            format!("at most {MAX_TAGS} tags of up to {MAX_TAG_CHARS} characters are accepted"),
+        ));
+    }
+    if let Some(bad) = tags.iter().find(|t| crate::domain::text::line(t).is_err()) {
+        return Err(Refuse(Field::Tags, format!("'{bad}' is not a tag")));
+    }
+    Ok(Some(tags))
+}
+
+fn email(row: &Row) -> Result<Option<String>, Refuse> {
+    match text(row, Field::Email) {
+        None => Ok(None),
+        Some(e) => Email::parse(e)
+            .map(|e| Some(e.into_string()))
+            .map_err(|_| Refuse(Field::Email, format!("'{e}' is not an email address"))),
+    }
+}
+
+/// A contact's name: the name column, else first and last name, else the email.
+fn contact_name(row: &Row) -> Result<Option<String>, Refuse> {
+    if let Some(n) = line_text(row, Field::Contact, MAX_NAME_CHARS)? {
+        return Ok(Some(n));
+    }
+    let first = line_text(row, Field::FirstName, MAX_NAME_CHARS)?;
+    let last = line_text(row, Field::LastName, MAX_NAME_CHARS)?;
+    let joined = [first, last]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !joined.is_empty() {
+        if joined.chars().count() > MAX_NAME_CHARS {
+            return Err(Refuse(
+                Field::LastName,
+                format!("the name is longer than {MAX_NAME_CHARS} characters"),
+            ));
+        }
+        return Ok(Some(joined));
+    }
+    Ok(email(row)?)
+}
+
+impl Writer<'_> {
+    fn column(&self, field: Field) -> String {
+        self.headers.get(&field).cloned().unwrap_or_default()
+    }
+
+    fn refuse(&mut self, row: &Row, r: Refuse) {
+        let column = self.column(r.0);
+        self.file.refuse(row.line, &column, r.1);
+    }
+
+    /// The row's id in its source, or its fingerprint.
+    fn ext_id(&self, row: &Row) -> String {
+        text(row, Field::ExternalId).map_or_else(|| fingerprint(row), str::to_string)
+    }
+
+    /// The owner: the row's member, else the import's default owner.
+    fn owner(&mut self, row: &Row) -> Result<i64, Refuse> {
+        match text(row, Field::Owner) {
+            Some(who) => match self.world.member(who) {
+                Some(id) => Ok(id),
+                None => {
+                    *self
+                        .file
+                        .unmapped_owners
+                        .entry(who.to_string())
+                        .or_default() += 1;
+                    self.req.default_owner.ok_or_else(|| {
+                        Refuse(
+                            Field::Owner,
+                            format!("'{who}' is not a member of this workspace; add them first or name a default owner"),
+                        )
+                    })
+                }
+            },
+            None => self.req.default_owner.ok_or_else(|| {
+                Refuse(
+                    Field::Owner,
+                    "the row names no owner and the import has no default owner".to_string(),
+                )
+            }),
+        }
+    }
+
+    fn check_currency(&self, row: &Row) -> Result<(), Refuse> {
+        match text(row, Field::Currency) {
+            Some(c) if !c.eq_ignore_ascii_case(&self.world.currency) => Err(Refuse(
+                Field::Currency,
+                format!(
+                    "amounts in {c} are not accepted; this workspace counts in {}",
+                    self.world.currency
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A company a row names, by the source's account id or by name; a name not known yet is
+    /// queued in `new` with this row's owner.
+    fn company_ref(
+        &mut self,
+        row: &Row,
+        owner: i64,
+        new: &mut NewCompanies,
+    ) -> Result<Option<Ref>, Refuse> {
+        if let Some(ext) = text(row, Field::CompanyId) {
+            return match self.world.company(Some(ext), None, None) {
+                Some(i) => Ok(Some(Ref::Known(self.world.companies[i].id))),
+                None => match new.ext.iter().position(|e| e.as_deref() == Some(ext)) {
+                    Some(i) => Ok(Some(Ref::New(i))),
+                    None => Err(Refuse(
+                        Field::CompanyId,
+                        format!("'{ext}' is not an account of this import or an earlier one; import the accounts file with it"),
+                    )),
+                },
+            };
+        }
+        let Some(name) = line_text(row, Field::Company, MAX_NAME_CHARS)? else {
+            return Ok(None);
+        };
+        if let Some(i) = self.world.company(None, None, Some(&name)) {
+            return Ok(Some(Ref::Known(self.world.companies[i].id)));
+        }
+        let key = name_key(&name);
+        if let Some(i) = new.by_key.get(&key) {
+            return Ok(Some(Ref::New(*i)));
+        }
+        let i = new.cols.name.len();
+        new.cols.name.push(name);
+        new.cols.owner.push(owner);
+        new.cols.industry.push(None);
+        new.cols.website.push(None);
+        new.cols.tags.push(String::new());
+        new.cols.created_at.push(self.now);
+        new.ext.push(None);
+        new.by_key.insert(key, i);
+        Ok(Some(Ref::New(i)))
+    }
+
+    /// Writes queued companies and indexes them; their ids in queue order.
+    async fn flush_companies(&mut self, new: &NewCompanies) -> StoreResult<Vec<i64>> {
+        let ids = self.tx.insert_companies(self.world.ws, &new.cols).await?;
+        let mut ext = (Vec::new(), Vec::new());
+        for (i, id) in ids.iter().enumerate() {
+            self.world.index_company(KnownCompany {
+                id: *id,
+                name: new.cols.name[i].clone(),
+                owner_id: new.cols.owner[i],
+                industry: new.cols.industry[i].clone(),
+                website: new.cols.website[i].clone(),
+                tags: Vec::new(),
+            });
+            if let Some(e) = &new.ext[i] {
+                self.world.add_external(ImportEntity::Company, e, *id);
+                ext.0.push(e.clone());
+                ext.1.push(*id);
+            }
+        }
+        let source = self.world.source;
+        self.tx
+            .insert_external_ids(
+                self.world.ws,
+                source,
+                ImportEntity::Company,
+                &ext.0,
+                &ext.1,
+                self.import,
+            )
+            .await?;
+        self.tx
+            .record_import_rows(
+                self.world.ws,
+                self.import,
+                ImportEntity::Company,
+                &ids,
+                &vec![None; ids.len()],
+            )
+            .await?;
+        Ok(ids)
+    }
+
+    async fn flush_contacts(
+        &mut self,
+        new: &mut NewContacts,
+        companies: &[i64],
+    ) -> StoreResult<Vec<i64>> {
+        for (i, r) in new.company.iter().enumerate() {
+            new.cols.company[i] = match r {
+                Some(Ref::Known(id)) => Some(*id),
+                Some(Ref::New(j)) => companies.get(*j).copied(),
+                None => None,
+            };
+        }
+        let ids = self.tx.insert_contacts(self.world.ws, &new.cols).await?;
+        let mut ext = (Vec::new(), Vec::new());
+        for (i, id) in ids.iter().enumerate() {
+            self.world.index_contact(KnownContact {
+                id: *id,
+                name: new.cols.name[i].clone(),
+                company_id: new.cols.company[i],
+                owner_id: new.cols.owner[i],
+                email: new.cols.email[i].clone(),
+                phone: new.cols.phone[i].clone(),
+                tags: Vec::new(),
+            });
+            if let Some(e) = &new.ext[i] {
+                self.world.add_external(ImportEntity::Contact, e, *id);
+                ext.0.push(e.clone());
+                ext.1.push(*id);
+            }
+        }
+        let source = self.world.source;
+        self.tx
+            .insert_external_ids(
+                self.world.ws,
+                source,
+                ImportEntity::Contact,
+                &ext.0,
+                &ext.1,
+                self.import,
+            )
+            .await?;
+        self.tx
+            .record_import_rows(
+                self.world.ws,
+                self.import,
+                ImportEntity::Contact,
+                &ids,
+                &vec![None; ids.len()],
+            )
+            .await?;
+        Ok(ids)
+    }
+
+    /// Records an update of existing records: their images before, then the change.
+    async fn before_images(
+        &mut self,
+        entity: ImportEntity,
+        ids: &[i64],
+    ) -> StoreResult<Vec<Option<serde_json::Value>>> {
+        let images: HashMap<i64, serde_json::Value> = self
+            .tx
+            .images(self.world.ws, entity, ids)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(ids.iter().map(|id| images.get(id).cloned()).collect())
+    }
+
+    // -----------------------------------------------------------------------------------------
+
+    async fn products(&mut self, rows: &[Row]) -> StoreResult<()> {
+        let mut names = Vec::new();
+        let mut prices = Vec::new();
+        let mut queued: HashMap<String, usize> = HashMap::new();
+        let mut changes: Vec<(i64, i64)> = Vec::new();
+        for row in rows {
+            let name = match line_text(row, Field::Product, MAX_NAME_CHARS) {
+                Ok(Some(n)) => n,
+                Ok(None) => {
+                    self.refuse(
+                        row,
+                        Refuse(Field::Product, "the row has no product name".into()),
+                    );
+                    continue;
+                }
+                Err(r) => {
+                    self.refuse(row, r);
+                    continue;
+                }
+            };
+            let price = money(row, Field::Price).or(money(row, Field::Amount));
+            let key = super::product_key(&name);
+            if !self.world.first_sight(ImportEntity::Product, &key) || queued.contains_key(&key) {
+                self.counts[2] += 1;
+                continue;
+            }
+            match self.world.product(&name) {
+                Some((id, list)) => match price {
+                    Some(p) if p != list => {
+                        changes.push((id, p));
+                        self.world.add_product(&name, id, p);
+                        self.counts[1] += 1;
+                    }
+                    _ => self.counts[2] += 1,
+                },
+                None => {
+                    queued.insert(key, names.len());
+                    names.push(name);
+                    prices.push(price.unwrap_or(0));
+                    self.counts[0] += 1;
+                }
+            }
+        }
+        let ws = self.world.ws;
+        let ids = self.tx.insert_products(ws, &names, &prices).await?;
+        for (i, id) in ids.iter().enumerate() {
+            self.world.add_product(&names[i], *id, prices[i]);
+        }
+        self.tx
+            .record_import_rows(
+                ws,
+                self.import,
+                ImportEntity::Product,
+                &ids,
+                &vec![None; ids.len()],
+            )
+            .await?;
+        let changed: Vec<i64> = changes.iter().map(|c| c.0).collect();
+        let before = self.before_images(ImportEntity::Product, &changed).await?;
+        for (id, price) in &changes {
+            self.tx.set_product_price(ws, *id, *price).await?;
+        }
+        self.tx
+            .record_import_rows(ws, self.import, ImportEntity::Product, &changed, &before)
+            .await?;
+        Ok(())
+    }
+
+    async fn companies(&mut self, rows: &[Row]) -> StoreResult<()> {
+        let mut new = NewCompanies::default();
+        let mut updates: Vec<(i64, Option<String>, Option<String>, Option<Vec<String>>)> =
+            Vec::new();
+        for row in rows {
+            let plan = (|| -> Result<_, Refuse> {
+                let name = line_text(row, Field::Company, MAX_NAME_CHARS)?;
+                let website = line_text(row, Field::Domain, 255)?;
+                let industry = line_text(row, Field::Sector, MAX_NAME_CHARS)?;
+                let tags = tags(row)?;
+                Ok((name, website, industry, tags))
+            })();
+            let (name, website, industry, tags) = match plan {
+                Ok(p) => p,
+                Err(r) => {
+                    self.refuse(row, r);
+                    continue;
+                }
+            };
+            let ext = text(row, Field::ExternalId).map(str::to_string);
+            let name = match name.or_else(|| website.as_deref().and_then(super::domain_key)) {
+                Some(n) => n,
+                None => {
+                    self.refuse(
+                        row,
+                        Refuse(
+                            Field::Company,
+                            "the row has no company name or website".into(),
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let seen_key = ext
+                .clone()
+                .unwrap_or_else(|| format!("name:{}", name_key(&name)));
+            if !self.world.first_sight(ImportEntity::Company, &seen_key) {
+                self.counts[2] += 1;
+                continue;
+            }
+            let found = self
+                .world
+                .company(ext.as_deref(), website.as_deref(), Some(&name));
+            if let Some(i) = found {
+                let c = &self.world.companies[i];
+                let id = c.id;
+                let industry = industry.filter(|v| c.industry.as_deref() != Some(v));
+                let website = website.filter(|v| c.website.as_deref() != Some(v));
+                let tags = tags.filter(|t| *t != c.tags);
+                if let Some(e) = &ext {
+                    if self.world.external(ImportEntity::Company, e).is_none() {
+                        self.world.add_external(ImportEntity::Company, e, id);
+                        let source = self.world.source;
+                        self.tx
+                            .insert_external_ids(
+                                self.world.ws,
+                                source,
+                                ImportEntity::Company,
+                                &[e.clone()],
+                                &[id],
+                                self.import,
+                            )
+                            .await?;
+                    }
+                }
+                if industry.is_none() && website.is_none() && tags.is_none() {
+                    self.counts[2] += 1;
+                } else {
+                    let c = &mut self.world.companies[i];
+                    if let Some(v) = &industry {
+                        c.industry = Some(v.clone());
+                    }
+                    if let Some(v) = &website {
+                        c.website = Some(v.clone());
+                    }
+                    if let Some(v) = &tags {
+                        c.tags = v.clone();
+                    }
+                    updates.push((id, industry, website, tags));
+                    self.counts[1] += 1;
+                }
+                continue;
+            }
+            let owner = match self.owner(row) {
+                Ok(o) => o,
+                Err(r) => {
+                    self.refuse(row, r);
+                    continue;
+                }
+            };
+            let key = name_key(&name);
+            if new.by_key.contains_key(&key) {
+                self.counts[2] += 1;
+                continue;
+            }
+            new.by_key.insert(key, new.cols.name.len());
+            new.cols.name.push(name);
+            new.cols.owner.push(owner);
+            new.cols.industry.push(industry);
+            new.cols.website.push(website);
+            new.cols.tags.push(tags.unwrap_or_default().join(","));
+            new.cols.created_at.push(
+                date(row, Field::CreatedDate)
+                    .and_then(|d| self.world.instant(d))
+                    .unwrap_or(self.now),
+            );
+            new.ext.push(ext);
+            self.counts[0] += 1;
+        }
+        self.flush_companies(&new).await?;
+        let ids: Vec<i64> = updates.iter().map(|u| u.0).collect();
+        let before = self.before_images(ImportEntity::Company, &ids).await?;
+        for (id, industry, website, tags) in &updates {
+            self.tx
+                .update_import_company(
+                    self.world.ws,
+                    *id,
+                    industry.as_deref(),
+                    website.as_deref(),
+                    tags.as_deref(),
+                )
+                .await?;
+        }
+        self.tx
+            .record_import_rows(
+                self.world.ws,
+                self.import,
+                ImportEntity::Company,
+                &ids,
+                &before,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn contacts(&mut self, rows: &[Row]) -> StoreResult<()> {
+        let mut companies = NewCompanies::default();
+        let mut new = NewContacts::default();
+        let mut updates: Vec<(usize, i64, Option<String>, Option<Ref>, Option<Vec<String>>)> =
+            Vec::new();
+        for row in rows {
+            let plan = (|| -> Result<_, Refuse> {
+                let name = contact_name(row)?
+                    .ok_or_else(|| Refuse(Field::Contact, "the row has no name or email".into()))?;
+                let email = email(row)?;
+                let phone = line_text(row, Field::Phone, 50)?;
+                let tags = tags(row)?;
+                Ok((name, email, phone, tags))
+            })();
+            let (name, email, phone, tags) = match plan {
+                Ok(p) => p,
+                Err(r) => {
+                    self.refuse(row, r);
+                    continue;
+                }
+            };
+            let ext = text(row, Field::ExternalId).map(str::to_string);
+            let owner = match self.owner(row) {
+                Ok(o) => o,
+                Err(r) => {
+                    self.refuse(row, r);
+                    continue;
+                }
+            };
+            let company = match self.company_ref(row, owner, &mut companies) {
+                Ok(c) => c,
+                Err(r) => {
+                    self.refuse(row, r);
+                    continue;
+                }
+            };
+            let company_id = match company {
+                Some(Ref::Known(id)) => Some(id),
+                _ => None,
+            };
+            let seen_key = ext
+                .clone()
+                .or_else(|| email.as_deref().map(|e| format!("email:{}", email_key(e))))
+                .unwrap_or_else(|| format!("name:{}:{:?}", name_key(&name), company));
+            if !self.world.first_sight(ImportEntity::Contact, &seen_key) {
+                self.counts[2] += 1;
+                continue;
+            }
+            if let Some(i) =
+                self.world
+                    .contact(ext.as_deref(), email.as_deref(), Some(&name), company_id)
+            {
+                let c = &self.world.contacts[i];
+                let id = c.id;
+                let phone = phone.filter(|p| c.phone.as_deref() != Some(p));
+                let company = company.filter(|r| *r != Ref::Known(c.company_id.unwrap_or(-1)));
+                let tags = tags.filter(|t| *t != c.tags);
+                if let Some(e) = &ext {
+                    if self.world.external(ImportEntity::Contact, e).is_none() {
+                        self.world.add_external(ImportEntity::Contact, e, id);
+                        let source = self.world.source;
+                        self.tx
+                            .insert_external_ids(
+                                self.world.ws,
+                                source,
+                                ImportEntity::Contact,
+                                &[e.clone()],
+                                &[id],
+                                self.import,
+                            )
+                            .await?;
+                    }
+                }
+                if phone.is_none() && company.is_none() && tags.is_none() {
+                    self.counts[2] += 1;
+                } else {
+                    updates.push((i, id, phone, company, tags));
+                    self.counts[1] += 1;
+                }
+                continue;
+            }
+            new.cols.name.push(name);
+            new.cols.company.push(None);
+            new.company.push(company);
+            new.cols.owner.push(owner);
+            new.cols.email.push(email);
+            new.cols.phone.push(phone);
+            new.cols.tags.push(tags.unwrap_or_default().join(","));
+            new.cols.created_at.push(
+                date(row, Field::CreatedDate)
+                    .and_then(|d| self.world.instant(d))
+                    .unwrap_or(self.now),
+            );
+            new.ext.push(ext);
+            self.counts[0] += 1;
+        }
+        let company_ids = self.flush_companies(&companies).await?;
+        self.flush_contacts(&mut new, &company_ids).await?;
+        let ids: Vec<i64> = updates.iter().map(|u| u.1).collect();
+        let before = self.before_images(ImportEntity::Contact, &ids).await?;
+        for (i, id, phone, company, tags) in &updates {
+            let company = match company {
+                Some(Ref::Known(id)) => Some(*id),
+                Some(Ref::New(j)) => company_ids.get(*j).copied(),
+                None => None,
+            };
+            self.tx
+                .update_import_contact(
+                    self.world.ws,
+                    *id,
+                    phone.as_deref(),
+                    company,
+                    tags.as_deref(),
+                )
+                .await?;
+            let c = &mut self.world.contacts[*i];
+            if let Some(p) = phone {
+                c.phone = Some(p.clone());
+            }
+            if company.is_some() {
+                c.company_id = company;
+            }
+            if let Some(t) = tags {
+                c.tags = t.clone();
+            }
+        }
+        self.tx
+            .record_import_rows(
+                self.world.ws,
+                self.import,
+                ImportEntity::Contact,
+                &ids,
+                &before,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The stage and status a deal row comes in with.
+    fn stage(&mut self, row: &Row) -> Result<(Stage, StageKind), Refuse> {
+        let named = text(row, Field::Stage);
+        let mapped = named.and_then(|n| {
+            self.req
+                .stage_map
+                .iter()
+                .find(|m| crate::domain::stage::same_name(&m.theirs, n))
+                .and_then(|m| self.world.stage_named(&m.ours))
+                .or_else(|| self.world.stage_named(n))
+                .cloned()
+        });
+        let missing =
+            |kind: &str| Refuse(Field::Stage, format!("this workspace has no {kind} stage"));
+        match (row.outcome, mapped) {
+            (_, Some(s)) if s.kind != StageKind::Open => Ok((s.clone(), s.kind)),
+            (Some(Outcome::Won), _) => {
+                let s = self
+                    .world
+                    .first_of(StageKind::Won)
+                    .ok_or_else(|| missing("won"))?;
+                Ok((s.clone(), StageKind::Won))
+            }
+            (Some(Outcome::Lost), _) => {
+                let s = self
+                    .world
+                    .first_of(StageKind::Lost)
+                    .ok_or_else(|| missing("lost"))?;
+                Ok((s.clone(), StageKind::Lost))
+            }
+            (None, Some(s)) => Ok((s, StageKind::Open)),
+            (None, None) => match named {
+                Some(n) => {
+                    *self.file.unmapped_stages.entry(n.to_string()).or_default() += 1;
+                    let ours: Vec<&str> =
+                        self.world.stages.iter().map(|s| s.name.as_str()).collect();
+                    Err(Refuse(
+                        Field::Stage,
+                        format!(
+                            "'{n}' is not one of this workspace's stages ({}); map it with --stage-map \"{n}=Our Stage\"",
+                            ours.join(", ")
+                        ),
+                    ))
+                }
+                None => {
+                    let s = self
+                        .world
+                        .first_of(StageKind::Open)
+                        .ok_or_else(|| missing("open"))?;
+                    Ok((s.clone(), StageKind::Open))
+                }
+            },
+        }
+    }
+
+    async fn deals(&mut self, rows: &[Row]) -> StoreResult<()> {
+        let mut companies = NewCompanies::default();
+        let mut contacts = NewContacts::default();
+        let mut deals = DealColumns::default();
+        let mut deal_company: Vec<Option<Ref>> = Vec::new();
+        let mut deal_contact: Vec<Option<Ref>> = Vec::new();
+        let mut deal_ext: Vec<String> = Vec::new();
+        // (product name, unit price, list price when known) per new deal.
+        let mut deal_line: Vec<Option<(String, i64, Option<i64>)>> = Vec::new();
+        let mut matched: Vec<(i64, DealPlan)> = Vec::new();
+        let salesbot = self.world.source == super::source_name(Source::Salesbot);
+        for row in rows {
+            let ext = self.ext_id(row);
+            if !self.world.first_sight(ImportEntity::Deal, &ext) {
+                self.counts[2] += 1;
+                continue;
+            }
+            let plan = match self.plan_deal(row, salesbot) {
+                Ok(p) => p,
+                Err(r) => {
+                    self.refuse(row, r);
+                    continue;
+                }
+            };
+            if let Some(id) = self.world.external(ImportEntity::Deal, &ext) {
+                matched.push((id, plan));
+                continue;
+            }
+            let company = match self.company_ref(row, plan.owner, &mut companies) {
+                Ok(c) => c,
+                Err(r) => {
+                    self.refuse(row, r);
+                    continue;
+                }
+            };
+            let contact = match self.deal_contact(row, plan.owner, company, &mut contacts) {
+                Ok(c) => c,
+                Err(r) => {
+                    self.refuse(row, r);
+                    continue;
+                }
+            };
+            let title = match plan.title.clone() {
+                Some(t) => t,
+                None => {
+                    let company_name = text(row, Field::Company);
+                    let product = text(row, Field::Product);
+                    match (company_name, product) {
+                        (Some(c), Some(p)) => format!("{c} - {p}"),
+                        (Some(n), None) | (None, Some(n)) => n.to_string(),
+                        (None, None) => match text(row, Field::ExternalId) {
+                            Some(id) => id.to_string(),
+                            None => {
+                                self.refuse(row, Refuse(Field::Title, "the row has no title, company or product to name the deal by".into()));
+                                continue;
+                            }
+                        },
+                    }
+                }
+            };
+            let title: String = title.chars().take(MAX_TITLE_CHARS).collect();
+            let mut amount = plan.amount.unwrap_or(0);
+            let line = match &plan.product {
+                Some(p) => {
+                    let list = self.world.product(p).map(|(_, list)| list);
+                    if plan.amount.is_none() {
+                        amount = list.unwrap_or(0);
+                    }
+                    Some((p.clone(), amount, list))
+                }
+                None => None,
+            };
+            self.counts[0] += 1;
+            deals.title.push(title);
+            deals.company.push(None);
+            deals.contact.push(None);
+            deal_company.push(company);
+            deal_contact.push(contact);
+            deals.owner.push(plan.owner);
+            deals.amount.push(amount);
+            deals.stage.push(plan.stage.id);
+            deals.status.push(plan.status.as_str().to_string());
+            deals.expected_close.push(plan.expected_close);
+            deals.closed_at.push(plan.closed_at);
+            deals.lost_reason.push(plan.lost_reason.clone());
+            let first_open = self.world.first_of(StageKind::Open).map(|s| s.position);
+            deals.furthest.push(match plan.status {
+                StageKind::Lost => first_open.unwrap_or(plan.stage.position),
+                _ => plan.stage.position,
+            });
+            deals.created_at.push(plan.created_at);
+            deal_ext.push(ext);
+            deal_line.push(line);
+        }
+        let company_ids = self.flush_companies(&companies).await?;
+        let resolve = |r: &Option<Ref>, new: &[i64]| match r {
+            Some(Ref::Known(id)) => Some(*id),
+            Some(Ref::New(j)) => new.get(*j).copied(),
+            None => None,
+        };
+        let contact_ids = self.flush_contacts(&mut contacts, &company_ids).await?;
+        for i in 0..deals.title.len() {
+            deals.company[i] = resolve(&deal_company[i], &company_ids);
+            deals.contact[i] = resolve(&deal_contact[i], &contact_ids);
+        }
+        // Products the file names that the catalogue does not have come in at the price
+        // they were first sold at.
+        let mut product_names = Vec::new();
+        let mut product_prices = Vec::new();
+        for (name, unit, _) in deal_line.iter().flatten() {
+            if self.world.product(name).is_none()
+                && !product_names
+                    .iter()
+                    .any(|n: &String| super::product_key(n) == super::product_key(name))
+            {
+                product_names.push(name.clone());
+                product_prices.push(*unit);
+            }
+        }
+        let ws = self.world.ws;
+        let product_ids = self
+            .tx
+            .insert_products(ws, &product_names, &product_prices)
+            .await?;
+        for (i, id) in product_ids.iter().enumerate() {
+            self.world
+                .add_product(&product_names[i], *id, product_prices[i]);
+        }
+        self.tx
+            .record_import_rows(
+                ws,
+                self.import,
+                ImportEntity::Product,
+                &product_ids,
+                &vec![None; product_ids.len()],
+            )
+            .await?;
+        let currency = self.world.currency.clone();
+        let ids = self.tx.insert_deals(ws, &currency, &deals).await?;
+        let mut changes = ChangeColumns::default();
+        let mut lines = LineColumns::default();
+        let first_open = self.world.first_of(StageKind::Open).map(|s| s.id);
+        for (i, id) in ids.iter().enumerate() {
+            let by = deals.owner[i];
+            let stage = deals.stage[i];
+            match (deals.status[i].as_str(), first_open, deals.closed_at[i]) {
+                ("open", _, _) | (_, None, _) | (_, _, None) => {
+                    changes.deal.push(*id);
+                    changes.from.push(None);
+                    changes.to.push(stage);
+                    changes.by.push(by);
+                    changes.at.push(deals.created_at[i]);
+                }
+                (_, Some(open), Some(closed)) => {
+                    changes.deal.extend([*id, *id]);
+                    changes.from.extend([None, Some(open)]);
+                    changes.to.extend([open, stage]);
+                    changes.by.extend([by, by]);
+                    changes.at.extend([deals.created_at[i], closed]);
+                }
+            }
+            if let Some((name, unit, list)) = &deal_line[i] {
+                if let Some((product, catalogue)) = self.world.product(name) {
+                    lines.deal.push(*id);
+                    lines.product.push(product);
+                    lines.quantity.push(1);
+                    lines.unit_price.push(*unit);
+                    lines.list_price.push(list.unwrap_or(catalogue));
+                }
+            }
+            self.world
+                .add_external(ImportEntity::Deal, &deal_ext[i], *id);
+        }
+        self.tx.insert_stage_changes(ws, &changes).await?;
+        self.tx.insert_deal_lines(ws, &lines).await?;
+        let source = self.world.source;
+        self.tx
+            .insert_external_ids(ws, source, ImportEntity::Deal, &deal_ext, &ids, self.import)
+            .await?;
+        self.tx
+            .record_import_rows(
+                ws,
+                self.import,
+                ImportEntity::Deal,
+                &ids,
+                &vec![None; ids.len()],
+            )
+            .await?;
+        self.update_deals(matched).await
+    }
+
+    fn plan_deal(&mut self, row: &Row, salesbot: bool) -> Result<DealPlan, Refuse> {
+        self.check_currency(row)?;
+        let owner = self.owner(row)?;
+        let owner_named = text(row, Field::Owner)
+            .and_then(|w| self.world.member(w))
+            .is_some();
+        let (stage, status) = self.stage(row)?;
+        let title = line_text(row, Field::Title, MAX_TITLE_CHARS)?;
+        let product = line_text(row, Field::Product, MAX_NAME_CHARS)?;
+        let lost_reason = if status == StageKind::Lost {
+            line_text(row, Field::LostReason, 200)?
+        } else {
+            None
+        };
+        let close = date(row, Field::CloseDate);
+        let closed_at = match status {
+            StageKind::Open => None,
+            _ => {
+                let at = date(row, Field::ClosedAt)
+                    .or(close)
+                    .and_then(|d| self.world.instant(d))
+                    .ok_or_else(|| {
+                        Refuse(
+                            Field::CloseDate,
+                            "a won or lost deal needs its close date".into(),
+                        )
+                    })?;
+                Some(at)
+            }
+        };
+        let created_at = date(row, Field::CreatedDate)
+            .and_then(|d| self.world.instant(d))
+            .or(closed_at)
+            .unwrap_or(self.now);
+        if let Some(closed) = closed_at {
+            if closed < created_at {
+                return Err(Refuse(
+                    Field::CloseDate,
+                    "the deal closes before it was created".into(),
+                ));
+            }
+        }
+        // Salesforce, HubSpot and Zoho write one close date: the expected one while a deal is
+        // open, the real one once closed. salesbot's own export has both apart.
+        let expected_close = match (status, salesbot) {
+            (_, true) | (StageKind::Open, false) => close.map(|d| self.world.day(d)),
+            _ => None,
+        };
+        Ok(DealPlan {
+            owner,
+            owner_named,
+            stage,
+            status,
+            title,
+            amount: money(row, Field::Amount),
+            product,
+            expected_close,
+            closed_at,
+            created_at,
+            lost_reason,
+        })
+    }
+
+    /// The contact a deal row names: by email, else by name within the deal's company; a
+    /// new one is queued.
+    fn deal_contact(
+        &mut self,
+        row: &Row,
+        owner: i64,
+        company: Option<Ref>,
+        new: &mut NewContacts,
+    ) -> Result<Option<Ref>, Refuse> {
+        let email = email(row)?;
+        let name = line_text(row, Field::Contact, MAX_NAME_CHARS)?;
+        if email.is_none() && name.is_none() {
+            return Ok(None);
+        }
+        let company_id = match company {
+            Some(Ref::Known(id)) => Some(id),
+            _ => None,
+        };
+        if let Some(i) = self
+            .world
+            .contact(None, email.as_deref(), name.as_deref(), company_id)
+        {
+            return Ok(Some(Ref::Known(self.world.contacts[i].id)));
+        }
+        let key = email.as_deref().map(email_key).unwrap_or_else(|| {
+            format!(
+                "{}:{company:?}",
+                name_key(name.as_deref().unwrap_or_default())
+            )
+        });
+        if let Some(i) = new.by_key.get(&key) {
+            return Ok(Some(Ref::New(*i)));
+        }
+        let i = new.cols.name.len();
+        new.cols
+            .name
+            .push(name.or_else(|| email.clone()).unwrap_or_default());
+        new.cols.company.push(None);
+        new.company.push(company);
+        new.cols.owner.push(owner);
+        new.cols.email.push(email);
+        new.cols.phone.push(None);
+        new.cols.tags.push(String::new());
+        new.cols.created_at.push(self.now);
+        new.ext.push(None);
+        new.by_key.insert(key, i);
+        Ok(Some(Ref::New(i)))
+    }
+
+    /// Deals the source's id matched: their plain fields where the file differs, and a stage
+    /// move (recorded like a typed one) where the stage or result differs.
+    async fn update_deals(&mut self, matched: Vec<(i64, DealPlan)>) -> StoreResult<()> {
+        if matched.is_empty() {
+            return Ok(());
+        }
+        let ws = self.world.ws;
+        let ids: Vec<i64> = matched.iter().map(|m| m.0).collect();
+        let known: HashMap<i64, crate::store::KnownDeal> = self
+            .tx
+            .known_deals(ws, &ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d))
+            .collect();
+        let mut changed = Vec::new();
+        let mut before = Vec::new();
+        for (id, plan) in matched {
+            let Some(d) = known.get(&id) else {
+                // The deal was deleted since an earlier import: its id is history.
+                self.counts[2] += 1;
+                continue;
+            };
+            let title = plan.title.filter(|t| *t != d.title);
+            let amount = plan.amount.filter(|a| *a != d.amount_minor && d.lines == 0);
+            let expected = plan.expected_close.filter(|e| d.expected_close != Some(*e));
+            let owner = Some(plan.owner).filter(|o| *o != d.owner_id && plan.owner_named);
+            let moved = plan.stage.id != d.stage_id;
+            if title.is_none()
+                && amount.is_none()
+                && expected.is_none()
+                && owner.is_none()
+                && !moved
+            {
+                self.counts[2] += 1;
+                continue;
+            }
+            let image = self.before_images(ImportEntity::Deal, &[id]).await?;
+            before.extend(image);
+            changed.push(id);
+            self.counts[1] += 1;
+            self.tx
+                .update_import_deal(
+                    ws,
+                    id,
+                    title.as_deref(),
+                    amount,
+                    expected,
+                    None,
+                    None,
+                    owner,
+                    self.now,
+                )
+                .await?;
+            if moved {
+                let at = plan.closed_at.unwrap_or(self.now);
+                let furthest = match plan.status {
+                    StageKind::Lost => d.furthest_position,
+                    _ => d.furthest_position.max(plan.stage.position),
+                };
+                self.tx
+                    .set_deal_stage(
+                        ws,
+                        id,
+                        plan.stage.id,
+                        plan.status,
+                        furthest,
+                        plan.closed_at,
+                        plan.lost_reason.as_deref(),
+                        at,
+                    )
+                    .await?;
+                self.tx
+                    .insert_stage_change(
+                        ws,
+                        id,
+                        Some(d.stage_id),
+                        plan.stage.id,
+                        plan.owner,
+                        at,
+                        None,
+                    )
+                    .await?;
+            }
+        }
+        self.tx
+            .record_import_rows(ws, self.import, ImportEntity::Deal, &changed, &before)
+            .await
+    }
+
+    async fn activities(&mut self, rows: &[Row]) -> StoreResult<()> {
+        let mut cols = ActivityColumns::default();
+        let mut exts = Vec::new();
+        for row in rows {
+            let ext = self.ext_id(row);
+            if !self.world.first_sight(ImportEntity::Activity, &ext)
+                || self.world.external(ImportEntity::Activity, &ext).is_some()
+            {
+                self.counts[2] += 1;
+                continue;
+            }
+            match self.plan_activity(row).await {
+                Ok(Ok(a)) => {
+                    cols.contact.push(a.0);
+                    cols.deal.push(a.1);
+                    cols.member.push(a.2);
+                    cols.kind.push(a.3);
+                    cols.summary.push(a.4);
+                    cols.satisfaction.push(a.5);
+                    cols.happened_at.push(a.6);
+                    exts.push(ext);
+                    self.counts[0] += 1;
+                }
+                Ok(Err(r)) => self.refuse(row, r),
+                Err(e) => return Err(e),
+            }
+        }
+        let ws = self.world.ws;
+        let ids = self.tx.insert_activities(ws, &cols).await?;
+        for (i, id) in ids.iter().enumerate() {
+            self.world
+                .add_external(ImportEntity::Activity, &exts[i], *id);
+        }
+        let source = self.world.source;
+        self.tx
+            .insert_external_ids(ws, source, ImportEntity::Activity, &exts, &ids, self.import)
+            .await?;
+        self.tx
+            .record_import_rows(
+                ws,
+                self.import,
+                ImportEntity::Activity,
+                &ids,
+                &vec![None; ids.len()],
+            )
+            .await?;
+        let deals: Vec<i64> = cols.deal.iter().flatten().copied().collect();
+        self.tx
+            .refresh_import_rows(ws, self.import, ImportEntity::Deal, &deals)
+            .await
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn plan_activity(
+        &mut self,
+        row: &Row,
+    ) -> StoreResult<
+        Result<
+            (
+                i64,
+                Option<i64>,
+                i64,
+                String,
+                String,
+                Option<i16>,
+                DateTime<Utc>,
+            ),
+            Refuse,
+        >,
+    > {
+        let plan = (|| -> Result<_, Refuse> {
+            let email = email(row)?;
+            let name = line_text(row, Field::Contact, MAX_NAME_CHARS)?;
+            let contact = self
+                .world
+                .contact(None, email.as_deref(), name.as_deref(), None)
+                .map(|i| self.world.contacts[i].id)
+                .ok_or_else(|| {
+                    Refuse(
+                        if email.is_some() { Field::Email } else { Field::Contact },
+                        "no contact of this workspace has this email or name; import the contacts first".into(),
+                    )
+                })?;
+            let happened = date(row, Field::DueDate)
+                .and_then(|d| self.world.instant(d))
+                .ok_or_else(|| Refuse(Field::DueDate, "the activity has no date".into()))?;
+            let kind = activity_kind(text(row, Field::ActivityType).unwrap_or("note"));
+            let summary = text(row, Field::Subject)
+                .or(text(row, Field::Notes))
+                .unwrap_or(kind)
+                .to_string();
+            let summary = crate::domain::text::block(&summary)
+                .map_err(|e| Refuse(Field::Subject, e.to_string()))?
+                .chars()
+                .take(1000)
+                .collect::<String>();
+            let satisfaction = match text(row, Field::Satisfaction) {
+                None => None,
+                Some(s) => match s.parse::<i16>() {
+                    Ok(n) if (1..=5).contains(&n) => Some(n),
+                    _ => {
+                        return Err(Refuse(
+                            Field::Satisfaction,
+                            format!("'{s}' is not a rating from 1 to 5"),
+                        ))
+                    }
+                },
+            };
+            Ok((contact, kind.to_string(), summary, satisfaction, happened))
+        })();
+        let (contact, kind, summary, satisfaction, happened) = match plan {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(r)),
+        };
+        let member = match self.owner(row) {
+            Ok(m) => m,
+            Err(r) => return Ok(Err(r)),
+        };
+        let deal = match text(row, Field::Deal) {
+            None => None,
+            Some(d) => {
+                let number = d
+                    .trim_start_matches(['D', 'd'])
+                    .trim_start_matches('-')
+                    .parse::<i64>()
+                    .ok();
+                let by_ext = self.world.external(ImportEntity::Deal, d);
+                let found = match (by_ext, number) {
+                    (Some(id), _) => Some(id),
+                    (None, Some(n))
+                        if self.world.source == super::source_name(Source::Salesbot) =>
+                    {
+                        self.world.deal_by_number(self.tx, n).await?
+                    }
+                    _ => None,
+                };
+                match found {
+                    Some(id) => Some(id),
+                    None => {
+                        return Ok(Err(Refuse(
+                            Field::Deal,
+                            format!("'{d}' is not a deal of this import or an earlier one"),
+                        )))
+                    }
+                }
+            }
+        };
+        Ok(Ok((
+            contact,
+            deal,
+            member,
+            kind,
+            summary,
+            satisfaction,
+            happened,
+        )))
+    }
+}
+
+/// What a deal row says, checked.
+struct DealPlan {
+    owner: i64,
+    /// Whether the row itself named the owner (not the import's default).
+    owner_named: bool,
+    stage: Stage,
+    status: StageKind,
+    title: Option<String>,
+    amount: Option<i64>,
+    product: Option<String>,
+    expected_close: Option<chrono::NaiveDate>,
+    closed_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    lost_reason: Option<String>,
+}
+
+/// Activity types as other systems write them, in English and Chinese; anything else is a note.
+fn activity_kind(t: &str) -> &'static str {
+    let t = t.trim().to_lowercase();
+    match t.as_str() {
+        "call" | "phone" | "phone call" | "电话" | "通话" => "call",
+        "email" | "e-mail" | "mail" | "邮件" | "电子邮件" => "email",
+        "meeting" | "会议" | "开会" => "meeting",
+        "visit" | "拜访" | "上门" => "visit",
+        "message" | "chat" | "sms" | "消息" | "短信" | "微信" => "message",
+        _ => "note",
+    }
+}

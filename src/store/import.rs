@@ -1,0 +1,936 @@
+//! What an import reads and writes: what the workspace already holds (to match against), rows
+//! written a batch at a time (`UNNEST` of column arrays, one statement per table), the source
+//! systems' ids, and the import record with every record's image before and after, which
+//! `undo_import` reads to take an import back.
+
+use super::{StoreResult, Tx};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+
+/// The tables an import writes records into. Each name is a compile-time constant, so the
+/// statements spliced with it are never built from input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ImportEntity {
+    Product,
+    Company,
+    Contact,
+    Deal,
+    Activity,
+}
+
+impl ImportEntity {
+    /// The table, which is also the name `external_ids` and `import_rows` use.
+    pub fn table(self) -> &'static str {
+        match self {
+            ImportEntity::Product => "products",
+            ImportEntity::Company => "companies",
+            ImportEntity::Contact => "contacts",
+            ImportEntity::Deal => "deals",
+            ImportEntity::Activity => "activities",
+        }
+    }
+
+    /// Children first: the order records can be deleted in.
+    const ALL: [ImportEntity; 5] = [
+        ImportEntity::Activity,
+        ImportEntity::Deal,
+        ImportEntity::Contact,
+        ImportEntity::Company,
+        ImportEntity::Product,
+    ];
+}
+
+/// A company as matching needs it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct KnownCompany {
+    pub id: i64,
+    pub name: String,
+    pub owner_id: i64,
+    pub industry: Option<String>,
+    pub website: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// A contact as matching needs it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct KnownContact {
+    pub id: i64,
+    pub name: String,
+    pub company_id: Option<i64>,
+    pub owner_id: i64,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// A deal as an update needs it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct KnownDeal {
+    pub id: i64,
+    pub number: i64,
+    pub title: String,
+    pub company_id: Option<i64>,
+    pub contact_id: Option<i64>,
+    pub owner_id: i64,
+    pub amount_minor: i64,
+    pub stage_id: i64,
+    pub status: String,
+    pub expected_close: Option<NaiveDate>,
+    pub lost_reason: Option<String>,
+    pub furthest_position: i32,
+    pub lines: i64,
+}
+
+/// Column arrays of new companies.
+#[derive(Debug, Default)]
+pub struct CompanyColumns {
+    pub name: Vec<String>,
+    pub owner: Vec<i64>,
+    pub industry: Vec<Option<String>>,
+    pub website: Vec<Option<String>>,
+    pub tags: Vec<String>,
+    pub created_at: Vec<DateTime<Utc>>,
+}
+
+/// Column arrays of new contacts.
+#[derive(Debug, Default)]
+pub struct ContactColumns {
+    pub name: Vec<String>,
+    pub company: Vec<Option<i64>>,
+    pub owner: Vec<i64>,
+    pub email: Vec<Option<String>>,
+    pub phone: Vec<Option<String>>,
+    pub tags: Vec<String>,
+    pub created_at: Vec<DateTime<Utc>>,
+}
+
+/// Column arrays of new deals; `status` is `open`, `won` or `lost`.
+#[derive(Debug, Default)]
+pub struct DealColumns {
+    pub title: Vec<String>,
+    pub company: Vec<Option<i64>>,
+    pub contact: Vec<Option<i64>>,
+    pub owner: Vec<i64>,
+    pub amount: Vec<i64>,
+    pub stage: Vec<i64>,
+    pub status: Vec<String>,
+    pub expected_close: Vec<Option<NaiveDate>>,
+    pub closed_at: Vec<Option<DateTime<Utc>>>,
+    pub lost_reason: Vec<Option<String>>,
+    pub furthest: Vec<i32>,
+    pub created_at: Vec<DateTime<Utc>>,
+}
+
+/// Column arrays of stage changes (the history imported deals come with).
+#[derive(Debug, Default)]
+pub struct ChangeColumns {
+    pub deal: Vec<i64>,
+    pub from: Vec<Option<i64>>,
+    pub to: Vec<i64>,
+    pub by: Vec<i64>,
+    pub at: Vec<DateTime<Utc>>,
+}
+
+/// Column arrays of deal lines.
+#[derive(Debug, Default)]
+pub struct LineColumns {
+    pub deal: Vec<i64>,
+    pub product: Vec<i64>,
+    pub quantity: Vec<i32>,
+    pub unit_price: Vec<i64>,
+    pub list_price: Vec<i64>,
+}
+
+/// Column arrays of activities.
+#[derive(Debug, Default)]
+pub struct ActivityColumns {
+    pub contact: Vec<i64>,
+    pub deal: Vec<Option<i64>>,
+    pub member: Vec<i64>,
+    pub kind: Vec<String>,
+    pub summary: Vec<String>,
+    pub satisfaction: Vec<Option<i16>>,
+    pub happened_at: Vec<DateTime<Utc>>,
+}
+
+/// One recorded import.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ImportRow {
+    pub id: i64,
+    pub actor_id: i64,
+    pub files: Vec<String>,
+    pub status: String,
+    pub created: i64,
+    pub updated: i64,
+    pub matched: i64,
+    pub refused: i64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub undone_at: Option<DateTime<Utc>>,
+}
+
+/// A record an undo left where it was, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftRecord {
+    pub entity: ImportEntity,
+    pub id: i64,
+    /// A name to show: the title, name or email.
+    pub label: String,
+    /// True when it was changed since; false when it is still there because something added
+    /// since refers to it.
+    pub changed: bool,
+}
+
+/// What taking an import back did.
+#[derive(Clone, Debug, Default)]
+pub struct UndoReport {
+    /// Records the import created that are gone again.
+    pub removed: i64,
+    /// Records the import changed that have their earlier values again.
+    pub restored: i64,
+    pub left: Vec<LeftRecord>,
+}
+
+/// Why an undo did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UndoRefusal {
+    #[error("no import {0} in this workspace")]
+    Unknown(i64),
+    #[error("import {0} was already taken back")]
+    AlreadyUndone(i64),
+    #[error("import {0} is still running")]
+    Running(i64),
+}
+
+impl Tx {
+    /// Starts an import record.
+    pub async fn begin_import(
+        &mut self,
+        ws: i64,
+        actor: i64,
+        files: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO imports (workspace_id, actor_id, files, started_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(ws)
+        .bind(actor)
+        .bind(files)
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// Adds one batch's counts to the record.
+    pub async fn count_import(
+        &mut self,
+        ws: i64,
+        id: i64,
+        [created, updated, matched, refused]: [i64; 4],
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE imports SET created = created + $3, updated = updated + $4, matched = matched + $5,
+                                refused = refused + $6
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(created)
+        .bind(updated)
+        .bind(matched)
+        .bind(refused)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the import whole.
+    pub async fn finish_import(&mut self, ws: i64, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE imports SET status = 'done', finished_at = $3 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(id)
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The workspace's imports, newest first.
+    pub async fn imports(&mut self, ws: i64, limit: i64) -> StoreResult<Vec<ImportRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, actor_id, files, status, created, updated, matched, refused, started_at, finished_at, undone_at
+             FROM imports WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(ws)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Every company, for matching by domain and name.
+    pub async fn known_companies(&mut self, ws: i64) -> StoreResult<Vec<KnownCompany>> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, owner_id, industry, website, tags FROM companies WHERE workspace_id = $1 ORDER BY id",
+        )
+        .bind(ws)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Every contact, for matching by email.
+    pub async fn known_contacts(&mut self, ws: i64) -> StoreResult<Vec<KnownContact>> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, company_id, owner_id, email, phone, tags FROM contacts WHERE workspace_id = $1 ORDER BY id",
+        )
+        .bind(ws)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// The ids one source's records came in with: `(table, external id, record id)`.
+    pub async fn external_ids(
+        &mut self,
+        ws: i64,
+        source: &str,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT entity, external_id, record_id FROM external_ids WHERE workspace_id = $1 AND source = $2",
+        )
+        .bind(ws)
+        .bind(source)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Deal numbers of the workspace, for activities that name their deal by number.
+    pub async fn deal_numbers(&mut self, ws: i64) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT number, id FROM deals WHERE workspace_id = $1")
+                .bind(ws)
+                .fetch_all(self.conn())
+                .await?,
+        )
+    }
+
+    /// The deals an import matched, with what an update compares.
+    pub async fn known_deals(&mut self, ws: i64, ids: &[i64]) -> StoreResult<Vec<KnownDeal>> {
+        Ok(sqlx::query_as(
+            "SELECT d.id, d.number, d.title, d.company_id, d.contact_id, d.owner_id, d.amount_minor, d.stage_id,
+                    d.status, d.expected_close, d.lost_reason, d.furthest_position,
+                    (SELECT count(*) FROM deal_products l WHERE l.workspace_id = d.workspace_id AND l.deal_id = d.id) AS lines
+             FROM deals d WHERE d.workspace_id = $1 AND d.id = ANY($2)",
+        )
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Inserts companies; their ids in the order given.
+    pub async fn insert_companies(&mut self, ws: i64, c: &CompanyColumns) -> StoreResult<Vec<i64>> {
+        if c.name.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Tags travel as one comma-joined string per row: Postgres arrays cannot be ragged.
+        Ok(sqlx::query_scalar(
+            "INSERT INTO companies (workspace_id, name, owner_id, industry, website, tags, created_at)
+             SELECT $1, n, o, i, w, CASE WHEN t = '' THEN '{}'::text[] ELSE string_to_array(t, ',') END, c
+             FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+                  WITH ORDINALITY AS u(n, o, i, w, t, c, k)
+             ORDER BY k
+             RETURNING id",
+        )
+        .bind(ws)
+        .bind(&c.name)
+        .bind(&c.owner)
+        .bind(&c.industry)
+        .bind(&c.website)
+        .bind(&c.tags)
+        .bind(&c.created_at)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Inserts contacts; their ids in the order given.
+    pub async fn insert_contacts(&mut self, ws: i64, c: &ContactColumns) -> StoreResult<Vec<i64>> {
+        if c.name.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_scalar(
+            "INSERT INTO contacts (workspace_id, name, company_id, owner_id, email, phone, tags, created_at)
+             SELECT $1, n, co, o, e, p, CASE WHEN t = '' THEN '{}'::text[] ELSE string_to_array(t, ',') END, c
+             FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
+                  WITH ORDINALITY AS u(n, co, o, e, p, t, c, k)
+             ORDER BY k
+             RETURNING id",
+        )
+        .bind(ws)
+        .bind(&c.name)
+        .bind(&c.company)
+        .bind(&c.owner)
+        .bind(&c.email)
+        .bind(&c.phone)
+        .bind(&c.tags)
+        .bind(&c.created_at)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Inserts products; their ids in the order given.
+    pub async fn insert_products(
+        &mut self,
+        ws: i64,
+        names: &[String],
+        prices: &[i64],
+    ) -> StoreResult<Vec<i64>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_scalar(
+            "INSERT INTO products (workspace_id, name, list_price_minor)
+             SELECT $1, n, p FROM UNNEST($2::text[], $3::bigint[]) WITH ORDINALITY AS u(n, p, k)
+             ORDER BY k
+             RETURNING id",
+        )
+        .bind(ws)
+        .bind(names)
+        .bind(prices)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Sets a product's list price.
+    pub async fn set_product_price(&mut self, ws: i64, id: i64, price: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE products SET list_price_minor = $3 WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(price)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts deals numbered from the workspace's counter; their ids in the order given.
+    pub async fn insert_deals(
+        &mut self,
+        ws: i64,
+        currency: &str,
+        d: &DealColumns,
+    ) -> StoreResult<Vec<i64>> {
+        let n = d.title.len() as i64;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let first: i64 = sqlx::query_scalar(
+            "INSERT INTO deal_counters AS c (workspace_id, next_number) VALUES ($1, $2 + 1)
+             ON CONFLICT (workspace_id) DO UPDATE SET next_number = c.next_number + $2
+             RETURNING next_number - $2",
+        )
+        .bind(ws)
+        .bind(n)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO deals (workspace_id, number, title, company_id, contact_id, owner_id, amount_minor, currency,
+                                stage_id, status, expected_close, closed_at, lost_reason, furthest_position,
+                                created_at, updated_at, last_activity_at)
+             SELECT $1, $2 + k - 1, t, co, ct, o, a, $3, s, st, e, cl, lr, f, c, COALESCE(cl, c), COALESCE(cl, c)
+             FROM UNNEST($4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[],
+                         $11::date[], $12::timestamptz[], $13::text[], $14::int[], $15::timestamptz[])
+                  WITH ORDINALITY AS u(t, co, ct, o, a, s, st, e, cl, lr, f, c, k)
+             ORDER BY k
+             RETURNING id",
+        )
+        .bind(ws)
+        .bind(first)
+        .bind(currency)
+        .bind(&d.title)
+        .bind(&d.company)
+        .bind(&d.contact)
+        .bind(&d.owner)
+        .bind(&d.amount)
+        .bind(&d.stage)
+        .bind(&d.status)
+        .bind(&d.expected_close)
+        .bind(&d.closed_at)
+        .bind(&d.lost_reason)
+        .bind(&d.furthest)
+        .bind(&d.created_at)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Inserts stage changes.
+    pub async fn insert_stage_changes(&mut self, ws: i64, c: &ChangeColumns) -> StoreResult<()> {
+        if c.deal.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
+             SELECT $1, d, f, t, b, a FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamptz[])
+                  AS u(d, f, t, b, a)",
+        )
+        .bind(ws)
+        .bind(&c.deal)
+        .bind(&c.from)
+        .bind(&c.to)
+        .bind(&c.by)
+        .bind(&c.at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts deal lines.
+    pub async fn insert_deal_lines(&mut self, ws: i64, l: &LineColumns) -> StoreResult<()> {
+        if l.deal.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO deal_products (workspace_id, deal_id, product_id, quantity, unit_price_minor, list_price_minor)
+             SELECT $1, d, p, q, u, l FROM UNNEST($2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::bigint[])
+                  AS x(d, p, q, u, l)",
+        )
+        .bind(ws)
+        .bind(&l.deal)
+        .bind(&l.product)
+        .bind(&l.quantity)
+        .bind(&l.unit_price)
+        .bind(&l.list_price)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts activities; their ids in the order given. Each deal's last activity moves up
+    /// to its newest, as logging one by hand does.
+    pub async fn insert_activities(
+        &mut self,
+        ws: i64,
+        a: &ActivityColumns,
+    ) -> StoreResult<Vec<i64>> {
+        if a.contact.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = sqlx::query_scalar(
+            "INSERT INTO activities (workspace_id, contact_id, deal_id, member_id, kind, summary, satisfaction, happened_at)
+             SELECT $1, c, d, m, k, s, r, h
+             FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::smallint[], $8::timestamptz[])
+                  WITH ORDINALITY AS u(c, d, m, k, s, r, h, o)
+             ORDER BY o
+             RETURNING id",
+        )
+        .bind(ws)
+        .bind(&a.contact)
+        .bind(&a.deal)
+        .bind(&a.member)
+        .bind(&a.kind)
+        .bind(&a.summary)
+        .bind(&a.satisfaction)
+        .bind(&a.happened_at)
+        .fetch_all(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE deals d SET last_activity_at = u.h
+             FROM (SELECT d AS id, max(h) AS h FROM UNNEST($2::bigint[], $3::timestamptz[]) AS x(d, h)
+                   WHERE d IS NOT NULL GROUP BY d) u
+             WHERE d.workspace_id = $1 AND d.id = u.id AND d.last_activity_at < u.h",
+        )
+        .bind(ws)
+        .bind(&a.deal)
+        .bind(&a.happened_at)
+        .execute(self.conn())
+        .await?;
+        Ok(ids)
+    }
+
+    /// Remembers the source's ids of records.
+    pub async fn insert_external_ids(
+        &mut self,
+        ws: i64,
+        source: &str,
+        entity: ImportEntity,
+        external: &[String],
+        records: &[i64],
+        import: i64,
+    ) -> StoreResult<()> {
+        if external.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO external_ids (workspace_id, source, entity, external_id, record_id, import_id)
+             SELECT $1, $2, $3, e, r, $6 FROM UNNEST($4::text[], $5::bigint[]) AS u(e, r)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(ws)
+        .bind(source)
+        .bind(entity.table())
+        .bind(external)
+        .bind(records)
+        .bind(import)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The current images of records, before an import changes them.
+    pub async fn images(
+        &mut self,
+        ws: i64,
+        entity: ImportEntity,
+        ids: &[i64],
+    ) -> StoreResult<Vec<(i64, Value)>> {
+        let sql = format!(
+            "SELECT id, to_jsonb(t) FROM {} t WHERE workspace_id = $1 AND id = ANY($2)",
+            entity.table()
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(ids)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// Lists records an import created (`before` empty) or changed (their image before) with
+    /// their image now, in the same transaction that wrote them. A record already listed keeps
+    /// its first before-image and takes the new after-image.
+    pub async fn record_import_rows(
+        &mut self,
+        ws: i64,
+        import: i64,
+        entity: ImportEntity,
+        ids: &[i64],
+        before: &[Option<Value>],
+    ) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO import_rows (workspace_id, import_id, entity, record_id, before, after)
+             SELECT $1, $2, $3, u.id, u.b, to_jsonb(t)
+             FROM UNNEST($4::bigint[], $5::jsonb[]) AS u(id, b)
+             JOIN {} t ON t.workspace_id = $1 AND t.id = u.id
+             ON CONFLICT (workspace_id, import_id, entity, record_id) DO UPDATE SET after = excluded.after",
+            entity.table()
+        );
+        sqlx::query(&sql)
+            .bind(ws)
+            .bind(import)
+            .bind(entity.table())
+            .bind(ids)
+            .bind(before)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the after-image again of records this import already listed (an activity it
+    /// wrote moved a deal's last activity).
+    pub async fn refresh_import_rows(
+        &mut self,
+        ws: i64,
+        import: i64,
+        entity: ImportEntity,
+        ids: &[i64],
+    ) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE import_rows r SET after = to_jsonb(t) FROM {} t
+             WHERE r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3 AND r.record_id = ANY($4)
+               AND t.workspace_id = $1 AND t.id = r.record_id",
+            entity.table()
+        );
+        sqlx::query(&sql)
+            .bind(ws)
+            .bind(import)
+            .bind(entity.table())
+            .bind(ids)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Changes a company's industry, website and tags (`None` keeps a value).
+    pub async fn update_import_company(
+        &mut self,
+        ws: i64,
+        id: i64,
+        industry: Option<&str>,
+        website: Option<&str>,
+        tags: Option<&[String]>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE companies SET industry = COALESCE($3, industry), website = COALESCE($4, website),
+                                  tags = COALESCE($5, tags)
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(industry)
+        .bind(website)
+        .bind(tags)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Changes a contact's phone, company and tags (`None` keeps a value).
+    pub async fn update_import_contact(
+        &mut self,
+        ws: i64,
+        id: i64,
+        phone: Option<&str>,
+        company: Option<i64>,
+        tags: Option<&[String]>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE contacts SET phone = COALESCE($3, phone), company_id = COALESCE($4, company_id),
+                                 tags = COALESCE($5, tags)
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(phone)
+        .bind(company)
+        .bind(tags)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Changes a deal's plain fields (`None` keeps a value); a stage move is
+    /// `set_deal_stage` and `insert_stage_change`, as for a typed move.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_import_deal(
+        &mut self,
+        ws: i64,
+        id: i64,
+        title: Option<&str>,
+        amount: Option<i64>,
+        expected_close: Option<NaiveDate>,
+        company: Option<i64>,
+        contact: Option<i64>,
+        owner: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE deals SET title = COALESCE($3, title), amount_minor = COALESCE($4, amount_minor),
+                              expected_close = COALESCE($5, expected_close), company_id = COALESCE($6, company_id),
+                              contact_id = COALESCE($7, contact_id), owner_id = COALESCE($8, owner_id), updated_at = $9
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(title)
+        .bind(amount)
+        .bind(expected_close)
+        .bind(company)
+        .bind(contact)
+        .bind(owner)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Takes an import back: every record it created that still looks as the import left it
+    /// and that nothing added since refers to is deleted (a deal with its history and lines),
+    /// every record it changed that still looks so gets its earlier image back, and the rest
+    /// is listed and left.
+    pub async fn undo_import(
+        &mut self,
+        ws: i64,
+        import: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<UndoReport, UndoRefusal>> {
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM imports WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(ws)
+        .bind(import)
+        .fetch_optional(self.conn())
+        .await?;
+        match status.as_deref() {
+            None => return Ok(Err(UndoRefusal::Unknown(import))),
+            Some("undone") => return Ok(Err(UndoRefusal::AlreadyUndone(import))),
+            Some("running") => return Ok(Err(UndoRefusal::Running(import))),
+            Some(_) => {}
+        }
+        let mut report = UndoReport::default();
+        // Which listed records changed since: their image now differs from the one the import
+        // left (or they are gone).
+        let mut changed: std::collections::HashSet<(ImportEntity, i64)> = Default::default();
+        for entity in ImportEntity::ALL {
+            let sql = format!(
+                "SELECT r.record_id, COALESCE(t.title_or_name, '') FROM import_rows r
+                 LEFT JOIN LATERAL (SELECT to_jsonb(x) AS now, {label} AS title_or_name FROM {table} x
+                                    WHERE x.workspace_id = r.workspace_id AND x.id = r.record_id) t ON true
+                 WHERE r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3
+                   AND t.now IS DISTINCT FROM r.after",
+                table = entity.table(),
+                label = label_sql(entity),
+            );
+            let rows: Vec<(i64, String)> = sqlx::query_as(&sql)
+                .bind(ws)
+                .bind(import)
+                .bind(entity.table())
+                .fetch_all(self.conn())
+                .await?;
+            for (id, label) in rows {
+                changed.insert((entity, id));
+                report.left.push(LeftRecord {
+                    entity,
+                    id,
+                    label,
+                    changed: true,
+                });
+            }
+        }
+        // Rows point at each other (the foreign keys are deferrable); they are checked once
+        // everything is back.
+        sqlx::query("SET CONSTRAINTS ALL DEFERRED")
+            .execute(self.conn())
+            .await?;
+        for entity in ImportEntity::ALL {
+            let table = entity.table();
+            let unchanged = "r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3
+                             AND to_jsonb(t) = r.after";
+            if entity == ImportEntity::Deal {
+                // A created deal goes with the history and lines the import gave it.
+                for child in ["stage_changes", "deal_products"] {
+                    let sql = format!(
+                        "DELETE FROM {child} c USING import_rows r, deals t
+                         WHERE c.workspace_id = $1 AND c.deal_id = r.record_id AND r.before IS NULL
+                           AND t.workspace_id = $1 AND t.id = r.record_id AND {unchanged}
+                           AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.workspace_id = $1 AND a.deal_id = t.id)
+                           AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.workspace_id = $1 AND k.deal_id = t.id)"
+                    );
+                    sqlx::query(&sql)
+                        .bind(ws)
+                        .bind(import)
+                        .bind(table)
+                        .execute(self.conn())
+                        .await?;
+                }
+            }
+            let sql = format!(
+                "DELETE FROM {table} t USING import_rows r
+                 WHERE t.workspace_id = $1 AND t.id = r.record_id AND r.before IS NULL AND {unchanged}
+                   AND NOT ({used})
+                 RETURNING t.id",
+                used = used_sql(entity),
+            );
+            let removed: Vec<i64> = sqlx::query_scalar(&sql)
+                .bind(ws)
+                .bind(import)
+                .bind(table)
+                .fetch_all(self.conn())
+                .await?;
+            report.removed += removed.len() as i64;
+            sqlx::query(
+                "DELETE FROM external_ids WHERE workspace_id = $1 AND entity = $2 AND record_id = ANY($3)",
+            )
+            .bind(ws)
+            .bind(table)
+            .bind(&removed)
+            .execute(self.conn())
+            .await?;
+            // What the import changed goes back to its image before.
+            let sql = format!(
+                "WITH gone AS (
+                     DELETE FROM {table} t USING import_rows r
+                     WHERE t.workspace_id = $1 AND t.id = r.record_id AND r.before IS NOT NULL AND {unchanged}
+                     RETURNING r.before)
+                 INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, before)).* FROM gone"
+            );
+            let restored = sqlx::query(&sql)
+                .bind(ws)
+                .bind(import)
+                .bind(table)
+                .execute(self.conn())
+                .await?;
+            report.restored += restored.rows_affected() as i64;
+            // Created records still here and unchanged: something added since refers to them.
+            let sql = format!(
+                "SELECT t.id, {label} FROM {table} t JOIN import_rows r
+                   ON t.workspace_id = $1 AND t.id = r.record_id AND r.before IS NULL AND {unchanged}",
+                label = label_sql(entity).replace("x.", "t."),
+            );
+            let kept: Vec<(i64, String)> = sqlx::query_as(&sql)
+                .bind(ws)
+                .bind(import)
+                .bind(table)
+                .fetch_all(self.conn())
+                .await?;
+            for (id, label) in kept {
+                if !changed.contains(&(entity, id)) {
+                    report.left.push(LeftRecord {
+                        entity,
+                        id,
+                        label,
+                        changed: false,
+                    });
+                }
+            }
+        }
+        sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "UPDATE imports SET status = 'undone', undone_at = $3 WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(import)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        report.left.sort_by_key(|l| (l.entity, l.id));
+        Ok(Ok(report))
+    }
+}
+
+/// The column that names a record of `entity` (alias `x`).
+fn label_sql(entity: ImportEntity) -> &'static str {
+    match entity {
+        ImportEntity::Deal => "'D-' || x.number || ' ' || x.title",
+        ImportEntity::Activity => "x.kind || ' ' || x.happened_at::text",
+        ImportEntity::Contact => "x.name || COALESCE(' <' || x.email || '>', '')",
+        ImportEntity::Company | ImportEntity::Product => "x.name",
+    }
+}
+
+/// What refers to a record of `entity` (alias `t`): such a record stays.
+fn used_sql(entity: ImportEntity) -> &'static str {
+    match entity {
+        ImportEntity::Activity => {
+            "EXISTS (SELECT 1 FROM tasks k WHERE k.workspace_id = t.workspace_id AND k.activity_id = t.id)"
+        }
+        ImportEntity::Deal => {
+            "EXISTS (SELECT 1 FROM activities a WHERE a.workspace_id = t.workspace_id AND a.deal_id = t.id)
+             OR EXISTS (SELECT 1 FROM tasks k WHERE k.workspace_id = t.workspace_id AND k.deal_id = t.id)
+             OR EXISTS (SELECT 1 FROM stage_changes s WHERE s.workspace_id = t.workspace_id AND s.deal_id = t.id)
+             OR EXISTS (SELECT 1 FROM deal_products l WHERE l.workspace_id = t.workspace_id AND l.deal_id = t.id)"
+        }
+        ImportEntity::Contact => {
+            "EXISTS (SELECT 1 FROM deals d WHERE d.workspace_id = t.workspace_id AND d.contact_id = t.id)
+             OR EXISTS (SELECT 1 FROM activities a WHERE a.workspace_id = t.workspace_id AND a.contact_id = t.id)
+             OR EXISTS (SELECT 1 FROM tasks k WHERE k.workspace_id = t.workspace_id AND k.contact_id = t.id)"
+        }
+        ImportEntity::Company => {
+            "EXISTS (SELECT 1 FROM deals d WHERE d.workspace_id = t.workspace_id AND d.company_id = t.id)
+             OR EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = t.workspace_id AND c.company_id = t.id)"
+        }
+        ImportEntity::Product => {
+            "EXISTS (SELECT 1 FROM deal_products l WHERE l.workspace_id = t.workspace_id AND l.product_id = t.id)"
+        }
+    }
+}
+
+impl ImportRow {
+    /// Whether the import can still be taken back.
+    pub fn undoable(&self) -> bool {
+        self.status == "done"
+    }
+}

@@ -1,0 +1,685 @@
+//! Imports (issue 11) through the engine's importer and the reports, against real Postgres:
+//!
+//! - The public sample pipeline (`../shared/data/crm-sales-opportunities`: 8,800 deals with their
+//!   accounts and products) goes in, and every report agrees with figures this file computes
+//!   from the CSV files itself (plain Rust over the parsed rows; nothing of the importer is used).
+//! - The same files again change nothing; an import is taken back whole, except what changed
+//!   since; one bad row never stops the rest; ids in a file never reach another workspace.
+//! - Export, then import into an empty workspace, gives the same records.
+
+use crate::support::Harness;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use salesbot::engine::export::{export, ExportKind, ExportOptions};
+use salesbot::engine::import::{self, ImportRequest, Input, StageMapping, Summary};
+use salesbot::store::Store;
+use serde_json::Value;
+use sqlx::PgPool;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+fn data(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/crm-sales-opportunities")
+        .join(file)
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2018, 1, 15, 12, 0, 0)
+        .single()
+        .expect("time")
+}
+
+fn request(ws: i64, inputs: Vec<Input>) -> ImportRequest {
+    ImportRequest {
+        workspace: ws,
+        actor: 1,
+        default_owner: None,
+        inputs,
+        source: None,
+        kind: None,
+        overrides: Vec::new(),
+        stage_map: Vec::new(),
+        date_order: None,
+        sheet: None,
+        dry_run: false,
+    }
+}
+
+async fn run(pool: &PgPool, req: ImportRequest) -> Summary {
+    import::run(&Store::from_pool(pool.clone()), req, now(), |_| {})
+        .await
+        .expect("import runs")
+}
+
+/// A CSV file as header-keyed rows.
+fn csv_rows(path: &PathBuf) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).expect("open");
+    let headers: Vec<String> = r
+        .headers()
+        .expect("headers")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("record");
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// The sample's agents as members of workspace 1 (ids from 1001), named as the file names
+/// them; returns name -> id.
+async fn agents(h: &mut Harness) -> HashMap<String, i64> {
+    h.ok("/tasks list").await;
+    let mut ids = HashMap::new();
+    for (i, row) in csv_rows(&data("sales_teams.csv")).iter().enumerate() {
+        let id = 1001 + i as i64;
+        sqlx::query("INSERT INTO members (workspace_id, user_id, display_name, role) VALUES (1, $1, $2, 'rep')")
+            .bind(id)
+            .bind(&row["sales_agent"])
+            .execute(&h.pool)
+            .await
+            .expect("member");
+        ids.insert(row["sales_agent"].clone(), id);
+    }
+    ids
+}
+
+async fn stage_names(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT name, kind FROM stages WHERE workspace_id = 1 ORDER BY position")
+        .fetch_all(pool)
+        .await
+        .expect("stages")
+}
+
+/// The sample files, read together, with its two open stages mapped onto ours.
+async fn import_sample(h: &mut Harness, dry_run: bool) -> Summary {
+    let stages = stage_names(&h.pool).await;
+    let mut req = request(
+        1,
+        vec![
+            Input::Path(data("sales_pipeline.csv")),
+            Input::Path(data("accounts.csv")),
+            Input::Path(data("products.csv")),
+        ],
+    );
+    req.stage_map = vec![
+        StageMapping {
+            theirs: "Prospecting".into(),
+            ours: stages[0].0.clone(),
+        },
+        StageMapping {
+            theirs: "Engaging".into(),
+            ours: stages[1].0.clone(),
+        },
+    ];
+    req.dry_run = dry_run;
+    // Accounts name no owner: the importing admin owns them.
+    req.default_owner = Some(1);
+    run(&h.pool, req).await
+}
+
+/// One deal of the sample as this test reads the CSV (the rules are README.md's "Import").
+struct SampleDeal {
+    agent: String,
+    product: String,
+    account: Option<String>,
+    stage: String,
+    created: DateTime<Utc>,
+    closed: Option<DateTime<Utc>>,
+    amount: i64,
+}
+
+fn midnight(d: &str) -> DateTime<Utc> {
+    let day = NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("date");
+    Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
+}
+
+fn sample() -> Vec<SampleDeal> {
+    // The catalogue, with the pipeline's spelling `GTXPro` meeting `GTX Pro`: products match
+    // on their letters and digits.
+    let squash = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .to_lowercase()
+    };
+    let prices: HashMap<String, i64> = csv_rows(&data("products.csv"))
+        .iter()
+        .map(|r| {
+            (
+                squash(&r["product"]),
+                r["sales_price"].parse::<i64>().expect("price") * 100,
+            )
+        })
+        .collect();
+    csv_rows(&data("sales_pipeline.csv"))
+        .into_iter()
+        .map(|r| {
+            let closed = (!r["close_date"].is_empty()).then(|| midnight(&r["close_date"]));
+            let created = if r["engage_date"].is_empty() {
+                closed.unwrap_or_else(now)
+            } else {
+                midnight(&r["engage_date"])
+            };
+            let amount = if r["close_value"].is_empty() {
+                prices[&squash(&r["product"])]
+            } else {
+                r["close_value"].parse::<i64>().expect("value") * 100
+            };
+            SampleDeal {
+                agent: r["sales_agent"].clone(),
+                product: r["product"].clone(),
+                account: (!r["account"].is_empty()).then(|| r["account"].clone()),
+                stage: r["deal_stage"].clone(),
+                created,
+                closed,
+                amount,
+            }
+        })
+        .collect()
+}
+
+fn data_of(reply: &Value) -> Value {
+    reply["data"].clone()
+}
+
+#[sqlx::test]
+async fn the_sample_pipeline_imports_and_every_report_agrees_with_the_csv_files(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    let agents = agents(&mut h).await;
+    let summary = import_sample(&mut h, false).await;
+    let deals = sample();
+
+    // Every row accounted for: 8,800 deals, 85 accounts, 7 products, none refused.
+    assert_eq!(
+        summary.refused,
+        0,
+        "{:#?}",
+        summary
+            .files
+            .iter()
+            .map(|f| &f.refusals)
+            .collect::<Vec<_>>()
+    );
+    let by_kind: BTreeMap<&str, &import::FileSummary> =
+        summary.files.iter().map(|f| (f.kind.as_str(), f)).collect();
+    assert_eq!(by_kind["deals"].rows, 8_800);
+    assert_eq!(by_kind["deals"].created, 8_800);
+    assert_eq!(by_kind["companies"].created, 85);
+    assert_eq!(by_kind["products"].created, 7);
+    assert_eq!(by_kind["deals"].source, "file");
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals WHERE workspace_id = 1")
+            .await,
+        8_800
+    );
+    // No account is created twice: the pipeline's accounts are the accounts file's.
+    assert_eq!(
+        h.count("SELECT count(*) FROM companies WHERE workspace_id = 1")
+            .await,
+        85
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM products WHERE workspace_id = 1")
+            .await,
+        7
+    );
+
+    // /pipeline stats, all time.
+    let stages = stage_names(&h.pool).await;
+    let p = data_of(&h.ok("/pipeline stats period:all-time").await);
+    let won: Vec<&SampleDeal> = deals.iter().filter(|d| d.stage == "Won").collect();
+    let lost: Vec<&SampleDeal> = deals.iter().filter(|d| d.stage == "Lost").collect();
+    let won_amount: i64 = won.iter().map(|d| d.amount).sum();
+    let lost_amount: i64 = lost.iter().map(|d| d.amount).sum();
+    assert_eq!(p["won_count"], won.len() as i64);
+    assert_eq!(p["won_amount_minor"], won_amount);
+    assert_eq!(p["lost_count"], lost.len() as i64);
+    assert_eq!(p["lost_amount_minor"], lost_amount);
+    let rate = won.len() as f64 / (won.len() + lost.len()) as f64;
+    assert!((p["win_rate"].as_f64().expect("rate") - rate).abs() < 1e-9);
+    let avg = (2 * won_amount + won.len() as i64) / (2 * won.len() as i64);
+    assert_eq!(p["avg_deal_minor"], avg);
+    let cycle: i64 = won
+        .iter()
+        .map(|d| (d.closed.expect("closed") - d.created).num_seconds())
+        .sum();
+    let cycle_days = cycle as f64 / 86_400.0 / won.len() as f64;
+    assert!((p["avg_cycle_days"].as_f64().expect("cycle") - cycle_days).abs() < 1e-9);
+    for (i, their) in ["Prospecting", "Engaging"].iter().enumerate() {
+        let open: Vec<&SampleDeal> = deals.iter().filter(|d| d.stage == *their).collect();
+        let line = p["stages"]
+            .as_array()
+            .expect("stages")
+            .iter()
+            .find(|s| s["name"] == stages[i].0.as_str())
+            .expect("stage line");
+        assert_eq!(line["open_count"], open.len() as i64, "{their}");
+        assert_eq!(
+            line["open_amount_minor"],
+            open.iter().map(|d| d.amount).sum::<i64>(),
+            "{their}"
+        );
+    }
+    // The funnel: every deal reached the first stage, Engaging and won deals the second, won
+    // deals every stage; a lost deal came in at the first stage.
+    let reached: Vec<i64> = p["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| s["reached"].as_i64().expect("reached"))
+        .collect();
+    let engaging = deals.iter().filter(|d| d.stage == "Engaging").count() as i64;
+    assert_eq!(reached[0], 8_800);
+    assert_eq!(reached[1], engaging + won.len() as i64);
+    assert_eq!(*reached.last().expect("won line"), won.len() as i64);
+
+    // /kpi for 2017's first half, per agent: revenue and won/lost counts by close date.
+    let k = data_of(&h.ok("/kpi from:2017-01-01 to:2017-06-30").await);
+    let from = midnight("2017-01-01");
+    let to = midnight("2017-07-01");
+    let mut want: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+    for d in &deals {
+        let Some(c) = d.closed.filter(|c| *c >= from && *c < to) else {
+            continue;
+        };
+        let e = want.entry(agents[&d.agent]).or_default();
+        match d.stage.as_str() {
+            "Won" => {
+                e.0 += d.amount;
+                e.1 += 1;
+            }
+            _ => e.2 += 1,
+        }
+        let _ = c;
+    }
+    let mut got: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+    for m in k["members"].as_array().expect("members") {
+        let id = m["user_id"].as_i64().expect("user");
+        let row = (
+            m["revenue_minor"].as_i64().unwrap_or(0),
+            m["won_count"].as_i64().unwrap_or(0),
+            m["lost_count"].as_i64().unwrap_or(0),
+        );
+        if row != (0, 0, 0) {
+            got.insert(id, row);
+        }
+    }
+    assert_eq!(got, want);
+    let team_revenue: i64 = want.values().map(|v| v.0).sum();
+    assert_eq!(k["team"]["revenue_minor"], team_revenue);
+
+    // /report products, all time: revenue, won and lost deals per product.
+    let r = data_of(&h.ok("/report products period:all-time").await);
+    let squash = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .to_lowercase()
+    };
+    let mut want: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for d in &deals {
+        let e = want.entry(squash(&d.product)).or_default();
+        match d.stage.as_str() {
+            "Won" => {
+                e.0 += d.amount;
+                e.1 += 1;
+            }
+            "Lost" => e.2 += 1,
+            _ => {}
+        }
+    }
+    let got: BTreeMap<String, (i64, i64, i64)> = r["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .map(|p| {
+            (
+                squash(p["name"].as_str().expect("name")),
+                (
+                    p["revenue_minor"].as_i64().unwrap_or(0),
+                    p["won_deals"].as_i64().unwrap_or(0),
+                    p["lost_deals"].as_i64().unwrap_or(0),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+
+    // /report customers, all time: the top accounts by revenue.
+    let c = data_of(&h.ok("/report customers period:all-time").await);
+    let mut revenue: HashMap<String, (i64, i64)> = HashMap::new();
+    for d in won.iter().filter(|d| d.account.is_some()) {
+        let e = revenue
+            .entry(d.account.clone().expect("account"))
+            .or_default();
+        e.0 += d.amount;
+        e.1 += 1;
+    }
+    let top = c["top"].as_array().expect("top");
+    assert!(!top.is_empty());
+    for t in top {
+        let name = t["name"].as_str().expect("name");
+        assert_eq!(t["revenue_minor"], revenue[name].0, "{name}");
+        assert_eq!(t["won_deals"], revenue[name].1, "{name}");
+    }
+    let best = revenue.values().map(|v| v.0).max().expect("some revenue");
+    assert_eq!(top[0]["revenue_minor"], best);
+
+    // The rollups the reports read agree with the raw rows.
+    h.assert_totals_match_deals().await;
+}
+
+#[sqlx::test]
+async fn the_same_files_again_change_nothing_and_a_dry_run_writes_nothing(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    agents(&mut h).await;
+    let before = h.fingerprint().await;
+    let dry = import_sample(&mut h, true).await;
+    assert_eq!(h.fingerprint().await, before, "a dry run writes nothing");
+    assert_eq!(dry.import_id, None);
+    assert_eq!(dry.created, 8_800 + 85 + 7);
+
+    let first = import_sample(&mut h, false).await;
+    assert_eq!(
+        first.created, dry.created,
+        "the dry run said what the import did"
+    );
+    assert_eq!(first.refused, 0);
+    let written = h.fingerprint_without_imports().await;
+    let second = import_sample(&mut h, false).await;
+    assert_eq!(second.created, 0);
+    assert_eq!(second.updated, 0);
+    assert_eq!(second.matched, second.rows, "every row matched");
+    assert_eq!(
+        h.fingerprint_without_imports().await,
+        written,
+        "nothing changed the second time"
+    );
+}
+
+#[sqlx::test]
+async fn an_import_is_taken_back_whole_except_what_changed_since(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    let before = h.fingerprint_without_imports().await;
+    let file = "id,title,company,amount,stage,owner\n\
+                A1,Rollout,Acme,1000,Qualified,1\n\
+                A2,Renewal,Acme,2000,Qualified,1\n\
+                A3,Pilot,Birch,300,Qualified,1\n";
+    let s = run(&h.pool, request(1, vec![bytes("deals.csv", file)])).await;
+    assert_eq!((s.created, s.refused), (3, 0), "{s:#?}");
+    let id = s.import_id.expect("import id");
+    // Someone moves one deal after the import; it stays, and so does its company.
+    let pilot: i64 =
+        sqlx::query_scalar("SELECT number FROM deals WHERE workspace_id = 1 AND title = 'Pilot'")
+            .fetch_one(&h.pool)
+            .await
+            .expect("pilot");
+    h.ok(&format!("/deal move deal:D-{pilot} stage:Proposal"))
+        .await;
+    let report = import::undo(&Store::from_pool(h.pool.clone()), 1, id, now())
+        .await
+        .expect("store")
+        .expect("undone");
+    assert_eq!(report.removed, 3, "two deals and Acme: {report:?}");
+    let left: Vec<(String, bool)> = report
+        .left
+        .iter()
+        .map(|l| (l.entity.table().to_string(), l.changed))
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            ("companies".to_string(), false),
+            ("deals".to_string(), true)
+        ],
+        "{report:?}"
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals WHERE workspace_id = 1")
+            .await,
+        1
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM companies WHERE workspace_id = 1")
+            .await,
+        1
+    );
+    // Twice is refused.
+    let again = import::undo(&Store::from_pool(h.pool.clone()), 1, id, now())
+        .await
+        .expect("store");
+    assert!(again.is_err());
+    // An import whose records are all unchanged goes back to exactly what was there.
+    let s = run(
+        &h.pool,
+        request(
+            1,
+            vec![bytes("more.csv", "id,title,amount,owner\nB1,Solo,5,1\n")],
+        ),
+    )
+    .await;
+    let mid = h.fingerprint_without_imports().await;
+    let _ = before;
+    let r = import::undo(
+        &Store::from_pool(h.pool.clone()),
+        1,
+        s.import_id.expect("id"),
+        now(),
+    )
+    .await
+    .expect("store")
+    .expect("undone");
+    assert!(r.left.is_empty(), "{r:?}");
+    assert_ne!(h.fingerprint_without_imports().await, mid);
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals WHERE workspace_id = 1 AND title = 'Solo'")
+            .await,
+        0
+    );
+    h.assert_totals_match_deals().await;
+}
+
+fn bytes(name: &str, text: &str) -> Input {
+    Input::Bytes {
+        name: name.to_string(),
+        bytes: text.as_bytes().to_vec(),
+    }
+}
+
+#[sqlx::test]
+async fn one_bad_row_is_refused_with_its_line_and_column_and_the_rest_go_in(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    let file = "id,title,amount,currency,stage,owner,close date\n\
+                1,Good,10,USD,Qualified,1,2026-12-01\n\
+                2,Other money,10,EUR,Qualified,1,2026-12-01\n\
+                3,Nobody,10,USD,Qualified,424242,2026-12-01\n\
+                4,Strange stage,10,USD,Haggling,1,2026-12-01\n\
+                5,Won without date,10,USD,Closed Won,1,\n\
+                6,Too much,99999999999999,USD,Qualified,1,2026-12-01\n\
+                7,Also good,20,USD,Closed Lost,1,2026-11-01\n";
+    let s = run(&h.pool, request(1, vec![bytes("mixed.csv", file)])).await;
+    assert_eq!(s.created, 2, "{s:#?}");
+    assert_eq!(s.refused, 5);
+    let f = &s.files[0];
+    let lines: Vec<(u64, &str)> = f
+        .refusals
+        .iter()
+        .map(|r| (r.line, r.column.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (3, "currency"),
+            (4, "owner"),
+            (5, "stage"),
+            (6, "close date"),
+            (7, "amount")
+        ],
+        "{:#?}",
+        f.refusals
+    );
+    assert!(f.refusals[0].reason.contains("EUR"), "{:?}", f.refusals[0]);
+    assert!(f.refusals[1].reason.contains("424242"));
+    assert!(f.refusals[2].reason.contains("Haggling"));
+    assert_eq!(f.unmapped_stages.get("Haggling"), Some(&1));
+    assert_eq!(f.unmapped_owners.get("424242"), Some(&1));
+    h.assert_totals_match_deals().await;
+}
+
+#[sqlx::test]
+async fn salesforce_opportunities_link_to_accounts_imported_with_them_or_before(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    let accounts = "Id,Name,Website,Industry,OwnerId\n\
+                    001A,Acme Corp,https://www.acme.com/,Manufacturing,1\n\
+                    001B,Birch Ltd,birch.io,Retail,1\n";
+    let opps = "Id,Name,AccountId,Amount,CloseDate,StageName,Probability,CurrencyIsoCode,OwnerId\n\
+                006A,Acme rollout,001A,1500.50,2026-12-20,Qualified,25,USD,1\n\
+                006B,Birch deal,001B,200,2026-11-02,Closed Won,100,USD,1\n";
+    // Given together, the opportunities come after the accounts they point at.
+    let s = run(
+        &h.pool,
+        request(
+            1,
+            vec![bytes("opps.csv", opps), bytes("accounts.csv", accounts)],
+        ),
+    )
+    .await;
+    assert_eq!((s.created, s.refused), (4, 0), "{s:#?}");
+    assert_eq!(s.files[0].kind, "companies");
+    assert_eq!(s.files[0].source, "salesforce");
+    let linked: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT d.title, c.name, d.amount_minor, d.status FROM deals d JOIN companies c
+           ON c.workspace_id = d.workspace_id AND c.id = d.company_id ORDER BY d.title",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("deals");
+    assert_eq!(
+        linked,
+        vec![
+            (
+                "Acme rollout".into(),
+                "Acme Corp".into(),
+                150_050,
+                "open".into()
+            ),
+            (
+                "Birch deal".into(),
+                "Birch Ltd".into(),
+                20_000,
+                "won".into()
+            ),
+        ]
+    );
+    // Later, a new opportunity on an account of the earlier import.
+    let later =
+        "Id,Name,AccountId,Amount,CloseDate,StageName,Probability,CurrencyIsoCode,OwnerId\n\
+                 006C,Acme expansion,001A,99,2027-01-10,Qualified,25,USD,1\n\
+                 006D,Unknown account,001Z,99,2027-01-10,Qualified,25,USD,1\n";
+    let s = run(&h.pool, request(1, vec![bytes("opps2.csv", later)])).await;
+    assert_eq!((s.created, s.refused), (1, 1), "{s:#?}");
+    assert_eq!(s.files[0].refusals[0].column, "AccountId");
+    // The companies matched by domain: a contacts file naming www.acme.com does not add one.
+    let contacts = "email,name,company,website\nana@acme.com,Ana,ACME CORP,http://acme.com\n";
+    let mut req = request(1, vec![bytes("contacts.csv", contacts)]);
+    req.default_owner = Some(1);
+    let s = run(&h.pool, req).await;
+    assert_eq!((s.created, s.refused), (1, 0), "{s:#?}");
+    assert_eq!(h.count("SELECT count(*) FROM companies").await, 2);
+}
+
+#[sqlx::test]
+async fn a_file_cannot_reach_another_workspace(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    // Workspace 2 with its own member 77 and deal.
+    h.run(":workspace 2").await;
+    h.run(":as 77 admin").await;
+    h.ok("/deal new title:Theirs amount:5").await;
+    h.run(":workspace 1").await;
+    h.run(":as 1 admin").await;
+    let before2: i64 = h
+        .count("SELECT count(*) FROM deals WHERE workspace_id = 2")
+        .await;
+    // Owner 77 is a member of workspace 2 only; the file's ids mean nothing here.
+    let file = "id,title,amount,owner,workspace_id\n1,Mine,10,77,2\n2,Also mine,10,1,2\n";
+    let s = run(&h.pool, request(1, vec![bytes("x.csv", file)])).await;
+    assert_eq!((s.created, s.refused), (1, 1), "{s:#?}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals WHERE workspace_id = 2")
+            .await,
+        before2
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals WHERE workspace_id = 1")
+            .await,
+        1
+    );
+}
+
+#[sqlx::test]
+async fn export_then_import_into_an_empty_workspace_gives_the_same_records(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    h.ok("/company add name:Acme industry:Manufacturing").await;
+    h.ok("/contact add name:Ana email:ana@acme.com company:Acme")
+        .await;
+    h.ok("/deal new title:Rollout amount:1500.25 company:Acme contact:ana@acme.com")
+        .await;
+    h.ok("/deal new title:=SUM(A1) amount:10").await;
+    h.ok("/deal new title:\"Lost one\" amount:7").await;
+    h.ok("/deal lost deal:D-3 reason:price").await;
+    h.ok("/deal won deal:D-1").await;
+    h.ok("/contact log contact:ana@acme.com kind:call summary:\"Intro call\" deal:D-1 satisfaction:4").await;
+    let store = Store::from_pool(h.pool.clone());
+    let dir = std::env::temp_dir().join(format!("salesbot-roundtrip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut inputs = Vec::new();
+    for kind in ExportKind::ALL {
+        let mut out = Vec::new();
+        export(&store, 1, kind, ExportOptions::default(), &mut out)
+            .await
+            .expect("export");
+        inputs.push(Input::Bytes {
+            name: format!("{}.csv", kind.name()),
+            bytes: out,
+        });
+    }
+    // Workspace 3, empty, with the same member.
+    h.run(":workspace 3").await;
+    h.ok("/tasks list").await;
+    let mut req = request(3, inputs);
+    req.actor = 1;
+    let s = run(&h.pool, req).await;
+    assert_eq!(s.refused, 0, "{s:#?}");
+    for (table, cols) in [
+        ("deals", "number, title, amount_minor, currency, status, expected_close, closed_at, lost_reason, owner_id, created_at,
+                   (SELECT name FROM companies c WHERE c.workspace_id = t.workspace_id AND c.id = t.company_id),
+                   (SELECT email FROM contacts c WHERE c.workspace_id = t.workspace_id AND c.id = t.contact_id),
+                   (SELECT name FROM stages s WHERE s.workspace_id = t.workspace_id AND s.id = t.stage_id)"),
+        ("companies", "name, industry, tier, website, owner_id, tags, created_at"),
+        ("contacts", "name, email, phone, owner_id, tags, created_at,
+                      (SELECT name FROM companies c WHERE c.workspace_id = t.workspace_id AND c.id = t.company_id)"),
+        ("activities", "kind, summary, satisfaction, happened_at, member_id,
+                        (SELECT email FROM contacts c WHERE c.workspace_id = t.workspace_id AND c.id = t.contact_id),
+                        (SELECT number FROM deals d WHERE d.workspace_id = t.workspace_id AND d.id = t.deal_id)"),
+    ] {
+        let q = |ws: i64| {
+            format!("SELECT to_jsonb(x) FROM (SELECT {cols} FROM {table} t WHERE workspace_id = {ws} ORDER BY 1, 2) x")
+        };
+        let a: Vec<Value> = sqlx::query_scalar(&q(1)).fetch_all(&h.pool).await.expect("a");
+        let b: Vec<Value> = sqlx::query_scalar(&q(3)).fetch_all(&h.pool).await.expect("b");
+        assert_eq!(a, b, "{table} differ after the round trip");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
