@@ -47,7 +47,12 @@ fn invalid(option: &str, problem: Msg, accepted: Msg) -> EngineError {
 /// [`MAX_MINOR`]: crate::domain::money::MAX_MINOR
 pub fn money(option: &str, e: MoneyError, currency: &str, limit: &str) -> EngineError {
     let accepted = Msg::new("accepted.amount").arg("currency", currency);
-    let problem = match e {
+    invalid(option, money_problem(e, limit), accepted)
+}
+
+/// What is wrong with an amount, in words; `limit` is the cap as the workspace shows money.
+pub fn money_problem(e: MoneyError, limit: &str) -> Msg {
+    match e {
         MoneyError::Empty => Msg::new("problem.empty"),
         MoneyError::Unrecognized(given) => {
             Msg::new("problem.unrecognized").arg("given", escape(&given))
@@ -63,8 +68,7 @@ pub fn money(option: &str, e: MoneyError, currency: &str, limit: &str) -> Engine
         MoneyError::UnknownCurrency(given) => {
             Msg::new("problem.unknown_currency").arg("given", escape(&given))
         }
-    };
-    invalid(option, problem, accepted)
+    }
 }
 
 /// Product lines whose value goes past the cap: names the line (or says it is the total) and

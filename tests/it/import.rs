@@ -9,6 +9,7 @@
 
 use crate::support::Harness;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use salesbot::domain::locale::Locale;
 use salesbot::engine::export::{export, ExportKind, ExportOptions};
 use salesbot::engine::import::{self, ImportRequest, Input, StageMapping, Summary};
 use salesbot::store::Store;
@@ -532,6 +533,22 @@ async fn one_bad_row_is_refused_with_its_line_and_column_and_the_rest_go_in(pool
     assert!(f.refusals[2].reason.contains("Haggling"));
     assert_eq!(f.unmapped_stages.get("Haggling"), Some(&1));
     assert_eq!(f.unmapped_owners.get("424242"), Some(&1));
+    // The summary in the reader's language: each refusal by line and column, and why.
+    let en = import::render::summary(&s, Locale::En);
+    assert!(
+        en.contains("Line 3, column currency: amounts in EUR are not accepted"),
+        "{en}"
+    );
+    assert!(
+        en.contains("Stages not mapped (rows): Haggling (1)"),
+        "{en}"
+    );
+    let zh = import::render::summary(&s, Locale::ZhCn);
+    assert!(
+        zh.contains("第 3 行，currency 列：不接受以 EUR 计的金额"),
+        "{zh}"
+    );
+    assert!(zh.contains("第 7 行，amount 列："), "{zh}");
     h.assert_totals_match_deals().await;
 }
 

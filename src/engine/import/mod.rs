@@ -20,8 +20,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::import::{DateOrder, FileError, Kind, Override, ReadOptions, Source};
+use crate::domain::import::{CellError, DateOrder, FileError, Kind, Override, ReadOptions, Source};
+use crate::domain::locale::Locale;
 use crate::domain::money::Currency;
+use crate::domain::money::MAX_MINOR;
+use crate::i18n::Msg;
 use crate::store::{ImportEntity, Store, StoreError, Tx, UndoRefusal, UndoReport};
 pub use read::{Batch, FileInfo, FileReader, Input, ReadSettings};
 use world::World;
@@ -97,7 +100,11 @@ pub struct Refusal {
     pub line: u64,
     /// The column's header; empty for the row as a whole.
     pub column: String,
+    /// The reason in English (the JSON summary's).
     pub reason: String,
+    /// The reason, for any reader's language.
+    #[serde(skip)]
+    pub message: Msg,
 }
 
 /// What happened to one file's rows. `rows` = created + updated + matched + refused.
@@ -128,13 +135,14 @@ pub struct FileSummary {
 }
 
 impl FileSummary {
-    fn refuse(&mut self, line: u64, column: &str, reason: impl Into<String>) {
+    fn refuse(&mut self, line: u64, column: &str, reason: Msg) {
         self.refused += 1;
         if self.refusals.len() < REFUSALS_LISTED {
             self.refusals.push(Refusal {
                 line,
                 column: column.to_string(),
-                reason: reason.into(),
+                reason: reason.render(Locale::En),
+                message: reason,
             });
         }
     }
@@ -293,7 +301,11 @@ pub async fn run(
             reader = Some(r);
             let Some(batch) = batch else { break };
             for refused in &batch.refused {
-                file.refuse(refused.line, &refused.column, refused.reason.to_string());
+                file.refuse(
+                    refused.line,
+                    &refused.column,
+                    cell_problem(&refused.reason, &ws.currency),
+                );
             }
             let before = file.refused;
             let counts = session
@@ -460,11 +472,32 @@ fn settle(world: &mut World, result: Result<[u64; 3], StoreError>) -> Result<[u6
 }
 
 /// A database refusal of one row, in words.
-fn refusal_text(e: &StoreError) -> String {
+fn refusal_text(e: &StoreError) -> Msg {
     match e {
-        StoreError::Duplicate(c) => format!("the database already has such a record ({c})"),
-        StoreError::OutOfRange(_) => "figures add up to more than can be counted".to_string(),
-        other => format!("the database refused the row: {other}"),
+        StoreError::Duplicate(_) => Msg::new("import.why.duplicate"),
+        StoreError::OutOfRange(_) => Msg::new("import.why.out_of_range"),
+        other => Msg::new("import.why.database").arg("reason", other),
+    }
+}
+
+/// A cell the reader refused, in words.
+fn cell_problem(e: &CellError, currency: &str) -> Msg {
+    match e {
+        CellError::Amount(m) => {
+            let limit = Currency::parse(currency)
+                .map(|c| crate::domain::money::format_major(MAX_MINOR, c))
+                .unwrap_or_default();
+            Msg::new("import.why.amount")
+                .arg_msg("problem", super::errors::money_problem(m.clone(), &limit))
+                .arg_msg(
+                    "accepted",
+                    Msg::new("accepted.amount").arg("currency", currency),
+                )
+        }
+        CellError::Date(given) => Msg::new("import.why.date").arg("given", given),
+        CellError::Width { expected, found } => Msg::new("import.why.width")
+            .arg("expected", expected)
+            .arg("found", found),
     }
 }
 

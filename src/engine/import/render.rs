@@ -127,7 +127,8 @@ fn file(out: &mut String, f: &FileSummary, locale: Locale, esc: &dyn Fn(&str) ->
                 .arg("line", r.line)
                 .arg("column", esc(&r.column))
         };
-        let _ = writeln!(out, "  {} {}", msg.render(locale), esc(&r.reason));
+        let msg = msg.arg("reason", esc(&r.message.render(locale)));
+        let _ = writeln!(out, "  {}", msg.render(locale));
     }
     if f.refused as usize > LISTED.min(f.refusals.len()) {
         let _ = writeln!(

@@ -13,6 +13,7 @@ use super::{FileSummary, ImportRequest};
 use crate::domain::import::{Cell, CellDate, Field, Kind, Outcome, Row, Source};
 use crate::domain::refs::{Email, MAX_NAME_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TITLE_CHARS};
 use crate::domain::stage::{Stage, StageKind};
+use crate::i18n::Msg;
 use crate::store::{
     ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, ImportEntity,
     KnownCompany, KnownContact, LineColumns, StoreResult, Tx,
@@ -22,7 +23,18 @@ use crate::store::{
 type Counts = [u64; 3];
 
 /// Why a row is refused: the column (its header) and the reason.
-struct Refuse(Field, String);
+struct Refuse(Field, Msg);
+
+/// A name or note the text rules refuse, in words.
+fn text_problem(e: crate::domain::text::TextError) -> Msg {
+    use crate::domain::text::TextError;
+    Msg::new(match e {
+        TextError::Empty => "problem.empty",
+        TextError::Invisible => "problem.invisible",
+        TextError::Hidden => "problem.hidden_chars",
+        TextError::Control => "problem.control_chars",
+    })
+}
 
 /// Writes one batch of one kind.
 #[allow(clippy::too_many_arguments)]
@@ -137,12 +149,14 @@ fn line_text(row: &Row, field: Field, max: usize) -> Result<Option<String>, Refu
     let Some(t) = text(row, field) else {
         return Ok(None);
     };
-    let t = crate::domain::text::line(t).map_err(|e| Refuse(field, e.to_string()))?;
+    let t = crate::domain::text::line(t).map_err(|e| Refuse(field, text_problem(e)))?;
     let len = t.chars().count();
     if len > max {
         return Err(Refuse(
             field,
-            format!("{len} characters where at most {max} are accepted"),
+            Msg::new("import.why.too_long")
+                .arg("len", len)
+                .arg("max", max),
         ));
     }
     Ok(Some(t.to_string()))
@@ -161,11 +175,16 @@ fn tags(row: &Row) -> Result<Option<Vec<String>>, Refuse> {
     if tags.len() > MAX_TAGS || tags.iter().any(|t| t.chars().count() > MAX_TAG_CHARS) {
         return Err(Refuse(
             Field::Tags,
-            format!("at most {MAX_TAGS} tags of up to {MAX_TAG_CHARS} characters are accepted"),
+            Msg::new("import.why.tags")
+                .arg("count", MAX_TAGS)
+                .arg("chars", MAX_TAG_CHARS),
         ));
     }
     if let Some(bad) = tags.iter().find(|t| crate::domain::text::line(t).is_err()) {
-        return Err(Refuse(Field::Tags, format!("'{bad}' is not a tag")));
+        return Err(Refuse(
+            Field::Tags,
+            Msg::new("import.why.bad_tag").arg("given", bad),
+        ));
     }
     Ok(Some(tags))
 }
@@ -175,7 +194,7 @@ fn email(row: &Row) -> Result<Option<String>, Refuse> {
         None => Ok(None),
         Some(e) => Email::parse(e)
             .map(|e| Some(e.into_string()))
-            .map_err(|_| Refuse(Field::Email, format!("'{e}' is not an email address"))),
+            .map_err(|_| Refuse(Field::Email, Msg::new("import.why.email").arg("given", e))),
     }
 }
 
@@ -195,7 +214,7 @@ fn contact_name(row: &Row) -> Result<Option<String>, Refuse> {
         if joined.chars().count() > MAX_NAME_CHARS {
             return Err(Refuse(
                 Field::LastName,
-                format!("the name is longer than {MAX_NAME_CHARS} characters"),
+                Msg::new("import.why.name_too_long").arg("max", MAX_NAME_CHARS),
             ));
         }
         return Ok(Some(joined));
@@ -232,17 +251,15 @@ impl Writer<'_> {
                     self.req.default_owner.ok_or_else(|| {
                         Refuse(
                             Field::Owner,
-                            format!("'{who}' is not a member of this workspace; add them first or name a default owner"),
+                            Msg::new("import.why.not_member").arg("given", who),
                         )
                     })
                 }
             },
-            None => self.req.default_owner.ok_or_else(|| {
-                Refuse(
-                    Field::Owner,
-                    "the row names no owner and the import has no default owner".to_string(),
-                )
-            }),
+            None => self
+                .req
+                .default_owner
+                .ok_or_else(|| Refuse(Field::Owner, Msg::new("import.why.no_owner"))),
         }
     }
 
@@ -250,10 +267,9 @@ impl Writer<'_> {
         match text(row, Field::Currency) {
             Some(c) if !c.eq_ignore_ascii_case(&self.world.currency) => Err(Refuse(
                 Field::Currency,
-                format!(
-                    "amounts in {c} are not accepted; this workspace counts in {}",
-                    self.world.currency
-                ),
+                Msg::new("import.why.currency")
+                    .arg("given", c)
+                    .arg("expected", &self.world.currency),
             )),
             _ => Ok(()),
         }
@@ -274,7 +290,7 @@ impl Writer<'_> {
                     Some(i) => Ok(Some(Ref::New(i))),
                     None => Err(Refuse(
                         Field::CompanyId,
-                        format!("'{ext}' is not an account of this import or an earlier one; import the accounts file with it"),
+                        Msg::new("import.why.unknown_account").arg("given", ext),
                     )),
                 },
             };
@@ -424,7 +440,7 @@ impl Writer<'_> {
                 Ok(None) => {
                     self.refuse(
                         row,
-                        Refuse(Field::Product, "the row has no product name".into()),
+                        Refuse(Field::Product, Msg::new("import.why.no_product")),
                     );
                     continue;
                 }
@@ -506,10 +522,7 @@ impl Writer<'_> {
                 None => {
                     self.refuse(
                         row,
-                        Refuse(
-                            Field::Company,
-                            "the row has no company name or website".into(),
-                        ),
+                        Refuse(Field::Company, Msg::new("import.why.no_company")),
                     );
                     continue;
                 }
@@ -623,8 +636,9 @@ impl Writer<'_> {
             Vec::new();
         for row in rows {
             let plan = (|| -> Result<_, Refuse> {
-                let name = contact_name(row)?
-                    .ok_or_else(|| Refuse(Field::Contact, "the row has no name or email".into()))?;
+                let name = contact_name(row)?.ok_or_else(|| {
+                    Refuse(Field::Contact, Msg::new("import.why.no_contact_name"))
+                })?;
                 let email = email(row)?;
                 let phone = line_text(row, Field::Phone, 50)?;
                 let tags = tags(row)?;
@@ -766,8 +780,12 @@ impl Writer<'_> {
                 .or_else(|| self.world.stage_named(n))
                 .cloned()
         });
-        let missing =
-            |kind: &str| Refuse(Field::Stage, format!("this workspace has no {kind} stage"));
+        let missing = |kind: &str| {
+            Refuse(
+                Field::Stage,
+                Msg::new("import.why.no_stage_kind").arg("kind", kind),
+            )
+        };
         match (row.outcome, mapped) {
             (_, Some(s)) if s.kind != StageKind::Open => Ok((s.clone(), s.kind)),
             (Some(Outcome::Won), _) => {
@@ -792,10 +810,9 @@ impl Writer<'_> {
                         self.world.stages.iter().map(|s| s.name.as_str()).collect();
                     Err(Refuse(
                         Field::Stage,
-                        format!(
-                            "'{n}' is not one of this workspace's stages ({}); map it with --stage-map \"{n}=Our Stage\"",
-                            ours.join(", ")
-                        ),
+                        Msg::new("import.why.unknown_stage")
+                            .arg("given", n)
+                            .arg("stages", ours.join(", ")),
                     ))
                 }
                 None => {
@@ -862,7 +879,10 @@ impl Writer<'_> {
                         (None, None) => match text(row, Field::ExternalId) {
                             Some(id) => id.to_string(),
                             None => {
-                                self.refuse(row, Refuse(Field::Title, "the row has no title, company or product to name the deal by".into()));
+                                self.refuse(
+                                    row,
+                                    Refuse(Field::Title, Msg::new("import.why.no_title")),
+                                );
                                 continue;
                             }
                         },
@@ -1022,10 +1042,7 @@ impl Writer<'_> {
                     .or(close)
                     .and_then(|d| self.world.instant(d))
                     .ok_or_else(|| {
-                        Refuse(
-                            Field::CloseDate,
-                            "a won or lost deal needs its close date".into(),
-                        )
+                        Refuse(Field::CloseDate, Msg::new("import.why.no_close_date"))
                     })?;
                 Some(at)
             }
@@ -1038,7 +1055,7 @@ impl Writer<'_> {
             if closed < created_at {
                 return Err(Refuse(
                     Field::CloseDate,
-                    "the deal closes before it was created".into(),
+                    Msg::new("import.why.closes_before_created"),
                 ));
             }
         }
@@ -1281,20 +1298,24 @@ impl Writer<'_> {
                 .map(|i| self.world.contacts[i].id)
                 .ok_or_else(|| {
                     Refuse(
-                        if email.is_some() { Field::Email } else { Field::Contact },
-                        "no contact of this workspace has this email or name; import the contacts first".into(),
+                        if email.is_some() {
+                            Field::Email
+                        } else {
+                            Field::Contact
+                        },
+                        Msg::new("import.why.unknown_contact"),
                     )
                 })?;
             let happened = date(row, Field::DueDate)
                 .and_then(|d| self.world.instant(d))
-                .ok_or_else(|| Refuse(Field::DueDate, "the activity has no date".into()))?;
+                .ok_or_else(|| Refuse(Field::DueDate, Msg::new("import.why.no_activity_date")))?;
             let kind = activity_kind(text(row, Field::ActivityType).unwrap_or("note"));
             let summary = text(row, Field::Subject)
                 .or(text(row, Field::Notes))
                 .unwrap_or(kind)
                 .to_string();
             let summary = crate::domain::text::block(&summary)
-                .map_err(|e| Refuse(Field::Subject, e.to_string()))?
+                .map_err(|e| Refuse(Field::Subject, text_problem(e)))?
                 .chars()
                 .take(1000)
                 .collect::<String>();
@@ -1305,7 +1326,7 @@ impl Writer<'_> {
                     _ => {
                         return Err(Refuse(
                             Field::Satisfaction,
-                            format!("'{s}' is not a rating from 1 to 5"),
+                            Msg::new("import.why.rating").arg("given", s),
                         ))
                     }
                 },
@@ -1343,7 +1364,7 @@ impl Writer<'_> {
                     None => {
                         return Ok(Err(Refuse(
                             Field::Deal,
-                            format!("'{d}' is not a deal of this import or an earlier one"),
+                            Msg::new("import.why.unknown_deal").arg("given", d),
                         )))
                     }
                 }

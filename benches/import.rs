@@ -1,0 +1,196 @@
+//! Import and export at scale: a generated CSV of 100,000 deals with their companies and
+//! contacts (`BENCH_IMPORT_ROWS` to change) imported through the engine's importer into an
+//! empty workspace, against the same file loaded with Postgres `COPY` into a staging table in
+//! the same run, as a ratio; then the workspace's deals exported. Prints rows/s, the ratio,
+//! peak resident memory and the core count.
+//!
+//! `cargo bench --bench import` (uses `salesbot_bench_import`, dropped and made afresh each
+//! run; `BENCH_DATABASE_URL` is not used, so the engine benchmark's data set stays).
+
+mod common;
+
+use std::io::Write as _;
+use std::time::Instant;
+
+use salesbot::console::{Console, ConsoleOptions};
+use salesbot::domain::role::Role;
+use salesbot::engine::export::{export, ExportKind, ExportOptions};
+use salesbot::engine::import::{self, ImportRequest, Input};
+use salesbot::engine::Engine;
+use salesbot::store::Store;
+use sqlx::{Connection, Executor};
+
+const STAGES: [&str; 6] = [
+    "Lead",
+    "Qualified",
+    "Proposal",
+    "Negotiation",
+    "Closed Won",
+    "Closed Lost",
+];
+
+/// Peak resident memory of this process, in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// A deals file the way a CRM export looks: one deal per row with its company, website,
+/// contact and email; 1 company per 10 deals, 1 contact per 2.
+fn generate(path: &std::path::Path, rows: usize) -> anyhow::Result<u64> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(
+        w,
+        "Deal ID,Deal Name,Company,Website,Contact,Email,Amount,Stage,Owner,Close Date,Create Date"
+    )?;
+    for i in 0..rows {
+        let company = i / 10;
+        let contact = i / 2;
+        let stage = STAGES[i % STAGES.len()];
+        let day = 1 + i % 28;
+        writeln!(
+            w,
+            "D{i},Deal {i},Company {company},https://www.company{company}.example/,Contact {contact},c{contact}@company{company}.example,{}.{:02},{stage},{},2025-{:02}-{day:02},2024-{:02}-{day:02}",
+            1000 + (i * 37) % 90_000,
+            i % 100,
+            1 + i % 20,
+            1 + i % 12,
+            1 + i % 12,
+        )?;
+    }
+    w.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if !std::env::args().any(|a| a == "--bench") {
+        return Ok(());
+    }
+    let rows: usize = std::env::var("BENCH_IMPORT_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let admin_url = "postgres://postgres@localhost:5432/postgres";
+    let url = "postgres://postgres@localhost:5432/salesbot_bench_import";
+    {
+        let mut c = sqlx::PgConnection::connect(admin_url).await?;
+        c.execute("DROP DATABASE IF EXISTS salesbot_bench_import")
+            .await?;
+    }
+    let store = Store::connect(url).await?;
+    let engine = Engine::new(store.clone())?;
+    // The workspace and its 20 reps, the way people join: each acts once.
+    for user in (1..=20).rev() {
+        let mut console = Console::new(
+            engine.clone(),
+            ConsoleOptions {
+                workspace: 1,
+                user,
+                role: Role::Admin,
+                json: true,
+            },
+        );
+        console.handle_line("/tasks list").await;
+    }
+    let file = std::env::temp_dir().join("salesbot-bench-import.csv");
+    let size = generate(&file, rows)?;
+    println!(
+        "import benchmark: {rows} deals ({:.1} MB CSV), {} cores",
+        size as f64 / 1e6,
+        common::cores()
+    );
+
+    // Postgres COPY of the same file into a staging table: the floor for getting these bytes
+    // into the database at all.
+    let mut c = sqlx::PgConnection::connect(url).await?;
+    c.execute(
+        "CREATE TABLE staging (deal_id text, deal_name text, company text, website text, contact text,
+                               email text, amount numeric, stage text, owner int, close_date date, create_date date)",
+    )
+    .await?;
+    let bytes = std::fs::read(&file)?;
+    let start = Instant::now();
+    let mut copy = c
+        .copy_in_raw("COPY staging FROM STDIN (FORMAT csv, HEADER true)")
+        .await?;
+    copy.send(bytes.as_slice()).await?;
+    copy.finish().await?;
+    let copy_secs = start.elapsed().as_secs_f64();
+    drop(bytes);
+    println!(
+        "  COPY into a staging table     {copy_secs:>7.2} s  {:>9.0} rows/s",
+        rows as f64 / copy_secs
+    );
+
+    let request = ImportRequest {
+        workspace: 1,
+        actor: 1,
+        default_owner: Some(1),
+        inputs: vec![Input::Path(file.clone())],
+        source: None,
+        kind: None,
+        overrides: Vec::new(),
+        stage_map: Vec::new(),
+        date_order: None,
+        sheet: None,
+        dry_run: false,
+    };
+    let start = Instant::now();
+    let summary = import::run(&store, request.clone(), chrono::Utc::now(), |_| {}).await?;
+    let import_secs = start.elapsed().as_secs_f64();
+    assert_eq!(
+        summary.refused,
+        0,
+        "{:?}",
+        summary.files[0].refusals.first()
+    );
+    assert_eq!(summary.files[0].created, rows as u64);
+    println!(
+        "  salesbot import               {import_secs:>7.2} s  {:>9.0} rows/s  ({:.1}x COPY's time; {} deals, {} companies, {} contacts created)",
+        rows as f64 / import_secs,
+        import_secs / copy_secs,
+        summary.files[0].created,
+        rows / 10,
+        rows / 2,
+    );
+    let start = Instant::now();
+    let again = import::run(&store, request, chrono::Utc::now(), |_| {}).await?;
+    let again_secs = start.elapsed().as_secs_f64();
+    assert_eq!(again.matched, rows as u64);
+    println!(
+        "  the same file again           {again_secs:>7.2} s  {:>9.0} rows/s  (all {} rows matched, nothing written)",
+        rows as f64 / again_secs,
+        again.matched
+    );
+
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let exported = export(
+        &store,
+        1,
+        ExportKind::Deals,
+        ExportOptions::default(),
+        &mut out,
+    )
+    .await?;
+    let export_secs = start.elapsed().as_secs_f64();
+    println!(
+        "  export of {exported} deals          {export_secs:>7.2} s  {:>9.0} rows/s  ({:.1} MB)",
+        exported as f64 / export_secs,
+        out.len() as f64 / 1e6
+    );
+    println!(
+        "  peak resident memory of this process: {:.0} MB",
+        peak_rss_mb()
+    );
+    let _ = std::fs::remove_file(&file);
+    Ok(())
+}
