@@ -700,3 +700,95 @@ async fn export_then_import_into_an_empty_workspace_gives_the_same_records(pool:
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two reps named as the CRMs' exports name their owners.
+async fn reps(h: &mut Harness) {
+    h.ok("/tasks list").await;
+    for (id, name) in [(10, "Ana Rep"), (11, "Bo Rep")] {
+        sqlx::query("INSERT INTO members (workspace_id, user_id, display_name, role) VALUES (1, $1, $2, 'rep')")
+            .bind(id)
+            .bind(name)
+            .execute(&h.pool)
+            .await
+            .expect("member");
+    }
+}
+
+fn fixture(name: &str) -> Input {
+    Input::Path(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/sources").join(name))
+}
+
+/// Every deal of workspace 1 as one line: number, title, status, stage, amount, owner, company,
+/// contact email, created, closed, expected close, lost reason.
+async fn deal_lines(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT concat_ws(' | ', d.title, d.status, s.name, d.amount_minor, d.owner_id, c.name, ct.email,
+                          to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
+                          to_char(d.closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), d.expected_close, d.lost_reason)
+         FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
+         LEFT JOIN companies c ON c.workspace_id = d.workspace_id AND c.id = d.company_id
+         LEFT JOIN contacts ct ON ct.workspace_id = d.workspace_id AND ct.id = d.contact_id
+         WHERE d.workspace_id = 1 ORDER BY d.number",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("deals")
+}
+
+#[sqlx::test]
+async fn hubspot_pipedrive_and_zoho_exports_come_in_as_their_systems_meant(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    reps(&mut h).await;
+    let map = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(t, o)| StageMapping { theirs: t.to_string(), ours: o.to_string() })
+            .collect::<Vec<_>>()
+    };
+
+    let mut req = request(1, vec![fixture("hubspot_deals.csv")]);
+    req.stage_map = map(&[("Appointment Scheduled", "Qualified")]);
+    let s = run(&h.pool, req).await;
+    assert_eq!((s.files[0].source.as_str(), s.created, s.refused), ("hubspot", 3, 0), "{s:#?}");
+    assert_eq!(
+        deal_lines(&h.pool).await,
+        vec![
+            "Acme - platform | open | Qualified | 1200000 | 10 | Acme Corp | 2026-10-01 09:30 | 2027-02-28",
+            "Birch - renewal | won | Won | 450000 | 10 | Birch Ltd | 2026-09-15 14:00 | 2026-11-20 00:00",
+            "Cedar - pilot | lost | Lost | 80000 | 11 | Cedar GmbH | 2026-10-20 00:00 | 2026-11-05 00:00",
+        ]
+    );
+    sqlx::raw_sql("DELETE FROM import_rows; DELETE FROM external_ids; DELETE FROM imports; DELETE FROM stage_changes; DELETE FROM deals; DELETE FROM contacts; DELETE FROM companies")
+        .execute(&h.pool)
+        .await
+        .expect("clear");
+
+    let s = run(&h.pool, request(1, vec![fixture("pipedrive_deals.csv")])).await;
+    assert_eq!((s.files[0].source.as_str(), s.refused), ("pipedrive", 0), "{s:#?}");
+    assert_eq!(
+        deal_lines(&h.pool).await,
+        vec![
+            "Onboarding Acme | open | Qualified | 250000 | 10 | Acme Corp | ana.buyer@acme.com | 2026-10-02 10:00 | 2027-01-15",
+            "Birch upsell | won | Won | 90000 | 11 | Birch Ltd | ben@birch.io | 2026-09-01 08:00 | 2026-11-10 16:30",
+            "Dune trial | lost | Lost | 30000 | 11 | Dune Inc | dee@dune.example | 2026-10-05 12:00 | 2026-11-01 09:00 | too expensive",
+        ]
+    );
+    sqlx::raw_sql("DELETE FROM import_rows; DELETE FROM external_ids; DELETE FROM imports; DELETE FROM stage_changes; DELETE FROM deals; DELETE FROM contacts; DELETE FROM companies")
+        .execute(&h.pool)
+        .await
+        .expect("clear");
+
+    let mut req = request(1, vec![fixture("zoho_deals.csv")]);
+    req.stage_map = map(&[("Qualification", "Lead")]);
+    let s = run(&h.pool, req).await;
+    assert_eq!((s.files[0].source.as_str(), s.refused), ("zoho", 0), "{s:#?}");
+    assert_eq!(
+        deal_lines(&h.pool).await,
+        vec![
+            "Acme expansion | open | Lead | 700000 | 10 | Acme Corp | 2026-10-01 00:00 | 2027-03-15",
+            "Birch services | won | Won | 120000 | 11 | Birch Ltd | 2026-09-20 00:00 | 2026-11-25 00:00",
+            "Elm audit | lost | Lost | 45000 | 11 | Elm LLC | 2026-10-12 00:00 | 2026-11-02 00:00",
+        ]
+    );
+    h.assert_totals_match_deals().await;
+}

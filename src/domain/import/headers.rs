@@ -310,6 +310,14 @@ const ALIASES: &[(&str, Field)] = &[
     ("deal number", Field::Deal),
     ("satisfaction", Field::Satisfaction),
     ("满意度", Field::Satisfaction),
+    // Pipedrive writes every deal column as `Deal - ...`, HubSpot and Zoho their own names.
+    ("deal deal created", Field::CreatedDate),
+    ("deal deal closed on", Field::ClosedAt),
+    ("deal lost reason", Field::LostReason),
+    ("deal organization", Field::Company),
+    ("deal contact person", Field::Contact),
+    ("associated company", Field::Company),
+    ("associated contact", Field::Contact),
 ];
 
 /// A header in the form aliases are written in: lower case, every run of anything but letters
