@@ -792,3 +792,89 @@ async fn hubspot_pipedrive_and_zoho_exports_come_in_as_their_systems_meant(pool:
     );
     h.assert_totals_match_deals().await;
 }
+
+/// Runs `salesbot import <args>` against the test's database: exit code, stdout, stderr.
+async fn cli(pool: &PgPool, args: &[&str]) -> (i32, String, String) {
+    let url = crate::support::database_url(pool).await;
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_salesbot"))
+            .arg("import")
+            .args(&args)
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "error")
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run salesbot");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[sqlx::test]
+async fn salesbot_import_answers_with_exit_codes_and_a_json_summary(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    reps(&mut h).await;
+    let dir = std::env::temp_dir().join(format!("salesbot-cli-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let good = dir.join("good.csv");
+    std::fs::write(&good, "id,title,amount,owner\n1,First,10,Ana Rep\n2,Second,20,Bo Rep\n").expect("write");
+    let mixed = dir.join("mixed.csv");
+    std::fs::write(&mixed, "id,title,amount,owner\n3,Third,30,Ana Rep\n4,Fourth,lots,Ana Rep\n").expect("write");
+    let ambiguous = dir.join("dates.csv");
+    std::fs::write(&ambiguous, "id,title,close date,owner\n5,Fifth,03/04/2027,Ana Rep\n").expect("write");
+    let g = good.to_str().expect("path");
+
+    // A dry run: exit 0, the counts, nothing written.
+    let (code, out, _) = cli(&h.pool, &["--workspace", "1", "--dry-run", "--json", g]).await;
+    assert_eq!(code, 0, "{out}");
+    let s: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!((s["dry_run"].as_bool(), s["created"].as_i64(), s["import_id"].is_null()), (Some(true), Some(2), true));
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 0);
+
+    // All rows in: exit 0 and the import's id.
+    let (code, out, err) = cli(&h.pool, &["--workspace", "1", "--json", g]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let s: Value = serde_json::from_str(&out).expect("json");
+    let id = s["import_id"].as_i64().expect("id");
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 2);
+
+    // Some rows refused: exit 2, and the summary names them by line and column.
+    let (code, out, _) = cli(&h.pool, &["--workspace", "1", "--json", mixed.to_str().expect("path")]).await;
+    assert_eq!(code, 2, "{out}");
+    let s: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(s["files"][0]["refusals"][0]["line"], 3);
+    assert_eq!(s["files"][0]["refusals"][0]["column"], "amount");
+
+    // Nothing written: a file whose dates never show their order, an unknown workspace, a bad
+    // option. Exit 1 with the reason.
+    let (code, _, err) = cli(&h.pool, &["--workspace", "1", ambiguous.to_str().expect("path")]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("close date") && err.contains("03/04/2027"), "{err}");
+    let (code, _, err) = cli(&h.pool, &["--workspace", "999", g]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("999"), "{err}");
+    let (code, _, err) = cli(&h.pool, &["--workspace", "1", "--map", "title", g]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("Their Column=our_field"), "{err}");
+    let (code, _, err) = cli(&h.pool, &["--workspace", "1", "--stage-map", "Foo=Nowhere", g]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("Nowhere"), "{err}");
+
+    // The text summary, then the undo of the first import.
+    let (code, out, _) = cli(&h.pool, &["--workspace", "1", "--dry-run", g]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("Dry run") && out.contains("already there"), "{out}");
+    let (code, out, _) = cli(&h.pool, &["--workspace", "1", "--undo", &id.to_string()]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 records removed"), "{out}");
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 1);
+    let (code, _, err) = cli(&h.pool, &["--workspace", "1", "--undo", &id.to_string()]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("already"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
