@@ -1,6 +1,6 @@
 //! What an import reads and writes: what the workspace already holds (to match against), rows
 //! written a batch at a time (`UNNEST` of column arrays, one statement per table), the source
-//! systems' ids, and the import record with every record's image before and after, which
+//! systems' ids, and the import record with every record's image before and a hash of it after, which
 //! `undo_import` reads to take an import back.
 
 use super::{StoreResult, Tx};
@@ -129,6 +129,8 @@ pub struct ChangeColumns {
     pub to: Vec<i64>,
     pub by: Vec<i64>,
     pub at: Vec<DateTime<Utc>>,
+    /// When the deal left the stage again (the next change's time), written with the row.
+    pub left: Vec<Option<DateTime<Utc>>>,
 }
 
 /// Column arrays of deal lines.
@@ -463,15 +465,49 @@ impl Tx {
         .await?)
     }
 
+    /// Puts the rollup triggers aside for the rest of the transaction (`on`), or back. While
+    /// aside, whoever writes new deals, their history, lines or activities adds their totals
+    /// with [`Tx::add_deal_rollups`] / [`Tx::add_activity_rollups`] before committing; stage
+    /// changes must then come with their `left_at`.
+    pub async fn defer_rollups(&mut self, on: bool) -> StoreResult<()> {
+        sqlx::query("SELECT set_config('salesbot.bulk', $1, true)")
+            .bind(if on { "on" } else { "off" })
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Adds new deals' totals (with their history and lines) to the rollups in one grouped
+    /// statement per table.
+    pub async fn add_deal_rollups(&mut self, ws: i64, ids: &[i64]) -> StoreResult<()> {
+        sqlx::query("SELECT rollups_add_deals($1, $2)")
+            .bind(ws)
+            .bind(ids)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Adds new activities' totals to the rollups.
+    pub async fn add_activity_rollups(&mut self, ws: i64, ids: &[i64]) -> StoreResult<()> {
+        sqlx::query("SELECT rollups_add_activities($1, $2)")
+            .bind(ws)
+            .bind(ids)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Inserts stage changes.
     pub async fn insert_stage_changes(&mut self, ws: i64, c: &ChangeColumns) -> StoreResult<()> {
         if c.deal.is_empty() {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
-             SELECT $1, d, f, t, b, a FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamptz[])
-                  AS u(d, f, t, b, a)",
+            "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at, left_at)
+             SELECT $1, d, f, t, b, a, l
+             FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
+                  AS u(d, f, t, b, a, l)",
         )
         .bind(ws)
         .bind(&c.deal)
@@ -479,6 +515,7 @@ impl Tx {
         .bind(&c.to)
         .bind(&c.by)
         .bind(&c.at)
+        .bind(&c.left)
         .execute(self.conn())
         .await?;
         Ok(())
@@ -609,11 +646,11 @@ impl Tx {
             return Ok(());
         }
         let sql = format!(
-            "INSERT INTO import_rows (workspace_id, import_id, entity, record_id, before, after)
-             SELECT $1, $2, $3, u.id, u.b, to_jsonb(t)
+            "INSERT INTO import_rows (workspace_id, import_id, entity, record_id, before, after_hash)
+             SELECT $1, $2, $3, u.id, u.b, md5(to_jsonb(t)::text)
              FROM UNNEST($4::bigint[], $5::jsonb[]) AS u(id, b)
              JOIN {} t ON t.workspace_id = $1 AND t.id = u.id
-             ON CONFLICT (workspace_id, import_id, entity, record_id) DO UPDATE SET after = excluded.after",
+             ON CONFLICT (workspace_id, import_id, entity, record_id) DO UPDATE SET after_hash = excluded.after_hash",
             entity.table()
         );
         sqlx::query(&sql)
@@ -637,7 +674,7 @@ impl Tx {
         ids: &[i64],
     ) -> StoreResult<()> {
         let sql = format!(
-            "UPDATE import_rows r SET after = to_jsonb(t) FROM {} t
+            "UPDATE import_rows r SET after_hash = md5(to_jsonb(t)::text) FROM {} t
              WHERE r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3 AND r.record_id = ANY($4)
                AND t.workspace_id = $1 AND t.id = r.record_id",
             entity.table()
@@ -765,10 +802,10 @@ impl Tx {
         for entity in ImportEntity::ALL {
             let sql = format!(
                 "SELECT r.record_id, COALESCE(t.title_or_name, '') FROM import_rows r
-                 LEFT JOIN LATERAL (SELECT to_jsonb(x) AS now, {label} AS title_or_name FROM {table} x
+                 LEFT JOIN LATERAL (SELECT md5(to_jsonb(x)::text) AS now, {label} AS title_or_name FROM {table} x
                                     WHERE x.workspace_id = r.workspace_id AND x.id = r.record_id) t ON true
                  WHERE r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3
-                   AND t.now IS DISTINCT FROM r.after",
+                   AND t.now IS DISTINCT FROM r.after_hash",
                 table = entity.table(),
                 label = label_sql(entity),
             );
@@ -796,7 +833,7 @@ impl Tx {
         for entity in ImportEntity::ALL {
             let table = entity.table();
             let unchanged = "r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3
-                             AND to_jsonb(t) = r.after";
+                             AND md5(to_jsonb(t)::text) = r.after_hash";
             if entity == ImportEntity::Deal {
                 // A created deal goes with the history and lines the import gave it.
                 for child in ["stage_changes", "deal_products"] {

@@ -715,7 +715,11 @@ async fn reps(h: &mut Harness) {
 }
 
 fn fixture(name: &str) -> Input {
-    Input::Path(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/sources").join(name))
+    Input::Path(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/import/sources")
+            .join(name),
+    )
 }
 
 /// Every deal of workspace 1 as one line: number, title, status, stage, amount, owner, company,
@@ -742,14 +746,21 @@ async fn hubspot_pipedrive_and_zoho_exports_come_in_as_their_systems_meant(pool:
     let map = |pairs: &[(&str, &str)]| {
         pairs
             .iter()
-            .map(|(t, o)| StageMapping { theirs: t.to_string(), ours: o.to_string() })
+            .map(|(t, o)| StageMapping {
+                theirs: t.to_string(),
+                ours: o.to_string(),
+            })
             .collect::<Vec<_>>()
     };
 
     let mut req = request(1, vec![fixture("hubspot_deals.csv")]);
     req.stage_map = map(&[("Appointment Scheduled", "Qualified")]);
     let s = run(&h.pool, req).await;
-    assert_eq!((s.files[0].source.as_str(), s.created, s.refused), ("hubspot", 3, 0), "{s:#?}");
+    assert_eq!(
+        (s.files[0].source.as_str(), s.created, s.refused),
+        ("hubspot", 3, 0),
+        "{s:#?}"
+    );
     assert_eq!(
         deal_lines(&h.pool).await,
         vec![
@@ -764,7 +775,11 @@ async fn hubspot_pipedrive_and_zoho_exports_come_in_as_their_systems_meant(pool:
         .expect("clear");
 
     let s = run(&h.pool, request(1, vec![fixture("pipedrive_deals.csv")])).await;
-    assert_eq!((s.files[0].source.as_str(), s.refused), ("pipedrive", 0), "{s:#?}");
+    assert_eq!(
+        (s.files[0].source.as_str(), s.refused),
+        ("pipedrive", 0),
+        "{s:#?}"
+    );
     assert_eq!(
         deal_lines(&h.pool).await,
         vec![
@@ -781,7 +796,11 @@ async fn hubspot_pipedrive_and_zoho_exports_come_in_as_their_systems_meant(pool:
     let mut req = request(1, vec![fixture("zoho_deals.csv")]);
     req.stage_map = map(&[("Qualification", "Lead")]);
     let s = run(&h.pool, req).await;
-    assert_eq!((s.files[0].source.as_str(), s.refused), ("zoho", 0), "{s:#?}");
+    assert_eq!(
+        (s.files[0].source.as_str(), s.refused),
+        ("zoho", 0),
+        "{s:#?}"
+    );
     assert_eq!(
         deal_lines(&h.pool).await,
         vec![
@@ -822,18 +841,37 @@ async fn salesbot_import_answers_with_exit_codes_and_a_json_summary(pool: PgPool
     let dir = std::env::temp_dir().join(format!("salesbot-cli-import-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let good = dir.join("good.csv");
-    std::fs::write(&good, "id,title,amount,owner\n1,First,10,Ana Rep\n2,Second,20,Bo Rep\n").expect("write");
+    std::fs::write(
+        &good,
+        "id,title,amount,owner\n1,First,10,Ana Rep\n2,Second,20,Bo Rep\n",
+    )
+    .expect("write");
     let mixed = dir.join("mixed.csv");
-    std::fs::write(&mixed, "id,title,amount,owner\n3,Third,30,Ana Rep\n4,Fourth,lots,Ana Rep\n").expect("write");
+    std::fs::write(
+        &mixed,
+        "id,title,amount,owner\n3,Third,30,Ana Rep\n4,Fourth,lots,Ana Rep\n",
+    )
+    .expect("write");
     let ambiguous = dir.join("dates.csv");
-    std::fs::write(&ambiguous, "id,title,close date,owner\n5,Fifth,03/04/2027,Ana Rep\n").expect("write");
+    std::fs::write(
+        &ambiguous,
+        "id,title,close date,owner\n5,Fifth,03/04/2027,Ana Rep\n",
+    )
+    .expect("write");
     let g = good.to_str().expect("path");
 
     // A dry run: exit 0, the counts, nothing written.
     let (code, out, _) = cli(&h.pool, &["--workspace", "1", "--dry-run", "--json", g]).await;
     assert_eq!(code, 0, "{out}");
     let s: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!((s["dry_run"].as_bool(), s["created"].as_i64(), s["import_id"].is_null()), (Some(true), Some(2), true));
+    assert_eq!(
+        (
+            s["dry_run"].as_bool(),
+            s["created"].as_i64(),
+            s["import_id"].is_null()
+        ),
+        (Some(true), Some(2), true)
+    );
     assert_eq!(h.count("SELECT count(*) FROM deals").await, 0);
 
     // All rows in: exit 0 and the import's id.
@@ -844,7 +882,11 @@ async fn salesbot_import_answers_with_exit_codes_and_a_json_summary(pool: PgPool
     assert_eq!(h.count("SELECT count(*) FROM deals").await, 2);
 
     // Some rows refused: exit 2, and the summary names them by line and column.
-    let (code, out, _) = cli(&h.pool, &["--workspace", "1", "--json", mixed.to_str().expect("path")]).await;
+    let (code, out, _) = cli(
+        &h.pool,
+        &["--workspace", "1", "--json", mixed.to_str().expect("path")],
+    )
+    .await;
     assert_eq!(code, 2, "{out}");
     let s: Value = serde_json::from_str(&out).expect("json");
     assert_eq!(s["files"][0]["refusals"][0]["line"], 3);
@@ -852,23 +894,37 @@ async fn salesbot_import_answers_with_exit_codes_and_a_json_summary(pool: PgPool
 
     // Nothing written: a file whose dates never show their order, an unknown workspace, a bad
     // option. Exit 1 with the reason.
-    let (code, _, err) = cli(&h.pool, &["--workspace", "1", ambiguous.to_str().expect("path")]).await;
+    let (code, _, err) = cli(
+        &h.pool,
+        &["--workspace", "1", ambiguous.to_str().expect("path")],
+    )
+    .await;
     assert_eq!(code, 1);
-    assert!(err.contains("close date") && err.contains("03/04/2027"), "{err}");
+    assert!(
+        err.contains("close date") && err.contains("03/04/2027"),
+        "{err}"
+    );
     let (code, _, err) = cli(&h.pool, &["--workspace", "999", g]).await;
     assert_eq!(code, 1);
     assert!(err.contains("999"), "{err}");
     let (code, _, err) = cli(&h.pool, &["--workspace", "1", "--map", "title", g]).await;
     assert_eq!(code, 1);
     assert!(err.contains("Their Column=our_field"), "{err}");
-    let (code, _, err) = cli(&h.pool, &["--workspace", "1", "--stage-map", "Foo=Nowhere", g]).await;
+    let (code, _, err) = cli(
+        &h.pool,
+        &["--workspace", "1", "--stage-map", "Foo=Nowhere", g],
+    )
+    .await;
     assert_eq!(code, 1);
     assert!(err.contains("Nowhere"), "{err}");
 
     // The text summary, then the undo of the first import.
     let (code, out, _) = cli(&h.pool, &["--workspace", "1", "--dry-run", g]).await;
     assert_eq!(code, 0);
-    assert!(out.contains("Dry run") && out.contains("already there"), "{out}");
+    assert!(
+        out.contains("Dry run") && out.contains("already there"),
+        "{out}"
+    );
     let (code, out, _) = cli(&h.pool, &["--workspace", "1", "--undo", &id.to_string()]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("2 records removed"), "{out}");

@@ -967,6 +967,9 @@ impl Writer<'_> {
             )
             .await?;
         let currency = self.world.currency.clone();
+        // New deals, their history and lines go in with the rollup triggers aside; their totals
+        // are added in one grouped statement per table below.
+        self.tx.defer_rollups(true).await?;
         let ids = self.tx.insert_deals(ws, &currency, &deals).await?;
         let mut changes = ChangeColumns::default();
         let mut lines = LineColumns::default();
@@ -981,6 +984,7 @@ impl Writer<'_> {
                     changes.to.push(stage);
                     changes.by.push(by);
                     changes.at.push(deals.created_at[i]);
+                    changes.left.push(None);
                 }
                 (_, Some(open), Some(closed)) => {
                     changes.deal.extend([*id, *id]);
@@ -988,6 +992,7 @@ impl Writer<'_> {
                     changes.to.extend([open, stage]);
                     changes.by.extend([by, by]);
                     changes.at.extend([deals.created_at[i], closed]);
+                    changes.left.extend([Some(closed), None]);
                 }
             }
             if let Some((name, unit, list)) = &deal_line[i] {
@@ -1004,6 +1009,8 @@ impl Writer<'_> {
         }
         self.tx.insert_stage_changes(ws, &changes).await?;
         self.tx.insert_deal_lines(ws, &lines).await?;
+        self.tx.add_deal_rollups(ws, &ids).await?;
+        self.tx.defer_rollups(false).await?;
         let source = self.world.source;
         self.tx
             .insert_external_ids(ws, source, ImportEntity::Deal, &deal_ext, &ids, self.import)
@@ -1247,7 +1254,10 @@ impl Writer<'_> {
             }
         }
         let ws = self.world.ws;
+        self.tx.defer_rollups(true).await?;
         let ids = self.tx.insert_activities(ws, &cols).await?;
+        self.tx.add_activity_rollups(ws, &ids).await?;
+        self.tx.defer_rollups(false).await?;
         for (i, id) in ids.iter().enumerate() {
             self.world
                 .add_external(ImportEntity::Activity, &exts[i], *id);
