@@ -13,6 +13,9 @@ CREATE TABLE imports (
     matched       BIGINT NOT NULL DEFAULT 0,
     refused       BIGINT NOT NULL DEFAULT 0,
     started_at    TIMESTAMPTZ NOT NULL,
+    -- Moved on with every batch: a running import whose heartbeat is old stopped midway (a
+    -- crash, an outage) and can be taken back or completed by running it again.
+    heartbeat_at  TIMESTAMPTZ NOT NULL,
     finished_at   TIMESTAMPTZ,
     undone_at     TIMESTAMPTZ,
     PRIMARY KEY (workspace_id, id)

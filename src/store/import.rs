@@ -7,6 +7,9 @@ use super::{StoreResult, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+/// How long a running import may go without finishing a batch before it counts as stopped.
+const STALE_IMPORT: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
 /// The tables an import writes records into. Each name is a compile-time constant, so the
 /// statements spliced with it are never built from input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -167,6 +170,7 @@ pub struct ImportRow {
     pub matched: i64,
     pub refused: i64,
     pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub undone_at: Option<DateTime<Utc>>,
 }
@@ -214,7 +218,8 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO imports (workspace_id, actor_id, files, started_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO imports (workspace_id, actor_id, files, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, now())
+             RETURNING id",
         )
         .bind(ws)
         .bind(actor)
@@ -224,7 +229,8 @@ impl Tx {
         .await?)
     }
 
-    /// Adds one batch's counts to the record.
+    /// Adds one batch's counts to the record and moves its heartbeat (the database's clock,
+    /// which every process running imports shares).
     pub async fn count_import(
         &mut self,
         ws: i64,
@@ -233,7 +239,7 @@ impl Tx {
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE imports SET created = created + $3, updated = updated + $4, matched = matched + $5,
-                                refused = refused + $6
+                                refused = refused + $6, heartbeat_at = now()
              WHERE workspace_id = $1 AND id = $2",
         )
         .bind(ws)
@@ -261,7 +267,8 @@ impl Tx {
     /// The workspace's imports, newest first.
     pub async fn imports(&mut self, ws: i64, limit: i64) -> StoreResult<Vec<ImportRow>> {
         Ok(sqlx::query_as(
-            "SELECT id, actor_id, files, status, created, updated, matched, refused, started_at, finished_at, undone_at
+            "SELECT id, actor_id, files, status, created, updated, matched, refused, started_at, heartbeat_at, finished_at,
+                    undone_at
              FROM imports WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(ws)
@@ -782,17 +789,20 @@ impl Tx {
         import: i64,
         now: DateTime<Utc>,
     ) -> StoreResult<Result<UndoReport, UndoRefusal>> {
-        let status: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM imports WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+        let status: Option<(String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT status, heartbeat_at FROM imports WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
         )
         .bind(ws)
         .bind(import)
         .fetch_optional(self.conn())
         .await?;
-        match status.as_deref() {
+        match status {
             None => return Ok(Err(UndoRefusal::Unknown(import))),
-            Some("undone") => return Ok(Err(UndoRefusal::AlreadyUndone(import))),
-            Some("running") => return Ok(Err(UndoRefusal::Running(import))),
+            Some((s, _)) if s == "undone" => return Ok(Err(UndoRefusal::AlreadyUndone(import))),
+            // Still writing batches; one whose heartbeat stopped was interrupted and can go.
+            Some((s, beat)) if s == "running" && now - beat < STALE_IMPORT => {
+                return Ok(Err(UndoRefusal::Running(import)))
+            }
             Some(_) => {}
         }
         let mut report = UndoReport::default();
@@ -966,8 +976,9 @@ fn used_sql(entity: ImportEntity) -> &'static str {
 }
 
 impl ImportRow {
-    /// Whether the import can still be taken back.
-    pub fn undoable(&self) -> bool {
+    /// Whether the import can still be taken back (a running one only once it stopped).
+    pub fn undoable(&self, now: DateTime<Utc>) -> bool {
         self.status == "done"
+            || (self.status == "running" && now - self.heartbeat_at >= STALE_IMPORT)
     }
 }

@@ -934,3 +934,87 @@ async fn salesbot_import_answers_with_exit_codes_and_a_json_summary(pool: PgPool
     assert!(err.contains("already"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[sqlx::test]
+async fn an_import_stopped_midway_leaves_whole_batches_and_running_it_again_completes_it(
+    pool: PgPool,
+) {
+    let mut h = Harness::new(pool).await;
+    agents(&mut h).await;
+    // The process dies after its first batch of deals is written (the progress callback runs
+    // after each committed batch).
+    let store = Store::from_pool(h.pool.clone());
+    let stages = stage_names(&h.pool).await;
+    let mut req = request(
+        1,
+        vec![
+            Input::Path(data("sales_pipeline.csv")),
+            Input::Path(data("accounts.csv")),
+            Input::Path(data("products.csv")),
+        ],
+    );
+    req.stage_map = vec![
+        StageMapping {
+            theirs: "Prospecting".into(),
+            ours: stages[0].0.clone(),
+        },
+        StageMapping {
+            theirs: "Engaging".into(),
+            ours: stages[1].0.clone(),
+        },
+    ];
+    req.default_owner = Some(1);
+    let crashing = req.clone();
+    let task = tokio::spawn(async move {
+        import::run(&store, crashing, now(), |p| {
+            if p.rows > 3_000 {
+                panic!("the process dies");
+            }
+        })
+        .await
+    });
+    assert!(task.await.is_err(), "the import died");
+    let partial = h.count("SELECT count(*) FROM deals").await;
+    assert!(
+        partial > 0 && partial < 8_800,
+        "whole batches only: {partial}"
+    );
+    assert_eq!(partial % 2_000, 0, "whole batches only: {partial}");
+    h.assert_totals_match_deals().await;
+    let interrupted: (i64, String) = sqlx::query_as("SELECT id, status FROM imports")
+        .fetch_one(&h.pool)
+        .await
+        .expect("import record");
+    assert_eq!(interrupted.1, "running");
+    // While it could still be running, it cannot be taken back.
+    let store = Store::from_pool(h.pool.clone());
+    let refused = import::undo(&store, 1, interrupted.0, Utc::now())
+        .await
+        .expect("store");
+    assert!(refused.is_err());
+
+    // Running it again matches what is there and writes the rest.
+    let second = run(&h.pool, req).await;
+    assert_eq!(second.refused, 0);
+    let deals = second
+        .files
+        .iter()
+        .find(|f| f.kind == "deals")
+        .expect("deals file");
+    assert_eq!(deals.matched, partial as u64);
+    assert_eq!(deals.created, 8_800 - partial as u64);
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 8_800);
+    assert_eq!(h.count("SELECT count(*) FROM companies").await, 85);
+    h.assert_totals_match_deals().await;
+
+    // Once it has stopped long enough, the interrupted import can be taken back: what it wrote
+    // goes, the second import's records stay.
+    let later = Utc::now() + chrono::Duration::minutes(11);
+    let report = import::undo(&store, 1, interrupted.0, later)
+        .await
+        .expect("store")
+        .expect("undone");
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 8_800 - partial);
+    assert!(report.removed >= partial, "{report:?}");
+    h.assert_totals_match_deals().await;
+}
