@@ -549,6 +549,15 @@ async fn one_bad_row_is_refused_with_its_line_and_column_and_the_rest_go_in(pool
         "{zh}"
     );
     assert!(zh.contains("第 7 行，amount 列："), "{zh}");
+    // The import record carries the same counts, who ran it and that it is whole.
+    let record: (i64, i64, i64, i64, i64, String) = sqlx::query_as(
+        "SELECT actor_id, created, updated, matched, refused, status FROM imports WHERE id = $1",
+    )
+    .bind(s.import_id.expect("id"))
+    .fetch_one(&h.pool)
+    .await
+    .expect("record");
+    assert_eq!(record, (1, 2, 0, 0, 5, "done".to_string()));
     h.assert_totals_match_deals().await;
 }
 

@@ -307,26 +307,22 @@ pub async fn run(
                     cell_problem(&refused.reason, &ws.currency),
                 );
             }
-            let before = file.refused;
             let counts = session
-                .batch(&mut world, &req, kind, &batch.rows, &mut file, now)
+                .batch(
+                    &mut world,
+                    &req,
+                    kind,
+                    &batch.rows,
+                    &mut file,
+                    batch.refused.len() as u64,
+                    now,
+                )
                 .await?;
-            let refused_here = file.refused - before + batch.refused.len() as u64;
             file.created += counts[0];
             file.updated += counts[1];
             file.matched += counts[2];
             file.rows += (batch.rows.len() + batch.refused.len()) as u64;
             summary.rows += (batch.rows.len() + batch.refused.len()) as u64;
-            if !req.dry_run {
-                let mut tx = store.begin().await?;
-                tx.count_import(
-                    req.workspace,
-                    import_id,
-                    [counts[0], counts[1], counts[2], refused_here].map(|n| n as i64),
-                )
-                .await?;
-                tx.commit().await?;
-            }
             progress(Progress {
                 file: index,
                 files: total_files,
@@ -384,6 +380,9 @@ struct Session<'a> {
 
 impl Session<'_> {
     /// Writes one batch; returns `[created, updated, matched]` and adds refusals to `file`.
+    /// The import record's counts move in the same transaction, with `reader_refused` rows
+    /// the reader already refused.
+    #[allow(clippy::too_many_arguments)]
     async fn batch(
         &mut self,
         world: &mut World,
@@ -391,12 +390,16 @@ impl Session<'_> {
         kind: Kind,
         rows: &[crate::domain::import::Row],
         file: &mut FileSummary,
+        reader_refused: u64,
         now: DateTime<Utc>,
     ) -> Result<[u64; 3], StoreError> {
         let mut attempt = 0;
         loop {
             let mut scratch = file.clone();
-            match self.unit(world, req, kind, rows, &mut scratch, now).await {
+            match self
+                .unit(world, req, kind, rows, &mut scratch, reader_refused, now)
+                .await
+            {
                 Ok(counts) => {
                     *file = scratch;
                     return Ok(counts);
@@ -406,18 +409,21 @@ impl Session<'_> {
                 Err(e) if rows.len() == 1 => {
                     let row = &rows[0];
                     file.refuse(row.line, "", refusal_text(&e));
+                    self.count(req.workspace, [0, 0, 0, 1 + reader_refused])
+                        .await?;
                     return Ok([0; 3]);
                 }
                 // One row the database refuses takes only itself out.
                 Err(_) => {
                     let mut total = [0u64; 3];
-                    for row in rows {
+                    for (i, row) in rows.iter().enumerate() {
                         let counts = Box::pin(self.batch(
                             world,
                             req,
                             kind,
                             std::slice::from_ref(row),
                             file,
+                            if i == 0 { reader_refused } else { 0 },
                             now,
                         ))
                         .await?;
@@ -431,7 +437,20 @@ impl Session<'_> {
         }
     }
 
-    /// One transaction (or savepoint in a dry run) around one write.
+    /// Adds counts to the import record in a transaction of their own.
+    async fn count(&mut self, ws: i64, counts: [u64; 4]) -> Result<(), StoreError> {
+        if self.dry.is_some() {
+            return Ok(());
+        }
+        let mut tx = self.store.begin().await?;
+        tx.count_import(ws, self.import_id, counts.map(|n| n as i64))
+            .await?;
+        tx.commit().await
+    }
+
+    /// One transaction (or savepoint in a dry run) around one write and the counts it adds
+    /// to the import record.
+    #[allow(clippy::too_many_arguments)]
     async fn unit(
         &mut self,
         world: &mut World,
@@ -439,11 +458,25 @@ impl Session<'_> {
         kind: Kind,
         rows: &[crate::domain::import::Row],
         file: &mut FileSummary,
+        reader_refused: u64,
         now: DateTime<Utc>,
     ) -> Result<[u64; 3], StoreError> {
+        let refused_before = file.refused;
+        let import = self.import_id;
+        let write = async |tx: &mut Tx, world: &mut World, file: &mut FileSummary| {
+            let counts = write::rows(tx, world, req, import, kind, rows, file, now).await?;
+            let refused = file.refused - refused_before + reader_refused;
+            tx.count_import(
+                req.workspace,
+                import,
+                [counts[0], counts[1], counts[2], refused].map(|n| n as i64),
+            )
+            .await?;
+            Ok::<_, StoreError>(counts)
+        };
         if let Some(tx) = self.dry.as_mut() {
             tx.mark().await?;
-            let result = write::rows(tx, world, req, self.import_id, kind, rows, file, now).await;
+            let result = write(tx, world, file).await;
             match result {
                 Ok(_) => tx.release_mark().await?,
                 Err(_) => tx.rollback_to_mark().await?,
@@ -451,7 +484,7 @@ impl Session<'_> {
             return settle(world, result);
         }
         let mut tx = self.store.begin().await?;
-        let result = write::rows(&mut tx, world, req, self.import_id, kind, rows, file, now).await;
+        let result = write(&mut tx, world, file).await;
         if result.is_ok() {
             if let Err(e) = tx.commit().await {
                 world.forget();
