@@ -1027,3 +1027,58 @@ async fn an_import_stopped_midway_leaves_whole_batches_and_running_it_again_comp
     assert!(report.removed >= partial, "{report:?}");
     h.assert_totals_match_deals().await;
 }
+
+#[sqlx::test]
+async fn a_later_file_updates_what_differs_and_a_blank_cell_never_overwrites(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    reps(&mut h).await;
+    let v1 = "id,title,amount,stage,owner,close date,company,website,industry\n\
+              A1,Rollout,1000,Qualified,Ana Rep,2027-01-31,Acme,,Manufacturing\n\
+              A2,Pilot,500,Qualified,Ana Rep,2027-02-28,Birch,birch.io,\n";
+    let s = run(&h.pool, request(1, vec![bytes("v1.csv", v1)])).await;
+    assert_eq!((s.created, s.refused), (2, 0), "{s:#?}");
+    let before = deal_lines(&h.pool).await;
+    // The next export from the old CRM: A1 won with a new amount, A2's title blank (kept) and
+    // its close date moved; a company row with a blank industry keeps its industry.
+    let v2 = "id,title,amount,stage,owner,close date,company,website,industry\n\
+              A1,Rollout,1200,Closed Won,Ana Rep,2026-11-30,Acme,,\n\
+              A2,,500,Qualified,Ana Rep,2027-03-31,Birch,birch.io,\n";
+    let s = run(&h.pool, request(1, vec![bytes("v2.csv", v2)])).await;
+    assert_eq!(
+        (s.created, s.updated, s.matched, s.refused),
+        (0, 2, 0, 0),
+        "{s:#?}"
+    );
+    assert_eq!(
+        deal_lines(&h.pool).await,
+        vec![
+            "Rollout | won | Won | 120000 | 10 | Acme | 2018-01-15 12:00 | 2026-11-30 00:00 | 2027-01-31",
+            "Pilot | open | Qualified | 50000 | 10 | Birch | 2018-01-15 12:00 | 2027-03-31",
+        ]
+    );
+    let industry: Option<String> =
+        sqlx::query_scalar("SELECT industry FROM companies WHERE name = 'Acme'")
+            .fetch_one(&h.pool)
+            .await
+            .expect("acme");
+    assert_eq!(industry.as_deref(), Some("Manufacturing"));
+    // The move is in the deal's history like a typed one.
+    assert_eq!(h.count("SELECT count(*) FROM stage_changes WHERE deal_id = (SELECT id FROM deals WHERE title = 'Rollout')").await, 2);
+    h.assert_totals_match_deals().await;
+    // Taking the second import back restores the first one's values.
+    let report = import::undo(
+        &Store::from_pool(h.pool.clone()),
+        1,
+        s.import_id.expect("id"),
+        now(),
+    )
+    .await
+    .expect("store")
+    .expect("undone");
+    assert_eq!((report.restored, report.left.len()), (2, 0), "{report:?}");
+    let mut after = deal_lines(&h.pool).await;
+    after.sort();
+    let mut want = before;
+    want.sort();
+    assert_eq!(after, want);
+}

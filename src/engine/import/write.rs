@@ -298,18 +298,22 @@ impl Writer<'_> {
         let Some(name) = line_text(row, Field::Company, MAX_NAME_CHARS)? else {
             return Ok(None);
         };
-        if let Some(i) = self.world.company(None, None, Some(&name)) {
+        // A deals or contacts file may carry the company's website and industry too: the
+        // website matches it, and both go on a company the row brings in.
+        let website = line_text(row, Field::Domain, 255)?;
+        if let Some(i) = self.world.company(None, website.as_deref(), Some(&name)) {
             return Ok(Some(Ref::Known(self.world.companies[i].id)));
         }
         let key = name_key(&name);
         if let Some(i) = new.by_key.get(&key) {
             return Ok(Some(Ref::New(*i)));
         }
+        let industry = line_text(row, Field::Sector, MAX_NAME_CHARS)?;
         let i = new.cols.name.len();
         new.cols.name.push(name);
         new.cols.owner.push(owner);
-        new.cols.industry.push(None);
-        new.cols.website.push(None);
+        new.cols.industry.push(industry);
+        new.cols.website.push(website);
         new.cols.tags.push(String::new());
         new.cols.created_at.push(self.now);
         new.ext.push(None);
