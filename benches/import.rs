@@ -7,6 +7,8 @@
 //! `cargo bench --bench import` (uses `salesbot_bench_import`, dropped and made afresh each
 //! run; `BENCH_DATABASE_URL` is not used, so the engine benchmark's data set stays).
 
+// Only the core count is shared: this benchmark makes its own database.
+#[allow(dead_code)]
 mod common;
 
 use std::io::Write as _;

@@ -285,8 +285,7 @@ pub async fn run(
         let mut file = describe(&reader.info);
         let kind = reader.info.mapping.kind;
         let mut reader = Some(reader);
-        loop {
-            let Some(mut r) = reader.take() else { break };
+        while let Some(mut r) = reader.take() {
             let (r, batch) = tokio::task::spawn_blocking(move || {
                 let batch = r.next_batch(BATCH);
                 (r, batch)

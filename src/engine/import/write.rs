@@ -91,6 +91,12 @@ struct Writer<'a> {
     headers: HashMap<Field, String>,
 }
 
+/// A company's new industry, website and tags (`None` keeps a value).
+type CompanyUpdate = (i64, Option<String>, Option<String>, Option<Vec<String>>);
+
+/// A contact's place in the world, id, new phone, company and tags (`None` keeps a value).
+type ContactUpdate = (usize, i64, Option<String>, Option<Ref>, Option<Vec<String>>);
+
 /// New companies of a batch, deduplicated by name.
 #[derive(Default)]
 struct NewCompanies {
@@ -219,7 +225,7 @@ fn contact_name(row: &Row) -> Result<Option<String>, Refuse> {
         }
         return Ok(Some(joined));
     }
-    Ok(email(row)?)
+    email(row)
 }
 
 impl Writer<'_> {
@@ -503,8 +509,7 @@ impl Writer<'_> {
 
     async fn companies(&mut self, rows: &[Row]) -> StoreResult<()> {
         let mut new = NewCompanies::default();
-        let mut updates: Vec<(i64, Option<String>, Option<String>, Option<Vec<String>>)> =
-            Vec::new();
+        let mut updates: Vec<CompanyUpdate> = Vec::new();
         for row in rows {
             let plan = (|| -> Result<_, Refuse> {
                 let name = line_text(row, Field::Company, MAX_NAME_CHARS)?;
@@ -556,7 +561,7 @@ impl Writer<'_> {
                                 self.world.ws,
                                 source,
                                 ImportEntity::Company,
-                                &[e.clone()],
+                                std::slice::from_ref(e),
                                 &[id],
                                 self.import,
                             )
@@ -636,8 +641,7 @@ impl Writer<'_> {
     async fn contacts(&mut self, rows: &[Row]) -> StoreResult<()> {
         let mut companies = NewCompanies::default();
         let mut new = NewContacts::default();
-        let mut updates: Vec<(usize, i64, Option<String>, Option<Ref>, Option<Vec<String>>)> =
-            Vec::new();
+        let mut updates: Vec<ContactUpdate> = Vec::new();
         for row in rows {
             let plan = (|| -> Result<_, Refuse> {
                 let name = contact_name(row)?.ok_or_else(|| {
@@ -700,7 +704,7 @@ impl Writer<'_> {
                                 self.world.ws,
                                 source,
                                 ImportEntity::Contact,
-                                &[e.clone()],
+                                std::slice::from_ref(e),
                                 &[id],
                                 self.import,
                             )
