@@ -143,7 +143,10 @@ fn read_file(path: &str) -> Result<crate::engine::OptionValue, crate::engine::En
     let bytes = std::fs::read(path).map_err(|e| {
         crate::engine::EngineError::Invalid(
             Msg::new("console.file_unreadable")
-                .arg("path", crate::engine::format::escape(&path.display().to_string()))
+                .arg(
+                    "path",
+                    crate::engine::format::escape(&path.display().to_string()),
+                )
                 .arg("reason", e),
         )
     })?;

@@ -400,8 +400,14 @@ impl Handler {
     async fn answer(&self, ctx: &Context, to: Responder<'_>, req: Request) {
         let locale = req.locale.unwrap_or_default();
         let engine = self.engine.clone();
-        self.answer_with(ctx, to, locale, false, async move { engine.handle(req).await })
-            .await
+        self.answer_with(
+            ctx,
+            to,
+            locale,
+            false,
+            async move { engine.handle(req).await },
+        )
+        .await
     }
 
     /// Answers with what `work` gives: directly when it is quick, else after a deferral. With

@@ -164,7 +164,12 @@ pub struct FileValue {
 
 impl std::fmt::Debug for FileValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FileValue({:?}, {} bytes)", self.filename, self.bytes.len())
+        write!(
+            f,
+            "FileValue({:?}, {} bytes)",
+            self.filename,
+            self.bytes.len()
+        )
     }
 }
 

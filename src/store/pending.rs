@@ -85,7 +85,12 @@ impl Tx {
     }
 
     /// Whether upload `id` of `ws`, sent by `actor`, is still waiting.
-    pub async fn pending_import_exists(&mut self, ws: i64, id: i64, actor: i64) -> StoreResult<bool> {
+    pub async fn pending_import_exists(
+        &mut self,
+        ws: i64,
+        id: i64,
+        actor: i64,
+    ) -> StoreResult<bool> {
         Ok(sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pending_imports WHERE workspace_id = $1 AND id = $2 AND actor_id = $3)",
         )

@@ -262,9 +262,18 @@ mod tests {
         let mut rows = Vec::new();
         for (i, f) in files.iter().enumerate() {
             assert_eq!(f.filename, format!("deals.part{}.csv.gz", i + 1));
-            assert!(f.data.len() <= limit, "part {} is {} bytes", i + 1, f.data.len());
+            assert!(
+                f.data.len() <= limit,
+                "part {} is {} bytes",
+                i + 1,
+                f.data.len()
+            );
             let text = gunzip(&f.data);
-            assert!(text.starts_with("\u{feff}number,title,note\n"), "part {}", i + 1);
+            assert!(
+                text.starts_with("\u{feff}number,title,note\n"),
+                "part {}",
+                i + 1
+            );
             let mut reader = csv::Reader::from_reader(text.as_bytes());
             for r in reader.records() {
                 rows.push(r.expect("record")[0].to_string());

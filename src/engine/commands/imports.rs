@@ -100,7 +100,9 @@ fn progress_reply(ctx_locale: crate::domain::locale::Locale, p: Progress) -> Rep
 fn refused(e: ImportError) -> EngineError {
     match e {
         ImportError::Store(e) => e.into(),
-        other => EngineError::Invalid(Msg::new("import.failed").arg("reason", escape(&other.to_string()))),
+        other => EngineError::Invalid(
+            Msg::new("import.failed").arg("reason", escape(&other.to_string())),
+        ),
     }
 }
 
@@ -156,7 +158,10 @@ pub(crate) async fn preview(
         ctx.m(Msg::new("import.confirm").arg("minutes", PENDING_FOR.num_minutes()))
     ))
     .with_button(Click::ImportRun(id).to_string(), ctx.t("import.button_run"))
-    .with_button(Click::ImportCancel(id).to_string(), ctx.t("import.button_cancel")))
+    .with_button(
+        Click::ImportCancel(id).to_string(),
+        ctx.t("import.button_cancel"),
+    ))
 }
 
 /// The Import button: takes the caller's upload and runs the real import, reporting progress.
@@ -197,9 +202,7 @@ pub(crate) async fn run(
     .await
     .map_err(refused)?;
     Ok(Reply::private(import::render::summary_with(
-        &summary,
-        ctx.locale,
-        &escape,
+        &summary, ctx.locale, &escape,
     )))
 }
 
@@ -212,9 +215,9 @@ pub(crate) async fn cancel(tx: &mut Tx, ctx: &Ctx, id: i64) -> EngineResult<Repl
         .take_pending_import(ctx.ws_id(), id, ctx.actor, far_back)
         .await?
     {
-        Some(p) => Ok(Reply::private(ctx.m(
-            Msg::new("import.cancelled").arg("file", escape(&p.file_name)),
-        ))),
+        Some(p) => Ok(Reply::private(
+            ctx.m(Msg::new("import.cancelled").arg("file", escape(&p.file_name))),
+        )),
         None => Err(EngineError::NotFound(Msg::new("import.pending_gone"))),
     }
 }
@@ -262,8 +265,8 @@ pub(crate) async fn list(tx: &mut Tx, ctx: &Ctx) -> EngineResult<Reply> {
             "undone" => "import.status_undone",
             _ => "import.status_done",
         });
-        lines.push(ctx.m(
-            Msg::new("import.list_row")
+        lines.push(
+            ctx.m(Msg::new("import.list_row")
                 .arg("id", r.id)
                 .arg("when", ctx.time(r.started_at))
                 .arg("who", format!("<@{}>", r.actor_id))
@@ -272,8 +275,8 @@ pub(crate) async fn list(tx: &mut Tx, ctx: &Ctx) -> EngineResult<Reply> {
                 .arg("created", r.created)
                 .arg("updated", r.updated)
                 .arg("matched", r.matched)
-                .arg("refused", r.refused),
-        ));
+                .arg("refused", r.refused)),
+        );
     }
     Ok(Reply::private(lines.join("\n")))
 }

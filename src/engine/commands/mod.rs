@@ -318,7 +318,10 @@ impl Command {
     pub(crate) fn works_outside(&self) -> bool {
         matches!(
             self,
-            Command::ImportFile(_) | Command::ImportRun(_) | Command::ImportUndo(_) | Command::Export(_)
+            Command::ImportFile(_)
+                | Command::ImportRun(_)
+                | Command::ImportUndo(_)
+                | Command::Export(_)
         )
     }
 
@@ -336,7 +339,9 @@ impl Command {
                 imports::run(tx, ctx, outside.store, id, outside.progress).await
             }
             Command::ImportUndo(id) => imports::undo(tx, ctx, outside.store, id).await,
-            Command::Export(e) => exports::run(tx, ctx, outside.store, e, outside.upload_limit).await,
+            Command::Export(e) => {
+                exports::run(tx, ctx, outside.store, e, outside.upload_limit).await
+            }
             other => Err(super::EngineError::Unexpected(anyhow::anyhow!(
                 "{other:?} runs in the request's transaction"
             ))),
