@@ -84,20 +84,14 @@ impl Tx {
         .await?)
     }
 
-    /// Whether upload `id` of `ws`, sent by `actor`, is still waiting.
-    pub async fn pending_import_exists(
-        &mut self,
-        ws: i64,
-        id: i64,
-        actor: i64,
-    ) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pending_imports WHERE workspace_id = $1 AND id = $2 AND actor_id = $3)",
+    /// The status of import `id` of `ws` (`running`, `done`, `undone`), if there is one.
+    pub async fn import_status(&mut self, ws: i64, id: i64) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT status FROM imports WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?,
         )
-        .bind(ws)
-        .bind(id)
-        .bind(actor)
-        .fetch_one(self.conn())
-        .await?)
     }
 }

@@ -15,9 +15,6 @@ use crate::engine::{errors, Attachment, EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
 use crate::store::{Store, Tx};
 
-/// Discord's upload limit for a bot in a server without boosts.
-pub use crate::config::DEFAULT_UPLOAD_LIMIT;
-
 /// The file formats `/export` offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -76,6 +73,10 @@ pub(crate) async fn run(
     // A rep under `visibility own` gets their own records only (and the companies their
     // lookups would find); everyone else, the team's.
     let owner = ctx.owner_filter();
+    if input.format == Format::Xlsx {
+        // Refused before the request commits, so the refusal changes nothing.
+        xlsx(input.kinds[0])?;
+    }
     tx.commit().await?;
     let mut files = Vec::new();
     let mut lines = Vec::new();

@@ -10,15 +10,17 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::{present, Command};
-use crate::domain::import::{Kind, Source};
+use crate::domain::import::{Kind, ReadOptions, Source};
 use crate::engine::clicks::Click;
 use crate::engine::ctx::Ctx;
 use crate::engine::format::escape;
-use crate::engine::import::{self, ImportError, ImportRequest, Input, Progress};
+use crate::engine::import::{
+    self, FileReader, ImportError, ImportRequest, Input, Progress, ReadSettings,
+};
 use crate::engine::manifest::{Args, FileValue};
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{Store, Tx};
+use crate::store::{Store, Tx, UndoRefusal};
 
 /// How long an upload waits for its Import button.
 pub const PENDING_FOR: Duration = Duration::hours(1);
@@ -106,6 +108,27 @@ fn refused(e: ImportError) -> EngineError {
     }
 }
 
+/// Opens the file as the importer will (encoding, columns, dates), without the database.
+async fn check_file(ctx: &Ctx, f: &ImportFile) -> EngineResult<()> {
+    let settings = ReadSettings {
+        options: ReadOptions {
+            source: f.source,
+            kind: f.kind,
+            ..ReadOptions::new(ctx.currency)
+        },
+        sheet: None,
+    };
+    let input = Input::Bytes {
+        name: f.file.filename.clone(),
+        bytes: f.file.bytes.to_vec(),
+    };
+    let name = f.file.filename.clone();
+    let opened = tokio::task::spawn_blocking(move || FileReader::open(input, &settings).map(|_| ()))
+        .await
+        .map_err(|e| EngineError::Unexpected(anyhow::anyhow!("file check stopped: {e}")))?;
+    opened.map_err(|error| refused(ImportError::File { file: name, error }))
+}
+
 /// `/import file`: a dry run, then the upload kept for its Import button.
 pub(crate) async fn preview(
     tx: Tx,
@@ -114,6 +137,9 @@ pub(crate) async fn preview(
     f: ImportFile,
 ) -> EngineResult<Reply> {
     ctx.require_manager()?;
+    // A file that cannot be read is refused before the request's transaction commits, so a
+    // refusal leaves the database as it was.
+    check_file(ctx, &f).await?;
     tx.commit().await?;
     let request = ImportRequest {
         workspace: ctx.ws_id(),
@@ -240,15 +266,35 @@ pub(crate) async fn undo(
             .map(|i| i.id)
             .ok_or_else(|| EngineError::NotFound(Msg::new("import.nothing_to_undo")))?,
     };
+    // What the undo itself would refuse is refused here, before the request commits.
+    let refusal = match tx.import_status(ctx.ws_id(), id).await?.as_deref() {
+        None => Some(UndoRefusal::Unknown(id)),
+        Some("undone") => Some(UndoRefusal::AlreadyUndone(id)),
+        Some("running") => Some(UndoRefusal::Running(id)),
+        Some(_) => None,
+    };
+    if let Some(refusal) = refusal {
+        return Err(undo_refused(refusal));
+    }
     tx.commit().await?;
     match import::undo(store, ctx.ws_id(), id, ctx.now).await? {
         Ok(report) => Ok(Reply::private(import::render::undo_with(
             id, &report, ctx.locale, &escape,
         ))),
-        Err(refusal) => Err(EngineError::Conflict(
-            Msg::new("import.undo_refused").arg("reason", escape(&refusal.to_string())),
-        )),
+        Err(refusal) => Err(undo_refused(refusal)),
     }
+}
+
+fn undo_refused(refusal: UndoRefusal) -> EngineError {
+    let key = match refusal {
+        UndoRefusal::Unknown(_) => "import.undo_unknown",
+        UndoRefusal::AlreadyUndone(_) => "import.undo_already",
+        UndoRefusal::Running(_) => "import.undo_running",
+    };
+    let id = match refusal {
+        UndoRefusal::Unknown(id) | UndoRefusal::AlreadyUndone(id) | UndoRefusal::Running(id) => id,
+    };
+    EngineError::NotFound(Msg::new(key).arg("id", id))
 }
 
 /// `/import list`: the workspace's latest imports.
