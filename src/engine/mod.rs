@@ -16,9 +16,9 @@ pub mod manifest;
 pub mod notices;
 pub mod reply;
 
+pub use crate::config::DEFAULT_UPLOAD_LIMIT;
 pub use autocomplete::{AutocompleteRequest, Choice};
 pub use clicks::{workspace_of, ButtonId, Click, Snooze};
-pub use crate::config::DEFAULT_UPLOAD_LIMIT;
 pub use commands::Command;
 pub use manifest::{FileValue, Invocation, Manifests, OptionValue};
 pub use reply::{Attachment, Button, Embed, Field, Modal, ModalField, Reply};

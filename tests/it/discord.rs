@@ -969,8 +969,16 @@ async fn answer_of(rig: &Rig, id: u64) -> (Value, Vec<crate::fake_discord::Recor
     (edit.json, edit.files)
 }
 
+/// A message's text and its cards' titles and descriptions.
 fn text_of(message: &Value) -> String {
-    message["content"].as_str().unwrap_or_default().to_string()
+    let mut text = message["content"].as_str().unwrap_or_default().to_string();
+    for e in message["embeds"].as_array().into_iter().flatten() {
+        for key in ["title", "description"] {
+            text.push('\n');
+            text.push_str(e[key].as_str().unwrap_or_default());
+        }
+    }
+    text
 }
 
 fn button_ids(message: &Value) -> Vec<String> {
@@ -1063,6 +1071,13 @@ async fn discord_import_previews_an_attachment_and_the_button_imports_with_progr
     let last = &edits[edits.len() - 1].json;
     assert!(text_of(last).contains("finished"), "{last}");
     assert!(button_ids(last).is_empty(), "the buttons are gone: {last}");
+    assert!(
+        edits[0].json["embeds"]
+            .as_array()
+            .is_some_and(|e| e.is_empty()),
+        "progress replaces the preview's card: {:?}",
+        edits[0].json
+    );
     assert_eq!(count(&pool, "SELECT count(*) FROM deals").await, 2);
     assert_eq!(
         count(&pool, "SELECT count(*) FROM deals WHERE owner_id = 1001").await,

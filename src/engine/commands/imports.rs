@@ -18,7 +18,7 @@ use crate::engine::import::{
     self, FileReader, ImportError, ImportRequest, Input, Progress, ReadSettings,
 };
 use crate::engine::manifest::{Args, FileValue};
-use crate::engine::{EngineError, EngineResult, Reply};
+use crate::engine::{Embed, EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
 use crate::store::{Store, Tx, UndoRefusal};
 
@@ -123,9 +123,10 @@ async fn check_file(ctx: &Ctx, f: &ImportFile) -> EngineResult<()> {
         bytes: f.file.bytes.to_vec(),
     };
     let name = f.file.filename.clone();
-    let opened = tokio::task::spawn_blocking(move || FileReader::open(input, &settings).map(|_| ()))
-        .await
-        .map_err(|e| EngineError::Unexpected(anyhow::anyhow!("file check stopped: {e}")))?;
+    let opened =
+        tokio::task::spawn_blocking(move || FileReader::open(input, &settings).map(|_| ()))
+            .await
+            .map_err(|e| EngineError::Unexpected(anyhow::anyhow!("file check stopped: {e}")))?;
     opened.map_err(|error| refused(ImportError::File { file: name, error }))
 }
 
@@ -178,16 +179,18 @@ pub(crate) async fn preview(
         )
         .await?;
     tx.commit().await?;
+    // The summary goes in a card: its description holds twice what a message's text does,
+    // and the question stays in view above it.
     let text = import::render::summary_with(&summary, ctx.locale, &escape);
-    Ok(Reply::private(format!(
-        "{text}\n{}",
-        ctx.m(Msg::new("import.confirm").arg("minutes", PENDING_FOR.num_minutes()))
-    ))
-    .with_button(Click::ImportRun(id).to_string(), ctx.t("import.button_run"))
-    .with_button(
-        Click::ImportCancel(id).to_string(),
-        ctx.t("import.button_cancel"),
-    ))
+    Ok(
+        Reply::private(ctx.m(Msg::new("import.confirm").arg("minutes", PENDING_FOR.num_minutes())))
+            .with_embed(Embed::new(ctx.t("import.preview_title")).description(text))
+            .with_button(Click::ImportRun(id).to_string(), ctx.t("import.button_run"))
+            .with_button(
+                Click::ImportCancel(id).to_string(),
+                ctx.t("import.button_cancel"),
+            ),
+    )
 }
 
 /// The Import button: takes the caller's upload and runs the real import, reporting progress.
@@ -227,9 +230,11 @@ pub(crate) async fn run(
     })
     .await
     .map_err(refused)?;
-    Ok(Reply::private(import::render::summary_with(
-        &summary, ctx.locale, &escape,
-    )))
+    let text = import::render::summary_with(&summary, ctx.locale, &escape);
+    Ok(Reply::private(
+        ctx.m(Msg::new("import.done").arg("id", summary.import_id.unwrap_or_default())),
+    )
+    .with_embed(Embed::new(ctx.t("import.result_title")).description(text)))
 }
 
 /// The Cancel button: forgets the caller's upload.
