@@ -1286,3 +1286,50 @@ async fn discord_export_answers_with_the_file_and_a_rep_gets_their_own(pool: PgP
     assert_eq!(rows[0][9], "1002");
     rig.stop().await;
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn discord_export_over_the_upload_limit_comes_gzipped_in_parts(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let rig = Rig::start_configured(fake, pool.clone(), |c| c.upload_limit = 600).await;
+    let admin = Caller::admin(1001);
+    for id in 1..=12u64 {
+        let title = format!("Deal number {id} for customer {}", id * 7919);
+        rig.interact(command(
+            id,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!(title)),
+                ("amount", STRING, json!("1k")),
+            ],
+        ))
+        .await;
+    }
+    rig.interact(command(
+        20,
+        &admin,
+        "export",
+        None,
+        vec![("kind", STRING, json!("deals"))],
+    ))
+    .await;
+    let (message, files) = answer_of(&rig, 20).await;
+    assert!(!files.is_empty(), "{message}");
+    let mut titles = Vec::new();
+    for f in &files {
+        assert!(
+            f.bytes.len() <= 600,
+            "{} is {} bytes",
+            f.filename,
+            f.bytes.len()
+        );
+        assert!(f.filename.ends_with(".csv.gz"), "{}", f.filename);
+        let mut csv = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&f.bytes[..]), &mut csv)
+            .expect("gzip");
+        titles.extend(csv_rows(&csv).into_iter().map(|r| r[1].clone()));
+    }
+    assert_eq!(titles.len(), 12, "every deal once: {titles:?}");
+    rig.stop().await;
+}

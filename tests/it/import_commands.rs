@@ -132,6 +132,19 @@ async fn console_import_cancel_and_refusals(pool: PgPool) {
     let gone = h.err(&format!(":click {}", ids[0])).await;
     assert!(gone.contains("no longer waiting"), "{gone}");
 
+    // An upload waits an hour for its button, no longer.
+    let preview = h.ok(&format!("/import file file:{}", path.display())).await;
+    let ids = buttons(&preview);
+    h.run(":now 2026-12-01T10:01:00Z").await;
+    let expired = h.err(&format!(":click {}", ids[0])).await;
+    assert!(expired.contains("no longer waiting"), "{expired}");
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 0);
+    // The next upload clears it out.
+    let preview = h.ok(&format!("/import file file:{}", path.display())).await;
+    assert_eq!(h.count("SELECT count(*) FROM pending_imports").await, 1);
+    h.ok(&format!(":click {}", buttons(&preview)[1])).await;
+    assert_eq!(h.count("SELECT count(*) FROM pending_imports").await, 0);
+
     // A rep may not import, undo or list imports.
     h.join(&[7], ":as 7 rep").await;
     let before = h.fingerprint().await;
