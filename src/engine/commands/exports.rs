@@ -106,6 +106,13 @@ pub(crate) async fn run(
         });
         files.extend(parts);
     }
+    if files.len() > MAX_FILES {
+        return Err(EngineError::Conflict(
+            Msg::new("export.too_many_files")
+                .arg("count", files.len())
+                .arg("max", MAX_FILES),
+        ));
+    }
     let mut head = vec![ctx.t(if owner.is_some() {
         "export.head_own"
     } else {
@@ -116,6 +123,9 @@ pub(crate) async fn run(
     reply.attachments = files;
     Ok(reply)
 }
+
+/// Files one message may carry (Discord's limit); a bigger export is for `salesbot export`.
+const MAX_FILES: usize = 10;
 
 const CSV: &str = "text/csv; charset=utf-8";
 const GZIP: &str = "application/gzip";
