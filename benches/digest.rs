@@ -51,9 +51,8 @@ async fn main() -> anyhow::Result<()> {
 
     let fake = fake_discord::FakeDiscord::start().await;
     let config = DiscordConfig {
-        token: "BENCH.TOKEN".into(),
-        guild_id: None,
         api_base: Some(fake.api_base()),
+        ..DiscordConfig::new("BENCH.TOKEN")
     };
     let sender = Sender::new(&config, store.clone())?;
     let start = Instant::now();

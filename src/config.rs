@@ -14,6 +14,46 @@ pub struct DiscordConfig {
     pub guild_id: Option<u64>,
     /// Send REST calls (and so the gateway lookup) to this base instead of discord.com.
     pub api_base: Option<String>,
+    /// Where `/import` may download attachments from: host names (HTTPS only) or whole origins
+    /// such as `http://127.0.0.1:4000` (tests). Discord's attachment hosts by default.
+    pub attachment_hosts: Vec<String>,
+    /// The largest attachment `/import` downloads, in bytes.
+    pub import_max_bytes: u64,
+    /// The largest file the bot uploads (Discord's limit for the server); bigger exports are
+    /// compressed or split.
+    pub upload_limit: usize,
+}
+
+/// The hosts Discord serves attachments from.
+pub const DISCORD_ATTACHMENT_HOSTS: [&str; 2] = ["cdn.discordapp.com", "media.discordapp.net"];
+/// `/import`'s attachment cap by default: 25 MB.
+pub const DEFAULT_IMPORT_MAX_BYTES: u64 = 25 * 1000 * 1000;
+/// Discord's upload limit for a bot in a server without boosts: 10 MiB.
+pub const DEFAULT_UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
+impl DiscordConfig {
+    /// Settings for `token` with every default: global registration, discord.com, Discord's
+    /// attachment hosts and limits.
+    pub fn new(token: impl Into<String>) -> DiscordConfig {
+        DiscordConfig {
+            token: token.into(),
+            guild_id: None,
+            api_base: None,
+            attachment_hosts: DISCORD_ATTACHMENT_HOSTS.map(str::to_string).to_vec(),
+            import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
+            upload_limit: DEFAULT_UPLOAD_LIMIT,
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+    match non_empty(name) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("{name} must be a number of bytes, not '{v}'")),
+    }
 }
 
 impl fmt::Debug for DiscordConfig {
@@ -22,6 +62,9 @@ impl fmt::Debug for DiscordConfig {
             .field("token", &"***")
             .field("guild_id", &self.guild_id)
             .field("api_base", &self.api_base)
+            .field("attachment_hosts", &self.attachment_hosts)
+            .field("import_max_bytes", &self.import_max_bytes)
+            .field("upload_limit", &self.upload_limit)
             .finish()
     }
 }
@@ -57,10 +100,22 @@ impl Config {
                         )
                     })?),
                 };
+                let defaults = DiscordConfig::new(token);
                 Some(DiscordConfig {
-                    token,
                     guild_id,
                     api_base: non_empty("DISCORD_API_BASE"),
+                    attachment_hosts: match non_empty("DISCORD_ATTACHMENT_HOSTS") {
+                        Some(list) => list
+                            .split(',')
+                            .map(|h| h.trim().to_string())
+                            .filter(|h| !h.is_empty())
+                            .collect(),
+                        None => defaults.attachment_hosts.clone(),
+                    },
+                    import_max_bytes: number("DISCORD_IMPORT_MAX_BYTES")?
+                        .unwrap_or(defaults.import_max_bytes),
+                    upload_limit: number("DISCORD_UPLOAD_LIMIT")?.unwrap_or(defaults.upload_limit),
+                    ..defaults
                 })
             }
         };
@@ -119,11 +174,7 @@ mod tests {
         }
         let c = Config {
             database_url: "postgres://a:hunter2@h/d".into(),
-            discord: Some(DiscordConfig {
-                token: "SECRET.TOKEN".into(),
-                guild_id: None,
-                api_base: None,
-            }),
+            discord: Some(DiscordConfig::new("SECRET.TOKEN")),
         };
         assert!(!format!("{c:?}").contains("SECRET.TOKEN"));
         assert!(!format!("{c:?}").contains("hunter2"));

@@ -137,6 +137,31 @@ pub fn tokenize(line: &str) -> Result<Vec<String>, Msg> {
     Ok(words)
 }
 
+/// A file named in a command, as an attachment option.
+fn read_file(path: &str) -> Result<crate::engine::OptionValue, crate::engine::EngineError> {
+    let path = std::path::Path::new(path);
+    let bytes = std::fs::read(path).map_err(|e| {
+        crate::engine::EngineError::Invalid(
+            Msg::new("console.file_unreadable")
+                .arg(
+                    "path",
+                    crate::engine::format::escape(&path.display().to_string()),
+                )
+                .arg("reason", e),
+        )
+    })?;
+    let filename = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    Ok(crate::engine::OptionValue::Attachment(
+        crate::engine::FileValue {
+            filename,
+            bytes: std::sync::Arc::new(bytes),
+        },
+    ))
+}
+
 impl Console {
     /// Starts a session.
     pub fn new(engine: Engine, options: ConsoleOptions) -> Console {
@@ -252,7 +277,16 @@ impl Console {
                 ));
             };
             let name = name.to_lowercase();
-            let value = manifests.typed_value(&command, subcommand.as_deref(), &name, value)?;
+            let is_file = specs
+                .iter()
+                .any(|s| s.name == name && s.kind == crate::engine::manifest::kind::ATTACHMENT);
+            let value = if is_file {
+                // The console's attachment is a path on this machine, read here so the engine
+                // gets bytes, as from Discord.
+                read_file(value)?
+            } else {
+                manifests.typed_value(&command, subcommand.as_deref(), &name, value)?
+            };
             options.push((name, value));
         }
         Ok(Invocation {

@@ -5,7 +5,7 @@
 use crate::domain::locale::Locale;
 use crate::engine::{Invocation, OptionValue, Reply, RoleSource};
 use serenity::all::{
-    ActionRowComponent, ButtonStyle, CommandDataOption, CommandDataOptionValue,
+    ActionRowComponent, Attachment, ButtonStyle, CommandDataOption, CommandDataOptionValue,
     CommandDataResolved, CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateButton,
     CreateEmbed, CreateEmbedFooter, CreateInputText, CreateInteractionResponseFollowup,
     CreateInteractionResponseMessage, CreateMessage, CreateModal, EditInteractionResponse,
@@ -66,6 +66,28 @@ pub fn invocation(name: &str, options: &[CommandDataOption]) -> Invocation {
         inv.options.push((o.name.clone(), value));
     }
     inv
+}
+
+/// The attachment options of a command, with what Discord resolved for each: (option name,
+/// the attachment's url, name and size). The Discord layer fetches them for the engine.
+pub fn attachments(
+    options: &[CommandDataOption],
+    resolved: &CommandDataResolved,
+) -> Vec<(String, Attachment)> {
+    let leaves = match options.first().map(|o| &o.value) {
+        Some(CommandDataOptionValue::SubCommand(inner)) => inner.as_slice(),
+        _ => options,
+    };
+    leaves
+        .iter()
+        .filter_map(|o| match &o.value {
+            CommandDataOptionValue::Attachment(id) => resolved
+                .attachments
+                .get(id)
+                .map(|a| (o.name.clone(), a.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The server members a command's user options named, as Discord resolved them: (id, the

@@ -1,12 +1,15 @@
 //! The Discord front-end, and the only module that imports serenity. It maps interactions to
 //! engine requests and replies to interaction responses; the engine decides everything else.
 
+pub mod attach;
 pub mod convert;
 pub mod send;
 
 pub use crate::config::DiscordConfig;
 use crate::engine::manifest::MANIFEST_FILES;
-use crate::engine::{Action, AutocompleteRequest, Engine, Reply, Request};
+use crate::engine::{
+    Action, AutocompleteRequest, ButtonId, Click, Engine, OptionValue, Reply, Request,
+};
 use crate::i18n::Msg;
 use crate::store::Store;
 use anyhow::Context as _;
@@ -28,6 +31,8 @@ use tokio::sync::Notify;
 const DEFER_AFTER: Duration = Duration::from_millis(1500);
 /// How long a shutdown waits for commands already running.
 const DRAIN_FOR: Duration = Duration::from_secs(10);
+/// A long import edits its message with progress at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 /// The REST client. With an API base the ratelimiter must be off: serenity's ratelimiter
 /// builds its own URLs and would ignore the base (see serenity 0.12 `Ratelimiter::perform`).
@@ -85,6 +90,7 @@ impl Drop for Guard {
 struct Handler {
     engine: Engine,
     config: DiscordConfig,
+    fetcher: attach::Fetcher,
     registered: Arc<AtomicBool>,
     accepting: Arc<AtomicBool>,
     inflight: Arc<InFlight>,
@@ -208,7 +214,36 @@ impl Handler {
                 .await;
         };
         req.guild_members = convert::guild_members(&cmd.data.resolved);
-        self.answer(&ctx, Responder::Command(&cmd), req).await;
+        let files = convert::attachments(&cmd.data.options, &cmd.data.resolved);
+        if files.is_empty() {
+            return self.answer(&ctx, Responder::Command(&cmd), req).await;
+        }
+        // The files are fetched before the engine runs, inside the deferral's time, and the
+        // answer (a preview of the caller's data) is private from the start.
+        let fetcher = self.fetcher.clone();
+        let engine = self.engine.clone();
+        let locale = req.locale.unwrap_or_default();
+        let work = async move {
+            for (option, attachment) in files {
+                let value = match fetcher.fetch(&attachment).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::info!(error = %e, "attachment not fetched");
+                        return Some(Reply::private(format!("⚠️ {}", e.msg().render(locale))));
+                    }
+                };
+                if let Action::Command(inv) = &mut req.action {
+                    for (name, v) in inv.options.iter_mut() {
+                        if *name == option {
+                            *v = OptionValue::Attachment(value.clone());
+                        }
+                    }
+                }
+            }
+            engine.handle(req).await
+        };
+        self.answer_with(&ctx, Responder::Command(&cmd), locale, true, work)
+            .await;
     }
 
     async fn on_component(&self, ctx: Context, c: ComponentInteraction) {
@@ -229,7 +264,75 @@ impl Handler {
                 .await;
         };
         req.in_dm = c.guild_id.is_none();
+        let edits_its_message = matches!(
+            c.data.custom_id.parse::<ButtonId>().map(|b| b.click),
+            Ok(Click::ImportRun(_) | Click::ImportCancel(_))
+        );
+        if edits_its_message {
+            return self.answer_in_place(&ctx, &c, req).await;
+        }
         self.answer(&ctx, Responder::Component(&c), req).await;
+    }
+
+    /// A button whose answer replaces the message it is on (an import preview's Import and
+    /// Cancel): acknowledged at once, then the message is edited with progress at most every
+    /// two seconds while the work runs, and finally with the answer.
+    async fn answer_in_place(&self, ctx: &Context, c: &ComponentInteraction, req: Request) {
+        let locale = req.locale.unwrap_or_default();
+        let Some(_guard) = self.enter() else {
+            let reply = Reply::private(Msg::new("error.restarting").render(locale));
+            return Responder::Component(c).respond(ctx, &reply).await;
+        };
+        if let Err(e) = c
+            .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+            .await
+        {
+            tracing::warn!(error = %e, "acknowledging the button failed");
+        }
+        // One task does every edit, in order, so the final answer is never overtaken by a
+        // progress edit still in flight.
+        let (edits, mut queue) = tokio::sync::mpsc::unbounded_channel::<Reply>();
+        let http = ctx.http.clone();
+        let token = c.token.clone();
+        let editor = tokio::spawn(async move {
+            while let Some(reply) = queue.recv().await {
+                if let Err(e) = http
+                    .edit_original_interaction_response(&token, &convert::edit(&reply), Vec::new())
+                    .await
+                {
+                    tracing::warn!(error = %e, "editing the message failed");
+                }
+            }
+        });
+        let engine = self.engine.clone();
+        let progress_edits = edits.clone();
+        let work = tokio::spawn(async move {
+            let last = std::sync::Mutex::new(None::<std::time::Instant>);
+            let progress = move |reply: Reply| {
+                let Ok(mut last) = last.lock() else { return };
+                if last.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
+                    return;
+                }
+                *last = Some(std::time::Instant::now());
+                let _ = progress_edits.send(reply);
+            };
+            engine.handle_with_progress(req, &progress).await
+        });
+        let reply = match work.await {
+            Ok(Some(reply)) => Some(reply),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "button task failed");
+                Some(Reply::private(Msg::new("error.unexpected").render(locale)))
+            }
+        };
+        if let Some(reply) = reply {
+            let _ = edits.send(reply);
+        }
+        drop(edits);
+        if let Err(e) = editor.await {
+            tracing::warn!(error = %e, "the message editor stopped");
+        }
     }
 
     async fn on_modal(&self, ctx: Context, m: ModalInteraction) {
@@ -296,12 +399,32 @@ impl Handler {
     /// completes the deferred response (a private answer then replaces it as a follow-up).
     async fn answer(&self, ctx: &Context, to: Responder<'_>, req: Request) {
         let locale = req.locale.unwrap_or_default();
+        let engine = self.engine.clone();
+        self.answer_with(
+            ctx,
+            to,
+            locale,
+            false,
+            async move { engine.handle(req).await },
+        )
+        .await
+    }
+
+    /// Answers with what `work` gives: directly when it is quick, else after a deferral. With
+    /// `private`, the deferral is already private, so the answer simply completes it.
+    async fn answer_with(
+        &self,
+        ctx: &Context,
+        to: Responder<'_>,
+        locale: crate::domain::locale::Locale,
+        private: bool,
+        work: impl Future<Output = Option<Reply>> + Send + 'static,
+    ) {
         let Some(_guard) = self.enter() else {
             let reply = Reply::private(Msg::new("error.restarting").render(locale));
             return to.respond(ctx, &reply).await;
         };
-        let engine = self.engine.clone();
-        let mut work = tokio::spawn(async move { engine.handle(req).await });
+        let mut work = tokio::spawn(work);
         let reply = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
             Ok(done) => match done {
                 Ok(Some(reply)) => reply,
@@ -312,7 +435,7 @@ impl Handler {
                 }
             },
             Err(_) => {
-                if let Err(e) = to.defer(ctx).await {
+                if let Err(e) = to.defer(ctx, private).await {
                     tracing::warn!(error = %e, "deferring failed");
                 }
                 let reply = match work.await {
@@ -323,7 +446,7 @@ impl Handler {
                         Reply::private(Msg::new("error.unexpected").render(locale))
                     }
                 };
-                return to.complete(ctx, &reply).await;
+                return to.complete(ctx, &reply, private).await;
             }
         };
         to.respond(ctx, &reply).await;
@@ -355,10 +478,11 @@ impl Responder<'_> {
         }
     }
 
-    async fn defer(&self, ctx: &Context) -> serenity::Result<()> {
+    async fn defer(&self, ctx: &Context, private: bool) -> serenity::Result<()> {
         // No text yet, but mentions are off on every message the bot sends.
         let defer = CreateInteractionResponse::Defer(
             serenity::all::CreateInteractionResponseMessage::new()
+                .ephemeral(private)
                 .allowed_mentions(serenity::all::CreateAllowedMentions::new()),
         );
         match self {
@@ -368,9 +492,9 @@ impl Responder<'_> {
         }
     }
 
-    async fn complete(&self, ctx: &Context, reply: &Reply) {
+    async fn complete(&self, ctx: &Context, reply: &Reply, deferred_privately: bool) {
         let http = &ctx.http;
-        let result = if reply.ephemeral {
+        let result = if reply.ephemeral && !deferred_privately {
             // A deferral is public; a private answer (an error, a personal list) replaces it.
             let deleted = match self {
                 Responder::Command(c) => c.delete_response(http).await,
@@ -448,7 +572,8 @@ impl Bot {
     /// Builds the client (this asks Discord, or `api_base`, for the gateway address).
     pub async fn connect(config: DiscordConfig, engine: Engine) -> anyhow::Result<Bot> {
         let handler = Handler {
-            engine,
+            engine: engine.with_upload_limit(config.upload_limit),
+            fetcher: attach::Fetcher::new(&config)?,
             config: config.clone(),
             registered: Arc::new(AtomicBool::new(false)),
             accepting: Arc::new(AtomicBool::new(true)),

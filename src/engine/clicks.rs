@@ -55,6 +55,10 @@ pub enum Click {
     TaskDone(i64),
     /// Put the task's reminder off.
     TaskSnooze(i64, Snooze),
+    /// Run the previewed import of upload `id`.
+    ImportRun(i64),
+    /// Forget upload `id` without importing it.
+    ImportCancel(i64),
 }
 
 impl fmt::Display for Click {
@@ -69,6 +73,8 @@ impl fmt::Display for Click {
             Click::TaskDone(id) => write!(f, "task:done:{id}"),
             Click::TaskSnooze(id, Snooze::Hour) => write!(f, "task:snooze:{id}:1h"),
             Click::TaskSnooze(id, Snooze::Day) => write!(f, "task:snooze:{id}:1d"),
+            Click::ImportRun(id) => write!(f, "import:run:{id}"),
+            Click::ImportCancel(id) => write!(f, "import:cancel:{id}"),
         }
     }
 }
@@ -98,6 +104,8 @@ impl FromStr for Click {
             ["task", "done", id] => Click::TaskDone(number(id)?),
             ["task", "snooze", id, "1h"] => Click::TaskSnooze(number(id)?, Snooze::Hour),
             ["task", "snooze", id, "1d"] => Click::TaskSnooze(number(id)?, Snooze::Day),
+            ["import", "run", id] => Click::ImportRun(number(id)?),
+            ["import", "cancel", id] => Click::ImportCancel(number(id)?),
             _ => return Err(UnknownButton),
         })
     }
@@ -179,6 +187,8 @@ pub(crate) fn parse(custom_id: &str, ctx: &Ctx) -> EngineResult<Command> {
             task: TaskRef::Id(id),
             until: ctx.now + by.span(),
         },
+        Click::ImportRun(id) => Command::ImportRun(id),
+        Click::ImportCancel(id) => Command::ImportCancel(id),
     })
 }
 
@@ -267,6 +277,8 @@ mod tests {
             Click::TaskDone(7),
             Click::TaskSnooze(7, Snooze::Hour),
             Click::TaskSnooze(7, Snooze::Day),
+            Click::ImportRun(3),
+            Click::ImportCancel(3),
         ];
         for click in clicks {
             assert_eq!(click.to_string().parse::<Click>(), Ok(click), "{click}");

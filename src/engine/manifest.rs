@@ -10,7 +10,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The manifest files, compiled in so the binary cannot disagree with itself.
-pub const MANIFEST_FILES: [(&str, &str); 13] = [
+pub const MANIFEST_FILES: [(&str, &str); 15] = [
     ("contact", include_str!("../../commands/contact.json")),
     ("company", include_str!("../../commands/company.json")),
     ("deal", include_str!("../../commands/deal.json")),
@@ -23,6 +23,8 @@ pub const MANIFEST_FILES: [(&str, &str); 13] = [
     ("tasks", include_str!("../../commands/tasks.json")),
     ("settings", include_str!("../../commands/settings.json")),
     ("undo", include_str!("../../commands/undo.json")),
+    ("import", include_str!("../../commands/import.json")),
+    ("export", include_str!("../../commands/export.json")),
     ("help", include_str!("../../commands/help.json")),
 ];
 
@@ -147,6 +149,28 @@ pub enum OptionValue {
     Channel(u64),
     /// A role id.
     Role(u64),
+    /// A file the front-end already fetched (a Discord attachment, a path the console read).
+    Attachment(FileValue),
+}
+
+/// A file's name and bytes, as an option value. `Debug` shows the size, not the bytes.
+#[derive(Clone, PartialEq)]
+pub struct FileValue {
+    /// The name the sender gave it.
+    pub filename: String,
+    /// Its bytes.
+    pub bytes: std::sync::Arc<Vec<u8>>,
+}
+
+impl std::fmt::Debug for FileValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "FileValue({:?}, {} bytes)",
+            self.filename,
+            self.bytes.len()
+        )
+    }
 }
 
 /// A command as it arrives: name, subcommand and named values.
@@ -244,6 +268,14 @@ impl Args {
             _ => None,
         }
     }
+
+    /// File option.
+    pub fn file(&self, name: &str) -> Option<&FileValue> {
+        match self.get(name) {
+            Some(OptionValue::Attachment(f)) => Some(f),
+            _ => None,
+        }
+    }
 }
 
 /// All manifests, parsed once.
@@ -260,6 +292,7 @@ fn type_msg(kind: u8) -> Msg {
         kind::USER => "type.user",
         kind::CHANNEL => "type.channel",
         kind::ROLE => "type.role",
+        kind::ATTACHMENT => "type.attachment",
         _ => "type.string",
     })
 }
@@ -586,6 +619,7 @@ fn plain(value: &OptionValue) -> String {
         OptionValue::Boolean(b) => b.to_string(),
         // Bare ids: mention markup quoted back would render as a mention.
         OptionValue::User(id) | OptionValue::Channel(id) | OptionValue::Role(id) => id.to_string(),
+        OptionValue::Attachment(f) => f.filename.clone(),
     }
 }
 
@@ -603,6 +637,7 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
             | (kind::USER, OptionValue::User(_))
             | (kind::CHANNEL, OptionValue::Channel(_))
             | (kind::ROLE, OptionValue::Role(_))
+            | (kind::ATTACHMENT, OptionValue::Attachment(_))
             | (
                 kind::MENTIONABLE,
                 OptionValue::User(_) | OptionValue::Role(_)

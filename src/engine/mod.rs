@@ -16,10 +16,11 @@ pub mod manifest;
 pub mod notices;
 pub mod reply;
 
+pub use crate::config::DEFAULT_UPLOAD_LIMIT;
 pub use autocomplete::{AutocompleteRequest, Choice};
 pub use clicks::{workspace_of, ButtonId, Click, Snooze};
 pub use commands::Command;
-pub use manifest::{Invocation, Manifests, OptionValue};
+pub use manifest::{FileValue, Invocation, Manifests, OptionValue};
 pub use reply::{Attachment, Button, Embed, Field, Modal, ModalField, Reply};
 
 use crate::domain::locale::Locale;
@@ -177,6 +178,9 @@ pub type EngineResult<T> = Result<T, EngineError>;
 pub struct Engine {
     store: Store,
     manifests: Arc<Manifests>,
+    /// The largest file a reply may carry (the front-end's upload limit); bigger exports are
+    /// compressed or split.
+    upload_limit: usize,
 }
 
 impl Engine {
@@ -185,7 +189,14 @@ impl Engine {
         Ok(Engine {
             store,
             manifests: Arc::new(Manifests::load()?),
+            upload_limit: DEFAULT_UPLOAD_LIMIT,
         })
+    }
+
+    /// The same engine, keeping each file it sends under `bytes`.
+    pub fn with_upload_limit(mut self, bytes: usize) -> Engine {
+        self.upload_limit = bytes.max(1);
+        self
     }
 
     /// The manifests, for front-ends that parse typed text (the console) or register them.
@@ -199,15 +210,25 @@ impl Engine {
     }
 
     /// Handles one request. `None` means the interaction was already answered.
-    #[tracing::instrument(skip_all, fields(workspace = req.workspace_id, user = req.user_id))]
     pub async fn handle(&self, req: Request) -> Option<Reply> {
+        self.handle_with_progress(req, &|_| {}).await
+    }
+
+    /// Handles one request, calling `progress` with a reply to show meanwhile when the work is
+    /// long (the Import button: "1,234 rows so far…"); the returned reply replaces it.
+    #[tracing::instrument(skip_all, fields(workspace = req.workspace_id, user = req.user_id))]
+    pub async fn handle_with_progress(
+        &self,
+        req: Request,
+        progress: &(dyn Fn(Reply) + Send + Sync),
+    ) -> Option<Reply> {
         let mut locale = req.locale.unwrap_or_default();
         // A deadlock or serialization failure rolled everything back; running the request
         // again is safe. Bounded, so a pathological hot spot still gets an answer.
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.run(&req, &mut locale).await {
+            match self.run(&req, &mut locale, progress).await {
                 Ok(reply) => return Some(reply),
                 Err(EngineError::Duplicate) => return None,
                 Err(EngineError::Contention(why)) if attempts < 4 => {
@@ -263,7 +284,12 @@ impl Engine {
         errors::error_reply(&e, locale)
     }
 
-    async fn run(&self, req: &Request, locale: &mut Locale) -> EngineResult<Reply> {
+    async fn run(
+        &self,
+        req: &Request,
+        locale: &mut Locale,
+        progress: &(dyn Fn(Reply) + Send + Sync),
+    ) -> EngineResult<Reply> {
         let mut tx = self.store.begin().await?;
         let (ws, stages, known_member) = match tx.prelude(req.workspace_id, req.user_id).await? {
             Some(p) => p,
@@ -321,6 +347,24 @@ impl Engine {
             Action::Click(id) => clicks::parse(id, &ctx)?,
             Action::Submit { custom_id, fields } => clicks::parse_submit(custom_id, fields, &ctx)?,
         };
+        if command.works_outside() {
+            let outside = commands::Outside {
+                store: &self.store,
+                progress,
+                upload_limit: self.upload_limit,
+            };
+            // The request's transaction (and its interaction marker) is committed by then, so
+            // a conflict is answered rather than run again.
+            return command
+                .run_outside(tx, &ctx, outside)
+                .await
+                .map_err(|e| match e {
+                    EngineError::Contention(why) => {
+                        EngineError::Unexpected(anyhow::anyhow!("conflict after commit: {why}"))
+                    }
+                    other => other,
+                });
+        }
         let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
         tx.commit().await?;
         Ok(reply)

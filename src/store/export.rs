@@ -139,7 +139,9 @@ impl Tx {
         self.page(sql, ws, owner, after, limit).await
     }
 
-    /// Up to `limit` companies of `ws` with id above `after`, in id order.
+    /// Up to `limit` companies of `ws` with id above `after`, in id order; with an `owner`, the
+    /// ones that member may see under `visibility own` (theirs, the team's, and those they hold
+    /// a contact or deal at).
     pub async fn export_companies_page(
         &mut self,
         ws: i64,
@@ -147,13 +149,18 @@ impl Tx {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<ExportCompanyRow>> {
-        let sql =
-            "SELECT id, name, industry, tier, website, owner_id, contract_end, tags, created_at
-               FROM companies
-              WHERE workspace_id = $1 AND id > $2 AND ($3::bigint IS NULL OR owner_id = $3)
-              ORDER BY id
-              LIMIT $4";
-        self.page(sql, ws, owner, after, limit).await
+        // A rep's export holds the companies their lookups find: the same rule, spliced in.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT id, name, industry, tier, website, owner_id, contract_end, tags, created_at
+                   FROM companies co
+                  WHERE workspace_id = $1 AND id > $2 AND {}
+                  ORDER BY id
+                  LIMIT $4",
+                super::crm::COMPANY_VISIBLE
+            )
+        });
+        self.page(SQL.as_str(), ws, owner, after, limit).await
     }
 
     /// Up to `limit` activities of `ws` with id above `after`, in id order; `owner` keeps the

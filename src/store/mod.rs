@@ -10,6 +10,7 @@ mod export;
 mod import;
 mod jobs;
 mod outbox;
+mod pending;
 mod products;
 mod reports;
 #[cfg(feature = "demo")]
@@ -36,6 +37,7 @@ pub use jobs::{
     DueTask, OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,
 };
 pub use outbox::{Envelope, NewOutbox, OutboxRow};
+pub use pending::PendingImport;
 pub use products::{DealLine, ProductInfo};
 pub use reports::{CustomerRow, DealTotal, ForecastRaw, ProductRow, TrendRow};
 #[cfg(feature = "demo")]

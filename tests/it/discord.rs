@@ -2,8 +2,8 @@
 //! the production path, with real Postgres behind the engine.
 
 use crate::fake_discord::{
-    autocomplete, button, command, modal_submit, Caller, FakeDiscord, Recorded, APP_ID, CHANNEL_ID,
-    GUILD_ID,
+    autocomplete, button, command, command_with_file, modal_submit, Caller, FakeDiscord,
+    FileOption, Recorded, APP_ID, CHANNEL_ID, GUILD_ID,
 };
 use salesbot::discord::send::{SendError, Sender};
 use salesbot::discord::{Bot, DiscordConfig};
@@ -46,13 +46,24 @@ impl Rig {
     }
 
     async fn start_with(fake: FakeDiscord, pool: PgPool) -> Rig {
+        Rig::start_configured(fake, pool, |_| {}).await
+    }
+
+    /// Starts the bot with settings changed by `tweak`. By default the fake's origin is an
+    /// allowed attachment host, as Discord's CDN is in production.
+    async fn start_configured(
+        fake: FakeDiscord,
+        pool: PgPool,
+        tweak: impl FnOnce(&mut DiscordConfig),
+    ) -> Rig {
         let store = Store::from_pool(pool);
         let engine = Engine::new(store.clone()).expect("engine");
-        let config = DiscordConfig {
-            token: "TEST.TOKEN".into(),
-            guild_id: None,
+        let mut config = DiscordConfig {
             api_base: Some(fake.api_base()),
+            ..DiscordConfig::new("TEST.TOKEN")
         };
+        config.attachment_hosts.push(fake.api_base());
+        tweak(&mut config);
         let sender = Sender::new(&config, store).expect("sender");
         let bot = Bot::connect(config, engine)
             .await
@@ -143,7 +154,7 @@ async fn commands_register_once_and_a_sales_flow_runs_through_discord(pool: PgPo
         names,
         [
             "contact", "company", "deal", "pipeline", "kpi", "report", "forecast", "product",
-            "remind", "tasks", "settings", "undo", "help"
+            "remind", "tasks", "settings", "undo", "import", "export", "help"
         ]
     );
     let deal_manifest: Value =
@@ -928,4 +939,397 @@ async fn shutdown_lets_running_commands_finish(pool: PgPool) {
         1,
         "and written"
     );
+}
+
+// ------------------------------------------------------------------ /import and /export
+
+/// A deals sheet with plain column names: two good rows and one whose amount is not money.
+const DEALS_CSV: &str = "title,amount,stage,company\n\
+Acme rollout,12000,Lead,Acme\n\
+Globex renewal,8000,Proposal,Globex\n\
+Initech pilot,not money,Lead,Initech\n";
+
+/// The message a command was finally answered with (body and files): the callback's own, or
+/// the edit that completed its deferral.
+async fn answer_of(rig: &Rig, id: u64) -> (Value, Vec<crate::fake_discord::RecordedFile>) {
+    let callback = rig.fake.wait_callback(id, WAIT).await;
+    if callback.json["type"] == 4 {
+        return (callback.json["data"].clone(), callback.files);
+    }
+    assert_eq!(
+        callback.json["type"], 5,
+        "answered or deferred: {}",
+        callback.json
+    );
+    let path = format!("/api/v10/webhooks/{APP_ID}/tok-{id}/messages/@original");
+    let edit = rig
+        .fake
+        .wait_request(WAIT, |r| r.method == "PATCH" && r.path == path)
+        .await;
+    (edit.json, edit.files)
+}
+
+/// A message's text and its cards' titles and descriptions.
+fn text_of(message: &Value) -> String {
+    let mut text = message["content"].as_str().unwrap_or_default().to_string();
+    for e in message["embeds"].as_array().into_iter().flatten() {
+        for key in ["title", "description"] {
+            text.push('\n');
+            text.push_str(e[key].as_str().unwrap_or_default());
+        }
+    }
+    text
+}
+
+fn button_ids(message: &Value) -> Vec<String> {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().into_iter().flatten())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `/import file` with `DEALS_CSV` served by the fake as Discord's CDN would.
+fn import_command(rig: &Rig, id: u64, caller: &Caller) -> Value {
+    let url = rig
+        .fake
+        .serve_file("deals.csv", DEALS_CSV.as_bytes().to_vec());
+    command_with_file(
+        id,
+        caller,
+        "import",
+        Some("file"),
+        vec![],
+        FileOption {
+            option: "file",
+            filename: "deals.csv",
+            url,
+            size: DEALS_CSV.len() as u64,
+        },
+    )
+}
+
+/// The edits of the message a button sits on, in order, once one of them contains `last`.
+async fn edits_until(rig: &Rig, click: u64, last: &str) -> Vec<Recorded> {
+    let path = format!("/api/v10/webhooks/{APP_ID}/tok-{click}/messages/@original");
+    rig.fake
+        .wait_request(WAIT, |r| {
+            r.method == "PATCH" && r.path == path && text_of(&r.json).contains(last)
+        })
+        .await;
+    rig.fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && r.path == path)
+        .collect()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn discord_import_previews_an_attachment_and_the_button_imports_with_progress(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+
+    let sent = rig.interact(import_command(&rig, 1, &admin)).await;
+    assert_eq!(
+        flags(&sent) & 64,
+        64,
+        "the preview is private: {}",
+        sent.json
+    );
+    let (preview, _) = answer_of(&rig, 1).await;
+    let body = text_of(&preview);
+    assert!(body.contains("Dry run"), "{body}");
+    assert!(body.contains("deals.csv"), "{body}");
+    assert!(body.contains("2 created") || body.contains('2'), "{body}");
+    let ids = button_ids(&preview);
+    assert_eq!(ids.len(), 2, "{preview}");
+    assert!(ids[0].starts_with("import:run:") && ids[1].starts_with("import:cancel:"));
+    // The file came from the fake's CDN, and nothing is written before the click.
+    assert!(rig
+        .fake
+        .requests()
+        .iter()
+        .any(|r| r.method == "GET" && r.path.starts_with("/attachments/")));
+    assert_eq!(count(&pool, "SELECT count(*) FROM deals").await, 0);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM pending_imports").await,
+        1
+    );
+
+    // Import: the click is acknowledged, its message shows progress, then the summary.
+    let ack = rig.interact(button(2, &admin, &ids[0])).await;
+    assert_eq!(ack.json["type"], 6, "acknowledged in place: {}", ack.json);
+    let edits = edits_until(&rig, 2, "finished").await;
+    assert!(edits.len() >= 2, "progress, then the summary: {edits:?}");
+    assert!(
+        text_of(&edits[0].json).contains("Importing"),
+        "{:?}",
+        edits[0].json
+    );
+    let last = &edits[edits.len() - 1].json;
+    assert!(text_of(last).contains("finished"), "{last}");
+    assert!(button_ids(last).is_empty(), "the buttons are gone: {last}");
+    assert!(
+        edits[0].json["embeds"]
+            .as_array()
+            .is_some_and(|e| e.is_empty()),
+        "progress replaces the preview's card: {:?}",
+        edits[0].json
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM deals").await, 2);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM deals WHERE owner_id = 1001").await,
+        2
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM imports WHERE status = 'done'").await,
+        1
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM pending_imports").await,
+        0
+    );
+    rig.stop().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn discord_import_cancel_and_a_rep_is_refused(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    let rep = Caller::rep(1002);
+
+    rig.interact(import_command(&rig, 1, &admin)).await;
+    let (preview, _) = answer_of(&rig, 1).await;
+    let ids = button_ids(&preview);
+    rig.interact(button(2, &admin, &ids[1])).await;
+    let edits = edits_until(&rig, 2, "Cancelled").await;
+    assert!(button_ids(&edits[edits.len() - 1].json).is_empty());
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM pending_imports").await,
+        0
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM deals").await, 0);
+
+    // A rep's upload is refused by the engine, privately, and nothing is kept.
+    let r = rig.interact(import_command(&rig, 3, &rep)).await;
+    assert_eq!(flags(&r) & 64, 64, "{}", r.json);
+    let (refusal, _) = answer_of(&rig, 3).await;
+    assert!(text_of(&refusal).contains("manager"), "{refusal}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM pending_imports").await,
+        0
+    );
+    rig.stop().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn discord_import_downloads_only_from_allowed_hosts_and_within_the_cap(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let rig = Rig::start_configured(fake, pool.clone(), |c| c.import_max_bytes = 1000).await;
+    let admin = Caller::admin(1001);
+    let big = "title,amount\n".to_string() + &"Acme rollout,12000\n".repeat(300);
+
+    // Another origin than the allowed one (localhost, not 127.0.0.1): never fetched.
+    let url = rig
+        .fake
+        .serve_file("deals.csv", DEALS_CSV.as_bytes().to_vec())
+        .replace("127.0.0.1", "localhost");
+    let cases = [
+        (url, DEALS_CSV.len() as u64, "only fetched from Discord"),
+        (
+            "https://evil.example/attachments/1/deals.csv".to_string(),
+            10,
+            "only fetched from Discord",
+        ),
+        // Discord says it is too big: refused before any download.
+        (
+            rig.fake.serve_file("big.csv", big.clone().into_bytes()),
+            big.len() as u64,
+            "files up to",
+        ),
+        // The size Discord reported was small, the file is not: the download stops at the cap.
+        (
+            rig.fake.serve_file("big2.csv", big.clone().into_bytes()),
+            100,
+            "files up to",
+        ),
+    ];
+    for (i, (url, size, says)) in cases.into_iter().enumerate() {
+        let id = 10 + i as u64;
+        let r = rig
+            .interact(command_with_file(
+                id,
+                &admin,
+                "import",
+                Some("file"),
+                vec![],
+                FileOption {
+                    option: "file",
+                    filename: "deals.csv",
+                    url,
+                    size,
+                },
+            ))
+            .await;
+        assert_eq!(flags(&r) & 64, 64, "{}", r.json);
+        let (refusal, _) = answer_of(&rig, id).await;
+        assert!(text_of(&refusal).contains(says), "case {i}: {refusal}");
+    }
+    let gets: Vec<String> = rig
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/attachments/"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        gets,
+        ["/attachments/3/big2.csv"],
+        "only the lying one was fetched"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM pending_imports").await,
+        0
+    );
+    rig.stop().await;
+}
+
+/// Rows of a CSV export (BOM stripped), each as its cells.
+fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    csv::Reader::from_reader(bytes)
+        .records()
+        .map(|r| r.expect("record").iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn discord_export_answers_with_the_file_and_a_rep_gets_their_own(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    let rep = Caller::rep(1002);
+    let other = Caller::rep(1003);
+    for (id, caller) in [(1, &rep), (2, &other)] {
+        rig.interact(command(id, caller, "tasks", Some("list"), vec![]))
+            .await;
+    }
+    let r = rig
+        .interact(command(
+            3,
+            &admin,
+            "settings",
+            Some("visibility"),
+            vec![("mode", STRING, json!("own"))],
+        ))
+        .await;
+    assert_eq!(flags(&r) & 64, 0, "{}", r.json);
+    for (id, title, owner) in [
+        (4, "Rep deal", 1002u64),
+        (5, "Other deal", 1003),
+        (6, "Team deal", 1001),
+    ] {
+        let r = rig
+            .interact(command(
+                id,
+                &admin,
+                "deal",
+                Some("new"),
+                vec![
+                    ("title", STRING, json!(title)),
+                    ("amount", STRING, json!("1k")),
+                    ("owner", 6, json!(owner.to_string())),
+                ],
+            ))
+            .await;
+        assert!(content(&r).contains("D-"), "{}", r.json);
+    }
+
+    let r = rig
+        .interact(command(
+            7,
+            &admin,
+            "export",
+            None,
+            vec![("kind", STRING, json!("deals"))],
+        ))
+        .await;
+    assert_eq!(flags(&r) & 64, 64, "exports are private: {}", r.json);
+    let (message, files) = answer_of(&rig, 7).await;
+    assert_eq!(files.len(), 1, "{message}");
+    assert_eq!(files[0].filename, "deals.csv");
+    let rows = csv_rows(&files[0].bytes);
+    let mut titles: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    titles.sort_unstable();
+    assert_eq!(titles, ["Other deal", "Rep deal", "Team deal"]);
+    let owners: Vec<&str> = rows.iter().map(|r| r[9].as_str()).collect();
+    assert!(
+        owners.contains(&"1002") && owners.contains(&"1003"),
+        "{owners:?}"
+    );
+
+    // Under `visibility own` a rep's export holds their deals only.
+    rig.interact(command(
+        8,
+        &rep,
+        "export",
+        None,
+        vec![("kind", STRING, json!("deals"))],
+    ))
+    .await;
+    let (message, files) = answer_of(&rig, 8).await;
+    assert_eq!(files.len(), 1, "{message}");
+    let rows = csv_rows(&files[0].bytes);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][1], "Rep deal");
+    assert_eq!(rows[0][9], "1002");
+    rig.stop().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn discord_export_over_the_upload_limit_comes_gzipped_in_parts(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let rig = Rig::start_configured(fake, pool.clone(), |c| c.upload_limit = 600).await;
+    let admin = Caller::admin(1001);
+    for id in 1..=12u64 {
+        let title = format!("Deal number {id} for customer {}", id * 7919);
+        rig.interact(command(
+            id,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!(title)),
+                ("amount", STRING, json!("1k")),
+            ],
+        ))
+        .await;
+    }
+    rig.interact(command(
+        20,
+        &admin,
+        "export",
+        None,
+        vec![("kind", STRING, json!("deals"))],
+    ))
+    .await;
+    let (message, files) = answer_of(&rig, 20).await;
+    assert!(!files.is_empty(), "{message}");
+    let mut titles = Vec::new();
+    for f in &files {
+        assert!(
+            f.bytes.len() <= 600,
+            "{} is {} bytes",
+            f.filename,
+            f.bytes.len()
+        );
+        assert!(f.filename.ends_with(".csv.gz"), "{}", f.filename);
+        let mut csv = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&f.bytes[..]), &mut csv)
+            .expect("gzip");
+        titles.extend(csv_rows(&csv).into_iter().map(|r| r[1].clone()));
+    }
+    assert_eq!(titles.len(), 12, "every deal once: {titles:?}");
+    rig.stop().await;
 }

@@ -138,6 +138,8 @@ struct Inner {
     messages_created: u64,
     /// The message id of each interaction token's original response.
     originals: HashMap<String, u64>,
+    /// Files served on GET at their path, as Discord's CDN serves attachments.
+    files: HashMap<String, Vec<u8>>,
 }
 
 /// State shared by the handle and the server tasks.
@@ -396,6 +398,15 @@ impl FakeDiscord {
         self.shared.lock().unknown_channels.insert(channel_id);
     }
 
+    /// Serves `bytes` on GET at `/attachments/{n}/{filename}` of the REST server, as Discord's
+    /// CDN serves an attachment, and returns its URL (on the fake's 127.0.0.1 origin).
+    pub fn serve_file(&self, filename: &str, bytes: Vec<u8>) -> String {
+        let mut s = self.shared.lock();
+        let path = format!("/attachments/{}/{filename}", s.files.len() + 1);
+        s.files.insert(path.clone(), bytes);
+        format!("{}{path}", self.api_base)
+    }
+
     /// The DM channel id the fake hands out for `user_id`.
     pub fn dm_channel_id(user_id: u64) -> u64 {
         DM_CHANNEL_BASE + user_id
@@ -516,14 +527,24 @@ async fn rest_handler(State(shared): State<Arc<Shared>>, req: Request) -> Respon
         files,
         at,
     };
-    let reply = {
+    let (reply, file) = {
         let mut s = shared.lock();
+        let file = (recorded.method == "GET")
+            .then(|| s.files.get(&recorded.path).cloned())
+            .flatten();
         let reply = reply_for(&mut s, &shared.ws_url, &recorded);
         s.requests.push(recorded);
-        reply
+        (reply, file)
     };
     shared.bump();
-    to_response(reply)
+    match file {
+        Some(bytes) => Response::builder()
+            .status(200)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(Body::from(bytes))
+            .expect("file response"),
+        None => to_response(reply),
+    }
 }
 
 /// Splits a multipart body into its `payload_json` (parsed) and its file parts.
@@ -1120,6 +1141,57 @@ pub fn command(
     let mut v = interaction_base(id, 2, caller);
     v.insert("data".into(), command_data(name, sub, options, None, true));
     Value::Object(v)
+}
+
+/// A file option as Discord resolves it: the option names the attachment's id, and
+/// `resolved.attachments` holds its url, name and size.
+pub struct FileOption<'a> {
+    /// The option's name, e.g. "file".
+    pub option: &'a str,
+    /// The attachment's file name.
+    pub filename: &'a str,
+    /// Where Discord says it can be downloaded.
+    pub url: String,
+    /// The size Discord reports, in bytes.
+    pub size: u64,
+}
+
+/// A chat-input command like `command`, with a file option (type 11) added to the
+/// (sub)command's options and resolved like Discord does.
+pub fn command_with_file(
+    id: u64,
+    caller: &Caller,
+    name: &str,
+    sub: Option<&str>,
+    options: Vec<(&str, u8, Value)>,
+    file: FileOption<'_>,
+) -> Value {
+    let mut v = command(id, caller, name, sub, options);
+    let attachment_id = (id + 1_000_000).to_string();
+    let option = json!({"name": file.option, "type": 11, "value": attachment_id});
+    let data = &mut v["data"];
+    match sub {
+        Some(_) => {
+            let leaves = &mut data["options"][0]["options"];
+            if let Some(list) = leaves.as_array_mut() {
+                list.push(option);
+            }
+        }
+        None => {
+            if let Some(list) = data["options"].as_array_mut() {
+                list.push(option);
+            }
+        }
+    }
+    data["resolved"]["attachments"][attachment_id.as_str()] = json!({
+        "id": attachment_id,
+        "filename": file.filename,
+        "size": file.size,
+        "url": file.url,
+        "proxy_url": file.url,
+        "content_type": "text/csv",
+    });
+    v
 }
 
 /// An autocomplete interaction (type 4): like `command` but the option named `focused` has

@@ -11,6 +11,7 @@ mod discord;
 mod export;
 mod i18n;
 mod import;
+mod import_commands;
 mod isolation;
 mod layers;
 mod markup;

@@ -1398,9 +1398,8 @@ const FAKE_FIRST_MESSAGE_ID: i64 = 840000000000000001;
 
 fn sender(fake: &FakeDiscord, store: &Store) -> Sender {
     let config = DiscordConfig {
-        token: "TEST.TOKEN".into(),
-        guild_id: None,
         api_base: Some(fake.api_base()),
+        ..DiscordConfig::new("TEST.TOKEN")
     };
     Sender::new(&config, store.clone()).expect("sender")
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// Every table the schema creates (command_registrations aside, which only the bot writes).
-pub const TABLES: [&str; 24] = [
+pub const TABLES: [&str; 25] = [
     "workspaces",
     "deal_counters",
     "members",
@@ -34,6 +34,7 @@ pub const TABLES: [&str; 24] = [
     "imports",
     "external_ids",
     "import_rows",
+    "pending_imports",
 ];
 
 /// The clock every test starts at: a Tuesday morning, well away from DST changes.

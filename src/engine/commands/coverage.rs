@@ -86,6 +86,10 @@ fn sample(o: &OptionSpec) -> OptionValue {
         kind::USER => OptionValue::User(42),
         kind::CHANNEL => OptionValue::Channel(42),
         kind::ROLE => OptionValue::Role(42),
+        kind::ATTACHMENT => OptionValue::Attachment(crate::engine::manifest::FileValue {
+            filename: "deals.csv".into(),
+            bytes: std::sync::Arc::new(b"title,amount\nAcme,1000\n".to_vec()),
+        }),
         _ => OptionValue::String(
             match o.name.as_str() {
                 "amount" | "price" => "1200",

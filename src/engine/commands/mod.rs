@@ -6,7 +6,9 @@ mod contact;
 #[cfg(test)]
 mod coverage;
 mod deal;
+pub(crate) mod exports;
 mod help;
+pub(crate) mod imports;
 pub(crate) mod lookup;
 pub(crate) mod pipeline;
 mod product;
@@ -127,6 +129,18 @@ pub enum Command {
     Settings(SettingsCommand),
     /// `/undo`
     Undo,
+    /// `/import file`: a dry-run preview and the upload kept for its button.
+    ImportFile(imports::ImportFile),
+    /// The Import button of a preview.
+    ImportRun(i64),
+    /// The Cancel button of a preview.
+    ImportCancel(i64),
+    /// `/import undo`
+    ImportUndo(Option<i64>),
+    /// `/import list`
+    ImportList,
+    /// `/export`
+    Export(exports::ExportInput),
     /// `/help`
     Help(Option<String>),
 }
@@ -288,7 +302,52 @@ pub(crate) fn present<T>(value: Option<T>, name: &str) -> EngineResult<T> {
     })
 }
 
+/// What a command that reads or writes through the store on its own (the importer's batches,
+/// the export's pages) needs from the engine besides the request.
+pub(crate) struct Outside<'a> {
+    pub store: &'a crate::store::Store,
+    /// Called with a reply to show while a long import runs.
+    pub progress: &'a (dyn Fn(Reply) + Send + Sync),
+    /// The largest file a reply may carry.
+    pub upload_limit: usize,
+}
+
 impl Command {
+    /// Whether the command checks permissions in the request's transaction, commits it, and
+    /// then works through the store in transactions of its own ([`Command::run_outside`]).
+    pub(crate) fn works_outside(&self) -> bool {
+        matches!(
+            self,
+            Command::ImportFile(_)
+                | Command::ImportRun(_)
+                | Command::ImportUndo(_)
+                | Command::Export(_)
+        )
+    }
+
+    /// Runs a command that [`works_outside`](Command::works_outside) the request's transaction:
+    /// its checks use `tx`, which it commits before the long part.
+    pub(crate) async fn run_outside(
+        self,
+        tx: Tx,
+        ctx: &Ctx,
+        outside: Outside<'_>,
+    ) -> EngineResult<Reply> {
+        match self {
+            Command::ImportFile(f) => imports::preview(tx, ctx, outside.store, f).await,
+            Command::ImportRun(id) => {
+                imports::run(tx, ctx, outside.store, id, outside.progress).await
+            }
+            Command::ImportUndo(id) => imports::undo(tx, ctx, outside.store, id).await,
+            Command::Export(e) => {
+                exports::run(tx, ctx, outside.store, e, outside.upload_limit).await
+            }
+            other => Err(super::EngineError::Unexpected(anyhow::anyhow!(
+                "{other:?} runs in the request's transaction"
+            ))),
+        }
+    }
+
     /// Parses a validated invocation into a typed command.
     pub(crate) fn parse(inv: &Invocation, args: &Args, ctx: &Ctx) -> EngineResult<Command> {
         let sub = inv.subcommand.as_deref().unwrap_or("");
@@ -377,6 +436,8 @@ impl Command {
             },
             ("settings", _) => Command::Settings(SettingsCommand::parse(sub, args, ctx)?),
             ("undo", _) => Command::Undo,
+            ("import", sub) => imports::parse(sub, args)?,
+            ("export", _) => exports::parse(args)?,
             ("help", _) => Command::Help(text(args, "command")),
             (other, _) => {
                 return Err(super::EngineError::Unexpected(anyhow::anyhow!(
@@ -454,6 +515,14 @@ impl Command {
             Command::TaskSnooze { task, until } => tasks::snooze(tx, ctx, task, until).await,
             Command::Settings(s) => settings::run(tx, ctx, s).await,
             Command::Undo => undo::undo(tx, ctx).await,
+            Command::ImportCancel(id) => imports::cancel(tx, ctx, id).await,
+            Command::ImportList => imports::list(tx, ctx).await,
+            Command::ImportFile(_)
+            | Command::ImportRun(_)
+            | Command::ImportUndo(_)
+            | Command::Export(_) => Err(super::EngineError::Unexpected(anyhow::anyhow!(
+                "a command that works outside the transaction reached execute"
+            ))),
             Command::Help(c) => Ok(help::help(ctx.locale, manifests, c.as_deref())),
         }
     }

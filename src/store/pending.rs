@@ -1,0 +1,97 @@
+//! Uploads waiting for their Import button: `/import` keeps the file here between the preview
+//! and the click, scoped to the workspace and to the member who sent it.
+
+use super::{StoreResult, Tx};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// A file waiting to be imported.
+#[derive(Clone, sqlx::FromRow)]
+pub struct PendingImport {
+    pub id: i64,
+    pub actor_id: i64,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    /// What the command asked for (source, kind), as the engine wrote it.
+    pub options: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for PendingImport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingImport")
+            .field("id", &self.id)
+            .field("actor_id", &self.actor_id)
+            .field("file_name", &self.file_name)
+            .field("bytes", &self.bytes.len())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Tx {
+    /// Keeps an upload for its Import button and clears the workspace's uploads older than
+    /// `expired_before`, so abandoned previews do not pile up. Returns the new id.
+    pub async fn insert_pending_import(
+        &mut self,
+        ws: i64,
+        actor: i64,
+        file_name: &str,
+        bytes: &[u8],
+        options: &Value,
+        now: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        sqlx::query("DELETE FROM pending_imports WHERE workspace_id = $1 AND created_at < $2")
+            .bind(ws)
+            .bind(expired_before)
+            .execute(self.conn())
+            .await?;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO pending_imports (workspace_id, actor_id, file_name, bytes, options, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(ws)
+        .bind(actor)
+        .bind(file_name)
+        .bind(bytes)
+        .bind(options)
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// Removes and returns upload `id` of workspace `ws` if `actor` sent it and it is not
+    /// older than `expired_before`; `None` otherwise (another member's, expired, already
+    /// taken). Taking it in the click's transaction makes a double click import once.
+    pub async fn take_pending_import(
+        &mut self,
+        ws: i64,
+        id: i64,
+        actor: i64,
+        expired_before: DateTime<Utc>,
+    ) -> StoreResult<Option<PendingImport>> {
+        Ok(sqlx::query_as(
+            "DELETE FROM pending_imports
+              WHERE workspace_id = $1 AND id = $2 AND actor_id = $3 AND created_at >= $4
+              RETURNING id, actor_id, file_name, bytes, options, created_at",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(actor)
+        .bind(expired_before)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
+    /// The status of import `id` of `ws` (`running`, `done`, `undone`), if there is one.
+    pub async fn import_status(&mut self, ws: i64, id: i64) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT status FROM imports WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?,
+        )
+    }
+}
