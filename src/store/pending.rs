@@ -84,14 +84,16 @@ impl Tx {
         .await?)
     }
 
-    /// The status of import `id` of `ws` (`running`, `done`, `undone`), if there is one.
-    pub async fn import_status(&mut self, ws: i64, id: i64) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT status FROM imports WHERE workspace_id = $1 AND id = $2")
-                .bind(ws)
-                .bind(id)
-                .fetch_optional(self.conn())
-                .await?,
+    /// Import `id` of `ws`, if there is one.
+    pub async fn import_record(&mut self, ws: i64, id: i64) -> StoreResult<Option<super::ImportRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, actor_id, files, status, created, updated, matched, refused, started_at, heartbeat_at,
+                    finished_at, undone_at
+             FROM imports WHERE workspace_id = $1 AND id = $2",
         )
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(self.conn())
+        .await?)
     }
 }

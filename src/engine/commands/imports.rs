@@ -267,15 +267,16 @@ pub(crate) async fn undo(
             .imports(ctx.ws_id(), 100)
             .await?
             .into_iter()
-            .find(|i| i.actor_id == ctx.actor && i.status == "done")
+            .find(|i| i.actor_id == ctx.actor && i.undoable(ctx.now))
             .map(|i| i.id)
             .ok_or_else(|| EngineError::NotFound(Msg::new("import.nothing_to_undo")))?,
     };
     // What the undo itself would refuse is refused here, before the request commits.
-    let refusal = match tx.import_status(ctx.ws_id(), id).await?.as_deref() {
+    let refusal = match tx.import_record(ctx.ws_id(), id).await? {
         None => Some(UndoRefusal::Unknown(id)),
-        Some("undone") => Some(UndoRefusal::AlreadyUndone(id)),
-        Some("running") => Some(UndoRefusal::Running(id)),
+        Some(r) if r.status == "undone" => Some(UndoRefusal::AlreadyUndone(id)),
+        // One still running cannot go; one that stopped midway can.
+        Some(r) if !r.undoable(ctx.now) => Some(UndoRefusal::Running(id)),
         Some(_) => None,
     };
     if let Some(refusal) = refusal {
