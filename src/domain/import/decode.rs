@@ -152,14 +152,49 @@ pub fn sniff(text: &str) -> u8 {
 
 /// The csv reader every delimited file is read with: no header handling (the first record is
 /// the header, read like the others) and records of any width, which the row reader refuses
-/// one by one.
-pub fn csv_builder(delimiter: u8) -> csv::ReaderBuilder {
+/// one by one. Records end at `\n`, so that the csv crate's line numbers are right for
+/// Excel's CRLF files (with its CRLF terminator a record after `\r\n` is placed a line too
+/// early); the `\r` left on a record's last cell is taken off by [`record_cells`]. Only a file
+/// whose `sample` (its start) has `\r` and no `\n` at all, an old Mac file, ends records at
+/// `\r`.
+pub fn csv_builder(delimiter: u8, sample: &str) -> csv::ReaderBuilder {
     let mut builder = csv::ReaderBuilder::new();
     builder
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true);
+    if sample.contains('\n') || !sample.contains('\r') {
+        builder.terminator(csv::Terminator::Any(b'\n'));
+    }
     builder
+}
+
+/// A record's cells, without the `\r` of a CRLF line end.
+pub fn record_cells(record: &csv::StringRecord) -> Vec<super::RawCell<'_>> {
+    let last = record.len().saturating_sub(1);
+    record
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| {
+            let cell = if i == last {
+                cell.strip_suffix('\r').unwrap_or(cell)
+            } else {
+                cell
+            };
+            super::RawCell::Text(cell)
+        })
+        .collect()
+}
+
+/// The header record's names.
+pub fn record_header(record: &csv::StringRecord) -> Vec<String> {
+    record_cells(record)
+        .into_iter()
+        .map(|c| match c {
+            super::RawCell::Text(t) => t.to_string(),
+            _ => String::new(),
+        })
+        .collect()
 }
 
 /// A csv error as a file error, at the line it happened on.

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::domain::money::{Currency, MoneyError};
-pub use decode::{bom, csv_builder, csv_error, sniff, EncodingCheck};
+pub use decode::{bom, csv_builder, csv_error, record_cells, record_header, sniff, EncodingCheck};
 pub use headers::{Mapping, Override, Signature, SIGNATURES};
 pub use stream::{is_blank, ColumnScan, Decided, RawCell, RowReader};
 
@@ -332,7 +332,7 @@ pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError>
     let (text, encoding) = decode::decode(bytes)?;
     let delimiter = decode::sniff(&text);
     let records = || {
-        decode::csv_builder(delimiter)
+        decode::csv_builder(delimiter, &text)
             .from_reader(text.as_bytes())
             .into_records()
             .map(|r| {
@@ -344,14 +344,14 @@ pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError>
 
     let mut pass = records();
     let headers: Vec<String> = match pass.next() {
-        Some(header) => header?.1.iter().map(str::to_string).collect(),
+        Some(header) => record_header(&header?.1),
         None => return Err(FileError::Empty),
     };
-    let mapping = headers::map(&headers, options.source, options.kind, &options.overrides)?;
+    let mapping = map_headers(&headers, options)?;
     let mut scan = ColumnScan::new(&mapping, Some(delimiter));
     for record in pass {
         let (line, record) = record?;
-        scan.feed(line, &raw(&record));
+        scan.feed(line, &record_cells(&record));
     }
     let decided = scan.finish(&headers, options)?;
     let date_order = decided.date_order;
@@ -361,7 +361,7 @@ pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError>
     let mut refused = Vec::new();
     for record in records().skip(1) {
         let (line, record) = record?;
-        match reader.read(line, &raw(&record)) {
+        match reader.read(line, &record_cells(&record)) {
             Some(Ok(row)) => rows.push(row),
             Some(Err(errors)) => refused.extend(errors),
             None => {}
@@ -378,9 +378,10 @@ pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError>
     })
 }
 
-/// A text record's cells.
-fn raw(record: &csv::StringRecord) -> Vec<RawCell<'_>> {
-    record.iter().map(RawCell::Text).collect()
+/// What each column of a file with these headers means, by the caller's source, kind and
+/// overrides, else by each system's header set and the aliases.
+pub fn map_headers(headers: &[String], options: &ReadOptions) -> Result<Mapping, FileError> {
+    headers::map(headers, options.source, options.kind, &options.overrides)
 }
 
 /// salesbot's export writes `'` before a cell that would start a formula (`engine/export.rs`
