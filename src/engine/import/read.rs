@@ -314,14 +314,13 @@ fn text(
     skip: usize,
     count: Option<Arc<AtomicU64>>,
 ) -> Result<Box<dyn Read + Send>, FileError> {
-    let raw: Box<dyn Read + Send> = match count {
+    let mut raw: Box<dyn Read + Send> = match count {
         Some(count) => Box::new(Counting {
             inner: origin.open()?,
             count,
         }),
         None => origin.open()?,
     };
-    let mut raw = raw;
     let mut skipped = vec![0u8; skip];
     fill(&mut raw, &mut skipped)?;
     Ok(match encoding {
