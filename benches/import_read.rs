@@ -81,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         size as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+    let generator_peak = status("VmHWM:");
     // Peak memory from here on: the generator's buffers are not the reader's.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = status("VmRSS:");
@@ -108,7 +109,8 @@ fn main() -> anyhow::Result<()> {
         size as f64 / 1e6 / elapsed
     );
     println!(
-        "resident memory: {:.1} MB before reading, peak {:.1} MB while reading a {:.1} MB file (limit 150 MB); {} cores",
+        "resident memory: {:.1} MB peak while generating, {:.1} MB before reading, peak {:.1} MB while reading a {:.1} MB file (limit 150 MB); {} cores",
+        mb(generator_peak),
         mb(before),
         mb(peak),
         size as f64 / 1e6,
