@@ -1,6 +1,6 @@
 //! The terminal's two ways in: the interactive read loop of `salesbot console`, and
 //! `salesbot report`, which asks the engine for one report as the server's operator and prints
-//! it as text or JSON; and `salesbot export`, which writes a workspace's records as CSV.
+//! it as text or JSON; and `salesbot export`, which writes a workspace's records as CSV or xlsx.
 
 use super::{render_text, Console, Output, Target, CONSOLE_CHANNEL};
 use crate::domain::locale::Locale;
@@ -217,6 +217,17 @@ pub enum ExportFormat {
     /// RFC 4180 CSV in UTF-8.
     #[default]
     Csv,
+    /// An Excel workbook, one sheet; `--kind all` writes one workbook per kind.
+    Xlsx,
+}
+
+impl From<ExportFormat> for export::ExportFormat {
+    fn from(f: ExportFormat) -> export::ExportFormat {
+        match f {
+            ExportFormat::Csv => export::ExportFormat::Csv,
+            ExportFormat::Xlsx => export::ExportFormat::Xlsx,
+        }
+    }
 }
 
 /// What `salesbot export` was asked for (its command-line arguments, parsed by clap).
@@ -243,7 +254,7 @@ pub struct ExportQuery {
 /// 0 when every row was written, 1 when nothing was (unknown workspace, a bad option, a write
 /// that failed; a file is only put in place once complete). Messages go to stderr.
 pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32> {
-    let ExportFormat::Csv = query.format;
+    let format = export::ExportFormat::from(query.format);
     let options = ExportOptions {
         bom: query.bom,
         owner: None,
@@ -265,16 +276,34 @@ pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32>
             return Ok(1);
         }
         (None, _) => {
-            let stdout = std::io::stdout().lock();
             let kind = kinds[0];
-            let written = export::export(
-                store,
-                query.workspace,
-                kind,
-                options,
-                std::io::BufWriter::new(stdout),
-            )
-            .await;
+            let written = match format {
+                export::ExportFormat::Csv => {
+                    let stdout = std::io::stdout().lock();
+                    export::export(
+                        store,
+                        query.workspace,
+                        kind,
+                        options,
+                        std::io::BufWriter::new(stdout),
+                    )
+                    .await
+                }
+                export::ExportFormat::Xlsx => {
+                    match export::export_xlsx(store, query.workspace, kind, options).await {
+                        Ok((bytes, n)) => {
+                            use std::io::Write as _;
+                            let mut stdout = std::io::stdout().lock();
+                            stdout
+                                .write_all(&bytes)
+                                .and_then(|()| stdout.flush())
+                                .map(|()| n)
+                                .map_err(ExportError::from)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            };
             written.map(|n| vec![(kind, n, "stdout".to_string())])
         }
         (Some(out), ExportChoice::All) => {
@@ -284,8 +313,8 @@ pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32>
                 let mut done = Vec::new();
                 let mut failed = None;
                 for kind in kinds {
-                    let path = out.join(format!("{}.csv", kind.name()));
-                    match export_file(store, query.workspace, kind, options, &path).await {
+                    let path = out.join(format!("{}.{}", kind.name(), format.extension()));
+                    match export_file(store, query.workspace, kind, format, options, &path).await {
                         Ok(n) => done.push((kind, n, path.display().to_string())),
                         Err(e) => {
                             failed = Some(e);
@@ -298,7 +327,7 @@ pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32>
         }
         (Some(path), _) => {
             let kind = kinds[0];
-            export_file(store, query.workspace, kind, options, path)
+            export_file(store, query.workspace, kind, format, options, path)
                 .await
                 .map(|n| vec![(kind, n, path.display().to_string())])
         }
@@ -344,6 +373,7 @@ async fn export_file(
     store: &crate::store::Store,
     ws: i64,
     kind: ExportKind,
+    format: export::ExportFormat,
     options: ExportOptions,
     path: &std::path::Path,
 ) -> Result<u64, ExportError> {
@@ -351,7 +381,20 @@ async fn export_file(
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
     let file = std::fs::File::create(&partial)?;
-    let result = export::export(store, ws, kind, options, std::io::BufWriter::new(file)).await;
+    let result = match format {
+        export::ExportFormat::Csv => {
+            export::export(store, ws, kind, options, std::io::BufWriter::new(file)).await
+        }
+        export::ExportFormat::Xlsx => {
+            drop(file);
+            match export::export_xlsx(store, ws, kind, options).await {
+                Ok((bytes, n)) => std::fs::write(&partial, bytes)
+                    .map(|()| n)
+                    .map_err(Into::into),
+                Err(e) => Err(e),
+            }
+        }
+    };
     match result {
         Ok(n) => {
             std::fs::rename(&partial, path)?;

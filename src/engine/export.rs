@@ -1,5 +1,6 @@
-//! Export: a workspace's deals, contacts, companies or activities as salesbot's own CSV,
-//! streamed page by page from the store, whatever the front-end that asked for it.
+//! Export: a workspace's deals, contacts, companies or activities as salesbot's own CSV (or the
+//! same cells in an Excel workbook), streamed page by page from the store, whatever the
+//! front-end that asked for it.
 //!
 //! The file is made to survive a spreadsheet: RFC 4180 quoting (the `csv` crate), an optional
 //! UTF-8 BOM so Excel reads non-ASCII text as UTF-8, and text cells that a spreadsheet would run
@@ -132,17 +133,167 @@ pub enum ExportError {
     Write(#[from] csv::Error),
     #[error("cannot write the file: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot write the workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("more than {0} rows do not fit in a worksheet; export as CSV")]
+    TooManyRows(u64),
 }
 
-/// Writes every `kind` record of workspace `ws` to `out` and returns how many rows it wrote
-/// (the header aside). Reads in pages keyed by id inside one transaction, so memory holds one
-/// page and no row is skipped or repeated.
+/// Writes every `kind` record of workspace `ws` to `out` as CSV and returns how many rows it
+/// wrote (the header aside). Reads in pages keyed by id inside one transaction, so memory
+/// holds one page and no row is skipped or repeated.
 pub async fn export<W: Write>(
     store: &Store,
     ws: i64,
     kind: ExportKind,
     options: ExportOptions,
-    mut out: W,
+    out: W,
+) -> Result<u64, ExportError> {
+    // Nothing is written before the workspace is known to exist.
+    let mut out = Some(out);
+    let mut writer = None;
+    let written = pages(store, ws, kind, options, |records| {
+        if let Some(mut out) = out.take() {
+            if options.bom {
+                out.write_all("\u{feff}".as_bytes())?;
+            }
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(kind.header())?;
+            writer = Some(w);
+        }
+        let Some(writer) = writer.as_mut() else {
+            return Ok(());
+        };
+        for record in records {
+            writer.write_record(record)?;
+        }
+        Ok(())
+    })
+    .await?;
+    if let Some(mut writer) = writer {
+        writer.flush()?;
+    }
+    Ok(written)
+}
+
+/// The file formats an export is written in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExportFormat {
+    #[default]
+    Csv,
+    Xlsx,
+}
+
+impl ExportFormat {
+    /// The file name extension (`deals.xlsx`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// The most rows a worksheet holds (the header is the 1,048,576th).
+pub const XLSX_MAX_ROWS: u64 = 1_048_575;
+
+/// Every `kind` record of workspace `ws` as an Excel workbook: one sheet named after the kind,
+/// a bold header row, the same columns and cell texts as the CSV, amounts as numbers (exact:
+/// every amount under the cap has at most 15 significant digits, which a double and Excel
+/// both hold). Ids stay text, since a Discord id is past what a spreadsheet's number keeps.
+/// Rows stream to a temporary file (rust_xlsxwriter's constant memory mode), not memory.
+/// Returns the workbook and the number of rows. More rows than a sheet holds is an error.
+pub async fn export_xlsx(
+    store: &Store,
+    ws: i64,
+    kind: ExportKind,
+    options: ExportOptions,
+) -> Result<(Vec<u8>, u64), ExportError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let sheet = book.add_worksheet_with_constant_memory();
+    sheet.set_name(kind.name())?;
+    for (c, h) in kind.header().iter().enumerate() {
+        sheet.write_string_with_format(0, col(c)?, *h, &bold)?;
+    }
+    let amount = kind.header().iter().position(|h| *h == "amount");
+    let mut row = 0u32;
+    let written = pages(store, ws, kind, options, |records| {
+        for record in records {
+            row += 1;
+            if u64::from(row) > XLSX_MAX_ROWS {
+                return Err(ExportError::TooManyRows(XLSX_MAX_ROWS));
+            }
+            for (c, cell) in record.iter().enumerate() {
+                if cell.is_empty() {
+                    continue;
+                }
+                match amount_number(amount, c, cell) {
+                    Some((n, decimals)) => {
+                        let format = Format::new().set_num_format(match decimals {
+                            0 => "0",
+                            1 => "0.0",
+                            2 => "0.00",
+                            _ => "0.000",
+                        });
+                        sheet.write_number_with_format(row, col(c)?, n, &format)?;
+                    }
+                    None => {
+                        sheet.write_string(row, col(c)?, cell)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok((book.save_to_buffer()?, written))
+}
+
+/// A column index as the writer's.
+fn col(c: usize) -> Result<u16, ExportError> {
+    u16::try_from(c).map_err(|_| ExportError::TooManyRows(XLSX_MAX_ROWS))
+}
+
+/// The amount column's cell as the number it is and its decimals; `format_major` wrote it,
+/// so it is `digits[.digits]` and parses to the nearest double, which prints back the same.
+fn amount_number(amount: Option<usize>, c: usize, cell: &str) -> Option<(f64, usize)> {
+    if amount != Some(c) {
+        return None;
+    }
+    let decimals = cell.split_once('.').map_or(0, |(_, f)| f.len());
+    cell.parse().ok().map(|n| (n, decimals))
+}
+
+/// An export in `format`, whole, as bytes: what a front-end sends as a file. Returns the bytes
+/// and the number of rows.
+pub async fn export_bytes(
+    store: &Store,
+    ws: i64,
+    kind: ExportKind,
+    format: ExportFormat,
+    options: ExportOptions,
+) -> Result<(Vec<u8>, u64), ExportError> {
+    match format {
+        ExportFormat::Csv => {
+            let mut out = Vec::new();
+            let n = export(store, ws, kind, options, &mut out).await?;
+            Ok((out, n))
+        }
+        ExportFormat::Xlsx => export_xlsx(store, ws, kind, options).await,
+    }
+}
+
+/// Reads every `kind` record of workspace `ws` page by page, keyed by id inside one
+/// transaction, and hands each page's records (cell texts in header order) to `sink`.
+/// Returns how many records there were.
+async fn pages(
+    store: &Store,
+    ws: i64,
+    kind: ExportKind,
+    options: ExportOptions,
+    mut sink: impl FnMut(&[Vec<String>]) -> Result<(), ExportError>,
 ) -> Result<u64, ExportError> {
     let mut tx = store.begin().await?;
     let workspace = tx
@@ -150,11 +301,6 @@ pub async fn export<W: Write>(
         .await?
         .ok_or(ExportError::UnknownWorkspace(ws))?;
     let zone = Zone(workspace.timezone.parse().unwrap_or(Tz::UTC));
-    if options.bom {
-        out.write_all("\u{feff}".as_bytes())?;
-    }
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(kind.header())?;
     let (mut after, mut written) = (0i64, 0u64);
     loop {
         let (last, records) = match kind {
@@ -190,16 +336,13 @@ pub async fn export<W: Write>(
                 (rows.last().map(|r| r.id), records)
             }
         };
-        for record in &records {
-            writer.write_record(record)?;
-        }
+        sink(&records)?;
         written += records.len() as u64;
         match last {
             Some(id) if records.len() as i64 == PAGE_SIZE => after = id,
             _ => break,
         }
     }
-    writer.flush()?;
     tx.commit().await?;
     Ok(written)
 }
@@ -345,6 +488,25 @@ fn activity_record(r: &ExportActivityRow, zone: Zone) -> Vec<String> {
         text(&r.summary),
         r.satisfaction.map(|s| s.to_string()).unwrap_or_default(),
     ]
+}
+
+// The Discord front-end runs an export inside a spawned task.
+#[allow(dead_code)]
+fn exports_are_send(store: &Store) {
+    fn send<T: Send>(_: T) {}
+    send(export_xlsx(
+        store,
+        1,
+        ExportKind::Deals,
+        ExportOptions::default(),
+    ));
+    send(export(
+        store,
+        1,
+        ExportKind::Deals,
+        ExportOptions::default(),
+        Vec::new(),
+    ));
 }
 
 #[cfg(test)]

@@ -208,6 +208,21 @@ pub enum UndoRefusal {
     Running(i64),
 }
 
+impl super::Store {
+    /// Refreshes the planner's statistics of the tables an import writes. A table that grew
+    /// from a handful of rows to many thousands inside one import keeps plans made for the
+    /// handful (foreign-key checks, keyset pages) until its statistics move; autovacuum gets
+    /// there in its own time. Best effort: a database user who may not analyze just waits for
+    /// autovacuum.
+    pub async fn analyze_import_tables(&self) {
+        let sql = "ANALYZE companies, contacts, deals, stage_changes, deal_products, products, activities,
+                   external_ids, import_rows";
+        if let Err(e) = sqlx::query(sql).execute(self.pool()).await {
+            tracing::warn!(error = %e, "could not refresh statistics after an import batch");
+        }
+    }
+}
+
 impl Tx {
     /// Starts an import record.
     pub async fn begin_import(

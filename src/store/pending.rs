@@ -85,7 +85,11 @@ impl Tx {
     }
 
     /// Import `id` of `ws`, if there is one.
-    pub async fn import_record(&mut self, ws: i64, id: i64) -> StoreResult<Option<super::ImportRow>> {
+    pub async fn import_record(
+        &mut self,
+        ws: i64,
+        id: i64,
+    ) -> StoreResult<Option<super::ImportRow>> {
         Ok(sqlx::query_as(
             "SELECT id, actor_id, files, status, created, updated, matched, refused, started_at, heartbeat_at,
                     finished_at, undone_at

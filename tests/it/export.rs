@@ -374,3 +374,143 @@ async fn an_export_is_recognised_by_the_import_as_salesbot_s_own(pool: PgPool) {
     assert_eq!(table.rows.len(), 2);
     assert!(table.refused.is_empty(), "{:?}", table.refused);
 }
+
+/// The xlsx export holds the CSV's cells (amounts as numbers of the same value), one bold
+/// header row in a sheet named after the kind, and reads back through the importer as
+/// salesbot's own file; `--kind all --format xlsx` writes one workbook per kind.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_xlsx_export_holds_the_csv_cells(pool: PgPool) {
+    use calamine::{Data, Reader};
+    use salesbot::domain::import::{Kind, ReadOptions, Source};
+    use salesbot::engine::export::{export_bytes as bytes_in, ExportFormat as Format};
+    use salesbot::engine::import::{FileReader, Input, ReadSettings};
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:\"Acme - 200 seats\" amount:1234.50 company:Acme")
+        .await;
+    h.ok("/deal new title:=cmd|calc amount:99.99 company:华为")
+        .await;
+    h.ok("/deal new title:Round amount:12k").await;
+    let store = Store::from_pool(pool.clone());
+    for kind in ExportKind::ALL {
+        let csv_bytes = export_bytes(&pool, 1, kind, ExportOptions::default()).await;
+        let csv_rows = {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(&csv_bytes[..]);
+            reader
+                .records()
+                .map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        };
+        let (xlsx, n) = bytes_in(&store, 1, kind, Format::Xlsx, ExportOptions::default())
+            .await
+            .expect("xlsx export");
+        assert_eq!(n as usize, csv_rows.len() - 1);
+        let mut book =
+            calamine::open_workbook_auto_from_rs(std::io::Cursor::new(xlsx)).expect("a workbook");
+        assert_eq!(book.sheet_names(), [kind.name()]);
+        let range = book.worksheet_range(kind.name()).expect("the sheet");
+        let cells: Vec<Vec<String>> = range
+            .rows()
+            .map(|row| {
+                let mut texts: Vec<String> = row
+                    .iter()
+                    .enumerate()
+                    .map(|(c, cell)| match cell {
+                        Data::Empty => String::new(),
+                        Data::String(s) => s.clone(),
+                        Data::Float(f) => {
+                            assert_eq!(kind.header()[c], "amount", "only amounts are numbers");
+                            format!("{f:.2}")
+                        }
+                        other => panic!("unexpected cell {other:?}"),
+                    })
+                    .collect();
+                texts.resize(kind.header().len(), String::new());
+                texts
+            })
+            .collect();
+        assert_eq!(cells, csv_rows, "{}", kind.name());
+    }
+
+    let (xlsx, _) = bytes_in(
+        &store,
+        1,
+        ExportKind::Deals,
+        Format::Xlsx,
+        ExportOptions::default(),
+    )
+    .await
+    .unwrap();
+    let currency = salesbot::domain::money::Currency::parse("USD").expect("USD");
+    let mut reader = FileReader::open(
+        Input::Bytes {
+            name: "deals.xlsx".into(),
+            bytes: xlsx,
+        },
+        &ReadSettings {
+            options: ReadOptions::new(currency),
+            sheet: None,
+        },
+    )
+    .expect("the workbook reads");
+    assert_eq!(
+        (
+            reader.info.format,
+            reader.info.mapping.source,
+            reader.info.mapping.kind
+        ),
+        ("xlsx", Source::Salesbot, Kind::Deals)
+    );
+    let batch = reader.next_batch(100).unwrap().expect("rows");
+    assert!(batch.refused.is_empty(), "{:?}", batch.refused);
+    let amounts: Vec<_> = batch
+        .rows
+        .iter()
+        .map(|r| {
+            r.cells
+                .get(&salesbot::domain::import::Field::Amount)
+                .cloned()
+        })
+        .collect();
+    use salesbot::domain::import::Cell;
+    assert_eq!(
+        amounts,
+        [
+            Some(Cell::Money(123_450)),
+            Some(Cell::Money(9_999)),
+            Some(Cell::Money(1_200_000))
+        ]
+    );
+    assert_eq!(
+        batch.rows[1].text(salesbot::domain::import::Field::Title),
+        Some("=cmd|calc")
+    );
+
+    let engine = Engine::new(Store::from_pool(pool.clone())).unwrap();
+    let dir = std::env::temp_dir().join(format!("salesbot-export-xlsx-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let query = ExportQuery {
+        workspace: 1,
+        kind: ExportChoice::All,
+        format: ExportFormat::Xlsx,
+        bom: false,
+        out: Some(dir.clone()),
+    };
+    assert_eq!(salesbot::console::export(&engine, &query).await.unwrap(), 0);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "activities.xlsx",
+            "companies.xlsx",
+            "contacts.xlsx",
+            "deals.xlsx"
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

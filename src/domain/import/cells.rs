@@ -20,32 +20,39 @@ fn slashed(value: &str) -> Option<(u32, u32, i32)> {
     Some((a.parse().ok()?, b.parse().ok()?, y.parse().ok()?))
 }
 
-/// What a whole column says about day/month order: `Ok(None)` when no value is written that
-/// way, an error naming the evidence when the column contradicts itself or never decides.
-pub(super) fn date_order<'a>(
-    values: impl Iterator<Item = (u64, &'a str)>,
-) -> Result<Option<DateOrder>, OrderMiss> {
-    let mut any = None;
-    let mut day_first = None;
-    let mut month_first = None;
-    for (line, value) in values {
+/// What a whole column says about day/month order, fed one value at a time: a value with a
+/// part over 12 before the year says which part is the day.
+#[derive(Debug, Clone, Default)]
+pub(super) struct DateScan {
+    example: Option<String>,
+    day_first: Option<u64>,
+    month_first: Option<u64>,
+}
+
+impl DateScan {
+    pub(super) fn feed(&mut self, line: u64, value: &str) {
         let Some((a, b, _)) = slashed(value) else {
-            continue;
+            return;
         };
-        any.get_or_insert_with(|| value.trim().to_string());
+        self.example.get_or_insert_with(|| value.trim().to_string());
         if a > 12 {
-            day_first.get_or_insert(line);
+            self.day_first.get_or_insert(line);
         }
         if b > 12 {
-            month_first.get_or_insert(line);
+            self.month_first.get_or_insert(line);
         }
     }
-    match (any, day_first, month_first) {
-        (None, _, _) => Ok(None),
-        (Some(_), Some(day), Some(month)) => Err(OrderMiss::Conflict { day, month }),
-        (Some(_), Some(_), None) => Ok(Some(DateOrder::DayFirst)),
-        (Some(_), None, Some(_)) => Ok(Some(DateOrder::MonthFirst)),
-        (Some(example), None, None) => Err(OrderMiss::Ambiguous { example }),
+
+    /// `Ok(None)` when no value is written that way, an error naming the evidence when the
+    /// column contradicts itself or never decides.
+    pub(super) fn finish(self) -> Result<Option<DateOrder>, OrderMiss> {
+        match (self.example, self.day_first, self.month_first) {
+            (None, _, _) => Ok(None),
+            (Some(_), Some(day), Some(month)) => Err(OrderMiss::Conflict { day, month }),
+            (Some(_), Some(_), None) => Ok(Some(DateOrder::DayFirst)),
+            (Some(_), None, Some(_)) => Ok(Some(DateOrder::MonthFirst)),
+            (Some(example), None, None) => Err(OrderMiss::Ambiguous { example }),
+        }
     }
 }
 
@@ -88,19 +95,24 @@ pub(super) fn date(value: &str, order: Option<DateOrder>) -> Result<CellDate, Ce
             .ok_or_else(bad);
     }
     if v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        if let Ok(serial) = v.parse::<f64>() {
-            if (1.0..=EXCEL_MAX).contains(&serial) {
-                let epoch = NaiveDate::from_ymd_opt(1899, 12, 30).ok_or_else(bad)?;
-                // Within 1..=EXCEL_MAX, so the whole days fit.
-                let days = serial.trunc() as u64;
-                return epoch
-                    .checked_add_days(chrono::Days::new(days))
-                    .map(CellDate::Day)
-                    .ok_or_else(bad);
-            }
+        if let Ok(n) = v.parse::<f64>() {
+            return serial(n).ok_or_else(bad);
         }
     }
     Err(bad())
+}
+
+/// An Excel serial day number as its day (the time of day, the fraction, is dropped).
+pub(super) fn serial(n: f64) -> Option<CellDate> {
+    if !(1.0..=EXCEL_MAX).contains(&n) {
+        return None;
+    }
+    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30)?;
+    // Within 1..=EXCEL_MAX, so the whole days fit.
+    let days = n.trunc() as u64;
+    epoch
+        .checked_add_days(chrono::Days::new(days))
+        .map(CellDate::Day)
 }
 
 /// `1.234,56` or `12,5`: the shape of a decimal-comma amount, with or without dot grouping.
@@ -122,14 +134,42 @@ fn comma_shaped(value: &str) -> bool {
             .all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Whether an amount column writes decimal commas: in a `;` file any comma says so; elsewhere
-/// every amount must have that shape, so a quoted `1,250` in a comma file stays one thousand.
-pub(super) fn decimal_comma<'a>(values: impl Iterator<Item = &'a str>, delimiter: u8) -> bool {
-    let values: Vec<&str> = values.filter(|v| !v.trim().is_empty()).collect();
-    if delimiter == b';' {
-        values.iter().any(|v| v.contains(','))
-    } else {
-        !values.is_empty() && values.iter().all(|v| comma_shaped(v))
+/// Whether an amount column writes decimal commas, fed one value at a time: in a `;` file any
+/// comma says so; elsewhere every amount must have that shape, so a quoted `1,250` in a comma
+/// file stays one thousand.
+#[derive(Debug, Clone)]
+pub(super) struct CommaScan {
+    semicolon: bool,
+    any: bool,
+    any_comma: bool,
+    all_shaped: bool,
+}
+
+impl CommaScan {
+    pub(super) fn new(semicolon: bool) -> CommaScan {
+        CommaScan {
+            semicolon,
+            any: false,
+            any_comma: false,
+            all_shaped: true,
+        }
+    }
+
+    pub(super) fn feed(&mut self, value: &str) {
+        if value.trim().is_empty() {
+            return;
+        }
+        self.any = true;
+        self.any_comma |= value.contains(',');
+        self.all_shaped &= comma_shaped(value);
+    }
+
+    pub(super) fn finish(self) -> bool {
+        if self.semicolon {
+            self.any_comma
+        } else {
+            self.any && self.all_shaped
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 mod cells;
 mod decode;
 pub mod headers;
+mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -19,7 +20,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::domain::money::{Currency, MoneyError};
+pub use decode::{bom, csv_builder, csv_error, record_cells, record_header, sniff, EncodingCheck};
 pub use headers::{Mapping, Override, Signature, SIGNATURES};
+pub use stream::{is_blank, ColumnScan, Decided, RawCell, RowReader};
 
 /// How the file's bytes were written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +250,12 @@ pub struct RowError {
 pub enum FileError {
     #[error("the file is empty")]
     Empty,
+    #[error("cannot read the file: {0}")]
+    Unreadable(String),
+    #[error("cannot read the workbook: {0}")]
+    Workbook(String),
+    #[error("the workbook has no sheet '{sheet}'; its sheets are {}", .sheets.join(", "))]
+    UnknownSheet { sheet: String, sheets: Vec<String> },
     #[error("the file is not valid {}", .encoding.label())]
     Undecodable { encoding: FileEncoding },
     #[error("line {line}: {reason}")]
@@ -317,121 +326,45 @@ pub struct Table {
 
 /// Reads a delimited text file's bytes into a [`Table`]. A file-wide problem (encoding, no
 /// header, a column whose dates cannot be ordered) is an error; a bad row is a refusal in the
-/// table and the other rows go on.
+/// table and the other rows go on. The same two passes the engine's streaming reader makes,
+/// over a file already in memory.
 pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError> {
     let (text, encoding) = decode::decode(bytes)?;
     let delimiter = decode::sniff(&text);
-    let (headers, records) = decode::records(&text, delimiter)?;
-    let mapping = headers::map(&headers, options.source, options.kind, &options.overrides)?;
-    let column = |i: usize| {
-        records
-            .iter()
-            .filter_map(move |r| r.cells.get(i).map(|c| (r.line, c.as_str())))
+    let records = || {
+        decode::csv_builder(delimiter, &text)
+            .from_reader(text.as_bytes())
+            .into_records()
+            .map(|r| {
+                let record = r.map_err(|e| decode::csv_error(&e))?;
+                let line = record.position().map_or(0, csv::Position::line);
+                Ok::<_, FileError>((line, record))
+            })
     };
 
-    let mut orders: Vec<(usize, Option<DateOrder>)> = Vec::new();
-    let mut ambiguous = None;
-    let mut decided = options.date_order;
-    for (i, _) in mapping.columns.iter().filter(|(_, f)| f.is_date()) {
-        match cells::date_order(column(*i)) {
-            Ok(order) => {
-                decided = decided.or(order);
-                orders.push((*i, order));
-            }
-            Err(cells::OrderMiss::Conflict { day, month }) => {
-                return Err(FileError::DateOrderConflict {
-                    column: headers[*i].clone(),
-                    day_first_line: day,
-                    month_first_line: month,
-                })
-            }
-            Err(cells::OrderMiss::Ambiguous { example }) => {
-                ambiguous.get_or_insert((*i, example));
-                orders.push((*i, None));
-            }
-        }
-    }
-    // A column that never decides takes the order another date column of the file shows
-    // (or the caller named); with neither it is refused, never guessed.
-    if let Some((i, example)) = ambiguous {
-        if decided.is_none() {
-            return Err(FileError::AmbiguousDates {
-                column: headers[i].clone(),
-                example,
-            });
-        }
-    }
-    let order_of = |i: usize| {
-        orders
-            .iter()
-            .find(|(c, _)| *c == i)
-            .and_then(|(_, o)| *o)
-            .or(decided)
+    let mut pass = records();
+    let headers: Vec<String> = match pass.next() {
+        Some(header) => record_header(&header?.1),
+        None => return Err(FileError::Empty),
     };
-    let comma: Vec<(usize, bool)> = mapping
-        .columns
-        .iter()
-        .filter(|(_, f)| matches!(f, Field::Amount | Field::Price))
-        .map(|(i, _)| {
-            (
-                *i,
-                cells::decimal_comma(column(*i).map(|(_, v)| v), delimiter),
-            )
-        })
-        .collect();
+    let mapping = map_headers(&headers, options)?;
+    let mut scan = ColumnScan::new(&mapping, Some(delimiter));
+    for record in pass {
+        let (line, record) = record?;
+        scan.feed(line, &record_cells(&record));
+    }
+    let decided = scan.finish(&headers, options)?;
+    let date_order = decided.date_order;
 
+    let reader = RowReader::new(headers.clone(), &mapping, decided, options.currency);
     let mut rows = Vec::new();
     let mut refused = Vec::new();
-    for record in &records {
-        if record.cells.len() != headers.len() {
-            refused.push(RowError {
-                line: record.line,
-                column: String::new(),
-                reason: CellError::Width {
-                    expected: headers.len(),
-                    found: record.cells.len(),
-                },
-            });
-            continue;
-        }
-        let mut row = Row {
-            line: record.line,
-            cells: BTreeMap::new(),
-            outcome: None,
-        };
-        let mut bad = false;
-        for (i, field) in &mapping.columns {
-            let value = unneutralise(record.cells[*i].trim(), mapping.source);
-            if value.is_empty() {
-                continue;
-            }
-            let cell = match field {
-                Field::Amount | Field::Price => {
-                    let comma = comma.iter().any(|(c, yes)| c == i && *yes);
-                    cells::amount(value, comma, options.currency).map(Cell::Money)
-                }
-                f if f.is_date() => cells::date(value, order_of(*i)).map(Cell::Date),
-                _ => Ok(Cell::Text(value.to_string())),
-            };
-            match cell {
-                Ok(cell) => {
-                    if matches!(field, Field::Stage | Field::Status) {
-                        row.outcome = row.outcome.or(cells::outcome(value));
-                    }
-                    row.cells.insert(*field, cell);
-                }
-                Err(reason) => {
-                    bad = true;
-                    refused.push(RowError {
-                        line: record.line,
-                        column: headers[*i].clone(),
-                        reason,
-                    });
-                }
-            }
-        }
-        if !bad {
-            rows.push(row);
+    for record in records().skip(1) {
+        let (line, record) = record?;
+        match reader.read(line, &record_cells(&record)) {
+            Some(Ok(row)) => rows.push(row),
+            Some(Err(errors)) => refused.extend(errors),
+            None => {}
         }
     }
     Ok(Table {
@@ -439,10 +372,16 @@ pub fn read_csv(bytes: &[u8], options: &ReadOptions) -> Result<Table, FileError>
         delimiter,
         headers,
         mapping,
-        date_order: decided,
+        date_order,
         rows,
         refused,
     })
+}
+
+/// What each column of a file with these headers means, by the caller's source, kind and
+/// overrides, else by each system's header set and the aliases.
+pub fn map_headers(headers: &[String], options: &ReadOptions) -> Result<Mapping, FileError> {
+    headers::map(headers, options.source, options.kind, &options.overrides)
 }
 
 /// salesbot's export writes `'` before a cell that would start a formula (`engine/export.rs`

@@ -366,3 +366,220 @@ fn a_file_without_a_known_column_says_so() {
     );
     assert_eq!(read_csv(b"", &usd()).err(), Some(FileError::Empty));
 }
+
+fn deal_mapping(headers: &[&str]) -> (Vec<String>, Mapping) {
+    let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    let mapping = map_headers(&headers, &usd()).expect("maps");
+    (headers, mapping)
+}
+
+#[test]
+fn the_column_scan_decides_from_every_record_fed() {
+    let (headers, mapping) = deal_mapping(&["Deal", "Close date", "Amount"]);
+    let mut scan = ColumnScan::new(&mapping, Some(b','));
+    scan.feed(
+        2,
+        &[
+            RawCell::Text("A"),
+            RawCell::Text("01/02/2024"),
+            RawCell::Text("1"),
+        ],
+    );
+    // Blank records and workbook cells say nothing.
+    scan.feed(
+        3,
+        &[RawCell::Text(""), RawCell::Text(" "), RawCell::Text("")],
+    );
+    scan.feed(
+        4,
+        &[
+            RawCell::Text("B"),
+            RawCell::Number(45_000.0),
+            RawCell::Number(2.5),
+        ],
+    );
+    let undecided = scan.clone().finish(&headers, &usd());
+    assert_eq!(
+        undecided.err(),
+        Some(FileError::AmbiguousDates {
+            column: "Close date".into(),
+            example: "01/02/2024".into()
+        })
+    );
+    // The last record decides the whole column, the first included.
+    scan.feed(
+        90_000,
+        &[
+            RawCell::Text("C"),
+            RawCell::Text("02/28/2024"),
+            RawCell::Text("3"),
+        ],
+    );
+    let decided = scan.clone().finish(&headers, &usd()).expect("decided");
+    assert_eq!(decided.date_order, Some(DateOrder::MonthFirst));
+    let reader = RowReader::new(headers.clone(), &mapping, decided, usd().currency);
+    let row = reader
+        .read(
+            2,
+            &[
+                RawCell::Text("A"),
+                RawCell::Text("01/02/2024"),
+                RawCell::Text("1"),
+            ],
+        )
+        .expect("not blank")
+        .expect("a row");
+    assert_eq!(row.cells.get(&Field::CloseDate), Some(&day(2024, 1, 2)));
+
+    scan.feed(
+        90_001,
+        &[
+            RawCell::Text("D"),
+            RawCell::Text("28/02/2024"),
+            RawCell::Text("4"),
+        ],
+    );
+    assert_eq!(
+        scan.finish(&headers, &usd()).err(),
+        Some(FileError::DateOrderConflict {
+            column: "Close date".into(),
+            day_first_line: 90_001,
+            month_first_line: 90_000
+        })
+    );
+}
+
+#[test]
+fn the_row_reader_reads_one_record() {
+    let (headers, mapping) = deal_mapping(&["Deal", "Stage", "Close date", "Amount"]);
+    let scan = ColumnScan::new(&mapping, Some(b','));
+    let reader = RowReader::new(
+        headers.clone(),
+        &mapping,
+        scan.finish(&headers, &usd()).expect("nothing to decide"),
+        usd().currency,
+    );
+    let at = NaiveDate::from_ymd_opt(2024, 3, 31)
+        .expect("a date")
+        .and_hms_opt(9, 30, 0)
+        .expect("a time");
+    let row = reader
+        .read(
+            7,
+            &[
+                RawCell::Number(42.0),
+                RawCell::Text("Closed Won"),
+                RawCell::Date(at),
+                RawCell::Number(1234.5),
+            ],
+        )
+        .expect("not blank")
+        .expect("a row");
+    assert_eq!(row.line, 7);
+    assert_eq!(row.text(Field::Title), Some("42"));
+    assert_eq!(row.outcome, Some(Outcome::Won));
+    assert_eq!(
+        row.cells.get(&Field::CloseDate),
+        Some(&Cell::Date(CellDate::Local(at)))
+    );
+    assert_eq!(row.cells.get(&Field::Amount), Some(&Cell::Money(123_450)));
+
+    let errors = reader
+        .read(
+            8,
+            &[
+                RawCell::Text("B"),
+                RawCell::Text("Won"),
+                RawCell::Text("someday"),
+                RawCell::Number(1.005),
+            ],
+        )
+        .expect("not blank")
+        .expect_err("refused");
+    assert_eq!(
+        errors.iter().map(|e| e.column.as_str()).collect::<Vec<_>>(),
+        ["Close date", "Amount"]
+    );
+    assert!(reader.read(9, &[RawCell::Text(""); 4]).is_none());
+    let short = reader.read(10, &[RawCell::Text("x")]).expect("not blank");
+    assert!(matches!(
+        short.expect_err("refused")[0].reason,
+        CellError::Width {
+            expected: 4,
+            found: 1
+        }
+    ));
+}
+
+#[test]
+fn workbook_numbers_are_exact_minor_units() {
+    let usd = usd().currency;
+    let jpy = Currency::parse("JPY").expect("JPY");
+    let eur = eur().currency;
+    assert_eq!(stream::amount_number(1234.5, usd), Ok(123_450));
+    assert_eq!(stream::amount_number(0.1 + 0.2, usd), Ok(30));
+    assert_eq!(stream::amount_number(19.99, usd), Ok(1_999));
+    // A float `1.234` is one point two three four, never read as EUR grouping.
+    assert_eq!(
+        stream::amount_number(1.234, eur),
+        Err(CellError::Amount(MoneyError::TooPrecise {
+            max_decimals: 2
+        }))
+    );
+    assert_eq!(stream::amount_number(1500.0, jpy), Ok(1_500));
+    assert_eq!(
+        stream::amount_number(-5.0, usd),
+        Err(CellError::Amount(MoneyError::Negative))
+    );
+    assert!(matches!(
+        stream::amount_number(1e40, usd),
+        Err(CellError::Amount(MoneyError::TooLarge { .. }))
+    ));
+    assert_eq!(stream::number_text(8_613_800_000_000.0), "8613800000000");
+    assert_eq!(stream::number_text(0.1 + 0.2), "0.3");
+    assert_eq!(stream::number_text(2.5), "2.5");
+}
+
+#[test]
+fn the_encoding_check_takes_characters_split_between_chunks() {
+    let text = "华为,张伟\n".repeat(3);
+    let utf8 = text.as_bytes();
+    let mut check = EncodingCheck::new(FileEncoding::Utf8);
+    for piece in utf8.chunks(1) {
+        assert!(check.feed(piece, false));
+    }
+    assert!(check.feed(&[], true));
+    // A sequence cut off at the end of the file is not valid.
+    let mut cut = EncodingCheck::new(FileEncoding::Utf8);
+    assert!(cut.feed(&utf8[..utf8.len() - 2], false));
+    let cut_bytes = [0xE5u8, 0x8D];
+    assert!(!cut.feed(&cut_bytes, true));
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    assert!(!EncodingCheck::new(FileEncoding::Utf8).feed(&gbk, true));
+    let mut gb = EncodingCheck::new(FileEncoding::Gb18030);
+    for piece in gbk.chunks(3) {
+        assert!(gb.feed(piece, false));
+    }
+    assert!(gb.feed(&[], true));
+    assert_eq!(bom(&[0xFF, 0xFE, b'N']), Some((FileEncoding::Utf16Le, 2)));
+    assert_eq!(bom(b"Name"), None);
+}
+
+#[test]
+fn crlf_files_keep_their_line_numbers() {
+    let text = "Deal,Amount\r\nA,1\r\n\r\n\"B\r\nmore\",x\r\nC,3\r\n";
+    let table = read(text.as_bytes(), &usd());
+    assert_eq!(table.headers, ["Deal", "Amount"]);
+    assert_eq!(
+        table.rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+        [2, 6]
+    );
+    assert_eq!(table.refused[0].line, 4);
+    assert_eq!(
+        table.rows[1].cells.get(&Field::Amount),
+        Some(&Cell::Money(300))
+    );
+    // An old Mac file ends its lines with a lone `\r`.
+    let mac = read(b"Deal,Amount\rA,1\rB,2\r", &usd());
+    assert_eq!(mac.rows.len(), 2);
+}

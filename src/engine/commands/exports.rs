@@ -9,7 +9,9 @@ use flate2::Compression;
 
 use super::Command;
 use crate::engine::ctx::Ctx;
-use crate::engine::export::{export, ExportError, ExportKind, ExportOptions};
+use crate::engine::export::{
+    export, export_bytes, ExportError, ExportFormat, ExportKind, ExportOptions,
+};
 use crate::engine::manifest::Args;
 use crate::engine::{errors, Attachment, EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
@@ -45,16 +47,6 @@ pub(super) fn parse(args: &Args) -> EngineResult<Command> {
     Ok(Command::Export(ExportInput { kinds, format }))
 }
 
-/// One kind as an xlsx workbook. Not written yet: the workbook writer lands separately, and
-/// until it does this says so, naming the option.
-fn xlsx(_csv_kind: ExportKind) -> EngineResult<Vec<u8>> {
-    Err(errors::option(
-        "format",
-        Msg::new("export.xlsx_unavailable"),
-        Msg::new("export.formats"),
-    ))
-}
-
 fn stopped(e: ExportError) -> EngineError {
     match e {
         ExportError::Store(e) => e.into(),
@@ -73,19 +65,28 @@ pub(crate) async fn run(
     // A rep under `visibility own` gets their own records only (and the companies their
     // lookups would find); everyone else, the team's.
     let owner = ctx.owner_filter();
-    if input.format == Format::Xlsx {
-        // Refused before the request commits, so the refusal changes nothing.
-        xlsx(input.kinds[0])?;
-    }
     tx.commit().await?;
     let mut files = Vec::new();
     let mut lines = Vec::new();
     for kind in input.kinds {
         let (rows, parts) = match input.format {
             Format::Xlsx => {
-                let bytes = xlsx(kind)?;
+                let options = ExportOptions { bom: false, owner };
+                let (bytes, rows) =
+                    export_bytes(store, ctx.ws_id(), kind, ExportFormat::Xlsx, options)
+                        .await
+                        .map_err(stopped)?;
+                // A workbook is compressed already and cannot be cut into parts that open on
+                // their own; one over the limit is for CSV (split) or `salesbot export`.
+                if bytes.len() > limit {
+                    return Err(errors::option(
+                        "format",
+                        Msg::new("export.xlsx_too_large").arg("kind", kind.name()),
+                        Msg::new("export.formats"),
+                    ));
+                }
                 let name = format!("{}.xlsx", kind.name());
-                (None, vec![attachment(name, XLSX, bytes)])
+                (Some(rows), vec![attachment(name, XLSX, bytes)])
             }
             Format::Csv => {
                 let mut csv = Vec::new();

@@ -102,9 +102,7 @@ fn progress_reply(ctx_locale: crate::domain::locale::Locale, p: Progress) -> Rep
 fn refused(e: ImportError) -> EngineError {
     match e {
         ImportError::Store(e) => e.into(),
-        other => EngineError::Invalid(
-            Msg::new("import.failed").arg("reason", escape(&other.to_string())),
-        ),
+        other => EngineError::Invalid(other.message(&escape)),
     }
 }
 

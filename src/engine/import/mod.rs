@@ -94,6 +94,71 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
+impl ImportError {
+    /// Why nothing was imported, for any reader's language; names from the file or the
+    /// options pass through `esc`.
+    pub fn message(&self, esc: &dyn Fn(&str) -> String) -> Msg {
+        let reason = match self {
+            ImportError::File { file, error } => Msg::new("import.file_error")
+                .arg("file", esc(file))
+                .arg_msg("reason", file_problem(error, esc)),
+            ImportError::UnknownWorkspace(ws) => Msg::new("import.no_workspace").arg("given", ws),
+            ImportError::UnknownStage { theirs, ours } => Msg::new("import.no_such_stage")
+                .arg("theirs", esc(theirs))
+                .arg("ours", esc(ours)),
+            ImportError::NoFiles => Msg::new("import.no_files"),
+            ImportError::Store(e) => Msg::new("import.why.database").arg("reason", e),
+        };
+        Msg::new("import.failed").arg_msg("reason", reason)
+    }
+}
+
+/// What is wrong with a whole file, in words.
+fn file_problem(e: &FileError, esc: &dyn Fn(&str) -> String) -> Msg {
+    match e {
+        FileError::Empty => Msg::new("import.file.empty"),
+        FileError::Unreadable(why) => Msg::new("import.file.unreadable").arg("reason", esc(why)),
+        FileError::Workbook(why) => Msg::new("import.file.workbook").arg("reason", esc(why)),
+        FileError::UnknownSheet { sheet, sheets } => Msg::new("import.file.unknown_sheet")
+            .arg("given", esc(sheet))
+            .arg("sheets", esc(&sheets.join(", "))),
+        FileError::Undecodable { encoding } => {
+            Msg::new("import.file.undecodable").arg("encoding", encoding.label())
+        }
+        FileError::Csv { line, reason } => Msg::new("import.file.csv")
+            .arg("line", line)
+            .arg("reason", esc(reason)),
+        FileError::BadOverride(given) => {
+            Msg::new("import.file.bad_override").arg("given", esc(given))
+        }
+        FileError::UnknownField(given) => Msg::new("import.file.unknown_field")
+            .arg("given", esc(given))
+            .arg(
+                "fields",
+                crate::domain::import::FIELD_NAMES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        FileError::UnknownColumn(given) => {
+            Msg::new("import.file.unknown_column").arg("given", esc(given))
+        }
+        FileError::UnknownKind => Msg::new("import.file.unknown_kind"),
+        FileError::DateOrderConflict {
+            column,
+            day_first_line,
+            month_first_line,
+        } => Msg::new("import.file.date_conflict")
+            .arg("column", esc(column))
+            .arg("day", day_first_line)
+            .arg("month", month_first_line),
+        FileError::AmbiguousDates { column, example } => Msg::new("import.file.ambiguous_dates")
+            .arg("column", esc(column))
+            .arg("example", esc(example)),
+    }
+}
+
 /// A refused row, by file, line and column.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Refusal {
@@ -137,6 +202,11 @@ pub struct FileSummary {
 impl FileSummary {
     fn refuse(&mut self, line: u64, column: &str, reason: Msg) {
         self.refused += 1;
+        self.note(line, column, reason);
+    }
+
+    /// Lists one more reason for a row already refused.
+    fn note(&mut self, line: u64, column: &str, reason: Msg) {
         if self.refusals.len() < REFUSALS_LISTED {
             self.refusals.push(Refusal {
                 line,
@@ -281,6 +351,7 @@ pub async fn run(
         ..Summary::default()
     };
     let total_files = readers.len();
+    let mut next_analyze = BATCH as u64;
     for (index, reader) in readers.into_iter().enumerate() {
         let mut file = describe(&reader.info);
         let kind = reader.info.mapping.kind;
@@ -299,12 +370,18 @@ pub async fn run(
             let position = r.progress();
             reader = Some(r);
             let Some(batch) = batch else { break };
+            // A row with several bad cells is one refused row with several reasons.
+            let mut refused_rows = 0u64;
+            let mut last_line = None;
             for refused in &batch.refused {
-                file.refuse(
-                    refused.line,
-                    &refused.column,
-                    cell_problem(&refused.reason, &ws.currency),
-                );
+                let reason = cell_problem(&refused.reason, &ws.currency);
+                if last_line == Some(refused.line) {
+                    file.note(refused.line, &refused.column, reason);
+                } else {
+                    file.refuse(refused.line, &refused.column, reason);
+                    refused_rows += 1;
+                }
+                last_line = Some(refused.line);
             }
             let counts = session
                 .batch(
@@ -313,15 +390,21 @@ pub async fn run(
                     kind,
                     &batch.rows,
                     &mut file,
-                    batch.refused.len() as u64,
+                    refused_rows,
                     now,
                 )
                 .await?;
             file.created += counts[0];
             file.updated += counts[1];
             file.matched += counts[2];
-            file.rows += (batch.rows.len() + batch.refused.len()) as u64;
-            summary.rows += (batch.rows.len() + batch.refused.len()) as u64;
+            file.rows += batch.rows.len() as u64 + refused_rows;
+            summary.rows += batch.rows.len() as u64 + refused_rows;
+            // Statistics follow the tables as they double (and not in a dry run, which writes
+            // nothing that stays).
+            if !req.dry_run && summary.rows >= next_analyze {
+                store.analyze_import_tables().await;
+                next_analyze = summary.rows * 2;
+            }
             progress(Progress {
                 file: index,
                 files: total_files,
@@ -343,6 +426,9 @@ pub async fn run(
             let mut tx = store.begin().await?;
             tx.finish_import(req.workspace, import_id, now).await?;
             tx.commit().await?;
+            if summary.created + summary.updated > 0 {
+                store.analyze_import_tables().await;
+            }
         }
     }
     Ok(summary)

@@ -143,7 +143,7 @@ fn file(out: &mut String, f: &FileSummary, locale: Locale, esc: &dyn Fn(&str) ->
 
 /// Why an import wrote nothing, in words.
 pub fn error(e: &ImportError, locale: Locale) -> String {
-    Msg::new("import.failed").arg("reason", e).render(locale)
+    e.message(&|t| t.to_string()).render(locale)
 }
 
 /// An undo's report as plain text.
