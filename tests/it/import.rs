@@ -1082,3 +1082,110 @@ async fn a_later_file_updates_what_differs_and_a_blank_cell_never_overwrites(poo
     want.sort();
     assert_eq!(after, want);
 }
+
+fn real_file(name: &str) -> Input {
+    Input::Path(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/import")
+            .join(name),
+    )
+}
+
+#[sqlx::test]
+async fn files_as_people_have_them_come_in_whole(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    let mut req = request(
+        1,
+        vec![
+            // GBK from Chinese Excel, Chinese headers, a thousands comma and a Chinese won stage.
+            real_file("gbk.csv"),
+            // `;` with decimal commas and day-first dates.
+            real_file("semicolon-decimal-comma.csv"),
+            // An Excel 97 workbook: a number cell, a date cell, a text date, a text amount.
+            real_file("deals.xls"),
+        ],
+    );
+    req.default_owner = Some(1);
+    req.stage_map = vec![StageMapping {
+        theirs: "谈判".into(),
+        ours: "Negotiation".into(),
+    }];
+    let s = run(&h.pool, req).await;
+    // A won deal without a close date cannot say when it was won.
+    assert_eq!(s.refused, 1, "{s:#?}");
+    let gbk = s
+        .files
+        .iter()
+        .find(|f| f.name.ends_with("gbk.csv"))
+        .expect("gbk");
+    assert_eq!(
+        (gbk.refusals[0].line, gbk.refusals[0].column.as_str()),
+        (2, "close_date")
+    );
+    let encodings: Vec<(String, Option<String>)> = s
+        .files
+        .iter()
+        .map(|f| (f.format.clone(), f.encoding.clone()))
+        .collect();
+    assert!(
+        encodings.contains(&("csv".to_string(), Some("GB18030".to_string()))),
+        "{encodings:?}"
+    );
+    assert!(
+        encodings.contains(&("xls".to_string(), None)),
+        "{encodings:?}"
+    );
+    let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT c.name, d.amount_minor, d.status, to_char(coalesce(d.closed_at, d.expected_close::timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+         FROM deals d JOIN companies c ON c.workspace_id = d.workspace_id AND c.id = d.company_id ORDER BY c.name",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("deals");
+    let want: Vec<(String, i64, String, Option<String>)> = vec![
+        (
+            "Acme".into(),
+            123_456,
+            "open".into(),
+            Some("2024-03-31".into()),
+        ),
+        (
+            "Acme".into(),
+            9_900,
+            "open".into(),
+            Some("2024-04-15".into()),
+        ),
+        (
+            "Gamma".into(),
+            700,
+            "open".into(),
+            Some("2024-04-02".into()),
+        ),
+        (
+            "Beta".into(),
+            9_950,
+            "open".into(),
+            Some("2024-04-01".into()),
+        ),
+        (
+            "Beta GmbH".into(),
+            125_075,
+            "lost".into(),
+            Some("2024-05-02".into()),
+        ),
+        (
+            "华为".into(),
+            123_450,
+            "won".into(),
+            Some("2024-03-31".into()),
+        ),
+        ("小米".into(), 850_050, "open".into(), None),
+    ];
+    let mut got = rows.clone();
+    got.sort();
+    let mut want = want;
+    want.sort();
+    assert_eq!(got, want);
+    h.assert_totals_match_deals().await;
+}

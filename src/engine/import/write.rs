@@ -229,8 +229,13 @@ fn contact_name(row: &Row) -> Result<Option<String>, Refuse> {
 }
 
 impl Writer<'_> {
+    /// The file's header for a field, or the field's own name when the file has no such
+    /// column (a won deal in a file without close dates).
     fn column(&self, field: Field) -> String {
-        self.headers.get(&field).cloned().unwrap_or_default()
+        self.headers
+            .get(&field)
+            .cloned()
+            .unwrap_or_else(|| field.name().to_string())
     }
 
     fn refuse(&mut self, row: &Row, r: Refuse) {
