@@ -332,10 +332,34 @@ impl Writer<'_> {
         Ok(Some(Ref::New(i)))
     }
 
+    /// Records what a batch created: the source's ids it came with (`ext`, in `ids`' order)
+    /// and its place on the import, so an undo finds it.
+    async fn record_created(
+        &mut self,
+        entity: ImportEntity,
+        ids: &[i64],
+        ext: &[Option<String>],
+    ) -> StoreResult<()> {
+        let mut given = (Vec::new(), Vec::new());
+        for (id, e) in ids.iter().zip(ext) {
+            if let Some(e) = e {
+                self.world.add_external(entity, e, *id);
+                given.0.push(e.clone());
+                given.1.push(*id);
+            }
+        }
+        let (ws, source) = (self.world.ws, self.world.source);
+        self.tx
+            .insert_external_ids(ws, source, entity, &given.0, &given.1, self.import)
+            .await?;
+        self.tx
+            .record_import_rows(ws, self.import, entity, ids, &vec![None; ids.len()])
+            .await
+    }
+
     /// Writes queued companies and indexes them; their ids in queue order.
     async fn flush_companies(&mut self, new: &NewCompanies) -> StoreResult<Vec<i64>> {
         let ids = self.tx.insert_companies(self.world.ws, &new.cols).await?;
-        let mut ext = (Vec::new(), Vec::new());
         for (i, id) in ids.iter().enumerate() {
             self.world.index_company(KnownCompany {
                 id: *id,
@@ -345,31 +369,8 @@ impl Writer<'_> {
                 website: new.cols.website[i].clone(),
                 tags: Vec::new(),
             });
-            if let Some(e) = &new.ext[i] {
-                self.world.add_external(ImportEntity::Company, e, *id);
-                ext.0.push(e.clone());
-                ext.1.push(*id);
-            }
         }
-        let source = self.world.source;
-        self.tx
-            .insert_external_ids(
-                self.world.ws,
-                source,
-                ImportEntity::Company,
-                &ext.0,
-                &ext.1,
-                self.import,
-            )
-            .await?;
-        self.tx
-            .record_import_rows(
-                self.world.ws,
-                self.import,
-                ImportEntity::Company,
-                &ids,
-                &vec![None; ids.len()],
-            )
+        self.record_created(ImportEntity::Company, &ids, &new.ext)
             .await?;
         Ok(ids)
     }
@@ -387,7 +388,6 @@ impl Writer<'_> {
             };
         }
         let ids = self.tx.insert_contacts(self.world.ws, &new.cols).await?;
-        let mut ext = (Vec::new(), Vec::new());
         for (i, id) in ids.iter().enumerate() {
             self.world.index_contact(KnownContact {
                 id: *id,
@@ -398,31 +398,8 @@ impl Writer<'_> {
                 phone: new.cols.phone[i].clone(),
                 tags: Vec::new(),
             });
-            if let Some(e) = &new.ext[i] {
-                self.world.add_external(ImportEntity::Contact, e, *id);
-                ext.0.push(e.clone());
-                ext.1.push(*id);
-            }
         }
-        let source = self.world.source;
-        self.tx
-            .insert_external_ids(
-                self.world.ws,
-                source,
-                ImportEntity::Contact,
-                &ext.0,
-                &ext.1,
-                self.import,
-            )
-            .await?;
-        self.tx
-            .record_import_rows(
-                self.world.ws,
-                self.import,
-                ImportEntity::Contact,
-                &ids,
-                &vec![None; ids.len()],
-            )
+        self.record_created(ImportEntity::Contact, &ids, &new.ext)
             .await?;
         Ok(ids)
     }
