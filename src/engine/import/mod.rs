@@ -401,7 +401,8 @@ pub async fn run(
             summary.rows += batch.rows.len() as u64 + refused_rows;
             // Statistics follow the tables as they double (and not in a dry run, which writes
             // nothing that stays).
-            if !req.dry_run && summary.rows >= next_analyze {
+            let written = summary.created + summary.updated + file.created + file.updated;
+            if !req.dry_run && written > 0 && summary.rows >= next_analyze {
                 store.analyze_import_tables().await;
                 next_analyze = summary.rows * 2;
             }

@@ -959,6 +959,9 @@ impl Writer<'_> {
         let currency = self.world.currency.clone();
         // New deals, their history and lines go in with the rollup triggers aside; their totals
         // are added in one grouped statement per table below.
+        if deals.title.is_empty() {
+            return self.update_deals(matched).await;
+        }
         self.tx.defer_rollups(true).await?;
         let ids = self.tx.insert_deals(ws, &currency, &deals).await?;
         let mut changes = ChangeColumns::default();
@@ -1244,6 +1247,9 @@ impl Writer<'_> {
             }
         }
         let ws = self.world.ws;
+        if cols.contact.is_empty() {
+            return Ok(());
+        }
         self.tx.defer_rollups(true).await?;
         let ids = self.tx.insert_activities(ws, &cols).await?;
         self.tx.add_activity_rollups(ws, &ids).await?;
