@@ -18,10 +18,24 @@ use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
+/// A file of the public sample data set, which lives beside the project (`../shared/data`)
+/// on the machines we develop and run CI on, not in the repository: `SALESBOT_SAMPLE_DATA`
+/// names its folder elsewhere. A test that cannot find it fails and says where it looked.
 fn data(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/crm-sales-opportunities")
-        .join(file)
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let candidates: Vec<PathBuf> = std::env::var_os("SALESBOT_SAMPLE_DATA")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            manifest.join("../shared/data/crm-sales-opportunities"),
+            PathBuf::from("/work/shared/data/crm-sales-opportunities"),
+        ])
+        .collect();
+    candidates
+        .iter()
+        .map(|dir| dir.join(file))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("the sample data set's {file} is in none of {candidates:?}; set SALESBOT_SAMPLE_DATA"))
 }
 
 fn now() -> DateTime<Utc> {
