@@ -72,6 +72,8 @@ pub struct World {
     pub currency: String,
     pub stages: Vec<Stage>,
     pub members: Vec<MemberRow>,
+    /// Display name key -> user id; the first member of a name wins, as in the table's order.
+    member_by_name: HashMap<String, i64>,
     pub source: &'static str,
     pub companies: Vec<KnownCompany>,
     company_by_domain: HashMap<String, usize>,
@@ -128,12 +130,19 @@ impl World {
             };
             ext.insert((entity, id), record);
         }
+        let mut member_by_name = HashMap::new();
+        for m in &members {
+            member_by_name
+                .entry(name_key(&m.display_name))
+                .or_insert(m.user_id);
+        }
         let mut world = World {
             ws,
             tz,
             currency,
             stages,
             members,
+            member_by_name,
             source,
             companies: Vec::new(),
             company_by_domain: HashMap::new(),
@@ -310,11 +319,7 @@ impl World {
                 return Some(m.user_id);
             }
         }
-        let key = name_key(who);
-        self.members
-            .iter()
-            .find(|m| name_key(&m.display_name) == key)
-            .map(|m| m.user_id)
+        self.member_by_name.get(&name_key(who)).copied()
     }
 
     /// A stage by name.

@@ -332,6 +332,24 @@ impl Writer<'_> {
         Ok(Some(Ref::New(i)))
     }
 
+    /// Remembers the source's id of a record that was already there, so later files of this
+    /// import (and later imports) find it by that id.
+    async fn remember_external(
+        &mut self,
+        entity: ImportEntity,
+        ext: Option<&str>,
+        id: i64,
+    ) -> StoreResult<()> {
+        let Some(e) = ext.filter(|e| self.world.external(entity, e).is_none()) else {
+            return Ok(());
+        };
+        self.world.add_external(entity, e, id);
+        let (ws, source) = (self.world.ws, self.world.source);
+        self.tx
+            .insert_external_ids(ws, source, entity, &[e.to_string()], &[id], self.import)
+            .await
+    }
+
     /// Records what a batch created: the source's ids it came with (`ext`, in `ids`' order)
     /// and its place on the import, so an undo finds it.
     async fn record_created(
@@ -534,22 +552,8 @@ impl Writer<'_> {
                 let industry = industry.filter(|v| c.industry.as_deref() != Some(v));
                 let website = website.filter(|v| c.website.as_deref() != Some(v));
                 let tags = tags.filter(|t| *t != c.tags);
-                if let Some(e) = &ext {
-                    if self.world.external(ImportEntity::Company, e).is_none() {
-                        self.world.add_external(ImportEntity::Company, e, id);
-                        let source = self.world.source;
-                        self.tx
-                            .insert_external_ids(
-                                self.world.ws,
-                                source,
-                                ImportEntity::Company,
-                                std::slice::from_ref(e),
-                                &[id],
-                                self.import,
-                            )
-                            .await?;
-                    }
-                }
+                self.remember_external(ImportEntity::Company, ext.as_deref(), id)
+                    .await?;
                 if industry.is_none() && website.is_none() && tags.is_none() {
                     self.counts[2] += 1;
                 } else {
@@ -677,22 +681,8 @@ impl Writer<'_> {
                 let phone = phone.filter(|p| c.phone.as_deref() != Some(p));
                 let company = company.filter(|r| *r != Ref::Known(c.company_id.unwrap_or(-1)));
                 let tags = tags.filter(|t| *t != c.tags);
-                if let Some(e) = &ext {
-                    if self.world.external(ImportEntity::Contact, e).is_none() {
-                        self.world.add_external(ImportEntity::Contact, e, id);
-                        let source = self.world.source;
-                        self.tx
-                            .insert_external_ids(
-                                self.world.ws,
-                                source,
-                                ImportEntity::Contact,
-                                std::slice::from_ref(e),
-                                &[id],
-                                self.import,
-                            )
-                            .await?;
-                    }
-                }
+                self.remember_external(ImportEntity::Contact, ext.as_deref(), id)
+                    .await?;
                 if phone.is_none() && company.is_none() && tags.is_none() {
                     self.counts[2] += 1;
                 } else {
