@@ -294,16 +294,15 @@ impl Writer<'_> {
         owner: i64,
         new: &mut NewCompanies,
     ) -> Result<Option<Ref>, Refuse> {
+        // An account id only ever names a company an accounts file brought in (this import's,
+        // written before any deals or contacts, or an earlier one's).
         if let Some(ext) = text(row, Field::CompanyId) {
             return match self.world.company(Some(ext), None, None) {
                 Some(i) => Ok(Some(Ref::Known(self.world.companies[i].id))),
-                None => match new.ext.iter().position(|e| e.as_deref() == Some(ext)) {
-                    Some(i) => Ok(Some(Ref::New(i))),
-                    None => Err(Refuse(
-                        Field::CompanyId,
-                        Msg::new("import.why.unknown_account").arg("given", ext),
-                    )),
-                },
+                None => Err(Refuse(
+                    Field::CompanyId,
+                    Msg::new("import.why.unknown_account").arg("given", ext),
+                )),
             };
         }
         let Some(name) = line_text(row, Field::Company, MAX_NAME_CHARS)? else {
