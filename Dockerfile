@@ -6,7 +6,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY .cargo .cargo
 RUN mkdir -p src benches tests/it \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
- && for b in engine discord digest; do echo 'fn main() {}' > benches/$b.rs; done \
+ && for b in engine discord digest import import_read; do echo 'fn main() {}' > benches/$b.rs; done \
  && touch tests/it/main.rs \
  && cargo build --release --locked --no-default-features \
  && rm -rf src benches tests
@@ -22,6 +22,8 @@ RUN apt-get update \
  && useradd --system --uid 10001 --no-create-home salesbot
 COPY --from=build /src/target/release/salesbot /usr/local/bin/salesbot
 USER 10001
+# The HTTP API (HTTP_ADDR; the compose file sets 0.0.0.0:8080 inside the container).
+EXPOSE 8080
 # SIGTERM lets running commands finish and closes the gateway cleanly.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/salesbot"]

@@ -52,7 +52,7 @@ fn number<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
         Some(v) => v
             .parse()
             .map(Some)
-            .map_err(|_| anyhow::anyhow!("{name} must be a number of bytes, not '{v}'")),
+            .map_err(|_| anyhow::anyhow!("{name} must be a whole number, not '{v}'")),
     }
 }
 
@@ -76,6 +76,12 @@ pub struct Config {
     pub database_url: String,
     /// Discord settings, when `DISCORD_TOKEN` is set.
     pub discord: Option<DiscordConfig>,
+    /// Where the HTTP API listens (`HTTP_ADDR`, default `127.0.0.1:8080`).
+    pub http_addr: std::net::SocketAddr,
+    /// Requests per second each API token may make (`API_RATE_PER_SECOND`, default 20) and
+    /// at once after a quiet spell (`API_BURST`, default 40).
+    pub api_rate_per_second: u32,
+    pub api_burst: u32,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -123,6 +129,14 @@ impl Config {
             database_url: non_empty("DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             discord,
+            http_addr: match non_empty("HTTP_ADDR") {
+                None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+                Some(a) => a.parse().map_err(|_| {
+                    anyhow::anyhow!("HTTP_ADDR must be an address and port like 127.0.0.1:8080, not '{a}'")
+                })?,
+            },
+            api_rate_per_second: number("API_RATE_PER_SECOND")?.unwrap_or(20),
+            api_burst: number("API_BURST")?.unwrap_or(40),
         })
     }
 }
@@ -132,6 +146,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
             .field("discord", &self.discord)
+            .field("http_addr", &self.http_addr)
             .finish()
     }
 }
@@ -175,6 +190,9 @@ mod tests {
         let c = Config {
             database_url: "postgres://a:hunter2@h/d".into(),
             discord: Some(DiscordConfig::new("SECRET.TOKEN")),
+            http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            api_rate_per_second: 20,
+            api_burst: 40,
         };
         assert!(!format!("{c:?}").contains("SECRET.TOKEN"));
         assert!(!format!("{c:?}").contains("hunter2"));

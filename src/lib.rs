@@ -30,6 +30,7 @@ pub mod demo;
 pub mod discord;
 pub mod domain;
 pub mod engine;
+pub mod http;
 pub mod i18n;
 pub mod outbox;
 pub mod scheduler;

@@ -40,8 +40,19 @@ enum Cmd {
         #[arg(long, default_value = "admin")]
         role: String,
     },
-    /// Run the Discord bot (needs DISCORD_TOKEN).
+    /// Run the Discord bot (needs DISCORD_TOKEN) with the HTTP API on HTTP_ADDR.
     Run,
+    /// Run the HTTP API alone (no Discord).
+    Serve {
+        /// Address to listen on (default: HTTP_ADDR, else 127.0.0.1:8080).
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
+    },
+    /// Make, list or revoke HTTP API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenCmd,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Print a report for a workspace, as text or (--json) as plain numbers.
@@ -65,14 +76,55 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Make a token; prints it (the only time it is shown).
+    Create {
+        #[arg(long)]
+        workspace: i64,
+        /// read or write.
+        #[arg(long, default_value = "read")]
+        scope: String,
+        #[arg(long, default_value = "server")]
+        name: String,
+    },
+    /// List a workspace's live tokens.
+    List {
+        #[arg(long)]
+        workspace: i64,
+    },
+    /// Revoke a token by id or name; it stops working at once.
+    Revoke {
+        #[arg(long)]
+        workspace: i64,
+        /// The token's id or name.
+        token: String,
+    },
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "warn,salesbot=info".into());
-    // Logs go to stderr so the console's stdout stays clean for pipes and --json.
-    tracing_subscriber::fmt()
+    // Logs go to stderr so the console's stdout stays clean for pipes and --json. With
+    // LOG_FORMAT=json each line is one JSON object carrying its span fields (workspace,
+    // command, request id) for a log pipeline.
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(true).with_span_list(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn http_config(config: &Config, addr: Option<std::net::SocketAddr>) -> salesbot::http::HttpConfig {
+    salesbot::http::HttpConfig {
+        addr: addr.unwrap_or(config.http_addr),
+        rate_per_second: config.api_rate_per_second,
+        burst: config.api_burst,
+    }
 }
 
 async fn connect(config: &Config) -> anyhow::Result<Store> {
@@ -98,6 +150,8 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
+    // The recorder goes in before anything counts.
+    salesbot::http::metrics_handle();
     let cli = Cli::parse();
     let config = Config::from_env()?;
     // Plain `salesbot` runs the bot when it has a token, else the console with demo data.
@@ -119,7 +173,19 @@ async fn main() -> anyhow::Result<()> {
             };
             let store = connect(&config).await?;
             let engine = Engine::new(store.clone())?;
-            let bot = salesbot::discord::Bot::connect(discord.clone(), engine).await?;
+            let bot = salesbot::discord::Bot::connect(discord.clone(), engine.clone()).await?;
+            let readiness = salesbot::http::Readiness {
+                gateway: Some(bot.connected()),
+            };
+            let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+            let api = tokio::spawn(salesbot::http::serve(
+                engine,
+                http_config(&config, None),
+                readiness,
+                async move {
+                    let _ = http_stopped.await;
+                },
+            ));
             // Reminders, agendas and digests go out through the bot's own REST client.
             let scheduler = salesbot::scheduler::Scheduler::start(
                 store.clone(),
@@ -128,7 +194,28 @@ async fn main() -> anyhow::Result<()> {
             .await?;
             let result = bot.run(shutdown_signal()).await;
             scheduler.stop().await;
+            let _ = stop_http.send(());
+            match api.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "the HTTP API failed"),
+                Err(e) => tracing::error!(error = %e, "the HTTP API task failed"),
+                Ok(Ok(())) => {}
+            }
             result
+        }
+        Cmd::Serve { http } => {
+            let store = connect(&config).await?;
+            let engine = Engine::new(store)?;
+            salesbot::http::serve(
+                engine,
+                http_config(&config, http),
+                salesbot::http::Readiness::default(),
+                shutdown_signal(),
+            )
+            .await
+        }
+        Cmd::Token { action } => {
+            let store = connect(&config).await?;
+            token(&store, action).await
         }
         Cmd::Migrate => {
             connect(&config).await?;
@@ -183,6 +270,61 @@ async fn main() -> anyhow::Result<()> {
             salesbot::console::run_stdin(Console::new(engine, options), json).await
         }
     }
+}
+
+/// `salesbot token`: the engine's token functions as the server's operator.
+async fn token(store: &Store, action: TokenCmd) -> anyhow::Result<()> {
+    use salesbot::domain::token::Scope;
+    use salesbot::engine::tokens;
+    let now = chrono::Utc::now();
+    let refused = |e: salesbot::engine::EngineError| -> anyhow::Error {
+        match &e {
+            salesbot::engine::EngineError::Invalid(m)
+            | salesbot::engine::EngineError::NotFound(m)
+            | salesbot::engine::EngineError::Conflict(m)
+            | salesbot::engine::EngineError::Forbidden(m) => {
+                eprintln!("salesbot: {}", m.render(salesbot::domain::locale::Locale::En));
+                std::process::exit(1)
+            }
+            _ => anyhow::Error::new(e),
+        }
+    };
+    match action {
+        TokenCmd::Create { workspace, scope, name } => {
+            let Some(scope) = Scope::parse(&scope) else {
+                eprintln!("salesbot: --scope must be read or write, not '{scope}'");
+                std::process::exit(1);
+            };
+            let made = tokens::create(store, workspace, &name, scope, now)
+                .await
+                .map_err(refused)?;
+            eprintln!(
+                "salesbot: token #{} '{}' ({}) for workspace {workspace}; it is shown only now",
+                made.row.id, made.row.name, made.row.scope
+            );
+            println!("{}", made.text);
+        }
+        TokenCmd::List { workspace } => {
+            let mut tx = store.begin().await?;
+            for t in tx.tokens(workspace).await? {
+                println!(
+                    "{}\t{}\t{}\tcreated {}\tlast used {}",
+                    t.id,
+                    t.name,
+                    t.scope,
+                    t.created_at.to_rfc3339(),
+                    t.last_used_at.map(|u| u.to_rfc3339()).unwrap_or_else(|| "never".into())
+                );
+            }
+        }
+        TokenCmd::Revoke { workspace, token } => {
+            let row = tokens::revoke(store, workspace, &token, now)
+                .await
+                .map_err(refused)?;
+            eprintln!("salesbot: token #{} '{}' revoked", row.id, row.name);
+        }
+    }
+    Ok(())
 }
 
 /// Seeds the demo workspace (once), returning its id and the member to act as.

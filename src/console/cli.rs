@@ -5,7 +5,8 @@
 use super::{render_text, Console, Output, Target, CONSOLE_CHANNEL};
 use crate::domain::locale::Locale;
 use crate::engine::export::{self, ExportError, ExportKind, ExportOptions};
-use crate::engine::{Action, Engine, Invocation, OptionValue, Request, RoleSource};
+use crate::engine::reports;
+use crate::engine::{Action, Engine, Invocation, Request, RoleSource};
 use crate::i18n::Msg;
 use anyhow::Context as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -71,16 +72,15 @@ pub enum ReportKind {
     Forecast,
 }
 
-impl ReportKind {
-    /// The command, subcommand and the name of its member option.
-    fn command(self) -> (&'static str, Option<&'static str>, &'static str) {
-        match self {
-            ReportKind::Pipeline => ("pipeline", Some("stats"), "owner"),
-            ReportKind::Kpi => ("kpi", None, "member"),
-            ReportKind::Trends => ("report", Some("trends"), "member"),
-            ReportKind::Products => ("report", Some("products"), "member"),
-            ReportKind::Customers => ("report", Some("customers"), "member"),
-            ReportKind::Forecast => ("forecast", Some("show"), "member"),
+impl From<ReportKind> for reports::ReportKind {
+    fn from(k: ReportKind) -> reports::ReportKind {
+        match k {
+            ReportKind::Pipeline => reports::ReportKind::Pipeline,
+            ReportKind::Kpi => reports::ReportKind::Kpi,
+            ReportKind::Trends => reports::ReportKind::Trends,
+            ReportKind::Products => reports::ReportKind::Products,
+            ReportKind::Customers => reports::ReportKind::Customers,
+            ReportKind::Forecast => reports::ReportKind::Forecast,
         }
     }
 }
@@ -115,26 +115,14 @@ pub struct ReportQuery {
 impl ReportQuery {
     /// The slash command this report is, as the engine validates any other.
     pub fn invocation(&self) -> Invocation {
-        let (command, subcommand, member_option) = self.kind.command();
-        let mut options = Vec::new();
-        for (name, value) in [
-            ("period", &self.period),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("by", &self.by),
-        ] {
-            if let Some(v) = value {
-                options.push((name.to_string(), OptionValue::String(v.clone())));
-            }
-        }
-        if let Some(m) = self.member {
-            options.push((member_option.to_string(), OptionValue::User(m)));
-        }
-        Invocation {
-            command: command.to_string(),
-            subcommand: subcommand.map(str::to_string),
-            options,
-        }
+        let params = reports::ReportParams {
+            period: self.period.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            member: self.member,
+            by: self.by.clone(),
+        };
+        reports::invocation(self.kind.into(), &params)
     }
 }
 

@@ -94,6 +94,8 @@ struct Handler {
     registered: Arc<AtomicBool>,
     accepting: Arc<AtomicBool>,
     inflight: Arc<InFlight>,
+    /// A shard is connected to the gateway (what `/readyz` reports).
+    connected: Arc<AtomicBool>,
 }
 
 impl Handler {
@@ -544,11 +546,20 @@ impl Responder<'_> {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
+        self.connected.store(true, Ordering::Relaxed);
+        metrics::gauge!("salesbot_gateway_connected_shards").set(1.0);
         self.register(&ctx).await;
     }
 
     async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
         tracing::info!("gateway session resumed");
+        self.connected.store(true, Ordering::Relaxed);
+    }
+
+    async fn shard_stage_update(&self, _ctx: Context, event: serenity::gateway::ShardStageUpdateEvent) {
+        let up = matches!(event.new, serenity::gateway::ConnectionStage::Connected);
+        self.connected.store(up, Ordering::Relaxed);
+        metrics::gauge!("salesbot_gateway_connected_shards").set(if up { 1.0 } else { 0.0 });
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
@@ -578,6 +589,7 @@ impl Bot {
             registered: Arc::new(AtomicBool::new(false)),
             accepting: Arc::new(AtomicBool::new(true)),
             inflight: Arc::new(InFlight::default()),
+            connected: Arc::new(AtomicBool::new(false)),
         };
         // Interactions need no gateway intents; GUILDS keeps the session useful and is not privileged.
         let client = ClientBuilder::new_with_http(http(&config), GatewayIntents::GUILDS)
@@ -585,6 +597,11 @@ impl Bot {
             .await
             .context("failed to set up the Discord client")?;
         Ok(Bot { client, handler })
+    }
+
+    /// True while a shard is connected to the gateway.
+    pub fn connected(&self) -> Arc<AtomicBool> {
+        self.handler.connected.clone()
     }
 
     /// The REST client, for sending messages on the bot's own initiative.

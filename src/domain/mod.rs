@@ -14,4 +14,5 @@ pub mod stage;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod text;
+pub mod token;
 pub mod when;

@@ -35,6 +35,8 @@ pub(crate) struct Ctx {
     /// Guild members the command named, as Discord resolved them: (user id, display name).
     guild_members: Vec<(i64, String)>,
     change: Option<i64>,
+    /// What the change came through when not chat (an API token's name), for the audit trail.
+    via: Option<String>,
 }
 
 impl Ctx {
@@ -75,6 +77,10 @@ impl Ctx {
             visibility,
             guild_members: req.guild_members.clone(),
             change: None,
+            via: match &req.role {
+                super::RoleSource::Api { name, .. } => Some(name.clone()),
+                _ => None,
+            },
             ws,
         })
     }
@@ -187,10 +193,16 @@ impl Ctx {
                 key,
                 before,
                 self.now,
+                self.via.as_deref(),
             )
             .await?;
         self.change = Some(change);
         Ok(())
+    }
+
+    /// The request wrote something that is audited (every command's change is).
+    pub fn wrote(&self) -> bool {
+        self.change.is_some()
     }
 }
 

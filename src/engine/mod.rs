@@ -15,6 +15,8 @@ pub mod import;
 pub mod manifest;
 pub mod notices;
 pub mod reply;
+pub mod reports;
+pub mod tokens;
 
 pub use crate::config::DEFAULT_UPLOAD_LIMIT;
 pub use autocomplete::{AutocompleteRequest, Choice};
@@ -63,6 +65,16 @@ pub enum RoleSource {
         /// The member's role ids.
         role_ids: Vec<i64>,
     },
+    /// An HTTP API token. Like the operator it is not a member and leaves no member row; it
+    /// sees the whole workspace, and its changes are audited under its own actor id (the
+    /// token's id, negated, so it never meets a Discord user id) with its name.
+    Api {
+        /// The token's name, as the audit trail shows it.
+        name: String,
+        /// It may write; a read-only token's request that would write is refused and rolled
+        /// back, whatever route it came by.
+        write: bool,
+    },
 }
 
 impl RoleSource {
@@ -80,7 +92,14 @@ impl RoleSource {
             }
             RoleSource::Discord { .. } => Role::Rep,
             RoleSource::Operator => Role::Admin,
+            RoleSource::Api { write: true, .. } => Role::Admin,
+            RoleSource::Api { write: false, .. } => Role::Manager,
         }
+    }
+
+    /// Not a member of the workspace: no member row is read or written for them.
+    fn outsider(&self) -> bool {
+        matches!(self, RoleSource::Operator | RoleSource::Api { .. })
     }
 }
 
@@ -170,6 +189,34 @@ impl From<TotalOverflow> for EngineError {
     }
 }
 
+/// A request's command for metrics and logs: the manifests' command and subcommand names (a
+/// fixed set: anything else typed at the console is `unknown`), or the kind of click.
+fn command_label(manifests: &Manifests, action: &Action) -> String {
+    match action {
+        Action::Command(inv) => match manifests.command(&inv.command) {
+            None => "unknown".into(),
+            Some(spec) => match &inv.subcommand {
+                Some(sub) if spec.options.iter().any(|o| &o.name == sub) => {
+                    format!("{} {sub}", spec.name)
+                }
+                Some(_) => format!("{} unknown", spec.name),
+                None => spec.name.clone(),
+            },
+        },
+        Action::Click(_) => "button".into(),
+        Action::Submit { .. } => "form".into(),
+    }
+}
+
+/// Counts a finished request and its duration by command and outcome (`ok`, `refused` for an
+/// answer that says what was wrong, `error`, `duplicate`).
+fn observe_command(command: String, outcome: &'static str, started: std::time::Instant) {
+    let labels = [("command", command), ("outcome", outcome.to_string())];
+    metrics::counter!("salesbot_commands_total", &labels).increment(1);
+    metrics::histogram!("salesbot_command_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// Result alias for engine steps.
 pub type EngineResult<T> = Result<T, EngineError>;
 
@@ -216,8 +263,25 @@ impl Engine {
 
     /// Handles one request, calling `progress` with a reply to show meanwhile when the work is
     /// long (the Import button: "1,234 rows so far…"); the returned reply replaces it.
-    #[tracing::instrument(skip_all, fields(workspace = req.workspace_id, user = req.user_id))]
+    #[tracing::instrument(skip_all, fields(workspace = req.workspace_id, user = req.user_id, command = %command_label(&self.manifests, &req.action)))]
     pub async fn handle_with_progress(
+        &self,
+        req: Request,
+        progress: &(dyn Fn(Reply) + Send + Sync),
+    ) -> Option<Reply> {
+        let started = std::time::Instant::now();
+        let label = command_label(&self.manifests, &req.action);
+        let reply = self.handle_inner(req, progress).await;
+        let outcome = match &reply {
+            None => "duplicate",
+            Some(r) if r.ephemeral && r.content.starts_with("⚠️") => "refused",
+            Some(_) => "ok",
+        };
+        observe_command(label, outcome, started);
+        reply
+    }
+
+    async fn handle_inner(
         &self,
         req: Request,
         progress: &(dyn Fn(Reply) + Send + Sync),
@@ -251,6 +315,33 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Handles one request and hands back a failure as itself rather than as its reply, for a
+    /// front-end that answers failures its own way (the HTTP API: a status and a problem
+    /// document). Contention is retried as in [`Engine::handle`].
+    #[tracing::instrument(skip_all, fields(workspace = req.workspace_id, command = %command_label(&self.manifests, &req.action)))]
+    pub async fn call(&self, req: Request) -> EngineResult<Reply> {
+        let started = std::time::Instant::now();
+        let mut locale = req.locale.unwrap_or_default();
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            match self.run(&req, &mut locale, &|_| {}).await {
+                Err(EngineError::Contention(why)) if attempts < 4 => {
+                    tracing::debug!(attempts, %why, "retrying after contention");
+                }
+                other => break other,
+            }
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(EngineError::Unexpected(_) | EngineError::Unavailable | EngineError::Contention(_)) => "error",
+            Err(EngineError::Duplicate) => "duplicate",
+            Err(_) => "refused",
+        };
+        observe_command(command_label(&self.manifests, &req.action), outcome, started);
+        result
     }
 
     /// `/help` reads only the manifests, so it answers while the database is away.
@@ -293,7 +384,7 @@ impl Engine {
         let mut tx = self.store.begin().await?;
         let (ws, stages, known_member) = match tx.prelude(req.workspace_id, req.user_id).await? {
             Some(p) => p,
-            None if req.role == RoleSource::Operator => {
+            None if req.role.outsider() => {
                 return Err(EngineError::NotFound(
                     Msg::new("error.no_workspace").arg("workspace", req.workspace_id),
                 ))
@@ -318,10 +409,13 @@ impl Engine {
             return Err(EngineError::NotFound(Msg::new("error.not_a_member")));
         }
         let role = req.role.resolve(ws.manager_role_id);
-        let member = if req.role == RoleSource::Operator {
+        let member = if req.role.outsider() {
             MemberRow {
                 user_id: req.user_id,
-                display_name: "operator".into(),
+                display_name: match &req.role {
+                    RoleSource::Api { name, .. } => name.clone(),
+                    _ => "operator".into(),
+                },
                 role: role.as_str().into(),
                 timezone: None,
                 quota_minor: None,
@@ -348,6 +442,9 @@ impl Engine {
             Action::Submit { custom_id, fields } => clicks::parse_submit(custom_id, fields, &ctx)?,
         };
         if command.works_outside() {
+            if matches!(req.role, RoleSource::Api { write: false, .. }) {
+                return Err(EngineError::Forbidden(Msg::new("api.read_only")));
+            }
             let outside = commands::Outside {
                 store: &self.store,
                 progress,
@@ -366,6 +463,10 @@ impl Engine {
                 });
         }
         let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
+        if matches!(req.role, RoleSource::Api { write: false, .. }) && ctx.wrote() {
+            // Dropping the transaction rolls the write back.
+            return Err(EngineError::Forbidden(Msg::new("api.read_only")));
+        }
         tx.commit().await?;
         Ok(reply)
     }

@@ -111,6 +111,13 @@ impl Reply {
         }
     }
 
+    /// Names the record the command created or showed (`{"record": {"type": "deal", "id": 7}}`),
+    /// so a front-end that answers with the record itself (the HTTP API) finds it.
+    pub fn with_record(mut self, kind: &str, id: i64) -> Reply {
+        self.data = Some(serde_json::json!({ "record": { "type": kind, "id": id } }));
+        self
+    }
+
     /// Adds an embed.
     pub fn with_embed(mut self, embed: Embed) -> Reply {
         self.embeds.push(embed);

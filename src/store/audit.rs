@@ -48,10 +48,10 @@ struct EntitySql {
 macro_rules! record_sql {
     ($image:expr) => {
         concat!(
-            "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, before, after, created_at)
+            "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, before, after, created_at, via)
              SELECT $1, COALESCE($2, nextval('audit_change_ids')), $3, $4, $5, to_jsonb($6::bigint), $7, (",
             $image,
-            "), $8 RETURNING change_id"
+            "), $8, $9 RETURNING change_id"
         )
     };
 }
@@ -212,6 +212,7 @@ impl Tx {
         key: i64,
         before: Option<Value>,
         now: DateTime<Utc>,
+        via: Option<&str>,
     ) -> StoreResult<i64> {
         let sql = entity.sql();
         Ok(sqlx::query_scalar(sql.record)
@@ -223,6 +224,7 @@ impl Tx {
             .bind(key)
             .bind(before)
             .bind(now)
+            .bind(via)
             .fetch_one(self.conn())
             .await?)
     }

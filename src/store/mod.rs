@@ -1,6 +1,7 @@
 //! Every SQL statement lives under this module. The engine sees plain row structs and
 //! [`StoreError`]; no sqlx type crosses the boundary except through [`Tx`], which is opaque.
 
+mod api;
 mod audit;
 #[cfg(feature = "demo")]
 mod bulk;
@@ -21,6 +22,10 @@ mod tasks;
 mod types;
 mod workspace;
 
+pub use api::{
+    ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, Idempotency, ListFilter, TokenRow,
+    IDEMPOTENCY_HOURS,
+};
 pub use audit::{AuditEntry, Entity, UndoOutcome};
 #[cfg(feature = "demo")]
 pub use bulk::BulkShape;

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("demo", 5),
     ("discord", 6),
     ("console", 6),
+    ("http", 6),
 ];
 
 /// A source file: its module path (`["engine", "ctx"]`) and text.

@@ -5,6 +5,7 @@ pub mod fake_discord;
 mod support;
 
 mod answers;
+mod api;
 mod bad_input;
 mod commands;
 mod discord;

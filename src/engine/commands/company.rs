@@ -165,7 +165,8 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: CompanyAdd) -> EngineResu
         ctx.m(Msg::new("company.added")
             .arg("id", format!("CO-{id}"))
             .arg("name", ctx.esc(&c.name))),
-    ))
+    )
+    .with_record("company", id))
 }
 
 pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: CompanyRef) -> EngineResult<Reply> {

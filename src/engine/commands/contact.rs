@@ -184,7 +184,7 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResu
         lines.extend(co.created);
     }
     lines.insert(0, ctx.m(msg));
-    Ok(Reply::text(lines.join("\n")))
+    Ok(Reply::text(lines.join("\n")).with_record("contact", id))
 }
 
 /// Logs an interaction given as plain values (the deal card's form).
@@ -273,7 +273,7 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
         reply = reply.with_button(Click::TaskDone(task_id).to_string(), ctx.t("button.done"));
     }
     reply.content = lines.join("\n");
-    Ok(reply)
+    Ok(reply.with_record("activity", id))
 }
 
 fn birthday_text(ctx: &Ctx, c: &ContactRow) -> Option<String> {

@@ -202,7 +202,7 @@ async fn deal_card(
         embed = embed.field(ctx.t("field.history"), lines.join("\n"));
     }
     embed = embed.footer(ctx.m(Msg::new("deal.footer").arg("created", ctx.time(d.created_at))));
-    let mut reply = Reply::default().with_embed(embed);
+    let mut reply = Reply::default().with_embed(embed).with_record("deal", d.id);
     reply.content = headline.unwrap_or_default();
     if d.status == StageKind::Open {
         if let Some(next) = next_stage(ctx, d.stage_id) {

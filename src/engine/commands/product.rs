@@ -217,7 +217,8 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, p: ProductAdd) -> EngineResu
         ctx.m(Msg::new("products.added")
             .arg("name", ctx.esc(&p.name))
             .arg("price", ctx.money(p.price.minor()))),
-    ))
+    )
+    .with_record("product", id))
 }
 
 pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {

@@ -430,6 +430,14 @@ pub async fn run(
             if summary.created + summary.updated > 0 {
                 store.analyze_import_tables().await;
             }
+            for (result, n) in [
+                ("created", summary.created),
+                ("updated", summary.updated),
+                ("matched", summary.matched),
+                ("refused", summary.refused),
+            ] {
+                metrics::counter!("salesbot_import_rows_total", "result" => result).increment(n);
+            }
         }
     }
     Ok(summary)

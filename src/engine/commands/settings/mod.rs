@@ -1,5 +1,6 @@
 //! `/settings`: the workspace's and the member's own settings; the stages live in `stages.rs`.
 
+mod api;
 mod stages;
 
 use super::{amount, stage, text};
@@ -17,6 +18,7 @@ use crate::i18n::Msg;
 use crate::store::{AuditAction, Entity, Tx};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
+pub use api::ApiAction;
 pub use stages::StagesAction;
 use stages::{stages, stages_text};
 
@@ -50,6 +52,8 @@ pub enum SettingsCommand {
     Quota { member: i64, amount: Amount },
     /// Who sees what.
     Visibility(Visibility),
+    /// API tokens.
+    Api(ApiAction),
 }
 
 fn need(option: &str, action: &str) -> EngineError {
@@ -171,6 +175,7 @@ impl SettingsCommand {
                 member: args.user("member").unwrap_or_default(),
                 amount: super::present(amount(args, "amount", ctx)?, "amount")?,
             },
+            "api" => SettingsCommand::Api(ApiAction::parse(args)?),
             "visibility" => SettingsCommand::Visibility(
                 Visibility::parse(args.str("mode").unwrap_or("all")).unwrap_or(Visibility::All),
             ),
@@ -250,6 +255,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
             ))
         }
         SettingsCommand::Stages(a) => stages(tx, ctx, a).await,
+        SettingsCommand::Api(a) => api::run(tx, ctx, a).await,
         SettingsCommand::Digest {
             channel,
             weekday,

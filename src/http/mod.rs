@@ -1,0 +1,424 @@
+//! The HTTP API, a front-end like Discord and the console: each request is authenticated by
+//! its token, limited per token, and becomes the engine's `Request` (writes are the same
+//! commands chat runs, with the same permissions, validation, audit and /undo); lists and
+//! single records are read a page at a time from the store. Also `/healthz`, `/readyz` and
+//! `/metrics` for operators. Routes and their types are in `routes.rs`, errors in `problem.rs`.
+
+// A problem document is what a failed request answers with, built once per failure; boxing it
+// to shrink `Result` would buy nothing.
+#![allow(clippy::result_large_err)]
+
+mod problem;
+mod routes;
+
+pub use problem::Problem;
+
+use crate::domain::locale::Locale;
+use crate::engine::{tokens, Engine};
+use crate::store::{Idempotency, TokenRow};
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
+use governor::middleware::StateInformationMiddleware;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics_exporter_prometheus::PrometheusHandle;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// Request bodies past this are refused with 413.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// How the server is set up.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+    /// Requests per second each token may make on average.
+    pub rate_per_second: u32,
+    /// How many it may make at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            rate_per_second: 20,
+            burst: 40,
+        }
+    }
+}
+
+/// What `/readyz` checks beyond the database: the Discord gateway, when Discord is
+/// configured (the bot sets the flag when a shard is connected).
+#[derive(Clone, Debug, Default)]
+pub struct Readiness {
+    pub gateway: Option<Arc<AtomicBool>>,
+}
+
+type Limiter = RateLimiter<
+    u64,
+    governor::state::keyed::DefaultKeyedStateStore<u64>,
+    governor::clock::DefaultClock,
+    StateInformationMiddleware,
+>;
+
+#[derive(Clone)]
+struct AppState {
+    engine: Engine,
+    limiter: Arc<Limiter>,
+    burst: u32,
+    readiness: Readiness,
+    metrics: PrometheusHandle,
+}
+
+/// The token a request carries, once checked.
+#[derive(Clone, Debug)]
+struct Caller(Arc<TokenRow>);
+
+/// The Prometheus recorder, installed once per process with the histogram buckets our
+/// latency targets need (Discord's 3 s deadline, the 50 ms and 100 ms p99 targets).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+            const BUCKETS: &[f64] = &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 5.0, 10.0,
+            ];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder already installed (a test binary that built a second server)
+            // leaves ours unused but rendering; the first one keeps counting.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The router, for `serve` and for tests that serve it on a port of their own.
+pub fn router(engine: Engine, config: &HttpConfig, readiness: Readiness) -> Router {
+    let quota = Quota::per_second(NonZeroU32::new(config.rate_per_second.max(1)).unwrap_or(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(config.burst.max(1)).unwrap_or(NonZeroU32::MIN));
+    let limiter: Limiter = DefaultKeyedRateLimiter::keyed(quota).with_middleware();
+    let state = AppState {
+        engine,
+        limiter: Arc::new(limiter),
+        burst: config.burst.max(1),
+        readiness,
+        metrics: metrics_handle(),
+    };
+    let api = routes::v1()
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/v1/openapi.json", get(routes::openapi))
+        .merge(api)
+        .fallback(|| async { Problem::not_found("route") })
+        .layer(middleware::from_fn(observe))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Serves the API until `shutdown` completes.
+pub async fn serve(
+    engine: Engine,
+    config: HttpConfig,
+    readiness: Readiness,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("could not listen on {}", config.addr))?;
+    tracing::info!(addr = %config.addr, "HTTP API listening");
+    axum::serve(listener, router(engine, &config, readiness))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server stopped")
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if let Err(e) = s.engine.store().ready().await {
+        tracing::warn!(error = %e, "not ready");
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e:#}")).into_response();
+    }
+    if let Some(g) = &s.readiness.gateway {
+        if !g.load(Ordering::Relaxed) {
+            return (StatusCode::SERVICE_UNAVAILABLE, "not ready: Discord gateway not connected")
+                .into_response();
+        }
+    }
+    "ready".into_response()
+}
+
+async fn metrics_text(State(s): State<AppState>) -> Response {
+    // Outbox depth and the age of its oldest due message are read at scrape time: a gauge kept
+    // by the workers would be wrong the moment another process claimed a row.
+    match s.engine.store().outbox_gauges(Utc::now()).await {
+        Ok((depth, oldest)) => {
+            metrics::gauge!("salesbot_outbox_depth").set(depth as f64);
+            metrics::gauge!("salesbot_outbox_oldest_due_seconds").set(oldest);
+        }
+        Err(e) => tracing::warn!(error = %e, "outbox gauges unavailable"),
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Every request: a request id in the logs and the response, and its count and duration by
+/// route (the route's pattern, never ids) and status.
+async fn observe(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let id = format!("{:016x}", rand::random::<u64>());
+    let span = tracing::info_span!("http", request_id = %id, %method, route = %route);
+    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [
+        ("route", route.clone()),
+        ("method", method.to_string()),
+        ("status", status),
+    ];
+    metrics::counter!("salesbot_api_requests_total", &labels).increment(1);
+    metrics::histogram!("salesbot_api_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+/// The bearer token's text, if the request has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The caller's language: `Accept-Language`'s first tag we speak, else English.
+fn locale(headers: &HeaderMap) -> Locale {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .filter_map(|part| Locale::from_tag(part.split(';').next().unwrap_or("")))
+                .next()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks the token (revoked ones fail at once: every request reads it) and the token's rate
+/// limit, and answers with the `RateLimit-*` headers.
+async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(text) = bearer(req.headers()) else {
+        return Problem::unauthorized().into_response();
+    };
+    let token = match tokens::authenticate(s.engine.store(), text, Utc::now()).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Problem::unauthorized().into_response(),
+        Err(e) => return Problem::from_engine(&e, locale(req.headers()), &|f| f.to_string()).into_response(),
+    };
+    let key = token.id as u64;
+    let limit = HeaderValue::from(s.burst);
+    match s.limiter.check_key(&key) {
+        Ok(snapshot) => {
+            req.extensions_mut().insert(Caller(Arc::new(token)));
+            let mut resp = next.run(req).await;
+            let h = resp.headers_mut();
+            h.insert("ratelimit-limit", limit);
+            h.insert(
+                "ratelimit-remaining",
+                HeaderValue::from(snapshot.remaining_burst_capacity()),
+            );
+            h.insert("ratelimit-reset", HeaderValue::from(1u32));
+            resp
+        }
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut p = Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                format!("Too many requests for this token; try again in {secs} s."),
+            );
+            p.retry_after = Some(secs.max(1));
+            let mut resp = p.into_response();
+            let h = resp.headers_mut();
+            h.insert("ratelimit-limit", limit);
+            h.insert("ratelimit-remaining", HeaderValue::from(0u32));
+            h.insert("ratelimit-reset", HeaderValue::from(secs.max(1)));
+            metrics::counter!("salesbot_api_rate_limited_total").increment(1);
+            resp
+        }
+    }
+}
+
+/// `Idempotency-Key` on a POST: the first answer is kept a day and replayed for the same
+/// request; the same key with a different request is refused.
+async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get("idempotency-key").cloned() else {
+        return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
+        _ => {
+            return Problem::invalid(
+                "Idempotency-Key",
+                "The Idempotency-Key header is not a usable key.",
+                Some("1 to 255 visible ASCII characters, e.g. a UUID".into()),
+            )
+            .into_response()
+        }
+    };
+    let Some(Caller(token)) = req.extensions().get::<Caller>().cloned() else {
+        return Problem::unauthorized().into_response();
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return too_large().into_response(),
+    };
+    let mut h = Sha256::new();
+    h.update(parts.method.as_str().as_bytes());
+    h.update([0]);
+    h.update(parts.uri.to_string().as_bytes());
+    h.update([0]);
+    h.update(&bytes);
+    let request_hash = h.finalize();
+    let store = s.engine.store();
+    let claimed = async {
+        let mut tx = store.begin().await?;
+        let c = tx
+            .claim_idempotency(token.workspace_id, token.id, &key, &request_hash, Utc::now())
+            .await?;
+        tx.commit().await?;
+        Ok::<_, crate::store::StoreError>(c)
+    }
+    .await;
+    match claimed {
+        Ok(Idempotency::New) => {}
+        Ok(Idempotency::Replay(status, body)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut resp = (status, axum::Json(body)).into_response();
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return resp;
+        }
+        Ok(Idempotency::Mismatch) => {
+            return Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used with a different request; use a new key for a new request.",
+            )
+            .into_response()
+        }
+        Ok(Idempotency::InFlight) => {
+            let mut p = Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-key-in-use",
+                "A request with this Idempotency-Key is still being processed.",
+            );
+            p.retry_after = Some(1);
+            return p.into_response();
+        }
+        Err(e) => {
+            return Problem::from_engine(&e.into(), Locale::En, &|f| f.to_string()).into_response()
+        }
+    }
+    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let (rparts, rbody) = resp.into_parts();
+    let out = axum::body::to_bytes(rbody, usize::MAX).await.unwrap_or_default();
+    let status = rparts.status;
+    let json: Option<serde_json::Value> = serde_json::from_slice(&out).ok();
+    let kept = async {
+        let mut tx = store.begin().await?;
+        match (&json, status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
+            // A failure on our side is not an answer to keep: the retry should run.
+            (_, true) | (None, _) => tx.release_idempotency(token.workspace_id, token.id, &key).await?,
+            (Some(body), false) => {
+                tx.finish_idempotency(token.workspace_id, token.id, &key, status.as_u16(), body)
+                    .await?
+            }
+        }
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = kept {
+        tracing::warn!(error = %e, "idempotency answer not kept");
+    }
+    Response::from_parts(rparts, Body::from(out))
+}
+
+fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        format!("The request body is over {} bytes.", MAX_BODY),
+    )
+}
+
+/// A JSON body, with its problems answered as problem documents (413 past [`MAX_BODY`], 415
+/// without a JSON content type, 422 naming the field that did not fit).
+struct JsonBody<T>(T);
+
+#[axum::async_trait]
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Send the body as JSON with `Content-Type: application/json`.",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| too_large())?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de).map(JsonBody).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { "body".to_string() } else { path };
+            Problem::invalid(&field, e.inner().to_string(), None)
+        })
+    }
+}

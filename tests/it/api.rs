@@ -1,0 +1,565 @@
+//! The HTTP API served on a port of its own over a fresh database, driven with a real HTTP
+//! client: tokens, the engine's writes, problem details, pagination, idempotency, rate limits,
+//! body caps, workspace isolation on every route, reports, health and metrics.
+
+use crate::support::{Harness, START};
+use reqwest::{Client, Method, StatusCode};
+use salesbot::domain::token::Scope;
+use salesbot::engine::{tokens, Engine};
+use salesbot::http::{router, HttpConfig, Readiness};
+use salesbot::store::Store;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+struct Api {
+    base: String,
+    client: Client,
+}
+
+impl Api {
+    async fn start(pool: &PgPool, rate: u32, burst: u32) -> Api {
+        let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
+        let config = HttpConfig {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            rate_per_second: rate,
+            burst,
+        };
+        let app = router(engine, &config, Readiness::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Api {
+            base: format!("http://{addr}"),
+            client: Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, headers, v)
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let (s, _, v) = self.call(Method::GET, path, token, None, None).await;
+        (s, v)
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let (s, _, v) = self.call(Method::POST, path, token, Some(body), None).await;
+        (s, v)
+    }
+}
+
+async fn token(pool: &PgPool, ws: i64, scope: Scope, name: &str) -> String {
+    tokens::create(&Store::from_pool(pool.clone()), ws, name, scope, chrono::Utc::now())
+        .await
+        .expect("token")
+        .text
+}
+
+/// Workspace 1 and 2, each with a member, a company, a contact, a deal and a task.
+async fn two_workspaces(pool: &PgPool) -> Harness {
+    let mut h = Harness::new(pool.clone()).await;
+    for ws in [1, 2] {
+        h.run(&format!(":workspace {ws}")).await;
+        h.ok(&format!("/company add name:\"Acme {ws}\"")).await;
+        h.ok(&format!("/contact add name:\"Ann {ws}\" email:ann{ws}@acme.test company:\"Acme {ws}\""))
+            .await;
+        h.ok(&format!("/deal new title:\"Deal of {ws}\" amount:1200 company:\"Acme {ws}\" contact:\"Ann {ws}\""))
+            .await;
+        h.ok(&format!("/contact log contact:\"Ann {ws}\" kind:call summary:hello deal:D-1 next_step:\"call back\" due:\"tomorrow 9am\""))
+            .await;
+        h.ok("/product add name:Widget price:10").await;
+    }
+    h.run(":workspace 1").await;
+    h
+}
+
+#[sqlx::test]
+async fn a_token_made_in_chat_writes_like_chat_and_is_audited_under_its_name(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:Warmup amount:100").await;
+    let reply = h.ok("/settings api action:create name:erp scope:write").await;
+    assert_eq!(reply["ephemeral"], true, "the token is shown to its maker only");
+    let content = reply["content"].as_str().unwrap_or_default();
+    let token = content
+        .split('`')
+        .find(|p| p.starts_with("sbk_"))
+        .expect("the token text")
+        .to_string();
+    let api = Api::start(&pool, 100, 100).await;
+
+    // The same deal through chat and through the API.
+    h.ok("/deal new title:\"Acme renewal\" amount:1200 stage:Qualified").await;
+    let (status, deal) = api
+        .post(
+            "/v1/deals",
+            &token,
+            json!({"title": "Acme renewal", "amount_minor": 120000, "stage": "Qualified"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{deal}");
+    assert_eq!(deal["id"], 3);
+    assert_eq!(deal["ref"], "D-3");
+    assert_eq!(deal["amount_minor"], 120000);
+    assert_eq!(deal["owner_id"], 1, "defaults to the admin who made the token");
+    let rows: Vec<(String, i64, String, String, i64, i32, i64)> = sqlx::query_as(
+        "SELECT d.title, d.amount_minor, d.currency, d.status, d.owner_id, d.furthest_position,
+                (SELECT count(*) FROM stage_changes sc WHERE sc.workspace_id = d.workspace_id AND sc.deal_id = d.id)
+           FROM deals d WHERE d.workspace_id = 1 AND d.number IN (2, 3) ORDER BY d.number",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("deals");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0], rows[1], "chat and API leave the same rows");
+
+    // Moving it through the API is audited under the token's name.
+    let (status, moved) = api
+        .post("/v1/deals/D-3/won", &token, json!({"note": "signed"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["status"], "won");
+    let via: Vec<(Option<String>, i64)> = sqlx::query_as(
+        "SELECT via, actor_id FROM audit_log WHERE workspace_id = 1 AND entity = 'deals' AND entity_key = to_jsonb(
+            (SELECT id FROM deals WHERE workspace_id = 1 AND number = 3)) ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("audit");
+    assert!(!via.is_empty());
+    assert!(via.iter().all(|(v, a)| v.as_deref() == Some("erp") && *a < 0), "{via:?}");
+
+    // Listed in chat, then revoked: it stops working at once.
+    let list = h.ok("/settings api action:list").await.to_string();
+    assert!(list.contains("erp"));
+    assert!(!list.contains("sbk_"), "the list never shows a token");
+    h.ok("/settings api action:revoke name:erp").await;
+    let (status, body) = api.get("/v1/deals", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["status"], 401);
+}
+
+#[sqlx::test]
+async fn problems_name_the_field_and_what_is_accepted(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:Warmup amount:100").await;
+    let t = token(&pool, 1, Scope::Write, "ops").await;
+    let api = Api::start(&pool, 100, 100).await;
+    let before = h.fingerprint_except(&["api_tokens"]).await;
+
+    let (s, p) = api
+        .post("/v1/deals", &t, json!({"title": "X", "amount_minor": -5, "owner_id": 1}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["field"], "amount_minor", "{p}");
+
+    let (s, p) = api
+        .post("/v1/deals", &t, json!({"title": "X", "stage": "Nowhere", "owner_id": 1}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "stage", "{p}");
+    assert!(p["detail"].as_str().unwrap_or_default().contains("Nowhere"), "{p}");
+
+    let (s, p) = api
+        .post("/v1/deals", &t, json!({"title": "X", "colour": "red"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p["detail"].as_str().unwrap_or_default().contains("colour"), "{p}");
+
+    // A token made on the server belongs to no member: new records need an owner.
+    let (s, p) = api.post("/v1/deals", &t, json!({"title": "X"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["field"], "owner_id");
+
+    let (s, p) = api.get("/v1/deals?limit=501", &t).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["field"], "limit");
+
+    // Chinese when asked for.
+    let resp = api
+        .client
+        .post(format!("{}/v1/deals", api.base))
+        .bearer_auth(&t)
+        .header("Accept-Language", "zh-CN,zh;q=0.9")
+        .json(&json!({"title": "X", "stage": "Nowhere", "owner_id": 1}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/problem+json"
+    );
+    let p: Value = resp.json().await.expect("json");
+    assert!(
+        p["detail"].as_str().unwrap_or_default().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{p}"
+    );
+
+    // Past 1 MB: 413, nothing read.
+    let big = "x".repeat(1_100_000);
+    let (s, p) = api.post("/v1/deals", &t, json!({ "title": big })).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{p}");
+
+    assert_eq!(before, h.fingerprint_except(&["api_tokens"]).await, "no refused request wrote anything");
+}
+
+#[sqlx::test]
+async fn read_only_tokens_cannot_write_by_any_route(pool: PgPool) {
+    let mut h = two_workspaces(&pool).await;
+    let t = token(&pool, 1, Scope::Read, "bi").await;
+    let api = Api::start(&pool, 100, 100).await;
+    let before = h.fingerprint_except(&["api_tokens"]).await;
+    for (path, body) in [
+        ("/v1/deals", json!({"title": "X", "owner_id": 1})),
+        ("/v1/deals/D-1/move", json!({"stage": "Qualified"})),
+        ("/v1/deals/D-1/won", json!({})),
+        ("/v1/deals/D-1/lost", json!({"reason": "price"})),
+        ("/v1/contacts", json!({"name": "Bob", "owner_id": 1})),
+        ("/v1/companies", json!({"name": "Bobco", "owner_id": 1})),
+        ("/v1/activities", json!({"contact": "Ann 1", "kind": "call", "summary": "x"})),
+        ("/v1/products", json!({"name": "Gadget", "price_minor": 100})),
+        ("/v1/tasks/1/done", json!({})),
+    ] {
+        let (s, p) = api.post(path, &t, body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {p}");
+    }
+    let (s, _, p) = api
+        .call(Method::PATCH, "/v1/deals/D-1", &t, Some(json!({"owner_id": 1})), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+    let (s, _) = api.get("/v1/deals/D-1", &t).await;
+    assert_eq!(s, StatusCode::OK);
+    h.run(":workspace 1").await;
+    assert_eq!(before, h.fingerprint_except(&["api_tokens"]).await);
+}
+
+#[sqlx::test]
+async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: PgPool) {
+    let mut h = two_workspaces(&pool).await;
+    let t = token(&pool, 1, Scope::Write, "a").await;
+    let api = Api::start(&pool, 1000, 1000).await;
+    // Every id workspace 2 has.
+    let ids = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_all(&pool)
+                .await
+                .expect("ids")
+        }
+    };
+    let contacts = ids("SELECT id FROM contacts WHERE workspace_id = 2").await;
+    let companies = ids("SELECT id FROM companies WHERE workspace_id = 2").await;
+    let activities = ids("SELECT id FROM activities WHERE workspace_id = 2").await;
+    let products = ids("SELECT id FROM products WHERE workspace_id = 2").await;
+    let tasks = ids("SELECT id FROM tasks WHERE workspace_id = 2").await;
+    let members = ids("SELECT user_id FROM members WHERE workspace_id = 2 AND user_id NOT IN (SELECT user_id FROM members WHERE workspace_id = 1)").await;
+    assert!(!contacts.is_empty() && !companies.is_empty() && !tasks.is_empty());
+    h.run(":workspace 2").await;
+    let before = h.fingerprint_except(&["api_tokens"]).await;
+
+    let mut gets = Vec::new();
+    for id in &contacts {
+        gets.push(format!("/v1/contacts/{id}"));
+        gets.push(format!("/v1/contacts/C-{id}"));
+    }
+    for id in &companies {
+        gets.push(format!("/v1/companies/CO-{id}"));
+    }
+    for id in &activities {
+        gets.push(format!("/v1/activities/{id}"));
+    }
+    for id in &products {
+        gets.push(format!("/v1/products/{id}"));
+    }
+    for id in &tasks {
+        gets.push(format!("/v1/tasks/T-{id}"));
+    }
+    for path in &gets {
+        let (s, p) = api.get(path, &t).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {p}");
+    }
+    // Writes naming workspace 2's records, or its members as owners.
+    let mut posts = Vec::new();
+    for id in &contacts {
+        posts.push((
+            "/v1/activities".to_string(),
+            json!({"contact": format!("C-{id}"), "kind": "call", "summary": "x"}),
+        ));
+        posts.push((
+            "/v1/deals".to_string(),
+            json!({"title": "X", "contact": format!("C-{id}"), "owner_id": 1}),
+        ));
+    }
+    for id in &companies {
+        posts.push((
+            "/v1/deals".to_string(),
+            json!({"title": "X", "company": format!("CO-{id}"), "owner_id": 1}),
+        ));
+    }
+    for id in &tasks {
+        posts.push((format!("/v1/tasks/{id}/done"), json!({})));
+    }
+    for m in &members {
+        posts.push((
+            "/v1/contacts".to_string(),
+            json!({"name": "Spy", "owner_id": m}),
+        ));
+    }
+    for (path, body) in &posts {
+        let (s, p) = api.post(path, &t, body.clone()).await;
+        assert!(
+            s == StatusCode::NOT_FOUND || s == StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {body}: {s} {p}"
+        );
+    }
+    let (s, _, p) = api
+        .call(
+            Method::PATCH,
+            &format!("/v1/contacts/{}", contacts[0]),
+            &t,
+            Some(json!({"add_tags": "x"})),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
+    // Lists never carry another workspace's rows, whatever the filter.
+    for path in [
+        "/v1/deals",
+        "/v1/contacts",
+        "/v1/companies",
+        "/v1/activities",
+        "/v1/products",
+        "/v1/tasks",
+    ] {
+        let (s, page) = api.get(path, &t).await;
+        assert_eq!(s, StatusCode::OK);
+        let text = page.to_string();
+        assert!(!text.contains("Acme 2") && !text.contains("Ann 2") && !text.contains("Deal of 2"), "{path}: {text}");
+    }
+    // Workspace 2's deal number 1 is not workspace 1's deal 1: the token only ever sees its own.
+    let (_, d) = api.get("/v1/deals/D-1", &t).await;
+    assert_eq!(d["title"], "Deal of 1");
+    // A cursor is bound to its list.
+    let (s, p) = api.get("/v1/contacts?cursor=ZDow", &t).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(before, h.fingerprint_except(&["api_tokens"]).await, "workspace 2 is untouched");
+}
+
+#[sqlx::test]
+async fn lists_page_with_cursors_and_filters(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    for i in 0..250 {
+        let stage = if i % 5 == 0 { " stage:Qualified" } else { "" };
+        h.ok(&format!("/deal new title:\"Deal {i}\" amount:100{stage}")).await;
+    }
+    let t = token(&pool, 1, Scope::Read, "bi").await;
+    let api = Api::start(&pool, 1000, 1000).await;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut path = "/v1/deals".to_string();
+    let mut pages = 0;
+    loop {
+        let (s, page) = api.get(&path, &t).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        pages += 1;
+        for d in page["data"].as_array().expect("data") {
+            assert!(seen.insert(d["id"].as_i64().expect("id")), "no deal twice");
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/deals?cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 250);
+    assert_eq!(pages, 3, "100 + 100 + 50");
+    let (_, page) = api.get("/v1/deals?stage=qualified&limit=500", &t).await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(50));
+    let (_, page) = api.get("/v1/deals?status=won", &t).await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(0));
+    let (_, page) = api
+        .get("/v1/deals?updated_since=2100-01-01T00:00:00Z", &t)
+        .await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(0));
+    let (s, p) = api.get("/v1/deals?stage=Nowhere", &t).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["field"], "stage");
+}
+
+#[sqlx::test]
+async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:Warmup amount:100").await;
+    let t = token(&pool, 1, Scope::Write, "shop").await;
+    let api = Api::start(&pool, 100, 100).await;
+    let body = json!({"title": "Web order 17", "amount_minor": 5000, "owner_id": 1});
+    let (s1, _, first) = api
+        .call(Method::POST, "/v1/deals", &t, Some(body.clone()), Some("order-17"))
+        .await;
+    assert_eq!(s1, StatusCode::CREATED, "{first}");
+    let (s2, headers, second) = api
+        .call(Method::POST, "/v1/deals", &t, Some(body), Some("order-17"))
+        .await;
+    assert_eq!(s2, StatusCode::CREATED);
+    assert_eq!(first, second);
+    assert_eq!(headers["idempotent-replayed"], "true");
+    let (s3, _, p) = api
+        .call(
+            Method::POST,
+            "/v1/deals",
+            &t,
+            Some(json!({"title": "Web order 18", "owner_id": 1})),
+            Some("order-17"),
+        )
+        .await;
+    assert_eq!(s3, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deals WHERE title = 'Web order 17'")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 1, "the replay created nothing");
+}
+
+#[sqlx::test]
+async fn each_token_is_rate_limited_with_the_headers_clients_read(pool: PgPool) {
+    Harness::new(pool.clone()).await.ok("/deal new title:Warmup amount:100").await;
+    let t = token(&pool, 1, Scope::Read, "a").await;
+    let other = token(&pool, 1, Scope::Read, "b").await;
+    let api = Api::start(&pool, 1, 2).await;
+    let (s, h, _) = api.call(Method::GET, "/v1/deals", &t, None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["ratelimit-limit"], "2");
+    assert_eq!(h["ratelimit-remaining"], "1");
+    api.call(Method::GET, "/v1/deals", &t, None, None).await;
+    let (s, h, p) = api.call(Method::GET, "/v1/deals", &t, None, None).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{p}");
+    assert!(h.contains_key("retry-after"));
+    assert_eq!(h["ratelimit-remaining"], "0");
+    let (s, _, _) = api.call(Method::GET, "/v1/deals", &other, None, None).await;
+    assert_eq!(s, StatusCode::OK, "another token has its own budget");
+}
+
+#[sqlx::test]
+async fn reports_are_the_json_of_salesbot_report(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:A amount:1000").await;
+    h.ok("/deal new title:B amount:2500").await;
+    h.ok("/deal won deal:D-1").await;
+    h.ok("/deal lost deal:D-2 reason:price").await;
+    let t = token(&pool, 1, Scope::Read, "bi").await;
+    let api = Api::start(&pool, 100, 100).await;
+    let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
+    for (kind, query) in [
+        ("pipeline", "from=2026-11-01&to=2026-12-31"),
+        ("kpi", "from=2026-11-01&to=2026-12-31"),
+        ("products", "from=2026-11-01&to=2026-12-31"),
+        ("customers", "from=2026-11-01&to=2026-12-31"),
+        ("trends", "from=2026-01-01&to=2026-12-31&by=month"),
+    ] {
+        let (s, got) = api.get(&format!("/v1/reports/{kind}?{query}"), &t).await;
+        assert_eq!(s, StatusCode::OK, "{kind}: {got}");
+        let q = salesbot::console::ReportQuery {
+            kind: match kind {
+                "pipeline" => salesbot::console::ReportKind::Pipeline,
+                "kpi" => salesbot::console::ReportKind::Kpi,
+                "products" => salesbot::console::ReportKind::Products,
+                "customers" => salesbot::console::ReportKind::Customers,
+                _ => salesbot::console::ReportKind::Trends,
+            },
+            workspace: 1,
+            period: None,
+            from: Some(if kind == "trends" { "2026-01-01" } else { "2026-11-01" }.into()),
+            to: Some("2026-12-31".into()),
+            member: None,
+            by: (kind == "trends").then(|| "month".to_string()),
+        };
+        let reply = engine
+            .handle(salesbot::engine::Request {
+                workspace_id: 1,
+                user_id: 0,
+                display_name: None,
+                role: salesbot::engine::RoleSource::Operator,
+                locale: None,
+                channel_id: None,
+                interaction_id: None,
+                now: chrono::Utc::now(),
+                action: salesbot::engine::Action::Command(q.invocation()),
+                in_dm: false,
+                guild_members: Vec::new(),
+            })
+            .await
+            .expect("reply");
+        let strip = |mut v: Value| {
+            // The moment the figures were read differs between the two calls.
+            if let Some(o) = v.as_object_mut() {
+                o.remove("as_of");
+            }
+            v
+        };
+        assert_eq!(Some(strip(got)), reply.data.map(strip), "{kind}");
+    }
+    let (s, p) = api.get("/v1/reports/pipeline?period=someday", &t).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let (s, _) = api.get("/v1/reports/horoscope", &t).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let _ = START;
+}
+
+#[sqlx::test]
+async fn operators_get_health_readiness_metrics_and_the_openapi_document(pool: PgPool) {
+    Harness::new(pool.clone()).await.ok("/deal new title:Warmup amount:100").await;
+    let t = token(&pool, 1, Scope::Read, "bi").await;
+    let api = Api::start(&pool, 100, 100).await;
+    api.get("/v1/deals", &t).await;
+    let get = |path: &'static str| {
+        let url = format!("{}{path}", api.base);
+        let client = api.client.clone();
+        async move {
+            let r = client.get(url).send().await.expect("request");
+            (r.status(), r.text().await.expect("text"))
+        }
+    };
+    assert_eq!(get("/healthz").await.0, StatusCode::OK);
+    assert_eq!(get("/readyz").await.0, StatusCode::OK);
+    let (s, metrics) = get("/metrics").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(metrics.contains("salesbot_api_requests_total"), "{metrics}");
+    assert!(metrics.contains("route=\"/v1/deals\""), "{metrics}");
+    assert!(metrics.contains("salesbot_outbox_depth"), "{metrics}");
+    assert!(!metrics.contains("sbk_"), "no token in metrics");
+    let (s, doc) = get("/v1/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&doc).expect("json");
+    assert!(doc["openapi"].as_str().unwrap_or_default().starts_with("3.1"), "{doc}");
+    for path in ["/v1/deals", "/v1/deals/{id}/won", "/v1/reports/{kind}", "/v1/contacts"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+    assert!(doc["components"]["schemas"].get("ApiDeal").is_some());
+    let (s, _) = get("/v1/deals").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "no token, no data");
+}
