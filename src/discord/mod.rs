@@ -573,6 +573,27 @@ impl EventHandler for Handler {
     }
 }
 
+/// Reports the shards' state every 15 s: how many are connected and each one's heartbeat
+/// latency (labelled by shard number, a small fixed set, never a guild).
+async fn watch_shards(manager: Arc<serenity::gateway::ShardManager>) {
+    let mut every = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        every.tick().await;
+        let runners = manager.runners.lock().await;
+        let connected = runners
+            .values()
+            .filter(|r| matches!(r.stage, serenity::gateway::ConnectionStage::Connected))
+            .count();
+        metrics::gauge!("salesbot_gateway_connected_shards").set(connected as f64);
+        for (id, r) in runners.iter() {
+            if let Some(latency) = r.latency {
+                metrics::gauge!("salesbot_gateway_latency_seconds", "shard" => id.0.to_string())
+                    .set(latency.as_secs_f64());
+            }
+        }
+    }
+}
+
 /// A running bot: the gateway client plus what is needed to stop it cleanly.
 pub struct Bot {
     client: Client,
@@ -617,6 +638,7 @@ impl Bot {
             handler,
         } = self;
         let shards = client.shard_manager.clone();
+        let watch = tokio::spawn(watch_shards(shards.clone()));
         let mut gateway = tokio::spawn(async move { client.start().await });
         tokio::select! {
             ended = &mut gateway => {
@@ -625,6 +647,7 @@ impl Bot {
             }
             () = shutdown => {}
         }
+        watch.abort();
         tracing::info!("shutting down: finishing running commands");
         handler.drain().await;
         shards.shutdown_all().await;

@@ -195,8 +195,11 @@ async fn observe(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let id = format!("{:016x}", rand::random::<u64>());
     let span = tracing::info_span!("http", request_id = %id, %method, route = %route);
-    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
+    let mut resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     let status = resp.status().as_u16().to_string();
+    span.in_scope(|| {
+        tracing::debug!(status = %status, elapsed_ms = started.elapsed().as_millis() as u64, "answered")
+    });
     let labels = [
         ("route", route.clone()),
         ("method", method.to_string()),

@@ -563,3 +563,45 @@ async fn operators_get_health_readiness_metrics_and_the_openapi_document(pool: P
     let (s, _) = get("/v1/deals").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "no token, no data");
 }
+
+/// A log writer that keeps what it is given.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[sqlx::test]
+async fn tokens_never_reach_the_logs(pool: PgPool) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // Installed for the whole test binary (the server's tasks run on other threads); the
+    // filter keeps it to our own and axum's events so other tests stay fast.
+    let installed = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("salesbot=trace,axum=trace")
+        .with_writer(move || writer.clone())
+        .try_init()
+        .is_ok();
+    Harness::new(pool.clone()).await.ok("/deal new title:Warmup amount:100").await;
+    let t = token(&pool, 1, Scope::Write, "ops").await;
+    let api = Api::start(&pool, 100, 100).await;
+    api.get("/v1/deals", &t).await;
+    api.post("/v1/deals", &t, json!({"title": "X", "owner_id": 1})).await;
+    api.get("/v1/deals", "sbk_not-a-real-token-but-shaped-like-one-000000").await;
+    let (_, p) = api.get("/v1/deals/D-999", &t).await;
+    assert_eq!(p["status"], 404);
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("logs")).to_string();
+    if installed {
+        assert!(logs.contains("request_id"), "the API logs with request ids: {logs}");
+    }
+    assert!(!logs.contains(&t), "a token was logged");
+    assert!(!logs.contains("sbk_"), "something token-shaped was logged");
+}
