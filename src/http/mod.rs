@@ -15,6 +15,7 @@ pub use problem::Problem;
 
 use crate::domain::locale::Locale;
 use crate::engine::{tokens, Engine};
+use crate::i18n::Msg;
 use crate::store::{Idempotency, TokenRow};
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -129,6 +130,7 @@ pub fn router(engine: Engine, config: &HttpConfig, readiness: Readiness) -> Rout
         .route("/v1/openapi.json", get(routes::openapi))
         .merge(api)
         .fallback(|| async { Problem::not_found("route") })
+        .layer(middleware::from_fn(problem::localize))
         .layer(middleware::from_fn(observe))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -268,7 +270,7 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
             let mut p = Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate-limited",
-                format!("Too many requests for this token; try again in {secs} s."),
+                Msg::new("api.rate_limited").arg("seconds", secs.max(1)),
             );
             p.retry_after = Some(secs.max(1));
             let mut resp = p.into_response();
@@ -296,8 +298,8 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
         _ => {
             return Problem::invalid(
                 "Idempotency-Key",
-                "The Idempotency-Key header is not a usable key.",
-                Some("1 to 255 visible ASCII characters, e.g. a UUID".into()),
+                Msg::new("api.idempotency_key_bad"),
+                Some(Msg::new("accepted.idempotency_key")),
             )
             .into_response()
         }
@@ -340,7 +342,7 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
             return Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
-                "This Idempotency-Key was used with a different request; use a new key for a new request.",
+                Msg::new("api.idempotency_reused"),
             )
             .into_response()
         }
@@ -348,7 +350,7 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
             let mut p = Problem::new(
                 StatusCode::CONFLICT,
                 "idempotency-key-in-use",
-                "A request with this Idempotency-Key is still being processed.",
+                Msg::new("api.idempotency_in_flight"),
             );
             p.retry_after = Some(1);
             return p.into_response();
@@ -385,7 +387,7 @@ fn too_large() -> Problem {
     Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too-large",
-        format!("The request body is over {} bytes.", MAX_BODY),
+        Msg::new("api.too_large").arg("bytes", MAX_BODY),
     )
 }
 
@@ -411,7 +413,7 @@ where
             return Err(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
-                "Send the body as JSON with `Content-Type: application/json`.",
+                Msg::new("api.json_only"),
             ));
         }
         let bytes = Bytes::from_request(req, state)
@@ -421,7 +423,11 @@ where
         serde_path_to_error::deserialize(de).map(JsonBody).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." { "body".to_string() } else { path };
-            Problem::invalid(&field, e.inner().to_string(), None)
+            Problem::invalid(
+                &field,
+                Msg::new("api.body_field").arg("problem", e.inner().to_string()),
+                None,
+            )
         })
     }
 }

@@ -28,80 +28,125 @@ pub struct Problem {
     /// Seconds to wait before trying again (429, 503).
     #[serde(skip)]
     pub retry_after: Option<u64>,
+    /// The catalog messages behind `detail` and `accepted`, rendered again in the caller's
+    /// language by [`localize`] once the request's `Accept-Language` is known.
+    #[serde(skip)]
+    #[schema(ignore)]
+    msgs: Option<(Msg, Option<Msg>)>,
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Problem {
+    /// A problem whose text is a catalog message.
+    pub fn new(status: StatusCode, kind: &str, detail: Msg) -> Problem {
         Problem {
             r#type: format!("https://salesbot.dev/problems/{kind}"),
             title: status.canonical_reason().unwrap_or("error").to_string(),
             status: status.as_u16(),
-            detail: detail.into(),
+            detail: detail.render(Locale::En),
             field: None,
             accepted: None,
             retry_after: None,
+            msgs: Some((detail, None)),
         }
+    }
+
+    /// A problem whose text was already rendered in the caller's language (a reply's).
+    pub fn text(status: StatusCode, kind: &str, detail: String) -> Problem {
+        let mut p = Problem::new(status, kind, Msg::new("error.unexpected"));
+        p.detail = detail;
+        p.msgs = None;
+        p
     }
 
     /// Bad input about one field.
-    pub fn invalid(field: &str, detail: impl Into<String>, accepted: Option<String>) -> Problem {
-        Problem {
-            field: Some(field.to_string()),
-            accepted,
-            ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
-        }
+    pub fn invalid(field: &str, detail: Msg, accepted: Option<Msg>) -> Problem {
+        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail.clone());
+        p.field = Some(field.to_string());
+        p.accepted = accepted.as_ref().map(|a| a.render(Locale::En));
+        p.msgs = Some((detail, accepted));
+        p
     }
 
     pub fn unauthorized() -> Problem {
-        Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "A valid API token is required: send `Authorization: Bearer <token>`. Admins make tokens with /settings api.",
-        )
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", Msg::new("api.unauthorized"))
     }
 
-    pub fn not_found(what: &str) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "not-found", format!("No such {what} here."))
+    /// `thing` is one of the catalog's `api.thing.*`: deal, contact, company, ...
+    pub fn not_found(thing: &'static str) -> Problem {
+        let key = match thing {
+            "deal" => "api.thing.deal",
+            "contact" => "api.thing.contact",
+            "company" => "api.thing.company",
+            "activity" => "api.thing.activity",
+            "product" => "api.thing.product",
+            "task" => "api.thing.task",
+            "report" => "api.thing.report",
+            "workspace" => "api.thing.workspace",
+            _ => "api.thing.route",
+        };
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            Msg::new("api.not_found").arg_msg("thing", Msg::new(key)),
+        )
     }
 
     /// An engine failure in `locale`; `field` maps a command option to the request field it
     /// came from.
     pub fn from_engine(e: &EngineError, locale: Locale, field: &dyn Fn(&str) -> String) -> Problem {
         let (status, kind, msg) = match e {
-            EngineError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some(m)),
-            EngineError::NotFound(m) => (StatusCode::NOT_FOUND, "not-found", Some(m)),
-            EngineError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", Some(m)),
-            EngineError::Conflict(m) => (StatusCode::CONFLICT, "conflict", Some(m)),
-            EngineError::Duplicate => (StatusCode::CONFLICT, "duplicate", None),
-            EngineError::Contention(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", None),
-            EngineError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            EngineError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", m.clone()),
+            EngineError::NotFound(m) => (StatusCode::NOT_FOUND, "not-found", m.clone()),
+            EngineError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            EngineError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
+            EngineError::Duplicate => (StatusCode::CONFLICT, "duplicate", Msg::new("error.duplicate")),
+            EngineError::Contention(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", Msg::new("error.busy")),
+            EngineError::Unavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Msg::new("error.unavailable"))
+            }
             EngineError::Unexpected(err) => {
                 tracing::error!(error = ?err, "API request failed unexpectedly");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", Msg::new("error.unexpected"))
             }
         };
-        let detail = match (msg, e) {
-            (Some(m), _) => m.render(locale),
-            (None, EngineError::Duplicate) => Msg::new("error.duplicate").render(locale),
-            (None, EngineError::Contention(_)) => Msg::new("error.busy").render(locale),
-            (None, EngineError::Unavailable) => Msg::new("error.unavailable").render(locale),
-            (None, _) => Msg::new("error.unexpected").render(locale),
-        };
-        let mut p = Problem::new(status, kind, detail);
-        if let Some(m) = msg {
-            if let Some(Arg::Text(option)) = arg(m, "option") {
-                p.field = Some(field(option.trim_matches('`')));
-            }
-            p.accepted = match arg(m, "accepted") {
-                Some(Arg::Msg(a)) => Some(a.render(locale)),
-                Some(Arg::Text(t)) => Some(t.clone()),
-                None => None,
-            };
+        let mut p = Problem::new(status, kind, msg.clone());
+        if let Some(Arg::Text(option)) = arg(&msg, "option") {
+            p.field = Some(field(option.trim_matches('`')));
         }
+        let accepted = match arg(&msg, "accepted") {
+            Some(Arg::Msg(a)) => Some(a.clone()),
+            _ => None,
+        };
+        p.msgs = Some((msg, accepted));
+        p.render(locale);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             p.retry_after = Some(2);
         }
         p
+    }
+
+    /// Renders the texts in `locale`.
+    fn render(&mut self, locale: Locale) {
+        if let Some((detail, accepted)) = &self.msgs {
+            self.detail = detail.render(locale);
+            if let Some(a) = accepted {
+                self.accepted = Some(a.render(locale));
+            }
+        }
+    }
+}
+
+/// Renders every problem answer in the language the request asked for.
+pub async fn localize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let locale = super::locale(req.headers());
+    let resp = next.run(req).await;
+    match resp.extensions().get::<Problem>() {
+        Some(p) if locale != Locale::En => {
+            let mut p = p.clone();
+            p.render(locale);
+            p.into_response()
+        }
+        _ => resp,
     }
 }
 
@@ -113,6 +158,7 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, axum::Json(&self)).into_response();
+        resp.extensions_mut().insert(self.clone());
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

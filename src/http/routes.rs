@@ -9,6 +9,7 @@ use crate::domain::money::{format_major, Currency};
 use crate::domain::refs::DealRef;
 use crate::engine::reports::{self, ReportKind, ReportParams};
 use crate::engine::{Action, Invocation, OptionValue, Reply, Request, RoleSource};
+use crate::i18n::Msg;
 use crate::store::{
     ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, ListFilter, Tx,
 };
@@ -140,8 +141,8 @@ fn read_cursor(kind: &str, c: &str) -> Result<i64, Problem> {
         .ok_or_else(|| {
             Problem::invalid(
                 "cursor",
-                "The cursor is not one this list gave.",
-                Some("the `next_cursor` of the page before, unchanged".into()),
+                Msg::new("api.cursor_bad"),
+                Some(Msg::new("accepted.cursor")),
             )
         })
 }
@@ -151,8 +152,8 @@ async fn filter(s: &AppState, ws: i64, kind: &str, q: &ListQuery) -> Result<List
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Problem::invalid(
             "limit",
-            format!("limit {limit} is out of range."),
-            Some(format!("a whole number from 1 to {MAX_LIMIT}")),
+            Msg::new("api.limit_bad").arg("given", limit),
+            Some(Msg::new("accepted.limit").arg("max", MAX_LIMIT)),
         ));
     }
     let status_ok = match (kind, q.status.as_deref()) {
@@ -164,8 +165,12 @@ async fn filter(s: &AppState, ws: i64, kind: &str, q: &ListQuery) -> Result<List
     if !status_ok {
         return Err(Problem::invalid(
             "status",
-            "This status is not one this list has.",
-            Some(if kind == "t" { "open, done" } else { "open, won, lost" }.into()),
+            Msg::new("api.status_bad"),
+            Some(Msg::new(if kind == "t" {
+                "accepted.status_tasks"
+            } else {
+                "accepted.status_deals"
+            })),
         ));
     }
     let stage = match q.stage.as_deref().map(str::trim) {
@@ -188,8 +193,8 @@ async fn filter(s: &AppState, ws: i64, kind: &str, q: &ListQuery) -> Result<List
             Some(id.ok_or_else(|| {
                 Problem::invalid(
                     "stage",
-                    format!("There is no stage {given} in this pipeline."),
-                    Some("a stage name or id of this workspace's pipeline".into()),
+                    Msg::new("api.stage_unknown").arg("stage", given),
+                    Some(Msg::new("accepted.stage_name_or_id")),
                 )
             })?)
         }
@@ -278,7 +283,7 @@ fn writable(caller: &Caller) -> Result<(), Problem> {
         Err(Problem::new(
             StatusCode::FORBIDDEN,
             "read-only-token",
-            "This token may only read; ask an admin for a token with write scope.",
+            Msg::new("api.read_only"),
         ))
     }
 }
@@ -310,8 +315,8 @@ fn user(field: &str, id: i64) -> Result<OptionValue, Problem> {
     u64::try_from(id).map(OptionValue::User).map_err(|_| {
         Problem::invalid(
             field,
-            format!("{id} is not a member's user id."),
-            Some("a member's Discord user id".into()),
+            Msg::new("api.not_member_id").arg("given", id),
+            Some(Msg::new("accepted.member_id")),
         )
     })
 }
@@ -336,8 +341,8 @@ async fn amount(s: &AppState, ws: i64, field: &str, minor: i64) -> Result<Option
     if minor < 0 {
         return Err(Problem::invalid(
             field,
-            "An amount cannot be negative.",
-            Some("a whole number of minor units (cents), 0 or more".into()),
+            Msg::new("api.amount_negative"),
+            Some(Msg::new("accepted.minor_units")),
         ));
     }
     Ok(text(format_major(minor, currency(s, ws).await?)))
@@ -352,7 +357,7 @@ fn deal_number(id: &str) -> Result<i64, Problem> {
 }
 
 /// A plain numeric id, or the record's chat prefix (`C-12`, `CO-7`, `T-5`).
-fn plain_id(id: &str, prefix: &str, what: &str) -> Result<i64, Problem> {
+fn plain_id(id: &str, prefix: &str, what: &'static str) -> Result<i64, Problem> {
     let t = id.trim();
     let t = t
         .get(..prefix.len())
@@ -469,8 +474,8 @@ fn owner(c: &Caller, field: &str, given: Option<i64>) -> Result<OptionValue, Pro
         Some(id) => user(field, id),
         None => Err(Problem::invalid(
             field,
-            "This token was made on the server and belongs to no member, so new records need an owner.",
-            Some("a member's Discord user id".into()),
+            Msg::new("api.owner_needed"),
+            Some(Msg::new("accepted.member_id")),
         )),
     }
 }
@@ -1042,7 +1047,7 @@ async fn report(
         .collect::<Vec<_>>();
     let reply = run(&s, &c, &headers, &inv.command, inv.subcommand.as_deref(), options).await?;
     reply.data.map(Json).ok_or_else(|| {
-        Problem::new(
+        Problem::text(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
             reply.content.clone(),

@@ -221,6 +221,21 @@ async fn problems_name_the_field_and_what_is_accepted(pool: PgPool) {
         "{p}"
     );
 
+    // The API's own problems too.
+    let p: Value = api
+        .client
+        .get(format!("{}/v1/deals?limit=0", api.base))
+        .bearer_auth(&t)
+        .header("Accept-Language", "zh-CN")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(p["field"], "limit");
+    assert!(p["accepted"].as_str().unwrap_or_default().contains("整数"), "{p}");
+
     // Past 1 MB: 413, nothing read.
     let big = "x".repeat(1_100_000);
     let (s, p) = api.post("/v1/deals", &t, json!({ "title": big })).await;
