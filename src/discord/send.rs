@@ -125,6 +125,14 @@ fn payload(reply: &Reply) -> Value {
     value
 }
 
+/// The nonce of an outbox message: the same for every attempt at it (its workspace and slot
+/// key), 24 hex characters (Discord takes at most 25).
+pub fn nonce(workspace: i64, dedupe_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{workspace}:{dedupe_key}").as_bytes());
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
 /// Sends messages through Discord's REST API.
 #[derive(Clone)]
 pub struct Sender {
@@ -168,9 +176,21 @@ impl Sender {
         answer(response).await
     }
 
-    async fn post_message(&self, channel: u64, reply: &Reply) -> Result<u64, SendError> {
+    /// Posts a message. With a `nonce` Discord enforces it (`enforce_nonce`): a second post with
+    /// the same nonce within a few minutes returns the first message instead of a new one, so
+    /// a retry after a crash between Discord's answer and the outbox's record posts once.
+    async fn post_message(
+        &self,
+        channel: u64,
+        reply: &Reply,
+        nonce: Option<&str>,
+    ) -> Result<u64, SendError> {
         let path = format!("/channels/{channel}/messages");
-        let body = payload(reply);
+        let mut body = payload(reply);
+        if let Some(n) = nonce {
+            body["nonce"] = json!(n);
+            body["enforce_nonce"] = json!(true);
+        }
         if reply.attachments.is_empty() {
             return id_of(&self.post_json(&path, &body).await?);
         }
@@ -200,7 +220,13 @@ impl Sender {
 
     /// Sends a direct message; returns the message id. A member with closed DMs is recorded
     /// in `members.dm_closed` so nothing keeps trying.
-    pub async fn dm(&self, workspace: i64, user: u64, reply: &Reply) -> Result<u64, SendError> {
+    pub async fn dm(
+        &self,
+        workspace: i64,
+        user: u64,
+        reply: &Reply,
+        nonce: Option<&str>,
+    ) -> Result<u64, SendError> {
         let result = async {
             let channel = self
                 .post_json(
@@ -208,7 +234,7 @@ impl Sender {
                     &json!({"recipient_id": user.to_string()}),
                 )
                 .await?;
-            self.post_message(id_of(&channel)?, reply).await
+            self.post_message(id_of(&channel)?, reply, nonce).await
         }
         .await;
         if result == Err(SendError::DmClosed) {
@@ -220,8 +246,13 @@ impl Sender {
     }
 
     /// Posts in a channel; returns the message id.
-    pub async fn channel(&self, channel: u64, reply: &Reply) -> Result<u64, SendError> {
-        self.post_message(channel, reply).await
+    pub async fn channel(
+        &self,
+        channel: u64,
+        reply: &Reply,
+        nonce: Option<&str>,
+    ) -> Result<u64, SendError> {
+        self.post_message(channel, reply, nonce).await
     }
 }
 
@@ -229,9 +260,10 @@ impl Sender {
 /// wait when it gave one), anything else is recorded as permanent.
 impl Deliver for Sender {
     async fn deliver(&self, m: &Outgoing) -> Result<u64, DeliveryError> {
+        let n = nonce(m.workspace_id, &m.dedupe_key);
         let result = match m.target {
-            Target::Dm(user) => self.dm(m.workspace_id, user, &m.reply).await,
-            Target::Channel(channel) => self.channel(channel, &m.reply).await,
+            Target::Dm(user) => self.dm(m.workspace_id, user, &m.reply, Some(&n)).await,
+            Target::Channel(channel) => self.channel(channel, &m.reply, Some(&n)).await,
         };
         result.map_err(|e| match e {
             SendError::Retry { after, reason } => DeliveryError::Retry {

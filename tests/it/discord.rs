@@ -585,7 +585,7 @@ async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
     let reminder = Reply::text("⏰ call Wei back").with_button("task:done:1", "Done");
     let id = rig
         .sender
-        .dm(ws, 1001, &reminder)
+        .dm(ws, 1001, &reminder, None)
         .await
         .expect("dm delivered");
     assert!(id > 0);
@@ -604,7 +604,7 @@ async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
         data: PNG.to_vec(),
     });
     rig.sender
-        .channel(CHANNEL_ID, &digest)
+        .channel(CHANNEL_ID, &digest, None)
         .await
         .expect("posted");
     let post = rig
@@ -622,7 +622,7 @@ async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
     // A member who does not accept DMs is recorded, not retried.
     rig.fake.close_dms(1001);
     assert_eq!(
-        rig.sender.dm(ws, 1001, &reminder).await,
+        rig.sender.dm(ws, 1001, &reminder, None).await,
         Err(SendError::DmClosed)
     );
     assert_eq!(
@@ -636,7 +636,7 @@ async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
     // Unknown channels and outages are told apart.
     rig.fake.unknown_channel(42);
     assert_eq!(
-        rig.sender.channel(42, &digest).await,
+        rig.sender.channel(42, &digest, None).await,
         Err(SendError::UnknownChannel)
     );
     rig.fake.script(
@@ -646,7 +646,7 @@ async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
     );
     assert!(rig
         .sender
-        .channel(CHANNEL_ID, &digest)
+        .channel(CHANNEL_ID, &digest, None)
         .await
         .is_err_and(|e| e.is_retryable()));
     rig.stop().await;
@@ -708,7 +708,7 @@ async fn user_text_reaches_discord_escaped_and_pings_no_one(pool: PgPool) {
     // DMs and channel posts (with a file: the JSON travels as `payload_json`) likewise.
     let ws = GUILD_ID as i64;
     let dm = Reply::text("@everyone <@1001> <@&5>").with_button("task:done:1", "Done");
-    rig.sender.dm(ws, 1001, &dm).await.expect("dm delivered");
+    rig.sender.dm(ws, 1001, &dm, None).await.expect("dm delivered");
     let sent = rig.sent_dm(1001).await;
     pings_no_one(&sent.json);
     let mut post = Reply::text("@here").with_embed(Embed::new("digest"));
@@ -717,7 +717,7 @@ async fn user_text_reaches_discord_escaped_and_pings_no_one(pool: PgPool) {
         content_type: "image/png".into(),
         data: PNG.to_vec(),
     });
-    rig.sender.channel(CHANNEL_ID, &post).await.expect("posted");
+    rig.sender.channel(CHANNEL_ID, &post, None).await.expect("posted");
     let sent = rig
         .fake
         .wait_request(WAIT, |r| {

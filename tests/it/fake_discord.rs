@@ -136,6 +136,9 @@ struct Inner {
     unknown_channels: HashSet<u64>,
     /// Messages created so far (the next message id is `FIRST_MESSAGE_ID + this`).
     messages_created: u64,
+    /// Messages posted with `enforce_nonce`, by (channel, nonce): a repeat returns the first,
+    /// as Discord does for a few minutes.
+    nonces: HashMap<(u64, String), Value>,
     /// The message id of each interaction token's original response.
     originals: HashMap<String, u64>,
     /// Files served on GET at their path, as Discord's CDN serves attachments.
@@ -657,8 +660,21 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
         }
         ("POST", ["channels", channel, "messages"]) => {
             let channel: u64 = channel.parse().unwrap_or(CHANNEL_ID);
+            let nonce = match (&r.json["nonce"], r.json["enforce_nonce"].as_bool()) {
+                (Value::String(n), Some(true)) => Some(n.clone()),
+                (Value::Number(n), Some(true)) => Some(n.to_string()),
+                _ => None,
+            };
+            if let Some(earlier) = nonce.as_ref().and_then(|n| s.nonces.get(&(channel, n.clone()))) {
+                return ok(earlier.clone());
+            }
             let id = next_message_id(s);
-            ok(message_json(id, channel, &r.json))
+            let mut message = message_json(id, channel, &r.json);
+            if let Some(n) = nonce {
+                message["nonce"] = json!(n);
+                s.nonces.insert((channel, n), message.clone());
+            }
+            ok(message)
         }
         _ => (404, json!({"code": 0, "message": "not faked"}), vec![]),
     }

@@ -1942,3 +1942,54 @@ async fn agendas_skip_empty_days_and_weekends_and_list_birthdays_and_contracts(p
     assert_eq!(rec.len(), 2);
     assert_eq!(h.count("SELECT count(*) FROM outbox").await, 3);
 }
+
+/// A process that dies after Discord accepted a message but before the outbox recorded it
+/// leaves the row to be delivered again: the retry carries the same nonce with
+/// `enforce_nonce`, and Discord (here the fake, as Discord does) returns the first message.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_retried_delivery_posts_once_by_its_nonce(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let fake = FakeDiscord::start().await;
+    let sender = sender(&fake, &store);
+    let message = |key: &str, target: Target| Outgoing {
+        workspace_id: 1,
+        target,
+        reply: Reply::text("weekly digest"),
+        dedupe_key: key.to_string(),
+    };
+    let first = sender
+        .deliver(&message("digest:1:2026-W49", Target::Channel(555)))
+        .await
+        .expect("first");
+    let again = sender
+        .deliver(&message("digest:1:2026-W49", Target::Channel(555)))
+        .await
+        .expect("again");
+    assert_eq!(first, again, "the retry got the first message back");
+    let other = sender
+        .deliver(&message("digest:1:2026-W50", Target::Channel(555)))
+        .await
+        .expect("other");
+    assert_ne!(first, other, "another slot is another message");
+    let dm1 = sender
+        .deliver(&message("reminder:9", Target::Dm(42)))
+        .await
+        .expect("dm");
+    let dm2 = sender
+        .deliver(&message("reminder:9", Target::Dm(42)))
+        .await
+        .expect("dm again");
+    assert_eq!(dm1, dm2);
+    let posts: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+        .collect();
+    assert_eq!(posts.len(), 5, "every attempt reached Discord");
+    for p in &posts {
+        assert_eq!(p.json["enforce_nonce"], true);
+        assert_eq!(p.json["nonce"].as_str().map(str::len), Some(24));
+    }
+    assert_eq!(posts[0].json["nonce"], posts[1].json["nonce"]);
+    assert_ne!(posts[0].json["nonce"], posts[2].json["nonce"]);
+}
