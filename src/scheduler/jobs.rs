@@ -31,10 +31,19 @@ pub struct Enqueued {
 
 /// Runs everything that is due at `now`. Each kind runs even when another failed (a failed
 /// reminder batch must not hold back the digests); the first failure is returned after all ran.
+///
+/// Every process runs this; one at a time scans (the scan lease), so N processes do the work
+/// once, and the slot keys keep each message once even if two scans overlapped anyway.
 pub async fn run_due(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Enqueued> {
+    let Some(lease) = store.scan_lease().await? else {
+        tracing::debug!("another process is scanning for due work");
+        metrics::counter!("salesbot_due_scans_skipped_total").increment(1);
+        return Ok(Enqueued::default());
+    };
     let reminders = reminders(store, now).await;
     let agendas = agendas(store, now).await;
     let digests = digests(store, now).await;
+    lease.release().await?;
     Ok(Enqueued {
         reminders: reminders?,
         agendas: agendas?,

@@ -493,3 +493,26 @@ impl Store {
         .await?)
     }
 }
+
+/// The right to scan for due work, held by one process at a time: a transaction-scoped
+/// advisory lock on a connection of its own, so it ends when the scan commits it, or when the
+/// process holding it dies and its connection closes.
+pub struct ScanLease(Tx);
+
+impl ScanLease {
+    /// Lets the next scan (in any process) go.
+    pub async fn release(self) -> StoreResult<()> {
+        self.0.commit().await
+    }
+}
+
+impl super::Store {
+    /// The scan lease, or `None` while another process holds it.
+    pub async fn scan_lease(&self) -> StoreResult<Option<ScanLease>> {
+        let mut tx = self.begin().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('salesbot.due-scan'))")
+            .fetch_one(tx.conn())
+            .await?;
+        Ok(got.then_some(ScanLease(tx)))
+    }
+}

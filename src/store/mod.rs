@@ -38,6 +38,7 @@ pub use import::{
     UndoReport,
 };
 pub use jobs::{
+    ScanLease,
     AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestReader, DigestWorkspace,
     DueTask, OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,
 };
