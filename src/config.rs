@@ -22,6 +22,83 @@ pub struct DiscordConfig {
     /// The largest file the bot uploads (Discord's limit for the server); bigger exports are
     /// compressed or split.
     pub upload_limit: usize,
+    /// Which gateway shards this process runs.
+    pub shards: Shards,
+}
+
+/// The gateway shards a process runs (`SHARD_TOTAL` with `SHARD_START`/`SHARD_END` or
+/// `SHARD_IDS`). Discord requires sharding from 2,500 servers on; each process then receives
+/// only its shards' servers' events, while any process sends DMs and channel posts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shards {
+    /// One shard, the whole bot (no `SHARD_TOTAL`).
+    Single,
+    /// As many as Discord recommends, all in this process (`SHARD_TOTAL=auto`).
+    Auto,
+    /// Shards `start..=end` of `total`.
+    Range { start: u32, end: u32, total: u32 },
+}
+
+impl Shards {
+    /// Reads `SHARD_TOTAL` (a number or `auto`), then `SHARD_IDS` (`3-5` or `3,4,5`,
+    /// consecutive) or `SHARD_START` and `SHARD_END` (inclusive; default all of them).
+    pub fn parse(
+        total: Option<&str>,
+        ids: Option<&str>,
+        start: Option<&str>,
+        end: Option<&str>,
+    ) -> anyhow::Result<Shards> {
+        let Some(total) = total else {
+            anyhow::ensure!(
+                ids.is_none() && start.is_none() && end.is_none(),
+                "SHARD_IDS, SHARD_START and SHARD_END need SHARD_TOTAL"
+            );
+            return Ok(Shards::Single);
+        };
+        if total.eq_ignore_ascii_case("auto") {
+            anyhow::ensure!(
+                ids.is_none() && start.is_none() && end.is_none(),
+                "SHARD_TOTAL=auto runs every shard here; leave SHARD_IDS, SHARD_START and SHARD_END unset"
+            );
+            return Ok(Shards::Auto);
+        }
+        let number = |name: &str, v: &str| -> anyhow::Result<u32> {
+            v.trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{name} must be a shard number, not '{v}'"))
+        };
+        let total = number("SHARD_TOTAL", total)?;
+        anyhow::ensure!(total >= 1, "SHARD_TOTAL must be at least 1");
+        let (start, end) = match ids {
+            Some(list) => {
+                let list = list.trim();
+                let ids: Vec<u32> = match list.split_once('-') {
+                    Some((a, b)) => (number("SHARD_IDS", a)?..=number("SHARD_IDS", b)?).collect(),
+                    None => list
+                        .split(',')
+                        .map(|v| number("SHARD_IDS", v))
+                        .collect::<anyhow::Result<_>>()?,
+                };
+                let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+                    anyhow::bail!("SHARD_IDS names no shard");
+                };
+                anyhow::ensure!(
+                    ids.windows(2).all(|w| w[1] == w[0] + 1),
+                    "SHARD_IDS must be consecutive (3-5 or 3,4,5), not '{list}'"
+                );
+                (first, last)
+            }
+            None => (
+                start.map(|v| number("SHARD_START", v)).transpose()?.unwrap_or(0),
+                end.map(|v| number("SHARD_END", v)).transpose()?.unwrap_or(total - 1),
+            ),
+        };
+        anyhow::ensure!(
+            start <= end && end < total,
+            "shards {start}..={end} are not within SHARD_TOTAL={total} (numbered from 0)"
+        );
+        Ok(Shards::Range { start, end, total })
+    }
 }
 
 /// The hosts Discord serves attachments from.
@@ -42,6 +119,7 @@ impl DiscordConfig {
             attachment_hosts: DISCORD_ATTACHMENT_HOSTS.map(str::to_string).to_vec(),
             import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
             upload_limit: DEFAULT_UPLOAD_LIMIT,
+            shards: Shards::Single,
         }
     }
 }
@@ -121,6 +199,12 @@ impl Config {
                     import_max_bytes: number("DISCORD_IMPORT_MAX_BYTES")?
                         .unwrap_or(defaults.import_max_bytes),
                     upload_limit: number("DISCORD_UPLOAD_LIMIT")?.unwrap_or(defaults.upload_limit),
+                    shards: Shards::parse(
+                        non_empty("SHARD_TOTAL").as_deref(),
+                        non_empty("SHARD_IDS").as_deref(),
+                        non_empty("SHARD_START").as_deref(),
+                        non_empty("SHARD_END").as_deref(),
+                    )?,
                     ..defaults
                 })
             }
@@ -187,6 +271,25 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(redact_url(input), want);
         }
+        use Shards::*;
+        assert_eq!(Shards::parse(None, None, None, None).ok(), Some(Single));
+        assert_eq!(Shards::parse(Some("auto"), None, None, None).ok(), Some(Auto));
+        assert_eq!(
+            Shards::parse(Some("8"), Some("2-3"), None, None).ok(),
+            Some(Range { start: 2, end: 3, total: 8 })
+        );
+        assert_eq!(
+            Shards::parse(Some("8"), Some("4,5,6"), None, None).ok(),
+            Some(Range { start: 4, end: 6, total: 8 })
+        );
+        assert_eq!(
+            Shards::parse(Some("8"), None, Some("6"), None).ok(),
+            Some(Range { start: 6, end: 7, total: 8 })
+        );
+        assert!(Shards::parse(Some("8"), Some("1,3"), None, None).is_err());
+        assert!(Shards::parse(Some("8"), Some("7-8"), None, None).is_err());
+        assert!(Shards::parse(None, Some("1"), None, None).is_err());
+        assert!(Shards::parse(Some("0"), None, None, None).is_err());
         let c = Config {
             database_url: "postgres://a:hunter2@h/d".into(),
             discord: Some(DiscordConfig::new("SECRET.TOKEN")),

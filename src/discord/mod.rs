@@ -6,6 +6,7 @@ pub mod convert;
 pub mod send;
 
 pub use crate::config::DiscordConfig;
+use crate::config::Shards;
 use crate::engine::manifest::MANIFEST_FILES;
 use crate::engine::{
     Action, AutocompleteRequest, ButtonId, Click, Engine, OptionValue, Reply, Request,
@@ -639,7 +640,17 @@ impl Bot {
         } = self;
         let shards = client.shard_manager.clone();
         let watch = tokio::spawn(watch_shards(shards.clone()));
-        let mut gateway = tokio::spawn(async move { client.start().await });
+        let shards_wanted = handler.config.shards.clone();
+        let mut gateway = tokio::spawn(async move {
+            match shards_wanted {
+                Shards::Single => client.start().await,
+                Shards::Auto => client.start_autosharded().await,
+                Shards::Range { start, end, total } => {
+                    tracing::info!(start, end, total, "running gateway shards {start}..={end} of {total}");
+                    client.start_shard_range(start..end + 1, total).await
+                }
+            }
+        });
         tokio::select! {
             ended = &mut gateway => {
                 // Only a fatal gateway error (a bad token, disallowed intents) ends the client.

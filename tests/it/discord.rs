@@ -1333,3 +1333,19 @@ async fn discord_export_over_the_upload_limit_comes_gzipped_in_parts(pool: PgPoo
     assert_eq!(titles.len(), 12, "every deal once: {titles:?}");
     rig.stop().await;
 }
+
+/// A process told to run shard 1 of 2 identifies as that shard (serenity's shard range), and
+/// answers the commands its shard receives.
+#[sqlx::test]
+async fn a_process_runs_only_the_shards_it_is_given(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let rig = Rig::start_configured(fake, pool, |c| {
+        c.shards = salesbot::config::Shards::Range {
+            start: 1,
+            end: 1,
+            total: 2,
+        };
+    })
+    .await;
+    assert_eq!(rig.fake.identify_shards(), vec![json!([1, 2])]);
+}

@@ -116,6 +116,8 @@ struct Inner {
     requests: Vec<Recorded>,
     /// IDENTIFY frames received.
     identifies: usize,
+    /// The `shard` array of each IDENTIFY (`[id, total]`), `Null` when absent.
+    identify_shards: Vec<Value>,
     /// RESUME frames received.
     resumes: usize,
     /// READY plus RESUMED frames written.
@@ -255,6 +257,11 @@ impl FakeDiscord {
                 describe_gateway(&s)
             );
         }
+    }
+
+    /// The `shard` array of every IDENTIFY so far.
+    pub fn identify_shards(&self) -> Vec<Value> {
+        self.shared.lock().identify_shards.clone()
     }
 
     /// Number of IDENTIFY and RESUME frames received so far: (identifies, resumes).
@@ -869,6 +876,7 @@ where
         match op {
             Some(2) => {
                 s.identifies += 1;
+                s.identify_shards.push(frame["d"]["shard"].clone());
                 let session = format!("sess-{}", s.identifies);
                 s.gateway_log.push(format!("conn#{id} <- IDENTIFY"));
                 current.then(|| {
