@@ -14,4 +14,5 @@ pub mod stage;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod text;
+pub mod webhook;
 pub mod when;

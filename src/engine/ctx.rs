@@ -35,6 +35,9 @@ pub(crate) struct Ctx {
     /// Guild members the command named, as Discord resolved them: (user id, display name).
     guild_members: Vec<(i64, String)>,
     change: Option<i64>,
+    /// What the command's audited writes mean for webhooks, written as events before it
+    /// commits (`engine/webhooks.rs`).
+    noted: Vec<super::webhooks::Noted>,
 }
 
 impl Ctx {
@@ -75,6 +78,7 @@ impl Ctx {
             visibility,
             guild_members: req.guild_members.clone(),
             change: None,
+            noted: Vec::new(),
             ws,
         })
     }
@@ -168,7 +172,13 @@ impl Ctx {
         Ok(tx.snapshot(self.ws_id(), entity, key).await?)
     }
 
-    /// Records an audited write; all writes of one command share a change id.
+    /// The webhook events the command's writes noted so far.
+    pub(crate) fn noted(&self) -> &[super::webhooks::Noted] {
+        &self.noted
+    }
+
+    /// Records an audited write; all writes of one command share a change id. The write is
+    /// also noted for webhooks, so every audited change can be an event.
     pub async fn audit(
         &mut self,
         tx: &mut Tx,
@@ -177,6 +187,10 @@ impl Ctx {
         key: i64,
         before: Option<Value>,
     ) -> EngineResult<()> {
+        super::webhooks::remember(
+            &mut self.noted,
+            super::webhooks::noted(action, entity, key, before.as_ref()),
+        );
         let change = tx
             .audit(
                 self.ws_id(),

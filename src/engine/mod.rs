@@ -15,6 +15,7 @@ pub mod import;
 pub mod manifest;
 pub mod notices;
 pub mod reply;
+pub mod webhooks;
 
 pub use crate::config::DEFAULT_UPLOAD_LIMIT;
 pub use autocomplete::{AutocompleteRequest, Choice};
@@ -366,6 +367,8 @@ impl Engine {
                 });
         }
         let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
+        // In the command's transaction: an event is never lost, nor sent for a rollback.
+        webhooks::emit(&mut tx, &ctx).await?;
         tx.commit().await?;
         Ok(reply)
     }

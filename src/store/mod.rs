@@ -19,6 +19,7 @@ mod stats;
 mod suggest;
 mod tasks;
 mod types;
+mod webhooks;
 mod workspace;
 
 pub use audit::{AuditEntry, Entity, UndoOutcome};
@@ -46,6 +47,7 @@ pub use stats::{ActivityRow, ClosedStats, DealFlow, DealFlowRow, PipelineRaw};
 pub use suggest::Suggestion;
 pub use tasks::{NewTask, TaskRow};
 pub use types::{AuditAction, OutboxKind, OutboxStatus, OutboxTarget, UnknownValue};
+pub use webhooks::{DeliveryRow, EndpointRow, WebhookJob};
 pub use workspace::{MemberRow, StageRow, WorkspaceRow};
 
 use crate::domain::money::TotalOverflow;
