@@ -76,6 +76,10 @@ pub struct Config {
     pub database_url: String,
     /// Discord settings, when `DISCORD_TOKEN` is set.
     pub discord: Option<DiscordConfig>,
+    /// `WEBHOOK_ALLOW_PRIVATE=true`: webhook endpoints may be loopback, private or link-local
+    /// addresses (a test receiver, an ERP on the same network). Off by default, so an admin
+    /// cannot point the bot at the server's own network.
+    pub webhook_allow_private: bool,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -123,7 +127,17 @@ impl Config {
             database_url: non_empty("DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             discord,
+            webhook_allow_private: flag("WEBHOOK_ALLOW_PRIVATE")?,
         })
+    }
+}
+
+/// A yes/no setting: true, 1, yes or on; false, 0, no or off; absent is false.
+fn flag(name: &str) -> anyhow::Result<bool> {
+    match non_empty(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => anyhow::bail!("{name} must be true or false, not '{other}'"),
     }
 }
 
@@ -132,6 +146,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
             .field("discord", &self.discord)
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .finish()
     }
 }
@@ -175,6 +190,7 @@ mod tests {
         let c = Config {
             database_url: "postgres://a:hunter2@h/d".into(),
             discord: Some(DiscordConfig::new("SECRET.TOKEN")),
+            webhook_allow_private: false,
         };
         assert!(!format!("{c:?}").contains("SECRET.TOKEN"));
         assert!(!format!("{c:?}").contains("hunter2"));

@@ -118,12 +118,18 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::bail!("DISCORD_TOKEN is not set; see README.md, \"Running on Discord\"");
             };
             let store = connect(&config).await?;
-            let engine = Engine::new(store.clone())?;
+            let engine =
+                Engine::new(store.clone())?.allow_private_webhooks(config.webhook_allow_private);
             let bot = salesbot::discord::Bot::connect(discord.clone(), engine).await?;
             // Reminders, agendas and digests go out through the bot's own REST client.
             let scheduler = salesbot::scheduler::Scheduler::start(
                 store.clone(),
-                salesbot::discord::sender(&discord, store)?,
+                salesbot::discord::sender(&discord, store.clone())?,
+            )
+            .await?
+            .with_webhooks(
+                store,
+                salesbot::webhooks::WebhookSender::new(config.webhook_allow_private)?,
             )
             .await?;
             let result = bot.run(shutdown_signal()).await;
@@ -173,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 (1, 1)
             };
-            let engine = Engine::new(store)?;
+            let engine = Engine::new(store)?.allow_private_webhooks(config.webhook_allow_private);
             let options = ConsoleOptions {
                 workspace: workspace.unwrap_or(default_ws),
                 user: user.unwrap_or(default_user),

@@ -32,12 +32,14 @@ pub(crate) struct Ctx {
     pub now: DateTime<Utc>,
     /// Who sees what.
     pub visibility: Visibility,
+    /// Webhook endpoints may be private addresses (the operator's setting).
+    pub allow_private_webhooks: bool,
     /// Guild members the command named, as Discord resolved them: (user id, display name).
     guild_members: Vec<(i64, String)>,
     change: Option<i64>,
     /// What the command's audited writes mean for webhooks, written as events before it
     /// commits (`engine/webhooks.rs`).
-    noted: Vec<super::webhooks::Noted>,
+    noted: Vec<super::events::Noted>,
 }
 
 impl Ctx {
@@ -76,6 +78,7 @@ impl Ctx {
             role,
             now: req.now,
             visibility,
+            allow_private_webhooks: false,
             guild_members: req.guild_members.clone(),
             change: None,
             noted: Vec::new(),
@@ -173,7 +176,7 @@ impl Ctx {
     }
 
     /// The webhook events the command's writes noted so far.
-    pub(crate) fn noted(&self) -> &[super::webhooks::Noted] {
+    pub(crate) fn noted(&self) -> &[super::events::Noted] {
         &self.noted
     }
 
@@ -187,9 +190,9 @@ impl Ctx {
         key: i64,
         before: Option<Value>,
     ) -> EngineResult<()> {
-        super::webhooks::remember(
+        super::events::remember(
             &mut self.noted,
-            super::webhooks::noted(action, entity, key, before.as_ref()),
+            super::events::noted(action, entity, key, before.as_ref()),
         );
         let change = tx
             .audit(

@@ -9,6 +9,7 @@ mod clicks;
 mod commands;
 mod ctx;
 mod errors;
+mod events;
 pub mod export;
 pub mod format;
 pub mod import;
@@ -182,6 +183,9 @@ pub struct Engine {
     /// The largest file a reply may carry (the front-end's upload limit); bigger exports are
     /// compressed or split.
     upload_limit: usize,
+    /// Webhook endpoints may be private, loopback or link-local addresses
+    /// (`WEBHOOK_ALLOW_PRIVATE`).
+    allow_private_webhooks: bool,
 }
 
 impl Engine {
@@ -191,7 +195,15 @@ impl Engine {
             store,
             manifests: Arc::new(Manifests::load()?),
             upload_limit: DEFAULT_UPLOAD_LIMIT,
+            allow_private_webhooks: false,
         })
+    }
+
+    /// The same engine, accepting webhook endpoints at private, loopback and link-local
+    /// addresses when `allow` (the operator's `WEBHOOK_ALLOW_PRIVATE`).
+    pub fn allow_private_webhooks(mut self, allow: bool) -> Engine {
+        self.allow_private_webhooks = allow;
+        self
     }
 
     /// The same engine, keeping each file it sends under `bytes`.
@@ -340,6 +352,7 @@ impl Engine {
             .await?
         };
         let mut ctx = Ctx::new(req, role, ws, member, stages, *locale)?;
+        ctx.allow_private_webhooks = self.allow_private_webhooks;
         let command = match &req.action {
             Action::Command(inv) => {
                 let args = self.manifests.validate(inv)?;

@@ -8,6 +8,7 @@ pub mod jobs;
 
 use crate::outbox::{deliver_due, Deliver};
 use crate::store::Store;
+use crate::webhooks::WebhookSender;
 use anyhow::Context as _;
 use chrono::Utc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +96,29 @@ impl Scheduler {
             .await
             .context("failed to start the job scheduler")?;
         Ok(Scheduler { inner })
+    }
+
+    /// Adds webhook delivery: what is due now, then a pass every 5 seconds (the first retry
+    /// of the specification's schedule), never two passes at once.
+    pub async fn with_webhooks(self, store: Store, sender: WebhookSender) -> anyhow::Result<Self> {
+        if let Err(e) = crate::webhooks::drain(&store, &sender).await {
+            tracing::error!(error = ?e, "webhook catch-up failed; the ticks will retry");
+        }
+        let busy = Arc::new(AtomicBool::new(false));
+        self.inner
+            .add(Job::new_async("*/5 * * * * *", move |_, _| {
+                let (store, busy, sender) = (store.clone(), busy.clone(), sender.clone());
+                Box::pin(async move {
+                    exclusive(&busy, async {
+                        if let Err(e) = crate::webhooks::drain(&store, &sender).await {
+                            tracing::error!(error = ?e, "webhook delivery failed");
+                        }
+                    })
+                    .await
+                })
+            })?)
+            .await?;
+        Ok(self)
     }
 
     /// Stops the ticks.

@@ -23,3 +23,4 @@ mod reports;
 mod scheduler;
 mod undo;
 mod visibility;
+mod webhooks;

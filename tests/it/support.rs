@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// Every table the schema creates (command_registrations aside, which only the bot writes).
-pub const TABLES: [&str; 25] = [
+pub const TABLES: [&str; 29] = [
     "workspaces",
     "deal_counters",
     "members",
@@ -35,6 +35,10 @@ pub const TABLES: [&str; 25] = [
     "external_ids",
     "import_rows",
     "pending_imports",
+    "webhook_endpoints",
+    "webhook_secrets",
+    "webhook_events",
+    "webhook_deliveries",
 ];
 
 /// The clock every test starts at: a Tuesday morning, well away from DST changes.

@@ -1,6 +1,7 @@
 //! `/settings`: the workspace's and the member's own settings; the stages live in `stages.rs`.
 
 mod stages;
+mod webhook;
 
 use super::{amount, stage, text};
 use crate::domain::locale::Locale;
@@ -19,6 +20,7 @@ use chrono::NaiveTime;
 use chrono_tz::Tz;
 pub use stages::StagesAction;
 use stages::{stages, stages_text};
+pub use webhook::WebhookAction;
 
 /// The parsed `/settings` subcommands.
 #[derive(Clone, Debug)]
@@ -50,6 +52,8 @@ pub enum SettingsCommand {
     Quota { member: i64, amount: Amount },
     /// Who sees what.
     Visibility(Visibility),
+    /// Outgoing webhook endpoints.
+    Webhook(WebhookAction),
 }
 
 fn need(option: &str, action: &str) -> EngineError {
@@ -174,6 +178,7 @@ impl SettingsCommand {
             "visibility" => SettingsCommand::Visibility(
                 Visibility::parse(args.str("mode").unwrap_or("all")).unwrap_or(Visibility::All),
             ),
+            "webhook" => SettingsCommand::Webhook(WebhookAction::parse(args, ctx)?),
             _ => SettingsCommand::Show,
         })
     }
@@ -250,6 +255,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
             ))
         }
         SettingsCommand::Stages(a) => stages(tx, ctx, a).await,
+        SettingsCommand::Webhook(a) => webhook::run(tx, ctx, a).await,
         SettingsCommand::Digest {
             channel,
             weekday,
