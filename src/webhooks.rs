@@ -13,7 +13,7 @@
 
 use crate::domain::webhook::{disable_after, public_address, retry_delay, Secret};
 use crate::engine::webhooks::{disable_endpoint, DisableReason};
-use crate::store::{Store, WebhookJob};
+use crate::store::{FailedAttempt, Store, WebhookJob};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::SocketAddr;
@@ -266,9 +266,11 @@ async fn deliver_one(
                     ws,
                     job.id,
                     endpoint,
-                    Some(410),
-                    "answered 410 Gone",
-                    None,
+                    FailedAttempt {
+                        status: Some(410),
+                        error: "answered 410 Gone",
+                        next_at: None,
+                    },
                     now,
                 )
                 .await?;
@@ -290,7 +292,17 @@ async fn deliver_one(
             let next = retry_delay(job.attempts, rand::random::<f64>())
                 .map(|wait| now + retry_after.map_or(wait, |after| after.max(wait)));
             let since = store
-                .webhook_attempt_failed(ws, job.id, endpoint, status, &error, next, now)
+                .webhook_attempt_failed(
+                    ws,
+                    job.id,
+                    endpoint,
+                    FailedAttempt {
+                        status,
+                        error: &error,
+                        next_at: next,
+                    },
+                    now,
+                )
                 .await?;
             tracing::info!(
                 workspace = ws,

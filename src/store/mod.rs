@@ -47,7 +47,7 @@ pub use stats::{ActivityRow, ClosedStats, DealFlow, DealFlowRow, PipelineRaw};
 pub use suggest::Suggestion;
 pub use tasks::{NewTask, TaskRow};
 pub use types::{AuditAction, OutboxKind, OutboxStatus, OutboxTarget, UnknownValue};
-pub use webhooks::{DeliveryRow, EndpointRow, WebhookJob};
+pub use webhooks::{DeliveryRow, EndpointRow, FailedAttempt, WebhookJob};
 pub use workspace::{MemberRow, StageRow, WorkspaceRow};
 
 use crate::domain::money::TotalOverflow;

@@ -75,6 +75,17 @@ impl std::fmt::Debug for WebhookJob {
     }
 }
 
+/// How a delivery attempt failed.
+#[derive(Clone, Copy, Debug)]
+pub struct FailedAttempt<'a> {
+    /// The HTTP status, when the endpoint answered.
+    pub status: Option<u16>,
+    /// What went wrong.
+    pub error: &'a str,
+    /// The next attempt; `None` gives the delivery up.
+    pub next_at: Option<DateTime<Utc>>,
+}
+
 /// A delivery's record, for tests and for the admin's list.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct DeliveryRow {
@@ -626,11 +637,14 @@ impl Store {
         ws: i64,
         id: i64,
         endpoint: i64,
-        status: Option<u16>,
-        error: &str,
-        next_at: Option<DateTime<Utc>>,
+        attempt: FailedAttempt<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<DateTime<Utc>> {
+        let FailedAttempt {
+            status,
+            error,
+            next_at,
+        } = attempt;
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE webhook_deliveries
