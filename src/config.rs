@@ -160,6 +160,10 @@ pub struct Config {
     /// at once after a quiet spell (`API_BURST`, default 40).
     pub api_rate_per_second: u32,
     pub api_burst: u32,
+    /// `WEBHOOK_ALLOW_PRIVATE=true`: webhook endpoints may be loopback, private or link-local
+    /// addresses (a test receiver, an ERP on the same network). Off by default, so an admin
+    /// cannot point the bot at the server's own network.
+    pub webhook_allow_private: bool,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -221,7 +225,17 @@ impl Config {
             },
             api_rate_per_second: number("API_RATE_PER_SECOND")?.unwrap_or(20),
             api_burst: number("API_BURST")?.unwrap_or(40),
+            webhook_allow_private: flag("WEBHOOK_ALLOW_PRIVATE")?,
         })
+    }
+}
+
+/// A yes/no setting: true, 1, yes or on; false, 0, no or off; absent is false.
+fn flag(name: &str) -> anyhow::Result<bool> {
+    match non_empty(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => anyhow::bail!("{name} must be true or false, not '{other}'"),
     }
 }
 
@@ -231,6 +245,7 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("discord", &self.discord)
             .field("http_addr", &self.http_addr)
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .finish()
     }
 }
@@ -296,6 +311,7 @@ mod tests {
             http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             api_rate_per_second: 20,
             api_burst: 40,
+            webhook_allow_private: false,
         };
         assert!(!format!("{c:?}").contains("SECRET.TOKEN"));
         assert!(!format!("{c:?}").contains("hunter2"));

@@ -14,7 +14,8 @@
 //!   transport-neutral [`engine::Reply`]. It also composes what the bot says on its own
 //!   ([`engine::notices`]) with the same [`engine::format::Format`] as every reply.
 //! - [`outbox`]: delivery of what the bot says on its own, through a [`outbox::Deliver`] trait
-//!   that each front-end implements.
+//!   that each front-end implements. [`webhooks`]: delivery of webhook events, signed as the
+//!   Standard Webhooks specification has them, to public addresses only unless allowed.
 //! - [`scheduler`]: what is due when (reminders, agendas, digests), written to the outbox.
 //!   `demo` (feature `demo`, on by default): the console's demo workspace.
 //! - Front-ends: [`discord`] (serenity; the only module that imports it) and [`console`] (the
@@ -35,3 +36,4 @@ pub mod i18n;
 pub mod outbox;
 pub mod scheduler;
 pub mod store;
+pub mod webhooks;

@@ -172,7 +172,8 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::bail!("DISCORD_TOKEN is not set; see README.md, \"Running on Discord\"");
             };
             let store = connect(&config).await?;
-            let engine = Engine::new(store.clone())?;
+            let engine =
+                Engine::new(store.clone())?.allow_private_webhooks(config.webhook_allow_private);
             let bot = salesbot::discord::Bot::connect(discord.clone(), engine.clone()).await?;
             let readiness = salesbot::http::Readiness {
                 gateway: Some(bot.connected()),
@@ -189,7 +190,12 @@ async fn main() -> anyhow::Result<()> {
             // Reminders, agendas and digests go out through the bot's own REST client.
             let scheduler = salesbot::scheduler::Scheduler::start(
                 store.clone(),
-                salesbot::discord::sender(&discord, store)?,
+                salesbot::discord::sender(&discord, store.clone())?,
+            )
+            .await?
+            .with_webhooks(
+                store,
+                salesbot::webhooks::WebhookSender::new(config.webhook_allow_private)?,
             )
             .await?;
             let result = bot.run(shutdown_signal()).await;
@@ -204,14 +210,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Serve { http } => {
             let store = connect(&config).await?;
-            let engine = Engine::new(store)?;
-            salesbot::http::serve(
+            let engine =
+                Engine::new(store.clone())?.allow_private_webhooks(config.webhook_allow_private);
+            let scheduler = salesbot::scheduler::Scheduler::start_without_discord(store.clone())
+                .await?
+                .with_webhooks(
+                    store,
+                    salesbot::webhooks::WebhookSender::new(config.webhook_allow_private)?,
+                )
+                .await?;
+            let result = salesbot::http::serve(
                 engine,
                 http_config(&config, http),
                 salesbot::http::Readiness::default(),
                 shutdown_signal(),
             )
-            .await
+            .await;
+            scheduler.stop().await;
+            result
         }
         Cmd::Token { action } => {
             let store = connect(&config).await?;
@@ -260,7 +276,7 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 (1, 1)
             };
-            let engine = Engine::new(store)?;
+            let engine = Engine::new(store)?.allow_private_webhooks(config.webhook_allow_private);
             let options = ConsoleOptions {
                 workspace: workspace.unwrap_or(default_ws),
                 user: user.unwrap_or(default_user),

@@ -15,4 +15,5 @@ pub mod stage;
 pub(crate) mod testing;
 pub mod text;
 pub mod token;
+pub mod webhook;
 pub mod when;

@@ -32,11 +32,16 @@ pub(crate) struct Ctx {
     pub now: DateTime<Utc>,
     /// Who sees what.
     pub visibility: Visibility,
+    /// Webhook endpoints may be private addresses (the operator's setting).
+    pub allow_private_webhooks: bool,
     /// Guild members the command named, as Discord resolved them: (user id, display name).
     guild_members: Vec<(i64, String)>,
     change: Option<i64>,
     /// What the change came through when not chat (an API token's name), for the audit trail.
     via: Option<String>,
+    /// What the command's audited writes mean for webhooks, written as events before it
+    /// commits (`engine/webhooks.rs`).
+    noted: Vec<super::events::Noted>,
 }
 
 impl Ctx {
@@ -75,12 +80,14 @@ impl Ctx {
             role,
             now: req.now,
             visibility,
+            allow_private_webhooks: false,
             guild_members: req.guild_members.clone(),
             change: None,
             via: match &req.role {
                 super::RoleSource::Api { name, .. } => Some(name.clone()),
                 _ => None,
             },
+            noted: Vec::new(),
             ws,
         })
     }
@@ -174,7 +181,13 @@ impl Ctx {
         Ok(tx.snapshot(self.ws_id(), entity, key).await?)
     }
 
-    /// Records an audited write; all writes of one command share a change id.
+    /// The webhook events the command's writes noted so far.
+    pub(crate) fn noted(&self) -> &[super::events::Noted] {
+        &self.noted
+    }
+
+    /// Records an audited write; all writes of one command share a change id. The write is
+    /// also noted for webhooks, so every audited change can be an event.
     pub async fn audit(
         &mut self,
         tx: &mut Tx,
@@ -183,6 +196,10 @@ impl Ctx {
         key: i64,
         before: Option<Value>,
     ) -> EngineResult<()> {
+        super::events::remember(
+            &mut self.noted,
+            super::events::noted(action, entity, key, before.as_ref()),
+        );
         let change = tx
             .audit(
                 self.ws_id(),

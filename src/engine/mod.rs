@@ -9,6 +9,7 @@ mod clicks;
 mod commands;
 mod ctx;
 mod errors;
+mod events;
 pub mod export;
 pub mod format;
 pub mod import;
@@ -17,6 +18,7 @@ pub mod notices;
 pub mod reply;
 pub mod reports;
 pub mod tokens;
+pub mod webhooks;
 
 pub use crate::config::DEFAULT_UPLOAD_LIMIT;
 pub use autocomplete::{AutocompleteRequest, Choice};
@@ -228,6 +230,9 @@ pub struct Engine {
     /// The largest file a reply may carry (the front-end's upload limit); bigger exports are
     /// compressed or split.
     upload_limit: usize,
+    /// Webhook endpoints may be private, loopback or link-local addresses
+    /// (`WEBHOOK_ALLOW_PRIVATE`).
+    allow_private_webhooks: bool,
 }
 
 impl Engine {
@@ -237,7 +242,15 @@ impl Engine {
             store,
             manifests: Arc::new(Manifests::load()?),
             upload_limit: DEFAULT_UPLOAD_LIMIT,
+            allow_private_webhooks: false,
         })
+    }
+
+    /// The same engine, accepting webhook endpoints at private, loopback and link-local
+    /// addresses when `allow` (the operator's `WEBHOOK_ALLOW_PRIVATE`).
+    pub fn allow_private_webhooks(mut self, allow: bool) -> Engine {
+        self.allow_private_webhooks = allow;
+        self
     }
 
     /// The same engine, keeping each file it sends under `bytes`.
@@ -433,6 +446,7 @@ impl Engine {
             .await?
         };
         let mut ctx = Ctx::new(req, role, ws, member, stages, *locale)?;
+        ctx.allow_private_webhooks = self.allow_private_webhooks;
         let command = match &req.action {
             Action::Command(inv) => {
                 let args = self.manifests.validate(inv)?;
@@ -467,6 +481,8 @@ impl Engine {
             // Dropping the transaction rolls the write back.
             return Err(EngineError::Forbidden(Msg::new("api.read_only")));
         }
+        // In the command's transaction: an event is never lost, nor sent for a rollback.
+        webhooks::emit(&mut tx, &ctx).await?;
         tx.commit().await?;
         Ok(reply)
     }

@@ -82,6 +82,7 @@ impl Problem {
             "task" => "api.thing.task",
             "report" => "api.thing.report",
             "workspace" => "api.thing.workspace",
+            "webhook" => "api.thing.webhook",
             _ => "api.thing.route",
         };
         Problem::new(

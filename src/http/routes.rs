@@ -11,7 +11,7 @@ use crate::engine::reports::{self, ReportKind, ReportParams};
 use crate::engine::{Action, Invocation, OptionValue, Reply, Request, RoleSource};
 use crate::i18n::Msg;
 use crate::store::{
-    ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, ListFilter, Tx,
+    ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, EndpointRow, ListFilter, Tx,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -47,6 +47,10 @@ pub(super) fn v1() -> Router<AppState> {
         .route("/v1/tasks/:id", get(get_task))
         .route("/v1/tasks/:id/done", post(finish_task))
         .route("/v1/reports/:kind", get(report))
+        .route("/v1/webhooks", get(list_webhooks).post(add_webhook))
+        .route("/v1/webhooks/:id", axum::routing::delete(remove_webhook))
+        .route("/v1/webhooks/:id/redeliver", post(redeliver_endpoint))
+        .route("/v1/webhook-events/:id/redeliver", post(redeliver_event))
 }
 
 #[derive(OpenApi)]
@@ -58,7 +62,8 @@ pub(super) fn v1() -> Router<AppState> {
         list_companies, create_company, get_company,
         list_activities, log_activity, get_activity,
         list_products, create_product, get_product,
-        list_tasks, get_task, finish_task, report
+        list_tasks, get_task, finish_task, report,
+        list_webhooks, add_webhook, remove_webhook, redeliver_endpoint, redeliver_event
     ),
     components(schemas(Problem)),
     modifiers(&Bearer)
@@ -1053,4 +1058,117 @@ async fn report(
             reply.content.clone(),
         )
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook endpoints: `/settings webhook` over HTTP (admins' write tokens)
+
+#[utoipa::path(get, path = "/v1/webhooks", responses((status = 200, body = Vec<EndpointRow>)))]
+async fn list_webhooks(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+) -> Result<Json<Vec<EndpointRow>>, Problem> {
+    begin(&s)
+        .await?
+        .webhook_endpoints(c.0.workspace_id)
+        .await
+        .map(Json)
+        .map_err(store_problem)
+}
+
+/// A new endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewWebhook {
+    /// An https URL (private addresses only where the operator allows them).
+    url: String,
+    /// Event types, e.g. `["deal.won", "deal.lost"]`; `deal.*` or `all` for groups.
+    events: Vec<String>,
+}
+
+/// A new endpoint and its signing secret, shown only in this answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AddedWebhook {
+    endpoint: EndpointRow,
+    /// `whsec_...`: verify each delivery's `webhook-signature` with it.
+    secret: String,
+}
+
+#[utoipa::path(post, path = "/v1/webhooks", request_body = NewWebhook,
+    responses((status = 201, body = AddedWebhook), (status = 422, body = Problem)))]
+async fn add_webhook(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<NewWebhook>,
+) -> Result<Response, Problem> {
+    writable(&c)?;
+    let o = vec![
+        ("action", text("add")),
+        ("url", text(b.url)),
+        ("events", text(b.events.join(","))),
+    ];
+    let reply = run(&s, &c, &headers, "settings", Some("webhook"), o).await?;
+    let id = record(&reply)?;
+    let secret = reply
+        .data
+        .as_ref()
+        .and_then(|d| d["secret"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let endpoint = begin(&s)
+        .await?
+        .webhook_endpoint(c.0.workspace_id, id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::not_found("webhook"))?;
+    Ok(created(AddedWebhook { endpoint, secret }))
+}
+
+fn endpoint_id(id: &str) -> Result<i64, Problem> {
+    plain_id(id, "W-", "webhook")
+}
+
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", params(("id" = String, Path, description = "W-3 or 3")),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn remove_webhook(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    writable(&c)?;
+    let id = endpoint_id(&id)?;
+    let o = vec![("action", text("remove")), ("endpoint", OptionValue::Integer(id))];
+    run(&s, &c, &headers, "settings", Some("webhook"), o).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/webhooks/{id}/redeliver", params(("id" = String, Path, description = "W-3 or 3")),
+    responses((status = 202), (status = 404, body = Problem)))]
+async fn redeliver_endpoint(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    writable(&c)?;
+    let id = endpoint_id(&id)?;
+    let o = vec![("action", text("redeliver")), ("endpoint", OptionValue::Integer(id))];
+    run(&s, &c, &headers, "settings", Some("webhook"), o).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[utoipa::path(post, path = "/v1/webhook-events/{id}/redeliver", params(("id" = String, Path, description = "The event's webhook-id, msg_...")),
+    responses((status = 202), (status = 404, body = Problem)))]
+async fn redeliver_event(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    writable(&c)?;
+    let o = vec![("action", text("redeliver")), ("event", text(id))];
+    run(&s, &c, &headers, "settings", Some("webhook"), o).await?;
+    Ok(StatusCode::ACCEPTED)
 }

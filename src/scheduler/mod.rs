@@ -8,6 +8,7 @@ pub mod jobs;
 
 use crate::outbox::{deliver_due, Deliver};
 use crate::store::Store;
+use crate::webhooks::WebhookSender;
 use anyhow::Context as _;
 use chrono::Utc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,24 +58,7 @@ impl Scheduler {
         if let Err(e) = catch_up(&store, deliverer.as_ref()).await {
             tracing::error!(error = ?e, "catching up on due work failed; the ticks will retry");
         }
-        let inner = JobScheduler::new()
-            .await
-            .context("failed to create the job scheduler")?;
-        let due_busy = Arc::new(AtomicBool::new(false));
-        let due_store = store.clone();
-        inner
-            .add(Job::new_async("0 * * * * *", move |_, _| {
-                let (store, busy) = (due_store.clone(), due_busy.clone());
-                Box::pin(async move {
-                    exclusive(&busy, async {
-                        if let Err(e) = jobs::run_due(&store, Utc::now()).await {
-                            tracing::error!(error = ?e, "scheduled work failed");
-                        }
-                    })
-                    .await
-                })
-            })?)
-            .await?;
+        let inner = Scheduler::due_work(&store).await?;
         let send_busy = Arc::new(AtomicBool::new(false));
         inner
             .add(Job::new_async("*/5 * * * * *", move |_, _| {
@@ -95,6 +79,67 @@ impl Scheduler {
             .await
             .context("failed to start the job scheduler")?;
         Ok(Scheduler { inner })
+    }
+
+    /// For a process without Discord (`salesbot serve`): it scans for due work, whose DMs and
+    /// posts wait in the outbox for a process with Discord to deliver, and (with
+    /// [`Scheduler::with_webhooks`]) delivers webhooks.
+    pub async fn start_without_discord(store: Store) -> anyhow::Result<Scheduler> {
+        if let Err(e) = jobs::run_due(&store, Utc::now()).await {
+            tracing::error!(error = ?e, "catching up on due work failed; the ticks will retry");
+        }
+        let inner = Scheduler::due_work(&store).await?;
+        inner
+            .start()
+            .await
+            .context("failed to start the job scheduler")?;
+        Ok(Scheduler { inner })
+    }
+
+    /// The scheduler with its minute tick that scans for due work.
+    async fn due_work(store: &Store) -> anyhow::Result<JobScheduler> {
+        let inner = JobScheduler::new()
+            .await
+            .context("failed to create the job scheduler")?;
+        let due_busy = Arc::new(AtomicBool::new(false));
+        let due_store = store.clone();
+        inner
+            .add(Job::new_async("0 * * * * *", move |_, _| {
+                let (store, busy) = (due_store.clone(), due_busy.clone());
+                Box::pin(async move {
+                    exclusive(&busy, async {
+                        if let Err(e) = jobs::run_due(&store, Utc::now()).await {
+                            tracing::error!(error = ?e, "scheduled work failed");
+                        }
+                    })
+                    .await
+                })
+            })?)
+            .await?;
+        Ok(inner)
+    }
+
+    /// Adds webhook delivery: what is due now, then a pass every 5 seconds (the first retry
+    /// of the specification's schedule), never two passes at once.
+    pub async fn with_webhooks(self, store: Store, sender: WebhookSender) -> anyhow::Result<Self> {
+        if let Err(e) = crate::webhooks::drain(&store, &sender).await {
+            tracing::error!(error = ?e, "webhook catch-up failed; the ticks will retry");
+        }
+        let busy = Arc::new(AtomicBool::new(false));
+        self.inner
+            .add(Job::new_async("*/5 * * * * *", move |_, _| {
+                let (store, busy, sender) = (store.clone(), busy.clone(), sender.clone());
+                Box::pin(async move {
+                    exclusive(&busy, async {
+                        if let Err(e) = crate::webhooks::drain(&store, &sender).await {
+                            tracing::error!(error = ?e, "webhook delivery failed");
+                        }
+                    })
+                    .await
+                })
+            })?)
+            .await?;
+        Ok(self)
     }
 
     /// Stops the ticks.

@@ -32,6 +32,8 @@ pub enum Entity {
     Product,
     /// `deal_products`.
     DealProduct,
+    /// `webhook_endpoints` (the secret lives apart, in `webhook_secrets`, unaudited).
+    WebhookEndpoint,
 }
 
 struct EntitySql {
@@ -112,6 +114,7 @@ impl Entity {
             Entity::Task => entity_sql!("tasks", "id"),
             Entity::Product => entity_sql!("products", "id"),
             Entity::DealProduct => entity_sql!("deal_products", "id"),
+            Entity::WebhookEndpoint => entity_sql!("webhook_endpoints", "id"),
         }
     }
 
@@ -128,6 +131,7 @@ impl Entity {
             Entity::Task,
             Entity::Product,
             Entity::DealProduct,
+            Entity::WebhookEndpoint,
         ]
         .into_iter()
         .find(|e| e.sql().name == name)

@@ -20,6 +20,7 @@ mod stats;
 mod suggest;
 mod tasks;
 mod types;
+mod webhooks;
 mod workspace;
 
 pub use api::{
@@ -52,6 +53,7 @@ pub use stats::{ActivityRow, ClosedStats, DealFlow, DealFlowRow, PipelineRaw};
 pub use suggest::Suggestion;
 pub use tasks::{NewTask, TaskRow};
 pub use types::{AuditAction, OutboxKind, OutboxStatus, OutboxTarget, UnknownValue};
+pub use webhooks::{DeliveryRow, EndpointRow, FailedAttempt, WebhookJob};
 pub use workspace::{MemberRow, StageRow, WorkspaceRow};
 
 use crate::domain::money::TotalOverflow;

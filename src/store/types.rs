@@ -96,6 +96,8 @@ text_enum! {
         Agenda = "agenda",
         /// A workspace's weekly digest post.
         Digest = "digest",
+        /// An admin told that a webhook endpoint was disabled.
+        Webhook = "webhook",
     }
 }
 
@@ -174,6 +176,8 @@ text_enum! {
         SettingsVisibility = "settings.visibility",
         /// `/settings stages`.
         SettingsStages = "settings.stages",
+        /// `/settings webhook` (add, remove, redeliver to an endpoint).
+        SettingsWebhook = "settings.webhook",
     }
 }
 

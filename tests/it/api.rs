@@ -18,7 +18,14 @@ struct Api {
 
 impl Api {
     async fn start(pool: &PgPool, rate: u32, burst: u32) -> Api {
-        let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
+        Api::start_with(pool, rate, burst, false).await
+    }
+
+    /// `allow_private`: the operator's WEBHOOK_ALLOW_PRIVATE, so a receiver on loopback works.
+    async fn start_with(pool: &PgPool, rate: u32, burst: u32, allow_private: bool) -> Api {
+        let engine = Engine::new(Store::from_pool(pool.clone()))
+            .expect("engine")
+            .allow_private_webhooks(allow_private);
         let config = HttpConfig {
             addr: "127.0.0.1:0".parse().expect("addr"),
             rate_per_second: rate,
@@ -619,4 +626,71 @@ async fn tokens_never_reach_the_logs(pool: PgPool) {
     }
     assert!(!logs.contains(&t), "a token was logged");
     assert!(!logs.contains("sbk_"), "something token-shaped was logged");
+}
+
+#[sqlx::test]
+async fn webhook_endpoints_are_managed_over_the_api_and_deliveries_verify(pool: PgPool) {
+    use crate::webhooks::{receiver, sender, verify};
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:Renewal amount:1200").await;
+    let t = token(&pool, 1, Scope::Write, "erp").await;
+    let read = token(&pool, 1, Scope::Read, "bi").await;
+    let api = Api::start_with(&pool, 100, 100, true).await;
+    let (rx, url) = receiver(&[]).await;
+
+    let (s, p) = api
+        .post("/v1/webhooks", &read, json!({"url": url, "events": ["deal.won"]}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+    let (s, p) = api
+        .post("/v1/webhooks", &t, json!({"url": url, "events": ["deal.nope"]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "events");
+    let (s, added) = api
+        .post("/v1/webhooks", &t, json!({"url": url, "events": ["deal.won", "deal.lost"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{added}");
+    let secret = added["secret"].as_str().expect("secret");
+    assert!(secret.starts_with("whsec_"));
+    let id = added["endpoint"]["id"].as_i64().expect("id");
+    let (_, list) = api.get("/v1/webhooks", &t).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert!(!list.to_string().contains("whsec_"), "the list never shows the secret");
+
+    let (s, won) = api.post("/v1/deals/D-1/won", &t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{won}");
+    let store = Store::from_pool(pool.clone());
+    let now = chrono::Utc::now();
+    salesbot::webhooks::deliver_due(&store, &sender(), now, 10)
+        .await
+        .expect("deliver");
+    let got = rx.got();
+    assert_eq!(got.len(), 1);
+    let secret = salesbot::domain::webhook::Secret::parse(secret).expect("secret");
+    let body = verify(&secret, &got[0], chrono::Utc::now());
+    assert_eq!(body["type"], "deal.won");
+
+    let (s, _) = api
+        .post(&format!("/v1/webhook-events/{}/redeliver", got[0].id), &t, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    salesbot::webhooks::deliver_due(&store, &sender(), chrono::Utc::now(), 10)
+        .await
+        .expect("deliver");
+    let got = rx.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].id, got[1].id, "the same event, the same webhook-id");
+
+    let (s, _, p) = api
+        .call(Method::DELETE, &format!("/v1/webhooks/W-{id}"), &t, None, None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{p}");
+    let (_, list) = api.get("/v1/webhooks", &t).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(0));
+    let (s, _, _) = api
+        .call(Method::DELETE, &format!("/v1/webhooks/{id}"), &t, None, None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let _ = &mut h;
 }

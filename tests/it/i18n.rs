@@ -190,7 +190,10 @@ fn keys_built_from_choices_and_named_in_the_source_exist() {
                 for c in literal.captures_iter(src) {
                     let key = &c[2];
                     let prefix = key.split('.').next().unwrap();
-                    let is_key = c.get(1).is_some() || prefixes.contains(prefix);
+                    // Webhook event types (`deal.won`) are wire names, not messages, unless
+                    // handed to `Msg::new`.
+                    let event = salesbot::domain::webhook::EventType::parse(key).is_some();
+                    let is_key = c.get(1).is_some() || (prefixes.contains(prefix) && !event);
                     found += usize::from(is_key);
                     // A counted message is held once per plural form (`key.one`, `key.other`).
                     let plural = cat.contains(&format!("{key}.other"));
@@ -431,6 +434,7 @@ const SCRIPT: &[(Want, &str)] = &[
     (Bad, "/pipeline stats owner:<@1>"),
     (Good, ":as 1 admin"),
     (Good, "/settings visibility mode:all"),
+    (Good, "/settings webhook action:list"),
     (Good, "/settings show"),
     (Good, "/undo"),
 
@@ -520,6 +524,13 @@ const SCRIPT: &[(Want, &str)] = &[
     (Bad, "/pipeline stats from:2026-12-31 to:2026-01-01"),
     (Bad, "/pipeline stats from:2000-01-01 to:2026-12-01"),
     (Bad, "/settings stages action:add name:De\u{200B}mo probability:5"),
+    (Bad, "/settings webhook action:add"),
+    (Bad, "/settings webhook action:add url:http://127.0.0.1:9/hook events:all"),
+    (Bad, "/settings webhook action:add url:ftp://erp.example.com events:all"),
+    (Bad, "/settings webhook action:add url:https://erp.example.com/hook events:dael.won"),
+    (Bad, "/settings webhook action:remove endpoint:9"),
+    (Bad, "/settings webhook action:redeliver"),
+    (Bad, "/settings webhook action:redeliver event:msg_gone"),
     (Bad, ":click bogus"),
 ];
 
@@ -574,6 +585,10 @@ impl Checks {
         for m in self.dotted.find_iter(&all) {
             let token = m.as_str();
             let prefix = token.split('.').next().unwrap();
+            // Webhook event types (`deal.won`) are shown as the wire names they are.
+            if salesbot::domain::webhook::EventType::parse(token).is_some() {
+                continue;
+            }
             if self.keys.contains(token) {
                 bad(format!("raw catalog key {token:?}"));
             } else if self.prefixes.contains(prefix) {

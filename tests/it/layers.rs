@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("store", 2),
     ("engine", 3),
     ("outbox", 4),
+    ("webhooks", 4),
     ("scheduler", 5),
     ("demo", 5),
     ("discord", 6),

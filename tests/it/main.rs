@@ -24,3 +24,4 @@ mod reports;
 mod scheduler;
 mod undo;
 mod visibility;
+mod webhooks;

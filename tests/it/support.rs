@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// Every table the schema creates (command_registrations aside, which only the bot writes).
-pub const TABLES: [&str; 27] = [
+pub const TABLES: [&str; 31] = [
     "workspaces",
     "deal_counters",
     "members",
@@ -37,6 +37,10 @@ pub const TABLES: [&str; 27] = [
     "pending_imports",
     "api_tokens",
     "idempotency_keys",
+    "webhook_endpoints",
+    "webhook_secrets",
+    "webhook_events",
+    "webhook_deliveries",
 ];
 
 /// The clock every test starts at: a Tuesday morning, well away from DST changes.

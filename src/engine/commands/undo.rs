@@ -53,6 +53,7 @@ fn action_key(action: AuditAction) -> &'static str {
         | AuditAction::SettingsDigest
         | AuditAction::SettingsStale
         | AuditAction::SettingsManagerRole
-        | AuditAction::SettingsVisibility => "action.settings",
+        | AuditAction::SettingsVisibility
+        | AuditAction::SettingsWebhook => "action.settings",
     }
 }

@@ -24,6 +24,7 @@ use crate::domain::import::{CellError, DateOrder, FileError, Kind, Override, Rea
 use crate::domain::locale::Locale;
 use crate::domain::money::Currency;
 use crate::domain::money::MAX_MINOR;
+use crate::domain::webhook::ImportEvent;
 use crate::i18n::Msg;
 use crate::store::{ImportEntity, Store, StoreError, Tx, UndoRefusal, UndoReport};
 pub use read::{Batch, FileInfo, FileReader, Input, ReadSettings};
@@ -426,6 +427,17 @@ pub async fn run(
         None => {
             let mut tx = store.begin().await?;
             tx.finish_import(req.workspace, import_id, now).await?;
+            let event = ImportEvent {
+                workspace_id: req.workspace,
+                import_id,
+                files: summary.files.iter().map(|f| f.name.clone()).collect(),
+                created: summary.created as i64,
+                updated: summary.updated as i64,
+                matched: summary.matched as i64,
+                refused: summary.refused as i64,
+                changed_by: req.actor,
+            };
+            super::webhooks::import_finished(&mut tx, event, now).await?;
             tx.commit().await?;
             if summary.created + summary.updated > 0 {
                 store.analyze_import_tables().await;

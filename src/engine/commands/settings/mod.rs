@@ -2,6 +2,7 @@
 
 mod api;
 mod stages;
+mod webhook;
 
 use super::{amount, stage, text};
 use crate::domain::locale::Locale;
@@ -21,6 +22,7 @@ use chrono_tz::Tz;
 pub use api::ApiAction;
 pub use stages::StagesAction;
 use stages::{stages, stages_text};
+pub use webhook::WebhookAction;
 
 /// The parsed `/settings` subcommands.
 #[derive(Clone, Debug)]
@@ -54,6 +56,8 @@ pub enum SettingsCommand {
     Visibility(Visibility),
     /// API tokens.
     Api(ApiAction),
+    /// Outgoing webhook endpoints.
+    Webhook(WebhookAction),
 }
 
 fn need(option: &str, action: &str) -> EngineError {
@@ -179,6 +183,7 @@ impl SettingsCommand {
             "visibility" => SettingsCommand::Visibility(
                 Visibility::parse(args.str("mode").unwrap_or("all")).unwrap_or(Visibility::All),
             ),
+            "webhook" => SettingsCommand::Webhook(WebhookAction::parse(args, ctx)?),
             _ => SettingsCommand::Show,
         })
     }
@@ -256,6 +261,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         }
         SettingsCommand::Stages(a) => stages(tx, ctx, a).await,
         SettingsCommand::Api(a) => api::run(tx, ctx, a).await,
+        SettingsCommand::Webhook(a) => webhook::run(tx, ctx, a).await,
         SettingsCommand::Digest {
             channel,
             weekday,
