@@ -102,6 +102,9 @@ async fn two_workspaces(pool: &PgPool) -> Harness {
         h.ok(&format!("/contact log contact:\"Ann {ws}\" kind:call summary:hello deal:D-1 next_step:\"call back\" due:\"tomorrow 9am\""))
             .await;
         h.ok("/product add name:Widget price:10").await;
+        h.ok("/settings webhook action:add url:https://erp.example.com/hook events:deal.created")
+            .await;
+        h.ok(&format!("/deal new title:\"Second of {ws}\" amount:10")).await;
     }
     h.run(":workspace 1").await;
     h
@@ -302,6 +305,12 @@ async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: P
     let products = ids("SELECT id FROM products WHERE workspace_id = 2").await;
     let tasks = ids("SELECT id FROM tasks WHERE workspace_id = 2").await;
     let members = ids("SELECT user_id FROM members WHERE workspace_id = 2 AND user_id NOT IN (SELECT user_id FROM members WHERE workspace_id = 1)").await;
+    let endpoints = ids("SELECT id FROM webhook_endpoints WHERE workspace_id = 2").await;
+    let events: Vec<String> = sqlx::query_scalar("SELECT msg_id FROM webhook_events WHERE workspace_id = 2")
+        .fetch_all(&pool)
+        .await
+        .expect("events");
+    assert!(!endpoints.is_empty() && !events.is_empty());
     assert!(!contacts.is_empty() && !companies.is_empty() && !tasks.is_empty());
     h.run(":workspace 2").await;
     let before = h.fingerprint_except(&["api_tokens"]).await;
@@ -348,6 +357,12 @@ async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: P
     for id in &tasks {
         posts.push((format!("/v1/tasks/{id}/done"), json!({})));
     }
+    for id in &endpoints {
+        posts.push((format!("/v1/webhooks/{id}/redeliver"), json!({})));
+    }
+    for e in &events {
+        posts.push((format!("/v1/webhook-events/{e}/redeliver"), json!({})));
+    }
     for m in &members {
         posts.push((
             "/v1/contacts".to_string(),
@@ -361,6 +376,14 @@ async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: P
             "{path} {body}: {s} {p}"
         );
     }
+    for id in &endpoints {
+        let (s, _, p) = api
+            .call(Method::DELETE, &format!("/v1/webhooks/{id}"), &t, None, None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
+    }
+    let (_, hooks) = api.get("/v1/webhooks", &t).await;
+    assert!(hooks.as_array().is_some_and(|a| a.iter().all(|e| !endpoints.contains(&e["id"].as_i64().unwrap_or(0)))));
     let (s, _, p) = api
         .call(
             Method::PATCH,
