@@ -55,35 +55,7 @@ fn decode_line(buf: &[u8]) -> Option<&str> {
     std::str::from_utf8(line).ok()
 }
 
-/// The reports `salesbot report` prints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportKind {
-    /// `/pipeline stats`.
-    Pipeline,
-    /// `/kpi`.
-    Kpi,
-    /// `/report trends`.
-    Trends,
-    /// `/report products`.
-    Products,
-    /// `/report customers`.
-    Customers,
-    /// `/forecast show`.
-    Forecast,
-}
-
-impl From<ReportKind> for reports::ReportKind {
-    fn from(k: ReportKind) -> reports::ReportKind {
-        match k {
-            ReportKind::Pipeline => reports::ReportKind::Pipeline,
-            ReportKind::Kpi => reports::ReportKind::Kpi,
-            ReportKind::Trends => reports::ReportKind::Trends,
-            ReportKind::Products => reports::ReportKind::Products,
-            ReportKind::Customers => reports::ReportKind::Customers,
-            ReportKind::Forecast => reports::ReportKind::Forecast,
-        }
-    }
-}
+pub use crate::engine::reports::ReportKind;
 
 /// What `salesbot report` was asked for (its command-line arguments, parsed by clap).
 #[derive(Clone, Debug, clap::Args)]
@@ -122,7 +94,7 @@ impl ReportQuery {
             member: self.member,
             by: self.by.clone(),
         };
-        reports::invocation(self.kind.into(), &params)
+        reports::invocation(self.kind, &params)
     }
 }
 

@@ -3,8 +3,9 @@
 
 use super::{Invocation, OptionValue};
 
-/// The reports with a JSON form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The reports with a JSON form (also `salesbot report`'s first argument, hence clap's
+/// derive: the names are the same at every door).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportKind {
     /// `/pipeline stats`.
     Pipeline,

@@ -137,6 +137,13 @@ fn cursor(kind: &str, last: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{kind}:{last}"))
 }
 
+/// The cursor of the page after a full one (a shorter page is the last).
+fn next_cursor<T>(kind: &str, data: &[T], limit: i64, id: impl Fn(&T) -> i64) -> Option<String> {
+    (data.len() as i64 == limit)
+        .then(|| data.last().map(|d| cursor(kind, id(d))))
+        .flatten()
+}
+
 fn read_cursor(kind: &str, c: &str) -> Result<i64, Problem> {
     URL_SAFE_NO_PAD
         .decode(c)
@@ -398,9 +405,7 @@ async fn list_deals(
     let f = filter(&s, ws, "d", &q).await?;
     let mut tx = begin(&s).await?;
     let data = tx.api_deals(ws, &f).await.map_err(store_problem)?;
-    let next_cursor = (data.len() as i64 == f.limit)
-        .then(|| data.last().map(|d| cursor("d", d.row_id)))
-        .flatten();
+    let next_cursor = next_cursor("d", &data, f.limit, |d| d.row_id);
     Ok(Json(DealPage { data, next_cursor }))
 }
 
@@ -607,9 +612,7 @@ async fn list_contacts(
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "c", &q).await?;
     let data = begin(&s).await?.api_contacts(ws, &f).await.map_err(store_problem)?;
-    let next_cursor = (data.len() as i64 == f.limit)
-        .then(|| data.last().map(|d| cursor("c", d.id)))
-        .flatten();
+    let next_cursor = next_cursor("c", &data, f.limit, |d| d.id);
     Ok(Json(ContactPage { data, next_cursor }))
 }
 
@@ -726,9 +729,7 @@ async fn list_companies(
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "co", &q).await?;
     let data = begin(&s).await?.api_companies(ws, &f).await.map_err(store_problem)?;
-    let next_cursor = (data.len() as i64 == f.limit)
-        .then(|| data.last().map(|d| cursor("co", d.id)))
-        .flatten();
+    let next_cursor = next_cursor("co", &data, f.limit, |d| d.id);
     Ok(Json(CompanyPage { data, next_cursor }))
 }
 
@@ -806,9 +807,7 @@ async fn list_activities(
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "a", &q).await?;
     let data = begin(&s).await?.api_activities(ws, &f).await.map_err(store_problem)?;
-    let next_cursor = (data.len() as i64 == f.limit)
-        .then(|| data.last().map(|d| cursor("a", d.id)))
-        .flatten();
+    let next_cursor = next_cursor("a", &data, f.limit, |d| d.id);
     Ok(Json(ActivityPage { data, next_cursor }))
 }
 
@@ -895,9 +894,7 @@ async fn list_products(
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "p", &q).await?;
     let data = begin(&s).await?.api_products(ws, &f).await.map_err(store_problem)?;
-    let next_cursor = (data.len() as i64 == f.limit)
-        .then(|| data.last().map(|d| cursor("p", d.id)))
-        .flatten();
+    let next_cursor = next_cursor("p", &data, f.limit, |d| d.id);
     Ok(Json(ProductPage { data, next_cursor }))
 }
 
@@ -960,9 +957,7 @@ async fn list_tasks(
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "t", &q).await?;
     let data = begin(&s).await?.api_tasks(ws, &f).await.map_err(store_problem)?;
-    let next_cursor = (data.len() as i64 == f.limit)
-        .then(|| data.last().map(|d| cursor("t", d.id)))
-        .flatten();
+    let next_cursor = next_cursor("t", &data, f.limit, |d| d.id);
     Ok(Json(TaskPage { data, next_cursor }))
 }
 

@@ -596,6 +596,12 @@ async fn operators_get_health_readiness_metrics_and_the_openapi_document(pool: P
     assert!(metrics.contains("salesbot_api_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/v1/deals\""), "{metrics}");
     assert!(metrics.contains("salesbot_outbox_depth"), "{metrics}");
+    assert!(metrics.contains("salesbot_outbox_oldest_due_seconds"), "{metrics}");
+    assert!(
+        metrics.contains("salesbot_command_duration_seconds_bucket{command=\"deal new\",outcome=\"ok\",le=\"0.05\"}"),
+        "command histograms with explicit buckets: {metrics}"
+    );
+    assert!(metrics.contains("salesbot_commands_total{command=\"deal new\",outcome=\"ok\"}"), "{metrics}");
     assert!(!metrics.contains("sbk_"), "no token in metrics");
     let (s, doc) = get("/v1/openapi.json").await;
     assert_eq!(s, StatusCode::OK);
@@ -716,4 +722,39 @@ async fn webhook_endpoints_are_managed_over_the_api_and_deliveries_verify(pool: 
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let _ = &mut h;
+}
+
+/// Runs `salesbot token <args>` against the test's database: exit code, stdout, stderr.
+async fn token_cli(pool: &PgPool, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["token"];
+    all.extend_from_slice(args);
+    crate::support::salesbot(pool, &all).await
+}
+
+#[sqlx::test]
+async fn operators_make_and_revoke_tokens_on_the_server(pool: PgPool) {
+    Harness::new(pool.clone()).await.ok("/deal new title:Warmup amount:100").await;
+    let api = Api::start(&pool, 100, 100).await;
+    let (code, out, err) =
+        token_cli(&pool, &["create", "--workspace", "1", "--scope", "read", "--name", "bi"]).await;
+    assert_eq!(code, 0, "{err}");
+    let t = out.trim().to_string();
+    assert!(t.starts_with("sbk_"), "only the token on stdout: {out}");
+    assert!(!err.contains(&t), "the token is printed once, on stdout");
+    let (s, _) = api.get("/v1/deals", &t).await;
+    assert_eq!(s, StatusCode::OK);
+    let (code, out, _) = token_cli(&pool, &["list", "--workspace", "1"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("bi") && !out.contains("sbk_"), "{out}");
+    let (code, _, err) =
+        token_cli(&pool, &["create", "--workspace", "99", "--scope", "read"]).await;
+    assert_eq!(code, 1, "an unknown workspace: {err}");
+    let (code, _, err) = token_cli(&pool, &["create", "--workspace", "1", "--scope", "admin"]).await;
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = token_cli(&pool, &["revoke", "--workspace", "1", "bi"]).await;
+    assert_eq!(code, 0, "{err}");
+    let (s, _) = api.get("/v1/deals", &t).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "revoked at once");
+    let (code, _, _) = token_cli(&pool, &["revoke", "--workspace", "1", "bi"]).await;
+    assert_eq!(code, 1, "nothing left to revoke");
 }

@@ -37,6 +37,8 @@ struct Rig {
     sender: Sender,
     stop: Option<oneshot::Sender<()>>,
     bot: Option<JoinHandle<anyhow::Result<()>>>,
+    /// The bot's "a shard is connected" flag, what `/readyz` reads.
+    connected: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Rig {
@@ -68,6 +70,7 @@ impl Rig {
         let bot = Bot::connect(config, engine)
             .await
             .expect("bot connects to the fake");
+        let connected = bot.connected();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(bot.run(async move {
             let _ = stopped.await;
@@ -79,6 +82,7 @@ impl Rig {
             sender,
             stop: Some(stop),
             bot: Some(handle),
+            connected,
         }
     }
 
@@ -1348,4 +1352,27 @@ async fn a_process_runs_only_the_shards_it_is_given(pool: PgPool) {
     })
     .await;
     assert_eq!(rig.fake.identify_shards(), vec![json!([1, 2])]);
+}
+
+/// `/readyz` says ready only while the gateway is connected.
+#[sqlx::test]
+async fn readiness_follows_the_gateway(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let engine = Engine::new(Store::from_pool(pool)).expect("engine");
+    let app = salesbot::http::router(
+        engine,
+        &salesbot::http::HttpConfig::default(),
+        salesbot::http::Readiness {
+            gateway: Some(rig.connected.clone()),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{addr}/readyz");
+    let status = reqwest::get(&url).await.expect("readyz").status();
+    assert_eq!(status, 200, "the bot is connected to the fake gateway");
+    rig.connected.store(false, std::sync::atomic::Ordering::Relaxed);
+    let status = reqwest::get(&url).await.expect("readyz").status();
+    assert_eq!(status, 503);
 }

@@ -837,24 +837,9 @@ async fn hubspot_pipedrive_and_zoho_exports_come_in_as_their_systems_meant(pool:
 
 /// Runs `salesbot import <args>` against the test's database: exit code, stdout, stderr.
 async fn cli(pool: &PgPool, args: &[&str]) -> (i32, String, String) {
-    let url = crate::support::database_url(pool).await;
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_salesbot"))
-            .arg("import")
-            .args(&args)
-            .env("DATABASE_URL", url)
-            .env("RUST_LOG", "error")
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run salesbot");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["import"];
+    all.extend_from_slice(args);
+    crate::support::salesbot(pool, &all).await
 }
 
 #[sqlx::test]

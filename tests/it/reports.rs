@@ -3690,27 +3690,11 @@ async fn check_all_as_owner(
 async fn cli_data(url: &str, kind: &str, options: &str) -> Result<Value, String> {
     let mut args = vec!["report", kind, "--workspace", "1", "--json"];
     args.extend(options.split(' '));
-    let args: Vec<String> = args.into_iter().map(String::from).collect();
-    let url = url.to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_salesbot"))
-            .args(&args)
-            .env("DATABASE_URL", url)
-            .env("RUST_LOG", "error")
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run salesbot");
-    if !out.status.success() {
-        return Err(format!(
-            "exit {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
+    let (code, stdout, stderr) = crate::support::salesbot_at(url, &args).await;
+    if code != 0 {
+        return Err(format!("exit {code}: {stderr}"));
     }
-    serde_json::from_slice::<Value>(&out.stdout)
-        .map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_str::<Value>(&stdout).map_err(|e| format!("not JSON ({e}): {stdout}"))
 }
 
 /// `salesbot report <kind> --json` prints the same `data` as the console for the same

@@ -174,6 +174,33 @@ pub async fn database_url(pool: &PgPool) -> String {
     format!("{}/{db}", &base[..slash])
 }
 
+/// Runs the `salesbot` binary with `args` against the database at `url`: exit code, stdout,
+/// stderr.
+pub async fn salesbot_at(url: &str, args: &[&str]) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let url = url.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_salesbot"))
+            .args(&args)
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "error")
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run salesbot");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`salesbot_at`] the test's own database.
+pub async fn salesbot(pool: &PgPool, args: &[&str]) -> (i32, String, String) {
+    salesbot_at(&database_url(pool).await, args).await
+}
+
 /// Whether a reply is an error.
 pub fn is_error(reply: &Value) -> bool {
     reply["content"]
