@@ -6,7 +6,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY .cargo .cargo
 RUN mkdir -p src benches tests/it \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
- && for b in engine discord digest import import_read; do echo 'fn main() {}' > benches/$b.rs; done \
+ && for b in engine discord digest import import_read search; do echo 'fn main() {}' > benches/$b.rs; done \
  && touch tests/it/main.rs \
  && cargo build --release --locked --no-default-features \
  && rm -rf src benches tests

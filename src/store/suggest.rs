@@ -52,7 +52,10 @@ impl Tx {
         let sql = "SELECT 'D-' || d.number || ' ' || d.title || ' · ' || s.name AS label, 'D-' || d.number AS value
              FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
              WHERE d.workspace_id = $1 AND ($4::bigint IS NULL OR d.owner_id = $4)
-               AND (($6::text IS NOT NULL AND d.number::text LIKE $6 || '%') OR lower(d.title) LIKE $3)
+               AND d.id IN (SELECT x.id FROM deals x WHERE x.workspace_id = $1 AND lower(x.title) LIKE $3
+                            UNION ALL
+                            SELECT x.id FROM deals x WHERE $6::text IS NOT NULL AND x.workspace_id = $1
+                               AND x.number::text LIKE $6 || '%')
              ORDER BY (d.status = 'open') DESC, (lower(d.title) LIKE $2) DESC, d.number DESC
              LIMIT $5";
         let number = number_prefix(q, &['D', 'd', '-', '#']);
