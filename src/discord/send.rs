@@ -133,6 +133,13 @@ pub fn nonce(workspace: i64, dedupe_key: &str) -> String {
     digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Requests per second the sender allows itself: under Discord's global 50 per bot, leaving
+/// room for the interaction edits and follow-ups the gateway handler sends meanwhile.
+pub const GLOBAL_PER_SECOND: u32 = 45;
+/// Requests it may send at once after a quiet spell. Small, so that no second holds more than
+/// `GLOBAL_BURST + GLOBAL_PER_SECOND` requests (GCRA's bound), which stays within 50.
+const GLOBAL_BURST: u32 = 5;
+
 /// Sends messages through Discord's REST API.
 #[derive(Clone)]
 pub struct Sender {
@@ -140,6 +147,9 @@ pub struct Sender {
     base: String,
     token: String,
     store: Store,
+    /// Paces every request under Discord's global limit, so a digest for thousands of
+    /// workspaces goes out at the highest rate Discord allows instead of in 429 storms.
+    pace: std::sync::Arc<governor::DefaultDirectRateLimiter>,
 }
 
 impl Sender {
@@ -156,15 +166,21 @@ impl Sender {
             .unwrap_or_else(|| "https://discord.com".into())
             .trim_end_matches('/')
             .to_string();
+        let quota = governor::Quota::per_second(
+            std::num::NonZeroU32::new(GLOBAL_PER_SECOND).unwrap_or(std::num::NonZeroU32::MIN),
+        )
+        .allow_burst(std::num::NonZeroU32::new(GLOBAL_BURST).unwrap_or(std::num::NonZeroU32::MIN));
         Ok(Sender {
             client,
             base,
             token: format!("Bot {}", config.token),
             store,
+            pace: std::sync::Arc::new(governor::RateLimiter::direct(quota)),
         })
     }
 
     async fn post_json(&self, path: &str, body: &Value) -> Result<Value, SendError> {
+        self.pace.until_ready().await;
         let response = self
             .client
             .post(format!("{}/api/v10{path}", self.base))
@@ -207,6 +223,7 @@ impl Sender {
                 .map_err(|e| SendError::Failed(format!("attachment {}: {e}", a.filename)))?;
             form = form.part(format!("files[{i}]"), part);
         }
+        self.pace.until_ready().await;
         let response = self
             .client
             .post(format!("{}/api/v10{path}", self.base))

@@ -138,6 +138,13 @@ struct Inner {
     unknown_channels: HashSet<u64>,
     /// Messages created so far (the next message id is `FIRST_MESSAGE_ID + this`).
     messages_created: u64,
+    /// Discord's global limit when a test asks for it: requests per second across all routes,
+    /// past which the answer is a global 429 (interaction callbacks are exempt, as on Discord).
+    global_limit: Option<usize>,
+    /// Arrival times of the requests the global limit counts.
+    global_window: VecDeque<Instant>,
+    /// Global 429s answered.
+    global_429s: usize,
     /// Messages posted with `enforce_nonce`, by (channel, nonce): a repeat returns the first,
     /// as Discord does for a few minutes.
     nonces: HashMap<(u64, String), Value>,
@@ -257,6 +264,17 @@ impl FakeDiscord {
                 describe_gateway(&s)
             );
         }
+    }
+
+    /// Enforces Discord's global rate limit from now on: at most `per_second` requests in any
+    /// second (interaction callbacks aside), a global 429 past it.
+    pub fn enforce_global_limit(&self, per_second: usize) {
+        self.shared.lock().global_limit = Some(per_second);
+    }
+
+    /// Global 429s answered so far.
+    pub fn global_429s(&self) -> usize {
+        self.shared.lock().global_429s
     }
 
     /// The `shard` array of every IDENTIFY so far.
@@ -600,6 +618,36 @@ async fn read_multipart(req: Request) -> (Value, Vec<RecordedFile>) {
 
 /// Chooses the reply to a request (the request is not yet in `s.requests`).
 fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
+    if let Some(limit) = s.global_limit {
+        if !r.path.contains("/callback") {
+            while s
+                .global_window
+                .front()
+                .is_some_and(|t| r.at.duration_since(*t) >= Duration::from_secs(1))
+            {
+                s.global_window.pop_front();
+            }
+            if s.global_window.len() >= limit {
+                s.global_429s += 1;
+                let wait = s
+                    .global_window
+                    .front()
+                    .map(|t| Duration::from_secs(1).saturating_sub(r.at.duration_since(*t)))
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                return (
+                    429,
+                    json!({"message": "You are being rate limited.", "retry_after": wait, "global": true}),
+                    vec![
+                        ("retry-after".to_string(), format!("{:.3}", wait.max(0.001))),
+                        ("x-ratelimit-global".to_string(), "true".to_string()),
+                        ("x-ratelimit-scope".to_string(), "global".to_string()),
+                    ],
+                );
+            }
+            s.global_window.push_back(r.at);
+        }
+    }
     if let Some(script) = s.scripts.iter_mut().find(|sc| {
         sc.method == r.method && r.path.starts_with(&sc.path_prefix) && !sc.replies.is_empty()
     }) {

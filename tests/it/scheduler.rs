@@ -2011,3 +2011,44 @@ async fn one_process_at_a_time_scans_for_due_work(pool: PgPool) {
     assert_eq!(done.reminders, 1);
     assert!(store.scan_lease().await.expect("lease").is_some(), "released after the scan");
 }
+
+/// The sender paces itself under Discord's global limit: a burst of posts and DMs far past
+/// 50 a second is delivered whole, with no 429 from the (enforcing) fake.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_burst_of_messages_stays_under_discords_global_limit(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let fake = FakeDiscord::start().await;
+    fake.enforce_global_limit(50);
+    let sender = sender(&fake, &store);
+    let messages: Vec<Outgoing> = (0..90)
+        .map(|i| Outgoing {
+            workspace_id: 1,
+            target: if i % 3 == 0 { Target::Dm(1000 + i) } else { Target::Channel(555) },
+            reply: Reply::text(format!("digest {i}")),
+            dedupe_key: format!("burst:{i}"),
+        })
+        .collect();
+    let results =
+        futures_util::future::join_all(messages.iter().map(|m| sender.deliver(m))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(fake.global_429s(), 0, "no 429 storm");
+    let posts = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+        .count();
+    assert_eq!(posts, 90);
+    // The fake does enforce it: the same burst unpaced meets 429s.
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v10/channels/555/messages", fake.api_base());
+    let unpaced = futures_util::future::join_all((0..80).map(|i| {
+        client
+            .post(&url)
+            .header("Authorization", "Bot TEST.TOKEN")
+            .json(&json!({"content": format!("unpaced {i}")}))
+            .send()
+    }))
+    .await;
+    assert!(unpaced.iter().all(Result::is_ok));
+    assert!(fake.global_429s() > 0, "the fake answers a burst past 50/s with 429s");
+}
