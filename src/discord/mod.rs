@@ -70,6 +70,17 @@ fn dm_workspace(custom_id: &str) -> Option<GuildId> {
         .map(GuildId::new)
 }
 
+/// Commands that run at once: each holds a database connection, and the pool has 16 (the
+/// scheduler, the outbox and the HTTP API take the rest). More would only queue inside the pool
+/// and fail after its 2-second acquire timeout under load; here they wait their turn instead,
+/// deferred after 1.5 s like any slow command, and are answered in order.
+const MAX_RUNNING: usize = 12;
+/// Commands accepted at once, running and waiting. Past this the bot sheds: it answers at once,
+/// privately, that nothing was changed and to try again (`salesbot_commands_shed_total`, and
+/// a warning in the log), so memory stays bounded (a waiting command is a few kilobytes) and
+/// every interaction is answered within Discord's deadline.
+const MAX_ACCEPTED: usize = 2_000;
+
 /// Commands still running, so a shutdown can let them finish.
 #[derive(Default)]
 struct InFlight {
@@ -97,6 +108,8 @@ struct Handler {
     inflight: Arc<InFlight>,
     /// A shard is connected to the gateway (what `/readyz` reports).
     connected: Arc<AtomicBool>,
+    /// Turns to run (see [`MAX_RUNNING`]).
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 impl Handler {
@@ -427,7 +440,20 @@ impl Handler {
             let reply = Reply::private(Msg::new("error.restarting").render(locale));
             return to.respond(ctx, &reply).await;
         };
-        let mut work = tokio::spawn(work);
+        let accepted = self.inflight.count.load(Ordering::SeqCst);
+        metrics::gauge!("salesbot_commands_accepted").set(accepted as f64);
+        if accepted > MAX_ACCEPTED {
+            metrics::counter!("salesbot_commands_shed_total").increment(1);
+            tracing::warn!(accepted, limit = MAX_ACCEPTED, "overloaded: shedding a command");
+            let reply = Reply::private(Msg::new("error.overloaded").render(locale));
+            return to.respond(ctx, &reply).await;
+        }
+        let turns = self.running.clone();
+        let mut work = tokio::spawn(async move {
+            // A closed semaphore never happens (it lives as long as the handler); run anyway.
+            let _turn = turns.acquire_owned().await.ok();
+            work.await
+        });
         let reply = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
             Ok(done) => match done {
                 Ok(Some(reply)) => reply,
@@ -612,6 +638,7 @@ impl Bot {
             accepting: Arc::new(AtomicBool::new(true)),
             inflight: Arc::new(InFlight::default()),
             connected: Arc::new(AtomicBool::new(false)),
+            running: Arc::new(tokio::sync::Semaphore::new(MAX_RUNNING)),
         };
         // Interactions need no gateway intents; GUILDS keeps the session useful and is not privileged.
         let client = ClientBuilder::new_with_http(http(&config), GatewayIntents::GUILDS)
