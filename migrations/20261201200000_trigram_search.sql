@@ -13,3 +13,11 @@ CREATE INDEX contacts_email_trgm ON contacts USING gin (workspace_id, lower(emai
 CREATE INDEX contacts_tags ON contacts USING gin (workspace_id, tags);
 CREATE INDEX companies_name_trgm ON companies USING gin (workspace_id, lower(name) gin_trgm_ops);
 CREATE INDEX deals_title_trgm ON deals USING gin (workspace_id, lower(title) gin_trgm_ops);
+-- A company's contacts (the search's company branch, and the company card).
+CREATE INDEX contacts_company ON contacts (workspace_id, company_id);
+
+-- Statistics for the new expressions, so the planner knows how selective a search is from the
+-- first query rather than after autovacuum's next analyze.
+ANALYZE contacts;
+ANALYZE companies;
+ANALYZE deals;
