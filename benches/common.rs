@@ -23,3 +23,24 @@ pub fn cores() -> usize {
         .map(|n| n.get())
         .unwrap_or(0)
 }
+
+/// The `p` quantile (0..=1) of sorted samples, in milliseconds.
+#[allow(dead_code)] // not every bench reports latencies
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+/// Prints one line of p50/p95/p99 (and the maximum) for `samples`.
+#[allow(dead_code)]
+pub fn report(name: &str, mut samples: Vec<std::time::Duration>) {
+    samples.sort();
+    println!(
+        "{name:<52} n={:<5} p50={:>7.2} ms  p95={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
+        samples.len(),
+        percentile(&samples, 0.50),
+        percentile(&samples, 0.95),
+        percentile(&samples, 0.99),
+        percentile(&samples, 1.0),
+    );
+}

@@ -21,22 +21,7 @@ const SHAPE: BulkShape = BulkShape {
     reps: 20,
 };
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx].as_secs_f64() * 1000.0
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    println!(
-        "{name:<42} n={:<5} p50={:>7.2} ms  p95={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
-        samples.len(),
-        percentile(&samples, 0.50),
-        percentile(&samples, 0.95),
-        percentile(&samples, 0.99),
-        percentile(&samples, 1.0),
-    );
-}
+use common::report;
 
 async fn timed(console: &mut Console, line: &str) -> Duration {
     let start = Instant::now();

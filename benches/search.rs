@@ -13,7 +13,7 @@ use salesbot::console::{Console, ConsoleOptions};
 use salesbot::domain::role::Role;
 use salesbot::engine::Engine;
 use sqlx::{Connection, Executor};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The workspace the benchmark owns in the bench database.
 const WS: i64 = 990_001;
@@ -34,21 +34,7 @@ const WORDS: [&str; 16] = [
     "kestrel", "lumen", "maple", "nimbus", "orchid", "pinnacle",
 ];
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx].as_secs_f64() * 1000.0
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    println!(
-        "{name:<52} n={:<5} p50={:>7.2} ms  p95={:>7.2} ms  p99={:>7.2} ms",
-        samples.len(),
-        percentile(&samples, 0.50),
-        percentile(&samples, 0.95),
-        percentile(&samples, 0.99),
-    );
-}
+use common::report;
 
 /// The searches people type: parts of names, surnames, company words, mail domains.
 fn queries(n: usize) -> Vec<String> {

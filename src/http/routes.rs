@@ -319,6 +319,11 @@ fn record(reply: &Reply) -> Result<i64, Problem> {
         })
 }
 
+/// Adds the text options the body gave.
+fn given<const N: usize>(o: &mut Vec<(&'static str, OptionValue)>, fields: [(&'static str, Option<String>); N]) {
+    o.extend(fields.into_iter().filter_map(|(name, v)| v.map(|v| (name, text(v)))));
+}
+
 fn text(v: impl Into<String>) -> OptionValue {
     OptionValue::String(v.into())
 }
@@ -461,17 +466,13 @@ async fn create_deal(
     if let Some(a) = b.amount_minor {
         o.push(("amount", amount(&s, ws, "amount_minor", a).await?));
     }
-    for (name, v) in [
+    given(&mut o, [
         ("company", b.company),
         ("contact", b.contact),
         ("stage", b.stage),
         ("close", b.expected_close),
         ("products", b.products),
-    ] {
-        if let Some(v) = v {
-            o.push((name, text(v)));
-        }
-    }
+    ]);
     o.push(("owner", owner(&c, "owner_id", b.owner_id)?));
     let reply = run(&s, &c, &headers, "deal", Some("new"), o).await?;
     Ok(created(deal_out(&s, ws, record(&reply)?).await?))
@@ -659,18 +660,14 @@ async fn create_contact(
 ) -> Result<Response, Problem> {
     writable(&c)?;
     let mut o = vec![("name", text(b.name))];
-    for (name, v) in [
+    given(&mut o, [
         ("email", b.email),
         ("phone", b.phone),
         ("company", b.company),
         ("title", b.title),
         ("birthday", b.birthday),
         ("tags", b.tags),
-    ] {
-        if let Some(v) = v {
-            o.push((name, text(v)));
-        }
-    }
+    ]);
     o.push(("owner", owner(&c, "owner_id", b.owner_id)?));
     let reply = run(&s, &c, &headers, "contact", Some("add"), o).await?;
     let id = record(&reply)?;
@@ -772,17 +769,13 @@ async fn create_company(
 ) -> Result<Response, Problem> {
     writable(&c)?;
     let mut o = vec![("name", text(b.name))];
-    for (name, v) in [
+    given(&mut o, [
         ("industry", b.industry),
         ("tier", b.tier),
         ("website", b.website),
         ("tags", b.tags),
         ("contract_end", b.contract_end),
-    ] {
-        if let Some(v) = v {
-            o.push((name, text(v)));
-        }
-    }
+    ]);
     o.push(("owner", owner(&c, "owner_id", b.owner_id)?));
     let reply = run(&s, &c, &headers, "company", Some("add"), o).await?;
     let id = record(&reply)?;
@@ -861,16 +854,12 @@ async fn log_activity(
         ("kind", text(b.kind)),
         ("summary", text(b.summary)),
     ];
-    for (name, v) in [
+    given(&mut o, [
         ("deal", b.deal),
         ("next_step", b.next_step),
         ("due", b.due),
         ("when", b.when),
-    ] {
-        if let Some(v) = v {
-            o.push((name, text(v)));
-        }
-    }
+    ]);
     if let Some(sat) = b.satisfaction {
         o.push(("satisfaction", OptionValue::Integer(sat)));
     }

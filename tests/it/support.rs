@@ -57,6 +57,12 @@ pub struct Harness {
 impl Harness {
     pub async fn new(pool: PgPool) -> Harness {
         let engine = Engine::new(Store::from_pool(pool.clone())).expect("manifests load");
+        Harness::with_engine(engine, pool).await
+    }
+
+    /// The same session over an engine set up by the test (say, one that accepts private
+    /// webhook addresses).
+    pub async fn with_engine(engine: Engine, pool: PgPool) -> Harness {
         let console = Console::new(
             engine,
             ConsoleOptions {

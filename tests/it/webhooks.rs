@@ -9,8 +9,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
-use salesbot::console::{Console, ConsoleOptions};
-use salesbot::domain::role::Role;
 use salesbot::domain::webhook::Secret;
 use salesbot::engine::Engine;
 use salesbot::store::Store;
@@ -93,18 +91,7 @@ async fn harness(pool: PgPool) -> Harness {
     let engine = Engine::new(Store::from_pool(pool.clone()))
         .expect("manifests load")
         .allow_private_webhooks(true);
-    let console = Console::new(
-        engine,
-        ConsoleOptions {
-            workspace: 1,
-            user: 1,
-            role: Role::Admin,
-            json: true,
-        },
-    );
-    let mut h = Harness { console, pool };
-    h.run(&format!(":now {START}")).await;
-    h
+    Harness::with_engine(engine, pool).await
 }
 
 fn start() -> DateTime<Utc> {
