@@ -20,9 +20,9 @@ const WS: i64 = 990_001;
 const CONTACTS: i64 = 100_000;
 
 const FIRST: [&str; 24] = [
-    "anna", "ben", "chen", "dmitri", "elena", "fatima", "george", "hana", "ivan", "julia",
-    "kenji", "lars", "maria", "noah", "olga", "pedro", "qiang", "rosa", "sven", "tomas",
-    "ursula", "victor", "wei", "yusuf",
+    "anna", "ben", "chen", "dmitri", "elena", "fatima", "george", "hana", "ivan", "julia", "kenji",
+    "lars", "maria", "noah", "olga", "pedro", "qiang", "rosa", "sven", "tomas", "ursula", "victor",
+    "wei", "yusuf",
 ];
 const LAST: [&str; 20] = [
     "smith", "garcia", "müller", "okafor", "tanaka", "kowalski", "nguyen", "rossi", "berg",
@@ -42,9 +42,17 @@ fn queries(n: usize) -> Vec<String> {
         .map(|i| match i % 5 {
             0 => FIRST[i % FIRST.len()].to_string(),
             1 => LAST[(i / 5) % LAST.len()][..4.min(LAST[(i / 5) % LAST.len()].len())].to_string(),
-            2 => format!("{} {}", FIRST[(i * 7) % FIRST.len()], LAST[(i * 3) % LAST.len()]),
+            2 => format!(
+                "{} {}",
+                FIRST[(i * 7) % FIRST.len()],
+                LAST[(i * 3) % LAST.len()]
+            ),
             3 => WORDS[i % WORDS.len()].to_string(),
-            _ => format!("{}.{}", FIRST[(i * 5) % FIRST.len()], LAST[(i * 11) % LAST.len()]),
+            _ => format!(
+                "{}.{}",
+                FIRST[(i * 5) % FIRST.len()],
+                LAST[(i * 11) % LAST.len()]
+            ),
         })
         .collect()
 }
@@ -58,7 +66,9 @@ async fn generate(url: &str) -> anyhow::Result<()> {
     if have >= CONTACTS {
         return Ok(());
     }
-    println!("generating {CONTACTS} contacts, 10,000 companies and 100,000 deals in workspace {WS} ...");
+    println!(
+        "generating {CONTACTS} contacts, 10,000 companies and 100,000 deals in workspace {WS} ..."
+    );
     let started = Instant::now();
     let mut tx = c.begin().await?;
     let first = format!("ARRAY['{}']", FIRST.join("','"));
@@ -101,33 +111,53 @@ async fn generate(url: &str) -> anyhow::Result<()> {
         tx.execute(sql.as_str()).await?;
     }
     tx.commit().await?;
-    c.execute("ANALYZE contacts; ANALYZE companies; ANALYZE deals").await?;
+    c.execute("ANALYZE contacts; ANALYZE companies; ANALYZE deals")
+        .await?;
     println!("generated in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
 const TRIGRAM: [(&str, &str); 6] = [
     ("contacts_company", "contacts (workspace_id, company_id)"),
-    ("contacts_name_trgm", "contacts USING gin (workspace_id, lower(name) gin_trgm_ops)"),
-    ("contacts_email_trgm", "contacts USING gin (workspace_id, lower(email) gin_trgm_ops)"),
+    (
+        "contacts_name_trgm",
+        "contacts USING gin (workspace_id, lower(name) gin_trgm_ops)",
+    ),
+    (
+        "contacts_email_trgm",
+        "contacts USING gin (workspace_id, lower(email) gin_trgm_ops)",
+    ),
     ("contacts_tags", "contacts USING gin (workspace_id, tags)"),
-    ("companies_name_trgm", "companies USING gin (workspace_id, lower(name) gin_trgm_ops)"),
-    ("deals_title_trgm", "deals USING gin (workspace_id, lower(title) gin_trgm_ops)"),
+    (
+        "companies_name_trgm",
+        "companies USING gin (workspace_id, lower(name) gin_trgm_ops)",
+    ),
+    (
+        "deals_title_trgm",
+        "deals USING gin (workspace_id, lower(title) gin_trgm_ops)",
+    ),
 ];
 
 async fn measure(console: &mut Console, iterations: usize, label: &str) {
     let qs = queries(iterations);
     // Warm the caches and the prepared statements.
     for q in qs.iter().take(20) {
-        console.handle_line(&format!("/contact find query:\"{q}\"")).await;
+        console
+            .handle_line(&format!("/contact find query:\"{q}\""))
+            .await;
     }
     let mut finds = Vec::with_capacity(iterations);
     let mut found = 0usize;
     for q in &qs {
         let started = Instant::now();
-        let out = console.handle_line(&format!("/contact find query:\"{q}\"")).await;
+        let out = console
+            .handle_line(&format!("/contact find query:\"{q}\""))
+            .await;
         finds.push(started.elapsed());
-        let text = out.first().map(|o| o.reply.content.clone()).unwrap_or_default();
+        let text = out
+            .first()
+            .map(|o| o.reply.content.clone())
+            .unwrap_or_default();
         assert!(!text.starts_with("⚠️"), "{q}: {text}");
         found += usize::from(!out.is_empty());
     }
@@ -141,10 +171,15 @@ async fn measure(console: &mut Console, iterations: usize, label: &str) {
             1 + (i * 37) % 10000
         );
         let started = Instant::now();
-        console.handle_line(&format!("/deal show deal:\"{title}\"")).await;
+        console
+            .handle_line(&format!("/deal show deal:\"{title}\""))
+            .await;
         lookups.push(started.elapsed());
     }
-    report(&format!("deal lookup by title, 100,000 deals ({label})"), lookups);
+    report(
+        &format!("deal lookup by title, 100,000 deals ({label})"),
+        lookups,
+    );
     let _ = found;
 }
 
@@ -175,17 +210,20 @@ async fn main() -> anyhow::Result<()> {
         c.execute(format!("CREATE INDEX IF NOT EXISTS {name} ON {def}").as_str())
             .await?;
     }
-    c.execute("ANALYZE contacts; ANALYZE companies; ANALYZE deals").await?;
+    c.execute("ANALYZE contacts; ANALYZE companies; ANALYZE deals")
+        .await?;
     measure(&mut console, iterations, "trigram indexes").await;
 
     for (name, _) in TRIGRAM {
-        c.execute(format!("DROP INDEX IF EXISTS {name}").as_str()).await?;
+        c.execute(format!("DROP INDEX IF EXISTS {name}").as_str())
+            .await?;
     }
     measure(&mut console, iterations, "without them").await;
     for (name, def) in TRIGRAM {
         c.execute(format!("CREATE INDEX {name} ON {def}").as_str())
             .await?;
     }
-    c.execute("ANALYZE contacts; ANALYZE companies; ANALYZE deals").await?;
+    c.execute("ANALYZE contacts; ANALYZE companies; ANALYZE deals")
+        .await?;
     Ok(())
 }

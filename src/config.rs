@@ -89,8 +89,13 @@ impl Shards {
                 (first, last)
             }
             None => (
-                start.map(|v| number("SHARD_START", v)).transpose()?.unwrap_or(0),
-                end.map(|v| number("SHARD_END", v)).transpose()?.unwrap_or(total - 1),
+                start
+                    .map(|v| number("SHARD_START", v))
+                    .transpose()?
+                    .unwrap_or(0),
+                end.map(|v| number("SHARD_END", v))
+                    .transpose()?
+                    .unwrap_or(total - 1),
             ),
         };
         anyhow::ensure!(
@@ -220,7 +225,9 @@ impl Config {
             http_addr: match non_empty("HTTP_ADDR") {
                 None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
                 Some(a) => a.parse().map_err(|_| {
-                    anyhow::anyhow!("HTTP_ADDR must be an address and port like 127.0.0.1:8080, not '{a}'")
+                    anyhow::anyhow!(
+                        "HTTP_ADDR must be an address and port like 127.0.0.1:8080, not '{a}'"
+                    )
                 })?,
             },
             api_rate_per_second: number("API_RATE_PER_SECOND")?.unwrap_or(20),
@@ -288,18 +295,33 @@ mod tests {
         }
         use Shards::*;
         assert_eq!(Shards::parse(None, None, None, None).ok(), Some(Single));
-        assert_eq!(Shards::parse(Some("auto"), None, None, None).ok(), Some(Auto));
+        assert_eq!(
+            Shards::parse(Some("auto"), None, None, None).ok(),
+            Some(Auto)
+        );
         assert_eq!(
             Shards::parse(Some("8"), Some("2-3"), None, None).ok(),
-            Some(Range { start: 2, end: 3, total: 8 })
+            Some(Range {
+                start: 2,
+                end: 3,
+                total: 8
+            })
         );
         assert_eq!(
             Shards::parse(Some("8"), Some("4,5,6"), None, None).ok(),
-            Some(Range { start: 4, end: 6, total: 8 })
+            Some(Range {
+                start: 4,
+                end: 6,
+                total: 8
+            })
         );
         assert_eq!(
             Shards::parse(Some("8"), None, Some("6"), None).ok(),
-            Some(Range { start: 6, end: 7, total: 8 })
+            Some(Range {
+                start: 6,
+                end: 7,
+                total: 8
+            })
         );
         assert!(Shards::parse(Some("8"), Some("1,3"), None, None).is_err());
         assert!(Shards::parse(Some("8"), Some("7-8"), None, None).is_err());

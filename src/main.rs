@@ -113,7 +113,11 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if json {
-        builder.json().with_current_span(true).with_span_list(true).init();
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init();
     } else {
         builder.init();
     }
@@ -299,14 +303,21 @@ async fn token(store: &Store, action: TokenCmd) -> anyhow::Result<()> {
             | salesbot::engine::EngineError::NotFound(m)
             | salesbot::engine::EngineError::Conflict(m)
             | salesbot::engine::EngineError::Forbidden(m) => {
-                eprintln!("salesbot: {}", m.render(salesbot::domain::locale::Locale::En));
+                eprintln!(
+                    "salesbot: {}",
+                    m.render(salesbot::domain::locale::Locale::En)
+                );
                 std::process::exit(1)
             }
             _ => anyhow::Error::new(e),
         }
     };
     match action {
-        TokenCmd::Create { workspace, scope, name } => {
+        TokenCmd::Create {
+            workspace,
+            scope,
+            name,
+        } => {
             let Some(scope) = Scope::parse(&scope) else {
                 eprintln!("salesbot: --scope must be read or write, not '{scope}'");
                 std::process::exit(1);
@@ -329,7 +340,9 @@ async fn token(store: &Store, action: TokenCmd) -> anyhow::Result<()> {
                     t.name,
                     t.scope,
                     t.created_at.to_rfc3339(),
-                    t.last_used_at.map(|u| u.to_rfc3339()).unwrap_or_else(|| "never".into())
+                    t.last_used_at
+                        .map(|u| u.to_rfc3339())
+                        .unwrap_or_else(|| "never".into())
                 );
             }
         }

@@ -444,7 +444,11 @@ impl Handler {
         metrics::gauge!("salesbot_commands_accepted").set(accepted as f64);
         if accepted > MAX_ACCEPTED {
             metrics::counter!("salesbot_commands_shed_total").increment(1);
-            tracing::warn!(accepted, limit = MAX_ACCEPTED, "overloaded: shedding a command");
+            tracing::warn!(
+                accepted,
+                limit = MAX_ACCEPTED,
+                "overloaded: shedding a command"
+            );
             let reply = Reply::private(Msg::new("error.overloaded").render(locale));
             return to.respond(ctx, &reply).await;
         }
@@ -583,7 +587,11 @@ impl EventHandler for Handler {
         self.connected.store(true, Ordering::Relaxed);
     }
 
-    async fn shard_stage_update(&self, _ctx: Context, event: serenity::gateway::ShardStageUpdateEvent) {
+    async fn shard_stage_update(
+        &self,
+        _ctx: Context,
+        event: serenity::gateway::ShardStageUpdateEvent,
+    ) {
         let up = matches!(event.new, serenity::gateway::ConnectionStage::Connected);
         self.connected.store(up, Ordering::Relaxed);
         metrics::gauge!("salesbot_gateway_connected_shards").set(if up { 1.0 } else { 0.0 });
@@ -673,7 +681,12 @@ impl Bot {
                 Shards::Single => client.start().await,
                 Shards::Auto => client.start_autosharded().await,
                 Shards::Range { start, end, total } => {
-                    tracing::info!(start, end, total, "running gateway shards {start}..={end} of {total}");
+                    tracing::info!(
+                        start,
+                        end,
+                        total,
+                        "running gateway shards {start}..={end} of {total}"
+                    );
                     client.start_shard_range(start..end + 1, total).await
                 }
             }

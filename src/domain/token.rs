@@ -50,9 +50,12 @@ pub fn hash(token: &str) -> [u8; 32] {
 
 /// Looks like one of ours (right prefix and length), checked before any database lookup.
 pub fn well_formed(token: &str) -> bool {
-    token
-        .strip_prefix(PREFIX)
-        .is_some_and(|rest| rest.len() == 43 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    token.strip_prefix(PREFIX).is_some_and(|rest| {
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 #[cfg(test)]

@@ -349,11 +349,17 @@ impl Engine {
         };
         let outcome = match &result {
             Ok(_) => "ok",
-            Err(EngineError::Unexpected(_) | EngineError::Unavailable | EngineError::Contention(_)) => "error",
+            Err(
+                EngineError::Unexpected(_) | EngineError::Unavailable | EngineError::Contention(_),
+            ) => "error",
             Err(EngineError::Duplicate) => "duplicate",
             Err(_) => "refused",
         };
-        observe_command(command_label(&self.manifests, &req.action), outcome, started);
+        observe_command(
+            command_label(&self.manifests, &req.action),
+            outcome,
+            started,
+        );
         result
     }
 

@@ -33,9 +33,7 @@ impl std::fmt::Debug for NewToken {
 pub fn check_name(name: &str) -> EngineResult<String> {
     let name = name.trim();
     text::line(name).map_err(|_| {
-        EngineError::Invalid(
-            Msg::new("api.token_name_bad").arg("max", MAX_NAME_CHARS),
-        )
+        EngineError::Invalid(Msg::new("api.token_name_bad").arg("max", MAX_NAME_CHARS))
     })?;
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(EngineError::Invalid(
@@ -59,7 +57,14 @@ pub async fn create_in(
     rand::rngs::OsRng.fill_bytes(&mut random);
     let text = token::format(&random);
     let row = tx
-        .create_token(ws, &name, scope.as_str(), &token::hash(&text), created_by, now)
+        .create_token(
+            ws,
+            &name,
+            scope.as_str(),
+            &token::hash(&text),
+            created_by,
+            now,
+        )
         .await?
         .ok_or_else(|| EngineError::Conflict(Msg::new("api.token_exists").arg("name", &name)))?;
     Ok(NewToken { row, text })
@@ -86,7 +91,12 @@ pub async fn create(
 }
 
 /// Revokes a live token named by id or name; it stops working with the next request.
-pub async fn revoke(store: &Store, ws: i64, which: &str, now: DateTime<Utc>) -> EngineResult<TokenRow> {
+pub async fn revoke(
+    store: &Store,
+    ws: i64,
+    which: &str,
+    now: DateTime<Utc>,
+) -> EngineResult<TokenRow> {
     let mut tx = store.begin().await?;
     let row = revoke_in(&mut tx, ws, which, now).await?;
     tx.commit().await?;
@@ -94,15 +104,26 @@ pub async fn revoke(store: &Store, ws: i64, which: &str, now: DateTime<Utc>) -> 
 }
 
 /// [`revoke`] inside the caller's transaction.
-pub async fn revoke_in(tx: &mut Tx, ws: i64, which: &str, now: DateTime<Utc>) -> EngineResult<TokenRow> {
+pub async fn revoke_in(
+    tx: &mut Tx,
+    ws: i64,
+    which: &str,
+    now: DateTime<Utc>,
+) -> EngineResult<TokenRow> {
     let id = which.trim().parse::<i64>().ok();
     tx.revoke_token(ws, id, which.trim(), now)
         .await?
-        .ok_or_else(|| EngineError::NotFound(Msg::new("api.token_unknown").arg("token", which.trim())))
+        .ok_or_else(|| {
+            EngineError::NotFound(Msg::new("api.token_unknown").arg("token", which.trim()))
+        })
 }
 
 /// The live token this text is, if any. Malformed text never reaches the database.
-pub async fn authenticate(store: &Store, text: &str, now: DateTime<Utc>) -> EngineResult<Option<TokenRow>> {
+pub async fn authenticate(
+    store: &Store,
+    text: &str,
+    now: DateTime<Utc>,
+) -> EngineResult<Option<TokenRow>> {
     if !token::well_formed(text) {
         return Ok(None);
     }

@@ -110,8 +110,10 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// The router, for `serve` and for tests that serve it on a port of their own.
 pub fn router(engine: Engine, config: &HttpConfig, readiness: Readiness) -> Router {
-    let quota = Quota::per_second(NonZeroU32::new(config.rate_per_second.max(1)).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(config.burst.max(1)).unwrap_or(NonZeroU32::MIN));
+    let quota = Quota::per_second(
+        NonZeroU32::new(config.rate_per_second.max(1)).unwrap_or(NonZeroU32::MIN),
+    )
+    .allow_burst(NonZeroU32::new(config.burst.max(1)).unwrap_or(NonZeroU32::MIN));
     let limiter: Limiter = DefaultKeyedRateLimiter::keyed(quota).with_middleware();
     let state = AppState {
         engine,
@@ -161,7 +163,10 @@ async fn readyz(State(s): State<AppState>) -> Response {
     }
     if let Some(g) = &s.readiness.gateway {
         if !g.load(Ordering::Relaxed) {
-            return (StatusCode::SERVICE_UNAVAILABLE, "not ready: Discord gateway not connected")
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: Discord gateway not connected",
+            )
                 .into_response();
         }
     }
@@ -245,7 +250,10 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
     let token = match tokens::authenticate(s.engine.store(), text, Utc::now()).await {
         Ok(Some(t)) => t,
         Ok(None) => return Problem::unauthorized().into_response(),
-        Err(e) => return Problem::from_engine(&e, locale(req.headers()), &|f| f.to_string()).into_response(),
+        Err(e) => {
+            return Problem::from_engine(&e, locale(req.headers()), &|f| f.to_string())
+                .into_response()
+        }
     };
     let key = token.id as u64;
     let limit = HeaderValue::from(s.burst);
@@ -294,7 +302,9 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
         return next.run(req).await;
     };
     let key = match key.to_str() {
-        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            k.to_string()
+        }
         _ => {
             return Problem::invalid(
                 "Idempotency-Key",
@@ -323,7 +333,13 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
     let claimed = async {
         let mut tx = store.begin().await?;
         let c = tx
-            .claim_idempotency(token.workspace_id, token.id, &key, &request_hash, Utc::now())
+            .claim_idempotency(
+                token.workspace_id,
+                token.id,
+                &key,
+                &request_hash,
+                Utc::now(),
+            )
             .await?;
         tx.commit().await?;
         Ok::<_, crate::store::StoreError>(c)
@@ -359,16 +375,26 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
             return Problem::from_engine(&e.into(), Locale::En, &|f| f.to_string()).into_response()
         }
     }
-    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let (rparts, rbody) = resp.into_parts();
-    let out = axum::body::to_bytes(rbody, usize::MAX).await.unwrap_or_default();
+    let out = axum::body::to_bytes(rbody, usize::MAX)
+        .await
+        .unwrap_or_default();
     let status = rparts.status;
     let json: Option<serde_json::Value> = serde_json::from_slice(&out).ok();
     let kept = async {
         let mut tx = store.begin().await?;
-        match (&json, status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
+        match (
+            &json,
+            status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
+        ) {
             // A failure on our side is not an answer to keep: the retry should run.
-            (_, true) | (None, _) => tx.release_idempotency(token.workspace_id, token.id, &key).await?,
+            (_, true) | (None, _) => {
+                tx.release_idempotency(token.workspace_id, token.id, &key)
+                    .await?
+            }
             (Some(body), false) => {
                 tx.finish_idempotency(token.workspace_id, token.id, &key, status.as_u16(), body)
                     .await?
@@ -420,14 +446,20 @@ where
             .await
             .map_err(|_| too_large())?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(JsonBody).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." { "body".to_string() } else { path };
-            Problem::invalid(
-                &field,
-                Msg::new("api.body_field").arg("problem", e.inner().to_string()),
-                None,
-            )
-        })
+        serde_path_to_error::deserialize(de)
+            .map(JsonBody)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    "body".to_string()
+                } else {
+                    path
+                };
+                Problem::invalid(
+                    &field,
+                    Msg::new("api.body_field").arg("problem", e.inner().to_string()),
+                    None,
+                )
+            })
     }
 }

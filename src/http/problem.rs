@@ -68,7 +68,11 @@ impl Problem {
     }
 
     pub fn unauthorized() -> Problem {
-        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", Msg::new("api.unauthorized"))
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            Msg::new("api.unauthorized"),
+        )
     }
 
     /// `thing` is one of the catalog's `api.thing.*`: deal, contact, company, ...
@@ -100,14 +104,28 @@ impl Problem {
             EngineError::NotFound(m) => (StatusCode::NOT_FOUND, "not-found", m.clone()),
             EngineError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             EngineError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
-            EngineError::Duplicate => (StatusCode::CONFLICT, "duplicate", Msg::new("error.duplicate")),
-            EngineError::Contention(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", Msg::new("error.busy")),
-            EngineError::Unavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Msg::new("error.unavailable"))
-            }
+            EngineError::Duplicate => (
+                StatusCode::CONFLICT,
+                "duplicate",
+                Msg::new("error.duplicate"),
+            ),
+            EngineError::Contention(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                Msg::new("error.busy"),
+            ),
+            EngineError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                Msg::new("error.unavailable"),
+            ),
             EngineError::Unexpected(err) => {
                 tracing::error!(error = ?err, "API request failed unexpectedly");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", Msg::new("error.unexpected"))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    Msg::new("error.unexpected"),
+                )
             }
         };
         let mut p = Problem::new(status, kind, msg.clone());

@@ -149,7 +149,10 @@ fn read_cursor(kind: &str, c: &str) -> Result<i64, Problem> {
         .decode(c)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix(&format!("{kind}:")).and_then(|n| n.parse().ok()))
+        .and_then(|s| {
+            s.strip_prefix(&format!("{kind}:"))
+                .and_then(|n| n.parse().ok())
+        })
         .ok_or_else(|| {
             Problem::invalid(
                 "cursor",
@@ -229,7 +232,9 @@ async fn begin(s: &AppState) -> Result<Tx, Problem> {
 }
 
 fn store_problem(e: crate::store::StoreError) -> Problem {
-    Problem::from_engine(&e.into(), crate::domain::locale::Locale::En, &|f| f.to_string())
+    Problem::from_engine(&e.into(), crate::domain::locale::Locale::En, &|f| {
+        f.to_string()
+    })
 }
 
 /// The option a command names in an error, as this API calls the field.
@@ -320,8 +325,15 @@ fn record(reply: &Reply) -> Result<i64, Problem> {
 }
 
 /// Adds the text options the body gave.
-fn given<const N: usize>(o: &mut Vec<(&'static str, OptionValue)>, fields: [(&'static str, Option<String>); N]) {
-    o.extend(fields.into_iter().filter_map(|(name, v)| v.map(|v| (name, text(v)))));
+fn given<const N: usize>(
+    o: &mut Vec<(&'static str, OptionValue)>,
+    fields: [(&'static str, Option<String>); N],
+) {
+    o.extend(
+        fields
+            .into_iter()
+            .filter_map(|(name, v)| v.map(|v| (name, text(v)))),
+    );
 }
 
 fn text(v: impl Into<String>) -> OptionValue {
@@ -466,13 +478,16 @@ async fn create_deal(
     if let Some(a) = b.amount_minor {
         o.push(("amount", amount(&s, ws, "amount_minor", a).await?));
     }
-    given(&mut o, [
-        ("company", b.company),
-        ("contact", b.contact),
-        ("stage", b.stage),
-        ("close", b.expected_close),
-        ("products", b.products),
-    ]);
+    given(
+        &mut o,
+        [
+            ("company", b.company),
+            ("contact", b.contact),
+            ("stage", b.stage),
+            ("close", b.expected_close),
+            ("products", b.products),
+        ],
+    );
     o.push(("owner", owner(&c, "owner_id", b.owner_id)?));
     let reply = run(&s, &c, &headers, "deal", Some("new"), o).await?;
     Ok(created(deal_out(&s, ws, record(&reply)?).await?))
@@ -612,7 +627,11 @@ async fn list_contacts(
 ) -> Result<Json<ContactPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "c", &q).await?;
-    let data = begin(&s).await?.api_contacts(ws, &f).await.map_err(store_problem)?;
+    let data = begin(&s)
+        .await?
+        .api_contacts(ws, &f)
+        .await
+        .map_err(store_problem)?;
     let next_cursor = next_cursor("c", &data, f.limit, |d| d.id);
     Ok(Json(ContactPage { data, next_cursor }))
 }
@@ -660,14 +679,17 @@ async fn create_contact(
 ) -> Result<Response, Problem> {
     writable(&c)?;
     let mut o = vec![("name", text(b.name))];
-    given(&mut o, [
-        ("email", b.email),
-        ("phone", b.phone),
-        ("company", b.company),
-        ("title", b.title),
-        ("birthday", b.birthday),
-        ("tags", b.tags),
-    ]);
+    given(
+        &mut o,
+        [
+            ("email", b.email),
+            ("phone", b.phone),
+            ("company", b.company),
+            ("title", b.title),
+            ("birthday", b.birthday),
+            ("tags", b.tags),
+        ],
+    );
     o.push(("owner", owner(&c, "owner_id", b.owner_id)?));
     let reply = run(&s, &c, &headers, "contact", Some("add"), o).await?;
     let id = record(&reply)?;
@@ -725,7 +747,11 @@ async fn list_companies(
 ) -> Result<Json<CompanyPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "co", &q).await?;
-    let data = begin(&s).await?.api_companies(ws, &f).await.map_err(store_problem)?;
+    let data = begin(&s)
+        .await?
+        .api_companies(ws, &f)
+        .await
+        .map_err(store_problem)?;
     let next_cursor = next_cursor("co", &data, f.limit, |d| d.id);
     Ok(Json(CompanyPage { data, next_cursor }))
 }
@@ -769,13 +795,16 @@ async fn create_company(
 ) -> Result<Response, Problem> {
     writable(&c)?;
     let mut o = vec![("name", text(b.name))];
-    given(&mut o, [
-        ("industry", b.industry),
-        ("tier", b.tier),
-        ("website", b.website),
-        ("tags", b.tags),
-        ("contract_end", b.contract_end),
-    ]);
+    given(
+        &mut o,
+        [
+            ("industry", b.industry),
+            ("tier", b.tier),
+            ("website", b.website),
+            ("tags", b.tags),
+            ("contract_end", b.contract_end),
+        ],
+    );
     o.push(("owner", owner(&c, "owner_id", b.owner_id)?));
     let reply = run(&s, &c, &headers, "company", Some("add"), o).await?;
     let id = record(&reply)?;
@@ -799,7 +828,11 @@ async fn list_activities(
 ) -> Result<Json<ActivityPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "a", &q).await?;
-    let data = begin(&s).await?.api_activities(ws, &f).await.map_err(store_problem)?;
+    let data = begin(&s)
+        .await?
+        .api_activities(ws, &f)
+        .await
+        .map_err(store_problem)?;
     let next_cursor = next_cursor("a", &data, f.limit, |d| d.id);
     Ok(Json(ActivityPage { data, next_cursor }))
 }
@@ -854,12 +887,15 @@ async fn log_activity(
         ("kind", text(b.kind)),
         ("summary", text(b.summary)),
     ];
-    given(&mut o, [
-        ("deal", b.deal),
-        ("next_step", b.next_step),
-        ("due", b.due),
-        ("when", b.when),
-    ]);
+    given(
+        &mut o,
+        [
+            ("deal", b.deal),
+            ("next_step", b.next_step),
+            ("due", b.due),
+            ("when", b.when),
+        ],
+    );
     if let Some(sat) = b.satisfaction {
         o.push(("satisfaction", OptionValue::Integer(sat)));
     }
@@ -882,7 +918,11 @@ async fn list_products(
 ) -> Result<Json<ProductPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "p", &q).await?;
-    let data = begin(&s).await?.api_products(ws, &f).await.map_err(store_problem)?;
+    let data = begin(&s)
+        .await?
+        .api_products(ws, &f)
+        .await
+        .map_err(store_problem)?;
     let next_cursor = next_cursor("p", &data, f.limit, |d| d.id);
     Ok(Json(ProductPage { data, next_cursor }))
 }
@@ -945,7 +985,11 @@ async fn list_tasks(
 ) -> Result<Json<TaskPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "t", &q).await?;
-    let data = begin(&s).await?.api_tasks(ws, &f).await.map_err(store_problem)?;
+    let data = begin(&s)
+        .await?
+        .api_tasks(ws, &f)
+        .await
+        .map_err(store_problem)?;
     let next_cursor = next_cursor("t", &data, f.limit, |d| d.id);
     Ok(Json(TaskPage { data, next_cursor }))
 }
@@ -977,7 +1021,15 @@ async fn finish_task(
 ) -> Result<Json<ApiTask>, Problem> {
     writable(&c)?;
     let id = plain_id(&id, "T-", "task")?;
-    run(&s, &c, &headers, "tasks", Some("done"), vec![("task", text(format!("T-{id}")))]).await?;
+    run(
+        &s,
+        &c,
+        &headers,
+        "tasks",
+        Some("done"),
+        vec![("task", text(format!("T-{id}")))],
+    )
+    .await?;
     begin(&s)
         .await?
         .api_task(c.0.workspace_id, id)
@@ -1034,7 +1086,15 @@ async fn report(
         .iter()
         .map(|(n, v)| (n.as_str(), v.clone()))
         .collect::<Vec<_>>();
-    let reply = run(&s, &c, &headers, &inv.command, inv.subcommand.as_deref(), options).await?;
+    let reply = run(
+        &s,
+        &c,
+        &headers,
+        &inv.command,
+        inv.subcommand.as_deref(),
+        options,
+    )
+    .await?;
     reply.data.map(Json).ok_or_else(|| {
         Problem::text(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1123,7 +1183,10 @@ async fn remove_webhook(
 ) -> Result<StatusCode, Problem> {
     writable(&c)?;
     let id = endpoint_id(&id)?;
-    let o = vec![("action", text("remove")), ("endpoint", OptionValue::Integer(id))];
+    let o = vec![
+        ("action", text("remove")),
+        ("endpoint", OptionValue::Integer(id)),
+    ];
     run(&s, &c, &headers, "settings", Some("webhook"), o).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1138,7 +1201,10 @@ async fn redeliver_endpoint(
 ) -> Result<StatusCode, Problem> {
     writable(&c)?;
     let id = endpoint_id(&id)?;
-    let o = vec![("action", text("redeliver")), ("endpoint", OptionValue::Integer(id))];
+    let o = vec![
+        ("action", text("redeliver")),
+        ("endpoint", OptionValue::Integer(id)),
+    ];
     run(&s, &c, &headers, "settings", Some("webhook"), o).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -163,7 +163,8 @@ pub struct ApiTask {
     pub created_at: DateTime<Utc>,
 }
 
-const DEAL_SELECT: &str = "SELECT d.id AS row_id, d.number, 'D-' || d.number AS ref, d.title, d.stage_id,
+const DEAL_SELECT: &str =
+    "SELECT d.id AS row_id, d.number, 'D-' || d.number AS ref, d.title, d.stage_id,
         s.name AS stage, d.status, d.amount_minor, d.currency, d.company_id, co.name AS company,
         d.contact_id, ct.name AS contact, d.owner_id, m.display_name AS owner, d.expected_close,
         d.lost_reason, d.created_at, d.updated_at, d.closed_at
@@ -178,7 +179,8 @@ const CONTACT_SELECT: &str = "SELECT c.id, 'C-' || c.id AS ref, c.name, c.email,
    FROM contacts c
    LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id";
 
-const COMPANY_SELECT: &str = "SELECT id, 'CO-' || id AS ref, name, industry, tier, website, owner_id,
+const COMPANY_SELECT: &str =
+    "SELECT id, 'CO-' || id AS ref, name, industry, tier, website, owner_id,
         contract_end, tags, created_at
    FROM companies";
 
@@ -188,7 +190,8 @@ const ACTIVITY_SELECT: &str = "SELECT a.id, a.contact_id, c.name AS contact, d.n
    JOIN contacts c ON c.workspace_id = a.workspace_id AND c.id = a.contact_id
    LEFT JOIN deals d ON d.workspace_id = a.workspace_id AND d.id = a.deal_id";
 
-const TASK_SELECT: &str = "SELECT t.id, 'T-' || t.id AS ref, t.title, t.assignee_id, t.status, t.due_at,
+const TASK_SELECT: &str =
+    "SELECT t.id, 'T-' || t.id AS ref, t.title, t.assignee_id, t.status, t.due_at,
         d.number AS deal_id, t.contact_id, t.created_at
    FROM tasks t
    LEFT JOIN deals d ON d.workspace_id = t.workspace_id AND d.id = t.deal_id";
@@ -275,7 +278,9 @@ impl Tx {
         .fetch_optional(self.conn())
         .await?;
         if let Some(t) = &row {
-            if t.last_used_at.is_none_or(|at| now - at > chrono::TimeDelta::minutes(1)) {
+            if t.last_used_at
+                .is_none_or(|at| now - at > chrono::TimeDelta::minutes(1))
+            {
                 sqlx::query(
                     "UPDATE api_tokens SET last_used_at = $3 WHERE workspace_id = $1 AND id = $2",
                 )
@@ -567,10 +572,12 @@ impl Tx {
 
     /// The workspace's stage ids.
     pub async fn stage_ids(&mut self, ws: i64) -> StoreResult<Vec<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM stages WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_all(self.conn())
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM stages WHERE workspace_id = $1")
+                .bind(ws)
+                .fetch_all(self.conn())
+                .await?,
+        )
     }
 
     /// The workspace's stage of that name (case-insensitive), for the `stage` filter.

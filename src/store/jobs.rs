@@ -510,9 +510,10 @@ impl super::Store {
     /// The scan lease, or `None` while another process holds it.
     pub async fn scan_lease(&self) -> StoreResult<Option<ScanLease>> {
         let mut tx = self.begin().await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('salesbot.due-scan'))")
-            .fetch_one(tx.conn())
-            .await?;
+        let got: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('salesbot.due-scan'))")
+                .fetch_one(tx.conn())
+                .await?;
         Ok(got.then_some(ScanLease(tx)))
     }
 }

@@ -24,8 +24,8 @@ mod webhooks;
 mod workspace;
 
 pub use api::{
-    ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, Idempotency, ListFilter, TokenRow,
-    IDEMPOTENCY_HOURS,
+    ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, Idempotency, ListFilter,
+    TokenRow, IDEMPOTENCY_HOURS,
 };
 pub use audit::{AuditEntry, Entity, UndoOutcome};
 #[cfg(feature = "demo")]
@@ -39,9 +39,8 @@ pub use import::{
     UndoReport,
 };
 pub use jobs::{
-    ScanLease,
     AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestReader, DigestWorkspace,
-    DueTask, OverdueDeal, RepLine, RiskyDeal, StaleDeal, WeekFigures,
+    DueTask, OverdueDeal, RepLine, RiskyDeal, ScanLease, StaleDeal, WeekFigures,
 };
 pub use outbox::{Envelope, NewOutbox, OutboxRow};
 pub use pending::PendingImport;

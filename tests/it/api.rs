@@ -83,10 +83,16 @@ impl Api {
 }
 
 async fn token(pool: &PgPool, ws: i64, scope: Scope, name: &str) -> String {
-    tokens::create(&Store::from_pool(pool.clone()), ws, name, scope, chrono::Utc::now())
-        .await
-        .expect("token")
-        .text
+    tokens::create(
+        &Store::from_pool(pool.clone()),
+        ws,
+        name,
+        scope,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("token")
+    .text
 }
 
 /// Workspace 1 and 2, each with a member, a company, a contact, a deal and a task.
@@ -95,8 +101,10 @@ async fn two_workspaces(pool: &PgPool) -> Harness {
     for ws in [1, 2] {
         h.run(&format!(":workspace {ws}")).await;
         h.ok(&format!("/company add name:\"Acme {ws}\"")).await;
-        h.ok(&format!("/contact add name:\"Ann {ws}\" email:ann{ws}@acme.test company:\"Acme {ws}\""))
-            .await;
+        h.ok(&format!(
+            "/contact add name:\"Ann {ws}\" email:ann{ws}@acme.test company:\"Acme {ws}\""
+        ))
+        .await;
         h.ok(&format!("/deal new title:\"Deal of {ws}\" amount:1200 company:\"Acme {ws}\" contact:\"Ann {ws}\""))
             .await;
         h.ok(&format!("/contact log contact:\"Ann {ws}\" kind:call summary:hello deal:D-1 next_step:\"call back\" due:\"tomorrow 9am\""))
@@ -104,7 +112,8 @@ async fn two_workspaces(pool: &PgPool) -> Harness {
         h.ok("/product add name:Widget price:10").await;
         h.ok("/settings webhook action:add url:https://erp.example.com/hook events:deal.created")
             .await;
-        h.ok(&format!("/deal new title:\"Second of {ws}\" amount:10")).await;
+        h.ok(&format!("/deal new title:\"Second of {ws}\" amount:10"))
+            .await;
     }
     h.run(":workspace 1").await;
     h
@@ -114,8 +123,13 @@ async fn two_workspaces(pool: &PgPool) -> Harness {
 async fn a_token_made_in_chat_writes_like_chat_and_is_audited_under_its_name(pool: PgPool) {
     let mut h = Harness::new(pool.clone()).await;
     h.ok("/deal new title:Warmup amount:100").await;
-    let reply = h.ok("/settings api action:create name:erp scope:write").await;
-    assert_eq!(reply["ephemeral"], true, "the token is shown to its maker only");
+    let reply = h
+        .ok("/settings api action:create name:erp scope:write")
+        .await;
+    assert_eq!(
+        reply["ephemeral"], true,
+        "the token is shown to its maker only"
+    );
     let content = reply["content"].as_str().unwrap_or_default();
     let token = content
         .split('`')
@@ -125,7 +139,8 @@ async fn a_token_made_in_chat_writes_like_chat_and_is_audited_under_its_name(poo
     let api = Api::start(&pool, 100, 100).await;
 
     // The same deal through chat and through the API.
-    h.ok("/deal new title:\"Acme renewal\" amount:1200 stage:Qualified").await;
+    h.ok("/deal new title:\"Acme renewal\" amount:1200 stage:Qualified")
+        .await;
     let (status, deal) = api
         .post(
             "/v1/deals",
@@ -137,7 +152,10 @@ async fn a_token_made_in_chat_writes_like_chat_and_is_audited_under_its_name(poo
     assert_eq!(deal["id"], 3);
     assert_eq!(deal["ref"], "D-3");
     assert_eq!(deal["amount_minor"], 120000);
-    assert_eq!(deal["owner_id"], 1, "defaults to the admin who made the token");
+    assert_eq!(
+        deal["owner_id"], 1,
+        "defaults to the admin who made the token"
+    );
     let rows: Vec<(String, i64, String, String, i64, i32, i64)> = sqlx::query_as(
         "SELECT d.title, d.amount_minor, d.currency, d.status, d.owner_id, d.furthest_position,
                 (SELECT count(*) FROM stage_changes sc WHERE sc.workspace_id = d.workspace_id AND sc.deal_id = d.id)
@@ -163,7 +181,11 @@ async fn a_token_made_in_chat_writes_like_chat_and_is_audited_under_its_name(poo
     .await
     .expect("audit");
     assert!(!via.is_empty());
-    assert!(via.iter().all(|(v, a)| v.as_deref() == Some("erp") && *a < 0), "{via:?}");
+    assert!(
+        via.iter()
+            .all(|(v, a)| v.as_deref() == Some("erp") && *a < 0),
+        "{via:?}"
+    );
 
     // Listed in chat, then revoked: it stops working at once.
     let list = h.ok("/settings api action:list").await.to_string();
@@ -184,23 +206,37 @@ async fn problems_name_the_field_and_what_is_accepted(pool: PgPool) {
     let before = h.fingerprint_except(&["api_tokens"]).await;
 
     let (s, p) = api
-        .post("/v1/deals", &t, json!({"title": "X", "amount_minor": -5, "owner_id": 1}))
+        .post(
+            "/v1/deals",
+            &t,
+            json!({"title": "X", "amount_minor": -5, "owner_id": 1}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["field"], "amount_minor", "{p}");
 
     let (s, p) = api
-        .post("/v1/deals", &t, json!({"title": "X", "stage": "Nowhere", "owner_id": 1}))
+        .post(
+            "/v1/deals",
+            &t,
+            json!({"title": "X", "stage": "Nowhere", "owner_id": 1}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert_eq!(p["field"], "stage", "{p}");
-    assert!(p["detail"].as_str().unwrap_or_default().contains("Nowhere"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap_or_default().contains("Nowhere"),
+        "{p}"
+    );
 
     let (s, p) = api
         .post("/v1/deals", &t, json!({"title": "X", "colour": "red"}))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
-    assert!(p["detail"].as_str().unwrap_or_default().contains("colour"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap_or_default().contains("colour"),
+        "{p}"
+    );
 
     // A token made on the server belongs to no member: new records need an owner.
     let (s, p) = api.post("/v1/deals", &t, json!({"title": "X"})).await;
@@ -221,13 +257,14 @@ async fn problems_name_the_field_and_what_is_accepted(pool: PgPool) {
         .send()
         .await
         .expect("request");
-    assert_eq!(
-        resp.headers()["content-type"],
-        "application/problem+json"
-    );
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let p: Value = resp.json().await.expect("json");
     assert!(
-        p["detail"].as_str().unwrap_or_default().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        p["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
         "{p}"
     );
 
@@ -244,14 +281,21 @@ async fn problems_name_the_field_and_what_is_accepted(pool: PgPool) {
         .await
         .expect("json");
     assert_eq!(p["field"], "limit");
-    assert!(p["accepted"].as_str().unwrap_or_default().contains("整数"), "{p}");
+    assert!(
+        p["accepted"].as_str().unwrap_or_default().contains("整数"),
+        "{p}"
+    );
 
     // Past 1 MB: 413, nothing read.
     let big = "x".repeat(1_100_000);
     let (s, p) = api.post("/v1/deals", &t, json!({ "title": big })).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{p}");
 
-    assert_eq!(before, h.fingerprint_except(&["api_tokens"]).await, "no refused request wrote anything");
+    assert_eq!(
+        before,
+        h.fingerprint_except(&["api_tokens"]).await,
+        "no refused request wrote anything"
+    );
 }
 
 #[sqlx::test]
@@ -267,15 +311,27 @@ async fn read_only_tokens_cannot_write_by_any_route(pool: PgPool) {
         ("/v1/deals/D-1/lost", json!({"reason": "price"})),
         ("/v1/contacts", json!({"name": "Bob", "owner_id": 1})),
         ("/v1/companies", json!({"name": "Bobco", "owner_id": 1})),
-        ("/v1/activities", json!({"contact": "Ann 1", "kind": "call", "summary": "x"})),
-        ("/v1/products", json!({"name": "Gadget", "price_minor": 100})),
+        (
+            "/v1/activities",
+            json!({"contact": "Ann 1", "kind": "call", "summary": "x"}),
+        ),
+        (
+            "/v1/products",
+            json!({"name": "Gadget", "price_minor": 100}),
+        ),
         ("/v1/tasks/1/done", json!({})),
     ] {
         let (s, p) = api.post(path, &t, body).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {p}");
     }
     let (s, _, p) = api
-        .call(Method::PATCH, "/v1/deals/D-1", &t, Some(json!({"owner_id": 1})), None)
+        .call(
+            Method::PATCH,
+            "/v1/deals/D-1",
+            &t,
+            Some(json!({"owner_id": 1})),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
     let (s, _) = api.get("/v1/deals/D-1", &t).await;
@@ -306,10 +362,11 @@ async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: P
     let tasks = ids("SELECT id FROM tasks WHERE workspace_id = 2").await;
     let members = ids("SELECT user_id FROM members WHERE workspace_id = 2 AND user_id NOT IN (SELECT user_id FROM members WHERE workspace_id = 1)").await;
     let endpoints = ids("SELECT id FROM webhook_endpoints WHERE workspace_id = 2").await;
-    let events: Vec<String> = sqlx::query_scalar("SELECT msg_id FROM webhook_events WHERE workspace_id = 2")
-        .fetch_all(&pool)
-        .await
-        .expect("events");
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT msg_id FROM webhook_events WHERE workspace_id = 2")
+            .fetch_all(&pool)
+            .await
+            .expect("events");
     assert!(!endpoints.is_empty() && !events.is_empty());
     assert!(!contacts.is_empty() && !companies.is_empty() && !tasks.is_empty());
     h.run(":workspace 2").await;
@@ -378,12 +435,20 @@ async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: P
     }
     for id in &endpoints {
         let (s, _, p) = api
-            .call(Method::DELETE, &format!("/v1/webhooks/{id}"), &t, None, None)
+            .call(
+                Method::DELETE,
+                &format!("/v1/webhooks/{id}"),
+                &t,
+                None,
+                None,
+            )
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
     }
     let (_, hooks) = api.get("/v1/webhooks", &t).await;
-    assert!(hooks.as_array().is_some_and(|a| a.iter().all(|e| !endpoints.contains(&e["id"].as_i64().unwrap_or(0)))));
+    assert!(hooks.as_array().is_some_and(|a| a
+        .iter()
+        .all(|e| !endpoints.contains(&e["id"].as_i64().unwrap_or(0)))));
     let (s, _, p) = api
         .call(
             Method::PATCH,
@@ -406,7 +471,10 @@ async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: P
         let (s, page) = api.get(path, &t).await;
         assert_eq!(s, StatusCode::OK);
         let text = page.to_string();
-        assert!(!text.contains("Acme 2") && !text.contains("Ann 2") && !text.contains("Deal of 2"), "{path}: {text}");
+        assert!(
+            !text.contains("Acme 2") && !text.contains("Ann 2") && !text.contains("Deal of 2"),
+            "{path}: {text}"
+        );
     }
     // Workspace 2's deal number 1 is not workspace 1's deal 1: the token only ever sees its own.
     let (_, d) = api.get("/v1/deals/D-1", &t).await;
@@ -414,7 +482,11 @@ async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: P
     // A cursor is bound to its list.
     let (s, p) = api.get("/v1/contacts?cursor=ZDow", &t).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
-    assert_eq!(before, h.fingerprint_except(&["api_tokens"]).await, "workspace 2 is untouched");
+    assert_eq!(
+        before,
+        h.fingerprint_except(&["api_tokens"]).await,
+        "workspace 2 is untouched"
+    );
 }
 
 #[sqlx::test]
@@ -422,7 +494,8 @@ async fn lists_page_with_cursors_and_filters(pool: PgPool) {
     let mut h = Harness::new(pool.clone()).await;
     for i in 0..250 {
         let stage = if i % 5 == 0 { " stage:Qualified" } else { "" };
-        h.ok(&format!("/deal new title:\"Deal {i}\" amount:100{stage}")).await;
+        h.ok(&format!("/deal new title:\"Deal {i}\" amount:100{stage}"))
+            .await;
     }
     let t = token(&pool, 1, Scope::Read, "bi").await;
     let api = Api::start(&pool, 1000, 1000).await;
@@ -464,7 +537,13 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body(po
     let api = Api::start(&pool, 100, 100).await;
     let body = json!({"title": "Web order 17", "amount_minor": 5000, "owner_id": 1});
     let (s1, _, first) = api
-        .call(Method::POST, "/v1/deals", &t, Some(body.clone()), Some("order-17"))
+        .call(
+            Method::POST,
+            "/v1/deals",
+            &t,
+            Some(body.clone()),
+            Some("order-17"),
+        )
         .await;
     assert_eq!(s1, StatusCode::CREATED, "{first}");
     let (s2, headers, second) = api
@@ -492,7 +571,10 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body(po
 
 #[sqlx::test]
 async fn each_token_is_rate_limited_with_the_headers_clients_read(pool: PgPool) {
-    Harness::new(pool.clone()).await.ok("/deal new title:Warmup amount:100").await;
+    Harness::new(pool.clone())
+        .await
+        .ok("/deal new title:Warmup amount:100")
+        .await;
     let t = token(&pool, 1, Scope::Read, "a").await;
     let other = token(&pool, 1, Scope::Read, "b").await;
     let api = Api::start(&pool, 1, 2).await;
@@ -538,7 +620,14 @@ async fn reports_are_the_json_of_salesbot_report(pool: PgPool) {
             },
             workspace: 1,
             period: None,
-            from: Some(if kind == "trends" { "2026-01-01" } else { "2026-11-01" }.into()),
+            from: Some(
+                if kind == "trends" {
+                    "2026-01-01"
+                } else {
+                    "2026-11-01"
+                }
+                .into(),
+            ),
             to: Some("2026-12-31".into()),
             member: None,
             by: (kind == "trends").then(|| "month".to_string()),
@@ -577,7 +666,10 @@ async fn reports_are_the_json_of_salesbot_report(pool: PgPool) {
 
 #[sqlx::test]
 async fn operators_get_health_readiness_metrics_and_the_openapi_document(pool: PgPool) {
-    Harness::new(pool.clone()).await.ok("/deal new title:Warmup amount:100").await;
+    Harness::new(pool.clone())
+        .await
+        .ok("/deal new title:Warmup amount:100")
+        .await;
     let t = token(&pool, 1, Scope::Read, "bi").await;
     let api = Api::start(&pool, 100, 100).await;
     api.get("/v1/deals", &t).await;
@@ -596,18 +688,35 @@ async fn operators_get_health_readiness_metrics_and_the_openapi_document(pool: P
     assert!(metrics.contains("salesbot_api_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/v1/deals\""), "{metrics}");
     assert!(metrics.contains("salesbot_outbox_depth"), "{metrics}");
-    assert!(metrics.contains("salesbot_outbox_oldest_due_seconds"), "{metrics}");
+    assert!(
+        metrics.contains("salesbot_outbox_oldest_due_seconds"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("salesbot_command_duration_seconds_bucket{command=\"deal new\",outcome=\"ok\",le=\"0.05\"}"),
         "command histograms with explicit buckets: {metrics}"
     );
-    assert!(metrics.contains("salesbot_commands_total{command=\"deal new\",outcome=\"ok\"}"), "{metrics}");
+    assert!(
+        metrics.contains("salesbot_commands_total{command=\"deal new\",outcome=\"ok\"}"),
+        "{metrics}"
+    );
     assert!(!metrics.contains("sbk_"), "no token in metrics");
     let (s, doc) = get("/v1/openapi.json").await;
     assert_eq!(s, StatusCode::OK);
     let doc: Value = serde_json::from_str(&doc).expect("json");
-    assert!(doc["openapi"].as_str().unwrap_or_default().starts_with("3.1"), "{doc}");
-    for path in ["/v1/deals", "/v1/deals/{id}/won", "/v1/reports/{kind}", "/v1/contacts"] {
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3.1"),
+        "{doc}"
+    );
+    for path in [
+        "/v1/deals",
+        "/v1/deals/{id}/won",
+        "/v1/reports/{kind}",
+        "/v1/contacts",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
     assert!(doc["components"]["schemas"].get("ApiDeal").is_some());
@@ -621,7 +730,10 @@ struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(buf);
+        self.0
+            .lock()
+            .map_err(|_| std::io::ErrorKind::Other)?
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -641,17 +753,28 @@ async fn tokens_never_reach_the_logs(pool: PgPool) {
         .with_writer(move || writer.clone())
         .try_init()
         .is_ok();
-    Harness::new(pool.clone()).await.ok("/deal new title:Warmup amount:100").await;
+    Harness::new(pool.clone())
+        .await
+        .ok("/deal new title:Warmup amount:100")
+        .await;
     let t = token(&pool, 1, Scope::Write, "ops").await;
     let api = Api::start(&pool, 100, 100).await;
     api.get("/v1/deals", &t).await;
-    api.post("/v1/deals", &t, json!({"title": "X", "owner_id": 1})).await;
-    api.get("/v1/deals", "sbk_not-a-real-token-but-shaped-like-one-000000").await;
+    api.post("/v1/deals", &t, json!({"title": "X", "owner_id": 1}))
+        .await;
+    api.get(
+        "/v1/deals",
+        "sbk_not-a-real-token-but-shaped-like-one-000000",
+    )
+    .await;
     let (_, p) = api.get("/v1/deals/D-999", &t).await;
     assert_eq!(p["status"], 404);
     let logs = String::from_utf8_lossy(&captured.0.lock().expect("logs")).to_string();
     if installed {
-        assert!(logs.contains("request_id"), "the API logs with request ids: {logs}");
+        assert!(
+            logs.contains("request_id"),
+            "the API logs with request ids: {logs}"
+        );
     }
     assert!(!logs.contains(&t), "a token was logged");
     assert!(!logs.contains("sbk_"), "something token-shaped was logged");
@@ -668,16 +791,28 @@ async fn webhook_endpoints_are_managed_over_the_api_and_deliveries_verify(pool: 
     let (rx, url) = receiver(&[]).await;
 
     let (s, p) = api
-        .post("/v1/webhooks", &read, json!({"url": url, "events": ["deal.won"]}))
+        .post(
+            "/v1/webhooks",
+            &read,
+            json!({"url": url, "events": ["deal.won"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
     let (s, p) = api
-        .post("/v1/webhooks", &t, json!({"url": url, "events": ["deal.nope"]}))
+        .post(
+            "/v1/webhooks",
+            &t,
+            json!({"url": url, "events": ["deal.nope"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert_eq!(p["field"], "events");
     let (s, added) = api
-        .post("/v1/webhooks", &t, json!({"url": url, "events": ["deal.won", "deal.lost"]}))
+        .post(
+            "/v1/webhooks",
+            &t,
+            json!({"url": url, "events": ["deal.won", "deal.lost"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{added}");
     let secret = added["secret"].as_str().expect("secret");
@@ -685,7 +820,10 @@ async fn webhook_endpoints_are_managed_over_the_api_and_deliveries_verify(pool: 
     let id = added["endpoint"]["id"].as_i64().expect("id");
     let (_, list) = api.get("/v1/webhooks", &t).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    assert!(!list.to_string().contains("whsec_"), "the list never shows the secret");
+    assert!(
+        !list.to_string().contains("whsec_"),
+        "the list never shows the secret"
+    );
 
     let (s, won) = api.post("/v1/deals/D-1/won", &t, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{won}");
@@ -701,7 +839,11 @@ async fn webhook_endpoints_are_managed_over_the_api_and_deliveries_verify(pool: 
     assert_eq!(body["type"], "deal.won");
 
     let (s, _) = api
-        .post(&format!("/v1/webhook-events/{}/redeliver", got[0].id), &t, json!({}))
+        .post(
+            &format!("/v1/webhook-events/{}/redeliver", got[0].id),
+            &t,
+            json!({}),
+        )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     salesbot::webhooks::deliver_due(&store, &sender(), chrono::Utc::now(), 10)
@@ -712,13 +854,25 @@ async fn webhook_endpoints_are_managed_over_the_api_and_deliveries_verify(pool: 
     assert_eq!(got[0].id, got[1].id, "the same event, the same webhook-id");
 
     let (s, _, p) = api
-        .call(Method::DELETE, &format!("/v1/webhooks/W-{id}"), &t, None, None)
+        .call(
+            Method::DELETE,
+            &format!("/v1/webhooks/W-{id}"),
+            &t,
+            None,
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{p}");
     let (_, list) = api.get("/v1/webhooks", &t).await;
     assert_eq!(list.as_array().map(Vec::len), Some(0));
     let (s, _, _) = api
-        .call(Method::DELETE, &format!("/v1/webhooks/{id}"), &t, None, None)
+        .call(
+            Method::DELETE,
+            &format!("/v1/webhooks/{id}"),
+            &t,
+            None,
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let _ = &mut h;
@@ -733,10 +887,24 @@ async fn token_cli(pool: &PgPool, args: &[&str]) -> (i32, String, String) {
 
 #[sqlx::test]
 async fn operators_make_and_revoke_tokens_on_the_server(pool: PgPool) {
-    Harness::new(pool.clone()).await.ok("/deal new title:Warmup amount:100").await;
+    Harness::new(pool.clone())
+        .await
+        .ok("/deal new title:Warmup amount:100")
+        .await;
     let api = Api::start(&pool, 100, 100).await;
-    let (code, out, err) =
-        token_cli(&pool, &["create", "--workspace", "1", "--scope", "read", "--name", "bi"]).await;
+    let (code, out, err) = token_cli(
+        &pool,
+        &[
+            "create",
+            "--workspace",
+            "1",
+            "--scope",
+            "read",
+            "--name",
+            "bi",
+        ],
+    )
+    .await;
     assert_eq!(code, 0, "{err}");
     let t = out.trim().to_string();
     assert!(t.starts_with("sbk_"), "only the token on stdout: {out}");
@@ -749,7 +917,8 @@ async fn operators_make_and_revoke_tokens_on_the_server(pool: PgPool) {
     let (code, _, err) =
         token_cli(&pool, &["create", "--workspace", "99", "--scope", "read"]).await;
     assert_eq!(code, 1, "an unknown workspace: {err}");
-    let (code, _, err) = token_cli(&pool, &["create", "--workspace", "1", "--scope", "admin"]).await;
+    let (code, _, err) =
+        token_cli(&pool, &["create", "--workspace", "1", "--scope", "admin"]).await;
     assert_eq!(code, 1, "{err}");
     let (code, _, err) = token_cli(&pool, &["revoke", "--workspace", "1", "bi"]).await;
     assert_eq!(code, 0, "{err}");

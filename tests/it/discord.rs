@@ -712,7 +712,10 @@ async fn user_text_reaches_discord_escaped_and_pings_no_one(pool: PgPool) {
     // DMs and channel posts (with a file: the JSON travels as `payload_json`) likewise.
     let ws = GUILD_ID as i64;
     let dm = Reply::text("@everyone <@1001> <@&5>").with_button("task:done:1", "Done");
-    rig.sender.dm(ws, 1001, &dm, None).await.expect("dm delivered");
+    rig.sender
+        .dm(ws, 1001, &dm, None)
+        .await
+        .expect("dm delivered");
     let sent = rig.sent_dm(1001).await;
     pings_no_one(&sent.json);
     let mut post = Reply::text("@here").with_embed(Embed::new("digest"));
@@ -721,7 +724,10 @@ async fn user_text_reaches_discord_escaped_and_pings_no_one(pool: PgPool) {
         content_type: "image/png".into(),
         data: PNG.to_vec(),
     });
-    rig.sender.channel(CHANNEL_ID, &post, None).await.expect("posted");
+    rig.sender
+        .channel(CHANNEL_ID, &post, None)
+        .await
+        .expect("posted");
     let sent = rig
         .fake
         .wait_request(WAIT, |r| {
@@ -1366,13 +1372,16 @@ async fn readiness_follows_the_gateway(pool: PgPool) {
             gateway: Some(rig.connected.clone()),
         },
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     let url = format!("http://{addr}/readyz");
     let status = reqwest::get(&url).await.expect("readyz").status();
     assert_eq!(status, 200, "the bot is connected to the fake gateway");
-    rig.connected.store(false, std::sync::atomic::Ordering::Relaxed);
+    rig.connected
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     let status = reqwest::get(&url).await.expect("readyz").status();
     assert_eq!(status, 503);
 }

@@ -720,7 +720,10 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
                 (Value::Number(n), Some(true)) => Some(n.to_string()),
                 _ => None,
             };
-            if let Some(earlier) = nonce.as_ref().and_then(|n| s.nonces.get(&(channel, n.clone()))) {
+            if let Some(earlier) = nonce
+                .as_ref()
+                .and_then(|n| s.nonces.get(&(channel, n.clone())))
+            {
                 return ok(earlier.clone());
             }
             let id = next_message_id(s);

@@ -2000,16 +2000,27 @@ async fn a_retried_delivery_posts_once_by_its_nonce(pool: PgPool) {
 async fn one_process_at_a_time_scans_for_due_work(pool: PgPool) {
     let mut h = Harness::new(pool.clone()).await;
     let store = Store::from_pool(pool.clone());
-    h.ok(r#"/remind what:"call Ann" when:"2026-12-01 10:00""#).await;
+    h.ok(r#"/remind what:"call Ann" when:"2026-12-01 10:00""#)
+        .await;
     let later = at("2026-12-01T10:05:00Z");
     let held = store.scan_lease().await.expect("lease").expect("free");
-    assert!(store.scan_lease().await.expect("lease").is_none(), "one holder at a time");
+    assert!(
+        store.scan_lease().await.expect("lease").is_none(),
+        "one holder at a time"
+    );
     let skipped = jobs::run_due(&store, later).await.expect("run");
-    assert_eq!(skipped, jobs::Enqueued::default(), "another process is scanning");
+    assert_eq!(
+        skipped,
+        jobs::Enqueued::default(),
+        "another process is scanning"
+    );
     held.release().await.expect("release");
     let done = jobs::run_due(&store, later).await.expect("run");
     assert_eq!(done.reminders, 1);
-    assert!(store.scan_lease().await.expect("lease").is_some(), "released after the scan");
+    assert!(
+        store.scan_lease().await.expect("lease").is_some(),
+        "released after the scan"
+    );
 }
 
 /// The sender paces itself under Discord's global limit: a burst of posts and DMs far past
@@ -2023,13 +2034,16 @@ async fn a_burst_of_messages_stays_under_discords_global_limit(pool: PgPool) {
     let messages: Vec<Outgoing> = (0..90)
         .map(|i| Outgoing {
             workspace_id: 1,
-            target: if i % 3 == 0 { Target::Dm(1000 + i) } else { Target::Channel(555) },
+            target: if i % 3 == 0 {
+                Target::Dm(1000 + i)
+            } else {
+                Target::Channel(555)
+            },
             reply: Reply::text(format!("digest {i}")),
             dedupe_key: format!("burst:{i}"),
         })
         .collect();
-    let results =
-        futures_util::future::join_all(messages.iter().map(|m| sender.deliver(m))).await;
+    let results = futures_util::future::join_all(messages.iter().map(|m| sender.deliver(m))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(fake.global_429s(), 0, "no 429 storm");
     let posts = fake
@@ -2050,5 +2064,8 @@ async fn a_burst_of_messages_stays_under_discords_global_limit(pool: PgPool) {
     }))
     .await;
     assert!(unpaced.iter().all(Result::is_ok));
-    assert!(fake.global_429s() > 0, "the fake answers a burst past 50/s with 429s");
+    assert!(
+        fake.global_429s() > 0,
+        "the fake answers a burst past 50/s with 429s"
+    );
 }

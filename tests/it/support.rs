@@ -139,7 +139,11 @@ impl Harness {
     /// The fingerprint of every table but `skip` (an API token's `last_used_at` moves as it is
     /// used, and is not data).
     pub async fn fingerprint_except(&self, skip: &[&str]) -> String {
-        let tables: Vec<&str> = TABLES.iter().copied().filter(|t| !skip.contains(t)).collect();
+        let tables: Vec<&str> = TABLES
+            .iter()
+            .copied()
+            .filter(|t| !skip.contains(t))
+            .collect();
         self.fingerprint_of(&tables).await
     }
 

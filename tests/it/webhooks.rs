@@ -484,7 +484,8 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_the_admin_told(pool: 
     let pass = deliver_due(&store(&h), &sender(), t0, 10).await.unwrap();
     assert_eq!(pass.retried, 1, "a first failure is retried, not fatal");
     assert_eq!(
-        h.count("SELECT count(*) FROM webhook_endpoints WHERE disabled_at IS NOT NULL").await,
+        h.count("SELECT count(*) FROM webhook_endpoints WHERE disabled_at IS NOT NULL")
+            .await,
         0
     );
     // Five days later it still fails: a new event's delivery fails too, and that ends it.
@@ -493,7 +494,8 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_the_admin_told(pool: 
     h.ok("/deal new title:Two amount:100").await;
     deliver_due(&store(&h), &sender(), later, 10).await.unwrap();
     assert_eq!(
-        h.count("SELECT count(*) FROM webhook_endpoints WHERE disabled_at IS NOT NULL").await,
+        h.count("SELECT count(*) FROM webhook_endpoints WHERE disabled_at IS NOT NULL")
+            .await,
         1
     );
     let dms = h
@@ -526,7 +528,9 @@ async fn a_finished_import_is_an_event(pool: PgPool) {
     };
     let summary = import::run(&store(&h), req, start(), |_| {}).await.unwrap();
     assert_eq!(summary.created, 2, "{summary:?}");
-    deliver_due(&store(&h), &sender(), start(), 10).await.unwrap();
+    deliver_due(&store(&h), &sender(), start(), 10)
+        .await
+        .unwrap();
     let got = r.got();
     assert_eq!(got.len(), 1);
     let body = verify(&secret, &got[0], start());

@@ -31,7 +31,10 @@ impl ApiAction {
         Ok(match args.str("action").unwrap_or("list") {
             "create" => ApiAction::Create {
                 name: name.ok_or_else(|| needed("create"))?.to_string(),
-                scope: args.str("scope").and_then(Scope::parse).unwrap_or(Scope::Read),
+                scope: args
+                    .str("scope")
+                    .and_then(Scope::parse)
+                    .unwrap_or(Scope::Read),
             },
             "revoke" => ApiAction::Revoke(name.ok_or_else(|| needed("revoke"))?.to_string()),
             _ => ApiAction::List,
@@ -46,16 +49,18 @@ pub async fn run(tx: &mut Tx, ctx: &mut Ctx, a: ApiAction) -> EngineResult<Reply
             let made =
                 tokens::create_in(tx, ctx.ws_id(), &name, scope, Some(ctx.actor), ctx.now).await?;
             // The text goes only to the admin who asked, and only now.
-            Ok(Reply::private(ctx.m(Msg::new("api.token_created")
-                .arg("name", ctx.esc(&made.row.name))
-                .arg("scope", made.row.scope.as_str())
-                .arg("token", &made.text))))
+            Ok(Reply::private(
+                ctx.m(Msg::new("api.token_created")
+                    .arg("name", ctx.esc(&made.row.name))
+                    .arg("scope", made.row.scope.as_str())
+                    .arg("token", &made.text)),
+            ))
         }
         ApiAction::Revoke(which) => {
             let row = tokens::revoke_in(tx, ctx.ws_id(), &which, ctx.now).await?;
-            Ok(Reply::private(
-                ctx.m(Msg::new("api.token_revoked").arg("name", ctx.esc(&row.name))),
-            ))
+            Ok(Reply::private(ctx.m(
+                Msg::new("api.token_revoked").arg("name", ctx.esc(&row.name)),
+            )))
         }
         ApiAction::List => {
             let rows = tx.tokens(ctx.ws_id()).await?;
