@@ -157,6 +157,9 @@ impl fmt::Debug for DiscordConfig {
 pub struct Config {
     /// Postgres connection string.
     pub database_url: String,
+    /// A streaming replica of that database (`DATABASE_READ_URL`) that reports, exports and
+    /// autocomplete read from; `None` reads everything from the primary.
+    pub database_read_url: Option<String>,
     /// Discord settings, when `DISCORD_TOKEN` is set.
     pub discord: Option<DiscordConfig>,
     /// Where the HTTP API listens (`HTTP_ADDR`, default `127.0.0.1:8080`).
@@ -221,6 +224,7 @@ impl Config {
         Ok(Config {
             database_url: non_empty("DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            database_read_url: non_empty("DATABASE_READ_URL"),
             discord,
             http_addr: match non_empty("HTTP_ADDR") {
                 None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -250,6 +254,10 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
+            .field(
+                "database_read_url",
+                &self.database_read_url.as_deref().map(redact_url),
+            )
             .field("discord", &self.discord)
             .field("http_addr", &self.http_addr)
             .field("webhook_allow_private", &self.webhook_allow_private)
@@ -329,6 +337,7 @@ mod tests {
         assert!(Shards::parse(Some("0"), None, None, None).is_err());
         let c = Config {
             database_url: "postgres://a:hunter2@h/d".into(),
+            database_read_url: Some("postgres://a:hunter3@replica/d".into()),
             discord: Some(DiscordConfig::new("SECRET.TOKEN")),
             http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             api_rate_per_second: 20,
@@ -337,5 +346,6 @@ mod tests {
         };
         assert!(!format!("{c:?}").contains("SECRET.TOKEN"));
         assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter3"));
     }
 }

@@ -133,7 +133,10 @@ fn http_config(config: &Config, addr: Option<std::net::SocketAddr>) -> salesbot:
 
 async fn connect(config: &Config) -> anyhow::Result<Store> {
     match Store::connect(&config.database_url).await {
-        Ok(store) => Ok(store),
+        Ok(store) => match &config.database_read_url {
+            Some(url) => store.with_replica_url(url),
+            None => Ok(store),
+        },
         Err(e) => {
             let url = redact_url(&config.database_url);
             let cause = e

@@ -215,9 +215,15 @@ pub struct ExportQuery {
 /// that failed; a file is only put in place once complete). Messages go to stderr.
 pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32> {
     let format = export::ExportFormat::from(query.format);
+    let store = engine.store();
     let options = ExportOptions {
         bom: query.bom,
         owner: None,
+        // From the replica when there is one, once it has what the primary has now.
+        after: match store.has_replica() {
+            true => Some(store.wal_position().await?),
+            false => None,
+        },
     };
     let kinds: Vec<ExportKind> = match query.kind {
         ExportChoice::Deals => vec![ExportKind::Deals],
@@ -226,7 +232,6 @@ pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32>
         ExportChoice::Activities => vec![ExportKind::Activities],
         ExportChoice::All => ExportKind::ALL.to_vec(),
     };
-    let store = engine.store();
     let result = match (&query.out, query.kind) {
         (None, ExportChoice::All) => {
             eprintln!(
@@ -251,20 +256,20 @@ pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32>
                 }
                 export::ExportFormat::Xlsx => {
                     match export::export_xlsx(store, query.workspace, kind, options).await {
-                        Ok((bytes, n)) => {
+                        Ok((bytes, done)) => {
                             use std::io::Write as _;
                             let mut stdout = std::io::stdout().lock();
                             stdout
                                 .write_all(&bytes)
                                 .and_then(|()| stdout.flush())
-                                .map(|()| n)
+                                .map(|()| done)
                                 .map_err(ExportError::from)
                         }
                         Err(e) => Err(e),
                     }
                 }
             };
-            written.map(|n| vec![(kind, n, "stdout".to_string())])
+            written.map(|done| vec![(kind, done, "stdout".to_string())])
         }
         (Some(out), ExportChoice::All) => {
             if let Err(e) = std::fs::create_dir_all(out) {
@@ -294,15 +299,22 @@ pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32>
     };
     match result {
         Ok(done) => {
-            for (kind, count, to) in done {
+            for (kind, done, to) in done {
                 eprintln!(
                     "{}",
                     Msg::new("console.export_done")
-                        .arg("count", count)
+                        .arg("count", done.rows)
                         .arg("kind", kind.name())
                         .arg("to", to)
                         .render(Locale::En)
                 );
+                if let Some(at) = done.as_of {
+                    let behind = (chrono::Utc::now() - at).num_seconds().max(0);
+                    let note = Msg::new("report.as_of")
+                        .arg("time", at.to_rfc3339())
+                        .arg("seconds", behind);
+                    eprintln!("{}", note.render(Locale::En));
+                }
             }
             Ok(0)
         }
@@ -336,7 +348,7 @@ async fn export_file(
     format: export::ExportFormat,
     options: ExportOptions,
     path: &std::path::Path,
-) -> Result<u64, ExportError> {
+) -> Result<export::Exported, ExportError> {
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
@@ -348,8 +360,8 @@ async fn export_file(
         export::ExportFormat::Xlsx => {
             drop(file);
             match export::export_xlsx(store, ws, kind, options).await {
-                Ok((bytes, n)) => std::fs::write(&partial, bytes)
-                    .map(|()| n)
+                Ok((bytes, done)) => std::fs::write(&partial, bytes)
+                    .map(|()| done)
                     .map_err(Into::into),
                 Err(e) => Err(e),
             }

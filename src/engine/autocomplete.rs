@@ -78,7 +78,8 @@ impl Engine {
                 })
                 .collect());
         }
-        let mut tx = self.store.begin().await?;
+        // Suggestions may be a moment behind: from the replica when there is one, unwaited.
+        let (mut tx, _) = self.store.begin_read(None).await?;
         let Some(ws) = tx.workspace(req.workspace_id).await? else {
             return Ok(Vec::new());
         };

@@ -34,6 +34,9 @@ pub(crate) struct Ctx {
     pub visibility: Visibility,
     /// Webhook endpoints may be private addresses (the operator's setting).
     pub allow_private_webhooks: bool,
+    /// The webhook event types the workspace's live endpoints want, when the command's
+    /// prelude read them; `None` asks the store at commit.
+    pub webhook_events: Option<Vec<String>>,
     /// Guild members the command named, as Discord resolved them: (user id, display name).
     guild_members: Vec<(i64, String)>,
     change: Option<i64>,
@@ -81,6 +84,7 @@ impl Ctx {
             now: req.now,
             visibility,
             allow_private_webhooks: false,
+            webhook_events: None,
             guild_members: req.guild_members.clone(),
             change: None,
             via: match &req.role {
@@ -95,6 +99,14 @@ impl Ctx {
     /// The workspace id.
     pub fn ws_id(&self) -> i64 {
         self.ws.id
+    }
+
+    /// The line a report or export ends with when it was read from a replica that lagged:
+    /// the time its figures are from, in the reader's zone, and how far behind that is.
+    pub fn as_of_note(&self, at: DateTime<Utc>) -> String {
+        self.fmt.m(Msg::new("report.as_of")
+            .arg("time", self.fmt.time(at))
+            .arg("seconds", (self.now - at).num_seconds().max(0)))
     }
 
     /// The owner a read is limited to under `/settings visibility own`.

@@ -10,6 +10,7 @@
 use crate::domain::money::{format_major, Currency};
 use crate::store::{
     ExportActivityRow, ExportCompanyRow, ExportContactRow, ExportDealRow, Store, StoreError,
+    WalPosition,
 };
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -119,6 +120,18 @@ pub struct ExportOptions {
     /// Only this member's records (a rep under `visibility own`); `None` is the whole
     /// workspace, what the server's operator gets.
     pub owner: Option<i64>,
+    /// Read from the replica once it has replayed this position of the primary (the
+    /// request's); `None` reads whatever the replica has.
+    pub after: Option<WalPosition>,
+}
+
+/// What an export wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exported {
+    /// Records written (the header aside).
+    pub rows: u64,
+    /// When the records were read from a replica that lagged: the time they are from.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// Why an export stopped. What was already written is incomplete; callers that write a file
@@ -148,7 +161,7 @@ pub async fn export<W: Write>(
     kind: ExportKind,
     options: ExportOptions,
     out: W,
-) -> Result<u64, ExportError> {
+) -> Result<Exported, ExportError> {
     // Nothing is written before the workspace is known to exist.
     let mut out = Some(out);
     let mut writer = None;
@@ -202,13 +215,13 @@ pub const XLSX_MAX_ROWS: u64 = 1_048_575;
 /// every amount under the cap has at most 15 significant digits, which a double and Excel
 /// both hold). Ids stay text, since a Discord id is past what a spreadsheet's number keeps.
 /// Rows stream to a temporary file (rust_xlsxwriter's constant memory mode), not memory.
-/// Returns the workbook and the number of rows. More rows than a sheet holds is an error.
+/// Returns the workbook and what it holds. More rows than a sheet holds is an error.
 pub async fn export_xlsx(
     store: &Store,
     ws: i64,
     kind: ExportKind,
     options: ExportOptions,
-) -> Result<(Vec<u8>, u64), ExportError> {
+) -> Result<(Vec<u8>, Exported), ExportError> {
     use rust_xlsxwriter::{Format, Workbook};
     let mut book = Workbook::new();
     let bold = Format::new().set_bold();
@@ -267,35 +280,35 @@ fn amount_number(amount: Option<usize>, c: usize, cell: &str) -> Option<(f64, us
 }
 
 /// An export in `format`, whole, as bytes: what a front-end sends as a file. Returns the bytes
-/// and the number of rows.
+/// and what they hold.
 pub async fn export_bytes(
     store: &Store,
     ws: i64,
     kind: ExportKind,
     format: ExportFormat,
     options: ExportOptions,
-) -> Result<(Vec<u8>, u64), ExportError> {
+) -> Result<(Vec<u8>, Exported), ExportError> {
     match format {
         ExportFormat::Csv => {
             let mut out = Vec::new();
-            let n = export(store, ws, kind, options, &mut out).await?;
-            Ok((out, n))
+            let done = export(store, ws, kind, options, &mut out).await?;
+            Ok((out, done))
         }
         ExportFormat::Xlsx => export_xlsx(store, ws, kind, options).await,
     }
 }
 
 /// Reads every `kind` record of workspace `ws` page by page, keyed by id inside one
-/// transaction, and hands each page's records (cell texts in header order) to `sink`.
-/// Returns how many records there were.
+/// transaction (on the replica when there is one), and hands each page's records (cell
+/// texts in header order) to `sink`.
 async fn pages(
     store: &Store,
     ws: i64,
     kind: ExportKind,
     options: ExportOptions,
     mut sink: impl FnMut(&[Vec<String>]) -> Result<(), ExportError>,
-) -> Result<u64, ExportError> {
-    let mut tx = store.begin().await?;
+) -> Result<Exported, ExportError> {
+    let (mut tx, as_of) = store.begin_read(options.after).await?;
     let workspace = tx
         .workspace(ws)
         .await?
@@ -344,7 +357,10 @@ async fn pages(
         }
     }
     tx.commit().await?;
-    Ok(written)
+    Ok(Exported {
+        rows: written,
+        as_of,
+    })
 }
 
 /// A text cell a spreadsheet would not run as a formula.

@@ -31,7 +31,7 @@ use crate::domain::locale::Locale;
 use crate::domain::money::TotalOverflow;
 use crate::domain::role::Role;
 use crate::i18n::Msg;
-use crate::store::{MemberRow, Store, StoreError};
+use crate::store::{MemberRow, Prelude, Store, StoreError, Tx};
 use chrono::{DateTime, Utc};
 use ctx::Ctx;
 use std::sync::Arc;
@@ -401,7 +401,7 @@ impl Engine {
         progress: &(dyn Fn(Reply) + Send + Sync),
     ) -> EngineResult<Reply> {
         let mut tx = self.store.begin().await?;
-        let (ws, stages, known_member) = match tx.prelude(req.workspace_id, req.user_id).await? {
+        let prelude = match tx.prelude(req.workspace_id, req.user_id).await? {
             Some(p) => p,
             None if req.role.outsider() => {
                 return Err(EngineError::NotFound(
@@ -415,6 +415,12 @@ impl Engine {
                     .ok_or_else(|| anyhow::anyhow!("workspace vanished after creation"))?
             }
         };
+        let Prelude {
+            workspace: ws,
+            stages,
+            member: known_member,
+            webhook_events,
+        } = prelude;
         *locale = req
             .locale
             .or_else(|| Locale::from_tag(&ws.locale))
@@ -453,6 +459,7 @@ impl Engine {
         };
         let mut ctx = Ctx::new(req, role, ws, member, stages, *locale)?;
         ctx.allow_private_webhooks = self.allow_private_webhooks;
+        ctx.webhook_events = Some(webhook_events);
         let command = match &req.action {
             Action::Command(inv) => {
                 let args = self.manifests.validate(inv)?;
@@ -482,6 +489,9 @@ impl Engine {
                     other => other,
                 });
         }
+        if command.reads_reports() && self.store.has_replica() {
+            return self.read_report(tx, command, &mut ctx).await;
+        }
         let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
         if matches!(req.role, RoleSource::Api { write: false, .. }) && ctx.wrote() {
             // Dropping the transaction rolls the write back.
@@ -490,6 +500,49 @@ impl Engine {
         // In the command's transaction: an event is never lost, nor sent for a rollback.
         webhooks::emit(&mut tx, &ctx).await?;
         tx.commit().await?;
+        Ok(reply)
+    }
+
+    /// Runs a report on the replica. The request's transaction (its interaction marker and
+    /// the caller's member row, its only writes) commits first, after noting the primary's
+    /// position, so the report sees at least everything committed before the request, or
+    /// says how old its figures are.
+    async fn read_report(
+        &self,
+        mut tx: Tx,
+        command: Command,
+        ctx: &mut Ctx,
+    ) -> EngineResult<Reply> {
+        let seen = tx.wal_position().await?;
+        tx.commit().await?;
+        let (mut read, as_of) = self.store.begin_read(Some(seen)).await?;
+        let mut reply = match command
+            .clone()
+            .execute(&mut read, ctx, &self.manifests)
+            .await
+        {
+            // A replica cancels a query that conflicts with replaying the primary's cleanup
+            // (SQLSTATE 40001). The marker is committed, so the request cannot run again as
+            // a whole: the report alone runs again, on the primary.
+            Err(EngineError::Contention(why)) => {
+                tracing::warn!(%why, "report cancelled on the replica; reading from the primary");
+                drop(read);
+                let mut tx = self.store.begin().await?;
+                return command.execute(&mut tx, ctx, &self.manifests).await;
+            }
+            other => other?,
+        };
+        if let Some(at) = as_of {
+            let note = ctx.as_of_note(at);
+            reply.content = if reply.content.is_empty() {
+                note
+            } else {
+                format!("{}\n{note}", reply.content)
+            };
+            if let Some(serde_json::Value::Object(data)) = reply.data.as_mut() {
+                data.insert("as_of".into(), serde_json::Value::String(at.to_rfc3339()));
+            }
+        }
         Ok(reply)
     }
 }

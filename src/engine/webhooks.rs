@@ -21,7 +21,10 @@ pub(crate) async fn emit(tx: &mut Tx, ctx: &Ctx) -> EngineResult<()> {
     if notes.is_empty() {
         return Ok(());
     }
-    let wanted = tx.webhook_subscriptions(ctx.ws_id()).await?;
+    let wanted = match &ctx.webhook_events {
+        Some(read) => read.clone(),
+        None => tx.webhook_subscriptions(ctx.ws_id()).await?,
+    };
     let ws = ctx.ws_id();
     for n in notes {
         if !wanted.iter().any(|w| w == n.kind.as_str()) {

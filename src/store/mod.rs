@@ -53,10 +53,11 @@ pub use suggest::Suggestion;
 pub use tasks::{NewTask, TaskRow};
 pub use types::{AuditAction, OutboxKind, OutboxStatus, OutboxTarget, UnknownValue};
 pub use webhooks::{DeliveryRow, EndpointRow, FailedAttempt, WebhookJob};
-pub use workspace::{MemberRow, StageRow, WorkspaceRow};
+pub use workspace::{MemberRow, Prelude, StageRow, WorkspaceRow};
 
 use crate::domain::money::TotalOverflow;
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
@@ -150,11 +151,29 @@ impl StoreError {
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The handle to the database: a connection pool.
+/// The handle to the database: a connection pool to the primary, and optionally one to a
+/// streaming replica that reports, exports and autocomplete read from.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    read: Option<PgPool>,
 }
+
+/// A position in the primary's write-ahead log. A replica that has replayed it has every
+/// commit that was visible when it was read, so a read there misses none of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WalPosition(i64);
+
+/// How long a read waits for the replica to replay what the primary had committed when the
+/// request came in, before it reads anyway and says how old its figures are. Short: a
+/// replica this far behind is lagging, not about to catch up.
+const REPLICA_WAIT: Duration = Duration::from_millis(250);
+
+/// The primary's flushed write-ahead log position as a number of bytes, comparable with a
+/// replica's `pg_last_wal_replay_lsn()`. Flushed, not written: a commit is visible only once
+/// flushed (`synchronous_commit` on), and only flushed WAL is streamed, so a replica is never
+/// waited on for WAL it cannot have yet.
+const WAL_POSITION: &str = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint";
 
 /// One open transaction. Everything a command writes goes through one of these.
 pub struct Tx {
@@ -174,14 +193,78 @@ impl Store {
             .connect_with(options.log_statements(tracing::log::LevelFilter::Trace))
             .await
             .context("could not connect to the database")?;
-        let store = Store { pool };
+        let store = Store { pool, read: None };
         store.migrate().await?;
         Ok(store)
     }
 
     /// Wraps an existing pool (tests get one per test database).
     pub fn from_pool(pool: PgPool) -> Store {
-        Store { pool }
+        Store { pool, read: None }
+    }
+
+    /// Reads reports, exports and autocomplete from the replica at `url` (`DATABASE_READ_URL`).
+    /// The pool connects lazily: a replica that is down costs a fallback to the primary per
+    /// read, not the bot's start.
+    pub fn with_replica_url(self, url: &str) -> anyhow::Result<Store> {
+        let options = PgConnectOptions::from_str(url)
+            .context("DATABASE_READ_URL is not a valid postgres URL")?;
+        let read = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(1))
+            .connect_lazy_with(options.log_statements(tracing::log::LevelFilter::Trace));
+        Ok(self.with_replica(read))
+    }
+
+    /// Reads reports, exports and autocomplete through `read` (tests pass a replica's pool).
+    pub fn with_replica(mut self, read: PgPool) -> Store {
+        self.read = Some(read);
+        self
+    }
+
+    /// The primary's write-ahead log position now ([`Tx::wal_position`] outside a transaction).
+    pub async fn wal_position(&self) -> StoreResult<WalPosition> {
+        let at: i64 = sqlx::query_scalar(WAL_POSITION)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(WalPosition(at))
+    }
+
+    /// Whether reads go to a replica, so callers only note the primary's position when it
+    /// will be used.
+    pub fn has_replica(&self) -> bool {
+        self.read.is_some()
+    }
+
+    /// A read-only transaction on the replica when there is one, else on the primary.
+    /// With `after`, it first waits up to [`REPLICA_WAIT`] for the replica to replay that
+    /// position; if it has not, the transaction reads anyway and the second value is the
+    /// time its data is from ("as of"). A replica that cannot be reached, or cannot say how
+    /// old its data is, is passed over for the primary, logged and counted.
+    pub async fn begin_read(
+        &self,
+        after: Option<WalPosition>,
+    ) -> StoreResult<(Tx, Option<DateTime<Utc>>)> {
+        let Some(read) = &self.read else {
+            return Ok((self.begin().await?, None));
+        };
+        match replica_tx(read, after).await {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => {
+                metrics::counter!("salesbot_replica_fallbacks_total", "reason" => "unknown_age")
+                    .increment(1);
+                tracing::warn!(
+                    "the replica has not replayed anything yet; reading from the primary"
+                );
+                Ok((self.begin().await?, None))
+            }
+            Err(e) => {
+                metrics::counter!("salesbot_replica_fallbacks_total", "reason" => "error")
+                    .increment(1);
+                tracing::warn!(error = %e, "the replica cannot be read; reading from the primary");
+                Ok((self.begin().await?, None))
+            }
+        }
     }
 
     /// Applies the migrations in `migrations/`.
@@ -206,7 +289,59 @@ impl Store {
     }
 }
 
+/// A repeatable-read, read-only transaction on the replica `read` once it has replayed
+/// `after` (or [`REPLICA_WAIT`] has passed); `None` when it lags and cannot say since when.
+async fn replica_tx(
+    read: &PgPool,
+    after: Option<WalPosition>,
+) -> StoreResult<Option<(Tx, Option<DateTime<Utc>>)>> {
+    let mut conn = read.acquire().await?;
+    let deadline = tokio::time::Instant::now() + REPLICA_WAIT;
+    // Checked before the transaction starts, so its snapshot is at least this new.
+    let as_of = loop {
+        let (recovering, replayed, replayed_at): (bool, Option<i64>, Option<DateTime<Utc>>) =
+            sqlx::query_as(
+                "SELECT pg_is_in_recovery(),
+                        (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint,
+                        pg_last_xact_replay_timestamp()",
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+        let caught_up = match (after, replayed) {
+            _ if !recovering => true,
+            (None, _) => true,
+            (Some(WalPosition(want)), Some(have)) => have >= want,
+            (Some(_), None) => false,
+        };
+        if caught_up {
+            break None;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            match replayed_at {
+                Some(at) => break Some(at),
+                None => return Ok(None),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let inner = Transaction::begin(
+        conn,
+        Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".into()),
+    )
+    .await?;
+    Ok(Some((Tx { inner }, as_of)))
+}
+
 impl Tx {
+    /// The primary's write-ahead log position now: every commit this transaction can see is
+    /// before it. A read on the replica waits for it ([`Store::begin_read`]).
+    pub async fn wal_position(&mut self) -> StoreResult<WalPosition> {
+        let at: i64 = sqlx::query_scalar(WAL_POSITION)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(WalPosition(at))
+    }
+
     /// Makes the command's writes permanent.
     pub async fn commit(self) -> StoreResult<()> {
         self.inner.commit().await?;

@@ -75,6 +75,17 @@ const DEFAULT_STAGES: [(&str, i32, i16, &str); 6] = [
     ("Lost", 6, 0, "lost"),
 ];
 
+/// What every command reads first, in one round trip.
+pub struct Prelude {
+    pub workspace: WorkspaceRow,
+    pub stages: Vec<StageRow>,
+    /// The caller's member row, when they are one.
+    pub member: Option<MemberRow>,
+    /// The event types some live webhook endpoint of the workspace listens to, so that a
+    /// write no endpoint wants costs no query at commit.
+    pub webhook_events: Vec<String>,
+}
+
 impl Tx {
     /// A workspace's settings without creating it (suggestions and reads that must never write use it).
     pub async fn workspace(&mut self, id: i64) -> StoreResult<Option<WorkspaceRow>> {
@@ -88,21 +99,19 @@ impl Tx {
     }
 
     /// Everything a command starts from, in one round trip: the workspace's settings, its
-    /// stages in order, and the caller's member row if there is one. `None` when the workspace
-    /// does not exist yet.
-    #[allow(clippy::type_complexity)]
-    pub async fn prelude(
-        &mut self,
-        ws: i64,
-        user: i64,
-    ) -> StoreResult<Option<(WorkspaceRow, Vec<StageRow>, Option<MemberRow>)>> {
+    /// stages in order, the caller's member row if there is one, and the webhook event types
+    /// wanted. `None` when the workspace does not exist yet.
+    pub async fn prelude(&mut self, ws: i64, user: i64) -> StoreResult<Option<Prelude>> {
         let sql = format!(
             "SELECT {WORKSPACE_COLUMNS},
                     (SELECT COALESCE(jsonb_agg(jsonb_build_array(s.id, s.name, s.position, s.probability, s.kind)
                                                ORDER BY s.position, s.id), '[]'::jsonb)
                      FROM stages s WHERE s.workspace_id = workspaces.id) AS stage_list,
                     (SELECT jsonb_build_array(m.user_id, m.display_name, m.role, m.timezone, m.quota_minor, m.locale)
-                     FROM members m WHERE m.workspace_id = workspaces.id AND m.user_id = $2) AS member
+                     FROM members m WHERE m.workspace_id = workspaces.id AND m.user_id = $2) AS member,
+                    ARRAY(SELECT DISTINCT unnest(w.events) FROM webhook_endpoints w
+                          WHERE w.workspace_id = workspaces.id AND w.removed_at IS NULL
+                            AND w.disabled_at IS NULL) AS webhook_events
              FROM workspaces WHERE id = $1"
         );
         let Some(row) = sqlx::query(&sql)
@@ -117,6 +126,7 @@ impl Tx {
         let settings = WorkspaceRow::from_row(&row)?;
         let stage_list: serde_json::Value = row.try_get("stage_list")?;
         let member: Option<serde_json::Value> = row.try_get("member")?;
+        let webhook_events: Vec<String> = row.try_get("webhook_events")?;
         let bad = || anyhow::anyhow!("unexpected shape in the command prelude");
         let mut stages = Vec::new();
         for s in stage_list.as_array().ok_or_else(bad)? {
@@ -139,7 +149,12 @@ impl Tx {
             }),
             None => None,
         };
-        Ok(Some((settings, stages, member)))
+        Ok(Some(Prelude {
+            workspace: settings,
+            stages,
+            member,
+            webhook_events,
+        }))
     }
 
     /// Loads a workspace, creating it with defaults on first use.

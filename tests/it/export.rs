@@ -209,6 +209,7 @@ async fn the_bom_is_there_only_when_asked(pool: PgPool) {
         ExportOptions {
             bom: true,
             owner: None,
+            after: None,
         },
     )
     .await;
@@ -287,6 +288,7 @@ async fn one_workspace_never_holds_another_ones_rows(pool: PgPool) {
             ExportOptions {
                 bom: false,
                 owner: Some(42),
+                after: None,
             },
         )
         .await,
@@ -362,6 +364,7 @@ async fn an_export_is_recognised_by_the_import_as_salesbot_s_own(pool: PgPool) {
         ExportOptions {
             bom: true,
             owner: None,
+            after: None,
         },
     )
     .await;
@@ -405,7 +408,7 @@ async fn the_xlsx_export_holds_the_csv_cells(pool: PgPool) {
         let (xlsx, n) = bytes_in(&store, 1, kind, Format::Xlsx, ExportOptions::default())
             .await
             .expect("xlsx export");
-        assert_eq!(n as usize, csv_rows.len() - 1);
+        assert_eq!(n.rows as usize, csv_rows.len() - 1);
         let mut book =
             calamine::open_workbook_auto_from_rs(std::io::Cursor::new(xlsx)).expect("a workbook");
         assert_eq!(book.sheet_names(), [kind.name()]);

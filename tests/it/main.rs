@@ -20,6 +20,7 @@ mod overflow;
 mod permissions;
 mod pipeline;
 mod property;
+mod replica;
 mod reports;
 mod scheduler;
 mod undo;

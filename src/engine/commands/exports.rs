@@ -56,7 +56,7 @@ fn stopped(e: ExportError) -> EngineError {
 
 /// Runs `/export`: what the caller may see, every row, as attachments no larger than `limit`.
 pub(crate) async fn run(
-    tx: Tx,
+    mut tx: Tx,
     ctx: &Ctx,
     store: &Store,
     input: ExportInput,
@@ -65,14 +65,24 @@ pub(crate) async fn run(
     // A rep under `visibility own` gets their own records only (and the companies their
     // lookups would find); everyone else, the team's.
     let owner = ctx.owner_filter();
+    // The files read from the replica when there is one, once it has what the caller saw.
+    let after = match store.has_replica() {
+        true => Some(tx.wal_position().await?),
+        false => None,
+    };
     tx.commit().await?;
     let mut files = Vec::new();
     let mut lines = Vec::new();
+    let mut as_of = None;
     for kind in input.kinds {
-        let (rows, parts) = match input.format {
+        let (done, parts) = match input.format {
             Format::Xlsx => {
-                let options = ExportOptions { bom: false, owner };
-                let (bytes, rows) =
+                let options = ExportOptions {
+                    bom: false,
+                    owner,
+                    after,
+                };
+                let (bytes, done) =
                     export_bytes(store, ctx.ws_id(), kind, ExportFormat::Xlsx, options)
                         .await
                         .map_err(stopped)?;
@@ -86,25 +96,30 @@ pub(crate) async fn run(
                     ));
                 }
                 let name = format!("{}.xlsx", kind.name());
-                (Some(rows), vec![attachment(name, XLSX, bytes)])
+                (done, vec![attachment(name, XLSX, bytes)])
             }
             Format::Csv => {
                 let mut csv = Vec::new();
                 // A BOM, since the people who ask in chat mostly open the file in Excel.
-                let options = ExportOptions { bom: true, owner };
-                let rows = export(store, ctx.ws_id(), kind, options, &mut csv)
+                let options = ExportOptions {
+                    bom: true,
+                    owner,
+                    after,
+                };
+                let done = export(store, ctx.ws_id(), kind, options, &mut csv)
                     .await
                     .map_err(stopped)?;
-                (Some(rows), package(kind.name(), csv, limit)?)
+                (done, package(kind.name(), csv, limit)?)
             }
         };
         let names: Vec<String> = parts.iter().map(|a| a.filename.clone()).collect();
-        lines.push(match rows {
-            Some(rows) => ctx.m(Msg::new("export.file")
+        lines.push(
+            ctx.m(Msg::new("export.file")
                 .arg("files", names.join(", "))
-                .count("rows", rows)),
-            None => names.join(", "),
-        });
+                .count("rows", done.rows)),
+        );
+        // The oldest of the files' times, when they were read from a lagging replica.
+        as_of = as_of.into_iter().chain(done.as_of).min();
         files.extend(parts);
     }
     if files.len() > MAX_FILES {
@@ -120,6 +135,7 @@ pub(crate) async fn run(
         "export.head"
     })];
     head.extend(lines);
+    head.extend(as_of.map(|at| ctx.as_of_note(at)));
     let mut reply = Reply::private(head.join("\n"));
     reply.attachments = files;
     Ok(reply)

@@ -313,6 +313,21 @@ pub(crate) struct Outside<'a> {
 }
 
 impl Command {
+    /// Whether the command only reads figures a few moments' lag cannot mislead, so that it
+    /// may read from the replica (`DATABASE_READ_URL`): the reports. Lookups of single records
+    /// stay on the primary, where a rep finds what they wrote a moment ago.
+    pub(crate) fn reads_reports(&self) -> bool {
+        matches!(
+            self,
+            Command::PipelineStats(_)
+                | Command::Kpi(_)
+                | Command::Trends(_)
+                | Command::ProductReport(_)
+                | Command::CustomerReport(_)
+                | Command::Forecast(_)
+        )
+    }
+
     /// Whether the command checks permissions in the request's transaction, commits it, and
     /// then works through the store in transactions of its own ([`Command::run_outside`]).
     pub(crate) fn works_outside(&self) -> bool {
