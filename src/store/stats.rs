@@ -111,20 +111,20 @@ pub struct ActivityRow {
 /// How a period `[from, to)` splits into whole UTC days (read from the totals) and at most two
 /// partial edges (read from the deals).
 #[derive(Clone, Debug, PartialEq)]
-struct Split {
+pub(super) struct Split {
     /// First whole day, `None` for "since the beginning".
-    first_day: Option<NaiveDate>,
+    pub(super) first_day: Option<NaiveDate>,
     /// Day after the last whole day.
-    end_day: NaiveDate,
+    pub(super) end_day: NaiveDate,
     /// Instants not covered by whole days.
-    edges: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    pub(super) edges: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_time(NaiveTime::MIN).and_utc()
 }
 
-fn split(from: Option<DateTime<Utc>>, to: DateTime<Utc>) -> Split {
+pub(super) fn split(from: Option<DateTime<Utc>>, to: DateTime<Utc>) -> Split {
     let end_day = to.date_naive();
     let first_day = from.map(|f| {
         if f == midnight(f.date_naive()) {

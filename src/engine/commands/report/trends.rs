@@ -5,6 +5,7 @@ use super::{axis_money, signed_percent};
 use crate::charts::{self, Series};
 use crate::domain::analytics::{buckets, trend, BucketTotals, Bucketing, TrendPoint};
 use crate::domain::period::Period;
+use crate::domain::when::resolve_local;
 use crate::engine::commands::pipeline::{attach, who, Scope};
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
@@ -13,7 +14,7 @@ use crate::engine::reply::Embed;
 use crate::engine::{EngineResult, Reply};
 use crate::i18n::Msg;
 use crate::store::Tx;
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -103,9 +104,18 @@ pub(crate) async fn trends(tx: &mut Tx, ctx: &mut Ctx, input: TrendsInput) -> En
         })?,
         None => Vec::new(),
     };
-    let rows = tx
-        .trend_rows(ctx.ws_id(), owner, from, to, &ctx.ws.timezone, by.key())
-        .await?;
+    // Each span as instants: its local midnights in the workspace's zone, clipped to the
+    // period (the first starts at the period's start, or at the first deal's day for all
+    // time; the last ends at the period's end or now).
+    let midnight = |d: NaiveDate| resolve_local(d.and_time(NaiveTime::MIN), ctx.ws_tz);
+    let instants: Vec<(NaiveDate, DateTime<Utc>, DateTime<Utc>)> = spans
+        .iter()
+        .map(|(start, end)| {
+            let s = from.map_or(midnight(*start), |f| f.max(midnight(*start)));
+            (by.start_of(*start), s, to.min(midnight(*end)))
+        })
+        .collect();
+    let rows = tx.trend_rows(ctx.ws_id(), owner, &instants).await?;
     let totals: BTreeMap<NaiveDate, BucketTotals> = rows
         .iter()
         .map(|r| {
