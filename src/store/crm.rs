@@ -115,6 +115,9 @@ const CONTACT_FIND: &str =
 /// How many contacts a search shows.
 pub const CONTACT_FIND_LIMIT: i64 = 15;
 
+/// How far a search counts its matches ([`Tx::count_found_contacts`]).
+pub const CONTACT_COUNT_CAP: i64 = 1_000;
+
 const COMPANY_SELECT: &str =
     "SELECT id, name, owner_id, industry, tier, website, tags, contract_end FROM companies co";
 
@@ -347,7 +350,9 @@ impl Tx {
         self.contacts_where(&filter, ws, owner, None, query).await
     }
 
-    /// How many contacts match a search in all ([`Tx::find_contacts`] shows the first 15).
+    /// How many contacts match a search in all ([`Tx::find_contacts`] shows the first 15),
+    /// counted up to [`CONTACT_COUNT_CAP`] + 1: past the cap the exact number tells a person
+    /// nothing more than "narrow it down", and a broad word would cost a visit to every match.
     pub async fn count_found_contacts(
         &mut self,
         ws: i64,
@@ -355,9 +360,11 @@ impl Tx {
         owner: Option<i64>,
     ) -> StoreResult<i64> {
         let sql = format!(
-            "SELECT count(*) FROM contacts c
-             LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id
-             WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2) AND {CONTACT_FIND}"
+            "SELECT count(*) FROM (
+                 SELECT 1 FROM contacts c
+                 WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2) AND {CONTACT_FIND}
+                 LIMIT {}) found",
+            CONTACT_COUNT_CAP + 1
         );
         Ok(sqlx::query_scalar(&sql)
             .bind(ws)

@@ -30,7 +30,9 @@ pub use api::{
 pub use audit::{AuditEntry, Entity, UndoOutcome};
 #[cfg(feature = "demo")]
 pub use bulk::BulkShape;
-pub use crm::{CompanyRow, ContactRow, NewCompany, NewContact};
+pub use crm::{
+    CompanyRow, ContactRow, NewCompany, NewContact, CONTACT_COUNT_CAP, CONTACT_FIND_LIMIT,
+};
 pub use deals::{DealFilter, DealRow, NewDeal};
 pub use export::{ExportActivityRow, ExportCompanyRow, ExportContactRow, ExportDealRow};
 pub use import::{

@@ -241,6 +241,19 @@ async fn lists_say_how_much_they_hold_and_how_to_see_the_rest(pool: PgPool) {
     );
     let r = h.ok("/contact find query:\"Ann 1\"").await;
     assert!(!text(&r).contains(" of "), "{r}");
+    // Past 1,000 matches the count stops: "more than 1000", and the title says 1000+.
+    sqlx::query(
+        "INSERT INTO contacts (workspace_id, name, owner_id, created_at)
+         SELECT 1, 'Bulk ' || g, 1, now() FROM generate_series(1, 1200) g",
+    )
+    .execute(&h.pool)
+    .await
+    .expect("bulk contacts");
+    let r = h.ok("/contact find query:Bulk").await;
+    assert!(
+        text(&r).contains("(1000+)") && text(&r).contains("15 of more than 1000 contacts"),
+        "{r}"
+    );
     for i in 1..=27 {
         h.ok(&format!("/remind what:\"task {i}\" when:\"tomorrow 9am\""))
             .await;

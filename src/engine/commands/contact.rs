@@ -14,7 +14,9 @@ use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{AuditAction, ContactRow, Entity, NewContact, NewTask, Tx};
+use crate::store::{
+    AuditAction, ContactRow, Entity, NewContact, NewTask, Tx, CONTACT_COUNT_CAP, CONTACT_FIND_LIMIT,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Input of `/contact add`.
@@ -366,16 +368,34 @@ pub(super) async fn find(tx: &mut Tx, ctx: &mut Ctx, q: String) -> EngineResult<
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let total = tx
-        .count_found_contacts(ctx.ws_id(), &q, ctx.owner_filter())
-        .await?;
+    let shown = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    // A page that is not full is every match: no need to count.
+    let total = if shown < CONTACT_FIND_LIMIT {
+        shown
+    } else {
+        tx.count_found_contacts(ctx.ws_id(), &q, ctx.owner_filter())
+            .await?
+    };
+    let many = total > CONTACT_COUNT_CAP;
     let mut embed = Embed::new(
         ctx.m(Msg::new("contact.find_title")
             .arg("query", ctx.esc(&q))
-            .arg("count", total)),
+            .arg(
+                "count",
+                match many {
+                    true => format!("{CONTACT_COUNT_CAP}+"),
+                    false => total.to_string(),
+                },
+            )),
     )
     .description(lines);
-    if total > i64::try_from(rows.len()).unwrap_or(i64::MAX) {
+    if many {
+        embed = embed.footer(
+            ctx.m(Msg::new("contact.find_many")
+                .arg("shown", shown)
+                .arg("count", CONTACT_COUNT_CAP)),
+        );
+    } else if total > shown {
         embed = embed.footer(ctx.m(super::list_count(
             "contact.find_title",
             "contact.find_partial",
