@@ -32,6 +32,38 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+fn cpu_secs(pid: u32) -> f64 {
+    let ticks = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The command name may hold spaces; the fields after its ')' are fixed.
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) / ticks)
+        })
+        .unwrap_or(0.0)
+}
+
+/// CPU seconds used so far by every PostgreSQL server process (the backends come and go with
+/// the connections, so this is read at the start and end of a run over the same pool).
+fn postgres_cpu_secs() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(cpu_secs)
+        .sum()
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
 }
@@ -254,14 +286,19 @@ struct Run {
     p99_ms: f64,
     max_ms: f64,
     peak_rss_mib: f64,
+    /// CPU time per command: the bot, PostgreSQL (every server process), and this bench
+    /// process (the fake Discord's gateway and REST).
+    cpu_us: (f64, f64, f64),
 }
 
 fn print_run(r: &Run) {
     println!(
         "offered {}/s for {} s ({} commands): answered {} at {:.0}/s; p50 {:.1} ms p95 {:.1} ms p99 {:.1} ms max {:.1} ms; \
-         deferred {} (unfinished {}), shed {}, failed {}, past 3 s {}; peak RSS {:.1} MiB",
+         deferred {} (unfinished {}), shed {}, failed {}, past 3 s {}; peak RSS {:.1} MiB; \
+         CPU per command: bot {:.0} µs, postgres {:.0} µs, fake Discord {:.0} µs",
         r.rate, r.seconds, r.offered, r.answered, r.throughput, r.p50_ms, r.p95_ms, r.p99_ms,
-        r.max_ms, r.deferred, r.unfinished, r.shed, r.failed, r.late, r.peak_rss_mib
+        r.max_ms, r.deferred, r.unfinished, r.shed, r.failed, r.late, r.peak_rss_mib,
+        r.cpu_us.0, r.cpu_us.1, r.cpu_us.2
     );
 }
 
@@ -280,6 +317,11 @@ async fn load(
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = Instant::now();
     let mut peak_rss = 0;
+    let cpu_at_start = (
+        cpu_secs(pid),
+        postgres_cpu_secs(),
+        cpu_secs(std::process::id()),
+    );
     for n in 0..total {
         let target = start + interval * n as u32;
         tokio::time::sleep_until(target.into()).await;
@@ -364,6 +406,12 @@ async fn load(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let finished = callbacks.values().map(|(at, _)| *at).max().unwrap_or(start);
+    let per_command = |now: f64, then: f64| (now - then) * 1e6 / total.max(1) as f64;
+    let cpu_us = (
+        per_command(cpu_secs(pid), cpu_at_start.0),
+        per_command(postgres_cpu_secs(), cpu_at_start.1),
+        per_command(cpu_secs(std::process::id()), cpu_at_start.2),
+    );
     let mut latencies: Vec<Duration> = sent
         .iter()
         .filter_map(|(id, at)| callbacks.get(id).map(|(c, _)| c.duration_since(*at)))
@@ -414,5 +462,6 @@ async fn load(
         p99_ms: pct(0.99),
         max_ms: pct(1.0),
         peak_rss_mib: peak_rss as f64 / 1024.0,
+        cpu_us,
     }
 }

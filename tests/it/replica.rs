@@ -24,32 +24,29 @@ fn replica_port() -> u16 {
 /// Pausing replay stops the whole replica, so the tests that do it take turns.
 static REPLICA: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Starts the replica (creating it the first time) unless it answers already.
+/// Starts the replica, or makes it again when it does not stream, once per test run.
 async fn ensure_replica() {
-    let port = replica_port();
-    let up = |port: u16| async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
+    static READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    READY
+        .get_or_init(|| async {
+            let port = replica_port();
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/replica");
+            let out = tokio::task::spawn_blocking(move || {
+                std::process::Command::new("bash")
+                    .arg(script)
+                    .env("REPLICA_PORT", port.to_string())
+                    .output()
+            })
             .await
-            .is_ok()
-    };
-    if up(port).await {
-        return;
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/replica");
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("bash")
-            .arg(script)
-            .env("REPLICA_PORT", port.to_string())
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run .ci/replica");
-    assert!(
-        out.status.success(),
-        ".ci/replica failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+            .expect("join")
+            .expect("run .ci/replica");
+            assert!(
+                out.status.success(),
+                ".ci/replica failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        })
+        .await;
 }
 
 /// A pool on the replica's copy of the test's database, once the replica has it.
