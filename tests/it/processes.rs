@@ -546,7 +546,7 @@ async fn two_processes_lose_and_double_nothing_when_one_is_killed(pool: PgPool) 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // ---- The replay, to the new B: every interaction of B's guild again, with its own id, as a
+    // ---- The replay, to the new B: every interaction of B's guild again, same id, as a
     // RESUME replays what a session missed: the ones lost with the old B (written to its dead
     // socket, or killed mid-command) are applied now; the ones already applied (by the old B
     // or from the held events) are neither applied nor answered again.
