@@ -10,6 +10,13 @@
 //! 4. Failure injection: `script` (any status, once each), `close_dms`, `unknown_channel`,
 //!    `drop_gateway` (forces a RESUME).
 //!
+//! Sharding, as Discord does it: the fake serves any number of gateway sessions at once, each
+//! the shard its IDENTIFY named (`[0, 1]` when it named none). A dispatch about a guild goes
+//! only to the session of shard `(guild_id >> 22) % total`; one about no guild goes to shard 0.
+//! A dispatch for a shard with no live session is held and written once a session for that
+//! shard is up. Each interaction takes one initial callback; a second is refused with 400
+//! "Interaction has already been acknowledged", as on Discord.
+//!
 //! Protocol facts (required JSON fields, `s` on every dispatch, `RESUMED` with `d:{}`, ...) come
 //! from checking serenity 0.12.5 against a hand-written fake; serenity silently drops payloads it
 //! cannot parse, which is why every interaction is checked against serenity's own types before
@@ -84,6 +91,19 @@ pub struct RecordedFile {
     pub bytes: Vec<u8>,
 }
 
+/// A message the fake created for a POST to a channel.
+#[derive(Clone, Debug)]
+pub struct Posted {
+    /// The channel (a DM channel is `DM_CHANNEL_BASE + user`).
+    pub channel: u64,
+    /// The nonce it was posted with under `enforce_nonce`, if any.
+    pub nonce: Option<String>,
+    /// Its message id.
+    pub id: u64,
+    /// Its text.
+    pub content: String,
+}
+
 /// A scripted reply: status, JSON body (`Null` for an empty body) and extra headers.
 type Reply = (u16, Value, Vec<(String, String)>);
 
@@ -97,15 +117,67 @@ struct Script {
     replies: VecDeque<Reply>,
 }
 
-/// The gateway connection the fake talks on.
+/// A gateway connection the fake talks on.
 struct Conn {
     /// Connection number, counted from 1, for the log.
     id: usize,
     /// Frames to write on it. Dropping this sender ends the connection task, which closes the
-    /// socket: that is how a newer connection replaces an older one.
+    /// socket: that is how a newer connection for the same shard replaces an older one.
     tx: mpsc::UnboundedSender<WsMessage>,
-    /// True once READY or RESUMED has been written on it; dispatches are allowed only then.
-    live: bool,
+    /// The session it carries, set once READY or RESUMED has been written on it; dispatches
+    /// go to it only then.
+    session: Option<String>,
+}
+
+/// Which shard a session is: `[id, total]` of its IDENTIFY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shard {
+    id: u64,
+    total: u64,
+}
+
+impl Shard {
+    /// The shard an IDENTIFY asked for: its `shard` array, else the whole bot (`[0, 1]`).
+    fn of_identify(d: &Value) -> Shard {
+        match (d["shard"][0].as_u64(), d["shard"][1].as_u64()) {
+            (Some(id), Some(total)) if total > 0 && id < total => Shard { id, total },
+            _ => Shard { id: 0, total: 1 },
+        }
+    }
+
+    /// Whether Discord sends this shard the events of `guild` (events about no guild, such as
+    /// DMs, go to shard 0).
+    fn owns(&self, guild: Option<u64>) -> bool {
+        match guild {
+            Some(g) => (g >> 22) % self.total == self.id,
+            None => self.id == 0,
+        }
+    }
+}
+
+/// A gateway session: its shard and the last `s` sent on it (kept across resumes).
+struct GatewaySession {
+    shard: Shard,
+    seq: u64,
+}
+
+/// A dispatch waiting for a session of its shard.
+struct Held {
+    /// The guild it is about, if any (decides the shard).
+    guild: Option<u64>,
+    /// The event name, e.g. INTERACTION_CREATE.
+    event: String,
+    /// Its `d`.
+    d: Value,
+}
+
+/// Where a dispatch went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Written to this connection (numbered from 1, as in the gateway log).
+    Sent { conn: usize },
+    /// No live session serves its shard: held until one does.
+    Held,
 }
 
 /// Everything the fake knows. A std mutex guards it: it is never held across an await, and
@@ -122,10 +194,14 @@ struct Inner {
     resumes: usize,
     /// READY plus RESUMED frames written.
     sessions: usize,
-    /// The last `s` sent; kept across resumes, reset to 1 by READY.
-    seq: u64,
-    /// The current gateway connection, if any.
-    conn: Option<Conn>,
+    /// The open gateway connections, oldest first.
+    conns: Vec<Conn>,
+    /// Every session handed out in READY, by session id.
+    gateway_sessions: HashMap<String, GatewaySession>,
+    /// Dispatches waiting for a live session of their shard, in order.
+    held: Vec<Held>,
+    /// Interactions whose initial callback was accepted, by id.
+    acknowledged: HashSet<String>,
     /// Connections accepted so far (numbers the next one).
     conns_seen: usize,
     /// A line per gateway event, for failure messages.
@@ -148,10 +224,80 @@ struct Inner {
     /// Messages posted with `enforce_nonce`, by (channel, nonce): a repeat returns the first,
     /// as Discord does for a few minutes.
     nonces: HashMap<(u64, String), Value>,
+    /// Messages created by POSTs to channels, in order.
+    posted: Vec<Posted>,
     /// The message id of each interaction token's original response.
     originals: HashMap<String, u64>,
     /// Files served on GET at their path, as Discord's CDN serves attachments.
     files: HashMap<String, Vec<u8>>,
+}
+
+impl Inner {
+    /// The live connection (its index) whose session's shard receives `guild`'s events.
+    fn conn_for(&self, guild: Option<u64>) -> Option<usize> {
+        self.conns.iter().position(|c| {
+            c.session
+                .as_ref()
+                .and_then(|id| self.gateway_sessions.get(id))
+                .is_some_and(|g| g.shard.owns(guild))
+        })
+    }
+
+    /// Writes a dispatch with the session's next `s` on connection `index`; its number, or `d`
+    /// back when the connection cannot take it.
+    fn send_on(&mut self, index: usize, event: &str, d: Value) -> Result<usize, Value> {
+        let conn = &self.conns[index];
+        let (conn_id, tx) = (conn.id, conn.tx.clone());
+        let Some(session) = conn
+            .session
+            .as_ref()
+            .and_then(|id| self.gateway_sessions.get_mut(id))
+        else {
+            return Err(d);
+        };
+        let mut frame = json!({"op": 0, "s": session.seq + 1, "t": event, "d": d});
+        if tx.send(WsMessage::Text(frame.to_string())).is_err() {
+            return Err(frame["d"].take());
+        }
+        session.seq += 1;
+        let seq = session.seq;
+        self.gateway_log
+            .push(format!("conn#{conn_id} -> {event} s={seq}"));
+        Ok(conn_id)
+    }
+
+    /// Writes the held dispatches that the live connection `index` now receives, in order.
+    fn flush_held(&mut self, index: usize) {
+        let Some(shard) = self.conns[index]
+            .session
+            .as_ref()
+            .and_then(|id| self.gateway_sessions.get(id))
+            .map(|g| g.shard)
+        else {
+            return;
+        };
+        let (mine, rest): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| shard.owns(h.guild));
+        self.held = rest;
+        for h in mine {
+            if let Err(d) = self.send_on(index, &h.event, h.d) {
+                self.held.push(Held { d, ..h });
+            }
+        }
+    }
+}
+
+/// The guild a dispatch is about: `d.guild_id`, or `d.id` for the guild's own events.
+fn guild_of(event: &str, d: &Value) -> Option<u64> {
+    let id = match event {
+        "GUILD_CREATE" | "GUILD_UPDATE" | "GUILD_DELETE" => &d["id"],
+        _ => &d["guild_id"],
+    };
+    match id {
+        Value::String(s) => s.parse().ok(),
+        other => other.as_u64(),
+    }
 }
 
 /// State shared by the handle and the server tasks.
@@ -288,30 +434,80 @@ impl FakeDiscord {
         (s.identifies, s.resumes)
     }
 
-    /// Sends a dispatch (op 0, next `s`) on the current gateway connection; panics if none.
+    /// Sends a dispatch (op 0, the session's next `s`) to the live session of the shard that
+    /// owns the event's guild (`d.guild_id`, or `d.id` for GUILD_CREATE/UPDATE/DELETE; shard 0
+    /// for an event about no guild).
     ///
-    /// "Current" means a connection on which READY or RESUMED has been sent: after
-    /// `drop_gateway`, call `wait_sessions` before dispatching again.
-    pub async fn dispatch(&self, event: &str, d: Value) {
+    /// Live means READY or RESUMED has been sent on the connection. With no live session for
+    /// that shard (none yet, or after `drop_gateway` or a killed process) the event is held and
+    /// written, in order, right after the next READY or RESUMED of that shard. That is a model
+    /// of Discord's replay: real Discord replays missed events only on RESUME, to the session
+    /// that missed them; an event written to a connection that then died is lost, and a test
+    /// that needs it sends it again (the same interaction id), as Discord's replay would.
+    pub async fn dispatch(&self, event: &str, d: Value) -> Delivery {
+        let guild = guild_of(event, &d);
         let mut s = self.shared.lock();
-        let Some(conn) = s.conn.as_ref().filter(|c| c.live) else {
+        // Sent under the lock so frames leave in `s` order.
+        let held = match s.conn_for(guild) {
+            Some(index) => match s.send_on(index, event, d) {
+                Ok(conn) => {
+                    drop(s);
+                    self.shared.bump();
+                    return Delivery::Sent { conn };
+                }
+                Err(d) => d,
+            },
+            None => d,
+        };
+        s.gateway_log.push(format!(
+            "held {event} (guild {guild:?}): no live session of its shard"
+        ));
+        s.held.push(Held {
+            guild,
+            event: event.to_string(),
+            d: held,
+        });
+        drop(s);
+        self.shared.bump();
+        Delivery::Held
+    }
+
+    /// Waits until a live gateway session serves shard `shard` (of any total); panics with the
+    /// gateway log after `timeout`.
+    pub async fn wait_shard(&self, shard: u64, timeout: Duration) {
+        let live = || {
+            let s = self.shared.lock();
+            s.conns
+                .iter()
+                .filter_map(|c| c.session.as_ref())
+                .filter_map(|id| s.gateway_sessions.get(id))
+                .any(|g| g.shard.id == shard)
+                .then_some(())
+        };
+        if self.wait_until(timeout, live).await.is_none() {
+            let s = self.shared.lock();
             panic!(
-                "fake discord: cannot dispatch {event}: no gateway session is live \
-                 (call wait_sessions first); gateway log:\n  {}",
+                "fake discord: waited {timeout:?} for a live session of shard {shard}; \
+                 gateway log:\n  {}",
                 describe_gateway(&s)
             );
-        };
-        let conn_id = conn.id;
-        let tx = conn.tx.clone();
-        s.seq += 1;
-        let seq = s.seq;
-        // Sent under the lock so frames leave in `s` order.
-        let frame = json!({"op": 0, "s": seq, "t": event, "d": d});
-        if tx.send(WsMessage::Text(frame.to_string())).is_err() {
-            panic!("fake discord: gateway connection #{conn_id} is gone, cannot dispatch {event}");
         }
-        s.gateway_log
-            .push(format!("conn#{conn_id} -> {event} s={seq}"));
+    }
+
+    /// Dispatches still held for want of a live session of their shard.
+    pub fn held(&self) -> usize {
+        self.shared.lock().held.len()
+    }
+
+    /// The gateway log, one event per line, for a test's own failure messages.
+    pub fn gateway_log(&self) -> String {
+        describe_gateway(&self.shared.lock())
+    }
+
+    /// Every message created by a POST to a channel (a DM or a channel post), in order; a
+    /// repeated `enforce_nonce` post returns the first message and is not listed again.
+    pub fn posted(&self) -> Vec<Posted> {
+        self.shared.lock().posted.clone()
     }
 
     /// Sends INTERACTION_CREATE with this payload.
@@ -319,20 +515,20 @@ impl FakeDiscord {
     /// The payload is first deserialized as `serenity::all::Interaction` (always, not only in
     /// debug builds); this panics with serde's error otherwise, because serenity silently drops
     /// payloads it cannot parse.
-    pub async fn send_interaction(&self, interaction: Value) {
+    pub async fn send_interaction(&self, interaction: Value) -> Delivery {
         if let Err(e) = serde_json::from_value::<serenity::all::Interaction>(interaction.clone()) {
             panic!(
                 "fake discord: serenity would drop this interaction: {e}\npayload: {interaction}"
             );
         }
-        self.dispatch("INTERACTION_CREATE", interaction).await;
+        self.dispatch("INTERACTION_CREATE", interaction).await
     }
 
-    /// Closes the current gateway websocket with close code 4000 so the bot must reconnect and
+    /// Closes the newest gateway websocket with close code 4000 so the bot must reconnect and
     /// RESUME. Panics if there is no connection.
     pub async fn drop_gateway(&self) {
         let mut s = self.shared.lock();
-        let Some(conn) = s.conn.take() else {
+        let Some(conn) = s.conns.pop() else {
             panic!(
                 "fake discord: drop_gateway: no gateway connection; gateway log:\n  {}",
                 describe_gateway(&s)
@@ -380,8 +576,9 @@ impl FakeDiscord {
             Some(r) => r,
             None => panic!(
                 "fake discord: waited {timeout:?} for the callback of interaction {interaction_id}; \
-                 requests seen:\n{}",
-                self.describe_requests()
+                 requests seen:\n{}\ngateway log:\n  {}",
+                self.describe_requests(),
+                self.gateway_log()
             ),
         }
     }
@@ -511,8 +708,8 @@ impl Drop for FakeDiscord {
         if let Some(stop) = self.rest_shutdown.take() {
             let _ = stop.send(());
         }
-        // Dropping the sender ends the connection task, which closes the socket.
-        self.shared.lock().conn = None;
+        // Dropping the senders ends the connection tasks, which close the sockets.
+        self.shared.lock().conns.clear();
     }
 }
 
@@ -684,7 +881,17 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
         ("GET", ["oauth2", "applications", "@me"]) => ok(application_info()),
         ("PUT", ["applications", _, "commands"])
         | ("PUT", ["applications", _, "guilds", _, "commands"]) => ok(json!([])),
-        ("POST", ["interactions", _, _, "callback"]) => (204, Value::Null, vec![]),
+        ("POST", ["interactions", id, _, "callback"]) => {
+            if s.acknowledged.insert(id.to_string()) {
+                (204, Value::Null, vec![])
+            } else {
+                (
+                    400,
+                    json!({"code": 40060, "message": "Interaction has already been acknowledged."}),
+                    vec![],
+                )
+            }
+        }
         ("PATCH", ["webhooks", _, token, "messages", "@original"]) => {
             let id = match s.originals.get(*token) {
                 Some(id) => *id,
@@ -728,6 +935,12 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
             }
             let id = next_message_id(s);
             let mut message = message_json(id, channel, &r.json);
+            s.posted.push(Posted {
+                channel,
+                nonce: nonce.clone(),
+                id,
+                content: message["content"].as_str().unwrap_or_default().to_string(),
+            });
             if let Some(n) = nonce {
                 message["nonce"] = json!(n);
                 s.nonces.insert((channel, n), message.clone());
@@ -822,7 +1035,8 @@ async fn accept_gateway(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 /// Speaks the gateway protocol on one connection: HELLO, then READY on IDENTIFY, RESUMED on
-/// RESUME, ACK on heartbeat, and whatever the test dispatches. A newer connection replaces it.
+/// RESUME, ACK on heartbeat, and whatever the test dispatches to its shard. A newer connection
+/// that identifies or resumes as the same shard replaces it.
 async fn serve_connection(socket: TcpStream, shared: Arc<Shared>) {
     let ws = match tokio_tungstenite::accept_async(socket).await {
         Ok(ws) => ws,
@@ -837,13 +1051,11 @@ async fn serve_connection(socket: TcpStream, shared: Arc<Shared>) {
         let mut s = shared.lock();
         s.conns_seen += 1;
         let id = s.conns_seen;
-        if let Some(old) = s.conn.replace(Conn {
+        s.conns.push(Conn {
             id,
             tx,
-            live: false,
-        }) {
-            s.gateway_log.push(format!("conn#{} replaced", old.id));
-        }
+            session: None,
+        });
         s.gateway_log.push(format!("conn#{id} open, -> HELLO"));
         id
     };
@@ -871,7 +1083,7 @@ async fn serve_connection(socket: TcpStream, shared: Arc<Shared>) {
                     .await;
                     break;
                 }
-                // Replaced by a newer connection, or the fake was dropped.
+                // Replaced by a newer connection of its shard, or the fake was dropped.
                 None => break,
             },
             incoming = stream.next() => match incoming {
@@ -893,9 +1105,7 @@ async fn serve_connection(socket: TcpStream, shared: Arc<Shared>) {
         }
     }
     let mut s = shared.lock();
-    if s.conn.as_ref().is_some_and(|c| c.id == id) {
-        s.conn = None;
-    }
+    s.conns.retain(|c| c.id != id);
     s.gateway_log.push(format!("conn#{id} closed"));
     drop(s);
     shared.bump();
@@ -920,31 +1130,49 @@ where
             .await
             .is_ok();
     }
-    // IDENTIFY and RESUME: count them, then answer only on the current connection.
+    // IDENTIFY and RESUME: count them, then answer only on a connection still open (not
+    // replaced or dropped by the test).
     let reply = {
         let mut s = shared.lock();
-        let current = s.conn.as_ref().is_some_and(|c| c.id == id);
+        let open = s.conns.iter().any(|c| c.id == id);
         match op {
             Some(2) => {
                 s.identifies += 1;
                 s.identify_shards.push(frame["d"]["shard"].clone());
+                let shard = Shard::of_identify(&frame["d"]);
                 let session = format!("sess-{}", s.identifies);
-                s.gateway_log.push(format!("conn#{id} <- IDENTIFY"));
-                current.then(|| {
-                    s.seq = 1;
-                    ("READY", ready_frame(&session, &shared.ws_url))
+                s.gateway_log.push(format!(
+                    "conn#{id} <- IDENTIFY shard [{}, {}]",
+                    shard.id, shard.total
+                ));
+                open.then(|| {
+                    s.gateway_sessions
+                        .insert(session.clone(), GatewaySession { shard, seq: 1 });
+                    let ready = ready_frame(&session, &shared.ws_url, shard);
+                    ("READY", session, ready)
                 })
             }
             Some(6) => {
                 s.resumes += 1;
-                s.gateway_log
-                    .push(format!("conn#{id} <- RESUME {}", frame["d"]["seq"]));
-                current.then(|| {
-                    s.seq += 1;
-                    (
-                        "RESUMED",
-                        json!({"op": 0, "s": s.seq, "t": "RESUMED", "d": {}}),
-                    )
+                let session = frame["d"]["session_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                s.gateway_log.push(format!(
+                    "conn#{id} <- RESUME {session} {}",
+                    frame["d"]["seq"]
+                ));
+                open.then(|| {
+                    let resumed =
+                        s.gateway_sessions
+                            .entry(session.clone())
+                            .or_insert(GatewaySession {
+                                shard: Shard { id: 0, total: 1 },
+                                seq: 0,
+                            });
+                    resumed.seq += 1;
+                    let frame = json!({"op": 0, "s": resumed.seq, "t": "RESUMED", "d": {}});
+                    ("RESUMED", session, frame)
                 })
             }
             _ => {
@@ -955,7 +1183,7 @@ where
         }
     };
     shared.bump();
-    let Some((name, reply)) = reply else {
+    let Some((name, session, reply)) = reply else {
         return true;
     };
     if sink.send(WsMessage::Text(reply.to_string())).await.is_err() {
@@ -964,11 +1192,34 @@ where
     // Live only once READY/RESUMED is on the wire, so dispatches always come after it.
     {
         let mut s = shared.lock();
-        if let Some(conn) = s.conn.as_mut().filter(|c| c.id == id) {
-            conn.live = true;
+        let shard = s.gateway_sessions.get(&session).map(|g| g.shard);
+        if s.conns.iter().any(|c| c.id == id) {
+            // An older connection of the same shard is replaced (its socket closes), as
+            // Discord keeps one connection per session.
+            let same_shard: Vec<usize> = s
+                .conns
+                .iter()
+                .filter(|c| c.id != id)
+                .filter(|c| {
+                    c.session
+                        .as_ref()
+                        .and_then(|sid| s.gateway_sessions.get(sid))
+                        .map(|g| g.shard)
+                        == shard
+                })
+                .map(|c| c.id)
+                .collect();
+            s.conns.retain(|c| !same_shard.contains(&c.id));
+            for old in same_shard {
+                s.gateway_log.push(format!("conn#{old} replaced"));
+            }
             s.sessions += 1;
             s.gateway_log
                 .push(format!("conn#{id} -> {name} s={}", reply["s"]));
+            if let Some(index) = s.conns.iter().position(|c| c.id == id) {
+                s.conns[index].session = Some(session);
+                s.flush_held(index);
+            }
         }
     }
     shared.bump();
@@ -976,15 +1227,20 @@ where
 }
 
 /// READY with every field serenity requires (v, user, guilds, session_id, resume_gateway_url,
-/// application{id, flags}).
-fn ready_frame(session_id: &str, ws_url: &str) -> Value {
+/// application{id, flags}), for `shard` (which lists GUILD_ID only if the shard owns it).
+fn ready_frame(session_id: &str, ws_url: &str, shard: Shard) -> Value {
+    let guilds: Vec<Value> = shard
+        .owns(Some(GUILD_ID))
+        .then(|| json!({"id": GUILD_ID.to_string(), "unavailable": true}))
+        .into_iter()
+        .collect();
     json!({"op": 0, "s": 1, "t": "READY", "d": {
         "v": 10,
         "user": {"id": APP_ID.to_string(), "username": "salesbot", "global_name": null, "avatar": null, "bot": true},
-        "guilds": [{"id": GUILD_ID.to_string(), "unavailable": true}],
+        "guilds": guilds,
         "session_id": session_id,
         "resume_gateway_url": ws_url,
-        "shard": [0, 1],
+        "shard": [shard.id, shard.total],
         "application": {"id": APP_ID.to_string(), "flags": 0},
     }})
 }
@@ -1561,8 +1817,10 @@ fn fake_discord_fixtures_are_what_serenity_reads() {
 
     serde_json::from_value::<serenity::all::CurrentApplicationInfo>(application_info())
         .expect("application info");
-    serde_json::from_value::<serenity::all::Ready>(ready_frame("s", "ws://x")["d"].clone())
-        .expect("ready");
+    serde_json::from_value::<serenity::all::Ready>(
+        ready_frame("s", "ws://x", Shard { id: 0, total: 1 })["d"].clone(),
+    )
+    .expect("ready");
 }
 
 /// A bare serenity client identifies, answers every interaction kind, sends a DM with a file,
@@ -1790,4 +2048,112 @@ async fn fake_discord_speaks_enough_discord_for_serenity() {
         .await
         .expect("client stops within 10 s");
     ended.expect("client task").expect("client ends cleanly");
+}
+
+/// Two sessions, shards 0 and 1 of 2: each guild's events reach only its shard's session,
+/// an event for a shard with no session waits for that shard's READY, an event about no
+/// guild goes to shard 0, and an interaction takes one initial callback.
+#[tokio::test]
+async fn fake_discord_routes_each_guild_to_its_shard() {
+    use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+    type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+    const T: Duration = Duration::from_secs(10);
+
+    async fn next_frame(ws: &mut Ws) -> Value {
+        loop {
+            let message = tokio::time::timeout(T, ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("the socket is open")
+                .expect("a readable frame");
+            if let WsMessage::Text(text) = message {
+                return serde_json::from_str(&text).expect("JSON frame");
+            }
+        }
+    }
+    async fn identify(url: &str, shard: u64) -> Ws {
+        let (mut ws, _) = connect_async(url).await.expect("gateway connects");
+        assert_eq!(next_frame(&mut ws).await["op"], 10, "HELLO first");
+        let identify = json!({"op": 2, "d": {"token": "T", "intents": 1, "properties": {}, "shard": [shard, 2]}});
+        ws.send(WsMessage::Text(identify.to_string()))
+            .await
+            .expect("IDENTIFY sent");
+        let ready = next_frame(&mut ws).await;
+        assert_eq!(ready["t"], "READY", "{ready}");
+        assert_eq!(ready["d"]["shard"], json!([shard, 2]));
+        ws
+    }
+
+    let on_shard_0 = GUILD_ID + (1 << 22);
+    let on_shard_1 = GUILD_ID;
+    assert_eq!(((on_shard_0 >> 22) % 2, (on_shard_1 >> 22) % 2), (0, 1));
+    let fake = FakeDiscord::start().await;
+    let url = fake.shared.ws_url.clone();
+    let mut zero = identify(&url, 0).await;
+
+    let held = fake
+        .dispatch("GUILD_CREATE", json!({"id": on_shard_1.to_string()}))
+        .await;
+    assert_eq!(held, Delivery::Held, "shard 1 has no session yet");
+    assert_eq!(fake.held(), 1);
+    let sent = fake
+        .dispatch(
+            "INTERACTION_CREATE",
+            json!({"id": "7", "guild_id": on_shard_0.to_string()}),
+        )
+        .await;
+    assert!(matches!(sent, Delivery::Sent { .. }), "{sent:?}");
+    let frame = next_frame(&mut zero).await;
+    assert_eq!(
+        (frame["t"].as_str(), frame["s"].as_u64()),
+        (Some("INTERACTION_CREATE"), Some(2))
+    );
+
+    // Shard 1 identifies: the held GUILD_CREATE follows its READY.
+    let mut one = identify(&url, 1).await;
+    let frame = next_frame(&mut one).await;
+    assert_eq!(frame["t"], "GUILD_CREATE", "{frame}");
+    assert_eq!(frame["d"]["id"], on_shard_1.to_string());
+    assert_eq!(frame["s"], 2);
+    assert_eq!(fake.held(), 0);
+
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        json!({"id": "8", "guild_id": on_shard_1.to_string()}),
+    )
+    .await;
+    fake.dispatch("MESSAGE_CREATE", json!({"id": "9"})).await;
+    let frame = next_frame(&mut one).await;
+    assert_eq!(
+        frame["d"]["id"], "8",
+        "shard 1 gets its guild's event: {frame}"
+    );
+    let frame = next_frame(&mut zero).await;
+    assert_eq!(
+        frame["d"]["id"], "9",
+        "shard 0 gets the event about no guild: {frame}"
+    );
+    assert_eq!(frame["s"], 3);
+    assert_eq!(fake.identify_shards(), vec![json!([0, 2]), json!([1, 2])]);
+
+    // One initial callback per interaction, as on Discord.
+    let client = reqwest::Client::new();
+    let callback = format!("{}/api/v10/interactions/8/tok-8/callback", fake.api_base());
+    let body = json!({"type": 4, "data": {"content": "hi"}});
+    let first = client
+        .post(&callback)
+        .json(&body)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(first.status(), 204);
+    let second = client
+        .post(&callback)
+        .json(&body)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(second.status(), 400);
+    let error: Value = second.json().await.expect("error body");
+    assert_eq!(error["code"], 40060);
 }

@@ -19,6 +19,7 @@ mod markup;
 mod overflow;
 mod permissions;
 mod pipeline;
+mod processes;
 mod property;
 mod replica;
 mod reports;
