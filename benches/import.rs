@@ -182,7 +182,8 @@ async fn main() -> anyhow::Result<()> {
         ExportOptions::default(),
         &mut out,
     )
-    .await?;
+    .await?
+    .rows;
     let export_secs = start.elapsed().as_secs_f64();
     println!(
         "  export of {exported} deals          {export_secs:>7.2} s  {:>9.0} rows/s  ({:.1} MB)",
