@@ -110,6 +110,21 @@ struct Handler {
     connected: Arc<AtomicBool>,
     /// Turns to run (see [`MAX_RUNNING`]).
     running: Arc<tokio::sync::Semaphore>,
+    /// Interactions this process is working on. A second copy of one (a gateway replay while
+    /// the first still runs) is dropped at once: otherwise its deferral timer could take the
+    /// interaction's only callback before the engine's dedupe answers "already seen".
+    working: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+}
+
+/// Takes an interaction id off [`Handler::working`] when its answer is done.
+struct Working(Arc<std::sync::Mutex<std::collections::HashSet<u64>>>, u64);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        if let Ok(mut ids) = self.0.lock() {
+            ids.remove(&self.1);
+        }
+    }
 }
 
 impl Handler {
@@ -436,6 +451,20 @@ impl Handler {
         private: bool,
         work: impl Future<Output = Option<Reply>> + Send + 'static,
     ) {
+        let id = to.id();
+        let fresh = self
+            .working
+            .lock()
+            .map(|mut ids| ids.insert(id))
+            .unwrap_or(true);
+        if !fresh {
+            tracing::debug!(
+                interaction = id,
+                "a second copy of an interaction still running"
+            );
+            return;
+        }
+        let _working = Working(self.working.clone(), id);
         let Some(_guard) = self.enter() else {
             let reply = Reply::private(Msg::new("error.restarting").render(locale));
             return to.respond(ctx, &reply).await;
@@ -494,6 +523,15 @@ enum Responder<'a> {
 }
 
 impl Responder<'_> {
+    /// The interaction's id.
+    fn id(&self) -> u64 {
+        match self {
+            Responder::Command(c) => c.id.get(),
+            Responder::Component(c) => c.id.get(),
+            Responder::Modal(m) => m.id.get(),
+        }
+    }
+
     async fn respond(&self, ctx: &Context, reply: &Reply) {
         let response = match &reply.modal {
             Some(m) if !matches!(self, Responder::Modal(_)) => {
@@ -647,6 +685,7 @@ impl Bot {
             inflight: Arc::new(InFlight::default()),
             connected: Arc::new(AtomicBool::new(false)),
             running: Arc::new(tokio::sync::Semaphore::new(MAX_RUNNING)),
+            working: Arc::default(),
         };
         // Interactions need no gateway intents; GUILDS keeps the session useful and is not privileged.
         let client = ClientBuilder::new_with_http(http(&config), GatewayIntents::GUILDS)

@@ -579,6 +579,65 @@ async fn slow_work_is_deferred_then_completed(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_slow_interaction_delivered_twice_is_deferred_once_and_completed(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    rig.interact(command(40, &admin, "help", None, vec![]))
+        .await; // creates the workspace
+    let mut blocker = pool.begin().await.expect("begin");
+    sqlx::query("SELECT * FROM deal_counters FOR UPDATE")
+        .execute(&mut *blocker)
+        .await
+        .expect("lock");
+    let slow = command(
+        41,
+        &admin,
+        "deal",
+        Some("new"),
+        vec![
+            ("title", STRING, json!("Twice")),
+            ("amount", STRING, json!("2k")),
+        ],
+    );
+    // The gateway delivers the same interaction again while the first copy still waits.
+    rig.fake.send_interaction(slow.clone()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    rig.fake.send_interaction(slow).await;
+    let deferred = rig.fake.wait_callback(41, WAIT).await;
+    assert_eq!(deferred.json["type"], 5, "{}", deferred.json);
+    // Past the copy's own 1.5 s: it must not try to defer (or answer) the interaction too.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    blocker.rollback().await.expect("release");
+    let edit = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            r.method == "PATCH"
+                && r.path == format!("/api/v10/webhooks/{APP_ID}/tok-41/messages/@original")
+        })
+        .await;
+    assert!(
+        edit.json["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("D-1"),
+        "{}",
+        edit.json
+    );
+    // A later command is answered, so the copy had its chance to call back.
+    rig.interact(command(42, &admin, "help", None, vec![]))
+        .await;
+    let callbacks = rig
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/interactions/41/"))
+        .count();
+    assert_eq!(callbacks, 1, "one callback attempt for the interaction");
+    assert_eq!(count(&pool, "SELECT count(*) FROM deals").await, 1);
+    rig.stop().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn the_bot_sends_dms_and_channel_posts_with_files(pool: PgPool) {
     let rig = Rig::start(pool.clone()).await;
     let admin = Caller::admin(1001);
