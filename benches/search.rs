@@ -88,23 +88,23 @@ async fn generate(url: &str) -> anyhow::Result<()> {
                       LATERAL (SELECT ({words})[1 + k % 16] AS w1, ({words})[1 + (k / 16) % 16] AS w2) n"),
         // The companies by their number, so each contact and deal finds its own by a join.
         format!("CREATE TEMP TABLE bench_companies ON COMMIT DROP AS
-                 SELECT id, name, website, row_number() OVER (ORDER BY id) AS k
+                 SELECT id, name, website, row_number() OVER (ORDER BY id) AS seq
                  FROM companies WHERE workspace_id = {WS}"),
-        "CREATE INDEX ON bench_companies (k)".to_string(),
+        "CREATE INDEX ON bench_companies (seq)".to_string(),
         format!("INSERT INTO contacts (workspace_id, name, company_id, owner_id, email, tags)
                  SELECT {WS}, initcap(f) || ' ' || initcap(l), co.id, 1 + k % 20,
                         f || '.' || l || k || '@' || co.website,
                         CASE WHEN k % 10 = 0 THEN ARRAY['high-value'] ELSE ARRAY['potential'] END
                  FROM generate_series(1, {CONTACTS}) k
                  JOIN LATERAL (SELECT ({first})[1 + k % 24] AS f, ({last})[1 + (k / 24) % 20] AS l) n ON true
-                 JOIN bench_companies co ON co.k = 1 + k % 10000"),
+                 JOIN bench_companies co ON co.seq = 1 + k % 10000"),
         format!("INSERT INTO deals (workspace_id, number, title, company_id, owner_id, amount_minor, currency,
                                     stage_id, status, furthest_position, created_at)
                  SELECT {WS}, k, co.name || ' - ' || (ARRAY['GTX Pro', 'MG Special', 'GTK 500', 'Renewal'])[1 + k % 4],
                         co.id, 1 + k % 20, 100000, 'USD',
                         (SELECT id FROM stages WHERE workspace_id = {WS} AND name = 'Lead'), 'open', 1, now()
                  FROM generate_series(1, 100000) k
-                 JOIN bench_companies co ON co.k = 1 + k % 10000"),
+                 JOIN bench_companies co ON co.seq = 1 + k % 10000"),
         format!("INSERT INTO deal_counters (workspace_id, next_number) VALUES ({WS}, 100001)
                  ON CONFLICT (workspace_id) DO UPDATE SET next_number = 100001"),
     ] {

@@ -339,21 +339,59 @@ impl Tx {
         self.contacts_where(filter, ws, owner, None, name).await
     }
 
-    /// Contacts matching a search over name, email, company and tags.
+    /// Contacts matching a search over name, email, company and tags: the first
+    /// [`CONTACT_FIND_LIMIT`] by name (lower-cased, byte order) and how many match in all, up
+    /// to [`CONTACT_COUNT_CAP`] + 1 (a count past the cap means "more than the cap").
+    ///
+    /// The count comes first and picks the plan for the page, since no one plan is fast for
+    /// both: a rare word reads its few matches through the trigram indexes and sorts them
+    /// (the `|| ''` keeps the planner off the name index's order, which would walk most of
+    /// the workspace to find them), while a word in more than a thousand contacts (a company
+    /// word every email's domain carries) walks the name index in order and stops at the
+    /// fifteenth match (`IS TRUE` hides the condition from the bitmap indexes) instead of
+    /// reading and sorting every match. Measured in `benches/search.rs`.
     pub async fn find_contacts(
         &mut self,
         ws: i64,
         query: &str,
         owner: Option<i64>,
-    ) -> StoreResult<Vec<ContactRow>> {
-        let filter = format!("{CONTACT_FIND} ORDER BY c.name LIMIT {CONTACT_FIND_LIMIT}");
-        self.contacts_where(&filter, ws, owner, None, query).await
+    ) -> StoreResult<(Vec<ContactRow>, i64)> {
+        let total = self.count_found_contacts(ws, query, owner).await?;
+        if total == 0 {
+            return Ok((Vec::new(), 0));
+        }
+        let (condition, order) = if total > CONTACT_COUNT_CAP {
+            (format!("({CONTACT_FIND}) IS TRUE"), "lower(c.name)")
+        } else {
+            (CONTACT_FIND.to_string(), "(lower(c.name) || '')")
+        };
+        // The page's ids first, then their companies and last activities: fifteen lookups,
+        // not a join over every match.
+        let sql = format!(
+            "WITH page AS (
+                 SELECT c.id, lower(c.name) AS sort_name FROM contacts c
+                 WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2) AND {condition}
+                 ORDER BY {order} USING ~<~, c.id LIMIT {CONTACT_FIND_LIMIT})
+             {CONTACT_SELECT} JOIN page ON page.id = c.id
+             WHERE c.workspace_id = $1 AND $3::bigint IS NULL
+             ORDER BY page.sort_name USING ~<~, c.id"
+        );
+        let rows = sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(owner)
+            .bind(None::<i64>)
+            .bind(query)
+            .bind(like_prefix(query))
+            .bind(format!("%{}", like_prefix(query)))
+            .fetch_all(self.conn())
+            .await?;
+        Ok((rows, total))
     }
 
     /// How many contacts match a search in all ([`Tx::find_contacts`] shows the first 15),
     /// counted up to [`CONTACT_COUNT_CAP`] + 1: past the cap the exact number tells a person
     /// nothing more than "narrow it down", and a broad word would cost a visit to every match.
-    pub async fn count_found_contacts(
+    async fn count_found_contacts(
         &mut self,
         ws: i64,
         query: &str,

@@ -14,9 +14,7 @@ use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{
-    AuditAction, ContactRow, Entity, NewContact, NewTask, Tx, CONTACT_COUNT_CAP, CONTACT_FIND_LIMIT,
-};
+use crate::store::{AuditAction, ContactRow, Entity, NewContact, NewTask, Tx, CONTACT_COUNT_CAP};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Input of `/contact add`.
@@ -343,7 +341,7 @@ pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: ContactRef) -> EngineRes
 }
 
 pub(super) async fn find(tx: &mut Tx, ctx: &mut Ctx, q: String) -> EngineResult<Reply> {
-    let rows = tx
+    let (rows, total) = tx
         .find_contacts(ctx.ws_id(), &q, ctx.owner_filter())
         .await?;
     if rows.is_empty() {
@@ -369,13 +367,6 @@ pub(super) async fn find(tx: &mut Tx, ctx: &mut Ctx, q: String) -> EngineResult<
         .collect::<Vec<_>>()
         .join("\n");
     let shown = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-    // A page that is not full is every match: no need to count.
-    let total = if shown < CONTACT_FIND_LIMIT {
-        shown
-    } else {
-        tx.count_found_contacts(ctx.ws_id(), &q, ctx.owner_filter())
-            .await?
-    };
     let many = total > CONTACT_COUNT_CAP;
     let mut embed = Embed::new(
         ctx.m(Msg::new("contact.find_title")
