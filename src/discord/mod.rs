@@ -80,6 +80,14 @@ const MAX_RUNNING: usize = 12;
 /// a warning in the log), so memory stays bounded (a waiting command is a few kilobytes) and
 /// every interaction is answered within Discord's deadline.
 const MAX_ACCEPTED: usize = 2_000;
+/// Interactions being turned away at once. Shedding costs a REST call each; when even those
+/// cannot keep up (Discord or the network slower than the flood), the rest get no answer at
+/// all (Discord then shows that the bot did not respond; `salesbot_commands_dropped_total`),
+/// which is the one way to keep memory bounded whatever arrives.
+const MAX_SHEDDING: usize = 2_000;
+/// REST calls answering interactions at once. Each holds a connection and its buffers; a
+/// flood past this waits in line as a small task instead of opening more.
+const MAX_RESPONDING: usize = 64;
 
 /// Commands still running, so a shutdown can let them finish.
 #[derive(Default)]
@@ -114,6 +122,19 @@ struct Handler {
     /// the first still runs) is dropped at once: otherwise its deferral timer could take the
     /// interaction's only callback before the engine's dedupe answers "already seen".
     working: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    /// Interactions being shed now (see [`MAX_SHEDDING`]).
+    shedding: Arc<AtomicUsize>,
+    /// Turns to call Discord's interaction endpoints (see [`MAX_RESPONDING`]).
+    responding: Arc<tokio::sync::Semaphore>,
+}
+
+/// Counts an interaction off [`Handler::shedding`] when it has been turned away.
+struct Shedding(Arc<AtomicUsize>);
+
+impl Drop for Shedding {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Takes an interaction id off [`Handler::working`] when its answer is done.
@@ -472,6 +493,17 @@ impl Handler {
         let accepted = self.inflight.count.load(Ordering::SeqCst);
         metrics::gauge!("salesbot_commands_accepted").set(accepted as f64);
         if accepted > MAX_ACCEPTED {
+            let shedding = self.shedding.fetch_add(1, Ordering::SeqCst);
+            let _shed = Shedding(self.shedding.clone());
+            if shedding >= MAX_SHEDDING {
+                metrics::counter!("salesbot_commands_dropped_total").increment(1);
+                tracing::warn!(
+                    accepted,
+                    shedding,
+                    "overloaded past shedding: dropping a command unanswered"
+                );
+                return;
+            }
             metrics::counter!("salesbot_commands_shed_total").increment(1);
             tracing::warn!(
                 accepted,
@@ -479,6 +511,7 @@ impl Handler {
                 "overloaded: shedding a command"
             );
             let reply = Reply::private(Msg::new("error.overloaded").render(locale));
+            let _turn = self.responding.acquire().await.ok();
             return to.respond(ctx, &reply).await;
         }
         let turns = self.running.clone();
@@ -497,9 +530,11 @@ impl Handler {
                 }
             },
             Err(_) => {
+                let turn = self.responding.acquire().await.ok();
                 if let Err(e) = to.defer(ctx, private).await {
                     tracing::warn!(error = %e, "deferring failed");
                 }
+                drop(turn);
                 let reply = match work.await {
                     Ok(Some(reply)) => reply,
                     Ok(None) => return,
@@ -508,9 +543,11 @@ impl Handler {
                         Reply::private(Msg::new("error.unexpected").render(locale))
                     }
                 };
+                let _turn = self.responding.acquire().await.ok();
                 return to.complete(ctx, &reply, private).await;
             }
         };
+        let _turn = self.responding.acquire().await.ok();
         to.respond(ctx, &reply).await;
     }
 }
@@ -686,6 +723,8 @@ impl Bot {
             connected: Arc::new(AtomicBool::new(false)),
             running: Arc::new(tokio::sync::Semaphore::new(MAX_RUNNING)),
             working: Arc::default(),
+            shedding: Arc::default(),
+            responding: Arc::new(tokio::sync::Semaphore::new(MAX_RESPONDING)),
         };
         // Interactions need no gateway intents; GUILDS keeps the session useful and is not privileged.
         let client = ClientBuilder::new_with_http(http(&config), GatewayIntents::GUILDS)

@@ -404,7 +404,18 @@ impl Tx {
                  LIMIT {}) found",
             CONTACT_COUNT_CAP + 1
         );
-        Ok(sqlx::query_scalar(&sql)
+        // With the LIMIT the planner takes a broad word for a sequential scan that stops
+        // early, but each row then searches the matching companies' ids one by one (a
+        // parameter array is not hashed): 60 ms for a company word, against 3-6 ms through
+        // the bitmap indexes. Only for this statement, and only for three characters or more:
+        // a shorter text has no trigram, the indexes cannot narrow it, and a scan is right.
+        let steer = query.chars().count() >= 3;
+        if steer {
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(self.conn())
+                .await?;
+        }
+        let found: i64 = sqlx::query_scalar(&sql)
             .bind(ws)
             .bind(owner)
             .bind(None::<i64>)
@@ -412,7 +423,13 @@ impl Tx {
             .bind(like_prefix(query))
             .bind(format!("%{}", like_prefix(query)))
             .fetch_one(self.conn())
-            .await?)
+            .await?;
+        if steer {
+            sqlx::query("SET LOCAL enable_seqscan = on")
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(found)
     }
 
     /// Replaces a contact's tags.

@@ -549,6 +549,16 @@ impl FakeDiscord {
         self.shared.lock().requests.clone()
     }
 
+    /// Forgets the requests recorded so far (a benchmark's runs one after another).
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
+    /// How many requests were recorded, without copying them.
+    pub fn request_count(&self) -> usize {
+        self.shared.lock().requests.len()
+    }
+
     /// Waits for the first request (including ones already received) matching `pred`; panics
     /// after `timeout` listing the requests seen.
     pub async fn wait_request(
