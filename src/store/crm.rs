@@ -339,17 +339,17 @@ impl Tx {
         self.contacts_where(filter, ws, owner, None, name).await
     }
 
-    /// Contacts matching a search over name, email, company and tags: the first
-    /// [`CONTACT_FIND_LIMIT`] by name (lower-cased, byte order) and how many match in all, up
-    /// to [`CONTACT_COUNT_CAP`] + 1 (a count past the cap means "more than the cap").
+    /// Contacts matching a search over name, email, company and tags, and how many match in
+    /// all, up to [`CONTACT_COUNT_CAP`] + 1 (past the cap means "more than the cap").
     ///
-    /// The count comes first and picks the plan for the page, since no one plan is fast for
-    /// both: a rare word reads its few matches through the trigram indexes and sorts them
-    /// (the `|| ''` keeps the planner off the name index's order, which would walk most of
-    /// the workspace to find them), while a word in more than a thousand contacts (a company
-    /// word every email's domain carries) walks the name index in order and stops at the
-    /// fifteenth match (`IS TRUE` hides the condition from the bitmap indexes) instead of
-    /// reading and sorting every match. Measured in `benches/search.rs`.
+    /// The count comes first and picks the page's plan, since no one plan is fast for both:
+    /// up to the cap, the matches are read through the trigram indexes and the first
+    /// [`CONTACT_FIND_LIMIT`] by name (lower-cased, byte order) kept (the `|| ''` keeps the
+    /// planner off the name index's order, which would walk most of the workspace to find a
+    /// rare word). Past it, reading and sorting every match costs tens of milliseconds, so
+    /// the page is the names that start with the text, then the other matches by name, found
+    /// by walking the name index and stopping at the fifteenth (`IS TRUE` hides the condition
+    /// from the bitmap indexes). Measured in `benches/search.rs`.
     pub async fn find_contacts(
         &mut self,
         ws: i64,
@@ -360,21 +360,36 @@ impl Tx {
         if total == 0 {
             return Ok((Vec::new(), 0));
         }
-        let (condition, order) = if total > CONTACT_COUNT_CAP {
-            (format!("({CONTACT_FIND}) IS TRUE"), "lower(c.name)")
-        } else {
-            (CONTACT_FIND.to_string(), "(lower(c.name) || '')")
-        };
         // The page's ids first, then their companies and last activities: fifteen lookups,
         // not a join over every match.
+        let page = if total > CONTACT_COUNT_CAP {
+            // Names that start with the text first (a range of the name index), then the
+            // other matches by walking the name index in order; the walk starts only if the
+            // first part has fewer than fifteen (an Append under a LIMIT stops early).
+            format!(
+                "(SELECT c.id, 0 AS rank, lower(c.name) AS sort_name FROM contacts c
+                  WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2)
+                    AND lower(c.name) LIKE $5
+                  ORDER BY lower(c.name) USING ~<~, c.id LIMIT {CONTACT_FIND_LIMIT})
+                 UNION ALL
+                 (SELECT c.id, 1, lower(c.name) FROM contacts c
+                  WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2)
+                    AND ({CONTACT_FIND}) IS TRUE AND lower(c.name) NOT LIKE $5
+                  ORDER BY lower(c.name) USING ~<~, c.id LIMIT {CONTACT_FIND_LIMIT})
+                 LIMIT {CONTACT_FIND_LIMIT}"
+            )
+        } else {
+            format!(
+                "SELECT c.id, 0 AS rank, lower(c.name) AS sort_name FROM contacts c
+                 WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2) AND {CONTACT_FIND}
+                 ORDER BY (lower(c.name) || '') USING ~<~, c.id LIMIT {CONTACT_FIND_LIMIT}"
+            )
+        };
         let sql = format!(
-            "WITH page AS (
-                 SELECT c.id, lower(c.name) AS sort_name FROM contacts c
-                 WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2) AND {condition}
-                 ORDER BY {order} USING ~<~, c.id LIMIT {CONTACT_FIND_LIMIT})
+            "WITH page AS ({page})
              {CONTACT_SELECT} JOIN page ON page.id = c.id
              WHERE c.workspace_id = $1 AND $3::bigint IS NULL
-             ORDER BY page.sort_name USING ~<~, c.id"
+             ORDER BY page.rank, page.sort_name USING ~<~, c.id"
         );
         let rows = sqlx::query_as(&sql)
             .bind(ws)
