@@ -77,14 +77,16 @@ fn dm_workspace(custom_id: &str) -> Option<GuildId> {
 const MAX_RUNNING: usize = 12;
 /// Commands accepted at once, running and waiting. Past this the bot sheds: it answers at once,
 /// privately, that nothing was changed and to try again (`salesbot_commands_shed_total`, and
-/// a warning in the log), so memory stays bounded (a waiting command is a few kilobytes) and
-/// every interaction is answered within Discord's deadline.
-const MAX_ACCEPTED: usize = 2_000;
+/// a warning in the log), so memory stays bounded and every interaction is answered within
+/// Discord's deadline. A waiting command costs tens of kilobytes of resident memory (its
+/// interaction and the engine's future); at 2,000 the discord bench's overload peaked at
+/// 189 MiB, so the bound is 1,000 (about 2 s of work at the measured rate).
+const MAX_ACCEPTED: usize = 1_000;
 /// Interactions being turned away at once. Shedding costs a REST call each; when even those
 /// cannot keep up (Discord or the network slower than the flood), the rest get no answer at
 /// all (Discord then shows that the bot did not respond; `salesbot_commands_dropped_total`),
 /// which is the one way to keep memory bounded whatever arrives.
-const MAX_SHEDDING: usize = 2_000;
+const MAX_SHEDDING: usize = 1_000;
 /// REST calls answering interactions at once. Each holds a connection and its buffers; a
 /// flood past this waits in line as a small task instead of opening more.
 const MAX_RESPONDING: usize = 64;
