@@ -130,6 +130,21 @@ pub(super) const COMPANY_VISIBLE: &str = "($3::bigint IS NULL OR co.owner_id = $
         OR EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = co.workspace_id AND c.company_id = co.id AND c.owner_id = $3)
         OR EXISTS (SELECT 1 FROM deals d WHERE d.workspace_id = co.workspace_id AND d.company_id = co.id AND d.owner_id = $3))";
 
+/// Binds the parameters the contact statements here share: $1 workspace, $2 owner (`None`:
+/// everyone's), $3 a contact id, $4 the text typed, $5 it as a prefix pattern, $6 as an
+/// anywhere pattern ([`CONTACT_FIND`]).
+macro_rules! bind_contact_params {
+    ($query:expr, $ws:expr, $owner:expr, $id:expr, $text:expr) => {
+        $query
+            .bind($ws)
+            .bind($owner)
+            .bind($id)
+            .bind($text)
+            .bind(like_prefix($text))
+            .bind(format!("%{}", like_prefix($text)))
+    };
+}
+
 /// Escapes LIKE wildcards so a typed `%` or `_` matches itself.
 pub(crate) fn like_prefix(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 1);
@@ -291,15 +306,11 @@ impl Tx {
         let sql = format!(
             "{CONTACT_SELECT} WHERE c.workspace_id = $1 AND ($2::bigint IS NULL OR c.owner_id = $2) AND {filter}"
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(owner)
-            .bind(id)
-            .bind(text)
-            .bind(like_prefix(text))
-            .bind(format!("%{}", like_prefix(text)))
-            .fetch_all(self.conn())
-            .await?)
+        Ok(
+            bind_contact_params!(sqlx::query_as(&sql), ws, owner, id, text)
+                .fetch_all(self.conn())
+                .await?,
+        )
     }
 
     /// A contact by id, if visible (`owner` limits to one owner's contacts).
@@ -391,13 +402,7 @@ impl Tx {
              WHERE c.workspace_id = $1 AND $3::bigint IS NULL
              ORDER BY page.rank, page.sort_name USING ~<~, c.id"
         );
-        let rows = sqlx::query_as(&sql)
-            .bind(ws)
-            .bind(owner)
-            .bind(None::<i64>)
-            .bind(query)
-            .bind(like_prefix(query))
-            .bind(format!("%{}", like_prefix(query)))
+        let rows = bind_contact_params!(sqlx::query_as(&sql), ws, owner, None::<i64>, query)
             .fetch_all(self.conn())
             .await?;
         Ok((rows, total))
@@ -430,15 +435,10 @@ impl Tx {
                 .execute(self.conn())
                 .await?;
         }
-        let found: i64 = sqlx::query_scalar(&sql)
-            .bind(ws)
-            .bind(owner)
-            .bind(None::<i64>)
-            .bind(query)
-            .bind(like_prefix(query))
-            .bind(format!("%{}", like_prefix(query)))
-            .fetch_one(self.conn())
-            .await?;
+        let found: i64 =
+            bind_contact_params!(sqlx::query_scalar(&sql), ws, owner, None::<i64>, query)
+                .fetch_one(self.conn())
+                .await?;
         if steer {
             sqlx::query("SET LOCAL enable_seqscan = on")
                 .execute(self.conn())
