@@ -220,10 +220,7 @@ pub async fn export(engine: &Engine, query: &ExportQuery) -> anyhow::Result<i32>
         bom: query.bom,
         owner: None,
         // From the replica when there is one, once it has what the primary has now.
-        after: match store.has_replica() {
-            true => Some(store.wal_position().await?),
-            false => None,
-        },
+        after: store.read_after().await?,
     };
     let kinds: Vec<ExportKind> = match query.kind {
         ExportChoice::Deals => vec![ExportKind::Deals],

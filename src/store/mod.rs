@@ -232,6 +232,16 @@ impl Store {
         Ok(WalPosition(at))
     }
 
+    /// Where a read on the replica must have caught up to, to see everything committed so
+    /// far ([`Store::begin_read`]'s `after`); `None` without a replica, when there is nothing
+    /// to wait for.
+    pub async fn read_after(&self) -> StoreResult<Option<WalPosition>> {
+        match self.read {
+            Some(_) => Ok(Some(self.wal_position().await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Whether reads go to a replica, so callers only note the primary's position when it
     /// will be used.
     pub fn has_replica(&self) -> bool {

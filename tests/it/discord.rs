@@ -528,6 +528,37 @@ async fn a_replayed_interaction_is_answered_once_and_applied_once(pool: PgPool) 
     rig.stop().await;
 }
 
+/// Holds the deal counter in a transaction of its own, so a `/deal new` waits for it longer
+/// than Discord's patience; rolling the returned transaction back lets it go on.
+async fn hold_deal_counter(pool: &PgPool) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut blocker = pool.begin().await.expect("begin");
+    sqlx::query("SELECT * FROM deal_counters FOR UPDATE")
+        .execute(&mut *blocker)
+        .await
+        .expect("lock");
+    blocker
+}
+
+/// The edit that completes interaction `id`'s deferred answer, once it names `text`.
+async fn completed_with(rig: &Rig, id: u64, text: &str) -> Recorded {
+    let edit = rig
+        .fake
+        .wait_request(WAIT, |r| {
+            r.method == "PATCH"
+                && r.path == format!("/api/v10/webhooks/{APP_ID}/tok-{id}/messages/@original")
+        })
+        .await;
+    assert!(
+        edit.json["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(text),
+        "{}",
+        edit.json
+    );
+    edit
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn slow_work_is_deferred_then_completed(pool: PgPool) {
     let rig = Rig::start(pool.clone()).await;
@@ -535,11 +566,7 @@ async fn slow_work_is_deferred_then_completed(pool: PgPool) {
     rig.interact(command(30, &admin, "help", None, vec![]))
         .await; // creates the workspace
                 // Hold the deal counter, so the next /deal new waits for it longer than Discord's patience.
-    let mut blocker = pool.begin().await.expect("begin");
-    sqlx::query("SELECT * FROM deal_counters FOR UPDATE")
-        .execute(&mut *blocker)
-        .await
-        .expect("lock");
+    let blocker = hold_deal_counter(&pool).await;
     rig.fake
         .send_interaction(command(
             31,
@@ -559,21 +586,7 @@ async fn slow_work_is_deferred_then_completed(pool: PgPool) {
         deferred.json
     );
     blocker.rollback().await.expect("release");
-    let edit = rig
-        .fake
-        .wait_request(WAIT, |r| {
-            r.method == "PATCH"
-                && r.path == format!("/api/v10/webhooks/{APP_ID}/tok-31/messages/@original")
-        })
-        .await;
-    assert!(
-        edit.json["content"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("D-1"),
-        "{}",
-        edit.json
-    );
+    let edit = completed_with(&rig, 31, "D-1").await;
     assert!(edit.at > deferred.at);
     rig.stop().await;
 }
@@ -584,11 +597,7 @@ async fn a_slow_interaction_delivered_twice_is_deferred_once_and_completed(pool:
     let admin = Caller::admin(1001);
     rig.interact(command(40, &admin, "help", None, vec![]))
         .await; // creates the workspace
-    let mut blocker = pool.begin().await.expect("begin");
-    sqlx::query("SELECT * FROM deal_counters FOR UPDATE")
-        .execute(&mut *blocker)
-        .await
-        .expect("lock");
+    let blocker = hold_deal_counter(&pool).await;
     let slow = command(
         41,
         &admin,
@@ -608,21 +617,7 @@ async fn a_slow_interaction_delivered_twice_is_deferred_once_and_completed(pool:
     // Past the copy's own 1.5 s: it must not try to defer (or answer) the interaction too.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     blocker.rollback().await.expect("release");
-    let edit = rig
-        .fake
-        .wait_request(WAIT, |r| {
-            r.method == "PATCH"
-                && r.path == format!("/api/v10/webhooks/{APP_ID}/tok-41/messages/@original")
-        })
-        .await;
-    assert!(
-        edit.json["content"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("D-1"),
-        "{}",
-        edit.json
-    );
+    completed_with(&rig, 41, "D-1").await;
     // A later command is answered, so the copy had its chance to call back.
     rig.interact(command(42, &admin, "help", None, vec![]))
         .await;
@@ -959,11 +954,7 @@ async fn shutdown_lets_running_commands_finish(pool: PgPool) {
     rig.interact(command(80, &admin, "help", None, vec![]))
         .await;
     // A command that is still running when the shutdown begins.
-    let mut blocker = pool.begin().await.expect("begin");
-    sqlx::query("SELECT * FROM deal_counters FOR UPDATE")
-        .execute(&mut *blocker)
-        .await
-        .expect("lock");
+    let blocker = hold_deal_counter(&pool).await;
     rig.fake
         .send_interaction(command(
             81,

@@ -56,7 +56,7 @@ fn stopped(e: ExportError) -> EngineError {
 
 /// Runs `/export`: what the caller may see, every row, as attachments no larger than `limit`.
 pub(crate) async fn run(
-    mut tx: Tx,
+    tx: Tx,
     ctx: &Ctx,
     store: &Store,
     input: ExportInput,
@@ -65,12 +65,9 @@ pub(crate) async fn run(
     // A rep under `visibility own` gets their own records only (and the companies their
     // lookups would find); everyone else, the team's.
     let owner = ctx.owner_filter();
-    // The files read from the replica when there is one, once it has what the caller saw.
-    let after = match store.has_replica() {
-        true => Some(tx.wal_position().await?),
-        false => None,
-    };
     tx.commit().await?;
+    // The files read from the replica when there is one, once it has what the caller saw.
+    let after = store.read_after().await?;
     let mut files = Vec::new();
     let mut lines = Vec::new();
     let mut as_of = None;
