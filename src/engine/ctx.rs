@@ -8,7 +8,7 @@ use crate::domain::money::Currency;
 use crate::domain::role::{Role, Visibility};
 use crate::domain::stage::{Stage, StageKind};
 use crate::i18n::Msg;
-use crate::store::{AuditAction, Entity, MemberRow, StageRow, Tx, WorkspaceRow};
+use crate::store::{AuditAction, Entity, MemberRow, StageRow, Stamp, Tx, WorkspaceRow};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
@@ -227,6 +227,35 @@ impl Ctx {
             .await?;
         self.change = Some(change);
         Ok(())
+    }
+
+    /// The audit stamp for a store call that writes a row and its audit entry in one
+    /// statement; hand what it wrote back to [`Ctx::audited`].
+    pub fn stamp(&self, action: AuditAction) -> Stamp<'_> {
+        Stamp {
+            change: self.change,
+            actor: self.actor,
+            action,
+            at: self.now,
+            via: self.via.as_deref(),
+        }
+    }
+
+    /// Takes note of writes a store call audited itself under `change` (see [`Ctx::stamp`]),
+    /// as [`Ctx::audit`] does for its own.
+    pub fn audited(
+        &mut self,
+        change: i64,
+        action: AuditAction,
+        entries: &[(Entity, i64, Option<&Value>)],
+    ) {
+        for (entity, key, before) in entries {
+            super::events::remember(
+                &mut self.noted,
+                super::events::noted(action, *entity, *key, *before),
+            );
+        }
+        self.change = Some(change);
     }
 
     /// The request wrote something that is audited (every command's change is).

@@ -169,6 +169,7 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::Unavailable(_) => EngineError::Unavailable,
             StoreError::Contention(e) => EngineError::Contention(e.to_string()),
+            e @ StoreError::Stale(_) => EngineError::Contention(e.to_string()),
             StoreError::Duplicate(c) => {
                 EngineError::Unexpected(anyhow::anyhow!("unexpected duplicate on {c}"))
             }
@@ -401,7 +402,8 @@ impl Engine {
         progress: &(dyn Fn(Reply) + Send + Sync),
     ) -> EngineResult<Reply> {
         let mut tx = self.store.begin().await?;
-        let prelude = match tx.prelude(req.workspace_id, req.user_id).await? {
+        let (ws_id, user, interaction) = (req.workspace_id, req.user_id, req.interaction_id);
+        let prelude = match tx.prelude(ws_id, user, interaction).await? {
             Some(p) => p,
             None if req.role.outsider() => {
                 return Err(EngineError::NotFound(
@@ -410,7 +412,7 @@ impl Engine {
             }
             None => {
                 tx.ensure_workspace(req.workspace_id).await?;
-                tx.prelude(req.workspace_id, req.user_id)
+                tx.prelude(ws_id, user, interaction)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("workspace vanished after creation"))?
             }
@@ -420,15 +422,14 @@ impl Engine {
             stages,
             member: known_member,
             webhook_events,
+            repeated,
         } = prelude;
         *locale = req
             .locale
             .or_else(|| Locale::from_tag(&ws.locale))
             .unwrap_or_default();
-        if let Some(id) = req.interaction_id {
-            if !tx.mark_interaction(req.workspace_id, id).await? {
-                return Err(EngineError::Duplicate);
-            }
+        if repeated {
+            return Err(EngineError::Duplicate);
         }
         if req.in_dm && known_member.is_none() {
             return Err(EngineError::NotFound(Msg::new("error.not_a_member")));

@@ -138,6 +138,34 @@ impl Entity {
     }
 }
 
+/// Who, what, when and under which change id a command's next audited write is recorded:
+/// what [`Tx::audit`] takes, for the statements that write a row and its audit entry at once
+/// (a deal move, a logged interaction: the hot paths, one round trip each).
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp<'a> {
+    /// The command's change id so far; `None` starts a new one.
+    pub change: Option<i64>,
+    /// Who made the change.
+    pub actor: i64,
+    /// The command.
+    pub action: AuditAction,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What it came through when not chat (an API token's name).
+    pub via: Option<&'a str>,
+}
+
+/// The column list of an `audit_log` insert, for the statements that audit their own write.
+pub(super) const AUDIT_INSERT: &str =
+    "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, before, after, created_at, via)";
+
+impl Entity {
+    /// The table's name as the audit log records it.
+    pub(super) fn table(self) -> &'static str {
+        self.sql().name
+    }
+}
+
 /// One audited row change of a past command.
 #[derive(Clone, Debug)]
 pub struct AuditEntry {

@@ -1,9 +1,11 @@
 //! Deals, their stage history and the activity log.
 
+use super::audit::{Entity, Stamp, AUDIT_INSERT};
 use super::crm::like_prefix;
-use super::{StoreResult, Tx};
+use super::{StoreError, StoreResult, Tx};
 use crate::domain::stage::StageKind;
 use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
 
 /// A deal as shown to people, with names joined in.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -74,6 +76,59 @@ pub struct NewDeal {
     pub stage_position: i32,
     /// Expected close.
     pub expected_close: Option<NaiveDate>,
+}
+
+/// One stage move, as [`Tx::move_deal`] writes it.
+#[derive(Clone, Debug)]
+pub struct StageMove<'a> {
+    /// The deal.
+    pub deal: i64,
+    /// The stage the command saw the deal in: the move applies only if it is still there.
+    pub from_stage: i64,
+    /// The stage it goes to.
+    pub to_stage: i64,
+    /// The kind of that stage.
+    pub status: StageKind,
+    /// The furthest stage position reached, with this move.
+    pub furthest_position: i32,
+    /// When it was won or lost; `None` when it is open again.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Why it was lost.
+    pub lost_reason: Option<&'a str>,
+    /// The note on the stage change.
+    pub note: Option<&'a str>,
+}
+
+/// What a move wrote.
+#[derive(Clone, Debug)]
+pub struct Moved {
+    /// The command's audit change id.
+    pub change: i64,
+    /// The stage-history row.
+    pub stage_change: i64,
+    /// The deal's image before the move, as the audit log holds it.
+    pub before: Value,
+    /// The deal's last activity after the move.
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// An interaction to log.
+#[derive(Clone, Debug)]
+pub struct NewActivity<'a> {
+    /// With whom.
+    pub contact_id: i64,
+    /// About which deal, if any.
+    pub deal_id: Option<i64>,
+    /// Who had it.
+    pub member_id: i64,
+    /// call, meeting, email, ...
+    pub kind: &'a str,
+    /// What was said.
+    pub summary: &'a str,
+    /// 1-5, when rated.
+    pub satisfaction: Option<i16>,
+    /// When it happened.
+    pub happened_at: DateTime<Utc>,
 }
 
 /// Filters for listing deals.
@@ -249,7 +304,80 @@ impl Tx {
             .await?)
     }
 
-    /// Moves a deal to a stage, keeping status, close time and furthest stage consistent.
+    /// Moves a deal to a stage and records the change in its history and the audit log, in
+    /// one statement: the deal move is the most frequent write there is. The deal is locked
+    /// and its before-image taken in the same statement, so the audit entry is exactly what
+    /// the move replaced. [`StoreError::Stale`] when the deal is no longer in the stage the
+    /// command saw (someone moved it meanwhile): nothing is written, and running the command
+    /// again reads it afresh.
+    pub async fn move_deal(
+        &mut self,
+        ws: i64,
+        m: &StageMove<'_>,
+        stamp: Stamp<'_>,
+    ) -> StoreResult<Moved> {
+        // Data-modifying CTEs all see the statement's snapshot, so `old` is the row before
+        // the update; FOR UPDATE makes it the latest committed version, which the UPDATE
+        // then changes. The audit rows go in with one INSERT, the deal first, so undo (which
+        // walks a change backwards) takes the history row out before it restores the deal.
+        let sql = format!(
+            "WITH old AS (
+                 SELECT to_jsonb(d) AS image FROM deals d
+                 WHERE d.workspace_id = $1 AND d.id = $2 AND d.stage_id = $3 FOR UPDATE
+             ), moved AS (
+                 UPDATE deals d SET stage_id = $4, status = $5, furthest_position = $6, closed_at = $7,
+                        lost_reason = $8, updated_at = $9, last_activity_at = GREATEST(d.last_activity_at, $9)
+                 FROM old
+                 WHERE d.workspace_id = $1 AND d.id = $2 AND d.stage_id = $3
+                 RETURNING d.*
+             ), change AS (
+                 INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at, note)
+                 SELECT $1, $2, $3, $4, $10, $9, $11 FROM moved
+                 RETURNING *
+             ), stamp AS (
+                 SELECT COALESCE($12, nextval('audit_change_ids')) AS change_id
+             ), audited AS (
+                 {AUDIT_INSERT}
+                 SELECT $1, stamp.change_id, $10, $13, $14, to_jsonb(moved.id), old.image, to_jsonb(moved), $9, $15
+                 FROM stamp, old, moved
+                 UNION ALL
+                 SELECT $1, stamp.change_id, $10, $13, $16, to_jsonb(change.id), NULL, to_jsonb(change), $9, $15
+                 FROM stamp, change
+             )
+             SELECT stamp.change_id, change.id, old.image, moved.last_activity_at
+             FROM stamp, change, old, moved"
+        );
+        let row: Option<(i64, i64, Value, DateTime<Utc>)> = sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(m.deal)
+            .bind(m.from_stage)
+            .bind(m.to_stage)
+            .bind(m.status)
+            .bind(m.furthest_position)
+            .bind(m.closed_at)
+            .bind(m.lost_reason)
+            .bind(stamp.at)
+            .bind(stamp.actor)
+            .bind(m.note)
+            .bind(stamp.change)
+            .bind(stamp.action)
+            .bind(Entity::Deal.table())
+            .bind(stamp.via)
+            .bind(Entity::StageChange.table())
+            .fetch_optional(self.conn())
+            .await?;
+        let (change, stage_change, before, last_activity_at) =
+            row.ok_or(StoreError::Stale("the deal's stage"))?;
+        Ok(Moved {
+            change,
+            stage_change,
+            before,
+            last_activity_at,
+        })
+    }
+
+    /// Moves a deal to a stage, keeping status, close time and furthest stage consistent; the
+    /// importer's move (its undo is the import's, not the audit log's).
     #[allow(clippy::too_many_arguments)]
     pub async fn set_deal_stage(
         &mut self,
@@ -335,44 +463,58 @@ impl Tx {
         .await?)
     }
 
-    /// Logs an interaction; bumps the deal's last activity when one is named.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_activity(
+    /// Logs an interaction with its audit entry, in one statement; returns the activity id
+    /// and the command's audit change id. The deal it names, if any, is not touched here:
+    /// see [`Tx::touch_deal`].
+    pub async fn log_activity(
         &mut self,
         ws: i64,
-        contact: i64,
-        deal: Option<i64>,
-        member: i64,
-        kind: &str,
-        summary: &str,
-        satisfaction: Option<i16>,
-        happened_at: DateTime<Utc>,
-    ) -> StoreResult<i64> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO activities (workspace_id, contact_id, deal_id, member_id, kind, summary, satisfaction, happened_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        a: &NewActivity<'_>,
+        stamp: Stamp<'_>,
+    ) -> StoreResult<(i64, i64)> {
+        let sql = format!(
+            "WITH act AS (
+                 INSERT INTO activities (workspace_id, contact_id, deal_id, member_id, kind, summary, satisfaction, happened_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *
+             ), stamp AS (
+                 SELECT COALESCE($9, nextval('audit_change_ids')) AS change_id
+             ), audited AS (
+                 {AUDIT_INSERT}
+                 SELECT $1, stamp.change_id, $10, $11, $12, to_jsonb(act.id), NULL, to_jsonb(act), $13, $14
+                 FROM stamp, act
+             )
+             SELECT act.id, stamp.change_id FROM act, stamp"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(a.contact_id)
+            .bind(a.deal_id)
+            .bind(a.member_id)
+            .bind(a.kind)
+            .bind(a.summary)
+            .bind(a.satisfaction)
+            .bind(a.happened_at)
+            .bind(stamp.change)
+            .bind(stamp.actor)
+            .bind(stamp.action)
+            .bind(Entity::Activity.table())
+            .bind(stamp.at)
+            .bind(stamp.via)
+            .fetch_one(self.conn())
+            .await?)
+    }
+
+    /// Brings a deal's last activity up to `at` (an interaction about it was logged).
+    pub async fn touch_deal(&mut self, ws: i64, deal: i64, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE deals SET last_activity_at = GREATEST(last_activity_at, $3) WHERE workspace_id = $1 AND id = $2",
         )
         .bind(ws)
-        .bind(contact)
         .bind(deal)
-        .bind(member)
-        .bind(kind)
-        .bind(summary)
-        .bind(satisfaction)
-        .bind(happened_at)
-        .fetch_one(self.conn())
+        .bind(at)
+        .execute(self.conn())
         .await?;
-        if let Some(deal) = deal {
-            sqlx::query(
-                "UPDATE deals SET last_activity_at = GREATEST(last_activity_at, $3) WHERE workspace_id = $1 AND id = $2",
-            )
-            .bind(ws)
-            .bind(deal)
-            .bind(happened_at)
-            .execute(self.conn())
-            .await?;
-        }
-        Ok(id)
+        Ok(())
     }
 
     /// The latest interactions with a contact: (when, kind, summary, satisfaction).

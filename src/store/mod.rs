@@ -27,13 +27,13 @@ pub use api::{
     ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, Idempotency, ListFilter,
     TokenRow, IDEMPOTENCY_HOURS,
 };
-pub use audit::{AuditEntry, Entity, UndoOutcome};
+pub use audit::{AuditEntry, Entity, Stamp, UndoOutcome};
 #[cfg(feature = "demo")]
 pub use bulk::BulkShape;
 pub use crm::{
     CompanyRow, ContactRow, NewCompany, NewContact, CONTACT_COUNT_CAP, CONTACT_FIND_LIMIT,
 };
-pub use deals::{DealFilter, DealRow, NewDeal};
+pub use deals::{DealFilter, DealRow, Moved, NewActivity, NewDeal, StageMove};
 pub use export::{ExportActivityRow, ExportCompanyRow, ExportContactRow, ExportDealRow};
 pub use import::{
     ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, ImportEntity,
@@ -75,6 +75,11 @@ pub enum StoreError {
     /// the whole transaction again is safe and will almost always succeed.
     #[error("transaction conflicted with another; retry")]
     Contention(#[source] sqlx::Error),
+    /// A row changed between the command reading it and writing it (another command moved the
+    /// same deal first); nothing was written, and running the whole transaction again reads
+    /// the row afresh. Carries what changed.
+    #[error("{0} changed since it was read; retry")]
+    Stale(&'static str),
     /// The database cannot be reached right now; the caller may retry later.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
@@ -385,24 +390,6 @@ impl Tx {
             .execute(self.conn())
             .await?;
         self.release_mark().await
-    }
-
-    /// Records an interaction id; false when it was seen before, so a replayed gateway event
-    /// is answered once and applied once.
-    pub async fn mark_interaction(
-        &mut self,
-        workspace: i64,
-        interaction: i64,
-    ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO processed_interactions (workspace_id, interaction_id) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(workspace)
-        .bind(interaction)
-        .execute(self.conn())
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 }
 

@@ -84,6 +84,8 @@ pub struct Prelude {
     /// The event types some live webhook endpoint of the workspace listens to, so that a
     /// write no endpoint wants costs no query at commit.
     pub webhook_events: Vec<String>,
+    /// The interaction id was processed before: the request is a repeated delivery.
+    pub repeated: bool,
 }
 
 impl Tx {
@@ -100,10 +102,25 @@ impl Tx {
 
     /// Everything a command starts from, in one round trip: the workspace's settings, its
     /// stages in order, the caller's member row if there is one, and the webhook event types
-    /// wanted. `None` when the workspace does not exist yet.
-    pub async fn prelude(&mut self, ws: i64, user: i64) -> StoreResult<Option<Prelude>> {
+    /// wanted; and Discord's interaction id marked as processed, so that a repeated delivery
+    /// is not applied twice (`Prelude::repeated`). `None` when the workspace does not exist
+    /// yet (then nothing is marked: the caller creates it and asks again).
+    pub async fn prelude(
+        &mut self,
+        ws: i64,
+        user: i64,
+        interaction: Option<i64>,
+    ) -> StoreResult<Option<Prelude>> {
+        // The marker rides in the same statement: one round trip less for every command. A
+        // repeated id conflicts, so `marked` is empty and the command is a duplicate.
         let sql = format!(
-            "SELECT {WORKSPACE_COLUMNS},
+            "WITH marked AS (
+                 INSERT INTO processed_interactions (workspace_id, interaction_id)
+                 SELECT $1, $3 WHERE $3::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM workspaces WHERE id = $1)
+                 ON CONFLICT DO NOTHING RETURNING 1
+             )
+             SELECT {WORKSPACE_COLUMNS},
+                    $3::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM marked) AS repeated,
                     (SELECT COALESCE(jsonb_agg(jsonb_build_array(s.id, s.name, s.position, s.probability, s.kind)
                                                ORDER BY s.position, s.id), '[]'::jsonb)
                      FROM stages s WHERE s.workspace_id = workspaces.id) AS stage_list,
@@ -117,6 +134,7 @@ impl Tx {
         let Some(row) = sqlx::query(&sql)
             .bind(ws)
             .bind(user)
+            .bind(interaction)
             .fetch_optional(self.conn())
             .await?
         else {
@@ -127,6 +145,7 @@ impl Tx {
         let stage_list: serde_json::Value = row.try_get("stage_list")?;
         let member: Option<serde_json::Value> = row.try_get("member")?;
         let webhook_events: Vec<String> = row.try_get("webhook_events")?;
+        let repeated: bool = row.try_get("repeated")?;
         let bad = || anyhow::anyhow!("unexpected shape in the command prelude");
         let mut stages = Vec::new();
         for s in stage_list.as_array().ok_or_else(bad)? {
@@ -154,6 +173,7 @@ impl Tx {
             stages,
             member,
             webhook_events,
+            repeated,
         }))
     }
 

@@ -203,3 +203,98 @@ async fn a_replayed_interaction_is_applied_once(pool: PgPool) {
         .expect("count");
     assert_eq!(deals, 1);
 }
+
+/// A move decided on a deal someone else moves meanwhile is not recorded from the stage the
+/// command first saw: the move waits for the other one, finds the deal elsewhere, and runs
+/// again from where the deal really is, so the history and the audit trail chain up.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_move_that_races_another_starts_from_where_the_deal_really_is(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:Race amount:1000").await;
+    let stage = |name: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM stages WHERE workspace_id = 1 AND name = $1",
+            )
+            .bind(name)
+            .fetch_one(&pool)
+            .await
+            .expect("stage")
+        }
+    };
+    let (lead, qualified, proposal) = (
+        stage("Lead").await,
+        stage("Qualified").await,
+        stage("Proposal").await,
+    );
+
+    // Another writer holds the deal and moves it to Proposal, not yet committed.
+    let mut other = pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM deals WHERE workspace_id = 1 AND number = 1 FOR UPDATE")
+        .execute(&mut *other)
+        .await
+        .expect("lock");
+    sqlx::query("UPDATE deals SET stage_id = $1, furthest_position = 3 WHERE workspace_id = 1 AND number = 1")
+        .bind(proposal)
+        .execute(&mut *other)
+        .await
+        .expect("move");
+    sqlx::query(
+        "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
+         SELECT 1, id, $1, $2, 1, $3 FROM deals WHERE workspace_id = 1 AND number = 1",
+    )
+    .bind(lead)
+    .bind(proposal)
+    .bind(chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z").expect("time"))
+    .execute(&mut *other)
+    .await
+    .expect("history");
+
+    // The command reads the deal in Lead, then waits on the row.
+    let racing = tokio::spawn(async move {
+        let reply = h.ok("/deal move deal:D-1 stage:Qualified").await;
+        (h, reply)
+    });
+    let waiting = "SELECT count(*) FROM pg_stat_activity
+                   WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE deals d SET stage_id%'";
+    for _ in 0..500 {
+        let n: i64 = sqlx::query_scalar(waiting)
+            .fetch_one(&pool)
+            .await
+            .expect("waiting");
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    other.commit().await.expect("commit");
+    let (h, reply) = racing.await.expect("command");
+
+    assert!(
+        text(&reply).contains("Proposal → Qualified"),
+        "the reply names the stage the deal really left: {reply}"
+    );
+    let latest: (i64, i64) = sqlx::query_as(
+        "SELECT from_stage_id, to_stage_id FROM stage_changes WHERE workspace_id = 1 ORDER BY changed_at DESC, id DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("latest change");
+    assert_eq!(
+        latest,
+        (proposal, qualified),
+        "history: Proposal → Qualified"
+    );
+    let before: i64 = sqlx::query_scalar(
+        "SELECT (before->>'stage_id')::bigint FROM audit_log WHERE workspace_id = 1 AND entity = 'deals' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
+    assert_eq!(
+        before, proposal,
+        "the audit's before-image is the row the move replaced"
+    );
+    h.assert_totals_match_deals().await;
+}

@@ -14,7 +14,9 @@ use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{AuditAction, ContactRow, Entity, NewContact, NewTask, Tx, CONTACT_COUNT_CAP};
+use crate::store::{
+    AuditAction, ContactRow, Entity, NewActivity, NewContact, NewTask, Tx, CONTACT_COUNT_CAP,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Input of `/contact add`.
@@ -220,22 +222,23 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
         Some(d) => ctx.before(tx, Entity::Deal, d.id).await?,
         None => None,
     };
-    let id = tx
-        .insert_activity(
-            ctx.ws_id(),
-            contact.id,
-            deal.as_ref().map(|d| d.id),
-            ctx.actor,
-            &c.kind,
-            &c.summary,
-            c.satisfaction,
-            happened,
-        )
+    let activity = NewActivity {
+        contact_id: contact.id,
+        deal_id: deal.as_ref().map(|d| d.id),
+        member_id: ctx.actor,
+        kind: &c.kind,
+        summary: &c.summary,
+        satisfaction: c.satisfaction,
+        happened_at: happened,
+    };
+    let action = AuditAction::ContactLog;
+    let (id, change) = tx
+        .log_activity(ctx.ws_id(), &activity, ctx.stamp(action))
         .await?;
-    ctx.audit(tx, AuditAction::ContactLog, Entity::Activity, id, None)
-        .await?;
+    ctx.audited(change, action, &[(Entity::Activity, id, None)]);
     if let Some(d) = &deal {
-        ctx.audit(tx, AuditAction::ContactLog, Entity::Deal, d.id, deal_before)
+        tx.touch_deal(ctx.ws_id(), d.id, happened).await?;
+        ctx.audit(tx, action, Entity::Deal, d.id, deal_before)
             .await?;
     }
     let kind = ctx.t(&format!("activity_a.{}", c.kind));

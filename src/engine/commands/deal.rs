@@ -12,7 +12,7 @@ use crate::engine::manifest::Args;
 use crate::engine::reply::{Embed, Modal, ModalField};
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{AuditAction, DealFilter, DealRow, Entity, NewDeal, Tx};
+use crate::store::{AuditAction, DealFilter, DealRow, Entity, NewDeal, StageMove, Tx};
 use chrono::{Duration, NaiveDate};
 
 /// Input of `/deal new`.
@@ -310,43 +310,42 @@ async fn change_stage(
     action: AuditAction,
 ) -> EngineResult<DealRow> {
     ctx.require_owner(d.owner_id, lookup::deal_label(d))?;
-    let before = ctx.before(tx, Entity::Deal, d.id).await?;
-    let status = to.kind;
     let closed_at = (to.kind != StageKind::Open).then_some(ctx.now);
     let furthest = if to.kind == StageKind::Lost {
         d.furthest_position
     } else {
         d.furthest_position.max(to.position)
     };
-    tx.set_deal_stage(
-        ctx.ws_id(),
-        d.id,
-        to.id,
-        status,
-        furthest,
+    let m = StageMove {
+        deal: d.id,
+        from_stage: d.stage_id,
+        to_stage: to.id,
+        status: to.kind,
+        furthest_position: furthest,
         closed_at,
-        reason,
-        ctx.now,
-    )
-    .await?;
-    let change = tx
-        .insert_stage_change(
-            ctx.ws_id(),
-            d.id,
-            Some(d.stage_id),
-            to.id,
-            ctx.actor,
-            ctx.now,
-            note,
-        )
-        .await?;
-    ctx.audit(tx, action, Entity::Deal, d.id, before).await?;
-    ctx.audit(tx, action, Entity::StageChange, change, None)
-        .await?;
-    Ok(tx
-        .deal(ctx.ws_id(), d.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("deal vanished"))?)
+        lost_reason: reason,
+        note,
+    };
+    let moved = tx.move_deal(ctx.ws_id(), &m, ctx.stamp(action)).await?;
+    ctx.audited(
+        moved.change,
+        action,
+        &[
+            (Entity::Deal, d.id, Some(&moved.before)),
+            (Entity::StageChange, moved.stage_change, None),
+        ],
+    );
+    // The row the command holds, as the move left it: the names joined in do not change.
+    Ok(DealRow {
+        stage_id: to.id,
+        stage_name: to.name.clone(),
+        status: to.kind,
+        furthest_position: furthest,
+        closed_at,
+        lost_reason: reason.map(str::to_string),
+        last_activity_at: moved.last_activity_at,
+        ..d.clone()
+    })
 }
 
 pub(crate) async fn move_to(
@@ -443,10 +442,10 @@ pub(crate) async fn won(
         ctx.audit(tx, AuditAction::DealWon, Entity::Deal, d.id, before)
             .await?;
     }
-    let d = tx
-        .deal(ctx.ws_id(), d.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("deal vanished"))?;
+    let d = DealRow {
+        amount_minor: amount.map_or(d.amount_minor, |a| a.minor()),
+        ..d
+    };
     let row = change_stage(
         tx,
         ctx,
