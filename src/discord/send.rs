@@ -133,12 +133,15 @@ pub fn nonce(workspace: i64, dedupe_key: &str) -> String {
     digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Requests per second the sender allows itself: under Discord's global 50 per bot, leaving
-/// room for the interaction edits and follow-ups the gateway handler sends meanwhile.
+/// Requests per second the bot's senders allow themselves, all processes together: under
+/// Discord's global 50 per bot, leaving room for the interaction edits and follow-ups the
+/// gateway handlers send meanwhile.
 pub const GLOBAL_PER_SECOND: u32 = 45;
-/// Requests it may send at once after a quiet spell. Small, so that no second holds more than
-/// `GLOBAL_BURST + GLOBAL_PER_SECOND` requests (GCRA's bound), which stays within 50.
-const GLOBAL_BURST: u32 = 5;
+/// Requests it may send at once after a quiet spell. No second holds more than
+/// `GLOBAL_BURST + GLOBAL_PER_SECOND` slots (GCRA's bound): 46, which leaves room under 50 for
+/// the jitter between reserving a slot and the request reaching Discord (on a loaded host
+/// wake-ups come late, and late ones bunch up; with a burst of 5 two processes met 429s).
+const GLOBAL_BURST: u32 = 1;
 
 /// Sends messages through Discord's REST API.
 #[derive(Clone)]
@@ -147,8 +150,8 @@ pub struct Sender {
     base: String,
     token: String,
     store: Store,
-    /// Paces every request under Discord's global limit, so a digest for thousands of
-    /// workspaces goes out at the highest rate Discord allows instead of in 429 storms.
+    /// This process's own pace, for when the shared one (`send_pace` in the database) cannot
+    /// be reached.
     pace: std::sync::Arc<governor::DefaultDirectRateLimiter>,
 }
 
@@ -179,8 +182,24 @@ impl Sender {
         })
     }
 
+    /// Waits for this request's turn under Discord's global limit, which is per bot: every
+    /// process reserves its slot in the one pace they share, so a digest for thousands of
+    /// workspaces goes out at the highest rate Discord allows, from however many processes,
+    /// instead of in 429 storms.
+    async fn pace(&self) {
+        let interval = std::time::Duration::from_secs(1) / GLOBAL_PER_SECOND;
+        match self.store.reserve_send_slot(interval, GLOBAL_BURST).await {
+            Ok(wait) => tokio::time::sleep(wait).await,
+            Err(e) => {
+                // Sending is what matters: past the database, pace as one process would.
+                tracing::warn!(error = %e, "shared send pace unavailable; pacing this process alone");
+                self.pace.until_ready().await;
+            }
+        }
+    }
+
     async fn post_json(&self, path: &str, body: &Value) -> Result<Value, SendError> {
-        self.pace.until_ready().await;
+        self.pace().await;
         let response = self
             .client
             .post(format!("{}/api/v10{path}", self.base))
@@ -223,7 +242,7 @@ impl Sender {
                 .map_err(|e| SendError::Failed(format!("attachment {}: {e}", a.filename)))?;
             form = form.part(format!("files[{i}]"), part);
         }
-        self.pace.until_ready().await;
+        self.pace().await;
         let response = self
             .client
             .post(format!("{}/api/v10{path}", self.base))

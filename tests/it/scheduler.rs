@@ -2069,3 +2069,49 @@ async fn a_burst_of_messages_stays_under_discords_global_limit(pool: PgPool) {
         "the fake answers a burst past 50/s with 429s"
     );
 }
+
+/// Discord's global limit is per bot, not per process: two processes' senders (each with its
+/// own in-process pace, as two `salesbot run` would have) delivering at once share one pace
+/// through the database, and the enforcing fake answers no 429. Each alone would send 45 a
+/// second, 90 together.
+#[sqlx::test(migrations = "./migrations")]
+async fn two_processes_sending_at_once_share_discords_global_limit(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    fake.enforce_global_limit(50);
+    // Two stores over their own pools, as two processes have.
+    let url = crate::support::database_url(&pool).await;
+    let (one, two) = (
+        Store::connect(&url).await.expect("first process"),
+        Store::connect(&url).await.expect("second process"),
+    );
+    let (first, second) = (sender(&fake, &one), sender(&fake, &two));
+    let messages: Vec<Outgoing> = (0..160)
+        .map(|i| Outgoing {
+            workspace_id: 1,
+            target: Target::Channel(555 + i % 4),
+            reply: Reply::text(format!("digest {i}")),
+            dedupe_key: format!("shared:{i}"),
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let results = futures_util::future::join_all(messages.iter().enumerate().map(|(i, m)| {
+        let s = if i % 2 == 0 { &first } else { &second };
+        s.deliver(m)
+    }))
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(fake.global_429s(), 0, "no 429 from the two together");
+    let posts = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+        .count();
+    assert_eq!(posts, 160);
+    // 160 at 45 a second: at least 3.5 s, which two unshared paces of 45 each would have
+    // halved.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(3_400),
+        "{:?}",
+        started.elapsed()
+    );
+}
