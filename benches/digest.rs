@@ -3,7 +3,8 @@
 //! (figures, leaderboard, funnel, forecast, at-risk deals and the funnel chart) and delivering
 //! them through the fake Discord.
 //!
-//! `cargo bench --bench digest` (run `cargo bench --bench engine` first to generate the data).
+//! `cargo bench --bench digest` (run `cargo bench --bench engine` first to generate the data;
+//! `BENCH_DIGEST_WEEKS=10` for 10,000 digests).
 
 mod common;
 #[allow(dead_code)]
@@ -41,11 +42,21 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
 
+    // BENCH_DIGEST_WEEKS=10 composes each workspace's digest for ten consecutive weeks (the
+    // latest last): 10,000 digests of 900-deal workspaces, the work of one week's digest for
+    // 10,000 workspaces.
+    let weeks: i64 = std::env::var("BENCH_DIGEST_WEEKS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let start = Instant::now();
-    let enqueued = jobs::digests(&store, now).await?;
+    let mut enqueued = 0;
+    for back in (0..weeks).rev() {
+        enqueued += jobs::digests(&store, now - chrono::Duration::weeks(back)).await?;
+    }
     let enqueue_secs = start.elapsed().as_secs_f64();
     println!(
-        "enqueued {enqueued} digests in {enqueue_secs:.1} s ({:.1} ms each)",
+        "enqueued {enqueued} digests ({weeks} week(s) of every workspace) in {enqueue_secs:.1} s ({:.1} ms each)",
         enqueue_secs * 1000.0 / enqueued.max(1) as f64
     );
 

