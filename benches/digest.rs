@@ -61,6 +61,8 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let fake = fake_discord::FakeDiscord::start().await;
+    // Discord's global limit, enforced with 429s as Discord does.
+    fake.enforce_global_limit(50);
     let config = DiscordConfig {
         api_base: Some(fake.api_base()),
         ..DiscordConfig::new("BENCH.TOKEN")
@@ -80,6 +82,10 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
         .count();
-    println!("delivered {delivered} digests ({posts} posts with a PNG each, {pending} pending) through the fake Discord in {deliver_secs:.1} s");
+    println!(
+        "delivered {delivered} digests ({posts} posts with a PNG each, {pending} pending) through the fake Discord in {deliver_secs:.1} s ({:.1}/s; global 429s: {})",
+        delivered as f64 / deliver_secs,
+        fake.global_429s()
+    );
     Ok(())
 }
