@@ -111,8 +111,13 @@ async fn generate(url: &str) -> anyhow::Result<()> {
         tx.execute(sql.as_str()).await?;
     }
     tx.commit().await?;
-    c.execute("ANALYZE contacts; ANALYZE companies; ANALYZE deals")
-        .await?;
+    // Autovacuum vacuums a table after this many inserts (and sets the visibility map that
+    // index-only and bitmap scans lean on); on a server without it, do what it would have.
+    // Without it the first run measured p95 233 ms for what is 18 ms once vacuumed.
+    for table in ["contacts", "companies", "deals"] {
+        c.execute(format!("VACUUM ANALYZE {table}").as_str())
+            .await?;
+    }
     println!("generated in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
