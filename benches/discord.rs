@@ -501,30 +501,25 @@ async fn load(
     // A private answer (not a private deferral: commands with files defer privately).
     let private = |j: &serde_json::Value| j["type"] == 4 && j["data"]["flags"] == 64;
     let shed_text = "more requests waiting than it takes on";
-    let shed = callbacks
-        .values()
-        .filter(|(_, j)| {
-            private(j)
-                && j["data"]["content"]
-                    .as_str()
-                    .is_some_and(|c| c.contains(shed_text))
-        })
-        .count();
-    let refused = callbacks
-        .values()
-        .filter(|(_, j)| {
-            private(j)
-                && j["data"]["content"]
-                    .as_str()
-                    .is_some_and(|c| c.contains("is already in"))
-        })
-        .count();
+    let refused_text = "is already in";
+    let private_saying = |text: &str| {
+        callbacks
+            .values()
+            .filter(|(_, j)| {
+                private(j)
+                    && j["data"]["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains(text))
+            })
+            .count()
+    };
+    let (shed, refused) = (private_saying(shed_text), private_saying(refused_text));
     let failed = callbacks.values().filter(|(_, j)| private(j)).count() - shed - refused;
     // What the failures said, so a run that fails some says why.
     let mut reasons: HashMap<String, usize> = HashMap::new();
     for (_, j) in callbacks.values() {
         let text = j["data"]["content"].as_str().unwrap_or_default();
-        if private(j) && !text.contains(shed_text) && !text.contains("is already in") {
+        if private(j) && !text.contains(shed_text) && !text.contains(refused_text) {
             *reasons.entry(text.chars().take(80).collect()).or_default() += 1;
         }
     }

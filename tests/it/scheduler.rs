@@ -2046,11 +2046,7 @@ async fn a_burst_of_messages_stays_under_discords_global_limit(pool: PgPool) {
     let results = futures_util::future::join_all(messages.iter().map(|m| sender.deliver(m))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(fake.global_429s(), 0, "no 429 storm");
-    let posts = fake
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
-        .count();
+    let posts = messages_posted(&fake);
     assert_eq!(posts, 90);
     // The fake does enforce it: the same burst unpaced meets 429s.
     let client = reqwest::Client::new();
@@ -2101,11 +2097,7 @@ async fn two_processes_sending_at_once_share_discords_global_limit(pool: PgPool)
     .await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(fake.global_429s(), 0, "no 429 from the two together");
-    let posts = fake
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
-        .count();
+    let posts = messages_posted(&fake);
     assert_eq!(posts, 160);
     // 160 at 45 a second: at least 3.5 s, which two unshared paces of 45 each would have
     // halved.
@@ -2114,4 +2106,12 @@ async fn two_processes_sending_at_once_share_discords_global_limit(pool: PgPool)
         "{:?}",
         started.elapsed()
     );
+}
+
+/// Channel posts and DMs the fake Discord received.
+fn messages_posted(fake: &FakeDiscord) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+        .count()
 }
