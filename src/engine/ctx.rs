@@ -208,29 +208,17 @@ impl Ctx {
         key: i64,
         before: Option<Value>,
     ) -> EngineResult<()> {
-        super::events::remember(
-            &mut self.noted,
-            super::events::noted(action, entity, key, before.as_ref()),
-        );
+        self.note(action, entity, key, before.as_ref());
         let change = tx
-            .audit(
-                self.ws_id(),
-                self.change,
-                self.actor,
-                action,
-                entity,
-                key,
-                before,
-                self.now,
-                self.via.as_deref(),
-            )
+            .audit(self.ws_id(), self.stamp(action), entity, key, before)
             .await?;
         self.change = Some(change);
         Ok(())
     }
 
-    /// The audit stamp for a store call that writes a row and its audit entry in one
-    /// statement; hand what it wrote back to [`Ctx::audited`].
+    /// The audit stamp of the command's next write: what [`Ctx::audit`] records it under, and
+    /// what a store call that writes a row and its audit entry in one statement takes (hand
+    /// what it wrote back to [`Ctx::audited`]).
     pub fn stamp(&self, action: AuditAction) -> Stamp<'_> {
         Stamp {
             change: self.change,
@@ -250,12 +238,17 @@ impl Ctx {
         entries: &[(Entity, i64, Option<&Value>)],
     ) {
         for (entity, key, before) in entries {
-            super::events::remember(
-                &mut self.noted,
-                super::events::noted(action, *entity, *key, *before),
-            );
+            self.note(action, *entity, *key, *before);
         }
         self.change = Some(change);
+    }
+
+    /// Notes an audited write for webhooks.
+    fn note(&mut self, action: AuditAction, entity: Entity, key: i64, before: Option<&Value>) {
+        super::events::remember(
+            &mut self.noted,
+            super::events::noted(action, entity, key, before),
+        );
     }
 
     /// The request wrote something that is audited (every command's change is).

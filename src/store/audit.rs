@@ -46,11 +46,20 @@ struct EntitySql {
     record: &'static str,
 }
 
+/// The column list of every `audit_log` insert: the `record` statements' and those of the
+/// statements that audit their own write ([`AUDIT_INSERT`]).
+macro_rules! audit_insert {
+    () => {
+        "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, before, after, created_at, via)"
+    };
+}
+
 /// The part of every `record` statement before the after-image subquery.
 macro_rules! record_sql {
     ($image:expr) => {
         concat!(
-            "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, before, after, created_at, via)
+            audit_insert!(),
+            "
              SELECT $1, COALESCE($2, nextval('audit_change_ids')), $3, $4, $5, to_jsonb($6::bigint), $7, (",
             $image,
             "), $8, $9 RETURNING change_id"
@@ -156,8 +165,7 @@ pub struct Stamp<'a> {
 }
 
 /// The column list of an `audit_log` insert, for the statements that audit their own write.
-pub(super) const AUDIT_INSERT: &str =
-    "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, before, after, created_at, via)";
+pub(super) const AUDIT_INSERT: &str = audit_insert!();
 
 impl Entity {
     /// The table's name as the audit log records it.
@@ -231,32 +239,27 @@ impl Tx {
             .await?)
     }
 
-    /// Records one audited write, taking the after-image in the same statement. `change`
-    /// groups one command's writes: `None` starts a new group, whose id is returned.
-    #[allow(clippy::too_many_arguments)]
+    /// Records one audited write, taking the after-image in the same statement. The stamp's
+    /// `change` groups one command's writes: `None` starts a new group, whose id is returned.
     pub async fn audit(
         &mut self,
         ws: i64,
-        change: Option<i64>,
-        actor: i64,
-        action: AuditAction,
+        stamp: Stamp<'_>,
         entity: Entity,
         key: i64,
         before: Option<Value>,
-        now: DateTime<Utc>,
-        via: Option<&str>,
     ) -> StoreResult<i64> {
         let sql = entity.sql();
         Ok(sqlx::query_scalar(sql.record)
             .bind(ws)
-            .bind(change)
-            .bind(actor)
-            .bind(action)
+            .bind(stamp.change)
+            .bind(stamp.actor)
+            .bind(stamp.action)
             .bind(sql.name)
             .bind(key)
             .bind(before)
-            .bind(now)
-            .bind(via)
+            .bind(stamp.at)
+            .bind(stamp.via)
             .fetch_one(self.conn())
             .await?)
     }

@@ -236,9 +236,7 @@ impl Store {
             .await?;
         Ok(())
     }
-}
 
-impl Store {
     /// Reserves the next slot of the pace every bot process shares (`send_pace`): `interval`
     /// apart, `burst` at once after a quiet spell (GCRA). Returns how long to wait before
     /// sending; the wait is computed on the database's clock, so the processes' clocks need
