@@ -125,11 +125,32 @@ impl Drop for Paused {
     }
 }
 
-async fn resume(replica: &PgPool) {
+/// Resumes replay and waits until the replica has replayed everything the primary (`pool`)
+/// has flushed, so that what follows reads a caught-up replica however loaded the machine is
+/// (the engine itself waits only 250 ms before it reads anyway and says "as of").
+async fn resume(replica: &PgPool, pool: &PgPool) {
     sqlx::query("SELECT pg_wal_replay_resume()")
         .execute(replica)
         .await
         .expect("resume replay");
+    let flushed: String = sqlx::query_scalar("SELECT pg_current_wal_flush_lsn()::text")
+        .fetch_one(pool)
+        .await
+        .expect("primary position");
+    for _ in 0..600 {
+        let caught_up: bool = sqlx::query_scalar(
+            "SELECT COALESCE(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)",
+        )
+        .bind(&flushed)
+        .fetch_one(replica)
+        .await
+        .expect("replica position");
+        if caught_up {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the replica did not replay {flushed} within 30 s");
 }
 
 /// A console session whose engine reads reports from `replica`, its clock at the real now
@@ -170,7 +191,7 @@ async fn suggestions(engine: &Engine, typed: &str) -> Vec<String> {
 async fn reports_exports_and_autocomplete_read_the_replica_and_say_as_of(pool: PgPool) {
     let _turn = REPLICA.lock().await;
     let replica = replica_of(&pool).await;
-    resume(&replica).await;
+    resume(&replica, &pool).await;
     let (mut h, engine) = session(&pool, replica.clone()).await;
     h.ok(r#"/deal new title:"Alpha" amount:1000"#).await;
     h.ok("/deal won deal:D-1").await;
@@ -216,7 +237,7 @@ async fn reports_exports_and_autocomplete_read_the_replica_and_say_as_of(pool: P
     );
 
     drop(paused);
-    resume(&replica).await;
+    resume(&replica, &pool).await;
     let fresh = h.ok("/pipeline stats").await;
     assert_eq!(data(&fresh, "won_amount_minor"), 125_000, "{fresh}");
     assert_eq!(data(&fresh, "open_count"), 1, "{fresh}");
@@ -265,7 +286,7 @@ async fn a_replica_that_cannot_be_reached_is_passed_over_for_the_primary(pool: P
 async fn the_binary_reads_reports_from_database_read_url(pool: PgPool) {
     let _turn = REPLICA.lock().await;
     let replica = replica_of(&pool).await;
-    resume(&replica).await;
+    resume(&replica, &pool).await;
     let (mut h, _) = session(&pool, replica.clone()).await;
     h.ok(r#"/deal new title:"Alpha" amount:1000"#).await;
     h.ok("/deal won deal:D-1").await;
@@ -297,7 +318,7 @@ async fn the_binary_reads_reports_from_database_read_url(pool: PgPool) {
     assert_eq!(report["open_count"], 0, "{report}");
     assert!(report["as_of"].is_string(), "{report}");
     drop(paused);
-    resume(&replica).await;
+    resume(&replica, &pool).await;
     let out = run(read_url).await;
     let report: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(report["open_count"], 1, "{report}");
