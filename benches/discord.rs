@@ -9,6 +9,9 @@
 //!
 //! `cargo bench --bench discord` (`BENCH_RATE`, `BENCH_SECONDS` change the offered load).
 
+// Only the CPU readings are shared.
+#[allow(dead_code)]
+mod common;
 #[allow(dead_code)]
 #[path = "../tests/it/fake_discord.rs"]
 mod fake_discord;
@@ -33,38 +36,6 @@ fn rss_kib(pid: u32) -> u64 {
         })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
         .unwrap_or(0)
-}
-
-/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
-fn cpu_secs(pid: u32) -> f64 {
-    let ticks = 100.0; // USER_HZ on Linux
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // The command name may hold spaces; the fields after its ')' are fixed.
-            let rest = s.rsplit_once(')')?.1.to_string();
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let utime: f64 = f.get(11)?.parse().ok()?;
-            let stime: f64 = f.get(12)?.parse().ok()?;
-            Some((utime + stime) / ticks)
-        })
-        .unwrap_or(0.0)
-}
-
-/// CPU seconds used so far by every PostgreSQL server process (the backends come and go with
-/// the connections, so this is read at the start and end of a run over the same pool).
-fn postgres_cpu_secs() -> f64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    dir.filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "postgres")
-        })
-        .map(cpu_secs)
-        .sum()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -388,9 +359,9 @@ async fn load(
     let start = Instant::now();
     let mut peak_rss = 0;
     let cpu_at_start = (
-        cpu_secs(pid),
-        postgres_cpu_secs(),
-        cpu_secs(std::process::id()),
+        common::cpu_secs(pid),
+        common::postgres_cpu_secs(),
+        common::cpu_secs(std::process::id()),
     );
     for n in 0..total {
         let target = start + interval * n as u32;
@@ -489,9 +460,9 @@ async fn load(
     let finished = callbacks.values().map(|(at, _)| *at).max().unwrap_or(start);
     let per_command = |now: f64, then: f64| (now - then) * 1e6 / total.max(1) as f64;
     let cpu_us = (
-        per_command(cpu_secs(pid), cpu_at_start.0),
-        per_command(postgres_cpu_secs(), cpu_at_start.1),
-        per_command(cpu_secs(std::process::id()), cpu_at_start.2),
+        per_command(common::cpu_secs(pid), cpu_at_start.0),
+        per_command(common::postgres_cpu_secs(), cpu_at_start.1),
+        per_command(common::cpu_secs(std::process::id()), cpu_at_start.2),
     );
     let mut latencies: Vec<Duration> = sent
         .iter()

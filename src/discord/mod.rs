@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod convert;
+pub mod identify;
 pub mod send;
 
 pub use crate::config::DiscordConfig;
@@ -754,8 +755,26 @@ impl Bot {
             handler,
         } = self;
         let shards = client.shard_manager.clone();
-        let watch = tokio::spawn(watch_shards(shards.clone()));
         let shards_wanted = handler.config.shards.clone();
+        if shards_wanted != Shards::Single {
+            // Other processes may run the bot's other shards: their gateway starts share
+            // Discord's per-bucket limit (see `identify`).
+            let max_concurrency = match client.http.get_bot_gateway().await {
+                Ok(gateway) => gateway.session_start_limit.max_concurrency,
+                Err(e) => {
+                    tracing::warn!(error = %e, "GET /gateway/bot failed; assuming max_concurrency 1");
+                    1
+                }
+            };
+            let gate = identify::IdentifyGate::new(
+                handler.engine.store().clone(),
+                u16::try_from(max_concurrency).unwrap_or(u16::MAX),
+            );
+            let upstream = client.ws_url.lock().await.clone();
+            let relay = identify::relay(upstream, gate).await?;
+            *client.ws_url.lock().await = relay;
+        }
+        let watch = tokio::spawn(watch_shards(shards.clone()));
         let mut gateway = tokio::spawn(async move {
             match shards_wanted {
                 Shards::Single => client.start().await,

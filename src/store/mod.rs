@@ -11,6 +11,7 @@ mod export;
 mod import;
 mod jobs;
 mod outbox;
+mod pace;
 mod pending;
 mod products;
 mod reports;

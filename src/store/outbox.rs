@@ -236,24 +236,4 @@ impl Store {
             .await?;
         Ok(())
     }
-
-    /// Reserves the next slot of the pace every bot process shares (`send_pace`): `interval`
-    /// apart, `burst` at once after a quiet spell (GCRA). Returns how long to wait before
-    /// sending; the wait is computed on the database's clock, so the processes' clocks need
-    /// not agree.
-    pub async fn reserve_send_slot(
-        &self,
-        interval: std::time::Duration,
-        burst: u32,
-    ) -> StoreResult<std::time::Duration> {
-        let wait: f64 = sqlx::query_scalar(
-            "UPDATE send_pace SET tat = greatest(tat, clock_timestamp()) + make_interval(secs => $1)
-             RETURNING greatest(extract(epoch FROM tat - clock_timestamp())::float8 - $1 * $2, 0)",
-        )
-        .bind(interval.as_secs_f64())
-        .bind(f64::from(burst))
-        .fetch_one(self.pool())
-        .await?;
-        Ok(std::time::Duration::from_secs_f64(wait))
-    }
 }

@@ -1410,6 +1410,46 @@ async fn a_process_runs_only_the_shards_it_is_given(pool: PgPool) {
     assert_eq!(rig.fake.identify_shards(), vec![json!([1, 2])]);
 }
 
+/// Gateway starts share Discord's start limit over every process: two processes (two stores
+/// on one database) asking for the same bucket get slots a window apart, another bucket goes
+/// at once, and a shard's bucket is its id modulo `max_concurrency`.
+#[sqlx::test]
+async fn gateway_starts_wait_for_their_bucket_across_processes(pool: PgPool) {
+    use salesbot::discord::identify::{IdentifyGate, IDENTIFY_SPACING};
+    let (one, two) = (Store::from_pool(pool.clone()), Store::from_pool(pool));
+    let first = one
+        .reserve_identify_slot(0, IDENTIFY_SPACING)
+        .await
+        .expect("slot");
+    let second = two
+        .reserve_identify_slot(0, IDENTIFY_SPACING)
+        .await
+        .expect("slot");
+    let other = two
+        .reserve_identify_slot(1, IDENTIFY_SPACING)
+        .await
+        .expect("slot");
+    let third = one
+        .reserve_identify_slot(0, IDENTIFY_SPACING)
+        .await
+        .expect("slot");
+    assert_eq!(first, Duration::ZERO, "the first start goes at once");
+    assert!(
+        second > Duration::from_secs(5) && second <= IDENTIFY_SPACING,
+        "the second start in the bucket waits a window: {second:?}"
+    );
+    assert_eq!(other, Duration::ZERO, "another bucket is not held up");
+    assert!(
+        third > Duration::from_secs(10) && third <= IDENTIFY_SPACING * 2,
+        "the third waits two windows: {third:?}"
+    );
+    let gate = IdentifyGate::new(one, 16);
+    assert_eq!(
+        [0, 1, 15, 16, 33].map(|shard| gate.bucket(shard)),
+        [0, 1, 15, 0, 1]
+    );
+}
+
 /// `/readyz` says ready only while the gateway is connected.
 #[sqlx::test]
 async fn readiness_follows_the_gateway(pool: PgPool) {

@@ -15,7 +15,9 @@
 //! only to the session of shard `(guild_id >> 22) % total`; one about no guild goes to shard 0.
 //! A dispatch for a shard with no live session is held and written once a session for that
 //! shard is up. Each interaction takes one initial callback; a second is refused with 400
-//! "Interaction has already been acknowledged", as on Discord.
+//! "Interaction has already been acknowledged", as on Discord. Starts are limited as on
+//! Discord: one IDENTIFY per 5 s in each bucket `shard % max_concurrency` (`GET /gateway/bot`
+//! says `max_concurrency`, 1 unless a test sets it); one over the limit gets INVALID_SESSION.
 //!
 //! Protocol facts (required JSON fields, `s` on every dispatch, `RESUMED` with `d:{}`, ...) come
 //! from checking serenity 0.12.5 against a hand-written fake; serenity silently drops payloads it
@@ -53,6 +55,8 @@ const DM_CHANNEL_BASE: u64 = 5_000_000_000;
 const FIRST_MESSAGE_ID: u64 = 840000000000000001;
 /// Heartbeat interval sent in HELLO: long, so tests never depend on heartbeat timing.
 const HEARTBEAT_INTERVAL_MS: u64 = 41250;
+/// Discord's start limit: one IDENTIFY per this window in each `max_concurrency` bucket.
+const IDENTIFY_WINDOW: Duration = Duration::from_secs(5);
 /// The timestamp on every fixture and every message the fake returns.
 const TIMESTAMP: &str = "2026-12-01T09:00:00.000000+00:00";
 /// Permission bits of an ordinary member: VIEW_CHANNEL, SEND_MESSAGES, READ_MESSAGE_HISTORY,
@@ -192,6 +196,12 @@ struct Inner {
     identify_shards: Vec<Value>,
     /// RESUME frames received.
     resumes: usize,
+    /// `max_concurrency` of `GET /gateway/bot` (0 is taken as 1, Discord's value for most bots).
+    max_concurrency: u64,
+    /// When each rate-limit bucket (`shard % max_concurrency`) last started a session.
+    identified_at: HashMap<u64, Instant>,
+    /// IDENTIFYs refused with INVALID_SESSION for coming within 5 s of another in their bucket.
+    identifies_refused: usize,
     /// READY plus RESUMED frames written.
     sessions: usize,
     /// The open gateway connections, oldest first.
@@ -424,6 +434,16 @@ impl FakeDiscord {
     }
 
     /// The `shard` array of every IDENTIFY so far.
+    /// Sets `max_concurrency` (what `GET /gateway/bot` says and the start limit's buckets).
+    pub fn set_max_concurrency(&self, n: u64) {
+        self.shared.lock().max_concurrency = n;
+    }
+
+    /// IDENTIFYs refused for breaking the start limit (one per 5 s per bucket).
+    pub fn identifies_refused(&self) -> usize {
+        self.shared.lock().identifies_refused
+    }
+
     pub fn identify_shards(&self) -> Vec<Value> {
         self.shared.lock().identify_shards.clone()
     }
@@ -888,6 +908,16 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
     let ok = |v: Value| (200, v, vec![]);
     match (r.method.as_str(), segments.as_slice()) {
         ("GET", ["gateway"]) => ok(json!({"url": ws_url})),
+        ("GET", ["gateway", "bot"]) => ok(json!({
+            "url": ws_url,
+            "shards": 1,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 1000,
+                "reset_after": 86_400_000,
+                "max_concurrency": s.max_concurrency.max(1),
+            },
+        })),
         ("GET", ["oauth2", "applications", "@me"]) => ok(application_info()),
         ("PUT", ["applications", _, "commands"])
         | ("PUT", ["applications", _, "guilds", _, "commands"]) => ok(json!([])),
@@ -1142,6 +1172,7 @@ where
     }
     // IDENTIFY and RESUME: count them, then answer only on a connection still open (not
     // replaced or dropped by the test).
+    let mut refused = false;
     let reply = {
         let mut s = shared.lock();
         let open = s.conns.iter().any(|c| c.id == id);
@@ -1155,12 +1186,30 @@ where
                     "conn#{id} <- IDENTIFY shard [{}, {}]",
                     shard.id, shard.total
                 ));
-                open.then(|| {
-                    s.gateway_sessions
-                        .insert(session.clone(), GatewaySession { shard, seq: 1 });
-                    let ready = ready_frame(&session, &shared.ws_url, shard);
-                    ("READY", session, ready)
-                })
+                // Discord's start limit: one IDENTIFY per 5 s in each bucket, over all of the
+                // bot's connections; past it, INVALID_SESSION (not resumable).
+                let bucket = shard.id % s.max_concurrency.max(1);
+                let now = Instant::now();
+                let limited = s
+                    .identified_at
+                    .get(&bucket)
+                    .is_some_and(|at| now.duration_since(*at) < IDENTIFY_WINDOW);
+                if limited {
+                    s.identifies_refused += 1;
+                    s.gateway_log.push(format!(
+                        "conn#{id} -> INVALID_SESSION (bucket {bucket} identified under 5 s ago)"
+                    ));
+                    refused = true;
+                    None
+                } else {
+                    s.identified_at.insert(bucket, now);
+                    open.then(|| {
+                        s.gateway_sessions
+                            .insert(session.clone(), GatewaySession { shard, seq: 1 });
+                        let ready = ready_frame(&session, &shared.ws_url, shard);
+                        ("READY", session, ready)
+                    })
+                }
             }
             Some(6) => {
                 s.resumes += 1;
@@ -1193,6 +1242,12 @@ where
         }
     };
     shared.bump();
+    if refused {
+        return sink
+            .send(WsMessage::Text(json!({"op": 9, "d": false}).to_string()))
+            .await
+            .is_ok();
+    }
     let Some((name, session, reply)) = reply else {
         return true;
     };
@@ -2098,6 +2153,8 @@ async fn fake_discord_routes_each_guild_to_its_shard() {
     let on_shard_1 = GUILD_ID;
     assert_eq!(((on_shard_0 >> 22) % 2, (on_shard_1 >> 22) % 2), (0, 1));
     let fake = FakeDiscord::start().await;
+    // Two buckets, so the two shards may start at once.
+    fake.set_max_concurrency(2);
     let url = fake.shared.ws_url.clone();
     let mut zero = identify(&url, 0).await;
 
@@ -2166,4 +2223,17 @@ async fn fake_discord_routes_each_guild_to_its_shard() {
     assert_eq!(second.status(), 400);
     let error: Value = second.json().await.expect("error body");
     assert_eq!(error["code"], 40060);
+
+    // Discord's start limit: another IDENTIFY in shard 0's bucket within 5 s is refused with
+    // a session that cannot be resumed; the other bucket was not touched by it.
+    let (mut again, _) = connect_async(url.as_str()).await.expect("gateway connects");
+    assert_eq!(next_frame(&mut again).await["op"], 10, "HELLO first");
+    let identify =
+        json!({"op": 2, "d": {"token": "T", "intents": 1, "properties": {}, "shard": [2, 4]}});
+    again
+        .send(WsMessage::Text(identify.to_string()))
+        .await
+        .expect("IDENTIFY sent");
+    assert_eq!(next_frame(&mut again).await, json!({"op": 9, "d": false}));
+    assert_eq!(fake.identifies_refused(), 1);
 }

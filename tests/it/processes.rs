@@ -3,7 +3,9 @@
 //! load of commands in both guilds, the load goes on, B is started again, and the driver sends
 //! again, with the same interaction id, every interaction B never answered, and replays the
 //! ones the killed B had answered (as a RESUME would). Then: every interaction is answered once
-//! and applied once, and every reminder and digest that fell due went out once.
+//! and applied once, and every reminder and digest that fell due went out once. The fake
+//! enforces Discord's start limit (one IDENTIFY per 5 s in the one bucket of
+//! `max_concurrency` 1): the processes' starts wait for each other instead of being refused.
 //!
 //! The one outcome Discord itself cannot avoid is allowed and counted: the killed B committed
 //! a command but died before its callback left. Its effect is in the database once; the replay
@@ -314,6 +316,15 @@ async fn two_processes_lose_and_double_nothing_when_one_is_killed(pool: PgPool) 
     let mut b = BotProcess::spawn("B", 1, &fake, &db_url, &log_b);
     fake.wait_shard(0, WAIT).await;
     fake.wait_shard(1, WAIT).await;
+    // Started together, the two share Discord's start limit (max_concurrency 1: one bucket):
+    // one waited for the other's slot instead of being refused.
+    assert_eq!(
+        fake.identifies_refused(),
+        0,
+        "an IDENTIFY broke the start limit; gateway log:\n  {}\n{}",
+        fake.gateway_log(),
+        logs.dump()
+    );
 
     // ---- Set-up, one command at a time: zone, digest, deals to move, reminders.
     let (zone, today) = noon_zone();
@@ -821,6 +832,12 @@ async fn two_processes_lose_and_double_nothing_when_one_is_killed(pool: PgPool) 
         reminders_out,
         digests_out,
         started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        fake.identifies_refused(),
+        0,
+        "the restarted B's IDENTIFY broke the start limit; gateway log:\n  {}",
+        fake.gateway_log()
     );
     b2.kill();
     a.kill();
