@@ -821,6 +821,54 @@ async fn the_bot_resumes_after_the_gateway_drops(pool: PgPool) {
     rig.stop().await;
 }
 
+/// A process given a shard range talks to the gateway through the identify relay: its
+/// commands are answered, and when the gateway drops it resumes through the relay (a RESUME is
+/// not held for a start slot) and goes on answering.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_sharded_process_resumes_through_the_identify_relay(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let rig = Rig::start_configured(fake, pool, |c| {
+        c.shards = salesbot::config::Shards::Range {
+            start: 0,
+            end: 0,
+            total: 1,
+        };
+    })
+    .await;
+    assert!(
+        rig.fake
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/api/v10/gateway/bot"),
+        "max_concurrency was asked for"
+    );
+    let admin = Caller::admin(1001);
+    rig.interact(command(60, &admin, "help", None, vec![]))
+        .await;
+    rig.fake.drop_gateway().await;
+    rig.fake.wait_sessions(2, WAIT).await;
+    assert_eq!(
+        rig.fake.session_counts(),
+        (1, 1),
+        "resumed through the relay, not re-identified"
+    );
+    let r = rig
+        .interact(command(
+            61,
+            &admin,
+            "deal",
+            Some("new"),
+            vec![
+                ("title", STRING, json!("Relayed")),
+                ("amount", STRING, json!("3k")),
+            ],
+        ))
+        .await;
+    assert!(content(&r).contains("D-1"), "{}", r.json);
+    assert_eq!(rig.fake.identifies_refused(), 0);
+    rig.stop().await;
+}
+
 /// A TCP proxy in front of Postgres that the test can cut and restore, so only this test's
 /// bot loses its database.
 struct Proxy {
