@@ -214,9 +214,18 @@ impl super::Store {
     /// handful (foreign-key checks, keyset pages) until its statistics move; autovacuum gets
     /// there in its own time. Best effort: a database user who may not analyze just waits for
     /// autovacuum.
-    pub async fn analyze_import_tables(&self) {
-        let sql = "ANALYZE companies, contacts, deals, stage_changes, deal_products, products, activities,
-                   external_ids, import_rows";
+    ///
+    /// While an import runs (`all` false), only the tables whose plans it depends on: those
+    /// its rows' foreign keys point at and those it reads back (deals to update, the
+    /// history the rollups are added from). The tables it only appends to (lines,
+    /// activities, its own record) wait for the end.
+    pub async fn analyze_import_tables(&self, all: bool) {
+        let sql = if all {
+            "ANALYZE companies, contacts, deals, stage_changes, deal_products, products, activities,
+             external_ids, import_rows"
+        } else {
+            "ANALYZE companies, contacts, deals, stage_changes, products"
+        };
         if let Err(e) = sqlx::query(sql).execute(self.pool()).await {
             tracing::warn!(error = %e, "could not refresh statistics after an import batch");
         }
