@@ -130,6 +130,8 @@ fn config() -> WebSocketConfig {
 
 /// One gateway connection: serenity's side accepted, Discord's opened with the same query
 /// (`?v=10`), then frames relayed until either side closes.
+// The handshake callback's error type is tungstenite's (an HTTP response), not ours.
+#[allow(clippy::result_large_err)]
 async fn serve(stream: TcpStream, upstream: String, gate: IdentifyGate) {
     let mut query = String::new();
     let accepted = tokio_tungstenite::accept_hdr_async_with_config(

@@ -110,6 +110,8 @@ pub struct Moved {
     pub before: Value,
     /// The deal's last activity after the move.
     pub last_activity_at: DateTime<Utc>,
+    /// The deal's product lines (a move leaves them as they were), for its card.
+    pub lines: Vec<super::products::DealLine>,
 }
 
 /// An interaction to log.
@@ -344,10 +346,11 @@ impl Tx {
                  SELECT $1, stamp.change_id, $10, $13, $16, to_jsonb(change.id), NULL, to_jsonb(change), $9, $15
                  FROM stamp, change
              )
-             SELECT stamp.change_id, change.id, old.image, moved.last_activity_at
-             FROM stamp, change, old, moved"
+             SELECT stamp.change_id, change.id, old.image, moved.last_activity_at, {lines}
+             FROM stamp, change, old, moved",
+            lines = super::products::LINES_JSON
         );
-        let row: Option<(i64, i64, Value, DateTime<Utc>)> = sqlx::query_as(&sql)
+        let row: Option<(i64, i64, Value, DateTime<Utc>, Value)> = sqlx::query_as(&sql)
             .bind(ws)
             .bind(m.deal)
             .bind(m.from_stage)
@@ -366,13 +369,14 @@ impl Tx {
             .bind(Entity::StageChange.table())
             .fetch_optional(self.conn())
             .await?;
-        let (change, stage_change, before, last_activity_at) =
+        let (change, stage_change, before, last_activity_at, lines) =
             row.ok_or(StoreError::Stale("the deal's stage"))?;
         Ok(Moved {
             change,
             stage_change,
             before,
             last_activity_at,
+            lines: super::products::lines_from_json(lines)?,
         })
     }
 
@@ -446,21 +450,33 @@ impl Tx {
         Ok(())
     }
 
-    /// The deal's stage history, oldest first, with stage names.
-    pub async fn deal_history(
+    /// What the full deal card shows beyond the deal row, in one round trip: its product
+    /// lines by name, and its stage history (time, stage name, who) oldest first.
+    pub async fn deal_detail(
         &mut self,
         ws: i64,
         id: i64,
-    ) -> StoreResult<Vec<(DateTime<Utc>, String, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT sc.changed_at, s.name, sc.changed_by FROM stage_changes sc
-             JOIN stages s ON s.workspace_id = sc.workspace_id AND s.id = sc.to_stage_id
-             WHERE sc.workspace_id = $1 AND sc.deal_id = $2 ORDER BY sc.changed_at, sc.id",
-        )
-        .bind(ws)
-        .bind(id)
-        .fetch_all(self.conn())
-        .await?)
+    ) -> StoreResult<(
+        Vec<super::products::DealLine>,
+        Vec<(DateTime<Utc>, String, i64)>,
+    )> {
+        let sql = format!(
+            "SELECT {lines},
+                    (SELECT COALESCE(jsonb_agg(jsonb_build_array(sc.changed_at, s.name, sc.changed_by)
+                                               ORDER BY sc.changed_at, sc.id), '[]'::jsonb)
+                     FROM stage_changes sc
+                     JOIN stages s ON s.workspace_id = sc.workspace_id AND s.id = sc.to_stage_id
+                     WHERE sc.workspace_id = $1 AND sc.deal_id = $2)",
+            lines = super::products::LINES_JSON
+        );
+        let (lines, history): (Value, Value) = sqlx::query_as(&sql)
+            .bind(ws)
+            .bind(id)
+            .fetch_one(self.conn())
+            .await?;
+        let history = serde_json::from_value(history)
+            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("unexpected deal history: {e}")))?;
+        Ok((super::products::lines_from_json(lines)?, history))
     }
 
     /// Logs an interaction with its audit entry, in one statement; returns the activity id

@@ -17,7 +17,7 @@ pub struct ProductInfo {
 }
 
 /// One line of a deal.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow, serde::Deserialize)]
 pub struct DealLine {
     /// Product id.
     pub product_id: i64,
@@ -29,6 +29,23 @@ pub struct DealLine {
     pub unit_price_minor: i64,
     /// List price when sold, minor units.
     pub list_price_minor: i64,
+}
+
+/// A deal's lines by product name as one JSON array of [`DealLine`]s, for statements that
+/// return them beside something else (a move, the full card) and so spare a round trip. The
+/// workspace is `$1` and the deal `$2`.
+pub(super) const LINES_JSON: &str =
+    "(SELECT COALESCE(jsonb_agg(jsonb_build_object('product_id', l.product_id, 'name', p.name,
+                                                   'quantity', l.quantity, 'unit_price_minor', l.unit_price_minor,
+                                                   'list_price_minor', l.list_price_minor)
+                                ORDER BY lower(p.name)), '[]'::jsonb)
+      FROM deal_products l JOIN products p ON p.workspace_id = l.workspace_id AND p.id = l.product_id
+      WHERE l.workspace_id = $1 AND l.deal_id = $2)";
+
+/// Reads a [`LINES_JSON`] column.
+pub(super) fn lines_from_json(v: serde_json::Value) -> super::StoreResult<Vec<DealLine>> {
+    serde_json::from_value(v)
+        .map_err(|e| super::StoreError::Unexpected(anyhow::anyhow!("unexpected deal lines: {e}")))
 }
 
 impl Tx {

@@ -350,3 +350,57 @@ async fn opposite_moves_at_once_never_deadlock_on_the_running_totals(pool: PgPoo
     }
     h.assert_totals_match_deals().await;
 }
+
+/// A deal's card shows its product lines after a move, won or lost (the move's one statement
+/// returns them), and `/deal show` its lines and its stage history newest first (read together
+/// in one statement).
+#[sqlx::test(migrations = "./migrations")]
+async fn deal_cards_carry_lines_and_history_read_with_the_move(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/product add name:Widget price:1200").await;
+    h.ok("/product add name:Support price:100").await;
+    h.ok(r#"/deal new title:Lined products:"Widget x3 @1000; Support x2""#)
+        .await;
+    h.ok(r#"/deal new title:Bare amount:5k"#).await;
+    let widget = "• Widget × 3 @ $1,000 = $3,000";
+    let support = "• Support × 2 @ $100 = $200";
+    let products = |r: &serde_json::Value| {
+        let t = text(r);
+        let at = t
+            .find("Products:")
+            .unwrap_or_else(|| panic!("no products: {t}"));
+        // Lines by product name: Support before Widget.
+        let (s, w) = (t.find(support), t.find(widget));
+        assert!(
+            s.is_some() && w.is_some() && s < w && at < s.unwrap_or(0),
+            "{t}"
+        );
+    };
+    let r = h.ok("/deal move deal:D-1 stage:Qualified").await;
+    products(&r);
+    assert!(!text(&r).contains("Stage history"), "{r}");
+    let r = h.ok("/deal move deal:D-1 stage:Proposal").await;
+    products(&r);
+    let r = h.ok("/deal show deal:D-1").await;
+    products(&r);
+    let t = text(&r);
+    let history = &t[t.find("Stage history:").unwrap_or_else(|| panic!("{t}"))..];
+    let (p, q, l) = (
+        history.find("→ Proposal"),
+        history.find("→ Qualified"),
+        history.find("→ Lead"),
+    );
+    assert!(p.is_some() && p < q && q < l, "newest first: {history}");
+    let r = h.ok("/deal won deal:D-1").await;
+    products(&r);
+    // A deal without lines has no products field, moved or shown.
+    let r = h.ok("/deal move deal:D-2 stage:Qualified").await;
+    assert!(!text(&r).contains("Products:"), "{r}");
+    let r = h.ok("/deal show deal:D-2").await;
+    assert!(
+        !text(&r).contains("Products:") && text(&r).contains("→ Qualified"),
+        "{r}"
+    );
+    let r = h.ok(r#"/deal lost deal:D-2 reason:"budget""#).await;
+    assert!(!text(&r).contains("Products:"), "{r}");
+}

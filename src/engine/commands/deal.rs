@@ -12,7 +12,7 @@ use crate::engine::manifest::Args;
 use crate::engine::reply::{Embed, Modal, ModalField};
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{AuditAction, DealFilter, DealRow, Entity, NewDeal, StageMove, Tx};
+use crate::store::{AuditAction, DealFilter, DealLine, DealRow, Entity, NewDeal, StageMove, Tx};
 use chrono::{Duration, NaiveDate};
 
 /// Input of `/deal new`.
@@ -124,12 +124,14 @@ fn open_stage_names(ctx: &Ctx) -> String {
         .join(", ")
 }
 
-/// The card for one deal, with buttons for the next step.
+/// The card for one deal, with buttons for the next step. `lines` are the deal's product
+/// lines when the caller already has them (a move's statement returns them).
 async fn deal_card(
     tx: &mut Tx,
     ctx: &Ctx,
     d: &DealRow,
     headline: Option<String>,
+    lines: Option<Vec<DealLine>>,
 ) -> EngineResult<Reply> {
     let none = ctx.t("common.none");
     // A manager may have linked another rep's contact; under `visibility own` the deal's
@@ -172,7 +174,16 @@ async fn deal_card(
     if let Some(reason) = &d.lost_reason {
         embed = embed.field(ctx.t("field.lost_reason"), ctx.esc(reason));
     }
-    let lines = tx.deal_lines(ctx.ws_id(), d.id).await?;
+    // The full card (/deal show) carries the stage history, read with the lines in one
+    // round trip; a change's reply names the move in its headline and spares that query.
+    let (lines, history) = match (lines, &headline) {
+        (Some(lines), _) => (lines, None),
+        (None, Some(_)) => (tx.deal_lines(ctx.ws_id(), d.id).await?, None),
+        (None, None) => {
+            let (lines, history) = tx.deal_detail(ctx.ws_id(), d.id).await?;
+            (lines, Some(history))
+        }
+    };
     if !lines.is_empty() {
         let text = lines
             .iter()
@@ -189,10 +200,7 @@ async fn deal_card(
             .join("\n");
         embed = embed.field(ctx.t("field.products"), text);
     }
-    // The full card (/deal show) carries the stage history; a change's reply names the move
-    // in its headline and spares the hot path that query.
-    if headline.is_none() {
-        let history = tx.deal_history(ctx.ws_id(), d.id).await?;
+    if let Some(history) = history {
         let lines = history
             .iter()
             .rev()
@@ -296,7 +304,7 @@ pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<
     if let Some(note) = created_company {
         headline = format!("{headline}\n{note}");
     }
-    deal_card(tx, ctx, &row, Some(headline)).await
+    deal_card(tx, ctx, &row, Some(headline), None).await
 }
 
 /// Moves a deal and records the change; shared by move, won, lost and the buttons.
@@ -308,7 +316,7 @@ async fn change_stage(
     note: Option<&str>,
     reason: Option<&str>,
     action: AuditAction,
-) -> EngineResult<DealRow> {
+) -> EngineResult<(DealRow, Vec<DealLine>)> {
     ctx.require_owner(d.owner_id, lookup::deal_label(d))?;
     let closed_at = (to.kind != StageKind::Open).then_some(ctx.now);
     let furthest = if to.kind == StageKind::Lost {
@@ -336,7 +344,7 @@ async fn change_stage(
         ],
     );
     // The row the command holds, as the move left it: the names joined in do not change.
-    Ok(DealRow {
+    let row = DealRow {
         stage_id: to.id,
         stage_name: to.name.clone(),
         status: to.kind,
@@ -345,7 +353,8 @@ async fn change_stage(
         lost_reason: reason.map(str::to_string),
         last_activity_at: moved.last_activity_at,
         ..d.clone()
-    })
+    };
+    Ok((row, moved.lines))
 }
 
 pub(crate) async fn move_to(
@@ -376,7 +385,7 @@ pub(crate) async fn move_to(
     }
     let from = d.stage_name.clone();
     let reopened = d.status != StageKind::Open;
-    let row = change_stage(
+    let (row, lines) = change_stage(
         tx,
         ctx,
         &d,
@@ -395,7 +404,7 @@ pub(crate) async fn move_to(
         .arg("deal", lookup::deal_label(&row))
         .arg("from", ctx.esc(&from))
         .arg("to", ctx.esc(&to.name)));
-    deal_card(tx, ctx, &row, Some(headline)).await
+    deal_card(tx, ctx, &row, Some(headline), Some(lines)).await
 }
 
 pub(super) async fn next(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineResult<Reply> {
@@ -446,7 +455,7 @@ pub(crate) async fn won(
         amount_minor: amount.map_or(d.amount_minor, |a| a.minor()),
         ..d
     };
-    let row = change_stage(
+    let (row, lines) = change_stage(
         tx,
         ctx,
         &d,
@@ -459,7 +468,7 @@ pub(crate) async fn won(
     let headline = ctx.m(Msg::new("deal.won")
         .arg("deal", lookup::deal_label(&row))
         .arg("amount", ctx.money(row.amount_minor)));
-    deal_card(tx, ctx, &row, Some(headline)).await
+    deal_card(tx, ctx, &row, Some(headline), Some(lines)).await
 }
 
 pub(super) async fn lost(
@@ -475,7 +484,7 @@ pub(super) async fn lost(
         ));
     }
     let lost_stage = ctx.stage_of_kind(StageKind::Lost)?.clone();
-    let row = change_stage(
+    let (row, lines) = change_stage(
         tx,
         ctx,
         &d,
@@ -488,7 +497,7 @@ pub(super) async fn lost(
     let headline = ctx.m(Msg::new("deal.lost")
         .arg("deal", lookup::deal_label(&row))
         .arg("reason", ctx.esc(&reason)));
-    deal_card(tx, ctx, &row, Some(headline)).await
+    deal_card(tx, ctx, &row, Some(headline), Some(lines)).await
 }
 
 pub(super) async fn assign(
@@ -522,7 +531,7 @@ pub(super) async fn assign(
 
 pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &r).await?;
-    deal_card(tx, ctx, &d, None).await
+    deal_card(tx, ctx, &d, None, None).await
 }
 
 pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx, l: DealList) -> EngineResult<Reply> {
