@@ -31,7 +31,7 @@ use crate::domain::locale::Locale;
 use crate::domain::money::TotalOverflow;
 use crate::domain::role::Role;
 use crate::i18n::Msg;
-use crate::store::{MemberRow, Prelude, Store, StoreError, Tx};
+use crate::store::{MemberRow, Prelude, Store, StoreError, Tx, WalPosition};
 use chrono::{DateTime, Utc};
 use ctx::Ctx;
 use std::sync::Arc;
@@ -423,6 +423,7 @@ impl Engine {
             member: known_member,
             webhook_events,
             repeated,
+            wal_position,
         } = prelude;
         *locale = req
             .locale
@@ -491,7 +492,7 @@ impl Engine {
                 });
         }
         if command.reads_reports() && self.store.has_replica() {
-            return self.read_report(tx, command, &mut ctx).await;
+            return self.read_report(tx, wal_position, command, &mut ctx).await;
         }
         let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
         if matches!(req.role, RoleSource::Api { write: false, .. }) && ctx.wrote() {
@@ -505,16 +506,16 @@ impl Engine {
     }
 
     /// Runs a report on the replica. The request's transaction (its interaction marker and
-    /// the caller's member row, its only writes) commits first, after noting the primary's
-    /// position, so the report sees at least everything committed before the request, or
-    /// says how old its figures are.
+    /// the caller's member row, its only writes) commits first; `seen` is the primary's
+    /// position the prelude noted, so the report sees at least everything committed before
+    /// the request, or says how old its figures are.
     async fn read_report(
         &self,
-        mut tx: Tx,
+        tx: Tx,
+        seen: WalPosition,
         command: Command,
         ctx: &mut Ctx,
     ) -> EngineResult<Reply> {
-        let seen = tx.wal_position().await?;
         tx.commit().await?;
         let (mut read, as_of) = self.store.begin_read(Some(seen)).await?;
         let mut reply = match command

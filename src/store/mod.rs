@@ -230,7 +230,7 @@ impl Store {
         self
     }
 
-    /// The primary's write-ahead log position now ([`Tx::wal_position`] outside a transaction).
+    /// The primary's write-ahead log position now (a command's is in its `Prelude`).
     pub async fn wal_position(&self) -> StoreResult<WalPosition> {
         let at: i64 = sqlx::query_scalar(WAL_POSITION)
             .fetch_one(self.pool())
@@ -351,15 +351,6 @@ async fn replica_tx(
 }
 
 impl Tx {
-    /// The primary's write-ahead log position now: every commit this transaction can see is
-    /// before it. A read on the replica waits for it ([`Store::begin_read`]).
-    pub async fn wal_position(&mut self) -> StoreResult<WalPosition> {
-        let at: i64 = sqlx::query_scalar(WAL_POSITION)
-            .fetch_one(self.conn())
-            .await?;
-        Ok(WalPosition(at))
-    }
-
     /// Makes the command's writes permanent.
     pub async fn commit(self) -> StoreResult<()> {
         self.inner.commit().await?;

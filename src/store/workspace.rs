@@ -86,6 +86,9 @@ pub struct Prelude {
     pub webhook_events: Vec<String>,
     /// The interaction id was processed before: the request is a repeated delivery.
     pub repeated: bool,
+    /// The primary's flushed WAL position when the command started: a report read on the
+    /// replica waits for it, so it sees everything committed before it was asked.
+    pub wal_position: super::WalPosition,
 }
 
 impl Tx {
@@ -101,8 +104,8 @@ impl Tx {
     }
 
     /// Everything a command starts from, in one round trip: the workspace's settings, its
-    /// stages in order, the caller's member row if there is one, and the webhook event types
-    /// wanted; and Discord's interaction id marked as processed, so that a repeated delivery
+    /// stages in order, the caller's member row if there is one, the webhook event types
+    /// wanted and the primary's WAL position; and Discord's interaction id marked as processed, so that a repeated delivery
     /// is not applied twice (`Prelude::repeated`). `None` when the workspace does not exist
     /// yet (then nothing is marked: the caller creates it and asks again).
     pub async fn prelude(
@@ -121,6 +124,7 @@ impl Tx {
              )
              SELECT {WORKSPACE_COLUMNS},
                     $3::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM marked) AS repeated,
+                    (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint AS wal_position,
                     (SELECT COALESCE(jsonb_agg(jsonb_build_array(s.id, s.name, s.position, s.probability, s.kind)
                                                ORDER BY s.position, s.id), '[]'::jsonb)
                      FROM stages s WHERE s.workspace_id = workspaces.id) AS stage_list,
@@ -146,6 +150,7 @@ impl Tx {
         let member: Option<serde_json::Value> = row.try_get("member")?;
         let webhook_events: Vec<String> = row.try_get("webhook_events")?;
         let repeated: bool = row.try_get("repeated")?;
+        let wal_position = super::WalPosition(row.try_get("wal_position")?);
         let bad = || anyhow::anyhow!("unexpected shape in the command prelude");
         let mut stages = Vec::new();
         for s in stage_list.as_array().ok_or_else(bad)? {
@@ -174,6 +179,7 @@ impl Tx {
             member,
             webhook_events,
             repeated,
+            wal_position,
         }))
     }
 
