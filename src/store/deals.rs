@@ -520,17 +520,45 @@ impl Tx {
             .await?)
     }
 
-    /// Brings a deal's last activity up to `at` (an interaction about it was logged).
-    pub async fn touch_deal(&mut self, ws: i64, deal: i64, at: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE deals SET last_activity_at = GREATEST(last_activity_at, $3) WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(ws)
-        .bind(deal)
-        .bind(at)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+    /// Brings a deal's last activity up to `at` (an interaction about it was logged), with
+    /// its audit row under `stamp`, in one statement as [`Tx::move_deal`] does; returns the
+    /// deal's image before, for the webhook events.
+    pub async fn touch_deal(
+        &mut self,
+        ws: i64,
+        deal: i64,
+        at: DateTime<Utc>,
+        stamp: Stamp<'_>,
+    ) -> StoreResult<Value> {
+        let sql = format!(
+            "WITH old AS (
+                 SELECT to_jsonb(d) AS image FROM deals d WHERE d.workspace_id = $1 AND d.id = $2 FOR UPDATE
+             ), touched AS (
+                 UPDATE deals d SET last_activity_at = GREATEST(d.last_activity_at, $3)
+                 FROM old WHERE d.workspace_id = $1 AND d.id = $2
+                 RETURNING d.*
+             ), stamp AS (
+                 SELECT COALESCE($4, nextval('audit_change_ids')) AS change_id
+             ), audited AS (
+                 {AUDIT_INSERT}
+                 SELECT $1, stamp.change_id, $5, $6, $7, to_jsonb(touched.id), old.image, to_jsonb(touched), $8, $9
+                 FROM stamp, old, touched
+             )
+             SELECT old.image FROM old"
+        );
+        let before: Option<Value> = sqlx::query_scalar(&sql)
+            .bind(ws)
+            .bind(deal)
+            .bind(at)
+            .bind(stamp.change)
+            .bind(stamp.actor)
+            .bind(stamp.action)
+            .bind(Entity::Deal.table())
+            .bind(stamp.at)
+            .bind(stamp.via)
+            .fetch_optional(self.conn())
+            .await?;
+        before.ok_or(StoreError::Stale("the deal"))
     }
 
     /// The latest interactions with a contact: (when, kind, summary, satisfaction).

@@ -218,10 +218,6 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
         None => None,
     };
     let happened = c.happened_at.unwrap_or(ctx.now);
-    let deal_before = match &deal {
-        Some(d) => ctx.before(tx, Entity::Deal, d.id).await?,
-        None => None,
-    };
     let activity = NewActivity {
         contact_id: contact.id,
         deal_id: deal.as_ref().map(|d| d.id),
@@ -237,9 +233,10 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
         .await?;
     ctx.audited(change, action, &[(Entity::Activity, id, None)]);
     if let Some(d) = &deal {
-        tx.touch_deal(ctx.ws_id(), d.id, happened).await?;
-        ctx.audit(tx, action, Entity::Deal, d.id, deal_before)
+        let before = tx
+            .touch_deal(ctx.ws_id(), d.id, happened, ctx.stamp(action))
             .await?;
+        ctx.audited(change, action, &[(Entity::Deal, d.id, Some(&before))]);
     }
     let kind = ctx.t(&format!("activity_a.{}", c.kind));
     let mut lines = vec![ctx.m(Msg::new("contact.logged")
