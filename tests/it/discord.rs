@@ -795,8 +795,15 @@ async fn user_text_reaches_discord_escaped_and_pings_no_one(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn the_bot_resumes_after_the_gateway_drops(pool: PgPool) {
     let rig = Rig::start(pool.clone()).await;
+    answers_across_a_resume(&rig, 50).await;
+    rig.stop().await;
+}
+
+/// The bot answers, the gateway drops, the bot resumes (not re-identifies) and answers again:
+/// interactions `first` and `first + 1`.
+async fn answers_across_a_resume(rig: &Rig, first: u64) {
     let admin = Caller::admin(1001);
-    rig.interact(command(50, &admin, "help", None, vec![]))
+    rig.interact(command(first, &admin, "help", None, vec![]))
         .await;
     rig.fake.drop_gateway().await;
     rig.fake.wait_sessions(2, WAIT).await;
@@ -807,7 +814,7 @@ async fn the_bot_resumes_after_the_gateway_drops(pool: PgPool) {
     );
     let r = rig
         .interact(command(
-            51,
+            first + 1,
             &admin,
             "deal",
             Some("new"),
@@ -818,7 +825,6 @@ async fn the_bot_resumes_after_the_gateway_drops(pool: PgPool) {
         ))
         .await;
     assert!(content(&r).contains("D-1"), "{}", r.json);
-    rig.stop().await;
 }
 
 /// A process given a shard range talks to the gateway through the identify relay: its
@@ -842,29 +848,7 @@ async fn a_sharded_process_resumes_through_the_identify_relay(pool: PgPool) {
             .any(|r| r.method == "GET" && r.path == "/api/v10/gateway/bot"),
         "max_concurrency was asked for"
     );
-    let admin = Caller::admin(1001);
-    rig.interact(command(60, &admin, "help", None, vec![]))
-        .await;
-    rig.fake.drop_gateway().await;
-    rig.fake.wait_sessions(2, WAIT).await;
-    assert_eq!(
-        rig.fake.session_counts(),
-        (1, 1),
-        "resumed through the relay, not re-identified"
-    );
-    let r = rig
-        .interact(command(
-            61,
-            &admin,
-            "deal",
-            Some("new"),
-            vec![
-                ("title", STRING, json!("Relayed")),
-                ("amount", STRING, json!("3k")),
-            ],
-        ))
-        .await;
-    assert!(content(&r).contains("D-1"), "{}", r.json);
+    answers_across_a_resume(&rig, 60).await;
     assert_eq!(rig.fake.identifies_refused(), 0);
     rig.stop().await;
 }
