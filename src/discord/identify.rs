@@ -92,9 +92,20 @@ impl IdentifyGate {
     }
 }
 
-/// Starts the relay in front of `upstream` (the gateway address Discord gave) and returns the
-/// address serenity should connect to instead.
-pub async fn relay(upstream: String, gate: IdentifyGate) -> anyhow::Result<String> {
+/// The running relay: the address serenity connects to; it stops accepting when dropped.
+pub struct Relay {
+    pub url: String,
+    accept: tokio::task::AbortHandle,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// Starts the relay in front of `upstream` (the gateway address Discord gave).
+pub async fn relay(upstream: String, gate: IdentifyGate) -> anyhow::Result<Relay> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot bind the gateway relay on 127.0.0.1")?;
@@ -103,7 +114,7 @@ pub async fn relay(upstream: String, gate: IdentifyGate) -> anyhow::Result<Strin
         listener.local_addr().context("gateway relay address")?
     );
     tracing::info!(%upstream, %local, max_concurrency = gate.max_concurrency, "gateway starts paced across processes");
-    tokio::spawn(async move {
+    let accept = tokio::spawn(async move {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
@@ -116,7 +127,10 @@ pub async fn relay(upstream: String, gate: IdentifyGate) -> anyhow::Result<Strin
             }
         }
     });
-    Ok(local)
+    Ok(Relay {
+        url: local,
+        accept: accept.abort_handle(),
+    })
 }
 
 /// serenity's and tungstenite's limits off, as serenity sets them for its own connections.

@@ -756,7 +756,10 @@ impl Bot {
         } = self;
         let shards = client.shard_manager.clone();
         let shards_wanted = handler.config.shards.clone();
-        if shards_wanted != Shards::Single {
+        // Held until `run` returns: the relay stops accepting then.
+        let _relay = if shards_wanted == Shards::Single {
+            None
+        } else {
             // Other processes may run the bot's other shards: their gateway starts share
             // Discord's per-bucket limit (see `identify`).
             let max_concurrency = match client.http.get_bot_gateway().await {
@@ -772,8 +775,9 @@ impl Bot {
             );
             let upstream = client.ws_url.lock().await.clone();
             let relay = identify::relay(upstream, gate).await?;
-            *client.ws_url.lock().await = relay;
-        }
+            *client.ws_url.lock().await = relay.url.clone();
+            Some(relay)
+        };
         let watch = tokio::spawn(watch_shards(shards.clone()));
         let mut gateway = tokio::spawn(async move {
             match shards_wanted {
