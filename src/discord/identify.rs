@@ -28,6 +28,8 @@ use tokio_tungstenite::tungstenite::Message;
 /// Discord's window per bucket, plus a margin: a slot is kept on the database's clock and
 /// the frame still has to travel to Discord after it.
 pub const IDENTIFY_SPACING: Duration = Duration::from_millis(5_500);
+/// How long a start waits for the database to hand out its slot.
+const ASK_FOR: Duration = Duration::from_secs(2);
 
 /// Where IDENTIFYs wait for their bucket's turn.
 #[derive(Clone)]
@@ -56,14 +58,25 @@ impl IdentifyGate {
     /// Waits until shard `shard` may identify.
     pub async fn wait(&self, shard: u32) {
         let bucket = self.bucket(shard);
-        let wait = match self
-            .store
-            .reserve_identify_slot(bucket, IDENTIFY_SPACING)
-            .await
-        {
-            Ok(wait) => wait,
-            Err(e) => {
+        // During a database outage the pool would hold the start for its whole acquire
+        // timeout; the gateway must come up to answer "try again" meanwhile.
+        let reserved = tokio::time::timeout(
+            ASK_FOR,
+            self.store.reserve_identify_slot(bucket, IDENTIFY_SPACING),
+        )
+        .await;
+        let wait = match reserved {
+            Ok(Ok(wait)) => wait,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, shard, bucket, "identify pace unavailable; spacing this process's starts only");
+                self.local_slot(bucket)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    shard,
+                    bucket,
+                    "identify pace did not answer in time; spacing this process's starts only"
+                );
                 self.local_slot(bucket)
             }
         };
@@ -260,7 +273,26 @@ fn identifies(text: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::identifies;
+    use super::{identifies, IdentifyGate, IDENTIFY_SPACING};
+    use crate::store::Store;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn without_the_database_a_process_spaces_its_own_starts() {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
+            .expect("a lazy pool");
+        let gate = IdentifyGate::new(Store::from_pool(pool), 2);
+        // The pool would retry for its 30 s acquire timeout; the start gives up after ASK_FOR
+        // and takes this process's own first slot of bucket 0.
+        gate.wait(0).await;
+        let second = gate.local_slot(0);
+        assert!(
+            second > Duration::from_secs(5) && second <= IDENTIFY_SPACING,
+            "{second:?}"
+        );
+        assert_eq!(gate.local_slot(1), Duration::ZERO, "another bucket");
+    }
 
     #[test]
     fn only_an_identify_waits_and_its_shard_is_read() {
