@@ -8,18 +8,17 @@
 //! serenity has no hook before an IDENTIFY, but it opens every gateway connection to
 //! `Client::ws_url`: when a process runs a range of shards, that URL is this relay on
 //! 127.0.0.1, which passes frames both ways unchanged and holds a connection's IDENTIFY until
-//! its bucket's slot in `identify_pace`, the pace all processes share in the database.
+//! its bucket's slot in the pace all processes share in the database (`Pace::Identify`).
 //! RESUMEs are not limited and pass at once.
 
-use crate::store::Store;
+use crate::store::{Pace, Store};
 use anyhow::Context as _;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -36,8 +35,8 @@ const ASK_FOR: Duration = Duration::from_secs(2);
 pub struct IdentifyGate {
     store: Store,
     max_concurrency: u16,
-    /// Each bucket's next start when the database cannot be asked (this process alone then).
-    fallback: Arc<Mutex<HashMap<u16, Instant>>>,
+    /// Each bucket's starts when the database cannot be asked (this process alone then).
+    fallback: Arc<governor::DefaultKeyedRateLimiter<u16>>,
 }
 
 impl IdentifyGate {
@@ -45,7 +44,11 @@ impl IdentifyGate {
         IdentifyGate {
             store,
             max_concurrency: max_concurrency.max(1),
-            fallback: Arc::default(),
+            fallback: Arc::new(governor::RateLimiter::keyed(
+                governor::Quota::with_period(IDENTIFY_SPACING)
+                    .expect("a non-zero spacing")
+                    .allow_burst(NonZeroU32::MIN),
+            )),
         }
     }
 
@@ -62,22 +65,18 @@ impl IdentifyGate {
         // timeout; the gateway must come up to answer "try again" meanwhile.
         let reserved = tokio::time::timeout(
             ASK_FOR,
-            self.store.reserve_identify_slot(bucket, IDENTIFY_SPACING),
+            self.store
+                .reserve_slot(Pace::Identify(bucket), IDENTIFY_SPACING, 1),
         )
-        .await;
+        .await
+        .map_err(|_| format!("no answer within {ASK_FOR:?}"))
+        .and_then(|r| r.map_err(|e| e.to_string()));
         let wait = match reserved {
-            Ok(Ok(wait)) => wait,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, shard, bucket, "identify pace unavailable; spacing this process's starts only");
-                self.local_slot(bucket)
-            }
-            Err(_) => {
-                tracing::warn!(
-                    shard,
-                    bucket,
-                    "identify pace did not answer in time; spacing this process's starts only"
-                );
-                self.local_slot(bucket)
+            Ok(wait) => wait,
+            Err(why) => {
+                tracing::warn!(%why, shard, bucket, "identify pace unavailable; spacing this process's starts only");
+                self.fallback.until_key_ready(&bucket).await;
+                Duration::ZERO
             }
         };
         if !wait.is_zero() {
@@ -90,18 +89,6 @@ impl IdentifyGate {
             metrics::counter!("salesbot_gateway_identify_waits_total").increment(1);
             tokio::time::sleep(wait).await;
         }
-    }
-
-    fn local_slot(&self, bucket: u16) -> Duration {
-        let now = Instant::now();
-        let mut next = self.fallback.lock().unwrap_or_else(|p| p.into_inner());
-        let slot = next
-            .get(&bucket)
-            .copied()
-            .filter(|t| *t > now)
-            .unwrap_or(now);
-        next.insert(bucket, slot + IDENTIFY_SPACING);
-        slot - now
     }
 }
 
@@ -279,6 +266,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_the_database_a_process_spaces_its_own_starts() {
+        use governor::clock::{Clock, DefaultClock};
         let pool = sqlx::postgres::PgPoolOptions::new()
             .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
             .expect("a lazy pool");
@@ -286,12 +274,16 @@ mod tests {
         // The pool would retry for its 30 s acquire timeout; the start gives up after ASK_FOR
         // and takes this process's own first slot of bucket 0.
         gate.wait(0).await;
-        let second = gate.local_slot(0);
+        let next = gate
+            .fallback
+            .check_key(&0)
+            .expect_err("bucket 0 was just used")
+            .wait_time_from(DefaultClock::default().now());
         assert!(
-            second > Duration::from_secs(5) && second <= IDENTIFY_SPACING,
-            "{second:?}"
+            next > Duration::from_secs(5) && next <= IDENTIFY_SPACING,
+            "{next:?}"
         );
-        assert_eq!(gate.local_slot(1), Duration::ZERO, "another bucket");
+        assert!(gate.fallback.check_key(&1).is_ok(), "another bucket");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use super::{convert, DiscordConfig};
 use crate::engine::Reply;
 use crate::outbox::{Deliver, DeliveryError, Outgoing, Target};
-use crate::store::Store;
+use crate::store::{Pace, Store};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -150,7 +150,7 @@ pub struct Sender {
     base: String,
     token: String,
     store: Store,
-    /// This process's own pace, for when the shared one (`send_pace` in the database) cannot
+    /// This process's own pace, for when the shared one (`Pace::Send` in the database) cannot
     /// be reached.
     pace: std::sync::Arc<governor::DefaultDirectRateLimiter>,
 }
@@ -188,7 +188,11 @@ impl Sender {
     /// instead of in 429 storms.
     async fn pace(&self) {
         let interval = std::time::Duration::from_secs(1) / GLOBAL_PER_SECOND;
-        match self.store.reserve_send_slot(interval, GLOBAL_BURST).await {
+        match self
+            .store
+            .reserve_slot(Pace::Send, interval, GLOBAL_BURST)
+            .await
+        {
             Ok(wait) => tokio::time::sleep(wait).await,
             Err(e) => {
                 // Sending is what matters: past the database, pace as one process would.

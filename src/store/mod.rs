@@ -46,6 +46,7 @@ pub use jobs::{
     DueTask, OverdueDeal, RepLine, RiskyDeal, ScanLease, StaleDeal, WeekFigures,
 };
 pub use outbox::{Envelope, NewOutbox, OutboxRow};
+pub use pace::Pace;
 pub use pending::PendingImport;
 pub use products::{DealLine, ProductInfo};
 pub use reports::{CustomerRow, DealTotal, ForecastRaw, ProductRow, TrendRow};

@@ -1448,21 +1448,22 @@ async fn a_process_runs_only_the_shards_it_is_given(pool: PgPool) {
 #[sqlx::test]
 async fn gateway_starts_wait_for_their_bucket_across_processes(pool: PgPool) {
     use salesbot::discord::identify::{IdentifyGate, IDENTIFY_SPACING};
+    use salesbot::store::Pace;
     let (one, two) = (Store::from_pool(pool.clone()), Store::from_pool(pool));
     let first = one
-        .reserve_identify_slot(0, IDENTIFY_SPACING)
+        .reserve_slot(Pace::Identify(0), IDENTIFY_SPACING, 1)
         .await
         .expect("slot");
     let second = two
-        .reserve_identify_slot(0, IDENTIFY_SPACING)
+        .reserve_slot(Pace::Identify(0), IDENTIFY_SPACING, 1)
         .await
         .expect("slot");
     let other = two
-        .reserve_identify_slot(1, IDENTIFY_SPACING)
+        .reserve_slot(Pace::Identify(1), IDENTIFY_SPACING, 1)
         .await
         .expect("slot");
     let third = one
-        .reserve_identify_slot(0, IDENTIFY_SPACING)
+        .reserve_slot(Pace::Identify(0), IDENTIFY_SPACING, 1)
         .await
         .expect("slot");
     assert_eq!(first, Duration::ZERO, "the first start goes at once");
