@@ -662,9 +662,10 @@ impl Tx {
             .await?)
     }
 
-    /// Lists records an import created (`before` empty) or changed (their image before) with
-    /// their image now, in the same transaction that wrote them. A record already listed keeps
-    /// its first before-image and takes the new after-image.
+    /// Lists records an import created (`before` empty) or changed (their image before), in
+    /// the same transaction that wrote them: that transaction is what the undo later finds
+    /// in their xmin if nothing wrote them since. A record already listed keeps its first
+    /// before-image and takes the newer transaction.
     pub async fn record_import_rows(
         &mut self,
         ws: i64,
@@ -676,27 +677,25 @@ impl Tx {
         if ids.is_empty() {
             return Ok(());
         }
-        let sql = format!(
-            "INSERT INTO import_rows (workspace_id, import_id, entity, record_id, before, after_hash)
-             SELECT $1, $2, $3, u.id, u.b, md5(to_jsonb(t)::text)
+        sqlx::query(
+            "INSERT INTO import_rows (workspace_id, import_id, entity, record_id, before, after_xid)
+             SELECT $1, $2, $3, u.id, u.b, pg_current_xact_id()
              FROM UNNEST($4::bigint[], $5::jsonb[]) AS u(id, b)
-             JOIN {} t ON t.workspace_id = $1 AND t.id = u.id
-             ON CONFLICT (workspace_id, import_id, entity, record_id) DO UPDATE SET after_hash = excluded.after_hash",
-            entity.table()
-        );
-        sqlx::query(&sql)
-            .bind(ws)
-            .bind(import)
-            .bind(entity.table())
-            .bind(ids)
-            .bind(before)
-            .execute(self.conn())
-            .await?;
+             ON CONFLICT (workspace_id, import_id, entity, record_id)
+             DO UPDATE SET after_xid = excluded.after_xid, after_hash = NULL",
+        )
+        .bind(ws)
+        .bind(import)
+        .bind(entity.table())
+        .bind(ids)
+        .bind(before)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
-    /// Takes the after-image again of records this import already listed (an activity it
-    /// wrote moved a deal's last activity).
+    /// Moves the transaction of records this import already listed to this one (an activity
+    /// it wrote moved a deal's last activity).
     pub async fn refresh_import_rows(
         &mut self,
         ws: i64,
@@ -704,19 +703,16 @@ impl Tx {
         entity: ImportEntity,
         ids: &[i64],
     ) -> StoreResult<()> {
-        let sql = format!(
-            "UPDATE import_rows r SET after_hash = md5(to_jsonb(t)::text) FROM {} t
-             WHERE r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3 AND r.record_id = ANY($4)
-               AND t.workspace_id = $1 AND t.id = r.record_id",
-            entity.table()
-        );
-        sqlx::query(&sql)
-            .bind(ws)
-            .bind(import)
-            .bind(entity.table())
-            .bind(ids)
-            .execute(self.conn())
-            .await?;
+        sqlx::query(
+            "UPDATE import_rows SET after_xid = pg_current_xact_id(), after_hash = NULL
+             WHERE workspace_id = $1 AND import_id = $2 AND entity = $3 AND record_id = ANY($4)",
+        )
+        .bind(ws)
+        .bind(import)
+        .bind(entity.table())
+        .bind(ids)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
@@ -836,10 +832,11 @@ impl Tx {
         for entity in ImportEntity::ALL {
             let sql = format!(
                 "SELECT r.record_id, COALESCE(t.title_or_name, '') FROM import_rows r
-                 LEFT JOIN LATERAL (SELECT md5(to_jsonb(x)::text) AS now, {label} AS title_or_name FROM {table} x
+                 LEFT JOIN LATERAL (SELECT {unchanged} AS same, {label} AS title_or_name FROM {table} x
                                     WHERE x.workspace_id = r.workspace_id AND x.id = r.record_id) t ON true
                  WHERE r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3
-                   AND t.now IS DISTINCT FROM r.after_hash",
+                   AND t.same IS NOT TRUE",
+                unchanged = unchanged_sql("x"),
                 table = entity.table(),
                 label = label_sql(entity),
             );
@@ -866,8 +863,10 @@ impl Tx {
             .await?;
         for entity in ImportEntity::ALL {
             let table = entity.table();
-            let unchanged = "r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3
-                             AND md5(to_jsonb(t)::text) = r.after_hash";
+            let unchanged = format!(
+                "r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3 AND {}",
+                unchanged_sql("t")
+            );
             if entity == ImportEntity::Deal {
                 // A created deal goes with the history and lines the import gave it.
                 for child in ["stage_changes", "deal_products"] {
@@ -960,6 +959,15 @@ impl Tx {
         report.left.sort_by_key(|l| (l.entity, l.id));
         Ok(Ok(report))
     }
+}
+
+/// Whether the record (alias `t`) is as the import row `r` left it: no transaction wrote it
+/// since the one recorded (rows from before that column have a hash of the image instead).
+fn unchanged_sql(t: &str) -> String {
+    format!(
+        "CASE WHEN r.after_xid IS NOT NULL THEN {t}.xmin = xid(r.after_xid)
+              ELSE md5(to_jsonb({t})::text) = r.after_hash END"
+    )
 }
 
 /// The column that names a record of `entity` (alias `x`).

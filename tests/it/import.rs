@@ -502,6 +502,54 @@ async fn an_import_is_taken_back_whole_except_what_changed_since(pool: PgPool) {
     h.assert_totals_match_deals().await;
 }
 
+/// Imports recorded before records were compared by the transaction that wrote them kept a
+/// hash of each record's image; an undo still reads those.
+#[sqlx::test]
+async fn an_import_recorded_with_image_hashes_is_still_taken_back(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    let before = h.fingerprint_without_imports().await;
+    let file = "id,title,company,amount,stage,owner\n\
+                H1,Rollout,Acme,1000,Qualified,1\n\
+                H2,Pilot,Birch,300,Qualified,1\n";
+    let s = run(&h.pool, request(1, vec![bytes("deals.csv", file)])).await;
+    let id = s.import_id.expect("import id");
+    for table in ["deals", "companies"] {
+        sqlx::query(&format!(
+            "UPDATE import_rows r SET after_xid = NULL, after_hash = md5(to_jsonb(t)::text)
+             FROM {table} t WHERE r.entity = '{table}' AND t.workspace_id = r.workspace_id AND t.id = r.record_id"
+        ))
+        .execute(&h.pool)
+        .await
+        .expect("old-style rows");
+    }
+    // One deal changes since (an UPDATE that keeps its image would not count as a change).
+    sqlx::query("UPDATE deals SET amount_minor = 1 WHERE workspace_id = 1 AND title = 'Pilot'")
+        .execute(&h.pool)
+        .await
+        .expect("change");
+    let report = import::undo(&Store::from_pool(h.pool.clone()), 1, id, now())
+        .await
+        .expect("store")
+        .expect("undone");
+    let left: Vec<(String, bool)> = report
+        .left
+        .iter()
+        .map(|l| (l.entity.table().to_string(), l.changed))
+        .collect();
+    assert_eq!(report.removed, 2, "Rollout and Acme: {report:?}");
+    assert_eq!(
+        left,
+        vec![
+            ("companies".to_string(), false),
+            ("deals".to_string(), true)
+        ],
+        "{report:?}"
+    );
+    assert_ne!(h.fingerprint_without_imports().await, before);
+    h.assert_totals_match_deals().await;
+}
+
 fn bytes(name: &str, text: &str) -> Input {
     Input::Bytes {
         name: name.to_string(),
