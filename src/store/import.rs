@@ -208,7 +208,31 @@ pub enum UndoRefusal {
     Running(i64),
 }
 
+async fn reserve_deal_numbers(
+    conn: impl sqlx::PgExecutor<'_>,
+    ws: i64,
+    n: i64,
+) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO deal_counters AS c (workspace_id, next_number) VALUES ($1, $2 + 1)
+         ON CONFLICT (workspace_id) DO UPDATE SET next_number = c.next_number + $2
+         RETURNING next_number - $2",
+    )
+    .bind(ws)
+    .bind(n)
+    .fetch_one(conn)
+    .await?)
+}
+
 impl super::Store {
+    /// Takes `n` deal numbers in a transaction of their own, so that the counter's row is
+    /// not held while a batch of an import writes (another batch, or a rep's `/deal new`,
+    /// would queue behind it). Numbers a batch took and did not commit are skipped, as a
+    /// sequence skips them.
+    pub async fn reserve_deal_numbers(&self, ws: i64, n: i64) -> StoreResult<i64> {
+        reserve_deal_numbers(self.pool(), ws, n).await
+    }
+
     /// Refreshes the planner's statistics of the tables an import writes. A table that grew
     /// from a handful of rows to many thousands inside one import keeps plans made for the
     /// handful (foreign-key checks, keyset pages) until its statistics move; autovacuum gets
@@ -446,26 +470,22 @@ impl Tx {
         Ok(())
     }
 
-    /// Inserts deals numbered from the workspace's counter; their ids in the order given.
+    /// Takes `n` deal numbers from the workspace's counter; the first of them.
+    pub async fn reserve_deal_numbers(&mut self, ws: i64, n: i64) -> StoreResult<i64> {
+        reserve_deal_numbers(self.conn(), ws, n).await
+    }
+
+    /// Inserts deals numbered from `first` on; their ids in the order given.
     pub async fn insert_deals(
         &mut self,
         ws: i64,
         currency: &str,
+        first: i64,
         d: &DealColumns,
     ) -> StoreResult<Vec<i64>> {
-        let n = d.title.len() as i64;
-        if n == 0 {
+        if d.title.is_empty() {
             return Ok(Vec::new());
         }
-        let first: i64 = sqlx::query_scalar(
-            "INSERT INTO deal_counters AS c (workspace_id, next_number) VALUES ($1, $2 + 1)
-             ON CONFLICT (workspace_id) DO UPDATE SET next_number = c.next_number + $2
-             RETURNING next_number - $2",
-        )
-        .bind(ws)
-        .bind(n)
-        .fetch_one(self.conn())
-        .await?;
         Ok(sqlx::query_scalar(
             "INSERT INTO deals (workspace_id, number, title, company_id, contact_id, owner_id, amount_minor, currency,
                                 stage_id, status, expected_close, closed_at, lost_reason, furthest_position,

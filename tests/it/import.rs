@@ -502,6 +502,66 @@ async fn an_import_is_taken_back_whole_except_what_changed_since(pool: PgPool) {
     h.assert_totals_match_deals().await;
 }
 
+/// Batches are written two at a time: one commits while the next one's records go in. One
+/// whose commit fails after the next was started is written again, and the next after it:
+/// every row once, the import's counts and the rollups right.
+#[sqlx::test]
+async fn a_batch_that_fails_to_commit_behind_the_next_one_is_written_again_with_it(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    agents(&mut h).await;
+    // The second batch's history fails to go in; a sequence counts the tries, as it is not
+    // rolled back with the transaction.
+    sqlx::raw_sql(
+        "CREATE SEQUENCE history_writes;
+         CREATE FUNCTION fail_second_history() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('history_writes') = 2 THEN
+                 RAISE EXCEPTION 'injected failure';
+             END IF;
+             RETURN NULL;
+         END $$;
+         CREATE TRIGGER fail_second_history AFTER INSERT ON stage_changes
+             FOR EACH STATEMENT EXECUTE FUNCTION fail_second_history();",
+    )
+    .execute(&h.pool)
+    .await
+    .expect("failure injected");
+    let s = import_sample(&mut h, false).await;
+    let tries: i64 = sqlx::query_scalar("SELECT last_value FROM history_writes")
+        .fetch_one(&h.pool)
+        .await
+        .expect("tries");
+    assert_eq!(tries, 6, "five batches of deals and the failed one again");
+    assert_eq!((s.created, s.refused), (8_800 + 85 + 7, 0), "{s:#?}");
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 8_800);
+    assert_eq!(
+        h.count("SELECT count(DISTINCT number) FROM deals").await,
+        8_800
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM external_ids WHERE entity = 'deals'")
+            .await,
+        8_800
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM import_rows WHERE entity = 'deals'")
+            .await,
+        8_800
+    );
+    // A deal has its first stage, and a closed one its close as well.
+    assert_eq!(
+        h.count("SELECT count(*) FROM stage_changes").await,
+        8_800
+            + h.count("SELECT count(*) FROM deals WHERE status <> 'open'")
+                .await
+    );
+    assert_eq!(
+        h.count("SELECT created + refused FROM imports").await,
+        8_800 + 85 + 7
+    );
+    h.assert_totals_match_deals().await;
+}
+
 /// Imports recorded before records were compared by the transaction that wrote them kept a
 /// hash of each record's image; an undo still reads those.
 #[sqlx::test]

@@ -15,7 +15,7 @@ pub mod render;
 mod world;
 mod write;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -345,6 +345,8 @@ pub async fn run(
         store,
         dry,
         import_id,
+        currency: ws.currency.clone(),
+        before: Flight::default(),
     };
     let mut summary = Summary {
         import_id: (!req.dry_run).then_some(import_id),
@@ -371,52 +373,40 @@ pub async fn run(
             let position = r.progress();
             reader = Some(r);
             let Some(batch) = batch else { break };
-            // A row with several bad cells is one refused row with several reasons.
-            let mut refused_rows = 0u64;
-            let mut last_line = None;
-            for refused in &batch.refused {
-                let reason = cell_problem(&refused.reason, &ws.currency);
-                if last_line == Some(refused.line) {
-                    file.note(refused.line, &refused.column, reason);
-                } else {
-                    file.refuse(refused.line, &refused.column, reason);
-                    refused_rows += 1;
-                }
-                last_line = Some(refused.line);
-            }
-            let counts = session
-                .batch(
-                    &mut world,
-                    &req,
-                    kind,
-                    &batch.rows,
-                    &mut file,
-                    refused_rows,
-                    now,
-                )
-                .await?;
-            file.created += counts[0];
-            file.updated += counts[1];
-            file.matched += counts[2];
-            file.rows += batch.rows.len() as u64 + refused_rows;
-            summary.rows += batch.rows.len() as u64 + refused_rows;
+            let read = batch.rows.len() as u64 + refused_rows(&batch);
+            file.rows += read;
+            summary.rows += read;
+            let done = Progress {
+                file: index,
+                files: total_files,
+                rows: summary.rows,
+                position,
+            };
+            Box::pin(session.write(
+                &mut world,
+                &req,
+                (kind, batch, done),
+                &mut file,
+                now,
+                &mut progress,
+            ))
+            .await?;
             // Statistics follow the tables as they grow fourfold (and not in a dry run, which
             // writes nothing that stays): plans made for an empty table go after the first
             // batch, and a sample costs more the larger the table. On the 100,000-deal
             // benchmark, statistics took 1.76 s when every table was sampled at each doubling,
             // 0.83 s this way.
+            // The sample must see the batch still committing: planned against tables without
+            // it (the first time, empty), the next batches cost PostgreSQL a third to a half
+            // more CPU on the benchmark.
             let written = summary.created + summary.updated + file.created + file.updated;
             if !req.dry_run && written > 0 && summary.rows >= next_analyze {
+                Box::pin(session.settle(&mut world, &req, &mut file, now, &mut progress)).await?;
                 store.analyze_import_tables(false).await;
                 next_analyze = summary.rows * 4;
             }
-            progress(Progress {
-                file: index,
-                files: total_files,
-                rows: summary.rows,
-                position,
-            });
         }
+        Box::pin(session.settle(&mut world, &req, &mut file, now, &mut progress)).await?;
         file.refusals.sort_by_key(|r| r.line);
         summary.created += file.created;
         summary.updated += file.updated;
@@ -480,14 +470,284 @@ fn describe(info: &FileInfo) -> FileSummary {
     }
 }
 
+/// Rows of a batch the reader refused; a row with several bad cells is one refused row.
+fn refused_rows(batch: &Batch) -> u64 {
+    let mut rows = 0;
+    let mut last_line = None;
+    for refused in &batch.refused {
+        if last_line != Some(refused.line) {
+            rows += 1;
+        }
+        last_line = Some(refused.line);
+    }
+    rows
+}
+
+/// A batch whose records are in and whose later writes and commit run on a task of their own
+/// while the next batch's records go in on another connection. One backend writing batch
+/// after batch was the import's limit (the importer itself used a fifteenth of the CPU);
+/// two keep both of a small server's cores busy.
+struct Running {
+    task: tokio::task::JoinHandle<Result<(), StoreError>>,
+    /// The world's journal after this batch: kept once it commits.
+    mark: usize,
+    /// Taken when the batch is settled (the type aborts its task on drop, so its fields
+    /// cannot move out).
+    replay: Option<Replay>,
+    /// The records it created, which the next batch may refer to only once it committed.
+    created: HashSet<(ImportEntity, i64)>,
+}
+
+/// An import dropped midway (its task aborted, its caller gone) does not leave a batch
+/// committing behind its back; one whose COMMIT was already sent may still land whole.
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What it takes to write a batch again, one transaction after another, should its commit
+/// fail after the next batch was started: its rows and the file's summary before them.
+struct Replay {
+    kind: Kind,
+    batch: Batch,
+    file: FileSummary,
+    /// Reported once it committed.
+    done: Progress,
+}
+
+/// The batch before the one being written, while it commits.
+#[derive(Default)]
+pub(super) struct Flight {
+    running: Option<Running>,
+    /// It did not commit: it and the batch after it are written again.
+    failed: Option<Replay>,
+}
+
+impl Flight {
+    /// Whether the batch still committing created any of these records.
+    pub(super) fn brought(&self, entity: ImportEntity, ids: &[i64]) -> bool {
+        self.running
+            .as_ref()
+            .is_some_and(|r| ids.iter().any(|id| r.created.contains(&(entity, *id))))
+    }
+
+    /// Waits for the batch before to commit (keeping what it added to the world); an error if
+    /// it did not, which stops the batch being written (it is written again after it).
+    pub(super) async fn settle(&mut self, world: &mut World) -> Result<(), StoreError> {
+        self.settled(world).await.map(|_| ())
+    }
+
+    /// As [`Flight::settle`], with the progress the batch that committed reached.
+    async fn settled(&mut self, world: &mut World) -> Result<Option<Progress>, StoreError> {
+        let mut done = None;
+        if let Some(mut r) = self.running.take() {
+            let result = (&mut r.task).await.unwrap_or_else(|e| {
+                Err(StoreError::Unexpected(anyhow::anyhow!(
+                    "import batch writer stopped: {e}"
+                )))
+            });
+            match result {
+                Ok(()) => {
+                    world.keep_to(r.mark);
+                    done = r.replay.take().map(|r| r.done);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "an import batch did not commit; writing it again");
+                    self.failed = r.replay.take();
+                }
+            }
+        }
+        match self.failed {
+            Some(_) => Err(StoreError::Unexpected(anyhow::anyhow!(
+                "the batch before did not commit"
+            ))),
+            None => Ok(done),
+        }
+    }
+}
+
 /// Where batches are written: their own transactions, or the dry run's one.
 struct Session<'a> {
     store: &'a Store,
     dry: Option<Tx>,
     import_id: i64,
+    /// The workspace's currency, named in refusals of amounts.
+    currency: String,
+    before: Flight,
 }
 
 impl Session<'_> {
+    /// Adds the reader's refusals of a batch to the file's summary; how many rows they were.
+    fn reader_refusals(&self, batch: &Batch, file: &mut FileSummary) -> u64 {
+        let mut last_line = None;
+        for refused in &batch.refused {
+            let reason = cell_problem(&refused.reason, &self.currency);
+            if last_line == Some(refused.line) {
+                file.note(refused.line, &refused.column, reason);
+            } else {
+                file.refuse(refused.line, &refused.column, reason);
+            }
+            last_line = Some(refused.line);
+        }
+        refused_rows(batch)
+    }
+
+    /// Writes one batch and adds its counts and refusals to `file`. Its records go in on a
+    /// transaction of its own while the batch before commits; its later writes and commit
+    /// then run on their own while the next batch goes in. Batches commit in order, so a
+    /// crash leaves whole batches of a prefix of the file, as one after another did.
+    async fn write(
+        &mut self,
+        world: &mut World,
+        req: &ImportRequest,
+        (kind, batch, done): (Kind, Batch, Progress),
+        file: &mut FileSummary,
+        now: DateTime<Utc>,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<(), StoreError> {
+        if self.dry.is_some() {
+            self.one_by_one(world, req, kind, &batch, file, now).await?;
+            progress(done);
+            return Ok(());
+        }
+        let before = file.clone();
+        let reader_refused = self.reader_refusals(&batch, file);
+        let mut tx = self.store.begin().await?;
+        let mut later = write::Later::default();
+        let mut scratch = file.clone();
+        let head = async {
+            let target = write::Target {
+                tx: &mut tx,
+                later: &mut later,
+                before: &mut self.before,
+                numbers: Some(self.store),
+            };
+            // Boxed, as every batch write: the writer's state is large, and a debug build
+            // runs out of a test thread's stack with it inline.
+            Box::pin(write::rows(
+                target,
+                world,
+                req,
+                self.import_id,
+                kind,
+                &batch.rows,
+                &mut scratch,
+                now,
+            ))
+            .await
+        }
+        .await;
+        // Progress is reported for batches that committed, before this one may commit: an
+        // import that stops there (the process dies) leaves exactly what was reported.
+        match self.before.settled(world).await {
+            Ok(Some(earlier)) => progress(earlier),
+            Ok(None) => {}
+            Err(_) => {
+                // The batch before did not commit: this one's transaction goes, and both are
+                // written again one after the other.
+                drop(tx);
+                world.forget();
+                if let Some(r) = self.before.failed.take() {
+                    *file = r.file;
+                    self.one_by_one(world, req, r.kind, &r.batch, file, now)
+                        .await?;
+                    progress(r.done);
+                }
+                self.one_by_one(world, req, kind, &batch, file, now).await?;
+                progress(done);
+                return Ok(());
+            }
+        }
+        let counts = match head {
+            Ok(counts) => counts,
+            Err(_) => {
+                // Written again on its own, where a row the database refuses takes only
+                // itself out.
+                drop(tx);
+                world.forget();
+                *file = before;
+                self.one_by_one(world, req, kind, &batch, file, now).await?;
+                progress(done);
+                return Ok(());
+            }
+        };
+        let refused = scratch.refused - file.refused + reader_refused;
+        add_counts(&mut scratch, counts);
+        *file = scratch;
+        let created = later.created_records();
+        let (ws, import, source) = (req.workspace, self.import_id, world.source);
+        let task = tokio::spawn(async move {
+            later.write(&mut tx, ws, source, import).await?;
+            tx.count_import(
+                ws,
+                import,
+                [counts[0], counts[1], counts[2], refused].map(|n| n as i64),
+            )
+            .await?;
+            tx.commit().await
+        });
+        self.before.running = Some(Running {
+            task,
+            created,
+            mark: world.mark(),
+            replay: Some(Replay {
+                kind,
+                batch,
+                file: before,
+                done,
+            }),
+        });
+        Ok(())
+    }
+
+    /// Waits for the last batch to commit, writing it again if it did not.
+    async fn settle(
+        &mut self,
+        world: &mut World,
+        req: &ImportRequest,
+        file: &mut FileSummary,
+        now: DateTime<Utc>,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<(), StoreError> {
+        match self.before.settled(world).await {
+            Ok(done) => {
+                if let Some(done) = done {
+                    progress(done);
+                }
+                Ok(())
+            }
+            Err(_) => {
+                world.forget();
+                if let Some(r) = self.before.failed.take() {
+                    *file = r.file;
+                    self.one_by_one(world, req, r.kind, &r.batch, file, now)
+                        .await?;
+                    progress(r.done);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes one batch in one transaction, with nothing else in flight.
+    async fn one_by_one(
+        &mut self,
+        world: &mut World,
+        req: &ImportRequest,
+        kind: Kind,
+        batch: &Batch,
+        file: &mut FileSummary,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let reader_refused = self.reader_refusals(batch, file);
+        let counts = self
+            .batch(world, req, kind, &batch.rows, file, reader_refused, now)
+            .await?;
+        add_counts(file, counts);
+        Ok(())
+    }
+
     /// Writes one batch; returns `[created, updated, matched]` and adds refusals to `file`.
     /// The import record's counts move in the same transaction, with `reader_refused` rows
     /// the reader already refused.
@@ -572,8 +832,21 @@ impl Session<'_> {
     ) -> Result<[u64; 3], StoreError> {
         let refused_before = file.refused;
         let import = self.import_id;
+        // A dry run takes its deal numbers inside its transaction: it must not use any up.
+        let numbers = self.dry.is_none().then_some(self.store);
         let write = async |tx: &mut Tx, world: &mut World, file: &mut FileSummary| {
-            let counts = write::rows(tx, world, req, import, kind, rows, file, now).await?;
+            let mut later = write::Later::default();
+            let target = write::Target {
+                tx: &mut *tx,
+                later: &mut later,
+                before: &mut Flight::default(),
+                numbers,
+            };
+            let counts = Box::pin(write::rows(
+                target, world, req, import, kind, rows, file, now,
+            ))
+            .await?;
+            later.write(tx, req.workspace, world.source, import).await?;
             let refused = file.refused - refused_before + reader_refused;
             tx.count_import(
                 req.workspace,
@@ -602,6 +875,12 @@ impl Session<'_> {
         }
         settle(world, result)
     }
+}
+
+fn add_counts(file: &mut FileSummary, [created, updated, matched]: [u64; 3]) {
+    file.created += created;
+    file.updated += updated;
+    file.matched += matched;
 }
 
 /// Keeps what a written batch added to the world, or takes out what a failed one added.

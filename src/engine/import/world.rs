@@ -173,6 +173,17 @@ impl World {
         self.journal.clear();
     }
 
+    /// Where the journal stands: what a batch written so far added, for [`World::keep_to`].
+    pub fn mark(&self) -> usize {
+        self.journal.len()
+    }
+
+    /// Keeps what was added up to `mark` (a batch that committed while the next one was
+    /// already being written); what came after can still be taken out with `forget`.
+    pub fn keep_to(&mut self, mark: usize) {
+        self.journal.drain(..mark.min(self.journal.len()));
+    }
+
     /// Takes out everything the failed batch added.
     pub fn forget(&mut self) {
         while let Some(j) = self.journal.pop() {

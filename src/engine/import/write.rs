@@ -9,14 +9,14 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::world::{email_key, name_key, World};
-use super::{FileSummary, ImportRequest};
+use super::{FileSummary, Flight, ImportRequest};
 use crate::domain::import::{Cell, CellDate, Field, Kind, Outcome, Row, Source};
 use crate::domain::refs::{Email, MAX_NAME_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TITLE_CHARS};
 use crate::domain::stage::{Stage, StageKind};
 use crate::i18n::Msg;
 use crate::store::{
     ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, ImportEntity,
-    KnownCompany, KnownContact, LineColumns, StoreResult, Tx,
+    KnownCompany, KnownContact, LineColumns, Store, StoreResult, Tx,
 };
 
 /// `[created, updated, matched]`.
@@ -36,10 +36,73 @@ fn text_problem(e: crate::domain::text::TextError) -> Msg {
     })
 }
 
+/// What a batch writes that nothing later in the import reads: new deals' history, lines and
+/// rollups, the source's ids of new records and their place on the import. A pipelined batch
+/// writes it while the next batch's records go in on another connection; otherwise it is
+/// written right after the rest, in the same transaction either way.
+#[derive(Default)]
+pub(super) struct Later {
+    /// New deals, whose history and lines go in with the rollup triggers aside.
+    deals: Vec<i64>,
+    changes: ChangeColumns,
+    lines: LineColumns,
+    /// (table, the source's ids, record ids).
+    external: Vec<(ImportEntity, Vec<String>, Vec<i64>)>,
+    /// Records created, listed on the import with no image before.
+    created: Vec<(ImportEntity, Vec<i64>)>,
+}
+
+impl Later {
+    /// The records the batch created.
+    pub(super) fn created_records(&self) -> std::collections::HashSet<(ImportEntity, i64)> {
+        self.created
+            .iter()
+            .flat_map(|(entity, ids)| ids.iter().map(move |id| (*entity, *id)))
+            .collect()
+    }
+
+    pub(super) async fn write(
+        self,
+        tx: &mut Tx,
+        ws: i64,
+        source: &str,
+        import: i64,
+    ) -> StoreResult<()> {
+        if !self.deals.is_empty() {
+            tx.defer_rollups(true).await?;
+            tx.insert_stage_changes(ws, &self.changes).await?;
+            tx.insert_deal_lines(ws, &self.lines).await?;
+            tx.add_deal_rollups(ws, &self.deals).await?;
+            tx.defer_rollups(false).await?;
+        }
+        for (entity, ext, ids) in &self.external {
+            tx.insert_external_ids(ws, source, *entity, ext, ids, import)
+                .await?;
+        }
+        for (entity, ids) in &self.created {
+            tx.record_import_rows(ws, import, *entity, ids, &vec![None; ids.len()])
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a batch writes: its transaction, what it leaves for later, the batch before it if
+/// that one is still committing, and where new deals take their numbers.
+pub(super) struct Target<'a> {
+    pub tx: &'a mut Tx,
+    pub later: &'a mut Later,
+    pub before: &'a mut Flight,
+    /// Numbers are taken apart from the batch's transaction (so that two batches in flight do
+    /// not queue on the workspace's counter); `None` takes them inside it (a dry run, which
+    /// must not use any up).
+    pub numbers: Option<&'a Store>,
+}
+
 /// Writes one batch of one kind.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn rows(
-    tx: &mut Tx,
+    target: Target<'_>,
     world: &mut World,
     req: &ImportRequest,
     import: i64,
@@ -48,8 +111,17 @@ pub(super) async fn rows(
     file: &mut FileSummary,
     now: DateTime<Utc>,
 ) -> StoreResult<Counts> {
+    // Only new deals and the records they bring overlap with the batch before: every other
+    // kind reads or changes records that batch may have written, which another transaction
+    // sees only once it committed.
+    if kind != Kind::Deals {
+        target.before.settle(world).await?;
+    }
     let mut w = Writer {
-        tx,
+        tx: target.tx,
+        later: target.later,
+        before: target.before,
+        numbers: target.numbers,
         world,
         req,
         import,
@@ -82,6 +154,9 @@ enum Ref {
 
 struct Writer<'a> {
     tx: &'a mut Tx,
+    later: &'a mut Later,
+    before: &'a mut Flight,
+    numbers: Option<&'a Store>,
     world: &'a mut World,
     req: &'a ImportRequest,
     import: i64,
@@ -365,13 +440,13 @@ impl Writer<'_> {
                 given.1.push(*id);
             }
         }
-        let (ws, source) = (self.world.ws, self.world.source);
-        self.tx
-            .insert_external_ids(ws, source, entity, &given.0, &given.1, self.import)
-            .await?;
-        self.tx
-            .record_import_rows(ws, self.import, entity, ids, &vec![None; ids.len()])
-            .await
+        if !given.0.is_empty() {
+            self.later.external.push((entity, given.0, given.1));
+        }
+        if !ids.is_empty() {
+            self.later.created.push((entity, ids.to_vec()));
+        }
+        Ok(())
     }
 
     /// Writes queued companies and indexes them; their ids in queue order.
@@ -902,6 +977,30 @@ impl Writer<'_> {
             deal_ext.push(ext);
             deal_line.push(line);
         }
+        // A record the batch before brought in is there for this transaction (and its foreign
+        // keys, checked row by row) only once that batch committed.
+        let known = |refs: &[Option<Ref>]| {
+            refs.iter()
+                .filter_map(|r| match r {
+                    Some(Ref::Known(id)) => Some(*id),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let companies_used = [known(&deal_company), known(&contacts.company)].concat();
+        let products_used: Vec<i64> = deal_line
+            .iter()
+            .flatten()
+            .filter_map(|(name, _, _)| self.world.product(name).map(|p| p.0))
+            .collect();
+        if self.before.brought(ImportEntity::Company, &companies_used)
+            || self
+                .before
+                .brought(ImportEntity::Contact, &known(&deal_contact))
+            || self.before.brought(ImportEntity::Product, &products_used)
+        {
+            self.before.settle(self.world).await?;
+        }
         let company_ids = self.flush_companies(&companies).await?;
         let resolve = |r: &Option<Ref>, new: &[i64]| match r {
             Some(Ref::Known(id)) => Some(*id),
@@ -936,23 +1035,25 @@ impl Writer<'_> {
             self.world
                 .add_product(&product_names[i], *id, product_prices[i]);
         }
-        self.tx
-            .record_import_rows(
-                ws,
-                self.import,
-                ImportEntity::Product,
-                &product_ids,
-                &vec![None; product_ids.len()],
-            )
-            .await?;
+        if !product_ids.is_empty() {
+            self.later
+                .created
+                .push((ImportEntity::Product, product_ids.clone()));
+        }
         let currency = self.world.currency.clone();
         // New deals, their history and lines go in with the rollup triggers aside; their totals
-        // are added in one grouped statement per table below.
+        // are added in one grouped statement per table with the batch's later writes.
         if deals.title.is_empty() {
             return self.update_deals(matched).await;
         }
+        let n = deals.title.len() as i64;
+        let first = match self.numbers {
+            Some(store) => store.reserve_deal_numbers(ws, n).await?,
+            None => self.tx.reserve_deal_numbers(ws, n).await?,
+        };
         self.tx.defer_rollups(true).await?;
-        let ids = self.tx.insert_deals(ws, &currency, &deals).await?;
+        let ids = self.tx.insert_deals(ws, &currency, first, &deals).await?;
+        self.tx.defer_rollups(false).await?;
         let mut changes = ChangeColumns::default();
         let mut lines = LineColumns::default();
         let first_open = self.world.first_of(StageKind::Open).map(|s| s.id);
@@ -989,23 +1090,13 @@ impl Writer<'_> {
             self.world
                 .add_external(ImportEntity::Deal, &deal_ext[i], *id);
         }
-        self.tx.insert_stage_changes(ws, &changes).await?;
-        self.tx.insert_deal_lines(ws, &lines).await?;
-        self.tx.add_deal_rollups(ws, &ids).await?;
-        self.tx.defer_rollups(false).await?;
-        let source = self.world.source;
-        self.tx
-            .insert_external_ids(ws, source, ImportEntity::Deal, &deal_ext, &ids, self.import)
-            .await?;
-        self.tx
-            .record_import_rows(
-                ws,
-                self.import,
-                ImportEntity::Deal,
-                &ids,
-                &vec![None; ids.len()],
-            )
-            .await?;
+        self.later.changes = changes;
+        self.later.lines = lines;
+        self.later.deals = ids.clone();
+        self.later
+            .external
+            .push((ImportEntity::Deal, deal_ext, ids.clone()));
+        self.later.created.push((ImportEntity::Deal, ids));
         self.update_deals(matched).await
     }
 
@@ -1124,6 +1215,9 @@ impl Writer<'_> {
         if matched.is_empty() {
             return Ok(());
         }
+        // They may have come in with the batch before, which this transaction sees only once
+        // it committed.
+        self.before.settle(self.world).await?;
         let ws = self.world.ws;
         let ids: Vec<i64> = matched.iter().map(|m| m.0).collect();
         let known: HashMap<i64, crate::store::KnownDeal> = self
