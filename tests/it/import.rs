@@ -419,6 +419,15 @@ async fn the_same_files_again_change_nothing_and_a_dry_run_writes_nothing(pool: 
     );
 }
 
+/// What an undo left: (table, whether it changed since), in the report's order.
+fn left_records(report: &salesbot::store::UndoReport) -> Vec<(String, bool)> {
+    report
+        .left
+        .iter()
+        .map(|l| (l.entity.table().to_string(), l.changed))
+        .collect()
+}
+
 #[sqlx::test]
 async fn an_import_is_taken_back_whole_except_what_changed_since(pool: PgPool) {
     let mut h = Harness::new(pool).await;
@@ -444,11 +453,7 @@ async fn an_import_is_taken_back_whole_except_what_changed_since(pool: PgPool) {
         .expect("store")
         .expect("undone");
     assert_eq!(report.removed, 3, "two deals and Acme: {report:?}");
-    let left: Vec<(String, bool)> = report
-        .left
-        .iter()
-        .map(|l| (l.entity.table().to_string(), l.changed))
-        .collect();
+    let left = left_records(&report);
     assert_eq!(
         left,
         vec![
@@ -592,11 +597,7 @@ async fn an_import_recorded_with_image_hashes_is_still_taken_back(pool: PgPool) 
         .await
         .expect("store")
         .expect("undone");
-    let left: Vec<(String, bool)> = report
-        .left
-        .iter()
-        .map(|l| (l.entity.table().to_string(), l.changed))
-        .collect();
+    let left = left_records(&report);
     assert_eq!(report.removed, 2, "Rollout and Acme: {report:?}");
     assert_eq!(
         left,
