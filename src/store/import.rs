@@ -593,15 +593,15 @@ impl Tx {
         Ok(())
     }
 
-    /// Inserts activities; their ids in the order given. Each deal's last activity moves up
-    /// to its newest, as logging one by hand does.
+    /// Inserts activities; their ids in the order given, and the deals whose last activity
+    /// moved up to their newest, as logging one by hand does (the others were not written).
     pub async fn insert_activities(
         &mut self,
         ws: i64,
         a: &ActivityColumns,
-    ) -> StoreResult<Vec<i64>> {
+    ) -> StoreResult<(Vec<i64>, Vec<i64>)> {
         if a.contact.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let ids = sqlx::query_scalar(
             "INSERT INTO activities (workspace_id, contact_id, deal_id, member_id, kind, summary, satisfaction, happened_at)
@@ -621,18 +621,19 @@ impl Tx {
         .bind(&a.happened_at)
         .fetch_all(self.conn())
         .await?;
-        sqlx::query(
+        let moved = sqlx::query_scalar(
             "UPDATE deals d SET last_activity_at = u.h
              FROM (SELECT d AS id, max(h) AS h FROM UNNEST($2::bigint[], $3::timestamptz[]) AS x(d, h)
                    WHERE d IS NOT NULL GROUP BY d) u
-             WHERE d.workspace_id = $1 AND d.id = u.id AND d.last_activity_at < u.h",
+             WHERE d.workspace_id = $1 AND d.id = u.id AND d.last_activity_at < u.h
+             RETURNING d.id",
         )
         .bind(ws)
         .bind(&a.deal)
         .bind(&a.happened_at)
-        .execute(self.conn())
+        .fetch_all(self.conn())
         .await?;
-        Ok(ids)
+        Ok((ids, moved))
     }
 
     /// Remembers the source's ids of records.
@@ -714,8 +715,9 @@ impl Tx {
         Ok(())
     }
 
-    /// Moves the transaction of records this import already listed to this one (an activity
-    /// it wrote moved a deal's last activity).
+    /// Moves the transaction of records this import already listed to this one, which wrote
+    /// them (an activity it wrote moved a deal's last activity). Only records it did write:
+    /// the undo finds this transaction in their xmin.
     pub async fn refresh_import_rows(
         &mut self,
         ws: i64,

@@ -567,6 +567,73 @@ async fn a_batch_that_fails_to_commit_behind_the_next_one_is_written_again_with_
     h.assert_totals_match_deals().await;
 }
 
+/// An activities file given with its deals moves a deal's last activity only where an
+/// activity is newer; a deal it did not write is still as its batch left it, and the import
+/// goes back whole.
+#[sqlx::test]
+async fn deals_and_their_activities_are_taken_back_together(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    let deals = "id,title,company,contact,email,amount,stage,owner,close date,create date\n\
+                 W1,Won early,Acme,Ann Lee,ann@acme.example,1000,Closed Won,1,2026-06-01,2026-01-01\n\
+                 O1,Still open,Acme,Ann Lee,ann@acme.example,500,Qualified,1,,2026-01-01\n";
+    // Deal numbers 1 and 2: the workspace had none. The won deal's activity is older than its
+    // close (its last activity stays), the open one's newer (it moves).
+    let activities = "activity_id,happened_at_utc,kind,contact,contact_email,deal_number,member_id,summary,satisfaction\n\
+                      A1,2026-03-01T10:00:00Z,call,Ann Lee,ann@acme.example,1,1,Kick-off,4\n\
+                      A2,2026-11-15T10:00:00Z,email,Ann Lee,ann@acme.example,2,1,Follow-up,\n";
+    let s = run(
+        &h.pool,
+        request(
+            1,
+            vec![
+                bytes("deals.csv", deals),
+                bytes("activities.csv", activities),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!((s.created, s.refused), (2 + 2, 0), "{s:#?}");
+    let last: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT number, last_activity_at FROM deals WHERE workspace_id = 1 ORDER BY number",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("deals");
+    assert_eq!(
+        last,
+        vec![
+            (1, Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()),
+            (2, Utc.with_ymd_and_hms(2026, 11, 15, 10, 0, 0).unwrap())
+        ]
+    );
+    let report = import::undo(
+        &Store::from_pool(h.pool.clone()),
+        1,
+        s.import_id.expect("id"),
+        now(),
+    )
+    .await
+    .expect("store")
+    .expect("undone");
+    assert!(report.left.is_empty(), "{report:?}");
+    assert_eq!(report.removed, 6, "{report:?}");
+    for table in [
+        "deals",
+        "activities",
+        "contacts",
+        "companies",
+        "stage_changes",
+    ] {
+        assert_eq!(
+            h.count(&format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    h.assert_totals_match_deals().await;
+}
+
 /// Imports recorded before records were compared by the transaction that wrote them kept a
 /// hash of each record's image; an undo still reads those.
 #[sqlx::test]

@@ -366,10 +366,19 @@ pub async fn run(
             })
             .await
             .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("reader stopped: {e}")))?;
-            let batch = batch.map_err(|error| ImportError::File {
-                file: file.name.clone(),
-                error,
-            })?;
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(error) => {
+                    // What was read before the bad part goes in whole, as it did one batch
+                    // at a time, before the import stops.
+                    Box::pin(session.settle(&mut world, &req, &mut file, now, &mut progress))
+                        .await?;
+                    return Err(ImportError::File {
+                        file: file.name.clone(),
+                        error,
+                    });
+                }
+            };
             let position = r.progress();
             reader = Some(r);
             let Some(batch) = batch else { break };
@@ -520,6 +529,8 @@ struct Replay {
 #[derive(Default)]
 pub(super) struct Flight {
     running: Option<Running>,
+    /// It committed: the progress to report.
+    committed: Option<Progress>,
     /// It did not commit: it and the batch after it are written again.
     failed: Option<Replay>,
 }
@@ -532,15 +543,12 @@ impl Flight {
             .is_some_and(|r| ids.iter().any(|id| r.created.contains(&(entity, *id))))
     }
 
-    /// Waits for the batch before to commit (keeping what it added to the world); an error if
-    /// it did not, which stops the batch being written (it is written again after it).
+    /// Waits for the batch before to commit (keeping what it added to the world, and its
+    /// progress to report); an error if it did not, which stops the batch being written (it
+    /// is written again after it). The database gone is not that: the COMMIT may have landed
+    /// with its answer lost, so the import stops there, as one batch at a time did, and
+    /// running it again matches what landed.
     pub(super) async fn settle(&mut self, world: &mut World) -> Result<(), StoreError> {
-        self.settled(world).await.map(|_| ())
-    }
-
-    /// As [`Flight::settle`], with the progress the batch that committed reached.
-    async fn settled(&mut self, world: &mut World) -> Result<Option<Progress>, StoreError> {
-        let mut done = None;
         if let Some(mut r) = self.running.take() {
             let result = (&mut r.task).await.unwrap_or_else(|e| {
                 Err(StoreError::Unexpected(anyhow::anyhow!(
@@ -550,8 +558,9 @@ impl Flight {
             match result {
                 Ok(()) => {
                     world.keep_to(r.mark);
-                    done = r.replay.take().map(|r| r.done);
+                    self.committed = r.replay.take().map(|r| r.done);
                 }
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, "an import batch did not commit; writing it again");
                     self.failed = r.replay.take();
@@ -562,7 +571,7 @@ impl Flight {
             Some(_) => Err(StoreError::Unexpected(anyhow::anyhow!(
                 "the batch before did not commit"
             ))),
-            None => Ok(done),
+            None => Ok(()),
         }
     }
 }
@@ -640,33 +649,37 @@ impl Session<'_> {
         .await;
         // Progress is reported for batches that committed, before this one may commit: an
         // import that stops there (the process dies) leaves exactly what was reported.
-        match self.before.settled(world).await {
-            Ok(Some(earlier)) => progress(earlier),
-            Ok(None) => {}
-            Err(_) => {
-                // The batch before did not commit: this one's transaction goes, and both are
-                // written again one after the other.
-                drop(tx);
-                world.forget();
-                if let Some(r) = self.before.failed.take() {
-                    *file = r.file;
-                    self.one_by_one(world, req, r.kind, &r.batch, file, now)
-                        .await?;
-                    progress(r.done);
-                }
-                self.one_by_one(world, req, kind, &batch, file, now).await?;
-                progress(done);
-                return Ok(());
-            }
+        let settled = self.before.settle(world).await;
+        if let Some(earlier) = self.before.committed.take() {
+            progress(earlier);
+        }
+        if let Err(e) = settled {
+            let Some(r) = self.before.failed.take() else {
+                return Err(e);
+            };
+            // The batch before did not commit: this one's transaction goes, and both are
+            // written again one after the other.
+            drop(tx);
+            world.forget();
+            restore(file, r.file);
+            self.one_by_one(world, req, r.kind, &r.batch, file, now)
+                .await?;
+            progress(r.done);
+            self.one_by_one(world, req, kind, &batch, file, now).await?;
+            progress(done);
+            return Ok(());
         }
         let counts = match head {
             Ok(counts) => counts,
+            // The database is gone (perhaps while the batch before committed): the import
+            // stops, as one batch at a time did.
+            Err(e @ StoreError::Unavailable(_)) => return Err(e),
             Err(_) => {
                 // Written again on its own, where a row the database refuses takes only
                 // itself out.
                 drop(tx);
                 world.forget();
-                *file = before;
+                restore(file, before);
                 self.one_by_one(world, req, kind, &batch, file, now).await?;
                 progress(done);
                 return Ok(());
@@ -710,24 +723,21 @@ impl Session<'_> {
         now: DateTime<Utc>,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<(), StoreError> {
-        match self.before.settled(world).await {
-            Ok(done) => {
-                if let Some(done) = done {
-                    progress(done);
-                }
-                Ok(())
-            }
-            Err(_) => {
-                world.forget();
-                if let Some(r) = self.before.failed.take() {
-                    *file = r.file;
-                    self.one_by_one(world, req, r.kind, &r.batch, file, now)
-                        .await?;
-                    progress(r.done);
-                }
-                Ok(())
-            }
+        let settled = self.before.settle(world).await;
+        if let Some(done) = self.before.committed.take() {
+            progress(done);
         }
+        if let Err(e) = settled {
+            let Some(r) = self.before.failed.take() else {
+                return Err(e);
+            };
+            world.forget();
+            restore(file, r.file);
+            self.one_by_one(world, req, r.kind, &r.batch, file, now)
+                .await?;
+            progress(r.done);
+        }
+        Ok(())
     }
 
     /// Writes one batch in one transaction, with nothing else in flight.
@@ -875,6 +885,14 @@ impl Session<'_> {
         }
         settle(world, result)
     }
+}
+
+/// Puts a file's summary back to what it was before a batch that is written again, keeping
+/// the rows read since (they are counted as read, not as written).
+fn restore(file: &mut FileSummary, before: FileSummary) {
+    let rows = file.rows;
+    *file = before;
+    file.rows = rows;
 }
 
 fn add_counts(file: &mut FileSummary, [created, updated, matched]: [u64; 3]) {

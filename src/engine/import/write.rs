@@ -1334,7 +1334,7 @@ impl Writer<'_> {
             return Ok(());
         }
         self.tx.defer_rollups(true).await?;
-        let ids = self.tx.insert_activities(ws, &cols).await?;
+        let (ids, moved) = self.tx.insert_activities(ws, &cols).await?;
         self.tx.add_activity_rollups(ws, &ids).await?;
         self.tx.defer_rollups(false).await?;
         for (i, id) in ids.iter().enumerate() {
@@ -1354,9 +1354,8 @@ impl Writer<'_> {
                 &vec![None; ids.len()],
             )
             .await?;
-        let deals: Vec<i64> = cols.deal.iter().flatten().copied().collect();
         self.tx
-            .refresh_import_rows(ws, self.import, ImportEntity::Deal, &deals)
+            .refresh_import_rows(ws, self.import, ImportEntity::Deal, &moved)
             .await
     }
 
