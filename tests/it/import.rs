@@ -419,6 +419,14 @@ async fn the_same_files_again_change_nothing_and_a_dry_run_writes_nothing(pool: 
     );
 }
 
+/// Takes import `id` of workspace 1 back now.
+async fn undone(h: &Harness, id: i64) -> salesbot::store::UndoReport {
+    import::undo(&Store::from_pool(h.pool.clone()), 1, id, now())
+        .await
+        .expect("store")
+        .expect("undone")
+}
+
 /// What an undo left: (table, whether it changed since), in the report's order.
 fn left_records(report: &salesbot::store::UndoReport) -> Vec<(String, bool)> {
     report
@@ -448,10 +456,7 @@ async fn an_import_is_taken_back_whole_except_what_changed_since(pool: PgPool) {
             .expect("pilot");
     h.ok(&format!("/deal move deal:D-{pilot} stage:Proposal"))
         .await;
-    let report = import::undo(&Store::from_pool(h.pool.clone()), 1, id, now())
-        .await
-        .expect("store")
-        .expect("undone");
+    let report = undone(&h, id).await;
     assert_eq!(report.removed, 3, "two deals and Acme: {report:?}");
     let left = left_records(&report);
     assert_eq!(
@@ -488,15 +493,7 @@ async fn an_import_is_taken_back_whole_except_what_changed_since(pool: PgPool) {
     .await;
     let mid = h.fingerprint_without_imports().await;
     let _ = before;
-    let r = import::undo(
-        &Store::from_pool(h.pool.clone()),
-        1,
-        s.import_id.expect("id"),
-        now(),
-    )
-    .await
-    .expect("store")
-    .expect("undone");
+    let r = undone(&h, s.import_id.expect("id")).await;
     assert!(r.left.is_empty(), "{r:?}");
     assert_ne!(h.fingerprint_without_imports().await, mid);
     assert_eq!(
@@ -607,15 +604,7 @@ async fn deals_and_their_activities_are_taken_back_together(pool: PgPool) {
             (2, Utc.with_ymd_and_hms(2026, 11, 15, 10, 0, 0).unwrap())
         ]
     );
-    let report = import::undo(
-        &Store::from_pool(h.pool.clone()),
-        1,
-        s.import_id.expect("id"),
-        now(),
-    )
-    .await
-    .expect("store")
-    .expect("undone");
+    let report = undone(&h, s.import_id.expect("id")).await;
     assert!(report.left.is_empty(), "{report:?}");
     assert_eq!(report.removed, 6, "{report:?}");
     for table in [
@@ -660,10 +649,7 @@ async fn an_import_recorded_with_image_hashes_is_still_taken_back(pool: PgPool) 
         .execute(&h.pool)
         .await
         .expect("change");
-    let report = import::undo(&Store::from_pool(h.pool.clone()), 1, id, now())
-        .await
-        .expect("store")
-        .expect("undone");
+    let report = undone(&h, id).await;
     let left = left_records(&report);
     assert_eq!(report.removed, 2, "Rollout and Acme: {report:?}");
     assert_eq!(
@@ -1241,15 +1227,7 @@ async fn a_later_file_updates_what_differs_and_a_blank_cell_never_overwrites(poo
     assert_eq!(h.count("SELECT count(*) FROM stage_changes WHERE deal_id = (SELECT id FROM deals WHERE title = 'Rollout')").await, 2);
     h.assert_totals_match_deals().await;
     // Taking the second import back restores the first one's values.
-    let report = import::undo(
-        &Store::from_pool(h.pool.clone()),
-        1,
-        s.import_id.expect("id"),
-        now(),
-    )
-    .await
-    .expect("store")
-    .expect("undone");
+    let report = undone(&h, s.import_id.expect("id")).await;
     assert_eq!((report.restored, report.left.len()), (2, 0), "{report:?}");
     let mut after = deal_lines(&h.pool).await;
     after.sort();

@@ -649,22 +649,11 @@ impl Session<'_> {
         .await;
         // Progress is reported for batches that committed, before this one may commit: an
         // import that stops there (the process dies) leaves exactly what was reported.
-        let settled = self.before.settle(world).await;
-        if let Some(earlier) = self.before.committed.take() {
-            progress(earlier);
-        }
-        if let Err(e) = settled {
-            let Some(r) = self.before.failed.take() else {
-                return Err(e);
-            };
+        if let Some(failed) = self.settle_before(world, progress).await? {
             // The batch before did not commit: this one's transaction goes, and both are
             // written again one after the other.
             drop(tx);
-            world.forget();
-            restore(file, r.file);
-            self.one_by_one(world, req, r.kind, &r.batch, file, now)
-                .await?;
-            progress(r.done);
+            self.replay(world, req, failed, file, now, progress).await?;
             self.one_by_one(world, req, kind, &batch, file, now).await?;
             progress(done);
             return Ok(());
@@ -678,11 +667,13 @@ impl Session<'_> {
                 // Written again on its own, where a row the database refuses takes only
                 // itself out.
                 drop(tx);
-                world.forget();
-                restore(file, before);
-                self.one_by_one(world, req, kind, &batch, file, now).await?;
-                progress(done);
-                return Ok(());
+                let this = Replay {
+                    kind,
+                    batch,
+                    file: before,
+                    done,
+                };
+                return self.replay(world, req, this, file, now, progress).await;
             }
         };
         let refused = scratch.refused - file.refused + reader_refused;
@@ -723,20 +714,45 @@ impl Session<'_> {
         now: DateTime<Utc>,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<(), StoreError> {
+        match self.settle_before(world, progress).await? {
+            Some(failed) => self.replay(world, req, failed, file, now, progress).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the batch in flight and reports its progress if it committed; the batch to
+    /// write again if it did not (the database gone is an error: the import stops).
+    async fn settle_before(
+        &mut self,
+        world: &mut World,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Option<Replay>, StoreError> {
         let settled = self.before.settle(world).await;
         if let Some(done) = self.before.committed.take() {
             progress(done);
         }
-        if let Err(e) = settled {
-            let Some(r) = self.before.failed.take() else {
-                return Err(e);
-            };
-            world.forget();
-            restore(file, r.file);
-            self.one_by_one(world, req, r.kind, &r.batch, file, now)
-                .await?;
-            progress(r.done);
+        match settled {
+            Ok(()) => Ok(None),
+            Err(e) => self.before.failed.take().map(Some).ok_or(e),
         }
+    }
+
+    /// Writes a batch again on its own, from the file's summary before it, after taking out
+    /// of the world what every unwritten batch added.
+    async fn replay(
+        &mut self,
+        world: &mut World,
+        req: &ImportRequest,
+        r: Replay,
+        file: &mut FileSummary,
+        now: DateTime<Utc>,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<(), StoreError> {
+        world.forget();
+        restore(file, r.file);
+        self.one_by_one(world, req, r.kind, &r.batch, file, now)
+            .await?;
+        progress(r.done);
         Ok(())
     }
 
