@@ -95,6 +95,19 @@ pub enum StoreError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// The connection itself failed (the server closed it, or is going away), as opposed to the
+/// pool having none to give or a statement being refused.
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            // admin_shutdown, crash_shutdown: the server ended the session while it was idle.
+            matches!(db.code().as_deref(), Some("57P01" | "57P02"))
+        }
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
@@ -199,6 +212,11 @@ impl Store {
             .max_connections(16)
             // Short enough that a command answers "try again" inside Discord's 3 s window.
             .acquire_timeout(Duration::from_secs(2))
+            // sqlx pings each connection before handing it out: a round trip to the server
+            // for every command, the server's statement log does not show. A connection that
+            // died while idle fails at BEGIN instead, where nothing has happened yet, and
+            // `Store::begin` takes another.
+            .test_before_acquire(false)
             .connect_with(options.log_statements(tracing::log::LevelFilter::Trace))
             .await
             .context("could not connect to the database")?;
@@ -297,8 +315,26 @@ impl Store {
 
     /// Starts a transaction.
     pub async fn begin(&self) -> StoreResult<Tx> {
-        let inner = self.pool.begin().await?;
-        Ok(Tx { inner })
+        // After a server restart every idle connection is dead: at most one try for each
+        // connection the pool may hold, then one it opens afresh. A dead one is closed when it
+        // goes back to the pool, so it is not handed out twice.
+        let mut tries = 0;
+        loop {
+            // Failing to get a connection (none free in time, the server refusing new ones)
+            // is answered at once; only a connection lost at BEGIN is retried.
+            let conn = self.pool.acquire().await?;
+            match Transaction::begin(conn, None).await {
+                Ok(inner) => return Ok(Tx { inner }),
+                Err(e)
+                    if connection_lost(&e)
+                        && tries <= self.pool.options().get_max_connections() =>
+                {
+                    tries += 1;
+                    tracing::debug!(error = %e, tries, "pooled connection lost before BEGIN; taking another");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// The pool, for this module's statements that run outside a transaction. Private: every

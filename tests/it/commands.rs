@@ -404,3 +404,36 @@ async fn deal_cards_carry_lines_and_history_read_with_the_move(pool: PgPool) {
     let r = h.ok(r#"/deal lost deal:D-2 reason:"budget""#).await;
     assert!(!text(&r).contains("Products:"), "{r}");
 }
+
+/// The bot's pool hands out connections without pinging them first (a round trip for every
+/// command). After the server ended every idle session, as a restart does, the next commands
+/// still run, on fresh connections, instead of answering "database unavailable" once for each
+/// dead connection.
+#[sqlx::test(migrations = "./migrations")]
+async fn commands_run_on_after_the_server_ended_every_idle_connection(pool: PgPool) {
+    let url = crate::support::database_url(&pool).await;
+    let store = salesbot::store::Store::connect(&url)
+        .await
+        .expect("the bot's own pool");
+    let engine = salesbot::engine::Engine::new(store).expect("manifests load");
+    let mut h = Harness::with_engine(engine, pool.clone()).await;
+    h.ok("/deal new title:Before amount:1000").await;
+    // In the select list, so only this test database's sessions are ended (a WHERE clause
+    // would not fix the order the conditions are tried in).
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("end the other sessions");
+    assert!(
+        ended.iter().any(|e| *e),
+        "the bot's pool held no idle connection to end"
+    );
+    for k in 1..=3 {
+        let r = h.ok(&format!("/deal new title:After{k} amount:1000")).await;
+        assert!(text(&r).contains(&format!("After{k}")), "{r}");
+    }
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 4);
+}
