@@ -402,7 +402,16 @@ impl Engine {
         progress: &(dyn Fn(Reply) + Send + Sync),
     ) -> EngineResult<Reply> {
         let mut tx = self.store.begin().await?;
-        let (ws_id, user, interaction) = (req.workspace_id, req.user_id, req.interaction_id);
+        let (ws_id, user) = (req.workspace_id, req.user_id);
+        // A command that only reads is answered again if Discord delivers it again; only
+        // writes are marked, so that a repeat is never applied twice.
+        let only_reads = match &req.action {
+            Action::Command(inv) => {
+                commands::path_only_reads(&inv.command, inv.subcommand.as_deref())
+            }
+            Action::Click(_) | Action::Submit { .. } => false,
+        };
+        let interaction = req.interaction_id.filter(|_| !only_reads);
         let prelude = match tx.prelude(ws_id, user, interaction).await? {
             Some(p) => p,
             None if req.role.outsider() => {
@@ -470,6 +479,13 @@ impl Engine {
             Action::Click(id) => clicks::parse(id, &ctx)?,
             Action::Submit { custom_id, fields } => clicks::parse_submit(custom_id, fields, &ctx)?,
         };
+        if only_reads && !command.only_reads() {
+            // Unmarked, a repeated delivery would apply it twice (`coverage` keeps the two
+            // lists in step, so this is a guard, not a path).
+            return Err(EngineError::Unexpected(anyhow::anyhow!(
+                "{command:?} writes but its path counts as a read"
+            )));
+        }
         if command.works_outside() {
             if matches!(req.role, RoleSource::Api { write: false, .. }) {
                 return Err(EngineError::Forbidden(Msg::new("api.read_only")));
@@ -495,6 +511,11 @@ impl Engine {
             return self.read_report(tx, wal_position, command, &mut ctx).await;
         }
         let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
+        if only_reads && ctx.wrote() {
+            return Err(EngineError::Unexpected(anyhow::anyhow!(
+                "a command counted as a read wrote an audited change"
+            )));
+        }
         if matches!(req.role, RoleSource::Api { write: false, .. }) && ctx.wrote() {
             // Dropping the transaction rolls the write back.
             return Err(EngineError::Forbidden(Msg::new("api.read_only")));
@@ -505,8 +526,8 @@ impl Engine {
         Ok(reply)
     }
 
-    /// Runs a report on the replica. The request's transaction (its interaction marker and
-    /// the caller's member row, its only writes) commits first; `seen` is the primary's
+    /// Runs a report on the replica. The request's transaction (the caller's member row, its
+    /// only write; a report is a read, so it has no interaction marker) commits first; `seen` is the primary's
     /// position the prelude noted, so the report sees at least everything committed before
     /// the request, or says how old its figures are.
     async fn read_report(
@@ -524,8 +545,8 @@ impl Engine {
             .await
         {
             // A replica cancels a query that conflicts with replaying the primary's cleanup
-            // (SQLSTATE 40001). The marker is committed, so the request cannot run again as
-            // a whole: the report alone runs again, on the primary.
+            // (SQLSTATE 40001). The request's transaction is committed: the report alone
+            // runs again, on the primary.
             Err(EngineError::Contention(why)) => {
                 tracing::warn!(%why, "report cancelled on the replica; reading from the primary");
                 drop(read);

@@ -105,8 +105,9 @@ impl Tx {
 
     /// Everything a command starts from, in one round trip: the workspace's settings, its
     /// stages in order, the caller's member row if there is one, the webhook event types
-    /// wanted and the primary's WAL position; and Discord's interaction id marked as processed, so that a repeated delivery
-    /// is not applied twice (`Prelude::repeated`). `None` when the workspace does not exist
+    /// wanted and the primary's WAL position; and Discord's interaction id, when given, marked
+    /// as processed, so that a repeated delivery is not applied twice (`Prelude::repeated`;
+    /// the engine gives none for a command that only reads). `None` when the workspace does not exist
     /// yet (then nothing is marked: the caller creates it and asks again).
     pub async fn prelude(
         &mut self,

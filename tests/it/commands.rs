@@ -204,6 +204,62 @@ async fn a_replayed_interaction_is_applied_once(pool: PgPool) {
     assert_eq!(deals, 1);
 }
 
+/// A command that only reads writes no interaction marker (a row and a WAL flush for nothing a
+/// repeat could harm): a replayed `/deal show` is answered again and leaves no trace, while
+/// the `/deal new` before it is marked.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_replayed_read_is_answered_again_and_marks_nothing(pool: PgPool) {
+    use salesbot::domain::role::Role;
+    use salesbot::engine::{Action, Engine, Invocation, OptionValue, Request};
+    use salesbot::store::Store;
+
+    let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
+    let request = |id: i64, subcommand: &str, options: Vec<(String, OptionValue)>| Request {
+        workspace_id: 9,
+        user_id: 5,
+        display_name: Some("Ann".into()),
+        role: salesbot::engine::RoleSource::Known(Role::Rep),
+        locale: None,
+        channel_id: Some(1),
+        interaction_id: Some(id),
+        now: chrono::Utc::now(),
+        in_dm: false,
+        guild_members: Vec::new(),
+        action: Action::Command(Invocation {
+            command: "deal".into(),
+            subcommand: Some(subcommand.into()),
+            options,
+        }),
+    };
+    let new = request(
+        1,
+        "new",
+        vec![
+            ("title".into(), OptionValue::String("Looked at".into())),
+            ("amount".into(), OptionValue::String("1k".into())),
+        ],
+    );
+    engine.handle(new).await.expect("the deal is created");
+    let show = request(
+        2,
+        "show",
+        vec![("deal".into(), OptionValue::String("D-1".into()))],
+    );
+    for delivery in ["first", "repeated"] {
+        let r = engine
+            .handle(show.clone())
+            .await
+            .unwrap_or_else(|| panic!("the {delivery} delivery of a read is answered"));
+        assert!(format!("{r:?}").contains("Looked at"), "{r:?}");
+    }
+    let marked: Vec<i64> = sqlx::query_scalar(
+        "SELECT interaction_id FROM processed_interactions WHERE workspace_id = 9 ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("markers");
+    assert_eq!(marked, vec![1], "only the write is marked");
+}
 /// A move decided on a deal someone else moves meanwhile is not recorded from the stage the
 /// command first saw: the move waits for the other one, finds the deal elsewhere, and runs
 /// again from where the deal really is, so the history and the audit trail chain up.

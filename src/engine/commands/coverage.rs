@@ -136,68 +136,137 @@ fn asked(
     names
 }
 
+/// Every command and subcommand the manifests declare.
+fn paths(manifests: &Manifests) -> Vec<(String, Option<String>)> {
+    let mut paths = Vec::new();
+    for command in manifests.commands() {
+        let subs: Vec<Option<String>> =
+            if command.options.iter().any(|o| o.kind == kind::SUB_COMMAND) {
+                command
+                    .options
+                    .iter()
+                    .filter(|o| o.kind == kind::SUB_COMMAND)
+                    .map(|o| Some(o.name.clone()))
+                    .collect()
+            } else {
+                vec![None]
+            };
+        paths.extend(subs.into_iter().map(|sub| (command.name.clone(), sub)));
+    }
+    paths
+}
+
+/// The engine decides from a command's path, before parsing it, whether to mark the
+/// interaction as processed; a path counted as a read must parse only into commands that read.
+#[test]
+fn the_paths_counted_as_reads_are_the_commands_that_only_read() {
+    let manifests = Manifests::load().expect("manifests");
+    let ctx = ctx();
+    let mut problems = Vec::new();
+    let mut reads = 0;
+    for (command, sub) in paths(&manifests) {
+        let sub = sub.as_deref();
+        let specs = manifests.option_specs(&command, sub).expect("specs");
+        let all: BTreeMap<String, OptionValue> =
+            specs.iter().map(|o| (o.name.clone(), sample(o))).collect();
+        // As below: options that exclude each other need runs without one of them, and a
+        // choice can change what a path does.
+        let mut runs = vec![all.clone(), BTreeMap::new()];
+        for o in specs {
+            let mut without = all.clone();
+            without.remove(&o.name);
+            runs.push(without);
+            for choice in &o.choices {
+                let mut with = all.clone();
+                with.insert(o.name.clone(), sample_choice(&choice.value));
+                runs.push(with);
+            }
+        }
+        let inv = Invocation {
+            command: command.clone(),
+            subcommand: sub.map(str::to_string),
+            options: Vec::new(),
+        };
+        let counted = super::path_only_reads(&command, sub);
+        reads += usize::from(counted);
+        let mut parsed = 0;
+        for values in runs {
+            let (args, _) = Args::probing(values);
+            let Ok(parsed_command) = Command::parse(&inv, &args, &ctx) else {
+                continue;
+            };
+            parsed += 1;
+            if counted && !parsed_command.only_reads() {
+                problems.push(format!(
+                    "/{command} {sub:?} counts as a read but parsed into {parsed_command:?}"
+                ));
+            }
+            if !counted && parsed_command.only_reads() {
+                // Harmless (it keeps its marker), but the lists should say the same.
+                problems.push(format!(
+                    "/{command} {sub:?} only reads ({parsed_command:?}) but is not counted"
+                ));
+            }
+        }
+        if parsed == 0 {
+            problems.push(format!("/{command} {sub:?}: no sample parses"));
+        }
+    }
+    assert!(reads > 10, "only {reads} paths count as reads");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn sample_choice(value: &serde_json::Value) -> OptionValue {
+    match value {
+        serde_json::Value::Number(n) => OptionValue::Integer(n.as_i64().unwrap_or(1)),
+        v => OptionValue::String(v.as_str().unwrap_or_default().to_string()),
+    }
+}
+
 #[test]
 fn every_manifest_option_is_read_and_nothing_else() {
     let manifests = Manifests::load().expect("manifests");
     let mut problems = Vec::new();
     let mut checked = 0;
-    for command in manifests.commands() {
-        let subs: Vec<Option<&str>> = if command.options.iter().any(|o| o.kind == kind::SUB_COMMAND)
-        {
-            command
-                .options
-                .iter()
-                .filter(|o| o.kind == kind::SUB_COMMAND)
-                .map(|o| Some(o.name.as_str()))
-                .collect()
-        } else {
-            vec![None]
-        };
-        for sub in subs {
-            let specs = manifests.option_specs(&command.name, sub).expect("specs");
-            let declared: BTreeSet<String> = specs.iter().map(|o| o.name.clone()).collect();
-            let all: BTreeMap<String, OptionValue> =
-                specs.iter().map(|o| (o.name.clone(), sample(o))).collect();
-            // Options that exclude each other (a period or a from/to range) and choices that
-            // open other options (a stage action) need more than one run: all options, all
-            // but one, and each choice of each option.
-            let mut runs = vec![all.clone(), BTreeMap::new()];
-            for o in specs {
-                let mut without = all.clone();
-                without.remove(&o.name);
-                runs.push(without);
-                for choice in &o.choices {
-                    let mut with = all.clone();
-                    let value = match &choice.value {
-                        serde_json::Value::Number(n) => {
-                            OptionValue::Integer(n.as_i64().unwrap_or(1))
-                        }
-                        v => OptionValue::String(v.as_str().unwrap_or_default().to_string()),
-                    };
-                    with.insert(o.name.clone(), value);
-                    runs.push(with);
-                }
+    for (command_name, sub) in paths(&manifests) {
+        let sub = sub.as_deref();
+        let specs = manifests.option_specs(&command_name, sub).expect("specs");
+        let declared: BTreeSet<String> = specs.iter().map(|o| o.name.clone()).collect();
+        let all: BTreeMap<String, OptionValue> =
+            specs.iter().map(|o| (o.name.clone(), sample(o))).collect();
+        // Options that exclude each other (a period or a from/to range) and choices that
+        // open other options (a stage action) need more than one run: all options, all
+        // but one, and each choice of each option.
+        let mut runs = vec![all.clone(), BTreeMap::new()];
+        for o in specs {
+            let mut without = all.clone();
+            without.remove(&o.name);
+            runs.push(without);
+            for choice in &o.choices {
+                let mut with = all.clone();
+                with.insert(o.name.clone(), sample_choice(&choice.value));
+                runs.push(with);
             }
-            let mut read = BTreeSet::new();
-            for values in runs {
-                read.extend(asked(&command.name, sub, values));
-            }
-            let name = match sub {
-                Some(s) => format!("/{} {s}", command.name),
-                None => format!("/{}", command.name),
-            };
-            for unread in declared.difference(&read) {
-                problems.push(format!(
-                    "{name}: option '{unread}' is in the manifest but never read"
-                ));
-            }
-            for unknown in read.difference(&declared) {
-                problems.push(format!(
-                    "{name}: the parser reads '{unknown}', which the manifest lacks"
-                ));
-            }
-            checked += 1;
         }
+        let mut read = BTreeSet::new();
+        for values in runs {
+            read.extend(asked(&command_name, sub, values));
+        }
+        let name = match sub {
+            Some(s) => format!("/{command_name} {s}"),
+            None => format!("/{command_name}"),
+        };
+        for unread in declared.difference(&read) {
+            problems.push(format!(
+                "{name}: option '{unread}' is in the manifest but never read"
+            ));
+        }
+        for unknown in read.difference(&declared) {
+            problems.push(format!(
+                "{name}: the parser reads '{unknown}', which the manifest lacks"
+            ));
+        }
+        checked += 1;
     }
     assert!(checked > 30, "only {checked} commands checked");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
