@@ -65,6 +65,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Storage failures, mapped once here so callers branch on meaning, not on driver codes.
@@ -178,7 +180,19 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
-    read: Option<PgPool>,
+    read: Option<Replica>,
+}
+
+/// The replica's pool, and what the last read that waited for it in vain saw.
+#[derive(Clone, Debug)]
+struct Replica {
+    pool: PgPool,
+    /// The replay position (bytes) at which a read last waited [`REPLICA_WAIT`] in vain; -1
+    /// when none has. A replica still at that position has replayed nothing since (paused,
+    /// cut off from the primary): reads do not wait for it again, or each report would hold
+    /// one of the few commands that run at once for the whole wait, and under load a
+    /// stopped replica would slow every command, not only the reports.
+    stalled_at: Arc<AtomicI64>,
 }
 
 /// A position in the primary's write-ahead log. A replica that has replayed it has every
@@ -245,7 +259,10 @@ impl Store {
 
     /// Reads reports, exports and autocomplete through `read` (tests pass a replica's pool).
     pub fn with_replica(mut self, read: PgPool) -> Store {
-        self.read = Some(read);
+        self.read = Some(Replica {
+            pool: read,
+            stalled_at: Arc::new(AtomicI64::new(-1)),
+        });
         self
     }
 
@@ -276,7 +293,8 @@ impl Store {
     /// A read-only transaction on the replica when there is one, else on the primary.
     /// With `after`, it first waits up to [`REPLICA_WAIT`] for the replica to replay that
     /// position; if it has not, the transaction reads anyway and the second value is the
-    /// time its data is from ("as of"). A replica that cannot be reached, or cannot say how
+    /// time its data is from ("as of"). A replica that has replayed nothing since a read last
+    /// waited for it in vain is not waited for (`Replica::stalled_at`). A replica that cannot be reached, or cannot say how
     /// old its data is, is passed over for the primary, logged and counted.
     pub async fn begin_read(
         &self,
@@ -345,12 +363,13 @@ impl Store {
 }
 
 /// A repeatable-read, read-only transaction on the replica `read` once it has replayed
-/// `after` (or [`REPLICA_WAIT`] has passed); `None` when it lags and cannot say since when.
+/// `after` (or [`REPLICA_WAIT`] has passed, or it is stalled where a read last gave up on it);
+/// `None` when it lags and cannot say since when.
 async fn replica_tx(
-    read: &PgPool,
+    read: &Replica,
     after: Option<WalPosition>,
 ) -> StoreResult<Option<(Tx, Option<DateTime<Utc>>)>> {
-    let mut conn = read.acquire().await?;
+    let mut conn = read.pool.acquire().await?;
     let deadline = tokio::time::Instant::now() + REPLICA_WAIT;
     // Checked before the transaction starts, so its snapshot is at least this new.
     let as_of = loop {
@@ -371,7 +390,15 @@ async fn replica_tx(
         if caught_up {
             break None;
         }
-        if tokio::time::Instant::now() >= deadline {
+        let stalled = replayed.is_some_and(|have| have == read.stalled_at.load(Ordering::Relaxed));
+        let timed_out = tokio::time::Instant::now() >= deadline;
+        if stalled || timed_out {
+            let waited = if stalled { "stalled" } else { "full" };
+            metrics::counter!("salesbot_replica_stale_reads_total", "waited" => waited)
+                .increment(1);
+            if let Some(have) = replayed {
+                read.stalled_at.store(have, Ordering::Relaxed);
+            }
             match replayed_at {
                 Some(at) => break Some(at),
                 None => return Ok(None),

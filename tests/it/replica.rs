@@ -260,6 +260,65 @@ async fn reports_exports_and_autocomplete_read_the_replica_and_say_as_of(pool: P
     assert!(found, "autocomplete never saw the replica catch up");
 }
 
+/// How many reads found the replica behind and read anyway, by how they waited (`full`: the
+/// whole 250 ms; `stalled`: not at all, the replica had replayed nothing since a read last
+/// waited for it in vain), from the process's metrics.
+fn stale_reads(waited: &str) -> u64 {
+    let rendered = salesbot::http::metrics_handle().render();
+    let line = format!("salesbot_replica_stale_reads_total{{waited=\"{waited}\"}} ");
+    rendered
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A replica that has stopped replaying is waited for once: the reads after that one read it
+/// at once with their "as of" note instead of each holding a command slot for 250 ms (under
+/// load that would slow every command, not only reports); once it replays again, reads wait
+/// for it as before and see what the request saw.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_stopped_replica_is_waited_for_once_then_read_at_once(pool: PgPool) {
+    let _turn = REPLICA.lock().await;
+    salesbot::http::metrics_handle();
+    let replica = replica_of(&pool).await;
+    resume(&replica, &pool).await;
+    let (mut h, _) = session(&pool, replica.clone()).await;
+    h.ok(r#"/deal new title:"Alpha" amount:1000"#).await;
+    caught_up(&pool, &replica).await;
+    let paused = Paused::start(&replica).await;
+    h.ok(r#"/deal new title:"Beta" amount:250"#).await;
+    let (full, stalled) = (stale_reads("full"), stale_reads("stalled"));
+    let first = h.ok("/pipeline stats").await;
+    assert!(first["data"]["as_of"].is_string(), "{first}");
+    assert_eq!(data(&first, "open_count"), 1, "{first}");
+    assert_eq!(
+        stale_reads("full"),
+        full + 1,
+        "the first read waits for the replica"
+    );
+    for command in ["/kpi", "/pipeline stats", "/report customers"] {
+        let r = h.ok(command).await;
+        assert!(
+            text(&r).contains("Figures as of"),
+            "{command}: {}",
+            text(&r)
+        );
+    }
+    assert_eq!(stale_reads("full"), full + 1, "no read waits again");
+    assert_eq!(
+        stale_reads("stalled"),
+        stalled + 3,
+        "the next ones read at once"
+    );
+
+    drop(paused);
+    resume(&replica, &pool).await;
+    let fresh = h.ok("/pipeline stats").await;
+    assert_eq!(data(&fresh, "open_count"), 2, "{fresh}");
+    assert!(fresh["data"].get("as_of").is_none(), "{fresh}");
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn a_replica_that_cannot_be_reached_is_passed_over_for_the_primary(pool: PgPool) {
     // Nothing listens on port 1: every read falls back to the primary and still answers.
