@@ -160,34 +160,43 @@ async fn a_sales_day_through_every_command(pool: PgPool) {
     assert_eq!(h.count("SELECT count(*) FROM deals d JOIN stages s ON s.id = d.stage_id WHERE d.number = 4 AND s.name = 'Lead'").await, 1);
 }
 
-/// A replayed gateway event carries the same interaction id: it is applied once and answered once.
-#[sqlx::test(migrations = "./migrations")]
-async fn a_replayed_interaction_is_applied_once(pool: PgPool) {
-    use salesbot::domain::role::Role;
-    use salesbot::engine::{Action, Engine, Invocation, OptionValue, Request};
-    use salesbot::store::Store;
-
-    let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
-    let request = Request {
+/// A `/deal` request as Discord delivers it, with its interaction id, from a rep of workspace 9.
+fn deal_request(
+    interaction: i64,
+    subcommand: &str,
+    options: &[(&str, &str)],
+) -> salesbot::engine::Request {
+    use salesbot::engine::{Action, Invocation, OptionValue, Request, RoleSource};
+    Request {
         workspace_id: 9,
         user_id: 5,
         display_name: Some("Ann".into()),
-        role: salesbot::engine::RoleSource::Known(Role::Rep),
+        role: RoleSource::Known(salesbot::domain::role::Role::Rep),
         locale: None,
         channel_id: Some(1),
-        interaction_id: Some(1_234_567),
+        interaction_id: Some(interaction),
         now: chrono::Utc::now(),
         in_dm: false,
         guild_members: Vec::new(),
         action: Action::Command(Invocation {
             command: "deal".into(),
-            subcommand: Some("new".into()),
-            options: vec![
-                ("title".into(), OptionValue::String("Replay".into())),
-                ("amount".into(), OptionValue::String("1k".into())),
-            ],
+            subcommand: Some(subcommand.into()),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), OptionValue::String(v.to_string())))
+                .collect(),
         }),
-    };
+    }
+}
+
+/// A replayed gateway event carries the same interaction id: it is applied once and answered once.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_replayed_interaction_is_applied_once(pool: PgPool) {
+    use salesbot::engine::Engine;
+    use salesbot::store::Store;
+
+    let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
+    let request = deal_request(1_234_567, "new", &[("title", "Replay"), ("amount", "1k")]);
     let first = engine
         .handle(request.clone())
         .await
@@ -209,42 +218,13 @@ async fn a_replayed_interaction_is_applied_once(pool: PgPool) {
 /// the `/deal new` before it is marked.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_replayed_read_is_answered_again_and_marks_nothing(pool: PgPool) {
-    use salesbot::domain::role::Role;
-    use salesbot::engine::{Action, Engine, Invocation, OptionValue, Request};
+    use salesbot::engine::Engine;
     use salesbot::store::Store;
 
     let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
-    let request = |id: i64, subcommand: &str, options: Vec<(String, OptionValue)>| Request {
-        workspace_id: 9,
-        user_id: 5,
-        display_name: Some("Ann".into()),
-        role: salesbot::engine::RoleSource::Known(Role::Rep),
-        locale: None,
-        channel_id: Some(1),
-        interaction_id: Some(id),
-        now: chrono::Utc::now(),
-        in_dm: false,
-        guild_members: Vec::new(),
-        action: Action::Command(Invocation {
-            command: "deal".into(),
-            subcommand: Some(subcommand.into()),
-            options,
-        }),
-    };
-    let new = request(
-        1,
-        "new",
-        vec![
-            ("title".into(), OptionValue::String("Looked at".into())),
-            ("amount".into(), OptionValue::String("1k".into())),
-        ],
-    );
+    let new = deal_request(1, "new", &[("title", "Looked at"), ("amount", "1k")]);
     engine.handle(new).await.expect("the deal is created");
-    let show = request(
-        2,
-        "show",
-        vec![("deal".into(), OptionValue::String("D-1".into()))],
-    );
+    let show = deal_request(2, "show", &[("deal", "D-1")]);
     for delivery in ["first", "repeated"] {
         let r = engine
             .handle(show.clone())
@@ -260,6 +240,7 @@ async fn a_replayed_read_is_answered_again_and_marks_nothing(pool: PgPool) {
     .expect("markers");
     assert_eq!(marked, vec![1], "only the write is marked");
 }
+
 /// A move decided on a deal someone else moves meanwhile is not recorded from the stage the
 /// command first saw: the move waits for the other one, finds the deal elsewhere, and runs
 /// again from where the deal really is, so the history and the audit trail chain up.

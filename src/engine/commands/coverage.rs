@@ -167,21 +167,7 @@ fn the_paths_counted_as_reads_are_the_commands_that_only_read() {
     for (command, sub) in paths(&manifests) {
         let sub = sub.as_deref();
         let specs = manifests.option_specs(&command, sub).expect("specs");
-        let all: BTreeMap<String, OptionValue> =
-            specs.iter().map(|o| (o.name.clone(), sample(o))).collect();
-        // As below: options that exclude each other need runs without one of them, and a
-        // choice can change what a path does.
-        let mut runs = vec![all.clone(), BTreeMap::new()];
-        for o in specs {
-            let mut without = all.clone();
-            without.remove(&o.name);
-            runs.push(without);
-            for choice in &o.choices {
-                let mut with = all.clone();
-                with.insert(o.name.clone(), sample_choice(&choice.value));
-                runs.push(with);
-            }
-        }
+        let runs = sample_runs(specs);
         let inv = Invocation {
             command: command.clone(),
             subcommand: sub.map(str::to_string),
@@ -216,6 +202,26 @@ fn the_paths_counted_as_reads_are_the_commands_that_only_read() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// The option values a path's parser is run with. Options that exclude each other (a period
+/// or a from/to range) and choices that open other options (a stage action) need more than one
+/// run: all options, none, all but one, and each choice of each option.
+fn sample_runs(specs: &[OptionSpec]) -> Vec<BTreeMap<String, OptionValue>> {
+    let all: BTreeMap<String, OptionValue> =
+        specs.iter().map(|o| (o.name.clone(), sample(o))).collect();
+    let mut runs = vec![all.clone(), BTreeMap::new()];
+    for o in specs {
+        let mut without = all.clone();
+        without.remove(&o.name);
+        runs.push(without);
+        for choice in &o.choices {
+            let mut with = all.clone();
+            with.insert(o.name.clone(), sample_choice(&choice.value));
+            runs.push(with);
+        }
+    }
+    runs
+}
+
 fn sample_choice(value: &serde_json::Value) -> OptionValue {
     match value {
         serde_json::Value::Number(n) => OptionValue::Integer(n.as_i64().unwrap_or(1)),
@@ -232,22 +238,7 @@ fn every_manifest_option_is_read_and_nothing_else() {
         let sub = sub.as_deref();
         let specs = manifests.option_specs(&command_name, sub).expect("specs");
         let declared: BTreeSet<String> = specs.iter().map(|o| o.name.clone()).collect();
-        let all: BTreeMap<String, OptionValue> =
-            specs.iter().map(|o| (o.name.clone(), sample(o))).collect();
-        // Options that exclude each other (a period or a from/to range) and choices that
-        // open other options (a stage action) need more than one run: all options, all
-        // but one, and each choice of each option.
-        let mut runs = vec![all.clone(), BTreeMap::new()];
-        for o in specs {
-            let mut without = all.clone();
-            without.remove(&o.name);
-            runs.push(without);
-            for choice in &o.choices {
-                let mut with = all.clone();
-                with.insert(o.name.clone(), sample_choice(&choice.value));
-                runs.push(with);
-            }
-        }
+        let runs = sample_runs(specs);
         let mut read = BTreeSet::new();
         for values in runs {
             read.extend(asked(&command_name, sub, values));
