@@ -351,9 +351,9 @@ impl Command {
 
     /// Whether the command only reads, so that a repeated delivery may simply be answered
     /// again: such a command writes no interaction marker (a row, its index entry and a WAL
-    /// flush at commit, for the 30% of a team's commands that only look). The match names
-    /// every command, so a new one must be placed here; [`path_only_reads`] says the same
-    /// from the command's name before it is parsed (test `coverage`).
+    /// flush at commit, for commands that only look: 30% of the benchmark's mix). The match
+    /// names every command, so a new one must be placed here; [`path_only_reads`] says the
+    /// same from the command's name before it is parsed (test `coverage`).
     pub(crate) fn only_reads(&self) -> bool {
         match self {
             Command::ContactShow(_)
@@ -372,7 +372,7 @@ impl Command {
             | Command::Settings(SettingsCommand::Show)
             | Command::ImportList
             | Command::Help(_)
-            // The buttons that open a form read, but clicks keep their marker (below).
+            // The buttons that open a form read, but the engine marks every click.
             | Command::DealLostForm(_)
             | Command::DealLogForm(_) => true,
             Command::ContactAdd(_)
