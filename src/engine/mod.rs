@@ -527,9 +527,9 @@ impl Engine {
     }
 
     /// Runs a report on the replica. The request's transaction (the caller's member row, its
-    /// only write; a report is a read, so it has no interaction marker) commits first; `seen` is the primary's
-    /// position the prelude noted, so the report sees at least everything committed before
-    /// the request, or says how old its figures are.
+    /// only write; a report is a read, so it has no interaction marker) commits first; `seen`
+    /// is the primary's position the prelude noted, so the report sees at least everything
+    /// committed before the request, or says how old its figures are.
     async fn read_report(
         &self,
         tx: Tx,

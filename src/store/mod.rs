@@ -294,8 +294,9 @@ impl Store {
     /// With `after`, it first waits up to [`REPLICA_WAIT`] for the replica to replay that
     /// position; if it has not, the transaction reads anyway and the second value is the
     /// time its data is from ("as of"). A replica that has replayed nothing since a read last
-    /// waited for it in vain is not waited for (`Replica::stalled_at`). A replica that cannot be reached, or cannot say how
-    /// old its data is, is passed over for the primary, logged and counted.
+    /// waited for it in vain is not waited for (`Replica::stalled_at`). A replica that cannot
+    /// be reached, or cannot say how old its data is, is passed over for the primary, logged
+    /// and counted.
     pub async fn begin_read(
         &self,
         after: Option<WalPosition>,
