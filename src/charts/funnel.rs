@@ -5,8 +5,10 @@ use super::canvas::{
     bar_span, draw_frame, fill_rect, render, BAR, GAP, H, MARGIN, MIN_SIZE, PLOT_TOP, TEXT, TRACK,
     W,
 };
+use super::memo::Memo;
 use super::text::{baseline_for_center, clean, draw_text, draw_title, fit, widest, Align};
 use super::{ChartError, FunnelBar};
+use std::sync::OnceLock;
 
 /// Tallest funnel row: bars thicker than this read as blocks, not bars.
 const MAX_ROW_H: f64 = 72.0;
@@ -40,7 +42,20 @@ pub fn funnel_bars(
 /// Every stage gets a light full-length track behind its bar, so a stage nobody reached still
 /// shows as a row instead of vanishing. With no stages only the title and an empty frame are
 /// drawn: the caller says "no data" in its own language through `title`.
+///
+/// The funnels drawn lately are kept by title and bars ([`Memo`]): at most 64, about 30 KB
+/// each.
 pub fn funnel(title: &str, stages: &[FunnelBar]) -> Result<Vec<u8>, ChartError> {
+    static DRAWN: OnceLock<Memo<(String, Vec<FunnelBar>), Vec<u8>>> = OnceLock::new();
+    let png = DRAWN
+        .get_or_init(|| Memo::new(64))
+        .get_or_make((title.to_string(), stages.to_vec()), || {
+            draw_funnel(title, stages)
+        })?;
+    Ok(png.as_ref().clone())
+}
+
+fn draw_funnel(title: &str, stages: &[FunnelBar]) -> Result<Vec<u8>, ChartError> {
     render(|area| {
         draw_title(area, title, W - 2 * MARGIN)?;
         if stages.is_empty() {

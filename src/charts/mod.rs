@@ -1,7 +1,8 @@
 //! PNG charts for replies: the pipeline funnel, trends over time and per-product bars.
 //!
 //! Charts are drawn with plotters into an in-memory RGB buffer and encoded as PNG here, so the
-//! module stays pure: no files, no clock, no system fonts. Text is rasterized with ab_glyph from
+//! module stays pure: no files, no clock, no system fonts (its one piece of state, `memo`, keeps
+//! funnels drawn lately: same inputs, same bytes). Text is rasterized with ab_glyph from
 //! WenQuanYi Micro Hei compiled into the binary (`include_bytes!`), because a chart must look the
 //! same on a developer's laptop, in CI and in the slim runtime image, and stage or product names
 //! are often Chinese. Nothing here reaches fontconfig or `/usr/share/fonts` (plotters is built
@@ -16,6 +17,7 @@
 mod bars;
 mod canvas;
 mod funnel;
+mod memo;
 mod style;
 mod text;
 mod trend;
@@ -47,7 +49,7 @@ pub const HEIGHT: u32 = 500;
 ///
 /// The caller formats `value_label` because only it knows the workspace currency and locale;
 /// `count` alone decides the bar's length.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FunnelBar {
     /// Stage name shown left of the bar; cut with "…" when too long.
     pub label: String,
