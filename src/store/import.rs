@@ -246,7 +246,7 @@ impl super::Store {
     pub async fn analyze_import_tables(&self, all: bool) {
         let sql = if all {
             "ANALYZE companies, contacts, deals, stage_changes, deal_products, products, activities,
-             external_ids, import_rows"
+             external_ids, import_rows, import_created"
         } else {
             "ANALYZE companies, contacts, deals, stage_changes, products"
         };
@@ -683,10 +683,36 @@ impl Tx {
             .await?)
     }
 
-    /// Lists records an import created (`before` empty) or changed (their image before), in
-    /// the same transaction that wrote them: that transaction is what the undo later finds
-    /// in their xmin if nothing wrote them since. A record already listed keeps its first
-    /// before-image and takes the newer transaction.
+    /// Lists records a batch of an import created, in the transaction that wrote them: that
+    /// transaction is what the undo later finds in their xmin if nothing wrote them since.
+    /// One row for them all; [`Tx::record_import_rows`] overrides a record's entry.
+    pub async fn record_import_created(
+        &mut self,
+        ws: i64,
+        import: i64,
+        entity: ImportEntity,
+        ids: &[i64],
+    ) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO import_created (workspace_id, import_id, entity, record_ids, after_xid)
+             VALUES ($1, $2, $3, $4, pg_current_xact_id())",
+        )
+        .bind(ws)
+        .bind(import)
+        .bind(entity.table())
+        .bind(ids)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Lists records an import changed (their image before), or created and wrote again
+    /// (`before` empty), in the same transaction that wrote them: that transaction is what the
+    /// undo later finds in their xmin if nothing wrote them since. A record already listed
+    /// here keeps its first before-image and takes the newer transaction.
     pub async fn record_import_rows(
         &mut self,
         ws: i64,
@@ -853,7 +879,7 @@ impl Tx {
         let mut changed: std::collections::HashSet<(ImportEntity, i64)> = Default::default();
         for entity in ImportEntity::ALL {
             let sql = format!(
-                "SELECT r.record_id, COALESCE(t.title_or_name, '') FROM import_rows r
+                "SELECT r.record_id, COALESCE(t.title_or_name, '') FROM import_records r
                  LEFT JOIN LATERAL (SELECT {unchanged} AS same, {label} AS title_or_name FROM {table} x
                                     WHERE x.workspace_id = r.workspace_id AND x.id = r.record_id) t ON true
                  WHERE r.workspace_id = $1 AND r.import_id = $2 AND r.entity = $3
@@ -893,7 +919,7 @@ impl Tx {
                 // A created deal goes with the history and lines the import gave it.
                 for child in ["stage_changes", "deal_products"] {
                     let sql = format!(
-                        "DELETE FROM {child} c USING import_rows r, deals t
+                        "DELETE FROM {child} c USING import_records r, deals t
                          WHERE c.workspace_id = $1 AND c.deal_id = r.record_id AND r.before IS NULL
                            AND t.workspace_id = $1 AND t.id = r.record_id AND {unchanged}
                            AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.workspace_id = $1 AND a.deal_id = t.id)
@@ -908,7 +934,7 @@ impl Tx {
                 }
             }
             let sql = format!(
-                "DELETE FROM {table} t USING import_rows r
+                "DELETE FROM {table} t USING import_records r
                  WHERE t.workspace_id = $1 AND t.id = r.record_id AND r.before IS NULL AND {unchanged}
                    AND NOT ({used})
                  RETURNING t.id",
@@ -932,7 +958,7 @@ impl Tx {
             // What the import changed goes back to its image before.
             let sql = format!(
                 "WITH gone AS (
-                     DELETE FROM {table} t USING import_rows r
+                     DELETE FROM {table} t USING import_records r
                      WHERE t.workspace_id = $1 AND t.id = r.record_id AND r.before IS NOT NULL AND {unchanged}
                      RETURNING r.before)
                  INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, before)).* FROM gone"
@@ -946,7 +972,7 @@ impl Tx {
             report.restored += restored.rows_affected() as i64;
             // Created records still here and unchanged: something added since refers to them.
             let sql = format!(
-                "SELECT t.id, {label} FROM {table} t JOIN import_rows r
+                "SELECT t.id, {label} FROM {table} t JOIN import_records r
                    ON t.workspace_id = $1 AND t.id = r.record_id AND r.before IS NULL AND {unchanged}",
                 label = label_sql(entity).replace("x.", "t."),
             );

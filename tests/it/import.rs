@@ -546,7 +546,7 @@ async fn a_batch_that_fails_to_commit_behind_the_next_one_is_written_again_with_
         8_800
     );
     assert_eq!(
-        h.count("SELECT count(*) FROM import_rows WHERE entity = 'deals'")
+        h.count("SELECT count(*) FROM import_records WHERE entity = 'deals'")
             .await,
         8_800
     );
@@ -623,6 +623,38 @@ async fn deals_and_their_activities_are_taken_back_together(pool: PgPool) {
     h.assert_totals_match_deals().await;
 }
 
+/// A record the import created and a later file of the same import changed is still one it
+/// created: the undo deletes it rather than putting back its image from between the files.
+#[sqlx::test]
+async fn a_record_created_then_changed_by_the_same_import_is_taken_back(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    let before = h.fingerprint_without_imports().await;
+    // The second file knows Acme by another id, and finds it by its domain.
+    let first =
+        "id,company,website,owner\nC1,Acme,https://acme.example/,1\nC2,Birch,birch.example,1\n";
+    let second = "id,company,website,industry,owner\nX7,Acme Inc,acme.example,Retail,1\n";
+    let s = run(
+        &h.pool,
+        request(
+            1,
+            vec![bytes("companies.csv", first), bytes("more.csv", second)],
+        ),
+    )
+    .await;
+    assert_eq!((s.created, s.updated, s.refused), (2, 1, 0), "{s:#?}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM import_rows WHERE before IS NULL AND entity = 'companies'")
+            .await,
+        1,
+        "Acme is listed again, as created, with the second file's transaction"
+    );
+    let report = undone(&h, s.import_id.expect("id")).await;
+    assert!(report.left.is_empty(), "{report:?}");
+    assert_eq!((report.removed, report.restored), (2, 0), "{report:?}");
+    assert_eq!(h.fingerprint_without_imports().await, before);
+}
+
 /// Imports recorded before records were compared by the transaction that wrote them kept a
 /// hash of each record's image; an undo still reads those.
 #[sqlx::test]
@@ -635,15 +667,24 @@ async fn an_import_recorded_with_image_hashes_is_still_taken_back(pool: PgPool) 
                 H2,Pilot,Birch,300,Qualified,1\n";
     let s = run(&h.pool, request(1, vec![bytes("deals.csv", file)])).await;
     let id = s.import_id.expect("import id");
+    // As they were then: one row per record, created ones included.
     for table in ["deals", "companies"] {
         sqlx::query(&format!(
-            "UPDATE import_rows r SET after_xid = NULL, after_hash = md5(to_jsonb(t)::text)
-             FROM {table} t WHERE r.entity = '{table}' AND t.workspace_id = r.workspace_id AND t.id = r.record_id"
+            "INSERT INTO import_rows (workspace_id, import_id, entity, record_id, before, after_hash)
+             SELECT r.workspace_id, r.import_id, r.entity, r.record_id, r.before, md5(to_jsonb(t)::text)
+             FROM import_records r JOIN {table} t ON t.workspace_id = r.workspace_id AND t.id = r.record_id
+             WHERE r.entity = '{table}'
+             ON CONFLICT (workspace_id, import_id, entity, record_id)
+             DO UPDATE SET after_xid = NULL, after_hash = excluded.after_hash"
         ))
         .execute(&h.pool)
         .await
         .expect("old-style rows");
     }
+    sqlx::query("DELETE FROM import_created")
+        .execute(&h.pool)
+        .await
+        .expect("no batch lists");
     // One deal changes since (an UPDATE that keeps its image would not count as a change).
     sqlx::query("UPDATE deals SET amount_minor = 1 WHERE workspace_id = 1 AND title = 'Pilot'")
         .execute(&h.pool)
@@ -954,7 +995,7 @@ async fn hubspot_pipedrive_and_zoho_exports_come_in_as_their_systems_meant(pool:
             "Cedar - pilot | lost | Lost | 80000 | 11 | Cedar GmbH | 2026-10-20 00:00 | 2026-11-05 00:00",
         ]
     );
-    sqlx::raw_sql("DELETE FROM import_rows; DELETE FROM external_ids; DELETE FROM imports; DELETE FROM stage_changes; DELETE FROM deals; DELETE FROM contacts; DELETE FROM companies")
+    sqlx::raw_sql("DELETE FROM import_rows; DELETE FROM import_created; DELETE FROM external_ids; DELETE FROM imports; DELETE FROM stage_changes; DELETE FROM deals; DELETE FROM contacts; DELETE FROM companies")
         .execute(&h.pool)
         .await
         .expect("clear");
@@ -973,7 +1014,7 @@ async fn hubspot_pipedrive_and_zoho_exports_come_in_as_their_systems_meant(pool:
             "Dune trial | lost | Lost | 30000 | 11 | Dune Inc | dee@dune.example | 2026-10-05 12:00 | 2026-11-01 09:00 | too expensive",
         ]
     );
-    sqlx::raw_sql("DELETE FROM import_rows; DELETE FROM external_ids; DELETE FROM imports; DELETE FROM stage_changes; DELETE FROM deals; DELETE FROM contacts; DELETE FROM companies")
+    sqlx::raw_sql("DELETE FROM import_rows; DELETE FROM import_created; DELETE FROM external_ids; DELETE FROM imports; DELETE FROM stage_changes; DELETE FROM deals; DELETE FROM contacts; DELETE FROM companies")
         .execute(&h.pool)
         .await
         .expect("clear");

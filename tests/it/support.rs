@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// Every table the schema creates (command_registrations aside, which only the bot writes).
-pub const TABLES: [&str; 31] = [
+pub const TABLES: [&str; 32] = [
     "workspaces",
     "deal_counters",
     "members",
@@ -34,6 +34,7 @@ pub const TABLES: [&str; 31] = [
     "imports",
     "external_ids",
     "import_rows",
+    "import_created",
     "pending_imports",
     "api_tokens",
     "idempotency_keys",
@@ -131,7 +132,12 @@ impl Harness {
         let tables: Vec<&str> = TABLES
             .iter()
             .copied()
-            .filter(|t| !matches!(*t, "imports" | "import_rows" | "external_ids"))
+            .filter(|t| {
+                !matches!(
+                    *t,
+                    "imports" | "import_rows" | "import_created" | "external_ids"
+                )
+            })
             .collect();
         self.fingerprint_of(&tables).await
     }

@@ -91,6 +91,9 @@ pub struct World {
     /// file collapses into the first.
     seen: std::collections::HashSet<(ImportEntity, String)>,
     deal_numbers: Option<HashMap<i64, i64>>,
+    /// Records this import created. Not journaled: a batch that did not commit took its
+    /// records with it, and their ids are never handed out again.
+    created: std::collections::HashSet<(ImportEntity, i64)>,
     journal: Vec<Journal>,
 }
 
@@ -156,6 +159,7 @@ impl World {
             ext,
             seen: Default::default(),
             deal_numbers: None,
+            created: Default::default(),
             journal: Vec::new(),
         };
         for c in companies {
@@ -311,6 +315,16 @@ impl World {
         if self.ext.insert((entity, id.to_string()), record).is_none() {
             self.journal.push(Journal::Ext(entity, id.to_string()));
         }
+    }
+
+    /// Notes records this import created.
+    pub fn add_created(&mut self, entity: ImportEntity, ids: &[i64]) {
+        self.created.extend(ids.iter().map(|id| (entity, *id)));
+    }
+
+    /// Whether this import created the record.
+    pub fn created(&self, entity: ImportEntity, id: i64) -> bool {
+        self.created.contains(&(entity, id))
     }
 
     /// Whether this import already handled the source's record; marks it handled.

@@ -80,8 +80,7 @@ impl Later {
                 .await?;
         }
         for (entity, ids) in &self.created {
-            tx.record_import_rows(ws, import, *entity, ids, &vec![None; ids.len()])
-                .await?;
+            tx.record_import_created(ws, import, *entity, ids).await?;
         }
         Ok(())
     }
@@ -443,10 +442,18 @@ impl Writer<'_> {
         if !given.0.is_empty() {
             self.later.external.push((entity, given.0, given.1));
         }
-        if !ids.is_empty() {
-            self.later.created.push((entity, ids.to_vec()));
-        }
+        self.created(entity, ids.to_vec());
         Ok(())
+    }
+
+    /// Lists records the batch created on the import (with the batch's later writes), and
+    /// in the world for the batches after it.
+    fn created(&mut self, entity: ImportEntity, ids: Vec<i64>) {
+        if ids.is_empty() {
+            return;
+        }
+        self.world.add_created(entity, &ids);
+        self.later.created.push((entity, ids));
     }
 
     /// Writes queued companies and indexes them; their ids in queue order.
@@ -496,15 +503,21 @@ impl Writer<'_> {
         Ok(ids)
     }
 
-    /// Records an update of existing records: their images before, then the change.
+    /// The images of records before the batch changes them; none for a record this import
+    /// created, which stays listed as created (the undo deletes it: nothing to restore).
     async fn before_images(
         &mut self,
         entity: ImportEntity,
         ids: &[i64],
     ) -> StoreResult<Vec<Option<serde_json::Value>>> {
+        let earlier: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !self.world.created(entity, *id))
+            .collect();
         let images: HashMap<i64, serde_json::Value> = self
             .tx
-            .images(self.world.ws, entity, ids)
+            .images(self.world.ws, entity, &earlier)
             .await?
             .into_iter()
             .collect();
@@ -561,15 +574,7 @@ impl Writer<'_> {
         for (i, id) in ids.iter().enumerate() {
             self.world.add_product(&names[i], *id, prices[i]);
         }
-        self.tx
-            .record_import_rows(
-                ws,
-                self.import,
-                ImportEntity::Product,
-                &ids,
-                &vec![None; ids.len()],
-            )
-            .await?;
+        self.created(ImportEntity::Product, ids);
         let changed: Vec<i64> = changes.iter().map(|c| c.0).collect();
         let before = self.before_images(ImportEntity::Product, &changed).await?;
         for (id, price) in &changes {
@@ -1035,11 +1040,7 @@ impl Writer<'_> {
             self.world
                 .add_product(&product_names[i], *id, product_prices[i]);
         }
-        if !product_ids.is_empty() {
-            self.later
-                .created
-                .push((ImportEntity::Product, product_ids.clone()));
-        }
+        self.created(ImportEntity::Product, product_ids);
         let currency = self.world.currency.clone();
         // New deals, their history and lines go in with the rollup triggers aside; their totals
         // are added in one grouped statement per table with the batch's later writes.
@@ -1096,7 +1097,7 @@ impl Writer<'_> {
         self.later
             .external
             .push((ImportEntity::Deal, deal_ext, ids.clone()));
-        self.later.created.push((ImportEntity::Deal, ids));
+        self.created(ImportEntity::Deal, ids);
         self.update_deals(matched).await
     }
 
@@ -1345,17 +1346,23 @@ impl Writer<'_> {
         self.tx
             .insert_external_ids(ws, source, ImportEntity::Activity, &exts, &ids, self.import)
             .await?;
+        self.created(ImportEntity::Activity, ids);
+        // A deal this import created, now written again, is listed on its own with this
+        // transaction; one it changed moves its row to this transaction.
+        let (created, changed): (Vec<i64>, Vec<i64>) = moved
+            .into_iter()
+            .partition(|id| self.world.created(ImportEntity::Deal, *id));
         self.tx
             .record_import_rows(
                 ws,
                 self.import,
-                ImportEntity::Activity,
-                &ids,
-                &vec![None; ids.len()],
+                ImportEntity::Deal,
+                &created,
+                &vec![None; created.len()],
             )
             .await?;
         self.tx
-            .refresh_import_rows(ws, self.import, ImportEntity::Deal, &moved)
+            .refresh_import_rows(ws, self.import, ImportEntity::Deal, &changed)
             .await
     }
 
