@@ -242,16 +242,23 @@ impl super::Store {
     /// While an import runs (`all` false), only the tables whose plans it depends on: those
     /// its rows' foreign keys point at and those it reads back (deals to update, the
     /// history the rollups are added from). The tables it only appends to (lines,
-    /// activities, its own record) wait for the end.
+    /// activities, its own record) wait for the end, when every table is sampled on two
+    /// connections at once, each with about half of the work (measured after importing
+    /// 100,000 deals: deals 125 ms, contacts 123 ms, stage changes 34 ms, the source's ids
+    /// 25 ms, companies 22 ms), so that the import's answer waits for about half as long.
     pub async fn analyze_import_tables(&self, all: bool) {
-        let sql = if all {
-            "ANALYZE companies, contacts, deals, stage_changes, deal_products, products, activities,
-             external_ids, import_rows, import_created"
-        } else {
-            "ANALYZE companies, contacts, deals, stage_changes, products"
+        let run = |sql: &'static str| async move {
+            if let Err(e) = sqlx::query(sql).execute(self.pool()).await {
+                tracing::warn!(error = %e, "could not refresh statistics after an import batch");
+            }
         };
-        if let Err(e) = sqlx::query(sql).execute(self.pool()).await {
-            tracing::warn!(error = %e, "could not refresh statistics after an import batch");
+        if all {
+            tokio::join!(
+                run("ANALYZE deals, companies, external_ids, products, deal_products, import_rows"),
+                run("ANALYZE contacts, stage_changes, activities, import_created"),
+            );
+        } else {
+            run("ANALYZE companies, contacts, deals, stage_changes, products").await;
         }
     }
 }
