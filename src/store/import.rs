@@ -536,13 +536,40 @@ impl Tx {
     }
 
     /// Adds new deals' totals (with their history and lines) to the rollups in one grouped
-    /// statement per table.
-    pub async fn add_deal_rollups(&mut self, ws: i64, ids: &[i64]) -> StoreResult<()> {
-        sqlx::query("SELECT rollups_add_deals($1, $2)")
-            .bind(ws)
-            .bind(ids)
-            .execute(self.conn())
-            .await?;
+    /// statement per table, from the values just written: `d` as inserted, whose ids are
+    /// `ids` in order, `c` and `l` their history and lines.
+    pub async fn add_deal_rollups(
+        &mut self,
+        ws: i64,
+        ids: &[i64],
+        d: &DealColumns,
+        c: &ChangeColumns,
+        l: &LineColumns,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "SELECT rollups_add_new_deals($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                                          $14, $15, $16, $17, $18)",
+        )
+        .bind(ws)
+        .bind(ids)
+        .bind(&d.owner)
+        .bind(&d.stage)
+        .bind(&d.status)
+        .bind(&d.amount)
+        .bind(&d.created_at)
+        .bind(&d.closed_at)
+        .bind(&d.furthest)
+        .bind(&c.deal)
+        .bind(&c.to)
+        .bind(&c.at)
+        .bind(&c.left)
+        .bind(&l.deal)
+        .bind(&l.product)
+        .bind(&l.quantity)
+        .bind(&l.unit_price)
+        .bind(&l.list_price)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 

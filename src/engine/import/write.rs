@@ -42,8 +42,10 @@ fn text_problem(e: crate::domain::text::TextError) -> Msg {
 /// written right after the rest, in the same transaction either way.
 #[derive(Default)]
 pub(super) struct Later {
-    /// New deals, whose history and lines go in with the rollup triggers aside.
+    /// New deals (as written: their totals are added from these values), whose history and
+    /// lines go in with the rollup triggers aside.
     deals: Vec<i64>,
+    deal_columns: DealColumns,
     changes: ChangeColumns,
     lines: LineColumns,
     /// (table, the source's ids, record ids).
@@ -72,7 +74,14 @@ impl Later {
             tx.defer_rollups(true).await?;
             tx.insert_stage_changes(ws, &self.changes).await?;
             tx.insert_deal_lines(ws, &self.lines).await?;
-            tx.add_deal_rollups(ws, &self.deals).await?;
+            tx.add_deal_rollups(
+                ws,
+                &self.deals,
+                &self.deal_columns,
+                &self.changes,
+                &self.lines,
+            )
+            .await?;
             tx.defer_rollups(false).await?;
         }
         for (entity, ext, ids) in &self.external {
@@ -1094,6 +1103,7 @@ impl Writer<'_> {
         self.later.changes = changes;
         self.later.lines = lines;
         self.later.deals = ids.clone();
+        self.later.deal_columns = deals;
         self.later
             .external
             .push((ImportEntity::Deal, deal_ext, ids.clone()));
