@@ -785,6 +785,9 @@ impl Tx {
         entity: ImportEntity,
         ids: &[i64],
     ) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         sqlx::query(
             "UPDATE import_rows SET after_xid = pg_current_xact_id(), after_hash = NULL
              WHERE workspace_id = $1 AND import_id = $2 AND entity = $3 AND record_id = ANY($4)",
