@@ -66,6 +66,31 @@ pub struct KnownContact {
     pub tags: Vec<String>,
 }
 
+/// What a batch of import rows could match, as the cells give it.
+#[derive(Debug, Default)]
+pub struct MatchKeys {
+    /// The source's ids, with the table of each (`ImportEntity::table`).
+    pub ext_entities: Vec<&'static str>,
+    pub ext_ids: Vec<String>,
+    /// Name keys (lower case, whitespace runs one space).
+    pub company_names: Vec<String>,
+    /// Domain keys (hosts without `www.`).
+    pub domains: Vec<String>,
+    /// Email keys (trimmed, lower case).
+    pub emails: Vec<String>,
+    /// Name keys.
+    pub contact_names: Vec<String>,
+}
+
+/// The records a batch's keys found: `(table, the source's id, record id)`, companies and
+/// contacts, each in id order.
+#[derive(Debug, Default)]
+pub struct Matches {
+    pub ext: Vec<(String, String, i64)>,
+    pub companies: Vec<KnownCompany>,
+    pub contacts: Vec<KnownContact>,
+}
+
 /// A deal as an update needs it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct KnownDeal {
@@ -332,39 +357,102 @@ impl Tx {
         .await?)
     }
 
-    /// Every company, for matching by domain and name.
-    pub async fn known_companies(&mut self, ws: i64) -> StoreResult<Vec<KnownCompany>> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, owner_id, industry, website, tags FROM companies WHERE workspace_id = $1 ORDER BY id",
-        )
-        .bind(ws)
-        .fetch_all(self.conn())
-        .await?)
-    }
-
-    /// Every contact, for matching by email.
-    pub async fn known_contacts(&mut self, ws: i64) -> StoreResult<Vec<KnownContact>> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, company_id, owner_id, email, phone, tags FROM contacts WHERE workspace_id = $1 ORDER BY id",
-        )
-        .bind(ws)
-        .fetch_all(self.conn())
-        .await?)
-    }
-
-    /// The ids one source's records came in with: `(table, external id, record id)`.
-    pub async fn external_ids(
+    /// The entities one source already has ids of in the workspace (from earlier imports):
+    /// where it has none, a record this import has not met yet cannot match by its id.
+    pub async fn external_id_entities(
         &mut self,
         ws: i64,
         source: &str,
-    ) -> StoreResult<Vec<(String, String, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT entity, external_id, record_id FROM external_ids WHERE workspace_id = $1 AND source = $2",
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT e FROM unnest(ARRAY['products', 'companies', 'contacts', 'deals', 'activities']) e
+             WHERE EXISTS (SELECT 1 FROM external_ids
+                           WHERE workspace_id = $1 AND source = $2 AND entity = e)",
         )
         .bind(ws)
         .bind(source)
         .fetch_all(self.conn())
         .await?)
+    }
+
+    /// What a batch of rows could match: the records the source's ids name, the companies
+    /// whose domain or name key, and the contacts whose email or name key, is one of the
+    /// batch's. The database keeps the same keys in indexes (the migration
+    /// `import_match_keys`), so each key is one index probe.
+    pub async fn import_matches(
+        &mut self,
+        ws: i64,
+        source: &str,
+        keys: &MatchKeys,
+    ) -> StoreResult<Matches> {
+        let mut m = Matches::default();
+        if !keys.ext_ids.is_empty() {
+            m.ext = sqlx::query_as(
+                "SELECT x.entity, x.external_id, x.record_id
+                 FROM unnest($3::text[], $4::text[]) AS k (entity, external_id)
+                 JOIN external_ids x ON x.workspace_id = $1 AND x.source = $2
+                                    AND x.entity = k.entity AND x.external_id = k.external_id",
+            )
+            .bind(ws)
+            .bind(source)
+            .bind(&keys.ext_entities)
+            .bind(&keys.ext_ids)
+            .fetch_all(self.conn())
+            .await?;
+        }
+        let record = |table: &str| -> Vec<i64> {
+            m.ext
+                .iter()
+                .filter(|(t, _, _)| t == table)
+                .map(|(_, _, id)| *id)
+                .collect()
+        };
+        let (company_ids, contact_ids) = (record("companies"), record("contacts"));
+        if !(company_ids.is_empty() && keys.company_names.is_empty() && keys.domains.is_empty()) {
+            // Each key is one index probe (a join, not `= ANY` of a list, which checks every
+            // row found against the whole list again).
+            m.companies = sqlx::query_as(
+                "SELECT c.id, c.name, c.owner_id, c.industry, c.website, c.tags
+                 FROM companies c WHERE c.workspace_id = $1 AND c.id IN (
+                     SELECT id FROM companies WHERE workspace_id = $1 AND id = ANY($2)
+                     UNION
+                     SELECT c.id FROM unnest($3::text[]) k (name)
+                     JOIN companies c ON c.workspace_id = $1 AND import_name_key(c.name) = k.name
+                     UNION
+                     SELECT c.id FROM unnest($4::text[]) k (domain)
+                     JOIN companies c ON c.workspace_id = $1 AND c.website IS NOT NULL
+                                     AND import_domain(c.website) = k.domain)
+                 ORDER BY c.id",
+            )
+            .bind(ws)
+            .bind(&company_ids)
+            .bind(&keys.company_names)
+            .bind(&keys.domains)
+            .fetch_all(self.conn())
+            .await?;
+        }
+        if !(contact_ids.is_empty() && keys.emails.is_empty() && keys.contact_names.is_empty()) {
+            m.contacts = sqlx::query_as(
+                "SELECT c.id, c.name, c.company_id, c.owner_id, c.email, c.phone, c.tags
+                 FROM contacts c WHERE c.workspace_id = $1 AND c.id IN (
+                     SELECT id FROM contacts WHERE workspace_id = $1 AND id = ANY($2)
+                     UNION
+                     SELECT c.id FROM unnest($3::text[]) k (email)
+                     JOIN contacts c ON c.workspace_id = $1 AND c.email IS NOT NULL
+                                    AND lower(c.email) = k.email
+                     UNION
+                     SELECT c.id FROM unnest($4::text[]) k (name)
+                     JOIN contacts c ON c.workspace_id = $1 AND import_name_key(c.name) = k.name)
+                 ORDER BY c.id",
+            )
+            .bind(ws)
+            .bind(&contact_ids)
+            .bind(&keys.emails)
+            .bind(&keys.contact_names)
+            .fetch_all(self.conn())
+            .await?;
+        }
+        Ok(m)
     }
 
     /// Deal numbers of the workspace, for activities that name their deal by number.

@@ -38,8 +38,8 @@ pub use deals::{DealFilter, DealRow, Moved, NewActivity, NewDeal, StageMove};
 pub use export::{ExportActivityRow, ExportCompanyRow, ExportContactRow, ExportDealRow};
 pub use import::{
     ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, ImportEntity,
-    ImportRow, KnownCompany, KnownContact, KnownDeal, LeftRecord, LineColumns, UndoRefusal,
-    UndoReport,
+    ImportRow, KnownCompany, KnownContact, KnownDeal, LeftRecord, LineColumns, MatchKeys, Matches,
+    UndoRefusal, UndoReport,
 };
 pub use jobs::{
     AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestReader, DigestWorkspace,

@@ -1383,3 +1383,111 @@ async fn files_as_people_have_them_come_in_whole(pool: PgPool) {
     assert_eq!(got, want);
     h.assert_totals_match_deals().await;
 }
+
+/// Companies and contacts are matched against the database batch by batch, not held for the
+/// whole import: a record an earlier import brought (under another spelling of its name, or
+/// its website written differently), and one this import created batches ago, are matched,
+/// never created again; a row repeated batches later collapses into the first.
+#[sqlx::test]
+async fn records_met_many_batches_apart_are_matched_not_created_again(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    reps(&mut h).await;
+    let head = "id,title,amount,stage,owner,company,website,contact,email\n";
+    let v0 = format!(
+        "{head}X1,First,100,Qualified,Ana Rep,Acme  Corp,,Bea Buyer,Bea@Example.com\n\
+         X2,Second,100,Qualified,Ana Rep,Birch,https://www.birch.example/about,,\n"
+    );
+    let s = run(&h.pool, request(1, vec![bytes("v0.csv", &v0)])).await;
+    assert_eq!(s.refused, 0, "{s:#?}");
+    let mut v1 = head.to_string();
+    let rows = 5_000;
+    for i in 0..rows {
+        let (company, website, email) = match i % 1000 {
+            0 => (
+                "ACME CORP".to_string(),
+                String::new(),
+                "bea@example.COM".to_string(),
+            ),
+            500 => (
+                "Birch Ltd".to_string(),
+                "birch.example".to_string(),
+                format!("p{}@x.example", i % 700),
+            ),
+            _ => (
+                format!("Co {}", i % 300),
+                String::new(),
+                format!("p{}@x.example", i % 700),
+            ),
+        };
+        v1.push_str(&format!(
+            "Y{i},Deal {i},10,Qualified,Bo Rep,{company},{website},,{email}\n"
+        ));
+    }
+    // The first row again, two batches after its own.
+    v1.push_str("Y0,Deal 0 again,99,Qualified,Bo Rep,Co 9,,,p1@x.example\n");
+    let s = run(&h.pool, request(1, vec![bytes("v1.csv", &v1)])).await;
+    assert_eq!(s.refused, 0, "{s:#?}");
+    assert_eq!(h.count("SELECT count(*) FROM companies").await, 2 + 300);
+    assert_eq!(h.count("SELECT count(*) FROM contacts").await, 1 + 700);
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 2 + rows as i64);
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals d JOIN companies c ON c.id = d.company_id WHERE c.name = 'Acme  Corp'")
+            .await,
+        1 + 5
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals d JOIN companies c ON c.id = d.company_id WHERE c.name = 'Birch'")
+            .await,
+        1 + 5
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals d JOIN contacts c ON c.id = d.contact_id WHERE c.name = 'Bea Buyer'")
+            .await,
+        1 + 5
+    );
+    assert_eq!(
+        h.count("SELECT amount_minor FROM deals WHERE title = 'Deal 0'")
+            .await,
+        1000
+    );
+    // The same file again: every row matched, nothing written.
+    let again = run(&h.pool, request(1, vec![bytes("v1.csv", &v1)])).await;
+    assert_eq!(
+        (again.created, again.updated, again.refused),
+        (0, 0, 0),
+        "{again:#?}"
+    );
+    assert_eq!(again.matched, rows as u64 + 1, "{again:#?}");
+    h.assert_totals_match_deals().await;
+}
+
+/// The database finds the records a batch could match by the importer's own keys: its key
+/// functions (the migration `import_match_keys`) give the same key for every name and website,
+/// whitespace of every kind and letters of every case among them.
+#[sqlx::test]
+async fn the_database_keys_names_and_websites_as_the_importer_does(pool: PgPool) {
+    let texts = [
+        "Acme Corp",
+        "  Acme \u{a0}\u{3000} Corp\t",
+        "ÄBC Straße Σίσυφος",
+        "北京 科技\u{2003}有限公司",
+        "https://www.Acme.com/about",
+        "\u{a0}http://user@shop.ACME.co.uk:8080/x?y#z",
+        "acme.com.",
+        "www.",
+        "n/a",
+        "ftp://a@b@c.d",
+        "mailto:sales@www.Example.org",
+        "",
+    ];
+    for t in texts {
+        let (name, domain): (Option<String>, Option<String>) =
+            sqlx::query_as("SELECT import_name_key($1), import_domain($1)")
+                .bind(t)
+                .fetch_one(&pool)
+                .await
+                .expect("keys");
+        assert_eq!(name.as_deref(), Some(import::name_key(t).as_str()), "{t:?}");
+        assert_eq!(domain, import::domain_key(t), "{t:?}");
+    }
+}

@@ -501,8 +501,8 @@ fn refused_rows(batch: &Batch) -> u64 {
 /// two keep both of a small server's cores busy.
 struct Running {
     task: tokio::task::JoinHandle<Result<(), StoreError>>,
-    /// The world's journal after this batch: kept once it commits.
-    mark: usize,
+    /// The world after this batch: kept once it commits.
+    mark: world::Mark,
     /// Taken when the batch is settled (the type aborts its task on drop, so its fields
     /// cannot move out).
     replay: Option<Replay>,

@@ -2,21 +2,29 @@
 //! and products, and the source's ids, loaded once and kept up to date as rows are written.
 //! Every addition is journaled, so a batch whose transaction fails leaves no trace here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, LocalResult, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::import::{CellDate, Source};
 use crate::domain::stage::{same_name, Stage, StageKind};
-use crate::store::{ImportEntity, KnownCompany, KnownContact, MemberRow, StoreResult, Tx};
+use sha2::{Digest, Sha256};
+
+use crate::store::{
+    ImportEntity, KnownCompany, KnownContact, MatchKeys, MemberRow, StoreResult, Tx,
+};
+
+/// Lower case letter by letter, as the database's `lower` has it (`str::to_lowercase` also
+/// applies the final-sigma rule, which `lower` does not): the database finds records by these
+/// keys (the migration `import_match_keys`).
+fn lower(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
+}
 
 /// A name in the form names are matched in: lower case, inner whitespace one space.
 pub fn name_key(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    lower(&name.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// A product name matched loosely: only letters and digits, so `GTX Pro` and `GTXPro` meet.
@@ -29,13 +37,13 @@ pub fn product_key(name: &str) -> String {
 
 /// An email as contacts match by it: trimmed, lower case.
 pub fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
+    lower(email.trim())
 }
 
 /// A website as companies match by it: no scheme, no `www.`, no path, port or trailing dot,
 /// lower case. `None` when nothing host-like is left.
 pub fn domain_key(website: &str) -> Option<String> {
-    let w = website.trim().to_lowercase();
+    let w = lower(website.trim());
     let w = w.split_once("://").map_or(w.as_str(), |(_, rest)| rest);
     let w = w.rsplit_once('@').map_or(w, |(_, host)| host);
     let host = w.split(['/', '?', '#', ':']).next().unwrap_or_default();
@@ -56,13 +64,28 @@ pub fn source_name(source: Source) -> &'static str {
     }
 }
 
-/// One thing a batch added, so it can be taken out again.
+/// The table a name from `external_ids` stands for.
+fn entity_of(table: &str) -> ImportEntity {
+    match table {
+        "companies" => ImportEntity::Company,
+        "contacts" => ImportEntity::Contact,
+        "deals" => ImportEntity::Deal,
+        "activities" => ImportEntity::Activity,
+        _ => ImportEntity::Product,
+    }
+}
+
+/// One thing a batch added that only the journal can take out again.
 enum Journal {
-    Ext(ImportEntity, String),
-    Company(usize),
-    Contact(usize),
     Product(String),
-    Seen(ImportEntity, String),
+    Seen(ImportEntity, u128),
+}
+
+/// Where the journal and the batches stood after a batch was written: kept once it commits.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    journal: usize,
+    batch: u64,
 }
 
 /// The records an import created, by table, in ascending order: 8 bytes each, where a hash set
@@ -91,7 +114,32 @@ impl Created {
     }
 }
 
-/// The workspace as an import sees it.
+/// The source's records an import already handled, so that a row repeated in a file collapses
+/// into the first: 16 bytes of SHA-256 of each key, by table. An import of a 100 MB file
+/// handles about a million; two keys of a million meet with a chance of about 10^-27, where
+/// the keys themselves took 70 to 100 bytes each.
+#[derive(Default)]
+struct Seen([HashSet<u128>; 5]);
+
+impl Seen {
+    fn digest(key: &str) -> u128 {
+        let d = Sha256::digest(key.as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&d[..16]);
+        u128::from_le_bytes(first)
+    }
+}
+
+/// A record held in memory: `batch` is the last batch that read or wrote it.
+struct Held<T> {
+    rec: T,
+    batch: u64,
+}
+
+/// The workspace as an import sees it. Members, stages and products are few and held whole;
+/// companies, contacts and the source's ids are looked up for each batch (only what its rows
+/// could match) and held while a batch that may still be committing touched them: the
+/// memory an import takes depends on its batch size, not on the file's or workspace's size.
 pub struct World {
     pub ws: i64,
     pub tz: Tz,
@@ -101,30 +149,33 @@ pub struct World {
     /// Display name key -> user id; the first member of a name wins, as in the table's order.
     member_by_name: HashMap<String, i64>,
     pub source: &'static str,
-    pub companies: Vec<KnownCompany>,
-    company_by_domain: HashMap<String, usize>,
-    company_by_name: HashMap<String, usize>,
-    company_by_id: HashMap<i64, usize>,
-    pub contacts: Vec<KnownContact>,
-    contact_by_email: HashMap<String, usize>,
-    contact_by_name: HashMap<(String, Option<i64>), usize>,
-    contact_by_id: HashMap<i64, usize>,
+    /// The tables the source had ids in before this import began: where it had none, a row
+    /// this import did not meet yet cannot match by its own id.
+    earlier: [bool; 5],
+    companies: HashMap<i64, Held<KnownCompany>>,
+    company_by_domain: HashMap<String, i64>,
+    company_by_name: HashMap<String, i64>,
+    contacts: HashMap<i64, Held<KnownContact>>,
+    contact_by_email: HashMap<String, i64>,
+    contact_by_name: HashMap<(String, Option<i64>), i64>,
     /// Product key -> (id, list price).
     products: HashMap<String, (i64, i64)>,
     /// (table, the source's id) -> record id.
-    ext: HashMap<(ImportEntity, String), i64>,
-    /// Records this import already wrote or matched, by the source's id: a row repeated in a
-    /// file collapses into the first.
-    seen: std::collections::HashSet<(ImportEntity, String)>,
+    ext: HashMap<(ImportEntity, String), Held<i64>>,
+    seen: Seen,
     deal_numbers: Option<HashMap<i64, i64>>,
     /// Not journaled: a batch that did not commit took its records with it, and their ids
     /// are never handed out again.
     created: Created,
     journal: Vec<Journal>,
+    /// The batch being written, counted from 1.
+    batch: u64,
+    /// Every batch up to this one committed: what they wrote any transaction reads.
+    kept: u64,
 }
 
 impl World {
-    /// Loads what the workspace holds.
+    /// Loads what the workspace holds of members, stages and products.
     pub async fn load(
         tx: &mut Tx,
         ws: i64,
@@ -139,8 +190,6 @@ impl World {
             .map(|s| s.into_stage())
             .collect();
         let members = tx.members(ws).await?;
-        let companies = tx.known_companies(ws).await?;
-        let contacts = tx.known_contacts(ws).await?;
         let products = tx
             .products(ws)
             .await?
@@ -148,16 +197,9 @@ impl World {
             .map(|p| (product_key(&p.name), (p.id, p.list_price_minor)))
             .collect();
         let source = source_name(source);
-        let mut ext = HashMap::new();
-        for (table, id, record) in tx.external_ids(ws, source).await? {
-            let entity = match table.as_str() {
-                "companies" => ImportEntity::Company,
-                "contacts" => ImportEntity::Contact,
-                "deals" => ImportEntity::Deal,
-                "activities" => ImportEntity::Activity,
-                _ => ImportEntity::Product,
-            };
-            ext.insert((entity, id), record);
+        let mut earlier = [false; 5];
+        for table in tx.external_id_entities(ws, source).await? {
+            earlier[entity_of(&table) as usize] = true;
         }
         let mut member_by_name = HashMap::new();
         for m in &members {
@@ -165,7 +207,7 @@ impl World {
                 .entry(name_key(&m.display_name))
                 .or_insert(m.user_id);
         }
-        let mut world = World {
+        Ok(World {
             ws,
             tz,
             currency,
@@ -173,112 +215,170 @@ impl World {
             members,
             member_by_name,
             source,
-            companies: Vec::new(),
+            earlier,
+            companies: HashMap::new(),
             company_by_domain: HashMap::new(),
             company_by_name: HashMap::new(),
-            company_by_id: HashMap::new(),
-            contacts: Vec::new(),
+            contacts: HashMap::new(),
             contact_by_email: HashMap::new(),
             contact_by_name: HashMap::new(),
-            contact_by_id: HashMap::new(),
             products,
-            ext,
-            seen: Default::default(),
+            ext: HashMap::new(),
+            seen: Seen::default(),
             deal_numbers: None,
-            created: Default::default(),
+            created: Created::default(),
             journal: Vec::new(),
-        };
-        for c in companies {
-            world.index_company(c);
-        }
-        for c in contacts {
-            world.index_contact(c);
-        }
-        world.journal.clear();
-        Ok(world)
+            batch: 0,
+            kept: 0,
+        })
     }
 
-    /// Forgets the journal: the batch is committed.
+    /// Whether the source had ids in this table before the import began: where it had none,
+    /// a row's own id can only match a record this import met (and the row collapses).
+    pub fn had_ids(&self, entity: ImportEntity) -> bool {
+        self.earlier[entity as usize]
+    }
+
+    /// Whether this import already handled the source's record.
+    pub fn met(&self, entity: ImportEntity, id: &str) -> bool {
+        self.seen.0[entity as usize].contains(&Seen::digest(id))
+    }
+
+    /// Starts a batch: lets go of what only committed batches touched (any transaction reads
+    /// it now) and looks up what the batch's rows could match. What a batch still committing
+    /// wrote stays as it is here: the database shows it only once that batch committed.
+    pub async fn begin_batch(&mut self, tx: &mut Tx, keys: &MatchKeys) -> StoreResult<()> {
+        self.batch += 1;
+        let kept = self.kept;
+        self.companies.retain(|_, h| h.batch > kept);
+        self.contacts.retain(|_, h| h.batch > kept);
+        self.ext.retain(|_, h| h.batch > kept);
+        let found = tx.import_matches(self.ws, self.source, keys).await?;
+        let batch = self.batch;
+        for (table, id, record) in found.ext {
+            self.ext
+                .entry((entity_of(&table), id))
+                .or_insert(Held { rec: record, batch });
+        }
+        for c in found.companies {
+            self.companies.entry(c.id).or_insert(Held { rec: c, batch });
+        }
+        for c in found.contacts {
+            self.contacts.entry(c.id).or_insert(Held { rec: c, batch });
+        }
+        self.reindex();
+        Ok(())
+    }
+
+    /// Indexes the held companies and contacts again; of records with the same key, the
+    /// oldest wins (an import matches it, as it would have before it created the others).
+    fn reindex(&mut self) {
+        self.company_by_domain.clear();
+        self.company_by_name.clear();
+        self.contact_by_email.clear();
+        self.contact_by_name.clear();
+        let mut ids: Vec<i64> = self.companies.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let c = &self.companies[&id].rec;
+            if let Some(d) = c.website.as_deref().and_then(domain_key) {
+                self.company_by_domain.entry(d).or_insert(id);
+            }
+            self.company_by_name.entry(name_key(&c.name)).or_insert(id);
+        }
+        let mut ids: Vec<i64> = self.contacts.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let c = &self.contacts[&id].rec;
+            if let Some(e) = c.email.as_deref().map(email_key) {
+                self.contact_by_email.entry(e).or_insert(id);
+            }
+            self.contact_by_name
+                .entry((name_key(&c.name), c.company_id))
+                .or_insert(id);
+        }
+    }
+
+    /// Forgets the journal: every batch written so far committed.
     pub fn keep(&mut self) {
         self.journal.clear();
+        self.kept = self.batch;
     }
 
-    /// Where the journal stands: what a batch written so far added, for [`World::keep_to`].
-    pub fn mark(&self) -> usize {
-        self.journal.len()
+    /// Where the journal and batches stand: what the batches written so far added, for
+    /// [`World::keep_to`].
+    pub fn mark(&self) -> Mark {
+        Mark {
+            journal: self.journal.len(),
+            batch: self.batch,
+        }
     }
 
     /// Keeps what was added up to `mark` (a batch that committed while the next one was
     /// already being written); what came after can still be taken out with `forget`.
-    pub fn keep_to(&mut self, mark: usize) {
-        self.journal.drain(..mark.min(self.journal.len()));
+    pub fn keep_to(&mut self, mark: Mark) {
+        self.journal.drain(..mark.journal.min(self.journal.len()));
+        self.kept = self.kept.max(mark.batch);
     }
 
-    /// Takes out everything the failed batch added.
+    /// Takes out everything the batches that did not commit added or changed: records they
+    /// touched are looked up again by the next batch.
     pub fn forget(&mut self) {
         while let Some(j) = self.journal.pop() {
             match j {
-                Journal::Ext(e, id) => {
-                    self.ext.remove(&(e, id));
-                }
-                Journal::Seen(e, id) => {
-                    self.seen.remove(&(e, id));
+                Journal::Seen(e, key) => {
+                    self.seen.0[e as usize].remove(&key);
                 }
                 Journal::Product(key) => {
                     self.products.remove(&key);
                 }
-                Journal::Company(i) => {
-                    let c = self.companies.remove(i);
-                    self.company_by_id.remove(&c.id);
-                    if let Some(d) = c.website.as_deref().and_then(domain_key) {
-                        if self.company_by_domain.get(&d) == Some(&i) {
-                            self.company_by_domain.remove(&d);
-                        }
-                    }
-                    let k = name_key(&c.name);
-                    if self.company_by_name.get(&k) == Some(&i) {
-                        self.company_by_name.remove(&k);
-                    }
-                }
-                Journal::Contact(i) => {
-                    let c = self.contacts.remove(i);
-                    self.contact_by_id.remove(&c.id);
-                    if let Some(e) = c.email.as_deref().map(email_key) {
-                        if self.contact_by_email.get(&e) == Some(&i) {
-                            self.contact_by_email.remove(&e);
-                        }
-                    }
-                    let k = (name_key(&c.name), c.company_id);
-                    if self.contact_by_name.get(&k) == Some(&i) {
-                        self.contact_by_name.remove(&k);
-                    }
-                }
             }
         }
+        let kept = self.kept;
+        self.companies.retain(|_, h| h.batch <= kept);
+        self.contacts.retain(|_, h| h.batch <= kept);
+        self.ext.retain(|_, h| h.batch <= kept);
+        self.reindex();
     }
 
     pub fn index_company(&mut self, c: KnownCompany) {
-        let i = self.companies.len();
+        let id = c.id;
         if let Some(d) = c.website.as_deref().and_then(domain_key) {
-            self.company_by_domain.entry(d).or_insert(i);
+            self.company_by_domain.entry(d).or_insert(id);
         }
-        self.company_by_name.entry(name_key(&c.name)).or_insert(i);
-        self.company_by_id.insert(c.id, i);
-        self.companies.push(c);
-        self.journal.push(Journal::Company(i));
+        self.company_by_name.entry(name_key(&c.name)).or_insert(id);
+        let batch = self.batch;
+        self.companies.insert(id, Held { rec: c, batch });
     }
 
     pub fn index_contact(&mut self, c: KnownContact) {
-        let i = self.contacts.len();
+        let id = c.id;
         if let Some(e) = c.email.as_deref().map(email_key) {
-            self.contact_by_email.entry(e).or_insert(i);
+            self.contact_by_email.entry(e).or_insert(id);
         }
         self.contact_by_name
             .entry((name_key(&c.name), c.company_id))
-            .or_insert(i);
-        self.contact_by_id.insert(c.id, i);
-        self.contacts.push(c);
-        self.journal.push(Journal::Contact(i));
+            .or_insert(id);
+        let batch = self.batch;
+        self.contacts.insert(id, Held { rec: c, batch });
+    }
+
+    /// A held company, to change: it stays held until this batch committed.
+    pub fn company_mut(&mut self, id: i64) -> Option<&mut KnownCompany> {
+        let batch = self.batch;
+        self.companies.get_mut(&id).map(|h| {
+            h.batch = batch;
+            &mut h.rec
+        })
+    }
+
+    /// A held contact, to change: it stays held until this batch committed.
+    pub fn contact_mut(&mut self, id: i64) -> Option<&mut KnownContact> {
+        let batch = self.batch;
+        self.contacts.get_mut(&id).map(|h| {
+            h.batch = batch;
+            &mut h.rec
+        })
     }
 
     /// A company by the source's id, its domain or its name, in that order.
@@ -287,19 +387,23 @@ impl World {
         ext: Option<&str>,
         domain: Option<&str>,
         name: Option<&str>,
-    ) -> Option<usize> {
-        if let Some(id) = ext.and_then(|e| self.ext.get(&(ImportEntity::Company, e.to_string()))) {
-            if let Some(i) = self.company_by_id.get(id) {
-                return Some(*i);
-            }
+    ) -> Option<&KnownCompany> {
+        let held = |id: &i64| self.companies.get(id).map(|h| &h.rec);
+        if let Some(c) = ext
+            .and_then(|e| self.external(ImportEntity::Company, e))
+            .and_then(|id| held(&id))
+        {
+            return Some(c);
         }
-        if let Some(i) = domain
+        if let Some(c) = domain
             .and_then(domain_key)
             .and_then(|d| self.company_by_domain.get(&d))
+            .and_then(held)
         {
-            return Some(*i);
+            return Some(c);
         }
-        name.and_then(|n| self.company_by_name.get(&name_key(n)).copied())
+        name.and_then(|n| self.company_by_name.get(&name_key(n)))
+            .and_then(held)
     }
 
     /// A contact by the source's id, its email, or its name within a company.
@@ -309,16 +413,19 @@ impl World {
         email: Option<&str>,
         name: Option<&str>,
         company: Option<i64>,
-    ) -> Option<usize> {
-        if let Some(id) = ext.and_then(|e| self.ext.get(&(ImportEntity::Contact, e.to_string()))) {
-            if let Some(i) = self.contact_by_id.get(id) {
-                return Some(*i);
-            }
+    ) -> Option<&KnownContact> {
+        let held = |id: &i64| self.contacts.get(id).map(|h| &h.rec);
+        if let Some(c) = ext
+            .and_then(|e| self.external(ImportEntity::Contact, e))
+            .and_then(|id| held(&id))
+        {
+            return Some(c);
         }
         if let Some(e) = email {
-            return self.contact_by_email.get(&email_key(e)).copied();
+            return self.contact_by_email.get(&email_key(e)).and_then(held);
         }
-        name.and_then(|n| self.contact_by_name.get(&(name_key(n), company)).copied())
+        name.and_then(|n| self.contact_by_name.get(&(name_key(n), company)))
+            .and_then(held)
     }
 
     /// A product's id and list price.
@@ -334,13 +441,13 @@ impl World {
 
     /// The record a source's id came in as, by this import or an earlier one.
     pub fn external(&self, entity: ImportEntity, id: &str) -> Option<i64> {
-        self.ext.get(&(entity, id.to_string())).copied()
+        self.ext.get(&(entity, id.to_string())).map(|h| h.rec)
     }
 
     pub fn add_external(&mut self, entity: ImportEntity, id: &str, record: i64) {
-        if self.ext.insert((entity, id.to_string()), record).is_none() {
-            self.journal.push(Journal::Ext(entity, id.to_string()));
-        }
+        let batch = self.batch;
+        self.ext
+            .insert((entity, id.to_string()), Held { rec: record, batch });
     }
 
     /// Notes records this import created.
@@ -355,9 +462,10 @@ impl World {
 
     /// Whether this import already handled the source's record; marks it handled.
     pub fn first_sight(&mut self, entity: ImportEntity, id: &str) -> bool {
-        let fresh = self.seen.insert((entity, id.to_string()));
+        let key = Seen::digest(id);
+        let fresh = self.seen.0[entity as usize].insert(key);
         if fresh {
-            self.journal.push(Journal::Seen(entity, id.to_string()));
+            self.journal.push(Journal::Seen(entity, key));
         }
         fresh
     }

@@ -16,7 +16,7 @@ use crate::domain::stage::{Stage, StageKind};
 use crate::i18n::Msg;
 use crate::store::{
     ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, ImportEntity,
-    KnownCompany, KnownContact, LineColumns, Store, StoreResult, Tx,
+    KnownCompany, KnownContact, LineColumns, MatchKeys, Store, StoreResult, Tx,
 };
 
 /// `[created, updated, matched]`.
@@ -125,6 +125,9 @@ pub(super) async fn rows(
     if kind != Kind::Deals {
         target.before.settle(world).await?;
     }
+    world
+        .begin_batch(target.tx, &match_keys(world, kind, rows))
+        .await?;
     let mut w = Writer {
         tx: target.tx,
         later: target.later,
@@ -153,6 +156,77 @@ pub(super) async fn rows(
     Ok(w.counts)
 }
 
+/// What a batch's rows could match, read with the helpers the rows are written with: the
+/// source's ids (a row's own only where it may name a record an earlier import brought),
+/// company names and domains, contact emails and names, as keys. More than a row uses is
+/// harmless.
+fn match_keys(world: &World, kind: Kind, rows: &[Row]) -> MatchKeys {
+    let own = match kind {
+        Kind::Products => return MatchKeys::default(),
+        Kind::Companies => ImportEntity::Company,
+        Kind::Contacts => ImportEntity::Contact,
+        Kind::Deals => ImportEntity::Deal,
+        Kind::Activities => ImportEntity::Activity,
+    };
+    let mut ext: Vec<(&'static str, String)> = Vec::new();
+    let mut keys = MatchKeys::default();
+    for row in rows {
+        if world.had_ids(own) {
+            let id = match kind {
+                Kind::Deals | Kind::Activities => Some(ext_id(row)),
+                _ => text(row, Field::ExternalId).map(str::to_string),
+            };
+            if let Some(id) = id.filter(|id| !world.met(own, id)) {
+                ext.push((own.table(), id));
+            }
+        }
+        if let Some(account) = text(row, Field::CompanyId) {
+            ext.push((ImportEntity::Company.table(), account.to_string()));
+        }
+        if kind == Kind::Activities {
+            if let Some(deal) = text(row, Field::Deal) {
+                ext.push((ImportEntity::Deal.table(), deal.to_string()));
+            }
+        }
+        let domain = line_text(row, Field::Domain, 255)
+            .ok()
+            .flatten()
+            .and_then(|w| super::domain_key(&w));
+        match line_text(row, Field::Company, MAX_NAME_CHARS)
+            .ok()
+            .flatten()
+        {
+            Some(name) => keys.company_names.push(name_key(&name)),
+            None if kind == Kind::Companies => {
+                keys.company_names.extend(domain.as_deref().map(name_key))
+            }
+            None => {}
+        }
+        keys.domains.extend(domain);
+        if kind != Kind::Companies {
+            match email(row).ok().flatten() {
+                Some(e) => keys.emails.push(email_key(&e)),
+                None => keys
+                    .contact_names
+                    .extend(contact_name(row).ok().flatten().map(|n| name_key(&n))),
+            }
+        }
+    }
+    ext.sort_unstable();
+    ext.dedup();
+    (keys.ext_entities, keys.ext_ids) = ext.into_iter().unzip();
+    for list in [
+        &mut keys.company_names,
+        &mut keys.domains,
+        &mut keys.emails,
+        &mut keys.contact_names,
+    ] {
+        list.sort_unstable();
+        list.dedup();
+    }
+    keys
+}
+
 /// A company or contact a row refers to: one that exists, or one this batch creates.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Ref {
@@ -177,8 +251,8 @@ struct Writer<'a> {
 /// A company's new industry, website and tags (`None` keeps a value).
 type CompanyUpdate = (i64, Option<String>, Option<String>, Option<Vec<String>>);
 
-/// A contact's place in the world, id, new phone, company and tags (`None` keeps a value).
-type ContactUpdate = (usize, i64, Option<String>, Option<Ref>, Option<Vec<String>>);
+/// A contact's id, new phone, company and tags (`None` keeps a value).
+type ContactUpdate = (i64, Option<String>, Option<Ref>, Option<Vec<String>>);
 
 /// New companies of a batch, deduplicated by name.
 #[derive(Default)]
@@ -213,6 +287,11 @@ fn fingerprint(row: &Row) -> String {
     let digest = h.finalize();
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("row:{hex}")
+}
+
+/// A row's id in its source, or its fingerprint.
+fn ext_id(row: &Row) -> String {
+    text(row, Field::ExternalId).map_or_else(|| fingerprint(row), str::to_string)
 }
 
 fn text(row: &Row, field: Field) -> Option<&str> {
@@ -328,7 +407,7 @@ impl Writer<'_> {
 
     /// The row's id in its source, or its fingerprint.
     fn ext_id(&self, row: &Row) -> String {
-        text(row, Field::ExternalId).map_or_else(|| fingerprint(row), str::to_string)
+        ext_id(row)
     }
 
     /// The owner: the row's member, else the import's default owner.
@@ -381,7 +460,7 @@ impl Writer<'_> {
         // written before any deals or contacts, or an earlier one's).
         if let Some(ext) = text(row, Field::CompanyId) {
             return match self.world.company(Some(ext), None, None) {
-                Some(i) => Ok(Some(Ref::Known(self.world.companies[i].id))),
+                Some(c) => Ok(Some(Ref::Known(c.id))),
                 None => Err(Refuse(
                     Field::CompanyId,
                     Msg::new("import.why.unknown_account").arg("given", ext),
@@ -394,8 +473,8 @@ impl Writer<'_> {
         // A deals or contacts file may carry the company's website and industry too: the
         // website matches it, and both go on a company the row brings in.
         let website = line_text(row, Field::Domain, 255)?;
-        if let Some(i) = self.world.company(None, website.as_deref(), Some(&name)) {
-            return Ok(Some(Ref::Known(self.world.companies[i].id)));
+        if let Some(c) = self.world.company(None, website.as_deref(), Some(&name)) {
+            return Ok(Some(Ref::Known(c.id)));
         }
         let key = name_key(&name);
         if let Some(i) = new.by_key.get(&key) {
@@ -634,8 +713,7 @@ impl Writer<'_> {
             let found = self
                 .world
                 .company(ext.as_deref(), website.as_deref(), Some(&name));
-            if let Some(i) = found {
-                let c = &self.world.companies[i];
+            if let Some(c) = found {
                 let id = c.id;
                 let industry = industry.filter(|v| c.industry.as_deref() != Some(v));
                 let website = website.filter(|v| c.website.as_deref() != Some(v));
@@ -644,8 +722,7 @@ impl Writer<'_> {
                     .await?;
                 if industry.is_none() && website.is_none() && tags.is_none() {
                     self.counts[2] += 1;
-                } else {
-                    let c = &mut self.world.companies[i];
+                } else if let Some(c) = self.world.company_mut(id) {
                     if let Some(v) = &industry {
                         c.industry = Some(v.clone());
                     }
@@ -760,11 +837,10 @@ impl Writer<'_> {
                 self.counts[2] += 1;
                 continue;
             }
-            if let Some(i) =
+            if let Some(c) =
                 self.world
                     .contact(ext.as_deref(), email.as_deref(), Some(&name), company_id)
             {
-                let c = &self.world.contacts[i];
                 let id = c.id;
                 let phone = phone.filter(|p| c.phone.as_deref() != Some(p));
                 let company = company.filter(|r| *r != Ref::Known(c.company_id.unwrap_or(-1)));
@@ -774,7 +850,7 @@ impl Writer<'_> {
                 if phone.is_none() && company.is_none() && tags.is_none() {
                     self.counts[2] += 1;
                 } else {
-                    updates.push((i, id, phone, company, tags));
+                    updates.push((id, phone, company, tags));
                     self.counts[1] += 1;
                 }
                 continue;
@@ -796,9 +872,9 @@ impl Writer<'_> {
         }
         let company_ids = self.flush_companies(&companies).await?;
         self.flush_contacts(&mut new, &company_ids).await?;
-        let ids: Vec<i64> = updates.iter().map(|u| u.1).collect();
+        let ids: Vec<i64> = updates.iter().map(|u| u.0).collect();
         let before = self.before_images(ImportEntity::Contact, &ids).await?;
-        for (i, id, phone, company, tags) in &updates {
+        for (id, phone, company, tags) in &updates {
             let company = match company {
                 Some(Ref::Known(id)) => Some(*id),
                 Some(Ref::New(j)) => company_ids.get(*j).copied(),
@@ -813,15 +889,16 @@ impl Writer<'_> {
                     tags.as_deref(),
                 )
                 .await?;
-            let c = &mut self.world.contacts[*i];
-            if let Some(p) = phone {
-                c.phone = Some(p.clone());
-            }
-            if company.is_some() {
-                c.company_id = company;
-            }
-            if let Some(t) = tags {
-                c.tags = t.clone();
+            if let Some(c) = self.world.contact_mut(*id) {
+                if let Some(p) = phone {
+                    c.phone = Some(p.clone());
+                }
+                if company.is_some() {
+                    c.company_id = company;
+                }
+                if let Some(t) = tags {
+                    c.tags = t.clone();
+                }
             }
         }
         self.tx
@@ -1189,11 +1266,11 @@ impl Writer<'_> {
             Some(Ref::Known(id)) => Some(id),
             _ => None,
         };
-        if let Some(i) = self
+        if let Some(c) = self
             .world
             .contact(None, email.as_deref(), name.as_deref(), company_id)
         {
-            return Ok(Some(Ref::Known(self.world.contacts[i].id)));
+            return Ok(Some(Ref::Known(c.id)));
         }
         let key = email.as_deref().map(email_key).unwrap_or_else(|| {
             format!(
@@ -1400,7 +1477,7 @@ impl Writer<'_> {
             let contact = self
                 .world
                 .contact(None, email.as_deref(), name.as_deref(), None)
-                .map(|i| self.world.contacts[i].id)
+                .map(|c| c.id)
                 .ok_or_else(|| {
                     Refuse(
                         if email.is_some() {
