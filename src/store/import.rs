@@ -80,6 +80,8 @@ pub struct MatchKeys {
     pub emails: Vec<String>,
     /// Name keys.
     pub contact_names: Vec<String>,
+    /// Deal numbers (activities from salesbot's own export name their deal so).
+    pub deal_numbers: Vec<i64>,
 }
 
 /// The records a batch's keys found: `(table, the source's id, record id)`, companies and
@@ -89,6 +91,8 @@ pub struct Matches {
     pub ext: Vec<(String, String, i64)>,
     pub companies: Vec<KnownCompany>,
     pub contacts: Vec<KnownContact>,
+    /// `(number, id)` of the deals numbered.
+    pub deals: Vec<(i64, i64)>,
 }
 
 /// A deal as an update needs it.
@@ -452,17 +456,16 @@ impl Tx {
             .fetch_all(self.conn())
             .await?;
         }
+        if !keys.deal_numbers.is_empty() {
+            m.deals = sqlx::query_as(
+                "SELECT number, id FROM deals WHERE workspace_id = $1 AND number = ANY($2)",
+            )
+            .bind(ws)
+            .bind(&keys.deal_numbers)
+            .fetch_all(self.conn())
+            .await?;
+        }
         Ok(m)
-    }
-
-    /// Deal numbers of the workspace, for activities that name their deal by number.
-    pub async fn deal_numbers(&mut self, ws: i64) -> StoreResult<Vec<(i64, i64)>> {
-        Ok(
-            sqlx::query_as("SELECT number, id FROM deals WHERE workspace_id = $1")
-                .bind(ws)
-                .fetch_all(self.conn())
-                .await?,
-        )
     }
 
     /// The deals an import matched, with what an update compares.

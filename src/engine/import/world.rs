@@ -163,7 +163,8 @@ pub struct World {
     /// (table, the source's id) -> record id.
     ext: HashMap<(ImportEntity, String), Held<i64>>,
     seen: Seen,
-    deal_numbers: Option<HashMap<i64, i64>>,
+    /// Deal number -> id, of the numbers the batch names.
+    deal_numbers: HashMap<i64, i64>,
     /// Not journaled: a batch that did not commit took its records with it, and their ids
     /// are never handed out again.
     created: Created,
@@ -225,7 +226,7 @@ impl World {
             products,
             ext: HashMap::new(),
             seen: Seen::default(),
-            deal_numbers: None,
+            deal_numbers: HashMap::new(),
             created: Created::default(),
             journal: Vec::new(),
             batch: 0,
@@ -263,6 +264,8 @@ impl World {
         for c in found.companies {
             self.companies.entry(c.id).or_insert(Held { rec: c, batch });
         }
+        // Activities name deals an earlier import, or a batch that committed, brought.
+        self.deal_numbers = found.deals.into_iter().collect();
         for c in found.contacts {
             self.contacts.entry(c.id).or_insert(Held { rec: c, batch });
         }
@@ -494,15 +497,10 @@ impl World {
             .min_by_key(|s| s.position)
     }
 
-    /// A deal's id by its number (activities from salesbot's own export name their deal so).
-    pub async fn deal_by_number(&mut self, tx: &mut Tx, number: i64) -> StoreResult<Option<i64>> {
-        if self.deal_numbers.is_none() {
-            self.deal_numbers = Some(tx.deal_numbers(self.ws).await?.into_iter().collect());
-        }
-        Ok(self
-            .deal_numbers
-            .as_ref()
-            .and_then(|m| m.get(&number).copied()))
+    /// A deal's id by its number (activities from salesbot's own export name their deal so),
+    /// of the numbers the batch names.
+    pub fn deal_by_number(&self, number: i64) -> Option<i64> {
+        self.deal_numbers.get(&number).copied()
     }
 
     /// A date cell as an instant: a calendar day is its midnight in the workspace's zone.

@@ -186,6 +186,9 @@ fn match_keys(world: &World, kind: Kind, rows: &[Row]) -> MatchKeys {
         if kind == Kind::Activities {
             if let Some(deal) = text(row, Field::Deal) {
                 ext.push((ImportEntity::Deal.table(), deal.to_string()));
+                if world.source == super::source_name(Source::Salesbot) {
+                    keys.deal_numbers.extend(deal_number(deal));
+                }
             }
         }
         let domain = line_text(row, Field::Domain, 255)
@@ -215,6 +218,8 @@ fn match_keys(world: &World, kind: Kind, rows: &[Row]) -> MatchKeys {
     ext.sort_unstable();
     ext.dedup();
     (keys.ext_entities, keys.ext_ids) = ext.into_iter().unzip();
+    keys.deal_numbers.sort_unstable();
+    keys.deal_numbers.dedup();
     for list in [
         &mut keys.company_names,
         &mut keys.domains,
@@ -287,6 +292,14 @@ fn fingerprint(row: &Row) -> String {
     let digest = h.finalize();
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("row:{hex}")
+}
+
+/// A deal's number as salesbot's export writes it (`D-12`) or bare.
+fn deal_number(d: &str) -> Option<i64> {
+    d.trim_start_matches(['D', 'd'])
+        .trim_start_matches('-')
+        .parse::<i64>()
+        .ok()
 }
 
 /// A row's id in its source, or its fingerprint.
@@ -1526,18 +1539,14 @@ impl Writer<'_> {
         let deal = match text(row, Field::Deal) {
             None => None,
             Some(d) => {
-                let number = d
-                    .trim_start_matches(['D', 'd'])
-                    .trim_start_matches('-')
-                    .parse::<i64>()
-                    .ok();
+                let number = deal_number(d);
                 let by_ext = self.world.external(ImportEntity::Deal, d);
                 let found = match (by_ext, number) {
                     (Some(id), _) => Some(id),
                     (None, Some(n))
                         if self.world.source == super::source_name(Source::Salesbot) =>
                     {
-                        self.world.deal_by_number(self.tx, n).await?
+                        self.world.deal_by_number(n)
                     }
                     _ => None,
                 };
