@@ -66,7 +66,7 @@ pub struct KnownContact {
     pub tags: Vec<String>,
 }
 
-/// What a batch of import rows could match, as the cells give it.
+/// What a batch of import rows could match, as the keys the importer matches by.
 #[derive(Debug, Default)]
 pub struct MatchKeys {
     /// The source's ids, with the table of each (`ImportEntity::table`).

@@ -418,11 +418,6 @@ impl Writer<'_> {
         self.file.refuse(row.line, &column, r.1);
     }
 
-    /// The row's id in its source, or its fingerprint.
-    fn ext_id(&self, row: &Row) -> String {
-        ext_id(row)
-    }
-
     /// The owner: the row's member, else the import's default owner.
     fn owner(&mut self, row: &Row) -> Result<i64, Refuse> {
         match text(row, Field::Owner) {
@@ -996,7 +991,7 @@ impl Writer<'_> {
         let mut matched: Vec<(i64, DealPlan)> = Vec::new();
         let salesbot = self.world.source == super::source_name(Source::Salesbot);
         for row in rows {
-            let ext = self.ext_id(row);
+            let ext = ext_id(row);
             if !self.world.first_sight(ImportEntity::Deal, &ext) {
                 self.counts[2] += 1;
                 continue;
@@ -1407,7 +1402,7 @@ impl Writer<'_> {
         let mut cols = ActivityColumns::default();
         let mut exts = Vec::new();
         for row in rows {
-            let ext = self.ext_id(row);
+            let ext = ext_id(row);
             if !self.world.first_sight(ImportEntity::Activity, &ext)
                 || self.world.external(ImportEntity::Activity, &ext).is_some()
             {
