@@ -33,6 +33,11 @@ impl ImportEntity {
         }
     }
 
+    /// The entity a table name (as `external_ids` keeps it) stands for.
+    pub fn from_table(table: &str) -> Option<ImportEntity> {
+        Self::ALL.into_iter().find(|e| e.table() == table)
+    }
+
     /// Children first: the order records can be deleted in.
     const ALL: [ImportEntity; 5] = [
         ImportEntity::Activity,
@@ -84,11 +89,11 @@ pub struct MatchKeys {
     pub deal_numbers: Vec<i64>,
 }
 
-/// The records a batch's keys found: `(table, the source's id, record id)`, companies and
+/// The records a batch's keys found: `(entity, the source's id, record id)`, companies and
 /// contacts, each in id order.
 #[derive(Debug, Default)]
 pub struct Matches {
-    pub ext: Vec<(String, String, i64)>,
+    pub ext: Vec<(ImportEntity, String, i64)>,
     pub companies: Vec<KnownCompany>,
     pub contacts: Vec<KnownContact>,
     /// `(number, id)` of the deals numbered.
@@ -367,16 +372,22 @@ impl Tx {
         &mut self,
         ws: i64,
         source: &str,
-    ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT e FROM unnest(ARRAY['products', 'companies', 'contacts', 'deals', 'activities']) e
+    ) -> StoreResult<Vec<ImportEntity>> {
+        let tables: Vec<&str> = ImportEntity::ALL.iter().map(|e| e.table()).collect();
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT e FROM unnest($3::text[]) e
              WHERE EXISTS (SELECT 1 FROM external_ids
                            WHERE workspace_id = $1 AND source = $2 AND entity = e)",
         )
         .bind(ws)
         .bind(source)
+        .bind(&tables)
         .fetch_all(self.conn())
-        .await?)
+        .await?;
+        Ok(found
+            .iter()
+            .filter_map(|t| ImportEntity::from_table(t))
+            .collect())
     }
 
     /// What a batch of rows could match: the records the source's ids name, the companies
@@ -391,7 +402,7 @@ impl Tx {
     ) -> StoreResult<Matches> {
         let mut m = Matches::default();
         if !keys.ext_ids.is_empty() {
-            m.ext = sqlx::query_as(
+            let found: Vec<(String, String, i64)> = sqlx::query_as(
                 "SELECT x.entity, x.external_id, x.record_id
                  FROM unnest($3::text[], $4::text[]) AS k (entity, external_id)
                  JOIN external_ids x ON x.workspace_id = $1 AND x.source = $2
@@ -403,15 +414,20 @@ impl Tx {
             .bind(&keys.ext_ids)
             .fetch_all(self.conn())
             .await?;
+            m.ext = found
+                .into_iter()
+                .filter_map(|(t, ext, id)| Some((ImportEntity::from_table(&t)?, ext, id)))
+                .collect();
         }
-        let record = |table: &str| -> Vec<i64> {
+        let record = |entity: ImportEntity| -> Vec<i64> {
             m.ext
                 .iter()
-                .filter(|(t, _, _)| t == table)
+                .filter(|(e, _, _)| *e == entity)
                 .map(|(_, _, id)| *id)
                 .collect()
         };
-        let (company_ids, contact_ids) = (record("companies"), record("contacts"));
+        let (company_ids, contact_ids) =
+            (record(ImportEntity::Company), record(ImportEntity::Contact));
         if !(company_ids.is_empty() && keys.company_names.is_empty() && keys.domains.is_empty()) {
             // Each key is one index probe (a join, not `= ANY` of a list, which checks every
             // row found against the whole list again).

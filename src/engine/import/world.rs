@@ -64,17 +64,6 @@ pub fn source_name(source: Source) -> &'static str {
     }
 }
 
-/// The table a name from `external_ids` stands for.
-fn entity_of(table: &str) -> ImportEntity {
-    match table {
-        "companies" => ImportEntity::Company,
-        "contacts" => ImportEntity::Contact,
-        "deals" => ImportEntity::Deal,
-        "activities" => ImportEntity::Activity,
-        _ => ImportEntity::Product,
-    }
-}
-
 /// One thing a batch added that only the journal can take out again.
 enum Journal {
     Product(String),
@@ -199,8 +188,8 @@ impl World {
             .collect();
         let source = source_name(source);
         let mut earlier = [false; 5];
-        for table in tx.external_id_entities(ws, source).await? {
-            earlier[entity_of(&table) as usize] = true;
+        for entity in tx.external_id_entities(ws, source).await? {
+            earlier[entity as usize] = true;
         }
         let mut member_by_name = HashMap::new();
         for m in &members {
@@ -256,9 +245,9 @@ impl World {
         self.ext.retain(|_, h| h.batch > kept);
         let found = tx.import_matches(self.ws, self.source, keys).await?;
         let batch = self.batch;
-        for (table, id, record) in found.ext {
+        for (entity, id, record) in found.ext {
             self.ext
-                .entry((entity_of(&table), id))
+                .entry((entity, id))
                 .or_insert(Held { rec: record, batch });
         }
         for c in found.companies {
