@@ -387,3 +387,105 @@ async fn another_workspaces_stages_are_unknown(pool: PgPool) {
         2
     );
 }
+
+/// A deal's stage and its history's stages are checked by the database once per statement
+/// (no foreign key, so no lock on the stage row): a deal or a change naming another
+/// workspace's stage, or no stage at all, is refused whether written one row or many at
+/// once, and a stage still named is not deleted, nor its key changed.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_database_refuses_stages_of_another_workspace_and_deleting_a_stage_in_use(
+    pool: PgPool,
+) {
+    let mut h = Harness::new(pool).await;
+    two_workspaces(&mut h).await;
+    let foreign = h
+        .count("SELECT min(id) FROM stages WHERE workspace_id = 2")
+        .await;
+    let own_deal = h.count("SELECT id FROM deals WHERE workspace_id = 1").await;
+    let before = ws_fingerprint(&h, 1).await;
+    // `bulk`: as an import writes, with the rollup triggers aside (the check is then one per
+    // statement instead of one per row).
+    let pool = h.pool.clone();
+    let check = |sql: String, bulk: bool| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool.begin().await.expect("begin");
+            if bulk {
+                sqlx::query("SELECT set_config('salesbot.bulk', 'on', true)")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("bulk mode");
+            }
+            let err = sqlx::query(&sql)
+                .execute(&mut *tx)
+                .await
+                .expect_err(&format!("the database accepted (bulk {bulk}): {sql}"));
+            let code = err
+                .as_database_error()
+                .and_then(|e| e.code())
+                .map(|c| c.to_string());
+            assert_eq!(code.as_deref(), Some("23503"), "{sql}: {err}");
+        }
+    };
+    let refused = |sql: String| async {
+        check(sql.clone(), false).await;
+        check(sql, true).await;
+    };
+    // Many rows in one statement, one of them naming the other workspace's stage.
+    refused(format!(
+        "INSERT INTO deals (workspace_id, number, title, owner_id, amount_minor, currency, stage_id, furthest_position)
+         SELECT 1, 900 + n, 'x', 1, 0, 'USD',
+                CASE WHEN n = 3 THEN {foreign} ELSE (SELECT min(id) FROM stages WHERE workspace_id = 1) END, 1
+         FROM generate_series(1, 5) n"
+    ))
+    .await;
+    refused(format!(
+        "UPDATE deals SET stage_id = {foreign} WHERE workspace_id = 1 AND id = {own_deal}"
+    ))
+    .await;
+    refused(format!(
+        "UPDATE deals SET stage_id = -1 WHERE workspace_id = 1 AND id = {own_deal}"
+    ))
+    .await;
+    refused(format!(
+        "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
+         SELECT 1, {own_deal}, NULL, id, 1, now() FROM stages WHERE workspace_id = 1
+         UNION ALL SELECT 1, {own_deal}, {foreign}, (SELECT min(id) FROM stages WHERE workspace_id = 1), 1, now()"
+    ))
+    .await;
+    refused(format!(
+        "UPDATE stage_changes SET from_stage_id = {foreign} WHERE workspace_id = 1 AND deal_id = {own_deal}"
+    ))
+    .await;
+    // The stage the workspace's deal is in, and one only its history names.
+    refused(format!(
+        "DELETE FROM stages WHERE workspace_id = 1 AND id = (SELECT stage_id FROM deals WHERE workspace_id = 1 AND id = {own_deal})"
+    ))
+    .await;
+    refused(format!(
+        "UPDATE stages SET id = id + 100000 WHERE workspace_id = 1 AND id = (SELECT stage_id FROM deals WHERE workspace_id = 1 AND id = {own_deal})"
+    ))
+    .await;
+    assert_eq!(
+        ws_fingerprint(&h, 1).await,
+        before,
+        "a refused write left something"
+    );
+    h.ok("/deal move deal:D-1 stage:Proposal").await;
+    h.ok("/deal move deal:D-1 stage:Qualified").await;
+    refused("DELETE FROM stages WHERE workspace_id = 1 AND name = 'Proposal'".to_string()).await;
+    // A stage nothing names goes, and renaming one is not a change of its key.
+    h.ok("/settings stages action:add name:Demo probability:40")
+        .await;
+    sqlx::query("UPDATE stages SET name = 'Demo call' WHERE workspace_id = 1 AND name = 'Demo'")
+        .execute(&h.pool)
+        .await
+        .expect("rename");
+    h.ok(r#"/settings stages action:remove stage:"Demo call""#)
+        .await;
+    assert_eq!(
+        h.count("SELECT count(*) FROM stages WHERE workspace_id = 1 AND name LIKE 'Demo%'")
+            .await,
+        0
+    );
+}
