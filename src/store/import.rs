@@ -242,29 +242,38 @@ pub enum UndoRefusal {
     Running(i64),
 }
 
-async fn reserve_deal_numbers(
-    conn: impl sqlx::PgExecutor<'_>,
-    ws: i64,
-    n: i64,
-) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO deal_counters AS c (workspace_id, next_number) VALUES ($1, $2 + 1)
-         ON CONFLICT (workspace_id) DO UPDATE SET next_number = c.next_number + $2
-         RETURNING next_number - $2",
+/// New deals' numbers and ids, taken before they are written.
+#[derive(Debug, Clone, Default)]
+pub struct DealSlots {
+    /// The first of the numbers, which run on from it.
+    pub first_number: i64,
+    /// Ids from the table's own sequence, in the order the deals are written.
+    pub ids: Vec<i64>,
+}
+
+async fn reserve_deals(conn: impl sqlx::PgExecutor<'_>, ws: i64, n: i64) -> StoreResult<DealSlots> {
+    let (first_number, ids) = sqlx::query_as(
+        "WITH c AS (
+             INSERT INTO deal_counters AS c (workspace_id, next_number) VALUES ($1, $2 + 1)
+             ON CONFLICT (workspace_id) DO UPDATE SET next_number = c.next_number + $2
+             RETURNING next_number - $2 AS first)
+         SELECT c.first, ARRAY(SELECT nextval('deals_id_seq') FROM generate_series(1, $2)) FROM c",
     )
     .bind(ws)
     .bind(n)
     .fetch_one(conn)
-    .await?)
+    .await?;
+    Ok(DealSlots { first_number, ids })
 }
 
 impl super::Store {
-    /// Takes `n` deal numbers in a transaction of their own, so that the counter's row is
-    /// not held while a batch of an import writes (another batch, or a rep's `/deal new`,
-    /// would queue behind it). Numbers a batch took and did not commit are skipped, as a
-    /// sequence skips them.
-    pub async fn reserve_deal_numbers(&self, ws: i64, n: i64) -> StoreResult<i64> {
-        reserve_deal_numbers(self.pool(), ws, n).await
+    /// Takes `n` deal numbers and ids in a transaction of their own, so that the counter's
+    /// row is not held while a batch of an import writes (another batch, or a rep's
+    /// `/deal new`, would queue behind it). Numbers a batch took and did not commit are
+    /// skipped, as a sequence skips them. With the ids known, the batch's deals can go in
+    /// with its later writes, while the next batch's records go in on another connection.
+    pub async fn reserve_deals(&self, ws: i64, n: i64) -> StoreResult<DealSlots> {
+        reserve_deals(self.pool(), ws, n).await
     }
 
     /// Refreshes the planner's statistics of the tables an import writes. A table that grew
@@ -584,35 +593,33 @@ impl Tx {
         Ok(())
     }
 
-    /// Takes `n` deal numbers from the workspace's counter; the first of them.
-    pub async fn reserve_deal_numbers(&mut self, ws: i64, n: i64) -> StoreResult<i64> {
-        reserve_deal_numbers(self.conn(), ws, n).await
+    /// Takes `n` deal numbers from the workspace's counter, and ids.
+    pub async fn reserve_deals(&mut self, ws: i64, n: i64) -> StoreResult<DealSlots> {
+        reserve_deals(self.conn(), ws, n).await
     }
 
-    /// Inserts deals numbered from `first` on; their ids in the order given.
+    /// Inserts deals with the numbers and ids taken for them, in the order given.
     pub async fn insert_deals(
         &mut self,
         ws: i64,
         currency: &str,
-        first: i64,
+        slots: &DealSlots,
         d: &DealColumns,
-    ) -> StoreResult<Vec<i64>> {
+    ) -> StoreResult<()> {
         if d.title.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        Ok(sqlx::query_scalar(
-            "INSERT INTO deals (workspace_id, number, title, company_id, contact_id, owner_id, amount_minor, currency,
+        sqlx::query(
+            "INSERT INTO deals (id, workspace_id, number, title, company_id, contact_id, owner_id, amount_minor, currency,
                                 stage_id, status, expected_close, closed_at, lost_reason, furthest_position,
                                 created_at, updated_at, last_activity_at)
-             SELECT $1, $2 + k - 1, t, co, ct, o, a, $3, s, st, e, cl, lr, f, c, COALESCE(cl, c), COALESCE(cl, c)
+             SELECT i, $1, $2 + k - 1, t, co, ct, o, a, $3, s, st, e, cl, lr, f, c, COALESCE(cl, c), COALESCE(cl, c)
              FROM UNNEST($4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[],
-                         $11::date[], $12::timestamptz[], $13::text[], $14::int[], $15::timestamptz[])
-                  WITH ORDINALITY AS u(t, co, ct, o, a, s, st, e, cl, lr, f, c, k)
-             ORDER BY k
-             RETURNING id",
+                         $11::date[], $12::timestamptz[], $13::text[], $14::int[], $15::timestamptz[], $16::bigint[])
+                  WITH ORDINALITY AS u(t, co, ct, o, a, s, st, e, cl, lr, f, c, i, k)",
         )
         .bind(ws)
-        .bind(first)
+        .bind(slots.first_number)
         .bind(currency)
         .bind(&d.title)
         .bind(&d.company)
@@ -626,8 +633,10 @@ impl Tx {
         .bind(&d.lost_reason)
         .bind(&d.furthest)
         .bind(&d.created_at)
-        .fetch_all(self.conn())
-        .await?)
+        .bind(&slots.ids)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     /// Puts the rollup triggers aside for the rest of the transaction (`on`), or back. While

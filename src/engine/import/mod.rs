@@ -683,9 +683,9 @@ impl Session<'_> {
         add_counts(&mut scratch, counts);
         *file = scratch;
         let created = later.created_records();
-        let (ws, import, source) = (req.workspace, self.import_id, world.source);
+        let (ws, import) = (req.workspace, self.import_id);
         let task = tokio::spawn(async move {
-            later.write(&mut tx, ws, source, import).await?;
+            later.write(&mut tx, ws, import).await?;
             tx.count_import(
                 ws,
                 import,
@@ -875,7 +875,7 @@ impl Session<'_> {
                 target, world, req, import, kind, rows, file, now,
             ))
             .await?;
-            later.write(tx, req.workspace, world.source, import).await?;
+            later.write(tx, req.workspace, import).await?;
             let refused = file.refused - refused_before + reader_refused;
             tx.count_import(
                 req.workspace,

@@ -15,8 +15,8 @@ use crate::domain::refs::{Email, MAX_NAME_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TI
 use crate::domain::stage::{Stage, StageKind};
 use crate::i18n::Msg;
 use crate::store::{
-    ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, ImportEntity,
-    KnownCompany, KnownContact, LineColumns, MatchKeys, Store, StoreResult, Tx,
+    ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, DealSlots,
+    ImportEntity, KnownCompany, KnownContact, LineColumns, MatchKeys, Store, StoreResult, Tx,
 };
 
 /// `[created, updated, matched]`.
@@ -36,20 +36,23 @@ fn text_problem(e: crate::domain::text::TextError) -> Msg {
     })
 }
 
-/// What a batch writes that nothing later in the import reads: new deals' history, lines and
-/// rollups, the source's ids of new records and their place on the import. A pipelined batch
-/// writes it while the next batch's records go in on another connection; otherwise it is
-/// written right after the rest, in the same transaction either way.
+/// What a batch writes that nothing later in the import reads: new deals with their history,
+/// lines and rollups, and the new records' place on the import. A pipelined batch writes it
+/// while the next batch's records go in on another connection; otherwise it is written right
+/// after the rest, in the same transaction either way. New deals are here (their numbers and
+/// ids taken beforehand) because they are most of a deals file's writing, and the source's
+/// ids of new records are not (they go in with the records): so split, the two halves of a
+/// batch cost the database about the same, and both of a small server's cores stay busy.
 #[derive(Default)]
 pub(super) struct Later {
-    /// New deals (as written: their totals are added from these values), whose history and
-    /// lines go in with the rollup triggers aside.
-    deals: Vec<i64>,
+    /// New deals, their numbers and ids, and the workspace's currency they are in; they go in
+    /// with their history and lines with the rollup triggers aside, and their totals are
+    /// added from these values.
+    deal_slots: DealSlots,
     deal_columns: DealColumns,
+    currency: String,
     changes: ChangeColumns,
     lines: LineColumns,
-    /// (table, the source's ids, record ids).
-    external: Vec<(ImportEntity, Vec<String>, Vec<i64>)>,
     /// Records created, listed on the import with no image before.
     created: Vec<(ImportEntity, Vec<i64>)>,
 }
@@ -63,30 +66,22 @@ impl Later {
             .collect()
     }
 
-    pub(super) async fn write(
-        self,
-        tx: &mut Tx,
-        ws: i64,
-        source: &str,
-        import: i64,
-    ) -> StoreResult<()> {
-        if !self.deals.is_empty() {
+    pub(super) async fn write(self, tx: &mut Tx, ws: i64, import: i64) -> StoreResult<()> {
+        if !self.deal_slots.ids.is_empty() {
             tx.defer_rollups(true).await?;
+            tx.insert_deals(ws, &self.currency, &self.deal_slots, &self.deal_columns)
+                .await?;
             tx.insert_stage_changes(ws, &self.changes).await?;
             tx.insert_deal_lines(ws, &self.lines).await?;
             tx.add_deal_rollups(
                 ws,
-                &self.deals,
+                &self.deal_slots.ids,
                 &self.deal_columns,
                 &self.changes,
                 &self.lines,
             )
             .await?;
             tx.defer_rollups(false).await?;
-        }
-        for (entity, ext, ids) in &self.external {
-            tx.insert_external_ids(ws, source, *entity, ext, ids, import)
-                .await?;
         }
         for (entity, ids) in &self.created {
             tx.record_import_created(ws, import, *entity, ids).await?;
@@ -536,7 +531,10 @@ impl Writer<'_> {
             }
         }
         if !given.0.is_empty() {
-            self.later.external.push((entity, given.0, given.1));
+            let (ws, source) = (self.world.ws, self.world.source);
+            self.tx
+                .insert_external_ids(ws, source, entity, &given.0, &given.1, self.import)
+                .await?;
         }
         self.created(entity, ids.to_vec());
         Ok(())
@@ -1142,13 +1140,11 @@ impl Writer<'_> {
             return self.update_deals(matched).await;
         }
         let n = deals.title.len() as i64;
-        let first = match self.numbers {
-            Some(store) => store.reserve_deal_numbers(ws, n).await?,
-            None => self.tx.reserve_deal_numbers(ws, n).await?,
+        let slots = match self.numbers {
+            Some(store) => store.reserve_deals(ws, n).await?,
+            None => self.tx.reserve_deals(ws, n).await?,
         };
-        self.tx.defer_rollups(true).await?;
-        let ids = self.tx.insert_deals(ws, &currency, first, &deals).await?;
-        self.tx.defer_rollups(false).await?;
+        let ids = slots.ids.clone();
         let mut changes = ChangeColumns::default();
         let mut lines = LineColumns::default();
         let first_open = self.world.first_of(StageKind::Open).map(|s| s.id);
@@ -1187,11 +1183,13 @@ impl Writer<'_> {
         }
         self.later.changes = changes;
         self.later.lines = lines;
-        self.later.deals = ids.clone();
+        self.later.deal_slots = slots;
         self.later.deal_columns = deals;
-        self.later
-            .external
-            .push((ImportEntity::Deal, deal_ext, ids.clone()));
+        self.later.currency = currency;
+        let source = self.world.source;
+        self.tx
+            .insert_external_ids(ws, source, ImportEntity::Deal, &deal_ext, &ids, self.import)
+            .await?;
         self.created(ImportEntity::Deal, ids);
         self.update_deals(matched).await
     }
