@@ -388,10 +388,10 @@ async fn another_workspaces_stages_are_unknown(pool: PgPool) {
     );
 }
 
-/// A deal's stage and its history's stages are checked by the database once per statement
-/// (no foreign key, so no lock on the stage row): a deal or a change naming another
-/// workspace's stage, or no stage at all, is refused whether written one row or many at
-/// once, and a stage still named is not deleted, nor its key changed.
+/// The database itself keeps a deal's stage and its history's stages in the workspace: a deal
+/// or a change naming another workspace's stage, or no stage at all, is refused whether
+/// written one row or many at once, as a rep's command or as an import writes (rollup
+/// triggers aside), and a stage still named is not deleted, nor its key changed.
 #[sqlx::test(migrations = "./migrations")]
 async fn the_database_refuses_stages_of_another_workspace_and_deleting_a_stage_in_use(
     pool: PgPool,
@@ -403,8 +403,7 @@ async fn the_database_refuses_stages_of_another_workspace_and_deleting_a_stage_i
         .await;
     let own_deal = h.count("SELECT id FROM deals WHERE workspace_id = 1").await;
     let before = ws_fingerprint(&h, 1).await;
-    // `bulk`: as an import writes, with the rollup triggers aside (the check is then one per
-    // statement instead of one per row).
+    // `bulk`: as an import writes, with the rollup triggers aside.
     let pool = h.pool.clone();
     let check = |sql: String, bulk: bool| {
         let pool = pool.clone();
