@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use super::world::{email_key, name_key, World};
 use super::{FileSummary, Flight, ImportRequest};
 use crate::domain::import::{Cell, CellDate, Field, Kind, Outcome, Row, Source};
-use crate::domain::refs::{Email, MAX_NAME_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TITLE_CHARS};
+use crate::domain::refs::{
+    DealRef, Email, MAX_NAME_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TITLE_CHARS,
+};
 use crate::domain::stage::{Stage, StageKind};
 use crate::i18n::Msg;
 use crate::store::{
@@ -290,12 +292,12 @@ fn fingerprint(row: &Row) -> String {
     format!("row:{hex}")
 }
 
-/// A deal's number as salesbot's export writes it (`D-12`) or bare.
+/// A deal's number as salesbot's export writes it (`D-12`), read as chat reads it.
 fn deal_number(d: &str) -> Option<i64> {
-    d.trim_start_matches(['D', 'd'])
-        .trim_start_matches('-')
-        .parse::<i64>()
-        .ok()
+    match DealRef::parse(d) {
+        Ok(DealRef::Number(n)) => Some(n),
+        _ => None,
+    }
 }
 
 /// A row's id in its source, or its fingerprint.
