@@ -842,6 +842,70 @@ async fn salesforce_opportunities_link_to_accounts_imported_with_them_or_before(
 }
 
 #[sqlx::test]
+async fn records_typed_by_hand_take_the_source_ids_of_the_file_that_matched_them(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    for i in 0..5 {
+        h.ok(&format!("/company add name:\"Firm {i}\"")).await;
+        h.ok(&format!(
+            "/contact add name:\"Rep {i}\" email:rep{i}@firm{i}.test company:\"Firm {i}\""
+        ))
+        .await;
+    }
+    // Another system's accounts and contacts: every row matches one typed by hand, by name or
+    // by email, and brings that system's id for it.
+    let mut accounts = String::from("Id,Name,Website,Industry,OwnerId\n");
+    let mut contacts = String::from("Id,FirstName,LastName,Email,AccountId,OwnerId\n");
+    for i in 0..5 {
+        accounts.push_str(&format!("001{i},Firm {i},,Retail,1\n"));
+        contacts.push_str(&format!("003{i},Rep,{i},REP{i}@firm{i}.test,001{i},1\n"));
+    }
+    let s = run(
+        &h.pool,
+        request(
+            1,
+            vec![
+                bytes("accounts.csv", &accounts),
+                bytes("contacts.csv", &contacts),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!((s.created, s.refused), (0, 0), "{s:#?}");
+    assert_eq!(s.files[0].source, "salesforce");
+    let remembered: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT x.entity, x.external_id, coalesce(c.name, p.name) FROM external_ids x
+           LEFT JOIN companies c ON x.entity = 'companies' AND c.workspace_id = x.workspace_id AND c.id = x.record_id
+           LEFT JOIN contacts p ON x.entity = 'contacts' AND p.workspace_id = x.workspace_id AND p.id = x.record_id
+          WHERE x.workspace_id = 1 ORDER BY 1, 2",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("source ids");
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        expected.push(("companies".into(), format!("001{i}"), format!("Firm {i}")));
+    }
+    for i in 0..5 {
+        expected.push(("contacts".into(), format!("003{i}"), format!("Rep {i}")));
+    }
+    assert_eq!(remembered, expected);
+    // A later opportunities file names the accounts by those ids only.
+    let opps = "Id,Name,AccountId,Amount,CloseDate,StageName,Probability,CurrencyIsoCode,OwnerId\n\
+                006A,Firm 3 rollout,0013,10,2027-01-10,Qualified,25,USD,1\n";
+    let s = run(&h.pool, request(1, vec![bytes("opps.csv", opps)])).await;
+    assert_eq!((s.created, s.refused), (1, 0), "{s:#?}");
+    let company: String = sqlx::query_scalar(
+        "SELECT c.name FROM deals d JOIN companies c ON c.workspace_id = d.workspace_id AND c.id = d.company_id",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .expect("deal");
+    assert_eq!(company, "Firm 3");
+    assert_eq!(h.count("SELECT count(*) FROM companies").await, 5);
+}
+
+#[sqlx::test]
 async fn a_file_cannot_reach_another_workspace(pool: PgPool) {
     let mut h = Harness::new(pool).await;
     h.ok("/tasks list").await;

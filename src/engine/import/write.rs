@@ -138,6 +138,7 @@ pub(super) async fn rows(
         now,
         counts: [0; 3],
         headers: HashMap::new(),
+        remembered: (Vec::new(), Vec::new()),
     };
     for (header, field) in &w.file.mapping {
         if let Some(f) = crate::domain::import::Field::from_name(field) {
@@ -249,6 +250,9 @@ struct Writer<'a> {
     now: DateTime<Utc>,
     counts: Counts,
     headers: HashMap<Field, String>,
+    /// Source ids the batch found for records that were already there, written with one
+    /// statement when the batch's rows are planned.
+    remembered: (Vec<String>, Vec<i64>),
 }
 
 /// A company's new industry, website and tags (`None` keeps a value).
@@ -500,20 +504,24 @@ impl Writer<'_> {
     }
 
     /// Remembers the source's id of a record that was already there, so later files of this
-    /// import (and later imports) find it by that id.
-    async fn remember_external(
-        &mut self,
-        entity: ImportEntity,
-        ext: Option<&str>,
-        id: i64,
-    ) -> StoreResult<()> {
+    /// import (and later imports) find it by that id; written by [`Self::write_remembered`]
+    /// with the batch's others (a re-import of another system's file over records typed in
+    /// by hand brings one for every row).
+    fn remember_external(&mut self, entity: ImportEntity, ext: Option<&str>, id: i64) {
         let Some(e) = ext.filter(|e| self.world.external(entity, e).is_none()) else {
-            return Ok(());
+            return;
         };
         self.world.add_external(entity, e, id);
+        self.remembered.0.push(e.to_string());
+        self.remembered.1.push(id);
+    }
+
+    /// Writes the source ids [`Self::remember_external`] found, all of one entity.
+    async fn write_remembered(&mut self, entity: ImportEntity) -> StoreResult<()> {
+        let (external, records) = std::mem::take(&mut self.remembered);
         let (ws, source) = (self.world.ws, self.world.source);
         self.tx
-            .insert_external_ids(ws, source, entity, &[e.to_string()], &[id], self.import)
+            .insert_external_ids(ws, source, entity, &external, &records, self.import)
             .await
     }
 
@@ -727,8 +735,7 @@ impl Writer<'_> {
                 let industry = industry.filter(|v| c.industry.as_deref() != Some(v));
                 let website = website.filter(|v| c.website.as_deref() != Some(v));
                 let tags = tags.filter(|t| *t != c.tags);
-                self.remember_external(ImportEntity::Company, ext.as_deref(), id)
-                    .await?;
+                self.remember_external(ImportEntity::Company, ext.as_deref(), id);
                 if industry.is_none() && website.is_none() && tags.is_none() {
                     self.counts[2] += 1;
                 } else if let Some(c) = self.world.company_mut(id) {
@@ -773,6 +780,7 @@ impl Writer<'_> {
             self.counts[0] += 1;
         }
         self.flush_companies(&new).await?;
+        self.write_remembered(ImportEntity::Company).await?;
         let ids: Vec<i64> = updates.iter().map(|u| u.0).collect();
         let before = self.before_images(ImportEntity::Company, &ids).await?;
         for (id, industry, website, tags) in &updates {
@@ -854,8 +862,7 @@ impl Writer<'_> {
                 let phone = phone.filter(|p| c.phone.as_deref() != Some(p));
                 let company = company.filter(|r| *r != Ref::Known(c.company_id.unwrap_or(-1)));
                 let tags = tags.filter(|t| *t != c.tags);
-                self.remember_external(ImportEntity::Contact, ext.as_deref(), id)
-                    .await?;
+                self.remember_external(ImportEntity::Contact, ext.as_deref(), id);
                 if phone.is_none() && company.is_none() && tags.is_none() {
                     self.counts[2] += 1;
                 } else {
@@ -881,6 +888,7 @@ impl Writer<'_> {
         }
         let company_ids = self.flush_companies(&companies).await?;
         self.flush_contacts(&mut new, &company_ids).await?;
+        self.write_remembered(ImportEntity::Contact).await?;
         let ids: Vec<i64> = updates.iter().map(|u| u.0).collect();
         let before = self.before_images(ImportEntity::Contact, &ids).await?;
         for (id, phone, company, tags) in &updates {
