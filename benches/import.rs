@@ -309,7 +309,6 @@ async fn main() -> anyhow::Result<()> {
         "    peak resident memory of this process after the import: {:.0} MB",
         peak_rss_mb()
     );
-    floor(url, rows, import_secs).await?;
     let start = Instant::now();
     let again = import::run(&store, request, chrono::Utc::now(), |_| {}).await?;
     let again_secs = start.elapsed().as_secs_f64();
@@ -341,6 +340,8 @@ async fn main() -> anyhow::Result<()> {
         "  peak resident memory of this process: {:.0} MB",
         peak_rss_mb()
     );
+    // Last, so that the runs above meet the tables as the benchmark always left them.
+    floor(url, rows, import_secs).await?;
     let _ = std::fs::remove_file(&file);
     Ok(())
 }
