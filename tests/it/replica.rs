@@ -95,6 +95,23 @@ async fn caught_up(primary: &PgPool, replica: &PgPool) {
     panic!("the replica did not catch up in 30 s");
 }
 
+/// The answer to `line` once the replica has caught up with the primary. The engine waits for
+/// the replica at most 250 ms; on a machine busy with the other tests the replica's replay can
+/// be starved for longer than that, and the answer then rightly says "as of". So an answer with
+/// that note is asked for again, after the replica caught up, a few times: the test checks that
+/// a caught-up replica gives a plain answer, not how fast it replays under load.
+async fn once_caught_up(h: &mut Harness, primary: &PgPool, replica: &PgPool, line: &str) -> Value {
+    let mut answer = Value::Null;
+    for _ in 0..5 {
+        caught_up(primary, replica).await;
+        answer = h.ok(line).await;
+        if !text(&answer).contains("as of") {
+            break;
+        }
+    }
+    answer
+}
+
 /// Pauses the replica's replay; resumes it when dropped, also when the test fails.
 struct Paused(u16);
 
@@ -197,9 +214,8 @@ async fn reports_exports_and_autocomplete_read_the_replica_and_say_as_of(pool: P
     h.ok("/deal won deal:D-1").await;
     h.ok(r#"/deal new title:"Beta" amount:250"#).await;
 
-    caught_up(&pool, &replica).await;
     // Caught up: the report waits for what the request saw and says nothing about lag.
-    let stats = h.ok("/pipeline stats").await;
+    let stats = once_caught_up(&mut h, &pool, &replica, "/pipeline stats").await;
     assert_eq!(data(&stats, "won_amount_minor"), 100_000, "{stats}");
     assert_eq!(data(&stats, "open_count"), 1, "{stats}");
     assert!(stats["data"].get("as_of").is_none(), "{stats}");
@@ -238,11 +254,11 @@ async fn reports_exports_and_autocomplete_read_the_replica_and_say_as_of(pool: P
 
     drop(paused);
     resume(&replica, &pool).await;
-    let fresh = h.ok("/pipeline stats").await;
+    let fresh = once_caught_up(&mut h, &pool, &replica, "/pipeline stats").await;
     assert_eq!(data(&fresh, "won_amount_minor"), 125_000, "{fresh}");
     assert_eq!(data(&fresh, "open_count"), 1, "{fresh}");
     assert!(fresh["data"].get("as_of").is_none(), "{fresh}");
-    let export = h.ok("/export kind:deals").await;
+    let export = once_caught_up(&mut h, &pool, &replica, "/export kind:deals").await;
     assert!(text(&export).contains("3 rows"), "{}", text(&export));
     assert!(!text(&export).contains("as of"), "{}", text(&export));
     let mut found = false;
@@ -314,7 +330,7 @@ async fn a_stopped_replica_is_waited_for_once_then_read_at_once(pool: PgPool) {
 
     drop(paused);
     resume(&replica, &pool).await;
-    let fresh = h.ok("/pipeline stats").await;
+    let fresh = once_caught_up(&mut h, &pool, &replica, "/pipeline stats").await;
     assert_eq!(data(&fresh, "open_count"), 2, "{fresh}");
     assert!(fresh["data"].get("as_of").is_none(), "{fresh}");
 }
