@@ -1,8 +1,9 @@
 //! Import and export at scale: a generated CSV of 100,000 deals with their companies and
 //! contacts (`BENCH_IMPORT_ROWS` to change) imported through the engine's importer into an
 //! empty workspace, against the same file loaded with Postgres `COPY` into a staging table in
-//! the same run, as a ratio; then the workspace's deals exported. Prints rows/s, the ratio,
-//! peak resident memory and the core count.
+//! the same run, as a ratio; then the workspace's deals exported; last, the database's floor
+//! (the rows the import wrote copied table to table on two connections, see `floor`). Prints
+//! rows/s, the ratios, CPU a row, peak resident memory and the core count.
 //!
 //! `cargo bench --bench import` (uses `salesbot_bench_import`, dropped and made afresh each
 //! run; `BENCH_DATABASE_URL` is not used, so the engine benchmark's data set stays).
