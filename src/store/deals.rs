@@ -380,38 +380,6 @@ impl Tx {
         })
     }
 
-    /// Moves a deal to a stage, keeping status, close time and furthest stage consistent; the
-    /// importer's move (its undo is the import's, not the audit log's).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn set_deal_stage(
-        &mut self,
-        ws: i64,
-        id: i64,
-        stage_id: i64,
-        status: StageKind,
-        furthest_position: i32,
-        closed_at: Option<DateTime<Utc>>,
-        lost_reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE deals SET stage_id = $3, status = $4, furthest_position = $5, closed_at = $6, lost_reason = $7,
-                    updated_at = $8, last_activity_at = GREATEST(last_activity_at, $8)
-             WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(ws)
-        .bind(id)
-        .bind(stage_id)
-        .bind(status)
-        .bind(furthest_position)
-        .bind(closed_at)
-        .bind(lost_reason)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
-        Ok(())
-    }
-
     /// Changes a deal's amount.
     pub async fn set_deal_amount(
         &mut self,

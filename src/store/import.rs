@@ -170,6 +170,49 @@ pub struct ChangeColumns {
     pub left: Vec<Option<DateTime<Utc>>>,
 }
 
+/// Column arrays of matched companies' changes; `None` keeps what is there.
+#[derive(Debug, Default)]
+pub struct CompanyUpdates {
+    pub id: Vec<i64>,
+    pub industry: Vec<Option<String>>,
+    pub website: Vec<Option<String>>,
+    /// Comma-joined, as [`CompanyColumns::tags`].
+    pub tags: Vec<Option<String>>,
+}
+
+/// Column arrays of matched contacts' changes; `None` keeps what is there.
+#[derive(Debug, Default)]
+pub struct ContactUpdates {
+    pub id: Vec<i64>,
+    pub phone: Vec<Option<String>>,
+    pub company: Vec<Option<i64>>,
+    /// Comma-joined, as [`ContactColumns::tags`].
+    pub tags: Vec<Option<String>>,
+}
+
+/// Column arrays of matched deals' plain changes; `None` keeps what is there.
+#[derive(Debug, Default)]
+pub struct DealUpdates {
+    pub id: Vec<i64>,
+    pub title: Vec<Option<String>>,
+    pub amount: Vec<Option<i64>>,
+    pub expected_close: Vec<Option<NaiveDate>>,
+    pub owner: Vec<Option<i64>>,
+}
+
+/// Column arrays of matched deals' stage moves: the stage, status, furthest position, close
+/// time and lost reason each ends with, and when it moved.
+#[derive(Debug, Default)]
+pub struct DealMoves {
+    pub id: Vec<i64>,
+    pub stage: Vec<i64>,
+    pub status: Vec<String>,
+    pub furthest: Vec<i32>,
+    pub closed_at: Vec<Option<DateTime<Utc>>>,
+    pub lost_reason: Vec<Option<String>>,
+    pub at: Vec<DateTime<Utc>>,
+}
+
 /// Column arrays of deal lines.
 #[derive(Debug, Default)]
 pub struct LineColumns {
@@ -722,6 +765,34 @@ impl Tx {
         Ok(())
     }
 
+    /// Inserts the history rows of deals moved by an import (the history trigger splices
+    /// each in and ends the stay before it); their ids in the order given.
+    pub async fn insert_import_moves(
+        &mut self,
+        ws: i64,
+        c: &ChangeColumns,
+    ) -> StoreResult<Vec<i64>> {
+        if c.deal.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_scalar(
+            "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
+             SELECT $1, d, f, t, b, a
+             FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamptz[])
+                  WITH ORDINALITY AS u(d, f, t, b, a, k)
+             ORDER BY k
+             RETURNING id",
+        )
+        .bind(ws)
+        .bind(&c.deal)
+        .bind(&c.from)
+        .bind(&c.to)
+        .bind(&c.by)
+        .bind(&c.at)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
     /// Inserts deal lines.
     pub async fn insert_deal_lines(&mut self, ws: i64, l: &LineColumns) -> StoreResult<()> {
         if l.deal.is_empty() {
@@ -859,6 +930,29 @@ impl Tx {
         Ok(())
     }
 
+    /// Lists the history rows a batch added to deals that were already there (their moves),
+    /// so the undo takes them out with the deals' earlier images.
+    pub async fn record_import_moves(
+        &mut self,
+        ws: i64,
+        import: i64,
+        ids: &[i64],
+    ) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO import_created (workspace_id, import_id, entity, record_ids, after_xid)
+             VALUES ($1, $2, 'stage_changes', $3, pg_current_xact_id())",
+        )
+        .bind(ws)
+        .bind(import)
+        .bind(ids)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Lists records an import changed (their image before), or created and wrote again
     /// (`before` empty), in the same transaction that wrote them: that transaction is what the
     /// undo later finds in their xmin if nothing wrote them since. A record already listed
@@ -917,84 +1011,113 @@ impl Tx {
         Ok(())
     }
 
-    /// Changes a company's industry, website and tags (`None` keeps a value).
-    pub async fn update_import_company(
+    /// Changes matched companies' industry, website and tags, one statement for the batch
+    /// (`None` keeps a value).
+    pub async fn update_import_companies(
         &mut self,
         ws: i64,
-        id: i64,
-        industry: Option<&str>,
-        website: Option<&str>,
-        tags: Option<&[String]>,
+        u: &CompanyUpdates,
     ) -> StoreResult<()> {
+        if u.id.is_empty() {
+            return Ok(());
+        }
+        // Tags travel comma-joined, as when companies are inserted.
         sqlx::query(
-            "UPDATE companies SET industry = COALESCE($3, industry), website = COALESCE($4, website),
-                                  tags = COALESCE($5, tags)
-             WHERE workspace_id = $1 AND id = $2",
+            "UPDATE companies c SET industry = COALESCE(u.i, c.industry), website = COALESCE(u.w, c.website),
+                                    tags = CASE WHEN u.t IS NULL THEN c.tags
+                                                WHEN u.t = '' THEN '{}'::text[]
+                                                ELSE string_to_array(u.t, ',') END
+             FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(id, i, w, t)
+             WHERE c.workspace_id = $1 AND c.id = u.id",
         )
         .bind(ws)
-        .bind(id)
-        .bind(industry)
-        .bind(website)
-        .bind(tags)
+        .bind(&u.id)
+        .bind(&u.industry)
+        .bind(&u.website)
+        .bind(&u.tags)
         .execute(self.conn())
         .await?;
         Ok(())
     }
 
-    /// Changes a contact's phone, company and tags (`None` keeps a value).
-    pub async fn update_import_contact(
-        &mut self,
-        ws: i64,
-        id: i64,
-        phone: Option<&str>,
-        company: Option<i64>,
-        tags: Option<&[String]>,
-    ) -> StoreResult<()> {
+    /// Changes matched contacts' phone, company and tags, one statement for the batch
+    /// (`None` keeps a value).
+    pub async fn update_import_contacts(&mut self, ws: i64, u: &ContactUpdates) -> StoreResult<()> {
+        if u.id.is_empty() {
+            return Ok(());
+        }
         sqlx::query(
-            "UPDATE contacts SET phone = COALESCE($3, phone), company_id = COALESCE($4, company_id),
-                                 tags = COALESCE($5, tags)
-             WHERE workspace_id = $1 AND id = $2",
+            "UPDATE contacts c SET phone = COALESCE(u.p, c.phone), company_id = COALESCE(u.co, c.company_id),
+                                   tags = CASE WHEN u.t IS NULL THEN c.tags
+                                               WHEN u.t = '' THEN '{}'::text[]
+                                               ELSE string_to_array(u.t, ',') END
+             FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS u(id, p, co, t)
+             WHERE c.workspace_id = $1 AND c.id = u.id",
         )
         .bind(ws)
-        .bind(id)
-        .bind(phone)
-        .bind(company)
-        .bind(tags)
+        .bind(&u.id)
+        .bind(&u.phone)
+        .bind(&u.company)
+        .bind(&u.tags)
         .execute(self.conn())
         .await?;
         Ok(())
     }
 
-    /// Changes a deal's plain fields (`None` keeps a value); a stage move is
-    /// `set_deal_stage` and `insert_stage_change`, as for a typed move.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn update_import_deal(
+    /// Changes matched deals' plain fields, one statement for the batch (`None` keeps a
+    /// value); their stage moves are [`Tx::move_import_deals`].
+    pub async fn update_import_deals(
         &mut self,
         ws: i64,
-        id: i64,
-        title: Option<&str>,
-        amount: Option<i64>,
-        expected_close: Option<NaiveDate>,
-        company: Option<i64>,
-        contact: Option<i64>,
-        owner: Option<i64>,
+        u: &DealUpdates,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        if u.id.is_empty() {
+            return Ok(());
+        }
         sqlx::query(
-            "UPDATE deals SET title = COALESCE($3, title), amount_minor = COALESCE($4, amount_minor),
-                              expected_close = COALESCE($5, expected_close), company_id = COALESCE($6, company_id),
-                              contact_id = COALESCE($7, contact_id), owner_id = COALESCE($8, owner_id), updated_at = $9
-             WHERE workspace_id = $1 AND id = $2",
+            "UPDATE deals d SET title = COALESCE(u.t, d.title), amount_minor = COALESCE(u.a, d.amount_minor),
+                                expected_close = COALESCE(u.e, d.expected_close), owner_id = COALESCE(u.o, d.owner_id),
+                                updated_at = $2
+             FROM UNNEST($3::bigint[], $4::text[], $5::bigint[], $6::date[], $7::bigint[]) AS u(id, t, a, e, o)
+             WHERE d.workspace_id = $1 AND d.id = u.id",
         )
         .bind(ws)
-        .bind(id)
-        .bind(title)
-        .bind(amount)
-        .bind(expected_close)
-        .bind(company)
-        .bind(contact)
-        .bind(owner)
         .bind(now)
+        .bind(&u.id)
+        .bind(&u.title)
+        .bind(&u.amount)
+        .bind(&u.expected_close)
+        .bind(&u.owner)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Moves matched deals to their stages, keeping status, close time and furthest stage
+    /// consistent, one statement for the batch; their history rows go in with
+    /// [`Tx::insert_import_moves`] (the importer's move: its undo is the import's, not the
+    /// audit log's).
+    pub async fn move_import_deals(&mut self, ws: i64, m: &DealMoves) -> StoreResult<()> {
+        if m.id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE deals d SET stage_id = u.s, status = u.st, furthest_position = u.f, closed_at = u.cl,
+                                lost_reason = u.lr, updated_at = u.at,
+                                last_activity_at = GREATEST(d.last_activity_at, u.at)
+             FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::timestamptz[], $7::text[],
+                         $8::timestamptz[]) AS u(id, s, st, f, cl, lr, at)
+             WHERE d.workspace_id = $1 AND d.id = u.id",
+        )
+        .bind(ws)
+        .bind(&m.id)
+        .bind(&m.stage)
+        .bind(&m.status)
+        .bind(&m.furthest)
+        .bind(&m.closed_at)
+        .bind(&m.lost_reason)
+        .bind(&m.at)
         .execute(self.conn())
         .await?;
         Ok(())
@@ -1085,6 +1208,24 @@ impl Tx {
                         .execute(self.conn())
                         .await?;
                 }
+            }
+            if entity == ImportEntity::Deal {
+                // A deal the import moved goes back with the history row the move added (its
+                // delete gives the row before it its open end back); a deal changed since
+                // keeps both.
+                let sql = format!(
+                    "DELETE FROM stage_changes c USING import_created m, import_records r, deals t
+                     WHERE m.workspace_id = $1 AND m.import_id = $2 AND m.entity = 'stage_changes'
+                       AND c.workspace_id = $1 AND c.id = ANY(m.record_ids)
+                       AND r.record_id = c.deal_id AND r.before IS NOT NULL
+                       AND t.workspace_id = $1 AND t.id = r.record_id AND {unchanged}"
+                );
+                sqlx::query(&sql)
+                    .bind(ws)
+                    .bind(import)
+                    .bind(table)
+                    .execute(self.conn())
+                    .await?;
             }
             let sql = format!(
                 "DELETE FROM {table} t USING import_records r

@@ -1341,6 +1341,152 @@ async fn a_later_file_updates_what_differs_and_a_blank_cell_never_overwrites(poo
     assert_eq!(after, want);
 }
 
+/// The next export of a whole pipeline changes most of its records: every matched record's
+/// change lands (a batch's updates go in one statement per kind), moves are in the history
+/// like typed ones, the totals agree with the deals, and the undo puts every record back.
+#[sqlx::test]
+async fn a_changed_export_updates_every_record_it_changes_and_is_taken_back_whole(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    reps(&mut h).await;
+    const DEALS: usize = 60;
+    let people = "name,email,phone\n".to_string()
+        + &(0..10)
+            .map(|k| format!("Person {k},c{k}@x.example,\n"))
+            .collect::<String>();
+    let deals = |changed: bool| {
+        let mut f = "id,title,amount,stage,owner,create date,close date,company,contact,email\n"
+            .to_string();
+        for i in 0..DEALS {
+            let (stage, closed) = match (changed, i % 4) {
+                (true, 0) => ("Qualified", String::new()),
+                (true, 1) => ("Closed Won", format!("2017-12-{:02}", 10 + i % 10)),
+                (true, 2) => ("Closed Lost", format!("2017-12-{:02}", 10 + i % 10)),
+                _ => ("Lead", String::new()),
+            };
+            let owner = if changed && i % 3 == 0 {
+                "Bo Rep"
+            } else {
+                "Ana Rep"
+            };
+            let amount = if changed { 200 + i } else { 100 + i };
+            f += &format!(
+                "D{i},Deal {i},{amount},{stage},{owner},2017-11-01,{closed},Co {},Person {},c{}@x.example\n",
+                i % 6,
+                i % 10,
+                i % 10
+            );
+        }
+        f
+    };
+    // Rows that name no owner (the people and companies files) are Ana's.
+    let import = |files: Vec<Input>| {
+        let mut req = request(1, files);
+        req.default_owner = Some(10);
+        req
+    };
+    let s = run(
+        &h.pool,
+        import(vec![
+            bytes("people.csv", &people),
+            bytes("deals.csv", &deals(false)),
+        ]),
+    )
+    .await;
+    // Counted by rows: the companies come in with the deals that name them.
+    assert_eq!((s.created, s.refused), (10 + DEALS as u64, 0), "{s:#?}");
+    // The rollups keep the rows a change nets to zero; they are checked against the deals.
+    let records = [
+        "imports",
+        "import_rows",
+        "import_created",
+        "external_ids",
+        "deal_open_totals",
+        "deal_daily_totals",
+        "stage_stay_totals",
+    ];
+    let before = h.fingerprint_except(&records).await;
+
+    let companies = "company,industry,tags\n".to_string()
+        + &(0..6)
+            .map(|k| format!("Co {k},Retail,vip\n"))
+            .collect::<String>();
+    let people = "name,email,phone,tags\n".to_string()
+        + &(0..10)
+            .map(|k| format!("Person {k},c{k}@x.example,+1 555 010{k},champion\n"))
+            .collect::<String>();
+    let s = run(
+        &h.pool,
+        import(vec![
+            bytes("companies.csv", &companies),
+            bytes("people.csv", &people),
+            bytes("deals.csv", &deals(true)),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        (s.created, s.updated, s.matched, s.refused),
+        (0, 6 + 10 + DEALS as u64, 0, 0),
+        "{s:#?}"
+    );
+    // Each deal as the file says, read back by its title.
+    let rows: Vec<(String, String, String, i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT d.title, d.status, s.name, d.amount_minor, d.owner_id,
+                to_char(d.closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+         FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
+         WHERE d.workspace_id = 1",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("deals");
+    assert_eq!(rows.len(), DEALS);
+    for (title, status, stage, amount, owner, closed) in rows {
+        let i: usize = title["Deal ".len()..].parse().expect("number");
+        let want = match i % 4 {
+            0 => ("open", "Qualified", None),
+            1 => ("won", "Won", Some(format!("2017-12-{:02}", 10 + i % 10))),
+            2 => ("lost", "Lost", Some(format!("2017-12-{:02}", 10 + i % 10))),
+            _ => ("open", "Lead", None),
+        };
+        assert_eq!(
+            (status.as_str(), stage.as_str(), closed),
+            (want.0, want.1, want.2),
+            "{title}"
+        );
+        assert_eq!(amount, (200 + i as i64) * 100, "{title}");
+        assert_eq!(owner, if i % 3 == 0 { 11 } else { 10 }, "{title}");
+    }
+    // Three deals in four moved: one history row more each, in their history's order.
+    assert_eq!(
+        h.count("SELECT count(*) FROM stage_changes WHERE workspace_id = 1")
+            .await,
+        (DEALS + DEALS / 4 * 3) as i64
+    );
+    assert_eq!(
+        h.count(
+            "SELECT count(*) FROM companies WHERE workspace_id = 1
+             AND industry = 'Retail' AND tags = '{vip}'"
+        )
+        .await,
+        6
+    );
+    assert_eq!(
+        h.count(
+            "SELECT count(*) FROM contacts WHERE workspace_id = 1
+             AND phone LIKE '+1 555 010%' AND tags = '{champion}'"
+        )
+        .await,
+        10
+    );
+    h.assert_totals_match_deals().await;
+
+    let report = undone(&h, s.import_id.expect("id")).await;
+    assert!(report.left.is_empty(), "{report:?}");
+    assert_eq!(report.restored, 6 + 10 + DEALS as i64, "{report:?}");
+    // The moves' history rows go too, and the stays they ended are open again.
+    assert_eq!(h.fingerprint_except(&records).await, before);
+    h.assert_totals_match_deals().await;
+}
+
 fn real_file(name: &str) -> Input {
     Input::Path(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -17,8 +17,9 @@ use crate::domain::refs::{
 use crate::domain::stage::{Stage, StageKind};
 use crate::i18n::Msg;
 use crate::store::{
-    ActivityColumns, ChangeColumns, CompanyColumns, ContactColumns, DealColumns, DealSlots,
-    ImportEntity, KnownCompany, KnownContact, LineColumns, MatchKeys, Store, StoreResult, Tx,
+    ActivityColumns, ChangeColumns, CompanyColumns, CompanyUpdates, ContactColumns, ContactUpdates,
+    DealColumns, DealMoves, DealSlots, DealUpdates, ImportEntity, KnownCompany, KnownContact,
+    LineColumns, MatchKeys, Store, StoreResult, Tx,
 };
 
 /// `[created, updated, matched]`.
@@ -783,17 +784,16 @@ impl Writer<'_> {
         self.write_remembered(ImportEntity::Company).await?;
         let ids: Vec<i64> = updates.iter().map(|u| u.0).collect();
         let before = self.before_images(ImportEntity::Company, &ids).await?;
-        for (id, industry, website, tags) in &updates {
-            self.tx
-                .update_import_company(
-                    self.world.ws,
-                    *id,
-                    industry.as_deref(),
-                    website.as_deref(),
-                    tags.as_deref(),
-                )
-                .await?;
+        let mut changes = CompanyUpdates::default();
+        for (id, industry, website, tags) in updates {
+            changes.id.push(id);
+            changes.industry.push(industry);
+            changes.website.push(website);
+            changes.tags.push(tags.map(|t| t.join(",")));
         }
+        self.tx
+            .update_import_companies(self.world.ws, &changes)
+            .await?;
         self.tx
             .record_import_rows(
                 self.world.ws,
@@ -891,33 +891,32 @@ impl Writer<'_> {
         self.write_remembered(ImportEntity::Contact).await?;
         let ids: Vec<i64> = updates.iter().map(|u| u.0).collect();
         let before = self.before_images(ImportEntity::Contact, &ids).await?;
-        for (id, phone, company, tags) in &updates {
+        let mut changes = ContactUpdates::default();
+        for (id, phone, company, tags) in updates {
             let company = match company {
-                Some(Ref::Known(id)) => Some(*id),
-                Some(Ref::New(j)) => company_ids.get(*j).copied(),
+                Some(Ref::Known(id)) => Some(id),
+                Some(Ref::New(j)) => company_ids.get(j).copied(),
                 None => None,
             };
-            self.tx
-                .update_import_contact(
-                    self.world.ws,
-                    *id,
-                    phone.as_deref(),
-                    company,
-                    tags.as_deref(),
-                )
-                .await?;
-            if let Some(c) = self.world.contact_mut(*id) {
-                if let Some(p) = phone {
+            if let Some(c) = self.world.contact_mut(id) {
+                if let Some(p) = &phone {
                     c.phone = Some(p.clone());
                 }
                 if company.is_some() {
                     c.company_id = company;
                 }
-                if let Some(t) = tags {
+                if let Some(t) = &tags {
                     c.tags = t.clone();
                 }
             }
+            changes.id.push(id);
+            changes.phone.push(phone);
+            changes.company.push(company);
+            changes.tags.push(tags.map(|t| t.join(",")));
         }
+        self.tx
+            .update_import_contacts(self.world.ws, &changes)
+            .await?;
         self.tx
             .record_import_rows(
                 self.world.ws,
@@ -1333,7 +1332,9 @@ impl Writer<'_> {
             .map(|d| (d.id, d))
             .collect();
         let mut changed = Vec::new();
-        let mut before = Vec::new();
+        let mut plain = DealUpdates::default();
+        let mut moves = DealMoves::default();
+        let mut history = ChangeColumns::default();
         for (id, plan) in matched {
             let Some(d) = known.get(&id) else {
                 // The deal was deleted since an earlier import: its id is history.
@@ -1345,63 +1346,47 @@ impl Writer<'_> {
             let expected = plan.expected_close.filter(|e| d.expected_close != Some(*e));
             let owner = Some(plan.owner).filter(|o| *o != d.owner_id && plan.owner_named);
             let moved = plan.stage.id != d.stage_id;
-            if title.is_none()
-                && amount.is_none()
-                && expected.is_none()
-                && owner.is_none()
-                && !moved
-            {
+            let edited =
+                title.is_some() || amount.is_some() || expected.is_some() || owner.is_some();
+            if !edited && !moved {
                 self.counts[2] += 1;
                 continue;
             }
-            let image = self.before_images(ImportEntity::Deal, &[id]).await?;
-            before.extend(image);
             changed.push(id);
             self.counts[1] += 1;
-            self.tx
-                .update_import_deal(
-                    ws,
-                    id,
-                    title.as_deref(),
-                    amount,
-                    expected,
-                    None,
-                    None,
-                    owner,
-                    self.now,
-                )
-                .await?;
+            if edited {
+                plain.id.push(id);
+                plain.title.push(title);
+                plain.amount.push(amount);
+                plain.expected_close.push(expected);
+                plain.owner.push(owner);
+            }
             if moved {
                 let at = plan.closed_at.unwrap_or(self.now);
-                let furthest = match plan.status {
+                moves.id.push(id);
+                moves.stage.push(plan.stage.id);
+                moves.status.push(plan.status.as_str().to_string());
+                moves.furthest.push(match plan.status {
                     StageKind::Lost => d.furthest_position,
                     _ => d.furthest_position.max(plan.stage.position),
-                };
-                self.tx
-                    .set_deal_stage(
-                        ws,
-                        id,
-                        plan.stage.id,
-                        plan.status,
-                        furthest,
-                        plan.closed_at,
-                        plan.lost_reason.as_deref(),
-                        at,
-                    )
-                    .await?;
-                self.tx
-                    .insert_stage_change(
-                        ws,
-                        id,
-                        Some(d.stage_id),
-                        plan.stage.id,
-                        plan.owner,
-                        at,
-                        None,
-                    )
-                    .await?;
+                });
+                moves.closed_at.push(plan.closed_at);
+                moves.lost_reason.push(plan.lost_reason);
+                moves.at.push(at);
+                history.deal.push(id);
+                history.from.push(Some(d.stage_id));
+                history.to.push(plan.stage.id);
+                history.by.push(plan.owner);
+                history.at.push(at);
             }
         }
+        // One statement each for the batch, in the order a typed change goes: the deal's
+        // fields (its owner, whom the history row names), its stage, then its history row.
+        let before = self.before_images(ImportEntity::Deal, &changed).await?;
+        self.tx.update_import_deals(ws, &plain, self.now).await?;
+        self.tx.move_import_deals(ws, &moves).await?;
+        let added = self.tx.insert_import_moves(ws, &history).await?;
+        self.tx.record_import_moves(ws, self.import, &added).await?;
         self.tx
             .record_import_rows(ws, self.import, ImportEntity::Deal, &changed, &before)
             .await
