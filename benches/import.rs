@@ -61,8 +61,10 @@ impl std::io::Write for Counted {
 }
 
 /// A deals file the way a CRM export looks: one deal per row with its company, website,
-/// contact and email; 1 company per 10 deals, 1 contact per 2.
-fn generate(path: &std::path::Path, rows: usize) -> anyhow::Result<u64> {
+/// contact and email; 1 company per 10 deals, 1 contact per 2. `changed` is the next export
+/// of the same deals: every amount a unit higher, and the deals in the first stage (one in
+/// six) a stage further.
+fn generate(path: &std::path::Path, rows: usize, changed: bool) -> anyhow::Result<u64> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(
         w,
@@ -71,12 +73,12 @@ fn generate(path: &std::path::Path, rows: usize) -> anyhow::Result<u64> {
     for i in 0..rows {
         let company = i / 10;
         let contact = i / 2;
-        let stage = STAGES[i % STAGES.len()];
+        let stage = STAGES[(i + usize::from(changed && i % STAGES.len() == 0)) % STAGES.len()];
         let day = 1 + i % 28;
         writeln!(
             w,
             "D{i},Deal {i},Company {company},https://www.company{company}.example/,Contact {contact},c{contact}@company{company}.example,{}.{:02},{stage},{},2025-{:02}-{day:02},2024-{:02}-{day:02}",
-            1000 + (i * 37) % 90_000,
+            1000 + (i * 37) % 90_000 + usize::from(changed),
             i % 100,
             1 + i % 20,
             1 + i % 12,
@@ -218,7 +220,7 @@ async fn main() -> anyhow::Result<()> {
         console.handle_line("/tasks list").await;
     }
     let file = std::env::temp_dir().join("salesbot-bench-import.csv");
-    let size = generate(&file, rows)?;
+    let size = generate(&file, rows, false)?;
     println!(
         "import benchmark: {rows} deals ({:.1} MB CSV), {} cores",
         size as f64 / 1e6,
@@ -323,7 +325,7 @@ async fn main() -> anyhow::Result<()> {
         peak_rss_mb()
     );
     let start = Instant::now();
-    let again = import::run(&store, request, chrono::Utc::now(), |_| {}).await?;
+    let again = import::run(&store, request.clone(), chrono::Utc::now(), |_| {}).await?;
     let again_secs = start.elapsed().as_secs_f64();
     assert_eq!(again.matched, rows as u64);
     println!(
@@ -353,8 +355,50 @@ async fn main() -> anyhow::Result<()> {
         "  peak resident memory of this process: {:.0} MB",
         peak_rss_mb()
     );
-    // Last, so that the runs above meet the tables as the benchmark always left them.
+    // After the runs above, so that they meet the tables as the benchmark always left them.
     floor(url, rows, import_secs).await?;
+    changed_export(&store, &request, rows).await?;
+    let _ = std::fs::remove_file(&file);
+    Ok(())
+}
+
+/// The next export of the same deals imported over them: every deal updated (one statement a
+/// table for each batch), one in six moved a stage with a history row; then that import taken
+/// back, which restores every deal's image and takes the history rows out.
+async fn changed_export(store: &Store, first: &ImportRequest, rows: usize) -> anyhow::Result<()> {
+    let file = std::env::temp_dir().join("salesbot-bench-import-changed.csv");
+    generate(&file, rows, true)?;
+    let request = ImportRequest {
+        inputs: vec![Input::Path(file.clone())],
+        ..first.clone()
+    };
+    let start = Instant::now();
+    let summary = import::run(store, request, chrono::Utc::now(), |_| {}).await?;
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(
+        summary.updated,
+        rows as u64,
+        "{:?}",
+        summary.files[0].refusals.first()
+    );
+    println!(
+        "  a changed export over it      {secs:>7.2} s  {:>9.0} rows/s  (every deal updated, {} moved a stage)",
+        rows as f64 / secs,
+        rows.div_ceil(STAGES.len()),
+    );
+    let id = summary
+        .import_id
+        .ok_or_else(|| anyhow::anyhow!("the import has no id"))?;
+    let start = Instant::now();
+    let report = import::undo(store, 1, id, chrono::Utc::now())
+        .await?
+        .map_err(|refused| anyhow::anyhow!("undo refused: {refused:?}"))?;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "  that import taken back        {secs:>7.2} s  {:>9.0} rows/s  ({} records restored)",
+        rows as f64 / secs,
+        report.restored
+    );
     let _ = std::fs::remove_file(&file);
     Ok(())
 }
