@@ -1193,39 +1193,36 @@ impl Tx {
             );
             if entity == ImportEntity::Deal {
                 // A created deal goes with the history and lines the import gave it.
-                for child in ["stage_changes", "deal_products"] {
-                    let sql = format!(
-                        "DELETE FROM {child} c USING import_records r, deals t
-                         WHERE c.workspace_id = $1 AND c.deal_id = r.record_id AND r.before IS NULL
-                           AND t.workspace_id = $1 AND t.id = r.record_id AND {unchanged}
-                           AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.workspace_id = $1 AND a.deal_id = t.id)
-                           AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.workspace_id = $1 AND k.deal_id = t.id)"
-                    );
-                    sqlx::query(&sql)
+                let mut children: Vec<String> = ["stage_changes", "deal_products"]
+                    .iter()
+                    .map(|child| {
+                        format!(
+                            "DELETE FROM {child} c USING import_records r, deals t
+                             WHERE c.workspace_id = $1 AND c.deal_id = r.record_id AND r.before IS NULL
+                               AND t.workspace_id = $1 AND t.id = r.record_id AND {unchanged}
+                               AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.workspace_id = $1 AND a.deal_id = t.id)
+                               AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.workspace_id = $1 AND k.deal_id = t.id)"
+                        )
+                    })
+                    .collect();
+                // A deal the import moved goes back with the history row the move added (its
+                // delete gives the row before it its open end back); a deal changed since
+                // keeps both.
+                children.push(format!(
+                    "DELETE FROM stage_changes c USING import_created m, import_records r, deals t
+                     WHERE m.workspace_id = $1 AND m.import_id = $2 AND m.entity = 'stage_changes'
+                       AND c.workspace_id = $1 AND c.id = ANY(m.record_ids)
+                       AND r.record_id = c.deal_id AND r.before IS NOT NULL
+                       AND t.workspace_id = $1 AND t.id = r.record_id AND {unchanged}"
+                ));
+                for sql in &children {
+                    sqlx::query(sql)
                         .bind(ws)
                         .bind(import)
                         .bind(table)
                         .execute(self.conn())
                         .await?;
                 }
-            }
-            if entity == ImportEntity::Deal {
-                // A deal the import moved goes back with the history row the move added (its
-                // delete gives the row before it its open end back); a deal changed since
-                // keeps both.
-                let sql = format!(
-                    "DELETE FROM stage_changes c USING import_created m, import_records r, deals t
-                     WHERE m.workspace_id = $1 AND m.import_id = $2 AND m.entity = 'stage_changes'
-                       AND c.workspace_id = $1 AND c.id = ANY(m.record_ids)
-                       AND r.record_id = c.deal_id AND r.before IS NOT NULL
-                       AND t.workspace_id = $1 AND t.id = r.record_id AND {unchanged}"
-                );
-                sqlx::query(&sql)
-                    .bind(ws)
-                    .bind(import)
-                    .bind(table)
-                    .execute(self.conn())
-                    .await?;
             }
             let sql = format!(
                 "DELETE FROM {table} t USING import_records r
