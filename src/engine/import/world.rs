@@ -19,6 +19,11 @@ use crate::store::{
 /// applies the final-sigma rule, which `lower` does not): the database finds records by these
 /// keys (the migration `import_match_keys`).
 fn lower(s: &str) -> String {
+    // Most keys are ASCII, where both agree; a byte copy, not a char-by-char rebuild (which
+    // was a sixth of the importer's CPU on the 100,000-deal benchmark).
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     s.chars().flat_map(char::to_lowercase).collect()
 }
 
