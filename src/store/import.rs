@@ -641,15 +641,17 @@ impl Tx {
         reserve_deals(self.conn(), ws, n).await
     }
 
-    /// Inserts deals with the numbers and ids taken for them, in the order given.
+    /// Inserts the deals `rows` of `d` (positions in it) with the numbers and ids taken for
+    /// them, in the order given.
     pub async fn insert_deals(
         &mut self,
         ws: i64,
         currency: &str,
         slots: &DealSlots,
         d: &DealColumns,
+        rows: std::ops::Range<usize>,
     ) -> StoreResult<()> {
-        if d.title.is_empty() {
+        if rows.is_empty() {
             return Ok(());
         }
         sqlx::query(
@@ -662,21 +664,21 @@ impl Tx {
                   WITH ORDINALITY AS u(t, co, ct, o, a, s, st, e, cl, lr, f, c, i, k)",
         )
         .bind(ws)
-        .bind(slots.first_number)
+        .bind(slots.first_number + rows.start as i64)
         .bind(currency)
-        .bind(&d.title)
-        .bind(&d.company)
-        .bind(&d.contact)
-        .bind(&d.owner)
-        .bind(&d.amount)
-        .bind(&d.stage)
-        .bind(&d.status)
-        .bind(&d.expected_close)
-        .bind(&d.closed_at)
-        .bind(&d.lost_reason)
-        .bind(&d.furthest)
-        .bind(&d.created_at)
-        .bind(&slots.ids)
+        .bind(&d.title[rows.clone()])
+        .bind(&d.company[rows.clone()])
+        .bind(&d.contact[rows.clone()])
+        .bind(&d.owner[rows.clone()])
+        .bind(&d.amount[rows.clone()])
+        .bind(&d.stage[rows.clone()])
+        .bind(&d.status[rows.clone()])
+        .bind(&d.expected_close[rows.clone()])
+        .bind(&d.closed_at[rows.clone()])
+        .bind(&d.lost_reason[rows.clone()])
+        .bind(&d.furthest[rows.clone()])
+        .bind(&d.created_at[rows.clone()])
+        .bind(&slots.ids[rows])
         .execute(self.conn())
         .await?;
         Ok(())

@@ -234,6 +234,18 @@ async fn the_sample_pipeline_imports_and_every_report_agrees_with_the_csv_files(
             .await,
         8_800
     );
+    // Numbered 1 to 8,800 with no gap and ids in the same order: each batch went in once,
+    // the deals it wrote with its records and those it wrote with its later writes numbered
+    // as one run (a batch written again takes new numbers).
+    assert_eq!(
+        h.count(
+            "SELECT count(*) FROM deals a
+             JOIN deals b ON b.workspace_id = a.workspace_id AND b.number = a.number + 1 AND b.id > a.id
+             WHERE a.workspace_id = 1 AND a.number >= 1 AND b.number <= 8800"
+        )
+        .await,
+        8_799
+    );
     // No account is created twice: the pipeline's accounts are the accounts file's.
     assert_eq!(
         h.count("SELECT count(*) FROM companies WHERE workspace_id = 1")

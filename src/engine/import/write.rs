@@ -44,9 +44,10 @@ fn text_problem(e: crate::domain::text::TextError) -> Msg {
 /// while the next batch's records go in on another connection; otherwise it is written right
 /// after the rest, in the same transaction either way. New deals are here (their numbers and
 /// ids taken beforehand) because they are most of a deals file's writing, and the source's
-/// ids of new records are not (they go in with the records). On the 100,000-deal benchmark
-/// the database's work then splits about 6.4 s here against 5.3 s before (with the
-/// importer's own CPU), where it was 4.3 s against 7.5 s: the slower half sets the pace.
+/// ids of new records are not (they go in with the records). With all of them here, this
+/// half was the slower by about a third on the 100,000-deal benchmark, and the slower half
+/// sets the pace; so a share of the new deals, found as the import runs
+/// (`Session::rebalance`), goes in with the records instead (a quarter on the benchmark).
 #[derive(Default)]
 pub(super) struct Later {
     /// New deals, their numbers and ids, and the workspace's currency they are in; they go in
@@ -57,6 +58,8 @@ pub(super) struct Later {
     currency: String,
     changes: ChangeColumns,
     lines: LineColumns,
+    /// How many of the new deals (the first ones) already went in with the batch's records.
+    head_deals: usize,
     /// Records created, listed on the import with no image before.
     created: Vec<(ImportEntity, Vec<i64>)>,
 }
@@ -73,8 +76,15 @@ impl Later {
     pub(super) async fn write(self, tx: &mut Tx, ws: i64, import: i64) -> StoreResult<()> {
         if !self.deal_slots.ids.is_empty() {
             tx.defer_rollups(true).await?;
-            tx.insert_deals(ws, &self.currency, &self.deal_slots, &self.deal_columns)
-                .await?;
+            let rows = self.head_deals..self.deal_columns.title.len();
+            tx.insert_deals(
+                ws,
+                &self.currency,
+                &self.deal_slots,
+                &self.deal_columns,
+                rows,
+            )
+            .await?;
             tx.insert_stage_changes(ws, &self.changes).await?;
             tx.insert_deal_lines(ws, &self.lines).await?;
             tx.add_deal_rollups(
@@ -104,6 +114,9 @@ pub(super) struct Target<'a> {
     /// not queue on the workspace's counter); `None` takes them inside it (a dry run, which
     /// must not use any up).
     pub numbers: Option<&'a Store>,
+    /// The share of the batch's new deals written with its records rather than with its
+    /// later writes (0 to 1), which balances the two halves of a pipelined import.
+    pub deal_share: f64,
 }
 
 /// Writes one batch of one kind.
@@ -132,6 +145,7 @@ pub(super) async fn rows(
         later: target.later,
         before: target.before,
         numbers: target.numbers,
+        deal_share: target.deal_share,
         world,
         req,
         import,
@@ -244,6 +258,7 @@ struct Writer<'a> {
     later: &'a mut Later,
     before: &'a mut Flight,
     numbers: Option<&'a Store>,
+    deal_share: f64,
     world: &'a mut World,
     req: &'a ImportRequest,
     import: i64,
@@ -1050,7 +1065,12 @@ impl Writer<'_> {
                     }
                 }
             };
-            let title: String = title.chars().take(MAX_TITLE_CHARS).collect();
+            // No char-by-char copy where the bytes alone show it fits.
+            let title = if title.len() <= MAX_TITLE_CHARS {
+                title
+            } else {
+                title.chars().take(MAX_TITLE_CHARS).collect()
+            };
             let mut amount = plan.amount.unwrap_or(0);
             let line = match &plan.product {
                 Some(p) => {
@@ -1191,6 +1211,18 @@ impl Writer<'_> {
             self.world
                 .add_external(ImportEntity::Deal, &deal_ext[i], *id);
         }
+        // The first of them go in now, on the batch's own time, so that neither half of the
+        // pipeline waits for the other (see `Session::rebalance`); the rest, their history,
+        // lines and rollups with the later writes.
+        let head = (deals.title.len() as f64 * self.deal_share.clamp(0.0, 1.0)) as usize;
+        if head > 0 {
+            self.tx.defer_rollups(true).await?;
+            self.tx
+                .insert_deals(ws, &currency, &slots, &deals, 0..head)
+                .await?;
+            self.tx.defer_rollups(false).await?;
+        }
+        self.later.head_deals = head;
         self.later.changes = changes;
         self.later.lines = lines;
         self.later.deal_slots = slots;
