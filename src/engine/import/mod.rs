@@ -34,11 +34,6 @@ pub use world::{domain_key, email_key, name_key, product_key, source_name};
 /// Rows per transaction: large enough that a statement per table carries the cost, small
 /// enough that a refused batch retried row by row stays quick.
 const BATCH: usize = 2_000;
-/// Rows of an import's first batch: it is written alone, with nothing in flight beside it,
-/// and the tables' statistics are taken after it, so it is kept short (a quarter of a batch
-/// took 0.12 s off the 100,000-deal benchmark's 5.9 s); a few hundred rows are plenty for
-/// the planner to stop planning for empty tables.
-const FIRST_BATCH: usize = BATCH / 4;
 /// The share of a deals batch's new deals written with its records when an import starts,
 /// before [`Session::rebalance`] has timed a batch: where it settled on the 100,000-deal
 /// benchmark.
@@ -365,16 +360,14 @@ pub async fn run(
         ..Summary::default()
     };
     let total_files = readers.len();
-    let mut next_analyze = FIRST_BATCH as u64;
-    let mut batch_size = FIRST_BATCH;
+    let mut next_analyze = BATCH as u64;
     for (index, reader) in readers.into_iter().enumerate() {
         let mut file = describe(&reader.info);
         let kind = reader.info.mapping.kind;
         let mut reader = Some(reader);
         while let Some(mut r) = reader.take() {
-            let size = std::mem::replace(&mut batch_size, BATCH);
             let (r, batch) = tokio::task::spawn_blocking(move || {
-                let batch = r.next_batch(size);
+                let batch = r.next_batch(BATCH);
                 (r, batch)
             })
             .await
@@ -414,7 +407,7 @@ pub async fn run(
             ))
             .await?;
             // Statistics are taken after the first batch that wrote (not in a dry run, which
-            // writes nothing that stays), then each time the tables grew 256-fold: plans made
+            // writes nothing that stays), then each time the tables grew 64-fold: plans made
             // for an empty table must go, while growth alone changes no plan the import uses
             // (the planner scales its row estimates by the table's size), and a sample costs
             // more the larger the table, with the pipeline stopped while it is taken. On the
@@ -423,12 +416,17 @@ pub async fn run(
             // after the first batch), and the same CPU per row with the first sample only.
             // The sample must see the batch still committing: planned against tables without
             // it (the first time, empty), the next batches cost PostgreSQL a third to a half
-            // more CPU on the benchmark.
+            // more CPU on the benchmark. The first batch is not made shorter: with statistics
+            // from a few hundred rows (companies in one page), plans made then, and the
+            // foreign-key checks' plans each connection keeps until the next statistics, can
+            // stay sequential scans as the tables grow (a first and second batch of 500 rows
+            // made the check of a deal's company a scan of every company: 14.4 s instead of
+            // 5.2 s on the benchmark).
             let written = summary.created + summary.updated + file.created + file.updated;
             if !req.dry_run && written > 0 && summary.rows >= next_analyze {
                 Box::pin(session.settle(&mut world, &req, &mut file, now, &mut progress)).await?;
                 store.analyze_import_tables(false).await;
-                next_analyze = summary.rows * 256;
+                next_analyze = summary.rows * 64;
             }
         }
         Box::pin(session.settle(&mut world, &req, &mut file, now, &mut progress)).await?;
