@@ -361,6 +361,7 @@ pub async fn run(
     };
     let total_files = readers.len();
     let mut next_analyze = BATCH as u64;
+    let mut analyzed = false;
     for (index, reader) in readers.into_iter().enumerate() {
         let mut file = describe(&reader.info);
         let kind = reader.info.mapping.kind;
@@ -429,7 +430,19 @@ pub async fn run(
                 next_analyze = summary.rows * 64;
             }
         }
-        Box::pin(session.settle(&mut world, &req, &mut file, now, &mut progress)).await?;
+        let written = summary.created + summary.updated + file.created + file.updated;
+        let settle = Box::pin(session.settle(&mut world, &req, &mut file, now, &mut progress));
+        if index + 1 == total_files && !req.dry_run && written > 0 {
+            // The final statistics are taken while the last batch's second part commits:
+            // that part keeps one connection busy and leaves a core idle, and statistics
+            // without its rows (a fiftieth of a large import) plan the same. On the
+            // 100,000-deal benchmark, on a slow host, about 0.3 s sooner of 17 s (noisy).
+            let (settled, ()) = tokio::join!(settle, store.analyze_import_tables(true));
+            settled?;
+            analyzed = true;
+        } else {
+            settle.await?;
+        }
         file.refusals.sort_by_key(|r| r.line);
         summary.created += file.created;
         summary.updated += file.updated;
@@ -455,7 +468,7 @@ pub async fn run(
             };
             super::webhooks::import_finished(&mut tx, event, now).await?;
             tx.commit().await?;
-            if summary.created + summary.updated > 0 {
+            if summary.created + summary.updated > 0 && !analyzed {
                 store.analyze_import_tables(true).await;
             }
             for (result, n) in [
