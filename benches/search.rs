@@ -132,7 +132,10 @@ const TRIGRAM: [(&str, &str); 6] = [
         "contacts_email_trgm",
         "contacts USING gin (workspace_id, lower(email) gin_trgm_ops)",
     ),
-    ("contacts_tags", "contacts USING gin (workspace_id, tags)"),
+    (
+        "contacts_tags",
+        "contacts USING gin (workspace_id, tags) WHERE tags <> '{}'",
+    ),
     (
         "companies_name_trgm",
         "companies USING gin (workspace_id, lower(name) gin_trgm_ops)",

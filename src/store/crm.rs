@@ -106,9 +106,10 @@ const CONTACT_SELECT: &str = "SELECT c.id, c.name, c.company_id, co.name AS comp
 /// What a contact search matches ($4 the text, $6 `%text%` escaped): the list and its count.
 /// Every branch is one index (the name's and the email's trigrams, the tags, and the contacts
 /// of the companies whose name matches, found first as an array), so the planner ORs bitmaps
-/// of the matches instead of scanning the workspace.
+/// of the matches instead of scanning the workspace. The tags' index holds tagged contacts
+/// only: its condition (`tags <> '{}'`) must be in the branch for the planner to use it.
 const CONTACT_FIND: &str =
-    "(lower(c.name) LIKE $6 OR lower(c.email) LIKE $6 OR c.tags @> ARRAY[lower($4)]
+    "(lower(c.name) LIKE $6 OR lower(c.email) LIKE $6 OR (c.tags @> ARRAY[lower($4)] AND c.tags <> '{}')
         OR c.company_id = ANY (ARRAY(SELECT y.id FROM companies y
                                      WHERE y.workspace_id = $1 AND lower(y.name) LIKE $6)))";
 

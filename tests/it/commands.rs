@@ -33,6 +33,15 @@ async fn a_sales_day_through_every_command(pool: PgPool) {
         text(&r).contains("vip") && !text(&r).contains("tech"),
         "{r}"
     );
+    // A tag finds its contacts (the tags' index holds tagged contacts only), and a removed one
+    // no longer does; Bob, untagged, is found by neither.
+    let r = h.ok("/contact find query:VIP").await;
+    assert!(
+        text(&r).contains("Wei Wang") && !text(&r).contains("Bob"),
+        "{r}"
+    );
+    let r = h.ok("/contact find query:tech").await;
+    assert!(!text(&r).contains("Wei Wang"), "{r}");
 
     // Deals through the stages.
     let r = h.ok(r#"/deal new title:"Acme - 200 seats" amount:12k company:Acme contact:C-1 close:2026-12-31"#).await;
