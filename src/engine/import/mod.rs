@@ -423,16 +423,15 @@ pub async fn run(
             // stay sequential scans as the tables grow (a first and second batch of 500 rows
             // made the check of a deal's company a scan of every company: 14.4 s instead of
             // 5.2 s on the benchmark).
-            let written = summary.created + summary.updated + file.created + file.updated;
-            if !req.dry_run && written > 0 && summary.rows >= next_analyze {
+            if !req.dry_run && written(&summary, &file) > 0 && summary.rows >= next_analyze {
                 Box::pin(session.settle(&mut world, &req, &mut file, now, &mut progress)).await?;
                 store.analyze_import_tables(false).await;
                 next_analyze = summary.rows * 64;
             }
         }
-        let written = summary.created + summary.updated + file.created + file.updated;
+        let last = index + 1 == total_files && !req.dry_run && written(&summary, &file) > 0;
         let settle = Box::pin(session.settle(&mut world, &req, &mut file, now, &mut progress));
-        if index + 1 == total_files && !req.dry_run && written > 0 {
+        if last {
             // The final statistics are taken while the last batch's second part commits:
             // that part keeps one connection busy and leaves a core idle, and statistics
             // without its rows (a fiftieth of a large import) plan the same. On the
@@ -978,6 +977,11 @@ fn restore(file: &mut FileSummary, before: FileSummary) {
     let rows = file.rows;
     *file = before;
     file.rows = rows;
+}
+
+/// The records written so far: the files before this one and this one's batches.
+fn written(summary: &Summary, file: &FileSummary) -> u64 {
+    summary.created + summary.updated + file.created + file.updated
 }
 
 fn add_counts(file: &mut FileSummary, [created, updated, matched]: [u64; 3]) {
