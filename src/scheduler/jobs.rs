@@ -51,6 +51,29 @@ pub async fn run_due(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Enqueu
     })
 }
 
+/// How long a processed interaction's marker is kept. Discord answers an interaction only
+/// within 15 minutes of it, and a repeated delivery (a gateway session resumed, events
+/// replayed) comes within that; a day leaves room for a process down for hours and resumed.
+/// Without an end the markers would grow by one row a write command for ever: at 100,000
+/// workspaces about 18 million rows, over a gigabyte, a day (ARCHITECTURE.md, Capacity).
+pub const MARKER_RETENTION: Duration = Duration::hours(24);
+
+/// Rows one statement of the expiry deletes at most.
+const MARKER_BATCH: i64 = 10_000;
+
+/// Forgets the interaction markers older than [`MARKER_RETENTION`]; the scheduler runs it
+/// every hour. Safe in every process at once: the rows one deletes the other finds gone.
+pub async fn expire_markers(store: &Store, now: DateTime<Utc>) -> anyhow::Result<u64> {
+    let gone = store
+        .expire_interaction_markers(now - MARKER_RETENTION, MARKER_BATCH)
+        .await?;
+    metrics::counter!("salesbot_interaction_markers_expired_total").increment(gone);
+    if gone > 0 {
+        tracing::info!(gone, "expired the markers of old interactions");
+    }
+    Ok(gone)
+}
+
 /// Enqueues a DM for every reminder that has come due (once per due time: a snooze re-arms it).
 pub async fn reminders(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let mut total = 0;

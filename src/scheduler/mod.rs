@@ -1,8 +1,9 @@
 //! The clock: a few fixed system jobs on tokio-cron-scheduler (a minute tick for due work, a
-//! short tick for delivery). Per-workspace schedules (digest day and time, agenda time) are
-//! not cron jobs: the minute tick evaluates them in each workspace's or member's IANA zone
-//! with chrono-tz, because tokio-cron-scheduler 0.15 keeps the UTC offset a job had when it
-//! was created, so a job made in winter would fire an hour off after a daylight-saving change.
+//! short tick for delivery, an hourly one that forgets old interaction markers). Per-workspace
+//! schedules (digest day and time, agenda time) are not cron jobs: the minute tick evaluates
+//! them in each workspace's or member's IANA zone with chrono-tz, because tokio-cron-scheduler
+//! 0.15 keeps the UTC offset a job had when it was created, so a job made in winter would fire
+//! an hour off after a daylight-saving change.
 
 pub mod jobs;
 
@@ -96,7 +97,8 @@ impl Scheduler {
         Ok(Scheduler { inner })
     }
 
-    /// The scheduler with its minute tick that scans for due work.
+    /// The scheduler with its minute tick that scans for due work and its hourly expiry of
+    /// interaction markers.
     async fn due_work(store: &Store) -> anyhow::Result<JobScheduler> {
         let inner = JobScheduler::new()
             .await
@@ -110,6 +112,22 @@ impl Scheduler {
                     exclusive(&busy, async {
                         if let Err(e) = jobs::run_due(&store, Utc::now()).await {
                             tracing::error!(error = ?e, "scheduled work failed");
+                        }
+                    })
+                    .await
+                })
+            })?)
+            .await?;
+        // Once an hour, half a minute away from the minute tick's scan.
+        let expire_busy = Arc::new(AtomicBool::new(false));
+        let expire_store = store.clone();
+        inner
+            .add(Job::new_async("30 17 * * * *", move |_, _| {
+                let (store, busy) = (expire_store.clone(), expire_busy.clone());
+                Box::pin(async move {
+                    exclusive(&busy, async {
+                        if let Err(e) = jobs::expire_markers(&store, Utc::now()).await {
+                            tracing::error!(error = ?e, "expiring interaction markers failed");
                         }
                     })
                     .await

@@ -1,7 +1,7 @@
 //! Workspaces, members and stages.
 
 use super::{StoreResult, Tx};
-use chrono::NaiveTime;
+use chrono::{DateTime, NaiveTime, Utc};
 use sqlx::FromRow as _;
 
 /// A workspace's settings.
@@ -437,7 +437,57 @@ impl Tx {
     }
 }
 
+/// Discord's epoch (2015-01-01T00:00:00Z) in Unix milliseconds: a snowflake's top 42 bits
+/// count milliseconds from it.
+const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+
+/// The smallest snowflake Discord could give at `t`: every interaction created before `t` has
+/// a smaller id, so the markers older than `t` are one range of the primary key in each
+/// workspace.
+pub(crate) fn snowflake_at(t: DateTime<Utc>) -> i64 {
+    (t.timestamp_millis() - DISCORD_EPOCH_MS).max(0) << 22
+}
+
 impl super::Store {
+    /// Forgets the markers of interactions processed before `before` (`processed_interactions`,
+    /// written by [`Tx::prelude`]), at most `batch` rows a statement so that no transaction
+    /// holds many row locks or much WAL, and returns how many went. Marker ids are Discord's
+    /// interaction ids, which are snowflakes, so each workspace's old markers are one range of
+    /// its primary key: no index of their own on the command's hot path. The time they were
+    /// processed is checked too, so an id that is no snowflake (the tests' small numbers) is
+    /// kept as long as a real one. Markers of a workspace whose row was taken back (the undo
+    /// of its creation) are not visited: at most a few rows.
+    pub async fn expire_interaction_markers(
+        &self,
+        before: DateTime<Utc>,
+        batch: i64,
+    ) -> super::StoreResult<u64> {
+        let mut gone = 0;
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM processed_interactions p
+                 USING (SELECT o.workspace_id, o.interaction_id
+                        FROM workspaces w
+                        CROSS JOIN LATERAL (
+                            SELECT x.workspace_id, x.interaction_id FROM processed_interactions x
+                            WHERE x.workspace_id = w.id AND x.interaction_id < $1 AND x.processed_at < $2
+                            LIMIT $3) o
+                        LIMIT $3) old
+                 WHERE p.workspace_id = old.workspace_id AND p.interaction_id = old.interaction_id",
+            )
+            .bind(snowflake_at(before))
+            .bind(before)
+            .bind(batch)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+            gone += n;
+            if n < batch.max(1) as u64 {
+                return Ok(gone);
+            }
+        }
+    }
+
     /// The manifest hash last registered for a scope.
     pub async fn registered_manifest(&self, scope: &str) -> super::StoreResult<Option<String>> {
         Ok(
@@ -518,5 +568,30 @@ impl StageRow {
             probability: self.probability,
             kind,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snowflake_at;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn a_snowflake_bound_is_the_first_id_of_its_millisecond() {
+        // Discord's documented example: 175928847299117063 was made at
+        // 2016-04-30T11:18:25.796Z (https://discord.com/developers/docs/reference#snowflakes).
+        let made = Utc
+            .timestamp_millis_opt(1_462_015_105_796)
+            .single()
+            .expect("time");
+        assert_eq!(made.to_rfc3339(), "2016-04-30T11:18:25.796+00:00");
+        assert!(snowflake_at(made) <= 175_928_847_299_117_063);
+        assert!(snowflake_at(made + chrono::Duration::milliseconds(1)) > 175_928_847_299_117_063);
+        assert_eq!(175_928_847_299_117_063 >> 22, snowflake_at(made) >> 22);
+        // Before Discord's epoch nothing is older.
+        assert_eq!(
+            snowflake_at(Utc.timestamp_millis_opt(0).single().expect("time")),
+            0
+        );
     }
 }

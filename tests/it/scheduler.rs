@@ -2115,3 +2115,94 @@ fn messages_posted(fake: &FakeDiscord) -> usize {
         .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
         .count()
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. Interaction markers end
+// ---------------------------------------------------------------------------------------------
+
+/// A Discord snowflake made at `t` (the id's top bits are milliseconds since 2015-01-01, as
+/// Discord documents; computed here, not by the code under test), with `n` in the low bits.
+fn snowflake(t: DateTime<Utc>, n: i64) -> i64 {
+    ((t.timestamp_millis() - 1_420_070_400_000) << 22) | n
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn interaction_markers_are_forgotten_after_a_day_and_kept_within_it(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let now = at("2026-03-02T12:00:00Z");
+    sqlx::query("INSERT INTO workspaces (id) VALUES (1), (2)")
+        .execute(&pool)
+        .await
+        .expect("workspaces");
+    let mark = |ws: i64, id: i64, when: DateTime<Utc>| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO processed_interactions (workspace_id, interaction_id, processed_at)
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(ws)
+            .bind(id)
+            .bind(when)
+            .execute(&pool)
+            .await
+            .expect("marker");
+        }
+    };
+    // Workspace 1: 25 markers two days old, one 25 hours old, one 23 hours old, one a minute
+    // old. Workspace 2: one three days old, one an hour old, and two ids that are no
+    // snowflakes (small numbers, as a test gives): one processed a minute ago, one two days ago.
+    for n in 0..25 {
+        let t = now - Duration::days(2) + Duration::seconds(n);
+        mark(1, snowflake(t, n), t).await;
+    }
+    for (ws, age) in [
+        (1, Duration::hours(25)),
+        (1, Duration::hours(23)),
+        (1, Duration::minutes(1)),
+        (2, Duration::days(3)),
+        (2, Duration::hours(1)),
+    ] {
+        mark(ws, snowflake(now - age, 0), now - age).await;
+    }
+    mark(2, 7, now - Duration::minutes(1)).await;
+    mark(2, 8, now - Duration::days(2)).await;
+
+    // Ten rows a statement: the 28 old ones go in three statements, nothing else.
+    let gone = store
+        .expire_interaction_markers(now - Duration::hours(24), 10)
+        .await
+        .expect("expire");
+    assert_eq!(gone, 28);
+    let left: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT workspace_id, interaction_id FROM processed_interactions
+         ORDER BY workspace_id, interaction_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("left");
+    let mut expected = vec![
+        (1, snowflake(now - Duration::hours(23), 0)),
+        (1, snowflake(now - Duration::minutes(1), 0)),
+        (2, 7),
+        (2, snowflake(now - Duration::hours(1), 0)),
+    ];
+    expected.sort();
+    assert_eq!(left, expected);
+
+    // The scheduler's job keeps a day: half an hour later the 23-hour-old marker is still
+    // inside it, 90 minutes later it is not (the no-snowflake one, 91 minutes old, stays).
+    assert_eq!(
+        jobs::expire_markers(&store, now + Duration::minutes(30))
+            .await
+            .expect("job"),
+        0
+    );
+    assert_eq!(
+        jobs::expire_markers(&store, now + Duration::minutes(90))
+            .await
+            .expect("job"),
+        1
+    );
+    assert_eq!(jobs::MARKER_RETENTION, Duration::hours(24));
+}
