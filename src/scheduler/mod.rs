@@ -28,6 +28,28 @@ async fn exclusive<F: std::future::Future<Output = ()>>(busy: &AtomicBool, work:
     busy.store(false, Ordering::SeqCst);
 }
 
+/// A cron job that runs `work` at `schedule`, never two runs at once, and logs `failed` with
+/// the error when a run fails (the next tick tries again).
+fn tick<F, Fut>(schedule: &str, failed: &'static str, work: F) -> anyhow::Result<Job>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let busy = Arc::new(AtomicBool::new(false));
+    let work = Arc::new(work);
+    Ok(Job::new_async(schedule, move |_, _| {
+        let (busy, work) = (busy.clone(), work.clone());
+        Box::pin(async move {
+            exclusive(&busy, async {
+                if let Err(e) = work().await {
+                    tracing::error!(error = ?e, "{failed}");
+                }
+            })
+            .await
+        })
+    })?)
+}
+
 /// Finds and enqueues due work once, then delivers until nothing is due; used at start-up
 /// (catch-up after downtime) and by each tick.
 pub async fn catch_up<D: Deliver>(store: &Store, deliverer: &D) -> anyhow::Result<()> {
@@ -60,19 +82,10 @@ impl Scheduler {
             tracing::error!(error = ?e, "catching up on due work failed; the ticks will retry");
         }
         let inner = Scheduler::due_work(&store).await?;
-        let send_busy = Arc::new(AtomicBool::new(false));
         inner
-            .add(Job::new_async("*/5 * * * * *", move |_, _| {
-                let (store, busy, deliverer) =
-                    (store.clone(), send_busy.clone(), deliverer.clone());
-                Box::pin(async move {
-                    exclusive(&busy, async {
-                        if let Err(e) = drain(&store, deliverer.as_ref()).await {
-                            tracing::error!(error = ?e, "delivery failed");
-                        }
-                    })
-                    .await
-                })
+            .add(tick("*/5 * * * * *", "delivery failed", move || {
+                let (store, deliverer) = (store.clone(), deliverer.clone());
+                async move { drain(&store, deliverer.as_ref()).await }
             })?)
             .await?;
         inner
@@ -103,36 +116,24 @@ impl Scheduler {
         let inner = JobScheduler::new()
             .await
             .context("failed to create the job scheduler")?;
-        let due_busy = Arc::new(AtomicBool::new(false));
         let due_store = store.clone();
         inner
-            .add(Job::new_async("0 * * * * *", move |_, _| {
-                let (store, busy) = (due_store.clone(), due_busy.clone());
-                Box::pin(async move {
-                    exclusive(&busy, async {
-                        if let Err(e) = jobs::run_due(&store, Utc::now()).await {
-                            tracing::error!(error = ?e, "scheduled work failed");
-                        }
-                    })
-                    .await
-                })
+            .add(tick("0 * * * * *", "scheduled work failed", move || {
+                let store = due_store.clone();
+                async move { jobs::run_due(&store, Utc::now()).await.map(|_| ()) }
             })?)
             .await?;
         // Once an hour, half a minute away from the minute tick's scan.
-        let expire_busy = Arc::new(AtomicBool::new(false));
         let expire_store = store.clone();
         inner
-            .add(Job::new_async("30 17 * * * *", move |_, _| {
-                let (store, busy) = (expire_store.clone(), expire_busy.clone());
-                Box::pin(async move {
-                    exclusive(&busy, async {
-                        if let Err(e) = jobs::expire_markers(&store, Utc::now()).await {
-                            tracing::error!(error = ?e, "expiring interaction markers failed");
-                        }
-                    })
-                    .await
-                })
-            })?)
+            .add(tick(
+                "30 17 * * * *",
+                "expiring interaction markers failed",
+                move || {
+                    let store = expire_store.clone();
+                    async move { jobs::expire_markers(&store, Utc::now()).await.map(|_| ()) }
+                },
+            )?)
             .await?;
         Ok(inner)
     }
@@ -143,19 +144,15 @@ impl Scheduler {
         if let Err(e) = crate::webhooks::drain(&store, &sender).await {
             tracing::error!(error = ?e, "webhook catch-up failed; the ticks will retry");
         }
-        let busy = Arc::new(AtomicBool::new(false));
         self.inner
-            .add(Job::new_async("*/5 * * * * *", move |_, _| {
-                let (store, busy, sender) = (store.clone(), busy.clone(), sender.clone());
-                Box::pin(async move {
-                    exclusive(&busy, async {
-                        if let Err(e) = crate::webhooks::drain(&store, &sender).await {
-                            tracing::error!(error = ?e, "webhook delivery failed");
-                        }
-                    })
-                    .await
-                })
-            })?)
+            .add(tick(
+                "*/5 * * * * *",
+                "webhook delivery failed",
+                move || {
+                    let (store, sender) = (store.clone(), sender.clone());
+                    async move { crate::webhooks::drain(&store, &sender).await }
+                },
+            )?)
             .await?;
         Ok(self)
     }
