@@ -59,19 +59,38 @@ pub async fn run_due(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Enqueu
 pub const MARKER_RETENTION: Duration = Duration::hours(24);
 
 /// Rows one statement of the expiry deletes at most.
-const MARKER_BATCH: i64 = 10_000;
+const EXPIRY_BATCH: i64 = 10_000;
 
-/// Forgets the interaction markers older than [`MARKER_RETENTION`]; the scheduler runs it
-/// every hour. Safe in every process at once: the rows one deletes the other finds gone.
-pub async fn expire_markers(store: &Store, now: DateTime<Utc>) -> anyhow::Result<u64> {
-    let gone = store
-        .expire_interaction_markers(now - MARKER_RETENTION, MARKER_BATCH)
+/// What one run of [`expire`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Interaction markers older than [`MARKER_RETENTION`].
+    pub markers: u64,
+    /// The HTTP API's `Idempotency-Key` records past their 24 hours.
+    pub idempotency_keys: u64,
+}
+
+/// Deletes what is kept only for a while: the interaction markers older than
+/// [`MARKER_RETENTION`] and the API's expired idempotency keys. The scheduler runs it every
+/// hour. Safe in every process at once: the rows one deletes the other finds gone.
+pub async fn expire(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Expired> {
+    let markers = store
+        .expire_interaction_markers(now - MARKER_RETENTION, EXPIRY_BATCH)
         .await?;
-    metrics::counter!("salesbot_interaction_markers_expired_total").increment(gone);
-    if gone > 0 {
-        tracing::info!(gone, "expired the markers of old interactions");
+    metrics::counter!("salesbot_interaction_markers_expired_total").increment(markers);
+    let idempotency_keys = store.expire_idempotency_keys(now, EXPIRY_BATCH).await?;
+    metrics::counter!("salesbot_idempotency_keys_expired_total").increment(idempotency_keys);
+    if markers + idempotency_keys > 0 {
+        tracing::info!(
+            markers,
+            idempotency_keys,
+            "expired old interaction markers and idempotency keys"
+        );
     }
-    Ok(gone)
+    Ok(Expired {
+        markers,
+        idempotency_keys,
+    })
 }
 
 /// Enqueues a DM for every reminder that has come due (once per due time: a snooze re-arms it).

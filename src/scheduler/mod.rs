@@ -1,9 +1,9 @@
 //! The clock: a few fixed system jobs on tokio-cron-scheduler (a minute tick for due work, a
-//! short tick for delivery, an hourly one that forgets old interaction markers). Per-workspace
-//! schedules (digest day and time, agenda time) are not cron jobs: the minute tick evaluates
-//! them in each workspace's or member's IANA zone with chrono-tz, because tokio-cron-scheduler
-//! 0.15 keeps the UTC offset a job had when it was created, so a job made in winter would fire
-//! an hour off after a daylight-saving change.
+//! short tick for delivery, an hourly expiry of interaction markers and idempotency keys).
+//! Per-workspace schedules (digest day and time, agenda time) are not cron jobs: the minute
+//! tick evaluates them in each workspace's or member's IANA zone with chrono-tz, because
+//! tokio-cron-scheduler 0.15 keeps the UTC offset a job had when it was created, so a job made
+//! in winter would fire an hour off after a daylight-saving change.
 
 pub mod jobs;
 
@@ -111,7 +111,7 @@ impl Scheduler {
     }
 
     /// The scheduler with its minute tick that scans for due work and its hourly expiry of
-    /// interaction markers.
+    /// interaction markers and idempotency keys.
     async fn due_work(store: &Store) -> anyhow::Result<JobScheduler> {
         let inner = JobScheduler::new()
             .await
@@ -128,10 +128,10 @@ impl Scheduler {
         inner
             .add(tick(
                 "30 17 * * * *",
-                "expiring interaction markers failed",
+                "expiring old markers and keys failed",
                 move || {
                     let store = expire_store.clone();
-                    async move { jobs::expire_markers(&store, Utc::now()).await.map(|_| ()) }
+                    async move { jobs::expire(&store, Utc::now()).await.map(|_| ()) }
                 },
             )?)
             .await?;

@@ -593,6 +593,30 @@ impl Tx {
 }
 
 impl super::Store {
+    /// Deletes the `Idempotency-Key` records older than [`IDEMPOTENCY_HOURS`] at `now`, at most
+    /// `batch` a statement, and returns how many went. A claim treats such a key as unused
+    /// already; this keeps the keys no one sends again from piling up. A key claimed again
+    /// while it is being deleted is kept: the delete checks its age on the row it finds.
+    pub async fn expire_idempotency_keys(
+        &self,
+        now: DateTime<Utc>,
+        batch: i64,
+    ) -> StoreResult<u64> {
+        let expired = now - chrono::TimeDelta::hours(IDEMPOTENCY_HOURS);
+        self.delete_in_batches(batch, || {
+            sqlx::query(
+                "DELETE FROM idempotency_keys k
+                 USING (SELECT workspace_id, token_id, key FROM idempotency_keys
+                        WHERE created_at < $1 LIMIT $2) old
+                 WHERE k.workspace_id = old.workspace_id AND k.token_id = old.token_id
+                   AND k.key = old.key AND k.created_at < $1",
+            )
+            .bind(expired)
+            .bind(batch)
+        })
+        .await
+    }
+
     /// Messages waiting in the outbox, and how long the oldest due one has waited (seconds).
     pub async fn outbox_gauges(&self, now: DateTime<Utc>) -> StoreResult<(i64, f64)> {
         Ok(sqlx::query_as(

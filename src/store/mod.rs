@@ -361,6 +361,24 @@ impl Store {
     fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Runs `delete`, a statement that deletes at most `batch` rows, until a run deletes fewer,
+    /// and returns how many rows went: an expiry of many rows in short transactions, none of
+    /// them holding many row locks or much WAL.
+    async fn delete_in_batches(
+        &self,
+        batch: i64,
+        delete: impl Fn() -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> StoreResult<u64> {
+        let mut gone = 0;
+        loop {
+            let n = delete().execute(self.pool()).await?.rows_affected();
+            gone += n;
+            if n < batch.max(1) as u64 {
+                return Ok(gone);
+            }
+        }
+    }
 }
 
 /// A repeatable-read, read-only transaction on the replica `read` once it has replayed

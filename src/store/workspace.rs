@@ -462,9 +462,9 @@ impl super::Store {
         before: DateTime<Utc>,
         batch: i64,
     ) -> super::StoreResult<u64> {
-        let mut gone = 0;
-        loop {
-            let n = sqlx::query(
+        let below = snowflake_at(before);
+        self.delete_in_batches(batch, || {
+            sqlx::query(
                 "DELETE FROM processed_interactions p
                  USING (SELECT o.workspace_id, o.interaction_id
                         FROM workspaces w
@@ -475,17 +475,11 @@ impl super::Store {
                         LIMIT $3) old
                  WHERE p.workspace_id = old.workspace_id AND p.interaction_id = old.interaction_id",
             )
-            .bind(snowflake_at(before))
+            .bind(below)
             .bind(before)
             .bind(batch)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-            gone += n;
-            if n < batch.max(1) as u64 {
-                return Ok(gone);
-            }
-        }
+        })
+        .await
     }
 
     /// The manifest hash last registered for a scope.

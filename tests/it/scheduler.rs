@@ -2193,16 +2193,68 @@ async fn interaction_markers_are_forgotten_after_a_day_and_kept_within_it(pool: 
     // The scheduler's job keeps a day: half an hour later the 23-hour-old marker is still
     // inside it, 90 minutes later it is not (the no-snowflake one, 91 minutes old, stays).
     assert_eq!(
-        jobs::expire_markers(&store, now + Duration::minutes(30))
+        jobs::expire(&store, now + Duration::minutes(30))
             .await
-            .expect("job"),
+            .expect("job")
+            .markers,
         0
     );
     assert_eq!(
-        jobs::expire_markers(&store, now + Duration::minutes(90))
+        jobs::expire(&store, now + Duration::minutes(90))
             .await
-            .expect("job"),
+            .expect("job")
+            .markers,
         1
     );
     assert_eq!(jobs::MARKER_RETENTION, Duration::hours(24));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_apis_idempotency_keys_are_deleted_once_past_their_24_hours(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let now = at("2026-03-02T12:00:00Z");
+    for sql in [
+        "INSERT INTO workspaces (id) VALUES (1)",
+        "INSERT INTO api_tokens (workspace_id, id, name, scope, hash, created_at)
+         VALUES (1, 5, 'erp', 'write', '\\x01', '2026-01-01T00:00:00Z')",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect("token");
+    }
+    // 12 keys 25 hours old (answered), one 25 hours old still in flight, one 23 hours old,
+    // one a minute old.
+    let mut ages: Vec<(String, Duration, bool)> = (0..12)
+        .map(|n| (format!("old-{n:02}"), Duration::hours(25), true))
+        .collect();
+    ages.push(("old-running".into(), Duration::hours(25), false));
+    ages.push(("day-young".into(), Duration::hours(23), true));
+    ages.push(("fresh".into(), Duration::minutes(1), true));
+    for (key, age, answered) in &ages {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (workspace_id, token_id, key, request_hash, status, body, created_at)
+             VALUES (1, 5, $1, '\\x02', $2, $3, $4)",
+        )
+        .bind(key)
+        .bind(answered.then_some(201i16))
+        .bind(answered.then(|| json!({"id": 1})))
+        .bind(now - *age)
+        .execute(&pool)
+        .await
+        .expect("key");
+    }
+    // Five a statement: the 13 old ones go in three statements.
+    assert_eq!(
+        store.expire_idempotency_keys(now, 5).await.expect("expire"),
+        13
+    );
+    let left: Vec<String> = sqlx::query_scalar("SELECT key FROM idempotency_keys ORDER BY key")
+        .fetch_all(&pool)
+        .await
+        .expect("left");
+    assert_eq!(left, vec!["day-young".to_string(), "fresh".to_string()]);
+    // The hourly job: two hours later the 23-hour-old key is past its day as well.
+    let expired = jobs::expire(&store, now + Duration::hours(2))
+        .await
+        .expect("job");
+    assert_eq!(expired.idempotency_keys, 1);
+    assert_eq!(expired.markers, 0);
 }
