@@ -72,14 +72,20 @@ pub struct Expired {
 
 /// Deletes what is kept only for a while: the interaction markers older than
 /// [`MARKER_RETENTION`] and the API's expired idempotency keys. The scheduler runs it every
-/// hour. Safe in every process at once: the rows one deletes the other finds gone.
+/// hour. Safe in every process at once: the rows one deletes the other finds gone. Each kind
+/// runs even when the other failed; the first failure is returned after both ran.
 pub async fn expire(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Expired> {
     let markers = store
         .expire_interaction_markers(now - MARKER_RETENTION, EXPIRY_BATCH)
-        .await?;
-    metrics::counter!("salesbot_interaction_markers_expired_total").increment(markers);
-    let idempotency_keys = store.expire_idempotency_keys(now, EXPIRY_BATCH).await?;
-    metrics::counter!("salesbot_idempotency_keys_expired_total").increment(idempotency_keys);
+        .await;
+    let idempotency_keys = store.expire_idempotency_keys(now, EXPIRY_BATCH).await;
+    if let Ok(n) = markers {
+        metrics::counter!("salesbot_interaction_markers_expired_total").increment(n);
+    }
+    if let Ok(n) = idempotency_keys {
+        metrics::counter!("salesbot_idempotency_keys_expired_total").increment(n);
+    }
+    let (markers, idempotency_keys) = (markers?, idempotency_keys?);
     if markers + idempotency_keys > 0 {
         tracing::info!(
             markers,
