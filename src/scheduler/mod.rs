@@ -96,8 +96,8 @@ impl Scheduler {
     }
 
     /// For a process without Discord (`salesbot serve`): it scans for due work, whose DMs and
-    /// posts wait in the outbox for a process with Discord to deliver, and (with
-    /// [`Scheduler::with_webhooks`]) delivers webhooks.
+    /// posts wait in the outbox for a process with Discord to deliver, runs the hourly expiry,
+    /// and (with [`Scheduler::with_webhooks`]) delivers webhooks.
     pub async fn start_without_discord(store: Store) -> anyhow::Result<Scheduler> {
         if let Err(e) = jobs::run_due(&store, Utc::now()).await {
             tracing::error!(error = ?e, "catching up on due work failed; the ticks will retry");
