@@ -361,7 +361,9 @@ impl Tx {
     /// rare word). Past it, reading and sorting every match costs tens of milliseconds, so
     /// the page is the names that start with the text, then the other matches by name, found
     /// by walking the name index and stopping at the fifteenth (`IS TRUE` hides the condition
-    /// from the bitmap indexes). Measured in `benches/search.rs`.
+    /// from the bitmap indexes); that index includes every column the condition tests, so the
+    /// walk reads no table rows (migration `contact_find_covering`). Measured in
+    /// `benches/search.rs`.
     pub async fn find_contacts(
         &mut self,
         ws: i64,
