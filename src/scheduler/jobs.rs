@@ -58,6 +58,17 @@ pub async fn run_due(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Enqueu
 /// workspaces about 18 million rows, over a gigabyte, a day (ARCHITECTURE.md, Capacity).
 pub const MARKER_RETENTION: Duration = Duration::hours(24);
 
+/// How long a message the bot sent on its own (or skipped, or gave up on) is kept in the
+/// outbox. Its slot key is what stops a scan from sending it again, so this must exceed the
+/// furthest any scan looks back for one (a digest: last week's slot, at most 14 days); a
+/// month also keeps what went out for diagnosis. Pending messages are kept however old.
+pub const OUTBOX_RETENTION: Duration = Duration::days(30);
+
+/// How long a webhook event whose deliveries are all finished is kept: it can be sent again
+/// by its id (`/settings webhook action:redeliver event:`) within this, and an endpoint's
+/// redelivery reaches back 7 days.
+pub const WEBHOOK_EVENT_RETENTION: Duration = Duration::days(30);
+
 /// Rows one statement of the expiry deletes at most.
 const EXPIRY_BATCH: i64 = 10_000;
 
@@ -68,35 +79,73 @@ pub struct Expired {
     pub markers: u64,
     /// The HTTP API's `Idempotency-Key` records past their 24 hours.
     pub idempotency_keys: u64,
+    /// Finished outbox messages older than [`OUTBOX_RETENTION`].
+    pub outbox: u64,
+    /// Webhook events older than [`WEBHOOK_EVENT_RETENTION`] with nothing left to deliver.
+    pub webhook_events: u64,
 }
 
 /// Deletes what is kept only for a while: the interaction markers older than
-/// [`MARKER_RETENTION`] and the API's expired idempotency keys. The scheduler runs it every
-/// hour. Safe in every process at once: the rows one deletes the other finds gone. Each kind
-/// runs even when the other failed; the first failure is returned after both ran.
+/// [`MARKER_RETENTION`], the API's expired idempotency keys, finished outbox messages older
+/// than [`OUTBOX_RETENTION`] and finished webhook events older than
+/// [`WEBHOOK_EVENT_RETENTION`]. The scheduler runs it every hour. Safe in every process at
+/// once: the rows one deletes the other finds gone. Each kind runs even when another failed;
+/// the failures are returned together after all ran.
 pub async fn expire(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Expired> {
     let markers = store
         .expire_interaction_markers(now - MARKER_RETENTION, EXPIRY_BATCH)
         .await;
     let idempotency_keys = store.expire_idempotency_keys(now, EXPIRY_BATCH).await;
-    if let Ok(n) = markers {
-        metrics::counter!("salesbot_interaction_markers_expired_total").increment(n);
+    let outbox = store
+        .expire_outbox(now - OUTBOX_RETENTION, EXPIRY_BATCH)
+        .await;
+    let webhook_events = store
+        .expire_webhook_events(now - WEBHOOK_EVENT_RETENTION, EXPIRY_BATCH)
+        .await;
+    // Every kind is counted and each failure named; the tick logs them together.
+    let mut failed = Vec::new();
+    for (what, gone, counter) in [
+        (
+            "interaction markers",
+            &markers,
+            "salesbot_interaction_markers_expired_total",
+        ),
+        (
+            "idempotency keys",
+            &idempotency_keys,
+            "salesbot_idempotency_keys_expired_total",
+        ),
+        ("outbox messages", &outbox, "salesbot_outbox_expired_total"),
+        (
+            "webhook events",
+            &webhook_events,
+            "salesbot_webhook_events_expired_total",
+        ),
+    ] {
+        match gone {
+            Ok(n) => metrics::counter!(counter).increment(*n),
+            Err(e) => failed.push(format!("{what}: {e}")),
+        }
     }
-    if let Ok(n) = idempotency_keys {
-        metrics::counter!("salesbot_idempotency_keys_expired_total").increment(n);
+    if !failed.is_empty() {
+        anyhow::bail!("expiring {}", failed.join("; "));
     }
-    let (markers, idempotency_keys) = (markers?, idempotency_keys?);
-    if markers + idempotency_keys > 0 {
+    let expired = Expired {
+        markers: markers.unwrap_or_default(),
+        idempotency_keys: idempotency_keys.unwrap_or_default(),
+        outbox: outbox.unwrap_or_default(),
+        webhook_events: webhook_events.unwrap_or_default(),
+    };
+    if expired != Expired::default() {
         tracing::info!(
-            markers,
-            idempotency_keys,
-            "expired old interaction markers and idempotency keys"
+            markers = expired.markers,
+            idempotency_keys = expired.idempotency_keys,
+            outbox = expired.outbox,
+            webhook_events = expired.webhook_events,
+            "expired what is kept only for a while"
         );
     }
-    Ok(Expired {
-        markers,
-        idempotency_keys,
-    })
+    Ok(expired)
 }
 
 /// Enqueues a DM for every reminder that has come due (once per due time: a snooze re-arms it).

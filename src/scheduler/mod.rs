@@ -128,7 +128,7 @@ impl Scheduler {
         inner
             .add(tick(
                 "30 17 * * * *",
-                "expiring old markers and keys failed",
+                "expiring what is kept only for a while failed",
                 move || {
                     let store = expire_store.clone();
                     async move { jobs::expire(&store, Utc::now()).await.map(|_| ()) }

@@ -226,6 +226,25 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the messages that stopped being pending (delivered, failed or skipped) and were
+    /// created before `before`, at most `batch` a statement, and returns how many went. A
+    /// pending message is never deleted, however old: it is still owed. The caller keeps
+    /// them longer than any scan looks back for a slot key (`scheduler/jobs.rs`
+    /// `OUTBOX_RETENTION`), so a slot never comes free again by this.
+    pub async fn expire_outbox(&self, before: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
+        self.delete_in_batches(batch, || {
+            sqlx::query(
+                "DELETE FROM outbox o
+                 USING (SELECT workspace_id, id FROM outbox
+                        WHERE status <> 'pending' AND created_at < $1 LIMIT $2) old
+                 WHERE o.workspace_id = old.workspace_id AND o.id = old.id AND o.status <> 'pending'",
+            )
+            .bind(before)
+            .bind(batch)
+        })
+        .await
+    }
+
     /// Gives a message up, with the reason.
     pub async fn outbox_failed(&self, ws: i64, id: i64, error: &str) -> StoreResult<()> {
         sqlx::query("UPDATE outbox SET status = 'failed', last_error = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'")

@@ -275,7 +275,9 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<u64>> {
         let event: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM webhook_events WHERE workspace_id = $1 AND msg_id = $2",
+            // Locked so that the expiry (`Store::expire_webhook_events`) passes over an
+            // event being sent again.
+            "SELECT id FROM webhook_events WHERE workspace_id = $1 AND msg_id = $2 FOR KEY SHARE",
         )
         .bind(ws)
         .bind(msg_id)
@@ -685,6 +687,38 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Deletes the webhook events created before `before` that have nothing left to deliver,
+    /// with their deliveries, at most `batch` events a statement, and returns how many events
+    /// went. An event with a delivery still pending (retrying, or sent again) is kept, and so
+    /// is one a redelivery holds at that moment (`redeliver_webhook_event` locks it).
+    pub async fn expire_webhook_events(
+        &self,
+        before: DateTime<Utc>,
+        batch: i64,
+    ) -> StoreResult<u64> {
+        self.delete_in_batches(batch, || {
+            sqlx::query(
+                "WITH old AS (
+                     SELECT e.workspace_id, e.id FROM webhook_events e
+                     WHERE e.created_at < $1
+                       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                                       WHERE d.workspace_id = e.workspace_id AND d.event_id = e.id
+                                         AND d.status = 'pending')
+                     LIMIT $2
+                     FOR UPDATE OF e SKIP LOCKED),
+                 deliveries AS (
+                     DELETE FROM webhook_deliveries d USING old
+                     WHERE d.workspace_id = old.workspace_id AND d.event_id = old.id
+                       AND d.status <> 'pending')
+                 DELETE FROM webhook_events e USING old
+                 WHERE e.workspace_id = old.workspace_id AND e.id = old.id",
+            )
+            .bind(before)
+            .bind(batch)
+        })
+        .await
     }
 
     /// A workspace's deliveries, newest first (tests and diagnosis).

@@ -2258,3 +2258,212 @@ async fn the_apis_idempotency_keys_are_deleted_once_past_their_24_hours(pool: Pg
     assert_eq!(expired.idempotency_keys, 1);
     assert_eq!(expired.markers, 0);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn finished_outbox_messages_are_deleted_after_a_month_and_pending_ones_never(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let now = at("2026-03-02T12:00:00Z");
+    for ws in [1, 2] {
+        sqlx::query("INSERT INTO workspaces (id) VALUES ($1)")
+            .bind(ws)
+            .execute(&pool)
+            .await
+            .expect("workspace");
+    }
+    let put = |ws: i64, key: String, status: &'static str, age: Duration| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO outbox (workspace_id, dedupe_key, target, user_id, payload, status, created_at)
+                 VALUES ($1, $2, 'dm', 7, '{}', $3, $4)",
+            )
+            .bind(ws)
+            .bind(key)
+            .bind(status)
+            .bind(now - age)
+            .execute(&pool)
+            .await
+            .expect("outbox row");
+        }
+    };
+    // Past the month: one of each finished status in workspace 1 and 12 delivered ones in
+    // workspace 2, and a pending one 40 days old (still owed). Inside it: one delivered
+    // 29 days ago, one pending an hour ago.
+    put(1, "old-delivered".into(), "delivered", Duration::days(31)).await;
+    put(1, "old-failed".into(), "failed", Duration::days(31)).await;
+    put(1, "old-skipped".into(), "skipped", Duration::days(45)).await;
+    for n in 0..12 {
+        put(
+            2,
+            format!("old-{n:02}"),
+            "delivered",
+            Duration::days(60) + Duration::minutes(n),
+        )
+        .await;
+    }
+    put(1, "old-pending".into(), "pending", Duration::days(40)).await;
+    put(1, "month-young".into(), "delivered", Duration::days(29)).await;
+    put(2, "fresh-pending".into(), "pending", Duration::hours(1)).await;
+
+    // Five a statement: the 15 old finished ones go in four statements.
+    assert_eq!(
+        store
+            .expire_outbox(now - Duration::days(30), 5)
+            .await
+            .expect("expire"),
+        15
+    );
+    let left: Vec<String> = sqlx::query_scalar("SELECT dedupe_key FROM outbox ORDER BY dedupe_key")
+        .fetch_all(&pool)
+        .await
+        .expect("left");
+    assert_eq!(left, ["fresh-pending", "month-young", "old-pending"]);
+
+    // The hourly job keeps 30 days: two days on, the 29-day-old message is past them; the
+    // pending ones stay.
+    let expired = jobs::expire(&store, now + Duration::days(2))
+        .await
+        .expect("job");
+    assert_eq!(expired.outbox, 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT dedupe_key FROM outbox ORDER BY dedupe_key")
+        .fetch_all(&pool)
+        .await
+        .expect("left");
+    assert_eq!(left, ["fresh-pending", "old-pending"]);
+    // Longer than any scan looks back for a slot key (a digest: last week's, 14 days at most),
+    // so an expired slot never comes free while a scan could still take it.
+    assert_eq!(jobs::OUTBOX_RETENTION, Duration::days(30));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn webhook_events_are_deleted_after_a_month_once_nothing_is_left_to_deliver(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let now = at("2026-03-02T12:00:00Z");
+    for sql in [
+        "INSERT INTO workspaces (id) VALUES (1)",
+        "INSERT INTO webhook_endpoints (workspace_id, id, url, events, created_by, created_at)
+         VALUES (1, 1, 'https://erp.example.com/a', '{deal.won}', 9, '2026-01-01T00:00:00Z'),
+                (1, 2, 'https://erp.example.com/b', '{deal.won}', 9, '2026-01-01T00:00:00Z')",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect("set-up");
+    }
+    // An event and its deliveries (endpoint, status), `age` old.
+    let event = |msg: &'static str, age: Duration, deliveries: Vec<(i64, &'static str)>| {
+        let pool = pool.clone();
+        async move {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO webhook_events (workspace_id, msg_id, event_type, body, created_at)
+                 VALUES (1, $1, 'deal.won', '{}', $2) RETURNING id",
+            )
+            .bind(msg)
+            .bind(now - age)
+            .fetch_one(&pool)
+            .await
+            .expect("event");
+            for (endpoint, status) in deliveries {
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (workspace_id, event_id, endpoint_id, status, next_attempt_at, created_at)
+                     VALUES (1, $1, $2, $3, $4, $4)",
+                )
+                .bind(id)
+                .bind(endpoint)
+                .bind(status)
+                .bind(now - age)
+                .execute(&pool)
+                .await
+                .expect("delivery");
+            }
+        }
+    };
+    event(
+        "msg_done",
+        Duration::days(40),
+        vec![(1, "delivered"), (2, "failed")],
+    )
+    .await;
+    event("msg_cancelled", Duration::days(31), vec![(1, "cancelled")]).await;
+    event("msg_nobody", Duration::days(35), vec![]).await;
+    event(
+        "msg_retrying",
+        Duration::days(40),
+        vec![(1, "delivered"), (2, "pending")],
+    )
+    .await;
+    event(
+        "msg_young",
+        Duration::days(10),
+        vec![(1, "delivered"), (2, "failed")],
+    )
+    .await;
+
+    // One a statement: the three old finished events go, with their three deliveries.
+    assert_eq!(
+        store
+            .expire_webhook_events(now - Duration::days(30), 1)
+            .await
+            .expect("expire"),
+        3
+    );
+    let events = || async {
+        sqlx::query_scalar::<_, String>("SELECT msg_id FROM webhook_events ORDER BY msg_id")
+            .fetch_all(&pool)
+            .await
+            .expect("events")
+    };
+    let deliveries = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM webhook_deliveries")
+            .fetch_one(&pool)
+            .await
+            .expect("deliveries")
+    };
+    assert_eq!(events().await, ["msg_retrying", "msg_young"]);
+    assert_eq!(deliveries().await, 4);
+
+    // An event being sent again while the expiry runs is passed over: the redelivery holds
+    // it, and once committed its delivery is pending, so later runs keep it too.
+    let mut redelivery = store.begin().await.expect("begin");
+    assert_eq!(
+        redelivery
+            .redeliver_webhook_event(1, "msg_young", now + Duration::days(21))
+            .await
+            .expect("redeliver"),
+        Some(2)
+    );
+    assert_eq!(
+        store
+            .expire_webhook_events(now - Duration::days(9), 10)
+            .await
+            .expect("expire while held"),
+        0
+    );
+    redelivery.commit().await.expect("commit");
+    assert_eq!(
+        jobs::expire(&store, now + Duration::days(21))
+            .await
+            .expect("job")
+            .webhook_events,
+        0
+    );
+    assert_eq!(events().await, ["msg_retrying", "msg_young"]);
+
+    // Delivered again, it goes with the next hourly run past its month; the event still
+    // retrying is kept however old.
+    sqlx::query("UPDATE webhook_deliveries SET status = 'delivered' WHERE status = 'pending'")
+        .execute(&pool)
+        .await
+        .expect("delivered");
+    sqlx::query("UPDATE webhook_deliveries SET status = 'pending' WHERE endpoint_id = 2 AND event_id = (SELECT id FROM webhook_events WHERE msg_id = 'msg_retrying')")
+        .execute(&pool)
+        .await
+        .expect("retrying again");
+    assert_eq!(
+        jobs::expire(&store, now + Duration::days(21))
+            .await
+            .expect("job")
+            .webhook_events,
+        1
+    );
+    assert_eq!(events().await, ["msg_retrying"]);
+    assert_eq!(deliveries().await, 2);
+    assert_eq!(jobs::WEBHOOK_EVENT_RETENTION, Duration::days(30));
+}
