@@ -2,7 +2,8 @@
 //! build) against the fake Discord, which dispatches INTERACTION_CREATE events over the gateway
 //! and records the REST callbacks. Reports commands per second, p50/p99 from dispatch to
 //! callback, the bot's resident memory idle and under load, and pgbench's tpcb-like TPS on
-//! the same machine as the ceiling a one-transaction command can approach.
+//! the same machine (before the bot starts and after its last run) as the ceiling a
+//! one-transaction command can approach.
 //!
 //! Autovacuum runs as in production (turned on for the run if the server has it off;
 //! `BENCH_AUTOVACUUM=server` keeps the server's setting).
@@ -199,6 +200,11 @@ async fn main() -> anyhow::Result<()> {
         if big.is_empty() { "absent" } else { &big }
     );
     psql("postgres", &format!("DROP DATABASE IF EXISTS {DB}"));
+    // pgbench runs before the bot starts and again after its last run: right after a sweep
+    // autovacuum is still working through the bot's tables and pgbench's figure drops (a
+    // third lower in one run), which would flatter the ratio; the higher of the two is
+    // the one compared.
+    let pgbench_before = pgbench();
     let fake = FakeDiscord::start().await;
     let child = Command::new(env!("CARGO_BIN_EXE_salesbot"))
         .arg("run")
@@ -308,20 +314,25 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     drop(bot);
-    match pgbench() {
-        Some(tps) => {
-            println!(
-                "pgbench tpcb-like (scale 10, {PGBENCH_CLIENTS} clients = the bot's commands at once, 15 s): {tps:.0} TPS"
-            );
-            // The figure issue 13 asks for: the sustained rate as a share of pgbench's.
-            if let Some(best) = best {
-                println!(
-                    "sustained rate against pgbench: {best}/s of {tps:.0} TPS = {:.0}%",
-                    best as f64 * 100.0 / tps
-                );
-            }
-        }
-        None => println!("pgbench not available"),
+    let pgbench_after = pgbench();
+    let show =
+        |tps: Option<f64>| tps.map_or_else(|| "not available".into(), |t| format!("{t:.0} TPS"));
+    println!(
+        "pgbench tpcb-like (scale 10, {PGBENCH_CLIENTS} clients = the bot's commands at once, 15 s): \
+         {} before the bot, {} after it",
+        show(pgbench_before),
+        show(pgbench_after)
+    );
+    // The figure issue 13 asks for: the sustained rate as a share of pgbench's.
+    let tps = match (pgbench_before, pgbench_after) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    if let (Some(best), Some(tps)) = (best, tps) {
+        println!(
+            "sustained rate against pgbench (the higher run): {best}/s of {tps:.0} TPS = {:.0}%",
+            best as f64 * 100.0 / tps
+        );
     }
     Ok(())
 }
