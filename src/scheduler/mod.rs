@@ -1,5 +1,6 @@
 //! The clock: a few fixed system jobs on tokio-cron-scheduler (a minute tick for due work, a
-//! short tick for delivery, an hourly expiry of interaction markers and idempotency keys).
+//! short tick for delivery, an hourly expiry of interaction markers, idempotency keys and
+//! finished outbox messages and webhook events).
 //! Per-workspace schedules (digest day and time, agenda time) are not cron jobs: the minute
 //! tick evaluates them in each workspace's or member's IANA zone with chrono-tz, because
 //! tokio-cron-scheduler 0.15 keeps the UTC offset a job had when it was created, so a job made
@@ -110,8 +111,8 @@ impl Scheduler {
         Ok(Scheduler { inner })
     }
 
-    /// The scheduler with its minute tick that scans for due work and its hourly expiry of
-    /// interaction markers and idempotency keys.
+    /// The scheduler with its minute tick that scans for due work and its hourly expiry
+    /// (`jobs::expire`).
     async fn due_work(store: &Store) -> anyhow::Result<JobScheduler> {
         let inner = JobScheduler::new()
             .await
