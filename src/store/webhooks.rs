@@ -692,7 +692,10 @@ impl Store {
     /// Deletes the webhook events created before `before` that have nothing left to deliver,
     /// with their deliveries, at most `batch` events a statement, and returns how many events
     /// went. An event with a delivery still pending (retrying, or sent again) is kept, and so
-    /// is one a redelivery holds at that moment (`redeliver_webhook_event` locks it).
+    /// is one a redelivery holds at that moment (`redeliver_webhook_event` locks it). A
+    /// redelivery that commits between this statement's snapshot and its lock leaves a
+    /// pending delivery the statement does not delete: the event's delete then fails its
+    /// foreign key, nothing is deleted, and the next hour's run keeps the event.
     pub async fn expire_webhook_events(
         &self,
         before: DateTime<Utc>,
