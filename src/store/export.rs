@@ -98,7 +98,9 @@ impl Tx {
     }
 
     /// Up to `limit` deals of workspace `ws` with id above `after`, in id order; `owner` keeps
-    /// only that member's (a rep's own view).
+    /// only that member's (a rep's own view). A rep's deal may name another rep's contact (a
+    /// manager linked it, or the deal was reassigned): the deal card hides that contact, and so
+    /// does the rep's file.
     pub async fn export_deals_page(
         &mut self,
         ws: i64,
@@ -108,7 +110,10 @@ impl Tx {
     ) -> StoreResult<Vec<ExportDealRow>> {
         let sql =
             "SELECT d.id, d.number, d.title, s.name AS stage, d.status, d.amount_minor, d.currency,
-                    co.name AS company, ct.name AS contact, ct.email AS contact_email, d.owner_id,
+                    co.name AS company,
+                    CASE WHEN $3::bigint IS NULL OR ct.owner_id = $3 THEN ct.name END AS contact,
+                    CASE WHEN $3::bigint IS NULL OR ct.owner_id = $3 THEN ct.email END AS contact_email,
+                    d.owner_id,
                     d.expected_close, d.created_at, d.closed_at, d.lost_reason
                FROM deals d
                JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id

@@ -257,6 +257,8 @@ async fn one_workspace_never_holds_another_ones_rows(pool: PgPool) {
         .await;
     h.ok("/deal new title:OurDeal amount:10 contact:Ours").await;
     h.ok("/deal new title:RepDeal amount:10 owner:<@42>").await;
+    h.ok("/deal new title:LinkedDeal amount:10 owner:<@42> contact:Ours")
+        .await;
     h.ok("/contact log contact:Ours kind:call summary:ours")
         .await;
     h.run(":workspace 2").await;
@@ -294,7 +296,18 @@ async fn one_workspace_never_holds_another_ones_rows(pool: PgPool) {
         .await,
     );
     let titles: Vec<&str> = rep.iter().map(|r| r["title"].as_str()).collect();
-    assert_eq!(titles, ["RepDeal"]);
+    assert_eq!(titles, ["RepDeal", "LinkedDeal"]);
+    // LinkedDeal is the rep's, but its contact is the admin's: the rep's card hides that
+    // contact, and so does the rep's file; the admin's file names it.
+    assert_eq!(rep[1]["contact"], "");
+    assert_eq!(rep[1]["contact_email"], "");
+    let all = export_rows(&pool, 1, ExportKind::Deals).await;
+    let linked = all
+        .iter()
+        .find(|r| r["title"] == "LinkedDeal")
+        .expect("LinkedDeal in the admin's file");
+    assert_eq!(linked["contact"], "Ours");
+    assert_eq!(linked["contact_email"], "ours@a.example");
 }
 
 #[sqlx::test(migrations = "./migrations")]
