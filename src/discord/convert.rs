@@ -107,9 +107,16 @@ pub fn guild_members(resolved: &CommandDataResolved) -> Vec<(i64, String)> {
                 .clone()
                 .or_else(|| user.global_name.clone())
                 .unwrap_or_else(|| user.name.clone());
-            Some((id.get() as i64, name))
+            Some((id64(id.get())?, name))
         })
         .collect()
+}
+
+/// A Discord id as the store keeps it (`bigint`). Snowflakes stay below 2^63 until the year
+/// 2154, but an id comes off the network: one out of range is refused, never wrapped into
+/// another workspace's or member's id.
+pub fn id64(id: u64) -> Option<i64> {
+    i64::try_from(id).ok()
 }
 
 /// What the engine needs to know of the caller's role: Manage Server makes an admin; the
@@ -120,7 +127,7 @@ pub fn role_source(member: Option<&Member>) -> RoleSource {
             manage_guild: m
                 .permissions
                 .is_some_and(|p| p.manage_guild() || p.administrator()),
-            role_ids: m.roles.iter().map(|r| r.get() as i64).collect(),
+            role_ids: m.roles.iter().filter_map(|r| id64(r.get())).collect(),
         },
         None => RoleSource::Discord {
             manage_guild: false,

@@ -239,13 +239,13 @@ impl Handler {
     ) -> Option<Request> {
         let guild = cmd_guild?;
         Some(Request {
-            workspace_id: guild.get() as i64,
-            user_id: user.id.get() as i64,
+            workspace_id: convert::id64(guild.get())?,
+            user_id: convert::id64(user.id.get())?,
             display_name: Some(convert::display_name(member, user)),
             role: convert::role_source(member),
             locale: convert::locale(locale),
-            channel_id: Some(channel as i64),
-            interaction_id: Some(id as i64),
+            channel_id: Some(convert::id64(channel)?),
+            interaction_id: Some(convert::id64(id)?),
             now: Utc::now(),
             action,
             in_dm: false,
@@ -420,9 +420,14 @@ impl Handler {
             CommandDataOptionValue::SubCommand(_) => Some(o.name.clone()),
             _ => None,
         });
+        let (Some(workspace_id), Some(user_id)) =
+            (convert::id64(guild.get()), convert::id64(ac.user.id.get()))
+        else {
+            return;
+        };
         let req = AutocompleteRequest {
-            workspace_id: guild.get() as i64,
-            user_id: ac.user.id.get() as i64,
+            workspace_id,
+            user_id,
             role: convert::role_source(ac.member.as_deref()),
             command: ac.data.name.clone(),
             subcommand,

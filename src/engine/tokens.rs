@@ -3,6 +3,7 @@
 //! authenticates with [`authenticate`]. The token's text exists only in the answer to its
 //! creation; the database keeps its hash.
 
+use super::format::escape;
 use super::{EngineError, EngineResult};
 use crate::domain::text;
 use crate::domain::token::{self, Scope};
@@ -66,7 +67,9 @@ pub async fn create_in(
             now,
         )
         .await?
-        .ok_or_else(|| EngineError::Conflict(Msg::new("api.token_exists").arg("name", &name)))?;
+        .ok_or_else(|| {
+            EngineError::Conflict(Msg::new("api.token_exists").arg("name", escape(&name)))
+        })?;
     Ok(NewToken { row, text })
 }
 
@@ -114,7 +117,7 @@ pub async fn revoke_in(
     tx.revoke_token(ws, id, which.trim(), now)
         .await?
         .ok_or_else(|| {
-            EngineError::NotFound(Msg::new("api.token_unknown").arg("token", which.trim()))
+            EngineError::NotFound(Msg::new("api.token_unknown").arg("token", escape(which.trim())))
         })
 }
 

@@ -3,6 +3,7 @@
 //! claimed by workers with `FOR UPDATE SKIP LOCKED` and a lease like the outbox.
 
 use super::{Store, StoreResult, Tx};
+use crate::domain::money::{line_value, TotalOverflow};
 use crate::domain::webhook::{
     ActivityEvent, CompanyEvent, CompanyRefData, ContactEvent, ContactRefData, DealData, LineData,
     MemberData,
@@ -427,15 +428,17 @@ impl Tx {
             created_at: d.created_at,
             lines: lines
                 .into_iter()
-                .map(|l| LineData {
-                    product_id: l.product_id,
-                    name: l.name,
-                    quantity: l.quantity,
-                    unit_price_minor: l.unit_price_minor,
-                    list_price_minor: l.list_price_minor,
-                    amount_minor: l.unit_price_minor.saturating_mul(i64::from(l.quantity)),
+                .map(|l| {
+                    Ok(LineData {
+                        product_id: l.product_id,
+                        amount_minor: line_value(l.unit_price_minor, l.quantity)?,
+                        name: l.name,
+                        quantity: l.quantity,
+                        unit_price_minor: l.unit_price_minor,
+                        list_price_minor: l.list_price_minor,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, TotalOverflow>>()?,
         }))
     }
 

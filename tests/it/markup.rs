@@ -263,3 +263,19 @@ async fn stage_names_the_matcher_treats_as_equal_are_refused(pool: PgPool) {
     let all = text(&h.one("/deal move deal:D-1 stage:presale").await);
     assert!(all.contains("already") && all.contains("Pre-sale"), "{all}");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn token_names_in_refusals_are_shown_as_typed(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/settings api action:create name:**erp** scope:read")
+        .await;
+    // Taken already, and unknown: both refusals echo the name typed, escaped.
+    for line in [
+        "/settings api action:create name:**erp** scope:read",
+        "/settings api action:revoke name:**nope**",
+    ] {
+        let e = h.err(line).await;
+        assert!(e.contains(r"\*\*"), "{line}: {e}");
+        assert!(!e.contains("**"), "{line}: live markup: {e}");
+    }
+}

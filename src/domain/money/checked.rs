@@ -50,6 +50,15 @@ pub fn add_minor(a: i64, b: i64) -> Result<i64, TotalOverflow> {
     a.checked_add(b).ok_or(TotalOverflow)
 }
 
+/// A product line's value, `unit_price_minor × quantity`, or [`TotalOverflow`]. The database
+/// holds new lines to the cap (`deal_products_value_cap`), but not lines written before it
+/// existed: a saturated figure would be a wrong figure shown as if it were right.
+pub fn line_value(unit_price_minor: i64, quantity: i32) -> Result<i64, TotalOverflow> {
+    unit_price_minor
+        .checked_mul(i64::from(quantity))
+        .ok_or(TotalOverflow)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +73,13 @@ mod tests {
         assert_eq!(max_major(cur("JPY")), 500_000_000_000);
         assert_eq!(max_major(cur("BHD")), 500_000_000);
         assert_eq!(max_major(cur("CLF")), 50_000_000);
+    }
+
+    #[test]
+    fn a_line_value_that_would_wrap_is_an_overflow() {
+        assert_eq!(line_value(1_250, 4), Ok(5_000));
+        assert_eq!(line_value(i64::MAX / 2, 3), Err(TotalOverflow));
+        assert_eq!(line_value(i64::MAX, -2), Err(TotalOverflow));
     }
 
     #[test]

@@ -47,7 +47,7 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-pub use checked::{add_minor, check_minor, max_major, sum_minor, TotalOverflow};
+pub use checked::{add_minor, check_minor, line_value, max_major, sum_minor, TotalOverflow};
 pub use format::{format_amount, format_compact, format_major};
 pub use parse::parse_amount;
 

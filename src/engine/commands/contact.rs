@@ -277,7 +277,12 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
 }
 
 fn birthday_text(ctx: &Ctx, c: &ContactRow) -> Option<String> {
-    let (m, d) = (c.birthday_month? as u32, c.birthday_day? as u32);
+    // Checked rather than cast: the columns have no constraint of their own, and a stored
+    // value out of range is shown as none rather than wrapped into a wrong date.
+    let m = u32::try_from(c.birthday_month?).ok()?;
+    let d = u32::try_from(c.birthday_day?).ok()?;
+    // A leap year, so 29 February without a year stands.
+    NaiveDate::from_ymd_opt(2000, m, d)?;
     match c.birthday_year {
         Some(y) => NaiveDate::from_ymd_opt(y, m, d).map(|date| ctx.date(date)),
         None => Some(

@@ -2,7 +2,7 @@
 //! lines: a deal's whole life, with the two forms its buttons open, reads best in one place.)
 
 use super::{amount, company_ref, contact_ref, date, lookup, name, stage};
-use crate::domain::money::Amount;
+use crate::domain::money::{line_value, Amount, TotalOverflow};
 use crate::domain::refs::{CompanyRef, ContactRef, DealRef};
 use crate::domain::stage::{Stage, StageKind};
 use crate::engine::clicks::Click;
@@ -188,15 +188,15 @@ async fn deal_card(
         let text = lines
             .iter()
             .map(|l| {
-                format!(
+                Ok(format!(
                     "• {} × {} @ {} = {}",
                     ctx.esc(&l.name),
                     l.quantity,
                     ctx.money(l.unit_price_minor),
-                    ctx.money(l.unit_price_minor.saturating_mul(i64::from(l.quantity)))
-                )
+                    ctx.money(line_value(l.unit_price_minor, l.quantity)?)
+                ))
             })
-            .collect::<Vec<_>>()
+            .collect::<Result<Vec<_>, TotalOverflow>>()?
             .join("\n");
         embed = embed.field(ctx.t("field.products"), text);
     }

@@ -170,7 +170,7 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
     let mut empty = Msg::new("report.empty");
     let mut reply = if owner.is_some() {
         let l = rows.first().cloned().unwrap_or(team.clone());
-        empty = Msg::new("report.empty_member").arg("name", &l.name);
+        empty = Msg::new("report.empty_member").arg("name", ctx.esc(&l.name));
         let title = ctx.m(Msg::new("kpi.title")
             .arg("who", ctx.esc(&l.name))
             .arg("period", &period_name));
