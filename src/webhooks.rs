@@ -21,9 +21,12 @@ use std::sync::Arc;
 
 /// How long an endpoint has to answer: the specification recommends 15 to 30 s.
 pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
-/// How long a claim holds: longer than a delivery can take, so a live worker keeps its rows
-/// and a dead one's come back.
+/// How long a claim holds, so a dead worker's rows come back. A pass sends its deliveries one
+/// after another: one that could not finish within the lease (with [`RECORD_MARGIN`] to record
+/// it) is handed back unsent instead of being sent while another worker may claim it too.
 pub const LEASE: Duration = Duration::seconds(60);
+/// Time kept back from the lease to record an attempt's outcome.
+const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// Deliveries one pass claims at most.
 pub const BATCH: i64 = 50;
 /// The longest `Retry-After` honoured: the schedule's own next step is used when it is later.
@@ -34,6 +37,7 @@ const MAX_RETRY_AFTER: i64 = 24 * 3600;
 pub struct WebhookSender {
     client: reqwest::Client,
     allow_private: bool,
+    timeout: std::time::Duration,
 }
 
 /// What one pass did.
@@ -47,11 +51,14 @@ pub struct Pass {
     pub failed: usize,
     /// Not sent: the endpoint was removed or disabled meanwhile.
     pub cancelled: usize,
+    /// Handed back unsent, due at once: the pass's earlier attempts (slow endpoints) left too
+    /// little of the lease for it.
+    pub handed_back: usize,
 }
 
 impl Pass {
     fn total(&self) -> usize {
-        self.delivered + self.retried + self.failed + self.cancelled
+        self.delivered + self.retried + self.failed + self.cancelled + self.handed_back
     }
 }
 
@@ -105,6 +112,9 @@ impl WebhookSender {
             .connect_timeout(timeout)
             // A redirect could lead anywhere, inside the network included; it is a failure.
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would resolve the endpoint's name itself, past the
+            // public-address check below.
+            .no_proxy()
             .user_agent(concat!("salesbot-webhooks/", env!("CARGO_PKG_VERSION")));
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnly));
@@ -112,6 +122,7 @@ impl WebhookSender {
         Ok(WebhookSender {
             client: builder.build()?,
             allow_private,
+            timeout,
         })
     }
 
@@ -206,14 +217,28 @@ pub async fn deliver_due(
     now: DateTime<Utc>,
     batch: i64,
 ) -> anyhow::Result<Pass> {
+    let claimed = std::time::Instant::now();
     let jobs = store
         .claim_webhook_deliveries(now, now + LEASE, batch)
         .await?;
+    let lease = LEASE.to_std().unwrap_or_default();
     let mut pass = Pass::default();
     for job in jobs {
+        // `now` moved on by the time the pass has taken: each attempt is signed, and its
+        // retry scheduled, at the time it is made (a signature a batch of slow endpoints had
+        // aged past the receivers' five minutes would be refused as stale).
+        let elapsed = claimed.elapsed();
+        let at = now + Duration::from_std(elapsed).unwrap_or(Duration::zero());
+        if elapsed + sender.timeout + RECORD_MARGIN > lease {
+            store
+                .webhook_unclaimed(job.workspace_id, job.id, at)
+                .await?;
+            pass.handed_back += 1;
+            continue;
+        }
         // One delivery that cannot be recorded is logged and left to its lease, which runs
         // out and brings it back; the rest of the batch goes on.
-        if let Err(e) = deliver_one(store, sender, &job, now, &mut pass).await {
+        if let Err(e) = deliver_one(store, sender, &job, at, &mut pass).await {
             tracing::error!(
                 workspace = job.workspace_id,
                 endpoint = job.endpoint_id,
@@ -230,7 +255,9 @@ pub async fn deliver_due(
 pub async fn drain(store: &Store, sender: &WebhookSender) -> anyhow::Result<()> {
     loop {
         let pass = deliver_due(store, sender, Utc::now(), BATCH).await?;
-        if pass.total() < BATCH as usize {
+        // A pass that only handed deliveries back made no progress (a sender whose timeout
+        // does not fit in the lease): the next tick tries again rather than this loop.
+        if pass.total() < BATCH as usize || pass.handed_back == pass.total() {
             return Ok(());
         }
     }

@@ -280,14 +280,38 @@ pub fn retry_delay(attempts: i32, jitter: f64) -> Option<Duration> {
 
 /// Whether a delivery may go to this address without an operator's say-so: not loopback,
 /// private, link-local, unspecified, multicast, broadcast, shared (CGNAT), documentation or
-/// unique-local, in IPv4, IPv6 or IPv4 mapped into IPv6.
+/// unique-local, in IPv4, IPv6, or IPv4 carried inside IPv6 (mapped, compatible, NAT64 or
+/// 6to4: a gateway on the way would deliver to the IPv4 address inside).
 pub fn public_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => public_v4(v4),
             None => public_v6(v6),
         },
+    }
+}
+
+/// The IPv4 address an IPv6 address carries: `::ffff:a.b.c.d` (mapped), `::a.b.c.d`
+/// (compatible; `::` and `::1` are IPv6's own), `64:ff9b::a.b.c.d` (NAT64, RFC 6052) and
+/// `2002:aabb:ccdd::/48` (6to4, RFC 3056).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = ip.segments();
+    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
+        [0, 0, 0, 0, 0, 0, _, _] => Some(low),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new(
+            (hi >> 8) as u8,
+            hi as u8,
+            (lo >> 8) as u8,
+            lo as u8,
+        )),
+        _ => None,
     }
 }
 
@@ -751,6 +775,15 @@ mod tests {
             ("8.8.8.8", true),
             ("2606:4700::1111", true),
             ("::ffff:8.8.8.8", true),
+            // IPv4 inside IPv6: compatible, NAT64 and 6to4 forms of private addresses.
+            ("::10.0.0.1", false),
+            ("::8.8.8.8", true),
+            ("64:ff9b::a9fe:a9fe", false),
+            ("64:ff9b::7f00:1", false),
+            ("64:ff9b::808:808", true),
+            ("2002:c0a8:101::1", false),
+            ("2002:a9fe:a9fe::", false),
+            ("2002:808:808::1", true),
         ];
         for (ip, public) in cases {
             assert_eq!(public_address(ip.parse().unwrap()), public, "{ip}");

@@ -679,6 +679,22 @@ impl Store {
     }
 
     /// Cancels a delivery whose endpoint was removed or disabled meanwhile.
+    /// Hands a claimed delivery back unsent, due at `at`: its lease would run out before an
+    /// attempt started now could finish, and another worker would send it as well. The claim's
+    /// attempt is taken back, so it is not counted.
+    pub async fn webhook_unclaimed(&self, ws: i64, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts - 1, next_attempt_at = $3
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn webhook_cancelled(&self, ws: i64, id: i64, reason: &str) -> StoreResult<()> {
         sqlx::query(
             "UPDATE webhook_deliveries SET status = 'cancelled', last_error = $3

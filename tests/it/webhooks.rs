@@ -314,6 +314,38 @@ async fn retries_after_errors_and_timeouts_keep_the_same_id(pool: PgPool) {
     assert_eq!(rows[0].attempts, 4);
 }
 
+/// A delivery is sent only while its claim's lease leaves room for the attempt to finish and
+/// be recorded; otherwise it is handed back unsent and uncounted, due at once, instead of being
+/// sent while another worker may claim it too.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_delivery_the_lease_cannot_cover_is_handed_back_unsent(pool: PgPool) {
+    let mut h = harness(pool).await;
+    let (r, url) = receiver(&[]).await;
+    let secret = add(&mut h, &url, "deal.created").await;
+    h.ok("/deal new title:Pilot amount:100").await;
+    let store = store(&h);
+    // An attempt that may take 56 s cannot finish inside a 60 s lease with time to record it.
+    let slow = WebhookSender::with_timeout(true, std::time::Duration::from_secs(56)).unwrap();
+    let pass = deliver_due(&store, &slow, start(), 10).await.unwrap();
+    assert_eq!(pass.handed_back, 1, "{pass:?}");
+    assert_eq!(pass.delivered + pass.retried + pass.failed, 0);
+    assert!(r.got().is_empty(), "nothing sent");
+    let rows = store.webhook_deliveries(1).await.unwrap();
+    assert_eq!(rows[0].status, "pending");
+    assert_eq!(
+        rows[0].attempts, 0,
+        "the claim is not counted as an attempt"
+    );
+    // Due again at once (a moment after the claim), not after the lease: the next pass
+    // sends it.
+    let pass = deliver_due(&store, &sender(), start() + Duration::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(pass.delivered, 1, "{pass:?}");
+    verify(&secret, &r.got()[0], start());
+    assert_eq!(store.webhook_deliveries(1).await.unwrap()[0].attempts, 1);
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn gone_disables_the_endpoint_and_tells_the_admins(pool: PgPool) {
     let mut h = harness(pool).await;
