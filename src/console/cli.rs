@@ -110,6 +110,7 @@ pub async fn report(engine: &Engine, query: &ReportQuery, json: bool) -> anyhow:
         locale: None,
         channel_id: Some(CONSOLE_CHANNEL),
         interaction_id: None,
+        idempotency: None,
         now: chrono::Utc::now(),
         action: Action::Command(query.invocation()),
         in_dm: false,

@@ -305,6 +305,7 @@ impl Console {
             locale: self.locale,
             channel_id: Some(CONSOLE_CHANNEL),
             interaction_id: None,
+            idempotency: None,
             now: self.now(),
             action,
             in_dm: false,

@@ -246,6 +246,7 @@ impl Handler {
             locale: convert::locale(locale),
             channel_id: Some(convert::id64(channel)?),
             interaction_id: Some(convert::id64(id)?),
+            idempotency: None,
             now: Utc::now(),
             action,
             in_dm: false,

@@ -122,6 +122,11 @@ pub struct Request {
     pub channel_id: Option<i64>,
     /// Discord's interaction id; a repeated id is not applied twice.
     pub interaction_id: Option<i64>,
+    /// An API write's `Idempotency-Key`, claimed by the HTTP front-end: the command records in
+    /// its own transaction that it was applied under the key, so a retry whose first answer was
+    /// lost (the process died, the read-back failed) is answered from that record instead of
+    /// being applied twice.
+    pub idempotency: Option<IdempotencyKey>,
     /// The current time, given so tests and the console control the clock.
     pub now: DateTime<Utc>,
     /// The command or click.
@@ -133,6 +138,13 @@ pub struct Request {
     /// them: (user id, display name). An option may name someone the workspace does not know
     /// yet only if they are here; the console names only members the workspace knows.
     pub guild_members: Vec<(i64, String)>,
+}
+
+/// An `Idempotency-Key` and the API token that sent it (keys are the token's own).
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey {
+    pub token_id: i64,
+    pub key: String,
 }
 
 /// Why a request did not succeed. Each user-facing case carries a catalog message.
@@ -441,6 +453,14 @@ impl Engine {
         if repeated {
             return Err(EngineError::Duplicate);
         }
+        if let Some(k) = &req.idempotency {
+            if let Some(data) = tx.idempotency_applied(ws_id, k.token_id, &k.key).await? {
+                return Ok(Reply {
+                    data,
+                    ..Reply::default()
+                });
+            }
+        }
         if req.in_dm && known_member.is_none() {
             return Err(EngineError::NotFound(Msg::new("error.not_a_member")));
         }
@@ -522,6 +542,10 @@ impl Engine {
         }
         // In the command's transaction: an event is never lost, nor sent for a rollback.
         webhooks::emit(&mut tx, &ctx).await?;
+        if let Some(k) = &req.idempotency {
+            tx.mark_idempotency_applied(ws_id, k.token_id, &k.key, reply.data.as_ref())
+                .await?;
+        }
         tx.commit().await?;
         Ok(reply)
     }

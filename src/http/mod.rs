@@ -81,9 +81,10 @@ struct AppState {
     metrics: PrometheusHandle,
 }
 
-/// The token a request carries, once checked.
+/// The token a request carries, once checked, and the `Idempotency-Key` the request claimed
+/// under it (a POST that sent one), which the command records as applied in its transaction.
 #[derive(Clone, Debug)]
-struct Caller(Arc<TokenRow>);
+struct Caller(Arc<TokenRow>, Option<Arc<str>>);
 
 /// The Prometheus recorder, installed once per process with the histogram buckets our
 /// latency targets need (Discord's 3 s deadline, the 50 ms and 100 ms p99 targets).
@@ -158,8 +159,10 @@ pub async fn serve(
 
 async fn readyz(State(s): State<AppState>) -> Response {
     if let Err(e) = s.engine.store().ready().await {
-        tracing::warn!(error = %e, "not ready");
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e:#}")).into_response();
+        // The route needs no token: it says what is wrong, the log says why (the causes can
+        // name the database's host and user).
+        tracing::warn!(error = format!("{e:#}"), "not ready");
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}")).into_response();
     }
     if let Some(g) = &s.readiness.gateway {
         if !g.load(Ordering::Relaxed) {
@@ -259,7 +262,7 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
     let limit = HeaderValue::from(s.burst);
     match s.limiter.check_key(&key) {
         Ok(snapshot) => {
-            req.extensions_mut().insert(Caller(Arc::new(token)));
+            req.extensions_mut().insert(Caller(Arc::new(token), None));
             let mut resp = next.run(req).await;
             let h = resp.headers_mut();
             h.insert("ratelimit-limit", limit);
@@ -314,10 +317,10 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
             .into_response()
         }
     };
-    let Some(Caller(token)) = req.extensions().get::<Caller>().cloned() else {
+    let Some(Caller(token, _)) = req.extensions().get::<Caller>().cloned() else {
         return Problem::unauthorized().into_response();
     };
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => return too_large().into_response(),
@@ -346,7 +349,11 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
     }
     .await;
     match claimed {
-        Ok(Idempotency::New) => {}
+        Ok(Idempotency::New) => {
+            parts
+                .extensions
+                .insert(Caller(token.clone(), Some(Arc::from(key.as_str()))));
+        }
         Ok(Idempotency::Replay(status, body)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let mut resp = (status, axum::Json(body)).into_response();
@@ -415,6 +422,42 @@ fn too_large() -> Problem {
         "too-large",
         Msg::new("api.too_large").arg("bytes", MAX_BODY),
     )
+}
+
+/// A query string, with its problems answered as problem documents naming the parameter (422):
+/// axum's `Query` answers them in plain text, naming nothing.
+struct QueryParams<T>(T);
+
+#[axum::async_trait]
+impl<T, S> axum::extract::FromRequestParts<S> for QueryParams<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(QueryParams)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    "query".to_string()
+                } else {
+                    path
+                };
+                Problem::invalid(
+                    &field,
+                    Msg::new("api.query_field").arg("problem", e.inner().to_string()),
+                    None,
+                )
+            })
+    }
 }
 
 /// A JSON body, with its problems answered as problem documents (413 past [`MAX_BODY`], 415

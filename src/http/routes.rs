@@ -4,16 +4,16 @@
 //! always within the token's workspace, so an id of another workspace is simply not found.
 //! The OpenAPI document is derived from these handlers and types.
 
-use super::{locale, AppState, Caller, JsonBody, Problem};
+use super::{locale, AppState, Caller, JsonBody, Problem, QueryParams};
 use crate::domain::money::{format_major, Currency};
 use crate::domain::refs::DealRef;
 use crate::engine::reports::{self, ReportKind, ReportParams};
-use crate::engine::{Action, Invocation, OptionValue, Reply, Request, RoleSource};
+use crate::engine::{Action, IdempotencyKey, Invocation, OptionValue, Reply, Request, RoleSource};
 use crate::i18n::Msg;
 use crate::store::{
     ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, EndpointRow, ListFilter, Tx,
 };
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -272,6 +272,10 @@ async fn run(
         locale: Some(locale),
         channel_id: None,
         interaction_id: None,
+        idempotency: caller.1.as_ref().map(|key| IdempotencyKey {
+            token_id: token.id,
+            key: key.to_string(),
+        }),
         now: Utc::now(),
         action: Action::Command(Invocation {
             command: command.to_string(),
@@ -416,7 +420,7 @@ async fn deal_out(s: &AppState, ws: i64, row_id: i64) -> Result<ApiDeal, Problem
 async fn list_deals(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<DealPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "d", &q).await?;
@@ -623,7 +627,7 @@ async fn lose_deal(
 async fn list_contacts(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<ContactPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "c", &q).await?;
@@ -743,7 +747,7 @@ async fn update_contact(
 async fn list_companies(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<CompanyPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "co", &q).await?;
@@ -824,7 +828,7 @@ async fn create_company(
 async fn list_activities(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<ActivityPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "a", &q).await?;
@@ -914,7 +918,7 @@ async fn log_activity(
 async fn list_products(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<ProductPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "p", &q).await?;
@@ -981,7 +985,7 @@ async fn create_product(
 async fn list_tasks(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<TaskPage>, Problem> {
     let ws = c.0.workspace_id;
     let f = filter(&s, ws, "t", &q).await?;
@@ -1070,7 +1074,7 @@ async fn report(
     Extension(c): Extension<Caller>,
     headers: HeaderMap,
     Path(kind): Path<String>,
-    Query(q): Query<ReportQuery>,
+    QueryParams(q): QueryParams<ReportQuery>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     let kind = ReportKind::parse(&kind).ok_or_else(|| Problem::not_found("report"))?;
     let params = ReportParams {
@@ -1112,6 +1116,9 @@ async fn list_webhooks(
     State(s): State<AppState>,
     Extension(c): Extension<Caller>,
 ) -> Result<Json<Vec<EndpointRow>>, Problem> {
+    // Endpoint URLs often carry a receiver's own secret in their path or query: like adding
+    // one, listing them takes a write token (the admin's `/settings webhook` in chat).
+    writable(&c)?;
     begin(&s)
         .await?
         .webhook_endpoints(c.0.workspace_id)

@@ -296,6 +296,8 @@ impl Tx {
 
     /// Claims an `Idempotency-Key` for a request whose method, path and body hash to
     /// `request`, or says how it was used before. Keys older than a day are forgotten here.
+    /// A key whose request was applied but never answered (see [`Tx::idempotency_applied`]) is
+    /// claimed again at once: the retry is answered from what was applied, not run again.
     pub async fn claim_idempotency(
         &mut self,
         ws: i64,
@@ -311,10 +313,13 @@ impl Tx {
             "INSERT INTO idempotency_keys (workspace_id, token_id, key, request_hash, created_at)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (workspace_id, token_id, key) DO UPDATE
-                SET request_hash = excluded.request_hash, status = NULL, body = NULL, created_at = excluded.created_at
+                SET request_hash = excluded.request_hash, status = NULL, body = NULL,
+                    applied = CASE WHEN idempotency_keys.created_at < $6 THEN NULL
+                                   ELSE idempotency_keys.applied END,
+                    created_at = excluded.created_at
               WHERE idempotency_keys.created_at < $6
-                 OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < $7
-                     AND idempotency_keys.request_hash = excluded.request_hash)",
+                 OR (idempotency_keys.status IS NULL AND idempotency_keys.request_hash = excluded.request_hash
+                     AND (idempotency_keys.created_at < $7 OR idempotency_keys.applied IS NOT NULL))",
         )
         .bind(ws)
         .bind(token)
@@ -347,6 +352,53 @@ impl Tx {
         })
     }
 
+    /// In a command's transaction: whether the request under this key was applied already,
+    /// and if so the reply data it recorded (`Some(None)`: applied, with no data). The key's
+    /// row is locked until the transaction ends, so a second request with the key (taken over
+    /// while the first still runs) waits for the first to commit or roll back, then sees
+    /// which it did.
+    pub async fn idempotency_applied(
+        &mut self,
+        ws: i64,
+        token: i64,
+        key: &str,
+    ) -> StoreResult<Option<Option<Value>>> {
+        let applied: Option<Option<Value>> = sqlx::query_scalar(
+            "SELECT applied FROM idempotency_keys
+              WHERE workspace_id = $1 AND token_id = $2 AND key = $3 FOR UPDATE",
+        )
+        .bind(ws)
+        .bind(token)
+        .bind(key)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(applied
+            .flatten()
+            .map(|a| a.get("data").cloned().filter(|d| !d.is_null())))
+    }
+
+    /// In a command's transaction: records that the request under this key was applied, with
+    /// the data its reply named, so the write and the record commit together.
+    pub async fn mark_idempotency_applied(
+        &mut self,
+        ws: i64,
+        token: i64,
+        key: &str,
+        data: Option<&Value>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET applied = jsonb_build_object('data', $4::jsonb)
+              WHERE workspace_id = $1 AND token_id = $2 AND key = $3",
+        )
+        .bind(ws)
+        .bind(token)
+        .bind(key)
+        .bind(data)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Keeps a request's answer under its key.
     pub async fn finish_idempotency(
         &mut self,
@@ -370,10 +422,12 @@ impl Tx {
         Ok(())
     }
 
-    /// Lets a key go after its request failed before answering, so a retry runs it.
+    /// Lets a key go after its request failed before answering, so a retry runs it; a key
+    /// whose command was applied stays, so the retry is answered from it instead.
     pub async fn release_idempotency(&mut self, ws: i64, token: i64, key: &str) -> StoreResult<()> {
         sqlx::query(
-            "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND token_id = $2 AND key = $3 AND status IS NULL",
+            "DELETE FROM idempotency_keys
+              WHERE workspace_id = $1 AND token_id = $2 AND key = $3 AND status IS NULL AND applied IS NULL",
         )
         .bind(ws)
         .bind(token)

@@ -336,6 +336,10 @@ async fn read_only_tokens_cannot_write_by_any_route(pool: PgPool) {
     assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
     let (s, _) = api.get("/v1/deals/D-1", &t).await;
     assert_eq!(s, StatusCode::OK);
+    // Endpoint URLs may carry a receiver's secret: a read token does not list them either.
+    let (s, p) = api.get("/v1/webhooks", &t).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+    assert!(!p.to_string().contains("erp.example.com"), "{p}");
     h.run(":workspace 1").await;
     assert_eq!(before, h.fingerprint_except(&["api_tokens"]).await);
 }
@@ -527,6 +531,23 @@ async fn lists_page_with_cursors_and_filters(pool: PgPool) {
     let (s, p) = api.get("/v1/deals?stage=Nowhere", &t).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["field"], "stage");
+    // A query string that does not parse is a problem document naming the parameter too.
+    for (path, field) in [
+        ("/v1/deals?limit=abc", "limit"),
+        ("/v1/deals?updated_since=yesterday", "updated_since"),
+        ("/v1/contacts?owner=me", "owner"),
+    ] {
+        let (s, p) = api.get(path, &t).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {p}");
+        assert_eq!(p["field"], field, "{path}: {p}");
+        assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{p}");
+    }
+    let (s, p) = api.get("/v1/deals?colour=red", &t).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(
+        p["detail"].as_str().is_some_and(|d| d.contains("colour")),
+        "{p}"
+    );
 }
 
 #[sqlx::test]
@@ -567,6 +588,63 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body(po
         .await
         .expect("count");
     assert_eq!(n, 1, "the replay created nothing");
+}
+
+/// A write that committed and then lost its answer (the read-back failed, or the process died
+/// before the answer was kept) is not applied again by the retry: the command left a record
+/// under the key in its own transaction, and the retry is answered from it.
+#[sqlx::test]
+async fn a_retry_after_a_lost_answer_is_answered_not_applied_again(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:Warmup amount:100").await;
+    let t = token(&pool, 1, Scope::Write, "shop").await;
+    let api = Api::start(&pool, 100, 100).await;
+    let body = json!({"title": "Web order 21", "amount_minor": 5000, "owner_id": 1});
+    let post =
+        |key: &'static str| api.call(Method::POST, "/v1/deals", &t, Some(body.clone()), Some(key));
+    let (s1, _, first) = post("order-21").await;
+    assert_eq!(s1, StatusCode::CREATED, "{first}");
+    // The deal is in; its answer is not kept, as when the process dies right after the commit
+    // (the key was claimed a moment ago, so it is not yet taken for a dead request's).
+    sqlx::query("UPDATE idempotency_keys SET status = NULL, body = NULL WHERE key = 'order-21'")
+        .execute(&pool)
+        .await
+        .expect("lose the answer");
+    let (s2, headers, second) = post("order-21").await;
+    assert_eq!(s2, StatusCode::CREATED, "{second}");
+    assert_eq!(second, first, "the same deal, not a new one");
+    assert!(
+        !headers.contains_key("idempotent-replayed"),
+        "answered afresh"
+    );
+    let (s3, headers, third) = post("order-21").await;
+    assert_eq!(s3, StatusCode::CREATED);
+    assert_eq!(third, first);
+    assert_eq!(headers["idempotent-replayed"], "true", "kept this time");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deals WHERE title = 'Web order 21'")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 1, "applied once");
+
+    // A command that was refused recorded nothing applied: its key, released or kept with the
+    // refusal, never stands for a write.
+    let (s, _, p) = api
+        .call(
+            Method::POST,
+            "/v1/deals",
+            &t,
+            Some(json!({"title": "", "owner_id": 1})),
+            Some("order-22"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let applied: Option<Value> =
+        sqlx::query_scalar("SELECT applied FROM idempotency_keys WHERE key = 'order-22'")
+            .fetch_one(&pool)
+            .await
+            .expect("the refusal is kept");
+    assert_eq!(applied, None);
 }
 
 #[sqlx::test]
@@ -641,6 +719,7 @@ async fn reports_are_the_json_of_salesbot_report(pool: PgPool) {
                 locale: None,
                 channel_id: None,
                 interaction_id: None,
+                idempotency: None,
                 now: chrono::Utc::now(),
                 action: salesbot::engine::Action::Command(q.invocation()),
                 in_dm: false,

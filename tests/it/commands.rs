@@ -184,6 +184,7 @@ fn deal_request(
         locale: None,
         channel_id: Some(1),
         interaction_id: Some(interaction),
+        idempotency: None,
         now: chrono::Utc::now(),
         in_dm: false,
         guild_members: Vec::new(),

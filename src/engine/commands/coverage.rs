@@ -26,6 +26,7 @@ fn ctx() -> Ctx {
         locale: None,
         channel_id: None,
         interaction_id: None,
+        idempotency: None,
         now,
         action: Action::Command(Invocation::default()),
         in_dm: false,
