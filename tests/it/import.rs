@@ -1353,6 +1353,69 @@ async fn a_later_file_updates_what_differs_and_a_blank_cell_never_overwrites(poo
     assert_eq!(after, want);
 }
 
+/// A file without a stage column, or a row with the stage blank, says nothing of where a deal
+/// is: importing it again leaves a deal moved since in its stage (a blank cell never
+/// overwrites, the stage included).
+#[sqlx::test]
+async fn a_row_that_names_no_stage_leaves_a_matched_deal_where_it_is(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    reps(&mut h).await;
+    let file = "id,title,amount,owner\nA1,Rollout,1000,Ana Rep\n";
+    let s = run(&h.pool, request(1, vec![bytes("deals.csv", file)])).await;
+    assert_eq!((s.created, s.refused), (1, 0), "{s:#?}");
+    h.ok("/deal move deal:D-1 stage:Proposal").await;
+    let blank = "id,title,amount,owner,stage\nA1,Rollout,1000,Ana Rep,\n";
+    for (name, text) in [("deals.csv", file), ("blank.csv", blank)] {
+        let s = run(&h.pool, request(1, vec![bytes(name, text)])).await;
+        assert_eq!(
+            (s.created, s.updated, s.matched, s.refused),
+            (0, 0, 1, 0),
+            "{name}: {s:#?}"
+        );
+        let stage: String = sqlx::query_scalar(
+            "SELECT s.name FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id WHERE d.title = 'Rollout'",
+        )
+        .fetch_one(&h.pool)
+        .await
+        .expect("stage");
+        assert_eq!(stage, "Proposal", "{name}");
+    }
+    assert_eq!(
+        h.count("SELECT count(*) FROM stage_changes").await,
+        2,
+        "created, then the typed move; nothing more"
+    );
+}
+
+/// Contacts without email or id are one person per name and company. A company a batch
+/// brings in used to be keyed by its place in the batch, so the same name at a new company
+/// two thousand rows later (another batch, the same place) was taken for the first one and
+/// dropped.
+#[sqlx::test]
+async fn the_same_name_at_two_new_companies_batches_apart_is_two_contacts(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    reps(&mut h).await;
+    let mut file = String::from("contact name,company\nAna Li,Acme\n");
+    for k in 0..1999 {
+        file.push_str(&format!("P{k},Acme\n"));
+    }
+    file.push_str("Ana Li,Birch\n");
+    let mut req = request(1, vec![bytes("contacts.csv", &file)]);
+    req.default_owner = Some(1);
+    req.kind = Some(salesbot::domain::import::Kind::Contacts);
+    let s = run(&h.pool, req).await;
+    assert_eq!(s.refused, 0, "{s:#?}");
+    let at: Vec<String> = sqlx::query_scalar(
+        "SELECT co.name FROM contacts c JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id
+          WHERE c.name = 'Ana Li' ORDER BY co.name",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("contacts");
+    assert_eq!(at, ["Acme", "Birch"]);
+    assert_eq!(h.count("SELECT count(*) FROM contacts").await, 2001);
+}
+
 /// The next export of a whole pipeline changes most of its records: every matched record's
 /// change lands (a batch's updates go in one statement per kind), moves are in the history
 /// like typed ones, the totals agree with the deals, and the undo puts every record back.

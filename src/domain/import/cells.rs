@@ -117,7 +117,9 @@ pub(super) fn serial(n: f64) -> Option<CellDate> {
 
 /// `1.234,56` or `12,5`: the shape of a decimal-comma amount, with or without dot grouping.
 fn comma_shaped(value: &str) -> bool {
-    let v = value.trim();
+    // A currency sign or code around the number (`€ 1.234,56`, `1.234,56 EUR`) is not part of
+    // its shape.
+    let v = value.trim_matches(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'));
     let Some((int, frac)) = v.rsplit_once(',') else {
         return false;
     };
@@ -132,6 +134,19 @@ fn comma_shaped(value: &str) -> bool {
         && groups[1..]
             .iter()
             .all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether every dot in a decimal-comma amount sits between thousands (`1.234.567,89`), the
+/// only place that form puts them.
+fn dots_group_thousands(value: &str) -> bool {
+    let int = value.rsplit_once(',').map_or(value, |(int, _)| int);
+    let digits: String = int
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let mut groups = digits.split('.');
+    let head = groups.next().unwrap_or_default();
+    !digits.contains('.') || ((1..=3).contains(&head.len()) && groups.all(|g| g.len() == 3))
 }
 
 /// Whether an amount column writes decimal commas, fed one value at a time: in a `;` file any
@@ -159,9 +174,12 @@ impl CommaScan {
         if value.trim().is_empty() {
             return;
         }
+        let shaped = comma_shaped(value);
         self.any = true;
-        self.any_comma |= value.contains(',');
-        self.all_shaped &= comma_shaped(value);
+        // Only a comma that reads as a decimal one counts: `TBD, later` in a cell that is no
+        // amount must not turn `1234.56` in another row into 123,456.
+        self.any_comma |= shaped;
+        self.all_shaped &= shaped;
     }
 
     pub(super) fn finish(self) -> bool {
@@ -177,6 +195,9 @@ impl CommaScan {
 /// held to the same cap.
 pub(super) fn amount(value: &str, comma: bool, currency: Currency) -> Result<i64, CellError> {
     let text = if comma {
+        if !dots_group_thousands(value) {
+            return Err(CellError::CommaGrouping(value.trim().to_string()));
+        }
         value.replace('.', "").replace(',', ".")
     } else {
         value.to_string()

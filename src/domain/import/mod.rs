@@ -234,6 +234,10 @@ pub enum CellError {
     Date(String),
     #[error("the row has {found} columns where the header has {expected}")]
     Width { expected: usize, found: usize },
+    /// An amount in a decimal-comma column whose dots are not thousands groups (`1234.56`):
+    /// read the column's way it would be a hundred times too large.
+    #[error("'{0}' is not written as this column's amounts are: a decimal comma, dots only between thousands (1.234,56)")]
+    CommaGrouping(String),
 }
 
 /// A refused row: where, which column (empty for the row as a whole) and why.

@@ -98,6 +98,34 @@ fn semicolon_file_with_decimal_commas() {
 }
 
 #[test]
+fn only_a_decimal_comma_makes_a_semicolon_column_one() {
+    // A comma in a cell that is no amount says nothing about the column's decimals.
+    let text = "Deal;Amount\nA;1234.56\nB;TBD, later\n";
+    let table = read(text.as_bytes(), &usd());
+    assert_eq!(
+        table.rows[0].cells.get(&Field::Amount),
+        Some(&Cell::Money(123_456))
+    );
+    assert_eq!(table.refused.len(), 1, "{:?}", table.refused);
+    // In a decimal-comma column, a dot that is no thousands separator is refused, not read
+    // a hundred times too large.
+    let text = "Deal;Amount\nA;1.234,56\nB;1234.56\nC;2.500\n";
+    let table = read(text.as_bytes(), &eur());
+    assert_eq!(
+        table.rows[0].cells.get(&Field::Amount),
+        Some(&Cell::Money(123_456))
+    );
+    assert_eq!(
+        table.refused[0].reason,
+        CellError::CommaGrouping("1234.56".into())
+    );
+    assert_eq!(
+        table.rows[1].cells.get(&Field::Amount),
+        Some(&Cell::Money(250_000))
+    );
+}
+
+#[test]
 fn comma_amounts_in_a_comma_file_stay_thousands() {
     let text = "Deal,Amount\nA,\"1,250\"\nB,\"1,250.50\"\n";
     let table = read(text.as_bytes(), &usd());

@@ -1026,6 +1026,9 @@ fn cell_problem(e: &CellError, currency: &str) -> Msg {
         CellError::Width { expected, found } => Msg::new("import.why.width")
             .arg("expected", expected)
             .arg("found", found),
+        CellError::CommaGrouping(given) => {
+            Msg::new("import.why.comma_grouping").arg("given", given)
+        }
     }
 }
 

@@ -864,7 +864,22 @@ impl Writer<'_> {
             let seen_key = ext
                 .clone()
                 .or_else(|| email.as_deref().map(|e| format!("email:{}", email_key(e))))
-                .unwrap_or_else(|| format!("name:{}:{:?}", name_key(&name), company));
+                // A company this batch brings in is keyed by its name, not by its
+                // `Ref::New(index)`: the index means another company in the next batch, so
+                // one person's name at two new companies would collapse into one contact.
+                .unwrap_or_else(|| {
+                    let at = match company {
+                        Some(Ref::Known(id)) => format!("{id}"),
+                        Some(Ref::New(_)) => {
+                            format!(
+                                "new:{}",
+                                text(row, Field::Company).map(name_key).unwrap_or_default()
+                            )
+                        }
+                        None => String::new(),
+                    };
+                    format!("name:{}:{at}", name_key(&name))
+                });
             if !self.world.first_sight(ImportEntity::Contact, &seen_key) {
                 self.counts[2] += 1;
                 continue;
@@ -1243,6 +1258,9 @@ impl Writer<'_> {
             .and_then(|w| self.world.member(w))
             .is_some();
         let (stage, status) = self.stage(row)?;
+        // A row with neither a stage nor a won/lost cell says nothing of where the deal is:
+        // a new deal starts in the first open stage, a matched one stays where it is.
+        let stage_named = text(row, Field::Stage).is_some() || row.outcome.is_some();
         let title = line_text(row, Field::Title, MAX_TITLE_CHARS)?;
         let product = line_text(row, Field::Product, MAX_NAME_CHARS)?;
         let lost_reason = if status == StageKind::Lost {
@@ -1285,6 +1303,7 @@ impl Writer<'_> {
             owner,
             owner_named,
             stage,
+            stage_named,
             status,
             title,
             amount: money(row, Field::Amount),
@@ -1377,7 +1396,7 @@ impl Writer<'_> {
             let amount = plan.amount.filter(|a| *a != d.amount_minor && d.lines == 0);
             let expected = plan.expected_close.filter(|e| d.expected_close != Some(*e));
             let owner = Some(plan.owner).filter(|o| *o != d.owner_id && plan.owner_named);
-            let moved = plan.stage.id != d.stage_id;
+            let moved = plan.stage_named && plan.stage.id != d.stage_id;
             let edited =
                 title.is_some() || amount.is_some() || expected.is_some() || owner.is_some();
             if !edited && !moved {
@@ -1600,6 +1619,8 @@ struct DealPlan {
     /// Whether the row itself named the owner (not the import's default).
     owner_named: bool,
     stage: Stage,
+    /// Whether the row named a stage or an outcome (not the first open stage by default).
+    stage_named: bool,
     status: StageKind,
     title: Option<String>,
     amount: Option<i64>,
