@@ -11,10 +11,17 @@ use chrono::{DateTime, Duration, Utc};
 use std::future::Future;
 
 /// How long a claim holds: a worker that dies mid-delivery leaves the message to another
-/// after this. Far longer than one delivery takes.
+/// after this. A pass sends its batch one message after another; one the rest of the lease
+/// could not cover (with [`RECORD_MARGIN`]) is handed back unsent, not sent while another
+/// worker may claim it too.
 pub const LEASE: Duration = Duration::seconds(60);
-/// Attempts before a message is given up.
-pub const MAX_ATTEMPTS: i32 = 8;
+/// Time kept back from the lease to record a delivery's outcome.
+const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// Failed attempts before a message is given up: with [`backoff`] (5 s doubling to an hour)
+/// about a day of trying, so an outage of Discord (or of the network, or the database's
+/// connection to it) shorter than that delays a message and never loses it. Rate limits are
+/// not failed attempts and are not counted.
+pub const MAX_ATTEMPTS: i32 = 35;
 
 /// Where a message goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +55,16 @@ pub enum DeliveryError {
     },
     /// Will never work (DMs closed, channel gone): recorded, not retried.
     Permanent(String),
+    /// Not now: the other side limits the rate (Discord's 429). Not a failed attempt: the
+    /// message waits `after` and is not counted; `global` when every message is held back,
+    /// so the rest of the pass is handed back too.
+    RateLimited {
+        after: std::time::Duration,
+        global: bool,
+    },
+    /// No message can go until an operator acts (Discord refused the bot's token): the pass
+    /// stops and hands every message back uncounted, due again in a minute.
+    Halt(String),
 }
 
 /// Something that can deliver a message and return its message id.
@@ -57,6 +74,12 @@ pub trait Deliver: Sync {
         &self,
         message: &Outgoing,
     ) -> impl Future<Output = Result<u64, DeliveryError>> + Send;
+
+    /// The longest one delivery can take (its requests' timeouts and waits): a message is sent
+    /// only while its claim's lease still covers that.
+    fn longest_send(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(30)
+    }
 }
 
 /// What one pass of the worker did.
@@ -68,6 +91,17 @@ pub struct Pass {
     pub retried: usize,
     /// Given up.
     pub failed: usize,
+    /// Handed back unsent and uncounted: rate limited, halted, or past what the lease covers.
+    pub handed_back: usize,
+    /// The pass stopped for something no retry fixes by itself ([`DeliveryError::Halt`]).
+    pub halted: bool,
+}
+
+impl Pass {
+    /// Messages the pass claimed.
+    pub fn total(&self) -> usize {
+        self.delivered + self.retried + self.failed + self.handed_back
+    }
 }
 
 /// Backoff after `attempts` failures: 5 s, 10 s, 20 s ... capped at an hour.
@@ -116,12 +150,56 @@ pub async fn deliver_due<D: Deliver>(
     now: DateTime<Utc>,
     batch: i64,
 ) -> anyhow::Result<Pass> {
+    let claimed = std::time::Instant::now();
     let rows = store.claim_outbox(now, now + LEASE, batch).await?;
+    let lease = LEASE.to_std().unwrap_or_default();
     let mut pass = Pass::default();
+    // Targets a 429 named in this pass, and until when: their other messages wait too,
+    // rather than each meeting its own 429.
+    let mut limited: Vec<(Target, DateTime<Utc>)> = Vec::new();
+    // Set when every remaining message is held back (a global 429, a halt).
+    let mut hold_all: Option<DateTime<Utc>> = None;
     for row in rows {
+        // `now` moved on by the time the pass has taken: outcomes are recorded, and retries
+        // scheduled, at the time they happen (a retry-after of a few seconds, added to the
+        // time the pass began, would already be past).
+        let elapsed = claimed.elapsed();
+        let at = now + Duration::from_std(elapsed).unwrap_or(Duration::zero());
+        let target = outgoing(&row).ok().map(|m| m.target);
+        let held_until = hold_all.or_else(|| {
+            limited
+                .iter()
+                .find(|(t, _)| Some(t) == target.as_ref())
+                .map(|(_, until)| *until)
+        });
+        let held_until = match held_until {
+            Some(until) => Some(until),
+            None if elapsed + sender.longest_send() + RECORD_MARGIN > lease => Some(at),
+            None => None,
+        };
+        if let Some(until) = held_until {
+            if let Err(e) = store
+                .outbox_hand_back(row.workspace_id, row.id, until)
+                .await
+            {
+                tracing::error!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, error = format!("{e:#}"), "outbox message not handed back; retried when its lease ends");
+            }
+            pass.handed_back += 1;
+            continue;
+        }
         // One message that cannot be recorded (in any workspace) is logged and left to its
         // lease, which runs out and brings it back; the rest of the batch goes on.
-        if let Err(e) = deliver_one(store, sender, &row, now, &mut pass).await {
+        let outcome = deliver_one(store, sender, &row, at, &mut pass).await;
+        match &outcome {
+            Ok(Some(Held::Target(until))) => {
+                if let Some(t) = target {
+                    limited.push((t, *until));
+                }
+            }
+            Ok(Some(Held::All(until))) => hold_all = Some(*until),
+            _ => {}
+        }
+        if let Err(e) = outcome {
             tracing::error!(
                 workspace = row.workspace_id,
                 key = %row.envelope.dedupe_key,
@@ -133,6 +211,14 @@ pub async fn deliver_due<D: Deliver>(
     Ok(pass)
 }
 
+/// What a message's outcome holds back for the rest of the pass.
+enum Held {
+    /// Its target's other messages, until then.
+    Target(DateTime<Utc>),
+    /// Every other message, until then.
+    All(DateTime<Utc>),
+}
+
 /// Delivers one claimed message and records the outcome.
 async fn deliver_one<D: Deliver>(
     store: &Store,
@@ -140,7 +226,7 @@ async fn deliver_one<D: Deliver>(
     row: &OutboxRow,
     now: DateTime<Utc>,
     pass: &mut Pass,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Held>> {
     let sent = match outgoing(row) {
         Ok(message) => sender.deliver(&message).await,
         Err(reason) => Err(DeliveryError::Permanent(reason)),
@@ -179,13 +265,50 @@ async fn deliver_one<D: Deliver>(
                 .await?;
             pass.failed += 1;
         }
+        Err(DeliveryError::RateLimited { after, global }) => {
+            let until = now + Duration::from_std(after).unwrap_or(Duration::seconds(1));
+            store
+                .outbox_hand_back(row.workspace_id, row.id, until)
+                .await?;
+            metrics::counter!("salesbot_outbox_rate_limited_total", "scope" => if global { "global" } else { "route" })
+                .increment(1);
+            pass.handed_back += 1;
+            return Ok(Some(if global {
+                Held::All(until)
+            } else {
+                Held::Target(until)
+            }));
+        }
+        Err(DeliveryError::Halt(reason)) => {
+            tracing::error!(%reason, "outbox delivery halted; every message waits, none is given up");
+            let until = now + HALT_WAIT;
+            store
+                .outbox_hand_back(row.workspace_id, row.id, until)
+                .await?;
+            pass.handed_back += 1;
+            pass.halted = true;
+            return Ok(Some(Held::All(until)));
+        }
     }
-    Ok(())
+    Ok(None)
 }
+
+/// How long a halted outbox waits before it tries again (a token fixed meanwhile takes a
+/// restart, so this only paces the log lines of a bot left running with a revoked one).
+const HALT_WAIT: Duration = Duration::seconds(60);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_is_tried_for_about_a_day_before_it_is_given_up() {
+        let tried: i64 = (1..MAX_ATTEMPTS).map(|a| backoff(a).num_seconds()).sum();
+        assert!(
+            (24 * 3600..26 * 3600).contains(&tried),
+            "{tried} s of retries"
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_an_hour() {

@@ -46,6 +46,18 @@ pub enum SendError {
         /// What happened.
         reason: String,
     },
+    /// A 429: not a failure of this message, which waits `after` (Discord's `retry-after`)
+    /// and is not counted as an attempt; `global` when the whole bot is held back, not just
+    /// this route.
+    #[error("rate limited{}", if *.global { " (global)" } else { "" })]
+    RateLimited {
+        after: Option<Duration>,
+        global: bool,
+    },
+    /// A 401: the bot's token is no longer valid. No message can go until an operator fixes
+    /// it, so none is counted as failed meanwhile.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
     /// Any other refusal; retrying will not help.
     #[error("refused: {0}")]
     Failed(String),
@@ -54,7 +66,10 @@ pub enum SendError {
 impl SendError {
     /// Whether sending again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SendError::Retry { .. })
+        matches!(
+            self,
+            SendError::Retry { .. } | SendError::RateLimited { .. } | SendError::Unauthorized(_)
+        )
     }
 }
 
@@ -74,6 +89,16 @@ async fn answer(response: Response) -> Result<Value, SendError> {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok());
+    let global_header = response
+        .headers()
+        .get("x-ratelimit-global")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        || response
+            .headers()
+            .get("x-ratelimit-scope")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("global"));
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if status.is_success() {
         return Ok(body);
@@ -84,10 +109,15 @@ async fn answer(response: Response) -> Result<Value, SendError> {
         let wait = header_wait
             .or_else(|| body["retry_after"].as_f64())
             .filter(|w| w.is_finite() && *w >= 0.0);
-        return Err(SendError::Retry {
+        return Err(SendError::RateLimited {
             after: wait.map(Duration::from_secs_f64),
-            reason: "status 429, rate limited".into(),
+            global: global_header || body["global"].as_bool() == Some(true),
         });
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        return Err(SendError::Unauthorized(format!(
+            "status 401, code {code}: {message}"
+        )));
     }
     if status.is_server_error() {
         return Err(retry(format!("status {}", status.as_u16())));
@@ -212,7 +242,27 @@ impl Sender {
             .send()
             .await
             .map_err(|e| retry(format!("network: {e}")))?;
-        answer(response).await
+        self.held_back(answer(response).await).await
+    }
+
+    /// A global 429 holds every process back, not only this request: the shared pace is
+    /// pushed past Discord's `retry-after`, so no process sends into the limit meanwhile.
+    async fn held_back<T>(&self, answer: Result<T, SendError>) -> Result<T, SendError> {
+        if let Err(SendError::RateLimited {
+            after: Some(wait),
+            global: true,
+        }) = &answer
+        {
+            let interval = std::time::Duration::from_secs(1) / GLOBAL_PER_SECOND;
+            if let Err(e) = self
+                .store
+                .hold_pace(Pace::Send, *wait, interval, GLOBAL_BURST)
+                .await
+            {
+                tracing::warn!(error = %e, "could not hold the shared send pace back");
+            }
+        }
+        answer
     }
 
     /// Posts a message. With a `nonce` Discord enforces it (`enforce_nonce`): a second post with
@@ -255,7 +305,7 @@ impl Sender {
             .send()
             .await
             .map_err(|e| retry(format!("network: {e}")))?;
-        id_of(&answer(response).await?)
+        id_of(&self.held_back(answer(response).await).await?)
     }
 
     /// Sends a direct message; returns the message id. A member with closed DMs is recorded
@@ -310,7 +360,21 @@ impl Deliver for Sender {
                 after,
                 reason: format!("temporary failure: {reason}"),
             },
+            SendError::RateLimited { after, global } => DeliveryError::RateLimited {
+                // Discord always says how long; a 429 without it waits a second.
+                after: after.unwrap_or(Duration::from_secs(1)),
+                global,
+            },
+            SendError::Unauthorized(why) => DeliveryError::Halt(format!(
+                "Discord refused the bot's token ({why}): check DISCORD_TOKEN"
+            )),
             permanent => DeliveryError::Permanent(permanent.to_string()),
         })
+    }
+
+    /// A DM is two requests (its channel, then the message), each with its timeout and its
+    /// turn under the shared pace.
+    fn longest_send(&self) -> Duration {
+        2 * SEND_TIMEOUT + Duration::from_secs(5)
     }
 }

@@ -267,7 +267,17 @@ pub fn digest_slot(
     weekday: i16,
     time: chrono::NaiveTime,
 ) -> (NaiveDate, DateTime<Utc>, String) {
-    let today = now.with_timezone(&tz).date_naive();
+    digest_slot_in_week_of(now.with_timezone(&tz).date_naive(), tz, weekday, time)
+}
+
+/// The digest slot of the week holding the local date `day`.
+fn digest_slot_in_week_of(
+    day: NaiveDate,
+    tz: Tz,
+    weekday: i16,
+    time: chrono::NaiveTime,
+) -> (NaiveDate, DateTime<Utc>, String) {
+    let today = day;
     let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
     let date = monday + Duration::days(i64::from(weekday.clamp(1, 7) - 1));
     let week = date.iso_week();
@@ -330,8 +340,14 @@ async fn record_missed_last_week(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> anyhow::Result<()> {
-    let (date, at, week) =
-        digest_slot(now - Duration::days(7), tz, w.digest_weekday, w.digest_time);
+    // A week back in local days: 168 hours back from just after a clock change can land in
+    // this same week (Sunday 23:00 in Berlin on the day the clocks go back is Monday 00:00 a
+    // week of hours earlier), which would record this week's slot as missed before its time.
+    let last_week = now.with_timezone(&tz).date_naive() - Duration::days(7);
+    let (date, at, week) = digest_slot_in_week_of(last_week, tz, w.digest_weekday, w.digest_time);
+    if at > now {
+        return Ok(());
+    }
     let key = format!("digest:{}:{week}", w.id);
     let mut tx = store.begin().await?;
     if tx.slot_taken(w.id, &key).await? {

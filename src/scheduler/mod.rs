@@ -61,7 +61,10 @@ pub async fn catch_up<D: Deliver>(store: &Store, deliverer: &D) -> anyhow::Resul
 async fn drain<D: Deliver>(store: &Store, deliverer: &D) -> anyhow::Result<()> {
     loop {
         let pass = deliver_due(store, deliverer, Utc::now(), DELIVERY_BATCH).await?;
-        if pass.delivered + pass.retried + pass.failed < DELIVERY_BATCH as usize {
+        // A pass that only handed messages back made no progress (rate limited, halted): the
+        // next tick tries again rather than this loop.
+        if pass.total() < DELIVERY_BATCH as usize || pass.halted || pass.handed_back == pass.total()
+        {
             return Ok(());
         }
     }

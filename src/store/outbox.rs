@@ -245,6 +245,21 @@ impl Store {
         .await
     }
 
+    /// Hands a claimed message back unsent, due at `at`, and takes back the attempt its claim
+    /// counted: it was rate limited, held back, or past what its lease covered.
+    pub async fn outbox_hand_back(&self, ws: i64, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = greatest(attempts - 1, 0), next_attempt_at = $3
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+        )
+        .bind(ws)
+        .bind(id)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Gives a message up, with the reason.
     pub async fn outbox_failed(&self, ws: i64, id: i64, error: &str) -> StoreResult<()> {
         sqlx::query("UPDATE outbox SET status = 'failed', last_error = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'")

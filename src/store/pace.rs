@@ -45,4 +45,27 @@ impl Store {
         .await?;
         Ok(Duration::from_secs_f64(wait))
     }
+
+    /// Holds `pace` back for `wait` (Discord's `retry-after` on a global 429): the next slot
+    /// any process reserves comes after it.
+    pub async fn hold_pace(
+        &self,
+        pace: Pace,
+        wait: Duration,
+        interval: Duration,
+        burst: u32,
+    ) -> StoreResult<()> {
+        // `reserve_slot` waits until `tat` less `interval * burst`; the next reservation
+        // adds one interval.
+        let until = wait.as_secs_f64() + interval.as_secs_f64() * f64::from(burst.max(1) - 1);
+        sqlx::query(
+            "INSERT INTO paces AS p (name, tat) VALUES ($1, clock_timestamp() + make_interval(secs => $2))
+             ON CONFLICT (name) DO UPDATE SET tat = greatest(p.tat, excluded.tat)",
+        )
+        .bind(pace.name())
+        .bind(until)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
 }

@@ -139,6 +139,8 @@ fn total(a: Pass, b: Pass) -> Pass {
         delivered: a.delivered + b.delivered,
         retried: a.retried + b.retried,
         failed: a.failed + b.failed,
+        handed_back: a.handed_back + b.handed_back,
+        halted: a.halted || b.halted,
     }
 }
 
@@ -1496,7 +1498,12 @@ async fn discord_failures_delay_a_message_or_fail_it_without_losing_doubling_or_
         delivered: 1,
         ..Pass::default()
     };
-    assert_eq!(outcomes, vec![retried, retried, delivered]);
+    // The 429 is no failure of the message: it waits, handed back uncounted.
+    let rate_limited = Pass {
+        handed_back: 1,
+        ..Pass::default()
+    };
+    assert_eq!(outcomes, vec![retried, rate_limited, delivered]);
     assert!(now > t0, "the message was delayed");
     assert_eq!(
         posts_to(&fake, 555),
@@ -1505,7 +1512,10 @@ async fn discord_failures_delay_a_message_or_fail_it_without_losing_doubling_or_
     );
     let r = must_row(&pool, &key).await;
     assert_eq!(r.status, "delivered");
-    assert_eq!(r.attempts, 3);
+    assert_eq!(
+        r.attempts, 2,
+        "the 500 and the delivery; the 429 is not an attempt"
+    );
     assert_eq!(r.last_error, None);
     assert_eq!(r.delivered_message_id, Some(FAKE_FIRST_MESSAGE_ID));
     let post = fake
@@ -1618,8 +1628,9 @@ async fn a_rate_limited_message_waits_as_long_as_discord_asks(pool: PgPool) {
     let t0 = at("2026-03-02T09:00:00Z");
     assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 1);
     let pass = deliver_due(&store, &sender, t0, 10).await.expect("deliver");
-    assert_eq!(pass.retried, 1);
+    assert_eq!(pass.handed_back, 1, "{pass:?}");
     let r = must_row(&pool, &digest_key(1, "2026-03-02")).await;
+    assert_eq!(r.attempts, 0, "a rate limit is not a failed attempt");
     assert!(
         r.next_attempt_at >= t0 + secs(30),
         "Discord said retry after 30 s; the outbox will try again at {} ({} s later)",
@@ -1650,7 +1661,7 @@ async fn a_message_that_keeps_failing_is_given_up_after_max_attempts(pool: PgPoo
     let rec = Recorder::default();
     rec.fail_next(
         &never,
-        (0..20)
+        (0..50)
             .map(|i| DeliveryError::Retry {
                 after: None,
                 reason: format!("outage {i}"),
@@ -1659,7 +1670,7 @@ async fn a_message_that_keeps_failing_is_given_up_after_max_attempts(pool: PgPoo
     );
     let mut t = now;
     let mut waits = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..50 {
         drain(&store, &rec, t, 10).await;
         let r = must_row(&pool, &never).await;
         if r.status != "pending" {
@@ -1681,10 +1692,15 @@ async fn a_message_that_keeps_failing_is_given_up_after_max_attempts(pool: PgPoo
             .as_str()
         )
     );
-    assert_eq!(
-        waits,
-        vec![5, 10, 20, 40, 80, 160, 320],
-        "backoff between attempts"
+    // 5 s doubling to an hour, then hourly: about a day of trying before it is given up, so
+    // an outage shorter than that loses nothing.
+    let mut expected = vec![5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560];
+    expected.resize(MAX_ATTEMPTS as usize - 1, 3600);
+    assert_eq!(waits, expected, "backoff between attempts");
+    assert!(
+        t - now >= secs(24 * 3600),
+        "given up after {} h",
+        (t - now).num_hours()
     );
     assert_eq!(rec.calls.load(Ordering::SeqCst), MAX_ATTEMPTS as usize + 1);
     assert!(rec.of(&never).is_empty());
@@ -1693,6 +1709,147 @@ async fn a_message_that_keeps_failing_is_given_up_after_max_attempts(pool: PgPoo
         drain(&store, &rec, t + secs(86_400), 10).await,
         Pass::default()
     );
+}
+
+/// A 429 is not a failed attempt: the message waits as asked and is not counted. A route's
+/// 429 holds that target's other messages in the pass without sending them; a global one,
+/// and a token Discord refuses (a halt), hold every message, and nothing is given up.
+#[sqlx::test(migrations = "./migrations")]
+async fn rate_limits_and_a_refused_token_hold_messages_back_uncounted(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-02T08:00:00Z").await;
+    h.join(&[2], ":as 1 admin").await;
+    for (who, what, when) in [
+        (1, "first", "2026-03-02 09:00"),
+        (1, "second", "2026-03-02 09:01"),
+        (2, "other", "2026-03-02 09:02"),
+    ] {
+        h.run(&format!(":as {who} rep")).await;
+        h.ok(&format!(r#"/remind what:"{what}" when:"{when}""#))
+            .await;
+    }
+    let now = at("2026-03-02T09:05:00Z");
+    assert_eq!(jobs::reminders(&store, now).await.expect("reminders"), 3);
+    let (first, _) = task_key(&pool, 1, "first").await;
+    let (second, _) = task_key(&pool, 1, "second").await;
+    let (other, _) = task_key(&pool, 1, "other").await;
+
+    // A route's 429 on member 1's DMs: their second message waits with it, unsent; member
+    // 2's goes.
+    let rec = Recorder::default();
+    rec.fail_next(
+        &first,
+        vec![DeliveryError::RateLimited {
+            after: std::time::Duration::from_secs(30),
+            global: false,
+        }],
+    );
+    let pass = deliver_due(&store, &rec, now, 10).await.expect("deliver");
+    assert_eq!((pass.delivered, pass.handed_back), (1, 2), "{pass:?}");
+    assert_eq!(
+        rec.calls.load(Ordering::SeqCst),
+        2,
+        "the second was not tried"
+    );
+    assert_eq!(rec.one(&other).target, Target::Dm(2));
+    for key in [&first, &second] {
+        let r = must_row(&pool, key).await;
+        assert_eq!((r.status.as_str(), r.attempts), ("pending", 0), "{r:?}");
+        assert!(r.next_attempt_at >= now + secs(30), "{r:?}");
+    }
+    let later = now + secs(31);
+    assert_eq!(drain(&store, &rec, later, 10).await.delivered, 2);
+
+    // A global 429, then a refused token: every message of the pass waits, none is given up.
+    for (label, error, wait) in [
+        (
+            "global",
+            DeliveryError::RateLimited {
+                after: std::time::Duration::from_secs(20),
+                global: true,
+            },
+            20,
+        ),
+        ("halt", DeliveryError::Halt("token refused".into()), 60),
+    ] {
+        h.run(":as 1 rep").await;
+        let a = format!("{label} a");
+        let b = format!("{label} b");
+        h.ok(&format!(r#"/remind what:"{a}" when:"2026-03-03 09:00""#))
+            .await;
+        h.run(":as 2 rep").await;
+        h.ok(&format!(r#"/remind what:"{b}" when:"2026-03-03 09:01""#))
+            .await;
+        let t = at("2026-03-03T09:05:00Z") + secs(if label == "halt" { 3600 } else { 0 });
+        jobs::reminders(&store, t).await.expect("reminders");
+        let (ka, _) = task_key(&pool, 1, &a).await;
+        let (kb, _) = task_key(&pool, 1, &b).await;
+        let rec = Recorder::default();
+        rec.fail_next(&ka, vec![error]);
+        let pass = deliver_due(&store, &rec, t, 10).await.expect("deliver");
+        assert_eq!(
+            (pass.delivered, pass.handed_back),
+            (0, 2),
+            "{label}: {pass:?}"
+        );
+        assert_eq!(pass.halted, label == "halt", "{label}");
+        assert_eq!(
+            rec.calls.load(Ordering::SeqCst),
+            1,
+            "{label}: one try, no more"
+        );
+        for key in [&ka, &kb] {
+            let r = must_row(&pool, key).await;
+            assert_eq!(
+                (r.status.as_str(), r.attempts),
+                ("pending", 0),
+                "{label}: {r:?}"
+            );
+            assert!(r.next_attempt_at >= t + secs(wait), "{label}: {r:?}");
+        }
+        assert_eq!(
+            drain(&store, &rec, t + secs(wait + 1), 10).await.delivered,
+            2,
+            "{label}"
+        );
+    }
+}
+
+/// Discord's global 429 holds every process back: the shared pace is pushed past its
+/// retry-after, not just the one message.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_global_rate_limit_holds_the_shared_pace_back(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    let fake = FakeDiscord::start().await;
+    let sender = sender(&fake, &store);
+    h.run(":now 2026-03-01T12:00:00Z").await;
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    fake.script(
+        "POST",
+        "/api/v10/channels/555/messages",
+        vec![(
+            429,
+            json!({"message": "You are being rate limited.", "retry_after": 20.0, "global": true}),
+            vec![
+                ("retry-after".to_string(), "20".to_string()),
+                ("x-ratelimit-global".to_string(), "true".to_string()),
+            ],
+        )],
+    );
+    let t0 = at("2026-03-02T09:00:00Z");
+    assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 1);
+    let pass = deliver_due(&store, &sender, t0, 10).await.expect("deliver");
+    assert_eq!(pass.handed_back, 1, "{pass:?}");
+    let held: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM tat - clock_timestamp())::float8 FROM paces WHERE name = 'send'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("pace");
+    assert!(held > 15.0, "the shared pace is held back {held:.1} s");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1825,6 +1982,34 @@ async fn a_sunday_digest_missed_until_monday_is_recorded_as_skipped(pool: PgPool
             && r.last_error.as_deref() == Some("missed: the bot was not running on 2026-04-05")),
         "expected {key} recorded as skipped; got {r:?}"
     );
+}
+
+/// The week before is counted back in local days: 168 hours back from late on the Sunday the
+/// clocks go back lands in the same week, and used to record this week's slot as missed before
+/// its time, so the digest never went out.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_late_sunday_digest_goes_out_on_the_night_the_clocks_go_back(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-10-20T12:00:00Z").await;
+    h.ok("/settings timezone zone:Europe/Berlin").await;
+    h.ok("/settings digest channel:<#555> day:sun time:23:30")
+        .await;
+    let rec = Recorder::default();
+    // Sunday 2026-10-25 23:00 CET (the clocks went back at 03:00 CEST that morning): 168 hours
+    // earlier is Monday 2026-10-19 00:00 CEST, in this same ISO week.
+    let before = at("2026-10-25T22:00:00Z");
+    jobs::run_due(&store, before).await.expect("run");
+    drain(&store, &rec, before, 10).await;
+    let key = digest_key(1, "2026-10-25");
+    assert!(
+        row(&pool, &key).await.is_none(),
+        "this week's slot is not taken before its time"
+    );
+    let due = at("2026-10-25T22:30:00Z");
+    jobs::run_due(&store, due).await.expect("run");
+    drain(&store, &rec, due, 10).await;
+    assert_eq!(rec.of(&key).len(), 1, "sent at 23:30 CET");
 }
 
 // ---------------------------------------------------------------------------------------------
