@@ -31,7 +31,7 @@ use crate::domain::locale::Locale;
 use crate::domain::money::TotalOverflow;
 use crate::domain::role::Role;
 use crate::i18n::Msg;
-use crate::store::{MemberRow, Prelude, Store, StoreError, Tx, WalPosition};
+use crate::store::{KeyState, MemberRow, Prelude, Store, StoreError, Tx, WalPosition};
 use chrono::{DateTime, Utc};
 use ctx::Ctx;
 use std::sync::Arc;
@@ -145,6 +145,8 @@ pub struct Request {
 pub struct IdempotencyKey {
     pub token_id: i64,
     pub key: String,
+    /// The claim the front-end holds on the key (`store::Idempotency::New`).
+    pub claim: i64,
 }
 
 /// Why a request did not succeed. Each user-facing case carries a catalog message.
@@ -454,11 +456,20 @@ impl Engine {
             return Err(EngineError::Duplicate);
         }
         if let Some(k) = &req.idempotency {
-            if let Some(data) = tx.idempotency_applied(ws_id, k.token_id, &k.key).await? {
-                return Ok(Reply {
-                    data,
-                    ..Reply::default()
-                });
+            match tx
+                .idempotency_applied(ws_id, k.token_id, &k.key, k.claim)
+                .await?
+            {
+                KeyState::Applied(data) => {
+                    return Ok(Reply {
+                        data,
+                        ..Reply::default()
+                    })
+                }
+                KeyState::Held => {}
+                KeyState::Lost => {
+                    return Err(EngineError::Conflict(Msg::new("api.idempotency_in_flight")))
+                }
             }
         }
         if req.in_dm && known_member.is_none() {
@@ -543,7 +554,7 @@ impl Engine {
         // In the command's transaction: an event is never lost, nor sent for a rollback.
         webhooks::emit(&mut tx, &ctx).await?;
         if let Some(k) = &req.idempotency {
-            tx.mark_idempotency_applied(ws_id, k.token_id, &k.key, reply.data.as_ref())
+            tx.mark_idempotency_applied(ws_id, k.token_id, &k.key, k.claim, reply.data.as_ref())
                 .await?;
         }
         tx.commit().await?;

@@ -84,7 +84,7 @@ struct AppState {
 /// The token a request carries, once checked, and the `Idempotency-Key` the request claimed
 /// under it (a POST that sent one), which the command records as applied in its transaction.
 #[derive(Clone, Debug)]
-struct Caller(Arc<TokenRow>, Option<Arc<str>>);
+struct Caller(Arc<TokenRow>, Option<(Arc<str>, i64)>);
 
 /// The Prometheus recorder, installed once per process with the histogram buckets our
 /// latency targets need (Discord's 3 s deadline, the 50 ms and 100 ms p99 targets).
@@ -348,11 +348,13 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
         Ok::<_, crate::store::StoreError>(c)
     }
     .await;
+    let claim;
     match claimed {
-        Ok(Idempotency::New) => {
+        Ok(Idempotency::New(c)) => {
+            claim = c;
             parts
                 .extensions
-                .insert(Caller(token.clone(), Some(Arc::from(key.as_str()))));
+                .insert(Caller(token.clone(), Some((Arc::from(key.as_str()), c))));
         }
         Ok(Idempotency::Replay(status, body)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -399,12 +401,19 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
         ) {
             // A failure on our side is not an answer to keep: the retry should run.
             (_, true) | (None, _) => {
-                tx.release_idempotency(token.workspace_id, token.id, &key)
+                tx.release_idempotency(token.workspace_id, token.id, &key, claim)
                     .await?
             }
             (Some(body), false) => {
-                tx.finish_idempotency(token.workspace_id, token.id, &key, status.as_u16(), body)
-                    .await?
+                tx.finish_idempotency(
+                    token.workspace_id,
+                    token.id,
+                    &key,
+                    claim,
+                    status.as_u16(),
+                    body,
+                )
+                .await?
             }
         }
         tx.commit().await
@@ -444,20 +453,25 @@ where
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(QueryParams)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." {
-                    "query".to_string()
-                } else {
-                    path
-                };
-                Problem::invalid(
-                    &field,
-                    Msg::new("api.query_field").arg("problem", e.inner().to_string()),
-                    None,
-                )
-            })
+            .map_err(|e| unfit(&e, "query", "api.query_field"))
     }
+}
+
+/// The problem for a query string or body that did not deserialize: the field
+/// `serde_path_to_error` names, or `whole` when it names none, and what was wrong in `key`'s
+/// sentence.
+fn unfit<E: std::fmt::Display>(
+    e: &serde_path_to_error::Error<E>,
+    whole: &str,
+    key: &'static str,
+) -> Problem {
+    let path = e.path().to_string();
+    let field = if path == "." { whole } else { &path };
+    Problem::invalid(
+        field,
+        Msg::new(key).arg("problem", e.inner().to_string()),
+        None,
+    )
 }
 
 /// A JSON body, with its problems answered as problem documents (413 past [`MAX_BODY`], 415
@@ -491,18 +505,6 @@ where
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de)
             .map(JsonBody)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." {
-                    "body".to_string()
-                } else {
-                    path
-                };
-                Problem::invalid(
-                    &field,
-                    Msg::new("api.body_field").arg("problem", e.inner().to_string()),
-                    None,
-                )
-            })
+            .map_err(|e| unfit(&e, "body", "api.body_field"))
     }
 }

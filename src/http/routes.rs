@@ -272,9 +272,10 @@ async fn run(
         locale: Some(locale),
         channel_id: None,
         interaction_id: None,
-        idempotency: caller.1.as_ref().map(|key| IdempotencyKey {
+        idempotency: caller.1.as_ref().map(|(key, claim)| IdempotencyKey {
             token_id: token.id,
             key: key.to_string(),
+            claim: *claim,
         }),
         now: Utc::now(),
         action: Action::Command(Invocation {

@@ -34,14 +34,27 @@ pub struct TokenRow {
 /// What an `Idempotency-Key` says about a request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Idempotency {
-    /// First use: run the request, then [`Tx::finish_idempotency`].
-    New,
+    /// First use (or a takeover): run the request under this claim, then
+    /// [`Tx::finish_idempotency`] with it.
+    New(i64),
     /// Answered before: the first status and body.
     Replay(u16, Value),
     /// The key was used with a different request.
     Mismatch,
     /// The first request with this key is still running.
     InFlight,
+}
+
+/// Where a claimed key stands, seen from a command's transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyState {
+    /// The request under the key was applied already, with this reply data.
+    Applied(Option<Value>),
+    /// Not applied, and the claim is still the caller's: run.
+    Held,
+    /// Another request took the key over (the caller stalled past the takeover) or it is
+    /// gone: the caller must not run.
+    Lost,
 }
 
 /// Filters of a list.
@@ -309,11 +322,12 @@ impl Tx {
         let expired = now - chrono::TimeDelta::hours(IDEMPOTENCY_HOURS);
         let stale = now - chrono::TimeDelta::seconds(IN_FLIGHT_SECONDS);
         // An expired key, or a first request that died mid-way, is taken over in place.
+        let claim: i64 = rand::random();
         let claimed = sqlx::query(
-            "INSERT INTO idempotency_keys (workspace_id, token_id, key, request_hash, created_at)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO idempotency_keys (workspace_id, token_id, key, request_hash, created_at, claim)
+             VALUES ($1, $2, $3, $4, $5, $8)
              ON CONFLICT (workspace_id, token_id, key) DO UPDATE
-                SET request_hash = excluded.request_hash, status = NULL, body = NULL,
+                SET request_hash = excluded.request_hash, status = NULL, body = NULL, claim = excluded.claim,
                     applied = CASE WHEN idempotency_keys.created_at < $6 THEN NULL
                                    ELSE idempotency_keys.applied END,
                     created_at = excluded.created_at
@@ -328,10 +342,11 @@ impl Tx {
         .bind(now)
         .bind(expired)
         .bind(stale)
+        .bind(claim)
         .execute(self.conn())
         .await?;
         if claimed.rows_affected() == 1 {
-            return Ok(Idempotency::New);
+            return Ok(Idempotency::New(claim));
         }
         let (hash, status, body): (Vec<u8>, Option<i16>, Option<Value>) = sqlx::query_as(
             "SELECT request_hash, status, body FROM idempotency_keys
@@ -362,9 +377,10 @@ impl Tx {
         ws: i64,
         token: i64,
         key: &str,
-    ) -> StoreResult<Option<Option<Value>>> {
-        let applied: Option<Option<Value>> = sqlx::query_scalar(
-            "SELECT applied FROM idempotency_keys
+        claim: i64,
+    ) -> StoreResult<KeyState> {
+        let row: Option<(Option<Value>, Option<i64>)> = sqlx::query_as(
+            "SELECT applied, claim FROM idempotency_keys
               WHERE workspace_id = $1 AND token_id = $2 AND key = $3 FOR UPDATE",
         )
         .bind(ws)
@@ -372,9 +388,13 @@ impl Tx {
         .bind(key)
         .fetch_optional(self.conn())
         .await?;
-        Ok(applied
-            .flatten()
-            .map(|a| a.get("data").cloned().filter(|d| !d.is_null())))
+        Ok(match row {
+            Some((Some(applied), _)) => {
+                KeyState::Applied(applied.get("data").cloned().filter(|d| !d.is_null()))
+            }
+            Some((None, Some(c))) if c == claim => KeyState::Held,
+            _ => KeyState::Lost,
+        })
     }
 
     /// In a command's transaction: records that the request under this key was applied, with
@@ -384,16 +404,18 @@ impl Tx {
         ws: i64,
         token: i64,
         key: &str,
+        claim: i64,
         data: Option<&Value>,
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE idempotency_keys SET applied = jsonb_build_object('data', $4::jsonb)
-              WHERE workspace_id = $1 AND token_id = $2 AND key = $3",
+              WHERE workspace_id = $1 AND token_id = $2 AND key = $3 AND claim = $5",
         )
         .bind(ws)
         .bind(token)
         .bind(key)
         .bind(data)
+        .bind(claim)
         .execute(self.conn())
         .await?;
         Ok(())
@@ -405,18 +427,22 @@ impl Tx {
         ws: i64,
         token: i64,
         key: &str,
+        claim: i64,
         status: u16,
         body: &Value,
     ) -> StoreResult<()> {
+        // Only while the claim is still this request's: a request that stalled past the
+        // takeover must not answer for its retry.
         sqlx::query(
             "UPDATE idempotency_keys SET status = $4, body = $5
-              WHERE workspace_id = $1 AND token_id = $2 AND key = $3",
+              WHERE workspace_id = $1 AND token_id = $2 AND key = $3 AND claim = $6",
         )
         .bind(ws)
         .bind(token)
         .bind(key)
         .bind(i16::try_from(status).unwrap_or(500))
         .bind(body)
+        .bind(claim)
         .execute(self.conn())
         .await?;
         Ok(())
@@ -424,14 +450,22 @@ impl Tx {
 
     /// Lets a key go after its request failed before answering, so a retry runs it; a key
     /// whose command was applied stays, so the retry is answered from it instead.
-    pub async fn release_idempotency(&mut self, ws: i64, token: i64, key: &str) -> StoreResult<()> {
+    pub async fn release_idempotency(
+        &mut self,
+        ws: i64,
+        token: i64,
+        key: &str,
+        claim: i64,
+    ) -> StoreResult<()> {
         sqlx::query(
             "DELETE FROM idempotency_keys
-              WHERE workspace_id = $1 AND token_id = $2 AND key = $3 AND status IS NULL AND applied IS NULL",
+              WHERE workspace_id = $1 AND token_id = $2 AND key = $3 AND claim = $4
+                AND status IS NULL AND applied IS NULL",
         )
         .bind(ws)
         .bind(token)
         .bind(key)
+        .bind(claim)
         .execute(self.conn())
         .await?;
         Ok(())

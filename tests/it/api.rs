@@ -647,6 +647,111 @@ async fn a_retry_after_a_lost_answer_is_answered_not_applied_again(pool: PgPool)
     assert_eq!(applied, None);
 }
 
+/// A first request that stalled past the takeover, its key now held by the client's retry,
+/// can neither run its command nor release or answer for the key: the retry's write is the
+/// only one, and a third try is answered from it.
+#[sqlx::test]
+async fn a_request_that_lost_its_key_to_a_retry_neither_writes_nor_frees_it(pool: PgPool) {
+    use salesbot::engine::{Action, IdempotencyKey, Invocation, OptionValue, Request, RoleSource};
+    use salesbot::store::{Idempotency, KeyState};
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:Warmup amount:100").await;
+    token(&pool, 1, Scope::Write, "shop").await;
+    let token_id: i64 = sqlx::query_scalar("SELECT id FROM api_tokens WHERE name = 'shop'")
+        .fetch_one(&pool)
+        .await
+        .expect("token id");
+    let store = Store::from_pool(pool.clone());
+    let t0 = chrono::Utc::now();
+    let claim = |at: chrono::DateTime<chrono::Utc>| {
+        let store = store.clone();
+        async move {
+            let mut tx = store.begin().await.expect("begin");
+            let c = tx
+                .claim_idempotency(1, token_id, "k", b"same request", at)
+                .await
+                .expect("claim");
+            tx.commit().await.expect("commit");
+            c
+        }
+    };
+    let Idempotency::New(first) = claim(t0).await else {
+        panic!("the first claim")
+    };
+    assert_eq!(
+        claim(t0 + chrono::Duration::seconds(1)).await,
+        Idempotency::InFlight
+    );
+    // Past the takeover the retry holds the key.
+    let Idempotency::New(second) = claim(t0 + chrono::Duration::seconds(61)).await else {
+        panic!("the takeover")
+    };
+    // The first fails now: its release leaves the retry's key where it is.
+    let mut tx = store.begin().await.expect("begin");
+    tx.release_idempotency(1, token_id, "k", first)
+        .await
+        .expect("release");
+    assert_eq!(
+        tx.idempotency_applied(1, token_id, "k", second)
+            .await
+            .expect("state"),
+        KeyState::Held
+    );
+    drop(tx);
+    let engine = Engine::new(store.clone()).expect("engine");
+    let call = |claim: i64| {
+        engine.call(Request {
+            workspace_id: 1,
+            user_id: -token_id,
+            display_name: None,
+            role: RoleSource::Api {
+                name: "shop".into(),
+                write: true,
+            },
+            locale: None,
+            channel_id: None,
+            interaction_id: None,
+            idempotency: Some(IdempotencyKey {
+                token_id,
+                key: "k".into(),
+                claim,
+            }),
+            now: chrono::Utc::now(),
+            action: Action::Command(Invocation {
+                command: "deal".into(),
+                subcommand: Some("new".into()),
+                options: vec![
+                    ("title".into(), OptionValue::String("Order 9".into())),
+                    ("amount".into(), OptionValue::String("50".into())),
+                    ("owner".into(), OptionValue::User(1)),
+                ],
+            }),
+            in_dm: false,
+            guild_members: Vec::new(),
+        })
+    };
+    // The stalled first request reaches its command: refused, nothing written.
+    assert!(
+        matches!(
+            call(first).await,
+            Err(salesbot::engine::EngineError::Conflict(_))
+        ),
+        "the first request must not run"
+    );
+    let n = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM deals WHERE title = 'Order 9'")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+    assert_eq!(n().await, 0);
+    // The retry runs, and a third call under its claim is answered from what it applied.
+    let made = call(second).await.expect("the retry runs");
+    let again = call(second).await.expect("answered again");
+    assert_eq!(again.data, made.data);
+    assert_eq!(n().await, 1, "applied once");
+}
+
 #[sqlx::test]
 async fn each_token_is_rate_limited_with_the_headers_clients_read(pool: PgPool) {
     Harness::new(pool.clone())
