@@ -11,10 +11,11 @@ use chrono::{DateTime, Duration, Utc};
 use std::future::Future;
 
 /// How long a claim holds: a worker that dies mid-delivery leaves the message to another
-/// after this. A pass sends its batch one message after another; one the rest of the lease
+/// after this; long enough for a pass to send for about a minute with Discord's slowest
+/// answers still covered ([`Deliver::longest_send`]). A pass sends its batch one message after another; one the rest of the lease
 /// could not cover (with [`RECORD_MARGIN`]) is handed back unsent, not sent while another
 /// worker may claim it too.
-pub const LEASE: Duration = Duration::seconds(60);
+pub const LEASE: Duration = Duration::seconds(120);
 /// Time kept back from the lease to record a delivery's outcome.
 const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// Failed attempts before a message is given up: with [`backoff`] (5 s doubling to an hour)
@@ -227,10 +228,14 @@ async fn deliver_one<D: Deliver>(
     now: DateTime<Utc>,
     pass: &mut Pass,
 ) -> anyhow::Result<Option<Held>> {
+    let started = std::time::Instant::now();
     let sent = match outgoing(row) {
         Ok(message) => sender.deliver(&message).await,
         Err(reason) => Err(DeliveryError::Permanent(reason)),
     };
+    // The outcome is as of the send's end: a DM that took 30 s and was told to retry after
+    // 2 must not be due again the moment it is handed back.
+    let now = now + Duration::from_std(started.elapsed()).unwrap_or(Duration::zero());
     match sent {
         Ok(message_id) => {
             store

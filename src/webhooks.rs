@@ -230,9 +230,10 @@ pub async fn deliver_due(
         let elapsed = claimed.elapsed();
         let at = now + Duration::from_std(elapsed).unwrap_or(Duration::zero());
         if elapsed + sender.timeout + RECORD_MARGIN > lease {
-            store
-                .webhook_unclaimed(job.workspace_id, job.id, at)
-                .await?;
+            // One that cannot be handed back is left to its lease, like one not recorded.
+            if let Err(e) = store.webhook_unclaimed(job.workspace_id, job.id, at).await {
+                tracing::error!(workspace = job.workspace_id, msg_id = %job.msg_id, error = %e, "webhook delivery not handed back; retried when its lease ends");
+            }
             pass.handed_back += 1;
             continue;
         }

@@ -24,6 +24,11 @@ const UNKNOWN_CHANNEL: i64 = 10003;
 const NO_ACCESS: [i64; 2] = [50001, 50013];
 /// A send that takes longer than this is abandoned and retried later.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest a request waits for its turn under the shared pace; a longer wait means the
+/// pace is held back (a global 429), and the message goes back to the outbox to wait there
+/// rather than past its lease. Turns taken by many concurrent senders come well within it
+/// (150 at once at 45/s: under 4 s). `longest_send` counts it for each of a DM's two requests.
+const LONGEST_PACE_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a message was not delivered.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -216,24 +221,34 @@ impl Sender {
     /// process reserves its slot in the one pace they share, so a digest for thousands of
     /// workspaces goes out at the highest rate Discord allows, from however many processes,
     /// instead of in 429 storms.
-    async fn pace(&self) {
+    async fn pace(&self) -> Result<(), SendError> {
         let interval = std::time::Duration::from_secs(1) / GLOBAL_PER_SECOND;
         match self
             .store
             .reserve_slot(Pace::Send, interval, GLOBAL_BURST)
             .await
         {
-            Ok(wait) => tokio::time::sleep(wait).await,
+            // Held back past what a send may wait (a global 429's retry-after): waiting here
+            // would outlast the message's lease, so it goes back to the outbox to wait there.
+            Ok(wait) if wait > LONGEST_PACE_WAIT => Err(SendError::RateLimited {
+                after: Some(wait),
+                global: true,
+            }),
+            Ok(wait) => {
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
             Err(e) => {
                 // Sending is what matters: past the database, pace as one process would.
                 tracing::warn!(error = %e, "shared send pace unavailable; pacing this process alone");
                 self.pace.until_ready().await;
+                Ok(())
             }
         }
     }
 
     async fn post_json(&self, path: &str, body: &Value) -> Result<Value, SendError> {
-        self.pace().await;
+        self.pace().await?;
         let response = self
             .client
             .post(format!("{}/api/v10{path}", self.base))
@@ -296,7 +311,7 @@ impl Sender {
                 .map_err(|e| SendError::Failed(format!("attachment {}: {e}", a.filename)))?;
             form = form.part(format!("files[{i}]"), part);
         }
-        self.pace().await;
+        self.pace().await?;
         let response = self
             .client
             .post(format!("{}/api/v10{path}", self.base))
@@ -323,7 +338,16 @@ impl Sender {
                     "/users/@me/channels",
                     &json!({"recipient_id": user.to_string()}),
                 )
-                .await?;
+                .await
+                .map_err(|e| match e {
+                    // Opening a DM channel is one route for every recipient: its limit holds
+                    // every DM back, not only this member's.
+                    SendError::RateLimited { after, .. } => SendError::RateLimited {
+                        after,
+                        global: true,
+                    },
+                    other => other,
+                })?;
             self.post_message(id_of(&channel)?, reply, nonce).await
         }
         .await;
@@ -375,6 +399,6 @@ impl Deliver for Sender {
     /// A DM is two requests (its channel, then the message), each with its timeout and its
     /// turn under the shared pace.
     fn longest_send(&self) -> Duration {
-        2 * SEND_TIMEOUT + Duration::from_secs(5)
+        2 * (SEND_TIMEOUT + LONGEST_PACE_WAIT)
     }
 }

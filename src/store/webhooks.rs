@@ -678,7 +678,6 @@ impl Store {
         Ok(since.unwrap_or(now))
     }
 
-    /// Cancels a delivery whose endpoint was removed or disabled meanwhile.
     /// Hands a claimed delivery back unsent, due at `at`: its lease would run out before an
     /// attempt started now could finish, and another worker would send it as well. The claim's
     /// attempt is taken back, so it is not counted.
@@ -695,6 +694,7 @@ impl Store {
         Ok(())
     }
 
+    /// Cancels a delivery whose endpoint was removed or disabled meanwhile.
     pub async fn webhook_cancelled(&self, ws: i64, id: i64, reason: &str) -> StoreResult<()> {
         sqlx::query(
             "UPDATE webhook_deliveries SET status = 'cancelled', last_error = $3

@@ -1415,10 +1415,19 @@ fn posts_to(fake: &FakeDiscord, channel: u64) -> usize {
 }
 
 fn rate_limited(retry_after: &str) -> (u16, Value, Vec<(String, String)>) {
+    rate_limited_scope(retry_after, false)
+}
+
+/// Discord's 429, for one route or (`global`) the whole bot.
+fn rate_limited_scope(retry_after: &str, global: bool) -> (u16, Value, Vec<(String, String)>) {
+    let mut headers = vec![("retry-after".to_string(), retry_after.to_string())];
+    if global {
+        headers.push(("x-ratelimit-global".to_string(), "true".to_string()));
+    }
     (
         429,
-        json!({"message": "You are being rate limited.", "retry_after": retry_after.parse::<f64>().expect("seconds"), "global": false}),
-        vec![("retry-after".to_string(), retry_after.to_string())],
+        json!({"message": "You are being rate limited.", "retry_after": retry_after.parse::<f64>().expect("seconds"), "global": global}),
+        headers,
     )
 }
 
@@ -1830,14 +1839,7 @@ async fn a_global_rate_limit_holds_the_shared_pace_back(pool: PgPool) {
     fake.script(
         "POST",
         "/api/v10/channels/555/messages",
-        vec![(
-            429,
-            json!({"message": "You are being rate limited.", "retry_after": 20.0, "global": true}),
-            vec![
-                ("retry-after".to_string(), "20".to_string()),
-                ("x-ratelimit-global".to_string(), "true".to_string()),
-            ],
-        )],
+        vec![rate_limited_scope("20", true)],
     );
     let t0 = at("2026-03-02T09:00:00Z");
     assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 1);
