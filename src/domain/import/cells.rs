@@ -115,15 +115,20 @@ pub(super) fn serial(n: f64) -> Option<CellDate> {
         .map(CellDate::Day)
 }
 
-/// `1.234,56` or `12,5`: the shape of a decimal-comma amount, with or without dot grouping.
-fn comma_shaped(value: &str) -> bool {
-    // A currency sign or code around the number (`€ 1.234,56`, `1.234,56 EUR`) is not part of
-    // its shape.
-    let v = value.trim_matches(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'));
+/// The number in an amount cell: a currency sign or code around it (`€ 1.234,56`,
+/// `Bs. 1.234,56`, `1.234,56 EUR`) is no part of its shape.
+fn number_part(value: &str) -> &str {
+    value.trim_matches(|c: char| !c.is_ascii_digit())
+}
+
+/// `1.234,56` or `12,5`: the shape of a decimal-comma amount, with or without dot grouping,
+/// with at most `decimals` digits after the comma.
+fn comma_shaped(value: &str, decimals: usize) -> bool {
+    let v = number_part(value);
     let Some((int, frac)) = v.rsplit_once(',') else {
         return false;
     };
-    if frac.is_empty() || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if frac.is_empty() || frac.len() > decimals || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
     let groups: Vec<&str> = int.split('.').collect();
@@ -139,6 +144,7 @@ fn comma_shaped(value: &str) -> bool {
 /// Whether every dot in a decimal-comma amount sits between thousands (`1.234.567,89`), the
 /// only place that form puts them.
 fn dots_group_thousands(value: &str) -> bool {
+    let value = number_part(value);
     let int = value.rsplit_once(',').map_or(value, |(int, _)| int);
     let digits: String = int
         .chars()
@@ -174,12 +180,13 @@ impl CommaScan {
         if value.trim().is_empty() {
             return;
         }
-        let shaped = comma_shaped(value);
         self.any = true;
-        // Only a comma that reads as a decimal one counts: `TBD, later` in a cell that is no
-        // amount must not turn `1234.56` in another row into 123,456.
-        self.any_comma |= shaped;
-        self.all_shaped &= shaped;
+        // In a `;` file only a comma that reads as a decimal one counts (`TBD, later` in a cell
+        // that is no amount must not turn `1234.56` in another row into 123,456), up to three
+        // decimals for the currencies that have them. In a `,` file a quoted `1,250` is one
+        // thousand two hundred and fifty, so only one or two decimals count there.
+        self.any_comma |= comma_shaped(value, 3);
+        self.all_shaped &= comma_shaped(value, 2);
     }
 
     pub(super) fn finish(self) -> bool {

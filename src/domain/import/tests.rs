@@ -123,6 +123,22 @@ fn only_a_decimal_comma_makes_a_semicolon_column_one() {
         table.rows[1].cells.get(&Field::Amount),
         Some(&Cell::Money(250_000))
     );
+    // Three decimals, for the currencies that have them; a currency around the number.
+    let tnd = ReadOptions::new(Currency::parse("TND").expect("TND"));
+    let text = "Deal;Amount\nA;12,345\nB;Bs. 1.234,5\n";
+    let table = read(text.as_bytes(), &tnd);
+    assert_eq!(
+        table.rows[0].cells.get(&Field::Amount),
+        Some(&Cell::Money(12_345))
+    );
+    assert!(
+        table
+            .refused
+            .iter()
+            .all(|r| !matches!(r.reason, CellError::CommaGrouping(_))),
+        "a currency's dot is no grouping: {:?}",
+        table.refused
+    );
 }
 
 #[test]
