@@ -12,9 +12,9 @@ use std::future::Future;
 
 /// How long a claim holds: a worker that dies mid-delivery leaves the message to another
 /// after this; long enough for a pass to send for about a minute with Discord's slowest
-/// answers still covered ([`Deliver::longest_send`]). A pass sends its batch one message after another; one the rest of the lease
-/// could not cover (with [`RECORD_MARGIN`]) is handed back unsent, not sent while another
-/// worker may claim it too.
+/// answers still covered ([`Deliver::longest_send`]). A pass sends its batch one message after
+/// another; one the rest of the lease could not cover (with [`RECORD_MARGIN`]) is handed back
+/// unsent, not sent while another worker may claim it too.
 pub const LEASE: Duration = Duration::seconds(120);
 /// Time kept back from the lease to record a delivery's outcome.
 const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
@@ -118,21 +118,26 @@ pub fn outgoing(row: &OutboxRow) -> Result<Outgoing, String> {
     for (attachment, bytes) in reply.attachments.iter_mut().zip(&row.envelope.files) {
         attachment.data = bytes.clone();
     }
-    let target = match (
-        row.envelope.target,
-        row.envelope.user_id,
-        row.envelope.channel_id,
-    ) {
-        (OutboxTarget::Dm, Some(user), _) => Target::Dm(user as u64),
-        (OutboxTarget::Channel, _, Some(channel)) => Target::Channel(channel as u64),
-        _ => return Err("no recipient".into()),
-    };
+    let target = target_of(row).ok_or("no recipient")?;
     Ok(Outgoing {
         workspace_id: row.workspace_id,
         target,
         reply,
         dedupe_key: row.envelope.dedupe_key.clone(),
     })
+}
+
+/// Where a claimed row goes, read from its columns alone (no payload to rebuild).
+fn target_of(row: &OutboxRow) -> Option<Target> {
+    match (
+        row.envelope.target,
+        row.envelope.user_id,
+        row.envelope.channel_id,
+    ) {
+        (OutboxTarget::Dm, Some(user), _) => Some(Target::Dm(user as u64)),
+        (OutboxTarget::Channel, _, Some(channel)) => Some(Target::Channel(channel as u64)),
+        _ => None,
+    }
 }
 
 /// Splits a reply into the JSON payload and the attachment bytes the outbox stores apart.
@@ -166,7 +171,7 @@ pub async fn deliver_due<D: Deliver>(
         // time the pass began, would already be past).
         let elapsed = claimed.elapsed();
         let at = now + Duration::from_std(elapsed).unwrap_or(Duration::zero());
-        let target = outgoing(&row).ok().map(|m| m.target);
+        let target = target_of(&row);
         let held_until = hold_all.or_else(|| {
             limited
                 .iter()
