@@ -324,7 +324,7 @@ impl Sender {
     }
 
     /// Sends a direct message; returns the message id. A member with closed DMs is recorded
-    /// in `members.dm_closed` so nothing keeps trying.
+    /// in `members.dm_closed` so nothing keeps trying until they next use the bot.
     pub async fn dm(
         &self,
         workspace: i64,

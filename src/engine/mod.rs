@@ -487,6 +487,7 @@ impl Engine {
                 timezone: None,
                 quota_minor: None,
                 locale: None,
+                dm_closed: false,
             }
         } else {
             tx.upsert_member(

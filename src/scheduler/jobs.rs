@@ -10,10 +10,11 @@ use crate::engine::format::Format;
 use crate::engine::notices;
 use crate::outbox::payload;
 use crate::store::{
-    AgendaMember, DigestWorkspace, DueTask, NewOutbox, OutboxKind, OutboxStatus, Store, Tx,
+    AgendaMember, DigestWorkspace, DueTask, NewOutbox, NextDue, OutboxKind, OutboxStatus, Store, Tx,
 };
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
+use std::collections::HashMap;
 
 /// How many reminders one transaction claims.
 const REMINDER_BATCH: i64 = 200;
@@ -212,38 +213,77 @@ fn is_workday(d: NaiveDate) -> bool {
     !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
+/// Members or workspaces one page of the due scan reads.
+const DUE_PAGE: i64 = 500;
+
+/// When an agenda or digest that failed is tried again: the next tick.
+const RETRY_AFTER_FAILURE: Duration = Duration::minutes(1);
+
 /// Enqueues the morning agenda of every member whose agenda time has come today (their zone,
 /// workdays). A member with nothing to say gets no DM; the slot is recorded as skipped.
+///
+/// Reads only the members whose agenda is due (`store/jobs.rs` `due_agendas`) and stores when
+/// each is next due, so a minute with nothing due costs one index probe, whatever the number
+/// of members.
 pub async fn agendas(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let members = store.agenda_members().await?;
     let mut total = 0;
-    for m in members {
-        // One member's failure must not stop everyone else's morning; its slot stays free,
-        // so the next tick tries it again.
-        match agenda_for(store, &m, now).await {
-            Ok(n) => total += n,
-            Err(e) => tracing::error!(
-                workspace = m.workspace_id,
-                member = m.user_id,
-                error = format!("{e:#}"),
-                "agenda failed; retried on the next tick"
-            ),
+    loop {
+        let members = store.due_agendas(now, DUE_PAGE).await?;
+        let mut next = Vec::with_capacity(members.len());
+        for m in &members {
+            // One member's failure must not stop everyone else's morning; its slot stays
+            // free, so the next tick tries it again.
+            let at = match agenda_for(store, m, now).await {
+                Ok((n, at)) => {
+                    total += n;
+                    at
+                }
+                Err(e) => {
+                    tracing::error!(
+                        workspace = m.workspace_id,
+                        member = m.user_id,
+                        error = format!("{e:#}"),
+                        "agenda failed; retried on the next tick"
+                    );
+                    now + RETRY_AFTER_FAILURE
+                }
+            };
+            next.push(NextDue {
+                workspace_id: m.workspace_id,
+                user_id: m.user_id,
+                generation: m.generation,
+                at,
+            });
+        }
+        // Every member read leaves the due set here (its next time is after `now`), so the
+        // pages end; one whose settings changed meanwhile comes back once, worked out anew.
+        store.set_agendas_next(&next).await?;
+        if (members.len() as i64) < DUE_PAGE {
+            return Ok(total);
         }
     }
-    Ok(total)
 }
 
-async fn agenda_for(store: &Store, m: &AgendaMember, now: DateTime<Utc>) -> anyhow::Result<usize> {
+/// The member's agenda if it is due, and when the next one is.
+async fn agenda_for(
+    store: &Store,
+    m: &AgendaMember,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, DateTime<Utc>)> {
     let f = Format::stored(&m.locale, &m.timezone, &m.currency);
     let (today, _, day_end) = local_day(now, f.tz);
     let at = resolve_local(today.and_time(m.agenda_time), f.tz);
-    if !is_workday(today) || now < at {
-        return Ok(0);
+    if is_workday(today) && now < at {
+        return Ok((0, at));
+    }
+    let next = next_workday_at(today, m.agenda_time, f.tz);
+    if !is_workday(today) {
+        return Ok((0, next));
     }
     let key = format!("agenda:{}:{}:{}", m.workspace_id, m.user_id, today);
     let mut tx = store.begin().await?;
     if tx.slot_taken(m.workspace_id, &key).await? {
-        return Ok(0);
+        return Ok((0, next));
     }
     let data = tx
         .agenda(m.workspace_id, m.user_id, now, day_end, today, m.stale_days)
@@ -257,7 +297,16 @@ async fn agenda_for(store: &Store, m: &AgendaMember, now: DateTime<Utc>) -> anyh
     let sent = sent.is_some();
     let wrote = tx.enqueue(m.workspace_id, &message).await?;
     tx.commit().await?;
-    Ok(usize::from(wrote && sent))
+    Ok((usize::from(wrote && sent), next))
+}
+
+/// The first workday after `today` at `time` in `tz`: always after any instant of `today`.
+fn next_workday_at(today: NaiveDate, time: chrono::NaiveTime, tz: Tz) -> DateTime<Utc> {
+    let mut day = today + Duration::days(1);
+    while !is_workday(day) {
+        day += Duration::days(1);
+    }
+    resolve_local(day.and_time(time), tz)
 }
 
 /// The instant of this ISO week's digest in the workspace's zone, and the week's label.
@@ -296,40 +345,75 @@ const DIGESTS_AT_ONCE: usize = 4;
 /// Enqueues every workspace's weekly digest whose time has come. A digest missed while the
 /// bot was down is sent on start-up if still within its day; an older one is recorded as
 /// skipped, never sent late and never twice.
+///
+/// Like [`agendas`], reads only the workspaces whose digest is due and stores when each is
+/// next due.
 pub async fn digests(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let mut total = 0;
-    let mut running = tokio::task::JoinSet::new();
-    // One workspace's failure must not stop another's digest; its slot stays free, so the
-    // next tick tries it again.
-    let settle = |joined: Result<(i64, anyhow::Result<usize>), tokio::task::JoinError>| match joined
-    {
-        Ok((_, Ok(n))) => n,
-        Ok((workspace, Err(e))) => {
+    loop {
+        let due = store.due_digests(now, DUE_PAGE).await?;
+        let mut running = tokio::task::JoinSet::new();
+        let mut tasks = HashMap::with_capacity(due.len());
+        let mut next = Vec::with_capacity(due.len());
+        for d in &due {
+            if running.len() >= DIGESTS_AT_ONCE {
+                if let Some(joined) = running.join_next_with_id().await {
+                    total += settle(joined, &mut tasks, &mut next, now);
+                }
+            }
+            let store = store.clone();
+            let w = d.workspace.clone();
+            let task = running.spawn(async move { digest_for(&store, &w, now).await });
+            tasks.insert(task.id(), (d.workspace.id, d.generation));
+        }
+        while let Some(joined) = running.join_next_with_id().await {
+            total += settle(joined, &mut tasks, &mut next, now);
+        }
+        // As for agendas: every workspace read leaves the due set, so the pages end.
+        store.set_digests_next(&next).await?;
+        if (due.len() as i64) < DUE_PAGE {
+            return Ok(total);
+        }
+    }
+}
+
+type DigestTask =
+    Result<(tokio::task::Id, anyhow::Result<(usize, DateTime<Utc>)>), tokio::task::JoinError>;
+
+/// One workspace's digest finished: counts it and notes when the next one is due. One
+/// workspace's failure must not stop another's digest; its slot stays free, so the next tick
+/// tries it again (a panic too: its task id still names the workspace).
+fn settle(
+    joined: DigestTask,
+    tasks: &mut HashMap<tokio::task::Id, (i64, i64)>,
+    next: &mut Vec<NextDue>,
+    now: DateTime<Utc>,
+) -> usize {
+    let (id, outcome) = match joined {
+        Ok((id, outcome)) => (id, outcome),
+        Err(e) => (e.id(), Err(anyhow::anyhow!("digest task failed: {e}"))),
+    };
+    let Some((workspace, generation)) = tasks.remove(&id) else {
+        return 0;
+    };
+    let (sent, at) = match outcome {
+        Ok(done) => done,
+        Err(e) => {
             tracing::error!(
                 workspace,
                 error = format!("{e:#}"),
                 "digest failed; retried on the next tick"
             );
-            0
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "digest task failed; retried on the next tick");
-            0
+            (0, now + RETRY_AFTER_FAILURE)
         }
     };
-    for w in store.digest_workspaces().await? {
-        if running.len() >= DIGESTS_AT_ONCE {
-            if let Some(joined) = running.join_next().await {
-                total += settle(joined);
-            }
-        }
-        let store = store.clone();
-        running.spawn(async move { (w.id, digest_for(&store, &w, now).await) });
-    }
-    while let Some(joined) = running.join_next().await {
-        total += settle(joined);
-    }
-    Ok(total)
+    next.push(NextDue {
+        workspace_id: workspace,
+        user_id: 0,
+        generation,
+        at,
+    });
+    sent
 }
 
 /// Last week's digest, if it never went out (the bot was down past its day), is recorded as
@@ -360,21 +444,29 @@ async fn record_missed_last_week(
     Ok(())
 }
 
+/// The workspace's digest if it is due, and when the next one is.
 async fn digest_for(
     store: &Store,
     w: &DigestWorkspace,
     now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, DateTime<Utc>)> {
     let tz: Tz = w.timezone.parse().unwrap_or(Tz::UTC);
     record_missed_last_week(store, w, now, tz).await?;
     let (date, at, week) = digest_slot(now, tz, w.digest_weekday, w.digest_time);
     if now < at {
-        return Ok(0);
+        return Ok((0, at));
     }
+    // Next week's slot: its local date is after every day of this week, so after `now`.
+    let (_, next, _) = digest_slot_in_week_of(
+        date + Duration::days(7),
+        tz,
+        w.digest_weekday,
+        w.digest_time,
+    );
     let key = format!("digest:{}:{week}", w.id);
     let mut tx = store.begin().await?;
     if tx.slot_taken(w.id, &key).await? {
-        return Ok(0);
+        return Ok((0, next));
     }
     let still_today = now.with_timezone(&tz).date_naive() == date;
     let message = NewOutbox::channel(key, OutboxKind::Digest, w.digest_channel_id, at);
@@ -399,7 +491,8 @@ async fn digest_for(
     }
     let wrote = tx.enqueue(w.id, &message).await?;
     tx.commit().await?;
-    Ok(usize::from(
-        wrote && message.status == OutboxStatus::Pending,
+    Ok((
+        usize::from(wrote && message.status == OutboxStatus::Pending),
+        next,
     ))
 }

@@ -50,6 +50,8 @@ pub struct AgendaMember {
     pub currency: String,
     /// Workspace stale threshold in days.
     pub stale_days: i32,
+    /// The schedule row's generation when read.
+    pub generation: i64,
 }
 
 /// What a member's agenda lists.
@@ -172,6 +174,16 @@ pub struct DigestWorkspace {
     pub stale_days: i32,
     /// Who sees what (`all` or `own`): under `own` the channel gets team totals only.
     pub visibility: String,
+}
+
+/// A workspace whose digest is due, or not worked out since its settings changed.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DueDigest {
+    /// The workspace and its digest settings.
+    #[sqlx(flatten)]
+    pub workspace: DigestWorkspace,
+    /// The schedule row's generation when read.
+    pub generation: i64,
 }
 
 /// A week's team totals.
@@ -469,29 +481,105 @@ impl Tx {
     }
 }
 
+/// When a member's agenda or a workspace's digest is next due, as the scan worked it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextDue {
+    /// The workspace.
+    pub workspace_id: i64,
+    /// The member (agendas; 0 for a digest).
+    pub user_id: i64,
+    /// The schedule row's generation the scan read (a reset since makes the update a no-op).
+    pub generation: i64,
+    /// The next instant it is due.
+    pub at: DateTime<Utc>,
+}
+
 impl Store {
-    /// Every member who may get an agenda, with the zone and language to use.
-    pub async fn agenda_members(&self) -> StoreResult<Vec<AgendaMember>> {
+    /// Up to `limit` members whose agenda is due at `now` or not worked out since their
+    /// settings changed, with the zone and language to use.
+    pub async fn due_agendas(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<AgendaMember>> {
         Ok(sqlx::query_as(
             "SELECT m.workspace_id, m.user_id, COALESCE(m.timezone, w.timezone) AS timezone,
-                    COALESCE(m.locale, w.locale) AS locale, m.agenda_time, w.currency, w.stale_days
-             FROM members m JOIN workspaces w ON w.id = m.workspace_id
-             WHERE NOT m.dm_closed",
+                    COALESCE(m.locale, w.locale) AS locale, m.agenda_time, w.currency, w.stale_days,
+                    s.generation
+             FROM agenda_schedule s
+             JOIN members m ON m.workspace_id = s.workspace_id AND m.user_id = s.user_id
+             JOIN workspaces w ON w.id = s.workspace_id
+             WHERE (s.next_at IS NULL OR s.next_at <= $1) AND NOT m.dm_closed
+             LIMIT $2",
         )
+        .bind(now)
+        .bind(limit)
         .fetch_all(self.pool())
         .await?)
     }
 
-    /// Workspaces that have a digest channel.
-    pub async fn digest_workspaces(&self) -> StoreResult<Vec<DigestWorkspace>> {
+    /// Up to `limit` workspaces with a digest channel whose digest is due at `now` or not
+    /// worked out since their settings changed.
+    pub async fn due_digests(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<DueDigest>> {
         Ok(sqlx::query_as(
-            "SELECT id, timezone, locale, currency, digest_channel_id, digest_weekday, digest_time, stale_days,
-                    visibility
-             FROM workspaces WHERE digest_channel_id IS NOT NULL",
+            "SELECT w.id, w.timezone, w.locale, w.currency, w.digest_channel_id, w.digest_weekday,
+                    w.digest_time, w.stale_days, w.visibility, s.generation
+             FROM digest_schedule s JOIN workspaces w ON w.id = s.workspace_id
+             WHERE (s.next_at IS NULL OR s.next_at <= $1) AND w.digest_channel_id IS NOT NULL
+             LIMIT $2",
         )
+        .bind(now)
+        .bind(limit)
         .fetch_all(self.pool())
         .await?)
     }
+
+    /// Stores when each agenda is next due, one statement for a page of members; a member
+    /// whose settings changed since the scan read them keeps the reset.
+    pub async fn set_agendas_next(&self, next: &[NextDue]) -> StoreResult<()> {
+        let (ws, users, generations, at) = next_columns(next);
+        sqlx::query(
+            "UPDATE agenda_schedule s SET next_at = v.at
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS v(ws, usr, gen, at)
+             WHERE s.workspace_id = v.ws AND s.user_id = v.usr AND s.generation = v.gen",
+        )
+        .bind(ws)
+        .bind(users)
+        .bind(generations)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores when each digest is next due, as [`Store::set_agendas_next`].
+    pub async fn set_digests_next(&self, next: &[NextDue]) -> StoreResult<()> {
+        let (ws, _, generations, at) = next_columns(next);
+        sqlx::query(
+            "UPDATE digest_schedule s SET next_at = v.at
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[]) AS v(ws, gen, at)
+             WHERE s.workspace_id = v.ws AND s.generation = v.gen",
+        )
+        .bind(ws)
+        .bind(generations)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+type NextColumns = (Vec<i64>, Vec<i64>, Vec<i64>, Vec<DateTime<Utc>>);
+
+fn next_columns(next: &[NextDue]) -> NextColumns {
+    let mut cols: NextColumns = Default::default();
+    for n in next {
+        cols.0.push(n.workspace_id);
+        cols.1.push(n.user_id);
+        cols.2.push(n.generation);
+        cols.3.push(n.at);
+    }
+    cols
 }
 
 /// The right to scan for due work, held by one process at a time: a transaction-scoped

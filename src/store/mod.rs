@@ -43,7 +43,8 @@ pub use import::{
 };
 pub use jobs::{
     AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestReader, DigestWorkspace,
-    DueTask, OverdueDeal, RepLine, RiskyDeal, ScanLease, StaleDeal, WeekFigures,
+    DueDigest, DueTask, NextDue, OverdueDeal, RepLine, RiskyDeal, ScanLease, StaleDeal,
+    WeekFigures,
 };
 pub use outbox::{Envelope, NewOutbox, OutboxRow};
 pub use pace::Pace;

@@ -44,6 +44,8 @@ pub struct MemberRow {
     pub quota_minor: Option<i64>,
     /// Last language seen from them.
     pub locale: Option<String>,
+    /// A DM to them was refused (Discord's 50007) since they last used the bot.
+    pub dm_closed: bool,
 }
 
 /// A pipeline stage.
@@ -129,7 +131,7 @@ impl Tx {
                     (SELECT COALESCE(jsonb_agg(jsonb_build_array(s.id, s.name, s.position, s.probability, s.kind)
                                                ORDER BY s.position, s.id), '[]'::jsonb)
                      FROM stages s WHERE s.workspace_id = workspaces.id) AS stage_list,
-                    (SELECT jsonb_build_array(m.user_id, m.display_name, m.role, m.timezone, m.quota_minor, m.locale)
+                    (SELECT jsonb_build_array(m.user_id, m.display_name, m.role, m.timezone, m.quota_minor, m.locale, m.dm_closed)
                      FROM members m WHERE m.workspace_id = workspaces.id AND m.user_id = $2) AS member,
                     ARRAY(SELECT DISTINCT unnest(w.events) FROM webhook_endpoints w
                           WHERE w.workspace_id = workspaces.id AND w.removed_at IS NULL
@@ -171,6 +173,7 @@ impl Tx {
                 timezone: m[3].as_str().map(str::to_string),
                 quota_minor: m[4].as_i64(),
                 locale: m[5].as_str().map(str::to_string),
+                dm_closed: m[6].as_bool().ok_or_else(bad)?,
             }),
             None => None,
         };
@@ -243,7 +246,10 @@ impl Tx {
         if let Some(row) = existing {
             let name_same = name.is_none_or(|n| n == row.display_name);
             let locale_same = locale.is_none_or(|l| Some(l) == row.locale.as_deref());
-            if name_same && locale_same && row.role == role {
+            // Someone who refused a DM and uses the bot again may have opened their DMs since:
+            // the next reminder or agenda tries again (and closes it again if still refused),
+            // instead of them missing every one for good.
+            if name_same && locale_same && row.role == role && !row.dm_closed {
                 return Ok(row);
             }
         }
@@ -251,8 +257,9 @@ impl Tx {
         let row = sqlx::query_as::<_, MemberRow>(
             "INSERT INTO members (workspace_id, user_id, display_name, role, locale) VALUES ($1, $2, COALESCE($3, $4), $5, $6)
              ON CONFLICT (workspace_id, user_id) DO UPDATE
-                SET display_name = COALESCE($3, members.display_name), role = $5, locale = COALESCE($6, members.locale)
-             RETURNING user_id, display_name, role, timezone, quota_minor, locale",
+                SET display_name = COALESCE($3, members.display_name), role = $5, locale = COALESCE($6, members.locale),
+                    dm_closed = false
+             RETURNING user_id, display_name, role, timezone, quota_minor, locale, dm_closed",
         )
         .bind(ws)
         .bind(user)
@@ -293,7 +300,7 @@ impl Tx {
     /// One member.
     pub async fn member(&mut self, ws: i64, user: i64) -> StoreResult<Option<MemberRow>> {
         Ok(sqlx::query_as::<_, MemberRow>(
-            "SELECT user_id, display_name, role, timezone, quota_minor, locale FROM members WHERE workspace_id = $1 AND user_id = $2",
+            "SELECT user_id, display_name, role, timezone, quota_minor, locale, dm_closed FROM members WHERE workspace_id = $1 AND user_id = $2",
         )
         .bind(ws)
         .bind(user)
@@ -304,7 +311,7 @@ impl Tx {
     /// All members, by name.
     pub async fn members(&mut self, ws: i64) -> StoreResult<Vec<MemberRow>> {
         Ok(sqlx::query_as::<_, MemberRow>(
-            "SELECT user_id, display_name, role, timezone, quota_minor, locale FROM members WHERE workspace_id = $1
+            "SELECT user_id, display_name, role, timezone, quota_minor, locale, dm_closed FROM members WHERE workspace_id = $1
              ORDER BY display_name",
         )
         .bind(ws)
@@ -505,7 +512,8 @@ impl super::Store {
         Ok(())
     }
 
-    /// Notes that a member does not accept direct messages, so reminders stop trying.
+    /// Notes that a member does not accept direct messages, so reminders and agendas stop
+    /// trying until they next use the bot.
     pub async fn mark_dm_closed(&self, ws: i64, user: i64) -> super::StoreResult<()> {
         sqlx::query("UPDATE members SET dm_closed = true WHERE workspace_id = $1 AND user_id = $2")
             .bind(ws)

@@ -2654,3 +2654,143 @@ async fn webhook_events_are_deleted_after_a_month_once_nothing_is_left_to_delive
     assert_eq!(deliveries().await, 2);
     assert_eq!(jobs::WEBHOOK_EVENT_RETENTION, Duration::days(30));
 }
+
+/// When each agenda and digest is next due, as the schedule tables hold it.
+async fn next_due(pool: &PgPool) -> (HashMap<i64, Option<DateTime<Utc>>>, Option<DateTime<Utc>>) {
+    let agendas: Vec<(i64, Option<DateTime<Utc>>)> =
+        sqlx::query_as("SELECT user_id, next_at FROM agenda_schedule WHERE workspace_id = 1")
+            .fetch_all(pool)
+            .await
+            .expect("agenda schedule");
+    let digest: Option<Option<DateTime<Utc>>> =
+        sqlx::query_scalar("SELECT next_at FROM digest_schedule WHERE workspace_id = 1")
+            .fetch_optional(pool)
+            .await
+            .expect("digest schedule");
+    (agendas.into_iter().collect(), digest.flatten())
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_scan_reads_only_what_is_due_and_settings_changes_work_it_out_again(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    // Monday 2026-03-02, workspace in UTC; member 10 lives in Shanghai.
+    h.run(":now 2026-03-02T06:00:00Z").await;
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    h.run(":as 10 rep").await;
+    h.ok("/settings timezone zone:Asia/Shanghai scope:me").await;
+    h.run(":as 11 rep").await;
+    h.ok("/tasks list").await;
+    h.run(":as 1 admin").await;
+
+    // New members and a new digest setting are not worked out yet: they are read once.
+    let monday = at("2026-03-02T07:00:00Z");
+    let unknown: BTreeSet<i64> = store
+        .due_agendas(monday, 100)
+        .await
+        .expect("due")
+        .iter()
+        .map(|m| m.user_id)
+        .collect();
+    assert!(
+        unknown.is_superset(&BTreeSet::from([10, 11])),
+        "{unknown:?}"
+    );
+    assert_eq!(store.due_digests(monday, 100).await.expect("due").len(), 1);
+    jobs::run_due(&store, monday).await.expect("run");
+    let (agendas, digest) = next_due(&pool).await;
+    // Members 1 and 11 (UTC): today 08:30. Member 10 (Shanghai, 15:00 there): tomorrow 08:30
+    // Shanghai, 00:30Z; today's went out.
+    assert_eq!(agendas[&1], Some(at("2026-03-02T08:30:00Z")));
+    assert_eq!(agendas[&11], Some(at("2026-03-02T08:30:00Z")));
+    assert_eq!(agendas[&10], Some(at("2026-03-03T00:30:00Z")));
+    assert_eq!(digest, Some(at("2026-03-02T09:00:00Z")));
+    // Until one is due, a minute's scan reads nothing at all.
+    let later = monday + Duration::minutes(1);
+    assert!(store.due_agendas(later, 100).await.expect("due").is_empty());
+    assert!(store.due_digests(later, 100).await.expect("due").is_empty());
+
+    let nine = at("2026-03-02T09:00:00Z");
+    jobs::run_due(&store, nine).await.expect("run");
+    let (agendas, digest) = next_due(&pool).await;
+    assert_eq!(agendas[&1], Some(at("2026-03-03T08:30:00Z")));
+    assert_eq!(agendas[&11], Some(at("2026-03-03T08:30:00Z")));
+    assert_eq!(digest, Some(at("2026-03-09T09:00:00Z")), "next Monday");
+    let count = |key: &str| format!("SELECT count(*) FROM outbox WHERE dedupe_key LIKE '{key}'");
+    assert_eq!(h.count(&count("agenda:1:%:2026-03-02")).await, 3);
+    assert_eq!(h.count(&count("digest:1:2026-W10")).await, 1);
+    let sent = h.count("SELECT count(*) FROM outbox").await;
+    assert!(store
+        .due_agendas(nine + secs(60), 100)
+        .await
+        .expect("due")
+        .is_empty());
+
+    // A later agenda time today is worked out again, and today's agenda is not sent twice.
+    h.run(":as 11 rep").await;
+    h.ok("/settings agenda time:10:00").await;
+    assert_eq!(next_due(&pool).await.0[&11], None);
+    let ten = at("2026-03-02T10:00:00Z");
+    jobs::run_due(&store, ten).await.expect("run");
+    assert_eq!(
+        next_due(&pool).await.0[&11],
+        Some(at("2026-03-03T10:00:00Z"))
+    );
+    assert_eq!(h.count("SELECT count(*) FROM outbox").await, sent);
+
+    // A new zone for the workspace moves the members who have none of their own, not member 10.
+    h.run(":as 1 admin").await;
+    h.ok("/settings timezone zone:America/New_York").await;
+    let (agendas, digest) = next_due(&pool).await;
+    assert_eq!((agendas[&1], agendas[&11], digest), (None, None, None));
+    assert_eq!(agendas[&10], Some(at("2026-03-03T00:30:00Z")));
+    jobs::run_due(&store, ten + secs(60)).await.expect("run");
+    let (agendas, digest) = next_due(&pool).await;
+    // 05:01 in New York (EST): today's 08:30 is 13:30Z and 09:00 is 14:00Z, when the digest
+    // slot taken at 09:00Z is found taken.
+    assert_eq!(agendas[&1], Some(at("2026-03-02T13:30:00Z")));
+    assert_eq!(agendas[&11], Some(at("2026-03-02T15:00:00Z")));
+    assert_eq!(digest, Some(at("2026-03-02T14:00:00Z")));
+    jobs::run_due(&store, at("2026-03-02T14:00:00Z"))
+        .await
+        .expect("run");
+    // Next Monday 09:00 is EDT: 13:00Z.
+    assert_eq!(next_due(&pool).await.1, Some(at("2026-03-09T13:00:00Z")));
+    assert_eq!(h.count(&count("digest:1:2026-W10")).await, 1);
+
+    // Undo of a settings change is not refused because the scan wrote since: the schedule
+    // lives apart from the audited row. The undone zone is worked out again.
+    let undo = h.one("/undo").await;
+    assert!(
+        undo["content"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("↩️"),
+        "{undo}"
+    );
+    assert_eq!(next_due(&pool).await.1, None);
+    jobs::run_due(&store, at("2026-03-02T14:01:00Z"))
+        .await
+        .expect("run");
+    assert_eq!(next_due(&pool).await.1, Some(at("2026-03-09T09:00:00Z")));
+
+    // A member who closed their DMs is not read at all; no digest channel, no digest row.
+    store.mark_dm_closed(1, 11).await.expect("dm closed");
+    assert!(!next_due(&pool).await.0.contains_key(&11));
+    // Using the bot again: their DMs may be open again, so the next agenda tries.
+    h.run(":as 11 rep").await;
+    h.ok("/tasks list").await;
+    assert_eq!(
+        h.count("SELECT count(*) FROM members WHERE dm_closed")
+            .await,
+        0
+    );
+    assert_eq!(next_due(&pool).await.0.get(&11), Some(&None));
+    h.run(":as 1 admin").await;
+    sqlx::query("UPDATE workspaces SET digest_channel_id = NULL WHERE id = 1")
+        .execute(&pool)
+        .await
+        .expect("no channel");
+    assert_eq!(h.count("SELECT count(*) FROM digest_schedule").await, 0);
+}

@@ -51,6 +51,7 @@ fn ctx() -> Ctx {
         timezone: None,
         quota_minor: None,
         locale: None,
+        dm_closed: false,
     };
     let stages = [
         ("Lead", 10, "open"),

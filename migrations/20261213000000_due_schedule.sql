@@ -1,0 +1,89 @@
+-- When each member's agenda and each workspace's digest is next due, so that the minute scan
+-- reads only what is due instead of every member and every workspace, and opens no
+-- transaction for a slot it took already (at 100,000 workspaces the old scan read every
+-- member each minute and, once their morning had passed, probed the outbox for each of them,
+-- every minute until midnight).
+--
+-- The times live in tables of their own, not in `members` and `workspaces`: those rows are
+-- audited whole, and a scheduler writing to them would make `/undo` of a settings change
+-- refuse as "changed since".
+--
+-- `next_at` NULL means "not worked out yet": a new member, or a zone, time, channel or
+-- day that changed. The scan works those out with chrono-tz, as it does every due slot.
+-- `generation` grows with each reset, so a scan that read the old settings cannot store a
+-- time worked out from them over the reset (its update names the generation it read).
+-- Only rows that may be due exist: members who accept DMs, workspaces with a digest channel.
+
+CREATE TABLE agenda_schedule (
+    workspace_id  BIGINT NOT NULL,
+    user_id       BIGINT NOT NULL,
+    next_at       TIMESTAMPTZ,
+    generation    BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (workspace_id, user_id),
+    FOREIGN KEY (workspace_id, user_id) REFERENCES members ON DELETE CASCADE
+);
+CREATE INDEX agenda_schedule_due ON agenda_schedule (next_at);
+
+CREATE TABLE digest_schedule (
+    workspace_id  BIGINT PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+    next_at       TIMESTAMPTZ,
+    generation    BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX digest_schedule_due ON digest_schedule (next_at);
+
+INSERT INTO agenda_schedule (workspace_id, user_id)
+SELECT workspace_id, user_id FROM members WHERE NOT dm_closed;
+INSERT INTO digest_schedule (workspace_id)
+SELECT id FROM workspaces WHERE digest_channel_id IS NOT NULL;
+
+CREATE FUNCTION agenda_schedule_reset() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.dm_closed THEN
+        DELETE FROM agenda_schedule WHERE workspace_id = NEW.workspace_id AND user_id = NEW.user_id;
+    ELSE
+        INSERT INTO agenda_schedule (workspace_id, user_id) VALUES (NEW.workspace_id, NEW.user_id)
+        ON CONFLICT (workspace_id, user_id)
+        DO UPDATE SET next_at = NULL, generation = agenda_schedule.generation + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- `/undo` puts a member or workspace back by deleting and inserting it, hence the inserts.
+CREATE TRIGGER members_agenda_schedule AFTER INSERT ON members
+    FOR EACH ROW EXECUTE FUNCTION agenda_schedule_reset();
+CREATE TRIGGER members_agenda_schedule_change AFTER UPDATE OF timezone, agenda_time, dm_closed ON members
+    FOR EACH ROW
+    WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone
+          OR OLD.agenda_time IS DISTINCT FROM NEW.agenda_time
+          OR OLD.dm_closed IS DISTINCT FROM NEW.dm_closed)
+    EXECUTE FUNCTION agenda_schedule_reset();
+
+CREATE FUNCTION digest_schedule_reset() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.digest_channel_id IS NULL THEN
+        DELETE FROM digest_schedule WHERE workspace_id = NEW.id;
+    ELSE
+        INSERT INTO digest_schedule (workspace_id) VALUES (NEW.id)
+        ON CONFLICT (workspace_id)
+        DO UPDATE SET next_at = NULL, generation = digest_schedule.generation + 1;
+    END IF;
+    -- Members without a zone of their own keep the workspace's.
+    IF TG_OP = 'INSERT' OR OLD.timezone IS DISTINCT FROM NEW.timezone THEN
+        UPDATE agenda_schedule s SET next_at = NULL, generation = s.generation + 1
+        FROM members m
+        WHERE m.workspace_id = NEW.id AND m.timezone IS NULL
+          AND s.workspace_id = m.workspace_id AND s.user_id = m.user_id;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER workspaces_digest_schedule AFTER INSERT ON workspaces
+    FOR EACH ROW EXECUTE FUNCTION digest_schedule_reset();
+CREATE TRIGGER workspaces_digest_schedule_change
+    AFTER UPDATE OF timezone, digest_channel_id, digest_weekday, digest_time ON workspaces
+    FOR EACH ROW
+    WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone
+          OR OLD.digest_channel_id IS DISTINCT FROM NEW.digest_channel_id
+          OR OLD.digest_weekday IS DISTINCT FROM NEW.digest_weekday
+          OR OLD.digest_time IS DISTINCT FROM NEW.digest_time)
+    EXECUTE FUNCTION digest_schedule_reset();
