@@ -5,6 +5,7 @@
 //! sender knows one) up to a bound; permanent ones are recorded with their reason and never
 //! block the rest.
 
+use crate::engine::notices::{self, ChannelProblem};
 use crate::engine::Reply;
 use crate::store::{OutboxRow, OutboxTarget, Store};
 use chrono::{DateTime, Duration, Utc};
@@ -54,8 +55,12 @@ pub enum DeliveryError {
         after: Option<std::time::Duration>,
         reason: String,
     },
-    /// Will never work (DMs closed, channel gone): recorded, not retried.
+    /// Will never work (DMs closed, refused content): recorded, not retried.
     Permanent(String),
+    /// The channel is gone or the bot may not post there: recorded as failed like
+    /// [`DeliveryError::Permanent`], and the workspace's admins are told, since every later
+    /// post there would fail the same way until one of them acts.
+    ChannelUnusable(ChannelProblem, String),
     /// Not now: the other side limits the rate (Discord's 429). Not a failed attempt: the
     /// message waits `after` and is not counted; `global` when every message is held back,
     /// so the rest of the pass is handed back too.
@@ -274,6 +279,40 @@ async fn deliver_one<D: Deliver>(
                 .outbox_failed(row.workspace_id, row.id, &reason)
                 .await?;
             pass.failed += 1;
+        }
+        Err(DeliveryError::ChannelUnusable(problem, reason)) => {
+            tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "channel refused the post");
+            store
+                .outbox_failed(row.workspace_id, row.id, &reason)
+                .await?;
+            pass.failed += 1;
+            if let Some(channel) = row.envelope.channel_id {
+                // The failure is recorded; telling the admins is worth trying but not worth
+                // failing the pass over.
+                match notices::channel_unusable(
+                    store,
+                    row.workspace_id,
+                    channel,
+                    problem,
+                    &row.envelope.dedupe_key,
+                    now,
+                )
+                .await
+                {
+                    Ok(0) => tracing::warn!(
+                        workspace = row.workspace_id,
+                        channel,
+                        "no admin to tell that the channel refused the post"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(
+                        workspace = row.workspace_id,
+                        channel,
+                        error = format!("{e:#}"),
+                        "could not tell the admins that the channel refused the post"
+                    ),
+                }
+            }
         }
         Err(DeliveryError::RateLimited { after, global }) => {
             let until = now + Duration::from_std(after).unwrap_or(Duration::seconds(1));

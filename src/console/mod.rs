@@ -389,12 +389,18 @@ impl Console {
                 .await
             }
             ["now"] => {
+                if self.clock.is_some_and(|c| c > Utc::now()) {
+                    self.clock_moved_back().await;
+                }
                 self.clock = None;
                 self.info(Msg::new("console.clock_real"))
             }
             ["now", time] => match DateTime::parse_from_rfc3339(time) {
                 Ok(t) => {
                     let now = t.with_timezone(&Utc);
+                    if now < self.now() {
+                        self.clock_moved_back().await;
+                    }
                     self.clock = Some(now);
                     let mut out =
                         self.info(Msg::new("console.clock_set").arg("time", now.to_rfc3339()));
@@ -421,6 +427,17 @@ impl Console {
                 locale,
                 Msg::new("console.unknown_meta").arg("given", rest),
             )),
+        }
+    }
+
+    /// The agendas and digests are scheduled after the old time: worked out again from the
+    /// new one (the slots already taken stay taken).
+    async fn clock_moved_back(&self) {
+        if let Err(e) = self.engine.store().reset_schedules().await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "could not reschedule agendas and digests"
+            );
         }
     }
 

@@ -8,6 +8,7 @@
 //! looks exactly like an interaction reply.
 
 use super::{convert, DiscordConfig};
+use crate::engine::notices::ChannelProblem;
 use crate::engine::Reply;
 use crate::outbox::{Deliver, DeliveryError, Outgoing, Target};
 use crate::store::{Pace, Store};
@@ -380,6 +381,12 @@ impl Deliver for Sender {
             Target::Channel(channel) => self.channel(channel, &m.reply, Some(&n)).await,
         };
         result.map_err(|e| match e {
+            SendError::UnknownChannel if matches!(m.target, Target::Channel(_)) => {
+                DeliveryError::ChannelUnusable(ChannelProblem::Gone, e.to_string())
+            }
+            SendError::NoAccess(_) if matches!(m.target, Target::Channel(_)) => {
+                DeliveryError::ChannelUnusable(ChannelProblem::NoAccess, e.to_string())
+            }
             SendError::Retry { after, reason } => DeliveryError::Retry {
                 after,
                 reason: format!("temporary failure: {reason}"),

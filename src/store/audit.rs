@@ -113,7 +113,17 @@ impl Entity {
                 restore: "INSERT INTO workspaces SELECT * FROM jsonb_populate_record(NULL::workspaces, $1)",
                 record: record_sql!("SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $6"),
             },
-            Entity::Member => entity_sql!("members", "user_id"),
+            // Whether a member accepts DMs is Discord's fact, not a change anyone made: left
+            // out of the images, so a DM refused (or their DMs opened again) after a change
+            // to the member does not make its undo refuse as changed since. A member put
+            // back is tried by DM again, like one who used the bot.
+            Entity::Member => EntitySql {
+                name: "members",
+                snapshot: "SELECT to_jsonb(t) - 'dm_closed' FROM members t WHERE workspace_id = $1 AND user_id = $2",
+                delete: "DELETE FROM members WHERE workspace_id = $1 AND user_id = $2",
+                restore: "INSERT INTO members SELECT * FROM jsonb_populate_record(NULL::members, jsonb_build_object('dm_closed', false) || $1)",
+                record: record_sql!("SELECT to_jsonb(t) - 'dm_closed' FROM members t WHERE workspace_id = $1 AND user_id = $6"),
+            },
             Entity::Stage => entity_sql!("stages", "id"),
             Entity::Company => entity_sql!("companies", "id"),
             Entity::Contact => entity_sql!("contacts", "id"),

@@ -263,6 +263,9 @@ impl Store {
         sqlx::query("DELETE FROM outbox WHERE kind = 'digest'")
             .execute(self.pool())
             .await?;
+        // Settings the same as the last run's reset nothing: their digests would stay
+        // scheduled for next week.
+        self.reset_schedules().await?;
         Ok(())
     }
 

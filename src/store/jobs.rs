@@ -496,7 +496,7 @@ pub struct NextDue {
 
 impl Store {
     /// Up to `limit` members whose agenda is due at `now` or not worked out since their
-    /// settings changed, with the zone and language to use.
+    /// settings changed (`-infinity`: those first), with the zone and language to use.
     pub async fn due_agendas(
         &self,
         now: DateTime<Utc>,
@@ -509,7 +509,8 @@ impl Store {
              FROM agenda_schedule s
              JOIN members m ON m.workspace_id = s.workspace_id AND m.user_id = s.user_id
              JOIN workspaces w ON w.id = s.workspace_id
-             WHERE (s.next_at IS NULL OR s.next_at <= $1) AND NOT m.dm_closed
+             WHERE s.next_at <= $1 AND NOT m.dm_closed
+             ORDER BY s.next_at
              LIMIT $2",
         )
         .bind(now)
@@ -525,7 +526,8 @@ impl Store {
             "SELECT w.id, w.timezone, w.locale, w.currency, w.digest_channel_id, w.digest_weekday,
                     w.digest_time, w.stale_days, w.visibility, s.generation
              FROM digest_schedule s JOIN workspaces w ON w.id = s.workspace_id
-             WHERE (s.next_at IS NULL OR s.next_at <= $1) AND w.digest_channel_id IS NOT NULL
+             WHERE s.next_at <= $1 AND w.digest_channel_id IS NOT NULL
+             ORDER BY s.next_at
              LIMIT $2",
         )
         .bind(now)
@@ -537,6 +539,9 @@ impl Store {
     /// Stores when each agenda is next due, one statement for a page of members; a member
     /// whose settings changed since the scan read them keeps the reset.
     pub async fn set_agendas_next(&self, next: &[NextDue]) -> StoreResult<()> {
+        if next.is_empty() {
+            return Ok(());
+        }
         let (ws, users, generations, at) = next_columns(next);
         sqlx::query(
             "UPDATE agenda_schedule s SET next_at = v.at
@@ -554,6 +559,9 @@ impl Store {
 
     /// Stores when each digest is next due, as [`Store::set_agendas_next`].
     pub async fn set_digests_next(&self, next: &[NextDue]) -> StoreResult<()> {
+        if next.is_empty() {
+            return Ok(());
+        }
         let (ws, _, generations, at) = next_columns(next);
         sqlx::query(
             "UPDATE digest_schedule s SET next_at = v.at
@@ -569,11 +577,33 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Forgets when every agenda and digest is next due, so the next scan works each out
+    /// again: for a clock moved back (the console's `:now`, benchmarks), which the stored
+    /// times, all after the old `now`, would otherwise hold back.
+    pub async fn reset_schedules(&self) -> StoreResult<()> {
+        for table in ["agenda_schedule", "digest_schedule"] {
+            sqlx::query(&format!(
+                "UPDATE {table} SET next_at = '-infinity', generation = nextval('schedule_generations')
+                 WHERE next_at <> '-infinity'"
+            ))
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 type NextColumns = (Vec<i64>, Vec<i64>, Vec<i64>, Vec<DateTime<Utc>>);
 
+/// The rows as columns for `UNNEST`, in key order: two updates of overlapping rows (a page's
+/// and a workspace's zone change resetting its members) then lock them in the same order
+/// instead of deadlocking.
 fn next_columns(next: &[NextDue]) -> NextColumns {
+    let mut sorted: Vec<&NextDue> = next.iter().collect();
+    sorted.sort_by_key(|n| (n.workspace_id, n.user_id));
     let mut cols: NextColumns = Default::default();
-    for n in next {
+    for n in sorted {
         cols.0.push(n.workspace_id);
         cols.1.push(n.user_id);
         cols.2.push(n.generation);

@@ -1604,8 +1604,12 @@ async fn discord_failures_delay_a_message_or_fail_it_without_losing_doubling_or_
     assert_eq!(posts_to(&fake, dm), 1);
     assert_eq!(r.delivered_message_id, Some(FAKE_FIRST_MESSAGE_ID + 1));
 
-    // Failed messages are not tried again, and the member with closed DMs is not written to.
+    // Workspace 2's admin is told that its channel is gone.
     let later = t1 + secs(86_400);
+    let told = drain(&store, &sender, later, 10).await;
+    assert_eq!((told.delivered, told.failed), (1, 0), "{told:?}");
+    assert_eq!(posts_to(&fake, FakeDiscord::dm_channel_id(2)), 1);
+    // Failed messages are not tried again, and the member with closed DMs is not written to.
     assert_eq!(drain(&store, &sender, later, 10).await, Pass::default());
     assert_eq!(jobs::reminders(&store, later).await.expect("reminders"), 0);
     let (again_key, _) = task_key(&pool, 1, "later again").await;
@@ -2655,18 +2659,21 @@ async fn webhook_events_are_deleted_after_a_month_once_nothing_is_left_to_delive
     assert_eq!(jobs::WEBHOOK_EVENT_RETENTION, Duration::days(30));
 }
 
-/// When each agenda and digest is next due, as the schedule tables hold it.
+/// When each agenda and digest is next due, as the schedule tables hold it (`None`: not
+/// worked out yet).
 async fn next_due(pool: &PgPool) -> (HashMap<i64, Option<DateTime<Utc>>>, Option<DateTime<Utc>>) {
-    let agendas: Vec<(i64, Option<DateTime<Utc>>)> =
-        sqlx::query_as("SELECT user_id, next_at FROM agenda_schedule WHERE workspace_id = 1")
-            .fetch_all(pool)
-            .await
-            .expect("agenda schedule");
-    let digest: Option<Option<DateTime<Utc>>> =
-        sqlx::query_scalar("SELECT next_at FROM digest_schedule WHERE workspace_id = 1")
-            .fetch_optional(pool)
-            .await
-            .expect("digest schedule");
+    let agendas: Vec<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT user_id, NULLIF(next_at, '-infinity') FROM agenda_schedule WHERE workspace_id = 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("agenda schedule");
+    let digest: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+        "SELECT NULLIF(next_at, '-infinity') FROM digest_schedule WHERE workspace_id = 1",
+    )
+    .fetch_optional(pool)
+    .await
+    .expect("digest schedule");
     (agendas.into_iter().collect(), digest.flatten())
 }
 
@@ -2793,4 +2800,90 @@ async fn the_scan_reads_only_what_is_due_and_settings_changes_work_it_out_again(
         .await
         .expect("no channel");
     assert_eq!(h.count("SELECT count(*) FROM digest_schedule").await, 0);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn admins_are_told_when_the_digest_channel_is_gone_or_closed_to_the_bot(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    let fake = FakeDiscord::start().await;
+    let sender = sender(&fake, &store);
+    h.run(":now 2026-03-01T12:00:00Z").await;
+    // Workspace 1: its channel was deleted. Admin 1 set it up; admin 3 has closed DMs.
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    h.run(":as 3 admin").await;
+    h.ok("/tasks list").await;
+    store.mark_dm_closed(1, 3).await.expect("dm closed");
+    // Workspace 2, in Chinese: the bot lost its permission to post in its channel.
+    h.run(":workspace 2").await;
+    h.run(":as 2 admin").await;
+    h.ok("/settings language locale:zh-CN").await;
+    h.ok("/settings digest channel:<#666> day:mon time:09:00")
+        .await;
+    fake.unknown_channel(555);
+    fake.script(
+        "POST",
+        "/api/v10/channels/666/messages",
+        vec![(
+            403,
+            json!({"code": 50013, "message": "Missing Permissions"}),
+            vec![],
+        )],
+    );
+
+    let t0 = at("2026-03-02T09:00:00Z");
+    assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 2);
+    let first = deliver_due(&store, &sender, t0, 10).await.expect("deliver");
+    assert_eq!((first.delivered, first.failed), (0, 2), "{first:?}");
+    let r = must_row(&pool, &digest_key(1, "2026-03-02")).await;
+    assert_eq!(
+        (r.status.as_str(), r.last_error.as_deref()),
+        ("failed", Some("unknown channel"))
+    );
+    let r = must_row(&pool, &digest_key(2, "2026-03-02")).await;
+    assert_eq!(r.status, "failed");
+    // Each admin who accepts DMs is told, once, in their language.
+    // The admins' DMs are due as of the failed sends' end.
+    let second = deliver_due(&store, &sender, t0 + secs(1), 10)
+        .await
+        .expect("deliver");
+    assert_eq!((second.delivered, second.failed), (2, 0), "{second:?}");
+    let told: HashMap<u64, String> = fake
+        .posted()
+        .into_iter()
+        .map(|p| (p.channel - FakeDiscord::dm_channel_id(0), p.content))
+        .collect();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told[&1].contains("<#555>") && told[&1].contains("no longer exists"),
+        "{told:?}"
+    );
+    assert!(
+        told[&2].contains("<#666>") && told[&2].contains("没有查看该频道"),
+        "{told:?}"
+    );
+    let again = deliver_due(&store, &sender, t0 + secs(60), 10)
+        .await
+        .expect("deliver");
+    assert_eq!(again, Pass::default(), "told once");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_console_clock_moved_back_works_the_schedule_out_again(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.run(":now 2026-03-02T06:00:00Z").await;
+    h.ok("/tasks list").await;
+    // A week ahead: Monday the 9th's agenda slot is taken, the next is Tuesday the 10th's.
+    h.run(":now 2026-03-09T12:00:00Z").await;
+    let slot = |date: &str| {
+        format!(
+            "SELECT count(*) FROM outbox WHERE dedupe_key = '{}'",
+            agenda_key(1, 1, date)
+        )
+    };
+    assert_eq!(h.count(&slot("2026-03-09")).await, 1);
+    // Back to Tuesday the 3rd: its agenda is due again from there, not held until the 10th.
+    h.run(":now 2026-03-03T08:30:00Z").await;
+    assert_eq!(h.count(&slot("2026-03-03")).await, 1);
 }

@@ -1,0 +1,58 @@
+//! The admins' DM when the digest channel cannot take the bot's posts: without it a deleted
+//! channel or a removed permission loses every weekly digest with no one told.
+
+use crate::engine::format::Format;
+use crate::engine::Reply;
+use crate::i18n::Msg;
+use crate::store::{NewOutbox, OutboxKind, Store, StoreResult};
+use chrono::{DateTime, Utc};
+
+/// Why a channel refused a post.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelProblem {
+    /// It no longer exists (Discord's "Unknown Channel").
+    Gone,
+    /// The bot may not see it or post there ("Missing Access", "Missing Permissions").
+    NoAccess,
+}
+
+/// Tells each admin who accepts DMs that the post under `failed_key` could not go to
+/// `channel`, and what to do; once per admin and failed post (the DM's key names it), so a
+/// retried pass does not tell them twice. Returns how many admins will be told.
+pub async fn channel_unusable(
+    store: &Store,
+    ws: i64,
+    channel: i64,
+    problem: ChannelProblem,
+    failed_key: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<usize> {
+    let mut tx = store.begin().await?;
+    let Some(workspace) = tx.workspace(ws).await? else {
+        return Ok(0);
+    };
+    let mut told = 0;
+    for (admin, own) in tx.admins(ws).await? {
+        let f = Format::stored(
+            own.as_deref().unwrap_or(&workspace.locale),
+            "UTC",
+            &workspace.currency,
+        );
+        let reply = unusable_notice(&f, channel, problem);
+        let key = format!("channel-unusable:{ws}:{admin}:{failed_key}");
+        let message = NewOutbox::dm(key, OutboxKind::Digest, admin, now)
+            .saying((serde_json::to_value(&reply).unwrap_or_default(), Vec::new()));
+        told += usize::from(tx.enqueue(ws, &message).await?);
+    }
+    tx.commit().await?;
+    Ok(told)
+}
+
+fn unusable_notice(f: &Format, channel: i64, problem: ChannelProblem) -> Reply {
+    let key = match problem {
+        ChannelProblem::Gone => "digest.channel_gone",
+        ChannelProblem::NoAccess => "digest.channel_no_access",
+    };
+    // A channel mention links to the channel and pings no one.
+    Reply::text(f.m(Msg::new(key).arg("channel", format!("<#{channel}>"))))
+}
