@@ -1194,6 +1194,13 @@ async fn salesbot_import_answers_with_exit_codes_and_a_json_summary(pool: PgPool
     let (code, _, err) = cli(&h.pool, &["--workspace", "999", g]).await;
     assert_eq!(code, 1);
     assert!(err.contains("999"), "{err}");
+    // A default owner the workspace does not know would own rows no one sees.
+    let (code, _, err) = cli(&h.pool, &["--workspace", "1", "--owner", "424242", g]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("424242") && err.contains("not a member"),
+        "{err}"
+    );
     let (code, _, err) = cli(&h.pool, &["--workspace", "1", "--map", "title", g]).await;
     assert_eq!(code, 1);
     assert!(err.contains("Their Column=our_field"), "{err}");

@@ -91,6 +91,8 @@ pub enum ImportError {
     File { file: String, error: FileError },
     #[error("no workspace {0}")]
     UnknownWorkspace(i64),
+    #[error("the default owner {0} is not a member of the workspace")]
+    UnknownOwner(i64),
     #[error("stage mapping '{theirs}={ours}': this workspace has no stage '{ours}'")]
     UnknownStage { theirs: String, ours: String },
     #[error("give at least one file")]
@@ -108,6 +110,9 @@ impl ImportError {
                 .arg("file", esc(file))
                 .arg_msg("reason", file_problem(error, esc)),
             ImportError::UnknownWorkspace(ws) => Msg::new("import.no_workspace").arg("given", ws),
+            ImportError::UnknownOwner(user) => {
+                Msg::new("import.no_owner_member").arg("given", user)
+            }
             ImportError::UnknownStage { theirs, ours } => Msg::new("import.no_such_stage")
                 .arg("theirs", esc(theirs))
                 .arg("ours", esc(ours)),
@@ -327,6 +332,13 @@ pub async fn run(
 
     let mut tx = store.begin().await?;
     let mut world = World::load(&mut tx, req.workspace, tz, ws.currency.clone(), source).await?;
+    // Rows would otherwise be owned by someone the workspace does not know: no report, no
+    // reminder and no `visibility own` view would ever show them to anyone but admins.
+    if let Some(owner) = req.default_owner {
+        if !world.members.iter().any(|m| m.user_id == owner) {
+            return Err(ImportError::UnknownOwner(owner));
+        }
+    }
     for m in &req.stage_map {
         if world.stage_named(&m.ours).is_none() {
             return Err(ImportError::UnknownStage {
