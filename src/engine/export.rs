@@ -2,10 +2,11 @@
 //! same cells in an Excel workbook), streamed page by page from the store, whatever the
 //! front-end that asked for it.
 //!
-//! The file is made to survive a spreadsheet: RFC 4180 quoting (the `csv` crate), an optional
-//! UTF-8 BOM so Excel reads non-ASCII text as UTF-8, and text cells that a spreadsheet would run
-//! as a formula neutralised with a leading `'` (OWASP's advice). Amounts are plain decimals in
-//! major units next to a currency column; times are ISO 8601 in UTC and in the workspace's zone.
+//! The file is made to survive a spreadsheet: RFC 4180 quoting and CRLF records (the `csv`
+//! crate), an optional UTF-8 BOM so Excel reads non-ASCII text as UTF-8, and text cells that a
+//! spreadsheet would run as a formula neutralised with a leading `'` (OWASP's advice). Amounts
+//! are plain decimals in major units next to a currency column; times are ISO 8601 in UTC and
+//! in the workspace's zone.
 
 use crate::domain::money::{format_major, Currency};
 use crate::store::{
@@ -170,7 +171,10 @@ pub async fn export<W: Write>(
             if options.bom {
                 out.write_all("\u{feff}".as_bytes())?;
             }
-            let mut w = csv::Writer::from_writer(out);
+            // RFC 4180 ends records with CRLF (the csv crate's default is LF).
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(out);
             w.write_record(kind.header())?;
             writer = Some(w);
         }
