@@ -294,6 +294,9 @@ pub struct DealSlots {
     pub ids: Vec<i64>,
 }
 
+/// How far past the counter a dry run numbers its deals: no workspace numbers a trillion deals.
+const DRY_RUN_NUMBERS: i64 = 1_000_000_000_000;
+
 async fn reserve_deals(conn: impl sqlx::PgExecutor<'_>, ws: i64, n: i64) -> StoreResult<DealSlots> {
     let (first_number, ids) = sqlx::query_as(
         "WITH c AS (
@@ -685,9 +688,26 @@ impl Tx {
         Ok(())
     }
 
-    /// Takes `n` deal numbers from the workspace's counter, and ids.
-    pub async fn reserve_deals(&mut self, ws: i64, n: i64) -> StoreResult<DealSlots> {
-        reserve_deals(self.conn(), ws, n).await
+    /// Numbers and ids for `n` deals of a dry run, which is rolled back: numbers far past the
+    /// workspace's counter, read without taking its row. Taking it, as a real batch does
+    /// (briefly, in a transaction of its own), would hold every `/deal new` in the workspace
+    /// for as long as the preview of a large file runs. They run on from the dry run's own
+    /// earlier batches, so its deals never collide with each other or with a real deal.
+    pub async fn dry_run_deals(&mut self, ws: i64, n: i64) -> StoreResult<DealSlots> {
+        let (first_number, ids) = sqlx::query_as(
+            "WITH c AS (
+                 SELECT COALESCE((SELECT next_number FROM deal_counters WHERE workspace_id = $1), 1) + $3 AS base)
+             SELECT GREATEST(c.base, COALESCE((SELECT max(number) + 1 FROM deals
+                                               WHERE workspace_id = $1 AND number >= c.base), c.base)),
+                    ARRAY(SELECT nextval('deals_id_seq') FROM generate_series(1, $2))
+             FROM c",
+        )
+        .bind(ws)
+        .bind(n)
+        .bind(DRY_RUN_NUMBERS)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(DealSlots { first_number, ids })
     }
 
     /// Inserts the deals `rows` of `d` (positions in it) with the numbers and ids taken for

@@ -1783,3 +1783,47 @@ async fn the_database_keys_names_and_websites_as_the_importer_does(pool: PgPool)
         assert_eq!(domain, import::domain_key(t), "{t:?}");
     }
 }
+
+#[sqlx::test]
+async fn a_dry_run_does_not_hold_the_workspaces_deal_counter(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:First amount:1k").await;
+    // A rep's `/deal new` holds the counter's row while it commits.
+    let mut rep = pool.begin().await.expect("begin");
+    sqlx::query("UPDATE deal_counters SET next_number = next_number + 1 WHERE workspace_id = 1")
+        .execute(&mut *rep)
+        .await
+        .expect("counter");
+    // The preview of an upload goes on meanwhile (it used to take the row and wait), in two
+    // batches whose numbers must not collide with each other.
+    let mut csv = String::from("id,title,amount\n");
+    for i in 0..2_500 {
+        csv.push_str(&format!("{i},Deal {i},{}\n", i + 1));
+    }
+    let mut req = request(
+        1,
+        vec![Input::Bytes {
+            name: "deals.csv".into(),
+            bytes: csv.into_bytes(),
+        }],
+    );
+    req.dry_run = true;
+    req.default_owner = Some(1);
+    // A bound on waiting, not on speed: without the fix the dry run waits for the row forever.
+    let dry = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        import::run(&Store::from_pool(pool.clone()), req, now(), |_| {}),
+    )
+    .await
+    .expect("the dry run did not wait for the counter")
+    .expect("dry run");
+    assert_eq!((dry.created, dry.refused), (2_500, 0));
+    rep.commit().await.expect("commit");
+    // The counter is the rep's, untouched by the preview.
+    assert_eq!(
+        h.count("SELECT next_number FROM deal_counters WHERE workspace_id = 1")
+            .await,
+        3
+    );
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 1);
+}

@@ -937,7 +937,8 @@ impl Session<'_> {
     ) -> Result<[u64; 3], StoreError> {
         let refused_before = file.refused;
         let import = self.import_id;
-        // A dry run takes its deal numbers inside its transaction: it must not use any up.
+        // A dry run numbers its deals inside its transaction, past the counter: it must not
+        // use any up, nor hold the counter's row while it runs.
         let numbers = self.dry.is_none().then_some(self.store);
         let write = async |tx: &mut Tx, world: &mut World, file: &mut FileSummary| {
             let mut later = write::Later::default();

@@ -111,8 +111,8 @@ pub(super) struct Target<'a> {
     pub later: &'a mut Later,
     pub before: &'a mut Flight,
     /// Numbers are taken apart from the batch's transaction (so that two batches in flight do
-    /// not queue on the workspace's counter); `None` takes them inside it (a dry run, which
-    /// must not use any up).
+    /// not queue on the workspace's counter); `None` numbers them inside it past the counter,
+    /// without taking it (a dry run, which must neither use any up nor hold the counter).
     pub numbers: Option<&'a Store>,
     /// The share of the batch's new deals written with its records rather than with its
     /// later writes (0 to 1), which balances the two halves of a pipelined import.
@@ -1187,7 +1187,7 @@ impl Writer<'_> {
         let n = deals.title.len() as i64;
         let slots = match self.numbers {
             Some(store) => store.reserve_deals(ws, n).await?,
-            None => self.tx.reserve_deals(ws, n).await?,
+            None => self.tx.dry_run_deals(ws, n).await?,
         };
         let ids = slots.ids.clone();
         let mut changes = ChangeColumns::default();
