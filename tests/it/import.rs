@@ -1827,3 +1827,57 @@ async fn a_dry_run_does_not_hold_the_workspaces_deal_counter(pool: PgPool) {
     );
     assert_eq!(h.count("SELECT count(*) FROM deals").await, 1);
 }
+
+#[sqlx::test]
+async fn new_companies_of_one_domain_in_one_file_are_one_company(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/tasks list").await;
+    // One company held twice by the system it comes from, under two ids; the deals name both.
+    let companies = "id,name,website\nA1,Acme Inc,acme.com\nA2,Acme Corporation,https://www.acme.com/about\nA3,Other,other.example\n";
+    let deals = "id,title,amount,account id\nD1,First,10,A1\nD2,Second,20,A2\nD3,Third,30,A3\n";
+    let mut req = request(
+        1,
+        vec![
+            Input::Bytes {
+                name: "companies.csv".into(),
+                bytes: companies.as_bytes().to_vec(),
+            },
+            Input::Bytes {
+                name: "deals.csv".into(),
+                bytes: deals.as_bytes().to_vec(),
+            },
+        ],
+    );
+    req.default_owner = Some(1);
+    let s = run(&pool, req).await;
+    assert_eq!(s.refused, 0, "{s:?}");
+    assert_eq!(
+        (s.files[0].created, s.files[0].matched, s.files[1].created),
+        (2, 1, 3),
+        "{s:?}"
+    );
+    assert_eq!(h.count("SELECT count(*) FROM companies").await, 2);
+    assert_eq!(
+        h.count("SELECT count(DISTINCT company_id) FROM deals WHERE title IN ('First', 'Second')")
+            .await,
+        1
+    );
+    // Deals and contacts naming a new company by website in one file are one company too.
+    let contacts = "name,email,company,website\nAnn,ann@new.example,New Co,new.example\nBob,bob@new.example,New Company Ltd,https://new.example/\n";
+    let mut req = request(
+        1,
+        vec![Input::Bytes {
+            name: "contacts.csv".into(),
+            bytes: contacts.as_bytes().to_vec(),
+        }],
+    );
+    req.default_owner = Some(1);
+    let s = run(&pool, req).await;
+    assert_eq!(s.refused, 0, "{s:?}");
+    assert_eq!(h.count("SELECT count(*) FROM companies").await, 3);
+    assert_eq!(
+        h.count("SELECT count(DISTINCT company_id) FROM contacts")
+            .await,
+        1
+    );
+}

@@ -281,9 +281,37 @@ type ContactUpdate = (i64, Option<String>, Option<Ref>, Option<Vec<String>>);
 #[derive(Default)]
 struct NewCompanies {
     cols: CompanyColumns,
+    /// Queued companies by name key, and by domain: a company is one by its domain first, as
+    /// for those already there ([`World::company`]).
     by_key: HashMap<String, usize>,
+    by_domain: HashMap<String, usize>,
     /// The source's id each one came with.
     ext: Vec<Option<String>>,
+    /// The source's ids of rows that were a queued company again under another id (the same
+    /// domain or name, as a CRM holding one company twice exports it): each becomes that
+    /// company's id too, so the source's deals and contacts naming either find it.
+    aliases: Vec<(String, usize)>,
+}
+
+impl NewCompanies {
+    /// The queued company with this website's domain, else this name.
+    fn queued(&self, website: Option<&str>, name: &str) -> Option<usize> {
+        website
+            .and_then(super::domain_key)
+            .and_then(|d| self.by_domain.get(&d))
+            .or_else(|| self.by_key.get(&name_key(name)))
+            .copied()
+    }
+
+    /// Indexes the company about to be queued at the next position.
+    fn index(&mut self, website: Option<&str>, name: &str) -> usize {
+        let i = self.cols.name.len();
+        self.by_key.entry(name_key(name)).or_insert(i);
+        if let Some(d) = website.and_then(super::domain_key) {
+            self.by_domain.entry(d).or_insert(i);
+        }
+        i
+    }
 }
 
 #[derive(Default)]
@@ -502,12 +530,11 @@ impl Writer<'_> {
         if let Some(c) = self.world.company(None, website.as_deref(), Some(&name)) {
             return Ok(Some(Ref::Known(c.id)));
         }
-        let key = name_key(&name);
-        if let Some(i) = new.by_key.get(&key) {
-            return Ok(Some(Ref::New(*i)));
+        if let Some(i) = new.queued(website.as_deref(), &name) {
+            return Ok(Some(Ref::New(i)));
         }
         let industry = line_text(row, Field::Sector, MAX_NAME_CHARS)?;
-        let i = new.cols.name.len();
+        let i = new.index(website.as_deref(), &name);
         new.cols.name.push(name);
         new.cols.owner.push(owner);
         new.cols.industry.push(industry);
@@ -515,7 +542,6 @@ impl Writer<'_> {
         new.cols.tags.push(String::new());
         new.cols.created_at.push(self.now);
         new.ext.push(None);
-        new.by_key.insert(key, i);
         Ok(Some(Ref::New(i)))
     }
 
@@ -592,6 +618,30 @@ impl Writer<'_> {
         }
         self.record_created(ImportEntity::Company, &ids, &new.ext)
             .await?;
+        let (mut external, mut records) = (Vec::new(), Vec::new());
+        for (e, i) in &new.aliases {
+            let Some(id) = ids.get(*i).copied() else {
+                continue;
+            };
+            if self.world.external(ImportEntity::Company, e).is_none() {
+                self.world.add_external(ImportEntity::Company, e, id);
+                external.push(e.clone());
+                records.push(id);
+            }
+        }
+        if !external.is_empty() {
+            let (ws, source) = (self.world.ws, self.world.source);
+            self.tx
+                .insert_external_ids(
+                    ws,
+                    source,
+                    ImportEntity::Company,
+                    &external,
+                    &records,
+                    self.import,
+                )
+                .await?;
+        }
         Ok(ids)
     }
 
@@ -776,12 +826,14 @@ impl Writer<'_> {
                     continue;
                 }
             };
-            let key = name_key(&name);
-            if new.by_key.contains_key(&key) {
+            if let Some(i) = new.queued(website.as_deref(), &name) {
+                if let Some(e) = ext {
+                    new.aliases.push((e, i));
+                }
                 self.counts[2] += 1;
                 continue;
             }
-            new.by_key.insert(key, new.cols.name.len());
+            new.index(website.as_deref(), &name);
             new.cols.name.push(name);
             new.cols.owner.push(owner);
             new.cols.industry.push(industry);
@@ -1360,7 +1412,6 @@ impl Writer<'_> {
         new.cols.tags.push(String::new());
         new.cols.created_at.push(self.now);
         new.ext.push(None);
-        new.by_key.insert(key, i);
         Ok(Some(Ref::New(i)))
     }
 
