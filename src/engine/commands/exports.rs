@@ -229,7 +229,12 @@ fn record_starts(csv: &[u8]) -> Vec<usize> {
     let mut record = csv::ByteRecord::new();
     let mut starts = Vec::new();
     loop {
-        let at = reader.position().byte() as usize;
+        let mut at = reader.position().byte() as usize;
+        // A record ends at its CR; the reader takes the LF of a CRLF with the next one, which
+        // must start after it, so that every part keeps whole CRLF records.
+        if at > 0 && csv.get(at - 1) == Some(&b'\r') && csv.get(at) == Some(&b'\n') {
+            at += 1;
+        }
         match reader.read_byte_record(&mut record) {
             Ok(true) => starts.push(at),
             _ => break,
@@ -251,12 +256,13 @@ mod tests {
         out
     }
 
+    /// A file as the export writes it: CRLF records (RFC 4180), a quoted line break in each.
     fn sample(rows: usize) -> Vec<u8> {
-        let mut csv = "\u{feff}number,title,note\n".to_string();
+        let mut csv = "\u{feff}number,title,note\r\n".to_string();
         for i in 0..rows {
-            // Varied text so gzip cannot squeeze it to nothing; a quoted line break in some.
+            // Varied text so gzip cannot squeeze it to nothing.
             csv.push_str(&format!(
-                "{i},\"Deal {i}\nsecond line\",{:x}{:x}\n",
+                "{i},\"Deal {i}\nsecond line\",{:x}{:x}\r\n",
                 i.wrapping_mul(2654435761),
                 i.wrapping_mul(40503)
             ));
@@ -295,8 +301,13 @@ mod tests {
             );
             let text = gunzip(&f.data);
             assert!(
-                text.starts_with("\u{feff}number,title,note\n"),
+                text.starts_with("\u{feff}number,title,note\r\n") && text.ends_with("\r\n"),
                 "part {}",
+                i + 1
+            );
+            assert!(
+                !text.contains("\r\r") && !text.replace("\r\n", "").contains('\r'),
+                "part {}: a CR without its LF",
                 i + 1
             );
             let mut reader = csv::Reader::from_reader(text.as_bytes());
