@@ -57,9 +57,9 @@ pub enum DeliveryError {
     },
     /// Will never work (DMs closed, refused content): recorded, not retried.
     Permanent(String),
-    /// The channel is gone or the bot may not post there: recorded as failed like
-    /// [`DeliveryError::Permanent`], and the workspace's admins are told, since every later
-    /// post there would fail the same way until one of them acts.
+    /// The channel is gone or the bot may not post there: every post there fails the same
+    /// way until an admin acts, so they are told, and the post waits [`CHANNEL_RETRY`]
+    /// between attempts (and goes to a new digest channel once one is set).
     ChannelUnusable(ChannelProblem, String),
     /// Not now: the other side limits the rate (Discord's 429). Not a failed attempt: the
     /// message waits `after` and is not counted; `global` when every message is held back,
@@ -281,38 +281,37 @@ async fn deliver_one<D: Deliver>(
             pass.failed += 1;
         }
         Err(DeliveryError::ChannelUnusable(problem, reason)) => {
+            // Someone must act (restore a permission, pick another channel), so the admins
+            // are told once, in the transaction that records the outcome; the post is tried
+            // again hourly meanwhile (a new digest channel takes it over), and given up like
+            // any other after MAX_ATTEMPTS.
             tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "channel refused the post");
-            store
-                .outbox_failed(row.workspace_id, row.id, &reason)
+            let mut tx = store.begin().await?;
+            if row.attempts >= MAX_ATTEMPTS {
+                tx.outbox_failed(
+                    row.workspace_id,
+                    row.id,
+                    &format!("gave up after {} attempts: {reason}", row.attempts),
+                )
                 .await?;
-            pass.failed += 1;
+                pass.failed += 1;
+            } else {
+                tx.outbox_retry(row.workspace_id, row.id, now + CHANNEL_RETRY, &reason)
+                    .await?;
+                pass.retried += 1;
+            }
             if let Some(channel) = row.envelope.channel_id {
-                // The failure is recorded; telling the admins is worth trying but not worth
-                // failing the pass over.
-                match notices::channel_unusable(
-                    store,
+                notices::channel_unusable(
+                    &mut tx,
                     row.workspace_id,
                     channel,
                     problem,
                     &row.envelope.dedupe_key,
                     now,
                 )
-                .await
-                {
-                    Ok(0) => tracing::warn!(
-                        workspace = row.workspace_id,
-                        channel,
-                        "no admin to tell that the channel refused the post"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(
-                        workspace = row.workspace_id,
-                        channel,
-                        error = format!("{e:#}"),
-                        "could not tell the admins that the channel refused the post"
-                    ),
-                }
+                .await?;
             }
+            tx.commit().await?;
         }
         Err(DeliveryError::RateLimited { after, global }) => {
             let until = now + Duration::from_std(after).unwrap_or(Duration::seconds(1));
@@ -341,6 +340,10 @@ async fn deliver_one<D: Deliver>(
     }
     Ok(None)
 }
+
+/// How long a post to a channel that refused it waits before the next attempt: an admin
+/// fixing it takes minutes to hours, and every attempt before then is a wasted request.
+pub const CHANNEL_RETRY: Duration = Duration::hours(1);
 
 /// How long a halted outbox waits before it tries again (a token fixed meanwhile takes a
 /// restart, so this only paces the log lines of a bot left running with a revoked one).

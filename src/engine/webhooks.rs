@@ -141,7 +141,12 @@ pub async fn disable_endpoint(
         .unwrap_or_default();
     for (admin, own) in tx.admins(ws).await? {
         let reply = disabled_notice(own.as_deref().unwrap_or(&locale), endpoint, &url, reason);
-        let key = format!("webhook-disabled:{ws}:{endpoint}:{}", now.timestamp());
+        // One key per admin: a key shared by all would tell only the first (enqueue keeps
+        // one message per key).
+        let key = format!(
+            "webhook-disabled:{ws}:{endpoint}:{admin}:{}",
+            now.timestamp()
+        );
         let message = NewOutbox::dm(key, OutboxKind::Webhook, admin, now)
             .saying((serde_json::to_value(&reply).unwrap_or_default(), Vec::new()));
         tx.enqueue(ws, &message).await?;

@@ -596,9 +596,9 @@ impl Store {
 
 type NextColumns = (Vec<i64>, Vec<i64>, Vec<i64>, Vec<DateTime<Utc>>);
 
-/// The rows as columns for `UNNEST`, in key order: two updates of overlapping rows (a page's
-/// and a workspace's zone change resetting its members) then lock them in the same order
-/// instead of deadlocking.
+/// The rows as columns for `UNNEST`, in key order, which makes a deadlock with a zone
+/// change resetting the same members less likely (the join decides the order rows are
+/// locked in); one would cost the page's update, and its members come back on the next tick.
 fn next_columns(next: &[NextDue]) -> NextColumns {
     let mut sorted: Vec<&NextDue> = next.iter().collect();
     sorted.sort_by_key(|n| (n.workspace_id, n.user_id));

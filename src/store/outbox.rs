@@ -214,16 +214,7 @@ impl Store {
         next_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $3, last_error = $4 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
-        )
-        .bind(ws)
-        .bind(id)
-        .bind(next_at)
-        .bind(error)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        outbox_retry(self.pool(), ws, id, next_at, error).await
     }
 
     /// Deletes the messages that stopped being pending (delivered, failed or skipped) and were
@@ -262,12 +253,58 @@ impl Store {
 
     /// Gives a message up, with the reason.
     pub async fn outbox_failed(&self, ws: i64, id: i64, error: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET status = 'failed', last_error = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'")
-            .bind(ws)
-            .bind(id)
-            .bind(error)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        outbox_failed(self.pool(), ws, id, error).await
+    }
+}
+
+async fn outbox_retry(
+    conn: impl sqlx::PgExecutor<'_>,
+    ws: i64,
+    id: i64,
+    next_at: DateTime<Utc>,
+    error: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $3, last_error = $4 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(next_at)
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn outbox_failed(
+    conn: impl sqlx::PgExecutor<'_>,
+    ws: i64,
+    id: i64,
+    error: &str,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE outbox SET status = 'failed', last_error = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'")
+        .bind(ws)
+        .bind(id)
+        .bind(error)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl Tx {
+    /// [`Store::outbox_retry`] in this transaction (with what else the outcome writes).
+    pub async fn outbox_retry(
+        &mut self,
+        ws: i64,
+        id: i64,
+        next_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()> {
+        outbox_retry(self.conn(), ws, id, next_at, error).await
+    }
+
+    /// [`Store::outbox_failed`] in this transaction.
+    pub async fn outbox_failed(&mut self, ws: i64, id: i64, error: &str) -> StoreResult<()> {
+        outbox_failed(self.conn(), ws, id, error).await
     }
 }

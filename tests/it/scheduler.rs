@@ -1568,10 +1568,16 @@ async fn discord_failures_delay_a_message_or_fail_it_without_losing_doubling_or_
         failed: 1,
         ..Pass::default()
     };
+    // The closed DMs fail; the channel that is gone waits an hour for an admin to act.
     assert_eq!(passes.len(), 3, "{passes:?}");
     assert_eq!(
         passes.iter().filter(|p| **p == failed).count(),
-        2,
+        1,
+        "{passes:?}"
+    );
+    assert_eq!(
+        passes.iter().filter(|p| **p == retried).count(),
+        1,
         "{passes:?}"
     );
     assert_eq!(passes[2], delivered, "{passes:?}");
@@ -1595,8 +1601,9 @@ async fn discord_failures_delay_a_message_or_fail_it_without_losing_doubling_or_
     let r = must_row(&pool, &digest_key(2, "2026-03-02")).await;
     assert_eq!(
         (r.status.as_str(), r.last_error.as_deref(), r.attempts),
-        ("failed", Some("unknown channel"), 1)
+        ("pending", Some("unknown channel"), 1)
     );
+    assert!(r.next_attempt_at >= t1 + Duration::hours(1), "{r:?}");
     let (open_key, _) = task_key(&pool, 1, "open dms").await;
     let r = must_row(&pool, &open_key).await;
     assert_eq!(r.status, "delivered");
@@ -1604,11 +1611,21 @@ async fn discord_failures_delay_a_message_or_fail_it_without_losing_doubling_or_
     assert_eq!(posts_to(&fake, dm), 1);
     assert_eq!(r.delivered_message_id, Some(FAKE_FIRST_MESSAGE_ID + 1));
 
-    // Workspace 2's admin is told that its channel is gone.
-    let later = t1 + secs(86_400);
-    let told = drain(&store, &sender, later, 10).await;
+    // Workspace 2's admin is told that its channel is gone, and turns the digest off: the
+    // post waiting for a channel is dropped.
+    let told = drain(&store, &sender, t1 + secs(60), 10).await;
     assert_eq!((told.delivered, told.failed), (1, 0), "{told:?}");
     assert_eq!(posts_to(&fake, FakeDiscord::dm_channel_id(2)), 1);
+    sqlx::query("UPDATE workspaces SET digest_channel_id = NULL WHERE id = 2")
+        .execute(&pool)
+        .await
+        .expect("digest off");
+    let r = must_row(&pool, &digest_key(2, "2026-03-02")).await;
+    assert_eq!(
+        (r.status.as_str(), r.last_error.as_deref()),
+        ("skipped", Some("the digest was turned off"))
+    );
+    let later = t1 + secs(86_400);
     // Failed messages are not tried again, and the member with closed DMs is not written to.
     assert_eq!(drain(&store, &sender, later, 10).await, Pass::default());
     assert_eq!(jobs::reminders(&store, later).await.expect("reminders"), 0);
@@ -2822,29 +2839,30 @@ async fn admins_are_told_when_the_digest_channel_is_gone_or_closed_to_the_bot(po
     h.ok("/settings digest channel:<#666> day:mon time:09:00")
         .await;
     fake.unknown_channel(555);
+    let no_access = || {
+        (
+            403,
+            json!({"code": 50013, "message": "Missing Permissions"}),
+            Vec::new(),
+        )
+    };
     fake.script(
         "POST",
         "/api/v10/channels/666/messages",
-        vec![(
-            403,
-            json!({"code": 50013, "message": "Missing Permissions"}),
-            vec![],
-        )],
+        vec![no_access(), no_access()],
     );
 
     let t0 = at("2026-03-02T09:00:00Z");
     assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 2);
     let first = deliver_due(&store, &sender, t0, 10).await.expect("deliver");
-    assert_eq!((first.delivered, first.failed), (0, 2), "{first:?}");
+    assert_eq!((first.delivered, first.retried), (0, 2), "{first:?}");
     let r = must_row(&pool, &digest_key(1, "2026-03-02")).await;
     assert_eq!(
         (r.status.as_str(), r.last_error.as_deref()),
-        ("failed", Some("unknown channel"))
+        ("pending", Some("unknown channel"))
     );
-    let r = must_row(&pool, &digest_key(2, "2026-03-02")).await;
-    assert_eq!(r.status, "failed");
+    assert!(r.next_attempt_at >= t0 + Duration::hours(1), "{r:?}");
     // Each admin who accepts DMs is told, once, in their language.
-    // The admins' DMs are due as of the failed sends' end.
     let second = deliver_due(&store, &sender, t0 + secs(1), 10)
         .await
         .expect("deliver");
@@ -2863,10 +2881,38 @@ async fn admins_are_told_when_the_digest_channel_is_gone_or_closed_to_the_bot(po
         told[&2].contains("<#666>") && told[&2].contains("没有查看该频道"),
         "{told:?}"
     );
-    let again = deliver_due(&store, &sender, t0 + secs(60), 10)
-        .await
-        .expect("deliver");
-    assert_eq!(again, Pass::default(), "told once");
+
+    // Admin 1 picks another channel: the waiting digest goes there at its next attempt.
+    h.run(":workspace 1").await;
+    h.run(":as 1 admin").await;
+    h.ok("/settings digest channel:<#777>").await;
+    assert_eq!(
+        must_row(&pool, &digest_key(1, "2026-03-02"))
+            .await
+            .channel_id,
+        Some(777)
+    );
+    let hour = t0 + Duration::hours(1) + secs(5);
+    let third = drain(&store, &sender, hour, 10).await;
+    // Workspace 2 is still refused (no new DM: its admin was told), workspace 1's goes out.
+    assert_eq!((third.delivered, third.retried), (1, 1), "{third:?}");
+    assert_eq!(posts_to(&fake, 777), 1);
+    assert_eq!(
+        must_row(&pool, &digest_key(1, "2026-03-02")).await.status,
+        "delivered"
+    );
+    // Workspace 2's permission is back: the next hourly attempt posts it.
+    let fourth = drain(&store, &sender, hour + Duration::hours(1) + secs(5), 10).await;
+    assert_eq!((fourth.delivered, fourth.retried), (1, 0), "{fourth:?}");
+    assert_eq!(
+        must_row(&pool, &digest_key(2, "2026-03-02")).await.status,
+        "delivered"
+    );
+    assert_eq!(
+        fake.posted().len(),
+        4,
+        "two digests and two admins told, once each"
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]

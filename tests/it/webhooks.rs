@@ -351,6 +351,10 @@ async fn gone_disables_the_endpoint_and_tells_the_admins(pool: PgPool) {
     let mut h = harness(pool).await;
     let (r, url) = receiver(&[Answer::Status(410)]).await;
     add(&mut h, &url, "deal.created").await;
+    // A second admin: each is told.
+    h.run(":as 5 admin").await;
+    h.ok("/tasks list").await;
+    h.run(":as 1 admin").await;
     h.ok("/deal new title:One amount:100").await;
     h.ok("/deal new title:Two amount:100").await;
     let pass = deliver_due(&store(&h), &sender(), start(), 1)
@@ -375,6 +379,11 @@ async fn gone_disables_the_endpoint_and_tells_the_admins(pool: PgPool) {
     .await
     .unwrap();
     assert!(dm.contains("W-1") && dm.contains("410"), "{dm}");
+    assert_eq!(
+        h.count("SELECT count(DISTINCT user_id) FROM outbox WHERE kind = 'webhook'")
+            .await,
+        2
+    );
     // New events no longer go to it, and the list says why.
     h.ok("/deal new title:Three amount:100").await;
     assert_eq!(

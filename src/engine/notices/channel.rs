@@ -4,7 +4,7 @@
 use crate::engine::format::Format;
 use crate::engine::Reply;
 use crate::i18n::Msg;
-use crate::store::{NewOutbox, OutboxKind, Store, StoreResult};
+use crate::store::{NewOutbox, OutboxKind, StoreResult, Tx};
 use chrono::{DateTime, Utc};
 
 /// Why a channel refused a post.
@@ -17,20 +17,24 @@ pub enum ChannelProblem {
 }
 
 /// Tells each admin who accepts DMs that the post under `failed_key` could not go to
-/// `channel`, and what to do; once per admin and failed post (the DM's key names it), so a
-/// retried pass does not tell them twice. Returns how many admins will be told.
+/// `channel`, and what to do; once per admin and post (the DM's key names both), however
+/// often the post is tried again. Written in the transaction that records the post's outcome,
+/// so the two go together. Nobody is told about a channel the workspace no longer posts to
+/// (the setting changed meanwhile). Returns how many admins will be told.
 pub async fn channel_unusable(
-    store: &Store,
+    tx: &mut Tx,
     ws: i64,
     channel: i64,
     problem: ChannelProblem,
     failed_key: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<usize> {
-    let mut tx = store.begin().await?;
     let Some(workspace) = tx.workspace(ws).await? else {
         return Ok(0);
     };
+    if workspace.digest_channel_id != Some(channel) {
+        return Ok(0);
+    }
     let mut told = 0;
     for (admin, own) in tx.admins(ws).await? {
         let f = Format::stored(
@@ -44,7 +48,6 @@ pub async fn channel_unusable(
             .saying((serde_json::to_value(&reply).unwrap_or_default(), Vec::new()));
         told += usize::from(tx.enqueue(ws, &message).await?);
     }
-    tx.commit().await?;
     Ok(told)
 }
 
