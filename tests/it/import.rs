@@ -1881,3 +1881,26 @@ async fn new_companies_of_one_domain_in_one_file_are_one_company(pool: PgPool) {
         1
     );
 }
+
+#[sqlx::test]
+async fn a_product_priced_in_another_currency_is_refused(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/tasks list").await;
+    let csv = "product,price,currency\nWidget,10,USD\nGizmo,12,EUR\n";
+    let req = request(
+        1,
+        vec![Input::Bytes {
+            name: "products.csv".into(),
+            bytes: csv.as_bytes().to_vec(),
+        }],
+    );
+    let s = run(&pool, req).await;
+    assert_eq!((s.created, s.refused), (1, 1), "{s:?}");
+    let refusal = &s.files[0].refusals[0];
+    assert_eq!(
+        (refusal.line, refusal.column.as_str()),
+        (3, "currency"),
+        "{s:?}"
+    );
+    assert_eq!(h.count("SELECT count(*) FROM products").await, 1);
+}

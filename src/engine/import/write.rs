@@ -717,6 +717,11 @@ impl Writer<'_> {
                     continue;
                 }
             };
+            // A list price in another currency would be read as the workspace's.
+            if let Err(r) = self.check_currency(row) {
+                self.refuse(row, r);
+                continue;
+            }
             let price = money(row, Field::Price).or(money(row, Field::Amount));
             let key = super::product_key(&name);
             if !self.world.first_sight(ImportEntity::Product, &key) || queued.contains_key(&key) {
