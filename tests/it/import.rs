@@ -1904,3 +1904,33 @@ async fn a_product_priced_in_another_currency_is_refused(pool: PgPool) {
     );
     assert_eq!(h.count("SELECT count(*) FROM products").await, 1);
 }
+
+#[sqlx::test]
+async fn an_activity_finds_its_contact_by_name_within_the_company_it_names(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/contact add name:\"Ann Lee\" company:Acme").await;
+    h.ok("/contact add name:\"Ann Lee\" company:Beta").await;
+    h.ok("/contact add name:Solo").await;
+    // Another system's activity log: who was met, at which customer.
+    let activities = "activity date,activity type,contact,company,owner,subject\n\
+                      2026-03-01,call,Ann Lee,Beta,1,Beta call\n\
+                      2026-03-02,call,Ann Lee,Acme,1,Acme call\n\
+                      2026-03-03,call,Solo,,1,Solo call\n";
+    let s = run(&pool, request(1, vec![bytes("activities.csv", activities)])).await;
+    assert_eq!((s.created, s.refused), (3, 0), "{s:#?}");
+    let got: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT a.summary, co.name FROM activities a JOIN contacts c ON c.workspace_id = a.workspace_id AND c.id = a.contact_id
+         LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id ORDER BY a.happened_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("activities");
+    assert_eq!(
+        got,
+        vec![
+            ("Beta call".to_string(), Some("Beta".to_string())),
+            ("Acme call".to_string(), Some("Acme".to_string())),
+            ("Solo call".to_string(), None),
+        ]
+    );
+}

@@ -1583,9 +1583,25 @@ impl Writer<'_> {
         let plan = (|| -> Result<_, Refuse> {
             let email = email(row)?;
             let name = line_text(row, Field::Contact, MAX_NAME_CHARS)?;
+            // A name is a contact's within their company (two people of one name at two
+            // customers are two contacts), so a row naming the company finds theirs.
+            let company = match text(row, Field::CompanyId) {
+                Some(ext) => self.world.company(Some(ext), None, None),
+                None => {
+                    let company = line_text(row, Field::Company, MAX_NAME_CHARS)?;
+                    let website = line_text(row, Field::Domain, 255)?;
+                    if company.is_none() && website.is_none() {
+                        None
+                    } else {
+                        self.world
+                            .company(None, website.as_deref(), company.as_deref())
+                    }
+                }
+            }
+            .map(|c| c.id);
             let contact = self
                 .world
-                .contact(None, email.as_deref(), name.as_deref(), None)
+                .contact(None, email.as_deref(), name.as_deref(), company)
                 .map(|c| c.id)
                 .ok_or_else(|| {
                     Refuse(
