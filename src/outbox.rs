@@ -189,12 +189,7 @@ pub async fn deliver_due<D: Deliver>(
             None => None,
         };
         if let Some(until) = held_until {
-            if let Err(e) = store
-                .outbox_hand_back(row.workspace_id, row.id, until)
-                .await
-            {
-                tracing::error!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, error = format!("{e:#}"), "outbox message not handed back; retried when its lease ends");
-            }
+            hand_back(store, &row, until).await;
             pass.handed_back += 1;
             continue;
         }
@@ -315,9 +310,9 @@ async fn deliver_one<D: Deliver>(
         }
         Err(DeliveryError::RateLimited { after, global }) => {
             let until = now + Duration::from_std(after).unwrap_or(Duration::seconds(1));
-            store
-                .outbox_hand_back(row.workspace_id, row.id, until)
-                .await?;
+            // The limit holds the rest of the pass back whether or not the hand-back could be
+            // recorded (then the message comes back when its lease ends).
+            hand_back(store, row, until).await;
             metrics::counter!("salesbot_outbox_rate_limited_total", "scope" => if global { "global" } else { "route" })
                 .increment(1);
             pass.handed_back += 1;
@@ -330,15 +325,24 @@ async fn deliver_one<D: Deliver>(
         Err(DeliveryError::Halt(reason)) => {
             tracing::error!(%reason, "outbox delivery halted; every message waits, none is given up");
             let until = now + HALT_WAIT;
-            store
-                .outbox_hand_back(row.workspace_id, row.id, until)
-                .await?;
+            hand_back(store, row, until).await;
             pass.handed_back += 1;
             pass.halted = true;
             return Ok(Some(Held::All(until)));
         }
     }
     Ok(None)
+}
+
+/// Hands a message back, due at `until`; a failure is logged, and the message's lease brings
+/// it back instead.
+async fn hand_back(store: &Store, row: &OutboxRow, until: DateTime<Utc>) {
+    if let Err(e) = store
+        .outbox_hand_back(row.workspace_id, row.id, until)
+        .await
+    {
+        tracing::error!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, error = format!("{e:#}"), "outbox message not handed back; retried when its lease ends");
+    }
 }
 
 /// How long a post to a channel that refused it waits before the next attempt: an admin
