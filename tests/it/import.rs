@@ -1934,3 +1934,24 @@ async fn an_activity_finds_its_contact_by_name_within_the_company_it_names(pool:
         ]
     );
 }
+
+#[sqlx::test]
+async fn deals_naming_one_new_contact_create_it_once(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/tasks list").await;
+    // One contact on several deals, by name (an email would also be caught, more slowly, by
+    // the unique index and the row-by-row retry).
+    let deals = "id,title,amount,company,contact,owner\n\
+                 1,First,10,Acme,Bob Stone,1\n\
+                 2,Second,20,Acme,Bob Stone,1\n\
+                 3,Third,30,,Cy Lane,1\n\
+                 4,Fourth,40,,Cy Lane,1\n";
+    let s = run(&pool, request(1, vec![bytes("deals.csv", deals)])).await;
+    assert_eq!(s.refused, 0, "{s:#?}");
+    assert_eq!(h.count("SELECT count(*) FROM contacts").await, 2);
+    assert_eq!(
+        h.count("SELECT count(DISTINCT contact_id) FROM deals")
+            .await,
+        2
+    );
+}

@@ -1417,6 +1417,7 @@ impl Writer<'_> {
         new.cols.tags.push(String::new());
         new.cols.created_at.push(self.now);
         new.ext.push(None);
+        new.by_key.insert(key, i);
         Ok(Some(Ref::New(i)))
     }
 
