@@ -229,32 +229,14 @@ pub async fn agendas(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize>
     let mut total = 0;
     loop {
         let members = store.due_agendas(now, DUE_PAGE).await?;
-        let mut next = Vec::with_capacity(members.len());
-        for m in &members {
-            // One member's failure must not stop everyone else's morning; its slot stays
-            // free, so the next tick tries it again.
-            let at = match agenda_for(store, m, now).await {
-                Ok((n, at)) => {
-                    total += n;
-                    at
-                }
-                Err(e) => {
-                    tracing::error!(
-                        workspace = m.workspace_id,
-                        member = m.user_id,
-                        error = format!("{e:#}"),
-                        "agenda failed; retried on the next tick"
-                    );
-                    now + RETRY_AFTER_FAILURE
-                }
-            };
-            next.push(NextDue {
-                workspace_id: m.workspace_id,
-                user_id: m.user_id,
-                generation: m.generation,
-                at,
-            });
-        }
+        let work = members.iter().map(|m| {
+            let (store, m2) = (store.clone(), m.clone());
+            ((m.workspace_id, m.user_id, m.generation), async move {
+                agenda_for(&store, &m2, now).await
+            })
+        });
+        let (sent, next) = work_through(work, Due::Agenda, now).await;
+        total += sent;
         // Every member read leaves the due set here (its next time is after `now`), so the
         // pages end; one whose settings changed meanwhile comes back once, worked out anew.
         store.set_agendas_next(&next).await?;
@@ -337,10 +319,11 @@ fn digest_slot_in_week_of(
     )
 }
 
-/// Workspaces whose digest is composed at once: each is a few report queries and a chart, so
-/// a few together keep both the database and the chart rendering busy (sequentially, 1,000
-/// digests of 900-deal workspaces took 9.7 s on 2 cores).
-const DIGESTS_AT_ONCE: usize = 4;
+/// Agendas or digests composed at once: each is a few queries in a transaction of its own
+/// (and for a digest a chart), so a few together keep both the database and the process busy
+/// (sequentially, 1,000 digests of 900-deal workspaces took 9.7 s on 2 cores, and a morning's
+/// agendas for a zone's members all fall due in the same minute).
+const AT_ONCE: usize = 4;
 
 /// Enqueues every workspace's weekly digest whose time has come. A digest missed while the
 /// bot was down is sent on start-up if still within its day; an older one is recorded as
@@ -352,23 +335,14 @@ pub async fn digests(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize>
     let mut total = 0;
     loop {
         let due = store.due_digests(now, DUE_PAGE).await?;
-        let mut running = tokio::task::JoinSet::new();
-        let mut tasks = HashMap::with_capacity(due.len());
-        let mut next = Vec::with_capacity(due.len());
-        for d in &due {
-            if running.len() >= DIGESTS_AT_ONCE {
-                if let Some(joined) = running.join_next_with_id().await {
-                    total += settle(joined, &mut tasks, &mut next, now);
-                }
-            }
-            let store = store.clone();
-            let w = d.workspace.clone();
-            let task = running.spawn(async move { digest_for(&store, &w, now).await });
-            tasks.insert(task.id(), (d.workspace.id, d.generation));
-        }
-        while let Some(joined) = running.join_next_with_id().await {
-            total += settle(joined, &mut tasks, &mut next, now);
-        }
+        let work = due.iter().map(|d| {
+            let (store, w) = (store.clone(), d.workspace.clone());
+            ((w.id, 0, d.generation), async move {
+                digest_for(&store, &w, now).await
+            })
+        });
+        let (sent, next) = work_through(work, Due::Digest, now).await;
+        total += sent;
         // As for agendas: every workspace read leaves the due set, so the pages end.
         store.set_digests_next(&next).await?;
         if (due.len() as i64) < DUE_PAGE {
@@ -377,43 +351,78 @@ pub async fn digests(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usize>
     }
 }
 
-type DigestTask =
-    Result<(tokio::task::Id, anyhow::Result<(usize, DateTime<Utc>)>), tokio::task::JoinError>;
+/// What a page of due work composes.
+#[derive(Clone, Copy)]
+enum Due {
+    Agenda,
+    Digest,
+}
 
-/// One workspace's digest finished: counts it and notes when the next one is due. One
-/// workspace's failure must not stop another's digest; its slot stays free, so the next tick
-/// tries it again (a panic too: its task id still names the workspace).
-fn settle(
-    joined: DigestTask,
-    tasks: &mut HashMap<tokio::task::Id, (i64, i64)>,
-    next: &mut Vec<NextDue>,
+/// Runs one page of due work, [`AT_ONCE`] at a time, each keyed by (workspace, member or 0,
+/// generation); how many messages will go out, and when each is next due. One's failure must
+/// not stop another's: its slot stays free and it is tried again on the next tick (a panic
+/// too: its task id still names it).
+async fn work_through<F>(
+    work: impl Iterator<Item = ((i64, i64, i64), F)>,
+    what: Due,
     now: DateTime<Utc>,
-) -> usize {
-    let (id, outcome) = match joined {
-        Ok((id, outcome)) => (id, outcome),
-        Err(e) => (e.id(), Err(anyhow::anyhow!("digest task failed: {e}"))),
+) -> (usize, Vec<NextDue>)
+where
+    F: std::future::Future<Output = anyhow::Result<(usize, DateTime<Utc>)>> + Send + 'static,
+{
+    let mut running = tokio::task::JoinSet::new();
+    let mut keys = HashMap::new();
+    let mut next = Vec::new();
+    let mut sent = 0;
+    let mut settle = |joined: Result<_, tokio::task::JoinError>,
+                      keys: &mut HashMap<tokio::task::Id, (i64, i64, i64)>| {
+        let (id, outcome) = match joined {
+            Ok((id, outcome)) => (id, outcome),
+            Err(e) => (e.id(), Err(anyhow::anyhow!("task failed: {e}"))),
+        };
+        let Some((workspace, member, generation)) = keys.remove(&id) else {
+            return;
+        };
+        let at = match outcome {
+            Ok((n, at)) => {
+                sent += n;
+                at
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                match what {
+                    Due::Agenda => tracing::error!(
+                        workspace,
+                        member,
+                        error,
+                        "agenda failed; retried on the next tick"
+                    ),
+                    Due::Digest => {
+                        tracing::error!(workspace, error, "digest failed; retried on the next tick")
+                    }
+                }
+                now + RETRY_AFTER_FAILURE
+            }
+        };
+        next.push(NextDue {
+            workspace_id: workspace,
+            user_id: member,
+            generation,
+            at,
+        });
     };
-    let Some((workspace, generation)) = tasks.remove(&id) else {
-        return 0;
-    };
-    let (sent, at) = match outcome {
-        Ok(done) => done,
-        Err(e) => {
-            tracing::error!(
-                workspace,
-                error = format!("{e:#}"),
-                "digest failed; retried on the next tick"
-            );
-            (0, now + RETRY_AFTER_FAILURE)
+    for (key, job) in work {
+        if running.len() >= AT_ONCE {
+            if let Some(joined) = running.join_next_with_id().await {
+                settle(joined, &mut keys);
+            }
         }
-    };
-    next.push(NextDue {
-        workspace_id: workspace,
-        user_id: 0,
-        generation,
-        at,
-    });
-    sent
+        keys.insert(running.spawn(job).id(), key);
+    }
+    while let Some(joined) = running.join_next_with_id().await {
+        settle(joined, &mut keys);
+    }
+    (sent, next)
 }
 
 /// Last week's digest, if it never went out (the bot was down past its day), is recorded as
