@@ -74,15 +74,17 @@ BEGIN
         DO UPDATE SET next_at = '-infinity', generation = nextval('schedule_generations');
     END IF;
     -- A digest still waiting to be posted (the old channel refused it, or it is due again
-    -- soon) goes to the new channel, or nowhere when the digest is turned off. Its time is
-    -- left alone: a worker may hold it under a lease this very moment.
-    IF TG_OP = 'UPDATE' AND OLD.digest_channel_id IS DISTINCT FROM NEW.digest_channel_id THEN
+    -- soon) goes to the new channel, or nowhere when the digest is turned off; on INSERT too,
+    -- which is how `/undo` puts a setting back. Its time is left alone: a worker may hold it
+    -- under a lease this very moment (the worker checks the channel again when one refuses).
+    IF TG_OP = 'INSERT' OR OLD.digest_channel_id IS DISTINCT FROM NEW.digest_channel_id THEN
         IF NEW.digest_channel_id IS NULL THEN
             UPDATE outbox SET status = 'skipped', last_error = 'the digest was turned off'
             WHERE workspace_id = NEW.id AND target = 'channel' AND status = 'pending';
         ELSE
             UPDATE outbox SET channel_id = NEW.digest_channel_id
-            WHERE workspace_id = NEW.id AND target = 'channel' AND status = 'pending';
+            WHERE workspace_id = NEW.id AND target = 'channel' AND status = 'pending'
+              AND channel_id IS DISTINCT FROM NEW.digest_channel_id;
         END IF;
     END IF;
     -- Members without a zone of their own keep the workspace's.

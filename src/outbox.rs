@@ -278,33 +278,52 @@ async fn deliver_one<D: Deliver>(
         Err(DeliveryError::ChannelUnusable(problem, reason)) => {
             // Someone must act (restore a permission, pick another channel), so the admins
             // are told once, in the transaction that records the outcome; the post is tried
-            // again hourly meanwhile (a new digest channel takes it over), and given up like
-            // any other after MAX_ATTEMPTS.
+            // again hourly meanwhile, and given up like any other after MAX_ATTEMPTS. Only
+            // digests are posted to channels: one whose setting changed since it was written
+            // (a race with `/settings digest`) goes to the channel set now, or nowhere.
             tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "channel refused the post");
             let mut tx = store.begin().await?;
-            if row.attempts >= MAX_ATTEMPTS {
-                tx.outbox_failed(
-                    row.workspace_id,
-                    row.id,
-                    &format!("gave up after {} attempts: {reason}", row.attempts),
-                )
-                .await?;
-                pass.failed += 1;
-            } else {
-                tx.outbox_retry(row.workspace_id, row.id, now + CHANNEL_RETRY, &reason)
-                    .await?;
-                pass.retried += 1;
-            }
-            if let Some(channel) = row.envelope.channel_id {
-                notices::channel_unusable(
-                    &mut tx,
-                    row.workspace_id,
-                    channel,
-                    problem,
-                    &row.envelope.dedupe_key,
-                    now,
-                )
-                .await?;
+            let current = tx
+                .workspace(row.workspace_id)
+                .await?
+                .and_then(|w| w.digest_channel_id);
+            match (current, row.envelope.channel_id) {
+                (None, _) => {
+                    tx.outbox_skip(row.workspace_id, row.id, "the digest was turned off")
+                        .await?;
+                    pass.failed += 1;
+                }
+                (Some(now_set), Some(refused)) if now_set != refused => {
+                    tx.outbox_retarget(row.workspace_id, row.id, now_set, now)
+                        .await?;
+                    pass.retried += 1;
+                }
+                (_, channel) => {
+                    if row.attempts >= MAX_ATTEMPTS {
+                        tx.outbox_failed(
+                            row.workspace_id,
+                            row.id,
+                            &format!("gave up after {} attempts: {reason}", row.attempts),
+                        )
+                        .await?;
+                        pass.failed += 1;
+                    } else {
+                        tx.outbox_retry(row.workspace_id, row.id, now + CHANNEL_RETRY, &reason)
+                            .await?;
+                        pass.retried += 1;
+                    }
+                    if let Some(channel) = channel {
+                        notices::channel_unusable(
+                            &mut tx,
+                            row.workspace_id,
+                            channel,
+                            problem,
+                            &row.envelope.dedupe_key,
+                            now,
+                        )
+                        .await?;
+                    }
+                }
             }
             tx.commit().await?;
         }

@@ -303,6 +303,35 @@ impl Tx {
         outbox_retry(self.conn(), ws, id, next_at, error).await
     }
 
+    /// Skips a pending message, with the reason.
+    pub async fn outbox_skip(&mut self, ws: i64, id: i64, reason: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET status = 'skipped', last_error = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'")
+            .bind(ws)
+            .bind(id)
+            .bind(reason)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Sends a pending channel post to `channel` instead, due at `at`.
+    pub async fn outbox_retarget(
+        &mut self,
+        ws: i64,
+        id: i64,
+        channel: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET channel_id = $3, next_attempt_at = $4 WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND target = 'channel'")
+            .bind(ws)
+            .bind(id)
+            .bind(channel)
+            .bind(at)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// [`Store::outbox_failed`] in this transaction.
     pub async fn outbox_failed(&mut self, ws: i64, id: i64, error: &str) -> StoreResult<()> {
         outbox_failed(self.conn(), ws, id, error).await

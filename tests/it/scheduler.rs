@@ -2933,3 +2933,78 @@ async fn a_console_clock_moved_back_works_the_schedule_out_again(pool: PgPool) {
     h.run(":now 2026-03-03T08:30:00Z").await;
     assert_eq!(h.count(&slot("2026-03-03")).await, 1);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_waiting_digest_follows_the_channel_setting_through_changes_and_undo(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    let fake = FakeDiscord::start().await;
+    let sender = sender(&fake, &store);
+    h.run(":now 2026-03-02T09:30:00Z").await;
+    fake.unknown_channel(888);
+    fake.unknown_channel(999);
+    fake.unknown_channel(4321);
+    h.ok("/settings digest channel:<#888> day:mon time:09:00")
+        .await;
+    let t0 = at("2026-03-02T09:30:00Z");
+    jobs::digests(&store, t0).await.expect("digests");
+    let key = digest_key(1, "2026-03-02");
+    drain(&store, &sender, t0, 10).await;
+    drain(&store, &sender, t0 + secs(5), 10).await;
+    let told = |channel: u64| {
+        fake.posted()
+            .iter()
+            .filter(|p| {
+                p.channel == FakeDiscord::dm_channel_id(1)
+                    && p.content.contains(&format!("<#{channel}>"))
+            })
+            .count()
+    };
+    assert_eq!(told(888), 1);
+    // The new channel refuses too: that is news to the admin.
+    h.ok("/settings digest channel:<#999>").await;
+    assert_eq!(must_row(&pool, &key).await.channel_id, Some(999));
+    let t1 = t0 + Duration::hours(1) + secs(5);
+    drain(&store, &sender, t1, 10).await;
+    drain(&store, &sender, t1 + secs(5), 10).await;
+    assert_eq!(told(999), 1);
+    // `/undo` puts the setting back by re-inserting the workspace: the post follows it.
+    let undo = h.one("/undo").await;
+    assert!(
+        undo["content"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("↩️"),
+        "{undo}"
+    );
+    assert_eq!(must_row(&pool, &key).await.channel_id, Some(888));
+    // A post written for a channel the setting left meanwhile (composed while an admin changed
+    // it) is moved to the one set when that channel refuses, and no one is told about it.
+    sqlx::query("UPDATE outbox SET channel_id = 4321 WHERE dedupe_key = $1")
+        .bind(&key)
+        .execute(&pool)
+        .await
+        .expect("stale channel");
+    let t2 = t1 + Duration::hours(1) + secs(5);
+    let pass = deliver_due(&store, &sender, t2, 10).await.expect("deliver");
+    assert_eq!(pass.retried, 1, "{pass:?}");
+    let r = must_row(&pool, &key).await;
+    assert_eq!((r.channel_id, r.status.as_str()), (Some(888), "pending"));
+    assert!(r.next_attempt_at <= t2 + secs(5), "{r:?}");
+    drain(&store, &sender, t2 + secs(5), 10).await;
+    assert_eq!(told(4321), 0);
+    // Turning the digest off (undoing the first setting) drops the post.
+    let undo = h.one("/undo").await;
+    assert!(
+        undo["content"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("↩️"),
+        "{undo}"
+    );
+    let r = must_row(&pool, &key).await;
+    assert_eq!(
+        (r.status.as_str(), r.last_error.as_deref()),
+        ("skipped", Some("the digest was turned off"))
+    );
+}

@@ -17,9 +17,9 @@ pub enum ChannelProblem {
 }
 
 /// Tells each admin who accepts DMs that the post under `failed_key` could not go to
-/// `channel`, and what to do; once per admin and post (the DM's key names both), however
-/// often the post is tried again. Written in the transaction that records the post's outcome,
-/// so the two go together. Nobody is told about a channel the workspace no longer posts to
+/// `channel`, and what to do; once per admin, channel and post (the DM's key names them),
+/// however often the post is tried again. Written in the transaction that records the post's
+/// outcome, so the two go together. Nobody is told about a channel the workspace no longer posts to
 /// (the setting changed meanwhile). Returns how many admins will be told.
 pub async fn channel_unusable(
     tx: &mut Tx,
@@ -43,7 +43,8 @@ pub async fn channel_unusable(
             &workspace.currency,
         );
         let reply = unusable_notice(&f, channel, problem);
-        let key = format!("channel-unusable:{ws}:{admin}:{failed_key}");
+        // Per channel too: a second channel that refuses the same post is news.
+        let key = format!("channel-unusable:{ws}:{admin}:{channel}:{failed_key}");
         let message = NewOutbox::dm(key, OutboxKind::Digest, admin, now)
             .saying((serde_json::to_value(&reply).unwrap_or_default(), Vec::new()));
         told += usize::from(tx.enqueue(ws, &message).await?);
