@@ -80,10 +80,10 @@ BEGIN
     IF TG_OP = 'INSERT' OR OLD.digest_channel_id IS DISTINCT FROM NEW.digest_channel_id THEN
         IF NEW.digest_channel_id IS NULL THEN
             UPDATE outbox SET status = 'skipped', last_error = 'the digest was turned off'
-            WHERE workspace_id = NEW.id AND target = 'channel' AND status = 'pending';
+            WHERE workspace_id = NEW.id AND kind = 'digest' AND target = 'channel' AND status = 'pending';
         ELSE
             UPDATE outbox SET channel_id = NEW.digest_channel_id
-            WHERE workspace_id = NEW.id AND target = 'channel' AND status = 'pending'
+            WHERE workspace_id = NEW.id AND kind = 'digest' AND target = 'channel' AND status = 'pending'
               AND channel_id IS DISTINCT FROM NEW.digest_channel_id;
         END IF;
     END IF;

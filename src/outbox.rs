@@ -283,10 +283,13 @@ async fn deliver_one<D: Deliver>(
             // (a race with `/settings digest`) goes to the channel set now, or nowhere.
             tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "channel refused the post");
             let mut tx = store.begin().await?;
-            let current = tx
-                .workspace(row.workspace_id)
-                .await?
-                .and_then(|w| w.digest_channel_id);
+            let Some(current) = tx.digest_channel_locked(row.workspace_id).await? else {
+                tx.outbox_retry(row.workspace_id, row.id, now + RETRY_SOON, &reason)
+                    .await?;
+                tx.commit().await?;
+                pass.retried += 1;
+                return Ok(None);
+            };
             match (current, row.envelope.channel_id) {
                 (None, _) => {
                     tx.outbox_skip(row.workspace_id, row.id, "the digest was turned off")
@@ -363,6 +366,9 @@ async fn hand_back(store: &Store, row: &OutboxRow, until: DateTime<Utc>) {
         tracing::error!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, error = format!("{e:#}"), "outbox message not handed back; retried when its lease ends");
     }
 }
+
+/// How long a refused post waits when its workspace's row was being put back by `/undo`.
+const RETRY_SOON: Duration = Duration::minutes(1);
 
 /// How long a post to a channel that refused it waits before the next attempt: an admin
 /// fixing it takes minutes to hours, and every attempt before then is a wasted request.

@@ -314,7 +314,21 @@ impl Tx {
         Ok(())
     }
 
-    /// Sends a pending channel post to `channel` instead, due at `at`.
+    /// The workspace's digest channel, its row locked against a settings change or `/undo`
+    /// until this transaction ends (taken before the post's row, the order those take them
+    /// in); `None` when the row is gone (an `/undo` re-inserting it just committed: read it
+    /// again later).
+    pub async fn digest_channel_locked(&mut self, ws: i64) -> StoreResult<Option<Option<i64>>> {
+        Ok(
+            sqlx::query_scalar("SELECT digest_channel_id FROM workspaces WHERE id = $1 FOR SHARE")
+                .bind(ws)
+                .fetch_optional(self.conn())
+                .await?,
+        )
+    }
+
+    /// Sends a pending channel post to `channel` instead, due at `at`; the attempt the
+    /// refusing channel took is given back, since the new one was not tried.
     pub async fn outbox_retarget(
         &mut self,
         ws: i64,
@@ -322,7 +336,7 @@ impl Tx {
         channel: i64,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET channel_id = $3, next_attempt_at = $4 WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND target = 'channel'")
+        sqlx::query("UPDATE outbox SET channel_id = $3, next_attempt_at = $4, attempts = GREATEST(attempts - 1, 0) WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND target = 'channel'")
             .bind(ws)
             .bind(id)
             .bind(channel)

@@ -2986,10 +2986,15 @@ async fn a_waiting_digest_follows_the_channel_setting_through_changes_and_undo(p
         .await
         .expect("stale channel");
     let t2 = t1 + Duration::hours(1) + secs(5);
+    let attempts = must_row(&pool, &key).await.attempts;
     let pass = deliver_due(&store, &sender, t2, 10).await.expect("deliver");
     assert_eq!(pass.retried, 1, "{pass:?}");
     let r = must_row(&pool, &key).await;
     assert_eq!((r.channel_id, r.status.as_str()), (Some(888), "pending"));
+    assert_eq!(
+        r.attempts, attempts,
+        "the channel set now was not tried yet"
+    );
     assert!(r.next_attempt_at <= t2 + secs(5), "{r:?}");
     drain(&store, &sender, t2 + secs(5), 10).await;
     assert_eq!(told(4321), 0);
