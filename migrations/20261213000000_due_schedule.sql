@@ -64,6 +64,12 @@ CREATE TRIGGER members_agenda_schedule_change AFTER UPDATE OF timezone, agenda_t
           OR OLD.dm_closed IS DISTINCT FROM NEW.dm_closed)
     EXECUTE FUNCTION agenda_schedule_reset();
 
+-- The digest posts still waiting for their channel, which a channel change moves: without it
+-- every change (and every `/undo` of a workspace setting) would read the workspace's month
+-- of outbox rows. Small: a digest is pending for minutes, or hours while its channel refuses.
+CREATE INDEX outbox_pending_channel ON outbox (workspace_id)
+    WHERE status = 'pending' AND target = 'channel';
+
 CREATE FUNCTION digest_schedule_reset() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.digest_channel_id IS NULL THEN
