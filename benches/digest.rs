@@ -71,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
         let pass = deliver_due(&store, &sender, Utc::now(), 100).await?;
-        if pass.delivered + pass.retried + pass.failed == 0 {
+        if pass.settled() == 0 {
             break;
         }
     }

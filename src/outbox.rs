@@ -97,6 +97,8 @@ pub struct Pass {
     pub retried: usize,
     /// Given up.
     pub failed: usize,
+    /// Dropped unsent because what it was for is gone (its digest was turned off).
+    pub skipped: usize,
     /// Handed back unsent and uncounted: rate limited, halted, or past what the lease covers.
     pub handed_back: usize,
     /// The pass stopped for something no retry fixes by itself ([`DeliveryError::Halt`]).
@@ -106,7 +108,13 @@ pub struct Pass {
 impl Pass {
     /// Messages the pass claimed.
     pub fn total(&self) -> usize {
-        self.delivered + self.retried + self.failed + self.handed_back
+        self.settled() + self.handed_back
+    }
+
+    /// Messages the pass dealt with: claimed and not handed back. A pass that settles none
+    /// has nothing left to do now.
+    pub fn settled(&self) -> usize {
+        self.delivered + self.retried + self.failed + self.skipped
     }
 }
 
@@ -283,18 +291,18 @@ async fn deliver_one<D: Deliver>(
             // (a race with `/settings digest`) goes to the channel set now, or nowhere.
             tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "channel refused the post");
             let mut tx = store.begin().await?;
-            let Some(current) = tx.digest_channel_locked(row.workspace_id).await? else {
+            let Some(workspace) = tx.workspace_locked(row.workspace_id).await? else {
                 tx.outbox_retry(row.workspace_id, row.id, now + RETRY_SOON, &reason)
                     .await?;
                 tx.commit().await?;
                 pass.retried += 1;
                 return Ok(None);
             };
-            match (current, row.envelope.channel_id) {
+            match (workspace.digest_channel_id, row.envelope.channel_id) {
                 (None, _) => {
                     tx.outbox_skip(row.workspace_id, row.id, "the digest was turned off")
                         .await?;
-                    pass.failed += 1;
+                    pass.skipped += 1;
                 }
                 (Some(now_set), Some(refused)) if now_set != refused => {
                     tx.outbox_retarget(row.workspace_id, row.id, now_set, now)
@@ -318,7 +326,7 @@ async fn deliver_one<D: Deliver>(
                     if let Some(channel) = channel {
                         notices::channel_unusable(
                             &mut tx,
-                            row.workspace_id,
+                            &workspace,
                             channel,
                             problem,
                             &row.envelope.dedupe_key,

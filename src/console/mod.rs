@@ -450,7 +450,7 @@ impl Console {
             crate::scheduler::jobs::run_due(store, now).await?;
             loop {
                 let pass = crate::outbox::deliver_due(store, &collector, now, 100).await?;
-                if pass.delivered + pass.retried + pass.failed == 0 {
+                if pass.settled() == 0 {
                     return anyhow::Ok(());
                 }
             }

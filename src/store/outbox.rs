@@ -157,6 +157,52 @@ impl Tx {
         .fetch_one(self.conn())
         .await?)
     }
+
+    /// [`Store::outbox_retry`] in this transaction (with what else the outcome writes).
+    pub async fn outbox_retry(
+        &mut self,
+        ws: i64,
+        id: i64,
+        next_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()> {
+        outbox_retry(self.conn(), ws, id, next_at, error).await
+    }
+
+    /// Skips a pending message, with the reason.
+    pub async fn outbox_skip(&mut self, ws: i64, id: i64, reason: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET status = 'skipped', last_error = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'")
+            .bind(ws)
+            .bind(id)
+            .bind(reason)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Sends a pending channel post to `channel` instead, due at `at`; the attempt the
+    /// refusing channel took is given back, since the new one was not tried.
+    pub async fn outbox_retarget(
+        &mut self,
+        ws: i64,
+        id: i64,
+        channel: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET channel_id = $3, next_attempt_at = $4, attempts = GREATEST(attempts - 1, 0) WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND target = 'channel'")
+            .bind(ws)
+            .bind(id)
+            .bind(channel)
+            .bind(at)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// [`Store::outbox_failed`] in this transaction.
+    pub async fn outbox_failed(&mut self, ws: i64, id: i64, error: &str) -> StoreResult<()> {
+        outbox_failed(self.conn(), ws, id, error).await
+    }
 }
 
 impl Store {
@@ -289,65 +335,4 @@ async fn outbox_failed(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-impl Tx {
-    /// [`Store::outbox_retry`] in this transaction (with what else the outcome writes).
-    pub async fn outbox_retry(
-        &mut self,
-        ws: i64,
-        id: i64,
-        next_at: DateTime<Utc>,
-        error: &str,
-    ) -> StoreResult<()> {
-        outbox_retry(self.conn(), ws, id, next_at, error).await
-    }
-
-    /// Skips a pending message, with the reason.
-    pub async fn outbox_skip(&mut self, ws: i64, id: i64, reason: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET status = 'skipped', last_error = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'")
-            .bind(ws)
-            .bind(id)
-            .bind(reason)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
-
-    /// The workspace's digest channel, its row locked against a settings change or `/undo`
-    /// until this transaction ends (taken before the post's row, the order those take them
-    /// in); `None` when the row is gone (an `/undo` re-inserting it just committed: read it
-    /// again later).
-    pub async fn digest_channel_locked(&mut self, ws: i64) -> StoreResult<Option<Option<i64>>> {
-        Ok(
-            sqlx::query_scalar("SELECT digest_channel_id FROM workspaces WHERE id = $1 FOR SHARE")
-                .bind(ws)
-                .fetch_optional(self.conn())
-                .await?,
-        )
-    }
-
-    /// Sends a pending channel post to `channel` instead, due at `at`; the attempt the
-    /// refusing channel took is given back, since the new one was not tried.
-    pub async fn outbox_retarget(
-        &mut self,
-        ws: i64,
-        id: i64,
-        channel: i64,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET channel_id = $3, next_attempt_at = $4, attempts = GREATEST(attempts - 1, 0) WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND target = 'channel'")
-            .bind(ws)
-            .bind(id)
-            .bind(channel)
-            .bind(at)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
-
-    /// [`Store::outbox_failed`] in this transaction.
-    pub async fn outbox_failed(&mut self, ws: i64, id: i64, error: &str) -> StoreResult<()> {
-        outbox_failed(self.conn(), ws, id, error).await
-    }
 }

@@ -105,6 +105,18 @@ impl Tx {
         .await?)
     }
 
+    /// A workspace's settings, its row locked against a settings change or `/undo` until this
+    /// transaction ends (the outbox takes it before the post's row, the order those take them
+    /// in); `None` when the row is gone (an `/undo` re-inserting it just committed: read it
+    /// again later).
+    pub async fn workspace_locked(&mut self, ws: i64) -> StoreResult<Option<WorkspaceRow>> {
+        let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1 FOR SHARE");
+        Ok(sqlx::query_as(&sql)
+            .bind(ws)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
     /// Everything a command starts from, in one round trip: the workspace's settings, its
     /// stages in order, the caller's member row if there is one, the webhook event types
     /// wanted and the primary's WAL position; and Discord's interaction id, when given, marked
@@ -442,6 +454,38 @@ impl Tx {
         .fetch_one(self.conn())
         .await?)
     }
+
+    /// Sets when a member's daily agenda arrives.
+    pub async fn set_agenda_time(
+        &mut self,
+        ws: i64,
+        user: i64,
+        time: chrono::NaiveTime,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE members SET agenda_time = $3 WHERE workspace_id = $1 AND user_id = $2")
+            .bind(ws)
+            .bind(user)
+            .bind(time)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a stage's own stale threshold.
+    pub async fn set_stage_stale_days(
+        &mut self,
+        ws: i64,
+        stage: i64,
+        days: i32,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE stages SET stale_days = $3 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(stage)
+            .bind(days)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
 }
 
 /// Discord's epoch (2015-01-01T00:00:00Z) in Unix milliseconds: a snowflake's top 42 bits
@@ -519,40 +563,6 @@ impl super::Store {
             .bind(ws)
             .bind(user)
             .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-}
-
-impl Tx {
-    /// Sets when a member's daily agenda arrives.
-    pub async fn set_agenda_time(
-        &mut self,
-        ws: i64,
-        user: i64,
-        time: chrono::NaiveTime,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE members SET agenda_time = $3 WHERE workspace_id = $1 AND user_id = $2")
-            .bind(ws)
-            .bind(user)
-            .bind(time)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
-
-    /// Sets a stage's own stale threshold.
-    pub async fn set_stage_stale_days(
-        &mut self,
-        ws: i64,
-        stage: i64,
-        days: i32,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE stages SET stale_days = $3 WHERE workspace_id = $1 AND id = $2")
-            .bind(ws)
-            .bind(stage)
-            .bind(days)
-            .execute(self.conn())
             .await?;
         Ok(())
     }

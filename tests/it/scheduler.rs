@@ -139,6 +139,7 @@ fn total(a: Pass, b: Pass) -> Pass {
         delivered: a.delivered + b.delivered,
         retried: a.retried + b.retried,
         failed: a.failed + b.failed,
+        skipped: a.skipped + b.skipped,
         handed_back: a.handed_back + b.handed_back,
         halted: a.halted || b.halted,
     }

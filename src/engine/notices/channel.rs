@@ -4,7 +4,7 @@
 use crate::engine::format::Format;
 use crate::engine::Reply;
 use crate::i18n::Msg;
-use crate::store::{NewOutbox, OutboxKind, StoreResult, Tx};
+use crate::store::{NewOutbox, OutboxKind, StoreResult, Tx, WorkspaceRow};
 use chrono::{DateTime, Utc};
 
 /// Why a channel refused a post.
@@ -17,24 +17,23 @@ pub enum ChannelProblem {
 }
 
 /// Tells each admin who accepts DMs that the post under `failed_key` could not go to
-/// `channel`, and what to do; once per admin, channel and post (the DM's key names them),
-/// however often the post is tried again. Written in the transaction that records the post's
-/// outcome, so the two go together. Nobody is told about a channel the workspace no longer posts to
-/// (the setting changed meanwhile). Returns how many admins will be told.
+/// `channel`, the workspace's digest channel, and what to do; once per admin, channel and post
+/// (the DM's key names them), however often the post is tried again. Written in the
+/// transaction that records the post's outcome, with `workspace` read (and locked) in it, so
+/// the two go together; nobody is told about a channel the workspace no longer posts to.
+/// Returns how many admins will be told.
 pub async fn channel_unusable(
     tx: &mut Tx,
-    ws: i64,
+    workspace: &WorkspaceRow,
     channel: i64,
     problem: ChannelProblem,
     failed_key: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<usize> {
-    let Some(workspace) = tx.workspace(ws).await? else {
-        return Ok(0);
-    };
     if workspace.digest_channel_id != Some(channel) {
         return Ok(0);
     }
+    let ws = workspace.id;
     let mut told = 0;
     for (admin, own) in tx.admins(ws).await? {
         let f = Format::stored(
