@@ -1955,3 +1955,119 @@ async fn deals_naming_one_new_contact_create_it_once(pool: PgPool) {
         2
     );
 }
+
+#[sqlx::test]
+async fn an_activity_without_a_company_finds_a_name_only_one_contact_has(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/contact add name:\"Ann Lee\" company:Acme").await;
+    h.ok("/contact add name:\"Ann Lee\" company:Beta").await;
+    h.ok("/contact add name:\"Bo Chen\" company:Acme").await;
+    h.ok("/contact add name:\"Cy Park\"").await;
+    h.ok("/contact add name:\"Cy Park\" company:Beta").await;
+    // Two entries for one person at one company stay one person.
+    h.ok("/contact add name:\"Di Wu\" company:Beta").await;
+    h.ok("/contact add name:\"Di Wu\" company:Beta").await;
+    // A call log with no company column: a name one contact has is theirs; a name contacts at
+    // two companies (or at one and at none) share is refused, never guessed.
+    let activities = "activity date,activity type,contact,owner,subject\n\
+                      2026-03-01,call,Bo Chen,1,Bo call\n\
+                      2026-03-02,call,ann lee,1,Ann call\n\
+                      2026-03-03,call,Cy Park,1,Cy call\n\
+                      2026-03-04,call,Nobody,1,No call\n\
+                      2026-03-05,call,Di Wu,1,Di call\n";
+    let s = run(&pool, request(1, vec![bytes("activities.csv", activities)])).await;
+    assert_eq!((s.created, s.refused), (2, 3), "{s:#?}");
+    let refusals: Vec<(u64, &str)> = s.files[0]
+        .refusals
+        .iter()
+        .map(|r| (r.line, r.column.as_str()))
+        .collect();
+    assert_eq!(
+        refusals,
+        vec![(3, "contact"), (4, "contact"), (5, "contact")]
+    );
+    let why: Vec<&str> = s.files[0]
+        .refusals
+        .iter()
+        .map(|r| r.reason.as_str())
+        .collect();
+    assert!(
+        why[0].contains("ann lee") && why[0].contains("company"),
+        "{why:?}"
+    );
+    assert!(why[1].contains("Cy Park"), "{why:?}");
+    assert!(why[2].contains("no contact"), "{why:?}");
+    let got: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT a.summary, co.name FROM activities a JOIN contacts c ON c.workspace_id = a.workspace_id AND c.id = a.contact_id
+         LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id
+         ORDER BY a.happened_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("activities");
+    assert_eq!(
+        got,
+        vec![
+            ("Bo call".to_string(), Some("Acme".to_string())),
+            ("Di call".to_string(), Some("Beta".to_string())),
+        ]
+    );
+
+    // Naming a company the workspace does not have finds no one, not the name elsewhere; an
+    // account id no import brought is refused as such.
+    let activities = "activity date,activity type,contact,company,owner,subject\n\
+                      2026-03-06,call,Bo Chen,Gamma,1,Gamma call\n";
+    let s = run(&pool, request(1, vec![bytes("gamma.csv", activities)])).await;
+    assert_eq!((s.created, s.refused), (0, 1), "{s:#?}");
+    let r = &s.files[0].refusals[0];
+    assert_eq!((r.line, r.column.as_str()), (2, "company"), "{r:?}");
+    assert!(r.reason.contains("Gamma"), "{r:?}");
+    let activities = "activity date,activity type,contact,account id,owner,subject\n\
+                      2026-03-07,call,Bo Chen,001X,1,Account call\n";
+    let s = run(&pool, request(1, vec![bytes("calls.csv", activities)])).await;
+    assert_eq!((s.created, s.refused), (0, 1), "{s:#?}");
+    let r = &s.files[0].refusals[0];
+    assert_eq!((r.line, r.column.as_str()), (2, "account id"), "{r:?}");
+    assert!(r.reason.contains("001X"), "{r:?}");
+}
+
+#[sqlx::test]
+async fn two_systems_exports_given_together_are_refused_before_anything_is_written(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    reps(&mut h).await;
+    let accounts = "Id,Name,Website,Industry,OwnerId\n001A,Acme Corp,acme.com,Manufacturing,10\n";
+    // One system's ids name only its own records: HubSpot's deals could never find
+    // Salesforce's accounts by id, and their ids would be kept under the wrong system.
+    let err = import::run(
+        &Store::from_pool(pool.clone()),
+        request(
+            1,
+            vec![
+                bytes("accounts.csv", accounts),
+                fixture("hubspot_deals.csv"),
+            ],
+        ),
+        now(),
+        |_| {},
+    )
+    .await
+    .expect_err("mixed sources");
+    let text = err.to_string();
+    assert!(
+        text.contains("accounts.csv") && text.contains("salesforce") && text.contains("hubspot"),
+        "{text}"
+    );
+    assert_eq!(h.count("SELECT count(*) FROM companies").await, 0);
+    assert_eq!(h.count("SELECT count(*) FROM imports").await, 0);
+    // A plain file beside one system's export is read as that system's.
+    let plain = "name,website,owner\nBirch Ltd,birch.io,10\n";
+    let s = run(
+        &pool,
+        request(
+            1,
+            vec![bytes("accounts.csv", accounts), bytes("more.csv", plain)],
+        ),
+    )
+    .await;
+    assert_eq!((s.created, s.refused), (2, 0), "{s:#?}");
+}

@@ -97,6 +97,15 @@ pub enum ImportError {
     UnknownStage { theirs: String, ours: String },
     #[error("give at least one file")]
     NoFiles,
+    /// Files of two systems given together: each system's ids (an opportunity's `AccountId`)
+    /// only name that system's records, so the files cannot be read as one import.
+    #[error("{first_file} is a {first} export and {second_file} a {second} one: import each system's files on their own")]
+    MixedSources {
+        first_file: String,
+        first: &'static str,
+        second_file: String,
+        second: &'static str,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -117,6 +126,16 @@ impl ImportError {
                 .arg("theirs", esc(theirs))
                 .arg("ours", esc(ours)),
             ImportError::NoFiles => Msg::new("import.no_files"),
+            ImportError::MixedSources {
+                first_file,
+                first,
+                second_file,
+                second,
+            } => Msg::new("import.mixed_sources")
+                .arg("first_file", esc(first_file))
+                .arg("first", *first)
+                .arg("second_file", esc(second_file))
+                .arg("second", *second),
             ImportError::Store(e) => Msg::new("import.why.database").arg("reason", e),
         };
         Msg::new("import.failed").arg_msg("reason", reason)
@@ -324,11 +343,29 @@ pub async fn run(
         readers.push(reader);
     }
     readers.sort_by_key(|r| entity(r.info.mapping.kind));
-    let source = readers
-        .iter()
-        .map(|r| r.info.mapping.source)
-        .find(|s| *s != Source::Other)
-        .unwrap_or(req.source.unwrap_or(Source::Other));
+    // A plain file given with a system's export keeps its ids under that system's name, so
+    // the two can point at each other; two systems' exports cannot.
+    // (The readers are not `Sync`: no borrow of them may live across an await.)
+    let source = {
+        let mut known = readers
+            .iter()
+            .map(|r| &r.info)
+            .filter(|i| i.mapping.source != Source::Other);
+        match known.next() {
+            Some(first) => {
+                if let Some(second) = known.find(|i| i.mapping.source != first.mapping.source) {
+                    return Err(ImportError::MixedSources {
+                        first_file: first.name.clone(),
+                        first: source_name(first.mapping.source),
+                        second_file: second.name.clone(),
+                        second: source_name(second.mapping.source),
+                    });
+                }
+                first.mapping.source
+            }
+            None => req.source.unwrap_or(Source::Other),
+        }
+    };
 
     let mut tx = store.begin().await?;
     let mut world = World::load(&mut tx, req.workspace, tz, ws.currency.clone(), source).await?;

@@ -2,7 +2,7 @@
 //! and products, and the source's ids, loaded once and kept up to date as rows are written.
 //! Every addition is journaled, so a batch whose transaction fails leaves no trace here.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{hash_map::Entry, HashMap, HashSet};
 
 use chrono::{DateTime, LocalResult, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -68,6 +68,10 @@ pub fn source_name(source: Source) -> &'static str {
         Source::Other => "file",
     }
 }
+
+/// Contacts of one name at several companies, where a row did not say which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ambiguous;
 
 /// One thing a batch added that only the journal can take out again.
 enum Journal {
@@ -152,6 +156,9 @@ pub struct World {
     contacts: HashMap<i64, Held<KnownContact>>,
     contact_by_email: HashMap<String, i64>,
     contact_by_name: HashMap<(String, Option<i64>), i64>,
+    /// Name key -> the contact of that name, whatever their company; `None` when contacts of
+    /// that name are at more than one company (or at one and at none).
+    contact_by_bare_name: HashMap<String, Option<i64>>,
     /// Product key -> (id, list price).
     products: HashMap<String, (i64, i64)>,
     /// (table, the source's id) -> record id.
@@ -217,6 +224,7 @@ impl World {
             contacts: HashMap::new(),
             contact_by_email: HashMap::new(),
             contact_by_name: HashMap::new(),
+            contact_by_bare_name: HashMap::new(),
             products,
             ext: HashMap::new(),
             seen: Seen::default(),
@@ -274,6 +282,7 @@ impl World {
         self.company_by_name.clear();
         self.contact_by_email.clear();
         self.contact_by_name.clear();
+        self.contact_by_bare_name.clear();
         let mut ids: Vec<i64> = self.companies.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
@@ -290,9 +299,20 @@ impl World {
             if let Some(e) = c.email.as_deref().map(email_key) {
                 self.contact_by_email.entry(e).or_insert(id);
             }
-            self.contact_by_name
-                .entry((name_key(&c.name), c.company_id))
-                .or_insert(id);
+            let (name, company) = (name_key(&c.name), c.company_id);
+            self.index_contact_name(name, company, id);
+        }
+    }
+
+    /// Indexes a contact's name within their company and on its own; of contacts with the same
+    /// name and company, the first indexed stands for them.
+    fn index_contact_name(&mut self, name: String, company: Option<i64>, id: i64) {
+        if let Entry::Vacant(v) = self.contact_by_name.entry((name.clone(), company)) {
+            v.insert(id);
+            self.contact_by_bare_name
+                .entry(name)
+                .and_modify(|one| *one = None)
+                .or_insert(Some(id));
         }
     }
 
@@ -353,9 +373,7 @@ impl World {
         if let Some(e) = c.email.as_deref().map(email_key) {
             self.contact_by_email.entry(e).or_insert(id);
         }
-        self.contact_by_name
-            .entry((name_key(&c.name), c.company_id))
-            .or_insert(id);
+        self.index_contact_name(name_key(&c.name), c.company_id, id);
         let batch = self.batch;
         self.contacts.insert(id, Held { rec: c, batch });
     }
@@ -423,6 +441,18 @@ impl World {
         }
         name.and_then(|n| self.contact_by_name.get(&(name_key(n), company)))
             .and_then(held)
+    }
+
+    /// The contact a name alone names, whatever their company, for a row that does not say
+    /// which company (an activity log without a company column). `Err` when contacts of that
+    /// name are at more than one company, or at one and at none: the row must say which, and
+    /// is never matched by a guess.
+    pub fn contact_by_name_alone(&self, name: &str) -> Result<Option<&KnownContact>, Ambiguous> {
+        match self.contact_by_bare_name.get(&name_key(name)) {
+            None => Ok(None),
+            Some(Some(id)) => Ok(self.contacts.get(id).map(|h| &h.rec)),
+            Some(None) => Err(Ambiguous),
+        }
     }
 
     /// A product's id and list price.

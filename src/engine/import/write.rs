@@ -1563,6 +1563,73 @@ impl Writer<'_> {
             .await
     }
 
+    /// The contact an activity row is with: by email, else by name within the company the
+    /// row names (two people of one name at two customers are two contacts), else by a name
+    /// only one contact has. A name several companies' contacts share, on a row that names no
+    /// company, is refused rather than guessed.
+    fn activity_contact(&self, row: &Row) -> Result<i64, Refuse> {
+        let unknown = |field| Refuse(field, Msg::new("import.why.unknown_contact"));
+        if let Some(e) = email(row)? {
+            return self
+                .world
+                .contact(None, Some(&e), None, None)
+                .map(|c| c.id)
+                .ok_or_else(|| unknown(Field::Email));
+        }
+        let Some(name) = contact_name(row)? else {
+            return Err(Refuse(
+                Field::Contact,
+                Msg::new("import.why.no_contact_name"),
+            ));
+        };
+        let company = if let Some(ext) = text(row, Field::CompanyId) {
+            let c = self.world.company(Some(ext), None, None).ok_or_else(|| {
+                Refuse(
+                    Field::CompanyId,
+                    Msg::new("import.why.unknown_account").arg("given", ext),
+                )
+            })?;
+            Some(c.id)
+        } else {
+            let company = line_text(row, Field::Company, MAX_NAME_CHARS)?;
+            let website = line_text(row, Field::Domain, 255)?;
+            // The refusal points at the column that named the company.
+            let named = match (&company, &website) {
+                (Some(n), _) => Some((Field::Company, n.clone())),
+                (None, Some(w)) => Some((Field::Domain, w.clone())),
+                (None, None) => None,
+            };
+            match named {
+                None => None,
+                Some((field, given)) => {
+                    // A company the workspace does not have has no contacts either.
+                    let c = self
+                        .world
+                        .company(None, website.as_deref(), company.as_deref())
+                        .ok_or_else(|| {
+                            Refuse(
+                                field,
+                                Msg::new("import.why.unknown_company").arg("given", given),
+                            )
+                        })?;
+                    Some(c.id)
+                }
+            }
+        };
+        let found = match company {
+            Some(_) => Ok(self.world.contact(None, None, Some(&name), company)),
+            None => self.world.contact_by_name_alone(&name),
+        };
+        match found {
+            Ok(Some(c)) => Ok(c.id),
+            Ok(None) => Err(unknown(Field::Contact)),
+            Err(super::world::Ambiguous) => Err(Refuse(
+                Field::Contact,
+                Msg::new("import.why.ambiguous_contact").arg("given", name.as_str()),
+            )),
+        }
+    }
+
     #[allow(clippy::type_complexity)]
     async fn plan_activity(
         &mut self,
@@ -1582,38 +1649,7 @@ impl Writer<'_> {
         >,
     > {
         let plan = (|| -> Result<_, Refuse> {
-            let email = email(row)?;
-            let name = line_text(row, Field::Contact, MAX_NAME_CHARS)?;
-            // A name is a contact's within their company (two people of one name at two
-            // customers are two contacts), so a row naming the company finds theirs.
-            let company = match text(row, Field::CompanyId) {
-                Some(ext) => self.world.company(Some(ext), None, None),
-                None => {
-                    let company = line_text(row, Field::Company, MAX_NAME_CHARS)?;
-                    let website = line_text(row, Field::Domain, 255)?;
-                    if company.is_none() && website.is_none() {
-                        None
-                    } else {
-                        self.world
-                            .company(None, website.as_deref(), company.as_deref())
-                    }
-                }
-            }
-            .map(|c| c.id);
-            let contact = self
-                .world
-                .contact(None, email.as_deref(), name.as_deref(), company)
-                .map(|c| c.id)
-                .ok_or_else(|| {
-                    Refuse(
-                        if email.is_some() {
-                            Field::Email
-                        } else {
-                            Field::Contact
-                        },
-                        Msg::new("import.why.unknown_contact"),
-                    )
-                })?;
+            let contact = self.activity_contact(row)?;
             let happened = date(row, Field::DueDate)
                 .and_then(|d| self.world.instant(d))
                 .ok_or_else(|| Refuse(Field::DueDate, Msg::new("import.why.no_activity_date")))?;
