@@ -98,6 +98,8 @@ text_enum! {
         Digest = "digest",
         /// An admin told that a webhook endpoint was disabled.
         Webhook = "webhook",
+        /// An admin told that the digest channel refuses the bot's posts.
+        ChannelNotice = "channel-notice",
     }
 }
 

@@ -2962,6 +2962,13 @@ async fn a_waiting_digest_follows_the_channel_setting_through_changes_and_undo(p
             .count()
     };
     assert_eq!(told(888), 1);
+    // Counted apart from the digests themselves.
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM outbox WHERE dedupe_key LIKE 'channel-unusable:%'")
+            .fetch_all(&pool)
+            .await
+            .expect("notice kinds");
+    assert_eq!(kinds, vec!["channel-notice".to_string()]);
     // The new channel refuses too: that is news to the admin.
     h.ok("/settings digest channel:<#999>").await;
     assert_eq!(must_row(&pool, &key).await.channel_id, Some(999));

@@ -44,7 +44,7 @@ pub async fn channel_unusable(
         let reply = unusable_notice(&f, channel, problem);
         // Per channel too: a second channel that refuses the same post is news.
         let key = format!("channel-unusable:{ws}:{admin}:{channel}:{failed_key}");
-        let message = NewOutbox::dm(key, OutboxKind::Digest, admin, now)
+        let message = NewOutbox::dm(key, OutboxKind::ChannelNotice, admin, now)
             .saying((serde_json::to_value(&reply).unwrap_or_default(), Vec::new()));
         told += usize::from(tx.enqueue(ws, &message).await?);
     }
