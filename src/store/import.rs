@@ -297,6 +297,11 @@ pub struct DealSlots {
 /// How far past the counter a dry run numbers its deals: no workspace numbers a trillion deals.
 const DRY_RUN_NUMBERS: i64 = 1_000_000_000_000;
 
+/// The numbers of one dry run's lane past [`DRY_RUN_NUMBERS`]: a connection numbers in lane
+/// `1 + pid % 999`, so two previews running at once rarely share a lane (sharing one, the
+/// second waits on the number index for the first to roll back).
+const DRY_RUN_LANE: i64 = 1_000_000_000;
+
 async fn reserve_deals(conn: impl sqlx::PgExecutor<'_>, ws: i64, n: i64) -> StoreResult<DealSlots> {
     let (first_number, ids) = sqlx::query_as(
         "WITH c AS (
@@ -692,11 +697,13 @@ impl Tx {
     /// workspace's counter, read without taking its row. Taking it, as a real batch does
     /// (briefly, in a transaction of its own), would hold every `/deal new` in the workspace
     /// for as long as the preview of a large file runs. They run on from the dry run's own
-    /// earlier batches, so its deals never collide with each other or with a real deal.
+    /// earlier batches, so its deals never collide with each other or with a real deal, and
+    /// in a lane of their own, so another preview's uncommitted deals do not hold them up.
     pub async fn dry_run_deals(&mut self, ws: i64, n: i64) -> StoreResult<DealSlots> {
         let (first_number, ids) = sqlx::query_as(
             "WITH c AS (
-                 SELECT COALESCE((SELECT next_number FROM deal_counters WHERE workspace_id = $1), 1) + $3 AS base)
+                 SELECT COALESCE((SELECT next_number FROM deal_counters WHERE workspace_id = $1), 1) + $3
+                        + (1 + pg_backend_pid() % 999) * $4 AS base)
              SELECT GREATEST(c.base, COALESCE((SELECT max(number) + 1 FROM deals
                                                WHERE workspace_id = $1 AND number >= c.base), c.base)),
                     ARRAY(SELECT nextval('deals_id_seq') FROM generate_series(1, $2))
@@ -705,6 +712,7 @@ impl Tx {
         .bind(ws)
         .bind(n)
         .bind(DRY_RUN_NUMBERS)
+        .bind(DRY_RUN_LANE)
         .fetch_one(self.conn())
         .await?;
         Ok(DealSlots { first_number, ids })

@@ -2071,3 +2071,54 @@ async fn two_systems_exports_given_together_are_refused_before_anything_is_writt
     .await;
     assert_eq!((s.created, s.refused), (2, 0), "{s:#?}");
 }
+
+#[sqlx::test]
+async fn a_preview_waits_for_no_other_preview_and_no_command(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:First amount:1k").await;
+    // Another preview's uncommitted deal at the number a dry run took before lanes: the
+    // counter plus a trillion.
+    let mut other = pool.begin().await.expect("begin");
+    sqlx::query(
+        "INSERT INTO deals (workspace_id, number, title, amount_minor, currency, stage_id, owner_id,
+                            furthest_position)
+         SELECT 1, c.next_number + 1000000000000, 'Preview', 100, 'USD', s.id, 1, s.position
+         FROM deal_counters c, stages s WHERE c.workspace_id = 1 AND s.workspace_id = 1
+         ORDER BY s.position LIMIT 1",
+    )
+    .execute(&mut *other)
+    .await
+    .expect("the other preview's deal");
+    // And a rep's command, mid-transaction, holds the totals of open deals by owner and
+    // stage, and of deals by day: rows the preview's new open deals would add to.
+    for table in ["deal_open_totals", "deal_daily_totals"] {
+        let locked: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE workspace_id = 1 FOR UPDATE) l"
+        ))
+        .fetch_one(&mut *other)
+        .await
+        .expect("lock the totals");
+        assert!(locked > 0, "{table}");
+    }
+    let mut req = request(
+        1,
+        vec![bytes(
+            "deals.csv",
+            "id,title,amount\n1,Deal 1,10\n2,Deal 2,20\n",
+        )],
+    );
+    req.dry_run = true;
+    req.default_owner = Some(1);
+    // A bound on waiting, not on speed: sharing the other's numbers or writing the totals, it
+    // waits until that transaction ends.
+    let dry = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        import::run(&Store::from_pool(pool.clone()), req, now(), |_| {}),
+    )
+    .await
+    .expect("the preview waited for the other one")
+    .expect("dry run");
+    assert_eq!((dry.created, dry.refused), (2, 0), "{dry:#?}");
+    other.rollback().await.expect("rollback");
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 1);
+}

@@ -775,7 +775,7 @@ impl Session<'_> {
         let (ws, import) = (req.workspace, self.import_id);
         let task = tokio::spawn(async move {
             let start = std::time::Instant::now();
-            later.write(&mut tx, ws, import).await?;
+            later.write(&mut tx, ws, import, true).await?;
             tx.count_import(
                 ws,
                 import,
@@ -990,7 +990,9 @@ impl Session<'_> {
                 target, world, req, import, kind, rows, file, now,
             ))
             .await?;
-            later.write(tx, req.workspace, import).await?;
+            later
+                .write(tx, req.workspace, import, numbers.is_some())
+                .await?;
             let refused = file.refused - refused_before + reader_refused;
             tx.count_import(
                 req.workspace,

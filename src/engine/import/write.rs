@@ -73,7 +73,18 @@ impl Later {
             .collect()
     }
 
-    pub(super) async fn write(self, tx: &mut Tx, ws: i64, import: i64) -> StoreResult<()> {
+    /// Writes what the batch left for later. `rollups` is false in a dry run: its totals are
+    /// rolled back anyway, and their rows, which live commands write too (today's new deals
+    /// by stage and owner), would stay locked for as long as the preview runs. They can
+    /// refuse nothing (a rollup holds ten million deals at the amount cap), so the preview's
+    /// counts are the import's.
+    pub(super) async fn write(
+        self,
+        tx: &mut Tx,
+        ws: i64,
+        import: i64,
+        rollups: bool,
+    ) -> StoreResult<()> {
         if !self.deal_slots.ids.is_empty() {
             tx.defer_rollups(true).await?;
             let rows = self.head_deals..self.deal_columns.title.len();
@@ -87,14 +98,16 @@ impl Later {
             .await?;
             tx.insert_stage_changes(ws, &self.changes).await?;
             tx.insert_deal_lines(ws, &self.lines).await?;
-            tx.add_deal_rollups(
-                ws,
-                &self.deal_slots.ids,
-                &self.deal_columns,
-                &self.changes,
-                &self.lines,
-            )
-            .await?;
+            if rollups {
+                tx.add_deal_rollups(
+                    ws,
+                    &self.deal_slots.ids,
+                    &self.deal_columns,
+                    &self.changes,
+                    &self.lines,
+                )
+                .await?;
+            }
             tx.defer_rollups(false).await?;
         }
         for (entity, ids) in &self.created {
@@ -1533,7 +1546,10 @@ impl Writer<'_> {
         }
         self.tx.defer_rollups(true).await?;
         let (ids, moved) = self.tx.insert_activities(ws, &cols).await?;
-        self.tx.add_activity_rollups(ws, &ids).await?;
+        // Not in a dry run (numbered in its own transaction): see `Later::write`.
+        if self.numbers.is_some() {
+            self.tx.add_activity_rollups(ws, &ids).await?;
+        }
         self.tx.defer_rollups(false).await?;
         for (i, id) in ids.iter().enumerate() {
             self.world
