@@ -68,6 +68,8 @@ pub struct ExportActivityRow {
     pub kind: String,
     pub contact: String,
     pub contact_email: Option<String>,
+    /// The contact's company: with the name, it tells two people of one name apart.
+    pub contact_company: Option<String>,
     pub deal_number: Option<i64>,
     pub member_id: i64,
     pub summary: String,
@@ -179,9 +181,11 @@ impl Tx {
     ) -> StoreResult<Vec<ExportActivityRow>> {
         let sql =
             "SELECT a.id, a.happened_at, a.kind, ct.name AS contact, ct.email AS contact_email,
-                    d.number AS deal_number, a.member_id, a.summary, a.satisfaction
+                    co.name AS contact_company, d.number AS deal_number, a.member_id, a.summary,
+                    a.satisfaction
                FROM activities a
                JOIN contacts ct ON ct.workspace_id = a.workspace_id AND ct.id = a.contact_id
+               LEFT JOIN companies co ON co.workspace_id = ct.workspace_id AND co.id = ct.company_id
                LEFT JOIN deals d ON d.workspace_id = a.workspace_id AND d.id = a.deal_id
               WHERE a.workspace_id = $1 AND a.id > $2 AND ($3::bigint IS NULL OR a.member_id = $3)
               ORDER BY a.id

@@ -960,6 +960,22 @@ async fn export_then_import_into_an_empty_workspace_gives_the_same_records(pool:
     h.ok("/deal lost deal:D-3 reason:price").await;
     h.ok("/deal won deal:D-1").await;
     h.ok("/contact log contact:ana@acme.com kind:call summary:\"Intro call\" deal:D-1 satisfaction:4").await;
+    // Two people of one name at two customers, neither with an email: their calls go back to
+    // each, by the name within the company.
+    h.ok("/contact add name:Bo company:Acme").await;
+    h.ok("/contact add name:Bo company:Birch").await;
+    let bos: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM contacts WHERE workspace_id = 1 AND name = 'Bo' ORDER BY id",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("Bos");
+    for (id, summary) in bos.iter().zip(["Acme Bo call", "Birch Bo call"]) {
+        h.ok(&format!(
+            "/contact log contact:C-{id} kind:call summary:\"{summary}\""
+        ))
+        .await;
+    }
     let store = Store::from_pool(h.pool.clone());
     let dir = std::env::temp_dir().join(format!("salesbot-roundtrip-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
@@ -991,6 +1007,9 @@ async fn export_then_import_into_an_empty_workspace_gives_the_same_records(pool:
                       (SELECT name FROM companies c WHERE c.workspace_id = t.workspace_id AND c.id = t.company_id)"),
         ("activities", "kind, summary, satisfaction, happened_at, member_id,
                         (SELECT email FROM contacts c WHERE c.workspace_id = t.workspace_id AND c.id = t.contact_id),
+                        (SELECT c.name || ' at ' || coalesce(co.name, '-') FROM contacts c
+                           LEFT JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id
+                          WHERE c.workspace_id = t.workspace_id AND c.id = t.contact_id),
                         (SELECT number FROM deals d WHERE d.workspace_id = t.workspace_id AND d.id = t.deal_id)"),
     ] {
         let q = |ws: i64| {
@@ -2089,8 +2108,8 @@ async fn a_preview_waits_for_no_other_preview_and_no_command(pool: PgPool) {
     .execute(&mut *other)
     .await
     .expect("the other preview's deal");
-    // And a rep's command, mid-transaction, holds the totals of open deals by owner and
-    // stage, and of deals by day: rows the preview's new open deals would add to.
+    // And a rep's command, mid-transaction, holds the workspace's totals rows (the preview's
+    // new open deals would add to the open totals of owner 1 in the first stage).
     for table in ["deal_open_totals", "deal_daily_totals"] {
         let locked: i64 = sqlx::query_scalar(&format!(
             "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE workspace_id = 1 FOR UPDATE) l"

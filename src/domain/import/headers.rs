@@ -175,6 +175,9 @@ const ALIASES: &[(&str, Field)] = &[
     ("标题", Field::Title),
     ("company", Field::Company),
     ("company name", Field::Company),
+    // salesbot's activities export: the contact's company, which tells two people of one
+    // name apart.
+    ("contact company", Field::Company),
     ("account", Field::Company),
     ("account name", Field::Company),
     ("organization", Field::Company),

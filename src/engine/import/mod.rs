@@ -990,9 +990,7 @@ impl Session<'_> {
                 target, world, req, import, kind, rows, file, now,
             ))
             .await?;
-            later
-                .write(tx, req.workspace, import, numbers.is_some())
-                .await?;
+            later.write(tx, req.workspace, import, !req.dry_run).await?;
             let refused = file.refused - refused_before + reader_refused;
             tx.count_import(
                 req.workspace,

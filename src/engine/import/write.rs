@@ -74,10 +74,10 @@ impl Later {
     }
 
     /// Writes what the batch left for later. `rollups` is false in a dry run: its totals are
-    /// rolled back anyway, and their rows, which live commands write too (today's new deals
-    /// by stage and owner), would stay locked for as long as the preview runs. They can
-    /// refuse nothing (a rollup holds ten million deals at the amount cap), so the preview's
-    /// counts are the import's.
+    /// rolled back anyway, and their rows, which live commands write too (open deals by owner
+    /// and stage), would stay locked for as long as the preview runs. A rollup row holds
+    /// about eighteen million deals at the amount cap, so only a total already near the limit
+    /// (written before the cap was checked) could refuse a row the preview counted in.
     pub(super) async fn write(
         self,
         tx: &mut Tx,
@@ -1546,8 +1546,8 @@ impl Writer<'_> {
         }
         self.tx.defer_rollups(true).await?;
         let (ids, moved) = self.tx.insert_activities(ws, &cols).await?;
-        // Not in a dry run (numbered in its own transaction): see `Later::write`.
-        if self.numbers.is_some() {
+        // Not in a dry run: see `Later::write`.
+        if !self.req.dry_run {
             self.tx.add_activity_rollups(ws, &ids).await?;
         }
         self.tx.defer_rollups(false).await?;
