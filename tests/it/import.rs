@@ -2095,6 +2095,16 @@ async fn two_systems_exports_given_together_are_refused_before_anything_is_writt
 async fn a_preview_waits_for_no_other_preview_and_no_command(pool: PgPool) {
     let mut h = Harness::new(pool.clone()).await;
     h.ok("/deal new title:First amount:1k").await;
+    // A deal an earlier import brought, which the previewed file moves on.
+    let mut req = request(
+        1,
+        vec![bytes(
+            "first.csv",
+            "id,title,amount,stage\nX1,Moved,10,Lead\n",
+        )],
+    );
+    req.default_owner = Some(1);
+    assert_eq!(run(&pool, req).await.created, 1);
     // Another preview's uncommitted deal at the number a dry run took before lanes: the
     // counter plus a trillion.
     let mut other = pool.begin().await.expect("begin");
@@ -2109,7 +2119,8 @@ async fn a_preview_waits_for_no_other_preview_and_no_command(pool: PgPool) {
     .await
     .expect("the other preview's deal");
     // And a rep's command, mid-transaction, holds the workspace's totals rows (the preview's
-    // new open deals would add to the open totals of owner 1 in the first stage).
+    // new open deals would add to the open totals of owner 1 in the first stage, and its move
+    // take X1 from them).
     for table in ["deal_open_totals", "deal_daily_totals"] {
         let locked: i64 = sqlx::query_scalar(&format!(
             "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE workspace_id = 1 FOR UPDATE) l"
@@ -2119,13 +2130,8 @@ async fn a_preview_waits_for_no_other_preview_and_no_command(pool: PgPool) {
         .expect("lock the totals");
         assert!(locked > 0, "{table}");
     }
-    let mut req = request(
-        1,
-        vec![bytes(
-            "deals.csv",
-            "id,title,amount\n1,Deal 1,10\n2,Deal 2,20\n",
-        )],
-    );
+    let file = "id,title,amount,stage\n1,Deal 1,10,Lead\n2,Deal 2,20,Lead\nX1,Moved,10,Qualified\n";
+    let mut req = request(1, vec![bytes("deals.csv", file)]);
     req.dry_run = true;
     req.default_owner = Some(1);
     // A bound on waiting, not on speed: sharing the other's numbers or writing the totals, it
@@ -2137,7 +2143,11 @@ async fn a_preview_waits_for_no_other_preview_and_no_command(pool: PgPool) {
     .await
     .expect("the preview waited for the other one")
     .expect("dry run");
-    assert_eq!((dry.created, dry.refused), (2, 0), "{dry:#?}");
+    assert_eq!(
+        (dry.created, dry.updated, dry.refused),
+        (2, 1, 0),
+        "{dry:#?}"
+    );
     other.rollback().await.expect("rollback");
-    assert_eq!(h.count("SELECT count(*) FROM deals").await, 1);
+    assert_eq!(h.count("SELECT count(*) FROM deals").await, 2);
 }

@@ -1504,9 +1504,20 @@ impl Writer<'_> {
         // One statement each for the batch, in the order a typed change goes: the deal's
         // fields (its owner, whom the history row names), its stage, then its history row.
         let before = self.before_images(ImportEntity::Deal, &changed).await?;
+        // A dry run keeps the rollups out of it, as for new deals (`Later::write`): the
+        // triggers would hold the totals rows of every owner and stage it moves deals between
+        // while the preview runs. The history's stays are not spliced either; nothing in the
+        // rolled-back transaction reads them.
+        let dry = self.req.dry_run;
+        if dry {
+            self.tx.defer_rollups(true).await?;
+        }
         self.tx.update_import_deals(ws, &plain, self.now).await?;
         self.tx.move_import_deals(ws, &moves).await?;
         let added = self.tx.insert_import_moves(ws, &history).await?;
+        if dry {
+            self.tx.defer_rollups(false).await?;
+        }
         self.tx.record_import_moves(ws, self.import, &added).await?;
         self.tx
             .record_import_rows(ws, self.import, ImportEntity::Deal, &changed, &before)
