@@ -179,17 +179,22 @@ impl Tx {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<ExportActivityRow>> {
-        let sql =
-            "SELECT a.id, a.happened_at, a.kind, ct.name AS contact, ct.email AS contact_email,
-                    co.name AS contact_company, d.number AS deal_number, a.member_id, a.summary,
-                    a.satisfaction
-               FROM activities a
-               JOIN contacts ct ON ct.workspace_id = a.workspace_id AND ct.id = a.contact_id
-               LEFT JOIN companies co ON co.workspace_id = ct.workspace_id AND co.id = ct.company_id
-               LEFT JOIN deals d ON d.workspace_id = a.workspace_id AND d.id = a.deal_id
-              WHERE a.workspace_id = $1 AND a.id > $2 AND ($3::bigint IS NULL OR a.member_id = $3)
-              ORDER BY a.id
-              LIMIT $4";
-        self.page(sql, ws, owner, after, limit).await
+        // The contact's company only where the rep's lookups would show it.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT a.id, a.happened_at, a.kind, ct.name AS contact, ct.email AS contact_email,
+                        CASE WHEN {} THEN co.name END AS contact_company,
+                        d.number AS deal_number, a.member_id, a.summary, a.satisfaction
+                   FROM activities a
+                   JOIN contacts ct ON ct.workspace_id = a.workspace_id AND ct.id = a.contact_id
+                   LEFT JOIN companies co ON co.workspace_id = ct.workspace_id AND co.id = ct.company_id
+                   LEFT JOIN deals d ON d.workspace_id = a.workspace_id AND d.id = a.deal_id
+                  WHERE a.workspace_id = $1 AND a.id > $2 AND ($3::bigint IS NULL OR a.member_id = $3)
+                  ORDER BY a.id
+                  LIMIT $4",
+                super::crm::COMPANY_VISIBLE
+            )
+        });
+        self.page(SQL.as_str(), ws, owner, after, limit).await
     }
 }

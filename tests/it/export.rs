@@ -312,6 +312,43 @@ async fn one_workspace_never_holds_another_ones_rows(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_rep_s_activities_file_names_only_the_companies_they_may_see(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.join(&[42, 43], ":as 1 admin").await;
+    h.ok("/contact add name:Hidden company:SecretCo").await;
+    h.ok("/contact add name:Open company:OpenCo").await;
+    h.ok("/contact log contact:Hidden kind:call summary:secret")
+        .await;
+    h.ok("/contact log contact:Open kind:call summary:open")
+        .await;
+    // Rep 43's customer SecretCo, whose contact rep 42 called; OpenCo is rep 42's own.
+    sqlx::raw_sql(
+        "UPDATE companies SET owner_id = 43 WHERE name = 'SecretCo';
+         UPDATE contacts SET owner_id = 43 WHERE name = 'Hidden';
+         UPDATE companies SET owner_id = 42 WHERE name = 'OpenCo';
+         UPDATE activities SET member_id = 42;",
+    )
+    .execute(&pool)
+    .await
+    .expect("owners");
+    let options = ExportOptions {
+        bom: false,
+        owner: Some(42),
+        after: None,
+    };
+    let rep = rows(&export_bytes(&pool, 1, ExportKind::Activities, options).await);
+    let seen: Vec<(&str, &str)> = rep
+        .iter()
+        .map(|r| (r["summary"].as_str(), r["contact_company"].as_str()))
+        .collect();
+    assert_eq!(seen, [("secret", ""), ("open", "OpenCo")]);
+    // The admin's file names both.
+    let all = export_rows(&pool, 1, ExportKind::Activities).await;
+    let companies: Vec<&str> = all.iter().map(|r| r["contact_company"].as_str()).collect();
+    assert_eq!(companies, ["SecretCo", "OpenCo"]);
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn the_command_line_writes_whole_files_or_nothing(pool: PgPool) {
     let mut h = Harness::new(pool.clone()).await;
     h.ok("/deal new title:One amount:10 company:Acme").await;

@@ -175,9 +175,6 @@ const ALIASES: &[(&str, Field)] = &[
     ("标题", Field::Title),
     ("company", Field::Company),
     ("company name", Field::Company),
-    // salesbot's activities export: the contact's company, which tells two people of one
-    // name apart.
-    ("contact company", Field::Company),
     ("account", Field::Company),
     ("account name", Field::Company),
     ("organization", Field::Company),
@@ -371,6 +368,11 @@ impl std::str::FromStr for Override {
     }
 }
 
+/// Column names that stand for a field only where no other column does: a contact's company
+/// is the row's company in an activities file (salesbot's export, where it tells two people
+/// of one name apart), but never the deal's own company beside an account column.
+const FALLBACK_ALIASES: &[(&str, Field)] = &[("contact company", Field::Company)];
+
 /// Maps `headers`: overrides first, then the most specific system signature that matches (or
 /// the one for `source` and `kind` when given), then aliases for every column still open.
 pub(super) fn map(
@@ -409,6 +411,15 @@ pub(super) fn map(
         if fields[i].is_none() {
             let k = key(header);
             fields[i] = ALIASES.iter().find(|(a, _)| *a == k).map(|(_, f)| *f);
+        }
+    }
+    for (i, header) in headers.iter().enumerate() {
+        if fields[i].is_none() {
+            let k = key(header);
+            fields[i] = FALLBACK_ALIASES
+                .iter()
+                .find(|(a, f)| *a == k && !fields.contains(&Some(*f)))
+                .map(|(_, f)| *f);
         }
     }
     let mut columns: Vec<(usize, Field)> = Vec::new();

@@ -205,6 +205,25 @@ fn pipe_delimiter_is_sniffed() {
     assert_eq!(table.rows[0].text(Field::Company), Some("Acme, Inc"));
 }
 
+/// A contact's company is the row's company only where no column names the company itself.
+#[test]
+fn a_contact_company_column_gives_way_to_the_company_column() {
+    let deals = read(
+        b"Title,Contact Company,Account Name,Amount\nRollout,Their Parent,Acme,10\n",
+        &usd(),
+    );
+    assert_eq!(deals.rows[0].text(Field::Company), Some("Acme"));
+    assert_eq!(deals.mapping.unmapped, vec!["Contact Company".to_string()]);
+    let calls = read(
+        b"activity_id,happened_at_utc,kind,contact,contact_email,contact_company,deal_number,member_id,summary,satisfaction\n\
+          7,2026-03-01T10:00:00Z,call,Bo,,Acme,,1,Intro,\n",
+        &usd(),
+    );
+    assert_eq!(calls.mapping.source, Source::Salesbot);
+    assert_eq!(calls.mapping.kind, Kind::Activities);
+    assert_eq!(calls.rows[0].text(Field::Company), Some("Acme"));
+}
+
 /// Each system's header set, in the case the system writes it and in upper case.
 #[test]
 fn each_source_is_recognised_by_its_headers() {
