@@ -96,13 +96,7 @@ pub struct Prelude {
 impl Tx {
     /// A workspace's settings without creating it (suggestions and reads that must never write use it).
     pub async fn workspace(&mut self, id: i64) -> StoreResult<Option<WorkspaceRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, timezone, currency, locale, digest_channel_id, digest_weekday, digest_time, stale_days,
-                    manager_role_id, visibility FROM workspaces WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.conn())
-        .await?)
+        self.read_workspace(id, "").await
     }
 
     /// A workspace's settings, its row locked against a settings change or `/undo` until this
@@ -110,9 +104,13 @@ impl Tx {
     /// in); `None` when the row is gone (an `/undo` re-inserting it just committed: read it
     /// again later).
     pub async fn workspace_locked(&mut self, ws: i64) -> StoreResult<Option<WorkspaceRow>> {
-        let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1 FOR SHARE");
+        self.read_workspace(ws, " FOR SHARE").await
+    }
+
+    async fn read_workspace(&mut self, id: i64, lock: &str) -> StoreResult<Option<WorkspaceRow>> {
+        let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1{lock}");
         Ok(sqlx::query_as(&sql)
-            .bind(ws)
+            .bind(id)
             .fetch_optional(self.conn())
             .await?)
     }
@@ -201,12 +199,7 @@ impl Tx {
 
     /// Loads a workspace, creating it with defaults on first use.
     pub async fn ensure_workspace(&mut self, id: i64) -> StoreResult<WorkspaceRow> {
-        let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1");
-        if let Some(ws) = sqlx::query_as::<_, WorkspaceRow>(&sql)
-            .bind(id)
-            .fetch_optional(self.conn())
-            .await?
-        {
+        if let Some(ws) = self.workspace(id).await? {
             return Ok(ws);
         }
         let created = sqlx::query("INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT DO NOTHING")
@@ -231,10 +224,12 @@ impl Tx {
                 .await?;
             }
         }
-        Ok(sqlx::query_as::<_, WorkspaceRow>(&sql)
-            .bind(id)
-            .fetch_one(self.conn())
-            .await?)
+        // Another transaction may have created it first: ON CONFLICT waited for its commit.
+        self.workspace(id).await?.ok_or_else(|| {
+            super::StoreError::Unexpected(anyhow::anyhow!(
+                "workspace {id} is gone after creating it"
+            ))
+        })
     }
 
     /// Creates or refreshes the caller's member row; writes only when something changed.
