@@ -208,6 +208,12 @@ impl Tx {
 impl Store {
     /// Claims up to `limit` due messages for `lease`: a claimed row is invisible to other
     /// workers until delivered or until the lease runs out (a worker that died mid-delivery).
+    ///
+    /// Only kinds and targets this binary can read are claimed. During a rolling upgrade an
+    /// older process runs beside a newer one that may enqueue a kind the older does not know;
+    /// claimed by the older, that row would fail to decode and take the whole claimed batch
+    /// down with it, lease after lease, until its attempts ran out. Left alone, it waits for
+    /// a process that knows it (and counts in the outbox's pending gauges meanwhile).
     pub async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
@@ -218,6 +224,7 @@ impl Store {
             "UPDATE outbox o SET attempts = o.attempts + 1, next_attempt_at = $2
              FROM (SELECT workspace_id, id FROM outbox
                    WHERE status = 'pending' AND next_attempt_at <= $1
+                     AND kind = ANY($4) AND target = ANY($5)
                    ORDER BY next_attempt_at LIMIT $3
                    FOR UPDATE SKIP LOCKED) c
              WHERE o.workspace_id = c.workspace_id AND o.id = c.id
@@ -227,6 +234,8 @@ impl Store {
         .bind(now)
         .bind(lease_until)
         .bind(limit)
+        .bind(OutboxKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>())
+        .bind(OutboxTarget::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>())
         .fetch_all(self.pool())
         .await?)
     }

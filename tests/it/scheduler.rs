@@ -1404,6 +1404,52 @@ async fn a_message_claimed_by_a_dead_worker_is_delivered_by_another_once(pool: P
     assert_eq!(rec.len(), 3);
 }
 
+#[sqlx::test(migrations = "./migrations")]
+async fn a_message_of_a_kind_this_version_does_not_know_waits_for_one_that_does(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-02T08:00:00Z").await;
+    h.ok(r#"/remind what:"call Ada" when:"2026-03-02 09:00""#)
+        .await;
+    let now = at("2026-03-02T09:05:00Z");
+    assert_eq!(jobs::reminders(&store, now).await.expect("reminders"), 1);
+    // A newer process enqueued these: a kind and a target this binary has no name for, due
+    // before the reminder, so a claim that took them would take them first. A new target
+    // comes with a migration that widens the column's check; this one stands in for it.
+    sqlx::query("ALTER TABLE outbox DROP CONSTRAINT outbox_target_check")
+        .execute(&pool)
+        .await
+        .expect("a newer schema");
+    for (key, kind, target) in [("survey:1", "survey", "dm"), ("thread:1", "task", "thread")] {
+        sqlx::query(
+            "INSERT INTO outbox (workspace_id, dedupe_key, kind, target, user_id, payload, due_at, next_attempt_at)
+             VALUES (1, $1, $2, $3, 1, '{}', $4, $4)",
+        )
+        .bind(key)
+        .bind(kind)
+        .bind(target)
+        .bind(now - secs(3600))
+        .execute(&pool)
+        .await
+        .expect("a newer version's row");
+    }
+
+    let rec = Recorder::default();
+    let pass = drain(&store, &rec, now, 10).await;
+    assert_eq!(pass.delivered, 1, "{pass:?}");
+    let (reminder, _) = task_key(&pool, 1, "call Ada").await;
+    assert_eq!(rec.one(&reminder).target, Target::Dm(1));
+    assert_eq!(rec.len(), 1);
+    for key in ["survey:1", "thread:1"] {
+        let r = must_row(&pool, key).await;
+        assert_eq!(
+            (r.status.as_str(), r.attempts),
+            ("pending", 0),
+            "left for a process that knows it: {r:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Discord failures through the real Sender
 // ---------------------------------------------------------------------------------------------
