@@ -125,13 +125,22 @@ pub fn backoff(attempts: i32) -> Duration {
 }
 
 /// Rebuilds the reply from a claimed row.
-pub fn outgoing(row: &OutboxRow) -> Result<Outgoing, String> {
-    let mut reply: Reply = serde_json::from_value(row.envelope.payload.clone())
-        .map_err(|e| format!("unreadable payload: {e}"))?;
+///
+/// A payload this binary cannot read is tried again later rather than given up: during a
+/// rolling upgrade it is most likely a newer process's message, which a newer process then
+/// claims at its next attempt (one that nobody can read is given up after
+/// [`MAX_ATTEMPTS`], about a day of backoff).
+pub fn outgoing(row: &OutboxRow) -> Result<Outgoing, DeliveryError> {
+    let mut reply: Reply =
+        serde_json::from_value(row.envelope.payload.clone()).map_err(|e| DeliveryError::Retry {
+            after: None,
+            reason: format!("unreadable payload: {e}"),
+        })?;
     for (attachment, bytes) in reply.attachments.iter_mut().zip(&row.envelope.files) {
         attachment.data = bytes.clone();
     }
-    let target = target_of(row).ok_or("no recipient")?;
+    let target =
+        target_of(row).ok_or_else(|| DeliveryError::Permanent("no recipient".to_string()))?;
     Ok(Outgoing {
         workspace_id: row.workspace_id,
         target,
@@ -244,7 +253,7 @@ async fn deliver_one<D: Deliver>(
     let started = std::time::Instant::now();
     let sent = match outgoing(row) {
         Ok(message) => sender.deliver(&message).await,
-        Err(reason) => Err(DeliveryError::Permanent(reason)),
+        Err(unsendable) => Err(unsendable),
     };
     // The outcome is as of the send's end: a DM that took 30 s and was told to retry after
     // 2 must not be due again the moment it is handed back.

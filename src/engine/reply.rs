@@ -4,7 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 /// A transport-neutral reply.
+///
+/// Every field may be missing when read back (the outbox stores replies as JSON): a newer
+/// version that leaves out an empty field writes a reply an older one still reads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Reply {
     /// Only the person who typed the command sees it (errors, private lists).
     pub ephemeral: bool,

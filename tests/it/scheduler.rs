@@ -1436,18 +1436,76 @@ async fn a_message_of_a_kind_this_version_does_not_know_waits_for_one_that_does(
 
     let rec = Recorder::default();
     let pass = drain(&store, &rec, now, 10).await;
-    assert_eq!(pass.delivered, 1, "{pass:?}");
+    assert_eq!(
+        pass,
+        Pass {
+            delivered: 1,
+            ..Pass::default()
+        }
+    );
     let (reminder, _) = task_key(&pool, 1, "call Ada").await;
     assert_eq!(rec.one(&reminder).target, Target::Dm(1));
     assert_eq!(rec.len(), 1);
     for key in ["survey:1", "thread:1"] {
         let r = must_row(&pool, key).await;
+        // Never claimed: a claim moves the next attempt to the lease's end, and a hand-back
+        // moves it too.
         assert_eq!(
-            (r.status.as_str(), r.attempts),
-            ("pending", 0),
+            (r.status.as_str(), r.attempts, r.next_attempt_at),
+            ("pending", 0, now - secs(3600)),
             "left for a process that knows it: {r:?}"
         );
     }
+    let (depth, _) = store.outbox_gauges(now).await.expect("gauges");
+    assert_eq!(depth, 2, "still owed, so still counted");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_message_whose_payload_this_version_cannot_read_is_tried_again_not_given_up(
+    pool: PgPool,
+) {
+    let store = Store::from_pool(pool.clone());
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/tasks list").await;
+    let now = at("2026-03-02T09:05:00Z");
+    // A newer version's replies: one whose content is no longer text, and one that leaves
+    // out the fields it has nothing in.
+    for (key, payload) in [
+        ("task:new:1", r#"{"content": {"text": "call Ada"}}"#),
+        ("task:new:2", r#"{"content": "call Bo"}"#),
+    ] {
+        sqlx::query(
+            "INSERT INTO outbox (workspace_id, dedupe_key, kind, target, user_id, payload, due_at, next_attempt_at)
+             VALUES (1, $1, 'task', 'dm', 1, $2::jsonb, $3, $3)",
+        )
+        .bind(key)
+        .bind(payload)
+        .bind(now)
+        .execute(&pool)
+        .await
+        .expect("a newer version's row");
+    }
+    let rec = Recorder::default();
+    let pass = drain(&store, &rec, now, 10).await;
+    assert_eq!(
+        pass,
+        Pass {
+            delivered: 1,
+            retried: 1,
+            ..Pass::default()
+        }
+    );
+    assert_eq!(rec.one("task:new:2").reply.content, "call Bo");
+    let r = must_row(&pool, "task:new:1").await;
+    assert_eq!((r.status.as_str(), r.attempts), ("pending", 1), "{r:?}");
+    // The backoff counts from the attempt's end, a moment after `now`.
+    let wait = r.next_attempt_at - now;
+    assert!(
+        wait >= salesbot::outbox::backoff(1) && wait < salesbot::outbox::backoff(1) + secs(60),
+        "{r:?}"
+    );
+    let error = r.last_error.unwrap_or_default();
+    assert!(error.contains("unreadable payload"), "{error}");
 }
 
 // ---------------------------------------------------------------------------------------------
