@@ -68,6 +68,13 @@ impl Visibility {
         }
     }
 
+    /// A workspace's stored setting. A name this version does not know (a newer version's
+    /// setting, read during a rolling upgrade) reads as the stricter `Own`: a rep is shown
+    /// too little for a while rather than another rep's records.
+    pub fn stored(s: &str) -> Visibility {
+        Visibility::parse(s).unwrap_or(Visibility::Own)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -88,6 +95,14 @@ impl Visibility {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_visibility_this_version_does_not_know_reads_as_own() {
+        assert_eq!(Visibility::stored("all"), Visibility::All);
+        assert_eq!(Visibility::stored("own"), Visibility::Own);
+        assert_eq!(Visibility::stored("team"), Visibility::Own);
+        assert_eq!(Visibility::stored(""), Visibility::Own);
+    }
 
     #[test]
     fn permission_table() {

@@ -84,9 +84,7 @@ impl Engine {
             return Ok(Vec::new());
         };
         let role = req.role.resolve(ws.manager_role_id);
-        let owner = Visibility::parse(&ws.visibility)
-            .unwrap_or(Visibility::All)
-            .owner_filter(role, req.user_id);
+        let owner = Visibility::stored(&ws.visibility).owner_filter(role, req.user_id);
         let limit = MAX_CHOICES as i64;
         let found = match req.option.as_str() {
             "deal" => tx.suggest_deals(ws.id, &q, owner, limit).await?,

@@ -70,7 +70,7 @@ impl Ctx {
                 ws.currency
             ))
         })?;
-        let visibility = Visibility::parse(&ws.visibility).unwrap_or(Visibility::All);
+        let visibility = Visibility::stored(&ws.visibility);
         Ok(Ctx {
             ws_tz,
             fmt: Format {

@@ -484,7 +484,7 @@ async fn digest_for(
     } else {
         message.skipped(format!("missed: the bot was not running on {date}"))
     };
-    if still_today && w.visibility == Visibility::Own.as_str() {
+    if still_today && Visibility::stored(&w.visibility) == Visibility::Own {
         // The channel shows team totals only; each manager gets the named detail, once a week
         // under a key of their own, in the transaction that takes the channel's slot.
         for reader in tx.digest_readers(w.id).await? {

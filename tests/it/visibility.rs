@@ -293,6 +293,41 @@ async fn replies_errors_buttons_and_forms_show_nothing_of_another_rep(pool: PgPo
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_setting_this_version_does_not_know_hides_as_own_does(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    fixture(&mut h).await;
+    // A newer version's setting, read by this one during a rolling upgrade: its migration
+    // widened the column's check, which this stands in for.
+    sqlx::query(
+        "DO $$ DECLARE c text; BEGIN
+           FOR c IN SELECT conname FROM pg_constraint
+                    WHERE conrelid = 'workspaces'::regclass AND contype = 'c'
+                      AND pg_get_constraintdef(oid) LIKE '%visibility%'
+           LOOP EXECUTE format('ALTER TABLE workspaces DROP CONSTRAINT %I', c); END LOOP;
+         END $$",
+    )
+    .execute(&pool)
+    .await
+    .expect("a newer schema");
+    sqlx::query("UPDATE workspaces SET visibility = 'team' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .expect("a newer setting");
+    let mut failures = Vec::new();
+    let lines = [
+        "/pipeline stats period:all-time",
+        "/deal list",
+        "/deal show deal:D-1",
+        "/kpi period:this-month",
+    ]
+    .map(String::from);
+    check_lines(&mut h, &lines, &mut failures).await;
+    let r = h.ok("/pipeline stats period:all-time").await;
+    assert!(text(&r).contains("Open pipeline: 2 · $22,000"), "{r}");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn reports_with_and_without_member_show_only_the_reps_figures(pool: PgPool) {
     let mut h = Harness::new(pool).await;
     fixture(&mut h).await;

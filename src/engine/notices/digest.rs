@@ -124,7 +124,7 @@ pub async fn digest(
 ) -> anyhow::Result<Reply> {
     let f = Format::stored(&w.locale, &w.timezone, &w.currency);
     // Under "own" a rep reading the channel must not learn other reps' deals or figures.
-    let team_only = w.visibility == Visibility::Own.as_str();
+    let team_only = Visibility::stored(&w.visibility) == Visibility::Own;
     let (week_start, this_monday, from, to) = last_week(&f, slot_date);
     let bound = |d: NaiveDate| resolve_local(d.and_time(chrono::NaiveTime::MIN), f.tz);
     let (prev_from, prev_to) = (bound(week_start - Duration::days(7)), from);
