@@ -126,21 +126,34 @@ pub fn backoff(attempts: i32) -> Duration {
 
 /// Rebuilds the reply from a claimed row.
 ///
-/// A payload this binary cannot read is tried again later rather than given up: during a
-/// rolling upgrade it is most likely a newer process's message, which a newer process then
-/// claims at its next attempt (one that nobody can read is given up after
-/// [`MAX_ATTEMPTS`], about a day of backoff).
+/// A payload this binary cannot read, or reads as saying nothing (a pending message always
+/// says something: one with nothing to say is stored skipped), is tried again with the usual
+/// backoff rather than given up at once: during a rolling upgrade it is most likely a newer
+/// process's message in a shape this one does not know, which a newer process then claims at
+/// its next attempt. One that no process can read is given up after [`MAX_ATTEMPTS`], about a
+/// day.
 pub fn outgoing(row: &OutboxRow) -> Result<Outgoing, DeliveryError> {
-    let mut reply: Reply =
-        serde_json::from_value(row.envelope.payload.clone()).map_err(|e| DeliveryError::Retry {
+    let target =
+        target_of(row).ok_or_else(|| DeliveryError::Permanent("no recipient".to_string()))?;
+    let unreadable = |why: String| {
+        tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %why, "unreadable outbox payload, perhaps a newer version's: trying again later");
+        DeliveryError::Retry {
             after: None,
-            reason: format!("unreadable payload: {e}"),
-        })?;
+            reason: format!("unreadable payload: {why}"),
+        }
+    };
+    let mut reply: Reply = serde_json::from_value(row.envelope.payload.clone())
+        .map_err(|e| unreadable(e.to_string()))?;
+    if reply.content.is_empty()
+        && reply.embeds.is_empty()
+        && reply.attachments.is_empty()
+        && reply.modal.is_none()
+    {
+        return Err(unreadable("it says nothing this version knows".to_string()));
+    }
     for (attachment, bytes) in reply.attachments.iter_mut().zip(&row.envelope.files) {
         attachment.data = bytes.clone();
     }
-    let target =
-        target_of(row).ok_or_else(|| DeliveryError::Permanent("no recipient".to_string()))?;
     Ok(Outgoing {
         workspace_id: row.workspace_id,
         target,

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// A transport-neutral reply.
 ///
-/// Every field may be missing when read back (the outbox stores replies as JSON): a newer
-/// version that leaves out an empty field writes a reply an older one still reads.
+/// Any of its own fields may be missing when read back (the outbox stores replies as JSON):
+/// a newer version that leaves out an empty one writes a reply an older one still reads.
+/// The embeds, buttons and files in it still need all of theirs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Reply {

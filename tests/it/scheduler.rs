@@ -1468,19 +1468,27 @@ async fn a_message_whose_payload_this_version_cannot_read_is_tried_again_not_giv
     let mut h = Harness::new(pool.clone()).await;
     h.ok("/tasks list").await;
     let now = at("2026-03-02T09:05:00Z");
-    // A newer version's replies: one whose content is no longer text, and one that leaves
-    // out the fields it has nothing in.
-    for (key, payload) in [
-        ("task:new:1", r#"{"content": {"text": "call Ada"}}"#),
-        ("task:new:2", r#"{"content": "call Bo"}"#),
+    // A newer version's replies: one whose content is no longer text, one whose text moved
+    // to a field this version does not know (so it reads as saying nothing), one that leaves
+    // out the fields it has nothing in, and an unreadable one on its last attempt.
+    for (key, payload, attempts) in [
+        ("task:new:1", r#"{"content": {"text": "call Ada"}}"#, 0),
+        ("task:new:2", r#"{"text": "call Cy"}"#, 0),
+        ("task:new:3", r#"{"content": "call Bo"}"#, 0),
+        (
+            "task:new:4",
+            r#"{"content": ["call Di"]}"#,
+            MAX_ATTEMPTS - 1,
+        ),
     ] {
         sqlx::query(
-            "INSERT INTO outbox (workspace_id, dedupe_key, kind, target, user_id, payload, due_at, next_attempt_at)
-             VALUES (1, $1, 'task', 'dm', 1, $2::jsonb, $3, $3)",
+            "INSERT INTO outbox (workspace_id, dedupe_key, kind, target, user_id, payload, due_at, next_attempt_at, attempts)
+             VALUES (1, $1, 'task', 'dm', 1, $2::jsonb, $3, $3, $4)",
         )
         .bind(key)
         .bind(payload)
         .bind(now)
+        .bind(attempts)
         .execute(&pool)
         .await
         .expect("a newer version's row");
@@ -1491,21 +1499,34 @@ async fn a_message_whose_payload_this_version_cannot_read_is_tried_again_not_giv
         pass,
         Pass {
             delivered: 1,
-            retried: 1,
+            retried: 2,
+            failed: 1,
             ..Pass::default()
         }
     );
-    assert_eq!(rec.one("task:new:2").reply.content, "call Bo");
-    let r = must_row(&pool, "task:new:1").await;
-    assert_eq!((r.status.as_str(), r.attempts), ("pending", 1), "{r:?}");
-    // The backoff counts from the attempt's end, a moment after `now`.
-    let wait = r.next_attempt_at - now;
-    assert!(
-        wait >= salesbot::outbox::backoff(1) && wait < salesbot::outbox::backoff(1) + secs(60),
-        "{r:?}"
-    );
+    assert_eq!(rec.one("task:new:3").reply.content, "call Bo");
+    assert_eq!(rec.len(), 1, "nothing unreadable reached Discord");
+    for key in ["task:new:1", "task:new:2"] {
+        let r = must_row(&pool, key).await;
+        assert_eq!((r.status.as_str(), r.attempts), ("pending", 1), "{r:?}");
+        // The backoff counts from the attempt's end, a moment after `now`.
+        let wait = r.next_attempt_at - now;
+        assert!(
+            wait >= salesbot::outbox::backoff(1) && wait < salesbot::outbox::backoff(1) + secs(60),
+            "{r:?}"
+        );
+        let error = r.last_error.clone().unwrap_or_default();
+        assert!(error.contains("unreadable payload"), "{r:?}");
+    }
+    let r = must_row(&pool, "task:new:4").await;
+    assert_eq!(r.status, "failed", "{r:?}");
     let error = r.last_error.unwrap_or_default();
-    assert!(error.contains("unreadable payload"), "{error}");
+    assert!(
+        error.starts_with(&format!(
+            "gave up after {MAX_ATTEMPTS} attempts: unreadable payload"
+        )),
+        "{error}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

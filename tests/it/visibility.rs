@@ -325,6 +325,10 @@ async fn a_setting_this_version_does_not_know_hides_as_own_does(pool: PgPool) {
     let r = h.ok("/pipeline stats period:all-time").await;
     assert!(text(&r).contains("Open pipeline: 2 · $22,000"), "{r}");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // The admin's settings say what applies, not a missing text.
+    h.run(":as 1 admin").await;
+    let t = text(&h.ok("/settings show").await);
+    assert!(t.contains("reps see their own") && !t.contains("visibility."), "{t}");
 }
 
 #[sqlx::test(migrations = "./migrations")]

@@ -390,7 +390,8 @@ async fn show(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
         .inline(ctx.t("field.language"), ctx.ws.locale.clone())
         .inline(
             ctx.t("field.visibility"),
-            ctx.t(&format!("visibility.{}", ctx.ws.visibility)),
+            // As the setting is applied: one this version does not know reads as own.
+            ctx.t(&format!("visibility.{}", ctx.visibility.as_str())),
         )
         .inline(
             ctx.t("field.stale"),
