@@ -221,6 +221,9 @@ pub enum UndoOutcome {
     Nothing,
     /// A row changed since; carries the action and the table.
     Conflict(AuditAction),
+    /// The change was made by a newer version (an action or table this one has no name for,
+    /// during a rolling upgrade): left as it is for a process that knows it.
+    Newer,
 }
 
 impl Tx {
@@ -309,7 +312,7 @@ impl Tx {
         let Some(change) = change else {
             return Ok(UndoOutcome::Nothing);
         };
-        let rows: Vec<(AuditAction, String, Value, Option<Value>, Option<Value>)> = sqlx::query_as(
+        let rows: Vec<(String, String, Value, Option<Value>, Option<Value>)> = sqlx::query_as(
             "SELECT action, entity, entity_key, before, after FROM audit_log
              WHERE workspace_id = $1 AND change_id = $2 ORDER BY id DESC",
         )
@@ -319,8 +322,11 @@ impl Tx {
         .await?;
         let mut entries = Vec::with_capacity(rows.len());
         for (action, entity, key, before, after) in rows {
-            let entity = Entity::parse(&entity)
-                .ok_or_else(|| anyhow::anyhow!("unknown audited table {entity}"))?;
+            let (Ok(action), Some(entity)) =
+                (action.parse::<AuditAction>(), Entity::parse(&entity))
+            else {
+                return Ok(UndoOutcome::Newer);
+            };
             let key = key
                 .as_i64()
                 .ok_or_else(|| anyhow::anyhow!("audit key is not a number"))?;

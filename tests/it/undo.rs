@@ -261,6 +261,52 @@ async fn naming_someone_who_is_not_a_member_is_refused(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_change_a_newer_version_made_is_left_for_it_with_a_clear_answer(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    fixture(&mut h, 1, Setup::Full).await;
+    h.run(":as 10 rep").await;
+    h.ok("/deal move deal:D-1 stage:Proposal").await;
+    h.ok("/deal move deal:D-1 stage:Negotiation").await;
+    // The last move as a newer version would record it: an action this one has no name for
+    // (first case), then tables it has none for (second). Each name gets a suffix that the
+    // end of the case takes off again.
+    let last = "(SELECT max(change_id) FROM audit_log WHERE workspace_id = 1 AND actor_id = 10)";
+    for column in ["action", "entity"] {
+        let marked = h
+            .count(&format!(
+                "WITH u AS (UPDATE audit_log SET {column} = {column} || '.v2'
+                            WHERE workspace_id = 1 AND change_id = {last} RETURNING 1)
+                 SELECT count(*) FROM u"
+            ))
+            .await;
+        assert!(marked > 0);
+        let before = domain_fingerprint(&h).await;
+        let err = h.err("/undo").await;
+        assert!(
+            err.contains("newer version") && err.contains("Nothing was undone"),
+            "{column}: {err}"
+        );
+        assert_eq!(domain_fingerprint(&h).await, before, "nothing undone");
+        let pending = h
+            .count(&format!(
+                "SELECT count(*) FROM audit_log WHERE workspace_id = 1 AND change_id = {last}
+                   AND undone_at IS NULL"
+            ))
+            .await;
+        assert_eq!(pending, marked, "still there for the newer version's /undo");
+        h.count(&format!(
+            "WITH u AS (UPDATE audit_log SET {column} = left({column}, -3)
+                        WHERE workspace_id = 1 AND change_id = {last} RETURNING 1)
+             SELECT count(*) FROM u"
+        ))
+        .await;
+    }
+    // With the rows as this version wrote them, the move is taken back.
+    let r = h.ok("/undo").await;
+    assert!(text(&r).contains("moving a deal"), "{r}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn undo_touches_only_the_callers_own_last_change(pool: PgPool) {
     let mut h = Harness::new(pool).await;
     fixture(&mut h, 1, Setup::Full).await;

@@ -328,7 +328,10 @@ async fn a_setting_this_version_does_not_know_hides_as_own_does(pool: PgPool) {
     // The admin's settings say what applies, not a missing text.
     h.run(":as 1 admin").await;
     let t = text(&h.ok("/settings show").await);
-    assert!(t.contains("reps see their own") && !t.contains("visibility."), "{t}");
+    assert!(
+        t.contains("reps see their own") && !t.contains("visibility."),
+        "{t}"
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]

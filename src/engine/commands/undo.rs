@@ -11,6 +11,7 @@ pub(super) async fn undo(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
     let since = ctx.now - Duration::minutes(10);
     match tx.undo_last(ctx.ws_id(), ctx.actor, since, ctx.now).await? {
         UndoOutcome::Nothing => Ok(Reply::private(ctx.t("undo.nothing"))),
+        UndoOutcome::Newer => Err(EngineError::Conflict(Msg::new("undo.newer"))),
         UndoOutcome::Conflict(action) => Err(EngineError::Conflict(
             Msg::new("undo.conflict").arg_msg("action", Msg::new(action_key(action))),
         )),
