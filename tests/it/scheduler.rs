@@ -1404,6 +1404,30 @@ async fn a_message_claimed_by_a_dead_worker_is_delivered_by_another_once(pool: P
     assert_eq!(rec.len(), 3);
 }
 
+/// A pending DM to member 1 of workspace 1 as a newer version would enqueue it: `(key, kind,
+/// target)` and the payload as stored, due at `due`, after `attempts` attempts.
+async fn newer_row(
+    pool: &PgPool,
+    (key, kind, target): (&str, &str, &str),
+    payload: &str,
+    due: DateTime<Utc>,
+    attempts: i32,
+) {
+    sqlx::query(
+        "INSERT INTO outbox (workspace_id, dedupe_key, kind, target, user_id, payload, due_at, next_attempt_at, attempts)
+         VALUES (1, $1, $2, $3, 1, $4::jsonb, $5, $5, $6)",
+    )
+    .bind(key)
+    .bind(kind)
+    .bind(target)
+    .bind(payload)
+    .bind(due)
+    .bind(attempts)
+    .execute(pool)
+    .await
+    .expect("a newer version's row");
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn a_message_of_a_kind_this_version_does_not_know_waits_for_one_that_does(pool: PgPool) {
     let mut h = Harness::new(pool.clone()).await;
@@ -1421,17 +1445,7 @@ async fn a_message_of_a_kind_this_version_does_not_know_waits_for_one_that_does(
         .await
         .expect("a newer schema");
     for (key, kind, target) in [("survey:1", "survey", "dm"), ("thread:1", "task", "thread")] {
-        sqlx::query(
-            "INSERT INTO outbox (workspace_id, dedupe_key, kind, target, user_id, payload, due_at, next_attempt_at)
-             VALUES (1, $1, $2, $3, 1, '{}', $4, $4)",
-        )
-        .bind(key)
-        .bind(kind)
-        .bind(target)
-        .bind(now - secs(3600))
-        .execute(&pool)
-        .await
-        .expect("a newer version's row");
+        newer_row(&pool, (key, kind, target), "{}", now - secs(3600), 0).await;
     }
 
     let rec = Recorder::default();
@@ -1481,17 +1495,7 @@ async fn a_message_whose_payload_this_version_cannot_read_is_tried_again_not_giv
             MAX_ATTEMPTS - 1,
         ),
     ] {
-        sqlx::query(
-            "INSERT INTO outbox (workspace_id, dedupe_key, kind, target, user_id, payload, due_at, next_attempt_at, attempts)
-             VALUES (1, $1, 'task', 'dm', 1, $2::jsonb, $3, $3, $4)",
-        )
-        .bind(key)
-        .bind(payload)
-        .bind(now)
-        .bind(attempts)
-        .execute(&pool)
-        .await
-        .expect("a newer version's row");
+        newer_row(&pool, (key, "task", "dm"), payload, now, attempts).await;
     }
     let rec = Recorder::default();
     let pass = drain(&store, &rec, now, 10).await;

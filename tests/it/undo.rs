@@ -294,16 +294,26 @@ async fn a_change_a_newer_version_made_is_left_for_it_with_a_clear_answer(pool: 
             ))
             .await;
         assert_eq!(pending, marked, "still there for the newer version's /undo");
-        h.count(&format!(
-            "WITH u AS (UPDATE audit_log SET {column} = left({column}, -3)
-                        WHERE workspace_id = 1 AND change_id = {last} RETURNING 1)
-             SELECT count(*) FROM u"
-        ))
-        .await;
+        let restored = h
+            .count(&format!(
+                "WITH u AS (UPDATE audit_log SET {column} = left({column}, -3)
+                            WHERE workspace_id = 1 AND change_id = {last} RETURNING 1)
+                 SELECT count(*) FROM u"
+            ))
+            .await;
+        assert_eq!(restored, marked);
     }
     // With the rows as this version wrote them, the move is taken back.
     let r = h.ok("/undo").await;
     assert!(text(&r).contains("moving a deal"), "{r}");
+    let stage: String = sqlx::query_scalar(
+        "SELECT s.name FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
+         WHERE d.workspace_id = 1 AND d.number = 1",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .expect("D-1's stage");
+    assert_eq!(stage, "Proposal");
 }
 
 #[sqlx::test(migrations = "./migrations")]
