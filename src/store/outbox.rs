@@ -214,8 +214,9 @@ impl Store {
     /// claimed by the older, that row would fail to decode and take the whole claimed batch
     /// down with it, lease after lease, with no end (its attempts rise with each claim but are
     /// compared with the limit only once a row decodes). Left alone, it waits for a process
-    /// that knows it, and counts in the outbox's pending gauges meanwhile; after a rollback to a version without that kind it waits
-    /// there until an operator deletes it, as the growing oldest-due gauge shows.
+    /// that knows it, and counts in the outbox's pending gauges meanwhile; after a rollback
+    /// to a version without that kind it waits there until an operator deletes it, as the
+    /// growing oldest-due gauge shows.
     pub async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
