@@ -153,7 +153,8 @@ pub fn generate(
             user_id: 101 + i as i64,
             name: name.to_string(),
             role: "rep",
-            quota_minor: Some(rng.gen_range(4..12) * 10_000_00),
+            // $10,000 steps, in cents.
+            quota_minor: Some(rng.gen_range(4..12) * 1_000_000),
         });
     }
     let rep = |i: usize| 101 + (i % REPS.len()) as i64;
@@ -214,7 +215,7 @@ pub fn generate(
             }
             if rng.gen_bool(*advance) {
                 // Now and then a deal slips back a stage before moving on.
-                if i >= 1 && i < 3 && rng.gen_bool(0.05) {
+                if (1..3).contains(&i) && rng.gen_bool(0.05) {
                     let back = if i == 1 { "Qualified" } else { PATH[i - 1].0 };
                     moves.push((back.to_string(), next_at - Duration::days(1)));
                 }

@@ -83,11 +83,10 @@ pub(super) fn parse(sub: &str, args: &Args) -> EngineResult<Command> {
 /// What a progress report says, for the reply a long import edits.
 fn progress_reply(ctx_locale: crate::domain::locale::Locale, p: Progress) -> Reply {
     let (done, total) = p.position;
-    let percent = if total > 0 {
-        (done.min(total) * 100 / total).to_string()
-    } else {
-        "0".to_string()
-    };
+    let percent = (done.min(total) * 100)
+        .checked_div(total)
+        .unwrap_or(0)
+        .to_string();
     Reply::private(
         Msg::new("import.progress")
             .count("rows", p.rows)

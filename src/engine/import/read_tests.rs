@@ -74,7 +74,7 @@ fn day(y: i32, m: u32, d: u32) -> Cell {
     ))
 }
 
-fn text<'a>(row: &'a Row, field: Field) -> Option<&'a str> {
+fn text(row: &Row, field: Field) -> Option<&str> {
     row.text(field)
 }
 
