@@ -220,7 +220,8 @@ impl Secret {
             .trim()
             .parse()
             .map_err(|_| SignatureError::BadTimestamp)?;
-        if (now - ts).abs() > TOLERANCE_SECONDS {
+        // `abs_diff`: a timestamp the sender chose (`i64::MIN`) must not overflow the check.
+        if now.abs_diff(ts) > TOLERANCE_SECONDS.unsigned_abs() {
             return Err(SignatureError::Stale);
         }
         let mac = self.mac(msg_id, ts, body);
@@ -690,6 +691,17 @@ mod tests {
         );
         assert_eq!(
             check(id, &t, sig, body, ts - TOLERANCE_SECONDS - 1),
+            Err(SignatureError::Stale)
+        );
+        // Timestamps at the ends of the range are stale, not an overflow.
+        for far in [i64::MIN, i64::MAX] {
+            assert_eq!(
+                check(id, &far.to_string(), sig, body, ts),
+                Err(SignatureError::Stale)
+            );
+        }
+        assert_eq!(
+            check(id, &(ts + i64::MIN).to_string(), sig, body, ts),
             Err(SignatureError::Stale)
         );
         assert_eq!(

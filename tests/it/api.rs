@@ -345,6 +345,45 @@ async fn read_only_tokens_cannot_write_by_any_route(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_deal_reassigned_over_the_api_is_answered_with_the_deal(pool: PgPool) {
+    let mut h = two_workspaces(&pool).await;
+    h.run(":as 2 rep").await;
+    h.ok("/help").await;
+    h.run(":as 1 admin").await;
+    let t = token(&pool, 1, Scope::Write, "erp").await;
+    let api = Api::start(&pool, 100, 100).await;
+    let (s, _, deal) = api
+        .call(
+            Method::PATCH,
+            "/v1/deals/D-1",
+            &t,
+            Some(json!({"owner_id": 2})),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{deal}");
+    assert_eq!(deal["ref"], "D-1");
+    assert_eq!(deal["owner_id"], 2);
+    let owner: i64 =
+        sqlx::query_scalar("SELECT owner_id FROM deals WHERE workspace_id = 1 AND number = 1")
+            .fetch_one(&pool)
+            .await
+            .expect("owner");
+    assert_eq!(owner, 2);
+    // Asked again, the answer says it is already so and changes nothing.
+    let (s, _, p) = api
+        .call(
+            Method::PATCH,
+            "/v1/deals/D-1",
+            &t,
+            Some(json!({"owner_id": 2})),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+}
+
+#[sqlx::test]
 async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: PgPool) {
     let mut h = two_workspaces(&pool).await;
     let t = token(&pool, 1, Scope::Write, "a").await;

@@ -522,11 +522,13 @@ pub(super) async fn assign(
     tx.set_deal_owner(ctx.ws_id(), d.id, owner, ctx.now).await?;
     ctx.audit(tx, AuditAction::DealAssign, Entity::Deal, d.id, before)
         .await?;
+    // The record named: the API answers `PATCH /v1/deals/{id}` with the deal as it is now.
     Ok(Reply::text(
         ctx.m(Msg::new("deal.assigned")
             .arg("deal", lookup::deal_label(&d))
             .arg("owner", ctx.esc(&member.display_name))),
-    ))
+    )
+    .with_record("deal", d.id))
 }
 
 pub(super) async fn show(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineResult<Reply> {
