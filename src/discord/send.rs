@@ -31,6 +31,9 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 /// (150 at once at 45/s: under 4 s). `longest_send` counts it for each of a DM's two requests.
 const LONGEST_PACE_WAIT: Duration = Duration::from_secs(10);
 
+/// The longest `retry-after` a 429 is taken at its word for.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// Why a message was not delivered.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SendError {
@@ -112,9 +115,12 @@ async fn answer(response: Response) -> Result<Value, SendError> {
     let code = body["code"].as_i64().unwrap_or(0);
     let message = body["message"].as_str().unwrap_or("").to_string();
     if status == StatusCode::TOO_MANY_REQUESTS {
+        // Held to an hour: a wait beyond any Discord gives (`1e20`) would overflow the
+        // instant it is added to, and hold the shared pace and the message for ever.
         let wait = header_wait
             .or_else(|| body["retry_after"].as_f64())
-            .filter(|w| w.is_finite() && *w >= 0.0);
+            .filter(|w| w.is_finite() && *w >= 0.0)
+            .map(|w| w.min(LONGEST_RETRY_AFTER.as_secs_f64()));
         return Err(SendError::RateLimited {
             after: wait.map(Duration::from_secs_f64),
             global: global_header || body["global"].as_bool() == Some(true),

@@ -21,12 +21,20 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 const DELIVERY_BATCH: i64 = 100;
 
 /// Runs `work` unless the previous run is still going (a slow digest must not pile up ticks).
+/// The flag is cleared by a guard: a run that panics (tokio-cron-scheduler's task absorbs the
+/// panic) must not leave its job marked busy, which would stop that tick for good.
 async fn exclusive<F: std::future::Future<Output = ()>>(busy: &AtomicBool, work: F) {
+    struct Release<'a>(&'a AtomicBool);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::SeqCst);
+        }
+    }
     if busy.swap(true, Ordering::SeqCst) {
         return;
     }
+    let _release = Release(busy);
     work.await;
-    busy.store(false, Ordering::SeqCst);
 }
 
 /// A cron job that runs `work` at `schedule`, never two runs at once, and logs `failed` with
@@ -166,5 +174,30 @@ impl Scheduler {
         if let Err(e) = self.inner.shutdown().await {
             tracing::warn!(error = %e, "scheduler shutdown failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_that_panics_leaves_the_job_free_to_run_again() {
+        let busy = Arc::new(AtomicBool::new(false));
+        let held = busy.clone();
+        let run = tokio::spawn(async move {
+            exclusive(&held, async { panic!("a run that panics") }).await
+        })
+        .await;
+        assert!(run.is_err(), "the run panicked");
+        assert!(!busy.load(Ordering::SeqCst), "and left the job free");
+        let ran = AtomicBool::new(false);
+        exclusive(&busy, async { ran.store(true, Ordering::SeqCst) }).await;
+        assert!(ran.load(Ordering::SeqCst), "the next tick runs");
+        // While a run is going, another tick does nothing.
+        busy.store(true, Ordering::SeqCst);
+        let skipped = AtomicBool::new(true);
+        exclusive(&busy, async { skipped.store(false, Ordering::SeqCst) }).await;
+        assert!(skipped.load(Ordering::SeqCst));
     }
 }

@@ -2017,6 +2017,46 @@ async fn a_global_rate_limit_holds_the_shared_pace_back(pool: PgPool) {
     assert!(held > 15.0, "the shared pace is held back {held:.1} s");
 }
 
+/// A retry-after no Discord would send (`1e20` seconds) is held to an hour: the pass neither
+/// panics on the instant it would add it to nor holds the message and the pace for ever.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_absurd_retry_after_waits_an_hour_at_most(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    let fake = FakeDiscord::start().await;
+    let sender = sender(&fake, &store);
+    h.run(":now 2026-03-01T12:00:00Z").await;
+    h.ok("/settings digest channel:<#555> day:mon time:09:00")
+        .await;
+    fake.script(
+        "POST",
+        "/api/v10/channels/555/messages",
+        vec![rate_limited_scope("1e20", true)],
+    );
+    let t0 = at("2026-03-02T09:00:00Z");
+    assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 1);
+    let pass = deliver_due(&store, &sender, t0, 10).await.expect("deliver");
+    assert_eq!(pass.handed_back, 1, "{pass:?}");
+    let held: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM tat - clock_timestamp())::float8 FROM paces WHERE name = 'send'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("pace");
+    assert!(
+        (3000.0..=3700.0).contains(&held),
+        "the shared pace is held back {held:.1} s"
+    );
+    let next: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT next_attempt_at FROM outbox WHERE kind = 'digest' AND status = 'pending'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the digest waits");
+    // An hour after the send ended.
+    assert!(next <= t0 + secs(3600 + 60), "due again at {next}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Catching up after downtime
 // ---------------------------------------------------------------------------------------------
@@ -2291,6 +2331,75 @@ async fn agendas_skip_empty_days_and_weekends_and_list_birthdays_and_contracts(p
     );
     assert_eq!(rec.len(), 2);
     assert_eq!(h.count("SELECT count(*) FROM outbox").await, 3);
+}
+
+/// No agenda goes out on a weekend, so Friday's lists the weekend's birthdays (each with its
+/// day) and the contract notices that fall on it, with the days really left; Monday's does
+/// not list them again.
+#[sqlx::test(migrations = "./migrations")]
+async fn fridays_agenda_covers_the_weekends_birthdays_and_contract_notices(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-05T12:00:00Z").await; // Thursday
+    h.ok("/settings timezone zone:UTC").await;
+    for (name, day) in [
+        ("Fri", "03-06"),
+        ("Sat", "03-07"),
+        ("Sun", "1980-03-08"),
+        ("Mon", "03-09"),
+    ] {
+        h.ok(&format!("/contact add name:{name} birthday:{day}"))
+            .await;
+    }
+    for (name, end) in [
+        ("EndsSat", "2026-03-07"),   // 1 day on Friday
+        ("EndsMon", "2026-03-09"),   // 1 day on Sunday
+        ("EndsTue", "2026-03-10"),   // 1 day on Monday
+        ("EndsSat14", "2026-03-14"), // 7 days on Saturday
+        ("EndsSun15", "2026-03-15"), // 7 days on Sunday
+        ("EndsTue17", "2026-03-17"), // 7 days on Tuesday
+        ("EndsApr6", "2026-04-06"),  // 30 days on Saturday
+    ] {
+        h.ok(&format!("/company add name:{name} contract_end:{end}"))
+            .await;
+    }
+    let rec = Recorder::default();
+    let friday = at("2026-03-06T08:30:00Z");
+    assert_eq!(jobs::agendas(&store, friday).await.expect("agendas"), 1);
+    let monday = at("2026-03-09T08:30:00Z");
+    assert_eq!(jobs::agendas(&store, monday).await.expect("agendas"), 1);
+    drain(&store, &rec, monday, 10).await;
+
+    let fri = rec.one(&agenda_key(1, 1, "2026-03-06"));
+    assert_eq!(field(&fri.reply, "Birthdays today"), "🎂 C-1 Fri");
+    assert_eq!(
+        field(&fri.reply, "Birthdays before your next workday"),
+        "🎂 C-2 Sat · Mar 7, 2026\n🎂 C-3 Sun · Mar 8, 2026"
+    );
+    let contracts: Vec<&str> = field(&fri.reply, "Contracts ending soon")
+        .lines()
+        .collect();
+    assert_eq!(
+        contracts,
+        [
+            "EndsSat · Mar 7, 2026 · tomorrow",
+            "EndsMon · Mar 9, 2026 · in 3 days",
+            "EndsSat14 · Mar 14, 2026 · in 8 days",
+            "EndsSun15 · Mar 15, 2026 · in 9 days",
+            "EndsApr6 · Apr 6, 2026 · in 31 days",
+        ]
+    );
+
+    let mon = rec.one(&agenda_key(1, 1, "2026-03-09"));
+    assert_eq!(field(&mon.reply, "Birthdays today"), "🎂 C-4 Mon");
+    assert!(!has_field(&mon.reply, "Birthdays before your next workday"));
+    let contracts: Vec<&str> = field(&mon.reply, "Contracts ending soon")
+        .lines()
+        .collect();
+    assert_eq!(
+        contracts,
+        ["EndsTue · Mar 10, 2026 · tomorrow"]
+    );
 }
 
 /// A process that dies after Discord accepted a message but before the outbox recorded it
