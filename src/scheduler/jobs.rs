@@ -258,7 +258,8 @@ async fn agenda_for(
     if is_workday(today) && now < at {
         return Ok((0, at));
     }
-    let next = next_workday_at(today, m.agenda_time, f.tz);
+    let next_workday = next_workday(today);
+    let next = resolve_local(next_workday.and_time(m.agenda_time), f.tz);
     if !is_workday(today) {
         return Ok((0, next));
     }
@@ -268,7 +269,14 @@ async fn agenda_for(
         return Ok((0, next));
     }
     let data = tx
-        .agenda(m.workspace_id, m.user_id, now, day_end, today, m.stale_days)
+        .agenda(
+            m.workspace_id,
+            m.user_id,
+            now,
+            day_end,
+            today..=next_workday - Duration::days(1),
+            m.stale_days,
+        )
         .await?;
     let message = NewOutbox::dm(key, OutboxKind::Agenda, m.user_id, at);
     let sent = notices::agenda(&f, today, &data);
@@ -282,13 +290,13 @@ async fn agenda_for(
     Ok((usize::from(wrote && sent), next))
 }
 
-/// The first workday after `today` at `time` in `tz`: always after any instant of `today`.
-fn next_workday_at(today: NaiveDate, time: chrono::NaiveTime, tz: Tz) -> DateTime<Utc> {
+/// The first workday after `today`.
+fn next_workday(today: NaiveDate) -> NaiveDate {
     let mut day = today + Duration::days(1);
     while !is_workday(day) {
         day += Duration::days(1);
     }
-    resolve_local(day.and_time(time), tz)
+    day
 }
 
 /// The instant of this ISO week's digest in the workspace's zone, and the week's label.

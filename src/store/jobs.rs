@@ -107,13 +107,15 @@ pub struct OverdueDeal {
     pub expected_close: NaiveDate,
 }
 
-/// A contact whose birthday is today.
+/// A contact whose birthday falls on one of the days an agenda covers.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Birthday {
     /// Contact id (C-id).
     pub id: i64,
     /// Contact name.
     pub name: String,
+    /// The day of the birthday.
+    pub day: NaiveDate,
 }
 
 /// A company's or contact's contract that ends soon.
@@ -123,7 +125,8 @@ pub struct ContractEnd {
     pub name: String,
     /// Last day of the contract.
     pub contract_end: NaiveDate,
-    /// Days from today (30, 7 or 1).
+    /// Days from today: 30, 7 or 1, or up to two more when that notice's day falls before
+    /// the next workday.
     pub days_left: i32,
 }
 
@@ -228,6 +231,7 @@ struct AgendaParams {
     day_end: DateTime<Utc>,
     today: NaiveDate,
     stale_days: i32,
+    through: NaiveDate,
 }
 
 impl Tx {
@@ -269,25 +273,29 @@ impl Tx {
         Ok(())
     }
 
-    /// What one member's agenda lists for the local day `[day_start, day_end)`.
+    /// What one member's agenda lists for the local `days` it covers (tasks due before
+    /// `day_end`, the end of the first).
     pub async fn agenda(
         &mut self,
         ws: i64,
         user: i64,
         now: DateTime<Utc>,
         day_end: DateTime<Utc>,
-        today: NaiveDate,
+        days: std::ops::RangeInclusive<NaiveDate>,
         stale_days: i32,
     ) -> StoreResult<AgendaData> {
         // Every list takes the same parameters: `$1` workspace, `$2` the member, `$3` now,
-        // `$4` the end of their local day, `$5` their local date, `$6` the stale threshold.
+        // `$4` the end of their local day, `$5` their local date, `$6` the stale threshold,
+        // `$7` the last day the agenda covers (the day before their next workday: Friday's
+        // covers the weekend's birthdays and contract notices, which no agenda is sent on).
         let params = AgendaParams {
             ws,
             user,
             now,
             day_end,
-            today,
+            today: *days.start(),
             stale_days,
+            through: *days.end(),
         };
         let mut tasks: Vec<AgendaTask> = self
             .agenda_list(
@@ -318,10 +326,11 @@ impl Tx {
             .await?;
         let birthdays = self
             .agenda_list(
-                "SELECT id, name FROM contacts
-                 WHERE workspace_id = $1 AND owner_id = $2
-                   AND birthday_month = extract(month FROM $5::date)::smallint AND birthday_day = extract(day FROM $5::date)::smallint
-                 ORDER BY name",
+                "SELECT c.id, c.name, g.day::date AS day
+                 FROM generate_series($5::date, $7::date, interval '1 day') AS g(day)
+                 JOIN contacts c ON c.workspace_id = $1 AND c.owner_id = $2
+                   AND c.birthday_month = extract(month FROM g.day)::smallint AND c.birthday_day = extract(day FROM g.day)::smallint
+                 ORDER BY g.day, c.name",
                 &params,
             )
             .await?;
@@ -331,7 +340,8 @@ impl Tx {
                      SELECT name, contract_end FROM companies WHERE workspace_id = $1 AND owner_id = $2
                      UNION ALL
                      SELECT name, contract_end FROM contacts WHERE workspace_id = $1 AND owner_id = $2) x
-                 WHERE contract_end - $5 IN (30, 7, 1) ORDER BY contract_end, name",
+                 WHERE EXISTS (SELECT 1 FROM unnest(ARRAY[30, 7, 1]) AS k(days) WHERE x.contract_end - k.days BETWEEN $5 AND $7)
+                 ORDER BY contract_end, name",
                 &params,
             )
             .await?;
@@ -358,6 +368,7 @@ impl Tx {
             .bind(p.day_end)
             .bind(p.today)
             .bind(p.stale_days)
+            .bind(p.through)
             .fetch_all(self.conn())
             .await?)
     }

@@ -58,12 +58,20 @@ pub fn agenda(f: &Format, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
         });
         embed = embed.field(f.t("agenda.past_close"), lines(items.collect()));
     }
-    if !a.birthdays.is_empty() {
-        let items = a
-            .birthdays
+    // Birthdays before the next workday (Friday's agenda covers the weekend's) get their
+    // own field, each with its day.
+    let (today_s, coming): (Vec<_>, Vec<_>) = a.birthdays.iter().partition(|b| b.day == today);
+    if !today_s.is_empty() {
+        let items = today_s
             .iter()
             .map(|b| format!("🎂 C-{} {}", b.id, f.esc(&b.name)));
         embed = embed.field(f.t("agenda.birthdays"), lines(items.collect()));
+    }
+    if !coming.is_empty() {
+        let items = coming
+            .iter()
+            .map(|b| format!("🎂 C-{} {} · {}", b.id, f.esc(&b.name), f.date(b.day)));
+        embed = embed.field(f.t("agenda.birthdays_coming"), lines(items.collect()));
     }
     if !a.contracts.is_empty() {
         let items = a.contracts.iter().map(|c| {
