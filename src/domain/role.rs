@@ -24,6 +24,12 @@ impl Role {
         }
     }
 
+    /// A member's stored role. A name this version does not know (a newer version's role,
+    /// read during a rolling upgrade) reads as the least trusted, `Rep`.
+    pub fn stored(s: &str) -> Role {
+        Role::parse(s).unwrap_or(Role::Rep)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

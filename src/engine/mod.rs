@@ -475,7 +475,15 @@ impl Engine {
         if req.in_dm && known_member.is_none() {
             return Err(EngineError::NotFound(Msg::new("error.not_a_member")));
         }
-        let role = req.role.resolve(ws.manager_role_id);
+        // A click in a DM carries no member, so Discord's view would make everyone a rep
+        // named by their global name: the role and name are the ones the server last showed.
+        let (role, display_name) = match &known_member {
+            Some(m) if req.in_dm => (Role::stored(&m.role), None),
+            _ => (
+                req.role.resolve(ws.manager_role_id),
+                req.display_name.as_deref(),
+            ),
+        };
         let member = if req.role.outsider() {
             MemberRow {
                 user_id: req.user_id,
@@ -493,7 +501,7 @@ impl Engine {
             tx.upsert_member(
                 req.workspace_id,
                 req.user_id,
-                req.display_name.as_deref(),
+                display_name,
                 role.as_str(),
                 req.locale.map(|l| l.tag()),
                 Some(known_member),

@@ -2,7 +2,7 @@
 //! the production path, with real Postgres behind the engine.
 
 use crate::fake_discord::{
-    autocomplete, button, command, command_with_file, modal_submit, Caller, FakeDiscord,
+    autocomplete, button, command, command_with_file, dm_button, modal_submit, Caller, FakeDiscord,
     FileOption, Recorded, APP_ID, CHANNEL_ID, GUILD_ID,
 };
 use salesbot::discord::send::{SendError, Sender};
@@ -629,6 +629,59 @@ async fn a_slow_interaction_delivered_twice_is_deferred_once_and_completed(pool:
         .count();
     assert_eq!(callbacks, 1, "one callback attempt for the interaction");
     assert_eq!(count(&pool, "SELECT count(*) FROM deals").await, 1);
+    rig.stop().await;
+}
+
+/// A click on a reminder's button in a DM carries no member: the admin who clicks stays an
+/// admin under the name the server shows, and is answered as one.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_click_in_a_dm_keeps_the_members_role_and_name(pool: PgPool) {
+    let rig = Rig::start(pool.clone()).await;
+    let admin = Caller::admin(1001);
+    let r = rig
+        .interact(command(
+            1,
+            &admin,
+            "remind",
+            None,
+            vec![
+                ("what", STRING, json!("call Wei back")),
+                ("when", STRING, json!("tomorrow 9am")),
+            ],
+        ))
+        .await;
+    assert_eq!(r.json["type"], 4, "{}", r.json);
+    let task: i64 = sqlx::query_scalar("SELECT id FROM tasks WHERE workspace_id = $1")
+        .bind(GUILD_ID as i64)
+        .fetch_one(&pool)
+        .await
+        .expect("the task");
+    let clicker = Caller {
+        name: "Global Name".into(),
+        ..admin.clone()
+    };
+    let r = rig
+        .interact(dm_button(
+            2,
+            &clicker,
+            &format!("w{GUILD_ID}:task:done:{task}"),
+        ))
+        .await;
+    assert!(content(&r).contains("call Wei back"), "{}", r.json);
+    let done: bool = sqlx::query_scalar("SELECT done_at IS NOT NULL FROM tasks WHERE id = $1")
+        .bind(task)
+        .fetch_one(&pool)
+        .await
+        .expect("task");
+    assert!(done, "the click did its work");
+    let (role, name): (String, String) = sqlx::query_as(
+        "SELECT role, display_name FROM members WHERE workspace_id = $1 AND user_id = 1001",
+    )
+    .bind(GUILD_ID as i64)
+    .fetch_one(&pool)
+    .await
+    .expect("member");
+    assert_eq!((role.as_str(), name.as_str()), ("admin", "admin1001"));
     rig.stop().await;
 }
 

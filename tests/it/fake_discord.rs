@@ -1625,6 +1625,19 @@ pub fn button(id: u64, caller: &Caller, custom_id: &str) -> Value {
     Value::Object(v)
 }
 
+/// A button click in the caller's DM with the bot: no guild and no member, the `user` only,
+/// as Discord sends a click on a reminder or agenda.
+pub fn dm_button(id: u64, caller: &Caller, custom_id: &str) -> Value {
+    let mut v = button(id, caller, custom_id);
+    if let Value::Object(map) = &mut v {
+        map.remove("guild_id");
+        map.remove("member");
+        map.insert("user".into(), caller.user());
+        map.insert("context".into(), json!(1));
+    }
+    v
+}
+
 /// A modal submit (type 5) with text inputs (custom_id, value), one action row each.
 pub fn modal_submit(id: u64, caller: &Caller, custom_id: &str, fields: Vec<(&str, &str)>) -> Value {
     let mut v = interaction_base(id, 5, caller);

@@ -27,7 +27,7 @@ pub(super) async fn remind(
             ctx.require_manager()?;
             let m = ctx.member_named(tx, AuditAction::Remind, a, "for").await?;
             // What the reminder names must be what its reader may see.
-            let role = Role::parse(&m.role).unwrap_or(Role::Rep);
+            let role = Role::stored(&m.role);
             let limited = ctx.visibility.owner_filter(role, a).is_some();
             (a, limited.then_some(m.display_name))
         }
