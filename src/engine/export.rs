@@ -502,7 +502,7 @@ fn activity_record(r: &ExportActivityRow, zone: Zone) -> Vec<String> {
         zone.utc(r.happened_at),
         zone.local(r.happened_at),
         r.kind.clone(),
-        text(&r.contact),
+        text_opt(r.contact.as_ref()),
         text_opt(r.contact_email.as_ref()),
         text_opt(r.contact_company.as_ref()),
         r.deal_number.map(|n| n.to_string()).unwrap_or_default(),

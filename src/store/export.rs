@@ -66,7 +66,7 @@ pub struct ExportActivityRow {
     pub id: i64,
     pub happened_at: DateTime<Utc>,
     pub kind: String,
-    pub contact: String,
+    pub contact: Option<String>,
     pub contact_email: Option<String>,
     /// The contact's company: with the name, it tells two people of one name apart.
     pub contact_company: Option<String>,
@@ -171,7 +171,9 @@ impl Tx {
     }
 
     /// Up to `limit` activities of `ws` with id above `after`, in id order; `owner` keeps the
-    /// ones that member logged.
+    /// ones that member logged. The contact or deal of one may since have gone to another rep
+    /// (reassigned, or an import logged it so): as in the deals' file, the rep's file then
+    /// leaves them out.
     pub async fn export_activities_page(
         &mut self,
         ws: i64,
@@ -182,9 +184,12 @@ impl Tx {
         // The contact's company only where the rep's lookups would show it.
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
-                "SELECT a.id, a.happened_at, a.kind, ct.name AS contact, ct.email AS contact_email,
+                "SELECT a.id, a.happened_at, a.kind,
+                        CASE WHEN $3::bigint IS NULL OR ct.owner_id = $3 THEN ct.name END AS contact,
+                        CASE WHEN $3::bigint IS NULL OR ct.owner_id = $3 THEN ct.email END AS contact_email,
                         CASE WHEN {} THEN co.name END AS contact_company,
-                        d.number AS deal_number, a.member_id, a.summary, a.satisfaction
+                        CASE WHEN $3::bigint IS NULL OR d.owner_id = $3 THEN d.number END AS deal_number,
+                        a.member_id, a.summary, a.satisfaction
                    FROM activities a
                    JOIN contacts ct ON ct.workspace_id = a.workspace_id AND ct.id = a.contact_id
                    LEFT JOIN companies co ON co.workspace_id = ct.workspace_id AND co.id = ct.company_id

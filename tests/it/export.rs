@@ -312,20 +312,26 @@ async fn one_workspace_never_holds_another_ones_rows(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn a_rep_s_activities_file_names_only_the_companies_they_may_see(pool: PgPool) {
+async fn a_rep_s_activities_file_names_only_the_records_they_may_see(pool: PgPool) {
     let mut h = Harness::new(pool.clone()).await;
     h.join(&[42, 43], ":as 1 admin").await;
-    h.ok("/contact add name:Hidden company:SecretCo").await;
+    h.ok("/contact add name:Hidden email:hidden@secret.test company:SecretCo")
+        .await;
     h.ok("/contact add name:Open company:OpenCo").await;
-    h.ok("/contact log contact:Hidden kind:call summary:secret")
+    h.ok("/deal new title:TheirDeal amount:10 contact:Hidden")
+        .await;
+    h.ok("/contact log contact:Hidden kind:call summary:secret deal:D-1")
         .await;
     h.ok("/contact log contact:Open kind:call summary:open")
         .await;
-    // Rep 43's customer SecretCo, whose contact rep 42 called; OpenCo is rep 42's own.
+    // Rep 43's customer SecretCo, whose contact rep 42 called about 43's deal; OpenCo is
+    // rep 42's own.
     sqlx::raw_sql(
         "UPDATE companies SET owner_id = 43 WHERE name = 'SecretCo';
          UPDATE contacts SET owner_id = 43 WHERE name = 'Hidden';
+         UPDATE deals SET owner_id = 43 WHERE title = 'TheirDeal';
          UPDATE companies SET owner_id = 42 WHERE name = 'OpenCo';
+         UPDATE contacts SET owner_id = 42 WHERE name = 'Open';
          UPDATE activities SET member_id = 42;",
     )
     .execute(&pool)
@@ -337,15 +343,39 @@ async fn a_rep_s_activities_file_names_only_the_companies_they_may_see(pool: PgP
         after: None,
     };
     let rep = rows(&export_bytes(&pool, 1, ExportKind::Activities, options).await);
-    let seen: Vec<(&str, &str)> = rep
+    let seen: Vec<[&str; 5]> = rep
         .iter()
-        .map(|r| (r["summary"].as_str(), r["contact_company"].as_str()))
+        .map(|r| {
+            [
+                "summary",
+                "contact",
+                "contact_email",
+                "contact_company",
+                "deal_number",
+            ]
+            .map(|c| r[c].as_str())
+        })
         .collect();
-    assert_eq!(seen, [("secret", ""), ("open", "OpenCo")]);
-    // The admin's file names both.
+    assert_eq!(
+        seen,
+        [
+            ["secret", "", "", "", ""],
+            ["open", "Open", "", "OpenCo", ""]
+        ]
+    );
+    // The admin's file names them all.
     let all = export_rows(&pool, 1, ExportKind::Activities).await;
-    let companies: Vec<&str> = all.iter().map(|r| r["contact_company"].as_str()).collect();
-    assert_eq!(companies, ["SecretCo", "OpenCo"]);
+    let named: Vec<[&str; 4]> = all
+        .iter()
+        .map(|r| ["contact", "contact_email", "contact_company", "deal_number"].map(|c| r[c].as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ["Hidden", "hidden@secret.test", "SecretCo", "1"],
+            ["Open", "", "OpenCo", ""]
+        ]
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
