@@ -157,13 +157,17 @@ fn dots_group_thousands(value: &str) -> bool {
 
 /// Whether an amount column writes decimal commas, fed one value at a time: in a `;` file any
 /// comma says so; elsewhere every amount must have that shape, so a quoted `1,250` in a comma
-/// file stays one thousand.
+/// file stays one thousand, or one amount must show it beyond doubt (`2.500,50`, a comma after
+/// a dot) and none the other way (`2,500.50`): then a `1.250` beside it is one thousand two
+/// hundred and fifty as well, not read one way in one row and another in the next.
 #[derive(Debug, Clone)]
 pub(super) struct CommaScan {
     semicolon: bool,
     any: bool,
     any_comma: bool,
     all_shaped: bool,
+    comma_after_dot: bool,
+    dot_after_comma: bool,
 }
 
 impl CommaScan {
@@ -173,6 +177,8 @@ impl CommaScan {
             any: false,
             any_comma: false,
             all_shaped: true,
+            comma_after_dot: false,
+            dot_after_comma: false,
         }
     }
 
@@ -187,13 +193,21 @@ impl CommaScan {
         // thousand two hundred and fifty, so only one or two decimals count there.
         self.any_comma |= comma_shaped(value, 3);
         self.all_shaped &= comma_shaped(value, 2);
+        let number = number_part(value);
+        if let (Some(comma), Some(dot)) = (number.rfind(','), number.rfind('.')) {
+            if comma > dot {
+                self.comma_after_dot |= comma_shaped(value, 3);
+            } else {
+                self.dot_after_comma = true;
+            }
+        }
     }
 
     pub(super) fn finish(self) -> bool {
         if self.semicolon {
             self.any_comma
         } else {
-            self.any && self.all_shaped
+            self.any && (self.all_shaped || (self.comma_after_dot && !self.dot_after_comma))
         }
     }
 }

@@ -170,6 +170,44 @@ fn consistent_decimal_comma_column_in_a_comma_file() {
 }
 
 #[test]
+fn one_unmistakable_decimal_comma_decides_a_comma_files_column() {
+    // `2.500,50` can only be decimal-comma, so `1.250` beside it is a thousand and more, not
+    // one dollar and a quarter; `1.25` cannot be dot-grouped and is refused, not guessed.
+    let text = "Deal,Amount\nA,\"2.500,50\"\nB,1.250\nC,300\nD,1.25\n";
+    let table = read(text.as_bytes(), &usd());
+    let amounts: Vec<_> = table
+        .rows
+        .iter()
+        .map(|r| r.cells.get(&Field::Amount))
+        .collect();
+    assert_eq!(
+        amounts,
+        [
+            Some(&Cell::Money(250_050)),
+            Some(&Cell::Money(125_000)),
+            Some(&Cell::Money(30_000))
+        ]
+    );
+    assert_eq!(table.refused.len(), 1, "{:?}", table.refused);
+    assert_eq!(table.refused[0].line, 5);
+    assert!(matches!(
+        table.refused[0].reason,
+        CellError::CommaGrouping(_)
+    ));
+    // Both forms in one column: each amount is read as it unmistakably says.
+    let text = "Deal,Amount\nA,\"2.500,50\"\nB,\"1,250.75\"\n";
+    let table = read(text.as_bytes(), &usd());
+    assert_eq!(
+        table.rows[0].cells.get(&Field::Amount),
+        Some(&Cell::Money(250_050))
+    );
+    assert_eq!(
+        table.rows[1].cells.get(&Field::Amount),
+        Some(&Cell::Money(125_075))
+    );
+}
+
+#[test]
 fn quoted_newlines_keep_line_numbers_and_bad_rows_are_refused_alone() {
     let text = "Deal,Notes,Amount\n\"A, Inc\",\"line one\nline two\",10\nB,plain,ten dollars\nC,,5\nD,too,many,cells\n";
     let table = read(text.as_bytes(), &usd());
