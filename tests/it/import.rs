@@ -724,6 +724,44 @@ fn bytes(name: &str, text: &str) -> Input {
     }
 }
 
+/// A CRM holding one person twice (two ids, one email in two cases) exports both rows: one
+/// contact comes in, known by both of the source's ids, and the file again changes nothing.
+#[sqlx::test]
+async fn one_email_under_two_source_ids_in_one_file_is_one_contact(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    let file = "id,name,email\n1,Ana Lima,ana@x.example\n2,Ana Lima,ANA@x.example \n3,Bo,bo@x.example\n";
+    let request = || {
+        let mut r = request(1, vec![bytes("contacts.csv", file)]);
+        r.default_owner = Some(1);
+        r
+    };
+    let s = run(&h.pool, request()).await;
+    assert_eq!((s.created, s.matched, s.refused), (2, 1, 0), "{s:#?}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM contacts WHERE workspace_id = 1 AND lower(email) = 'ana@x.example'")
+            .await,
+        1
+    );
+    assert_eq!(
+        h.count(
+            "SELECT count(DISTINCT record_id) FROM external_ids
+              WHERE workspace_id = 1 AND entity = 'contacts' AND external_id IN ('1', '2')"
+        )
+        .await,
+        1,
+        "both ids name her"
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM external_ids WHERE workspace_id = 1 AND external_id IN ('1', '2')")
+            .await,
+        2
+    );
+    let s = run(&h.pool, request()).await;
+    assert_eq!((s.created, s.updated, s.refused), (0, 0, 0), "{s:#?}");
+    assert_eq!(h.count("SELECT count(*) FROM contacts").await, 2);
+}
+
 #[sqlx::test]
 async fn one_bad_row_is_refused_with_its_line_and_column_and_the_rest_go_in(pool: PgPool) {
     let mut h = Harness::new(pool).await;

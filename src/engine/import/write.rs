@@ -331,8 +331,12 @@ impl NewCompanies {
 struct NewContacts {
     cols: ContactColumns,
     company: Vec<Option<Ref>>,
+    /// Queued contacts by email key (and, for a deal's contact without one, by name and
+    /// company): a person is one by their email, within the batch as outside it.
     by_key: HashMap<String, usize>,
     ext: Vec<Option<String>>,
+    /// As [`NewCompanies::aliases`]: a person the source holds twice under one email.
+    aliases: Vec<(String, usize)>,
 }
 
 /// A row's fingerprint, the id a row without one is known by: the same cells give the same id.
@@ -631,13 +635,26 @@ impl Writer<'_> {
         }
         self.record_created(ImportEntity::Company, &ids, &new.ext)
             .await?;
+        self.record_aliases(ImportEntity::Company, &new.aliases, &ids)
+            .await?;
+        Ok(ids)
+    }
+
+    /// Makes each source id in `aliases` (a row that was a queued record again under another
+    /// id) an id of that record too, so the source's rows naming either find it.
+    async fn record_aliases(
+        &mut self,
+        entity: ImportEntity,
+        aliases: &[(String, usize)],
+        ids: &[i64],
+    ) -> StoreResult<()> {
         let (mut external, mut records) = (Vec::new(), Vec::new());
-        for (e, i) in &new.aliases {
+        for (e, i) in aliases {
             let Some(id) = ids.get(*i).copied() else {
                 continue;
             };
-            if self.world.external(ImportEntity::Company, e).is_none() {
-                self.world.add_external(ImportEntity::Company, e, id);
+            if self.world.external(entity, e).is_none() {
+                self.world.add_external(entity, e, id);
                 external.push(e.clone());
                 records.push(id);
             }
@@ -645,17 +662,10 @@ impl Writer<'_> {
         if !external.is_empty() {
             let (ws, source) = (self.world.ws, self.world.source);
             self.tx
-                .insert_external_ids(
-                    ws,
-                    source,
-                    ImportEntity::Company,
-                    &external,
-                    &records,
-                    self.import,
-                )
+                .insert_external_ids(ws, source, entity, &external, &records, self.import)
                 .await?;
         }
-        Ok(ids)
+        Ok(())
     }
 
     async fn flush_contacts(
@@ -683,6 +693,8 @@ impl Writer<'_> {
             });
         }
         self.record_created(ImportEntity::Contact, &ids, &new.ext)
+            .await?;
+        self.record_aliases(ImportEntity::Contact, &new.aliases, &ids)
             .await?;
         Ok(ids)
     }
@@ -970,6 +982,19 @@ impl Writer<'_> {
                     self.counts[1] += 1;
                 }
                 continue;
+            }
+            // Queued earlier in this batch under another source id (written records are
+            // matched above): the same person, known by both ids.
+            let email_key_of = email.as_deref().map(email_key);
+            if let Some(i) = email_key_of.as_ref().and_then(|k| new.by_key.get(k)).copied() {
+                if let Some(e) = ext {
+                    new.aliases.push((e, i));
+                }
+                self.counts[2] += 1;
+                continue;
+            }
+            if let Some(k) = email_key_of {
+                new.by_key.insert(k, new.cols.name.len());
             }
             new.cols.name.push(name);
             new.cols.company.push(None);
