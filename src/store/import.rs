@@ -57,6 +57,8 @@ pub struct KnownCompany {
     pub industry: Option<String>,
     pub website: Option<String>,
     pub tags: Vec<String>,
+    pub tier: Option<String>,
+    pub contract_end: Option<NaiveDate>,
 }
 
 /// A contact as matching needs it.
@@ -69,6 +71,11 @@ pub struct KnownContact {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub tags: Vec<String>,
+    pub title: Option<String>,
+    pub birthday_year: Option<i32>,
+    pub birthday_month: Option<i16>,
+    pub birthday_day: Option<i16>,
+    pub contract_end: Option<NaiveDate>,
 }
 
 /// What a batch of import rows could match, as the keys the importer matches by.
@@ -127,6 +134,8 @@ pub struct CompanyColumns {
     pub website: Vec<Option<String>>,
     pub tags: Vec<String>,
     pub created_at: Vec<DateTime<Utc>>,
+    pub tier: Vec<Option<String>>,
+    pub contract_end: Vec<Option<NaiveDate>>,
 }
 
 /// Column arrays of new contacts.
@@ -139,6 +148,11 @@ pub struct ContactColumns {
     pub phone: Vec<Option<String>>,
     pub tags: Vec<String>,
     pub created_at: Vec<DateTime<Utc>>,
+    pub title: Vec<Option<String>>,
+    pub birthday_year: Vec<Option<i32>>,
+    pub birthday_month: Vec<Option<i16>>,
+    pub birthday_day: Vec<Option<i16>>,
+    pub contract_end: Vec<Option<NaiveDate>>,
 }
 
 /// Column arrays of new deals; `status` is `open`, `won` or `lost`.
@@ -178,6 +192,8 @@ pub struct CompanyUpdates {
     pub website: Vec<Option<String>>,
     /// Comma-joined, as [`CompanyColumns::tags`].
     pub tags: Vec<Option<String>>,
+    pub tier: Vec<Option<String>>,
+    pub contract_end: Vec<Option<NaiveDate>>,
 }
 
 /// Column arrays of matched contacts' changes; `None` keeps what is there.
@@ -188,6 +204,13 @@ pub struct ContactUpdates {
     pub company: Vec<Option<i64>>,
     /// Comma-joined, as [`ContactColumns::tags`].
     pub tags: Vec<Option<String>>,
+    pub title: Vec<Option<String>>,
+    /// A birthday is changed whole: a month given replaces the year too (`None` for one
+    /// without a year).
+    pub birthday_year: Vec<Option<i32>>,
+    pub birthday_month: Vec<Option<i16>>,
+    pub birthday_day: Vec<Option<i16>>,
+    pub contract_end: Vec<Option<NaiveDate>>,
 }
 
 /// Column arrays of matched deals' plain changes; `None` keeps what is there.
@@ -543,7 +566,7 @@ impl Tx {
             // Each key is one index probe (a join, not `= ANY` of a list, which checks every
             // row found against the whole list again).
             m.companies = sqlx::query_as(
-                "SELECT c.id, c.name, c.owner_id, c.industry, c.website, c.tags
+                "SELECT c.id, c.name, c.owner_id, c.industry, c.website, c.tags, c.tier, c.contract_end
                  FROM companies c WHERE c.workspace_id = $1 AND c.id IN (
                      SELECT id FROM companies WHERE workspace_id = $1 AND id = ANY($2)
                      UNION
@@ -564,7 +587,8 @@ impl Tx {
         }
         if !(contact_ids.is_empty() && keys.emails.is_empty() && keys.contact_names.is_empty()) {
             m.contacts = sqlx::query_as(
-                "SELECT c.id, c.name, c.company_id, c.owner_id, c.email, c.phone, c.tags
+                "SELECT c.id, c.name, c.company_id, c.owner_id, c.email, c.phone, c.tags, c.title,
+                        c.birthday_year, c.birthday_month, c.birthday_day, c.contract_end
                  FROM contacts c WHERE c.workspace_id = $1 AND c.id IN (
                      SELECT id FROM contacts WHERE workspace_id = $1 AND id = ANY($2)
                      UNION
@@ -616,10 +640,10 @@ impl Tx {
         }
         // Tags travel as one comma-joined string per row: Postgres arrays cannot be ragged.
         Ok(sqlx::query_scalar(
-            "INSERT INTO companies (workspace_id, name, owner_id, industry, website, tags, created_at)
-             SELECT $1, n, o, i, w, CASE WHEN t = '' THEN '{}'::text[] ELSE string_to_array(t, ',') END, c
-             FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-                  WITH ORDINALITY AS u(n, o, i, w, t, c, k)
+            "INSERT INTO companies (workspace_id, name, owner_id, industry, website, tags, created_at, tier, contract_end)
+             SELECT $1, n, o, i, w, CASE WHEN t = '' THEN '{}'::text[] ELSE string_to_array(t, ',') END, c, ti, ce
+             FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::date[])
+                  WITH ORDINALITY AS u(n, o, i, w, t, c, ti, ce, k)
              ORDER BY k
              RETURNING id",
         )
@@ -630,6 +654,8 @@ impl Tx {
         .bind(&c.website)
         .bind(&c.tags)
         .bind(&c.created_at)
+        .bind(&c.tier)
+        .bind(&c.contract_end)
         .fetch_all(self.conn())
         .await?)
     }
@@ -640,10 +666,13 @@ impl Tx {
             return Ok(Vec::new());
         }
         Ok(sqlx::query_scalar(
-            "INSERT INTO contacts (workspace_id, name, company_id, owner_id, email, phone, tags, created_at)
-             SELECT $1, n, co, o, e, p, CASE WHEN t = '' THEN '{}'::text[] ELSE string_to_array(t, ',') END, c
-             FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
-                  WITH ORDINALITY AS u(n, co, o, e, p, t, c, k)
+            "INSERT INTO contacts (workspace_id, name, company_id, owner_id, email, phone, tags, created_at,
+                                   title, birthday_year, birthday_month, birthday_day, contract_end)
+             SELECT $1, n, co, o, e, p, CASE WHEN t = '' THEN '{}'::text[] ELSE string_to_array(t, ',') END, c,
+                    ti, by, bm, bd, ce
+             FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+                         $9::text[], $10::int[], $11::smallint[], $12::smallint[], $13::date[])
+                  WITH ORDINALITY AS u(n, co, o, e, p, t, c, ti, by, bm, bd, ce, k)
              ORDER BY k
              RETURNING id",
         )
@@ -655,6 +684,11 @@ impl Tx {
         .bind(&c.phone)
         .bind(&c.tags)
         .bind(&c.created_at)
+        .bind(&c.title)
+        .bind(&c.birthday_year)
+        .bind(&c.birthday_month)
+        .bind(&c.birthday_day)
+        .bind(&c.contract_end)
         .fetch_all(self.conn())
         .await?)
     }
@@ -1092,8 +1126,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Changes matched companies' industry, website and tags, one statement for the batch
-    /// (`None` keeps a value).
+    /// Changes matched companies' industry, website, tags, tier and contract end, one
+    /// statement for the batch (`None` keeps a value).
     pub async fn update_import_companies(
         &mut self,
         ws: i64,
@@ -1107,8 +1141,9 @@ impl Tx {
             "UPDATE companies c SET industry = COALESCE(u.i, c.industry), website = COALESCE(u.w, c.website),
                                     tags = CASE WHEN u.t IS NULL THEN c.tags
                                                 WHEN u.t = '' THEN '{}'::text[]
-                                                ELSE string_to_array(u.t, ',') END
-             FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(id, i, w, t)
+                                                ELSE string_to_array(u.t, ',') END,
+                                    tier = COALESCE(u.ti, c.tier), contract_end = COALESCE(u.ce, c.contract_end)
+             FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[]) AS u(id, i, w, t, ti, ce)
              WHERE c.workspace_id = $1 AND c.id = u.id",
         )
         .bind(ws)
@@ -1116,13 +1151,15 @@ impl Tx {
         .bind(&u.industry)
         .bind(&u.website)
         .bind(&u.tags)
+        .bind(&u.tier)
+        .bind(&u.contract_end)
         .execute(self.conn())
         .await?;
         Ok(())
     }
 
-    /// Changes matched contacts' phone, company and tags, one statement for the batch
-    /// (`None` keeps a value).
+    /// Changes matched contacts' phone, company, tags, job title, birthday and contract end,
+    /// one statement for the batch (`None` keeps a value).
     pub async fn update_import_contacts(&mut self, ws: i64, u: &ContactUpdates) -> StoreResult<()> {
         if u.id.is_empty() {
             return Ok(());
@@ -1131,8 +1168,14 @@ impl Tx {
             "UPDATE contacts c SET phone = COALESCE(u.p, c.phone), company_id = COALESCE(u.co, c.company_id),
                                    tags = CASE WHEN u.t IS NULL THEN c.tags
                                                WHEN u.t = '' THEN '{}'::text[]
-                                               ELSE string_to_array(u.t, ',') END
-             FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS u(id, p, co, t)
+                                               ELSE string_to_array(u.t, ',') END,
+                                   title = COALESCE(u.ti, c.title),
+                                   birthday_year = CASE WHEN u.bm IS NULL THEN c.birthday_year ELSE u.by END,
+                                   birthday_month = COALESCE(u.bm, c.birthday_month),
+                                   birthday_day = COALESCE(u.bd, c.birthday_day),
+                                   contract_end = COALESCE(u.ce, c.contract_end)
+             FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::int[], $8::smallint[],
+                         $9::smallint[], $10::date[]) AS u(id, p, co, t, ti, by, bm, bd, ce)
              WHERE c.workspace_id = $1 AND c.id = u.id",
         )
         .bind(ws)
@@ -1140,6 +1183,11 @@ impl Tx {
         .bind(&u.phone)
         .bind(&u.company)
         .bind(&u.tags)
+        .bind(&u.title)
+        .bind(&u.birthday_year)
+        .bind(&u.birthday_month)
+        .bind(&u.birthday_day)
+        .bind(&u.contract_end)
         .execute(self.conn())
         .await?;
         Ok(())

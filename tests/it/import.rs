@@ -762,6 +762,82 @@ async fn one_email_under_two_source_ids_in_one_file_is_one_contact(pool: PgPool)
     assert_eq!(h.count("SELECT count(*) FROM contacts").await, 2);
 }
 
+/// Birthdays, job titles, contract ends and tiers come in from any file that has them (here
+/// under Chinese headers), are refused with a reason when they are not such values, match
+/// on a second import, and a blank cell keeps what is there.
+#[sqlx::test]
+async fn birthdays_titles_contract_ends_and_tiers_come_in_and_match_again(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    let run_file = |name: &'static str, text: String| {
+        let pool = h.pool.clone();
+        async move {
+            let mut r = request(1, vec![bytes(name, &text)]);
+            r.default_owner = Some(1);
+            run(&pool, r).await
+        }
+    };
+    let companies = "公司,级别,合同到期\nAcme,Enterprise,2027-03-31\nBirch,中型企业,\nCedar,huge,\n";
+    let s = run_file("companies.csv", companies.to_string()).await;
+    assert_eq!((s.created, s.refused), (2, 1), "{s:#?}");
+    let refusal = &s.files[0].refusals[0];
+    assert_eq!((refusal.line, refusal.column.as_str()), (4, "级别"));
+    assert!(refusal.reason.contains("'huge'"), "{}", refusal.reason);
+    let contacts = "姓名,邮箱,职位,生日,合同到期\nAna,ana@acme.test,Head of Ops,1985-04-12,2027-01-15\nBo,bo@acme.test,,04-30,\nCy,cy@acme.test,,31/04,\n";
+    let s = run_file("contacts.csv", contacts.to_string()).await;
+    assert_eq!((s.created, s.refused), (2, 1), "{s:#?}");
+    let refusal = &s.files[0].refusals[0];
+    assert_eq!((refusal.line, refusal.column.as_str()), (4, "生日"));
+    let rows: Vec<(String, Option<String>, Option<i32>, Option<i16>, Option<i16>, Option<NaiveDate>)> =
+        sqlx::query_as(
+            "SELECT name, title, birthday_year, birthday_month, birthday_day, contract_end
+               FROM contacts WHERE workspace_id = 1 ORDER BY name",
+        )
+        .fetch_all(&h.pool)
+        .await
+        .expect("contacts");
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+    assert_eq!(
+        rows,
+        [
+            ("Ana".into(), Some("Head of Ops".into()), Some(1985), Some(4), Some(12), day(2027, 1, 15)),
+            ("Bo".into(), None, None, Some(4), Some(30), None),
+        ]
+    );
+    let tiers: Vec<(String, Option<String>, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT name, tier, contract_end FROM companies WHERE workspace_id = 1 ORDER BY name",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("companies");
+    assert_eq!(
+        tiers,
+        [
+            ("Acme".into(), Some("enterprise".into()), day(2027, 3, 31)),
+            ("Birch".into(), Some("mid-market".into()), None),
+        ]
+    );
+    // The same files again: all matched. A yearless birthday does not take Ana's year, a
+    // blank title keeps hers; a new contract end and tier are updates.
+    let s = run_file("contacts.csv", contacts.to_string()).await;
+    assert_eq!((s.created, s.updated, s.matched), (0, 0, 2), "{s:#?}");
+    let s = run_file(
+        "contacts.csv",
+        "姓名,邮箱,职位,生日,合同到期\nAna,ana@acme.test,,04-12,2028-01-15\n".to_string(),
+    )
+    .await;
+    assert_eq!((s.created, s.updated, s.matched), (0, 1, 0), "{s:#?}");
+    let ana: (Option<String>, Option<i32>, Option<NaiveDate>) = sqlx::query_as(
+        "SELECT title, birthday_year, contract_end FROM contacts WHERE email = 'ana@acme.test'",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .expect("Ana");
+    assert_eq!(ana, (Some("Head of Ops".into()), Some(1985), day(2028, 1, 15)));
+    let s = run_file("companies.csv", "公司,级别\nBirch,smb\nAcme,enterprise\n".to_string()).await;
+    assert_eq!((s.created, s.updated, s.matched), (0, 1, 1), "{s:#?}");
+}
+
 #[sqlx::test]
 async fn one_bad_row_is_refused_with_its_line_and_column_and_the_rest_go_in(pool: PgPool) {
     let mut h = Harness::new(pool).await;
@@ -988,8 +1064,16 @@ async fn a_file_cannot_reach_another_workspace(pool: PgPool) {
 async fn export_then_import_into_an_empty_workspace_gives_the_same_records(pool: PgPool) {
     let mut h = Harness::new(pool).await;
     h.ok("/tasks list").await;
-    h.ok("/company add name:Acme industry:Manufacturing").await;
-    h.ok("/contact add name:Ana email:ana@acme.com company:Acme")
+    h.ok("/company add name:Acme industry:Manufacturing tier:enterprise contract_end:2027-03-31")
+        .await;
+    h.ok("/contact add name:Ana email:ana@acme.com company:Acme title:\"Head of Ops\" birthday:1985-04-12")
+        .await;
+    // A contact's own contract end comes only from an import (chat sets a company's).
+    sqlx::query("UPDATE contacts SET contract_end = '2027-01-15' WHERE email = 'ana@acme.com'")
+        .execute(&h.pool)
+        .await
+        .expect("contract end");
+    h.ok("/contact add name:Cy email:cy@acme.com company:Acme birthday:02-29")
         .await;
     h.ok("/deal new title:Rollout amount:1500.25 company:Acme contact:ana@acme.com")
         .await;
@@ -1040,8 +1124,9 @@ async fn export_then_import_into_an_empty_workspace_gives_the_same_records(pool:
                    (SELECT name FROM companies c WHERE c.workspace_id = t.workspace_id AND c.id = t.company_id),
                    (SELECT email FROM contacts c WHERE c.workspace_id = t.workspace_id AND c.id = t.contact_id),
                    (SELECT name FROM stages s WHERE s.workspace_id = t.workspace_id AND s.id = t.stage_id)"),
-        ("companies", "name, industry, tier, website, owner_id, tags, created_at"),
-        ("contacts", "name, email, phone, owner_id, tags, created_at,
+        ("companies", "name, industry, tier, website, owner_id, tags, created_at, contract_end"),
+        ("contacts", "name, email, phone, owner_id, tags, created_at, title,
+                      birthday_year, birthday_month, birthday_day, contract_end,
                       (SELECT name FROM companies c WHERE c.workspace_id = t.workspace_id AND c.id = t.company_id)"),
         ("activities", "kind, summary, satisfaction, happened_at, member_id,
                         (SELECT email FROM contacts c WHERE c.workspace_id = t.workspace_id AND c.id = t.contact_id),

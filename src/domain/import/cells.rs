@@ -227,6 +227,17 @@ pub(super) fn amount(value: &str, comma: bool, currency: Currency) -> Result<i64
     check_minor(i128::from(parsed.minor()), currency).map_err(CellError::Amount)
 }
 
+/// A company tier as `/company add tier:` stores it, from its value or the name either
+/// language shows, in any case.
+pub fn tier(value: &str) -> Option<&'static str> {
+    match super::headers::key(value).as_str() {
+        "enterprise" | "大型企业" => Some("enterprise"),
+        "mid market" | "midmarket" | "中型企业" => Some("mid-market"),
+        "smb" | "small business" | "中小企业" => Some("smb"),
+        _ => None,
+    }
+}
+
 /// Each system's closed stages and a won/lost status, in any case.
 pub(super) fn outcome(value: &str) -> Option<Outcome> {
     let k = super::headers::key(value);

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::domain::money::{Currency, MoneyError};
+pub use cells::tier;
 pub use decode::{bom, csv_builder, csv_error, record_cells, record_header, sniff, EncodingCheck};
 pub use headers::{Mapping, Override, Signature, SIGNATURES};
 pub use stream::{is_blank, ColumnScan, Decided, RawCell, RowReader};
@@ -109,6 +110,14 @@ pub enum Field {
     Deal,
     /// An activity's 1-5 rating.
     Satisfaction,
+    /// A contact's job title (a deal's title is `Title`).
+    JobTitle,
+    /// A contact's birthday, with or without the year.
+    Birthday,
+    /// The last day of a company's or contact's contract.
+    ContractEnd,
+    /// A company's tier: enterprise, mid-market or SMB.
+    Tier,
 }
 
 /// Every field with its override name.
@@ -144,6 +153,10 @@ pub const FIELD_NAMES: &[(&str, Field)] = &[
     ("tags", Field::Tags),
     ("deal", Field::Deal),
     ("satisfaction", Field::Satisfaction),
+    ("job_title", Field::JobTitle),
+    ("birthday", Field::Birthday),
+    ("contract_end", Field::ContractEnd),
+    ("tier", Field::Tier),
 ];
 
 impl Field {
@@ -167,7 +180,11 @@ impl Field {
     fn is_date(self) -> bool {
         matches!(
             self,
-            Field::CloseDate | Field::CreatedDate | Field::DueDate | Field::ClosedAt
+            Field::CloseDate
+                | Field::CreatedDate
+                | Field::DueDate
+                | Field::ClosedAt
+                | Field::ContractEnd
         )
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use super::world::{email_key, name_key, World};
@@ -24,6 +24,9 @@ use crate::store::{
 
 /// `[created, updated, matched]`.
 type Counts = [u64; 3];
+
+/// A contact's job title, as long as `/contact add title:` takes.
+const MAX_JOB_TITLE_CHARS: usize = 100;
 
 /// Why a row is refused: the column (its header) and the reason.
 struct Refuse(Field, Msg);
@@ -284,11 +287,49 @@ struct Writer<'a> {
     remembered: (Vec<String>, Vec<i64>),
 }
 
-/// A company's new industry, website and tags (`None` keeps a value).
-type CompanyUpdate = (i64, Option<String>, Option<String>, Option<Vec<String>>);
+/// What a row changes on a company already there (`None` keeps a value).
+#[derive(Default)]
+struct CompanyUpdate {
+    id: i64,
+    industry: Option<String>,
+    website: Option<String>,
+    tags: Option<Vec<String>>,
+    tier: Option<String>,
+    contract_end: Option<NaiveDate>,
+}
 
-/// A contact's id, new phone, company and tags (`None` keeps a value).
-type ContactUpdate = (i64, Option<String>, Option<Ref>, Option<Vec<String>>);
+impl CompanyUpdate {
+    fn is_empty(&self) -> bool {
+        self.industry.is_none()
+            && self.website.is_none()
+            && self.tags.is_none()
+            && self.tier.is_none()
+            && self.contract_end.is_none()
+    }
+}
+
+/// What a row changes on a contact already there (`None` keeps a value).
+#[derive(Default)]
+struct ContactUpdate {
+    id: i64,
+    phone: Option<String>,
+    company: Option<Ref>,
+    tags: Option<Vec<String>>,
+    title: Option<String>,
+    birthday: Option<Birthday>,
+    contract_end: Option<NaiveDate>,
+}
+
+impl ContactUpdate {
+    fn is_empty(&self) -> bool {
+        self.phone.is_none()
+            && self.company.is_none()
+            && self.tags.is_none()
+            && self.title.is_none()
+            && self.birthday.is_none()
+            && self.contract_end.is_none()
+    }
+}
 
 /// New companies of a batch, deduplicated by name.
 #[derive(Default)]
@@ -433,6 +474,55 @@ fn tags(row: &Row) -> Result<Option<Vec<String>>, Refuse> {
     Ok(Some(tags))
 }
 
+/// A contact's birthday as `/contact add` reads it: `(year, month, day)`, the year optional.
+fn birthday(row: &Row) -> Result<Option<Birthday>, Refuse> {
+    let Some(b) = text(row, Field::Birthday) else {
+        return Ok(None);
+    };
+    let (year, month, day) = crate::domain::when::parse_birthday(b).map_err(|_| {
+        Refuse(
+            Field::Birthday,
+            Msg::new("import.why.birthday").arg("given", b),
+        )
+    })?;
+    // parse_birthday checked month and day as a calendar date.
+    let small = |n: u32| i16::try_from(n).unwrap_or(0);
+    Ok(Some(Birthday {
+        year,
+        month: small(month),
+        day: small(day),
+    }))
+}
+
+/// A company's tier: one of the values `/company add tier:` offers, by value or by the name
+/// either language shows.
+fn tier(row: &Row) -> Result<Option<String>, Refuse> {
+    let Some(t) = text(row, Field::Tier) else {
+        return Ok(None);
+    };
+    crate::domain::import::tier(t)
+        .map(|v| Some(v.to_string()))
+        .ok_or_else(|| Refuse(Field::Tier, Msg::new("import.why.tier").arg("given", t)))
+}
+
+/// A birthday with its year when the file gives one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Birthday {
+    year: Option<i32>,
+    month: i16,
+    day: i16,
+}
+
+impl Birthday {
+    /// Whether writing this over what is stored changes it: a birthday without a year does
+    /// not take away a year the record has.
+    fn changes(self, c: &KnownContact) -> bool {
+        Some(self.month) != c.birthday_month
+            || Some(self.day) != c.birthday_day
+            || self.year.is_some_and(|y| Some(y) != c.birthday_year)
+    }
+}
+
 fn email(row: &Row) -> Result<Option<String>, Refuse> {
     match text(row, Field::Email) {
         None => Ok(None),
@@ -558,6 +648,8 @@ impl Writer<'_> {
         new.cols.website.push(website);
         new.cols.tags.push(String::new());
         new.cols.created_at.push(self.now);
+        new.cols.tier.push(None);
+        new.cols.contract_end.push(None);
         new.ext.push(None);
         Ok(Some(Ref::New(i)))
     }
@@ -631,6 +723,8 @@ impl Writer<'_> {
                 industry: new.cols.industry[i].clone(),
                 website: new.cols.website[i].clone(),
                 tags: Vec::new(),
+                tier: new.cols.tier[i].clone(),
+                contract_end: new.cols.contract_end[i],
             });
         }
         self.record_created(ImportEntity::Company, &ids, &new.ext)
@@ -690,6 +784,11 @@ impl Writer<'_> {
                 email: new.cols.email[i].clone(),
                 phone: new.cols.phone[i].clone(),
                 tags: Vec::new(),
+                title: new.cols.title[i].clone(),
+                birthday_year: new.cols.birthday_year[i],
+                birthday_month: new.cols.birthday_month[i],
+                birthday_day: new.cols.birthday_day[i],
+                contract_end: new.cols.contract_end[i],
             });
         }
         self.record_created(ImportEntity::Contact, &ids, &new.ext)
@@ -796,15 +895,17 @@ impl Writer<'_> {
                 let website = line_text(row, Field::Domain, 255)?;
                 let industry = line_text(row, Field::Sector, MAX_NAME_CHARS)?;
                 let tags = tags(row)?;
-                Ok((name, website, industry, tags))
+                let tier = tier(row)?;
+                Ok((name, website, industry, tags, tier))
             })();
-            let (name, website, industry, tags) = match plan {
+            let (name, website, industry, tags, tier) = match plan {
                 Ok(p) => p,
                 Err(r) => {
                     self.refuse(row, r);
                     continue;
                 }
             };
+            let contract_end = date(row, Field::ContractEnd).map(|d| self.world.day(d));
             let ext = text(row, Field::ExternalId).map(str::to_string);
             let name = match name.or_else(|| website.as_deref().and_then(super::domain_key)) {
                 Some(n) => n,
@@ -827,24 +928,34 @@ impl Writer<'_> {
                 .world
                 .company(ext.as_deref(), website.as_deref(), Some(&name));
             if let Some(c) = found {
-                let id = c.id;
-                let industry = industry.filter(|v| c.industry.as_deref() != Some(v));
-                let website = website.filter(|v| c.website.as_deref() != Some(v));
-                let tags = tags.filter(|t| *t != c.tags);
-                self.remember_external(ImportEntity::Company, ext.as_deref(), id);
-                if industry.is_none() && website.is_none() && tags.is_none() {
+                let change = CompanyUpdate {
+                    id: c.id,
+                    industry: industry.filter(|v| c.industry.as_deref() != Some(v)),
+                    website: website.filter(|v| c.website.as_deref() != Some(v)),
+                    tags: tags.filter(|t| *t != c.tags),
+                    tier: tier.filter(|v| c.tier.as_deref() != Some(v)),
+                    contract_end: contract_end.filter(|d| c.contract_end != Some(*d)),
+                };
+                self.remember_external(ImportEntity::Company, ext.as_deref(), change.id);
+                if change.is_empty() {
                     self.counts[2] += 1;
-                } else if let Some(c) = self.world.company_mut(id) {
-                    if let Some(v) = &industry {
+                } else if let Some(c) = self.world.company_mut(change.id) {
+                    if let Some(v) = &change.industry {
                         c.industry = Some(v.clone());
                     }
-                    if let Some(v) = &website {
+                    if let Some(v) = &change.website {
                         c.website = Some(v.clone());
                     }
-                    if let Some(v) = &tags {
+                    if let Some(v) = &change.tags {
                         c.tags = v.clone();
                     }
-                    updates.push((id, industry, website, tags));
+                    if let Some(v) = &change.tier {
+                        c.tier = Some(v.clone());
+                    }
+                    if change.contract_end.is_some() {
+                        c.contract_end = change.contract_end;
+                    }
+                    updates.push(change);
                     self.counts[1] += 1;
                 }
                 continue;
@@ -874,19 +985,23 @@ impl Writer<'_> {
                     .and_then(|d| self.world.instant(d))
                     .unwrap_or(self.now),
             );
+            new.cols.tier.push(tier);
+            new.cols.contract_end.push(contract_end);
             new.ext.push(ext);
             self.counts[0] += 1;
         }
         self.flush_companies(&new).await?;
         self.write_remembered(ImportEntity::Company).await?;
-        let ids: Vec<i64> = updates.iter().map(|u| u.0).collect();
+        let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
         let before = self.before_images(ImportEntity::Company, &ids).await?;
         let mut changes = CompanyUpdates::default();
-        for (id, industry, website, tags) in updates {
-            changes.id.push(id);
-            changes.industry.push(industry);
-            changes.website.push(website);
-            changes.tags.push(tags.map(|t| t.join(",")));
+        for u in updates {
+            changes.id.push(u.id);
+            changes.industry.push(u.industry);
+            changes.website.push(u.website);
+            changes.tags.push(u.tags.map(|t| t.join(",")));
+            changes.tier.push(u.tier);
+            changes.contract_end.push(u.contract_end);
         }
         self.tx
             .update_import_companies(self.world.ws, &changes)
@@ -915,15 +1030,18 @@ impl Writer<'_> {
                 let email = email(row)?;
                 let phone = line_text(row, Field::Phone, 50)?;
                 let tags = tags(row)?;
-                Ok((name, email, phone, tags))
+                let title = line_text(row, Field::JobTitle, MAX_JOB_TITLE_CHARS)?;
+                let birthday = birthday(row)?;
+                Ok((name, email, phone, tags, title, birthday))
             })();
-            let (name, email, phone, tags) = match plan {
+            let (name, email, phone, tags, title, birthday) = match plan {
                 Ok(p) => p,
                 Err(r) => {
                     self.refuse(row, r);
                     continue;
                 }
             };
+            let contract_end = date(row, Field::ContractEnd).map(|d| self.world.day(d));
             let ext = text(row, Field::ExternalId).map(str::to_string);
             let owner = match self.owner(row) {
                 Ok(o) => o,
@@ -970,15 +1088,20 @@ impl Writer<'_> {
                 self.world
                     .contact(ext.as_deref(), email.as_deref(), Some(&name), company_id)
             {
-                let id = c.id;
-                let phone = phone.filter(|p| c.phone.as_deref() != Some(p));
-                let company = company.filter(|r| *r != Ref::Known(c.company_id.unwrap_or(-1)));
-                let tags = tags.filter(|t| *t != c.tags);
-                self.remember_external(ImportEntity::Contact, ext.as_deref(), id);
-                if phone.is_none() && company.is_none() && tags.is_none() {
+                let change = ContactUpdate {
+                    id: c.id,
+                    phone: phone.filter(|p| c.phone.as_deref() != Some(p)),
+                    company: company.filter(|r| *r != Ref::Known(c.company_id.unwrap_or(-1))),
+                    tags: tags.filter(|t| *t != c.tags),
+                    title: title.filter(|t| c.title.as_deref() != Some(t)),
+                    birthday: birthday.filter(|b| b.changes(c)),
+                    contract_end: contract_end.filter(|d| c.contract_end != Some(*d)),
+                };
+                self.remember_external(ImportEntity::Contact, ext.as_deref(), change.id);
+                if change.is_empty() {
                     self.counts[2] += 1;
                 } else {
-                    updates.push((id, phone, company, tags));
+                    updates.push(change);
                     self.counts[1] += 1;
                 }
                 continue;
@@ -1008,36 +1131,57 @@ impl Writer<'_> {
                     .and_then(|d| self.world.instant(d))
                     .unwrap_or(self.now),
             );
+            new.cols.title.push(title);
+            new.cols.birthday_year.push(birthday.and_then(|b| b.year));
+            new.cols.birthday_month.push(birthday.map(|b| b.month));
+            new.cols.birthday_day.push(birthday.map(|b| b.day));
+            new.cols.contract_end.push(contract_end);
             new.ext.push(ext);
             self.counts[0] += 1;
         }
         let company_ids = self.flush_companies(&companies).await?;
         self.flush_contacts(&mut new, &company_ids).await?;
         self.write_remembered(ImportEntity::Contact).await?;
-        let ids: Vec<i64> = updates.iter().map(|u| u.0).collect();
+        let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
         let before = self.before_images(ImportEntity::Contact, &ids).await?;
         let mut changes = ContactUpdates::default();
-        for (id, phone, company, tags) in updates {
-            let company = match company {
+        for u in updates {
+            let company = match u.company {
                 Some(Ref::Known(id)) => Some(id),
                 Some(Ref::New(j)) => company_ids.get(j).copied(),
                 None => None,
             };
-            if let Some(c) = self.world.contact_mut(id) {
-                if let Some(p) = &phone {
+            if let Some(c) = self.world.contact_mut(u.id) {
+                if let Some(p) = &u.phone {
                     c.phone = Some(p.clone());
                 }
                 if company.is_some() {
                     c.company_id = company;
                 }
-                if let Some(t) = &tags {
+                if let Some(t) = &u.tags {
                     c.tags = t.clone();
                 }
+                if let Some(t) = &u.title {
+                    c.title = Some(t.clone());
+                }
+                if let Some(b) = u.birthday {
+                    c.birthday_year = b.year;
+                    c.birthday_month = Some(b.month);
+                    c.birthday_day = Some(b.day);
+                }
+                if u.contract_end.is_some() {
+                    c.contract_end = u.contract_end;
+                }
             }
-            changes.id.push(id);
-            changes.phone.push(phone);
+            changes.id.push(u.id);
+            changes.phone.push(u.phone);
             changes.company.push(company);
-            changes.tags.push(tags.map(|t| t.join(",")));
+            changes.tags.push(u.tags.map(|t| t.join(",")));
+            changes.title.push(u.title);
+            changes.birthday_year.push(u.birthday.and_then(|b| b.year));
+            changes.birthday_month.push(u.birthday.map(|b| b.month));
+            changes.birthday_day.push(u.birthday.map(|b| b.day));
+            changes.contract_end.push(u.contract_end);
         }
         self.tx
             .update_import_contacts(self.world.ws, &changes)
@@ -1454,6 +1598,11 @@ impl Writer<'_> {
         new.cols.phone.push(None);
         new.cols.tags.push(String::new());
         new.cols.created_at.push(self.now);
+        new.cols.title.push(None);
+        new.cols.birthday_year.push(None);
+        new.cols.birthday_month.push(None);
+        new.cols.birthday_day.push(None);
+        new.cols.contract_end.push(None);
         new.ext.push(None);
         new.by_key.insert(key, i);
         Ok(Some(Ref::New(i)))
