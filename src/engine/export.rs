@@ -236,6 +236,7 @@ pub async fn export_xlsx(
         sheet.write_string_with_format(0, col(c)?, *h, &bold)?;
     }
     let amount = kind.header().iter().position(|h| *h == "amount");
+    let quoted = Format::new().set_quote_prefix();
     let mut row = 0u32;
     let written = pages(store, ws, kind, options, |records| {
         for record in records {
@@ -257,8 +258,16 @@ pub async fn export_xlsx(
                         });
                         sheet.write_number_with_format(row, col(c)?, n, &format)?;
                     }
+                    // A workbook's text cell never runs as a formula, and the `'` the CSV
+                    // needs would show there as part of the text: Excel's own quote prefix
+                    // marks it as text instead.
                     None => {
-                        sheet.write_string(row, col(c)?, cell)?;
+                        match unneutralised(cell) {
+                            Some(text) => {
+                                sheet.write_string_with_format(row, col(c)?, text, &quoted)?
+                            }
+                            None => sheet.write_string(row, col(c)?, cell)?,
+                        };
                     }
                 }
             }
@@ -373,8 +382,8 @@ async fn pages(
 /// A cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, which
 /// spreadsheets show as text and hide. One exception: a cell that is a plain number (`-12.5`,
 /// `+8613800000000`) is left alone, because a spreadsheet reads it as that number and nothing
-/// runs. Only text cells pass through here; the amounts, ids and dates the export formats
-/// itself are numbers and ISO dates by construction.
+/// runs. Only text cells pass through here, and a birthday without its year (`--04-12`); the
+/// amounts, ids and dates the export formats itself are numbers and ISO dates by construction.
 pub fn neutralise(cell: &str) -> Cow<'_, str> {
     let risky = matches!(
         cell.chars().next(),
@@ -385,6 +394,12 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(cell)
     }
+}
+
+/// The text [`neutralise`] put a `'` before, without it.
+fn unneutralised(cell: &str) -> Option<&str> {
+    cell.strip_prefix('\'')
+        .filter(|rest| rest.starts_with(['=', '+', '-', '@', '\t', '\r']))
 }
 
 /// `[+-]digits[.digits]`, nothing else.
@@ -459,10 +474,11 @@ fn deal_record(r: &ExportDealRow, zone: Zone) -> Result<Vec<String>, ExportError
 }
 
 fn contact_record(r: &ExportContactRow, zone: Zone) -> Vec<String> {
-    // `1985-04-12`, or `--04-12` (ISO 8601's form without a year) when the year is unknown.
+    // `1985-04-12`, or `--04-12` (ISO 8601's form without a year) when the year is unknown,
+    // which a spreadsheet would run as the formula `--04-12` (-8): neutralised like text.
     let birthday = match (r.birthday_year, r.birthday_month, r.birthday_day) {
         (Some(y), Some(m), Some(d)) => format!("{y:04}-{m:02}-{d:02}"),
-        (None, Some(m), Some(d)) => format!("--{m:02}-{d:02}"),
+        (None, Some(m), Some(d)) => text(&format!("--{m:02}-{d:02}")),
         _ => String::new(),
     };
     vec![
