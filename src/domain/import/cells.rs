@@ -203,25 +203,51 @@ impl CommaScan {
         }
     }
 
-    pub(super) fn finish(self) -> bool {
+    pub(super) fn finish(self) -> Decimals {
         if self.semicolon {
-            self.any_comma
+            if self.any_comma {
+                Decimals::Comma
+            } else {
+                Decimals::Dot
+            }
+        } else if self.any && self.all_shaped {
+            Decimals::Comma
+        } else if self.comma_after_dot && !self.dot_after_comma {
+            Decimals::CommaByOne
         } else {
-            self.any && (self.all_shaped || (self.comma_after_dot && !self.dot_after_comma))
+            Decimals::Dot
         }
     }
 }
 
+/// How an amount column writes its decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decimals {
+    /// With a dot, or as each amount says (the currency's rules).
+    Dot,
+    /// With a comma, dots only between thousands.
+    Comma,
+    /// With a comma, as one amount of a comma file shows beyond doubt; a `1,250` there (a
+    /// comma-file's thousands, or one and a quarter) is refused rather than guessed.
+    CommaByOne,
+}
+
 /// Reads one amount in integer minor units, through the same parser a typed amount uses and
 /// held to the same cap.
-pub(super) fn amount(value: &str, comma: bool, currency: Currency) -> Result<i64, CellError> {
-    let text = if comma {
-        if !dots_group_thousands(value) {
+pub(super) fn amount(value: &str, decimals: Decimals, currency: Currency) -> Result<i64, CellError> {
+    let text = if decimals == Decimals::Dot {
+        value.to_string()
+    } else {
+        let number = number_part(value);
+        let lone_comma_thousands = decimals == Decimals::CommaByOne
+            && !number.contains('.')
+            && number
+                .split_once(',')
+                .is_some_and(|(_, frac)| frac.len() == 3 && !frac.contains(','));
+        if lone_comma_thousands || !dots_group_thousands(value) {
             return Err(CellError::CommaGrouping(value.trim().to_string()));
         }
         value.replace('.', "").replace(',', ".")
-    } else {
-        value.to_string()
     };
     let parsed = parse_amount(&text, currency).map_err(CellError::Amount)?;
     check_minor(i128::from(parsed.minor()), currency).map_err(CellError::Amount)

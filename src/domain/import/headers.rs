@@ -332,6 +332,7 @@ const ALIASES: &[(&str, Field)] = &[
     ("合同结束日期", Field::ContractEnd),
     ("tier", Field::Tier),
     ("account tier", Field::Tier),
+    ("workspace id", Field::Workspace),
     ("customer tier", Field::Tier),
     ("客户级别", Field::Tier),
     ("级别", Field::Tier),
@@ -460,6 +461,14 @@ pub(super) fn map(
         (None, Some(sig)) => sig.kind,
         (None, None) => guess_kind(&columns).ok_or(FileError::UnknownKind)?,
     };
+    // A contact's or company's own field in a file of another kind (a deals file's "Renewal
+    // Date") is read by nothing: left unmapped, so none of its cells can refuse a row or
+    // stop the file.
+    let (kept, foreign): (Vec<_>, Vec<_>) = columns
+        .into_iter()
+        .partition(|(_, f)| f.applies_to(kind));
+    columns = kept;
+    unmapped.extend(foreign.into_iter().map(|(i, _)| headers[i].clone()));
     if signature.is_none() {
         // A plain `name` column names what the file is about.
         let named = match kind {

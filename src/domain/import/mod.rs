@@ -118,6 +118,8 @@ pub enum Field {
     ContractEnd,
     /// A company's tier: enterprise, mid-market or SMB.
     Tier,
+    /// The workspace a salesbot export came from: its ids are that workspace's records.
+    Workspace,
 }
 
 /// Every field with its override name.
@@ -157,6 +159,7 @@ pub const FIELD_NAMES: &[(&str, Field)] = &[
     ("birthday", Field::Birthday),
     ("contract_end", Field::ContractEnd),
     ("tier", Field::Tier),
+    ("workspace_id", Field::Workspace),
 ];
 
 impl Field {
@@ -175,6 +178,17 @@ impl Field {
             .iter()
             .find(|(_, f)| *f == self)
             .map_or("", |(n, _)| n)
+    }
+
+    /// Whether a file of `kind` has a use for the field: a contact's job title and birthday,
+    /// a company's tier and either's contract end only in their own files.
+    fn applies_to(self, kind: Kind) -> bool {
+        match self {
+            Field::JobTitle | Field::Birthday => kind == Kind::Contacts,
+            Field::Tier => kind == Kind::Companies,
+            Field::ContractEnd => matches!(kind, Kind::Contacts | Kind::Companies),
+            _ => true,
+        }
     }
 
     fn is_date(self) -> bool {

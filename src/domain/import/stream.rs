@@ -138,7 +138,7 @@ impl ColumnScan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decided {
     orders: Vec<(usize, Option<DateOrder>)>,
-    commas: Vec<(usize, bool)>,
+    commas: Vec<(usize, cells::Decimals)>,
     /// The day/month order of the file's `a/b/yyyy` dates, if it has any.
     pub date_order: Option<DateOrder>,
 }
@@ -228,8 +228,13 @@ impl RowReader {
     fn text(&self, i: usize, field: Field, value: &str) -> Result<Cell, CellError> {
         match field {
             Field::Amount | Field::Price => {
-                let comma = self.decided.commas.iter().any(|(c, yes)| *c == i && *yes);
-                cells::amount(value, comma, self.currency).map(Cell::Money)
+                let decimals = self
+                    .decided
+                    .commas
+                    .iter()
+                    .find(|(c, _)| *c == i)
+                    .map_or(cells::Decimals::Dot, |(_, d)| *d);
+                cells::amount(value, decimals, self.currency).map(Cell::Money)
             }
             f if f.is_date() => {
                 let order = self
