@@ -70,6 +70,7 @@ impl ExportKind {
                 "closed_at_utc",
                 "closed_at_local",
                 "lost_reason",
+                "workspace_id",
             ],
             ExportKind::Contacts => &[
                 "contact_id",
@@ -84,6 +85,7 @@ impl ExportKind {
                 "tags",
                 "created_at_utc",
                 "created_at_local",
+                "workspace_id",
             ],
             ExportKind::Companies => &[
                 "company_id",
@@ -96,6 +98,7 @@ impl ExportKind {
                 "tags",
                 "created_at_utc",
                 "created_at_local",
+                "workspace_id",
             ],
             ExportKind::Activities => &[
                 "activity_id",
@@ -109,6 +112,7 @@ impl ExportKind {
                 "member_id",
                 "summary",
                 "satisfaction",
+                "workspace_id",
             ],
         }
     }
@@ -363,6 +367,12 @@ async fn pages(
                 (rows.last().map(|r| r.id), records)
             }
         };
+        // Whose ids the file's are: imported back into this workspace, its rows are these
+        // records again, not new ones; anywhere else they are another system's ids.
+        let mut records: Vec<Vec<String>> = records;
+        for r in &mut records {
+            r.push(ws.to_string());
+        }
         sink(&records)?;
         written += records.len() as u64;
         match last {

@@ -92,8 +92,10 @@ pub struct MatchKeys {
     pub emails: Vec<String>,
     /// Name keys.
     pub contact_names: Vec<String>,
-    /// Deal numbers (activities from salesbot's own export name their deal so).
+    /// Deal numbers (salesbot's own export numbers its deals and names an activity's deal so).
     pub deal_numbers: Vec<i64>,
+    /// Activity ids of this workspace's own export.
+    pub activity_ids: Vec<i64>,
 }
 
 /// The records a batch's keys found: `(entity, the source's id, record id)`, companies and
@@ -105,6 +107,8 @@ pub struct Matches {
     pub contacts: Vec<KnownContact>,
     /// `(number, id)` of the deals numbered.
     pub deals: Vec<(i64, i64)>,
+    /// The activity ids asked for that this workspace has.
+    pub activities: Vec<i64>,
 }
 
 /// A deal as an update needs it.
@@ -613,6 +617,15 @@ impl Tx {
             )
             .bind(ws)
             .bind(&keys.deal_numbers)
+            .fetch_all(self.conn())
+            .await?;
+        }
+        if !keys.activity_ids.is_empty() {
+            m.activities = sqlx::query_scalar(
+                "SELECT id FROM activities WHERE workspace_id = $1 AND id = ANY($2)",
+            )
+            .bind(ws)
+            .bind(&keys.activity_ids)
             .fetch_all(self.conn())
             .await?;
         }

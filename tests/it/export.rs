@@ -69,12 +69,12 @@ async fn export_after_commands_has_every_field(pool: PgPool) {
     let bytes = export_bytes(&pool, 1, ExportKind::Deals, ExportOptions::default()).await;
     let raw = String::from_utf8(bytes.clone()).unwrap();
     assert!(
-        raw.starts_with("number,title,stage,status,amount,currency,company,contact,contact_email,owner_id,expected_close,created_at_utc,created_at_local,closed_at_utc,closed_at_local,lost_reason\r\n"),
+        raw.starts_with("number,title,stage,status,amount,currency,company,contact,contact_email,owner_id,expected_close,created_at_utc,created_at_local,closed_at_utc,closed_at_local,lost_reason,workspace_id\r\n"),
         "{raw}"
     );
     assert!(raw.contains("\"Acme, 200 seats\""), "{raw}");
     // Records end with CRLF (RFC 4180); a line break inside a field stays as typed.
-    assert!(raw.contains("\"said \"\"no\"\", then\nleft\"\r\n"), "{raw}");
+    assert!(raw.contains("\"said \"\"no\"\", then\nleft\",1\r\n"), "{raw}");
     let deals = rows(&bytes);
     assert_eq!(deals.len(), 2);
     let d1 = &deals[0];
@@ -87,6 +87,7 @@ async fn export_after_commands_has_every_field(pool: PgPool) {
     assert_eq!(d1["contact"], "Wei Wang");
     assert_eq!(d1["contact_email"], "wei@acme.com");
     assert_eq!(d1["owner_id"], "1");
+    assert_eq!(d1["workspace_id"], "1");
     assert_eq!(d1["expected_close"], "2026-12-31");
     assert_eq!(d1["created_at_utc"], "2026-12-01T09:00:00Z");
     assert_eq!(d1["created_at_local"], "2026-12-01T10:00:00+01:00");

@@ -1146,6 +1146,89 @@ async fn export_then_import_into_an_empty_workspace_gives_the_same_records(pool:
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A workspace's own export, edited and imported back, changes the records it names instead of
+/// adding them again; another workspace's export names that workspace's deals, never this
+/// one's of the same number.
+#[sqlx::test]
+async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/tasks list").await;
+    h.ok("/company add name:Acme").await;
+    h.ok("/contact add name:Ana email:ana@acme.com company:Acme")
+        .await;
+    h.ok("/deal new title:Rollout amount:1500 company:Acme contact:ana@acme.com")
+        .await;
+    h.ok("/deal new title:Pilot amount:200").await;
+    h.ok("/contact log contact:ana@acme.com kind:call summary:\"Intro call\" deal:D-1")
+        .await;
+    let store = Store::from_pool(h.pool.clone());
+    let export_of = |ws: i64, kind: ExportKind| {
+        let store = store.clone();
+        async move {
+            let mut out = Vec::new();
+            export(&store, ws, kind, ExportOptions::default(), &mut out)
+                .await
+                .expect("export");
+            String::from_utf8(out).expect("utf-8")
+        }
+    };
+    let deals = export_of(1, ExportKind::Deals).await;
+    let activities = export_of(1, ExportKind::Activities).await;
+    let pool = h.pool.clone();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    let before = (
+        count("SELECT count(*) FROM deals WHERE workspace_id = 1").await,
+        count("SELECT count(*) FROM activities WHERE workspace_id = 1").await,
+    );
+    // As a spreadsheet would have it after a bulk edit: one title and one amount changed.
+    let edited = deals
+        .replace("Pilot,", "Pilot phase 2,")
+        .replace("200.00", "250.00");
+    assert_ne!(edited, deals, "the edit took");
+    let mut req = request(1, vec![bytes("deals.csv", &edited), bytes("activities.csv", &activities)]);
+    req.actor = 1;
+    let s = run(&h.pool, req).await;
+    assert_eq!((s.created, s.updated, s.refused), (0, 1, 0), "{s:#?}");
+    assert_eq!(
+        (
+            count("SELECT count(*) FROM deals WHERE workspace_id = 1").await,
+            count("SELECT count(*) FROM activities WHERE workspace_id = 1").await,
+        ),
+        before,
+        "nothing added again"
+    );
+    let pilot: (String, i64) =
+        sqlx::query_as("SELECT title, amount_minor FROM deals WHERE workspace_id = 1 AND number = 2")
+            .fetch_one(&h.pool)
+            .await
+            .expect("D-2");
+    assert_eq!(pilot, ("Pilot phase 2".to_string(), 25_000));
+
+    // Workspace 2 has a D-1 of its own. Workspace 1's activities file alone names workspace
+    // 1's D-1, which is not here: refused, not put on workspace 2's D-1.
+    h.run(":workspace 2").await;
+    h.ok("/tasks list").await;
+    h.ok("/contact add name:Ana email:ana@acme.com").await;
+    h.ok("/deal new title:Theirs amount:10").await;
+    let mut req = request(2, vec![bytes("activities.csv", &activities)]);
+    req.actor = 1;
+    let s = run(&h.pool, req).await;
+    assert_eq!((s.created, s.refused), (0, 1), "{s:#?}");
+    assert_eq!(s.files[0].refusals[0].column, "deal_number");
+    assert_eq!(
+        count("SELECT count(*) FROM activities WHERE workspace_id = 2").await,
+        0
+    );
+}
+
 /// Two reps named as the CRMs' exports name their owners.
 async fn reps(h: &mut Harness) {
     h.ok("/tasks list").await;

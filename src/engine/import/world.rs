@@ -166,6 +166,8 @@ pub struct World {
     seen: Seen,
     /// Deal number -> id, of the numbers the batch names.
     deal_numbers: HashMap<i64, i64>,
+    /// The activity ids of the workspace's own export the batch names that it has.
+    activities: std::collections::HashSet<i64>,
     /// Not journaled: a batch that did not commit took its records with it, and their ids
     /// are never handed out again.
     created: Created,
@@ -229,6 +231,7 @@ impl World {
             ext: HashMap::new(),
             seen: Seen::default(),
             deal_numbers: HashMap::new(),
+            activities: Default::default(),
             created: Created::default(),
             journal: Vec::new(),
             batch: 0,
@@ -268,6 +271,7 @@ impl World {
         }
         // Activities name deals an earlier import, or a batch that committed, brought.
         self.deal_numbers = found.deals.into_iter().collect();
+        self.activities = found.activities.into_iter().collect();
         for c in found.contacts {
             self.contacts.entry(c.id).or_insert(Held { rec: c, batch });
         }
@@ -525,6 +529,11 @@ impl World {
     /// of the numbers the batch names.
     pub fn deal_by_number(&self, number: i64) -> Option<i64> {
         self.deal_numbers.get(&number).copied()
+    }
+
+    /// Whether the workspace has this activity, of the ids the batch names (its own export's).
+    pub fn has_activity(&self, id: i64) -> bool {
+        self.activities.contains(&id)
     }
 
     /// A date cell as an instant: a calendar day is its midnight in the workspace's zone.

@@ -213,10 +213,19 @@ fn match_keys(world: &World, kind: Kind, rows: &[Row]) -> MatchKeys {
         if let Some(account) = text(row, Field::CompanyId) {
             ext.push((ImportEntity::Company.table(), account.to_string()));
         }
+        if own_file(world, row) {
+            match kind {
+                Kind::Deals => keys.deal_numbers.extend(text(row, Field::ExternalId).and_then(deal_number)),
+                Kind::Activities => keys
+                    .activity_ids
+                    .extend(text(row, Field::ExternalId).and_then(|a| a.parse::<i64>().ok())),
+                _ => {}
+            }
+        }
         if kind == Kind::Activities {
             if let Some(deal) = text(row, Field::Deal) {
                 ext.push((ImportEntity::Deal.table(), deal.to_string()));
-                if world.source == super::source_name(Source::Salesbot) {
+                if number_names_deal(world, row) {
                     keys.deal_numbers.extend(deal_number(deal));
                 }
             }
@@ -404,6 +413,24 @@ fn deal_number(d: &str) -> Option<i64> {
         Ok(DealRef::Number(n)) => Some(n),
         _ => None,
     }
+}
+
+/// Whether a row comes from this workspace's own export (its `workspace_id` is this one): its
+/// ids are then this workspace's records, which it updates rather than adds again. A file
+/// that says so of another workspace only gets matched by that workspace's ids as another
+/// system's; nothing in it is written anywhere but here.
+fn own_file(world: &World, row: &Row) -> bool {
+    world.source == super::source_name(Source::Salesbot)
+        && text(row, Field::Workspace).and_then(|w| w.parse::<i64>().ok()) == Some(world.ws)
+}
+
+/// Whether an activity's deal number may name a deal of this workspace: in its own export,
+/// or in a salesbot export that does not say whose it is (written before the column was).
+/// Another workspace's numbers name that workspace's deals, which only its deals file (by
+/// their source ids) brings here.
+fn number_names_deal(world: &World, row: &Row) -> bool {
+    world.source == super::source_name(Source::Salesbot)
+        && text(row, Field::Workspace).is_none_or(|w| w.parse::<i64>().ok() == Some(world.ws))
 }
 
 /// A row's id in its source, or its fingerprint.
@@ -1280,7 +1307,12 @@ impl Writer<'_> {
                     continue;
                 }
             };
-            if let Some(id) = self.world.external(ImportEntity::Deal, &ext) {
+            let found = self.world.external(ImportEntity::Deal, &ext).or_else(|| {
+                own_file(self.world, row)
+                    .then(|| deal_number(&ext).and_then(|n| self.world.deal_by_number(n)))
+                    .flatten()
+            });
+            if let Some(id) = found {
                 matched.push((id, plan));
                 continue;
             }
@@ -1703,7 +1735,10 @@ impl Writer<'_> {
         let mut exts = Vec::new();
         for row in rows {
             let ext = ext_id(row);
+            let ours = own_file(self.world, row)
+                && ext.parse::<i64>().is_ok_and(|id| self.world.has_activity(id));
             if !self.world.first_sight(ImportEntity::Activity, &ext)
+                || ours
                 || self.world.external(ImportEntity::Activity, &ext).is_some()
             {
                 self.counts[2] += 1;
@@ -1893,9 +1928,7 @@ impl Writer<'_> {
                 let by_ext = self.world.external(ImportEntity::Deal, d);
                 let found = match (by_ext, number) {
                     (Some(id), _) => Some(id),
-                    (None, Some(n))
-                        if self.world.source == super::source_name(Source::Salesbot) =>
-                    {
+                    (None, Some(n)) if number_names_deal(self.world, row) => {
                         self.world.deal_by_number(n)
                     }
                     _ => None,
