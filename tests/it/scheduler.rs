@@ -2402,6 +2402,35 @@ async fn fridays_agenda_covers_the_weekends_birthdays_and_contract_notices(pool:
     );
 }
 
+/// Someone born on Feb 29 is listed on Feb 28 in a year without a 29th, and on the 29th in a
+/// leap year (not on the 28th as well).
+#[sqlx::test(migrations = "./migrations")]
+async fn a_leap_day_birthday_is_listed_every_year(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2027-02-01T12:00:00Z").await;
+    h.ok("/settings timezone zone:UTC").await;
+    h.ok("/contact add name:Leap birthday:02-29").await;
+    let rec = Recorder::default();
+    // 2027-02-26 is a Friday: its agenda covers Feb 28, a Sunday.
+    for day in ["2027-02-26", "2028-02-28", "2028-02-29"] {
+        let at_ = at(&format!("{day}T08:30:00Z"));
+        jobs::agendas(&store, at_).await.expect("agendas");
+        drain(&store, &rec, at_, 10).await;
+    }
+    let fri = rec.one(&agenda_key(1, 1, "2027-02-26"));
+    assert_eq!(
+        field(&fri.reply, "Birthdays before your next workday"),
+        "🎂 C-1 Leap · Feb 28, 2027"
+    );
+    assert!(
+        rec.of(&agenda_key(1, 1, "2028-02-28")).is_empty(),
+        "2028 has a 29th"
+    );
+    let leap = rec.one(&agenda_key(1, 1, "2028-02-29"));
+    assert_eq!(field(&leap.reply, "Birthdays today"), "🎂 C-1 Leap");
+}
+
 /// A process that dies after Discord accepted a message but before the outbox recorded it
 /// leaves the row to be delivered again: the retry carries the same nonce with
 /// `enforce_nonce`, and Discord (here the fake, as Discord does) returns the first message.
