@@ -185,10 +185,11 @@ mod tests {
     async fn a_run_that_panics_leaves_the_job_free_to_run_again() {
         let busy = Arc::new(AtomicBool::new(false));
         let held = busy.clone();
-        let run = tokio::spawn(async move {
-            exclusive(&held, async { panic!("a run that panics") }).await
-        })
-        .await;
+        let run =
+            tokio::spawn(
+                async move { exclusive(&held, async { panic!("a run that panics") }).await },
+            )
+            .await;
         assert!(run.is_err(), "the run panicked");
         assert!(!busy.load(Ordering::SeqCst), "and left the job free");
         let ran = AtomicBool::new(false);

@@ -111,6 +111,16 @@ pub struct Matches {
     pub activities: Vec<i64>,
 }
 
+/// A deal whose last activity an imported activity moved, as it was before.
+#[derive(Debug, sqlx::FromRow)]
+pub struct BumpedDeal {
+    pub id: i64,
+    /// The transaction that wrote it last, as text (`xid`).
+    pub xmin: String,
+    /// The whole row, as [`Tx::images`] takes it.
+    pub image: Value,
+}
+
 /// A deal as an update needs it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct KnownDeal {
@@ -943,12 +953,13 @@ impl Tx {
     }
 
     /// Inserts activities; their ids in the order given, and the deals whose last activity
-    /// moved up to their newest, as logging one by hand does (the others were not written).
+    /// moved up to their newest, as logging one by hand does (the others were not written),
+    /// each as it was before.
     pub async fn insert_activities(
         &mut self,
         ws: i64,
         a: &ActivityColumns,
-    ) -> StoreResult<(Vec<i64>, Vec<i64>)> {
+    ) -> StoreResult<(Vec<i64>, Vec<BumpedDeal>)> {
         if a.contact.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -970,12 +981,16 @@ impl Tx {
         .bind(&a.happened_at)
         .fetch_all(self.conn())
         .await?;
-        let moved = sqlx::query_scalar(
-            "UPDATE deals d SET last_activity_at = u.h
-             FROM (SELECT d AS id, max(h) AS h FROM UNNEST($2::bigint[], $3::timestamptz[]) AS x(d, h)
-                   WHERE d IS NOT NULL GROUP BY d) u
-             WHERE d.workspace_id = $1 AND d.id = u.id AND d.last_activity_at < u.h
-             RETURNING d.id",
+        let moved = sqlx::query_as(
+            "WITH u AS (SELECT d AS id, max(h) AS h FROM UNNEST($2::bigint[], $3::timestamptz[]) AS x(d, h)
+                        WHERE d IS NOT NULL GROUP BY d),
+                  old AS (SELECT d.id, d.xmin::text AS xmin, to_jsonb(d) AS image, u.h
+                          FROM deals d JOIN u ON d.workspace_id = $1 AND d.id = u.id
+                          WHERE d.last_activity_at < u.h
+                          FOR UPDATE OF d)
+             UPDATE deals d SET last_activity_at = old.h FROM old
+             WHERE d.workspace_id = $1 AND d.id = old.id
+             RETURNING d.id, old.xmin, old.image",
         )
         .bind(ws)
         .bind(&a.deal)
@@ -1113,27 +1128,39 @@ impl Tx {
         Ok(())
     }
 
-    /// Moves the transaction of records this import already listed to this one, which wrote
-    /// them (an activity it wrote moved a deal's last activity). Only records it did write:
-    /// the undo finds this transaction in their xmin.
-    pub async fn refresh_import_rows(
+    /// Lists on the import the deals its activities moved the last activity of, so that the
+    /// undo puts it back: a deal it had not listed with its image before; one it listed (it
+    /// created or changed it) moves to this transaction, but only if it was as the import
+    /// left it: one another command wrote since stays listed under the import's last write,
+    /// so the undo names it as changed and leaves it.
+    pub async fn record_activity_bumps(
         &mut self,
         ws: i64,
         import: i64,
-        entity: ImportEntity,
-        ids: &[i64],
+        moved: &[BumpedDeal],
     ) -> StoreResult<()> {
-        if ids.is_empty() {
+        if moved.is_empty() {
             return Ok(());
         }
+        let ids: Vec<i64> = moved.iter().map(|m| m.id).collect();
+        let xmins: Vec<&str> = moved.iter().map(|m| m.xmin.as_str()).collect();
+        let images: Vec<&Value> = moved.iter().map(|m| &m.image).collect();
         sqlx::query(
-            "UPDATE import_rows SET after_xid = pg_current_xact_id(), after_hash = NULL
-             WHERE workspace_id = $1 AND import_id = $2 AND entity = $3 AND record_id = ANY($4)",
+            "WITH m AS (SELECT * FROM UNNEST($3::bigint[], $4::text[], $5::jsonb[]) AS m(id, xmin, image)),
+                  listed AS (SELECT r.record_id, r.after_xid FROM import_records r JOIN m ON r.record_id = m.id
+                             WHERE r.workspace_id = $1 AND r.import_id = $2 AND r.entity = 'deals')
+             INSERT INTO import_rows (workspace_id, import_id, entity, record_id, before, after_xid)
+             SELECT $1, $2, 'deals', m.id, CASE WHEN l.record_id IS NULL THEN m.image END, pg_current_xact_id()
+             FROM m LEFT JOIN listed l ON l.record_id = m.id
+             WHERE l.record_id IS NULL OR xid(l.after_xid) = m.xmin::xid
+             ON CONFLICT (workspace_id, import_id, entity, record_id)
+             DO UPDATE SET after_xid = excluded.after_xid, after_hash = NULL",
         )
         .bind(ws)
         .bind(import)
-        .bind(entity.table())
-        .bind(ids)
+        .bind(&ids)
+        .bind(&xmins)
+        .bind(&images)
         .execute(self.conn())
         .await?;
         Ok(())

@@ -37,9 +37,10 @@ pub use crm::{
 pub use deals::{DealFilter, DealRow, Moved, NewActivity, NewDeal, StageMove};
 pub use export::{ExportActivityRow, ExportCompanyRow, ExportContactRow, ExportDealRow};
 pub use import::{
-    ActivityColumns, ChangeColumns, CompanyColumns, CompanyUpdates, ContactColumns, ContactUpdates,
-    DealColumns, DealMoves, DealSlots, DealUpdates, ImportEntity, ImportRow, KnownCompany,
-    KnownContact, KnownDeal, LeftRecord, LineColumns, MatchKeys, Matches, UndoRefusal, UndoReport,
+    ActivityColumns, BumpedDeal, ChangeColumns, CompanyColumns, CompanyUpdates, ContactColumns,
+    ContactUpdates, DealColumns, DealMoves, DealSlots, DealUpdates, ImportEntity, ImportRow,
+    KnownCompany, KnownContact, KnownDeal, LeftRecord, LineColumns, MatchKeys, Matches,
+    UndoRefusal, UndoReport,
 };
 pub use jobs::{
     AgendaData, AgendaMember, AgendaTask, Birthday, ContractEnd, DigestReader, DigestWorkspace,

@@ -74,7 +74,10 @@ async fn export_after_commands_has_every_field(pool: PgPool) {
     );
     assert!(raw.contains("\"Acme, 200 seats\""), "{raw}");
     // Records end with CRLF (RFC 4180); a line break inside a field stays as typed.
-    assert!(raw.contains("\"said \"\"no\"\", then\nleft\",1\r\n"), "{raw}");
+    assert!(
+        raw.contains("\"said \"\"no\"\", then\nleft\",1\r\n"),
+        "{raw}"
+    );
     let deals = rows(&bytes);
     assert_eq!(deals.len(), 2);
     let d1 = &deals[0];
@@ -368,7 +371,9 @@ async fn a_rep_s_activities_file_names_only_the_records_they_may_see(pool: PgPoo
     let all = export_rows(&pool, 1, ExportKind::Activities).await;
     let named: Vec<[&str; 4]> = all
         .iter()
-        .map(|r| ["contact", "contact_email", "contact_company", "deal_number"].map(|c| r[c].as_str()))
+        .map(|r| {
+            ["contact", "contact_email", "contact_company", "deal_number"].map(|c| r[c].as_str())
+        })
         .collect();
     assert_eq!(
         named,

@@ -448,6 +448,43 @@ fn left_records(report: &salesbot::store::UndoReport) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// An imported activity moves its deal's last activity, as a logged one does; taking the
+/// import back puts it back, on a deal the import did not otherwise touch too.
+#[sqlx::test]
+async fn undoing_an_import_puts_back_the_last_activity_its_activities_moved(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.run(":now 2017-06-01T00:00:00Z").await;
+    h.ok("/contact add name:Ana email:ana@acme.com").await;
+    h.ok("/deal new title:Rollout amount:10 contact:ana@acme.com")
+        .await;
+    let pool = h.pool.clone();
+    let last = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, DateTime<Utc>>(
+                "SELECT last_activity_at FROM deals WHERE workspace_id = 1 AND number = 1",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("the deal")
+        }
+    };
+    let before = last().await;
+    let file = "activity_id,happened_at_utc,kind,contact,contact_email,deal_number,member_id,summary,satisfaction,workspace_id\n\
+                9001,2017-12-01T10:00:00Z,call,Ana,ana@acme.com,1,1,Follow-up,,1\n";
+    let s = run(&h.pool, request(1, vec![bytes("activities.csv", file)])).await;
+    assert_eq!((s.created, s.refused), (1, 0), "{s:#?}");
+    let logged = Utc
+        .with_ymd_and_hms(2017, 12, 1, 10, 0, 0)
+        .single()
+        .expect("time");
+    assert_eq!(last().await, logged);
+    let report = undone(&h, s.import_id.expect("import id")).await;
+    assert_eq!((report.removed, report.restored), (1, 1), "{report:?}");
+    assert!(report.left.is_empty(), "{report:?}");
+    assert_eq!(last().await, before);
+}
+
 #[sqlx::test]
 async fn an_import_is_taken_back_whole_except_what_changed_since(pool: PgPool) {
     let mut h = Harness::new(pool).await;
@@ -730,7 +767,8 @@ fn bytes(name: &str, text: &str) -> Input {
 async fn one_email_under_two_source_ids_in_one_file_is_one_contact(pool: PgPool) {
     let mut h = Harness::new(pool).await;
     h.ok("/tasks list").await;
-    let file = "id,name,email\n1,Ana Lima,ana@x.example\n2,Ana Lima,ANA@x.example \n3,Bo,bo@x.example\n";
+    let file =
+        "id,name,email\n1,Ana Lima,ana@x.example\n2,Ana Lima,ANA@x.example \n3,Bo,bo@x.example\n";
     let request = || {
         let mut r = request(1, vec![bytes("contacts.csv", file)]);
         r.default_owner = Some(1);
@@ -777,7 +815,8 @@ async fn birthdays_titles_contract_ends_and_tiers_come_in_and_match_again(pool: 
             run(&pool, r).await
         }
     };
-    let companies = "公司,级别,合同到期\nAcme,Enterprise,2027-03-31\nBirch,中型企业,\nCedar,huge,\n";
+    let companies =
+        "公司,级别,合同到期\nAcme,Enterprise,2027-03-31\nBirch,中型企业,\nCedar,huge,\n";
     let s = run_file("companies.csv", companies.to_string()).await;
     assert_eq!((s.created, s.refused), (2, 1), "{s:#?}");
     let refusal = &s.files[0].refusals[0];
@@ -788,19 +827,32 @@ async fn birthdays_titles_contract_ends_and_tiers_come_in_and_match_again(pool: 
     assert_eq!((s.created, s.refused), (2, 1), "{s:#?}");
     let refusal = &s.files[0].refusals[0];
     assert_eq!((refusal.line, refusal.column.as_str()), (4, "生日"));
-    let rows: Vec<(String, Option<String>, Option<i32>, Option<i16>, Option<i16>, Option<NaiveDate>)> =
-        sqlx::query_as(
-            "SELECT name, title, birthday_year, birthday_month, birthday_day, contract_end
+    let rows: Vec<(
+        String,
+        Option<String>,
+        Option<i32>,
+        Option<i16>,
+        Option<i16>,
+        Option<NaiveDate>,
+    )> = sqlx::query_as(
+        "SELECT name, title, birthday_year, birthday_month, birthday_day, contract_end
                FROM contacts WHERE workspace_id = 1 ORDER BY name",
-        )
-        .fetch_all(&h.pool)
-        .await
-        .expect("contacts");
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("contacts");
     let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
     assert_eq!(
         rows,
         [
-            ("Ana".into(), Some("Head of Ops".into()), Some(1985), Some(4), Some(12), day(2027, 1, 15)),
+            (
+                "Ana".into(),
+                Some("Head of Ops".into()),
+                Some(1985),
+                Some(4),
+                Some(12),
+                day(2027, 1, 15)
+            ),
             ("Bo".into(), None, None, Some(4), Some(30), None),
         ]
     );
@@ -833,8 +885,15 @@ async fn birthdays_titles_contract_ends_and_tiers_come_in_and_match_again(pool: 
     .fetch_one(&h.pool)
     .await
     .expect("Ana");
-    assert_eq!(ana, (Some("Head of Ops".into()), Some(1985), day(2028, 1, 15)));
-    let s = run_file("companies.csv", "公司,级别\nBirch,smb\nAcme,enterprise\n".to_string()).await;
+    assert_eq!(
+        ana,
+        (Some("Head of Ops".into()), Some(1985), day(2028, 1, 15))
+    );
+    let s = run_file(
+        "companies.csv",
+        "公司,级别\nBirch,smb\nAcme,enterprise\n".to_string(),
+    )
+    .await;
     assert_eq!((s.created, s.updated, s.matched), (0, 1, 1), "{s:#?}");
 }
 
@@ -1193,7 +1252,13 @@ async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool
         .replace("Pilot,", "Pilot phase 2,")
         .replace("200.00", "250.00");
     assert_ne!(edited, deals, "the edit took");
-    let mut req = request(1, vec![bytes("deals.csv", &edited), bytes("activities.csv", &activities)]);
+    let mut req = request(
+        1,
+        vec![
+            bytes("deals.csv", &edited),
+            bytes("activities.csv", &activities),
+        ],
+    );
     req.actor = 1;
     let s = run(&h.pool, req).await;
     assert_eq!((s.created, s.updated, s.refused), (0, 1, 0), "{s:#?}");
@@ -1205,11 +1270,12 @@ async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool
         before,
         "nothing added again"
     );
-    let pilot: (String, i64) =
-        sqlx::query_as("SELECT title, amount_minor FROM deals WHERE workspace_id = 1 AND number = 2")
-            .fetch_one(&h.pool)
-            .await
-            .expect("D-2");
+    let pilot: (String, i64) = sqlx::query_as(
+        "SELECT title, amount_minor FROM deals WHERE workspace_id = 1 AND number = 2",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .expect("D-2");
     assert_eq!(pilot, ("Pilot phase 2".to_string(), 25_000));
 
     // Workspace 2 has a D-1 of its own. Workspace 1's activities file alone names workspace

@@ -2376,9 +2376,7 @@ async fn fridays_agenda_covers_the_weekends_birthdays_and_contract_notices(pool:
         field(&fri.reply, "Birthdays before your next workday"),
         "🎂 C-2 Sat · Mar 7, 2026\n🎂 C-3 Sun · Mar 8, 2026"
     );
-    let contracts: Vec<&str> = field(&fri.reply, "Contracts ending soon")
-        .lines()
-        .collect();
+    let contracts: Vec<&str> = field(&fri.reply, "Contracts ending soon").lines().collect();
     assert_eq!(
         contracts,
         [
@@ -2393,13 +2391,8 @@ async fn fridays_agenda_covers_the_weekends_birthdays_and_contract_notices(pool:
     let mon = rec.one(&agenda_key(1, 1, "2026-03-09"));
     assert_eq!(field(&mon.reply, "Birthdays today"), "🎂 C-4 Mon");
     assert!(!has_field(&mon.reply, "Birthdays before your next workday"));
-    let contracts: Vec<&str> = field(&mon.reply, "Contracts ending soon")
-        .lines()
-        .collect();
-    assert_eq!(
-        contracts,
-        ["EndsTue · Mar 10, 2026 · tomorrow"]
-    );
+    let contracts: Vec<&str> = field(&mon.reply, "Contracts ending soon").lines().collect();
+    assert_eq!(contracts, ["EndsTue · Mar 10, 2026 · tomorrow"]);
 }
 
 /// Someone born on Feb 29 is listed on Feb 28 in a year without a 29th, and on the 29th in a

@@ -234,7 +234,11 @@ pub enum Decimals {
 
 /// Reads one amount in integer minor units, through the same parser a typed amount uses and
 /// held to the same cap.
-pub(super) fn amount(value: &str, decimals: Decimals, currency: Currency) -> Result<i64, CellError> {
+pub(super) fn amount(
+    value: &str,
+    decimals: Decimals,
+    currency: Currency,
+) -> Result<i64, CellError> {
     let text = if decimals == Decimals::Dot {
         value.to_string()
     } else {

@@ -464,9 +464,8 @@ pub(super) fn map(
     // A contact's or company's own field in a file of another kind (a deals file's "Renewal
     // Date") is read by nothing: left unmapped, so none of its cells can refuse a row or
     // stop the file.
-    let (kept, foreign): (Vec<_>, Vec<_>) = columns
-        .into_iter()
-        .partition(|(_, f)| f.applies_to(kind));
+    let (kept, foreign): (Vec<_>, Vec<_>) =
+        columns.into_iter().partition(|(_, f)| f.applies_to(kind));
     columns = kept;
     unmapped.extend(foreign.into_iter().map(|(i, _)| headers[i].clone()));
     if signature.is_none() {

@@ -215,7 +215,9 @@ fn match_keys(world: &World, kind: Kind, rows: &[Row]) -> MatchKeys {
         }
         if own_file(world, row) {
             match kind {
-                Kind::Deals => keys.deal_numbers.extend(text(row, Field::ExternalId).and_then(deal_number)),
+                Kind::Deals => keys
+                    .deal_numbers
+                    .extend(text(row, Field::ExternalId).and_then(deal_number)),
                 Kind::Activities => keys
                     .activity_ids
                     .extend(text(row, Field::ExternalId).and_then(|a| a.parse::<i64>().ok())),
@@ -1136,7 +1138,11 @@ impl Writer<'_> {
             // Queued earlier in this batch under another source id (written records are
             // matched above): the same person, known by both ids.
             let email_key_of = email.as_deref().map(email_key);
-            if let Some(i) = email_key_of.as_ref().and_then(|k| new.by_key.get(k)).copied() {
+            if let Some(i) = email_key_of
+                .as_ref()
+                .and_then(|k| new.by_key.get(k))
+                .copied()
+            {
                 if let Some(e) = ext {
                     new.aliases.push((e, i));
                 }
@@ -1736,7 +1742,9 @@ impl Writer<'_> {
         for row in rows {
             let ext = ext_id(row);
             let ours = own_file(self.world, row)
-                && ext.parse::<i64>().is_ok_and(|id| self.world.has_activity(id));
+                && ext
+                    .parse::<i64>()
+                    .is_ok_and(|id| self.world.has_activity(id));
             if !self.world.first_sight(ImportEntity::Activity, &ext)
                 || ours
                 || self.world.external(ImportEntity::Activity, &ext).is_some()
@@ -1780,23 +1788,7 @@ impl Writer<'_> {
             .insert_external_ids(ws, source, ImportEntity::Activity, &exts, &ids, self.import)
             .await?;
         self.created(ImportEntity::Activity, ids);
-        // A deal this import created, now written again, is listed on its own with this
-        // transaction; one it changed moves its row to this transaction.
-        let (created, changed): (Vec<i64>, Vec<i64>) = moved
-            .into_iter()
-            .partition(|id| self.world.created(ImportEntity::Deal, *id));
-        self.tx
-            .record_import_rows(
-                ws,
-                self.import,
-                ImportEntity::Deal,
-                &created,
-                &vec![None; created.len()],
-            )
-            .await?;
-        self.tx
-            .refresh_import_rows(ws, self.import, ImportEntity::Deal, &changed)
-            .await
+        self.tx.record_activity_bumps(ws, self.import, &moved).await
     }
 
     /// The contact an activity row is with: by email, else by name within the company the
