@@ -736,7 +736,7 @@ async fn odd_lines_never_panic(pool: PgPool) {
             continue;
         }
         let content = out[0]["content"].as_str().unwrap_or_default();
-        if content.contains(&internal_error) {
+        if content.contains(internal_error) {
             problems.push(format!(
                 "{line}\n    an internal error instead of a clear answer"
             ));

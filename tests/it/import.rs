@@ -827,14 +827,16 @@ async fn birthdays_titles_contract_ends_and_tiers_come_in_and_match_again(pool: 
     assert_eq!((s.created, s.refused), (2, 1), "{s:#?}");
     let refusal = &s.files[0].refusals[0];
     assert_eq!((refusal.line, refusal.column.as_str()), (4, "生日"));
-    let rows: Vec<(
+    /// Name, job title, birthday (year, month, day) and contract end.
+    type ContactFields = (
         String,
         Option<String>,
         Option<i32>,
         Option<i16>,
         Option<i16>,
         Option<NaiveDate>,
-    )> = sqlx::query_as(
+    );
+    let rows: Vec<ContactFields> = sqlx::query_as(
         "SELECT name, title, birthday_year, birthday_month, birthday_day, contract_end
                FROM contacts WHERE workspace_id = 1 ORDER BY name",
     )

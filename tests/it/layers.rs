@@ -209,7 +209,7 @@ fn absolute(file: &File, path: &[String]) -> Vec<String> {
 }
 
 /// The file holding the longest prefix of `module`, if it is one of ours.
-fn resolve<'a>(by_module: &'a BTreeMap<Vec<String>, usize>, module: &[String]) -> Option<usize> {
+fn resolve(by_module: &BTreeMap<Vec<String>, usize>, module: &[String]) -> Option<usize> {
     (1..=module.len())
         .rev()
         .find_map(|n| by_module.get(&module[..n]).copied())

@@ -1672,8 +1672,7 @@ async fn discord_failures_delay_a_message_or_fail_it_without_losing_doubling_or_
     let post = fake
         .requests()
         .into_iter()
-        .filter(|r| r.method == "POST" && r.path == "/api/v10/channels/555/messages")
-        .last()
+        .rfind(|r| r.method == "POST" && r.path == "/api/v10/channels/555/messages")
         .expect("post");
     assert!(
         post.json["embeds"][0]["title"]
