@@ -1245,6 +1245,16 @@ async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool
                 .expect("count")
         }
     };
+    // An export from before the column, imported back once: it made copies (D-3, D-4) known
+    // by the source ids 1 and 2, which a file of this workspace's own must not reach.
+    let old_style: Vec<&str> = deals
+        .lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest))
+        .collect();
+    let mut req = request(1, vec![bytes("deals.csv", &old_style.join("\r\n"))]);
+    req.actor = 1;
+    let s = run(&h.pool, req).await;
+    assert_eq!(s.created, 2, "{s:#?}");
     let before = (
         count("SELECT count(*) FROM deals WHERE workspace_id = 1").await,
         count("SELECT count(*) FROM activities WHERE workspace_id = 1").await,
@@ -1279,6 +1289,15 @@ async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool
     .await
     .expect("D-2");
     assert_eq!(pilot, ("Pilot phase 2".to_string(), 25_000));
+    let copy: String =
+        sqlx::query_scalar("SELECT title FROM deals WHERE workspace_id = 1 AND number = 4")
+            .fetch_one(&h.pool)
+            .await
+            .expect("D-4");
+    assert_eq!(
+        copy, "Pilot",
+        "the copy known by source id 2 is another deal"
+    );
 
     // Workspace 2 has a D-1 of its own. Workspace 1's activities file alone names workspace
     // 1's D-1, which is not here: refused, not put on workspace 2's D-1.

@@ -1313,11 +1313,13 @@ impl Writer<'_> {
                     continue;
                 }
             };
-            let found = self.world.external(ImportEntity::Deal, &ext).or_else(|| {
-                own_file(self.world, row)
-                    .then(|| deal_number(&ext).and_then(|n| self.world.deal_by_number(n)))
-                    .flatten()
-            });
+            // A workspace's own export names its deals by number only: the same numbers as
+            // another salesbot file's source ids (one imported here before) are other deals.
+            let found = if own_file(self.world, row) {
+                deal_number(&ext).and_then(|n| self.world.deal_by_number(n))
+            } else {
+                self.world.external(ImportEntity::Deal, &ext)
+            };
             if let Some(id) = found {
                 matched.push((id, plan));
                 continue;
@@ -1917,13 +1919,17 @@ impl Writer<'_> {
             None => None,
             Some(d) => {
                 let number = deal_number(d);
-                let by_ext = self.world.external(ImportEntity::Deal, d);
-                let found = match (by_ext, number) {
-                    (Some(id), _) => Some(id),
-                    (None, Some(n)) if number_names_deal(self.world, row) => {
-                        self.world.deal_by_number(n)
+                let found = if own_file(self.world, row) {
+                    // As for the deals of such a file: by number only.
+                    number.and_then(|n| self.world.deal_by_number(n))
+                } else {
+                    match (self.world.external(ImportEntity::Deal, d), number) {
+                        (Some(id), _) => Some(id),
+                        (None, Some(n)) if number_names_deal(self.world, row) => {
+                            self.world.deal_by_number(n)
+                        }
+                        _ => None,
                     }
-                    _ => None,
                 };
                 match found {
                     Some(id) => Some(id),
