@@ -7,7 +7,7 @@
 
 use crate::engine::notices::{self, ChannelProblem};
 use crate::engine::Reply;
-use crate::store::{OutboxRow, OutboxTarget, Store};
+use crate::store::{OutboxKind, OutboxRow, OutboxTarget, Store};
 use chrono::{DateTime, Duration, Utc};
 use std::future::Future;
 
@@ -255,6 +255,13 @@ enum Held {
     All(DateTime<Utc>),
 }
 
+/// The task and due time a task reminder is for.
+fn task_reminder(row: &OutboxRow) -> Option<(i64, i64)> {
+    (row.envelope.kind == OutboxKind::Task)
+        .then(|| crate::store::task_slot(&row.envelope.dedupe_key))
+        .flatten()
+}
+
 /// Delivers one claimed message and records the outcome.
 async fn deliver_one<D: Deliver>(
     store: &Store,
@@ -263,6 +270,20 @@ async fn deliver_one<D: Deliver>(
     now: DateTime<Utc>,
     pass: &mut Pass,
 ) -> anyhow::Result<Option<Held>> {
+    if let Some((task, due)) = task_reminder(row) {
+        let mut tx = store.begin().await?;
+        if !tx.task_still_due(row.workspace_id, task, due).await? {
+            tx.outbox_skip(
+                row.workspace_id,
+                row.id,
+                "the task was done or moved before its reminder went out",
+            )
+            .await?;
+            tx.commit().await?;
+            pass.skipped += 1;
+            return Ok(None);
+        }
+    }
     let started = std::time::Instant::now();
     let sent = match outgoing(row) {
         Ok(message) => sender.deliver(&message).await,

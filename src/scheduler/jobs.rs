@@ -187,7 +187,7 @@ pub async fn reminders(store: &Store, now: DateTime<Utc>) -> anyhow::Result<usiz
 
 /// Enqueues one reminder and marks it sent; true when a DM will go out.
 async fn remind(tx: &mut Tx, t: &DueTask) -> anyhow::Result<bool> {
-    let key = format!("task:{}:{}:{}", t.workspace_id, t.id, t.due_at.timestamp());
+    let key = crate::store::task_slot_key(t.workspace_id, t.id, t.due_at);
     let mut message = NewOutbox::dm(key, OutboxKind::Task, t.assignee_id, t.due_at)
         .saying(payload(&notices::reminder(t)));
     if t.dm_closed {

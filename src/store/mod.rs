@@ -47,7 +47,7 @@ pub use jobs::{
     DueDigest, DueTask, NextDue, OverdueDeal, RepLine, RiskyDeal, ScanLease, StaleDeal,
     WeekFigures,
 };
-pub use outbox::{Envelope, NewOutbox, OutboxRow};
+pub use outbox::{task_slot, task_slot_key, Envelope, NewOutbox, OutboxRow};
 pub use pace::Pace;
 pub use pending::PendingImport;
 pub use products::{DealLine, ProductInfo};

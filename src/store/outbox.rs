@@ -147,6 +147,21 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Whether a task is still open and due at `due` (unix seconds, as its reminder's slot key
+    /// holds it): a reminder that waited in the outbox (an outage, retries) for a task done or
+    /// snoozed since would remind of something that is not due.
+    pub async fn task_still_due(&mut self, ws: i64, task: i64, due: i64) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE workspace_id = $1 AND id = $2 AND status = 'open'
+                                                   AND floor(extract(epoch FROM due_at))::bigint = $3)",
+        )
+        .bind(ws)
+        .bind(task)
+        .bind(due)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
     /// Whether this slot already has a row (sent, pending or skipped).
     pub async fn slot_taken(&mut self, ws: i64, key: &str) -> StoreResult<bool> {
         Ok(sqlx::query_scalar(
@@ -347,4 +362,16 @@ async fn outbox_failed(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A task reminder's slot key: one reminder per task and due time.
+pub fn task_slot_key(ws: i64, task: i64, due: DateTime<Utc>) -> String {
+    format!("task:{ws}:{task}:{}", due.timestamp())
+}
+
+/// The task and due time (unix seconds) of a [`task_slot_key`].
+pub fn task_slot(key: &str) -> Option<(i64, i64)> {
+    let mut parts = key.strip_prefix("task:")?.split(':');
+    let (_ws, task, due) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((task.parse().ok()?, due.parse().ok()?))
 }

@@ -2016,6 +2016,64 @@ async fn a_global_rate_limit_holds_the_shared_pace_back(pool: PgPool) {
     assert!(held > 15.0, "the shared pace is held back {held:.1} s");
 }
 
+/// A reminder that waited in the outbox (Discord down, retries) for a task done or snoozed
+/// since is dropped, not sent: it would remind of something no longer due. The snoozed
+/// task's new reminder comes at its new time.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_waiting_reminder_for_a_task_done_or_snoozed_since_is_not_sent(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-02T08:00:00Z").await;
+    for what in ["finished", "snoozed", "still due"] {
+        h.ok(&format!(r#"/remind what:"{what}" when:"2026-03-02 09:00""#))
+            .await;
+    }
+    let now = at("2026-03-02T09:00:00Z");
+    assert_eq!(jobs::reminders(&store, now).await.expect("reminders"), 3);
+    let (finished, _) = task_key(&pool, 1, "finished").await;
+    let (snoozed, _) = task_key(&pool, 1, "snoozed").await;
+    let (due, _) = task_key(&pool, 1, "still due").await;
+    // Discord is down for the first pass: all three wait ten minutes for a retry (past the
+    // commands below, whose console would deliver what is due).
+    let rec = Recorder::default();
+    for key in [&finished, &snoozed, &due] {
+        rec.fail_next(
+            key,
+            vec![DeliveryError::Retry {
+                after: Some(std::time::Duration::from_secs(600)),
+                reason: "503".into(),
+            }],
+        );
+    }
+    let pass = deliver_due(&store, &rec, now, 10).await.expect("deliver");
+    assert_eq!(pass.retried, 3, "{pass:?}");
+    h.run(":now 2026-03-02T09:00:30Z").await;
+    let id = |key: &str| key.split(':').nth(2).expect("task id").to_string();
+    h.ok(&format!("/tasks done task:T-{}", id(&finished))).await;
+    h.ok(&format!(
+        r#"/tasks snooze task:T-{} until:"2026-03-02 11:00""#,
+        id(&snoozed)
+    ))
+    .await;
+    let later = now + secs(3600);
+    let pass = drain(&store, &rec, later, 10).await;
+    assert_eq!((pass.delivered, pass.skipped), (1, 2), "{pass:?}");
+    assert_eq!(rec.of(&finished).len(), 0);
+    assert_eq!(rec.of(&snoozed).len(), 0);
+    assert_eq!(rec.of(&due).len(), 1);
+    for key in [&finished, &snoozed] {
+        let r = must_row(&pool, key).await;
+        assert_eq!(r.status, "skipped", "{r:?}");
+    }
+    // The snoozed task is reminded at its new time.
+    let eleven = at("2026-03-02T11:00:00Z");
+    assert_eq!(jobs::reminders(&store, eleven).await.expect("reminders"), 1);
+    let (moved, _) = task_key(&pool, 1, "snoozed").await;
+    assert_ne!(moved, snoozed);
+    drain(&store, &rec, eleven, 10).await;
+    assert_eq!(rec.of(&moved).len(), 1);
+}
+
 /// A retry-after no Discord would send (`1e20` seconds) is held to an hour: the pass neither
 /// panics on the instant it would add it to nor holds the message and the pace for ever.
 #[sqlx::test(migrations = "./migrations")]
