@@ -1987,10 +1987,9 @@ async fn rate_limits_and_a_refused_token_hold_messages_back_uncounted(pool: PgPo
     }
 }
 
-/// Discord's global 429 holds every process back: the shared pace is pushed past its
-/// retry-after, not just the one message.
-#[sqlx::test(migrations = "./migrations")]
-async fn a_global_rate_limit_holds_the_shared_pace_back(pool: PgPool) {
+/// A workspace's digest post meets Discord's global 429 with `retry_after`: how long the
+/// shared pace is then held back (seconds), and when the digest is due again.
+async fn after_a_global_429(pool: &PgPool, retry_after: &str) -> (f64, DateTime<Utc>) {
     let mut h = Harness::new(pool.clone()).await;
     let store = Store::from_pool(pool.clone());
     let fake = FakeDiscord::start().await;
@@ -2001,7 +2000,7 @@ async fn a_global_rate_limit_holds_the_shared_pace_back(pool: PgPool) {
     fake.script(
         "POST",
         "/api/v10/channels/555/messages",
-        vec![rate_limited_scope("20", true)],
+        vec![rate_limited_scope(retry_after, true)],
     );
     let t0 = at("2026-03-02T09:00:00Z");
     assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 1);
@@ -2010,9 +2009,23 @@ async fn a_global_rate_limit_holds_the_shared_pace_back(pool: PgPool) {
     let held: f64 = sqlx::query_scalar(
         "SELECT extract(epoch FROM tat - clock_timestamp())::float8 FROM paces WHERE name = 'send'",
     )
-    .fetch_one(&pool)
+    .fetch_one(pool)
     .await
     .expect("pace");
+    let next = sqlx::query_scalar(
+        "SELECT next_attempt_at FROM outbox WHERE kind = 'digest' AND status = 'pending'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("the digest waits");
+    (held, next)
+}
+
+/// Discord's global 429 holds every process back: the shared pace is pushed past its
+/// retry-after, not just the one message.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_global_rate_limit_holds_the_shared_pace_back(pool: PgPool) {
+    let (held, _) = after_a_global_429(&pool, "20").await;
     assert!(held > 15.0, "the shared pace is held back {held:.1} s");
 }
 
@@ -2078,39 +2091,13 @@ async fn a_waiting_reminder_for_a_task_done_or_snoozed_since_is_not_sent(pool: P
 /// panics on the instant it would add it to nor holds the message and the pace for ever.
 #[sqlx::test(migrations = "./migrations")]
 async fn an_absurd_retry_after_waits_an_hour_at_most(pool: PgPool) {
-    let mut h = Harness::new(pool.clone()).await;
-    let store = Store::from_pool(pool.clone());
-    let fake = FakeDiscord::start().await;
-    let sender = sender(&fake, &store);
-    h.run(":now 2026-03-01T12:00:00Z").await;
-    h.ok("/settings digest channel:<#555> day:mon time:09:00")
-        .await;
-    fake.script(
-        "POST",
-        "/api/v10/channels/555/messages",
-        vec![rate_limited_scope("1e20", true)],
-    );
-    let t0 = at("2026-03-02T09:00:00Z");
-    assert_eq!(jobs::digests(&store, t0).await.expect("digests"), 1);
-    let pass = deliver_due(&store, &sender, t0, 10).await.expect("deliver");
-    assert_eq!(pass.handed_back, 1, "{pass:?}");
-    let held: f64 = sqlx::query_scalar(
-        "SELECT extract(epoch FROM tat - clock_timestamp())::float8 FROM paces WHERE name = 'send'",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("pace");
+    let (held, next) = after_a_global_429(&pool, "1e20").await;
     assert!(
         (3000.0..=3700.0).contains(&held),
         "the shared pace is held back {held:.1} s"
     );
-    let next: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
-        "SELECT next_attempt_at FROM outbox WHERE kind = 'digest' AND status = 'pending'",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("the digest waits");
     // An hour after the send ended.
+    let t0 = at("2026-03-02T09:00:00Z");
     assert!(next <= t0 + secs(3600 + 60), "due again at {next}");
 }
 
