@@ -1314,6 +1314,41 @@ async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool
         count("SELECT count(*) FROM activities WHERE workspace_id = 2").await,
         0
     );
+    // With its deals file the activity finds its deal, by workspace 1's number as workspace 1
+    // gave it; workspace 2's own D-1 is untouched, and the same files again add nothing.
+    for round in [1, 2] {
+        let mut req = request(
+            2,
+            vec![
+                bytes("deals.csv", &deals),
+                bytes("activities.csv", &activities),
+            ],
+        );
+        req.actor = 1;
+        let s = run(&h.pool, req).await;
+        let expected = if round == 1 { 3 } else { 0 };
+        assert_eq!(
+            (s.created, s.refused),
+            (expected, 0),
+            "round {round}: {s:#?}"
+        );
+    }
+    let theirs: (String, i64) = sqlx::query_as(
+        "SELECT d.title, (SELECT count(*) FROM activities a WHERE a.workspace_id = 2 AND a.deal_id = d.id)
+           FROM deals d WHERE d.workspace_id = 2 AND d.number = 1",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .expect("workspace 2's D-1");
+    assert_eq!(theirs, ("Theirs".to_string(), 0));
+    let rollout: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM activities a JOIN deals d ON d.workspace_id = a.workspace_id AND d.id = a.deal_id
+          WHERE a.workspace_id = 2 AND d.title = 'Rollout'",
+    )
+    .fetch_one(&h.pool)
+    .await
+    .expect("Rollout's activity");
+    assert_eq!(rollout, 1);
 }
 
 /// Two reps named as the CRMs' exports name their owners.

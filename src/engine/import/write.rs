@@ -203,8 +203,8 @@ fn match_keys(world: &World, kind: Kind, rows: &[Row]) -> MatchKeys {
     for row in rows {
         if world.had_ids(own) {
             let id = match kind {
-                Kind::Deals | Kind::Activities => Some(ext_id(row)),
-                _ => text(row, Field::ExternalId).map(str::to_string),
+                Kind::Deals | Kind::Activities => Some(ext_id(world, row)),
+                _ => source_id(world, row, Field::ExternalId),
             };
             if let Some(id) = id.filter(|id| !world.met(own, id)) {
                 ext.push((own.table(), id));
@@ -226,7 +226,9 @@ fn match_keys(world: &World, kind: Kind, rows: &[Row]) -> MatchKeys {
         }
         if kind == Kind::Activities {
             if let Some(deal) = text(row, Field::Deal) {
-                ext.push((ImportEntity::Deal.table(), deal.to_string()));
+                ext.extend(
+                    source_id(world, row, Field::Deal).map(|d| (ImportEntity::Deal.table(), d)),
+                );
                 if number_names_deal(world, row) {
                     keys.deal_numbers.extend(deal_number(deal));
                 }
@@ -436,8 +438,26 @@ fn number_names_deal(world: &World, row: &Row) -> bool {
 }
 
 /// A row's id in its source, or its fingerprint.
-fn ext_id(row: &Row) -> String {
-    text(row, Field::ExternalId).map_or_else(|| fingerprint(row), str::to_string)
+fn ext_id(world: &World, row: &Row) -> String {
+    source_id(world, row, Field::ExternalId).unwrap_or_else(|| fingerprint(row))
+}
+
+/// A source id a row gives (its own, or the deal it names), as the import records it. A
+/// salesbot file that says whose export it is (`workspace_id`) numbers records in that
+/// workspace's own space: its ids are kept as `workspace:id`, so one workspace's deal 17 is
+/// never another's, nor a file's from before the column.
+fn source_id(world: &World, row: &Row, field: Field) -> Option<String> {
+    let id = text(row, field)?;
+    let origin = (world.source == super::source_name(Source::Salesbot))
+        .then(|| text(row, Field::Workspace))
+        .flatten();
+    Some(match origin {
+        Some(w) => format!(
+            "{}:{id}",
+            w.parse::<i64>().map_or(w.to_string(), |n| n.to_string())
+        ),
+        None => id.to_string(),
+    })
 }
 
 fn text(row: &Row, field: Field) -> Option<&str> {
@@ -935,7 +955,7 @@ impl Writer<'_> {
                 }
             };
             let contract_end = date(row, Field::ContractEnd).map(|d| self.world.day(d));
-            let ext = text(row, Field::ExternalId).map(str::to_string);
+            let ext = source_id(self.world, row, Field::ExternalId);
             let name = match name.or_else(|| website.as_deref().and_then(super::domain_key)) {
                 Some(n) => n,
                 None => {
@@ -1071,7 +1091,7 @@ impl Writer<'_> {
                 }
             };
             let contract_end = date(row, Field::ContractEnd).map(|d| self.world.day(d));
-            let ext = text(row, Field::ExternalId).map(str::to_string);
+            let ext = source_id(self.world, row, Field::ExternalId);
             let owner = match self.owner(row) {
                 Ok(o) => o,
                 Err(r) => {
@@ -1301,7 +1321,7 @@ impl Writer<'_> {
         let mut matched: Vec<(i64, DealPlan)> = Vec::new();
         let salesbot = self.world.source == super::source_name(Source::Salesbot);
         for row in rows {
-            let ext = ext_id(row);
+            let ext = ext_id(self.world, row);
             if !self.world.first_sight(ImportEntity::Deal, &ext) {
                 self.counts[2] += 1;
                 continue;
@@ -1313,13 +1333,13 @@ impl Writer<'_> {
                     continue;
                 }
             };
-            // A workspace's own export names its deals by number only: the same numbers as
-            // another salesbot file's source ids (one imported here before) are other deals.
-            let found = if own_file(self.world, row) {
-                deal_number(&ext).and_then(|n| self.world.deal_by_number(n))
-            } else {
-                self.world.external(ImportEntity::Deal, &ext)
-            };
+            // A workspace's own export names its deals by number, else (a deal a run of the
+            // same file created, its number since taken back) by the id it recorded.
+            let by_number = own_file(self.world, row)
+                .then(|| text(row, Field::ExternalId).and_then(deal_number))
+                .flatten()
+                .and_then(|n| self.world.deal_by_number(n));
+            let found = by_number.or_else(|| self.world.external(ImportEntity::Deal, &ext));
             if let Some(id) = found {
                 matched.push((id, plan));
                 continue;
@@ -1742,11 +1762,11 @@ impl Writer<'_> {
         let mut cols = ActivityColumns::default();
         let mut exts = Vec::new();
         for row in rows {
-            let ext = ext_id(row);
+            let ext = ext_id(self.world, row);
             let ours = own_file(self.world, row)
-                && ext
-                    .parse::<i64>()
-                    .is_ok_and(|id| self.world.has_activity(id));
+                && text(row, Field::ExternalId)
+                    .and_then(|a| a.parse::<i64>().ok())
+                    .is_some_and(|id| self.world.has_activity(id));
             if !self.world.first_sight(ImportEntity::Activity, &ext)
                 || ours
                 || self.world.external(ImportEntity::Activity, &ext).is_some()
@@ -1919,17 +1939,17 @@ impl Writer<'_> {
             None => None,
             Some(d) => {
                 let number = deal_number(d);
+                let by_ext = source_id(self.world, row, Field::Deal)
+                    .and_then(|e| self.world.external(ImportEntity::Deal, &e));
+                let by_number = number
+                    .filter(|_| number_names_deal(self.world, row))
+                    .and_then(|n| self.world.deal_by_number(n));
+                // A workspace's own export names its deals by number first, as its deals
+                // file does; any other file by the ids its deals file brought.
                 let found = if own_file(self.world, row) {
-                    // As for the deals of such a file: by number only.
-                    number.and_then(|n| self.world.deal_by_number(n))
+                    by_number.or(by_ext)
                 } else {
-                    match (self.world.external(ImportEntity::Deal, d), number) {
-                        (Some(id), _) => Some(id),
-                        (None, Some(n)) if number_names_deal(self.world, row) => {
-                            self.world.deal_by_number(n)
-                        }
-                        _ => None,
-                    }
+                    by_ext.or(by_number)
                 };
                 match found {
                     Some(id) => Some(id),
