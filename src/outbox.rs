@@ -271,8 +271,9 @@ async fn deliver_one<D: Deliver>(
     pass: &mut Pass,
 ) -> anyhow::Result<Option<Held>> {
     if let Some((task, due)) = task_reminder(row) {
-        let mut tx = store.begin().await?;
-        if !tx.task_still_due(row.workspace_id, task, due).await? {
+        // One read on the pool, not a transaction: the check spends the message's lease.
+        if !store.task_still_due(row.workspace_id, task, due).await? {
+            let mut tx = store.begin().await?;
             tx.outbox_skip(
                 row.workspace_id,
                 row.id,

@@ -147,21 +147,6 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Whether a task is still open and due at `due` (unix seconds, as its reminder's slot key
-    /// holds it): a reminder that waited in the outbox (an outage, retries) for a task done or
-    /// snoozed since would remind of something that is not due.
-    pub async fn task_still_due(&mut self, ws: i64, task: i64, due: i64) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM tasks WHERE workspace_id = $1 AND id = $2 AND status = 'open'
-                                                   AND floor(extract(epoch FROM due_at))::bigint = $3)",
-        )
-        .bind(ws)
-        .bind(task)
-        .bind(due)
-        .fetch_one(self.conn())
-        .await?)
-    }
-
     /// Whether this slot already has a row (sent, pending or skipped).
     pub async fn slot_taken(&mut self, ws: i64, key: &str) -> StoreResult<bool> {
         Ok(sqlx::query_scalar(
@@ -221,6 +206,21 @@ impl Tx {
 }
 
 impl Store {
+    /// Whether a task is still open and due at `due` (unix seconds, as its reminder's slot key
+    /// holds it): a reminder that waited in the outbox (an outage, retries) for a task done or
+    /// snoozed since would remind of something that is not due.
+    pub async fn task_still_due(&self, ws: i64, task: i64, due: i64) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE workspace_id = $1 AND id = $2 AND status = 'open'
+                                                   AND floor(extract(epoch FROM due_at))::bigint = $3)",
+        )
+        .bind(ws)
+        .bind(task)
+        .bind(due)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// Claims up to `limit` due messages for `lease`: a claimed row is invisible to other
     /// workers until delivered or until the lease runs out (a worker that died mid-delivery).
     ///
