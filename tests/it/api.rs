@@ -80,6 +80,13 @@ impl Api {
         let (s, _, v) = self.call(Method::POST, path, token, Some(body), None).await;
         (s, v)
     }
+
+    async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let (s, _, v) = self
+            .call(Method::PATCH, path, token, Some(body), None)
+            .await;
+        (s, v)
+    }
 }
 
 async fn token(pool: &PgPool, ws: i64, scope: Scope, name: &str) -> String {
@@ -324,15 +331,7 @@ async fn read_only_tokens_cannot_write_by_any_route(pool: PgPool) {
         let (s, p) = api.post(path, &t, body).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {p}");
     }
-    let (s, _, p) = api
-        .call(
-            Method::PATCH,
-            "/v1/deals/D-1",
-            &t,
-            Some(json!({"owner_id": 1})),
-            None,
-        )
-        .await;
+    let (s, p) = api.patch("/v1/deals/D-1", &t, json!({"owner_id": 1})).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
     let (s, _) = api.get("/v1/deals/D-1", &t).await;
     assert_eq!(s, StatusCode::OK);
@@ -352,15 +351,7 @@ async fn a_deal_reassigned_over_the_api_is_answered_with_the_deal(pool: PgPool) 
     h.run(":as 1 admin").await;
     let t = token(&pool, 1, Scope::Write, "erp").await;
     let api = Api::start(&pool, 100, 100).await;
-    let (s, _, deal) = api
-        .call(
-            Method::PATCH,
-            "/v1/deals/D-1",
-            &t,
-            Some(json!({"owner_id": 2})),
-            None,
-        )
-        .await;
+    let (s, deal) = api.patch("/v1/deals/D-1", &t, json!({"owner_id": 2})).await;
     assert_eq!(s, StatusCode::OK, "{deal}");
     assert_eq!(deal["ref"], "D-1");
     assert_eq!(deal["owner_id"], 2);
@@ -371,15 +362,7 @@ async fn a_deal_reassigned_over_the_api_is_answered_with_the_deal(pool: PgPool) 
             .expect("owner");
     assert_eq!(owner, 2);
     // Asked again, the answer says it is already so and changes nothing.
-    let (s, _, p) = api
-        .call(
-            Method::PATCH,
-            "/v1/deals/D-1",
-            &t,
-            Some(json!({"owner_id": 2})),
-            None,
-        )
-        .await;
+    let (s, p) = api.patch("/v1/deals/D-1", &t, json!({"owner_id": 2})).await;
     assert_eq!(s, StatusCode::CONFLICT, "{p}");
 }
 
@@ -492,13 +475,11 @@ async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: P
     assert!(hooks.as_array().is_some_and(|a| a
         .iter()
         .all(|e| !endpoints.contains(&e["id"].as_i64().unwrap_or(0)))));
-    let (s, _, p) = api
-        .call(
-            Method::PATCH,
+    let (s, p) = api
+        .patch(
             &format!("/v1/contacts/{}", contacts[0]),
             &t,
-            Some(json!({"add_tags": "x"})),
-            None,
+            json!({"add_tags": "x"}),
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
