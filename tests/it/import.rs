@@ -1176,9 +1176,7 @@ async fn export_then_import_into_an_empty_workspace_gives_the_same_records(pool:
     // Workspace 3, empty, with the same member.
     h.run(":workspace 3").await;
     h.ok("/tasks list").await;
-    let mut req = request(3, inputs);
-    req.actor = 1;
-    let s = run(&h.pool, req).await;
+    let s = run(&h.pool, request(3, inputs)).await;
     assert_eq!(s.refused, 0, "{s:#?}");
     for (table, cols) in [
         ("deals", "number, title, amount_minor, currency, status, expected_close, closed_at, lost_reason, owner_id, created_at,
@@ -1251,9 +1249,11 @@ async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool
         .lines()
         .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest))
         .collect();
-    let mut req = request(1, vec![bytes("deals.csv", &old_style.join("\r\n"))]);
-    req.actor = 1;
-    let s = run(&h.pool, req).await;
+    let s = run(
+        &h.pool,
+        request(1, vec![bytes("deals.csv", &old_style.join("\r\n"))]),
+    )
+    .await;
     assert_eq!(s.created, 2, "{s:#?}");
     let before = (
         count("SELECT count(*) FROM deals WHERE workspace_id = 1").await,
@@ -1264,15 +1264,17 @@ async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool
         .replace("Pilot,", "Pilot phase 2,")
         .replace("200.00", "250.00");
     assert_ne!(edited, deals, "the edit took");
-    let mut req = request(
-        1,
-        vec![
-            bytes("deals.csv", &edited),
-            bytes("activities.csv", &activities),
-        ],
-    );
-    req.actor = 1;
-    let s = run(&h.pool, req).await;
+    let s = run(
+        &h.pool,
+        request(
+            1,
+            vec![
+                bytes("deals.csv", &edited),
+                bytes("activities.csv", &activities),
+            ],
+        ),
+    )
+    .await;
     assert_eq!((s.created, s.updated, s.refused), (0, 1, 0), "{s:#?}");
     assert_eq!(
         (
@@ -1305,9 +1307,11 @@ async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool
     h.ok("/tasks list").await;
     h.ok("/contact add name:Ana email:ana@acme.com").await;
     h.ok("/deal new title:Theirs amount:10").await;
-    let mut req = request(2, vec![bytes("activities.csv", &activities)]);
-    req.actor = 1;
-    let s = run(&h.pool, req).await;
+    let s = run(
+        &h.pool,
+        request(2, vec![bytes("activities.csv", &activities)]),
+    )
+    .await;
     assert_eq!((s.created, s.refused), (0, 1), "{s:#?}");
     assert_eq!(s.files[0].refusals[0].column, "deal_number");
     assert_eq!(
@@ -1317,15 +1321,17 @@ async fn a_workspace_s_own_export_imported_back_updates_its_records(pool: PgPool
     // With its deals file the activity finds its deal, by workspace 1's number as workspace 1
     // gave it; workspace 2's own D-1 is untouched, and the same files again add nothing.
     for round in [1, 2] {
-        let mut req = request(
-            2,
-            vec![
-                bytes("deals.csv", &deals),
-                bytes("activities.csv", &activities),
-            ],
-        );
-        req.actor = 1;
-        let s = run(&h.pool, req).await;
+        let s = run(
+            &h.pool,
+            request(
+                2,
+                vec![
+                    bytes("deals.csv", &deals),
+                    bytes("activities.csv", &activities),
+                ],
+            ),
+        )
+        .await;
         let expected = if round == 1 { 3 } else { 0 };
         assert_eq!(
             (s.created, s.refused),
