@@ -8,28 +8,31 @@
 // to shrink `Result` would buy nothing.
 #![allow(clippy::result_large_err)]
 
+mod failures;
 mod problem;
 mod routes;
 
 pub use problem::Problem;
 
 use crate::domain::locale::Locale;
+use crate::domain::token;
 use crate::engine::{tokens, Engine};
 use crate::i18n::Msg;
 use crate::store::{Idempotency, TokenRow};
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
+use failures::AuthFailures;
 use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -76,6 +79,7 @@ type Limiter = RateLimiter<
 struct AppState {
     engine: Engine,
     limiter: Arc<Limiter>,
+    failures: Arc<AuthFailures>,
     burst: u32,
     readiness: Readiness,
     metrics: PrometheusHandle,
@@ -119,6 +123,7 @@ pub fn router(engine: Engine, config: &HttpConfig, readiness: Readiness) -> Rout
     let state = AppState {
         engine,
         limiter: Arc::new(limiter),
+        failures: Arc::new(AuthFailures::new()),
         burst: config.burst.max(1),
         readiness,
         metrics: metrics_handle(),
@@ -151,7 +156,10 @@ pub async fn serve(
         .await
         .with_context(|| format!("could not listen on {}", config.addr))?;
     tracing::info!(addr = %config.addr, "HTTP API listening");
-    axum::serve(listener, router(engine, &config, readiness))
+    // The peer's address is what failed authentications are limited by.
+    let app =
+        router(engine, &config, readiness).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server stopped")
@@ -245,14 +253,36 @@ fn locale(headers: &HeaderMap) -> Locale {
 }
 
 /// Checks the token (revoked ones fail at once: every request reads it) and the token's rate
-/// limit, and answers with the `RateLimit-*` headers.
+/// limit, and answers with the `RateLimit-*` headers. An address with too many failed tokens
+/// lately is answered 429 before the database is asked (`failures.rs`).
 async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(text) = bearer(req.headers()) else {
         return Problem::unauthorized().into_response();
     };
+    // Served without the peer's address (a test's own server), every caller shares one budget.
+    let addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let hash = token::well_formed(text).then(|| token::hash(text));
+    if let Some(hash) = &hash {
+        if let Err(secs) = s.failures.admit(addr, hash, Instant::now()) {
+            return rate_limited(secs, None);
+        }
+    }
     let token = match tokens::authenticate(s.engine.store(), text, Utc::now()).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return Problem::unauthorized().into_response(),
+        Ok(Some(t)) => {
+            if let Some(hash) = hash {
+                s.failures.succeeded(hash, Instant::now());
+            }
+            t
+        }
+        Ok(None) => {
+            if hash.is_some() {
+                s.failures.failed(addr, Instant::now());
+            }
+            return Problem::unauthorized().into_response();
+        }
         Err(e) => {
             return Problem::from_engine(&e, locale(req.headers()), &|f| f.to_string())
                 .into_response()
@@ -278,21 +308,29 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
                 &governor::clock::DefaultClock::default(),
             ));
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let mut p = Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                Msg::new("api.rate_limited").arg("seconds", secs.max(1)),
-            );
-            p.retry_after = Some(secs.max(1));
-            let mut resp = p.into_response();
-            let h = resp.headers_mut();
-            h.insert("ratelimit-limit", limit);
-            h.insert("ratelimit-remaining", HeaderValue::from(0u32));
-            h.insert("ratelimit-reset", HeaderValue::from(secs.max(1)));
-            metrics::counter!("salesbot_api_rate_limited_total").increment(1);
-            resp
+            rate_limited(secs, Some(limit))
         }
     }
+}
+
+/// 429 with `Retry-After`, and the `RateLimit-*` headers when the limit was the token's.
+fn rate_limited(secs: u64, limit: Option<HeaderValue>) -> Response {
+    let secs = secs.max(1);
+    let mut p = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        Msg::new("api.rate_limited").arg("seconds", secs),
+    );
+    p.retry_after = Some(secs);
+    let mut resp = p.into_response();
+    if let Some(limit) = limit {
+        let h = resp.headers_mut();
+        h.insert("ratelimit-limit", limit);
+        h.insert("ratelimit-remaining", HeaderValue::from(0u32));
+        h.insert("ratelimit-reset", HeaderValue::from(secs));
+    }
+    metrics::counter!("salesbot_api_rate_limited_total").increment(1);
+    resp
 }
 
 /// `Idempotency-Key` on a POST: the first answer is kept a day and replayed for the same

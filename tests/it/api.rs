@@ -37,6 +37,7 @@ impl Api {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(listener, app).await.expect("serve");
         });
         Api {
@@ -792,6 +793,64 @@ async fn each_token_is_rate_limited_with_the_headers_clients_read(pool: PgPool) 
     assert_eq!(h["ratelimit-remaining"], "0");
     let (s, _, _) = api.call(Method::GET, "/v1/deals", &other, None, None).await;
     assert_eq!(s, StatusCode::OK, "another token has its own budget");
+}
+
+/// Made-up tokens from one address cost a database read each only until the address's budget
+/// of failures is spent; then 429 before the database is asked, while a token that
+/// authenticated lately still passes and other addresses are not held.
+#[sqlx::test]
+async fn a_flood_of_made_up_tokens_is_held_back_by_its_address(pool: PgPool) {
+    Harness::new(pool.clone())
+        .await
+        .ok("/deal new title:Warmup amount:100")
+        .await;
+    let known = token(&pool, 1, Scope::Read, "known").await;
+    let fresh = token(&pool, 1, Scope::Read, "fresh").await;
+    let api = Api::start(&pool, 1000, 1000).await;
+    assert_eq!(api.get("/v1/deals", &known).await.0, StatusCode::OK);
+    let made_up = |i: usize| format!("sbk_{i:0>43}");
+    let mut answers = Vec::new();
+    for i in 0..200 {
+        let (s, h, _) = api
+            .call(Method::GET, "/v1/deals", &made_up(i), None, None)
+            .await;
+        answers.push(s);
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            assert!(h.contains_key("retry-after"), "{h:?}");
+            break;
+        }
+    }
+    assert!(
+        answers[..20].iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "the first failures are told they failed: {answers:?}"
+    );
+    assert_eq!(
+        answers.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
+    assert_eq!(
+        api.get("/v1/deals", &known).await.0,
+        StatusCode::OK,
+        "a token that authenticated lately passes"
+    );
+    assert_eq!(
+        api.get("/v1/deals", &fresh).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a token not seen lately waits with its address"
+    );
+    let elsewhere = Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().ok())
+        .build()
+        .expect("client");
+    let s = elsewhere
+        .get(format!("{}/v1/deals", api.base))
+        .bearer_auth(&fresh)
+        .send()
+        .await
+        .expect("request")
+        .status();
+    assert_eq!(s, StatusCode::OK, "another address has its own budget");
 }
 
 #[sqlx::test]
