@@ -158,6 +158,12 @@ struct ActivityEventRow {
 }
 
 impl Tx {
+    /// Serializes the adds of one workspace's endpoints until the transaction ends: two adds
+    /// at once would otherwise both count nine and make eleven.
+    pub async fn lock_endpoint_adds(&mut self, ws: i64) -> StoreResult<()> {
+        self.lock_name(ws, "webhook-endpoints", "").await
+    }
+
     /// Adds an endpoint and keeps its secret apart; returns its id.
     pub async fn insert_webhook_endpoint(
         &mut self,

@@ -578,3 +578,57 @@ async fn a_finished_import_is_an_event(pool: PgPool) {
     assert_eq!(body["type"], "import.finished");
     assert_eq!(body["data"]["created"], 2, "{body}");
 }
+
+/// Adds that arrive together still stop at the cap: each counts the live endpoints under a
+/// workspace lock, so two can never both see nine and make eleven.
+#[sqlx::test(migrations = "./migrations")]
+async fn adds_at_once_stop_at_the_endpoint_cap(pool: PgPool) {
+    const MAX_ENDPOINTS: usize = 10;
+    use salesbot::engine::{Action, Invocation, OptionValue, Request, RoleSource};
+
+    let mut h = harness(pool.clone()).await;
+    let (_r, url) = receiver(&[]).await;
+    add(&mut h, &url, "deal.won").await;
+    let engine = Engine::new(Store::from_pool(pool.clone()))
+        .expect("manifests load")
+        .allow_private_webhooks(true);
+    let add = |n: i64| Request {
+        workspace_id: 1,
+        user_id: 1,
+        display_name: None,
+        role: RoleSource::Known(salesbot::domain::role::Role::Admin),
+        locale: None,
+        channel_id: Some(1),
+        interaction_id: Some(10_000 + n),
+        idempotency: None,
+        now: Utc::now(),
+        in_dm: false,
+        guild_members: Vec::new(),
+        action: Action::Command(Invocation {
+            command: "settings".into(),
+            subcommand: Some("webhook".into()),
+            options: [
+                ("action", "add"),
+                ("url", url.as_str()),
+                ("events", "deal.won"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), OptionValue::String(v.to_string())))
+            .collect(),
+        }),
+    };
+    let replies = futures_util::future::join_all((0..3 * MAX_ENDPOINTS as i64).map(|n| {
+        let (engine, request) = (engine.clone(), add(n));
+        async move { engine.handle(request).await.expect("answered") }
+    }))
+    .await;
+    let live = h
+        .count("SELECT count(*) FROM webhook_endpoints WHERE removed_at IS NULL")
+        .await;
+    assert_eq!(live, MAX_ENDPOINTS as i64, "{replies:?}");
+    let added = replies
+        .iter()
+        .filter(|r| r.content.contains("whsec_"))
+        .count();
+    assert_eq!(added, MAX_ENDPOINTS - 1, "{replies:?}");
+}

@@ -107,6 +107,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, action: WebhookAction) -> En
     match action {
         WebhookAction::List => list(tx, ctx).await,
         WebhookAction::Add { url, events } => {
+            tx.lock_endpoint_adds(ws).await?;
             if tx.webhook_endpoints(ws).await?.len() >= MAX_ENDPOINTS {
                 return Err(EngineError::Conflict(
                     Msg::new("error.webhook_limit").arg("max", MAX_ENDPOINTS),
