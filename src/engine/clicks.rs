@@ -39,8 +39,11 @@ impl Snooze {
 /// workspace-scoped numbers only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Click {
-    /// Move the deal to the stage after the one it is in when clicked.
-    DealNext(i64),
+    /// Move the deal to the stage after the one it is in when clicked. A card's button names
+    /// the stage the card showed the deal in (`deal:next:42:7`): clicked again, or on an old
+    /// card, it finds the deal moved on and changes nothing, never carrying it further (past the
+    /// last open stage, to won). Without the stage, the next stage from wherever the deal is.
+    DealNext(i64, Option<i64>),
     /// Mark the deal won.
     DealWon(i64),
     /// Mark the deal lost: opens a form asking for the reason (the form has the same id).
@@ -64,7 +67,8 @@ pub enum Click {
 impl fmt::Display for Click {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Click::DealNext(n) => write!(f, "deal:next:{n}"),
+            Click::DealNext(n, None) => write!(f, "deal:next:{n}"),
+            Click::DealNext(n, Some(from)) => write!(f, "deal:next:{n}:{from}"),
             Click::DealWon(n) => write!(f, "deal:won:{n}"),
             Click::DealLost(n) => write!(f, "deal:lost:{n}"),
             Click::DealLog(n) => write!(f, "deal:log:{n}"),
@@ -95,7 +99,8 @@ impl FromStr for Click {
                 .ok_or(UnknownButton)
         };
         Ok(match parts.as_slice() {
-            ["deal", "next", n] => Click::DealNext(number(n)?),
+            ["deal", "next", n] => Click::DealNext(number(n)?, None),
+            ["deal", "next", n, from] => Click::DealNext(number(n)?, Some(number(from)?)),
             ["deal", "won", n] => Click::DealWon(number(n)?),
             ["deal", "lost", n] => Click::DealLost(number(n)?),
             ["deal", "log", n] => Click::DealLog(number(n)?),
@@ -171,7 +176,7 @@ pub(crate) fn parse(custom_id: &str, ctx: &Ctx) -> EngineResult<Command> {
     }
     Ok(match button.click {
         // The next stage is decided when clicked, from the deal's stage at that moment.
-        Click::DealNext(n) => Command::DealNext(DealRef::Number(n)),
+        Click::DealNext(n, from) => Command::DealNext(DealRef::Number(n), from),
         Click::DealWon(n) => Command::DealWon {
             deal: DealRef::Number(n),
             amount: None,
@@ -268,7 +273,8 @@ mod tests {
     #[test]
     fn every_click_round_trips() {
         let clicks = [
-            Click::DealNext(42),
+            Click::DealNext(42, None),
+            Click::DealNext(42, Some(7)),
             Click::DealWon(42),
             Click::DealLost(42),
             Click::DealLog(42),
@@ -292,7 +298,7 @@ mod tests {
             }
         }
         // The ids as they stand in messages already sent must keep working.
-        assert_eq!("deal:next:42".parse(), Ok(Click::DealNext(42)));
+        assert_eq!("deal:next:42".parse(), Ok(Click::DealNext(42, None)));
         assert_eq!(
             "w9:task:snooze:7:1d".parse(),
             Ok(ButtonId::in_dm(9, Click::TaskSnooze(7, Snooze::Day)))
@@ -306,7 +312,8 @@ mod tests {
             "deal:fly:1",
             "task:snooze:7:2h",
             "w:deal:next:1",
-            "deal:next:1:2",
+            "deal:next:1:0",
+            "deal:next:1:2:3",
         ] {
             assert_eq!(bad.parse::<ButtonId>(), Err(UnknownButton), "{bad}");
         }

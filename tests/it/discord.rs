@@ -246,15 +246,29 @@ async fn commands_register_once_and_a_sales_flow_runs_through_discord(pool: PgPo
         .iter()
         .filter_map(|b| b["custom_id"].as_str())
         .collect();
-    assert!(
-        buttons.contains(&"deal:next:1") && buttons.contains(&"deal:won:1"),
-        "{buttons:?}"
-    );
+    let next = buttons
+        .iter()
+        .find(|b| b.starts_with("deal:next:1:"))
+        .map(|b| b.to_string())
+        .unwrap_or_else(|| panic!("a next-stage button naming the card's stage: {buttons:?}"));
+    assert!(buttons.contains(&"deal:won:1"), "{buttons:?}");
 
     // A button click goes through the same engine and permission checks.
-    let r = rig.interact(button(5, &rep, "deal:next:1")).await;
+    let r = rig.interact(button(5, &rep, &next)).await;
     assert!(content(&r).contains("Proposal → Negotiation"), "{}", r.json);
-    assert_eq!(count(&pool, "SELECT count(*) FROM deals d JOIN stages s ON s.id = d.stage_id WHERE s.name = 'Negotiation'").await, 1);
+    let in_negotiation = "SELECT count(*) FROM deals d JOIN stages s ON s.id = d.stage_id WHERE s.name = 'Negotiation' AND d.status = 'open'";
+    assert_eq!(count(&pool, in_negotiation).await, 1);
+    // The same card's button again (a double click, an old card): the deal moved on since, so
+    // nothing changes and only the clicker is told; it never carries the deal further.
+    let r = rig.interact(button(50, &rep, &next)).await;
+    // (This rep reads Chinese: the sentence is the catalog's, the stage name the workspace's.)
+    assert!(
+        content(&r).starts_with("⚠️") && content(&r).contains("Negotiation"),
+        "{}",
+        r.json
+    );
+    assert_eq!(flags(&r), 64, "only the clicker sees it: {}", r.json);
+    assert_eq!(count(&pool, in_negotiation).await, 1);
 
     // The lost button opens a form; submitting it loses the deal with the reason typed.
     let r = rig.interact(button(6, &rep, "deal:lost:1")).await;

@@ -215,7 +215,7 @@ async fn deal_card(
     if d.status == StageKind::Open {
         if let Some(next) = next_stage(ctx, d.stage_id) {
             reply = reply.with_button(
-                Click::DealNext(d.number).to_string(),
+                Click::DealNext(d.number, Some(d.stage_id)).to_string(),
                 ctx.m(Msg::new("button.next_stage").arg("stage", &next.name)),
             );
         }
@@ -407,14 +407,36 @@ pub(crate) async fn move_to(
     deal_card(tx, ctx, &row, Some(headline), Some(lines)).await
 }
 
-pub(super) async fn next(tx: &mut Tx, ctx: &mut Ctx, r: DealRef) -> EngineResult<Reply> {
+/// The "next stage" button. `from` is the stage the button's card showed: a deal that has left
+/// it since (a second click, an old card, a click that lost a race and is retried) stays where
+/// it is, and the card's button never wins a deal.
+pub(super) async fn next(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    r: DealRef,
+    from: Option<i64>,
+) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &r).await?;
     if d.status != StageKind::Open {
         return Err(EngineError::Conflict(
             Msg::new("error.deal_closed").arg("deal", lookup::deal_label(&d)),
         ));
     }
-    match next_stage(ctx, d.stage_id).cloned() {
+    let next = next_stage(ctx, d.stage_id).cloned();
+    if let Some(from) = from {
+        if d.stage_id != from || next.is_none() {
+            let now_in = ctx
+                .stage(d.stage_id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            return Err(EngineError::Conflict(
+                Msg::new("error.card_outdated")
+                    .arg("deal", lookup::deal_label(&d))
+                    .arg("stage", ctx.esc(&now_in)),
+            ));
+        }
+    }
+    match next {
         Some(s) => move_to(tx, ctx, DealRef::Number(d.number), s, None).await,
         None => won(tx, ctx, DealRef::Number(d.number), None, None).await,
     }

@@ -64,8 +64,8 @@ pub enum Command {
         stage: Stage,
         note: Option<String>,
     },
-    /// The "next stage" button.
-    DealNext(DealRef),
+    /// The "next stage" button, with the stage its card showed the deal in.
+    DealNext(DealRef, Option<i64>),
     /// The "lost" button: asks for the reason with a form.
     DealLostForm(DealRef),
     /// The "log activity" button: asks what happened with a form.
@@ -381,7 +381,7 @@ impl Command {
             | Command::CompanyAdd(_)
             | Command::DealNew(_)
             | Command::DealMove { .. }
-            | Command::DealNext(_)
+            | Command::DealNext(..)
             | Command::DealLogSubmit { .. }
             | Command::DealWon { .. }
             | Command::DealLost { .. }
@@ -570,7 +570,7 @@ impl Command {
             Command::DealMove { deal, stage, note } => {
                 deal::move_to(tx, ctx, deal, stage, note).await
             }
-            Command::DealNext(r) => deal::next(tx, ctx, r).await,
+            Command::DealNext(r, from) => deal::next(tx, ctx, r, from).await,
             Command::DealLostForm(r) => deal::lost_form(tx, ctx, r).await,
             Command::DealLogForm(r) => deal::log_form(tx, ctx, r).await,
             Command::DealLogSubmit {
