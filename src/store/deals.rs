@@ -142,8 +142,12 @@ pub struct DealFilter {
     pub stage_id: Option<i64>,
     /// Open, won or lost; `None` for all.
     pub status: Option<StageKind>,
-    /// Only open deals with no activity since this instant.
-    pub stale_before: Option<DateTime<Utc>>,
+    /// Only open deals stale at this instant: no activity for their stage's stale days, or
+    /// the workspace's (`stale_days`) where the stage sets none, as the agenda and digest
+    /// count them.
+    pub stale_at: Option<DateTime<Utc>>,
+    /// The workspace's stale days.
+    pub stale_days: i32,
     /// At most this many.
     pub limit: i64,
 }
@@ -158,13 +162,16 @@ const DEAL_SELECT: &str = "SELECT d.id, d.number, d.title, d.company_id, co.name
      LEFT JOIN contacts ct ON ct.workspace_id = d.workspace_id AND ct.id = d.contact_id
      LEFT JOIN members m ON m.workspace_id = d.workspace_id AND m.user_id = d.owner_id";
 
-/// The conditions of [`DealFilter`] ($1 workspace, $2 owner, $3 stage, $4 status, $5 stale),
-/// shared by the list and its count so the two never disagree.
+/// The conditions of [`DealFilter`] ($1 workspace, $2 owner, $3 stage, $4 status, $5 stale at,
+/// $6 the workspace's stale days; `s` the deal's stage), shared by the list and its count so
+/// the two never disagree.
 const DEAL_FILTER: &str = "d.workspace_id = $1
                AND ($2::bigint IS NULL OR d.owner_id = $2)
                AND ($3::bigint IS NULL OR d.stage_id = $3)
                AND ($4::text IS NULL OR d.status = $4)
-               AND ($5::timestamptz IS NULL OR (d.status = 'open' AND d.last_activity_at < $5))";
+               AND ($5::timestamptz IS NULL
+                    OR (d.status = 'open'
+                        AND d.last_activity_at < $5 - make_interval(days => COALESCE(s.stale_days, $6))))";
 
 impl Tx {
     /// Inserts a deal with its first stage-history row; returns the deal id and the history row id.
@@ -280,14 +287,15 @@ impl Tx {
             "{DEAL_SELECT} WHERE {DEAL_FILTER}
              ORDER BY CASE WHEN $5::timestamptz IS NULL THEN 0 ELSE extract(epoch FROM d.last_activity_at) END,
                       d.number DESC
-             LIMIT $6"
+             LIMIT $7"
         );
         Ok(sqlx::query_as(&sql)
             .bind(ws)
             .bind(f.owner)
             .bind(f.stage_id)
             .bind(f.status)
-            .bind(f.stale_before)
+            .bind(f.stale_at)
+            .bind(f.stale_days)
             .bind(f.limit)
             .fetch_all(self.conn())
             .await?)
@@ -295,13 +303,18 @@ impl Tx {
 
     /// How many deals match the filter in all, beyond its limit: lists say "15 of 302".
     pub async fn count_deals(&mut self, ws: i64, f: &DealFilter) -> StoreResult<i64> {
-        let sql = format!("SELECT count(*) FROM deals d WHERE {DEAL_FILTER}");
+        let sql = format!(
+            "SELECT count(*) FROM deals d
+             JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
+             WHERE {DEAL_FILTER}"
+        );
         Ok(sqlx::query_scalar(&sql)
             .bind(ws)
             .bind(f.owner)
             .bind(f.stage_id)
             .bind(f.status)
-            .bind(f.stale_before)
+            .bind(f.stale_at)
+            .bind(f.stale_days)
             .fetch_one(self.conn())
             .await?)
     }

@@ -484,3 +484,21 @@ async fn commands_run_on_after_the_server_ended_every_idle_connection(pool: PgPo
     }
     assert_eq!(h.count("SELECT count(*) FROM deals").await, 4);
 }
+
+/// `/deal list stale:true` counts a deal stale by its stage's own limit where the stage sets
+/// one, as the agenda and the digest do, and its count agrees with its lines.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_stale_list_keeps_each_stages_own_limit(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/deal new title:Quick amount:1k stage:Proposal").await;
+    h.ok("/deal new title:Slow amount:1k stage:Lead").await;
+    h.ok("/settings stages action:stale stage:Proposal days:3")
+        .await;
+    // Five days on: past Proposal's three, short of the workspace's fourteen.
+    h.run(":now 2026-12-06T09:00:00Z").await;
+    let t = text(&h.ok("/deal list stale:true").await);
+    assert!(t.contains("D-1") && !t.contains("D-2"), "{t}");
+    h.run(":now 2026-12-16T09:00:00Z").await;
+    let t = text(&h.ok("/deal list stale:true").await);
+    assert!(t.contains("D-1") && t.contains("D-2"), "{t}");
+}

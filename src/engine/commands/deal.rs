@@ -13,7 +13,7 @@ use crate::engine::reply::{Embed, Modal, ModalField};
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
 use crate::store::{AuditAction, DealFilter, DealLine, DealRow, Entity, NewDeal, StageMove, Tx};
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 
 /// Input of `/deal new`.
 #[derive(Clone, Debug)]
@@ -566,14 +566,12 @@ pub(super) async fn list(tx: &mut Tx, ctx: &mut Ctx, l: DealList) -> EngineResul
         }
     }
     let status = l.status;
-    let stale_before = l
-        .stale
-        .then(|| ctx.now - Duration::days(i64::from(ctx.ws.stale_days)));
     let filter = DealFilter {
         owner: forced.or(l.owner),
         stage_id: l.stage.as_ref().map(|s| s.id),
         status,
-        stale_before,
+        stale_at: l.stale.then_some(ctx.now),
+        stale_days: ctx.ws.stale_days,
         limit: l.limit,
     };
     let rows = tx.list_deals(ctx.ws_id(), &filter).await?;
