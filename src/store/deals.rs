@@ -572,6 +572,20 @@ impl Tx {
         )
     }
 
+    /// Whether the workspace holds an amount in its currency: a deal, a product's list price
+    /// or a quota. None of them says its currency, so changing the workspace's would re-read
+    /// every one of them in another.
+    pub async fn holds_amounts(&mut self, ws: i64) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM deals WHERE workspace_id = $1)
+                 OR EXISTS (SELECT 1 FROM products WHERE workspace_id = $1 AND list_price_minor <> 0)
+                 OR EXISTS (SELECT 1 FROM members WHERE workspace_id = $1 AND quota_minor <> 0)",
+        )
+        .bind(ws)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
     /// Recomputes every deal's furthest stage from its history, after the stage order changed.
     pub async fn recompute_furthest(&mut self, ws: i64) -> StoreResult<()> {
         sqlx::query(

@@ -502,3 +502,20 @@ async fn the_stale_list_keeps_each_stages_own_limit(pool: PgPool) {
     let t = text(&h.ok("/deal list stale:true").await);
     assert!(t.contains("D-1") && t.contains("D-2"), "{t}");
 }
+
+/// The currency cannot change under a product's list price or a quota either: neither names its
+/// currency, so a change would re-read $12.50 as ¥1,250.
+#[sqlx::test(migrations = "./migrations")]
+async fn prices_and_quotas_hold_the_currency_like_deals(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/settings currency code:EUR").await; // nothing priced yet: free to change
+    h.ok("/settings quota member:<@1> amount:5k").await;
+    let err = h.err("/settings currency code:JPY").await;
+    assert!(err.contains("EUR") && err.contains("JPY"), "{err}");
+    h.ok("/undo").await; // the quota goes
+    h.ok("/settings currency code:JPY").await;
+    h.ok("/product add name:Widget price:1250").await;
+    let err = h.err("/settings currency code:EUR").await;
+    assert!(err.contains("JPY"), "{err}");
+    h.ok("/settings currency code:JPY").await; // the same one is no change
+}

@@ -238,7 +238,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         }
         SettingsCommand::Currency(c) => {
             ctx.require_admin()?;
-            if c.code() != ctx.currency.code() && tx.deal_count(ctx.ws_id()).await? > 0 {
+            if c.code() != ctx.currency.code() && tx.holds_amounts(ctx.ws_id()).await? {
                 return Err(EngineError::Conflict(
                     Msg::new("error.currency_in_use")
                         .arg("current", ctx.currency.code())
