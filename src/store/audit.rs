@@ -76,7 +76,7 @@ macro_rules! entity_sql {
                 $table,
                 " t WHERE workspace_id = $1 AND ",
                 $key,
-                " = $2"
+                " = $2 FOR UPDATE"
             ),
             delete: concat!(
                 "DELETE FROM ",
@@ -108,7 +108,7 @@ impl Entity {
         match self {
             Entity::Workspace => EntitySql {
                 name: "workspaces",
-                snapshot: "SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $2",
+                snapshot: "SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $2 FOR UPDATE",
                 delete: "DELETE FROM workspaces WHERE id = $1 AND id = $2",
                 restore: "INSERT INTO workspaces SELECT * FROM jsonb_populate_record(NULL::workspaces, $1)",
                 record: record_sql!("SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $6"),
@@ -119,7 +119,7 @@ impl Entity {
             // back is tried by DM again, like one who used the bot.
             Entity::Member => EntitySql {
                 name: "members",
-                snapshot: "SELECT to_jsonb(t) - 'dm_closed' FROM members t WHERE workspace_id = $1 AND user_id = $2",
+                snapshot: "SELECT to_jsonb(t) - 'dm_closed' FROM members t WHERE workspace_id = $1 AND user_id = $2 FOR UPDATE",
                 delete: "DELETE FROM members WHERE workspace_id = $1 AND user_id = $2",
                 restore: "INSERT INTO members SELECT * FROM jsonb_populate_record(NULL::members, jsonb_build_object('dm_closed', false) || $1)",
                 record: record_sql!("SELECT to_jsonb(t) - 'dm_closed' FROM members t WHERE workspace_id = $1 AND user_id = $6"),
@@ -251,7 +251,9 @@ impl Tx {
         Ok(())
     }
 
-    /// The row's current image.
+    /// The row's current image, locked until the transaction ends: a write after it, or an
+    /// undo that compared it, cannot lose a change another command commits meanwhile (read
+    /// committed gives the locked row's newest version).
     pub async fn snapshot(
         &mut self,
         ws: i64,
@@ -361,7 +363,11 @@ impl Tx {
                     .execute(self.conn())
                     .await?;
             }
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23503") => {
+            // 23505: a row put back whose unique name or number was taken since (a stage
+            // renamed away and a new stage under the old name).
+            Err(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("23503" | "23505")) =>
+            {
                 sqlx::query("ROLLBACK TO SAVEPOINT undo")
                     .execute(self.conn())
                     .await?;

@@ -519,3 +519,46 @@ async fn prices_and_quotas_hold_the_currency_like_deals(pool: PgPool) {
     assert!(err.contains("JPY"), "{err}");
     h.ok("/settings currency code:JPY").await; // the same one is no change
 }
+
+/// Tag changes that arrive together each build on the other's: the tags are read from the
+/// locked row, so none of them is lost, and each one's undo image is the row it changed.
+#[sqlx::test(migrations = "./migrations")]
+async fn tags_added_at_once_are_all_kept(pool: PgPool) {
+    use salesbot::engine::{Action, Engine, Invocation, OptionValue, Request, RoleSource};
+    use salesbot::store::Store;
+
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/contact add name:Zoe email:zoe@x.example").await;
+    let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
+    let tag = |n: i64| Request {
+        workspace_id: 1,
+        user_id: 1,
+        display_name: None,
+        role: RoleSource::Known(salesbot::domain::role::Role::Admin),
+        locale: None,
+        channel_id: Some(1),
+        interaction_id: Some(20_000 + n),
+        idempotency: None,
+        now: chrono::Utc::now(),
+        in_dm: false,
+        guild_members: Vec::new(),
+        action: Action::Command(Invocation {
+            command: "contact".into(),
+            subcommand: Some("tag".into()),
+            options: [("contact", "C-1".to_string()), ("add", format!("t{n}"))]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), OptionValue::String(v)))
+                .collect(),
+        }),
+    };
+    let replies = futures_util::future::join_all((0..12).map(|n| {
+        let (engine, request) = (engine.clone(), tag(n));
+        async move { engine.handle(request).await.expect("answered") }
+    }))
+    .await;
+    let tags: Vec<String> = sqlx::query_scalar("SELECT tags FROM contacts WHERE id = 1")
+        .fetch_one(&pool)
+        .await
+        .expect("tags");
+    assert_eq!(tags.len(), 12, "{tags:?} after {replies:?}");
+}

@@ -607,3 +607,25 @@ async fn undo_of_a_new_stage_refuses_once_history_names_it(pool: PgPool) {
     let r = h.ok("/deal show deal:D-2").await;
     assert!(text(&r).contains("→ Demo"), "{r}");
 }
+
+/// Undoing a rename whose old name another admin has given a new stage since: the row cannot
+/// come back under a taken name, so the undo is refused as changed since, not failed.
+#[sqlx::test(migrations = "./migrations")]
+async fn undo_of_a_rename_whose_old_name_was_taken_is_refused(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    fixture(&mut h, 1, Setup::Full).await;
+    h.ok("/settings stages action:rename stage:Proposal name:Offer")
+        .await;
+    h.run(":as 30 admin").await;
+    h.ok("/settings stages action:add name:Proposal probability:40")
+        .await;
+    h.run(":as 1 admin").await;
+    let before = h.fingerprint().await;
+    let reply = h.one("/undo").await;
+    let content = reply["content"].as_str().unwrap_or_default();
+    assert!(
+        content.contains("Cannot undo") && reply["ephemeral"] == true,
+        "{reply}"
+    );
+    assert_eq!(h.fingerprint().await, before, "nothing changed");
+}

@@ -415,7 +415,12 @@ pub(super) async fn tag(
 ) -> EngineResult<Reply> {
     let c = lookup::contact(tx, ctx, &r).await?;
     ctx.require_owner(c.owner_id, format!("C-{} {}", c.id, ctx.esc(&c.name)))?;
-    let mut tags = c.tags.clone();
+    // The tags as the locked row has them: two tag commands at once each add to the other's.
+    let before = ctx.before(tx, Entity::Contact, c.id).await?;
+    let mut tags = before
+        .as_ref()
+        .and_then(|b| serde_json::from_value::<Vec<String>>(b["tags"].clone()).ok())
+        .unwrap_or_else(|| c.tags.clone());
     for t in add {
         if !tags.contains(&t) {
             tags.push(t);
@@ -429,7 +434,6 @@ pub(super) async fn tag(
             Msg::new("accepted.tags"),
         ));
     }
-    let before = ctx.before(tx, Entity::Contact, c.id).await?;
     tx.set_contact_tags(ctx.ws_id(), c.id, &tags).await?;
     ctx.audit(tx, AuditAction::ContactTag, Entity::Contact, c.id, before)
         .await?;
