@@ -562,3 +562,36 @@ async fn tags_added_at_once_are_all_kept(pool: PgPool) {
         .expect("tags");
     assert_eq!(tags.len(), 12, "{tags:?} after {replies:?}");
 }
+
+/// Naming a company on a contact or deal attaches it to the company of that name (any case)
+/// or creates it: a name that only begins another's ("Acme" beside "Acme Corporation") is a
+/// new company, not the longer one.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_company_named_by_the_start_of_anothers_name_is_a_new_one(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok(r#"/company add name:"Acme Corporation""#).await;
+    h.ok("/contact add name:Bob company:Acme").await;
+    h.ok(r#"/contact add name:Cy company:"acme corporation""#)
+        .await;
+    h.ok("/deal new title:Rollout amount:1k company:Acme").await;
+    let at: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.name, co.name FROM contacts c JOIN companies co ON co.workspace_id = c.workspace_id AND co.id = c.company_id
+          ORDER BY c.name",
+    )
+    .fetch_all(&h.pool)
+    .await
+    .expect("contacts");
+    assert_eq!(
+        at,
+        vec![
+            ("Bob".to_string(), "Acme".to_string()),
+            ("Cy".to_string(), "Acme Corporation".to_string()),
+        ]
+    );
+    assert_eq!(h.count("SELECT count(*) FROM companies").await, 2);
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals d JOIN companies co ON co.id = d.company_id WHERE co.name = 'Acme'")
+            .await,
+        1
+    );
+}

@@ -77,7 +77,7 @@ pub(super) async fn company_id(
             // add the contact first and let the account follow. A typo would make a second
             // account silently, so the reply says so and offers the closest existing name.
             tx.lock_name(ctx.ws_id(), "company", &name).await?;
-            match lookup::company(tx, ctx, &CompanyRef::Name(name.clone())).await {
+            match lookup::company_named(tx, ctx, &name).await {
                 Ok(c) => Ok(Some(Named {
                     id: c.id,
                     name: c.name,

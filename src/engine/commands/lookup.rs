@@ -143,6 +143,27 @@ pub async fn company(tx: &mut Tx, ctx: &Ctx, r: &CompanyRef) -> EngineResult<Com
     }
 }
 
+/// The visible company of exactly this name (any case), for the commands that create the
+/// company when there is none: a prefix would attach the record to "Acme Corporation" when
+/// "Acme" is meant to be a new one (the reply then offers the close name).
+pub async fn company_named(tx: &mut Tx, ctx: &Ctx, name: &str) -> EngineResult<CompanyRow> {
+    let lower = name.to_lowercase();
+    let rows: Vec<CompanyRow> = tx
+        .companies_by_name(ctx.ws_id(), name, ctx.owner_filter())
+        .await?
+        .into_iter()
+        .filter(|c| c.name.to_lowercase() == lower)
+        .collect();
+    pick(
+        rows,
+        |_| true,
+        |c| format!("CO-{} {}", c.id, escape(&c.name)),
+        name,
+        "error.company_not_found",
+        "error.company_ambiguous",
+    )
+}
+
 /// The owner of a new record: the caller, or another member when a manager says so.
 pub(crate) async fn owner_for(
     tx: &mut Tx,
