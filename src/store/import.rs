@@ -137,6 +137,9 @@ pub struct KnownDeal {
     pub lost_reason: Option<String>,
     pub furthest_position: i32,
     pub lines: i64,
+    /// Its last stage change (its creation when it has none): a move the file makes must
+    /// come after it, or the history would run backwards.
+    pub last_change_at: DateTime<Utc>,
 }
 
 /// Column arrays of new companies.
@@ -647,7 +650,10 @@ impl Tx {
         Ok(sqlx::query_as(
             "SELECT d.id, d.number, d.title, d.company_id, d.contact_id, d.owner_id, d.amount_minor, d.stage_id,
                     d.status, d.expected_close, d.lost_reason, d.furthest_position,
-                    (SELECT count(*) FROM deal_products l WHERE l.workspace_id = d.workspace_id AND l.deal_id = d.id) AS lines
+                    (SELECT count(*) FROM deal_products l WHERE l.workspace_id = d.workspace_id AND l.deal_id = d.id) AS lines,
+                    greatest(d.created_at,
+                             (SELECT max(sc.changed_at) FROM stage_changes sc
+                              WHERE sc.workspace_id = d.workspace_id AND sc.deal_id = d.id)) AS last_change_at
              FROM deals d WHERE d.workspace_id = $1 AND d.id = ANY($2)",
         )
         .bind(ws)

@@ -2482,3 +2482,55 @@ async fn a_preview_waits_for_no_other_preview_and_no_command(pool: PgPool) {
     other.rollback().await.expect("rollback");
     assert_eq!(h.count("SELECT count(*) FROM deals").await, 2);
 }
+
+/// A file that closes a matched deal before the deal's last stage change is refused for that
+/// row: the history would run backwards (a negative cycle time, a stay in Won that ended when
+/// the deal was created). A close on that change's own day, which a file of plain dates says
+/// of a deal moved that morning, is read as closing right after it.
+#[sqlx::test]
+async fn a_close_before_the_deals_last_stage_change_is_refused(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    reps(&mut h).await;
+    let file = "id,title,amount,owner\nA1,Rollout,1000,Ana Rep\nA2,Upgrade,500,Ana Rep\n";
+    let s = run(&h.pool, request(1, vec![bytes("deals.csv", file)])).await;
+    assert_eq!((s.created, s.refused), (2, 0), "{s:#?}");
+    h.run(":now 2026-11-20T15:00:00Z").await;
+    h.ok("/deal move deal:D-1 stage:Proposal").await;
+    h.ok("/deal move deal:D-2 stage:Proposal").await;
+    let closing = "id,title,amount,owner,stage,close date\n\
+                   A1,Rollout,1000,Ana Rep,Closed Won,2026-11-10\n\
+                   A2,Upgrade,500,Ana Rep,Closed Won,2026-11-20\n";
+    let s = run(&h.pool, request(1, vec![bytes("closing.csv", closing)])).await;
+    assert_eq!((s.updated, s.refused), (1, 1), "{s:#?}");
+    let refusal = &s.files[0].refusals[0];
+    assert_eq!((refusal.line, refusal.column.as_str()), (2, "close date"));
+    assert!(
+        refusal.reason.contains("2026-11-10") && refusal.reason.contains("2026-11-20"),
+        "{}",
+        refusal.reason
+    );
+    let deals: Vec<(String, String, Option<DateTime<Utc>>)> =
+        sqlx::query_as("SELECT title, status, closed_at FROM deals ORDER BY number")
+            .fetch_all(&h.pool)
+            .await
+            .expect("deals");
+    let moved: DateTime<Utc> = "2026-11-20T15:00:00Z".parse().expect("time");
+    assert_eq!(
+        deals,
+        vec![
+            ("Rollout".to_string(), "open".to_string(), None),
+            ("Upgrade".to_string(), "won".to_string(), Some(moved)),
+        ]
+    );
+    assert_eq!(
+        h.count(
+            "SELECT count(*) FROM stage_changes a JOIN stage_changes b
+               ON b.workspace_id = a.workspace_id AND b.deal_id = a.deal_id AND b.id > a.id
+             WHERE b.changed_at < a.changed_at"
+        )
+        .await,
+        0,
+        "every deal's history runs forwards"
+    );
+    h.assert_totals_match_deals().await;
+}

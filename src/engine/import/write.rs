@@ -1318,7 +1318,8 @@ impl Writer<'_> {
         let mut deal_ext: Vec<String> = Vec::new();
         // (product name, unit price, list price when known) per new deal.
         let mut deal_line: Vec<Option<(String, i64, Option<i64>)>> = Vec::new();
-        let mut matched: Vec<(i64, DealPlan)> = Vec::new();
+        // (deal, plan, the row's line)
+        let mut matched: Vec<(i64, DealPlan, u64)> = Vec::new();
         let salesbot = self.world.source == super::source_name(Source::Salesbot);
         for row in rows {
             let ext = ext_id(self.world, row);
@@ -1341,7 +1342,7 @@ impl Writer<'_> {
                 .and_then(|n| self.world.deal_by_number(n));
             let found = by_number.or_else(|| self.world.external(ImportEntity::Deal, &ext));
             if let Some(id) = found {
-                matched.push((id, plan));
+                matched.push((id, plan, row.line));
                 continue;
             }
             let company = match self.company_ref(row, plan.owner, &mut companies) {
@@ -1670,7 +1671,7 @@ impl Writer<'_> {
 
     /// Deals the source's id matched: their plain fields where the file differs, and a stage
     /// move (recorded like a typed one) where the stage or result differs.
-    async fn update_deals(&mut self, matched: Vec<(i64, DealPlan)>) -> StoreResult<()> {
+    async fn update_deals(&mut self, matched: Vec<(i64, DealPlan, u64)>) -> StoreResult<()> {
         if matched.is_empty() {
             return Ok(());
         }
@@ -1690,7 +1691,7 @@ impl Writer<'_> {
         let mut plain = DealUpdates::default();
         let mut moves = DealMoves::default();
         let mut history = ChangeColumns::default();
-        for (id, plan) in matched {
+        for (id, mut plan, line) in matched {
             let Some(d) = known.get(&id) else {
                 // The deal was deleted since an earlier import: its id is history.
                 self.counts[2] += 1;
@@ -1701,6 +1702,29 @@ impl Writer<'_> {
             let expected = plan.expected_close.filter(|e| d.expected_close != Some(*e));
             let owner = Some(plan.owner).filter(|o| *o != d.owner_id && plan.owner_named);
             let moved = plan.stage_named && plan.stage.id != d.stage_id;
+            if let (true, Some(closed)) = (moved, plan.closed_at) {
+                // A close before the deal's last stage change would run its history backwards
+                // (a negative cycle, a stay in Won before the deal existed). On that change's
+                // own day it is read as closing right after it: a file's dates are often days.
+                if closed < d.last_change_at {
+                    let (day, last) = (
+                        self.world.day(CellDate::Instant(closed)),
+                        self.world.day(CellDate::Instant(d.last_change_at)),
+                    );
+                    if day < last {
+                        let column = self.column(Field::CloseDate);
+                        self.file.refuse(
+                            line,
+                            &column,
+                            Msg::new("import.why.closes_before_history")
+                                .arg("date", day.to_string())
+                                .arg("last", last.to_string()),
+                        );
+                        continue;
+                    }
+                    plan.closed_at = Some(d.last_change_at);
+                }
+            }
             let edited =
                 title.is_some() || amount.is_some() || expected.is_some() || owner.is_some();
             if !edited && !moved {
