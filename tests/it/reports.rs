@@ -3816,3 +3816,21 @@ async fn the_report_command_prints_the_console_data(pool: PgPool) {
     h.run(&format!(":now {}", rfc(hand_now()))).await;
     chk.finish("salesbot report");
 }
+
+/// A report's `from:`/`to:` are the workspace's days, like the period they make: "today" for a
+/// rep whose own zone is already tomorrow is the workspace's today, not a day past the end.
+#[sqlx::test(migrations = "./migrations")]
+async fn report_dates_are_the_workspaces_days_whatever_the_callers_zone(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/settings timezone zone:America/Los_Angeles").await;
+    h.ok("/settings timezone zone:Asia/Tokyo scope:me").await;
+    // 1 December 01:00 in Tokyo, still 30 November 08:00 in Los Angeles.
+    h.run(":now 2026-11-30T16:00:00Z").await;
+    h.ok("/deal new title:Today amount:1k").await;
+    let r = h.ok("/pipeline stats from:today").await;
+    let t = text(&r);
+    assert!(t.contains("Nov 30, 2026 – Nov 30, 2026"), "{t}");
+    let r = h.ok("/kpi from:yesterday to:today").await;
+    let t = text(&r);
+    assert!(t.contains("Nov 29, 2026 – Nov 30, 2026"), "{t}");
+}

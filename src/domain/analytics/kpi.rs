@@ -15,9 +15,9 @@ fn days_in_month(first: NaiveDate) -> i64 {
 /// A monthly quota over the local days `[from, until)`: each calendar month contributes the
 /// quota times the share of its days inside the period, so a month is exactly one quota, a
 /// quarter three and a week its share of the month (or months) it falls in.
-pub fn period_quota(monthly: i64, from: NaiveDate, until: NaiveDate) -> i64 {
+pub fn period_quota(monthly: i64, from: NaiveDate, until: NaiveDate) -> Result<i64, TotalOverflow> {
     if until <= from {
-        return 0;
+        return Ok(0);
     }
     // Sum day shares over a common denominator per month, rounding once at the end.
     let mut total_num: i128 = 0;
@@ -39,9 +39,9 @@ pub fn period_quota(monthly: i64, from: NaiveDate, until: NaiveDate) -> i64 {
         }
         month = next;
     }
-    // A monthly quota is held to the cap, so a period's share fits for any period of
-    // fewer than 18 million months.
-    div_half_up(monthly as i128 * total_num, total_den) as i64
+    // New quotas are held to the cap, under which any period of fewer than 18 million months
+    // fits; a quota stored before the cap (which was added NOT VALID) may not.
+    i64::try_from(div_half_up(monthly as i128 * total_num, total_den)).map_err(|_| TotalOverflow)
 }
 
 fn gcd(a: i128, b: i128) -> i128 {
@@ -58,10 +58,10 @@ pub fn quota_over(
     monthly: Option<i64>,
     from: Option<NaiveDate>,
     until: Option<NaiveDate>,
-) -> Option<i64> {
+) -> Result<Option<i64>, TotalOverflow> {
     match (monthly, from, until) {
-        (Some(q), Some(from), Some(until)) => Some(period_quota(q, from, until)),
-        _ => None,
+        (Some(q), Some(from), Some(until)) => period_quota(q, from, until).map(Some),
+        _ => Ok(None),
     }
 }
 
@@ -181,16 +181,36 @@ mod tests {
             ("2026-12-07", "2026-12-07", 0),
         ];
         for (from, until, want) in cases {
-            assert_eq!(period_quota(q, d(from), d(until)), want, "{from}..{until}");
+            assert_eq!(
+                period_quota(q, d(from), d(until)),
+                Ok(want),
+                "{from}..{until}"
+            );
         }
+    }
+
+    #[test]
+    fn a_quota_from_before_the_cap_overflows_a_year_as_an_error_not_a_wrap() {
+        let year = (d("2026-01-01"), d("2027-01-01"));
+        assert_eq!(
+            period_quota(1_000_000_000_000_000_000, year.0, year.1),
+            Err(TotalOverflow)
+        );
+        assert_eq!(
+            period_quota(i64::MAX, year.0, d("2026-02-01")),
+            Ok(i64::MAX)
+        );
     }
 
     #[test]
     fn no_quota_without_a_monthly_one_or_a_bounded_period() {
         let (from, until) = (Some(d("2026-12-01")), Some(d("2027-01-01")));
-        assert_eq!(quota_over(Some(3_000_000), from, until), Some(3_000_000));
-        assert_eq!(quota_over(None, from, until), None);
-        assert_eq!(quota_over(Some(3_000_000), None, until), None);
+        assert_eq!(
+            quota_over(Some(3_000_000), from, until),
+            Ok(Some(3_000_000))
+        );
+        assert_eq!(quota_over(None, from, until), Ok(None));
+        assert_eq!(quota_over(Some(3_000_000), None, until), Ok(None));
         assert_eq!(attainment(1_500_000, Some(3_000_000)), Some(0.5));
         assert_eq!(attainment(1_500_000, Some(0)), None);
         assert_eq!(attainment(1_500_000, None), None);

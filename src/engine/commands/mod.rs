@@ -228,9 +228,20 @@ pub(crate) fn when(args: &Args, name: &str, ctx: &Ctx) -> EngineResult<Option<Da
 }
 
 pub(crate) fn date(args: &Args, name: &str, ctx: &Ctx) -> EngineResult<Option<NaiveDate>> {
+    date_in(args, name, ctx, ctx.tz)
+}
+
+/// A date option whose "today" is `tz`'s: a report's `from`/`to` are the workspace's days,
+/// like the period they make, whatever the caller's own zone.
+pub(crate) fn date_in(
+    args: &Args,
+    name: &str,
+    ctx: &Ctx,
+    tz: chrono_tz::Tz,
+) -> EngineResult<Option<NaiveDate>> {
     match args.str(name) {
         None => Ok(None),
-        Some(s) => parse_date(s, ctx.now, ctx.tz)
+        Some(s) => parse_date(s, ctx.now, tz)
             .map(Some)
             .map_err(|e| errors::when(name, e, "accepted.date")),
     }

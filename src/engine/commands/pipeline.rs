@@ -1,7 +1,7 @@
 //! `/pipeline stats`: the funnel with conversion and days in stage, win rate and weighted
 //! forecast, with a funnel chart; and the period-and-owner scope every report shares.
 
-use super::date;
+use super::date_in;
 use crate::charts;
 use crate::domain::period::Period;
 use crate::domain::pipeline::{compute, PipelineInput, PipelineStats};
@@ -85,8 +85,8 @@ impl Scope {
 
 /// A named period or a custom `from`/`to` span (not both).
 pub(super) fn period(args: &Args, ctx: &Ctx, default: Period) -> EngineResult<Period> {
-    let from = date(args, "from", ctx)?;
-    let to = date(args, "to", ctx)?;
+    let from = date_in(args, "from", ctx, ctx.ws_tz)?;
+    let to = date_in(args, "to", ctx, ctx.ws_tz)?;
     match (args.str("period"), from, to) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(errors::option(
             "period",

@@ -47,8 +47,8 @@ async fn forecast_figures(tx: &mut Tx, ctx: &Ctx, scope: &Scope) -> EngineResult
         .await?
         .into_iter()
         .filter(|m| owner.is_none_or(|o| o == m.user_id))
-        .filter_map(|m| quota_for(scope, ctx, m.quota_minor))
-        .collect();
+        .filter_map(|m| quota_for(scope, ctx, m.quota_minor).transpose())
+        .collect::<Result<_, TotalOverflow>>()?;
     Ok(Forecast {
         owner,
         won_count: closed.won_count,

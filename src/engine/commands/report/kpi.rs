@@ -4,7 +4,7 @@
 use super::{axis_money, quota_for};
 use crate::charts;
 use crate::domain::analytics::KpiTotals;
-use crate::domain::money::add_minor;
+use crate::domain::money::{add_minor, TotalOverflow};
 use crate::engine::commands::pipeline::{attach, days_text, rate_text, sees_team, Scope};
 use crate::engine::ctx::Ctx;
 use crate::engine::reply::Embed;
@@ -107,10 +107,10 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
         .filter(|m| owner.is_none_or(|o| o == m.user_id))
         .map(|m| {
             let mut t = no_totals();
-            t.quota = quota_for(&scope, ctx, m.quota_minor);
-            (m.user_id, (m.display_name, t))
+            t.quota = quota_for(&scope, ctx, m.quota_minor)?;
+            Ok((m.user_id, (m.display_name, t)))
         })
-        .collect();
+        .collect::<Result<_, TotalOverflow>>()?;
     fn totals(lines: &mut BTreeMap<i64, (String, KpiTotals)>, id: i64) -> &mut KpiTotals {
         &mut lines
             .entry(id)
@@ -157,7 +157,7 @@ pub(crate) async fn kpi(tx: &mut Tx, ctx: &mut Ctx, scope: Scope) -> EngineResul
     if let (Some(id), true) = (owner, rows.is_empty()) {
         let name = crate::engine::commands::pipeline::who(tx, ctx, owner).await?;
         let mut t = no_totals();
-        t.quota = quota_for(&scope, ctx, None);
+        t.quota = quota_for(&scope, ctx, None)?;
         rows.push(KpiLine::new(Some(id), name, &t));
     }
     rows.sort_by(|a, b| {

@@ -19,10 +19,11 @@ pub use trends::TrendsInput;
 
 use super::pipeline::Scope;
 use crate::domain::analytics::quota_over;
+use crate::domain::money::TotalOverflow;
 use crate::engine::ctx::Ctx;
 
 /// The monthly quota over the scope's period; `None` for all time.
-fn quota_for(scope: &Scope, ctx: &Ctx, monthly: Option<i64>) -> Option<i64> {
+fn quota_for(scope: &Scope, ctx: &Ctx, monthly: Option<i64>) -> Result<Option<i64>, TotalOverflow> {
     let (from, until) = scope.days(ctx);
     quota_over(monthly, from, until)
 }
