@@ -1,6 +1,7 @@
 //! Every command and subcommand, end to end through the console's own parsing.
 
-use crate::support::{text, Harness};
+use crate::support::{command_request, text, Harness};
+use salesbot::domain::role::Role;
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = "./migrations")]
@@ -175,28 +176,9 @@ fn deal_request(
     subcommand: &str,
     options: &[(&str, &str)],
 ) -> salesbot::engine::Request {
-    use salesbot::engine::{Action, Invocation, OptionValue, Request, RoleSource};
-    Request {
-        workspace_id: 9,
-        user_id: 5,
-        display_name: Some("Ann".into()),
-        role: RoleSource::Known(salesbot::domain::role::Role::Rep),
-        locale: None,
-        channel_id: Some(1),
-        interaction_id: Some(interaction),
-        idempotency: None,
-        now: chrono::Utc::now(),
-        in_dm: false,
-        guild_members: Vec::new(),
-        action: Action::Command(Invocation {
-            command: "deal".into(),
-            subcommand: Some(subcommand.into()),
-            options: options
-                .iter()
-                .map(|(k, v)| (k.to_string(), OptionValue::String(v.to_string())))
-                .collect(),
-        }),
-    }
+    let mut r = command_request(9, 5, Role::Rep, interaction, "deal", subcommand, options);
+    r.display_name = Some("Ann".into());
+    r
 }
 
 /// A replayed gateway event carries the same interaction id: it is applied once and answered once.
@@ -524,32 +506,16 @@ async fn prices_and_quotas_hold_the_currency_like_deals(pool: PgPool) {
 /// locked row, so none of them is lost, and each one's undo image is the row it changed.
 #[sqlx::test(migrations = "./migrations")]
 async fn tags_added_at_once_are_all_kept(pool: PgPool) {
-    use salesbot::engine::{Action, Engine, Invocation, OptionValue, Request, RoleSource};
+    use salesbot::engine::Engine;
     use salesbot::store::Store;
 
     let mut h = Harness::new(pool.clone()).await;
     h.ok("/contact add name:Zoe email:zoe@x.example").await;
     let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
-    let tag = |n: i64| Request {
-        workspace_id: 1,
-        user_id: 1,
-        display_name: None,
-        role: RoleSource::Known(salesbot::domain::role::Role::Admin),
-        locale: None,
-        channel_id: Some(1),
-        interaction_id: Some(20_000 + n),
-        idempotency: None,
-        now: chrono::Utc::now(),
-        in_dm: false,
-        guild_members: Vec::new(),
-        action: Action::Command(Invocation {
-            command: "contact".into(),
-            subcommand: Some("tag".into()),
-            options: [("contact", "C-1".to_string()), ("add", format!("t{n}"))]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), OptionValue::String(v)))
-                .collect(),
-        }),
+    let tag = |n: i64| {
+        let add = format!("t{n}");
+        let options = [("contact", "C-1"), ("add", add.as_str())];
+        command_request(1, 1, Role::Admin, 20_000 + n, "contact", "tag", &options)
     };
     let replies = futures_util::future::join_all((0..12).map(|n| {
         let (engine, request) = (engine.clone(), tag(n));

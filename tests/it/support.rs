@@ -218,6 +218,42 @@ pub async fn salesbot(pool: &PgPool, args: &[&str]) -> (i32, String, String) {
 }
 
 /// Whether a reply is an error.
+/// A slash command as a front-end hands it to the engine (options as typed text), from
+/// `user` of workspace `ws` with Discord's view of their `role`, under interaction id
+/// `interaction` (so a repeat of it is applied once).
+pub fn command_request(
+    ws: i64,
+    user: i64,
+    role: Role,
+    interaction: i64,
+    command: &str,
+    subcommand: &str,
+    options: &[(&str, &str)],
+) -> salesbot::engine::Request {
+    use salesbot::engine::{Action, Invocation, OptionValue, Request, RoleSource};
+    Request {
+        workspace_id: ws,
+        user_id: user,
+        display_name: None,
+        role: RoleSource::Known(role),
+        locale: None,
+        channel_id: Some(1),
+        interaction_id: Some(interaction),
+        idempotency: None,
+        now: chrono::Utc::now(),
+        in_dm: false,
+        guild_members: Vec::new(),
+        action: Action::Command(Invocation {
+            command: command.into(),
+            subcommand: Some(subcommand.into()),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), OptionValue::String(v.to_string())))
+                .collect(),
+        }),
+    }
+}
+
 pub fn is_error(reply: &Value) -> bool {
     reply["content"]
         .as_str()

@@ -2,13 +2,14 @@
 //! delivered over real HTTP to a receiver on 127.0.0.1 that checks every signature with the
 //! same verifier a customer's receiver would use.
 
-use crate::support::{text, Harness, START};
+use crate::support::{command_request, text, Harness, START};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
+use salesbot::domain::role::Role;
 use salesbot::domain::webhook::Secret;
 use salesbot::engine::Engine;
 use salesbot::store::Store;
@@ -584,38 +585,27 @@ async fn a_finished_import_is_an_event(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn adds_at_once_stop_at_the_endpoint_cap(pool: PgPool) {
     const MAX_ENDPOINTS: usize = 10;
-    use salesbot::engine::{Action, Invocation, OptionValue, Request, RoleSource};
-
     let mut h = harness(pool.clone()).await;
     let (_r, url) = receiver(&[]).await;
     add(&mut h, &url, "deal.won").await;
     let engine = Engine::new(Store::from_pool(pool.clone()))
         .expect("manifests load")
         .allow_private_webhooks(true);
-    let add = |n: i64| Request {
-        workspace_id: 1,
-        user_id: 1,
-        display_name: None,
-        role: RoleSource::Known(salesbot::domain::role::Role::Admin),
-        locale: None,
-        channel_id: Some(1),
-        interaction_id: Some(10_000 + n),
-        idempotency: None,
-        now: Utc::now(),
-        in_dm: false,
-        guild_members: Vec::new(),
-        action: Action::Command(Invocation {
-            command: "settings".into(),
-            subcommand: Some("webhook".into()),
-            options: [
-                ("action", "add"),
-                ("url", url.as_str()),
-                ("events", "deal.won"),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), OptionValue::String(v.to_string())))
-            .collect(),
-        }),
+    let add = |n: i64| {
+        let options = [
+            ("action", "add"),
+            ("url", url.as_str()),
+            ("events", "deal.won"),
+        ];
+        command_request(
+            1,
+            1,
+            Role::Admin,
+            10_000 + n,
+            "settings",
+            "webhook",
+            &options,
+        )
     };
     let replies = futures_util::future::join_all((0..3 * MAX_ENDPOINTS as i64).map(|n| {
         let (engine, request) = (engine.clone(), add(n));
