@@ -696,8 +696,8 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
         }
         // Text the bot echoes back must not ping people or roles when Discord renders it.
         let lower = s.to_lowercase();
-        let markup = ["@everyone", "@here", "<@", "<#", "<:", "<a:", "<t:", "</"];
-        if markup.iter().any(|m| lower.contains(m)) {
+        let markup = ["<@", "<#", "<:", "<a:", "<t:", "</"];
+        if markup.iter().any(|m| lower.contains(m)) || names_everyone(&lower) {
             return Err(invalid(
                 Msg::new("error.option_mention").arg("option", name),
             ));
@@ -757,4 +757,18 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
         }
     }
     Ok(())
+}
+
+/// `@everyone` or `@here` standing as a mention, not inside an email address (`ann@here.com`,
+/// `it@hereford.ac.uk`: the character before the `@` belongs to the address). Such an address
+/// is a real one, and its echo is escaped like any text, so it can ping no one.
+fn names_everyone(lower: &str) -> bool {
+    ["@everyone", "@here"].iter().any(|m| {
+        lower.match_indices(m).any(|(at, _)| {
+            !lower[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || "._%+-".contains(c))
+        })
+    })
 }

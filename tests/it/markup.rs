@@ -131,6 +131,21 @@ async fn mentions_never_form_from_what_people_type(pool: PgPool) {
         "/company show",
         &text(&h.ok("/company show company:CO-1").await),
     );
+
+    // An address at here.com or hereford.ac.uk is an address, not a mention: it is taken, found
+    // again by that address, and echoed without forming one.
+    let r = h
+        .ok("/contact add name:Ann email:ann@here.com company:Hereford")
+        .await;
+    no_mentions("the contact's reply", &text(&r));
+    let r = h.ok("/contact find query:ann@here.com").await;
+    assert!(text(&r).contains("Ann"), "{r}");
+    no_mentions("/contact find", &text(&r));
+    h.ok("/contact add name:Bo email:it@hereford.ac.uk").await;
+    let e = h
+        .err(r#"/contact log contact:Ann kind:call summary:"ping @here""#)
+        .await;
+    assert!(e.contains("summary"), "{e}");
 }
 
 #[sqlx::test(migrations = "./migrations")]
