@@ -149,7 +149,8 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
                  Start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
                  or set DATABASE_URL to a running server"
             );
-            std::process::exit(2);
+            // Nothing was written: 1 for every command (import's 2 means rows were refused).
+            std::process::exit(1);
         }
     }
 }
@@ -159,7 +160,16 @@ async fn main() -> anyhow::Result<()> {
     init_tracing();
     // The recorder goes in before anything counts.
     salesbot::http::metrics_handle();
-    let cli = Cli::parse();
+    // clap exits 2 on a bad option, which `salesbot import` documents as "some rows were
+    // refused": a bad option writes nothing, so it is 1 like every other refusal to start.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let config = Config::from_env()?;
     // Plain `salesbot` runs the bot when it has a token, else the console with demo data.
     let command = cli.command.unwrap_or(if config.discord.is_some() {

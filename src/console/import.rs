@@ -176,7 +176,21 @@ pub async fn import(engine: &Engine, query: &ImportQuery) -> anyhow::Result<i32>
             }
             Ok(if summary.partial() { 2 } else { 0 })
         }
-        Err(ImportError::Store(e)) => Err(anyhow::Error::new(e).context("the import stopped")),
+        // Batches commit one by one, so some may be in: 3, not 1 ("nothing was written").
+        // The same import again completes it (rows already in are matched, not added twice).
+        Err(ImportError::Store(e)) => {
+            let e = anyhow::Error::new(e).context("the import stopped");
+            if query.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": format!("{e:#}"), "stopped": true })
+                );
+            }
+            eprintln!(
+                "salesbot: {e:#}; the batches before it are in, and running the same import again completes it"
+            );
+            Ok(3)
+        }
         Err(e) => {
             if query.json {
                 println!("{}", serde_json::json!({ "error": e.to_string() }));

@@ -1565,6 +1565,23 @@ async fn salesbot_import_answers_with_exit_codes_and_a_json_summary(pool: PgPool
     .await;
     assert_eq!(code, 1);
     assert!(err.contains("Nowhere"), "{err}");
+    // An option the command line does not know, or no file: 1 too, not the parser's 2, which
+    // would read as "some rows were refused".
+    for args in [
+        &["--workspace", "1", "--colour", "red", g][..],
+        &["--workspace", "1"][..],
+    ] {
+        let (code, _, err) = cli(&h.pool, args).await;
+        assert_eq!(code, 1, "{args:?}: {err}");
+    }
+    // No database: nothing written, 1.
+    let (code, _, err) = crate::support::salesbot_at(
+        "postgres://postgres@127.0.0.1:1/none",
+        &["import", "--workspace", "1", g],
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot use the database"), "{err}");
 
     // The text summary, then the undo of the first import.
     let (code, out, _) = cli(&h.pool, &["--workspace", "1", "--dry-run", g]).await;
