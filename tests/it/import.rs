@@ -2551,3 +2551,28 @@ async fn a_close_before_the_deals_last_stage_change_is_refused(pool: PgPool) {
     );
     h.assert_totals_match_deals().await;
 }
+
+/// Tags from another system become tags chat can name: `Key Account` is `key-account`, `a.b`
+/// is `a-b`; `/contact tag` then removes one by that name.
+#[sqlx::test]
+async fn imported_tags_are_ones_chat_can_name(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    reps(&mut h).await;
+    let file = "name,email,tags\nAnn,ann@x.example,\"Key Account; a.b | #VIP, İstanbul\"\n";
+    let mut req = request(1, vec![bytes("contacts.csv", file)]);
+    req.default_owner = Some(1);
+    let s = run(&h.pool, req).await;
+    assert_eq!((s.created, s.refused), (1, 0), "{s:#?}");
+    let tags: Vec<String> = sqlx::query_scalar("SELECT tags FROM contacts")
+        .fetch_one(&h.pool)
+        .await
+        .expect("tags");
+    assert_eq!(tags, ["key-account", "a-b", "vip", "i\u{307}stanbul"]);
+    h.ok("/contact tag contact:Ann remove:key-account,a-b,İstanbul")
+        .await;
+    let tags: Vec<String> = sqlx::query_scalar("SELECT tags FROM contacts")
+        .fetch_one(&h.pool)
+        .await
+        .expect("tags");
+    assert_eq!(tags, ["vip"]);
+}

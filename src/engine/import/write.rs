@@ -496,31 +496,60 @@ fn line_text(row: &Row, field: Field, max: usize) -> Result<Option<String>, Refu
     Ok(Some(t.to_string()))
 }
 
-/// Tags written `a, b; c`: each within the tag length, at most the tag count.
+/// Tags another system wrote `Key Account; a.b`: split on `,` `;` `|`, each made a tag a
+/// person can type in chat (a run of spaces or punctuation inside one becomes one `-`:
+/// `key-account`, `a-b`), then held to chat's rules and limits, so that `/contact tag` can
+/// name every tag an import brought.
 fn tags(row: &Row) -> Result<Option<Vec<String>>, Refuse> {
     let Some(t) = text(row, Field::Tags) else {
         return Ok(None);
     };
-    let tags: Vec<String> = t
+    let typable: Vec<String> = t
         .split([',', ';', '|'])
-        .map(|s| s.trim().to_lowercase())
+        .map(typable_tag)
         .filter(|s| !s.is_empty())
         .collect();
-    if tags.len() > MAX_TAGS || tags.iter().any(|t| t.chars().count() > MAX_TAG_CHARS) {
-        return Err(Refuse(
+    let limits = || {
+        Refuse(
             Field::Tags,
             Msg::new("import.why.tags")
                 .arg("count", MAX_TAGS)
                 .arg("chars", MAX_TAG_CHARS),
-        ));
+        )
+    };
+    match crate::domain::refs::parse_tags(&typable.join(",")) {
+        Ok(tags) => Ok(Some(tags)),
+        Err(crate::domain::refs::RefError::InvalidTag(bad)) => {
+            if bad.chars().count() > MAX_TAG_CHARS {
+                Err(limits())
+            } else {
+                Err(Refuse(
+                    Field::Tags,
+                    Msg::new("import.why.bad_tag").arg("given", bad),
+                ))
+            }
+        }
+        Err(_) => Err(limits()),
     }
-    if let Some(bad) = tags.iter().find(|t| crate::domain::text::line(t).is_err()) {
-        return Err(Refuse(
-            Field::Tags,
-            Msg::new("import.why.bad_tag").arg("given", bad),
-        ));
+}
+
+/// One tag as chat takes it: letters, digits and `_`, with each run of anything else between
+/// them (spaces, `-`, `.`, `/`) as one `-`; a leading `#` goes.
+fn typable_tag(s: &str) -> String {
+    let mut tag = String::new();
+    let mut gap = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            if gap && !tag.is_empty() {
+                tag.push('-');
+            }
+            gap = false;
+            tag.push(c);
+        } else {
+            gap = true;
+        }
     }
-    Ok(Some(tags))
+    tag
 }
 
 /// A contact's birthday as `/contact add` reads it: `(year, month, day)`, the year optional.
