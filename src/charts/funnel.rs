@@ -36,6 +36,9 @@ pub fn funnel_bars(
         .collect()
 }
 
+/// PNGs by the title and bars they show.
+type Drawn = Memo<(String, Vec<FunnelBar>), Vec<u8>>;
+
 /// Horizontal funnel: one bar per stage, top to bottom, bar length = count; each bar labelled with
 /// the stage name (left) and `value_label` (e.g. "42 · $120,000 · 55%") (right/inside).
 ///
@@ -46,7 +49,7 @@ pub fn funnel_bars(
 /// The funnels drawn lately are kept by title and bars ([`Memo`]): at most 64, about 30 KB
 /// each.
 pub fn funnel(title: &str, stages: &[FunnelBar]) -> Result<Vec<u8>, ChartError> {
-    static DRAWN: OnceLock<Memo<(String, Vec<FunnelBar>), Vec<u8>>> = OnceLock::new();
+    static DRAWN: OnceLock<Drawn> = OnceLock::new();
     let png = DRAWN
         .get_or_init(|| Memo::new(64))
         .get_or_make((title.to_string(), stages.to_vec()), || {

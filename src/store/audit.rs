@@ -103,6 +103,9 @@ macro_rules! entity_sql {
     };
 }
 
+/// An audit row as undo reads it back: action, entity, key, before and after images.
+type AuditRowRead = (String, String, Value, Option<Value>, Option<Value>);
+
 impl Entity {
     fn sql(self) -> EntitySql {
         match self {
@@ -314,7 +317,7 @@ impl Tx {
         let Some(change) = change else {
             return Ok(UndoOutcome::Nothing);
         };
-        let rows: Vec<(String, String, Value, Option<Value>, Option<Value>)> = sqlx::query_as(
+        let rows: Vec<AuditRowRead> = sqlx::query_as(
             "SELECT action, entity, entity_key, before, after FROM audit_log
              WHERE workspace_id = $1 AND change_id = $2 ORDER BY id DESC",
         )

@@ -217,7 +217,6 @@ pub async fn salesbot(pool: &PgPool, args: &[&str]) -> (i32, String, String) {
     salesbot_at(&database_url(pool).await, args).await
 }
 
-/// Whether a reply is an error.
 /// A slash command as a front-end hands it to the engine (options as typed text), from
 /// `user` of workspace `ws` with Discord's view of their `role`, under interaction id
 /// `interaction` (so a repeat of it is applied once).
@@ -254,6 +253,7 @@ pub fn command_request(
     }
 }
 
+/// Whether a reply is an error.
 pub fn is_error(reply: &Value) -> bool {
     reply["content"]
         .as_str()
