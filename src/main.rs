@@ -128,6 +128,7 @@ fn http_config(config: &Config, addr: Option<std::net::SocketAddr>) -> salesbot:
         addr: addr.unwrap_or(config.http_addr),
         rate_per_second: config.api_rate_per_second,
         burst: config.api_burst,
+        ..salesbot::http::HttpConfig::default()
     }
 }
 

@@ -8,9 +8,9 @@
 // to shrink `Result` would buy nothing.
 #![allow(clippy::result_large_err)]
 
-mod failures;
 mod problem;
 mod routes;
+mod unknown_tokens;
 
 pub use problem::Problem;
 
@@ -27,7 +27,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
-use failures::AuthFailures;
 use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -37,6 +36,7 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+use unknown_tokens::UnknownTokens;
 
 /// Request bodies past this are refused with 413.
 pub const MAX_BODY: usize = 1 << 20;
@@ -49,6 +49,11 @@ pub struct HttpConfig {
     pub rate_per_second: u32,
     /// How many it may make at once after a quiet spell.
     pub burst: u32,
+    /// Requests with a token not seen lately (unknown, revoked, or new to this process) one
+    /// client address may make at once, before the database is asked about each...
+    pub unknown_token_burst: u32,
+    /// ...and how many more a minute.
+    pub unknown_tokens_per_minute: u32,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +62,8 @@ impl Default for HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             rate_per_second: 20,
             burst: 40,
+            unknown_token_burst: 20,
+            unknown_tokens_per_minute: 120,
         }
     }
 }
@@ -79,7 +86,7 @@ type Limiter = RateLimiter<
 struct AppState {
     engine: Engine,
     limiter: Arc<Limiter>,
-    failures: Arc<AuthFailures>,
+    unknown_tokens: Arc<UnknownTokens>,
     burst: u32,
     readiness: Readiness,
     metrics: PrometheusHandle,
@@ -123,7 +130,10 @@ pub fn router(engine: Engine, config: &HttpConfig, readiness: Readiness) -> Rout
     let state = AppState {
         engine,
         limiter: Arc::new(limiter),
-        failures: Arc::new(AuthFailures::new()),
+        unknown_tokens: Arc::new(UnknownTokens::new(
+            config.unknown_token_burst,
+            config.unknown_tokens_per_minute,
+        )),
         burst: config.burst.max(1),
         readiness,
         metrics: metrics_handle(),
@@ -156,7 +166,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("could not listen on {}", config.addr))?;
     tracing::info!(addr = %config.addr, "HTTP API listening");
-    // The peer's address is what failed authentications are limited by.
+    // The peer's address is what tokens not seen lately are limited by.
     let app =
         router(engine, &config, readiness).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -253,8 +263,9 @@ fn locale(headers: &HeaderMap) -> Locale {
 }
 
 /// Checks the token (revoked ones fail at once: every request reads it) and the token's rate
-/// limit, and answers with the `RateLimit-*` headers. An address with too many failed tokens
-/// lately is answered 429 before the database is asked (`failures.rs`).
+/// limit, and answers with the `RateLimit-*` headers. A token not seen lately first spends
+/// from its address's budget, and past it is answered 429 before the database is asked
+/// (`unknown_tokens.rs`).
 async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(text) = bearer(req.headers()) else {
         return Problem::unauthorized().into_response();
@@ -266,20 +277,20 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let hash = token::well_formed(text).then(|| token::hash(text));
     if let Some(hash) = &hash {
-        if let Err(secs) = s.failures.admit(addr, hash, Instant::now()) {
+        if let Err(secs) = s.unknown_tokens.admit(addr, hash, Instant::now()) {
             return rate_limited(secs, None);
         }
     }
     let token = match tokens::authenticate(s.engine.store(), text, Utc::now()).await {
         Ok(Some(t)) => {
             if let Some(hash) = hash {
-                s.failures.succeeded(hash, Instant::now());
+                s.unknown_tokens.succeeded(hash, Instant::now());
             }
             t
         }
         Ok(None) => {
-            if hash.is_some() {
-                s.failures.failed(addr, Instant::now());
+            if let Some(hash) = &hash {
+                s.unknown_tokens.failed(hash);
             }
             return Problem::unauthorized().into_response();
         }
