@@ -76,7 +76,7 @@ macro_rules! entity_sql {
                 $table,
                 " t WHERE workspace_id = $1 AND ",
                 $key,
-                " = $2 FOR UPDATE"
+                " = $2 FOR NO KEY UPDATE"
             ),
             delete: concat!(
                 "DELETE FROM ",
@@ -111,7 +111,7 @@ impl Entity {
         match self {
             Entity::Workspace => EntitySql {
                 name: "workspaces",
-                snapshot: "SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $2 FOR UPDATE",
+                snapshot: "SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $2 FOR NO KEY UPDATE",
                 delete: "DELETE FROM workspaces WHERE id = $1 AND id = $2",
                 restore: "INSERT INTO workspaces SELECT * FROM jsonb_populate_record(NULL::workspaces, $1)",
                 record: record_sql!("SELECT to_jsonb(t) FROM workspaces t WHERE id = $1 AND id = $6"),
@@ -122,7 +122,7 @@ impl Entity {
             // back is tried by DM again, like one who used the bot.
             Entity::Member => EntitySql {
                 name: "members",
-                snapshot: "SELECT to_jsonb(t) - 'dm_closed' FROM members t WHERE workspace_id = $1 AND user_id = $2 FOR UPDATE",
+                snapshot: "SELECT to_jsonb(t) - 'dm_closed' FROM members t WHERE workspace_id = $1 AND user_id = $2 FOR NO KEY UPDATE",
                 delete: "DELETE FROM members WHERE workspace_id = $1 AND user_id = $2",
                 restore: "INSERT INTO members SELECT * FROM jsonb_populate_record(NULL::members, jsonb_build_object('dm_closed', false) || $1)",
                 record: record_sql!("SELECT to_jsonb(t) - 'dm_closed' FROM members t WHERE workspace_id = $1 AND user_id = $6"),
@@ -256,7 +256,8 @@ impl Tx {
 
     /// The row's current image, locked until the transaction ends: a write after it, or an
     /// undo that compared it, cannot lose a change another command commits meanwhile (read
-    /// committed gives the locked row's newest version).
+    /// committed gives the locked row's newest version). `FOR NO KEY UPDATE`, the lock an
+    /// UPDATE takes: foreign-key checks on rows that point at this one still pass.
     pub async fn snapshot(
         &mut self,
         ws: i64,

@@ -561,3 +561,68 @@ async fn a_company_named_by_the_start_of_anothers_name_is_a_new_one(pool: PgPool
         1
     );
 }
+
+/// Two admins changing different settings at once each keep the other's: a settings change
+/// writes the workspace row as it is once locked, not as the request found it.
+#[sqlx::test(migrations = "./migrations")]
+async fn settings_changed_at_once_are_all_kept(pool: PgPool) {
+    use salesbot::engine::Engine;
+    use salesbot::store::Store;
+
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/settings show").await;
+    let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
+    let rounds = [
+        ("Asia/Tokyo", "zh-CN", "own"),
+        ("Europe/Berlin", "en", "all"),
+        ("America/Chicago", "zh-CN", "own"),
+        ("Africa/Lagos", "en", "all"),
+    ];
+    for (round, (zone, locale, mode)) in rounds.into_iter().enumerate() {
+        let id = 30_000 + 10 * round as i64;
+        let requests = [
+            command_request(
+                1,
+                1,
+                Role::Admin,
+                id,
+                "settings",
+                "timezone",
+                &[("zone", zone)],
+            ),
+            command_request(
+                1,
+                1,
+                Role::Admin,
+                id + 1,
+                "settings",
+                "language",
+                &[("locale", locale)],
+            ),
+            command_request(
+                1,
+                1,
+                Role::Admin,
+                id + 2,
+                "settings",
+                "visibility",
+                &[("mode", mode)],
+            ),
+        ];
+        let replies = futures_util::future::join_all(requests.into_iter().map(|r| {
+            let engine = engine.clone();
+            async move { engine.handle(r).await.expect("answered") }
+        }))
+        .await;
+        let row: (String, String, String) =
+            sqlx::query_as("SELECT timezone, locale, visibility FROM workspaces WHERE id = 1")
+                .fetch_one(&pool)
+                .await
+                .expect("workspace");
+        assert_eq!(
+            row,
+            (zone.to_string(), locale.to_string(), mode.to_string()),
+            "round {round}: {replies:?}"
+        );
+    }
+}

@@ -16,7 +16,7 @@ use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{AuditAction, Entity, Tx};
+use crate::store::{AuditAction, Entity, Tx, WorkspaceRow};
 pub use api::ApiAction;
 use chrono::NaiveTime;
 use chrono_tz::Tz;
@@ -189,9 +189,20 @@ impl SettingsCommand {
     }
 }
 
-/// Saves the workspace row with an audit entry.
-async fn save_ws(tx: &mut Tx, ctx: &mut Ctx, action: AuditAction) -> EngineResult<()> {
+/// Changes the workspace row with an audit entry. The row is read again once locked and only
+/// `change` is applied to it: the settings the request began with may be older than another
+/// admin's change committed since, which writing them back would undo.
+async fn save_ws(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    action: AuditAction,
+    change: impl FnOnce(&mut WorkspaceRow),
+) -> EngineResult<()> {
     let before = ctx.before(tx, Entity::Workspace, ctx.ws_id()).await?;
+    if let Some(newest) = tx.workspace(ctx.ws_id()).await? {
+        ctx.ws = newest;
+    }
+    change(&mut ctx.ws);
     tx.save_workspace(&ctx.ws).await?;
     ctx.audit(tx, action, Entity::Workspace, ctx.ws_id(), before)
         .await
@@ -230,14 +241,19 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         }
         SettingsCommand::Timezone { tz, me: false } => {
             ctx.require_admin()?;
-            ctx.ws.timezone = tz.name().to_string();
-            save_ws(tx, ctx, AuditAction::SettingsTimezone).await?;
+            save_ws(tx, ctx, AuditAction::SettingsTimezone, |ws| {
+                ws.timezone = tz.name().to_string()
+            })
+            .await?;
             Ok(Reply::text(
                 ctx.m(Msg::new("settings.timezone").arg("tz", tz.name())),
             ))
         }
         SettingsCommand::Currency(c) => {
             ctx.require_admin()?;
+            // Waits for the deals, prices and quotas being written now, and holds new ones
+            // back until this commits, so the check below sees every one of them.
+            tx.lock_workspace_against_new_records(ctx.ws_id()).await?;
             if c.code() != ctx.currency.code() && tx.holds_amounts(ctx.ws_id()).await? {
                 return Err(EngineError::Conflict(
                     Msg::new("error.currency_in_use")
@@ -245,16 +261,20 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
                         .arg("given", c.code()),
                 ));
             }
-            ctx.ws.currency = c.code().to_string();
-            save_ws(tx, ctx, AuditAction::SettingsCurrency).await?;
+            save_ws(tx, ctx, AuditAction::SettingsCurrency, |ws| {
+                ws.currency = c.code().to_string()
+            })
+            .await?;
             Ok(Reply::text(ctx.m(
                 Msg::new("settings.currency").arg("currency", c.code()),
             )))
         }
         SettingsCommand::Language(l) => {
             ctx.require_admin()?;
-            ctx.ws.locale = l.tag().to_string();
-            save_ws(tx, ctx, AuditAction::SettingsLanguage).await?;
+            save_ws(tx, ctx, AuditAction::SettingsLanguage, |ws| {
+                ws.locale = l.tag().to_string()
+            })
+            .await?;
             Ok(Reply::text(
                 ctx.m(Msg::new("settings.language").arg("locale", l.tag())),
             ))
@@ -292,16 +312,18 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
             preview,
         } => {
             ctx.require_admin()?;
-            if let Some(c) = channel {
-                ctx.ws.digest_channel_id = Some(c);
-            }
-            if let Some(d) = weekday {
-                ctx.ws.digest_weekday = d;
-            }
-            if let Some(t) = time {
-                ctx.ws.digest_time = t;
-            }
-            save_ws(tx, ctx, AuditAction::SettingsDigest).await?;
+            save_ws(tx, ctx, AuditAction::SettingsDigest, |ws| {
+                if let Some(c) = channel {
+                    ws.digest_channel_id = Some(c);
+                }
+                if let Some(d) = weekday {
+                    ws.digest_weekday = d;
+                }
+                if let Some(t) = time {
+                    ws.digest_time = t;
+                }
+            })
+            .await?;
             let confirmation = Reply::text(digest_text(ctx, "settings.digest"));
             if preview {
                 let mut reply = digest_preview(tx, ctx).await?;
@@ -312,16 +334,20 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         }
         SettingsCommand::Stale(days) => {
             ctx.require_admin()?;
-            ctx.ws.stale_days = days;
-            save_ws(tx, ctx, AuditAction::SettingsStale).await?;
+            save_ws(tx, ctx, AuditAction::SettingsStale, |ws| {
+                ws.stale_days = days
+            })
+            .await?;
             Ok(Reply::text(
                 ctx.m(Msg::new("settings.stale").count("days", days)),
             ))
         }
         SettingsCommand::ManagerRole(role) => {
             ctx.require_admin()?;
-            ctx.ws.manager_role_id = Some(role);
-            save_ws(tx, ctx, AuditAction::SettingsManagerRole).await?;
+            save_ws(tx, ctx, AuditAction::SettingsManagerRole, |ws| {
+                ws.manager_role_id = Some(role)
+            })
+            .await?;
             Ok(Reply::text(ctx.m(
                 Msg::new("settings.manager_role").arg("role", format!("<@&{role}>")),
             )))
@@ -350,8 +376,10 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         }
         SettingsCommand::Visibility(v) => {
             ctx.require_admin()?;
-            ctx.ws.visibility = v.as_str().to_string();
-            save_ws(tx, ctx, AuditAction::SettingsVisibility).await?;
+            save_ws(tx, ctx, AuditAction::SettingsVisibility, |ws| {
+                ws.visibility = v.as_str().to_string()
+            })
+            .await?;
             Ok(Reply::text(
                 ctx.t(&format!("settings.visibility_{}", v.as_str())),
             ))

@@ -75,6 +75,20 @@ async fn change_stage(
             position,
             probability,
         } => {
+            // A name or probability this command leaves as the request found it takes the
+            // locked row's: another admin's rename or probability committed since is kept, not
+            // written back. (Positions are the whole order a reorder writes.)
+            let newest = |field: &str| before.as_ref().map(|b| b[field].clone());
+            let name = match newest("name").and_then(|v| v.as_str().map(String::from)) {
+                Some(current) if name == stage.name => current,
+                _ => name,
+            };
+            let probability = match newest("probability").and_then(|v| v.as_i64()) {
+                Some(current) if probability == stage.probability => {
+                    i16::try_from(current).unwrap_or(probability)
+                }
+                _ => probability,
+            };
             let row = StageRow {
                 id: stage.id,
                 name,
