@@ -429,10 +429,11 @@ fn buttons(pools: &Pools) -> BoxedStrategy<(String, Vec<(String, String)>)> {
             "deal:explode:",
         ]),
         number.clone(),
-        texts(&["", ":1h", ":1d", ":2y"]),
+        texts(&["", ":1h", ":1d", ":2y", ":1", ":2", ":999"]),
     )
         .prop_map(|(head, n, tail)| {
-            let tail = if head == "task:snooze:" {
+            // A snooze names its span; a card's next-stage button the stage it showed.
+            let tail = if head == "task:snooze:" || head == "deal:next:" {
                 tail
             } else {
                 String::new()

@@ -365,6 +365,18 @@ pub(crate) async fn move_to(
     note: Option<String>,
 ) -> EngineResult<Reply> {
     let d = lookup::deal(tx, ctx, &r).await?;
+    move_found(tx, ctx, d, to, note).await
+}
+
+/// Moves a deal as read: the move statement refuses when the deal has left the stage it was
+/// read in, and the request runs again from its own read.
+async fn move_found(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    d: DealRow,
+    to: Stage,
+    note: Option<String>,
+) -> EngineResult<Reply> {
     match to.kind {
         StageKind::Won => return won(tx, ctx, DealRef::Number(d.number), None, note).await,
         StageKind::Lost => {
@@ -437,7 +449,9 @@ pub(super) async fn next(
         }
     }
     match next {
-        Some(s) => move_to(tx, ctx, DealRef::Number(d.number), s, None).await,
+        // The deal as checked against the card: a move since makes this one refuse and run
+        // again, and the card is then out of date.
+        Some(s) => move_found(tx, ctx, d, s, None).await,
         None => won(tx, ctx, DealRef::Number(d.number), None, None).await,
     }
 }
