@@ -1598,6 +1598,10 @@ impl Writer<'_> {
             None
         };
         let close = date(row, Field::CloseDate);
+        let closed_from = match date(row, Field::ClosedAt) {
+            Some(_) => Field::ClosedAt,
+            None => Field::CloseDate,
+        };
         let closed_at = match status {
             StageKind::Open => None,
             _ => {
@@ -1639,6 +1643,7 @@ impl Writer<'_> {
             product,
             expected_close,
             closed_at,
+            closed_from,
             created_at,
             lost_reason,
         })
@@ -1741,7 +1746,7 @@ impl Writer<'_> {
                         self.world.day(CellDate::Instant(d.last_change_at)),
                     );
                     if day < last {
-                        let column = self.column(Field::CloseDate);
+                        let column = self.column(plan.closed_from);
                         self.file.refuse(
                             line,
                             &column,
@@ -2041,6 +2046,8 @@ struct DealPlan {
     product: Option<String>,
     expected_close: Option<chrono::NaiveDate>,
     closed_at: Option<DateTime<Utc>>,
+    /// The column `closed_at` was read from, for a refusal that names it.
+    closed_from: Field,
     created_at: DateTime<Utc>,
     lost_reason: Option<String>,
 }
