@@ -759,16 +759,22 @@ fn check_value(spec: &OptionSpec, value: &OptionValue) -> Result<(), EngineError
     Ok(())
 }
 
-/// `@everyone` or `@here` standing as a mention, not inside an email address (`ann@here.com`,
-/// `it@hereford.ac.uk`: the character before the `@` belongs to the address). Such an address
-/// is a real one, and its echo is escaped like any text, so it can ping no one.
+/// `@everyone` or `@here` standing as a mention, not as part of an email address's domain
+/// (`ann@here.com`, `it@hereford.ac.uk`: the character before the `@` belongs to the address
+/// and the domain goes on after the word). Such an address is a real one, and its echo is
+/// escaped like any text, so it can ping no one; `x@here` on its own is still refused.
 fn names_everyone(lower: &str) -> bool {
     ["@everyone", "@here"].iter().any(|m| {
-        lower.match_indices(m).any(|(at, _)| {
-            !lower[..at]
+        lower.match_indices(m).any(|(at, word)| {
+            let in_address = lower[..at]
                 .chars()
                 .next_back()
                 .is_some_and(|c| c.is_alphanumeric() || "._%+-".contains(c))
+                && lower[at + word.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            !in_address
         })
     })
 }

@@ -146,6 +146,13 @@ async fn mentions_never_form_from_what_people_type(pool: PgPool) {
         .err(r#"/contact log contact:Ann kind:call summary:"ping @here""#)
         .await;
     assert!(e.contains("summary"), "{e}");
+    for line in [
+        "/deal new title:x@everyone amount:5k",
+        "/deal new title:Q3-@here amount:5k",
+    ] {
+        let e = h.err(line).await;
+        assert!(e.contains("title"), "{line}: {e}");
+    }
 }
 
 #[sqlx::test(migrations = "./migrations")]
