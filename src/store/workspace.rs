@@ -107,18 +107,6 @@ impl Tx {
         self.read_workspace(ws, " FOR SHARE").await
     }
 
-    /// Locks the workspace's row against every transaction that adds or repoints a record of
-    /// the workspace (their foreign-key checks take a key-share lock on it): those running now
-    /// are waited for, new ones wait until this transaction ends. For the change that must see
-    /// every record, the currency's.
-    pub async fn lock_workspace_against_new_records(&mut self, ws: i64) -> StoreResult<()> {
-        sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE")
-            .bind(ws)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
-
     async fn read_workspace(&mut self, id: i64, lock: &str) -> StoreResult<Option<WorkspaceRow>> {
         let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1{lock}");
         Ok(sqlx::query_as(&sql)

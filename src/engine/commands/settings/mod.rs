@@ -251,13 +251,16 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         }
         SettingsCommand::Currency(c) => {
             ctx.require_admin()?;
-            // Waits for the deals, prices and quotas being written now, and holds new ones
-            // back until this commits, so the check below sees every one of them.
-            tx.lock_workspace_against_new_records(ctx.ws_id()).await?;
-            if c.code() != ctx.currency.code() && tx.holds_amounts(ctx.ws_id()).await? {
+            // The currency as it is now, not as the request found it: another admin may have
+            // changed it since, and amounts been written in the new one.
+            let current = tx
+                .workspace(ctx.ws_id())
+                .await?
+                .map_or_else(|| ctx.ws.currency.clone(), |w| w.currency);
+            if c.code() != current && tx.holds_amounts(ctx.ws_id()).await? {
                 return Err(EngineError::Conflict(
                     Msg::new("error.currency_in_use")
-                        .arg("current", ctx.currency.code())
+                        .arg("current", current)
                         .arg("given", c.code()),
                 ));
             }
