@@ -533,9 +533,15 @@ fn tags(row: &Row) -> Result<Option<Vec<String>>, Refuse> {
     }
 }
 
-/// One tag as chat takes it: letters, digits and `_`, with each run of anything else between
-/// them (spaces, `-`, `.`, `/`) as one `-`; a leading `#` goes.
+/// One tag as chat takes it: a tag chat would take as typed stays as chat has it (so an
+/// export's own tags come back the same); otherwise letters, digits and `_`, with each run of
+/// anything else between them (spaces, `.`, `/`) as one `-`.
 fn typable_tag(s: &str) -> String {
+    if let Ok(mut one) = crate::domain::refs::parse_tags(s) {
+        if one.len() == 1 {
+            return one.remove(0);
+        }
+    }
     let mut tag = String::new();
     let mut gap = false;
     for c in s.chars() {
