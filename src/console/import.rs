@@ -176,8 +176,9 @@ pub async fn import(engine: &Engine, query: &ImportQuery) -> anyhow::Result<i32>
             }
             Ok(if summary.partial() { 2 } else { 0 })
         }
-        // Batches commit one by one, so some may be in: 3, not 1 ("nothing was written").
-        // The same import again completes it (rows already in are matched, not added twice).
+        // Batches commit one by one, so some may be in: 3, not 1 ("nothing was written"),
+        // except for a dry run, which writes nothing. The same import again completes it (rows
+        // already in are matched, not added twice).
         Err(ImportError::Store(e)) => {
             let e = anyhow::Error::new(e).context("the import stopped");
             if query.json {
@@ -186,8 +187,12 @@ pub async fn import(engine: &Engine, query: &ImportQuery) -> anyhow::Result<i32>
                     serde_json::json!({ "error": format!("{e:#}"), "stopped": true })
                 );
             }
+            if query.dry_run {
+                eprintln!("salesbot: {e:#}; nothing was written");
+                return Ok(1);
+            }
             eprintln!(
-                "salesbot: {e:#}; the batches before it are in, and running the same import again completes it"
+                "salesbot: {e:#}; the batches before it, if any, are in, and running the same import again completes it"
             );
             Ok(3)
         }

@@ -1627,7 +1627,7 @@ impl Writer<'_> {
         if let Some(closed) = closed_at {
             if closed < created_at {
                 return Err(Refuse(
-                    Field::CloseDate,
+                    closed_from,
                     Msg::new("import.why.closes_before_created"),
                 ));
             }
