@@ -62,7 +62,9 @@ impl Default for HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             rate_per_second: 20,
             burst: 40,
-            unknown_token_burst: 20,
+            // A client's first burst with a token new to the process fits, as its token's
+            // own burst does.
+            unknown_token_burst: 40,
             unknown_tokens_per_minute: 120,
         }
     }

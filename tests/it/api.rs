@@ -30,7 +30,8 @@ impl Api {
             addr: "127.0.0.1:0".parse().expect("addr"),
             rate_per_second: rate,
             burst,
-            // One a minute: nothing refills while a test runs.
+            // Twenty, refilled one a minute: nothing refills while a test runs.
+            unknown_token_burst: 20,
             unknown_tokens_per_minute: 1,
             ..HttpConfig::default()
         };
