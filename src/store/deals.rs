@@ -562,16 +562,6 @@ impl Tx {
 }
 
 impl Tx {
-    /// How many deals the workspace has in all.
-    pub async fn deal_count(&mut self, ws: i64) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM deals WHERE workspace_id = $1")
-                .bind(ws)
-                .fetch_one(self.conn())
-                .await?,
-        )
-    }
-
     /// Whether the workspace holds an amount in its currency: a deal, a product's list price
     /// or a quota. None of them says its currency, so changing the workspace's would re-read
     /// every one of them in another.

@@ -198,11 +198,27 @@ async fn save_ws(
     action: AuditAction,
     change: impl FnOnce(&mut WorkspaceRow),
 ) -> EngineResult<()> {
+    let before = lock_ws(tx, ctx).await?;
+    change(&mut ctx.ws);
+    write_ws(tx, ctx, action, before).await
+}
+
+/// Locks the workspace row and reads it again into `ctx.ws`; returns its before-image.
+async fn lock_ws(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Option<serde_json::Value>> {
     let before = ctx.before(tx, Entity::Workspace, ctx.ws_id()).await?;
     if let Some(newest) = tx.workspace(ctx.ws_id()).await? {
         ctx.ws = newest;
     }
-    change(&mut ctx.ws);
+    Ok(before)
+}
+
+/// Writes `ctx.ws` locked by [`lock_ws`], with an audit entry.
+async fn write_ws(
+    tx: &mut Tx,
+    ctx: &mut Ctx,
+    action: AuditAction,
+    before: Option<serde_json::Value>,
+) -> EngineResult<()> {
     tx.save_workspace(&ctx.ws).await?;
     ctx.audit(tx, action, Entity::Workspace, ctx.ws_id(), before)
         .await
@@ -251,23 +267,18 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
         }
         SettingsCommand::Currency(c) => {
             ctx.require_admin()?;
-            // The currency as it is now, not as the request found it: another admin may have
-            // changed it since, and amounts been written in the new one.
-            let current = tx
-                .workspace(ctx.ws_id())
-                .await?
-                .map_or_else(|| ctx.ws.currency.clone(), |w| w.currency);
-            if c.code() != current && tx.holds_amounts(ctx.ws_id()).await? {
+            // Compared with the currency as locked, not as the request found it: another
+            // admin may have changed it since, and amounts been written in the new one.
+            let before = lock_ws(tx, ctx).await?;
+            if c.code() != ctx.ws.currency && tx.holds_amounts(ctx.ws_id()).await? {
                 return Err(EngineError::Conflict(
                     Msg::new("error.currency_in_use")
-                        .arg("current", current)
+                        .arg("current", ctx.ws.currency.clone())
                         .arg("given", c.code()),
                 ));
             }
-            save_ws(tx, ctx, AuditAction::SettingsCurrency, |ws| {
-                ws.currency = c.code().to_string()
-            })
-            .await?;
+            ctx.ws.currency = c.code().to_string();
+            write_ws(tx, ctx, AuditAction::SettingsCurrency, before).await?;
             Ok(Reply::text(ctx.m(
                 Msg::new("settings.currency").arg("currency", c.code()),
             )))
