@@ -227,25 +227,16 @@ impl Handler {
         }
     }
 
-    fn request(
-        &self,
-        cmd_guild: Option<GuildId>,
-        user: &serenity::all::User,
-        member: Option<&serenity::all::Member>,
-        locale: &str,
-        channel: u64,
-        id: u64,
-        action: Action,
-    ) -> Option<Request> {
-        let guild = cmd_guild?;
+    fn request(&self, o: Origin<'_>, action: Action) -> Option<Request> {
+        let guild = o.guild?;
         Some(Request {
             workspace_id: convert::id64(guild.get())?,
-            user_id: convert::id64(user.id.get())?,
-            display_name: Some(convert::display_name(member, user)),
-            role: convert::role_source(member),
-            locale: convert::locale(locale),
-            channel_id: Some(convert::id64(channel)?),
-            interaction_id: Some(convert::id64(id)?),
+            user_id: convert::id64(o.user.id.get())?,
+            display_name: Some(convert::display_name(o.member, o.user)),
+            role: convert::role_source(o.member),
+            locale: convert::locale(o.locale),
+            channel_id: Some(convert::id64(o.channel)?),
+            interaction_id: Some(convert::id64(o.id)?),
             idempotency: None,
             now: Utc::now(),
             action,
@@ -256,15 +247,15 @@ impl Handler {
 
     async fn on_command(&self, ctx: Context, cmd: CommandInteraction) {
         let inv = convert::invocation(&cmd.data.name, &cmd.data.options);
-        let Some(mut req) = self.request(
-            cmd.guild_id,
-            &cmd.user,
-            cmd.member.as_deref(),
-            &cmd.locale,
-            cmd.channel_id.get(),
-            cmd.id.get(),
-            Action::Command(inv),
-        ) else {
+        let origin = Origin {
+            guild: cmd.guild_id,
+            user: &cmd.user,
+            member: cmd.member.as_deref(),
+            locale: &cmd.locale,
+            channel: cmd.channel_id.get(),
+            id: cmd.id.get(),
+        };
+        let Some(mut req) = self.request(origin, Action::Command(inv)) else {
             return self
                 .outside_guild(&ctx, Responder::Command(&cmd), &cmd.locale)
                 .await;
@@ -306,15 +297,15 @@ impl Handler {
         let action = Action::Click(c.data.custom_id.clone());
         // Buttons on reminders and agendas live in DMs: the button names the workspace.
         let guild = c.guild_id.or_else(|| dm_workspace(&c.data.custom_id));
-        let Some(mut req) = self.request(
+        let origin = Origin {
             guild,
-            &c.user,
-            c.member.as_ref(),
-            &c.locale,
-            c.channel_id.get(),
-            c.id.get(),
-            action,
-        ) else {
+            user: &c.user,
+            member: c.member.as_ref(),
+            locale: &c.locale,
+            channel: c.channel_id.get(),
+            id: c.id.get(),
+        };
+        let Some(mut req) = self.request(origin, action) else {
             return self
                 .outside_guild(&ctx, Responder::Component(&c), &c.locale)
                 .await;
@@ -396,15 +387,15 @@ impl Handler {
             custom_id: m.data.custom_id.clone(),
             fields: convert::modal_fields(&m.data),
         };
-        let Some(req) = self.request(
-            m.guild_id,
-            &m.user,
-            m.member.as_ref(),
-            &m.locale,
-            m.channel_id.get(),
-            m.id.get(),
-            action,
-        ) else {
+        let origin = Origin {
+            guild: m.guild_id,
+            user: &m.user,
+            member: m.member.as_ref(),
+            locale: &m.locale,
+            channel: m.channel_id.get(),
+            id: m.id.get(),
+        };
+        let Some(req) = self.request(origin, action) else {
             return self
                 .outside_guild(&ctx, Responder::Modal(&m), &m.locale)
                 .await;
@@ -559,6 +550,17 @@ impl Handler {
         let _turn = self.responding.acquire().await.ok();
         to.respond(ctx, &reply).await;
     }
+}
+
+/// Who sent an interaction and from where: the part of a request every kind of interaction
+/// (command, button, modal) carries under the same names.
+struct Origin<'a> {
+    guild: Option<GuildId>,
+    user: &'a serenity::all::User,
+    member: Option<&'a serenity::all::Member>,
+    locale: &'a str,
+    channel: u64,
+    id: u64,
 }
 
 /// The three interaction kinds answer the same way.

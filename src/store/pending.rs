@@ -30,8 +30,22 @@ impl std::fmt::Debug for PendingImport {
 }
 
 impl Tx {
-    /// Keeps an upload for its Import button and clears the workspace's uploads older than
-    /// `expired_before`, so abandoned previews do not pile up. Returns the new id.
+    /// Clears the workspace's uploads older than `expired_before`, so that abandoned previews
+    /// do not pile up.
+    pub async fn clear_expired_pending_imports(
+        &mut self,
+        ws: i64,
+        expired_before: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM pending_imports WHERE workspace_id = $1 AND created_at < $2")
+            .bind(ws)
+            .bind(expired_before)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps an upload for its Import button. Returns the new id.
     pub async fn insert_pending_import(
         &mut self,
         ws: i64,
@@ -40,13 +54,7 @@ impl Tx {
         bytes: &[u8],
         options: &Value,
         now: DateTime<Utc>,
-        expired_before: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        sqlx::query("DELETE FROM pending_imports WHERE workspace_id = $1 AND created_at < $2")
-            .bind(ws)
-            .bind(expired_before)
-            .execute(self.conn())
-            .await?;
         Ok(sqlx::query_scalar(
             "INSERT INTO pending_imports (workspace_id, actor_id, file_name, bytes, options, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

@@ -33,7 +33,6 @@ impl Api {
             // Twenty, refilled one a minute: nothing refills while a test runs.
             unknown_token_burst: 20,
             unknown_tokens_per_minute: 1,
-            ..HttpConfig::default()
         };
         let app = router(engine, &config, Readiness::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -109,7 +109,7 @@ pub struct Posted {
 }
 
 /// A scripted reply: status, JSON body (`Null` for an empty body) and extra headers.
-type Reply = (u16, Value, Vec<(String, String)>);
+pub type Reply = (u16, Value, Vec<(String, String)>);
 
 /// Replies queued by `FakeDiscord::script` for requests with this method and path prefix.
 struct Script {
@@ -621,7 +621,7 @@ impl FakeDiscord {
         &self,
         method: &str,
         path_prefix: &str,
-        replies: Vec<(u16, Value, Vec<(String, String)>)>,
+        replies: Vec<Reply>,
     ) {
         for (status, _, headers) in &replies {
             StatusCode::from_u16(*status)

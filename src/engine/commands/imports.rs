@@ -164,6 +164,8 @@ pub(crate) async fn preview(
         "kind": f.kind.map(import::kind_name),
     });
     let mut tx = store.begin().await?;
+    tx.clear_expired_pending_imports(ctx.ws_id(), ctx.now - PENDING_FOR)
+        .await?;
     let id = tx
         .insert_pending_import(
             ctx.ws_id(),
@@ -172,7 +174,6 @@ pub(crate) async fn preview(
             &f.file.bytes,
             &options,
             ctx.now,
-            ctx.now - PENDING_FOR,
         )
         .await?;
     tx.commit().await?;
