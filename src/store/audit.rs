@@ -218,8 +218,9 @@ fn comparable(entity: Entity, image: &Option<Value>) -> Option<Value> {
 /// Why an undo could not be applied.
 #[derive(Debug)]
 pub enum UndoOutcome {
-    /// Everything put back; the command that was undone.
-    Undone(AuditAction),
+    /// Everything put back; the command that was undone and the rows it had changed (now
+    /// back to their `before` images, which the rows held as `after` until this undo).
+    Undone(AuditAction, Vec<AuditEntry>),
     /// Nothing to undo within the window.
     Nothing,
     /// A row changed since; carries the action and the table.
@@ -387,6 +388,6 @@ impl Tx {
         .bind(now)
         .execute(self.conn())
         .await?;
-        Ok(UndoOutcome::Undone(action))
+        Ok(UndoOutcome::Undone(action, entries))
     }
 }

@@ -502,6 +502,32 @@ async fn prices_and_quotas_hold_the_currency_like_deals(pool: PgPool) {
     h.ok("/settings currency code:JPY").await; // the same one is no change
 }
 
+/// Taking back a currency change is a currency change: once a price was written in the new
+/// currency, `/undo` of the change is refused and leaves both as they are.
+#[sqlx::test(migrations = "./migrations")]
+async fn undo_of_a_currency_change_keeps_amounts_in_one_currency(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.join(&[2], ":as 1 admin").await;
+    h.ok("/settings currency code:EUR").await;
+    h.run(":as 2 admin").await;
+    h.ok("/product add name:Widget price:1250").await;
+    h.run(":as 1 admin").await;
+    let before = h.fingerprint().await;
+    let err = h.err("/undo").await;
+    assert!(err.contains("EUR") && err.contains("USD"), "{err}");
+    assert_eq!(h.fingerprint().await, before, "a refused undo writes nothing");
+    // With nothing priced, the same undo goes through.
+    h.run(":as 2 admin").await;
+    h.ok("/undo").await;
+    h.run(":as 1 admin").await;
+    h.ok("/undo").await;
+    let usd: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces WHERE currency = 'USD'")
+        .fetch_one(&h.pool)
+        .await
+        .expect("count");
+    assert_eq!(usd, 1, "the undo put USD back");
+}
+
 /// Tag changes that arrive together each build on the other's: the tags are read from the
 /// locked row, so none of them is lost, and each one's undo image is the row it changed.
 #[sqlx::test(migrations = "./migrations")]

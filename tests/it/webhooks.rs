@@ -515,6 +515,37 @@ async fn endpoints_are_for_admins_and_undo_takes_them_back(pool: PgPool) {
     h.err("/settings webhook action:list").await;
 }
 
+/// An undone removal brings an endpoint back, so it counts against the cap like an add: with
+/// another admin's add filling the slot since, the undo is refused and writes nothing.
+#[sqlx::test(migrations = "./migrations")]
+async fn undo_of_a_removal_stops_at_the_endpoint_cap(pool: PgPool) {
+    const MAX_ENDPOINTS: usize = 10;
+    let mut h = harness(pool).await;
+    let (_r, url) = receiver(&[]).await;
+    h.join(&[2], ":as 1 admin").await;
+    for _ in 0..MAX_ENDPOINTS {
+        add(&mut h, &url, "deal.won").await;
+    }
+    h.ok("/settings webhook action:remove endpoint:1").await;
+    h.run(":as 2 admin").await;
+    add(&mut h, &url, "deal.won").await;
+    h.run(":as 1 admin").await;
+    let before = h.fingerprint().await;
+    let e = h.err("/undo").await;
+    assert!(e.contains(&MAX_ENDPOINTS.to_string()), "{e}");
+    assert_eq!(h.fingerprint().await, before, "a refused undo writes nothing");
+    let live = "SELECT count(*) FROM webhook_endpoints WHERE removed_at IS NULL";
+    assert_eq!(h.count(live).await, MAX_ENDPOINTS as i64);
+    // Once the other admin's add is taken back, the same undo brings W-1 back.
+    h.run(":as 2 admin").await;
+    h.ok("/undo").await;
+    h.run(":as 1 admin").await;
+    h.ok("/undo").await;
+    assert_eq!(h.count(live).await, MAX_ENDPOINTS as i64);
+    let back = "SELECT count(*) FROM webhook_endpoints WHERE id = 1 AND removed_at IS NULL";
+    assert_eq!(h.count(back).await, 1);
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn an_endpoint_failing_for_five_days_is_disabled_and_the_admin_told(pool: PgPool) {
     let mut h = harness(pool).await;

@@ -1,10 +1,11 @@
 //! `/undo`: takes back the caller's latest change of the last ten minutes, if every row it
 //! touched is still as that change left it.
 
+use super::settings::webhook::MAX_ENDPOINTS;
 use crate::engine::ctx::Ctx;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
-use crate::store::{AuditAction, Tx, UndoOutcome};
+use crate::store::{AuditAction, AuditEntry, Entity, Tx, UndoOutcome};
 use chrono::Duration;
 
 pub(super) async fn undo(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
@@ -15,16 +16,59 @@ pub(super) async fn undo(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
         UndoOutcome::Conflict(action) => Err(EngineError::Conflict(
             Msg::new("undo.conflict").arg_msg("action", Msg::new(action_key(action))),
         )),
-        UndoOutcome::Undone(action) => {
-            // The funnel's furthest stage follows the stage order, which this put back.
-            if action == AuditAction::SettingsStages {
-                tx.recompute_furthest(ctx.ws_id()).await?;
+        UndoOutcome::Undone(action, entries) => {
+            match action {
+                // The funnel's furthest stage follows the stage order, which this put back.
+                AuditAction::SettingsStages => tx.recompute_furthest(ctx.ws_id()).await?,
+                AuditAction::SettingsCurrency => currency_still_free(tx, ctx, &entries).await?,
+                AuditAction::SettingsWebhook => endpoints_within_cap(tx, ctx).await?,
+                _ => {}
             }
             Ok(Reply::text(ctx.m(
                 Msg::new("undo.done").arg_msg("action", Msg::new(action_key(action))),
             )))
         }
     }
+}
+
+/// Taking back a currency change is a currency change: refused, like `/settings currency`,
+/// once amounts were written in the currency it would leave. Both currencies come from the
+/// change's images, which the undo checked against the workspace row it holds locked, not from
+/// the row as the request found it (a change committed in between would pass unseen).
+async fn currency_still_free(tx: &mut Tx, ctx: &Ctx, entries: &[AuditEntry]) -> EngineResult<()> {
+    let currency = |image: &Option<serde_json::Value>| {
+        image
+            .as_ref()
+            .and_then(|row| row.get("currency"))
+            .and_then(|c| c.as_str())
+            .map(str::to_string)
+    };
+    for e in entries.iter().filter(|e| e.entity == Entity::Workspace) {
+        let (Some(left), Some(restored)) = (currency(&e.after), currency(&e.before)) else {
+            continue;
+        };
+        if left != restored && tx.holds_amounts(ctx.ws_id()).await? {
+            return Err(EngineError::Conflict(
+                Msg::new("error.currency_in_use")
+                    .arg("current", left)
+                    .arg("given", restored),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Taking back a removal brings an endpoint back: refused, like an add, when the workspace
+/// added others up to the limit since. Counted under the adds' lock, so an add running beside
+/// this sees the restored endpoint or waits for this to be refused.
+async fn endpoints_within_cap(tx: &mut Tx, ctx: &Ctx) -> EngineResult<()> {
+    tx.lock_endpoint_adds(ctx.ws_id()).await?;
+    if tx.webhook_endpoints(ctx.ws_id()).await?.len() > MAX_ENDPOINTS {
+        return Err(EngineError::Conflict(
+            Msg::new("error.webhook_limit").arg("max", MAX_ENDPOINTS),
+        ));
+    }
+    Ok(())
 }
 
 /// The catalog key naming an audited action. The settings that have no key of their own read

@@ -2,7 +2,7 @@
 
 mod api;
 mod stages;
-mod webhook;
+pub(super) mod webhook;
 
 use super::{amount, stage, text};
 use crate::domain::locale::Locale;
