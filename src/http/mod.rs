@@ -277,23 +277,21 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let hash = token::well_formed(text).then(|| token::hash(text));
-    if let Some(hash) = &hash {
-        if let Err(secs) = s.unknown_tokens.admit(addr, hash, Instant::now()) {
-            return rate_limited(secs, None);
-        }
+    // Text that is no token of ours is refused before any budget or lookup.
+    if !token::well_formed(text) {
+        return Problem::unauthorized().into_response();
     }
-    let token = match tokens::authenticate(s.engine.store(), text, Utc::now()).await {
+    let hash = token::hash(text);
+    if let Err(secs) = s.unknown_tokens.admit(addr, &hash, Instant::now()) {
+        return rate_limited(secs, None);
+    }
+    let token = match tokens::authenticate(s.engine.store(), &hash, Utc::now()).await {
         Ok(Some(t)) => {
-            if let Some(hash) = hash {
-                s.unknown_tokens.succeeded(hash, Instant::now());
-            }
+            s.unknown_tokens.succeeded(hash, Instant::now());
             t
         }
         Ok(None) => {
-            if let Some(hash) = &hash {
-                s.unknown_tokens.failed(hash);
-            }
+            s.unknown_tokens.failed(&hash);
             return Problem::unauthorized().into_response();
         }
         Err(e) => {
