@@ -242,7 +242,7 @@ pub async fn digest(
     );
     let risk_text = match risky.first() {
         Some(first) if team_only => f.m(Msg::new("digest.at_risk_total")
-            .arg("count", first.total_count)
+            .count("count", first.total_count)
             .arg("amount", money(first.total_amount))),
         _ => risk_text(&f, &risky),
     };
