@@ -31,6 +31,13 @@ pub struct Format {
     pub currency: Currency,
 }
 
+/// A URL shown as code: read and copied exactly as stored (markup escapes would put
+/// backslashes into it, and Discord neither formats nor links a code span). A backtick, which
+/// would end the span, becomes a look-alike; a line break, a space.
+pub fn code(text: &str) -> String {
+    format!("`{}`", visible(text).replace('`', "\u{2cb}").replace('\n', " "))
+}
+
 /// User text made literal for Discord's markdown: hidden characters dropped
 /// ([`visible`]), `\ * _ ~ ` | [ ] <` escaped with a backslash (so no emphasis, code,
 /// spoiler, masked link or `<@id>`/`<#id>`/`<t:..>` markup can form), a list, quote or heading

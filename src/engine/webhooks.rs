@@ -5,7 +5,7 @@
 //! lose them. The importer reports `import.finished` the same way ([`import_finished`]).
 
 use super::ctx::Ctx;
-use super::format::Format;
+use super::format::{code, Format};
 use super::reply::Reply;
 use super::EngineResult;
 use crate::domain::webhook::{message_id, DealEvent, Event, EventType, ImportEvent, MemberData};
@@ -185,6 +185,6 @@ fn disabled_notice(locale: &str, endpoint: i64, url: &str, reason: DisableReason
     Reply::text(
         f.m(Msg::new(key)
             .arg("endpoint", format!("W-{endpoint}"))
-            .arg("url", f.esc(url))),
+            .arg("url", code(url))),
     )
 }

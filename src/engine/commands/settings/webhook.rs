@@ -7,6 +7,7 @@ use super::super::text;
 use crate::domain::webhook::{EndpointUrl, EventType, Secret, UrlError};
 use crate::engine::ctx::Ctx;
 use crate::engine::errors;
+use crate::engine::format::code;
 use crate::engine::manifest::Args;
 use crate::engine::reply::Embed;
 use crate::engine::{EngineError, EngineResult, Reply};
@@ -137,7 +138,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, action: WebhookAction) -> En
             let mut reply = Reply::private(
                 ctx.m(Msg::new("webhook.added")
                     .arg("endpoint", format!("W-{id}"))
-                    .arg("url", ctx.esc(url.as_str()))
+                    .arg("url", code(url.as_str()))
                     .arg("events", names.join(", "))
                     .arg("secret", secret.reveal())),
             )
@@ -162,7 +163,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, action: WebhookAction) -> En
             Ok(Reply::private(
                 ctx.m(Msg::new("webhook.removed")
                     .arg("endpoint", format!("W-{id}"))
-                    .arg("url", ctx.esc(&e.url))),
+                    .arg("url", code(&e.url))),
             ))
         }
         WebhookAction::RedeliverEvent(msg_id) => {
@@ -234,7 +235,7 @@ async fn list(tx: &mut Tx, ctx: &Ctx) -> EngineResult<Reply> {
             format!(
                 "**W-{}** {}\n{} · {} · {}",
                 e.id,
-                ctx.esc(&e.url),
+                code(&e.url),
                 e.events.join(", "),
                 state,
                 ctx.m(Msg::new("webhook.counts")
