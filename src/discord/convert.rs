@@ -3,6 +3,7 @@
 //! long reply is cut rather than refused by Discord.
 
 use crate::domain::locale::Locale;
+use crate::engine::reply::{Embed, Field};
 use crate::engine::{Invocation, OptionValue, Reply, RoleSource};
 use serenity::all::{
     ActionRowComponent, Attachment, ButtonStyle, CommandDataOption, CommandDataOptionValue,
@@ -163,30 +164,87 @@ pub fn modal_fields(data: &ModalInteractionData) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What Discord allows one message's embeds in all: titles, descriptions, field names and
+/// values and footers together. Past it the whole message is refused.
+const EMBEDS_TOTAL_MAX: usize = 6000;
+
 fn embeds(reply: &Reply) -> Vec<CreateEmbed> {
-    reply
+    let mut cards: Vec<Embed> = reply
         .embeds
         .iter()
         .take(10)
+        .map(|e| Embed {
+            title: clip(&e.title, TITLE_MAX),
+            description: clip(&e.description, DESCRIPTION_MAX),
+            fields: e
+                .fields
+                .iter()
+                .take(FIELDS_MAX)
+                .map(|f| Field {
+                    name: clip(&f.name, FIELD_NAME_MAX),
+                    value: if f.value.is_empty() {
+                        "—".to_string()
+                    } else {
+                        clip(&f.value, FIELD_VALUE_MAX)
+                    },
+                    inline: f.inline,
+                })
+                .collect(),
+            footer: e.footer.as_deref().map(|f| clip(f, FOOTER_MAX)),
+        })
+        .collect();
+    fit_total(&mut cards);
+    cards
+        .into_iter()
         .map(|e| {
-            let mut embed = CreateEmbed::new().title(clip(&e.title, TITLE_MAX));
+            let mut embed = CreateEmbed::new().title(e.title);
             if !e.description.is_empty() {
-                embed = embed.description(clip(&e.description, DESCRIPTION_MAX));
+                embed = embed.description(e.description);
             }
-            embed = embed.fields(e.fields.iter().take(FIELDS_MAX).map(|f| {
-                let value = if f.value.is_empty() {
-                    "—".to_string()
-                } else {
-                    clip(&f.value, FIELD_VALUE_MAX)
-                };
-                (clip(&f.name, FIELD_NAME_MAX), value, f.inline)
-            }));
-            if let Some(footer) = &e.footer {
-                embed = embed.footer(CreateEmbedFooter::new(clip(footer, FOOTER_MAX)));
+            embed = embed.fields(e.fields.into_iter().map(|f| (f.name, f.value, f.inline)));
+            if let Some(footer) = e.footer {
+                embed = embed.footer(CreateEmbedFooter::new(footer));
             }
             embed
         })
         .collect()
+}
+
+/// Shortens the longest body texts (descriptions and field values, where lists are) until the
+/// embeds fit [`EMBEDS_TOTAL_MAX`] together, each part being within its own limit already.
+fn fit_total(cards: &mut [Embed]) {
+    let len = |s: &str| s.chars().count();
+    loop {
+        let total: usize = cards
+            .iter()
+            .map(|e| {
+                len(&e.title)
+                    + len(&e.description)
+                    + e.footer.as_deref().map_or(0, len)
+                    + e.fields
+                        .iter()
+                        .map(|f| len(&f.name) + len(&f.value))
+                        .sum::<usize>()
+            })
+            .sum();
+        let excess = total.saturating_sub(EMBEDS_TOTAL_MAX);
+        if excess == 0 {
+            return;
+        }
+        let longest = cards
+            .iter_mut()
+            .flat_map(|e| {
+                std::iter::once(&mut e.description).chain(e.fields.iter_mut().map(|f| &mut f.value))
+            })
+            .max_by_key(|s| len(s));
+        let Some(text) = longest else { return };
+        let n = len(text);
+        if n <= 1 {
+            // Only titles and names are left long: nothing a cut of bodies can save.
+            return;
+        }
+        *text = clip(text, n.saturating_sub(excess).max(1));
+    }
 }
 
 fn rows(reply: &Reply) -> Vec<CreateActionRow> {
@@ -285,4 +343,57 @@ pub fn modal(m: &crate::engine::Modal) -> CreateModal {
 /// A message the bot sends on its own (a DM or a channel post).
 pub fn message(reply: &Reply) -> CreateMessage {
     fill!(CreateMessage::new(), reply, add_file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn total(cards: &[Embed]) -> usize {
+        cards
+            .iter()
+            .map(|e| {
+                e.title.chars().count()
+                    + e.description.chars().count()
+                    + e.fields
+                        .iter()
+                        .map(|f| f.name.chars().count() + f.value.chars().count())
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+
+    /// Each part within its own limit can still make a message Discord refuses whole: the
+    /// longest bodies give way until the embeds fit together, and short ones stay as they are.
+    #[test]
+    fn embeds_fit_discords_total_together() {
+        let field = |name: &str, n: usize| Field {
+            name: name.to_string(),
+            value: "x".repeat(n),
+            inline: false,
+        };
+        let mut cards = vec![Embed {
+            title: "Agenda".into(),
+            description: "d".repeat(DESCRIPTION_MAX),
+            fields: (0..6)
+                .map(|i| field(&format!("list {i}"), FIELD_VALUE_MAX))
+                .chain([field("short", 10)])
+                .collect(),
+            footer: None,
+        }];
+        assert!(total(&cards) > EMBEDS_TOTAL_MAX);
+        fit_total(&mut cards);
+        assert!(total(&cards) <= EMBEDS_TOTAL_MAX, "{}", total(&cards));
+        assert_eq!(cards[0].fields[6].value, "x".repeat(10));
+        assert_eq!(cards[0].title, "Agenda");
+        // What fits already is left alone.
+        let mut small = vec![Embed {
+            title: "t".into(),
+            description: "d".repeat(100),
+            fields: vec![field("a", 100)],
+            footer: None,
+        }];
+        fit_total(&mut small);
+        assert_eq!(small[0].description.len(), 100);
+    }
 }

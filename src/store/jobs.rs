@@ -81,6 +81,8 @@ pub struct AgendaTask {
     /// Already past due when the agenda was made.
     #[sqlx(skip)]
     pub overdue: bool,
+    /// How many the whole list holds: the rows read are its first ones.
+    pub total: i64,
 }
 
 /// An open deal with no activity past its stage's threshold.
@@ -94,6 +96,8 @@ pub struct StaleDeal {
     pub stage: String,
     /// Whole days since its last activity.
     pub idle_days: i64,
+    /// How many the whole list holds: the rows read are its first ones.
+    pub total: i64,
 }
 
 /// An open deal past its expected close.
@@ -105,6 +109,8 @@ pub struct OverdueDeal {
     pub title: String,
     /// The close date it missed.
     pub expected_close: NaiveDate,
+    /// How many the whole list holds: the rows read are its first ones.
+    pub total: i64,
 }
 
 /// A contact whose birthday falls on one of the days an agenda covers.
@@ -116,6 +122,8 @@ pub struct Birthday {
     pub name: String,
     /// The day of the birthday.
     pub day: NaiveDate,
+    /// How many the whole list holds: the rows read are its first ones.
+    pub total: i64,
 }
 
 /// A company's or contact's contract that ends soon.
@@ -128,6 +136,8 @@ pub struct ContractEnd {
     /// Days from today: 30, 7 or 1, or up to two more when that notice's day falls before
     /// the next workday.
     pub days_left: i32,
+    /// How many the whole list holds: the rows read are its first ones.
+    pub total: i64,
 }
 
 /// An open deal the digest flags: past its expected close or idle too long.
@@ -299,16 +309,20 @@ impl Tx {
         };
         let mut tasks: Vec<AgendaTask> = self
             .agenda_list(
-                "SELECT id, title, due_at FROM tasks
+                // What is still ahead today first, in its order; then what is overdue, the
+                // latest first (a month-old backlog must not push today's tasks out).
+                "SELECT id, title, due_at, count(*) OVER () AS total FROM tasks
                  WHERE workspace_id = $1 AND assignee_id = $2 AND status = 'open' AND due_at < $4
-                 ORDER BY due_at LIMIT 25",
+                 ORDER BY due_at < $3, CASE WHEN due_at >= $3 THEN due_at END, due_at DESC, id
+                 LIMIT 25",
                 &params,
             )
             .await?;
         let stale = self
             .agenda_list(
                 "SELECT d.number, d.title, s.name AS stage,
-                        floor(extract(epoch FROM $3 - d.last_activity_at) / 86400)::bigint AS idle_days
+                        floor(extract(epoch FROM $3 - d.last_activity_at) / 86400)::bigint AS idle_days,
+                        count(*) OVER () AS total
                  FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
                  WHERE d.workspace_id = $1 AND d.owner_id = $2 AND d.status = 'open'
                    AND d.last_activity_at < $3 - make_interval(days => COALESCE(s.stale_days, $6))
@@ -318,7 +332,7 @@ impl Tx {
             .await?;
         let overdue_close = self
             .agenda_list(
-                "SELECT number, title, expected_close FROM deals
+                "SELECT number, title, expected_close, count(*) OVER () AS total FROM deals
                  WHERE workspace_id = $1 AND owner_id = $2 AND status = 'open' AND expected_close < $5
                  ORDER BY expected_close LIMIT 10",
                 &params,
@@ -327,7 +341,8 @@ impl Tx {
         let birthdays = self
             .agenda_list(
                 // Someone born on Feb 29 has their birthday on Feb 28 when the year has no 29th.
-                "SELECT c.id, c.name, g.day::date AS day
+                "SELECT c.id, c.name, g.day::date AS day,
+                        count(*) OVER (PARTITION BY g.day::date = $5::date) AS total
                  FROM generate_series($5::date, $7::date, interval '1 day') AS g(day)
                  JOIN contacts c ON c.workspace_id = $1 AND c.owner_id = $2
                    AND ((c.birthday_month = extract(month FROM g.day)::smallint
@@ -335,18 +350,18 @@ impl Tx {
                         OR (c.birthday_month = 2 AND c.birthday_day = 29
                             AND to_char(g.day, 'MM-DD') = '02-28'
                             AND to_char(g.day + interval '1 day', 'MM-DD') = '03-01'))
-                 ORDER BY g.day, c.name",
+                 ORDER BY g.day, c.name LIMIT 50",
                 &params,
             )
             .await?;
         let contracts = self
             .agenda_list(
-                "SELECT name, contract_end, (contract_end - $5)::int AS days_left FROM (
+                "SELECT name, contract_end, (contract_end - $5)::int AS days_left, count(*) OVER () AS total FROM (
                      SELECT name, contract_end FROM companies WHERE workspace_id = $1 AND owner_id = $2
                      UNION ALL
                      SELECT name, contract_end FROM contacts WHERE workspace_id = $1 AND owner_id = $2) x
                  WHERE EXISTS (SELECT 1 FROM unnest(ARRAY[30, 7, 1]) AS k(days) WHERE x.contract_end - k.days BETWEEN $5 AND $7)
-                 ORDER BY contract_end, name",
+                 ORDER BY contract_end, name LIMIT 25",
                 &params,
             )
             .await?;

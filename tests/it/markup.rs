@@ -301,3 +301,73 @@ async fn token_names_in_refusals_are_shown_as_typed(pool: PgPool) {
         assert!(!e.contains("**"), "{line}: live markup: {e}");
     }
 }
+
+/// An agenda of a rep with long lists (two hundred tasks, dozens of deals, birthdays and
+/// contract ends, every title long) stays within what Discord takes in one message, so it is
+/// not refused whole, and each list says how many it leaves out instead of ending mid-line.
+/// Today's tasks come before a backlog of overdue ones.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_long_agenda_fits_discords_limits_and_counts_what_it_leaves_out(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    for i in 0..30 {
+        h.ok(&format!(
+            r#"/deal new title:"Renewal of the enterprise licence for the northern region, phase {i}" amount:5k"#
+        ))
+        .await;
+    }
+    let long = "Call back about the renewal of the enterprise licence and the training days";
+    for sql in [
+        // 150 overdue since November, 50 still ahead today; reminded already, so the only DM
+        // is the agenda.
+        format!(
+            "INSERT INTO tasks (workspace_id, assignee_id, created_by, title, due_at, reminded_due_at, source)
+             SELECT 1, 1, 1, '{long} ' || g, t, t, 'manual'
+             FROM generate_series(1, 200) g,
+                  LATERAL (SELECT CASE WHEN g <= 150 THEN timestamptz '2026-11-01' + g * interval '1 hour'
+                                       ELSE timestamptz '2026-12-01 18:00Z' + g * interval '1 second' END) x(t)"
+        ),
+        "UPDATE deals SET expected_close = '2026-11-20', last_activity_at = '2026-10-01'".into(),
+        format!(
+            "INSERT INTO contacts (workspace_id, name, owner_id, birthday_month, birthday_day)
+             SELECT 1, '{long} ' || g, 1, 12, 1 + g % 3 FROM generate_series(1, 60) g"
+        ),
+        format!(
+            "INSERT INTO companies (workspace_id, name, owner_id, contract_end)
+             SELECT 1, '{long} ' || g, 1, date '2026-12-31' FROM generate_series(1, 40) g"
+        ),
+    ] {
+        sqlx::query(&sql).execute(&pool).await.expect("setup");
+    }
+    let out = h.run(":now 2026-12-01T10:00:00Z").await;
+    let dms = messages_to(&out, "dm");
+    assert_eq!(dms.len(), 1, "the agenda: {out:?}");
+    let embed = &dms[0]["embeds"][0];
+    let fields = embed["fields"].as_array().expect("fields");
+    let chars = |v: &Value| v.as_str().unwrap_or_default().chars().count();
+    let total = chars(&embed["title"])
+        + fields
+            .iter()
+            .map(|f| chars(&f["name"]) + chars(&f["value"]))
+            .sum::<usize>();
+    assert!(total <= 6000, "{total} characters in all: {embed}");
+    assert!(fields.len() >= 5, "{embed}");
+    for f in fields {
+        assert!(chars(&f["value"]) <= 1024, "{f}");
+        // Every line is whole: a list ends in its count of the rest, not mid-line.
+        let value = f["value"].as_str().unwrap_or_default();
+        let last = value.lines().last().unwrap_or_default();
+        assert!(last.contains("more"), "a long list says what it leaves out: {value}");
+    }
+    let tasks = fields[0]["value"].as_str().unwrap_or_default();
+    let lines: Vec<&str> = tasks.lines().collect();
+    assert!(
+        lines[0].contains(&format!("{long} 151")),
+        "today's first: {tasks}"
+    );
+    let shown = lines.len() - 1;
+    let rest = format!("…and {} more", 200 - shown);
+    assert!(
+        lines[shown].contains(&rest) && lines[shown].contains("/tasks list"),
+        "{tasks}"
+    );
+}
