@@ -876,6 +876,9 @@ pub(super) struct NewActivity {
     due: Option<String>,
     /// When it happened, if not now.
     when: Option<String>,
+    /// The member who had the interaction and is given its next step; default: the admin
+    /// who made the token (a token made on the server must name one).
+    owner_id: Option<i64>,
 }
 
 #[utoipa::path(post, path = "/v1/activities", request_body = NewActivity,
@@ -904,6 +907,7 @@ async fn log_activity(
     if let Some(sat) = b.satisfaction {
         o.push(("satisfaction", OptionValue::Integer(sat)));
     }
+    o.push(("owner", owner(&c, "owner_id", b.owner_id)?));
     let reply = run(&s, &c, &headers, "contact", Some("log"), o).await?;
     let id = record(&reply)?;
     let row = begin(&s)

@@ -1189,3 +1189,42 @@ async fn operators_make_and_revoke_tokens_on_the_server(pool: PgPool) {
     let (code, _, _) = token_cli(&pool, &["revoke", "--workspace", "1", "bi"]).await;
     assert_eq!(code, 1, "nothing left to revoke");
 }
+
+/// An activity logged through the API belongs to a member, never to the token: the one the
+/// body names, else the admin who made the token (a token made on the server must name one),
+/// and the follow-up task it makes is theirs, so its reminder reaches a person.
+#[sqlx::test]
+async fn activities_made_through_the_api_belong_to_a_member(pool: PgPool) {
+    let mut h = two_workspaces(&pool).await;
+    h.join(&[7], ":as 1 admin").await;
+    let t = token(&pool, 1, Scope::Write, "erp").await;
+    let api = Api::start(&pool, 100, 100).await;
+    let body = |owner: Option<i64>| {
+        let mut b = json!({"contact": "Ann 1", "kind": "call", "summary": "renewal",
+                           "next_step": "send the quote", "due": "tomorrow 9am"});
+        if let Some(o) = owner {
+            b["owner_id"] = json!(o);
+        }
+        b
+    };
+    // A server-made token has no admin behind it: it must say whose call this was.
+    let before = h.fingerprint_except(&["api_tokens"]).await;
+    let (s, p) = api.post("/v1/activities", &t, body(None)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "owner_id", "{p}");
+    assert_eq!(before, h.fingerprint_except(&["api_tokens"]).await);
+    let (s, p) = api.post("/v1/activities", &t, body(Some(7))).await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    assert_eq!(p["member_id"], 7, "{p}");
+    let task = "SELECT count(*) FROM tasks WHERE workspace_id = 1 AND title = 'send the quote' AND assignee_id = 7";
+    assert_eq!(h.count(task).await, 1);
+    // Someone who is not a member of the workspace is refused, naming the field.
+    let (s, p) = api.post("/v1/activities", &t, body(Some(99))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "owner_id", "{p}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM activities WHERE member_id < 0 OR member_id = 99").await
+            + h.count("SELECT count(*) FROM tasks WHERE assignee_id < 0").await,
+        0
+    );
+}

@@ -652,3 +652,30 @@ async fn settings_changed_at_once_are_all_kept(pool: PgPool) {
         );
     }
 }
+
+/// `/contact log owner:` names who had the interaction: a manager may log it for a rep (the
+/// activity counts for the rep and the next step is theirs), a rep only for themselves.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_manager_logs_an_interaction_for_a_rep(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.join(&[2, 3], ":as 1 manager").await;
+    h.ok("/contact add name:Zoe email:zoe@x.example").await;
+    h.ok(r#"/contact log contact:C-1 kind:call summary:intro owner:<@2> next_step:"send deck" due:"tomorrow 9am""#)
+        .await;
+    assert_eq!(
+        h.count("SELECT count(*) FROM activities WHERE member_id = 2").await,
+        1
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM tasks WHERE assignee_id = 2 AND created_by = 1 AND title = 'send deck'")
+            .await,
+        1
+    );
+    h.run(":as 2 rep").await;
+    let before = h.fingerprint().await;
+    let e = h
+        .err("/contact log contact:C-1 kind:call summary:x owner:<@3>")
+        .await;
+    assert!(e.to_lowercase().contains("manager"), "{e}");
+    assert_eq!(h.fingerprint().await, before);
+}

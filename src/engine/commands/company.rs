@@ -65,10 +65,13 @@ pub(super) struct Named {
     pub created: Option<String>,
 }
 
+/// The company a new record names, created when it does not exist yet, then owned by `owner`
+/// (the new record's owner, who will work the account).
 pub(super) async fn company_id(
     tx: &mut Tx,
     ctx: &mut Ctx,
     r: Option<CompanyRef>,
+    owner: i64,
 ) -> EngineResult<Option<Named>> {
     match r {
         None => Ok(None),
@@ -91,7 +94,7 @@ pub(super) async fn company_id(
                             ctx.ws_id(),
                             &NewCompany {
                                 name: name.clone(),
-                                owner_id: ctx.actor,
+                                owner_id: owner,
                                 industry: None,
                                 tier: None,
                                 website: None,

@@ -43,6 +43,9 @@ pub struct ContactLog {
     next_step: Option<String>,
     due: Option<DateTime<Utc>>,
     happened_at: Option<DateTime<Utc>>,
+    /// Who had the interaction, when the caller names someone else (a manager, or the API
+    /// acting for a member).
+    owner: Option<i64>,
 }
 
 fn phone(args: &Args) -> EngineResult<Option<String>> {
@@ -118,6 +121,7 @@ impl ContactLog {
             next_step,
             due,
             happened_at,
+            owner: args.user("owner"),
         })
     }
 }
@@ -160,7 +164,7 @@ pub(super) async fn add(tx: &mut Tx, ctx: &mut Ctx, c: ContactAdd) -> EngineResu
             ));
         }
     }
-    let company = company::company_id(tx, ctx, c.company).await?;
+    let company = company::company_id(tx, ctx, c.company, owner).await?;
     let new = NewContact {
         name: c.name.clone(),
         company_id: company.as_ref().map(|co| co.id),
@@ -207,6 +211,7 @@ pub(super) async fn log_parsed(
         next_step: None,
         due: None,
         happened_at: None,
+        owner: None,
     };
     log(tx, ctx, c).await
 }
@@ -218,10 +223,11 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
         None => None,
     };
     let happened = c.happened_at.unwrap_or(ctx.now);
+    let member = lookup::owner_for(tx, ctx, AuditAction::ContactLog, c.owner, "owner").await?;
     let activity = NewActivity {
         contact_id: contact.id,
         deal_id: deal.as_ref().map(|d| d.id),
-        member_id: ctx.actor,
+        member_id: member,
         kind: &c.kind,
         summary: &c.summary,
         satisfaction: c.satisfaction,
@@ -252,7 +258,7 @@ pub(super) async fn log(tx: &mut Tx, ctx: &mut Ctx, c: ContactLog) -> EngineResu
             .clone()
             .unwrap_or_else(|| ctx.m(Msg::new("task.follow_up_title").arg("name", &contact.name)));
         let task = NewTask {
-            assignee_id: ctx.actor,
+            assignee_id: member,
             created_by: ctx.actor,
             title: title.clone(),
             due_at: due,

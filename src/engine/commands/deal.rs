@@ -245,7 +245,7 @@ pub(super) async fn new(tx: &mut Tx, ctx: &mut Ctx, d: DealNew) -> EngineResult<
     };
     let mut created_company = None;
     let company = match d.company {
-        Some(r) => super::company::company_id(tx, ctx, Some(r))
+        Some(r) => super::company::company_id(tx, ctx, Some(r), owner)
             .await?
             .map(|co| {
                 created_company = co.created;
