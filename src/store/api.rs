@@ -255,7 +255,8 @@ impl Tx {
         .await?)
     }
 
-    /// Revokes the live token of that id or name; the revoked token, if there was one.
+    /// Revokes one live token: the one of that name, else the one of that id; the revoked
+    /// token, if there was one.
     pub async fn revoke_token(
         &mut self,
         ws: i64,
@@ -263,9 +264,14 @@ impl Tx {
         name: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<TokenRow>> {
+        // One token: the one of that name, else the one with that id (a token may be named
+        // "7" while another has id 7; both went before).
         Ok(sqlx::query_as(
             "UPDATE api_tokens SET revoked_at = $4
-              WHERE workspace_id = $1 AND revoked_at IS NULL AND (id = $2 OR lower(name) = lower($3))
+              WHERE workspace_id = $1 AND revoked_at IS NULL AND id = (
+                    SELECT id FROM api_tokens
+                     WHERE workspace_id = $1 AND revoked_at IS NULL AND (id = $2 OR lower(name) = lower($3))
+                     ORDER BY lower(name) = lower($3) DESC LIMIT 1)
               RETURNING id, workspace_id, name, scope, created_by, created_at, last_used_at, revoked_at",
         )
         .bind(ws)

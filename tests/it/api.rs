@@ -1188,6 +1188,19 @@ async fn operators_make_and_revoke_tokens_on_the_server(pool: PgPool) {
     assert_eq!(s, StatusCode::UNAUTHORIZED, "revoked at once");
     let (code, _, _) = token_cli(&pool, &["revoke", "--workspace", "1", "bi"]).await;
     assert_eq!(code, 1, "nothing left to revoke");
+    // A token may be named like another's id: revoking that text takes the named one only.
+    let erp = token(&pool, 1, Scope::Read, "erp").await;
+    let erp_id: i64 =
+        sqlx::query_scalar("SELECT id FROM api_tokens WHERE name = 'erp' AND revoked_at IS NULL")
+            .fetch_one(&pool)
+            .await
+            .expect("id");
+    let named = token(&pool, 1, Scope::Read, &erp_id.to_string()).await;
+    let (code, _, err) =
+        token_cli(&pool, &["revoke", "--workspace", "1", &erp_id.to_string()]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(api.get("/v1/deals", &named).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.get("/v1/deals", &erp).await.0, StatusCode::OK, "the other stays");
 }
 
 /// An activity logged through the API belongs to a member, never to the token: the one the
