@@ -341,16 +341,22 @@ impl Tx {
         let birthdays = self
             .agenda_list(
                 // Someone born on Feb 29 has their birthday on Feb 28 when the year has no 29th.
-                "SELECT c.id, c.name, g.day::date AS day,
-                        count(*) OVER (PARTITION BY g.day::date = $5::date) AS total
-                 FROM generate_series($5::date, $7::date, interval '1 day') AS g(day)
-                 JOIN contacts c ON c.workspace_id = $1 AND c.owner_id = $2
-                   AND ((c.birthday_month = extract(month FROM g.day)::smallint
-                         AND c.birthday_day = extract(day FROM g.day)::smallint)
-                        OR (c.birthday_month = 2 AND c.birthday_day = 29
-                            AND to_char(g.day, 'MM-DD') = '02-28'
-                            AND to_char(g.day + interval '1 day', 'MM-DD') = '03-01'))
-                 ORDER BY g.day, c.name LIMIT 50",
+                // Today's and the coming days' are two lists, each with its own first 25 and
+                // count, so a crowded today cannot hide the weekend's.
+                "SELECT id, name, day, total FROM (
+                     SELECT c.id, c.name, g.day::date AS day,
+                            count(*) OVER (PARTITION BY g.day::date = $5::date) AS total,
+                            row_number() OVER (PARTITION BY g.day::date = $5::date
+                                               ORDER BY g.day, c.name) AS n
+                     FROM generate_series($5::date, $7::date, interval '1 day') AS g(day)
+                     JOIN contacts c ON c.workspace_id = $1 AND c.owner_id = $2
+                       AND ((c.birthday_month = extract(month FROM g.day)::smallint
+                             AND c.birthday_day = extract(day FROM g.day)::smallint)
+                            OR (c.birthday_month = 2 AND c.birthday_day = 29
+                                AND to_char(g.day, 'MM-DD') = '02-28'
+                                AND to_char(g.day + interval '1 day', 'MM-DD') = '03-01'))) b
+                 WHERE n <= 25
+                 ORDER BY day, name",
                 &params,
             )
             .await?;

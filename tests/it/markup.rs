@@ -371,3 +371,33 @@ async fn a_long_agenda_fits_discords_limits_and_counts_what_it_leaves_out(pool: 
         "{tasks}"
     );
 }
+
+/// Friday's agenda lists today's birthdays and the weekend's in two fields, each counted on
+/// its own: a crowded today does not push the weekend's out unseen.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_crowded_birthday_today_leaves_the_weekends_in_view(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/tasks list").await;
+    sqlx::query(
+        "INSERT INTO contacts (workspace_id, name, owner_id, birthday_month, birthday_day)
+         SELECT 1, 'Guest ' || g, 1, 12, CASE WHEN g <= 60 THEN 4 ELSE 5 END
+         FROM generate_series(1, 63) g",
+    )
+    .execute(&pool)
+    .await
+    .expect("setup");
+    let out = h.run(":now 2026-12-04T10:00:00Z").await;
+    let dms = messages_to(&out, "dm");
+    assert_eq!(dms.len(), 1, "Friday's agenda: {out:?}");
+    let fields = dms[0]["embeds"][0]["fields"].as_array().expect("fields");
+    assert_eq!(fields.len(), 2, "{fields:?}");
+    let today = fields[0]["value"].as_str().unwrap_or_default();
+    let shown = today.lines().count() - 1;
+    assert!(
+        today.ends_with(&format!("…and {} more", 60 - shown)),
+        "{today}"
+    );
+    let coming = fields[1]["value"].as_str().unwrap_or_default();
+    assert_eq!(coming.lines().count(), 3, "{coming}");
+    assert!(!coming.contains("more"), "{coming}");
+}
