@@ -35,7 +35,10 @@ pub struct Format {
 /// backslashes into it, and Discord neither formats nor links a code span). A backtick, which
 /// would end the span, becomes a look-alike; a line break, a space.
 pub fn code(text: &str) -> String {
-    format!("`{}`", visible(text).replace('`', "\u{2cb}").replace('\n', " "))
+    format!(
+        "`{}`",
+        visible(text).replace('`', "\u{2cb}").replace('\n', " ")
+    )
 }
 
 /// User text made literal for Discord's markdown: hidden characters dropped

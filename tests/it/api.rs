@@ -1199,8 +1199,15 @@ async fn operators_make_and_revoke_tokens_on_the_server(pool: PgPool) {
     let (code, _, err) =
         token_cli(&pool, &["revoke", "--workspace", "1", &erp_id.to_string()]).await;
     assert_eq!(code, 0, "{err}");
-    assert_eq!(api.get("/v1/deals", &named).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(api.get("/v1/deals", &erp).await.0, StatusCode::OK, "the other stays");
+    assert_eq!(
+        api.get("/v1/deals", &named).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.get("/v1/deals", &erp).await.0,
+        StatusCode::OK,
+        "the other stays"
+    );
 }
 
 /// An activity logged through the API belongs to a member, never to the token: the one the
@@ -1236,8 +1243,10 @@ async fn activities_made_through_the_api_belong_to_a_member(pool: PgPool) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert_eq!(p["field"], "owner_id", "{p}");
     assert_eq!(
-        h.count("SELECT count(*) FROM activities WHERE member_id < 0 OR member_id = 99").await
-            + h.count("SELECT count(*) FROM tasks WHERE assignee_id < 0").await,
+        h.count("SELECT count(*) FROM activities WHERE member_id < 0 OR member_id = 99")
+            .await
+            + h.count("SELECT count(*) FROM tasks WHERE assignee_id < 0")
+                .await,
         0
     );
 }

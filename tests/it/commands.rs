@@ -515,7 +515,11 @@ async fn undo_of_a_currency_change_keeps_amounts_in_one_currency(pool: PgPool) {
     let before = h.fingerprint().await;
     let err = h.err("/undo").await;
     assert!(err.contains("EUR") && err.contains("USD"), "{err}");
-    assert_eq!(h.fingerprint().await, before, "a refused undo writes nothing");
+    assert_eq!(
+        h.fingerprint().await,
+        before,
+        "a refused undo writes nothing"
+    );
     // With nothing priced, the same undo goes through.
     h.run(":as 2 admin").await;
     h.ok("/undo").await;
@@ -663,7 +667,8 @@ async fn a_manager_logs_an_interaction_for_a_rep(pool: PgPool) {
     h.ok(r#"/contact log contact:C-1 kind:call summary:intro owner:<@2> next_step:"send deck" due:"tomorrow 9am""#)
         .await;
     assert_eq!(
-        h.count("SELECT count(*) FROM activities WHERE member_id = 2").await,
+        h.count("SELECT count(*) FROM activities WHERE member_id = 2")
+            .await,
         1
     );
     assert_eq!(

@@ -617,12 +617,7 @@ impl FakeDiscord {
     /// each queued (status, json body, extra headers) is used once, in order, before falling
     /// back to the normal reply. E.g. 500 then 429 with retry-after then normal. A `Null` body
     /// gives an empty body. Scripts win over `close_dms` and `unknown_channel`.
-    pub fn script(
-        &self,
-        method: &str,
-        path_prefix: &str,
-        replies: Vec<Reply>,
-    ) {
+    pub fn script(&self, method: &str, path_prefix: &str, replies: Vec<Reply>) {
         for (status, _, headers) in &replies {
             StatusCode::from_u16(*status)
                 .unwrap_or_else(|_| panic!("fake discord: bad scripted status {status}"));

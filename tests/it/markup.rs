@@ -356,7 +356,10 @@ async fn a_long_agenda_fits_discords_limits_and_counts_what_it_leaves_out(pool: 
         // Every line is whole: a list ends in its count of the rest, not mid-line.
         let value = f["value"].as_str().unwrap_or_default();
         let last = value.lines().last().unwrap_or_default();
-        assert!(last.contains("more"), "a long list says what it leaves out: {value}");
+        assert!(
+            last.contains("more"),
+            "a long list says what it leaves out: {value}"
+        );
     }
     let tasks = fields[0]["value"].as_str().unwrap_or_default();
     let lines: Vec<&str> = tasks.lines().collect();

@@ -533,7 +533,11 @@ async fn undo_of_a_removal_stops_at_the_endpoint_cap(pool: PgPool) {
     let before = h.fingerprint().await;
     let e = h.err("/undo").await;
     assert!(e.contains(&MAX_ENDPOINTS.to_string()), "{e}");
-    assert_eq!(h.fingerprint().await, before, "a refused undo writes nothing");
+    assert_eq!(
+        h.fingerprint().await,
+        before,
+        "a refused undo writes nothing"
+    );
     let live = "SELECT count(*) FROM webhook_endpoints WHERE removed_at IS NULL";
     assert_eq!(h.count(live).await, MAX_ENDPOINTS as i64);
     // Once the other admin's add is taken back, the same undo brings W-1 back.

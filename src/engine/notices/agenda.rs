@@ -108,7 +108,10 @@ pub fn agenda(f: &Format, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
             .iter()
             .map(|b| format!("🎂 C-{} {}", b.id, f.esc(&b.name)));
         let more = Msg::new("agenda.more");
-        embed = embed.field(f.t("agenda.birthdays"), fit(f, items, today_s[0].total, more));
+        embed = embed.field(
+            f.t("agenda.birthdays"),
+            fit(f, items, today_s[0].total, more),
+        );
     }
     if !coming.is_empty() {
         let items = coming
@@ -134,7 +137,10 @@ pub fn agenda(f: &Format, today: NaiveDate, a: &AgendaData) -> Option<Reply> {
             )
         });
         let more = Msg::new("agenda.more");
-        embed = embed.field(f.t("agenda.contracts"), fit(f, items, a.contracts[0].total, more));
+        embed = embed.field(
+            f.t("agenda.contracts"),
+            fit(f, items, a.contracts[0].total, more),
+        );
     }
     Some(Reply::default().with_embed(embed))
 }
