@@ -1,7 +1,7 @@
 //! `/undo`: takes back the caller's latest change of the last ten minutes, if every row it
 //! touched is still as that change left it.
 
-use super::settings::webhook::MAX_ENDPOINTS;
+use super::settings::webhook::within_cap;
 use crate::engine::ctx::Ctx;
 use crate::engine::{EngineError, EngineResult, Reply};
 use crate::i18n::Msg;
@@ -21,7 +21,8 @@ pub(super) async fn undo(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
                 // The funnel's furthest stage follows the stage order, which this put back.
                 AuditAction::SettingsStages => tx.recompute_furthest(ctx.ws_id()).await?,
                 AuditAction::SettingsCurrency => currency_still_free(tx, ctx, &entries).await?,
-                AuditAction::SettingsWebhook => endpoints_within_cap(tx, ctx).await?,
+                // An undone removal brings an endpoint back: it counts against the cap like an add.
+                AuditAction::SettingsWebhook => within_cap(tx, ctx.ws_id(), 0).await?,
                 _ => {}
             }
             Ok(Reply::text(ctx.m(
@@ -54,19 +55,6 @@ async fn currency_still_free(tx: &mut Tx, ctx: &Ctx, entries: &[AuditEntry]) -> 
                     .arg("given", restored),
             ));
         }
-    }
-    Ok(())
-}
-
-/// Taking back a removal brings an endpoint back: refused, like an add, when the workspace
-/// added others up to the limit since. Counted under the adds' lock, so an add running beside
-/// this sees the restored endpoint or waits for this to be refused.
-async fn endpoints_within_cap(tx: &mut Tx, ctx: &Ctx) -> EngineResult<()> {
-    tx.lock_endpoint_adds(ctx.ws_id()).await?;
-    if tx.webhook_endpoints(ctx.ws_id()).await?.len() > MAX_ENDPOINTS {
-        return Err(EngineError::Conflict(
-            Msg::new("error.webhook_limit").arg("max", MAX_ENDPOINTS),
-        ));
     }
     Ok(())
 }

@@ -93,6 +93,23 @@ impl WebhookAction {
     }
 }
 
+/// Refuses when the workspace's live endpoints and `adding` more would pass the cap. Counted
+/// under the adds' lock, so two writers beside each other (adds, an undone removal) never both
+/// see room for one.
+pub(in crate::engine::commands) async fn within_cap(
+    tx: &mut Tx,
+    ws: i64,
+    adding: usize,
+) -> EngineResult<()> {
+    tx.lock_endpoint_adds(ws).await?;
+    if tx.webhook_endpoints(ws).await?.len() + adding > MAX_ENDPOINTS {
+        return Err(EngineError::Conflict(
+            Msg::new("error.webhook_limit").arg("max", MAX_ENDPOINTS),
+        ));
+    }
+    Ok(())
+}
+
 fn need_event() -> EngineError {
     errors::option(
         "event",
@@ -108,12 +125,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, action: WebhookAction) -> En
     match action {
         WebhookAction::List => list(tx, ctx).await,
         WebhookAction::Add { url, events } => {
-            tx.lock_endpoint_adds(ws).await?;
-            if tx.webhook_endpoints(ws).await?.len() >= MAX_ENDPOINTS {
-                return Err(EngineError::Conflict(
-                    Msg::new("error.webhook_limit").arg("max", MAX_ENDPOINTS),
-                ));
-            }
+            within_cap(tx, ws, 1).await?;
             let secret = Secret::from_bytes(rand::random());
             let names: Vec<String> = events.iter().map(|e| e.as_str().to_string()).collect();
             let id = tx
