@@ -122,7 +122,9 @@ pub async fn revoke_in(
 }
 
 /// The live token whose hash this is, if any (the front-end refuses malformed text before
-/// hashing it, so that it never reaches the database).
+/// hashing it, so that it never reaches the database). A token acts with its maker's
+/// authority: once the admin who made it is no longer one, it is refused until an admin makes
+/// a new one (or its maker is an admin again).
 pub async fn authenticate(
     store: &Store,
     hash: &[u8; 32],
@@ -131,5 +133,12 @@ pub async fn authenticate(
     let mut tx = store.begin().await?;
     let row = tx.token_by_hash(hash, now).await?;
     tx.commit().await?;
-    Ok(row)
+    match row {
+        Some((token, false)) => Err(EngineError::Forbidden(
+            // An HTTP answer, not chat: the name is shown as it was given.
+            Msg::new("api.token_maker_not_admin").arg("token", token.name),
+        )),
+        Some((token, true)) => Ok(Some(token)),
+        None => Ok(None),
+    }
 }

@@ -18,7 +18,7 @@ use crate::domain::locale::Locale;
 use crate::domain::token;
 use crate::engine::{tokens, Engine};
 use crate::i18n::Msg;
-use crate::store::{Idempotency, TokenRow};
+use crate::store::{Idempotency, KeptAnswer, TokenRow};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -35,7 +35,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use unknown_tokens::UnknownTokens;
 
 /// Request bodies past this are refused with 413.
@@ -90,6 +90,8 @@ struct AppState {
     limiter: Arc<Limiter>,
     unknown_tokens: Arc<UnknownTokens>,
     burst: u32,
+    /// How long the limiter takes to give back one request of the burst.
+    replenish: Duration,
     readiness: Readiness,
     metrics: PrometheusHandle,
 }
@@ -137,13 +139,17 @@ pub fn router(engine: Engine, config: &HttpConfig, readiness: Readiness) -> Rout
             config.unknown_tokens_per_minute,
         )),
         burst: config.burst.max(1),
+        replenish: quota.replenish_interval(),
         readiness,
         metrics: metrics_handle(),
     };
     let api = routes::v1()
+        // Inside the key's middleware too, so the answer kept under a key is the one sent,
+        // in the language it was sent in.
+        .layer(middleware::from_fn(problem::localize))
         .layer(middleware::from_fn_with_state(state.clone(), idempotency))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -153,7 +159,12 @@ pub fn router(engine: Engine, config: &HttpConfig, readiness: Readiness) -> Rout
         .layer(middleware::from_fn(problem::localize))
         .layer(middleware::from_fn(observe))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state)
+        .with_state(state);
+    // A layer of this router would run inside the route, before the router adds `Allow` to
+    // its 405: the whole router becomes the fallback of one whose layer sees the header.
+    Router::new()
+        .fallback_service(app)
+        .layer(middleware::from_fn(problem::method_not_allowed))
 }
 
 /// Serves the API until `shutdown` completes.
@@ -307,11 +318,12 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
             let mut resp = next.run(req).await;
             let h = resp.headers_mut();
             h.insert("ratelimit-limit", limit);
-            h.insert(
-                "ratelimit-remaining",
-                HeaderValue::from(snapshot.remaining_burst_capacity()),
-            );
-            h.insert("ratelimit-reset", HeaderValue::from(1u32));
+            let remaining = snapshot.remaining_burst_capacity();
+            h.insert("ratelimit-remaining", HeaderValue::from(remaining));
+            // Seconds until the whole burst is back, rounded up.
+            let refill = s.replenish * s.burst.saturating_sub(remaining);
+            let reset = refill.as_secs() + u64::from(refill.subsec_nanos() > 0);
+            h.insert("ratelimit-reset", HeaderValue::from(reset));
             resp
         }
         Err(not_until) => {
@@ -405,11 +417,17 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
                 .extensions
                 .insert(Caller(token.clone(), Some((Arc::from(key.as_str()), c))));
         }
-        Ok(Idempotency::Replay(status, body)) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let mut resp = (status, axum::Json(body)).into_response();
-            resp.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        Ok(Idempotency::Replay(kept)) => {
+            let mut resp = Response::new(Body::from(kept.body));
+            *resp.status_mut() = StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK);
+            let h = resp.headers_mut();
+            if let Some(ct) = kept
+                .content_type
+                .and_then(|c| HeaderValue::try_from(c).ok())
+            {
+                h.insert(header::CONTENT_TYPE, ct);
+            }
+            h.insert("idempotent-replayed", HeaderValue::from_static("true"));
             return resp;
         }
         Ok(Idempotency::Mismatch) => {
@@ -441,29 +459,29 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
         .await
         .unwrap_or_default();
     let status = rparts.status;
-    let json: Option<serde_json::Value> = serde_json::from_slice(&out).ok();
     let kept = async {
         let mut tx = store.begin().await?;
-        match (
-            &json,
-            status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
-        ) {
-            // A failure on our side is not an answer to keep: the retry should run.
-            (_, true) | (None, _) => {
-                tx.release_idempotency(token.workspace_id, token.id, &key, claim)
-                    .await?
-            }
-            (Some(body), false) => {
-                tx.finish_idempotency(
-                    token.workspace_id,
-                    token.id,
-                    &key,
-                    claim,
-                    status.as_u16(),
-                    body,
-                )
+        if status.is_server_error()
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::METHOD_NOT_ALLOWED
+        {
+            // A failure on our side is not an answer to keep: the retry should run. Nor is
+            // the router's refusal of the method: nothing ran, and its problem document and
+            // `Allow` header are made outside this layer.
+            tx.release_idempotency(token.workspace_id, token.id, &key, claim)
                 .await?
-            }
+        } else {
+            let answer = KeptAnswer {
+                status: status.as_u16(),
+                content_type: rparts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                body: out.to_vec(),
+            };
+            tx.finish_idempotency(token.workspace_id, token.id, &key, claim, &answer)
+                .await?
         }
         tx.commit().await
     }

@@ -103,6 +103,11 @@ impl Problem {
             EngineError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", m.clone()),
             EngineError::NotFound(m) => (StatusCode::NOT_FOUND, "not-found", m.clone()),
             EngineError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            // The engine found the request's key taken over by a retry: the same answer the
+            // key's own check gives, so the client waits and asks again.
+            EngineError::Conflict(m) if m.key == "api.idempotency_in_flight" => {
+                (StatusCode::CONFLICT, "idempotency-key-in-use", m.clone())
+            }
             EngineError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
             EngineError::Duplicate => (
                 StatusCode::CONFLICT,
@@ -140,6 +145,8 @@ impl Problem {
         p.render(locale);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             p.retry_after = Some(2);
+        } else if kind == "idempotency-key-in-use" {
+            p.retry_after = Some(1);
         }
         p
     }
@@ -169,6 +176,42 @@ pub async fn localize(req: axum::extract::Request, next: axum::middleware::Next)
     }
 }
 
+/// The router answers a known path asked with another method by an empty 405: it is said
+/// like every other refusal, keeping the `Allow` header that names the methods. Only a layer
+/// around the whole router sees that header: the router adds it after every layer of its own.
+pub async fn method_not_allowed(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let locale = super::locale(req.headers());
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED
+        || resp.extensions().get::<Problem>().is_some()
+    {
+        return resp;
+    }
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let allowed = allow
+        .as_ref()
+        .and_then(|a| a.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut p = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        Msg::new("api.method_not_allowed")
+            .arg("method", method)
+            .arg("allowed", allowed),
+    );
+    p.render(locale);
+    let mut resp = p.into_response();
+    if let Some(a) = allow {
+        resp.headers_mut().insert(header::ALLOW, a);
+    }
+    resp
+}
+
 fn arg<'a>(m: &'a Msg, name: &str) -> Option<&'a Arg> {
     m.args.iter().find(|(n, _)| *n == name).map(|(_, a)| a)
 }
@@ -191,5 +234,33 @@ impl IntoResponse for Problem {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_lost_to_a_retry_is_answered_like_a_key_in_use() {
+        let lost = EngineError::Conflict(Msg::new("api.idempotency_in_flight"));
+        let p = Problem::from_engine(&lost, Locale::En, &|f| f.to_string());
+        assert_eq!(p.status, 409);
+        assert_eq!(
+            p.r#type,
+            "https://salesbot.dev/problems/idempotency-key-in-use"
+        );
+        assert_eq!(
+            p.retry_after,
+            Some(1),
+            "the client is told when to ask again"
+        );
+        let resp = p.into_response();
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+
+        let other = EngineError::Conflict(Msg::new("error.duplicate"));
+        let p = Problem::from_engine(&other, Locale::En, &|f| f.to_string());
+        assert_eq!(p.r#type, "https://salesbot.dev/problems/conflict");
+        assert_eq!(p.retry_after, None);
     }
 }

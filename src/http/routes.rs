@@ -108,9 +108,10 @@ pub(super) struct ListQuery {
     stage: Option<String>,
     /// Deals: `open`, `won`, `lost`; tasks: `open`, `done`.
     status: Option<String>,
-    /// Owner (assignee, logger) user id.
+    /// Owner (assignee, logger) user id; every list but products.
     owner: Option<i64>,
-    /// Only records changed (deals) or created (others) at or after this time (RFC 3339).
+    /// Only records changed (deals) or created (others) at or after this time (RFC 3339);
+    /// every list but products. A list refuses a filter it does not take.
     updated_since: Option<DateTime<Utc>>,
 }
 
@@ -169,6 +170,33 @@ async fn filter(s: &AppState, ws: i64, kind: &str, q: &ListQuery) -> Result<List
             "limit",
             Msg::new("api.limit_bad").arg("given", limit),
             Some(Msg::new("accepted.limit").arg("max", MAX_LIMIT)),
+        ));
+    }
+    // A filter a list does not take is refused, not ignored: a client that asked for one
+    // stage's contacts must not take every contact for them.
+    let takes: &[&str] = match kind {
+        "d" => &["stage", "status", "owner", "updated_since"],
+        "t" => &["status", "owner", "updated_since"],
+        "p" => &[],
+        _ => &["owner", "updated_since"],
+    };
+    let given = [
+        ("stage", q.stage.is_some()),
+        ("status", q.status.is_some()),
+        ("owner", q.owner.is_some()),
+        ("updated_since", q.updated_since.is_some()),
+    ];
+    if let Some((name, _)) = given.iter().find(|(n, g)| *g && !takes.contains(n)) {
+        let accepted = if takes.is_empty() {
+            Msg::new("accepted.filters_none")
+        } else {
+            let list: Vec<String> = takes.iter().map(|t| format!("`{t}`")).collect();
+            Msg::new("accepted.filters").arg("filters", list.join(", "))
+        };
+        return Err(Problem::invalid(
+            name,
+            Msg::new("api.filter_unsupported").arg("field", format!("`{name}`")),
+            Some(accepted),
         ));
     }
     let status_ok = match (kind, q.status.as_deref()) {
@@ -244,7 +272,6 @@ fn field_name(option: &str) -> String {
         "price" => "price_minor",
         "owner" => "owner_id",
         "close" => "expected_close",
-        "deal" => "id",
         other => other,
     }
     .to_string()
@@ -371,6 +398,9 @@ async fn currency(s: &AppState, ws: i64) -> Result<Currency, Problem> {
 }
 
 /// Money in minor units as the amount chat would type, so the engine checks it the same way.
+/// The amount names its currency: the currency is read here, before the command's
+/// transaction, so a currency change in between makes the engine refuse the amount as another
+/// currency's instead of reading its digits in the new one.
 async fn amount(s: &AppState, ws: i64, field: &str, minor: i64) -> Result<OptionValue, Problem> {
     if minor < 0 {
         return Err(Problem::invalid(
@@ -379,7 +409,12 @@ async fn amount(s: &AppState, ws: i64, field: &str, minor: i64) -> Result<Option
             Some(Msg::new("accepted.minor_units")),
         ));
     }
-    Ok(text(format_major(minor, currency(s, ws).await?)))
+    let currency = currency(s, ws).await?;
+    Ok(text(format!(
+        "{} {}",
+        format_major(minor, currency),
+        currency.code()
+    )))
 }
 
 /// A deal id as `D-42` or `42`.
@@ -398,7 +433,11 @@ fn plain_id(id: &str, prefix: &str, what: &'static str) -> Result<i64, Problem> 
         .filter(|p| p.eq_ignore_ascii_case(prefix))
         .map(|_| &t[prefix.len()..])
         .unwrap_or(t);
-    t.parse().map_err(|_| Problem::not_found(what))
+    // Ids are positive: `-5` names nothing, so it is not found rather than refused as input.
+    t.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Problem::not_found(what))
 }
 
 fn created<T: Serialize>(v: T) -> Response {

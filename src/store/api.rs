@@ -37,12 +37,21 @@ pub enum Idempotency {
     /// First use (or a takeover): run the request under this claim, then
     /// [`Tx::finish_idempotency`] with it.
     New(i64),
-    /// Answered before: the first status and body.
-    Replay(u16, Value),
+    /// Answered before: the first answer as it was sent.
+    Replay(KeptAnswer),
     /// The key was used with a different request.
     Mismatch,
     /// The first request with this key is still running.
     InFlight,
+}
+
+/// An answer kept under an `Idempotency-Key`: status, content type (`None`: no body) and the
+/// body's bytes, so a replay is exactly the first answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptAnswer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 /// Where a claimed key stands, seen from a command's transaction.
@@ -282,21 +291,33 @@ impl Tx {
         .await?)
     }
 
-    /// The live token with this hash, in whichever workspace it belongs to; notes its use at
-    /// most once a minute (a write per request would make every read a write).
+    /// The live token with this hash, in whichever workspace it belongs to, and whether its
+    /// maker is an admin of that workspace as the server last showed them (always, for a token
+    /// made on the server); notes its use at most once a minute (a write per request would make
+    /// every read a write).
     pub async fn token_by_hash(
         &mut self,
         hash: &[u8],
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<TokenRow>> {
-        let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT id, workspace_id, name, scope, created_by, created_at, last_used_at, revoked_at
-               FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL",
+    ) -> StoreResult<Option<(TokenRow, bool)>> {
+        #[derive(sqlx::FromRow)]
+        struct Found {
+            #[sqlx(flatten)]
+            token: TokenRow,
+            maker_admin: bool,
+        }
+        let row: Option<Found> = sqlx::query_as(
+            "SELECT t.id, t.workspace_id, t.name, t.scope, t.created_by, t.created_at, t.last_used_at,
+                    t.revoked_at, t.created_by IS NULL OR m.role IS NOT DISTINCT FROM 'admin' AS maker_admin
+               FROM api_tokens t
+               LEFT JOIN members m ON m.workspace_id = t.workspace_id AND m.user_id = t.created_by
+              WHERE t.hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(hash)
         .fetch_optional(self.conn())
         .await?;
-        if let Some(t) = &row {
+        let row = row.map(|f| (f.token, f.maker_admin));
+        if let Some((t, _)) = &row {
             if t.last_used_at
                 .is_none_or(|at| now - at > chrono::TimeDelta::minutes(1))
             {
@@ -333,7 +354,8 @@ impl Tx {
             "INSERT INTO idempotency_keys (workspace_id, token_id, key, request_hash, created_at, claim)
              VALUES ($1, $2, $3, $4, $5, $8)
              ON CONFLICT (workspace_id, token_id, key) DO UPDATE
-                SET request_hash = excluded.request_hash, status = NULL, body = NULL, claim = excluded.claim,
+                SET request_hash = excluded.request_hash, status = NULL, body = NULL, content_type = NULL,
+                    claim = excluded.claim,
                     applied = CASE WHEN idempotency_keys.created_at < $6 THEN NULL
                                    ELSE idempotency_keys.applied END,
                     created_at = excluded.created_at
@@ -354,8 +376,9 @@ impl Tx {
         if claimed.rows_affected() == 1 {
             return Ok(Idempotency::New(claim));
         }
-        let (hash, status, body): (Vec<u8>, Option<i16>, Option<Value>) = sqlx::query_as(
-            "SELECT request_hash, status, body FROM idempotency_keys
+        type Row = (Vec<u8>, Option<i16>, Option<String>, Option<Vec<u8>>);
+        let (hash, status, content_type, body): Row = sqlx::query_as(
+            "SELECT request_hash, status, content_type, body FROM idempotency_keys
               WHERE workspace_id = $1 AND token_id = $2 AND key = $3",
         )
         .bind(ws)
@@ -366,9 +389,13 @@ impl Tx {
         Ok(if hash != request {
             Idempotency::Mismatch
         } else {
-            match (status, body) {
-                (Some(s), Some(b)) => Idempotency::Replay(u16::try_from(s).unwrap_or(500), b),
-                _ => Idempotency::InFlight,
+            match status {
+                Some(s) => Idempotency::Replay(KeptAnswer {
+                    status: u16::try_from(s).unwrap_or(500),
+                    content_type,
+                    body: body.unwrap_or_default(),
+                }),
+                None => Idempotency::InFlight,
             }
         })
     }
@@ -434,20 +461,20 @@ impl Tx {
         token: i64,
         key: &str,
         claim: i64,
-        status: u16,
-        body: &Value,
+        answer: &KeptAnswer,
     ) -> StoreResult<()> {
         // Only while the claim is still this request's: a request that stalled past the
         // takeover must not answer for its retry.
         sqlx::query(
-            "UPDATE idempotency_keys SET status = $4, body = $5
-              WHERE workspace_id = $1 AND token_id = $2 AND key = $3 AND claim = $6",
+            "UPDATE idempotency_keys SET status = $4, content_type = $5, body = $6
+              WHERE workspace_id = $1 AND token_id = $2 AND key = $3 AND claim = $7",
         )
         .bind(ws)
         .bind(token)
         .bind(key)
-        .bind(i16::try_from(status).unwrap_or(500))
-        .bind(body)
+        .bind(i16::try_from(answer.status).unwrap_or(500))
+        .bind(&answer.content_type)
+        .bind(&answer.body)
         .bind(claim)
         .execute(self.conn())
         .await?;

@@ -25,8 +25,8 @@ mod webhooks;
 mod workspace;
 
 pub use api::{
-    ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, Idempotency, KeyState,
-    ListFilter, TokenRow, IDEMPOTENCY_HOURS,
+    ApiActivity, ApiCompany, ApiContact, ApiDeal, ApiProduct, ApiTask, Idempotency, KeptAnswer,
+    KeyState, ListFilter, TokenRow, IDEMPOTENCY_HOURS,
 };
 pub use audit::{AuditEntry, Entity, Stamp, UndoOutcome};
 #[cfg(feature = "demo")]

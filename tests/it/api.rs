@@ -198,6 +198,23 @@ async fn a_token_made_in_chat_writes_like_chat_and_is_audited_under_its_name(poo
         "{via:?}"
     );
 
+    // Its maker demoted (the server now shows them as a manager): the token acts with its
+    // maker's authority, so it stops, and says why; made an admin again, it works again.
+    h.run(":as 1 manager").await;
+    h.ok("/tasks list").await;
+    let (status, body) = api.get("/v1/deals", &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("erp") && d.contains("no longer an admin")),
+        "{body}"
+    );
+    h.run(":as 1 admin").await;
+    h.ok("/tasks list").await;
+    let (status, body) = api.get("/v1/deals", &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
     // Listed in chat, then revoked: it stops working at once.
     let list = h.ok("/settings api action:list").await.to_string();
     assert!(list.contains("erp"));
@@ -296,6 +313,43 @@ async fn problems_name_the_field_and_what_is_accepted(pool: PgPool) {
         p["accepted"].as_str().unwrap_or_default().contains("整数"),
         "{p}"
     );
+
+    // A known path asked with a method it does not take: a problem that names the methods.
+    let resp = api
+        .client
+        .delete(format!("{}/v1/deals", api.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let allow = resp.headers()["allow"].to_str().expect("allow").to_string();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    let p: Value = resp.json().await.expect("json");
+    assert_eq!(p["status"], 405);
+    let detail = p["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("DELETE") && detail.contains("POST"), "{p}");
+    // Under an Idempotency-Key the same: the refusal of the method is not kept as an answer.
+    for _ in 0..2 {
+        let resp = api
+            .client
+            .post(format!("{}/v1/tasks/1", api.base))
+            .bearer_auth(&t)
+            .header("Idempotency-Key", "wrong-method")
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(!resp.headers().contains_key("idempotent-replayed"));
+        assert_eq!(resp.headers()["allow"], "GET,HEAD");
+        let p: Value = resp.json().await.expect("json");
+        assert!(
+            p["detail"].as_str().is_some_and(|d| d.contains("GET")),
+            "{p}"
+        );
+    }
 
     // Past 1 MB: 413, nothing read.
     let big = "x".repeat(1_100_000);
@@ -463,6 +517,15 @@ async fn a_token_cannot_see_or_touch_another_workspace_through_any_route(pool: P
             "{path} {body}: {s} {p}"
         );
     }
+    // Ids no record can have are not found either, not refused as malformed input.
+    for path in ["/v1/tasks/-5", "/v1/contacts/C--3", "/v1/companies/0"] {
+        let (s, p) = api.get(path, &t).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {p}");
+    }
+    for path in ["/v1/tasks/-5/done", "/v1/webhooks/W-0/redeliver"] {
+        let (s, p) = api.post(path, &t, json!({})).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {p}");
+    }
     for id in &endpoints {
         let (s, _, p) = api
             .call(
@@ -566,6 +629,25 @@ async fn lists_page_with_cursors_and_filters(pool: PgPool) {
         assert_eq!(p["field"], field, "{path}: {p}");
         assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{p}");
     }
+    // A filter the list does not take is refused with the ones it does, never ignored.
+    for (path, field, names) in [
+        ("/v1/contacts?stage=qualified", "stage", "`owner`"),
+        ("/v1/tasks?stage=qualified", "stage", "`status`"),
+        ("/v1/products?owner=1", "owner", "`limit`"),
+        (
+            "/v1/products?updated_since=2020-01-01T00:00:00Z",
+            "updated_since",
+            "`limit`",
+        ),
+    ] {
+        let (s, p) = api.get(path, &t).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {p}");
+        assert_eq!(p["field"], field, "{path}: {p}");
+        assert!(
+            p["accepted"].as_str().is_some_and(|a| a.contains(names)),
+            "{path}: {p}"
+        );
+    }
     let (s, p) = api.get("/v1/deals?colour=red", &t).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert!(
@@ -607,6 +689,35 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body(po
         )
         .await;
     assert_eq!(s3, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    // A refusal is kept and replayed as it was sent: a problem document, byte for byte.
+    let raw = || async {
+        let resp = api
+            .client
+            .post(format!("{}/v1/deals", api.base))
+            .bearer_auth(&t)
+            .header("Idempotency-Key", "order-19")
+            .header("Accept-Language", "zh-CN")
+            .json(&json!({"title": "", "owner_id": 1}))
+            .send()
+            .await
+            .expect("request");
+        let headers = resp.headers().clone();
+        (resp.status(), headers, resp.bytes().await.expect("body"))
+    };
+    let (s4, h4, refused) = raw().await;
+    assert_eq!(s4, StatusCode::UNPROCESSABLE_ENTITY, "{refused:?}");
+    let (s5, h5, again) = raw().await;
+    assert_eq!(s5, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(h5["idempotent-replayed"], "true");
+    assert_eq!(h5["content-type"], "application/problem+json");
+    assert_eq!(h5["content-type"], h4["content-type"]);
+    assert_eq!(again, refused, "byte for byte");
+    assert!(
+        String::from_utf8_lossy(&again)
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "kept in the language it was sent in: {again:?}"
+    );
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deals WHERE title = 'Web order 17'")
         .fetch_one(&pool)
         .await
@@ -789,7 +900,14 @@ async fn each_token_is_rate_limited_with_the_headers_clients_read(pool: PgPool) 
     assert_eq!(s, StatusCode::OK);
     assert_eq!(h["ratelimit-limit"], "2");
     assert_eq!(h["ratelimit-remaining"], "1");
-    api.call(Method::GET, "/v1/deals", &t, None, None).await;
+    // One request a second: the spent one is back within a second.
+    assert_eq!(h["ratelimit-reset"], "1");
+    let (_, h, _) = api.call(Method::GET, "/v1/deals", &t, None, None).await;
+    assert_eq!(h["ratelimit-remaining"], "0");
+    assert_eq!(
+        h["ratelimit-reset"], "2",
+        "both spent: two seconds to the full burst"
+    );
     let (s, h, p) = api.call(Method::GET, "/v1/deals", &t, None, None).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{p}");
     assert!(h.contains_key("retry-after"));
@@ -1100,19 +1218,39 @@ async fn webhook_endpoints_are_managed_over_the_api_and_deliveries_verify(pool: 
     let body = verify(&secret, &got[0], chrono::Utc::now());
     assert_eq!(body["type"], "deal.won");
 
-    let (s, _) = api
-        .post(
-            &format!("/v1/webhook-events/{}/redeliver", got[0].id),
+    // A redelivery answers 202 with no body; its retry under the same key is that answer
+    // again, not a second redelivery.
+    let redeliver = format!("/v1/webhook-events/{}/redeliver", got[0].id);
+    let (s, _, _) = api
+        .call(
+            Method::POST,
+            &redeliver,
             &t,
-            json!({}),
+            Some(json!({})),
+            Some("again-1"),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     salesbot::webhooks::deliver_due(&store, &sender(), chrono::Utc::now(), 10)
         .await
         .expect("deliver");
+    let (s, headers, body) = api
+        .call(
+            Method::POST,
+            &redeliver,
+            &t,
+            Some(json!({})),
+            Some("again-1"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(body, json!(""), "no body, as the first time");
+    salesbot::webhooks::deliver_due(&store, &sender(), chrono::Utc::now(), 10)
+        .await
+        .expect("deliver");
     let got = rx.got();
-    assert_eq!(got.len(), 2);
+    assert_eq!(got.len(), 2, "redelivered once");
     assert_eq!(got[0].id, got[1].id, "the same event, the same webhook-id");
 
     let (s, _, p) = api

@@ -2760,7 +2760,7 @@ async fn the_apis_idempotency_keys_are_deleted_once_past_their_24_hours(pool: Pg
         )
         .bind(key)
         .bind(answered.then_some(201i16))
-        .bind(answered.then(|| json!({"id": 1})))
+        .bind(answered.then(|| br#"{"id":1}"#.to_vec()))
         .bind(now - *age)
         .execute(&pool)
         .await

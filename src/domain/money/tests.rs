@@ -319,3 +319,27 @@ fn format_major_is_plain_and_exact() {
     assert_eq!(format_major(-5_000, bhd), "-5.000");
     assert_eq!(format_major(i64::MIN, usd), "-92233720368547758.08");
 }
+
+/// What the HTTP API hands the engine: the plain amount with its code reads back exactly in
+/// that currency and is refused in any other (a currency changed between the two reads).
+#[test]
+fn format_major_with_its_code_reads_back_and_names_its_currency() {
+    let codes = [
+        "USD", "EUR", "JPY", "BHD", "KWD", "CNY", "CHF", "BRL", "SEK", "INR", "GBP",
+    ];
+    for code in codes {
+        let c = Currency::parse(code).unwrap();
+        for minor in [0, 5, 999, 1_000, 123_450, 1_000_000, MAX_MINOR] {
+            let typed = format!("{} {}", format_major(minor, c), c.code());
+            assert_eq!(
+                parse_amount(&typed, c).map(|a| a.minor),
+                Ok(minor),
+                "{typed}"
+            );
+            for other in codes.iter().filter(|o| **o != code) {
+                let o = Currency::parse(other).unwrap();
+                assert!(parse_amount(&typed, o).is_err(), "{typed} read as {other}");
+            }
+        }
+    }
+}
