@@ -306,8 +306,13 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
             return Problem::unauthorized().into_response();
         }
         Err(e) => {
+            // A real token refused (its maker is no longer an admin) is a failed token: it
+            // spends from its address's budget from now on, like an unknown one.
+            if matches!(e, crate::engine::EngineError::Forbidden(_)) {
+                s.unknown_tokens.failed(&hash);
+            }
             return Problem::from_engine(&e, locale(req.headers()), &|f| f.to_string())
-                .into_response()
+                .into_response();
         }
     };
     let key = token.id as u64;
@@ -320,24 +325,30 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
             h.insert("ratelimit-limit", limit);
             let remaining = snapshot.remaining_burst_capacity();
             h.insert("ratelimit-remaining", HeaderValue::from(remaining));
-            // Seconds until the whole burst is back, rounded up.
             let refill = s.replenish * s.burst.saturating_sub(remaining);
-            let reset = refill.as_secs() + u64::from(refill.subsec_nanos() > 0);
-            h.insert("ratelimit-reset", HeaderValue::from(reset));
+            h.insert("ratelimit-reset", HeaderValue::from(secs_up(refill)));
             resp
         }
         Err(not_until) => {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(
                 &governor::clock::DefaultClock::default(),
             ));
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            rate_limited(secs, Some(limit))
+            // Retry-After is the next request's wait; RateLimit-Reset, as on every answer, the
+            // wait until the whole burst is back.
+            let refill = wait + s.replenish * s.burst.saturating_sub(1);
+            rate_limited(secs_up(wait), Some((limit, secs_up(refill))))
         }
     }
 }
 
-/// 429 with `Retry-After`, and the `RateLimit-*` headers when the limit was the token's.
-fn rate_limited(secs: u64, limit: Option<HeaderValue>) -> Response {
+/// Whole seconds, rounded up.
+fn secs_up(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// 429 with `Retry-After`, and the `RateLimit-*` headers (the limit, and the seconds until the
+/// whole burst is back) when the limit was the token's.
+fn rate_limited(secs: u64, limit: Option<(HeaderValue, u64)>) -> Response {
     let secs = secs.max(1);
     let mut p = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -346,11 +357,11 @@ fn rate_limited(secs: u64, limit: Option<HeaderValue>) -> Response {
     );
     p.retry_after = Some(secs);
     let mut resp = p.into_response();
-    if let Some(limit) = limit {
+    if let Some((limit, reset)) = limit {
         let h = resp.headers_mut();
         h.insert("ratelimit-limit", limit);
         h.insert("ratelimit-remaining", HeaderValue::from(0u32));
-        h.insert("ratelimit-reset", HeaderValue::from(secs));
+        h.insert("ratelimit-reset", HeaderValue::from(reset.max(secs)));
     }
     metrics::counter!("salesbot_api_rate_limited_total").increment(1);
     resp
@@ -455,13 +466,16 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let (rparts, rbody) = resp.into_parts();
-    let out = axum::body::to_bytes(rbody, usize::MAX)
-        .await
-        .unwrap_or_default();
+    // A body that failed part-way is no answer to keep: the key is let go for the retry.
+    let (out, whole) = match axum::body::to_bytes(rbody, usize::MAX).await {
+        Ok(b) => (b, true),
+        Err(_) => (Bytes::new(), false),
+    };
     let status = rparts.status;
     let kept = async {
         let mut tx = store.begin().await?;
-        if status.is_server_error()
+        if !whole
+            || status.is_server_error()
             || status == StatusCode::TOO_MANY_REQUESTS
             || status == StatusCode::METHOD_NOT_ALLOWED
         {

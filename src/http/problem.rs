@@ -170,10 +170,22 @@ pub async fn localize(req: axum::extract::Request, next: axum::middleware::Next)
         Some(p) if locale != Locale::En => {
             let mut p = p.clone();
             p.render(locale);
-            p.into_response()
+            replace_body(resp, p)
         }
         _ => resp,
     }
+}
+
+/// `resp` with `p` as its body and status, keeping every header the layers inside set
+/// (`x-request-id`, `RateLimit-*`, `Retry-After`, `Allow`).
+fn replace_body(resp: Response, p: Problem) -> Response {
+    let (mut parts, _) = resp.into_parts();
+    let (fresh, body) = p.into_response().into_parts();
+    parts.status = fresh.status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(fresh.headers);
+    parts.extensions.extend(fresh.extensions);
+    Response::from_parts(parts, body)
 }
 
 /// The router answers a known path asked with another method by an empty 405: it is said
@@ -191,9 +203,9 @@ pub async fn method_not_allowed(
     {
         return resp;
     }
-    let allow = resp.headers().get(header::ALLOW).cloned();
-    let allowed = allow
-        .as_ref()
+    let allowed = resp
+        .headers()
+        .get(header::ALLOW)
         .and_then(|a| a.to_str().ok())
         .unwrap_or_default()
         .to_string();
@@ -205,11 +217,7 @@ pub async fn method_not_allowed(
             .arg("allowed", allowed),
     );
     p.render(locale);
-    let mut resp = p.into_response();
-    if let Some(a) = allow {
-        resp.headers_mut().insert(header::ALLOW, a);
-    }
-    resp
+    replace_body(resp, p)
 }
 
 fn arg<'a>(m: &'a Msg, name: &str) -> Option<&'a Arg> {

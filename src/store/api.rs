@@ -45,7 +45,7 @@ pub enum Idempotency {
     InFlight,
 }
 
-/// An answer kept under an `Idempotency-Key`: status, content type (`None`: no body) and the
+/// An answer kept under an `Idempotency-Key`: status, content type (`None`: it named none) and the
 /// body's bytes, so a replay is exactly the first answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeptAnswer {
@@ -317,7 +317,8 @@ impl Tx {
         .fetch_optional(self.conn())
         .await?;
         let row = row.map(|f| (f.token, f.maker_admin));
-        if let Some((t, _)) = &row {
+        // A token refused for its maker is not noted as used.
+        if let Some((t, true)) = &row {
             if t.last_used_at
                 .is_none_or(|at| now - at > chrono::TimeDelta::minutes(1))
             {

@@ -286,6 +286,10 @@ async fn problems_name_the_field_and_what_is_accepted(pool: PgPool) {
         .await
         .expect("request");
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert!(
+        resp.headers().contains_key("ratelimit-limit"),
+        "rendered again in Chinese, the answer keeps its headers"
+    );
     let p: Value = resp.json().await.expect("json");
     assert!(
         p["detail"]
@@ -325,6 +329,9 @@ async fn problems_name_the_field_and_what_is_accepted(pool: PgPool) {
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let allow = resp.headers()["allow"].to_str().expect("allow").to_string();
+    for kept in ["x-request-id", "ratelimit-limit", "ratelimit-remaining"] {
+        assert!(resp.headers().contains_key(kept), "{kept} kept on the 405");
+    }
     assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
     let p: Value = resp.json().await.expect("json");
     assert_eq!(p["status"], 405);
@@ -910,8 +917,9 @@ async fn each_token_is_rate_limited_with_the_headers_clients_read(pool: PgPool) 
     );
     let (s, h, p) = api.call(Method::GET, "/v1/deals", &t, None, None).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{p}");
-    assert!(h.contains_key("retry-after"));
+    assert_eq!(h["retry-after"], "1", "the next request's wait");
     assert_eq!(h["ratelimit-remaining"], "0");
+    assert_eq!(h["ratelimit-reset"], "2", "the whole burst's");
     let (s, _, _) = api.call(Method::GET, "/v1/deals", &other, None, None).await;
     assert_eq!(s, StatusCode::OK, "another token has its own budget");
 }

@@ -48,13 +48,7 @@ async fn currency_still_free(tx: &mut Tx, ctx: &Ctx, entries: &[AuditEntry]) -> 
         let (Some(left), Some(restored)) = (currency(&e.after), currency(&e.before)) else {
             continue;
         };
-        if left != restored && tx.holds_amounts(ctx.ws_id()).await? {
-            return Err(EngineError::Conflict(
-                Msg::new("error.currency_in_use")
-                    .arg("current", left)
-                    .arg("given", restored),
-            ));
-        }
+        super::settings::currency_may_change(tx, ctx.ws_id(), &left, &restored).await?;
     }
     Ok(())
 }

@@ -270,13 +270,7 @@ pub(super) async fn run(tx: &mut Tx, ctx: &mut Ctx, cmd: SettingsCommand) -> Eng
             // Compared with the currency as locked, not as the request found it: another
             // admin may have changed it since, and amounts been written in the new one.
             let before = lock_ws(tx, ctx).await?;
-            if c.code() != ctx.ws.currency && tx.holds_amounts(ctx.ws_id()).await? {
-                return Err(EngineError::Conflict(
-                    Msg::new("error.currency_in_use")
-                        .arg("current", ctx.ws.currency.clone())
-                        .arg("given", c.code()),
-                ));
-            }
+            currency_may_change(tx, ctx.ws_id(), &ctx.ws.currency, c.code()).await?;
             ctx.ws.currency = c.code().to_string();
             write_ws(tx, ctx, AuditAction::SettingsCurrency, before).await?;
             Ok(Reply::text(ctx.m(
@@ -484,4 +478,23 @@ async fn digest_preview(tx: &mut Tx, ctx: &mut Ctx) -> EngineResult<Reply> {
     let mut reply = crate::engine::notices::digest(tx, &w, ctx.now, today).await?;
     reply.ephemeral = true;
     Ok(reply)
+}
+
+/// A workspace's currency changes only while nothing holds an amount: prices, deals and quotas
+/// are minor units of the currency they were written in, and a change would read them at
+/// another scale. `/settings currency` and the undo of one both ask here.
+pub(super) async fn currency_may_change(
+    tx: &mut Tx,
+    ws: i64,
+    current: &str,
+    given: &str,
+) -> EngineResult<()> {
+    if current != given && tx.holds_amounts(ws).await? {
+        return Err(EngineError::Conflict(
+            Msg::new("error.currency_in_use")
+                .arg("current", current)
+                .arg("given", given),
+        ));
+    }
+    Ok(())
 }
