@@ -218,6 +218,7 @@ async fn a_token_made_in_chat_writes_like_chat_and_is_audited_under_its_name(poo
     // Listed in chat, then revoked: it stops working at once.
     let list = h.ok("/settings api action:list").await.to_string();
     assert!(list.contains("erp"));
+    assert!(list.contains("made by <@1> on "), "its maker: {list}");
     assert!(!list.contains("sbk_"), "the list never shows a token");
     h.ok("/settings api action:revoke name:erp").await;
     let (status, body) = api.get("/v1/deals", &token).await;

@@ -78,6 +78,15 @@ pub async fn run(tx: &mut Tx, ctx: &mut Ctx, a: ApiAction) -> EngineResult<Reply
                         .arg("id", t.id)
                         .arg("name", ctx.esc(&t.name))
                         .arg("scope", t.scope.as_str())
+                        // A maker shown as a mention (replies never ping): the one whose
+                        // admin role the token stands on, and whom to ask when they leave.
+                        .arg(
+                            "maker",
+                            t.created_by.map_or_else(
+                                || ctx.t("api.token_server_made"),
+                                |u| format!("<@{u}>"),
+                            ),
+                        )
                         .arg("created", ctx.time(t.created_at))
                         .arg("used", used))
                 })
