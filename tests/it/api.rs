@@ -1230,28 +1230,21 @@ async fn webhook_endpoints_are_managed_over_the_api_and_deliveries_verify(pool: 
     // A redelivery answers 202 with no body; its retry under the same key is that answer
     // again, not a second redelivery.
     let redeliver = format!("/v1/webhook-events/{}/redeliver", got[0].id);
-    let (s, _, _) = api
-        .call(
+    let again = || {
+        api.call(
             Method::POST,
             &redeliver,
             &t,
             Some(json!({})),
             Some("again-1"),
         )
-        .await;
+    };
+    let (s, _, _) = again().await;
     assert_eq!(s, StatusCode::ACCEPTED);
     salesbot::webhooks::deliver_due(&store, &sender(), chrono::Utc::now(), 10)
         .await
         .expect("deliver");
-    let (s, headers, body) = api
-        .call(
-            Method::POST,
-            &redeliver,
-            &t,
-            Some(json!({})),
-            Some("again-1"),
-        )
-        .await;
+    let (s, headers, body) = again().await;
     assert_eq!(s, StatusCode::ACCEPTED);
     assert_eq!(headers["idempotent-replayed"], "true");
     assert_eq!(body, json!(""), "no body, as the first time");
