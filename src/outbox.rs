@@ -275,8 +275,7 @@ async fn deliver_one<D: Deliver>(
         if !store.task_still_due(row.workspace_id, task, due).await? {
             let mut tx = store.begin().await?;
             tx.outbox_skip(
-                row.workspace_id,
-                row.id,
+                row,
                 "the task was done or moved before its reminder went out",
             )
             .await?;
@@ -295,17 +294,14 @@ async fn deliver_one<D: Deliver>(
     let now = now + Duration::from_std(started.elapsed()).unwrap_or(Duration::zero());
     match sent {
         Ok(message_id) => {
-            store
-                .outbox_delivered(row.workspace_id, row.id, message_id as i64, now)
-                .await?;
+            store.outbox_delivered(row, message_id as i64, now).await?;
             pass.delivered += 1;
         }
         Err(DeliveryError::Retry { reason, .. }) if row.attempts >= MAX_ATTEMPTS => {
             tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "giving up after {} attempts", row.attempts);
             store
                 .outbox_failed(
-                    row.workspace_id,
-                    row.id,
+                    row,
                     &format!("gave up after {} attempts: {reason}", row.attempts),
                 )
                 .await?;
@@ -315,16 +311,12 @@ async fn deliver_one<D: Deliver>(
             let wait = after
                 .and_then(|a| Duration::from_std(a).ok())
                 .unwrap_or_else(|| backoff(row.attempts));
-            store
-                .outbox_retry(row.workspace_id, row.id, now + wait, &reason)
-                .await?;
+            store.outbox_retry(row, now + wait, &reason).await?;
             pass.retried += 1;
         }
         Err(DeliveryError::Permanent(reason)) => {
             tracing::info!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "not deliverable");
-            store
-                .outbox_failed(row.workspace_id, row.id, &reason)
-                .await?;
+            store.outbox_failed(row, &reason).await?;
             pass.failed += 1;
         }
         Err(DeliveryError::ChannelUnusable(problem, reason)) => {
@@ -336,35 +328,30 @@ async fn deliver_one<D: Deliver>(
             tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "channel refused the post");
             let mut tx = store.begin().await?;
             let Some(workspace) = tx.workspace_locked(row.workspace_id).await? else {
-                tx.outbox_retry(row.workspace_id, row.id, now + RETRY_SOON, &reason)
-                    .await?;
+                tx.outbox_retry(row, now + RETRY_SOON, &reason).await?;
                 tx.commit().await?;
                 pass.retried += 1;
                 return Ok(None);
             };
             match (workspace.digest_channel_id, row.envelope.channel_id) {
                 (None, _) => {
-                    tx.outbox_skip(row.workspace_id, row.id, "the digest was turned off")
-                        .await?;
+                    tx.outbox_skip(row, "the digest was turned off").await?;
                     pass.skipped += 1;
                 }
                 (Some(now_set), Some(refused)) if now_set != refused => {
-                    tx.outbox_retarget(row.workspace_id, row.id, now_set, now)
-                        .await?;
+                    tx.outbox_retarget(row, now_set, now).await?;
                     pass.retried += 1;
                 }
                 (_, channel) => {
                     if row.attempts >= MAX_ATTEMPTS {
                         tx.outbox_failed(
-                            row.workspace_id,
-                            row.id,
+                            row,
                             &format!("gave up after {} attempts: {reason}", row.attempts),
                         )
                         .await?;
                         pass.failed += 1;
                     } else {
-                        tx.outbox_retry(row.workspace_id, row.id, now + CHANNEL_RETRY, &reason)
-                            .await?;
+                        tx.outbox_retry(row, now + CHANNEL_RETRY, &reason).await?;
                         pass.retried += 1;
                     }
                     if let Some(channel) = channel {
@@ -411,10 +398,7 @@ async fn deliver_one<D: Deliver>(
 /// Hands a message back, due at `until`; a failure is logged, and the message's lease brings
 /// it back instead.
 async fn hand_back(store: &Store, row: &OutboxRow, until: DateTime<Utc>) {
-    if let Err(e) = store
-        .outbox_hand_back(row.workspace_id, row.id, until)
-        .await
-    {
+    if let Err(e) = store.outbox_hand_back(row, until).await {
         tracing::error!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, error = format!("{e:#}"), "outbox message not handed back; retried when its lease ends");
     }
 }

@@ -231,7 +231,7 @@ pub async fn deliver_due(
         let at = now + Duration::from_std(elapsed).unwrap_or(Duration::zero());
         if elapsed + sender.timeout + RECORD_MARGIN > lease {
             // One that cannot be handed back is left to its lease, like one not recorded.
-            if let Err(e) = store.webhook_unclaimed(job.workspace_id, job.id, at).await {
+            if let Err(e) = store.webhook_unclaimed(&job, at).await {
                 tracing::error!(workspace = job.workspace_id, msg_id = %job.msg_id, error = %e, "webhook delivery not handed back; retried when its lease ends");
             }
             pass.handed_back += 1;
@@ -274,7 +274,7 @@ async fn deliver_one(
     let (ws, endpoint) = (job.workspace_id, job.endpoint_id);
     if !job.live {
         store
-            .webhook_cancelled(ws, job.id, "the endpoint was removed or disabled")
+            .webhook_cancelled(job, "the endpoint was removed or disabled")
             .await?;
         count("cancelled");
         pass.cancelled += 1;
@@ -282,18 +282,14 @@ async fn deliver_one(
     }
     match sender.send(job, now).await {
         Outcome::Delivered(status) => {
-            store
-                .webhook_delivered(ws, job.id, endpoint, status, now)
-                .await?;
+            store.webhook_delivered(job, status, now).await?;
             count("delivered");
             pass.delivered += 1;
         }
         Outcome::Gone => {
             store
                 .webhook_attempt_failed(
-                    ws,
-                    job.id,
-                    endpoint,
+                    job,
                     FailedAttempt {
                         status: Some(410),
                         error: "answered 410 Gone",
@@ -321,9 +317,7 @@ async fn deliver_one(
                 .map(|wait| now + retry_after.map_or(wait, |after| after.max(wait)));
             let since = store
                 .webhook_attempt_failed(
-                    ws,
-                    job.id,
-                    endpoint,
+                    job,
                     FailedAttempt {
                         status,
                         error: &error,

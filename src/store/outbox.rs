@@ -51,6 +51,8 @@ pub struct OutboxRow {
     pub envelope: Envelope,
     /// Delivery attempts so far, this one included.
     pub attempts: i32,
+    /// This claim's mark on the row: every outcome recorded names it.
+    pub claim: i64,
 }
 
 impl NewOutbox {
@@ -161,22 +163,25 @@ impl Tx {
     /// [`Store::outbox_retry`] in this transaction (with what else the outcome writes).
     pub async fn outbox_retry(
         &mut self,
-        ws: i64,
-        id: i64,
+        row: &OutboxRow,
         next_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        outbox_retry(self.conn(), ws, id, next_at, error).await
+        outbox_retry(self.conn(), row, next_at, error).await
     }
 
-    /// Skips a pending message, with the reason.
-    pub async fn outbox_skip(&mut self, ws: i64, id: i64, reason: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET status = 'skipped', last_error = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'")
-            .bind(ws)
-            .bind(id)
-            .bind(reason)
-            .execute(self.conn())
-            .await?;
+    /// Skips a claimed message, with the reason.
+    pub async fn outbox_skip(&mut self, row: &OutboxRow, reason: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'skipped', last_error = $3
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $4",
+        )
+        .bind(row.workspace_id)
+        .bind(row.id)
+        .bind(reason)
+        .bind(row.claim)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
@@ -184,24 +189,27 @@ impl Tx {
     /// refusing channel took is given back, since the new one was not tried.
     pub async fn outbox_retarget(
         &mut self,
-        ws: i64,
-        id: i64,
+        row: &OutboxRow,
         channel: i64,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET channel_id = $3, next_attempt_at = $4, attempts = GREATEST(attempts - 1, 0) WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND target = 'channel'")
-            .bind(ws)
-            .bind(id)
+        sqlx::query(
+            "UPDATE outbox SET channel_id = $3, next_attempt_at = $4, attempts = GREATEST(attempts - 1, 0)
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND target = 'channel' AND claim = $5",
+        )
+            .bind(row.workspace_id)
+            .bind(row.id)
             .bind(channel)
             .bind(at)
+            .bind(row.claim)
             .execute(self.conn())
             .await?;
         Ok(())
     }
 
     /// [`Store::outbox_failed`] in this transaction.
-    pub async fn outbox_failed(&mut self, ws: i64, id: i64, error: &str) -> StoreResult<()> {
-        outbox_failed(self.conn(), ws, id, error).await
+    pub async fn outbox_failed(&mut self, row: &OutboxRow, error: &str) -> StoreResult<()> {
+        outbox_failed(self.conn(), row, error).await
     }
 }
 
@@ -239,7 +247,7 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
         Ok(sqlx::query_as(
-            "UPDATE outbox o SET attempts = o.attempts + 1, next_attempt_at = $2
+            "UPDATE outbox o SET attempts = o.attempts + 1, next_attempt_at = $2, claim = $6
              FROM (SELECT workspace_id, id FROM outbox
                    WHERE status = 'pending' AND next_attempt_at <= $1
                      AND kind = ANY($4) AND target = ANY($5)
@@ -247,13 +255,14 @@ impl Store {
                    FOR UPDATE SKIP LOCKED) c
              WHERE o.workspace_id = c.workspace_id AND o.id = c.id
              RETURNING o.workspace_id, o.id, o.dedupe_key, o.kind, o.target, o.user_id, o.channel_id, o.payload, o.files,
-                       o.attempts",
+                       o.attempts, o.claim",
         )
         .bind(now)
         .bind(lease_until)
         .bind(limit)
         .bind(OutboxKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>())
         .bind(OutboxTarget::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>())
+        .bind(rand::random::<i64>())
         .fetch_all(self.pool())
         .await?)
     }
@@ -261,19 +270,19 @@ impl Store {
     /// Records a delivery with Discord's message id.
     pub async fn outbox_delivered(
         &self,
-        ws: i64,
-        id: i64,
+        row: &OutboxRow,
         message_id: i64,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE outbox SET status = 'delivered', delivered_message_id = $3, delivered_at = $4, last_error = NULL
-             WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $5",
         )
-        .bind(ws)
-        .bind(id)
+        .bind(row.workspace_id)
+        .bind(row.id)
         .bind(message_id)
         .bind(at)
+        .bind(row.claim)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -282,12 +291,11 @@ impl Store {
     /// Schedules another attempt.
     pub async fn outbox_retry(
         &self,
-        ws: i64,
-        id: i64,
+        row: &OutboxRow,
         next_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        outbox_retry(self.pool(), ws, id, next_at, error).await
+        outbox_retry(self.pool(), row, next_at, error).await
     }
 
     /// Deletes the messages that stopped being pending (delivered, failed or skipped) and were
@@ -311,39 +319,41 @@ impl Store {
 
     /// Hands a claimed message back unsent, due at `at`, and takes back the attempt its claim
     /// counted: it was rate limited, held back, or past what its lease covered.
-    pub async fn outbox_hand_back(&self, ws: i64, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn outbox_hand_back(&self, row: &OutboxRow, at: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query(
             "UPDATE outbox SET attempts = greatest(attempts - 1, 0), next_attempt_at = $3
-             WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $4",
         )
-        .bind(ws)
-        .bind(id)
+        .bind(row.workspace_id)
+        .bind(row.id)
         .bind(at)
+        .bind(row.claim)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
     /// Gives a message up, with the reason.
-    pub async fn outbox_failed(&self, ws: i64, id: i64, error: &str) -> StoreResult<()> {
-        outbox_failed(self.pool(), ws, id, error).await
+    pub async fn outbox_failed(&self, row: &OutboxRow, error: &str) -> StoreResult<()> {
+        outbox_failed(self.pool(), row, error).await
     }
 }
 
 async fn outbox_retry(
     conn: impl sqlx::PgExecutor<'_>,
-    ws: i64,
-    id: i64,
+    row: &OutboxRow,
     next_at: DateTime<Utc>,
     error: &str,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $3, last_error = $4 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+        "UPDATE outbox SET next_attempt_at = $3, last_error = $4
+         WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $5",
     )
-    .bind(ws)
-    .bind(id)
+    .bind(row.workspace_id)
+    .bind(row.id)
     .bind(next_at)
     .bind(error)
+    .bind(row.claim)
     .execute(conn)
     .await?;
     Ok(())
@@ -351,16 +361,19 @@ async fn outbox_retry(
 
 async fn outbox_failed(
     conn: impl sqlx::PgExecutor<'_>,
-    ws: i64,
-    id: i64,
+    row: &OutboxRow,
     error: &str,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE outbox SET status = 'failed', last_error = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'pending'")
-        .bind(ws)
-        .bind(id)
-        .bind(error)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE outbox SET status = 'failed', last_error = $3
+         WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $4",
+    )
+    .bind(row.workspace_id)
+    .bind(row.id)
+    .bind(error)
+    .bind(row.claim)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

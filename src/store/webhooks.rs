@@ -58,6 +58,8 @@ pub struct WebhookJob {
     pub live: bool,
     /// The endpoint's first failure since its last success.
     pub failing_since: Option<DateTime<Utc>>,
+    /// This claim's mark on the row: every outcome recorded names it.
+    pub claim: i64,
 }
 
 /// The secret stays out of `Debug`, so a logged job never shows it.
@@ -294,8 +296,14 @@ impl Tx {
             return Ok(None);
         };
         let done = sqlx::query(
+            // A delivery in flight keeps its lease (a worker may be posting it this moment)
+            // but loses its claim: that worker's outcome changes nothing, and the delivery is
+            // sent again when the lease ends, not twice at once and never marked failed by a
+            // claim the redelivery outlived.
             "UPDATE webhook_deliveries d
-             SET status = 'pending', attempts = 0, next_attempt_at = $3, last_error = NULL, delivered_at = NULL
+             SET status = 'pending', attempts = 0, last_error = NULL, delivered_at = NULL, claim = NULL,
+                 next_attempt_at = CASE WHEN d.status = 'pending' AND d.claim IS NOT NULL
+                                        THEN greatest(d.next_attempt_at, $3) ELSE $3 END
              FROM webhook_endpoints e
              WHERE d.workspace_id = $1 AND d.event_id = $2
                AND e.workspace_id = d.workspace_id AND e.id = d.endpoint_id
@@ -328,7 +336,7 @@ impl Tx {
         .await?;
         let done = sqlx::query(
             "UPDATE webhook_deliveries
-             SET status = 'pending', attempts = 0, next_attempt_at = $4, last_error = NULL
+             SET status = 'pending', attempts = 0, next_attempt_at = $4, last_error = NULL, claim = NULL
              WHERE workspace_id = $1 AND endpoint_id = $2 AND status IN ('failed', 'cancelled') AND created_at >= $3",
         )
         .bind(ws)
@@ -587,14 +595,14 @@ impl Store {
     ) -> StoreResult<Vec<WebhookJob>> {
         Ok(sqlx::query_as(
             "WITH c AS (
-                 UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $2
+                 UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $2, claim = $4
                  FROM (SELECT workspace_id, id FROM webhook_deliveries
                        WHERE status = 'pending' AND next_attempt_at <= $1
                        ORDER BY next_attempt_at LIMIT $3
                        FOR UPDATE SKIP LOCKED) due
                  WHERE d.workspace_id = due.workspace_id AND d.id = due.id
-                 RETURNING d.workspace_id, d.id, d.endpoint_id, d.event_id, d.attempts)
-             SELECT c.workspace_id, c.id, c.endpoint_id, c.attempts, ev.msg_id, ev.event_type, ev.body,
+                 RETURNING d.workspace_id, d.id, d.endpoint_id, d.event_id, d.attempts, d.claim)
+             SELECT c.workspace_id, c.id, c.endpoint_id, c.attempts, c.claim, ev.msg_id, ev.event_type, ev.body,
                     coalesce(e.url, '') AS url, s.secret,
                     coalesce(e.removed_at IS NULL AND e.disabled_at IS NULL, false) AS live,
                     e.failing_since
@@ -606,6 +614,7 @@ impl Store {
         .bind(now)
         .bind(lease_until)
         .bind(limit)
+        .bind(rand::random::<i64>())
         .fetch_all(self.pool())
         .await?)
     }
@@ -613,21 +622,22 @@ impl Store {
     /// Records a delivery the endpoint acknowledged, and ends its failure streak.
     pub async fn webhook_delivered(
         &self,
-        ws: i64,
-        id: i64,
-        endpoint: i64,
+        job: &WebhookJob,
         status: u16,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let (ws, endpoint) = (job.workspace_id, job.endpoint_id);
         let mut tx = self.begin().await?;
         sqlx::query(
-            "UPDATE webhook_deliveries SET status = 'delivered', last_status = $3, delivered_at = $4, last_error = NULL
-             WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+            "UPDATE webhook_deliveries SET status = 'delivered', last_status = $3, delivered_at = $4, last_error = NULL,
+                                           claim = NULL
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $5",
         )
         .bind(ws)
-        .bind(id)
+        .bind(job.id)
         .bind(i32::from(status))
         .bind(at)
+        .bind(job.claim)
         .execute(tx.conn())
         .await?;
         sqlx::query(
@@ -645,9 +655,7 @@ impl Store {
     /// the endpoint's first failure since its last success.
     pub async fn webhook_attempt_failed(
         &self,
-        ws: i64,
-        id: i64,
-        endpoint: i64,
+        job: &WebhookJob,
         attempt: FailedAttempt<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<DateTime<Utc>> {
@@ -656,18 +664,21 @@ impl Store {
             error,
             next_at,
         } = attempt;
+        let (ws, endpoint) = (job.workspace_id, job.endpoint_id);
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE webhook_deliveries
              SET status = CASE WHEN $5::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
-                 next_attempt_at = coalesce($5, next_attempt_at), last_status = $3, last_error = $4
-             WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+                 next_attempt_at = coalesce($5, next_attempt_at), last_status = $3, last_error = $4,
+                 claim = NULL
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $6",
         )
         .bind(ws)
-        .bind(id)
+        .bind(job.id)
         .bind(status.map(i32::from))
         .bind(error)
         .bind(next_at)
+        .bind(job.claim)
         .execute(tx.conn())
         .await?;
         let since: Option<DateTime<Utc>> = sqlx::query_scalar(
@@ -687,28 +698,30 @@ impl Store {
     /// Hands a claimed delivery back unsent, due at `at`: its lease would run out before an
     /// attempt started now could finish, and another worker would send it as well. The claim's
     /// attempt is taken back, so it is not counted.
-    pub async fn webhook_unclaimed(&self, ws: i64, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn webhook_unclaimed(&self, job: &WebhookJob, at: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE webhook_deliveries SET attempts = attempts - 1, next_attempt_at = $3
-             WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+            "UPDATE webhook_deliveries SET attempts = attempts - 1, next_attempt_at = $3, claim = NULL
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $4",
         )
-        .bind(ws)
-        .bind(id)
+        .bind(job.workspace_id)
+        .bind(job.id)
         .bind(at)
+        .bind(job.claim)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
     /// Cancels a delivery whose endpoint was removed or disabled meanwhile.
-    pub async fn webhook_cancelled(&self, ws: i64, id: i64, reason: &str) -> StoreResult<()> {
+    pub async fn webhook_cancelled(&self, job: &WebhookJob, reason: &str) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE webhook_deliveries SET status = 'cancelled', last_error = $3
-             WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
+            "UPDATE webhook_deliveries SET status = 'cancelled', last_error = $3, claim = NULL
+             WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $4",
         )
-        .bind(ws)
-        .bind(id)
+        .bind(job.workspace_id)
+        .bind(job.id)
         .bind(reason)
+        .bind(job.claim)
         .execute(self.pool())
         .await?;
         Ok(())

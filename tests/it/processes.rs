@@ -27,7 +27,7 @@ const STRING: u8 = 3;
 const CHANNEL: u8 = 7;
 /// Long: two debug-build processes, Postgres and the test share a loaded 2-core machine.
 const WAIT: Duration = Duration::from_secs(60);
-/// The outbox lease is 60 s: a message the killed process had claimed goes out after it runs
+/// The outbox lease is 120 s: a message the killed process had claimed goes out after it runs
 /// out, at the next 5-second delivery tick.
 const DELIVERY_WAIT: Duration = Duration::from_secs(150);
 /// Guilds on shard 0 and shard 1 of 2: Discord's shard of a guild is `(id >> 22) % total`.

@@ -1404,6 +1404,52 @@ async fn a_message_claimed_by_a_dead_worker_is_delivered_by_another_once(pool: P
     assert_eq!(rec.len(), 3);
 }
 
+/// A worker whose lease ran out, and whose message another worker claimed since, changes
+/// nothing with its late outcome: it cannot give the message up or hand it back (due at once,
+/// for a third worker to send beside the second) under the other's send.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_late_worker_cannot_record_over_the_claim_that_replaced_its_own(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-02T08:00:00Z").await;
+    h.ok(r#"/remind what:"call" when:"2026-03-02 09:00""#).await;
+    let now = at("2026-03-02T09:05:00Z");
+    assert_eq!(jobs::reminders(&store, now).await.expect("reminders"), 1);
+    let first = store
+        .claim_outbox(now, now + LEASE, 1)
+        .await
+        .expect("claim");
+    let later = now + LEASE + secs(1);
+    let second = store
+        .claim_outbox(later, later + LEASE, 1)
+        .await
+        .expect("claim");
+    assert_eq!((first.len(), second.len()), (1, 1));
+    let (stale, live) = (&first[0], &second[0]);
+    assert_ne!(stale.claim, live.claim);
+
+    store.outbox_failed(stale, "late").await.expect("failed");
+    store.outbox_hand_back(stale, now).await.expect("hand back");
+    store.outbox_retry(stale, now, "late").await.expect("retry");
+    let r = must_row(&pool, &live.envelope.dedupe_key).await;
+    assert_eq!((r.status.as_str(), r.attempts), ("pending", 2), "{r:?}");
+    assert!(
+        store
+            .claim_outbox(later + secs(1), later + secs(1) + LEASE, 1)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "still the second worker's"
+    );
+    store
+        .outbox_delivered(live, 42, later)
+        .await
+        .expect("delivered");
+    let r = must_row(&pool, &live.envelope.dedupe_key).await;
+    assert_eq!(r.status, "delivered");
+    assert_eq!(r.delivered_message_id, Some(42));
+}
+
 /// A pending DM to member 1 of workspace 1 as a newer version would enqueue it: `(key, kind,
 /// target)` and the payload as stored, due at `due`, after `attempts` attempts.
 async fn newer_row(

@@ -480,6 +480,57 @@ async fn redeliver_sends_an_event_again_under_its_id(pool: PgPool) {
     assert!(e.contains("nothing"), "{e}");
 }
 
+/// A redelivery of a delivery being sent this moment neither sends it twice at once nor is
+/// lost when that attempt gives up: the attempt's claim is gone, and the event goes again
+/// once the attempt's lease has ended.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_redelivery_during_a_send_waits_for_its_lease_and_outlives_its_outcome(pool: PgPool) {
+    use salesbot::store::FailedAttempt;
+    let mut h = harness(pool).await;
+    let (_r, url) = receiver(&[]).await;
+    add(&mut h, &url, "contact.created").await;
+    h.ok("/contact add name:Bo").await;
+    let store = store(&h);
+    let now = start();
+    let lease = now + Duration::seconds(120);
+    let jobs = store
+        .claim_webhook_deliveries(now, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    h.ok(&format!(
+        "/settings webhook action:redeliver event:{}",
+        jobs[0].msg_id
+    ))
+    .await;
+    assert!(
+        store
+            .claim_webhook_deliveries(now + Duration::seconds(1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not sent twice at once"
+    );
+    // The attempt in flight gives up: the redelivery stands.
+    let failed = FailedAttempt {
+        status: Some(500),
+        error: "answered 500",
+        next_at: None,
+    };
+    store
+        .webhook_attempt_failed(&jobs[0], failed, now)
+        .await
+        .unwrap();
+    let later = lease + Duration::seconds(1);
+    let again = store
+        .claim_webhook_deliveries(later, later + Duration::seconds(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "sent again once the lease ended");
+    assert_eq!(again[0].msg_id, jobs[0].msg_id);
+    assert_eq!(again[0].attempts, 1, "counted afresh");
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn endpoints_are_for_admins_and_undo_takes_them_back(pool: PgPool) {
     let mut h = harness(pool).await;
