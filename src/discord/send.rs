@@ -192,9 +192,6 @@ pub struct Sender {
     base: String,
     token: String,
     store: Store,
-    /// This process's own pace, for when the shared one (`Pace::Send` in the database) cannot
-    /// be reached.
-    pace: std::sync::Arc<governor::DefaultDirectRateLimiter>,
 }
 
 impl Sender {
@@ -211,16 +208,11 @@ impl Sender {
             .unwrap_or_else(|| "https://discord.com".into())
             .trim_end_matches('/')
             .to_string();
-        let quota = governor::Quota::per_second(
-            std::num::NonZeroU32::new(GLOBAL_PER_SECOND).unwrap_or(std::num::NonZeroU32::MIN),
-        )
-        .allow_burst(std::num::NonZeroU32::new(GLOBAL_BURST).unwrap_or(std::num::NonZeroU32::MIN));
         Ok(Sender {
             client,
             base,
             token: format!("Bot {}", config.token),
             store,
-            pace: std::sync::Arc::new(governor::RateLimiter::direct(quota)),
         })
     }
 
@@ -246,10 +238,15 @@ impl Sender {
                 Ok(())
             }
             Err(e) => {
-                // Sending is what matters: past the database, pace as one process would.
-                tracing::warn!(error = %e, "shared send pace unavailable; pacing this process alone");
-                self.pace.until_ready().await;
-                Ok(())
+                // Without the shared pace this process cannot know what the others send, and a
+                // pace of its own beside theirs would go past Discord's limit: the message
+                // waits in the outbox a second (if the hand-back cannot be recorded either,
+                // its lease brings it back). A send it could not record would be sent again.
+                tracing::warn!(error = %e, "shared send pace unavailable; the message waits");
+                Err(SendError::RateLimited {
+                    after: Some(std::time::Duration::from_secs(1)),
+                    global: true,
+                })
             }
         }
     }

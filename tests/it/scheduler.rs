@@ -2514,6 +2514,32 @@ async fn a_leap_day_birthday_is_listed_every_year(pool: PgPool) {
     assert_eq!(field(&leap.reply, "Birthdays today"), "🎂 C-1 Leap");
 }
 
+/// Without the shared pace (the database out of reach) a process cannot know what the others
+/// send: the message waits in the outbox instead of going out on a pace of the process's own,
+/// which beside the others' would pass Discord's limit, and nothing reaches Discord.
+#[tokio::test]
+async fn without_the_shared_pace_a_message_waits_instead_of_going_out() {
+    let unreachable = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
+        .expect("lazy pool");
+    let store = Store::from_pool(unreachable);
+    let fake = FakeDiscord::start().await;
+    let sent = sender(&fake, &store)
+        .deliver(&Outgoing {
+            workspace_id: 1,
+            target: Target::Channel(555),
+            reply: Reply::text("weekly digest"),
+            dedupe_key: "digest:1:2026-W49".into(),
+        })
+        .await;
+    assert!(
+        matches!(sent, Err(DeliveryError::RateLimited { global: true, .. })),
+        "{sent:?}"
+    );
+    assert_eq!(posts_to(&fake, 555), 0);
+}
+
 /// A process that dies after Discord accepted a message but before the outbox recorded it
 /// leaves the row to be delivered again: the retry carries the same nonce with
 /// `enforce_nonce`, and Discord (here the fake, as Discord does) returns the first message.
