@@ -17,8 +17,9 @@ use std::future::Future;
 /// another; one the rest of the lease could not cover (with [`RECORD_MARGIN`]) is handed back
 /// unsent, not sent while another worker may claim it too.
 pub const LEASE: Duration = Duration::seconds(120);
-/// Time kept back from the lease to record a delivery's outcome.
-const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// Time kept back from the lease for what a delivery does besides sending: the check that a
+/// reminder's task is still due, and recording the outcome (each a pool wait and a statement).
+const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// Failed attempts before a message is given up: with [`backoff`] (5 s doubling to an hour)
 /// about a day of trying, so an outage of Discord (or of the network, or the database's
 /// connection to it) shorter than that delays a message and never loses it. Rate limits are

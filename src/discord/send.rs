@@ -30,6 +30,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 /// rather than past its lease. Turns taken by many concurrent senders come well within it
 /// (150 at once at 45/s: under 4 s). `longest_send` counts it for each of a DM's two requests.
 const LONGEST_PACE_WAIT: Duration = Duration::from_secs(10);
+/// The longest a request waits for the database to reserve its turn.
+const PACE_ASK: Duration = Duration::from_secs(2);
 
 /// The longest `retry-after` a 429 is taken at its word for.
 const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(3600);
@@ -222,11 +224,20 @@ impl Sender {
     /// instead of in 429 storms.
     async fn pace(&self) -> Result<(), SendError> {
         let interval = std::time::Duration::from_secs(1) / GLOBAL_PER_SECOND;
-        match self
-            .store
-            .reserve_slot(Pace::Send, interval, GLOBAL_BURST)
-            .await
-        {
+        // Bounded like the pace's own wait, so the time a send may take stays what the
+        // lease check counts (`longest_send`); a database that does not answer in time is
+        // one out of reach.
+        let reserved = tokio::time::timeout(
+            PACE_ASK,
+            self.store.reserve_slot(Pace::Send, interval, GLOBAL_BURST),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::store::StoreError::Unexpected(anyhow::anyhow!(
+                "no answer within {PACE_ASK:?}"
+            )))
+        });
+        match reserved {
             // Held back past what a send may wait (a global 429's retry-after): waiting here
             // would outlast the message's lease, so it goes back to the outbox to wait there.
             Ok(wait) if wait > LONGEST_PACE_WAIT => Err(SendError::RateLimited {
@@ -409,6 +420,6 @@ impl Deliver for Sender {
     /// A DM is two requests (its channel, then the message), each with its timeout and its
     /// turn under the shared pace.
     fn longest_send(&self) -> Duration {
-        2 * (SEND_TIMEOUT + LONGEST_PACE_WAIT)
+        2 * (SEND_TIMEOUT + PACE_ASK + LONGEST_PACE_WAIT)
     }
 }
