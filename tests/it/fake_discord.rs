@@ -231,9 +231,10 @@ struct Inner {
     global_window: VecDeque<Instant>,
     /// Global 429s answered.
     global_429s: usize,
-    /// Messages posted with `enforce_nonce`, by (channel, nonce): a repeat returns the first,
-    /// as Discord does for a few minutes.
-    nonces: HashMap<(u64, String), Value>,
+    /// Messages posted with `enforce_nonce`, by nonce: a repeat by the same author (the fake
+    /// has one, the bot) returns the first, in whichever channel, as Discord does for a few
+    /// minutes (here for the fake's life).
+    nonces: HashMap<String, Value>,
     /// Messages created by POSTs to channels, in order.
     posted: Vec<Posted>,
     /// The message id of each interaction token's original response.
@@ -962,10 +963,16 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
                 (Value::Number(n), Some(true)) => Some(n.to_string()),
                 _ => None,
             };
-            if let Some(earlier) = nonce
-                .as_ref()
-                .and_then(|n| s.nonces.get(&(channel, n.clone())))
-            {
+            if nonce.as_ref().is_some_and(|n| n.chars().count() > 25) {
+                return (
+                    400,
+                    json!({"code": 50035, "message": "Invalid Form Body",
+                           "errors": {"nonce": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH",
+                               "message": "Must be 25 or fewer in length."}]}}}),
+                    vec![],
+                );
+            }
+            if let Some(earlier) = nonce.as_ref().and_then(|n| s.nonces.get(n)) {
                 return ok(earlier.clone());
             }
             let id = next_message_id(s);
@@ -978,7 +985,7 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
             });
             if let Some(n) = nonce {
                 message["nonce"] = json!(n);
-                s.nonces.insert((channel, n), message.clone());
+                s.nonces.insert(n, message.clone());
             }
             ok(message)
         }
