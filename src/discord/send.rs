@@ -254,6 +254,9 @@ impl Sender {
                 // waits in the outbox a second (if the hand-back cannot be recorded either,
                 // its lease brings it back). A send it could not record would be sent again.
                 tracing::warn!(error = %e, "shared send pace unavailable; the message waits");
+                // Counted apart: the outbox counts the hand-back as a global rate limit, which a
+                // dashboard would read as Discord's.
+                metrics::counter!("salesbot_send_pace_unavailable_total").increment(1);
                 Err(SendError::RateLimited {
                     after: Some(std::time::Duration::from_secs(1)),
                     global: true,

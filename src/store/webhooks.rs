@@ -33,6 +33,17 @@ pub struct EndpointRow {
     pub failed: i64,
 }
 
+/// How a delivery sent again becomes due (`$3` now, `$4` a fresh random claim): one a worker
+/// holds (a claim set: in flight, or cancelled while in flight) keeps its lease, since that
+/// worker may be posting it this moment, and gets a claim no worker holds, so that worker's
+/// outcome changes nothing and the delivery goes again once the lease ends (not twice at
+/// once, and not marked failed by the attempt the redelivery outlived); any other is due now.
+/// Every worker's outcome clears the claim.
+const AGAIN: &str =
+    "next_attempt_at = CASE WHEN d.claim IS NOT NULL THEN greatest(d.next_attempt_at, $3)
+                                           ELSE $3 END,
+                     claim = CASE WHEN d.claim IS NOT NULL THEN $4 END";
+
 /// A claimed delivery with everything needed to send it.
 #[derive(Clone, sqlx::FromRow)]
 pub struct WebhookJob {
@@ -296,22 +307,20 @@ impl Tx {
             return Ok(None);
         };
         let done = sqlx::query(
-            // A delivery in flight keeps its lease (a worker may be posting it this moment)
-            // but loses its claim: that worker's outcome changes nothing, and the delivery is
-            // sent again when the lease ends, not twice at once and never marked failed by a
-            // claim the redelivery outlived.
-            "UPDATE webhook_deliveries d
-             SET status = 'pending', attempts = 0, last_error = NULL, delivered_at = NULL, claim = NULL,
-                 next_attempt_at = CASE WHEN d.status = 'pending' AND d.claim IS NOT NULL
-                                        THEN greatest(d.next_attempt_at, $3) ELSE $3 END
-             FROM webhook_endpoints e
-             WHERE d.workspace_id = $1 AND d.event_id = $2
-               AND e.workspace_id = d.workspace_id AND e.id = d.endpoint_id
-               AND e.removed_at IS NULL AND e.disabled_at IS NULL",
+            // See `AGAIN`.
+            &format!(
+                "UPDATE webhook_deliveries d
+                 SET status = 'pending', attempts = 0, last_error = NULL, delivered_at = NULL, {AGAIN}
+                 FROM webhook_endpoints e
+                 WHERE d.workspace_id = $1 AND d.event_id = $2
+                   AND e.workspace_id = d.workspace_id AND e.id = d.endpoint_id
+                   AND e.removed_at IS NULL AND e.disabled_at IS NULL"
+            ),
         )
         .bind(ws)
         .bind(event)
         .bind(now)
+        .bind(rand::random::<i64>())
         .execute(self.conn())
         .await?;
         Ok(Some(done.rows_affected()))
@@ -334,15 +343,18 @@ impl Tx {
         .bind(id)
         .execute(self.conn())
         .await?;
-        let done = sqlx::query(
-            "UPDATE webhook_deliveries
-             SET status = 'pending', attempts = 0, next_attempt_at = $4, last_error = NULL, claim = NULL
-             WHERE workspace_id = $1 AND endpoint_id = $2 AND status IN ('failed', 'cancelled') AND created_at >= $3",
-        )
+        let done = sqlx::query(&format!(
+            // `$3` is the time here: `AGAIN` names it so.
+            "UPDATE webhook_deliveries d
+             SET status = 'pending', attempts = 0, last_error = NULL, {AGAIN}
+             WHERE d.workspace_id = $1 AND d.endpoint_id = $2 AND d.status IN ('failed', 'cancelled')
+               AND d.created_at >= $5"
+        ))
         .bind(ws)
         .bind(id)
-        .bind(since)
         .bind(now)
+        .bind(rand::random::<i64>())
+        .bind(since)
         .execute(self.conn())
         .await?;
         Ok(done.rows_affected())

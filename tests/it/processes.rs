@@ -797,6 +797,24 @@ async fn two_processes_lose_and_double_nothing_when_one_is_killed(pool: PgPool) 
             }
         }
     }
+    // The fake, as Discord, answers a repeated nonce with the first message wherever it was
+    // sent: a repeat to another channel would hide a message moved mid-flight, so the
+    // requests themselves are checked.
+    let mut sent_to: HashMap<String, u64> = HashMap::new();
+    for r in fake.requests().iter().filter(|r| r.method == "POST") {
+        let channel = r
+            .path
+            .strip_prefix("/api/v10/channels/")
+            .and_then(|p| p.strip_suffix("/messages"))
+            .and_then(|c| c.parse::<u64>().ok());
+        if let (Some(channel), Some(n)) = (channel, r.json["nonce"].as_str()) {
+            if let Some(first) = sent_to.insert(n.to_string(), channel) {
+                if first != channel {
+                    problems.push(format!("nonce {n} sent to channels {first} and {channel}"));
+                }
+            }
+        }
+    }
     if reminders_out != 2 * DUE_REMINDERS || digests_out != 2 {
         problems.push(format!(
             "{reminders_out} reminders and {digests_out} digests went out, not {} and 2",
