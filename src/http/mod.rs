@@ -342,7 +342,7 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
 }
 
 /// Whole seconds, rounded up.
-fn secs_up(d: Duration) -> u64 {
+pub(super) fn secs_up(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
@@ -449,15 +449,7 @@ async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Res
             )
             .into_response()
         }
-        Ok(Idempotency::InFlight) => {
-            let mut p = Problem::new(
-                StatusCode::CONFLICT,
-                "idempotency-key-in-use",
-                Msg::new("api.idempotency_in_flight"),
-            );
-            p.retry_after = Some(1);
-            return p.into_response();
-        }
+        Ok(Idempotency::InFlight) => return Problem::key_in_use().into_response(),
         Err(e) => {
             return Problem::from_engine(&e.into(), Locale::En, &|f| f.to_string()).into_response()
         }

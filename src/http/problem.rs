@@ -5,6 +5,9 @@
 use crate::domain::locale::Locale;
 use crate::engine::EngineError;
 use crate::i18n::{Arg, Msg};
+
+/// The catalog key of the answer to a request whose `Idempotency-Key` is in use.
+const KEY_IN_USE: &str = "api.idempotency_in_flight";
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -33,6 +36,12 @@ pub struct Problem {
     #[serde(skip)]
     #[schema(ignore)]
     msgs: Option<(Msg, Option<Msg>)>,
+    /// The language `detail` and `accepted` are in now: a layer that finds them in the
+    /// caller's language already leaves them (the API's routes are localized inside the
+    /// `Idempotency-Key` layer and again outside it).
+    #[serde(skip)]
+    #[schema(ignore)]
+    rendered: Locale,
 }
 
 impl Problem {
@@ -47,7 +56,20 @@ impl Problem {
             accepted: None,
             retry_after: None,
             msgs: Some((detail, None)),
+            rendered: Locale::En,
         }
+    }
+
+    /// The first request with this `Idempotency-Key` still runs, or a retry took the key over
+    /// from this one: the client asks again in a second.
+    pub fn key_in_use() -> Problem {
+        let mut p = Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-use",
+            Msg::new(KEY_IN_USE),
+        );
+        p.retry_after = Some(1);
+        p
     }
 
     /// A problem whose text was already rendered in the caller's language (a reply's).
@@ -104,9 +126,11 @@ impl Problem {
             EngineError::NotFound(m) => (StatusCode::NOT_FOUND, "not-found", m.clone()),
             EngineError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             // The engine found the request's key taken over by a retry: the same answer the
-            // key's own check gives, so the client waits and asks again.
-            EngineError::Conflict(m) if m.key == "api.idempotency_in_flight" => {
-                (StatusCode::CONFLICT, "idempotency-key-in-use", m.clone())
+            // key's own check gives.
+            EngineError::Conflict(m) if m.key == KEY_IN_USE => {
+                let mut p = Problem::key_in_use();
+                p.render(locale);
+                return p;
             }
             EngineError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
             EngineError::Duplicate => (
@@ -145,8 +169,6 @@ impl Problem {
         p.render(locale);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             p.retry_after = Some(2);
-        } else if kind == "idempotency-key-in-use" {
-            p.retry_after = Some(1);
         }
         p
     }
@@ -158,6 +180,7 @@ impl Problem {
             if let Some(a) = accepted {
                 self.accepted = Some(a.render(locale));
             }
+            self.rendered = locale;
         }
     }
 }
@@ -167,7 +190,7 @@ pub async fn localize(req: axum::extract::Request, next: axum::middleware::Next)
     let locale = super::locale(req.headers());
     let resp = next.run(req).await;
     match resp.extensions().get::<Problem>() {
-        Some(p) if locale != Locale::En => {
+        Some(p) if p.msgs.is_some() && p.rendered != locale => {
             let mut p = p.clone();
             p.render(locale);
             replace_body(resp, p)

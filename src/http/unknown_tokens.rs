@@ -81,7 +81,7 @@ impl UnknownTokens {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(
                 &governor::clock::DefaultClock::default(),
             ));
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+            super::secs_up(wait)
         })
     }
 
