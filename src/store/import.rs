@@ -344,29 +344,35 @@ const DRY_RUN_NUMBERS: i64 = 1_000_000_000_000;
 /// JSON readers still hold exactly.
 const DRY_RUN_LANE: i64 = 1_000_000_000;
 
-async fn reserve_deals(conn: impl sqlx::PgExecutor<'_>, ws: i64, n: i64) -> StoreResult<DealSlots> {
-    let (first_number, ids) = sqlx::query_as(
-        "WITH c AS (
-             INSERT INTO deal_counters AS c (workspace_id, next_number) VALUES ($1, $2 + 1)
-             ON CONFLICT (workspace_id) DO UPDATE SET next_number = c.next_number + $2
-             RETURNING next_number - $2 AS first)
-         SELECT c.first, ARRAY(SELECT nextval('deals_id_seq') FROM generate_series(1, $2)) FROM c",
-    )
-    .bind(ws)
-    .bind(n)
-    .fetch_one(conn)
-    .await?;
-    Ok(DealSlots { first_number, ids })
-}
-
 impl super::Store {
     /// Takes `n` deal numbers and ids in a transaction of their own, so that the counter's
     /// row is not held while a batch of an import writes (another batch, or a rep's
     /// `/deal new`, would queue behind it). Numbers a batch took and did not commit are
     /// skipped, as a sequence skips them. With the ids known, the batch's deals can go in
     /// with its later writes, while the next batch's records go in on another connection.
+    ///
+    /// Its commit does not wait for the disk (`synchronous_commit` off for this transaction
+    /// only): the batch that numbers its deals from it commits after it, waiting for the disk
+    /// as every commit does, and that flush takes the reservation's record, which comes
+    /// earlier in the log, with it. A crash before then loses the reservation together with
+    /// everything that used it. Waiting here was waiting for the megabytes the other batch in
+    /// flight had written to reach the disk, on the path of the batch being written: about
+    /// 4 ms a batch on the 100,000-deal benchmark.
     pub async fn reserve_deals(&self, ws: i64, n: i64) -> StoreResult<DealSlots> {
-        reserve_deals(self.pool(), ws, n).await
+        let (first_number, ids) = sqlx::query_as(
+            "WITH c AS (
+                 INSERT INTO deal_counters AS c (workspace_id, next_number) VALUES ($1, $2 + 1)
+                 ON CONFLICT (workspace_id) DO UPDATE SET next_number = c.next_number + $2
+                 RETURNING next_number - $2 AS first),
+             quick AS (SELECT set_config('synchronous_commit', 'off', true))
+             SELECT c.first, ARRAY(SELECT nextval('deals_id_seq') FROM generate_series(1, $2))
+             FROM c, quick",
+        )
+        .bind(ws)
+        .bind(n)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(DealSlots { first_number, ids })
     }
 
     /// Refreshes the planner's statistics of the tables an import writes. A table that grew
