@@ -51,10 +51,12 @@ pub struct Outgoing {
 /// Why a delivery did not happen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeliveryError {
-    /// Try again later; `after` when the other side said when.
+    /// Try again later; `after` when the other side said when. `maybe_taken` when the
+    /// message may have been posted all the same (the answer was lost, or a 5xx).
     Retry {
         after: Option<std::time::Duration>,
         reason: String,
+        maybe_taken: bool,
     },
     /// Will never work (DMs closed, refused content): recorded, not retried.
     Permanent(String),
@@ -125,6 +127,29 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds((5i64 << exp).min(3600))
 }
 
+/// How long after a post Discord is counted on to return it for a repeat of its nonce:
+/// Discord says "a few minutes", read here as no more than two.
+pub const NONCE_WINDOW: Duration = Duration::seconds(120);
+
+/// The longest wait between attempts while an earlier one may have been taken and Discord
+/// still knows its nonce: about eight attempts in the window at most, however many came
+/// before.
+pub const NONCE_RETRY: Duration = Duration::seconds(15);
+
+/// The wait before the next attempt after `attempts`, at `now`. After an attempt that may
+/// have been posted (at `taken_at`), the next goes while Discord would still return that post
+/// for the same nonce rather than post it again, however long the backoff has grown; past the
+/// window the backoff resumes, so that a long outage does not spend the attempts.
+pub fn retry_wait(attempts: i32, taken_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Duration {
+    let wait = backoff(attempts);
+    match taken_at {
+        Some(taken_at) if now + wait.min(NONCE_RETRY) < taken_at + NONCE_WINDOW => {
+            wait.min(NONCE_RETRY)
+        }
+        _ => wait,
+    }
+}
+
 /// Rebuilds the reply from a claimed row.
 ///
 /// A payload this binary cannot read, or reads as saying nothing (a pending message always
@@ -141,6 +166,7 @@ pub fn outgoing(row: &OutboxRow) -> Result<Outgoing, DeliveryError> {
         DeliveryError::Retry {
             after: None,
             reason: format!("unreadable payload: {why}"),
+            maybe_taken: false,
         }
     };
     let mut reply: Reply = serde_json::from_value(row.envelope.payload.clone())
@@ -286,6 +312,7 @@ async fn deliver_one<D: Deliver>(
         }
     }
     let started = std::time::Instant::now();
+    let attempted_at = now;
     let sent = match outgoing(row) {
         Ok(message) => sender.deliver(&message).await,
         Err(unsendable) => Err(unsendable),
@@ -308,11 +335,31 @@ async fn deliver_one<D: Deliver>(
                 .await?;
             pass.failed += 1;
         }
-        Err(DeliveryError::Retry { after, reason }) => {
+        Err(DeliveryError::Retry {
+            after,
+            reason,
+            maybe_taken,
+        }) => {
+            let taken_at = if maybe_taken {
+                Some(row.maybe_taken_at.unwrap_or(attempted_at))
+            } else {
+                row.maybe_taken_at
+            };
             let wait = after
                 .and_then(|a| Duration::from_std(a).ok())
-                .unwrap_or_else(|| backoff(row.attempts));
-            store.outbox_retry(row, now + wait, &reason).await?;
+                .unwrap_or_else(|| retry_wait(row.attempts, taken_at, now));
+            if let Some(taken_at) = taken_at.filter(|t| now + wait >= *t + NONCE_WINDOW) {
+                // A post taken then can no longer be told apart from a new one.
+                tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %taken_at, "a message Discord may have posted is tried again after its nonce window: it may show twice");
+            }
+            match (maybe_taken, taken_at) {
+                (true, Some(taken_at)) => {
+                    store
+                        .outbox_retry_maybe_taken(row, now + wait, &reason, taken_at)
+                        .await?
+                }
+                _ => store.outbox_retry(row, now + wait, &reason).await?,
+            }
             pass.retried += 1;
         }
         Err(DeliveryError::Permanent(reason)) => {
@@ -418,6 +465,31 @@ const HALT_WAIT: Duration = Duration::seconds(60);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_that_may_have_been_posted_goes_again_while_discord_knows_its_nonce() {
+        let t = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time");
+        let secs = Duration::seconds;
+        // Nothing in doubt: the backoff, however long it has grown.
+        assert_eq!(retry_wait(9, None, t), backoff(9));
+        assert_eq!(backoff(9), secs(1280));
+        // Just taken perhaps: soon, whatever the attempts; a backoff already shorter stays.
+        assert_eq!(retry_wait(9, Some(t), t), NONCE_RETRY);
+        assert_eq!(retry_wait(1, Some(t), t), backoff(1));
+        // An attempt that would land past the window waits the backoff again.
+        assert_eq!(retry_wait(9, Some(t), t + secs(100)), NONCE_RETRY);
+        assert_eq!(retry_wait(9, Some(t), t + secs(106)), backoff(9));
+        // However many failed before, the quick attempts of one window are few.
+        let mut now = t;
+        let mut quick = 0;
+        while retry_wait(MAX_ATTEMPTS - 1, Some(t), now) == NONCE_RETRY {
+            now += NONCE_RETRY;
+            quick += 1;
+        }
+        assert_eq!(quick, 7, "attempts at 0, 15 .. 105 s");
+    }
 
     #[test]
     fn a_message_is_tried_for_about_a_day_before_it_is_given_up() {

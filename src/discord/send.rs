@@ -56,6 +56,9 @@ pub enum SendError {
         after: Option<Duration>,
         /// What happened.
         reason: String,
+        /// The request went and no answer says it was not taken (a 5xx, a connection that
+        /// dropped or timed out after sending): Discord may have posted the message.
+        maybe_taken: bool,
     },
     /// A 429: not a failure of this message, which waits `after` (Discord's `retry-after`)
     /// and is not counted as an attempt; `global` when the whole bot is held back, not just
@@ -84,10 +87,12 @@ impl SendError {
     }
 }
 
-fn retry(reason: impl Into<String>) -> SendError {
+/// A request that failed in the network. Only one that never connected was surely not taken.
+fn network(e: &reqwest::Error) -> SendError {
     SendError::Retry {
         after: None,
-        reason: reason.into(),
+        reason: format!("network: {e}"),
+        maybe_taken: !e.is_connect(),
     }
 }
 
@@ -134,7 +139,11 @@ async fn answer(response: Response) -> Result<Value, SendError> {
         )));
     }
     if status.is_server_error() {
-        return Err(retry(format!("status {}", status.as_u16())));
+        return Err(SendError::Retry {
+            after: None,
+            reason: format!("status {}", status.as_u16()),
+            maybe_taken: true,
+        });
     }
     Err(match code {
         DM_CLOSED => SendError::DmClosed,
@@ -274,7 +283,7 @@ impl Sender {
             .json(body)
             .send()
             .await
-            .map_err(|e| retry(format!("network: {e}")))?;
+            .map_err(|e| network(&e))?;
         self.held_back(answer(response).await).await
     }
 
@@ -337,7 +346,7 @@ impl Sender {
             .multipart(form)
             .send()
             .await
-            .map_err(|e| retry(format!("network: {e}")))?;
+            .map_err(|e| network(&e))?;
         id_of(&self.held_back(answer(response).await).await?)
     }
 
@@ -363,6 +372,12 @@ impl Sender {
                     SendError::RateLimited { after, .. } => SendError::RateLimited {
                         after,
                         global: true,
+                    },
+                    // No message went with it.
+                    SendError::Retry { after, reason, .. } => SendError::Retry {
+                        after,
+                        reason,
+                        maybe_taken: false,
                     },
                     other => other,
                 })?;
@@ -404,9 +419,14 @@ impl Deliver for Sender {
             SendError::NoAccess(_) if matches!(m.target, Target::Channel(_)) => {
                 DeliveryError::ChannelUnusable(ChannelProblem::NoAccess, e.to_string())
             }
-            SendError::Retry { after, reason } => DeliveryError::Retry {
+            SendError::Retry {
+                after,
+                reason,
+                maybe_taken,
+            } => DeliveryError::Retry {
                 after,
                 reason: format!("temporary failure: {reason}"),
+                maybe_taken,
             },
             SendError::RateLimited { after, global } => DeliveryError::RateLimited {
                 // Discord always says how long; a 429 without it waits a second.

@@ -53,6 +53,8 @@ pub struct OutboxRow {
     pub attempts: i32,
     /// This claim's mark on the row: every outcome recorded names it.
     pub claim: i64,
+    /// When an earlier attempt ended without knowing whether Discord took the message.
+    pub maybe_taken_at: Option<DateTime<Utc>>,
 }
 
 impl NewOutbox {
@@ -167,7 +169,7 @@ impl Tx {
         next_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        outbox_retry(self.conn(), row, next_at, error).await
+        outbox_retry(self.conn(), row, next_at, error, None).await
     }
 
     /// Skips a claimed message, with the reason.
@@ -255,7 +257,7 @@ impl Store {
                    FOR UPDATE SKIP LOCKED) c
              WHERE o.workspace_id = c.workspace_id AND o.id = c.id
              RETURNING o.workspace_id, o.id, o.dedupe_key, o.kind, o.target, o.user_id, o.channel_id, o.payload, o.files,
-                       o.attempts, o.claim",
+                       o.attempts, o.claim, o.maybe_taken_at",
         )
         .bind(now)
         .bind(lease_until)
@@ -275,7 +277,8 @@ impl Store {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE outbox SET status = 'delivered', delivered_message_id = $3, delivered_at = $4, last_error = NULL
+            "UPDATE outbox SET status = 'delivered', delivered_message_id = $3, delivered_at = $4, last_error = NULL,
+                               maybe_taken_at = NULL
              WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $5",
         )
         .bind(row.workspace_id)
@@ -295,7 +298,19 @@ impl Store {
         next_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        outbox_retry(self.pool(), row, next_at, error).await
+        outbox_retry(self.pool(), row, next_at, error, None).await
+    }
+
+    /// Schedules another attempt after one that may have been taken (at `taken_at`, unless
+    /// an earlier one may have been: the first such time stays).
+    pub async fn outbox_retry_maybe_taken(
+        &self,
+        row: &OutboxRow,
+        next_at: DateTime<Utc>,
+        error: &str,
+        taken_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        outbox_retry(self.pool(), row, next_at, error, Some(taken_at)).await
     }
 
     /// Deletes the messages that stopped being pending (delivered, failed or skipped) and were
@@ -344,9 +359,11 @@ async fn outbox_retry(
     row: &OutboxRow,
     next_at: DateTime<Utc>,
     error: &str,
+    maybe_taken_at: Option<DateTime<Utc>>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $3, last_error = $4
+        "UPDATE outbox SET next_attempt_at = $3, last_error = $4,
+                           maybe_taken_at = COALESCE(maybe_taken_at, $6)
          WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $5",
     )
     .bind(row.workspace_id)
@@ -354,6 +371,7 @@ async fn outbox_retry(
     .bind(next_at)
     .bind(error)
     .bind(row.claim)
+    .bind(maybe_taken_at)
     .execute(conn)
     .await?;
     Ok(())

@@ -237,6 +237,9 @@ struct Inner {
     nonces: HashMap<String, Value>,
     /// Messages created by POSTs to channels, in order.
     posted: Vec<Posted>,
+    /// The next message posts that are taken (the message exists, its nonce kept) and answered
+    /// with a 500, as when Discord's answer is lost on the way back.
+    take_then_fail: usize,
     /// The message id of each interaction token's original response.
     originals: HashMap<String, u64>,
     /// Files served on GET at their path, as Discord's CDN serves attachments.
@@ -643,6 +646,12 @@ impl FakeDiscord {
         self.shared.lock().closed_dms.insert(user_id);
     }
 
+    /// Makes the next `n` message posts go in (posted, their nonces kept) and answer
+    /// 500, as Discord does when its answer is lost after the message was made.
+    pub fn take_then_fail(&self, n: usize) {
+        self.shared.lock().take_then_fail = n;
+    }
+
     /// Marks a channel id unknown: every request under /api/v10/channels/{id} answers
     /// 404 {"code":10003,"message":"Unknown Channel"}.
     pub fn unknown_channel(&self, channel_id: u64) {
@@ -986,6 +995,14 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
             if let Some(n) = nonce {
                 message["nonce"] = json!(n);
                 s.nonces.insert(n, message.clone());
+            }
+            if s.take_then_fail > 0 {
+                s.take_then_fail -= 1;
+                return (
+                    500,
+                    json!({"message": "500: Internal Server Error", "code": 0}),
+                    vec![],
+                );
             }
             ok(message)
         }

@@ -15,7 +15,8 @@ use salesbot::discord::send::Sender;
 use salesbot::discord::DiscordConfig;
 use salesbot::engine::Reply;
 use salesbot::outbox::{
-    deliver_due, Deliver, DeliveryError, Outgoing, Pass, Target, LEASE, MAX_ATTEMPTS,
+    backoff, deliver_due, Deliver, DeliveryError, Outgoing, Pass, Target, LEASE, MAX_ATTEMPTS,
+    NONCE_RETRY,
 };
 use salesbot::scheduler::jobs;
 use salesbot::store::Store;
@@ -1882,6 +1883,7 @@ async fn a_message_that_keeps_failing_is_given_up_after_max_attempts(pool: PgPoo
             .map(|i| DeliveryError::Retry {
                 after: None,
                 reason: format!("outage {i}"),
+                maybe_taken: false,
             })
             .collect(),
     );
@@ -2101,6 +2103,7 @@ async fn a_waiting_reminder_for_a_task_done_or_snoozed_since_is_not_sent(pool: P
             vec![DeliveryError::Retry {
                 after: Some(std::time::Duration::from_secs(600)),
                 reason: "503".into(),
+                maybe_taken: true,
             }],
         );
     }
@@ -2589,6 +2592,99 @@ async fn a_retried_delivery_posts_once_by_its_nonce(pool: PgPool) {
     }
     assert_eq!(posts[0].json["nonce"], posts[1].json["nonce"]);
     assert_ne!(posts[0].json["nonce"], posts[2].json["nonce"]);
+}
+
+/// A post whose answer was lost after Discord made the message (here a 500 after it) goes
+/// again while Discord still returns that message for its nonce, even after so many failures
+/// that the backoff had grown to over twenty minutes: one message shows, and the outbox
+/// records its id. A failure that says nothing went (no connection) keeps the backoff.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_post_that_may_have_been_taken_goes_again_inside_the_nonce_window(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    let fake = FakeDiscord::start().await;
+    let sender = sender(&fake, &store);
+    h.run(":now 2026-03-02T08:00:00Z").await;
+    h.ok(r#"/remind what:"call Ann" when:"2026-03-02 09:00""#)
+        .await;
+    let now = at("2026-03-02T09:05:00Z");
+    assert_eq!(jobs::reminders(&store, now).await.expect("reminders"), 1);
+    // Eight attempts failed before this one: the next would wait 1,280 s by the backoff.
+    sqlx::query("UPDATE outbox SET attempts = 8")
+        .execute(&pool)
+        .await
+        .expect("attempts");
+    fake.take_then_fail(1);
+    let pass = deliver_due(&store, &sender, now, 10)
+        .await
+        .expect("deliver");
+    assert_eq!(pass.retried, 1, "{pass:?}");
+    let (key, next, taken): (String, DateTime<Utc>, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT dedupe_key, next_attempt_at, maybe_taken_at FROM outbox")
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert!(
+        taken.is_some_and(|t| t >= now && t < now + secs(5)),
+        "the attempt that may have been taken: {taken:?}"
+    );
+    assert!(
+        next > now && next <= now + NONCE_RETRY + secs(5),
+        "next attempt at {next}, inside the window"
+    );
+    assert_eq!(fake.posted().len(), 1, "Discord made the message");
+
+    let pass = deliver_due(&store, &sender, next, 10)
+        .await
+        .expect("deliver");
+    assert_eq!(pass.delivered, 1, "{pass:?}");
+    let posted = fake.posted();
+    assert_eq!(posted.len(), 1, "shown once: {posted:?}");
+    let r = must_row(&pool, &key).await;
+    assert_eq!(r.status, "delivered");
+    assert_eq!(r.attempts, 10);
+    assert_eq!(r.delivered_message_id, Some(posted[0].id as i64));
+    let taken: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT maybe_taken_at FROM outbox WHERE dedupe_key = $1")
+            .bind(&key)
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!(taken, None, "cleared with the delivery");
+
+    // Nothing listens where this sender connects: surely not taken, so the backoff stands.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        listener.local_addr().expect("addr").port()
+    };
+    let unreachable = Sender::new(
+        &DiscordConfig {
+            api_base: Some(format!("http://127.0.0.1:{closed}")),
+            ..DiscordConfig::new("TEST.TOKEN")
+        },
+        store.clone(),
+    )
+    .expect("sender");
+    h.ok(r#"/remind what:"call Bo" when:"2026-03-02 10:00""#)
+        .await;
+    let later = at("2026-03-02T10:05:00Z");
+    assert_eq!(jobs::reminders(&store, later).await.expect("reminders"), 1);
+    sqlx::query("UPDATE outbox SET attempts = 8 WHERE status = 'pending'")
+        .execute(&pool)
+        .await
+        .expect("attempts");
+    let pass = deliver_due(&store, &unreachable, later, 10)
+        .await
+        .expect("deliver");
+    assert_eq!(pass.retried, 1, "{pass:?}");
+    let (next, taken): (DateTime<Utc>, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT next_attempt_at, maybe_taken_at FROM outbox WHERE status = 'pending'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("row");
+    assert_eq!(taken, None);
+    assert!(next >= later + backoff(9), "next attempt at {next}");
 }
 
 /// With several processes, one scans for due work at a time; the others skip that tick, and
