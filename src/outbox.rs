@@ -313,6 +313,13 @@ async fn deliver_one<D: Deliver>(
     }
     let started = std::time::Instant::now();
     let attempted_at = now;
+    // Inside the nonce window of an earlier attempt that may have been posted: a quick try
+    // that Discord answers with that post if it was, not counted among the attempts, so that
+    // an outage of 5xx answers still has about a day of them.
+    let in_window = row
+        .maybe_taken_at
+        .is_some_and(|t| attempted_at < t + NONCE_WINDOW);
+    let attempts = row.attempts - i32::from(in_window);
     let sent = match outgoing(row) {
         Ok(message) => sender.deliver(&message).await,
         Err(unsendable) => Err(unsendable),
@@ -325,7 +332,7 @@ async fn deliver_one<D: Deliver>(
             store.outbox_delivered(row, message_id as i64, now).await?;
             pass.delivered += 1;
         }
-        Err(DeliveryError::Retry { reason, .. }) if row.attempts >= MAX_ATTEMPTS => {
+        Err(DeliveryError::Retry { reason, .. }) if attempts >= MAX_ATTEMPTS => {
             tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %reason, "giving up after {} attempts", row.attempts);
             store
                 .outbox_failed(
@@ -340,26 +347,25 @@ async fn deliver_one<D: Deliver>(
             reason,
             maybe_taken,
         }) => {
-            let taken_at = if maybe_taken {
-                Some(row.maybe_taken_at.unwrap_or(attempted_at))
-            } else {
-                row.maybe_taken_at
+            // The window runs from the first attempt in doubt while it lasts; one in doubt
+            // after it opens a new one.
+            let taken_at = match (maybe_taken, in_window) {
+                (true, false) => Some(attempted_at),
+                _ => row.maybe_taken_at,
             };
             let wait = after
                 .and_then(|a| Duration::from_std(a).ok())
-                .unwrap_or_else(|| retry_wait(row.attempts, taken_at, now));
-            if let Some(taken_at) = taken_at.filter(|t| now + wait >= *t + NONCE_WINDOW) {
+                .unwrap_or_else(|| retry_wait(attempts, taken_at, now));
+            if let Some(taken_at) = taken_at
+                .filter(|t| attempted_at < *t + NONCE_WINDOW && now + wait >= *t + NONCE_WINDOW)
+            {
                 // A post taken then can no longer be told apart from a new one.
                 tracing::warn!(workspace = row.workspace_id, key = %row.envelope.dedupe_key, %taken_at, "a message Discord may have posted is tried again after its nonce window: it may show twice");
             }
-            match (maybe_taken, taken_at) {
-                (true, Some(taken_at)) => {
-                    store
-                        .outbox_retry_maybe_taken(row, now + wait, &reason, taken_at)
-                        .await?
-                }
-                _ => store.outbox_retry(row, now + wait, &reason).await?,
-            }
+            let opened = taken_at.filter(|_| maybe_taken && !in_window);
+            store
+                .outbox_retry_in_doubt(row, now + wait, &reason, opened, in_window)
+                .await?;
             pass.retried += 1;
         }
         Err(DeliveryError::Permanent(reason)) => {

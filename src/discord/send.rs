@@ -115,7 +115,19 @@ async fn answer(response: Response) -> Result<Value, SendError> {
             .get("x-ratelimit-scope")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("global"));
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let body: Value = match response.bytes().await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        // A success whose answer was lost on the way: the message may exist, and only a
+        // retry with its nonce inside the window learns its id.
+        Err(e) if status.is_success() => {
+            return Err(SendError::Retry {
+                after: None,
+                reason: format!("answer lost: {e}"),
+                maybe_taken: true,
+            })
+        }
+        Err(_) => Value::Null,
+    };
     if status.is_success() {
         return Ok(body);
     }

@@ -169,7 +169,7 @@ impl Tx {
         next_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        outbox_retry(self.conn(), row, next_at, error, None).await
+        outbox_retry(self.conn(), row, next_at, error, None, false).await
     }
 
     /// Skips a claimed message, with the reason.
@@ -196,7 +196,8 @@ impl Tx {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE outbox SET channel_id = $3, next_attempt_at = $4, attempts = GREATEST(attempts - 1, 0)
+            "UPDATE outbox SET channel_id = $3, next_attempt_at = $4, attempts = GREATEST(attempts - 1, 0),
+                               maybe_taken_at = NULL
              WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND target = 'channel' AND claim = $5",
         )
             .bind(row.workspace_id)
@@ -298,19 +299,21 @@ impl Store {
         next_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        outbox_retry(self.pool(), row, next_at, error, None).await
+        outbox_retry(self.pool(), row, next_at, error, None, false).await
     }
 
-    /// Schedules another attempt after one that may have been taken (at `taken_at`, unless
-    /// an earlier one may have been: the first such time stays).
-    pub async fn outbox_retry_maybe_taken(
+    /// Schedules another attempt, with what the outbox knows of attempts Discord may have
+    /// taken: `taken_at` (when set) becomes the row's `maybe_taken_at`, and an `uncounted`
+    /// attempt (one made inside such an attempt's nonce window) is given back.
+    pub async fn outbox_retry_in_doubt(
         &self,
         row: &OutboxRow,
         next_at: DateTime<Utc>,
         error: &str,
-        taken_at: DateTime<Utc>,
+        taken_at: Option<DateTime<Utc>>,
+        uncounted: bool,
     ) -> StoreResult<()> {
-        outbox_retry(self.pool(), row, next_at, error, Some(taken_at)).await
+        outbox_retry(self.pool(), row, next_at, error, taken_at, uncounted).await
     }
 
     /// Deletes the messages that stopped being pending (delivered, failed or skipped) and were
@@ -360,10 +363,12 @@ async fn outbox_retry(
     next_at: DateTime<Utc>,
     error: &str,
     maybe_taken_at: Option<DateTime<Utc>>,
+    uncounted: bool,
 ) -> StoreResult<()> {
     sqlx::query(
         "UPDATE outbox SET next_attempt_at = $3, last_error = $4,
-                           maybe_taken_at = COALESCE(maybe_taken_at, $6)
+                           maybe_taken_at = COALESCE($6, maybe_taken_at),
+                           attempts = CASE WHEN $7 THEN GREATEST(attempts - 1, 0) ELSE attempts END
          WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $5",
     )
     .bind(row.workspace_id)
@@ -372,6 +377,7 @@ async fn outbox_retry(
     .bind(error)
     .bind(row.claim)
     .bind(maybe_taken_at)
+    .bind(uncounted)
     .execute(conn)
     .await?;
     Ok(())

@@ -646,8 +646,8 @@ impl FakeDiscord {
         self.shared.lock().closed_dms.insert(user_id);
     }
 
-    /// Makes the next `n` message posts go in (posted, their nonces kept) and answer
-    /// 500, as Discord does when its answer is lost after the message was made.
+    /// Makes the next `n` message posts go in (posted, their nonces kept; a repeated nonce
+    /// finds its message) and answer 500, as when the answer is lost after the message was made.
     pub fn take_then_fail(&self, n: usize) {
         self.shared.lock().take_then_fail = n;
     }
@@ -981,8 +981,12 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
                     vec![],
                 );
             }
-            if let Some(earlier) = nonce.as_ref().and_then(|n| s.nonces.get(n)) {
-                return ok(earlier.clone());
+            if let Some(earlier) = nonce.as_ref().and_then(|n| s.nonces.get(n)).cloned() {
+                if s.take_then_fail > 0 {
+                    s.take_then_fail -= 1;
+                    return lost_answer();
+                }
+                return ok(earlier);
             }
             let id = next_message_id(s);
             let mut message = message_json(id, channel, &r.json);
@@ -998,16 +1002,21 @@ fn reply_for(s: &mut Inner, ws_url: &str, r: &Recorded) -> Reply {
             }
             if s.take_then_fail > 0 {
                 s.take_then_fail -= 1;
-                return (
-                    500,
-                    json!({"message": "500: Internal Server Error", "code": 0}),
-                    vec![],
-                );
+                return lost_answer();
             }
             ok(message)
         }
         _ => (404, json!({"code": 0, "message": "not faked"}), vec![]),
     }
+}
+
+/// Discord's 500 after it made (or found, by its nonce) the message: the answer is lost.
+fn lost_answer() -> (u16, Value, Vec<(String, String)>) {
+    (
+        500,
+        json!({"message": "500: Internal Server Error", "code": 0}),
+        vec![],
+    )
 }
 
 /// Hands out the next message id.

@@ -2614,7 +2614,7 @@ async fn a_post_that_may_have_been_taken_goes_again_inside_the_nonce_window(pool
         .execute(&pool)
         .await
         .expect("attempts");
-    fake.take_then_fail(1);
+    fake.take_then_fail(2);
     let pass = deliver_due(&store, &sender, now, 10)
         .await
         .expect("deliver");
@@ -2634,7 +2634,21 @@ async fn a_post_that_may_have_been_taken_goes_again_inside_the_nonce_window(pool
     );
     assert_eq!(fake.posted().len(), 1, "Discord made the message");
 
+    // Lost again inside the window: not counted, and the window still runs from the first.
     let pass = deliver_due(&store, &sender, next, 10)
+        .await
+        .expect("deliver");
+    assert_eq!(pass.retried, 1, "{pass:?}");
+    let (again, attempts, still): (DateTime<Utc>, i32, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT next_attempt_at, attempts, maybe_taken_at FROM outbox")
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!(attempts, 9, "the quick attempt is given back");
+    assert_eq!(still, taken);
+    assert!(again <= next + NONCE_RETRY + secs(5), "{again}");
+
+    let pass = deliver_due(&store, &sender, again, 10)
         .await
         .expect("deliver");
     assert_eq!(pass.delivered, 1, "{pass:?}");
