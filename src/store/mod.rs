@@ -209,7 +209,8 @@ const REPLICA_WAIT: Duration = Duration::from_millis(250);
 
 /// The primary's flushed write-ahead log position as a number of bytes, comparable with a
 /// replica's `pg_last_wal_replay_lsn()`. Flushed, not written: a commit is visible only once
-/// flushed (`synchronous_commit` on), and only flushed WAL is streamed, so a replica is never
+/// flushed (`synchronous_commit` on; the one exception, an import's deal-number reservation,
+/// is never read from a replica), and only flushed WAL is streamed, so a replica is never
 /// waited on for WAL it cannot have yet.
 const WAL_POSITION: &str = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint";
 
