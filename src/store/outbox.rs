@@ -402,6 +402,9 @@ async fn outbox_failed(
 }
 
 /// A task reminder's slot key: one reminder per task and due time.
+///
+/// The `tasks_reminder_revive` trigger (migration `task_reminder_revive`) builds the same key
+/// in SQL.
 pub fn task_slot_key(ws: i64, task: i64, due: DateTime<Utc>) -> String {
     format!("task:{ws}:{task}:{}", due.timestamp())
 }

@@ -2136,6 +2136,54 @@ async fn a_waiting_reminder_for_a_task_done_or_snoozed_since_is_not_sent(pool: P
     assert_eq!(rec.of(&moved).len(), 1);
 }
 
+/// A reminder skipped because its task was done before it went out is owed again once
+/// `/undo` reopens the task (which puts its earlier row back): it goes out once, by the same
+/// slot, and the scanner does not enqueue a second.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_reminder_skipped_for_a_done_task_goes_out_when_the_done_is_undone(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    let store = Store::from_pool(pool.clone());
+    h.run(":now 2026-03-02T08:00:00Z").await;
+    h.ok(r#"/remind what:"call Ann" when:"2026-03-02 09:00""#)
+        .await;
+    let now = at("2026-03-02T09:00:00Z");
+    assert_eq!(jobs::reminders(&store, now).await.expect("reminders"), 1);
+    let (key, _) = task_key(&pool, 1, "call Ann").await;
+    let id = key.split(':').nth(2).expect("task id").to_string();
+    // Discord is down: the reminder waits, and meanwhile the task is done.
+    let rec = Recorder::default();
+    rec.fail_next(
+        &key,
+        vec![DeliveryError::Retry {
+            after: Some(std::time::Duration::from_secs(600)),
+            reason: "503".into(),
+            maybe_taken: false,
+        }],
+    );
+    let pass = deliver_due(&store, &rec, now, 10).await.expect("deliver");
+    assert_eq!(pass.retried, 1, "{pass:?}");
+    h.run(":now 2026-03-02T09:00:30Z").await;
+    h.ok(&format!("/tasks done task:T-{id}")).await;
+    let later = now + secs(3600);
+    let pass = drain(&store, &rec, later, 10).await;
+    assert_eq!(pass.skipped, 1, "{pass:?}");
+    assert_eq!(must_row(&pool, &key).await.status, "skipped");
+
+    undo(&mut h).await;
+    let r = must_row(&pool, &key).await;
+    assert_eq!((r.status.as_str(), r.attempts), ("pending", 0), "{r:?}");
+    assert_eq!(
+        jobs::reminders(&store, later).await.expect("reminders"),
+        0,
+        "the slot is the one owed, not a second"
+    );
+    let pass = drain(&store, &rec, later, 10).await;
+    assert_eq!(pass.delivered, 1, "{pass:?}");
+    assert_eq!(rec.of(&key).len(), 1);
+    let r = must_row(&pool, &key).await;
+    assert_eq!((r.status.as_str(), r.attempts), ("delivered", 1), "{r:?}");
+}
+
 /// A retry-after no Discord would send (`1e20` seconds) is held to an hour: the pass neither
 /// panics on the instant it would add it to nor holds the message and the pace for ever.
 #[sqlx::test(migrations = "./migrations")]
