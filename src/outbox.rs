@@ -127,6 +127,11 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds((5i64 << exp).min(3600))
 }
 
+/// Why a task reminder was skipped at delivery. The `tasks_reminder_revive` trigger (migration
+/// `task_reminder_revive`) finds such reminders by this text, to put them back when the task
+/// comes back: change both together.
+pub const TASK_GONE: &str = "the task was done or moved before its reminder went out";
+
 /// How long after a post Discord is counted on to return it for a repeat of its nonce:
 /// Discord says "a few minutes", read here as no more than two.
 pub const NONCE_WINDOW: Duration = Duration::seconds(120);
@@ -298,18 +303,19 @@ async fn deliver_one<D: Deliver>(
     pass: &mut Pass,
 ) -> anyhow::Result<Option<Held>> {
     if let Some((task, due)) = task_reminder(row) {
-        // One read on the pool, not a transaction: the check spends the message's lease.
-        if !store.task_still_due(row.workspace_id, task, due).await? {
-            let mut tx = store.begin().await?;
-            tx.outbox_skip(
-                row,
-                "the task was done or moved before its reminder went out",
-            )
-            .await?;
+        // The check and the skip hold the message's row: an `/undo` that brings the task back
+        // meanwhile either commits first (and the task reads as due here) or waits for the
+        // skip and then puts the reminder back. Read apart from the skip, an undo between the
+        // two lost the reminder.
+        let mut tx = store.begin().await?;
+        tx.lock_outbox(row).await?;
+        if !tx.task_still_due(row.workspace_id, task, due).await? {
+            tx.outbox_skip(row, TASK_GONE).await?;
             tx.commit().await?;
             pass.skipped += 1;
             return Ok(None);
         }
+        tx.commit().await?;
     }
     let started = std::time::Instant::now();
     let attempted_at = now;

@@ -127,6 +127,33 @@ impl NewOutbox {
 }
 
 impl Tx {
+    /// Locks a claimed message's row until the transaction ends: an `/undo` that brings its
+    /// task back (the `tasks_reminder_revive` trigger locks the same row) waits for what this
+    /// transaction decides, or has committed before it reads the task.
+    pub async fn lock_outbox(&mut self, row: &OutboxRow) -> StoreResult<()> {
+        sqlx::query("SELECT 1 FROM outbox WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+            .bind(row.workspace_id)
+            .bind(row.id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a task is still open and due at `due` (unix seconds, as its reminder's slot key
+    /// holds it): a reminder that waited in the outbox (an outage, retries) for a task done or
+    /// snoozed since would remind of something that is not due.
+    pub async fn task_still_due(&mut self, ws: i64, task: i64, due: i64) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE workspace_id = $1 AND id = $2 AND status = 'open'
+                                                   AND floor(extract(epoch FROM due_at))::bigint = $3)",
+        )
+        .bind(ws)
+        .bind(task)
+        .bind(due)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
     /// Enqueues a message unless its slot is taken; true when this call wrote it.
     pub async fn enqueue(&mut self, ws: i64, m: &NewOutbox) -> StoreResult<bool> {
         let done = sqlx::query(
@@ -217,21 +244,6 @@ impl Tx {
 }
 
 impl Store {
-    /// Whether a task is still open and due at `due` (unix seconds, as its reminder's slot key
-    /// holds it): a reminder that waited in the outbox (an outage, retries) for a task done or
-    /// snoozed since would remind of something that is not due.
-    pub async fn task_still_due(&self, ws: i64, task: i64, due: i64) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM tasks WHERE workspace_id = $1 AND id = $2 AND status = 'open'
-                                                   AND floor(extract(epoch FROM due_at))::bigint = $3)",
-        )
-        .bind(ws)
-        .bind(task)
-        .bind(due)
-        .fetch_one(self.pool())
-        .await?)
-    }
-
     /// Claims up to `limit` due messages for `lease`: a claimed row is invisible to other
     /// workers until delivered or until the lease runs out (a worker that died mid-delivery).
     ///

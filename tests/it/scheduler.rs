@@ -16,7 +16,7 @@ use salesbot::discord::DiscordConfig;
 use salesbot::engine::Reply;
 use salesbot::outbox::{
     backoff, deliver_due, Deliver, DeliveryError, Outgoing, Pass, Target, LEASE, MAX_ATTEMPTS,
-    NONCE_RETRY,
+    NONCE_RETRY, TASK_GONE,
 };
 use salesbot::scheduler::jobs;
 use salesbot::store::Store;
@@ -2182,6 +2182,33 @@ async fn a_reminder_skipped_for_a_done_task_goes_out_when_the_done_is_undone(poo
     assert_eq!(rec.of(&key).len(), 1);
     let r = must_row(&pool, &key).await;
     assert_eq!((r.status.as_str(), r.attempts), ("delivered", 1), "{r:?}");
+
+    // The trigger finds such reminders by the outbox's own words for them.
+    let source: String =
+        sqlx::query_scalar("SELECT prosrc FROM pg_proc WHERE proname = 'task_reminder_revive'")
+            .fetch_one(&pool)
+            .await
+            .expect("trigger function");
+    assert!(source.contains(&format!("'{TASK_GONE}'")), "{source}");
+
+    // A reminder skipped because the member's DMs were closed was never owed: an undo of a
+    // done (by the member, whose command clears the closed DMs) does not bring it back.
+    h.run(":now 2026-03-02T11:00:00Z").await;
+    h.ok(r#"/remind what:"call Bo" when:"2026-03-02 12:00""#)
+        .await;
+    sqlx::query("UPDATE members SET dm_closed = true WHERE workspace_id = 1 AND user_id = 1")
+        .execute(&pool)
+        .await
+        .expect("close DMs");
+    let noon = at("2026-03-02T12:00:00Z");
+    assert_eq!(jobs::reminders(&store, noon).await.expect("reminders"), 0);
+    let (closed, _) = task_key(&pool, 1, "call Bo").await;
+    assert_eq!(must_row(&pool, &closed).await.status, "skipped");
+    h.run(":now 2026-03-02T12:00:30Z").await;
+    let bo = closed.split(':').nth(2).expect("task id").to_string();
+    h.ok(&format!("/tasks done task:T-{bo}")).await;
+    undo(&mut h).await;
+    assert_eq!(must_row(&pool, &closed).await.status, "skipped");
 }
 
 /// A retry-after no Discord would send (`1e20` seconds) is held to an hour: the pass neither
