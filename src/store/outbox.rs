@@ -201,17 +201,7 @@ impl Tx {
 
     /// Skips a claimed message, with the reason.
     pub async fn outbox_skip(&mut self, row: &OutboxRow, reason: &str) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'skipped', last_error = $3
-             WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $4",
-        )
-        .bind(row.workspace_id)
-        .bind(row.id)
-        .bind(reason)
-        .bind(row.claim)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        outbox_unsent(self.conn(), row, "skipped", reason).await
     }
 
     /// Sends a pending channel post to `channel` instead, due at `at`; the attempt the
@@ -239,7 +229,7 @@ impl Tx {
 
     /// [`Store::outbox_failed`] in this transaction.
     pub async fn outbox_failed(&mut self, row: &OutboxRow, error: &str) -> StoreResult<()> {
-        outbox_failed(self.conn(), row, error).await
+        outbox_unsent(self.conn(), row, "failed", error).await
     }
 }
 
@@ -365,7 +355,7 @@ impl Store {
 
     /// Gives a message up, with the reason.
     pub async fn outbox_failed(&self, row: &OutboxRow, error: &str) -> StoreResult<()> {
-        outbox_failed(self.pool(), row, error).await
+        outbox_unsent(self.pool(), row, "failed", error).await
     }
 }
 
@@ -395,19 +385,22 @@ async fn outbox_retry(
     Ok(())
 }
 
-async fn outbox_failed(
+/// Ends a claimed message unsent: `status` is `skipped` or `failed`, with why.
+async fn outbox_unsent(
     conn: impl sqlx::PgExecutor<'_>,
     row: &OutboxRow,
-    error: &str,
+    status: &'static str,
+    why: &str,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE outbox SET status = 'failed', last_error = $3
+        "UPDATE outbox SET status = $5, last_error = $3
          WHERE workspace_id = $1 AND id = $2 AND status = 'pending' AND claim = $4",
     )
     .bind(row.workspace_id)
     .bind(row.id)
-    .bind(error)
+    .bind(why)
     .bind(row.claim)
+    .bind(status)
     .execute(conn)
     .await?;
     Ok(())
