@@ -64,8 +64,9 @@ pub use workspace::{MemberRow, Prelude, StageRow, WorkspaceRow};
 use crate::domain::money::TotalOverflow;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
+use sqlx::{ConnectOptions, Connection, PgPool, Postgres};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -183,6 +184,83 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: PgPool,
     read: Option<Replica>,
+    kept: Kept,
+}
+
+/// Connections whose transaction ended cleanly, held for the next [`Store::begin`] instead
+/// of going back to the pool. sqlx pings every connection it takes back (a round trip, and a
+/// task spawned to make it): with six round trips a command, that ping was one in six of
+/// the bot's socket writes and of the server's messages. A kept connection has just answered
+/// COMMIT or ROLLBACK, which is all the ping would have learnt; one that died since fails at
+/// BEGIN, where `Store::begin` takes another.
+#[derive(Clone, Debug, Default)]
+struct Kept(Arc<KeptInner>);
+
+#[derive(Debug, Default)]
+struct KeptInner {
+    conns: std::sync::Mutex<Vec<PoolConnection<Postgres>>>,
+    /// The pool was closed: nothing is kept any more. `Pool::close` waits for every
+    /// connection it lent, kept ones too.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// At most this many connections are kept: as many as commands run at once on Discord
+/// (`discord::MAX_RUNNING`). The pool counts kept connections as in use, so only a store
+/// that made its own pool keeps any, and that pool holds [`POOL_MAX`]: the loops outside
+/// commands (outbox, scheduler, webhooks, an import's two) always find the rest. A pool
+/// handed in (`Store::from_pool`) may be shared with code that knows nothing of them.
+const KEPT_MAX: usize = 12;
+
+/// The primary pool's size: [`KEPT_MAX`] kept for commands and eight for everything else.
+const POOL_MAX: u32 = KEPT_MAX as u32 + 8;
+
+impl Kept {
+    /// Keeps connections of `pool` until the pool closes. Outside a runtime (nothing to wait
+    /// for the close on) nothing is kept.
+    fn for_pool(pool: &PgPool) -> Kept {
+        let kept = Kept::default();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let (closing, kept) = (pool.close_event(), kept.clone());
+                runtime.spawn(async move {
+                    closing.await;
+                    kept.close();
+                });
+            }
+            Err(_) => kept.close(),
+        }
+        kept
+    }
+
+    /// Keeps nothing: every connection goes back to the pool.
+    fn off() -> Kept {
+        let kept = Kept::default();
+        kept.close();
+        kept
+    }
+
+    fn take(&self) -> Option<PoolConnection<Postgres>> {
+        self.0.conns.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    /// Keeps `conn` if there is room; else it goes back to the pool (sqlx's way).
+    fn keep(&self, conn: PoolConnection<Postgres>) {
+        // Read under the lock `close` takes, so nothing is kept after it has emptied the list.
+        let mut kept = self.0.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.0.closed.load(Ordering::Relaxed) && kept.len() < KEPT_MAX {
+            kept.push(conn);
+        }
+    }
+
+    /// Gives every kept connection back (to a closing pool, which closes them).
+    fn close(&self) {
+        let gone = {
+            let mut kept = self.0.conns.lock().unwrap_or_else(|e| e.into_inner());
+            self.0.closed.store(true, Ordering::Relaxed);
+            std::mem::take(&mut *kept)
+        };
+        drop(gone);
+    }
 }
 
 /// The replica's pool, and what the last read that waited for it in vain saw.
@@ -215,8 +293,15 @@ const REPLICA_WAIT: Duration = Duration::from_millis(250);
 const WAL_POSITION: &str = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint";
 
 /// One open transaction. Everything a command writes goes through one of these.
+///
+/// BEGIN, COMMIT and ROLLBACK are sent here rather than by sqlx's `Transaction`, which gives
+/// its connection back to the pool (and its ping) when it ends: a primary transaction that
+/// ends cleanly leaves its connection in [`Kept`] for the next one.
 pub struct Tx {
-    inner: Transaction<'static, Postgres>,
+    /// `None` only once the transaction has ended.
+    conn: Option<PoolConnection<Postgres>>,
+    /// Where the connection waits after a clean end: the primary's; `None` for the replica's.
+    kept: Option<Kept>,
 }
 
 impl Store {
@@ -226,7 +311,7 @@ impl Store {
             PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid postgres URL")?;
         create_database_if_missing(&options).await?;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(POOL_MAX)
             // Short enough that a command answers "try again" inside Discord's 3 s window.
             .acquire_timeout(Duration::from_secs(2))
             // sqlx pings each connection before handing it out: a round trip to the server
@@ -237,14 +322,23 @@ impl Store {
             .connect_with(options.log_statements(tracing::log::LevelFilter::Trace))
             .await
             .context("could not connect to the database")?;
-        let store = Store { pool, read: None };
+        let store = Store {
+            kept: Kept::for_pool(&pool),
+            pool,
+            read: None,
+        };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// Wraps an existing pool (tests get one per test database).
+    /// Wraps an existing pool (tests get one per test database). The pool is the caller's,
+    /// sized for its own uses too: no connection is kept out of it ([`Kept`]).
     pub fn from_pool(pool: PgPool) -> Store {
-        Store { pool, read: None }
+        Store {
+            kept: Kept::off(),
+            pool,
+            read: None,
+        }
     }
 
     /// Reads reports, exports and autocomplete from the replica at `url` (`DATABASE_READ_URL`).
@@ -344,9 +438,12 @@ impl Store {
         loop {
             // Failing to get a connection (none free in time, the server refusing new ones)
             // is answered at once; only a connection lost at BEGIN is retried.
-            let conn = self.pool.acquire().await?;
-            match Transaction::begin(conn, None).await {
-                Ok(inner) => return Ok(Tx { inner }),
+            let conn = match self.kept.take() {
+                Some(conn) => conn,
+                None => self.pool.acquire().await?,
+            };
+            match Tx::begin(conn, Some(self.kept.clone()), "BEGIN").await {
+                Ok(tx) => return Ok(tx),
                 Err(e)
                     if connection_lost(&e)
                         && tries <= self.pool.options().get_max_connections() =>
@@ -428,23 +525,96 @@ async fn replica_tx(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let inner = Transaction::begin(
+    let tx = Tx::begin(
         conn,
-        Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".into()),
+        None,
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     )
     .await?;
-    Ok(Some((Tx { inner }, as_of)))
+    Ok(Some((tx, as_of)))
+}
+
+impl Drop for Tx {
+    /// A transaction dropped before it ended (a refusal, an error, a request given up) is
+    /// rolled back on a task of its own, as sqlx's `Transaction` rolls back on its next use;
+    /// its connection is kept once the server has answered.
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime to roll back on: the pool must not get a connection still inside a
+            // transaction, so it closes it and the server rolls back.
+            conn.close_on_drop();
+            return;
+        };
+        let kept = self.kept.clone();
+        runtime.spawn(async move {
+            // A statement cut off mid-way is drained first: sqlx waits for the answers it
+            // still owes before it sends the next query.
+            match sqlx::Executor::execute(&mut *conn, "ROLLBACK").await {
+                Ok(_) => {
+                    if let Some(kept) = kept {
+                        kept.keep(conn);
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "rollback of a dropped transaction failed");
+                    conn.close_on_drop();
+                }
+            }
+        });
+    }
 }
 
 impl Tx {
+    /// Sends `begin` (a BEGIN statement) on `conn`.
+    async fn begin(
+        conn: PoolConnection<Postgres>,
+        kept: Option<Kept>,
+        begin: &'static str,
+    ) -> Result<Tx, sqlx::Error> {
+        // The transaction exists before BEGIN is sent: one given up half-way, or whose BEGIN
+        // failed, is dropped and rolled back like any other (a ROLLBACK with nothing to roll
+        // back is only a warning), so its connection never goes on inside a transaction.
+        let mut tx = Tx {
+            conn: Some(conn),
+            kept,
+        };
+        // No arguments: sqlx sends it as a simple query, as its own `Transaction` does.
+        sqlx::Executor::execute(tx.conn(), begin).await?;
+        Ok(tx)
+    }
+
     /// Makes the command's writes permanent.
-    pub async fn commit(self) -> StoreResult<()> {
-        self.inner.commit().await?;
+    pub async fn commit(mut self) -> StoreResult<()> {
+        self.end("COMMIT").await
+    }
+
+    /// Ends the transaction with `end` (COMMIT or ROLLBACK) and keeps the connection for the
+    /// next one. The connection stays in the transaction until the server has answered, so
+    /// one given up meanwhile is rolled back by `drop` (after a COMMIT that went through, a
+    /// harmless warning). A connection whose COMMIT failed goes back to the pool instead: the
+    /// server ended the transaction either way, and the pool's ping tells a broken connection
+    /// from a refused commit.
+    async fn end(&mut self, end: &'static str) -> StoreResult<()> {
+        let Some(conn) = self.conn.as_deref_mut() else {
+            return Ok(());
+        };
+        let ended = sqlx::Executor::execute(conn, end).await;
+        let conn = self.conn.take();
+        ended?;
+        if let (Some(conn), Some(kept)) = (conn, &self.kept) {
+            kept.keep(conn);
+        }
         Ok(())
     }
 
     fn conn(&mut self) -> &mut sqlx::PgConnection {
-        &mut self.inner
+        // Present until `end` takes it, which consumes or drops the transaction.
+        self.conn
+            .as_deref_mut()
+            .expect("a transaction's connection is there until it ends")
     }
 
     /// Marks a point the transaction can go back to ([`Tx::rollback_to_mark`]), so one item of

@@ -3,6 +3,7 @@
 use crate::support::{command_request, text, Harness};
 use salesbot::domain::role::Role;
 use sqlx::PgPool;
+use std::time::Duration;
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_sales_day_through_every_command(pool: PgPool) {
@@ -465,6 +466,116 @@ async fn commands_run_on_after_the_server_ended_every_idle_connection(pool: PgPo
         assert!(text(&r).contains(&format!("After{k}")), "{r}");
     }
     assert_eq!(h.count("SELECT count(*) FROM deals").await, 4);
+}
+
+/// A command's connection is kept for the next command once its transaction has ended, and
+/// never while it is still inside one: commands refused after they wrote (their transactions
+/// dropped), and commands given up at every point of their run (BEGIN, the prelude, the
+/// statements, COMMIT), leave no session in a transaction, and every command after them sees
+/// what was committed and nothing of what was not.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_kept_connection_never_carries_a_transaction_into_the_next_command(pool: PgPool) {
+    use salesbot::domain::role::Role;
+    // A store with a pool of its own, as the bot has: one handed a pool keeps nothing.
+    let url = crate::support::database_url(&pool).await;
+    let store = salesbot::store::Store::connect(&url)
+        .await
+        .expect("the bot's own pool");
+    let engine = salesbot::engine::Engine::new(store).expect("manifests load");
+    let new_deal = |id: i64, title: &str| {
+        command_request(
+            7,
+            1,
+            Role::Admin,
+            id,
+            "deal",
+            "new",
+            &[("title", title), ("amount", "1000")],
+        )
+    };
+    let answered = |r: Option<salesbot::engine::Reply>| r.is_some_and(|r| !r.ephemeral);
+    assert!(answered(engine.handle(new_deal(1, "First")).await));
+    // Refused after the prelude marked the interaction: the mark is rolled back with the
+    // rest, or the next command under a kept connection would see it.
+    for k in 0..5 {
+        let moved = engine
+            .handle(command_request(
+                7,
+                1,
+                Role::Admin,
+                100 + k,
+                "deal",
+                "move",
+                &[("deal", "D-1"), ("stage", "Lead")],
+            ))
+            .await
+            .expect("an answer");
+        assert!(moved.ephemeral, "{moved:?}");
+    }
+    // Given up after 0, 1, 2 ... ms: somewhere in each command, a little later each time.
+    let mut given_up = 0;
+    for k in 0..40 {
+        let work = engine.handle(new_deal(200 + k, &format!("Cut{k}")));
+        if tokio::time::timeout(Duration::from_micros(250 * k as u64), work)
+            .await
+            .is_err()
+        {
+            given_up += 1;
+        }
+    }
+    assert!(given_up > 0, "no command was given up part-way");
+    // A rollback of a given-up command runs on a task of its own: wait for them.
+    let mut in_transaction = -1_i64;
+    for _ in 0..100 {
+        in_transaction = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("sessions");
+        if in_transaction == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(in_transaction, 0, "a session was left inside a transaction");
+    // The interactions of the refused moves were never marked: they run when sent again.
+    let moved = engine
+        .handle(command_request(
+            7,
+            1,
+            Role::Admin,
+            100,
+            "deal",
+            "move",
+            &[("deal", "D-1"), ("stage", "Qualified")],
+        ))
+        .await
+        .expect("an answer");
+    assert!(!moved.ephemeral, "{moved:?}");
+    // Every command after them runs in a transaction of its own and sees every commit: the
+    // deals the given-up commands committed, numbered without a gap, and each new one.
+    for k in 0..20 {
+        assert!(answered(
+            engine.handle(new_deal(300 + k, &format!("After{k}"))).await
+        ));
+    }
+    let (deals, last, marks): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM deals WHERE workspace_id = 7),
+                (SELECT max(number) FROM deals WHERE workspace_id = 7),
+                (SELECT count(*) FROM processed_interactions WHERE workspace_id = 7)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("counts");
+    assert_eq!(deals, last, "deal numbers skipped or repeated");
+    // First, the move, the twenty after, and one mark for each given-up deal that went in.
+    assert_eq!(
+        marks,
+        1 + 1 + 20 + (deals - 21),
+        "marks left by rolled-back commands"
+    );
 }
 
 /// `/deal list stale:true` counts a deal stale by its stage's own limit where the stage sets
