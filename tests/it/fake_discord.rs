@@ -260,6 +260,12 @@ impl Inner {
     /// Writes a dispatch with the session's next `s` on connection `index`; its number, or `d`
     /// back when the connection cannot take it.
     fn send_on(&mut self, index: usize, event: &str, d: Value) -> Result<usize, Value> {
+        self.send_serialized_on(index, event, &d.to_string())
+            .map_err(|()| d)
+    }
+
+    /// `send_on` with the event's `d` already serialized (`d_json`).
+    fn send_serialized_on(&mut self, index: usize, event: &str, d_json: &str) -> Result<usize, ()> {
         let conn = &self.conns[index];
         let (conn_id, tx) = (conn.id, conn.tx.clone());
         let Some(session) = conn
@@ -267,11 +273,15 @@ impl Inner {
             .as_ref()
             .and_then(|id| self.gateway_sessions.get_mut(id))
         else {
-            return Err(d);
+            return Err(());
         };
-        let mut frame = json!({"op": 0, "s": session.seq + 1, "t": event, "d": d});
-        if tx.send(WsMessage::Text(frame.to_string())).is_err() {
-            return Err(frame["d"].take());
+        let frame = format!(
+            r#"{{"op":0,"s":{},"t":{},"d":{d_json}}}"#,
+            session.seq + 1,
+            Value::from(event)
+        );
+        if tx.send(WsMessage::Text(frame)).is_err() {
+            return Err(());
         }
         session.seq += 1;
         let seq = session.seq;
@@ -494,6 +504,32 @@ impl FakeDiscord {
         drop(s);
         self.shared.bump();
         Delivery::Held
+    }
+
+    /// `dispatch` with the payload already serialized (`d_json`, for the shard of `guild`): a
+    /// load generator builds its payloads before its clock starts, so that the fake's own work
+    /// for each event, on the cores the bot is measured on, is the frame alone.
+    pub async fn dispatch_serialized(
+        &self,
+        event: &str,
+        guild: Option<u64>,
+        d_json: &str,
+    ) -> Delivery {
+        {
+            let mut s = self.shared.lock();
+            if let Some(conn) = s
+                .conn_for(guild)
+                .and_then(|index| s.send_serialized_on(index, event, d_json).ok())
+            {
+                drop(s);
+                self.shared.bump();
+                return Delivery::Sent { conn };
+            }
+        }
+        // No live session: held as any other dispatch (a model of replay, not a hot path).
+        let d: Value = serde_json::from_str(d_json)
+            .unwrap_or_else(|e| panic!("fake discord: dispatch of unreadable JSON: {e}"));
+        self.dispatch(event, d).await
     }
 
     /// Waits until a live gateway session serves shard `shard` (of any total); panics with the
