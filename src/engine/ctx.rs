@@ -45,6 +45,10 @@ pub(crate) struct Ctx {
     /// What the command's audited writes mean for webhooks, written as events before it
     /// commits (`engine/webhooks.rs`).
     noted: Vec<super::events::Noted>,
+    /// The deal the command names by number, as its prelude read it, until the command's
+    /// first lookup of that number takes it (`lookup::deal`).
+    /// Boxed: the context lives in every command's future, which debug builds copy about.
+    pub named_deal: std::sync::Mutex<Option<Box<crate::store::DealRow>>>,
 }
 
 impl Ctx {
@@ -92,6 +96,7 @@ impl Ctx {
                 _ => None,
             },
             noted: Vec::new(),
+            named_deal: std::sync::Mutex::new(None),
             ws,
         })
     }
@@ -254,6 +259,14 @@ impl Ctx {
     /// The request wrote something that is audited (every command's change is).
     pub fn wrote(&self) -> bool {
         self.change.is_some()
+    }
+
+    /// The deal numbered `number` as the prelude read it, once: a second lookup, or one after
+    /// the command has written, reads the deal afresh.
+    pub fn take_named_deal(&self, number: i64) -> Option<crate::store::DealRow> {
+        let mut named = self.named_deal.lock().unwrap_or_else(|e| e.into_inner());
+        let deal = named.take()?;
+        (deal.number == number && !self.wrote()).then_some(*deal)
     }
 }
 

@@ -29,6 +29,7 @@ pub use reply::{Attachment, Button, Embed, Field, Modal, ModalField, Reply};
 
 use crate::domain::locale::Locale;
 use crate::domain::money::TotalOverflow;
+use crate::domain::refs::DealRef;
 use crate::domain::role::Role;
 use crate::i18n::Msg;
 use crate::store::{KeyState, MemberRow, Prelude, Store, StoreError, Tx, WalPosition};
@@ -320,7 +321,10 @@ impl Engine {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.run(&req, &mut locale, progress).await {
+            // On the heap: a command's future is large (every command's state machine is in
+            // it), and a caller that blocks on it keeps it on its thread's stack; the tests'
+            // 2 MiB stacks had no room left in debug builds.
+            match Box::pin(self.run(&req, &mut locale, progress)).await {
                 Ok(reply) => return Some(reply),
                 Err(EngineError::Duplicate) => return None,
                 Err(EngineError::Contention(why)) if attempts < 4 => {
@@ -355,7 +359,8 @@ impl Engine {
         let mut attempts = 0;
         let result = loop {
             attempts += 1;
-            match self.run(&req, &mut locale, &|_| {}).await {
+            // On the heap, as in `handle_inner`.
+            match Box::pin(self.run(&req, &mut locale, &|_| {})).await {
                 Err(EngineError::Contention(why)) if attempts < 4 => {
                     tracing::debug!(attempts, %why, "retrying after contention");
                 }
@@ -426,7 +431,8 @@ impl Engine {
             Action::Click(_) | Action::Submit { .. } => false,
         };
         let interaction = req.interaction_id.filter(|_| !only_reads);
-        let prelude = match tx.prelude(ws_id, user, interaction).await? {
+        let deal_number = named_deal_number(&req.action);
+        let prelude = match tx.prelude(ws_id, user, interaction, deal_number).await? {
             Some(p) => p,
             None if req.role.outsider() => {
                 return Err(EngineError::NotFound(
@@ -435,7 +441,7 @@ impl Engine {
             }
             None => {
                 tx.ensure_workspace(req.workspace_id).await?;
-                tx.prelude(ws_id, user, interaction)
+                tx.prelude(ws_id, user, interaction, deal_number)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("workspace vanished after creation"))?
             }
@@ -447,6 +453,7 @@ impl Engine {
             webhook_events,
             repeated,
             wal_position,
+            deal: named_deal,
         } = prelude;
         *locale = req
             .locale
@@ -511,6 +518,7 @@ impl Engine {
         let mut ctx = Ctx::new(req, role, ws, member, stages, *locale)?;
         ctx.allow_private_webhooks = self.allow_private_webhooks;
         ctx.webhook_events = Some(webhook_events);
+        ctx.named_deal = std::sync::Mutex::new(named_deal);
         let command = match &req.action {
             Action::Command(inv) => {
                 let args = self.manifests.validate(inv)?;
@@ -612,4 +620,20 @@ impl Engine {
         }
         Ok(reply)
     }
+}
+
+/// The number of the deal a command names in its `deal` option (`D-42`, `#42`, `42`), read
+/// with the command's prelude so that its lookup needs no round trip of its own
+/// (`lookup::deal`). Titles are searched as before.
+fn named_deal_number(action: &Action) -> Option<i64> {
+    let Action::Command(inv) = action else {
+        return None;
+    };
+    inv.options.iter().find_map(|(name, value)| match value {
+        OptionValue::String(text) if name == "deal" => match DealRef::parse(text) {
+            Ok(DealRef::Number(n)) => Some(n),
+            _ => None,
+        },
+        _ => None,
+    })
 }

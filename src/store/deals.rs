@@ -7,8 +7,9 @@ use crate::domain::stage::StageKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
-/// A deal as shown to people, with names joined in.
-#[derive(Clone, Debug, sqlx::FromRow)]
+/// A deal as shown to people, with names joined in. Also read from JSON: the command
+/// prelude brings the deal a command names by number as `to_jsonb` of [`DEAL_SELECT`]'s row.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Deserialize)]
 pub struct DealRow {
     /// Row id.
     pub id: i64,
@@ -152,7 +153,7 @@ pub struct DealFilter {
     pub limit: i64,
 }
 
-const DEAL_SELECT: &str = "SELECT d.id, d.number, d.title, d.company_id, co.name AS company_name, d.contact_id,
+pub(super) const DEAL_SELECT: &str = "SELECT d.id, d.number, d.title, d.company_id, co.name AS company_name, d.contact_id,
         ct.name AS contact_name, ct.owner_id AS contact_owner_id, d.owner_id, m.display_name AS owner_name, d.amount_minor, d.currency, d.stage_id,
         s.name AS stage_name, d.status, d.expected_close, d.closed_at, d.lost_reason, d.furthest_position,
         d.created_at, d.last_activity_at

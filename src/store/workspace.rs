@@ -91,6 +91,10 @@ pub struct Prelude {
     /// The primary's flushed WAL position when the command started: a report read on the
     /// replica waits for it, so it sees everything committed before it was asked.
     pub wal_position: super::WalPosition,
+    /// The deal the command names by number, when it names one and it exists (whoever owns
+    /// it: the caller's visibility is not known yet). Read here, its lookup costs no round
+    /// trip of its own.
+    pub deal: Option<Box<super::DealRow>>,
 }
 
 impl Tx {
@@ -119,13 +123,15 @@ impl Tx {
     /// stages in order, the caller's member row if there is one, the webhook event types
     /// wanted and the primary's WAL position; and Discord's interaction id, when given, marked
     /// as processed, so that a repeated delivery is not applied twice (`Prelude::repeated`;
-    /// the engine gives none for a command that only reads). `None` when the workspace does not exist
-    /// yet (then nothing is marked: the caller creates it and asks again).
+    /// the engine gives none for a command that only reads), and the deal numbered
+    /// `deal_number` if there is one. `None` when the workspace does not exist yet (then
+    /// nothing is marked: the caller creates it and asks again).
     pub async fn prelude(
         &mut self,
         ws: i64,
         user: i64,
         interaction: Option<i64>,
+        deal_number: Option<i64>,
     ) -> StoreResult<Option<Prelude>> {
         // The marker rides in the same statement: one round trip less for every command. A
         // repeated id conflicts, so `marked` is empty and the command is a duplicate.
@@ -145,13 +151,17 @@ impl Tx {
                      FROM members m WHERE m.workspace_id = workspaces.id AND m.user_id = $2) AS member,
                     ARRAY(SELECT DISTINCT unnest(w.events) FROM webhook_endpoints w
                           WHERE w.workspace_id = workspaces.id AND w.removed_at IS NULL
-                            AND w.disabled_at IS NULL) AS webhook_events
-             FROM workspaces WHERE id = $1"
+                            AND w.disabled_at IS NULL) AS webhook_events,
+                    (SELECT to_jsonb(named) FROM ({deal_select}
+                         WHERE d.workspace_id = $1 AND d.number = $4) named) AS deal
+             FROM workspaces WHERE id = $1",
+            deal_select = super::deals::DEAL_SELECT
         );
         let Some(row) = sqlx::query(&sql)
             .bind(ws)
             .bind(user)
             .bind(interaction)
+            .bind(deal_number)
             .fetch_optional(self.conn())
             .await?
         else {
@@ -164,6 +174,11 @@ impl Tx {
         let webhook_events: Vec<String> = row.try_get("webhook_events")?;
         let repeated: bool = row.try_get("repeated")?;
         let wal_position = super::WalPosition(row.try_get("wal_position")?);
+        let deal: Option<serde_json::Value> = row.try_get("deal")?;
+        let deal = deal
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("unexpected deal in the command prelude: {e}"))?;
         let bad = || anyhow::anyhow!("unexpected shape in the command prelude");
         let mut stages = Vec::new();
         for s in stage_list.as_array().ok_or_else(bad)? {
@@ -194,6 +209,7 @@ impl Tx {
             webhook_events,
             repeated,
             wal_position,
+            deal,
         }))
     }
 

@@ -47,6 +47,18 @@ fn pick<T>(
 
 /// Finds a visible deal.
 pub async fn deal(tx: &mut Tx, ctx: &Ctx, r: &DealRef) -> EngineResult<DealRow> {
+    // Read with the prelude, whoever owns it: the caller's visibility is applied here, as
+    // the statement below applies it.
+    if let DealRef::Number(n) = r {
+        if let Some(d) = ctx.take_named_deal(*n) {
+            return match ctx.owner_filter() {
+                Some(owner) if d.owner_id != owner => Err(EngineError::NotFound(
+                    Msg::new("error.deal_not_found").arg("given", format!("D-{n}")),
+                )),
+                _ => Ok(d),
+            };
+        }
+    }
     match r {
         DealRef::Number(n) => tx
             .deal_by_number(ctx.ws_id(), *n, ctx.owner_filter())
