@@ -49,6 +49,8 @@ pub(crate) struct Ctx {
     /// first lookup of that number takes it (`lookup::deal`).
     /// Boxed: the context lives in every command's future, which debug builds copy about.
     pub named_deal: std::sync::Mutex<Option<Box<crate::store::DealRow>>>,
+    /// The contact the command names by id, likewise (`lookup::contact`).
+    pub named_contact: std::sync::Mutex<Option<Box<crate::store::ContactRow>>>,
 }
 
 impl Ctx {
@@ -97,6 +99,7 @@ impl Ctx {
             },
             noted: Vec::new(),
             named_deal: std::sync::Mutex::new(None),
+            named_contact: std::sync::Mutex::new(None),
             ws,
         })
     }
@@ -267,6 +270,13 @@ impl Ctx {
         let mut named = self.named_deal.lock().unwrap_or_else(|e| e.into_inner());
         let deal = named.take()?;
         (deal.number == number && !self.wrote()).then_some(*deal)
+    }
+
+    /// The contact with this id as the prelude read it, once, as [`Ctx::take_named_deal`].
+    pub fn take_named_contact(&self, id: i64) -> Option<crate::store::ContactRow> {
+        let mut named = self.named_contact.lock().unwrap_or_else(|e| e.into_inner());
+        let contact = named.take()?;
+        (contact.id == id && !self.wrote()).then_some(*contact)
     }
 }
 

@@ -29,10 +29,10 @@ pub use reply::{Attachment, Button, Embed, Field, Modal, ModalField, Reply};
 
 use crate::domain::locale::Locale;
 use crate::domain::money::TotalOverflow;
-use crate::domain::refs::DealRef;
+use crate::domain::refs::{ContactRef, DealRef};
 use crate::domain::role::Role;
 use crate::i18n::Msg;
-use crate::store::{KeyState, MemberRow, Prelude, Store, StoreError, Tx, WalPosition};
+use crate::store::{KeyState, MemberRow, Named, Prelude, Store, StoreError, Tx, WalPosition};
 use chrono::{DateTime, Utc};
 use ctx::Ctx;
 use std::sync::Arc;
@@ -431,8 +431,8 @@ impl Engine {
             Action::Click(_) | Action::Submit { .. } => false,
         };
         let interaction = req.interaction_id.filter(|_| !only_reads);
-        let deal_number = named_deal_number(&req.action);
-        let prelude = match tx.prelude(ws_id, user, interaction, deal_number).await? {
+        let named = named_records(&req.action);
+        let prelude = match tx.prelude(ws_id, user, interaction, named).await? {
             Some(p) => p,
             None if req.role.outsider() => {
                 return Err(EngineError::NotFound(
@@ -441,7 +441,7 @@ impl Engine {
             }
             None => {
                 tx.ensure_workspace(req.workspace_id).await?;
-                tx.prelude(ws_id, user, interaction, deal_number)
+                tx.prelude(ws_id, user, interaction, named)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("workspace vanished after creation"))?
             }
@@ -454,6 +454,7 @@ impl Engine {
             repeated,
             wal_position,
             deal: named_deal,
+            contact: named_contact,
         } = prelude;
         *locale = req
             .locale
@@ -519,6 +520,7 @@ impl Engine {
         ctx.allow_private_webhooks = self.allow_private_webhooks;
         ctx.webhook_events = Some(webhook_events);
         ctx.named_deal = std::sync::Mutex::new(named_deal);
+        ctx.named_contact = std::sync::Mutex::new(named_contact);
         let command = match &req.action {
             Action::Command(inv) => {
                 let args = self.manifests.validate(inv)?;
@@ -622,18 +624,28 @@ impl Engine {
     }
 }
 
-/// The number of the deal a command names in its `deal` option (`D-42`, `#42`, `42`), read
-/// with the command's prelude so that its lookup needs no round trip of its own
-/// (`lookup::deal`). Titles are searched as before.
-fn named_deal_number(action: &Action) -> Option<i64> {
+/// The deal a command names by number in its `deal` option (`D-42`, `#42`, `42`) and the
+/// contact it names by id in its `contact` option (`C-12`), read with the command's prelude so
+/// that their lookups need no round trip of their own (`lookup::deal`, `lookup::contact`).
+/// Titles, names and addresses are searched as before.
+fn named_records(action: &Action) -> Named {
     let Action::Command(inv) = action else {
-        return None;
+        return Named::default();
     };
-    inv.options.iter().find_map(|(name, value)| match value {
-        OptionValue::String(text) if name == "deal" => match DealRef::parse(text) {
+    let text = |option: &str| {
+        inv.options.iter().find_map(|(name, value)| match value {
+            OptionValue::String(text) if name == option => Some(text.as_str()),
+            _ => None,
+        })
+    };
+    Named {
+        deal: text("deal").and_then(|t| match DealRef::parse(t) {
             Ok(DealRef::Number(n)) => Some(n),
             _ => None,
-        },
-        _ => None,
-    })
+        }),
+        contact: text("contact").and_then(|t| match ContactRef::parse(t) {
+            Ok(ContactRef::Id(id)) => Some(id),
+            _ => None,
+        }),
+    }
 }

@@ -44,8 +44,10 @@ pub struct NewCompany {
     pub contract_end: Option<NaiveDate>,
 }
 
-/// A contact as shown to people, with its company name joined in.
-#[derive(Clone, Debug, sqlx::FromRow)]
+/// A contact as shown to people, with its company name joined in. Also read from JSON: the
+/// command prelude brings the contact a command names by id as `to_jsonb` of
+/// [`CONTACT_SELECT`]'s row.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Deserialize)]
 pub struct ContactRow {
     /// Row id (`C-12`).
     pub id: i64,
@@ -96,7 +98,7 @@ pub struct NewContact {
     pub tags: Vec<String>,
 }
 
-const CONTACT_SELECT: &str = "SELECT c.id, c.name, c.company_id, co.name AS company_name, c.owner_id, c.email, c.phone,
+pub(super) const CONTACT_SELECT: &str = "SELECT c.id, c.name, c.company_id, co.name AS company_name, c.owner_id, c.email, c.phone,
         c.title, c.birthday_year, c.birthday_month, c.birthday_day, c.tags,
         (SELECT max(a.happened_at) FROM activities a WHERE a.workspace_id = c.workspace_id AND a.contact_id = c.id)
             AS last_activity_at

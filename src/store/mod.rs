@@ -59,7 +59,7 @@ pub use suggest::Suggestion;
 pub use tasks::{NewTask, TaskRow};
 pub use types::{AuditAction, OutboxKind, OutboxStatus, OutboxTarget, UnknownValue};
 pub use webhooks::{DeliveryRow, EndpointRow, FailedAttempt, WebhookJob};
-pub use workspace::{MemberRow, Prelude, StageRow, WorkspaceRow};
+pub use workspace::{MemberRow, Named, Prelude, StageRow, WorkspaceRow};
 
 use crate::domain::money::TotalOverflow;
 use anyhow::Context as _;

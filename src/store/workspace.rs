@@ -95,6 +95,17 @@ pub struct Prelude {
     /// it: the caller's visibility is not known yet). Read here, its lookup costs no round
     /// trip of its own.
     pub deal: Option<Box<super::DealRow>>,
+    /// The contact the command names by id, likewise.
+    pub contact: Option<Box<super::ContactRow>>,
+}
+
+/// The records a command names by number or id, which its prelude reads along.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Named {
+    /// A deal's number (`D-42`).
+    pub deal: Option<i64>,
+    /// A contact's id (`C-12`).
+    pub contact: Option<i64>,
 }
 
 impl Tx {
@@ -123,15 +134,15 @@ impl Tx {
     /// stages in order, the caller's member row if there is one, the webhook event types
     /// wanted and the primary's WAL position; and Discord's interaction id, when given, marked
     /// as processed, so that a repeated delivery is not applied twice (`Prelude::repeated`;
-    /// the engine gives none for a command that only reads), and the deal numbered
-    /// `deal_number` if there is one. `None` when the workspace does not exist yet (then
-    /// nothing is marked: the caller creates it and asks again).
+    /// the engine gives none for a command that only reads), and the records `named` names
+    /// that exist. `None` when the workspace does not exist yet (then nothing is marked: the
+    /// caller creates it and asks again).
     pub async fn prelude(
         &mut self,
         ws: i64,
         user: i64,
         interaction: Option<i64>,
-        deal_number: Option<i64>,
+        named: Named,
     ) -> StoreResult<Option<Prelude>> {
         // The marker rides in the same statement: one round trip less for every command. A
         // repeated id conflicts, so `marked` is empty and the command is a duplicate.
@@ -153,15 +164,19 @@ impl Tx {
                           WHERE w.workspace_id = workspaces.id AND w.removed_at IS NULL
                             AND w.disabled_at IS NULL) AS webhook_events,
                     (SELECT to_jsonb(named) FROM ({deal_select}
-                         WHERE d.workspace_id = $1 AND d.number = $4) named) AS deal
+                         WHERE d.workspace_id = $1 AND d.number = $4) named) AS deal,
+                    (SELECT to_jsonb(named) FROM ({contact_select}
+                         WHERE c.workspace_id = $1 AND c.id = $5) named) AS contact
              FROM workspaces WHERE id = $1",
-            deal_select = super::deals::DEAL_SELECT
+            deal_select = super::deals::DEAL_SELECT,
+            contact_select = super::crm::CONTACT_SELECT,
         );
         let Some(row) = sqlx::query(&sql)
             .bind(ws)
             .bind(user)
             .bind(interaction)
-            .bind(deal_number)
+            .bind(named.deal)
+            .bind(named.contact)
             .fetch_optional(self.conn())
             .await?
         else {
@@ -179,6 +194,11 @@ impl Tx {
             .map(serde_json::from_value)
             .transpose()
             .map_err(|e| anyhow::anyhow!("unexpected deal in the command prelude: {e}"))?;
+        let contact: Option<serde_json::Value> = row.try_get("contact")?;
+        let contact = contact
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("unexpected contact in the command prelude: {e}"))?;
         let bad = || anyhow::anyhow!("unexpected shape in the command prelude");
         let mut stages = Vec::new();
         for s in stage_list.as_array().ok_or_else(bad)? {
@@ -210,6 +230,7 @@ impl Tx {
             repeated,
             wal_position,
             deal,
+            contact,
         }))
     }
 

@@ -90,6 +90,15 @@ pub async fn contact(tx: &mut Tx, ctx: &Ctx, r: &ContactRef) -> EngineResult<Con
     let not_found = |given: String| {
         EngineError::NotFound(Msg::new("error.contact_not_found").arg("given", escape(&given)))
     };
+    // Read with the prelude, as `deal` above.
+    if let ContactRef::Id(id) = r {
+        if let Some(c) = ctx.take_named_contact(*id) {
+            return match ctx.owner_filter() {
+                Some(owner) if c.owner_id != owner => Err(not_found(format!("C-{id}"))),
+                _ => Ok(c),
+            };
+        }
+    }
     match r {
         ContactRef::Id(id) => tx
             .contact(ctx.ws_id(), *id, ctx.owner_filter())
