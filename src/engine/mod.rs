@@ -516,6 +516,15 @@ impl Engine {
             )
             .await?
         };
+        // Read before the caller's member row was written: their own deal shows the name
+        // they have now.
+        let mut named_deal = named_deal;
+        if let Some(deal) = named_deal
+            .as_mut()
+            .filter(|d| !req.role.outsider() && d.owner_id == member.user_id)
+        {
+            deal.owner_name = Some(member.display_name.clone());
+        }
         let mut ctx = Ctx::new(req, role, ws, member, stages, *locale)?;
         ctx.allow_private_webhooks = self.allow_private_webhooks;
         ctx.webhook_events = Some(webhook_events);

@@ -106,8 +106,9 @@ fn connection_lost(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => {
-            // admin_shutdown, crash_shutdown: the server ended the session while it was idle.
-            matches!(db.code().as_deref(), Some("57P01" | "57P02"))
+            // admin_shutdown, crash_shutdown, idle_session_timeout: the server ended the
+            // session while it was idle.
+            matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P05"))
         }
         _ => false,
     }
@@ -198,11 +199,28 @@ struct Kept(Arc<KeptInner>);
 
 #[derive(Debug, Default)]
 struct KeptInner {
-    conns: std::sync::Mutex<Vec<PoolConnection<Postgres>>>,
+    /// Oldest first: each is pushed when its transaction ends.
+    conns: std::sync::Mutex<Vec<KeptConn>>,
     /// The pool was closed: nothing is kept any more. `Pool::close` waits for every
     /// connection it lent, kept ones too.
     closed: std::sync::atomic::AtomicBool,
+    /// The pool the connections are lent from, to see when it runs short (`None`: nothing is
+    /// kept).
+    pool: Option<PgPool>,
 }
+
+/// A kept connection, since when it waits, and since when the store has held it.
+#[derive(Debug)]
+struct KeptConn {
+    conn: PoolConnection<Postgres>,
+    idle_since: std::time::Instant,
+    held_since: std::time::Instant,
+}
+
+/// A kept connection idle this long goes back to the pool, whose idle timeout then applies;
+/// one held this long goes back when its transaction ends, so the pool's lifetime applies.
+const KEPT_IDLE: Duration = Duration::from_secs(60);
+const KEPT_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// At most this many connections are kept: as many as commands run at once on Discord
 /// (`discord::MAX_RUNNING`). The pool counts kept connections as in use, so only a store
@@ -218,13 +236,20 @@ impl Kept {
     /// Keeps connections of `pool` until the pool closes. Outside a runtime (nothing to wait
     /// for the close on) nothing is kept.
     fn for_pool(pool: &PgPool) -> Kept {
-        let kept = Kept::default();
+        let kept = Kept(Arc::new(KeptInner {
+            pool: Some(pool.clone()),
+            ..KeptInner::default()
+        }));
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                let (closing, kept) = (pool.close_event(), kept.clone());
+                // Weak: once every clone of the store is gone, the kept connections go back
+                // to the pool with it, closed or not.
+                let (closing, kept) = (pool.close_event(), Arc::downgrade(&kept.0));
                 runtime.spawn(async move {
                     closing.await;
-                    kept.close();
+                    if let Some(kept) = kept.upgrade() {
+                        Kept(kept).close();
+                    }
                 });
             }
             Err(_) => kept.close(),
@@ -239,16 +264,41 @@ impl Kept {
         kept
     }
 
-    fn take(&self) -> Option<PoolConnection<Postgres>> {
-        self.0.conns.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    /// The connection kept last, and since when the store has held it; those idle past
+    /// [`KEPT_IDLE`] go back to the pool on the way.
+    fn take(&self) -> Option<(PoolConnection<Postgres>, std::time::Instant)> {
+        let (taken, stale) = {
+            let mut kept = self.0.conns.lock().unwrap_or_else(|e| e.into_inner());
+            let fresh = kept
+                .iter()
+                .position(|k| k.idle_since.elapsed() < KEPT_IDLE)
+                .unwrap_or(kept.len());
+            let stale: Vec<KeptConn> = kept.drain(..fresh).collect();
+            (kept.pop(), stale)
+        };
+        drop(stale);
+        taken.map(|k| (k.conn, k.held_since))
     }
 
-    /// Keeps `conn` if there is room; else it goes back to the pool (sqlx's way).
-    fn keep(&self, conn: PoolConnection<Postgres>) {
+    /// Keeps `conn` if there is room; else it goes back to the pool (sqlx's way). So does a
+    /// connection held past [`KEPT_LIFETIME`], and any while the pool has none idle and no
+    /// room for more: someone may be waiting in `acquire` (the outbox, the scheduler, a
+    /// readiness probe), and a kept connection is never handed to them.
+    fn keep(&self, conn: PoolConnection<Postgres>, held_since: std::time::Instant) {
+        let short = self.0.pool.as_ref().is_none_or(|pool| {
+            pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections()
+        });
+        if short || held_since.elapsed() >= KEPT_LIFETIME {
+            return;
+        }
         // Read under the lock `close` takes, so nothing is kept after it has emptied the list.
         let mut kept = self.0.conns.lock().unwrap_or_else(|e| e.into_inner());
         if !self.0.closed.load(Ordering::Relaxed) && kept.len() < KEPT_MAX {
-            kept.push(conn);
+            kept.push(KeptConn {
+                conn,
+                idle_since: std::time::Instant::now(),
+                held_since,
+            });
         }
     }
 
@@ -302,6 +352,8 @@ pub struct Tx {
     conn: Option<PoolConnection<Postgres>>,
     /// Where the connection waits after a clean end: the primary's; `None` for the replica's.
     kept: Option<Kept>,
+    /// Since when the store has held the connection (`Kept`).
+    held_since: std::time::Instant,
 }
 
 impl Store {
@@ -438,11 +490,11 @@ impl Store {
         loop {
             // Failing to get a connection (none free in time, the server refusing new ones)
             // is answered at once; only a connection lost at BEGIN is retried.
-            let conn = match self.kept.take() {
-                Some(conn) => conn,
-                None => self.pool.acquire().await?,
+            let (conn, held_since) = match self.kept.take() {
+                Some(kept) => kept,
+                None => (self.pool.acquire().await?, std::time::Instant::now()),
             };
-            match Tx::begin(conn, Some(self.kept.clone()), "BEGIN").await {
+            match Tx::begin(conn, Some(self.kept.clone()), held_since, "BEGIN").await {
                 Ok(tx) => return Ok(tx),
                 Err(e)
                     if connection_lost(&e)
@@ -528,6 +580,7 @@ async fn replica_tx(
     let tx = Tx::begin(
         conn,
         None,
+        std::time::Instant::now(),
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     )
     .await?;
@@ -548,14 +601,14 @@ impl Drop for Tx {
             conn.close_on_drop();
             return;
         };
-        let kept = self.kept.clone();
+        let (kept, held_since) = (self.kept.clone(), self.held_since);
         runtime.spawn(async move {
             // A statement cut off mid-way is drained first: sqlx waits for the answers it
             // still owes before it sends the next query.
             match sqlx::Executor::execute(&mut *conn, "ROLLBACK").await {
                 Ok(_) => {
                     if let Some(kept) = kept {
-                        kept.keep(conn);
+                        kept.keep(conn, held_since);
                     }
                 }
                 Err(e) => {
@@ -572,6 +625,7 @@ impl Tx {
     async fn begin(
         conn: PoolConnection<Postgres>,
         kept: Option<Kept>,
+        held_since: std::time::Instant,
         begin: &'static str,
     ) -> Result<Tx, sqlx::Error> {
         // The transaction exists before BEGIN is sent: one given up half-way, or whose BEGIN
@@ -580,6 +634,7 @@ impl Tx {
         let mut tx = Tx {
             conn: Some(conn),
             kept,
+            held_since,
         };
         // No arguments: sqlx sends it as a simple query, as its own `Transaction` does.
         sqlx::Executor::execute(tx.conn(), begin).await?;
@@ -593,19 +648,18 @@ impl Tx {
 
     /// Ends the transaction with `end` (COMMIT or ROLLBACK) and keeps the connection for the
     /// next one. The connection stays in the transaction until the server has answered, so
-    /// one given up meanwhile is rolled back by `drop` (after a COMMIT that went through, a
-    /// harmless warning). A connection whose COMMIT failed goes back to the pool instead: the
-    /// server ended the transaction either way, and the pool's ping tells a broken connection
-    /// from a refused commit.
+    /// one given up meanwhile, or whose COMMIT failed (refused, or never sent because an
+    /// earlier answer was an error), is rolled back by `drop` before it is kept (after a
+    /// COMMIT that went through, a harmless warning), or closed if that fails too.
     async fn end(&mut self, end: &'static str) -> StoreResult<()> {
         let Some(conn) = self.conn.as_deref_mut() else {
             return Ok(());
         };
-        let ended = sqlx::Executor::execute(conn, end).await;
-        let conn = self.conn.take();
-        ended?;
-        if let (Some(conn), Some(kept)) = (conn, &self.kept) {
-            kept.keep(conn);
+        sqlx::Executor::execute(conn, end).await?;
+        match (self.conn.take(), &self.kept) {
+            (Some(conn), Some(kept)) => kept.keep(conn, self.held_since),
+            // The replica's goes back to its pool.
+            (conn, _) => drop(conn),
         }
         Ok(())
     }

@@ -189,16 +189,20 @@ impl Tx {
         let webhook_events: Vec<String> = row.try_get("webhook_events")?;
         let repeated: bool = row.try_get("repeated")?;
         let wal_position = super::WalPosition(row.try_get("wal_position")?);
-        let deal: Option<serde_json::Value> = row.try_get("deal")?;
-        let deal = deal
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("unexpected deal in the command prelude: {e}"))?;
-        let contact: Option<serde_json::Value> = row.try_get("contact")?;
-        let contact = contact
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("unexpected contact in the command prelude: {e}"))?;
+        // JSON reads less than the wire format does (a date before year 1 or past 9999): a
+        // row it cannot read is looked up by its own statement, as before.
+        let named =
+            |column: &str| -> StoreResult<Option<serde_json::Value>> { Ok(row.try_get(column)?) };
+        let deal = named("deal")?.and_then(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| tracing::warn!(error = %e, "the prelude's deal did not read back"))
+                .ok()
+        });
+        let contact = named("contact")?.and_then(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| tracing::warn!(error = %e, "the prelude's contact did not read back"))
+                .ok()
+        });
         let bad = || anyhow::anyhow!("unexpected shape in the command prelude");
         let mut stages = Vec::new();
         for s in stage_list.as_array().ok_or_else(bad)? {
