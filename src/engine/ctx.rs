@@ -267,16 +267,21 @@ impl Ctx {
     /// The deal numbered `number` as the prelude read it, once: a second lookup, or one after
     /// the command has written, reads the deal afresh.
     pub fn take_named_deal(&self, number: i64) -> Option<crate::store::DealRow> {
-        let mut named = self.named_deal.lock().unwrap_or_else(|e| e.into_inner());
-        let deal = named.take()?;
-        (deal.number == number && !self.wrote()).then_some(*deal)
+        self.take_named(&self.named_deal, |d| d.number == number)
     }
 
     /// The contact with this id as the prelude read it, once, as [`Ctx::take_named_deal`].
     pub fn take_named_contact(&self, id: i64) -> Option<crate::store::ContactRow> {
-        let mut named = self.named_contact.lock().unwrap_or_else(|e| e.into_inner());
-        let contact = named.take()?;
-        (contact.id == id && !self.wrote()).then_some(*contact)
+        self.take_named(&self.named_contact, |c| c.id == id)
+    }
+
+    fn take_named<T>(
+        &self,
+        slot: &std::sync::Mutex<Option<Box<T>>>,
+        is_it: impl Fn(&T) -> bool,
+    ) -> Option<T> {
+        let named = slot.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+        (is_it(&named) && !self.wrote()).then_some(*named)
     }
 }
 

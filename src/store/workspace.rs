@@ -108,6 +108,24 @@ pub struct Named {
     pub contact: Option<i64>,
 }
 
+/// A record the prelude read as JSON in `column`, if any. JSON reads less than the wire format
+/// does (a date before year 1 or past 9999): a row it cannot read is looked up by its own
+/// statement, as before.
+fn named_row<T: serde::de::DeserializeOwned>(
+    row: &sqlx::postgres::PgRow,
+    column: &str,
+) -> StoreResult<Option<Box<T>>> {
+    use sqlx::Row as _;
+    let value: Option<serde_json::Value> = row.try_get(column)?;
+    Ok(value.and_then(|v| {
+        serde_json::from_value(v)
+            .map_err(
+                |e| tracing::warn!(error = %e, column, "the prelude's record did not read back"),
+            )
+            .ok()
+    }))
+}
+
 impl Tx {
     /// A workspace's settings without creating it (suggestions and reads that must never write use it).
     pub async fn workspace(&mut self, id: i64) -> StoreResult<Option<WorkspaceRow>> {
@@ -189,20 +207,8 @@ impl Tx {
         let webhook_events: Vec<String> = row.try_get("webhook_events")?;
         let repeated: bool = row.try_get("repeated")?;
         let wal_position = super::WalPosition(row.try_get("wal_position")?);
-        // JSON reads less than the wire format does (a date before year 1 or past 9999): a
-        // row it cannot read is looked up by its own statement, as before.
-        let named =
-            |column: &str| -> StoreResult<Option<serde_json::Value>> { Ok(row.try_get(column)?) };
-        let deal = named("deal")?.and_then(|v| {
-            serde_json::from_value(v)
-                .map_err(|e| tracing::warn!(error = %e, "the prelude's deal did not read back"))
-                .ok()
-        });
-        let contact = named("contact")?.and_then(|v| {
-            serde_json::from_value(v)
-                .map_err(|e| tracing::warn!(error = %e, "the prelude's contact did not read back"))
-                .ok()
-        });
+        let deal = named_row(&row, "deal")?;
+        let contact = named_row(&row, "contact")?;
         let bad = || anyhow::anyhow!("unexpected shape in the command prelude");
         let mut stages = Vec::new();
         for s in stage_list.as_array().ok_or_else(bad)? {
