@@ -560,10 +560,16 @@ impl Tx {
         let mut m = Matches::default();
         if !keys.ext_ids.is_empty() {
             let found: Vec<(String, String, i64)> = sqlx::query_as(
-                "SELECT x.entity, x.external_id, x.record_id
+                // A probe per key, kept apart as below: a plain join was planned as a hash
+                // join over every id of the workspace (97 ms a batch of 2,000 at 100,000
+                // ids against 17).
+                "SELECT k.entity, k.external_id, m.record_id
                  FROM unnest($3::text[], $4::text[]) AS k (entity, external_id)
-                 JOIN external_ids x ON x.workspace_id = $1 AND x.source = $2
-                                    AND x.entity = k.entity AND x.external_id = k.external_id",
+                 CROSS JOIN LATERAL (
+                     SELECT x.record_id FROM external_ids x
+                     WHERE x.workspace_id = $1 AND x.source = $2
+                       AND x.entity = k.entity AND x.external_id = k.external_id
+                     OFFSET 0) m",
             )
             .bind(ws)
             .bind(source)
@@ -586,19 +592,28 @@ impl Tx {
         let (company_ids, contact_ids) =
             (record(ImportEntity::Company), record(ImportEntity::Contact));
         if !(company_ids.is_empty() && keys.company_names.is_empty() && keys.domains.is_empty()) {
-            // Each key is one index probe (a join, not `= ANY` of a list, which checks every
-            // row found against the whole list again).
+            // Each key is one index probe: a join, not `= ANY` of a list (which checks every
+            // row found against the whole list again), and a lateral subquery that `OFFSET 0`
+            // keeps apart, as a plain join was planned as a hash join over every row of the
+            // workspace: the planner costs the match keys' regular expressions as nearly free
+            // (22 ms a batch of 200 names at 10,000 companies against 2 ms; 130 ms against
+            // 10-20 for 1,000 contacts at 50,000). The rows come out of the probes themselves
+            // rather than by id afterwards, which was planned as the same hash join.
             m.companies = sqlx::query_as(
-                "SELECT c.id, c.name, c.owner_id, c.industry, c.website, c.tags, c.tier, c.contract_end
-                 FROM companies c WHERE c.workspace_id = $1 AND c.id IN (
-                     SELECT id FROM companies WHERE workspace_id = $1 AND id = ANY($2)
-                     UNION
-                     SELECT c.id FROM unnest($3::text[]) k (name)
-                     JOIN companies c ON c.workspace_id = $1 AND import_name_key(c.name) = k.name
-                     UNION
-                     SELECT c.id FROM unnest($4::text[]) k (domain)
-                     JOIN companies c ON c.workspace_id = $1 AND c.website IS NOT NULL
-                                     AND import_domain(c.website) = k.domain)
+                "SELECT DISTINCT ON (c.id) c.id, c.name, c.owner_id, c.industry, c.website, c.tags,
+                        c.tier, c.contract_end
+                 FROM (SELECT * FROM companies WHERE workspace_id = $1 AND id = ANY($2)
+                       UNION ALL
+                       SELECT m.* FROM unnest($3::text[]) k (name) CROSS JOIN LATERAL (
+                           SELECT * FROM companies c
+                           WHERE c.workspace_id = $1 AND import_name_key(c.name) = k.name
+                           OFFSET 0) m
+                       UNION ALL
+                       SELECT m.* FROM unnest($4::text[]) k (domain) CROSS JOIN LATERAL (
+                           SELECT * FROM companies c
+                           WHERE c.workspace_id = $1 AND c.website IS NOT NULL
+                             AND import_domain(c.website) = k.domain
+                           OFFSET 0) m) c
                  ORDER BY c.id",
             )
             .bind(ws)
@@ -610,17 +625,21 @@ impl Tx {
         }
         if !(contact_ids.is_empty() && keys.emails.is_empty() && keys.contact_names.is_empty()) {
             m.contacts = sqlx::query_as(
-                "SELECT c.id, c.name, c.company_id, c.owner_id, c.email, c.phone, c.tags, c.title,
-                        c.birthday_year, c.birthday_month, c.birthday_day, c.contract_end
-                 FROM contacts c WHERE c.workspace_id = $1 AND c.id IN (
-                     SELECT id FROM contacts WHERE workspace_id = $1 AND id = ANY($2)
-                     UNION
-                     SELECT c.id FROM unnest($3::text[]) k (email)
-                     JOIN contacts c ON c.workspace_id = $1 AND c.email IS NOT NULL
-                                    AND lower(c.email) = k.email
-                     UNION
-                     SELECT c.id FROM unnest($4::text[]) k (name)
-                     JOIN contacts c ON c.workspace_id = $1 AND import_name_key(c.name) = k.name)
+                "SELECT DISTINCT ON (c.id) c.id, c.name, c.company_id, c.owner_id, c.email, c.phone,
+                        c.tags, c.title, c.birthday_year, c.birthday_month, c.birthday_day,
+                        c.contract_end
+                 FROM (SELECT * FROM contacts WHERE workspace_id = $1 AND id = ANY($2)
+                       UNION ALL
+                       SELECT m.* FROM unnest($3::text[]) k (email) CROSS JOIN LATERAL (
+                           SELECT * FROM contacts c
+                           WHERE c.workspace_id = $1 AND c.email IS NOT NULL
+                             AND lower(c.email) = k.email
+                           OFFSET 0) m
+                       UNION ALL
+                       SELECT m.* FROM unnest($4::text[]) k (name) CROSS JOIN LATERAL (
+                           SELECT * FROM contacts c
+                           WHERE c.workspace_id = $1 AND import_name_key(c.name) = k.name
+                           OFFSET 0) m) c
                  ORDER BY c.id",
             )
             .bind(ws)
