@@ -435,6 +435,34 @@ async fn deal_cards_carry_lines_and_history_read_with_the_move(pool: PgPool) {
     assert!(!text(&r).contains("Products:"), "{r}");
 }
 
+/// A deal moved many times shows its latest eight changes, newest first, and the query
+/// reads only those (the card never showed more).
+#[sqlx::test(migrations = "./migrations")]
+async fn a_long_history_shows_its_latest_eight_changes(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/deal new title:Busy amount:5k").await;
+    for k in 0..10 {
+        let stage = if k % 2 == 0 { "Qualified" } else { "Proposal" };
+        h.ok(&format!("/deal move deal:D-1 stage:{stage}")).await;
+    }
+    h.ok("/deal move deal:D-1 stage:Negotiation").await;
+    let r = h.ok("/deal show deal:D-1").await;
+    let t = text(&r);
+    let history = &t[t.find("Stage history:").unwrap_or_else(|| panic!("{t}"))..];
+    let arrows: Vec<&str> = history.lines().filter(|l| l.contains('→')).collect();
+    assert_eq!(arrows.len(), 8, "{history}");
+    assert!(
+        arrows[0].contains("→ Negotiation"),
+        "newest first: {history}"
+    );
+    assert!(arrows[1].contains("→ Proposal"), "{history}");
+    assert!(arrows[2].contains("→ Qualified"), "{history}");
+    assert!(
+        !history.contains("→ Lead"),
+        "the first change is past the eight: {history}"
+    );
+}
+
 /// The bot's pool hands out connections without pinging them first (a round trip for every
 /// command). After the server ended every idle session, as a restart does, the next commands
 /// still run, on fresh connections, instead of answering "database unavailable" once for each

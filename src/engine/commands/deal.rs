@@ -180,7 +180,7 @@ async fn deal_card(
         (Some(lines), _) => (lines, None),
         (None, Some(_)) => (tx.deal_lines(ctx.ws_id(), d.id).await?, None),
         (None, None) => {
-            let (lines, history) = tx.deal_detail(ctx.ws_id(), d.id).await?;
+            let (lines, history) = tx.deal_detail(ctx.ws_id(), d.id, CARD_HISTORY).await?;
             (lines, Some(history))
         }
     };
@@ -204,7 +204,6 @@ async fn deal_card(
         let lines = history
             .iter()
             .rev()
-            .take(8)
             .map(|(at, name, _)| format!("{} → {}", ctx.time(*at), ctx.esc(name)))
             .collect::<Vec<_>>();
         embed = embed.field(ctx.t("field.history"), lines.join("\n"));
@@ -227,6 +226,9 @@ async fn deal_card(
     }
     Ok(reply)
 }
+
+/// How many of a deal's latest stage changes its full card shows, newest first.
+const CARD_HISTORY: i64 = 8;
 
 /// The open stage after `current`, if any.
 pub(crate) fn next_stage(ctx: &Ctx, current: i64) -> Option<&Stage> {
