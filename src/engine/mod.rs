@@ -420,7 +420,6 @@ impl Engine {
         locale: &mut Locale,
         progress: &(dyn Fn(Reply) + Send + Sync),
     ) -> EngineResult<Reply> {
-        let mut tx = self.store.begin().await?;
         let (ws_id, user) = (req.workspace_id, req.user_id);
         // A command that only reads is answered again if Discord delivers it again; only
         // writes are marked, so that a repeat is never applied twice.
@@ -432,7 +431,17 @@ impl Engine {
         };
         let interaction = req.interaction_id.filter(|_| !only_reads);
         let named = named_records(&req.action);
-        let prelude = match tx.prelude(ws_id, user, interaction, named).await? {
+        // A read runs without BEGIN and COMMIT (its statements see under READ COMMITTED what
+        // they would inside a transaction); what it writes on the way, a new workspace or a
+        // changed member row, opens one first.
+        let (mut tx, prelude) = if only_reads {
+            self.store.prelude_reads(ws_id, user, named).await?
+        } else {
+            let mut tx = self.store.begin().await?;
+            let prelude = tx.prelude(ws_id, user, interaction, named).await?;
+            (tx, prelude)
+        };
+        let prelude = match prelude {
             Some(p) => p,
             None if req.role.outsider() => {
                 return Err(EngineError::NotFound(
@@ -571,6 +580,8 @@ impl Engine {
         }
         let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
         if only_reads && ctx.wrote() {
+            // Reported, not undone: a read runs without a transaction (`prelude_reads`). The
+            // check before `execute` refuses every command that writes on a read's path.
             return Err(EngineError::Unexpected(anyhow::anyhow!(
                 "a command counted as a read wrote an audited change"
             )));

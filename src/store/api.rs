@@ -413,6 +413,8 @@ impl Tx {
         key: &str,
         claim: i64,
     ) -> StoreResult<KeyState> {
+        // The key's row lock and its mark must last until the command's writes commit.
+        self.open().await?;
         let row: Option<(Option<Value>, Option<i64>)> = sqlx::query_as(
             "SELECT applied, claim FROM idempotency_keys
               WHERE workspace_id = $1 AND token_id = $2 AND key = $3 FOR UPDATE",

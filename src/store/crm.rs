@@ -436,6 +436,8 @@ impl Tx {
         // a shorter text has no trigram, the indexes cannot narrow it, and a scan is right.
         let steer = query.chars().count() >= 3;
         if steer {
+            // SET LOCAL needs a transaction block, which a read does not start by itself.
+            self.open().await?;
             sqlx::query("SET LOCAL enable_seqscan = off")
                 .execute(self.conn())
                 .await?;

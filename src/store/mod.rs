@@ -155,6 +155,17 @@ impl From<TotalOverflow> for StoreError {
 }
 
 impl StoreError {
+    /// Whether the connection the statement went out on was found dead ([`connection_lost`]).
+    fn lost_connection(&self) -> bool {
+        match self {
+            StoreError::Unavailable(e) => connection_lost(e),
+            StoreError::Unexpected(e) => {
+                e.downcast_ref::<sqlx::Error>().is_some_and(connection_lost)
+            }
+            _ => false,
+        }
+    }
+
     /// Whether an error, anywhere in its chain, is the database being away: scheduled work
     /// reports through anyhow, and its caller still owes the person the outage message.
     pub fn is_outage(e: &anyhow::Error) -> bool {
@@ -354,6 +365,11 @@ pub struct Tx {
     kept: Option<Kept>,
     /// Since when the store has held the connection (`Kept`).
     held_since: std::time::Instant,
+    /// Whether BEGIN was sent. A request that only reads runs without one
+    /// ([`Store::prelude_reads`]): each statement is then its own transaction, two round trips
+    /// fewer, and under READ COMMITTED it sees what it would have seen inside one. A statement
+    /// that writes or needs a transaction block calls [`Tx::open`] first.
+    open: bool,
 }
 
 impl Store {
@@ -508,6 +524,44 @@ impl Store {
         }
     }
 
+    /// Takes a connection for a request that only reads and runs its prelude (`Tx::prelude`,
+    /// with no interaction marker: nothing a read does needs one) without BEGIN, so that the
+    /// request costs two round trips fewer; a statement of it that writes opens a transaction
+    /// first (`Tx::open`). A connection lost before the prelude is answered is replaced as in
+    /// [`Store::begin`]: the prelude of a read writes nothing, so sending it again is safe.
+    pub async fn prelude_reads(
+        &self,
+        ws: i64,
+        user: i64,
+        named: Named,
+    ) -> StoreResult<(Tx, Option<Prelude>)> {
+        let mut tries = 0;
+        loop {
+            let (conn, held_since) = match self.kept.take() {
+                Some(kept) => kept,
+                None => (self.pool.acquire().await?, std::time::Instant::now()),
+            };
+            let mut tx = Tx {
+                conn: Some(conn),
+                kept: Some(self.kept.clone()),
+                held_since,
+                open: false,
+            };
+            match tx.prelude(ws, user, None, named).await {
+                Ok(prelude) => return Ok((tx, prelude)),
+                Err(e)
+                    if e.lost_connection()
+                        && tries <= self.pool.options().get_max_connections() =>
+                {
+                    tries += 1;
+                    tracing::debug!(error = %e, tries, "pooled connection lost before a read's prelude; taking another");
+                    tx.discard();
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// The pool, for this module's statements that run outside a transaction. Private: every
     /// statement lives in `store/`.
     fn pool(&self) -> &PgPool {
@@ -595,6 +649,14 @@ impl Drop for Tx {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
+        if !self.open {
+            // No transaction to end: a statement cut off mid-way is drained by sqlx before the
+            // connection's next one, as below.
+            if let Some(kept) = &self.kept {
+                kept.keep(conn, self.held_since);
+            }
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // No runtime to roll back on: the pool must not get a connection still inside a
             // transaction, so it closes it and the server rolls back.
@@ -635,10 +697,29 @@ impl Tx {
             conn: Some(conn),
             kept,
             held_since,
+            open: true,
         };
         // No arguments: sqlx sends it as a simple query, as its own `Transaction` does.
         sqlx::Executor::execute(tx.conn(), begin).await?;
         Ok(tx)
+    }
+
+    /// Closes the connection rather than keeping it: it was found dead.
+    fn discard(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
+        }
+    }
+
+    /// Sends BEGIN if this request's statements have run without a transaction so far, so
+    /// that what follows is written as one or needs a transaction block (`SET LOCAL`).
+    pub(crate) async fn open(&mut self) -> StoreResult<()> {
+        if !self.open {
+            // Set first: should BEGIN fail half-way, dropping the transaction rolls back.
+            self.open = true;
+            sqlx::Executor::execute(self.conn(), "BEGIN").await?;
+        }
+        Ok(())
     }
 
     /// Makes the command's writes permanent.
@@ -655,7 +736,9 @@ impl Tx {
         let Some(conn) = self.conn.as_deref_mut() else {
             return Ok(());
         };
-        sqlx::Executor::execute(conn, end).await?;
+        if self.open {
+            sqlx::Executor::execute(conn, end).await?;
+        }
         match (self.conn.take(), &self.kept) {
             (Some(conn), Some(kept)) => kept.keep(conn, self.held_since),
             // The replica's goes back to its pool.

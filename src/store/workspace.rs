@@ -249,6 +249,8 @@ impl Tx {
         if let Some(ws) = self.workspace(id).await? {
             return Ok(ws);
         }
+        // Its rows go in together, also for a request that only reads.
+        self.open().await?;
         let created = sqlx::query("INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(id)
             .execute(self.conn())
@@ -307,6 +309,8 @@ impl Tx {
                 return Ok(row);
             }
         }
+        // With the request's writes, or with nothing if it fails: also for a read.
+        self.open().await?;
         // The language is remembered for messages the bot sends on its own (reminders, agendas).
         let row = sqlx::query_as::<_, MemberRow>(
             "INSERT INTO members (workspace_id, user_id, display_name, role, locale) VALUES ($1, $2, COALESCE($3, $4), $5, $6)

@@ -478,17 +478,26 @@ async fn commands_run_on_after_the_server_ended_every_idle_connection(pool: PgPo
     h.ok("/deal new title:Before amount:1000").await;
     // In the select list, so only this test database's sessions are ended (a WHERE clause
     // would not fix the order the conditions are tried in).
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("end the other sessions");
-    assert!(
-        ended.iter().any(|e| *e),
-        "the bot's pool held no idle connection to end"
-    );
+    let end_sessions = || async {
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("end the other sessions");
+        assert!(
+            ended.iter().any(|e| *e),
+            "the bot's pool held no idle connection to end"
+        );
+    };
+    // A read sends no BEGIN: its prelude is what finds the connection dead.
+    end_sessions().await;
+    for _ in 1..=3 {
+        let r = h.ok("/deal show deal:D-1").await;
+        assert!(text(&r).contains("Before"), "{r}");
+    }
+    end_sessions().await;
     for k in 1..=3 {
         let r = h.ok(&format!("/deal new title:After{k} amount:1000")).await;
         assert!(text(&r).contains(&format!("After{k}")), "{r}");
@@ -552,6 +561,32 @@ async fn a_kept_connection_never_carries_a_transaction_into_the_next_command(poo
         }
     }
     assert!(given_up > 0, "no command was given up part-way");
+    // Reads, which send no BEGIN unless a statement needs one (the search's SET LOCAL), given
+    // up the same way.
+    let read = |id: i64,
+                command: &'static str,
+                sub: &'static str,
+                option: (&'static str, &'static str)| {
+        command_request(7, 1, Role::Admin, id, command, sub, &[option])
+    };
+    let mut reads_given_up = 0;
+    for k in 0..40 {
+        let request = if k % 2 == 0 {
+            read(400 + k, "deal", "show", ("deal", "D-1"))
+        } else {
+            read(400 + k, "contact", "find", ("query", "nobody here"))
+        };
+        if tokio::time::timeout(
+            Duration::from_micros(250 * k as u64),
+            engine.handle(request),
+        )
+        .await
+        .is_err()
+        {
+            reads_given_up += 1;
+        }
+    }
+    assert!(reads_given_up > 0, "no read was given up part-way");
     // A rollback of a given-up command runs on a task of its own: wait for them.
     let mut in_transaction = -1_i64;
     for _ in 0..100 {
@@ -588,6 +623,20 @@ async fn a_kept_connection_never_carries_a_transaction_into_the_next_command(poo
         assert!(answered(
             engine.handle(new_deal(300 + k, &format!("After{k}"))).await
         ));
+        let shown = engine
+            .handle(read(500 + k, "deal", "show", ("deal", "D-1")))
+            .await
+            .expect("an answer");
+        assert!(!shown.ephemeral, "{shown:?}");
+        let found = engine
+            .handle(read(600 + k, "contact", "find", ("query", "nobody here")))
+            .await
+            .expect("an answer");
+        // No contact matches: said privately, with the words searched for.
+        assert!(
+            found.ephemeral && found.content.contains("nobody here"),
+            "{found:?}"
+        );
     }
     let (deals, last, marks): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM deals WHERE workspace_id = 7),
