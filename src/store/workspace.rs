@@ -111,6 +111,47 @@ pub struct Named {
 /// A record the prelude read as JSON in `column`, if any. JSON reads less than the wire format
 /// does (a date before year 1 or past 9999): a row it cannot read is looked up by its own
 /// statement, as before.
+/// The command prelude's statement ([`Tx::prelude`]). The interaction marker rides in it: one
+/// round trip less for every command; a repeated id conflicts, so `marked` is empty and the
+/// command is a duplicate. The stages come as one array a column rather than as JSON, and the
+/// member as columns (the caller sorts the stages): building JSON was most of what the
+/// stages cost the server.
+static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH marked AS (
+             INSERT INTO processed_interactions (workspace_id, interaction_id)
+             SELECT $1, $3 WHERE $3::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM workspaces WHERE id = $1)
+             ON CONFLICT DO NOTHING RETURNING 1
+         )
+         SELECT {WORKSPACE_COLUMNS},
+                $3::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM marked) AS repeated,
+                (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint AS wal_position,
+                st.*, mem.*,
+                ARRAY(SELECT DISTINCT unnest(w.events) FROM webhook_endpoints w
+                      WHERE w.workspace_id = workspaces.id AND w.removed_at IS NULL
+                        AND w.disabled_at IS NULL) AS webhook_events,
+                (SELECT to_jsonb(named) FROM ({deal_select}
+                     WHERE d.workspace_id = $1 AND d.number = $4) named) AS deal,
+                (SELECT to_jsonb(named) FROM ({contact_select}
+                     WHERE c.workspace_id = $1 AND c.id = $5) named) AS contact
+         FROM workspaces
+         CROSS JOIN LATERAL (
+             SELECT array_agg(s.id) AS stage_ids, array_agg(s.name) AS stage_names,
+                    array_agg(s.position) AS stage_positions,
+                    array_agg(s.probability) AS stage_probabilities, array_agg(s.kind) AS stage_kinds
+             FROM stages s WHERE s.workspace_id = workspaces.id) st
+         LEFT JOIN LATERAL (
+             SELECT m.user_id AS member_user_id, m.display_name AS member_display_name,
+                    m.role AS member_role, m.timezone AS member_timezone,
+                    m.quota_minor AS member_quota_minor, m.locale AS member_locale,
+                    m.dm_closed AS member_dm_closed
+             FROM members m WHERE m.workspace_id = workspaces.id AND m.user_id = $2) mem ON true
+         WHERE workspaces.id = $1",
+        deal_select = super::deals::DEAL_SELECT_ONE,
+        contact_select = super::crm::CONTACT_SELECT,
+    )
+});
+
 fn named_row<T: serde::de::DeserializeOwned>(
     row: &sqlx::postgres::PgRow,
     column: &str,
@@ -162,34 +203,7 @@ impl Tx {
         interaction: Option<i64>,
         named: Named,
     ) -> StoreResult<Option<Prelude>> {
-        // The marker rides in the same statement: one round trip less for every command. A
-        // repeated id conflicts, so `marked` is empty and the command is a duplicate.
-        let sql = format!(
-            "WITH marked AS (
-                 INSERT INTO processed_interactions (workspace_id, interaction_id)
-                 SELECT $1, $3 WHERE $3::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM workspaces WHERE id = $1)
-                 ON CONFLICT DO NOTHING RETURNING 1
-             )
-             SELECT {WORKSPACE_COLUMNS},
-                    $3::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM marked) AS repeated,
-                    (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint AS wal_position,
-                    (SELECT COALESCE(jsonb_agg(jsonb_build_array(s.id, s.name, s.position, s.probability, s.kind)
-                                               ORDER BY s.position, s.id), '[]'::jsonb)
-                     FROM stages s WHERE s.workspace_id = workspaces.id) AS stage_list,
-                    (SELECT jsonb_build_array(m.user_id, m.display_name, m.role, m.timezone, m.quota_minor, m.locale, m.dm_closed)
-                     FROM members m WHERE m.workspace_id = workspaces.id AND m.user_id = $2) AS member,
-                    ARRAY(SELECT DISTINCT unnest(w.events) FROM webhook_endpoints w
-                          WHERE w.workspace_id = workspaces.id AND w.removed_at IS NULL
-                            AND w.disabled_at IS NULL) AS webhook_events,
-                    (SELECT to_jsonb(named) FROM ({deal_select}
-                         WHERE d.workspace_id = $1 AND d.number = $4) named) AS deal,
-                    (SELECT to_jsonb(named) FROM ({contact_select}
-                         WHERE c.workspace_id = $1 AND c.id = $5) named) AS contact
-             FROM workspaces WHERE id = $1",
-            deal_select = super::deals::DEAL_SELECT,
-            contact_select = super::crm::CONTACT_SELECT,
-        );
-        let Some(row) = sqlx::query(&sql)
+        let Some(row) = sqlx::query(&PRELUDE_SQL)
             .bind(ws)
             .bind(user)
             .bind(interaction)
@@ -202,33 +216,62 @@ impl Tx {
         };
         use sqlx::Row as _;
         let settings = WorkspaceRow::from_row(&row)?;
-        let stage_list: serde_json::Value = row.try_get("stage_list")?;
-        let member: Option<serde_json::Value> = row.try_get("member")?;
         let webhook_events: Vec<String> = row.try_get("webhook_events")?;
         let repeated: bool = row.try_get("repeated")?;
         let wal_position = super::WalPosition(row.try_get("wal_position")?);
         let deal = named_row(&row, "deal")?;
         let contact = named_row(&row, "contact")?;
-        let bad = || anyhow::anyhow!("unexpected shape in the command prelude");
-        let mut stages = Vec::new();
-        for s in stage_list.as_array().ok_or_else(bad)? {
-            stages.push(StageRow {
-                id: s[0].as_i64().ok_or_else(bad)?,
-                name: s[1].as_str().ok_or_else(bad)?.to_string(),
-                position: s[2].as_i64().ok_or_else(bad)? as i32,
-                probability: s[3].as_i64().ok_or_else(bad)? as i16,
-                kind: s[4].as_str().ok_or_else(bad)?.to_string(),
-            });
+        // One array a column, all five from the same rows in the same order (NULL for none).
+        let ids: Vec<i64> = row
+            .try_get::<Option<_>, _>("stage_ids")?
+            .unwrap_or_default();
+        let names: Vec<String> = row
+            .try_get::<Option<_>, _>("stage_names")?
+            .unwrap_or_default();
+        let positions: Vec<i32> = row
+            .try_get::<Option<_>, _>("stage_positions")?
+            .unwrap_or_default();
+        let probabilities: Vec<i16> = row
+            .try_get::<Option<_>, _>("stage_probabilities")?
+            .unwrap_or_default();
+        let kinds: Vec<String> = row
+            .try_get::<Option<_>, _>("stage_kinds")?
+            .unwrap_or_default();
+        if [
+            names.len(),
+            positions.len(),
+            probabilities.len(),
+            kinds.len(),
+        ]
+        .iter()
+        .any(|&n| n != ids.len())
+        {
+            return Err(anyhow::anyhow!("unexpected shape in the command prelude's stages").into());
         }
-        let member = match member {
-            Some(m) => Some(MemberRow {
-                user_id: m[0].as_i64().ok_or_else(bad)?,
-                display_name: m[1].as_str().ok_or_else(bad)?.to_string(),
-                role: m[2].as_str().ok_or_else(bad)?.to_string(),
-                timezone: m[3].as_str().map(str::to_string),
-                quota_minor: m[4].as_i64(),
-                locale: m[5].as_str().map(str::to_string),
-                dm_closed: m[6].as_bool().ok_or_else(bad)?,
+        let mut stages: Vec<StageRow> = ids
+            .into_iter()
+            .zip(names)
+            .zip(positions)
+            .zip(probabilities)
+            .zip(kinds)
+            .map(|((((id, name), position), probability), kind)| StageRow {
+                id,
+                name,
+                position,
+                probability,
+                kind,
+            })
+            .collect();
+        stages.sort_unstable_by_key(|s| (s.position, s.id));
+        let member = match row.try_get::<Option<i64>, _>("member_user_id")? {
+            Some(user_id) => Some(MemberRow {
+                user_id,
+                display_name: row.try_get("member_display_name")?,
+                role: row.try_get("member_role")?,
+                timezone: row.try_get("member_timezone")?,
+                quota_minor: row.try_get("member_quota_minor")?,
+                locale: row.try_get("member_locale")?,
+                dm_closed: row.try_get("member_dm_closed")?,
             }),
             None => None,
         };

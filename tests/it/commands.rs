@@ -872,3 +872,26 @@ async fn a_manager_logs_an_interaction_for_a_rep(pool: PgPool) {
     assert!(e.to_lowercase().contains("manager"), "{e}");
     assert_eq!(h.fingerprint().await, before);
 }
+
+/// The command prelude hands the engine the stages in pipeline order, whatever order their
+/// rows were made in: a stage added in the middle (the newest id) lists, and is moved past,
+/// where its position puts it.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_stages_come_in_pipeline_order_not_creation_order(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/settings stages action:add name:Demo probability:40 position:2")
+        .await;
+    let t = text(&h.ok("/settings stages action:list").await);
+    let at = |name: &str| {
+        t.find(name)
+            .unwrap_or_else(|| panic!("{name} missing: {t}"))
+    };
+    assert!(
+        at("Lead") < at("Demo") && at("Demo") < at("Qualified"),
+        "{t}"
+    );
+    // The card's Next button takes the stage after the deal's own in that order.
+    h.ok("/deal new title:Ordered amount:1000 stage:Lead").await;
+    let r = h.ok(":click deal:next:1").await;
+    assert!(text(&r).contains("Demo"), "{r}");
+}
