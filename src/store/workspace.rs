@@ -136,9 +136,11 @@ static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                      WHERE c.workspace_id = $1 AND c.id = $5) named) AS contact
          FROM workspaces
          CROSS JOIN LATERAL (
-             SELECT array_agg(s.id) AS stage_ids, array_agg(s.name) AS stage_names,
-                    array_agg(s.position) AS stage_positions,
-                    array_agg(s.probability) AS stage_probabilities, array_agg(s.kind) AS stage_kinds
+             SELECT COALESCE(array_agg(s.id), '{{}}') AS stage_ids,
+                    COALESCE(array_agg(s.name), '{{}}') AS stage_names,
+                    COALESCE(array_agg(s.position), '{{}}') AS stage_positions,
+                    COALESCE(array_agg(s.probability), '{{}}') AS stage_probabilities,
+                    COALESCE(array_agg(s.kind), '{{}}') AS stage_kinds
              FROM stages s WHERE s.workspace_id = workspaces.id) st
          LEFT JOIN LATERAL (
              SELECT m.user_id AS member_user_id, m.display_name AS member_display_name,
@@ -221,22 +223,12 @@ impl Tx {
         let wal_position = super::WalPosition(row.try_get("wal_position")?);
         let deal = named_row(&row, "deal")?;
         let contact = named_row(&row, "contact")?;
-        // One array a column, all five from the same rows in the same order (NULL for none).
-        let ids: Vec<i64> = row
-            .try_get::<Option<_>, _>("stage_ids")?
-            .unwrap_or_default();
-        let names: Vec<String> = row
-            .try_get::<Option<_>, _>("stage_names")?
-            .unwrap_or_default();
-        let positions: Vec<i32> = row
-            .try_get::<Option<_>, _>("stage_positions")?
-            .unwrap_or_default();
-        let probabilities: Vec<i16> = row
-            .try_get::<Option<_>, _>("stage_probabilities")?
-            .unwrap_or_default();
-        let kinds: Vec<String> = row
-            .try_get::<Option<_>, _>("stage_kinds")?
-            .unwrap_or_default();
+        // One array a column, all five from the same rows in the same order.
+        let ids: Vec<i64> = row.try_get("stage_ids")?;
+        let names: Vec<String> = row.try_get("stage_names")?;
+        let positions: Vec<i32> = row.try_get("stage_positions")?;
+        let probabilities: Vec<i16> = row.try_get("stage_probabilities")?;
+        let kinds: Vec<String> = row.try_get("stage_kinds")?;
         if [
             names.len(),
             positions.len(),
