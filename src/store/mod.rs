@@ -549,13 +549,14 @@ impl Store {
             };
             match tx.prelude(ws, user, None, named).await {
                 Ok(prelude) => return Ok((tx, prelude)),
-                Err(e)
-                    if e.lost_connection()
-                        && tries <= self.pool.options().get_max_connections() =>
-                {
+                Err(e) if e.lost_connection() => {
+                    // Never kept: with no transaction to roll back, dropping it would keep it.
+                    tx.discard();
+                    if tries > self.pool.options().get_max_connections() {
+                        return Err(e);
+                    }
                     tries += 1;
                     tracing::debug!(error = %e, tries, "pooled connection lost before a read's prelude; taking another");
-                    tx.discard();
                 }
                 Err(e) => return Err(e),
             }
