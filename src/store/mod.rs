@@ -506,10 +506,7 @@ impl Store {
         loop {
             // Failing to get a connection (none free in time, the server refusing new ones)
             // is answered at once; only a connection lost at BEGIN is retried.
-            let (conn, held_since) = match self.kept.take() {
-                Some(kept) => kept,
-                None => (self.pool.acquire().await?, std::time::Instant::now()),
-            };
+            let (conn, held_since) = self.connection().await?;
             match Tx::begin(conn, Some(self.kept.clone()), held_since, "BEGIN").await {
                 Ok(tx) => return Ok(tx),
                 Err(e)
@@ -537,10 +534,7 @@ impl Store {
     ) -> StoreResult<(Tx, Option<Prelude>)> {
         let mut tries = 0;
         loop {
-            let (conn, held_since) = match self.kept.take() {
-                Some(kept) => kept,
-                None => (self.pool.acquire().await?, std::time::Instant::now()),
-            };
+            let (conn, held_since) = self.connection().await?;
             let mut tx = Tx {
                 conn: Some(conn),
                 kept: Some(self.kept.clone()),
@@ -561,6 +555,15 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The connection a command kept last, or one from the pool, with since when the store
+    /// has held it.
+    async fn connection(&self) -> StoreResult<(PoolConnection<Postgres>, std::time::Instant)> {
+        Ok(match self.kept.take() {
+            Some(kept) => kept,
+            None => (self.pool.acquire().await?, std::time::Instant::now()),
+        })
     }
 
     /// The pool, for this module's statements that run outside a transaction. Private: every

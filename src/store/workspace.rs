@@ -108,9 +108,6 @@ pub struct Named {
     pub contact: Option<i64>,
 }
 
-/// A record the prelude read as JSON in `column`, if any. JSON reads less than the wire format
-/// does (a date before year 1 or past 9999): a row it cannot read is looked up by its own
-/// statement, as before.
 /// The command prelude's statement ([`Tx::prelude`]). The interaction marker rides in it: one
 /// round trip less for every command; a repeated id conflicts, so `marked` is empty and the
 /// command is a duplicate. The stages come as one array a column rather than as JSON, and the
@@ -154,6 +151,9 @@ static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// A record the prelude read as JSON in `column`, if any. JSON reads less than the wire format
+/// does (a date before year 1 or past 9999): a row it cannot read is looked up by its own
+/// statement, as before.
 fn named_row<T: serde::de::DeserializeOwned>(
     row: &sqlx::postgres::PgRow,
     column: &str,
