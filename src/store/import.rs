@@ -48,6 +48,55 @@ impl ImportEntity {
     ];
 }
 
+/// A table whose rows an import's new rows name by `(workspace_id, id)`, a foreign key
+/// [`Tx::check_parents`] checks for a whole statement. Each name is a constant.
+#[derive(Clone, Copy, Debug)]
+enum Parent {
+    Companies,
+    Contacts,
+    Stages,
+    Deals,
+    Products,
+}
+
+impl Parent {
+    fn table(self) -> &'static str {
+        match self {
+            Parent::Companies => "companies",
+            Parent::Contacts => "contacts",
+            Parent::Stages => "stages",
+            Parent::Deals => "deals",
+            Parent::Products => "products",
+        }
+    }
+}
+
+/// The ids of one parent table that rows name, each once, without the rows that name none.
+fn named<'a>(ids: impl IntoIterator<Item = &'a Option<i64>>) -> Vec<i64> {
+    let mut v: Vec<i64> = ids.into_iter().flatten().copied().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// [`named`] for a column every row fills.
+fn named_all(ids: &[i64]) -> Vec<i64> {
+    let mut v = ids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// What the next INSERT may write with the row-by-row foreign-key checks put aside.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Triggers {
+    /// The table has no triggers of its own.
+    None,
+    /// Its triggers are all ones bulk mode (`salesbot.bulk`, [`Tx::defer_rollups`]) puts
+    /// aside: the checks are put aside only while it is on, as `replica` skips every trigger.
+    BulkOnly,
+}
+
 /// A company as matching needs it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct KnownCompany {
@@ -692,8 +741,9 @@ impl Tx {
         if c.name.is_empty() {
             return Ok(Vec::new());
         }
+        let aside = self.check_parents(ws, true, &[], Triggers::None).await?;
         // Tags travel as one comma-joined string per row: Postgres arrays cannot be ragged.
-        Ok(sqlx::query_scalar(
+        let ids = sqlx::query_scalar(
             "INSERT INTO companies (workspace_id, name, owner_id, industry, website, tags, created_at, tier, contract_end)
              SELECT $1, n, o, i, w, CASE WHEN t = '' THEN '{}'::text[] ELSE string_to_array(t, ',') END, c, ti, ce
              FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::date[])
@@ -711,7 +761,9 @@ impl Tx {
         .bind(&c.tier)
         .bind(&c.contract_end)
         .fetch_all(self.conn())
-        .await?)
+        .await?;
+        self.row_checks_back(aside).await?;
+        Ok(ids)
     }
 
     /// Inserts contacts; their ids in the order given.
@@ -719,7 +771,11 @@ impl Tx {
         if c.name.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(sqlx::query_scalar(
+        let parents = [(Parent::Companies, named(&c.company))];
+        let aside = self
+            .check_parents(ws, true, &parents, Triggers::None)
+            .await?;
+        let ids = sqlx::query_scalar(
             "INSERT INTO contacts (workspace_id, name, company_id, owner_id, email, phone, tags, created_at,
                                    title, birthday_year, birthday_month, birthday_day, contract_end)
              SELECT $1, n, co, o, e, p, CASE WHEN t = '' THEN '{}'::text[] ELSE string_to_array(t, ',') END, c,
@@ -744,7 +800,9 @@ impl Tx {
         .bind(&c.birthday_day)
         .bind(&c.contract_end)
         .fetch_all(self.conn())
-        .await?)
+        .await?;
+        self.row_checks_back(aside).await?;
+        Ok(ids)
     }
 
     /// Inserts products; their ids in the order given.
@@ -821,6 +879,14 @@ impl Tx {
         if rows.is_empty() {
             return Ok(());
         }
+        let parents = [
+            (Parent::Companies, named(&d.company[rows.clone()])),
+            (Parent::Contacts, named(&d.contact[rows.clone()])),
+            (Parent::Stages, named_all(&d.stage[rows.clone()])),
+        ];
+        let aside = self
+            .check_parents(ws, false, &parents, Triggers::BulkOnly)
+            .await?;
         sqlx::query(
             "INSERT INTO deals (id, workspace_id, number, title, company_id, contact_id, owner_id, amount_minor, currency,
                                 stage_id, status, expected_close, closed_at, lost_reason, furthest_position,
@@ -848,7 +914,7 @@ impl Tx {
         .bind(&slots.ids[rows])
         .execute(self.conn())
         .await?;
-        Ok(())
+        self.row_checks_back(aside).await
     }
 
     /// Puts the rollup triggers aside for the rest of the transaction (`on`), or back. While
@@ -860,6 +926,95 @@ impl Tx {
             .bind(if on { "on" } else { "off" })
             .execute(self.conn())
             .await?;
+        Ok(())
+    }
+
+    /// Checks the foreign keys of the rows the next INSERT writes, in one statement for all of
+    /// them: every parent row they name (`parents`, each id once; and the workspace row when
+    /// `workspace`) exists in the workspace, and gets the key-share lock PostgreSQL's own
+    /// check would take, so none can be deleted or re-keyed before this transaction ends.
+    /// Rows this transaction inserted itself need no lock (no one else sees them) and get
+    /// none. Then, where the role may set it, the row-by-row checks are put aside for that
+    /// INSERT (`session_replication_role = replica`); [`Tx::row_checks_back`] puts them back
+    /// right after it. Their cost was a third of an import's writing (migration
+    /// `import_row_checks_aside`). Returns whether they were put aside.
+    async fn check_parents(
+        &mut self,
+        ws: i64,
+        workspace: bool,
+        parents: &[(Parent, Vec<i64>)],
+        triggers: Triggers,
+    ) -> StoreResult<bool> {
+        let parents: Vec<&(Parent, Vec<i64>)> =
+            parents.iter().filter(|(_, ids)| !ids.is_empty()).collect();
+        let mut ctes = Vec::new();
+        let mut checks = Vec::new();
+        if workspace {
+            ctes.push("w AS (SELECT 1 FROM workspaces WHERE id = $1 FOR KEY SHARE)".to_string());
+            checks.push("(SELECT count(*) FROM w) = 1".to_string());
+        }
+        for (i, (parent, _)) in parents.iter().enumerate() {
+            let (t, n) = (parent.table(), i + 2);
+            // Each id is a probe of the parent's key; `ANY(ARRAY(..))` keeps the lock's
+            // probes so too (a semi-join could be planned as a scan of the workspace's rows).
+            ctes.push(format!(
+                "f{i} AS (SELECT p.id, p.xmin = pg_current_xact_id()::xid AS ours FROM {t} p
+                          WHERE p.workspace_id = $1 AND p.id = ANY(${n}::bigint[])),
+                 l{i} AS (SELECT 1 FROM {t} p
+                          WHERE p.workspace_id = $1 AND p.id = ANY(ARRAY(SELECT id FROM f{i} WHERE NOT ours))
+                          FOR KEY SHARE OF p)"
+            ));
+            checks.push(format!(
+                "(SELECT count(*) FROM f{i}) = cardinality(${n}::bigint[])
+                 AND (SELECT count(*) FROM l{i}) = (SELECT count(*) FROM f{i} WHERE NOT ours)"
+            ));
+        }
+        if checks.is_empty() {
+            return Ok(false);
+        }
+        let bulk = match triggers {
+            Triggers::None => "",
+            Triggers::BulkOnly => {
+                " AND current_setting('salesbot.bulk', true) IS NOT DISTINCT FROM 'on'"
+            }
+        };
+        let sql = format!(
+            "WITH {ctes},
+                  ok AS (SELECT ARRAY[{checks}] AS each)
+             SELECT each,
+                    CASE WHEN true = ALL(each) AND import_may_put_row_checks_aside(){bulk}
+                         THEN set_config('session_replication_role', 'replica', true) END IS NOT NULL
+             FROM ok",
+            ctes = ctes.join(",\n"),
+            checks = checks.join(",\n"),
+        );
+        let mut q = sqlx::query_as::<_, (Vec<bool>, bool)>(&sql).bind(ws);
+        for (_, ids) in &parents {
+            q = q.bind(ids);
+        }
+        let (each, aside) = q.fetch_one(self.conn()).await?;
+        // Named as PostgreSQL's own check would: the importer refuses the row that names it
+        // when it writes the batch again row by row.
+        let tables = workspace
+            .then_some("workspaces")
+            .into_iter()
+            .chain(parents.iter().map(|(p, _)| p.table()));
+        if let Some((t, _)) = tables.zip(&each).find(|(_, ok)| !**ok) {
+            return Err(super::StoreError::Unexpected(anyhow::anyhow!(
+                "a row names a record of {t} that is not in the workspace (foreign key check)"
+            )));
+        }
+        Ok(aside)
+    }
+
+    /// Puts the row-by-row foreign-key checks back after an INSERT that
+    /// [`Tx::check_parents`] put them aside for.
+    async fn row_checks_back(&mut self, aside: bool) -> StoreResult<()> {
+        if aside {
+            sqlx::query("SELECT set_config('session_replication_role', 'origin', true)")
+                .execute(self.conn())
+                .await?;
+        }
         Ok(())
     }
 
@@ -916,6 +1071,19 @@ impl Tx {
         if c.deal.is_empty() {
             return Ok(());
         }
+        let stages: Vec<Option<i64>> = c
+            .from
+            .iter()
+            .copied()
+            .chain(c.to.iter().map(|t| Some(*t)))
+            .collect();
+        let parents = [
+            (Parent::Deals, named_all(&c.deal)),
+            (Parent::Stages, named(&stages)),
+        ];
+        let aside = self
+            .check_parents(ws, false, &parents, Triggers::BulkOnly)
+            .await?;
         sqlx::query(
             "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at, left_at)
              SELECT $1, d, f, t, b, a, l
@@ -931,7 +1099,7 @@ impl Tx {
         .bind(&c.left)
         .execute(self.conn())
         .await?;
-        Ok(())
+        self.row_checks_back(aside).await
     }
 
     /// Inserts the history rows of deals moved by an import (the history trigger splices
@@ -967,6 +1135,13 @@ impl Tx {
         if l.deal.is_empty() {
             return Ok(());
         }
+        let parents = [
+            (Parent::Deals, named_all(&l.deal)),
+            (Parent::Products, named_all(&l.product)),
+        ];
+        let aside = self
+            .check_parents(ws, false, &parents, Triggers::BulkOnly)
+            .await?;
         sqlx::query(
             "INSERT INTO deal_products (workspace_id, deal_id, product_id, quantity, unit_price_minor, list_price_minor)
              SELECT $1, d, p, q, u, l FROM UNNEST($2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::bigint[])
@@ -980,7 +1155,7 @@ impl Tx {
         .bind(&l.list_price)
         .execute(self.conn())
         .await?;
-        Ok(())
+        self.row_checks_back(aside).await
     }
 
     /// Inserts activities; their ids in the order given, and the deals whose last activity
@@ -994,6 +1169,13 @@ impl Tx {
         if a.contact.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
+        let parents = [
+            (Parent::Contacts, named_all(&a.contact)),
+            (Parent::Deals, named(&a.deal)),
+        ];
+        let aside = self
+            .check_parents(ws, false, &parents, Triggers::BulkOnly)
+            .await?;
         let ids = sqlx::query_scalar(
             "INSERT INTO activities (workspace_id, contact_id, deal_id, member_id, kind, summary, satisfaction, happened_at)
              SELECT $1, c, d, m, k, s, r, h
@@ -1012,6 +1194,7 @@ impl Tx {
         .bind(&a.happened_at)
         .fetch_all(self.conn())
         .await?;
+        self.row_checks_back(aside).await?;
         let moved = sqlx::query_as(
             "WITH u AS (SELECT d AS id, max(h) AS h FROM UNNEST($2::bigint[], $3::timestamptz[]) AS x(d, h)
                         WHERE d IS NOT NULL GROUP BY d),
@@ -1044,6 +1227,7 @@ impl Tx {
         if external.is_empty() {
             return Ok(());
         }
+        let aside = self.check_parents(ws, true, &[], Triggers::None).await?;
         sqlx::query(
             "INSERT INTO external_ids (workspace_id, source, entity, external_id, record_id, import_id)
              SELECT $1, $2, $3, e, r, $6 FROM UNNEST($4::text[], $5::bigint[]) AS u(e, r)
@@ -1057,7 +1241,7 @@ impl Tx {
         .bind(import)
         .execute(self.conn())
         .await?;
-        Ok(())
+        self.row_checks_back(aside).await
     }
 
     /// The current images of records, before an import changes them.

@@ -572,7 +572,10 @@ async fn a_batch_that_fails_to_commit_behind_the_next_one_is_written_again_with_
              RETURN NULL;
          END $$;
          CREATE TRIGGER fail_second_history AFTER INSERT ON stage_changes
-             FOR EACH STATEMENT EXECUTE FUNCTION fail_second_history();",
+             FOR EACH STATEMENT EXECUTE FUNCTION fail_second_history();
+         -- The importer writes history with the row-by-row checks put aside, which skips
+         -- ordinary triggers (`session_replication_role = replica`): this one fires anyway.
+         ALTER TABLE stage_changes ENABLE ALWAYS TRIGGER fail_second_history;",
     )
     .execute(&h.pool)
     .await
@@ -2580,4 +2583,178 @@ async fn imported_tags_are_ones_chat_can_name(pool: PgPool) {
         .await
         .expect("tags");
     assert_eq!(tags, ["vip"]);
+}
+
+/// One contact of workspace `ws`, at `company`, as an import's batch writes it.
+fn one_contact(name: &str, company: Option<i64>) -> salesbot::store::ContactColumns {
+    salesbot::store::ContactColumns {
+        name: vec![name.to_string()],
+        company: vec![company],
+        owner: vec![1],
+        email: vec![None],
+        phone: vec![None],
+        tags: vec![String::new()],
+        created_at: vec![now()],
+        title: vec![None],
+        birthday_year: vec![None],
+        birthday_month: vec![None],
+        birthday_day: vec![None],
+        contract_end: vec![None],
+    }
+}
+
+/// A company's id by name in a workspace.
+async fn company_id(pool: &PgPool, ws: i64, name: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM companies WHERE workspace_id = $1 AND name = $2")
+        .bind(ws)
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .expect("company")
+}
+
+/// The importer checks its rows' foreign keys a statement at a time and writes them with the
+/// row-by-row checks put aside (`Tx::check_parents`): a row naming another workspace's record
+/// is still refused, the parents it names are locked as PostgreSQL's own check locks them,
+/// and the checks are back for every statement after the insert.
+#[sqlx::test]
+async fn an_imports_rows_are_checked_against_their_parents_a_statement_at_a_time(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    h.ok("/company add name:Ours").await;
+    h.run(":workspace 2").await;
+    h.run(":as 77 admin").await;
+    h.ok("/company add name:Theirs").await;
+    let ours = company_id(&h.pool, 1, "Ours").await;
+    let theirs = company_id(&h.pool, 2, "Theirs").await;
+    let store = Store::from_pool(h.pool.clone());
+
+    // Another workspace's company, or none at all: refused, naming the table.
+    for company in [theirs, theirs.max(ours) + 1_000] {
+        let mut tx = store.begin().await.expect("begin");
+        let err = tx
+            .insert_contacts(1, &one_contact("Wrong", Some(company)))
+            .await
+            .expect_err("a contact at a company of no workspace of its own");
+        assert!(err.to_string().contains("companies"), "{err}");
+    }
+    // The workspace itself must exist.
+    let mut tx = store.begin().await.expect("begin");
+    let err = tx
+        .insert_contacts(999, &one_contact("Nowhere", None))
+        .await
+        .expect_err("a contact of no workspace");
+    assert!(err.to_string().contains("workspaces"), "{err}");
+    drop(tx);
+
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_contacts(1, &one_contact("Right", Some(ours)))
+        .await
+        .expect("a contact at its workspace's company");
+    // The company is locked against deletion until the import's transaction ends, as a
+    // row-by-row check would have locked it.
+    let mut other = h.pool.acquire().await.expect("connection");
+    sqlx::query("SET lock_timeout = '300ms'")
+        .execute(&mut *other)
+        .await
+        .expect("lock_timeout");
+    let err = sqlx::query("DELETE FROM companies WHERE id = $1")
+        .bind(ours)
+        .execute(&mut *other)
+        .await
+        .expect_err("the company is locked");
+    assert!(
+        err.as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|c| c == "55P03"),
+        "{err}"
+    );
+    // And the row-by-row checks are back after the insert: a product of a workspace that
+    // does not exist (written without a statement's check) is refused by PostgreSQL's own.
+    let err = tx
+        .insert_products(999, &["Ghost".to_string()], &[100])
+        .await
+        .expect_err("the row-by-row check is back");
+    assert!(err.to_string().contains("foreign key"), "{err}");
+    drop(tx);
+    assert_eq!(
+        h.count("SELECT count(*) FROM contacts WHERE name IN ('Wrong', 'Nowhere', 'Right')")
+            .await,
+        0
+    );
+}
+
+/// `replica` skips every ordinary trigger, not only the foreign-key checks: the tables the
+/// importer inserts into with the checks put aside must have no insert triggers but those bulk
+/// mode puts aside, and it puts them aside only in bulk mode (`Triggers` in `store/import.rs`).
+#[sqlx::test]
+async fn the_tables_written_with_row_checks_aside_have_no_trigger_bulk_mode_keeps(pool: PgPool) {
+    let _h = Harness::new(pool.clone()).await;
+    let triggers: Vec<(String, String)> = sqlx::query_as(
+        "SELECT tgrelid::regclass::text, pg_get_triggerdef(oid) FROM pg_trigger
+         WHERE NOT tgisinternal AND tgenabled = 'O' AND (tgtype & 4) <> 0
+           AND tgrelid::regclass::text IN ('companies', 'contacts', 'external_ids', 'deals',
+                                           'stage_changes', 'deal_products', 'activities')",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("triggers");
+    for (table, def) in &triggers {
+        assert!(
+            !["companies", "contacts", "external_ids"].contains(&table.as_str()),
+            "{table} is written with its row checks aside outside bulk mode: {def}"
+        );
+        assert!(
+            def.contains("salesbot.bulk"),
+            "bulk mode does not put this trigger of {table} aside: {def}"
+        );
+    }
+    assert!(triggers.len() >= 5, "{triggers:?}");
+}
+
+/// A role that may not set `session_replication_role` keeps PostgreSQL's row-by-row checks,
+/// and imports as before.
+#[sqlx::test]
+async fn a_role_that_may_not_put_row_checks_aside_imports_with_them(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/tasks list").await;
+    // Roles are the cluster's, shared by every test database: made once, then granted here.
+    sqlx::query(
+        "DO $$ BEGIN CREATE ROLE salesbot_test_plain LOGIN;
+           EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+    )
+    .execute(&pool)
+    .await
+    .expect("role");
+    for grant in [
+        "GRANT ALL ON ALL TABLES IN SCHEMA public TO salesbot_test_plain",
+        "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO salesbot_test_plain",
+        "GRANT USAGE ON SCHEMA public TO salesbot_test_plain",
+    ] {
+        sqlx::query(grant).execute(&pool).await.expect("grant");
+    }
+    let url =
+        crate::support::database_url(&pool)
+            .await
+            .replacen("postgres@", "salesbot_test_plain@", 1);
+    let plain = PgPool::connect(&url)
+        .await
+        .expect("connect as a plain role");
+    let may: bool = sqlx::query_scalar("SELECT import_may_put_row_checks_aside()")
+        .fetch_one(&plain)
+        .await
+        .expect("may");
+    assert!(!may);
+    let file = "company,contact,email,title,amount,stage\n\
+                Acme,Ann Lee,ann@acme.example,Renewal,1200,Qualified\n\
+                Acme,Bo Chen,bo@acme.example,Upsell,300,Qualified\n";
+    let mut req = request(1, vec![bytes("plain.csv", file)]);
+    req.default_owner = Some(1);
+    let s = run(&plain, req).await;
+    assert_eq!(s.refused, 0, "{s:#?}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM deals WHERE workspace_id = 1")
+            .await,
+        2
+    );
+    plain.close().await;
 }
