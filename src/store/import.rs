@@ -993,8 +993,8 @@ impl Tx {
             q = q.bind(ids);
         }
         let (each, aside) = q.fetch_one(self.conn()).await?;
-        // Named as PostgreSQL's own check would: the importer refuses the row that names it
-        // when it writes the batch again row by row.
+        // A failed statement as PostgreSQL's own check fails it: the importer then writes the
+        // batch again row by row, where only the row that names the record is refused.
         let tables = workspace
             .then_some("workspaces")
             .into_iter()
