@@ -72,8 +72,8 @@ impl Parent {
 }
 
 /// The ids of one parent table that rows name, each once, without the rows that name none.
-fn named<'a>(ids: impl IntoIterator<Item = &'a Option<i64>>) -> Vec<i64> {
-    let mut v: Vec<i64> = ids.into_iter().flatten().copied().collect();
+fn named(ids: impl IntoIterator<Item = Option<i64>>) -> Vec<i64> {
+    let mut v: Vec<i64> = ids.into_iter().flatten().collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -81,14 +81,11 @@ fn named<'a>(ids: impl IntoIterator<Item = &'a Option<i64>>) -> Vec<i64> {
 
 /// [`named`] for a column every row fills.
 fn named_all(ids: &[i64]) -> Vec<i64> {
-    let mut v = ids.to_vec();
-    v.sort_unstable();
-    v.dedup();
-    v
+    named(ids.iter().map(|&id| Some(id)))
 }
 
 /// What the next INSERT may write with the row-by-row foreign-key checks put aside.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Triggers {
     /// The table has no triggers of its own.
     None,
@@ -771,7 +768,7 @@ impl Tx {
         if c.name.is_empty() {
             return Ok(Vec::new());
         }
-        let parents = [(Parent::Companies, named(&c.company))];
+        let parents = [(Parent::Companies, named(c.company.iter().copied()))];
         let aside = self
             .check_parents(ws, true, &parents, Triggers::None)
             .await?;
@@ -880,8 +877,14 @@ impl Tx {
             return Ok(());
         }
         let parents = [
-            (Parent::Companies, named(&d.company[rows.clone()])),
-            (Parent::Contacts, named(&d.contact[rows.clone()])),
+            (
+                Parent::Companies,
+                named(d.company[rows.clone()].iter().copied()),
+            ),
+            (
+                Parent::Contacts,
+                named(d.contact[rows.clone()].iter().copied()),
+            ),
             (Parent::Stages, named_all(&d.stage[rows.clone()])),
         ];
         let aside = self
@@ -1071,15 +1074,10 @@ impl Tx {
         if c.deal.is_empty() {
             return Ok(());
         }
-        let stages: Vec<Option<i64>> = c
-            .from
-            .iter()
-            .copied()
-            .chain(c.to.iter().map(|t| Some(*t)))
-            .collect();
+        let stages = c.from.iter().copied().chain(c.to.iter().map(|&t| Some(t)));
         let parents = [
             (Parent::Deals, named_all(&c.deal)),
-            (Parent::Stages, named(&stages)),
+            (Parent::Stages, named(stages)),
         ];
         let aside = self
             .check_parents(ws, false, &parents, Triggers::BulkOnly)
@@ -1171,7 +1169,7 @@ impl Tx {
         }
         let parents = [
             (Parent::Contacts, named_all(&a.contact)),
-            (Parent::Deals, named(&a.deal)),
+            (Parent::Deals, named(a.deal.iter().copied())),
         ];
         let aside = self
             .check_parents(ws, false, &parents, Triggers::BulkOnly)
