@@ -188,6 +188,7 @@ impl From<StoreError> for EngineError {
             StoreError::Duplicate(c) => {
                 EngineError::Unexpected(anyhow::anyhow!("unexpected duplicate on {c}"))
             }
+            StoreError::Repeated => EngineError::Duplicate,
             StoreError::OutOfRange(e) => {
                 // Logged in full: only a row written around the cap gets here, and someone
                 // has to find it.
@@ -430,12 +431,27 @@ impl Engine {
             Action::Click(_) | Action::Submit { .. } => false,
         };
         let interaction = req.interaction_id.filter(|_| !only_reads);
+        // A command whose path usually writes one statement (a move, a logged call) runs it
+        // without BEGIN and COMMIT too, the interaction marker written by that statement;
+        // one that turns out to need more opens a transaction before it writes.
+        let one_write = !only_reads
+            && req.idempotency.is_none()
+            && match &req.action {
+                Action::Command(inv) => {
+                    commands::path_one_write(&inv.command, inv.subcommand.as_deref())
+                }
+                Action::Click(_) | Action::Submit { .. } => false,
+            };
         let named = named_records(&req.action);
         // A read runs without BEGIN and COMMIT (its statements see under READ COMMITTED what
         // they would inside a transaction); what it writes on the way, a new workspace or a
         // changed member row, opens one first.
         let (mut tx, prelude) = if only_reads {
             self.store.prelude_reads(ws_id, user, named).await?
+        } else if one_write {
+            self.store
+                .prelude_one_write(ws_id, user, interaction, named)
+                .await?
         } else {
             let mut tx = self.store.begin().await?;
             let prelude = tx.prelude(ws_id, user, interaction, named).await?;
@@ -450,6 +466,9 @@ impl Engine {
             }
             None => {
                 tx.ensure_workspace(req.workspace_id).await?;
+                // Marked by this prelude in a transaction; a marker still waiting for the
+                // command's write (`one_write`) is looked for instead.
+                let interaction = interaction.filter(|_| !one_write);
                 tx.prelude(ws_id, user, interaction, named)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("workspace vanished after creation"))?
@@ -578,7 +597,23 @@ impl Engine {
         if command.reads_reports() && self.store.has_replica() {
             return self.read_report(tx, wal_position, command, &mut ctx).await;
         }
+        // Written outside a transaction only when the command writes one statement, and
+        // nothing after it would: no webhook event to enqueue with it.
+        if one_write
+            && tx.unopened()
+            && !(command.one_write(&ctx) && ctx.webhook_events.as_ref().is_some_and(Vec::is_empty))
+        {
+            tx.open().await?;
+        }
         let reply = command.execute(&mut tx, &mut ctx, &self.manifests).await?;
+        if one_write && tx.unopened() && ctx.wrote() {
+            // Reported: a write of a one-statement command that went round `Tx::one_write`
+            // ran without its marker (`one_write_commands_write_in_one_statement` covers them).
+            return Err(EngineError::Unexpected(anyhow::anyhow!(
+                "{:?} wrote outside a transaction without its interaction marker",
+                req.action
+            )));
+        }
         if only_reads && ctx.wrote() {
             // Reported, not undone: a read runs without a transaction (`prelude_reads`). The
             // check before `execute` refuses every command that writes on a read's path.

@@ -365,15 +365,23 @@ impl Tx {
         // the update; FOR UPDATE makes it the latest committed version, which the UPDATE
         // then changes. The audit rows go in with one INSERT, the deal first, so undo (which
         // walks a change backwards) takes the history row out before it restores the deal.
+        // Outside a transaction the statement carries the interaction marker ($17): written
+        // only when the deal is found, and the deal moved only when the marker is new.
+        let marker = self.one_write()?;
         let sql = format!(
             "WITH old AS (
                  SELECT to_jsonb(d) AS image FROM deals d
                  WHERE d.workspace_id = $1 AND d.id = $2 AND d.stage_id = $3 FOR UPDATE
+             ), mark AS (
+                 INSERT INTO processed_interactions (workspace_id, interaction_id)
+                 SELECT $1, $17 FROM old WHERE $17::bigint IS NOT NULL
+                 ON CONFLICT DO NOTHING RETURNING 1
              ), moved AS (
                  UPDATE deals d SET stage_id = $4, status = $5, furthest_position = $6, closed_at = $7,
                         lost_reason = $8, updated_at = $9, last_activity_at = GREATEST(d.last_activity_at, $9)
                  FROM old
                  WHERE d.workspace_id = $1 AND d.id = $2 AND d.stage_id = $3
+                   AND ($17::bigint IS NULL OR EXISTS (SELECT 1 FROM mark))
                  RETURNING d.*
              ), change AS (
                  INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at, note)
@@ -410,10 +418,14 @@ impl Tx {
             .bind(Entity::Deal.table())
             .bind(stamp.via)
             .bind(Entity::StageChange.table())
+            .bind(marker)
             .fetch_optional(self.conn())
             .await?;
-        let (change, stage_change, before, last_activity_at, lines) =
-            row.ok_or(StoreError::Stale("the deal's stage"))?;
+        let Some((change, stage_change, before, last_activity_at, lines)) = row else {
+            return Err(self
+                .nothing_written(ws, marker, StoreError::Stale("the deal's stage"))
+                .await);
+        };
         Ok(Moved {
             change,
             stage_change,
@@ -506,10 +518,19 @@ impl Tx {
         a: &NewActivity<'_>,
         stamp: Stamp<'_>,
     ) -> StoreResult<(i64, i64)> {
+        // Outside a transaction the statement carries the interaction marker ($15), and the
+        // activity goes in only when the marker is new.
+        let marker = self.one_write()?;
         let sql = format!(
-            "WITH act AS (
+            "WITH mark AS (
+                 INSERT INTO processed_interactions (workspace_id, interaction_id)
+                 SELECT $1, $15 WHERE $15::bigint IS NOT NULL
+                 ON CONFLICT DO NOTHING RETURNING 1
+             ), act AS (
                  INSERT INTO activities (workspace_id, contact_id, deal_id, member_id, kind, summary, satisfaction, happened_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8
+                 WHERE $15::bigint IS NULL OR EXISTS (SELECT 1 FROM mark)
+                 RETURNING *
              ), stamp AS (
                  SELECT COALESCE($9, nextval('audit_change_ids')) AS change_id
              ), audited AS (
@@ -519,7 +540,7 @@ impl Tx {
              )
              SELECT act.id, stamp.change_id FROM act, stamp"
         );
-        Ok(sqlx::query_as(&sql)
+        let row: Option<(i64, i64)> = sqlx::query_as(&sql)
             .bind(ws)
             .bind(a.contact_id)
             .bind(a.deal_id)
@@ -534,8 +555,19 @@ impl Tx {
             .bind(Entity::Activity.table())
             .bind(stamp.at)
             .bind(stamp.via)
-            .fetch_one(self.conn())
-            .await?)
+            .bind(marker)
+            .fetch_optional(self.conn())
+            .await?;
+        match row {
+            Some(written) => Ok(written),
+            None => Err(self
+                .nothing_written(
+                    ws,
+                    marker,
+                    anyhow::anyhow!("an activity insert returned no row").into(),
+                )
+                .await),
+        }
     }
 
     /// Brings a deal's last activity up to `at` (an interaction about it was logged), with

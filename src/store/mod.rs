@@ -95,6 +95,10 @@ pub enum StoreError {
     /// Amounts held to the cap cannot cause it; rows written around the checks can.
     #[error("money figure out of range: {0}")]
     OutOfRange(#[source] anyhow::Error),
+    /// The request's interaction id was marked as processed by another delivery of it since
+    /// its prelude looked: nothing was written, and the request is a duplicate.
+    #[error("the interaction was already processed")]
+    Repeated,
     /// Anything else: a bug or an unexpected state.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -370,6 +374,14 @@ pub struct Tx {
     /// fewer, and under READ COMMITTED it sees what it would have seen inside one. A statement
     /// that writes or needs a transaction block calls [`Tx::open`] first.
     open: bool,
+    /// A command that writes one statement runs it without BEGIN and COMMIT
+    /// ([`Store::prelude_one_write`]): its interaction marker (workspace, interaction id) waits
+    /// here for that statement, which writes it along ([`Tx::one_write`]), or for
+    /// [`Tx::open`], which writes it right after BEGIN.
+    marker: Option<(i64, i64)>,
+    /// Whether a statement wrote outside a transaction ([`Tx::one_write`]): it is committed,
+    /// so nothing may write after it.
+    wrote_alone: bool,
 }
 
 impl Store {
@@ -532,6 +544,33 @@ impl Store {
         user: i64,
         named: Named,
     ) -> StoreResult<(Tx, Option<Prelude>)> {
+        self.prelude_unopened(ws, user, None, named).await
+    }
+
+    /// Runs the prelude of a command that writes at most one statement without BEGIN, as
+    /// [`Store::prelude_reads`] does, so that the command costs two round trips fewer and the
+    /// locks its statement takes (the deal, the day's rollup rows) are held for the statement
+    /// alone rather than until the bot's COMMIT reaches the server. The prelude only looks
+    /// for the interaction marker (`Prelude::repeated`); the marker is written by the write
+    /// itself ([`Tx::one_write`]) or, should the command need a transaction after all, right
+    /// after its BEGIN ([`Tx::open`]), so a repeated delivery is never applied twice.
+    pub async fn prelude_one_write(
+        &self,
+        ws: i64,
+        user: i64,
+        interaction: Option<i64>,
+        named: Named,
+    ) -> StoreResult<(Tx, Option<Prelude>)> {
+        self.prelude_unopened(ws, user, interaction, named).await
+    }
+
+    async fn prelude_unopened(
+        &self,
+        ws: i64,
+        user: i64,
+        interaction: Option<i64>,
+        named: Named,
+    ) -> StoreResult<(Tx, Option<Prelude>)> {
         let mut tries = 0;
         loop {
             let (conn, held_since) = self.connection().await?;
@@ -540,6 +579,8 @@ impl Store {
                 kept: Some(self.kept.clone()),
                 held_since,
                 open: false,
+                marker: interaction.map(|id| (ws, id)),
+                wrote_alone: false,
             };
             match tx.prelude(ws, user, None, named).await {
                 Ok(prelude) => return Ok((tx, prelude)),
@@ -550,7 +591,7 @@ impl Store {
                         return Err(e);
                     }
                     tries += 1;
-                    tracing::debug!(error = %e, tries, "pooled connection lost before a read's prelude; taking another");
+                    tracing::debug!(error = %e, tries, "pooled connection lost before a prelude; taking another");
                 }
                 Err(e) => return Err(e),
             }
@@ -702,6 +743,8 @@ impl Tx {
             kept,
             held_since,
             open: true,
+            marker: None,
+            wrote_alone: false,
         };
         // No arguments: sqlx sends it as a simple query, as its own `Transaction` does.
         sqlx::Executor::execute(tx.conn(), begin).await?;
@@ -717,13 +760,99 @@ impl Tx {
 
     /// Sends BEGIN if this request's statements have run without a transaction so far, so
     /// that what follows is written as one or needs a transaction block (`SET LOCAL`).
+    /// A pending interaction marker ([`Store::prelude_one_write`]) goes in with BEGIN, in the
+    /// same round trip; [`StoreError::Repeated`] when another delivery marked it first.
     pub(crate) async fn open(&mut self) -> StoreResult<()> {
-        if !self.open {
-            // Set first: should BEGIN fail half-way, dropping the transaction rolls back.
-            self.open = true;
-            sqlx::Executor::execute(self.conn(), "BEGIN").await?;
+        if self.open {
+            return Ok(());
+        }
+        if self.wrote_alone {
+            return Err(anyhow::anyhow!(
+                "a second write after a statement that wrote outside a transaction"
+            )
+            .into());
+        }
+        // Set first: should BEGIN fail half-way, dropping the transaction rolls back.
+        self.open = true;
+        match self.marker.take() {
+            None => {
+                sqlx::Executor::execute(self.conn(), "BEGIN").await?;
+            }
+            Some((ws, interaction)) => {
+                // Two statements in one simple query (sent so as it has no arguments; one round
+                // trip), which cannot carry parameters: the two ids are integers, written out.
+                let sql = format!(
+                    "BEGIN; INSERT INTO processed_interactions (workspace_id, interaction_id) \
+                     VALUES ({ws}, {interaction}) ON CONFLICT DO NOTHING"
+                );
+                let marked = sqlx::Executor::execute(self.conn(), sql.as_str()).await?;
+                if marked.rows_affected() == 0 {
+                    return Err(StoreError::Repeated);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// For the one statement a command writes: the interaction marker it must write along
+    /// (inserted only if that statement applies, and the statement applied only if the
+    /// marker was new), and notes that the statement runs outside a transaction, so that
+    /// nothing writes after it. Inside a transaction there is nothing to carry: [`Tx::open`]
+    /// wrote the marker.
+    pub(crate) fn one_write(&mut self) -> StoreResult<Option<i64>> {
+        if self.open {
+            return Ok(None);
+        }
+        if self.wrote_alone {
+            return Err(anyhow::anyhow!(
+                "a second write after a statement that wrote outside a transaction"
+            )
+            .into());
+        }
+        self.wrote_alone = true;
+        Ok(self.marker.take().map(|(_, id)| id))
+    }
+
+    /// Whether this request has run no transaction and written nothing outside one: the
+    /// engine opens one before a command that may write more than one statement.
+    pub fn unopened(&self) -> bool {
+        !self.open && !self.wrote_alone
+    }
+
+    /// The interaction id whose marker waits for the command's write, if any.
+    pub(crate) fn pending_marker(&self) -> Option<i64> {
+        self.marker.filter(|_| !self.open).map(|(_, id)| id)
+    }
+
+    /// Whether a statement wrote outside a transaction ([`Tx::one_write`]).
+    pub fn wrote_alone(&self) -> bool {
+        self.wrote_alone
+    }
+
+    /// Why a write that carried the interaction marker `marker` wrote nothing: the marker is
+    /// there (another delivery of the request applied it: [`StoreError::Repeated`]), or
+    /// `stale`, the row it would have changed has changed.
+    pub(crate) async fn nothing_written(
+        &mut self,
+        ws: i64,
+        marker: Option<i64>,
+        stale: StoreError,
+    ) -> StoreError {
+        let Some(interaction) = marker else {
+            return stale;
+        };
+        let found = sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM processed_interactions WHERE workspace_id = $1 AND interaction_id = $2)",
+        )
+        .bind(ws)
+        .bind(interaction)
+        .fetch_one(self.conn())
+        .await;
+        match found {
+            Ok(true) => StoreError::Repeated,
+            Ok(false) => stale,
+            Err(e) => e.into(),
+        }
     }
 
     /// Makes the command's writes permanent.

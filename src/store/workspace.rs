@@ -110,7 +110,9 @@ pub struct Named {
 
 /// The command prelude's statement ([`Tx::prelude`]). The interaction marker rides in it: one
 /// round trip less for every command; a repeated id conflicts, so `marked` is empty and the
-/// command is a duplicate. The stages come as one array a column rather than as JSON, and the
+/// command is a duplicate. A command that writes a single statement outside a transaction
+/// (`Store::prelude_one_write`) has its id only looked for ($6), as that statement writes it.
+/// The stages come as one array a column rather than as JSON, and the
 /// member as columns (the caller sorts the stages): building JSON was most of what the
 /// stages cost the server.
 static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -121,7 +123,10 @@ static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
              ON CONFLICT DO NOTHING RETURNING 1
          )
          SELECT {WORKSPACE_COLUMNS},
-                $3::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM marked) AS repeated,
+                ($3::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM marked))
+                OR ($6::bigint IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM processed_interactions p
+                        WHERE p.workspace_id = $1 AND p.interaction_id = $6)) AS repeated,
                 (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint AS wal_position,
                 st.*, mem.*,
                 ARRAY(SELECT DISTINCT unnest(w.events) FROM webhook_endpoints w
@@ -205,12 +210,15 @@ impl Tx {
         interaction: Option<i64>,
         named: Named,
     ) -> StoreResult<Option<Prelude>> {
+        // A marker still to be written with the command's write is only looked for.
+        let look_for = self.pending_marker();
         let Some(row) = sqlx::query(&PRELUDE_SQL)
             .bind(ws)
             .bind(user)
             .bind(interaction)
             .bind(named.deal)
             .bind(named.contact)
+            .bind(look_for)
             .fetch_optional(self.conn())
             .await?
         else {

@@ -895,3 +895,320 @@ async fn the_stages_come_in_pipeline_order_not_creation_order(pool: PgPool) {
     let r = h.ok(":click deal:next:1").await;
     assert!(text(&r).contains("Demo"), "{r}");
 }
+
+/// Whether the newest row of `table` was written by the very statement that wrote the marker
+/// of interaction `id` (workspace 7): the same transaction, and within it the same command
+/// (`cmin`; a later statement of the transaction writes with a higher one). Read right after
+/// the command, before anything changes those rows again.
+async fn written_with_marker(pool: &PgPool, table: &str, id: i64) -> bool {
+    sqlx::query_scalar(&format!(
+        "SELECT m.xmin::text = r.xmin::text AND m.cmin::text = r.cmin::text
+         FROM processed_interactions m, (SELECT xmin, cmin FROM {table} ORDER BY id DESC LIMIT 1) r
+         WHERE m.workspace_id = 7 AND m.interaction_id = $1"
+    ))
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("the marker and the row")
+}
+
+/// A move to an open stage and a logged call write one statement each, sent without BEGIN
+/// and COMMIT, with their interaction marker in it: a replay is a duplicate. The same
+/// commands when they write more (a logged call naming a deal or setting a follow-up, a
+/// move that wins), or when a webhook wants their event, run in a transaction as every other
+/// write does, with the marker written right after its BEGIN.
+#[sqlx::test(migrations = "./migrations")]
+async fn one_write_commands_write_in_one_statement(pool: PgPool) {
+    use salesbot::engine::Engine;
+    use salesbot::store::Store;
+    let engine = Engine::new(Store::from_pool(pool.clone())).expect("engine");
+    let run = |id: i64,
+               command: &'static str,
+               sub: &'static str,
+               options: Vec<(&'static str, String)>| {
+        let options: Vec<(&str, &str)> = options.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        command_request(7, 1, Role::Admin, id, command, sub, &options)
+    };
+    let ok = |r: Option<salesbot::engine::Reply>| {
+        let r = r.expect("answered");
+        assert!(!r.ephemeral, "{r:?}");
+        r
+    };
+    ok(engine
+        .handle(run(
+            1,
+            "deal",
+            "new",
+            vec![("title", "One".into()), ("amount", "1000".into())],
+        ))
+        .await);
+    ok(engine
+        .handle(run(2, "contact", "add", vec![("name", "Ann".into())]))
+        .await);
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .expect(sql)
+        }
+    };
+
+    let cases: Vec<(&str, salesbot::engine::Request, &str, bool)> = vec![
+        (
+            "a move",
+            run(
+                10,
+                "deal",
+                "move",
+                vec![("deal", "D-1".into()), ("stage", "Qualified".into())],
+            ),
+            "stage_changes",
+            true,
+        ),
+        (
+            "a logged call",
+            run(
+                11,
+                "contact",
+                "log",
+                vec![
+                    ("contact", "C-1".into()),
+                    ("kind", "call".into()),
+                    ("summary", "hello".into()),
+                ],
+            ),
+            "activities",
+            true,
+        ),
+        (
+            "a call logged on a deal",
+            run(
+                12,
+                "contact",
+                "log",
+                vec![
+                    ("contact", "C-1".into()),
+                    ("kind", "call".into()),
+                    ("summary", "again".into()),
+                    ("deal", "D-1".into()),
+                ],
+            ),
+            "activities",
+            false,
+        ),
+        (
+            "a call with a follow-up",
+            run(
+                13,
+                "contact",
+                "log",
+                vec![
+                    ("contact", "C-1".into()),
+                    ("kind", "call".into()),
+                    ("summary", "later".into()),
+                    ("due", "tomorrow".into()),
+                ],
+            ),
+            "activities",
+            false,
+        ),
+        (
+            "a move that wins",
+            run(
+                14,
+                "deal",
+                "move",
+                vec![("deal", "D-1".into()), ("stage", "Won".into())],
+            ),
+            "stage_changes",
+            false,
+        ),
+    ];
+    for (what, request, table, alone) in cases {
+        let id = request.interaction_id.expect("an interaction");
+        ok(engine.handle(request.clone()).await);
+        assert_eq!(
+            written_with_marker(&pool, table, id).await,
+            alone,
+            "{what}: written with its marker in one statement"
+        );
+        let rows = format!("SELECT count(*) FROM {table}");
+        let before: i64 = sqlx::query_scalar(&rows)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        assert!(
+            engine.handle(request).await.is_none(),
+            "{what}: a replay is a duplicate"
+        );
+        let after: i64 = sqlx::query_scalar(&rows)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        assert_eq!(after, before, "{what}: the replay wrote");
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM processed_interactions WHERE interaction_id BETWEEN 10 AND 14")
+            .await,
+        5
+    );
+    assert_eq!(count("SELECT count(*) FROM activities").await, 3);
+    assert_eq!(count("SELECT count(*) FROM tasks").await, 1);
+
+    // A webhook that wants the move's event: the event is enqueued in the move's transaction.
+    ok(engine
+        .handle(run(
+            20,
+            "deal",
+            "new",
+            vec![("title", "Two".into()), ("amount", "1000".into())],
+        ))
+        .await);
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (workspace_id, url, events, created_by, created_at)
+         VALUES (7, 'https://example.com/hook', '{deal.stage_changed}', 1, now())",
+    )
+    .execute(&pool)
+    .await
+    .expect("endpoint");
+    ok(engine
+        .handle(run(
+            21,
+            "deal",
+            "move",
+            vec![("deal", "D-2".into()), ("stage", "Qualified".into())],
+        ))
+        .await);
+    assert!(!written_with_marker(&pool, "stage_changes", 21).await);
+    assert_eq!(
+        count("SELECT count(*) FROM webhook_events WHERE event_type = 'deal.stage_changed'").await,
+        1
+    );
+}
+
+/// Two deliveries of the same interaction at once: the second's prelude finds no marker (the
+/// first has not committed it), so it is the write, or the BEGIN that comes before the
+/// writes, that meets the first's marker, waits for it, and then writes nothing. Held here by
+/// a transaction that has inserted the marker: committed, the command is a duplicate and
+/// nothing is written; rolled back, the command runs.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_one_write_command_meeting_its_own_marker_writes_nothing(pool: PgPool) {
+    use salesbot::engine::Engine;
+    use salesbot::store::Store;
+    let engine = std::sync::Arc::new(Engine::new(Store::from_pool(pool.clone())).expect("engine"));
+    let run = |id: i64,
+               command: &'static str,
+               sub: &'static str,
+               options: &[(&'static str, &'static str)]| {
+        command_request(7, 1, Role::Admin, id, command, sub, options)
+    };
+    for (id, command, sub, options) in [
+        (
+            1,
+            "deal",
+            "new",
+            &[("title", "One"), ("amount", "1000")][..],
+        ),
+        (2, "contact", "add", &[("name", "Ann")][..]),
+    ] {
+        assert!(engine
+            .handle(run(id, command, sub, options))
+            .await
+            .is_some_and(|r| !r.ephemeral));
+    }
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .expect(sql)
+        }
+    };
+    let cases: [(&str, i64, &str, &str, &[(&str, &str)], &str); 3] = [
+        (
+            "a move",
+            100,
+            "deal",
+            "move",
+            &[("deal", "D-1"), ("stage", "Qualified")],
+            "SELECT count(*) FROM stage_changes",
+        ),
+        (
+            "a logged call",
+            200,
+            "contact",
+            "log",
+            &[("contact", "C-1"), ("kind", "call"), ("summary", "hi")],
+            "SELECT count(*) FROM activities",
+        ),
+        // Two statements: the marker goes in with BEGIN.
+        (
+            "a call on a deal",
+            300,
+            "contact",
+            "log",
+            &[
+                ("contact", "C-1"),
+                ("kind", "call"),
+                ("summary", "hi"),
+                ("deal", "D-1"),
+            ],
+            "SELECT count(*) FROM activities",
+        ),
+    ];
+    for (what, id, command, sub, options, written) in cases {
+        for commit in [true, false] {
+            let id = id + i64::from(commit);
+            let before = count(written).await;
+            let mut holder = pool.begin().await.expect("begin");
+            sqlx::query(
+                "INSERT INTO processed_interactions (workspace_id, interaction_id) VALUES (7, $1)",
+            )
+            .bind(id)
+            .execute(&mut *holder)
+            .await
+            .expect("marker");
+            let work = tokio::spawn({
+                let engine = engine.clone();
+                let request = run(id, command, sub, options);
+                async move { engine.handle(request).await }
+            });
+            // The command waits on the marker's key.
+            let mut waiting = false;
+            for _ in 0..500 {
+                waiting = count(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .await
+                    > 0;
+                if waiting {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(waiting, "{what}: the command did not wait for the marker");
+            if commit {
+                holder.commit().await.expect("commit");
+            } else {
+                holder.rollback().await.expect("rollback");
+            }
+            let answer = work.await.expect("join");
+            let after = count(written).await;
+            if commit {
+                assert!(answer.is_none(), "{what}: answered as new: {answer:?}");
+                assert_eq!(after, before, "{what}: written though a duplicate");
+            } else {
+                assert!(answer.is_some_and(|r| !r.ephemeral), "{what}: not run");
+                assert_eq!(after, before + 1, "{what}: not written");
+            }
+        }
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM processed_interactions WHERE interaction_id IN (100, 101, 200, 201, 300, 301)").await,
+        6
+    );
+}

@@ -48,6 +48,15 @@ pub struct ContactLog {
     owner: Option<i64>,
 }
 
+impl ContactLog {
+    /// Whether logging it writes one statement, the activity with its audit entry
+    /// ([`super::Command::one_write`]): no deal to touch, no follow-up task, and no member to
+    /// name but the caller (`actor`).
+    pub(super) fn one_write(&self, actor: i64) -> bool {
+        self.deal.is_none() && self.due.is_none() && self.owner.is_none_or(|o| o == actor)
+    }
+}
+
 fn phone(args: &Args) -> EngineResult<Option<String>> {
     let Some(p) = text(args, "phone") else {
         return Ok(None);

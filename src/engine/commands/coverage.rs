@@ -189,6 +189,20 @@ fn the_paths_counted_as_reads_are_the_commands_that_only_read() {
                     "/{command} {sub:?} counts as a read but parsed into {parsed_command:?}"
                 ));
             }
+            // A path whose writes may run without a transaction is a write path, and only
+            // its own commands may skip the transaction (`Command::one_write`, checked again
+            // after parsing; anything else opens one first).
+            let one_write_path = super::path_one_write(&command, sub);
+            if parsed_command.one_write(&ctx) && !one_write_path {
+                problems.push(format!(
+                    "/{command} {sub:?} parsed into {parsed_command:?}, one write, off the one-write paths"
+                ));
+            }
+            if one_write_path && (counted || parsed_command.only_reads()) {
+                problems.push(format!(
+                    "/{command} {sub:?} is a one-write path but reads: {parsed_command:?}"
+                ));
+            }
             if !counted && parsed_command.only_reads() {
                 // Harmless (it keeps its marker), but the lists should say the same.
                 problems.push(format!(
