@@ -8,6 +8,7 @@ use crate::domain::figures::days;
 use crate::domain::money::add_minor;
 use crate::domain::pipeline::{FurthestCount, PipelineInput, StageStays, StageTotal};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Deals closed in a period, per outcome.
@@ -163,52 +164,162 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<PipelineRaw> {
-        let open_by_stage: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT stage_id, sum(deals)::bigint, sum(amount_minor)::bigint FROM deal_open_totals
-             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
-             GROUP BY stage_id HAVING sum(deals) <> 0",
-        )
-        .bind(ws)
-        .bind(owner)
-        .fetch_all(self.conn())
-        .await?;
-
+        let open_by_stage: Vec<(i64, i64, i64)> = sqlx::query_as(OPEN_BY_STAGE_SQL)
+            .bind(ws)
+            .bind(owner)
+            .fetch_all(self.conn())
+            .await?;
         let rows = self.deal_rows(ws, owner, from, to).await?;
-        let mut histogram: BTreeMap<i32, i64> = BTreeMap::new();
-        let mut closed = ClosedStats::default();
-        let mut won_seconds = 0i64;
-        for r in rows {
-            match r.flow {
-                DealFlow::Opened => *histogram.entry(r.furthest_position).or_default() += r.deals,
-                DealFlow::Won => {
-                    closed.won_count += r.deals;
-                    closed.won_amount = add_minor(closed.won_amount, r.amount)?;
-                    won_seconds += r.cycle_seconds;
-                }
-                DealFlow::Lost => {
-                    closed.lost_count += r.deals;
-                    closed.lost_amount = add_minor(closed.lost_amount, r.amount)?;
-                }
-            }
-        }
-        closed.won_cycle_days_sum = days(won_seconds);
-        Ok(PipelineRaw {
-            open_by_stage: open_by_stage
-                .into_iter()
-                .map(|(stage_id, deals, amount)| StageTotal {
-                    stage_id,
+        raw_from(open_by_stage, rows)
+    }
+
+    /// [`Tx::pipeline_raw`] and [`Tx::stays_raw`] in one round trip, for `/pipeline stats`:
+    /// the three reads as one statement, each one's rows as a JSON array.
+    pub async fn pipeline_inputs(
+        &mut self,
+        ws: i64,
+        owner: Option<i64>,
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<(PipelineRaw, Vec<StageStays>)> {
+        let sql: &'static str = PIPELINE_INPUTS_SQL.as_str();
+        let found: Vec<(Value, Value, Value)> = self.period_rows(sql, ws, owner, from, to).await?;
+        let (open, rows, stays) = found
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("the pipeline's reads returned no row"))?;
+        let read = |what: &str, v: Value| -> StoreResult<Vec<(i64, i64, i64)>> {
+            serde_json::from_value(v).map_err(|e| {
+                anyhow::anyhow!("unexpected {what} in the pipeline's reads: {e}").into()
+            })
+        };
+        let rows: Vec<(i64, i16, i32, i64, i64, i64)> = serde_json::from_value(rows)
+            .map_err(|e| anyhow::anyhow!("unexpected deal rows in the pipeline's reads: {e}"))?;
+        let rows = rows
+            .into_iter()
+            .map(
+                |(owner_id, flow, furthest_position, deals, amount, cycle_seconds)| DealFlowRow {
+                    owner_id,
+                    flow: DealFlow::from(flow),
+                    furthest_position,
                     deals,
                     amount,
-                })
-                .collect(),
-            furthest_histogram: histogram
-                .into_iter()
-                .filter(|(_, n)| *n != 0)
-                .map(|(position, deals)| FurthestCount { position, deals })
-                .collect(),
-            closed,
-        })
+                    cycle_seconds,
+                },
+            )
+            .collect();
+        let raw = raw_from(read("open totals", open)?, rows)?;
+        Ok((raw, stays_from(read("stays", stays)?)))
     }
+}
+
+/// The open deals and their amounts by stage ($1 workspace, $2 owner or all), from the
+/// running totals.
+const OPEN_BY_STAGE_SQL: &str =
+    "SELECT stage_id, sum(deals)::bigint AS deals, sum(amount_minor)::bigint AS amount
+     FROM deal_open_totals
+     WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+     GROUP BY stage_id HAVING sum(deals) <> 0";
+
+/// [`Tx::deal_rows`]' statement (parameters as [`Tx::period_rows`]).
+const DEAL_ROWS_SQL: &str = "SELECT owner_id, kind AS flow, key AS furthest_position, sum(deals)::bigint AS deals,
+            sum(amount_minor)::bigint AS amount, sum(cycle_seconds)::bigint AS cycle_seconds
+     FROM deal_daily_totals
+     WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+       AND ($3::date IS NULL OR day >= $3) AND day < $4
+     GROUP BY owner_id, kind, key
+     UNION ALL
+     SELECT owner_id, 1::smallint, furthest_position, count(*), sum(amount_minor)::bigint, 0::bigint
+     FROM deals
+     WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+       AND ((created_at >= $5 AND created_at < $6) OR (created_at >= $7 AND created_at < $8))
+     GROUP BY owner_id, furthest_position
+     UNION ALL
+     SELECT owner_id, CASE status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 0, count(*),
+            sum(amount_minor)::bigint, sum(floor(extract(epoch FROM closed_at - created_at)))::bigint
+     FROM deals
+     WHERE workspace_id = $1 AND status IN ('won', 'lost') AND ($2::bigint IS NULL OR owner_id = $2)
+       AND ((closed_at >= $5 AND closed_at < $6) OR (closed_at >= $7 AND closed_at < $8))
+     GROUP BY owner_id, status";
+
+/// [`Tx::stays_raw`]' statement (parameters as [`Tx::period_rows`]).
+const STAYS_SQL: &str = "SELECT stage_id, sum(stays)::bigint AS stays, sum(seconds)::bigint AS seconds FROM (
+         SELECT stage_id, stays, seconds FROM stage_stay_totals
+         WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
+           AND ($3::date IS NULL OR day >= $3) AND day < $4
+         UNION ALL
+         SELECT sc.to_stage_id, 1, floor(extract(epoch FROM sc.left_at - sc.changed_at))::bigint
+         FROM stage_changes sc
+         WHERE sc.workspace_id = $1
+           -- Only a member's report looks at the owner, one deal lookup per edge stay.
+           AND ($2::bigint IS NULL OR EXISTS (
+                 SELECT 1 FROM deals d WHERE d.workspace_id = $1 AND d.id = sc.deal_id AND d.owner_id = $2))
+           AND ((sc.left_at >= $5 AND sc.left_at < $6) OR (sc.left_at >= $7 AND sc.left_at < $8))
+     ) t GROUP BY stage_id HAVING sum(stays) <> 0";
+
+/// The three statements of [`Tx::pipeline_inputs`] as one: each a subquery whose rows come
+/// back as one JSON array of arrays (a few dozen rows at most: stages, owners by flow).
+static PIPELINE_INPUTS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT (SELECT COALESCE(jsonb_agg(jsonb_build_array(o.stage_id, o.deals, o.amount)), '[]'::jsonb)
+                 FROM ({OPEN_BY_STAGE_SQL}) o),
+                (SELECT COALESCE(jsonb_agg(jsonb_build_array(r.owner_id, r.flow, r.furthest_position,
+                                                             r.deals, r.amount, r.cycle_seconds)), '[]'::jsonb)
+                 FROM ({DEAL_ROWS_SQL}) r),
+                (SELECT COALESCE(jsonb_agg(jsonb_build_array(s.stage_id, s.stays, s.seconds)), '[]'::jsonb)
+                 FROM ({STAYS_SQL}) s)"
+    )
+});
+
+/// The pipeline's figures from the open totals by stage and the period's deal flows.
+fn raw_from(
+    open_by_stage: Vec<(i64, i64, i64)>,
+    rows: Vec<DealFlowRow>,
+) -> StoreResult<PipelineRaw> {
+    let mut histogram: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut closed = ClosedStats::default();
+    let mut won_seconds = 0i64;
+    for r in rows {
+        match r.flow {
+            DealFlow::Opened => *histogram.entry(r.furthest_position).or_default() += r.deals,
+            DealFlow::Won => {
+                closed.won_count += r.deals;
+                closed.won_amount = add_minor(closed.won_amount, r.amount)?;
+                won_seconds += r.cycle_seconds;
+            }
+            DealFlow::Lost => {
+                closed.lost_count += r.deals;
+                closed.lost_amount = add_minor(closed.lost_amount, r.amount)?;
+            }
+        }
+    }
+    closed.won_cycle_days_sum = days(won_seconds);
+    Ok(PipelineRaw {
+        open_by_stage: open_by_stage
+            .into_iter()
+            .map(|(stage_id, deals, amount)| StageTotal {
+                stage_id,
+                deals,
+                amount,
+            })
+            .collect(),
+        furthest_histogram: histogram
+            .into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|(position, deals)| FurthestCount { position, deals })
+            .collect(),
+        closed,
+    })
+}
+
+fn stays_from(rows: Vec<(i64, i64, i64)>) -> Vec<StageStays> {
+    rows.into_iter()
+        .map(|(stage_id, stays, seconds)| StageStays {
+            stage_id,
+            stays,
+            seconds,
+        })
+        .collect()
 }
 
 impl Tx {
@@ -221,26 +332,7 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<DealFlowRow>> {
-        let sql = "SELECT owner_id, kind AS flow, key AS furthest_position, sum(deals)::bigint AS deals,
-                    sum(amount_minor)::bigint AS amount, sum(cycle_seconds)::bigint AS cycle_seconds
-             FROM deal_daily_totals
-             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
-               AND ($3::date IS NULL OR day >= $3) AND day < $4
-             GROUP BY owner_id, kind, key
-             UNION ALL
-             SELECT owner_id, 1::smallint, furthest_position, count(*), sum(amount_minor)::bigint, 0::bigint
-             FROM deals
-             WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
-               AND ((created_at >= $5 AND created_at < $6) OR (created_at >= $7 AND created_at < $8))
-             GROUP BY owner_id, furthest_position
-             UNION ALL
-             SELECT owner_id, CASE status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 0, count(*),
-                    sum(amount_minor)::bigint, sum(floor(extract(epoch FROM closed_at - created_at)))::bigint
-             FROM deals
-             WHERE workspace_id = $1 AND status IN ('won', 'lost') AND ($2::bigint IS NULL OR owner_id = $2)
-               AND ((closed_at >= $5 AND closed_at < $6) OR (closed_at >= $7 AND closed_at < $8))
-             GROUP BY owner_id, status";
-        self.period_rows(sql, ws, owner, from, to).await
+        self.period_rows(DEAL_ROWS_SQL, ws, owner, from, to).await
     }
 
     /// Stays in each stage that ended in `[from, to)`, for deals of `owner` (their current
@@ -252,28 +344,8 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<StageStays>> {
-        let sql = "SELECT stage_id, sum(stays)::bigint, sum(seconds)::bigint FROM (
-                 SELECT stage_id, stays, seconds FROM stage_stay_totals
-                 WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
-                   AND ($3::date IS NULL OR day >= $3) AND day < $4
-                 UNION ALL
-                 SELECT sc.to_stage_id, 1, floor(extract(epoch FROM sc.left_at - sc.changed_at))::bigint
-                 FROM stage_changes sc
-                 WHERE sc.workspace_id = $1
-                   -- Only a member's report looks at the owner, one deal lookup per edge stay.
-                   AND ($2::bigint IS NULL OR EXISTS (
-                         SELECT 1 FROM deals d WHERE d.workspace_id = $1 AND d.id = sc.deal_id AND d.owner_id = $2))
-                   AND ((sc.left_at >= $5 AND sc.left_at < $6) OR (sc.left_at >= $7 AND sc.left_at < $8))
-             ) t GROUP BY stage_id HAVING sum(stays) <> 0";
-        let rows: Vec<(i64, i64, i64)> = self.period_rows(sql, ws, owner, from, to).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(stage_id, stays, seconds)| StageStays {
-                stage_id,
-                stays,
-                seconds,
-            })
-            .collect())
+        let rows: Vec<(i64, i64, i64)> = self.period_rows(STAYS_SQL, ws, owner, from, to).await?;
+        Ok(stays_from(rows))
     }
 
     /// Activities in `[from, to)` per member and kind.

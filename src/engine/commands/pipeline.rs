@@ -129,8 +129,7 @@ pub(crate) async fn figures(
     from: Option<DateTime<Utc>>,
     to: DateTime<Utc>,
 ) -> EngineResult<PipelineStats> {
-    let raw = tx.pipeline_raw(ctx.ws_id(), owner, from, to).await?;
-    let stays = tx.stays_raw(ctx.ws_id(), owner, from, to).await?;
+    let (raw, stays) = tx.pipeline_inputs(ctx.ws_id(), owner, from, to).await?;
     let mut input: PipelineInput<'_> = raw.input();
     input.stays = &stays;
     Ok(compute(&ctx.stages, &input)?)
