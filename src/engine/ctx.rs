@@ -51,9 +51,6 @@ pub(crate) struct Ctx {
     pub named_deal: std::sync::Mutex<Option<Box<crate::store::DealRow>>>,
     /// The contact the command names by id, likewise (`lookup::contact`).
     pub named_contact: std::sync::Mutex<Option<Box<crate::store::ContactRow>>>,
-    /// The named deal's id with its full card's lines and history, when the prelude read
-    /// them (`/deal show`).
-    pub named_detail: std::sync::Mutex<Option<Box<(i64, crate::store::DealDetail)>>>,
 }
 
 impl Ctx {
@@ -103,7 +100,6 @@ impl Ctx {
             noted: Vec::new(),
             named_deal: std::sync::Mutex::new(None),
             named_contact: std::sync::Mutex::new(None),
-            named_detail: std::sync::Mutex::new(None),
             ws,
         })
     }
@@ -277,13 +273,6 @@ impl Ctx {
     /// The contact with this id as the prelude read it, once, as [`Ctx::take_named_deal`].
     pub fn take_named_contact(&self, id: i64) -> Option<crate::store::ContactRow> {
         self.take_named(&self.named_contact, |c| c.id == id)
-    }
-
-    /// The full card's lines and history of the deal with this id as the prelude read them,
-    /// once, as [`Ctx::take_named_deal`].
-    pub fn take_named_detail(&self, id: i64) -> Option<crate::store::DealDetail> {
-        self.take_named(&self.named_detail, |(deal, _)| *deal == id)
-            .map(|(_, detail)| detail)
     }
 
     fn take_named<T>(

@@ -483,7 +483,6 @@ impl Engine {
             wal_position,
             deal: named_deal,
             contact: named_contact,
-            deal_detail,
         } = prelude;
         *locale = req
             .locale
@@ -557,14 +556,8 @@ impl Engine {
         let mut ctx = Ctx::new(req, role, ws, member, stages, *locale)?;
         ctx.allow_private_webhooks = self.allow_private_webhooks;
         ctx.webhook_events = Some(webhook_events);
-        // The card's detail belongs to the deal the prelude found by that number.
-        let named_detail = named_deal
-            .as_ref()
-            .zip(deal_detail)
-            .map(|(d, detail)| Box::new((d.id, detail)));
         ctx.named_deal = std::sync::Mutex::new(named_deal);
         ctx.named_contact = std::sync::Mutex::new(named_contact);
-        ctx.named_detail = std::sync::Mutex::new(named_detail);
         let command = match &req.action {
             Action::Command(inv) => {
                 let args = self.manifests.validate(inv)?;
@@ -709,8 +702,5 @@ fn named_records(action: &Action) -> Named {
             Ok(ContactRef::Id(id)) => Some(id),
             _ => None,
         }),
-        // `/deal show` shows the full card: its lines and history come with the deal.
-        detail: (inv.command == "deal" && inv.subcommand.as_deref() == Some("show"))
-            .then_some(commands::CARD_HISTORY),
     }
 }

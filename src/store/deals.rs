@@ -399,7 +399,7 @@ impl Tx {
              )
              SELECT stamp.change_id, change.id, old.image, moved.last_activity_at, {lines}
              FROM stamp, change, old, moved",
-            lines = super::products::LINES_JSON.as_str()
+            lines = super::products::LINES_JSON
         );
         let row: Option<(i64, i64, Value, DateTime<Utc>, Value)> = sqlx::query_as(&sql)
             .bind(ws)
@@ -478,11 +478,25 @@ impl Tx {
     /// first. Only those: a deal moved for years has hundreds of changes, and the card
     /// shows a few (on the discord benchmark, whose 200 deals pass 380 changes each, the
     /// whole history cost PostgreSQL 3.5 ms a card and the bot the JSON of all of it).
-    pub async fn deal_detail(&mut self, ws: i64, id: i64, last: i64) -> StoreResult<DealDetail> {
+    pub async fn deal_detail(
+        &mut self,
+        ws: i64,
+        id: i64,
+        last: i64,
+    ) -> StoreResult<(
+        Vec<super::products::DealLine>,
+        Vec<(DateTime<Utc>, String, i64)>,
+    )> {
         let sql = format!(
-            "SELECT {lines}, {history}",
-            lines = super::products::LINES_JSON.as_str(),
-            history = history_json("$2", "$3"),
+            "SELECT {lines},
+                    (SELECT COALESCE(jsonb_agg(jsonb_build_array(h.changed_at, s.name, h.changed_by)
+                                               ORDER BY h.changed_at, h.id), '[]'::jsonb)
+                     FROM (SELECT sc.changed_at, sc.id, sc.to_stage_id, sc.changed_by
+                           FROM stage_changes sc
+                           WHERE sc.workspace_id = $1 AND sc.deal_id = $2
+                           ORDER BY sc.changed_at DESC, sc.id DESC LIMIT $3) h
+                     JOIN stages s ON s.workspace_id = $1 AND s.id = h.to_stage_id)",
+            lines = super::products::LINES_JSON
         );
         let (lines, history): (Value, Value) = sqlx::query_as(&sql)
             .bind(ws)
@@ -490,7 +504,9 @@ impl Tx {
             .bind(last)
             .fetch_one(self.conn())
             .await?;
-        detail_from_json(lines, history)
+        let history = serde_json::from_value(history)
+            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("unexpected deal history: {e}")))?;
+        Ok((super::products::lines_from_json(lines)?, history))
     }
 
     /// Logs an interaction with its audit entry, in one statement; returns the activity id
@@ -645,31 +661,4 @@ impl Tx {
         .await?;
         Ok(())
     }
-}
-
-/// A deal's product lines and its latest stage changes, as the full card shows them.
-pub type DealDetail = (
-    Vec<super::products::DealLine>,
-    Vec<(DateTime<Utc>, String, i64)>,
-);
-
-/// The latest `last` stage changes (time, stage name, who) of the deal whose id is the SQL
-/// expression `deal` (in workspace `$1`), oldest first, as one JSON column.
-pub(super) fn history_json(deal: &str, last: &str) -> String {
-    format!(
-        "(SELECT COALESCE(jsonb_agg(jsonb_build_array(h.changed_at, s.name, h.changed_by)
-                                    ORDER BY h.changed_at, h.id), '[]'::jsonb)
-          FROM (SELECT sc.changed_at, sc.id, sc.to_stage_id, sc.changed_by
-                FROM stage_changes sc
-                WHERE sc.workspace_id = $1 AND sc.deal_id = {deal}
-                ORDER BY sc.changed_at DESC, sc.id DESC LIMIT {last}) h
-          JOIN stages s ON s.workspace_id = $1 AND s.id = h.to_stage_id)"
-    )
-}
-
-/// Reads a [`super::products::LINES_JSON`] and a [`history_json`] column.
-pub(super) fn detail_from_json(lines: Value, history: Value) -> StoreResult<DealDetail> {
-    let history = serde_json::from_value(history)
-        .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("unexpected deal history: {e}")))?;
-    Ok((super::products::lines_from_json(lines)?, history))
 }

@@ -34,20 +34,13 @@ pub struct DealLine {
 /// A deal's lines by product name as one JSON array of [`DealLine`]s, for statements that
 /// return them beside something else (a move, the full card) and so spare a round trip. The
 /// workspace is `$1` and the deal `$2`.
-pub(super) static LINES_JSON: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| lines_json("$2"));
-
-/// [`LINES_JSON`] for the deal whose id is the SQL expression `deal` (in workspace `$1`).
-pub(super) fn lines_json(deal: &str) -> String {
-    format!(
-        "(SELECT COALESCE(jsonb_agg(jsonb_build_object('product_id', l.product_id, 'name', p.name,
-                                                       'quantity', l.quantity, 'unit_price_minor', l.unit_price_minor,
-                                                       'list_price_minor', l.list_price_minor)
-                                    ORDER BY lower(p.name)), '[]'::jsonb)
-          FROM deal_products l JOIN products p ON p.workspace_id = l.workspace_id AND p.id = l.product_id
-          WHERE l.workspace_id = $1 AND l.deal_id = {deal})"
-    )
-}
+pub(super) const LINES_JSON: &str =
+    "(SELECT COALESCE(jsonb_agg(jsonb_build_object('product_id', l.product_id, 'name', p.name,
+                                                   'quantity', l.quantity, 'unit_price_minor', l.unit_price_minor,
+                                                   'list_price_minor', l.list_price_minor)
+                                ORDER BY lower(p.name)), '[]'::jsonb)
+      FROM deal_products l JOIN products p ON p.workspace_id = l.workspace_id AND p.id = l.product_id
+      WHERE l.workspace_id = $1 AND l.deal_id = $2)";
 
 /// Reads a [`LINES_JSON`] column.
 pub(super) fn lines_from_json(v: serde_json::Value) -> super::StoreResult<Vec<DealLine>> {

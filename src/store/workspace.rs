@@ -97,9 +97,6 @@ pub struct Prelude {
     pub deal: Option<Box<super::DealRow>>,
     /// The contact the command names by id, likewise.
     pub contact: Option<Box<super::ContactRow>>,
-    /// The named deal's product lines and latest stage changes, when `Named::detail` asked
-    /// for them (the full card of `/deal show`).
-    pub deal_detail: Option<super::deals::DealDetail>,
 }
 
 /// The records a command names by number or id, which its prelude reads along.
@@ -109,16 +106,12 @@ pub struct Named {
     pub deal: Option<i64>,
     /// A contact's id (`C-12`).
     pub contact: Option<i64>,
-    /// How many of the named deal's latest stage changes to read with its product lines, for
-    /// a command that shows its full card; `None` reads neither.
-    pub detail: Option<i64>,
 }
 
 /// The command prelude's statement ([`Tx::prelude`]). The interaction marker rides in it: one
 /// round trip less for every command; a repeated id conflicts, so `marked` is empty and the
 /// command is a duplicate. A command that writes a single statement outside a transaction
 /// (`Store::prelude_one_write`) has its id only looked for ($6), as that statement writes it.
-/// The full card's product lines and stage history ride along when asked for ($7).
 /// The stages come as one array a column rather than as JSON, and the
 /// member as columns (the caller sorts the stages): building JSON was most of what the
 /// stages cost the server.
@@ -142,9 +135,7 @@ static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                 (SELECT to_jsonb(named) FROM ({deal_select}
                      WHERE d.workspace_id = $1 AND d.number = $4) named) AS deal,
                 (SELECT to_jsonb(named) FROM ({contact_select}
-                     WHERE c.workspace_id = $1 AND c.id = $5) named) AS contact,
-                (SELECT jsonb_build_array({lines}, {history}) FROM deals dd
-                 WHERE dd.workspace_id = $1 AND dd.number = $4 AND $7::bigint IS NOT NULL) AS deal_detail
+                     WHERE c.workspace_id = $1 AND c.id = $5) named) AS contact
          FROM workspaces
          CROSS JOIN LATERAL (
              SELECT COALESCE(array_agg(s.id), '{{}}') AS stage_ids,
@@ -162,8 +153,6 @@ static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          WHERE workspaces.id = $1",
         deal_select = super::deals::DEAL_SELECT_ONE,
         contact_select = super::crm::CONTACT_SELECT,
-        lines = super::products::lines_json("dd.id"),
-        history = super::deals::history_json("dd.id", "$7"),
     )
 });
 
@@ -230,7 +219,6 @@ impl Tx {
             .bind(named.deal)
             .bind(named.contact)
             .bind(look_for)
-            .bind(named.detail)
             .fetch_optional(self.conn())
             .await?
         else {
@@ -243,19 +231,6 @@ impl Tx {
         let wal_position = super::WalPosition(row.try_get("wal_position")?);
         let deal = named_row(&row, "deal")?;
         let contact = named_row(&row, "contact")?;
-        let deal_detail = match row.try_get::<Option<serde_json::Value>, _>("deal_detail")? {
-            Some(serde_json::Value::Array(mut pair)) if pair.len() == 2 => {
-                let history = pair.pop().unwrap_or_default();
-                let lines = pair.pop().unwrap_or_default();
-                Some(super::deals::detail_from_json(lines, history)?)
-            }
-            Some(other) => {
-                return Err(
-                    anyhow::anyhow!("unexpected deal detail in the prelude: {other}").into(),
-                )
-            }
-            None => None,
-        };
         // One array a column, all five from the same rows in the same order.
         let ids: Vec<i64> = row.try_get("stage_ids")?;
         let names: Vec<String> = row.try_get("stage_names")?;
@@ -309,7 +284,6 @@ impl Tx {
             wal_position,
             deal,
             contact,
-            deal_detail,
         }))
     }
 

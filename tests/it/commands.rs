@@ -383,7 +383,7 @@ async fn opposite_moves_at_once_never_deadlock_on_the_running_totals(pool: PgPoo
 
 /// A deal's card shows its product lines after a move, won or lost (the move's one statement
 /// returns them), and `/deal show` its lines and its stage history newest first (read together
-/// in one statement, or with the prelude when the deal is named by number).
+/// in one statement).
 #[sqlx::test(migrations = "./migrations")]
 async fn deal_cards_carry_lines_and_history_read_with_the_move(pool: PgPool) {
     let mut h = Harness::new(pool).await;
@@ -421,10 +421,6 @@ async fn deal_cards_carry_lines_and_history_read_with_the_move(pool: PgPool) {
         history.find("→ Lead"),
     );
     assert!(p.is_some() && p < q && q < l, "newest first: {history}");
-    // Named by number, the card's lines and history come with the prelude; named by title,
-    // from a statement of their own: the same card either way.
-    let by_title = h.ok("/deal show deal:Lined").await;
-    assert_eq!(text(&by_title), t, "by title and by number");
     let r = h.ok("/deal won deal:D-1").await;
     products(&r);
     // A deal without lines has no products field, moved or shown.

@@ -180,11 +180,7 @@ async fn deal_card(
         (Some(lines), _) => (lines, None),
         (None, Some(_)) => (tx.deal_lines(ctx.ws_id(), d.id).await?, None),
         (None, None) => {
-            // Read with the prelude for `/deal show` (`named_records`), else here.
-            let (lines, history) = match ctx.take_named_detail(d.id) {
-                Some(detail) => detail,
-                None => tx.deal_detail(ctx.ws_id(), d.id, CARD_HISTORY).await?,
-            };
+            let (lines, history) = tx.deal_detail(ctx.ws_id(), d.id, CARD_HISTORY).await?;
             (lines, Some(history))
         }
     };
@@ -232,7 +228,7 @@ async fn deal_card(
 }
 
 /// How many of a deal's latest stage changes its full card shows, newest first.
-pub(crate) const CARD_HISTORY: i64 = 8;
+const CARD_HISTORY: i64 = 8;
 
 /// The open stage after `current`, if any.
 pub(crate) fn next_stage(ctx: &Ctx, current: i64) -> Option<&Stage> {

@@ -32,7 +32,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub use company::CompanyAdd;
 pub use contact::{ContactAdd, ContactLog};
-pub(crate) use deal::CARD_HISTORY;
 pub use deal::{DealList, DealNew};
 pub use settings::SettingsCommand;
 
