@@ -951,3 +951,48 @@ async fn running_totals_follow_every_write_including_undo(pool: sqlx::PgPool) {
         h.assert_totals_match_deals().await;
     }
 }
+
+/// The HOT updates of `table` this connection has not reported to the statistics yet.
+async fn hot_updates(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, table: &str) -> i64 {
+    sqlx::query_scalar("SELECT pg_stat_get_xact_tuples_hot_updated($1::text::regclass)")
+        .bind(table)
+        .fetch_one(&mut **tx)
+        .await
+        .expect("hot updates")
+}
+
+/// The rollup rows that nearly every command updates (a move ends a stay and shifts the open
+/// totals, a logged call counts an activity) are updated in place: no index holds their
+/// counters, so an update is HOT, adds no index entry and leaves no dead version for the next
+/// upsert's conflict check to walk until vacuum comes (migration `hot_rollup_updates`).
+#[sqlx::test(migrations = "./migrations")]
+async fn the_rollups_every_command_updates_are_updated_in_place(pool: PgPool) {
+    let mut h = Harness::new(pool).await;
+    hand_fixture(&mut h).await;
+    h.ok("/contact add name:Zoe").await;
+    h.ok("/contact log contact:Zoe kind:call summary:intro satisfaction:4")
+        .await;
+    // The backend counts the HOT updates it has not yet reported; inside a transaction block
+    // it reports none, so the count's growth across one statement is that statement's.
+    let mut tx = h.pool.begin().await.expect("begin");
+    for (table, counter) in [
+        ("stage_stay_totals", "stays"),
+        ("activity_daily_totals", "activities"),
+        ("deal_open_totals", "deals"),
+    ] {
+        let before = hot_updates(&mut tx, table).await;
+        // A changed value: an update that changes no indexed value is HOT with any index.
+        let updated = sqlx::query(&format!("UPDATE {table} SET {counter} = {counter} + 1"))
+            .execute(&mut *tx)
+            .await
+            .expect("update")
+            .rows_affected();
+        assert!(updated > 0, "{table} has rows to update");
+        let hot = hot_updates(&mut tx, table).await - before;
+        assert_eq!(
+            hot, updated as i64,
+            "{table}: every update of a counter is HOT"
+        );
+    }
+    tx.rollback().await.expect("rollback");
+}
