@@ -766,12 +766,7 @@ impl Tx {
         if self.open {
             return Ok(());
         }
-        if self.wrote_alone {
-            return Err(anyhow::anyhow!(
-                "a second write after a statement that wrote outside a transaction"
-            )
-            .into());
-        }
+        self.refuse_after_alone()?;
         // Set first: should BEGIN fail half-way, dropping the transaction rolls back.
         self.open = true;
         match self.marker.take() {
@@ -803,14 +798,21 @@ impl Tx {
         if self.open {
             return Ok(None);
         }
+        self.refuse_after_alone()?;
+        self.wrote_alone = true;
+        Ok(self.marker.take().map(|(_, id)| id))
+    }
+
+    /// Refuses any write once a statement has written outside a transaction: that statement
+    /// is already committed, so a second write could not be taken back with it.
+    fn refuse_after_alone(&self) -> StoreResult<()> {
         if self.wrote_alone {
             return Err(anyhow::anyhow!(
                 "a second write after a statement that wrote outside a transaction"
             )
             .into());
         }
-        self.wrote_alone = true;
-        Ok(self.marker.take().map(|(_, id)| id))
+        Ok(())
     }
 
     /// Whether this request has run no transaction and written nothing outside one: the
