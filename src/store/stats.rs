@@ -173,8 +173,9 @@ impl Tx {
         raw_from(open_by_stage, rows)
     }
 
-    /// [`Tx::pipeline_raw`] and [`Tx::stays_raw`] in one round trip, for `/pipeline stats`:
-    /// the three reads as one statement, each one's rows as a JSON array.
+    /// [`Tx::pipeline_raw`] and the stays in each stage that ended in `[from, to)` (for deals
+    /// of `owner`, their current owner, or all) in one round trip, for `/pipeline stats`: the
+    /// three reads as one statement, each one's rows as a JSON array.
     pub async fn pipeline_inputs(
         &mut self,
         ws: i64,
@@ -242,7 +243,7 @@ const DEAL_ROWS_SQL: &str = "SELECT owner_id, kind AS flow, key AS furthest_posi
        AND ((closed_at >= $5 AND closed_at < $6) OR (closed_at >= $7 AND closed_at < $8))
      GROUP BY owner_id, status";
 
-/// [`Tx::stays_raw`]' statement (parameters as [`Tx::period_rows`]).
+/// The stays that ended in the period, by stage (parameters as [`Tx::period_rows`]).
 const STAYS_SQL: &str = "SELECT stage_id, sum(stays)::bigint AS stays, sum(seconds)::bigint AS seconds FROM (
          SELECT stage_id, stays, seconds FROM stage_stay_totals
          WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
@@ -333,19 +334,6 @@ impl Tx {
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<DealFlowRow>> {
         self.period_rows(DEAL_ROWS_SQL, ws, owner, from, to).await
-    }
-
-    /// Stays in each stage that ended in `[from, to)`, for deals of `owner` (their current
-    /// owner) or all.
-    pub async fn stays_raw(
-        &mut self,
-        ws: i64,
-        owner: Option<i64>,
-        from: Option<DateTime<Utc>>,
-        to: DateTime<Utc>,
-    ) -> StoreResult<Vec<StageStays>> {
-        let rows: Vec<(i64, i64, i64)> = self.period_rows(STAYS_SQL, ws, owner, from, to).await?;
-        Ok(stays_from(rows))
     }
 
     /// Activities in `[from, to)` per member and kind.
