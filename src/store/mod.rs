@@ -399,7 +399,7 @@ impl Store {
             // died while idle fails at BEGIN instead, where nothing has happened yet, and
             // `Store::begin` takes another.
             .test_before_acquire(false)
-            .connect_with(options.log_statements(tracing::log::LevelFilter::Trace))
+            .connect_with(session_options(options))
             .await
             .context("could not connect to the database")?;
         let store = Store {
@@ -430,7 +430,7 @@ impl Store {
         let read = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(1))
-            .connect_lazy_with(options.log_statements(tracing::log::LevelFilter::Trace));
+            .connect_lazy_with(session_options(options));
         Ok(self.with_replica(read))
     }
 
@@ -915,6 +915,19 @@ impl Tx {
 
 /// Creates the target database when it does not exist yet, so a fresh machine needs no
 /// manual `createdb`.
+/// What every connection of the bot's pools is opened with. Statements go to the log at trace
+/// level only. JIT compilation is off (`jit`, sent in the start-up packet: no round trip):
+/// every statement here is meant to take milliseconds, and JIT compiles on every execution
+/// of a plan whose estimated cost passes `jit_above_cost`, cached plan or not. The period
+/// reads' generic plans (`store/stats.rs`, `PERIOD`) are costed from default selectivities:
+/// 83,000 for `/pipeline stats` on a 200-deal workspace (the threshold is 100,000), and a
+/// draft of it at 370,000 took 32-62 ms a run compiled against 0.3 ms without.
+fn session_options(options: PgConnectOptions) -> PgConnectOptions {
+    options
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .options([("jit", "off")])
+}
+
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let name = options.get_database().unwrap_or("postgres").to_string();
     let admin = options.clone().database("postgres");

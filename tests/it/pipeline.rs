@@ -996,3 +996,92 @@ async fn the_rollups_every_command_updates_are_updated_in_place(pool: PgPool) {
     }
     tx.rollback().await.expect("rollback");
 }
+
+/// The period reads behind `/pipeline stats`, `/kpi`, the forecast and the digest take their
+/// parameters from a one-row CTE (`store/stats.rs`, `PERIOD`), so a custom plan costs what the
+/// generic plan costs and the plan cache keeps the generic plan after its five custom ones.
+/// Written with `$n`, a period with empty edges made every custom plan look far cheaper, and
+/// `/pipeline stats` was planned on every call (about twice its execution time). Checked from
+/// the connection's own prepared statements, for periods with and without partial days, for
+/// the team and for one rep.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_period_reads_are_not_planned_on_every_call(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    hand_fixture(&mut h).await;
+    // A history the size of a small team's year, with statistics, as the planner sees in
+    // production: on a handful of rows every plan is cheap and the choice shows nothing. The
+    // triggers are skipped (bulk mode): these rows are for the planner, no figure is read.
+    let mut tx = h.pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL salesbot.bulk = on")
+        .execute(&mut *tx)
+        .await
+        .expect("bulk mode");
+    sqlx::query(
+        "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by,
+                                    changed_at, left_at)
+         SELECT 1, d.id, d.stage_id, d.stage_id, 10, t, t + interval '1 hour'
+         FROM (SELECT id, stage_id FROM deals WHERE workspace_id = 1 ORDER BY id LIMIT 1) d,
+              generate_series(timestamptz '2025-11-01', timestamptz '2026-11-01', interval '30 minutes') t",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("history");
+    tx.commit().await.expect("commit");
+    sqlx::query("ANALYZE")
+        .execute(&h.pool)
+        .await
+        .expect("analyze");
+    // One connection: every run finds the statements the runs before it prepared there.
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .expect("one connection");
+    let store = salesbot::store::Store::from_pool(one.clone());
+    let at = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .expect("instant")
+    };
+    let periods = [
+        // A UTC month: whole days only, both edges empty.
+        (Some(at("2026-11-01T00:00:00Z")), at("2026-12-01T00:00:00Z")),
+        // A New York month: a partial day at each end.
+        (Some(at("2026-11-01T04:00:00Z")), at("2026-12-01T05:00:00Z")),
+        // All time to a moment inside a day.
+        (None, at("2026-11-20T15:30:00Z")),
+    ];
+    let mut runs = 0;
+    for (from, to) in periods {
+        for owner in [None, Some(10), Some(11)] {
+            let mut tx = store.begin().await.expect("begin");
+            tx.pipeline_inputs(1, owner, from, to)
+                .await
+                .expect("pipeline inputs");
+            tx.pipeline_raw(1, owner, from, to)
+                .await
+                .expect("pipeline raw");
+            tx.activity_rows(1, owner, from, to)
+                .await
+                .expect("activity rows");
+            tx.commit().await.expect("commit");
+            runs += 1;
+        }
+    }
+    let plans: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+         WHERE statement LIKE 'WITH p AS %'",
+    )
+    .fetch_all(&one)
+    .await
+    .expect("prepared statements");
+    // The pipeline's combined read, its open read, the deal rows and the activity rows.
+    assert_eq!(plans.len(), 4, "the period reads prepared: {plans:#?}");
+    for (statement, generic, custom) in plans {
+        let head: String = statement.chars().take(400).collect();
+        assert!(
+            custom <= 5 && generic + custom == runs,
+            "{runs} runs, {custom} custom and {generic} generic plans: {head}"
+        );
+    }
+}
