@@ -913,8 +913,6 @@ impl Tx {
     }
 }
 
-/// Creates the target database when it does not exist yet, so a fresh machine needs no
-/// manual `createdb`.
 /// What every connection of the bot's pools is opened with. Statements go to the log at trace
 /// level only. JIT compilation is off (`jit`, sent in the start-up packet: no round trip):
 /// every statement here is meant to take milliseconds, and JIT compiles on every execution
@@ -928,6 +926,8 @@ fn session_options(options: PgConnectOptions) -> PgConnectOptions {
         .options([("jit", "off")])
 }
 
+/// Creates the target database when it does not exist yet, so a fresh machine needs no
+/// manual `createdb`.
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let name = options.get_database().unwrap_or("postgres").to_string();
     let admin = options.clone().database("postgres");
