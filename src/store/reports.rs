@@ -2,10 +2,12 @@
 //! index-only scans (migration 6 added the covering columns); the engine gets one row per
 //! bucket, product, customer or stage. The catalogue itself is in `products.rs`.
 
+use super::stats::PERIOD;
 use super::{StoreResult, Tx};
 use crate::domain::money::{add_minor, TotalOverflow};
 use crate::domain::pipeline::StageTotal;
 use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::LazyLock;
 
 /// One trend bucket, by its first local day.
 #[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow)]
@@ -233,41 +235,8 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<ProductRow>> {
-        // Whole UTC days from the rollups, the partial days at the edges from the lines.
-        let sql = "WITH closed AS (
-                 SELECT product_id, kind, sum(deals) AS deals, sum(units) AS units, sum(revenue) AS revenue,
-                        sum(list_value) AS list_value
-                 FROM (
-                     SELECT product_id, kind, deals, units, revenue, list_value FROM product_daily_totals
-                     WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
-                       AND ($3::date IS NULL OR day >= $3) AND day < $4
-                     UNION ALL
-                     SELECT l.product_id, CASE d.status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 1,
-                            l.quantity, l.quantity::bigint * l.unit_price_minor, l.quantity::bigint * l.list_price_minor
-                     FROM deals d JOIN deal_products l ON l.workspace_id = d.workspace_id AND l.deal_id = d.id
-                     WHERE d.workspace_id = $1 AND d.status IN ('won', 'lost') AND ($2::bigint IS NULL OR d.owner_id = $2)
-                       AND ((d.closed_at >= $5 AND d.closed_at < $6) OR (d.closed_at >= $7 AND d.closed_at < $8))
-                 ) t
-                 GROUP BY product_id, kind
-             ), open AS (
-                 SELECT product_id, sum(deals) AS deals FROM product_open_totals
-                 WHERE workspace_id = $1 AND ($2::bigint IS NULL OR owner_id = $2)
-                 GROUP BY product_id
-             )
-             SELECT p.id AS product_id, p.name, p.list_price_minor,
-                    COALESCE(sum(c.revenue) FILTER (WHERE c.kind = 2), 0)::bigint AS revenue,
-                    COALESCE(sum(c.units) FILTER (WHERE c.kind = 2), 0)::bigint AS units,
-                    COALESCE(sum(c.list_value) FILTER (WHERE c.kind = 2), 0)::bigint AS list_value,
-                    COALESCE(sum(c.deals) FILTER (WHERE c.kind = 2), 0)::bigint AS won_deals,
-                    COALESCE(sum(c.deals) FILTER (WHERE c.kind = 3), 0)::bigint AS lost_deals,
-                    COALESCE(max(o.deals), 0)::bigint AS open_deals
-             FROM products p
-             LEFT JOIN closed c ON c.product_id = p.id
-             LEFT JOIN open o ON o.product_id = p.id
-             WHERE p.workspace_id = $1
-             GROUP BY p.id, p.name, p.list_price_minor
-             ORDER BY revenue DESC, lower(p.name)";
-        self.period_rows(sql, ws, owner, from, to).await
+        self.period_rows(PRODUCT_ROWS_SQL.as_str(), ws, owner, from, to)
+            .await
     }
 
     /// Every company with a deal won before `as_of`, with its history and its figures inside
@@ -343,3 +312,47 @@ impl Tx {
         Ok(raw)
     }
 }
+
+/// [`Tx::product_rows`]' statement: whole UTC days from the rollups, the partial days at the
+/// edges from the lines, the period from `p` as every period read takes it
+/// (`store/stats.rs`, `PERIOD`).
+static PRODUCT_ROWS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH {PERIOD}, closed AS (
+             SELECT product_id, kind, sum(deals) AS deals, sum(units) AS units, sum(revenue) AS revenue,
+                    sum(list_value) AS list_value
+             FROM (
+                 SELECT t.product_id, t.kind, t.deals, t.units, t.revenue, t.list_value
+                 FROM p JOIN product_daily_totals t
+                   ON t.workspace_id = p.ws AND t.day >= p.first_day AND t.day < p.end_day
+                 WHERE p.who IS NULL OR t.owner_id = p.who
+                 UNION ALL
+                 SELECT l.product_id, CASE d.status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 1,
+                        l.quantity, l.quantity::bigint * l.unit_price_minor, l.quantity::bigint * l.list_price_minor
+                 FROM p CROSS JOIN LATERAL (VALUES (p.a0, p.a1), (p.b0, p.b1)) e (s, u)
+                 JOIN deals d ON d.workspace_id = p.ws AND d.closed_at >= e.s AND d.closed_at < e.u
+                  AND d.status IN ('won', 'lost')
+                 JOIN deal_products l ON l.workspace_id = d.workspace_id AND l.deal_id = d.id
+                 WHERE p.who IS NULL OR d.owner_id = p.who
+             ) t
+             GROUP BY product_id, kind
+         ), open AS (
+             SELECT t.product_id, sum(t.deals) AS deals
+             FROM p JOIN product_open_totals t ON t.workspace_id = p.ws
+             WHERE p.who IS NULL OR t.owner_id = p.who
+             GROUP BY t.product_id
+         )
+         SELECT pr.id AS product_id, pr.name, pr.list_price_minor,
+                COALESCE(sum(c.revenue) FILTER (WHERE c.kind = 2), 0)::bigint AS revenue,
+                COALESCE(sum(c.units) FILTER (WHERE c.kind = 2), 0)::bigint AS units,
+                COALESCE(sum(c.list_value) FILTER (WHERE c.kind = 2), 0)::bigint AS list_value,
+                COALESCE(sum(c.deals) FILTER (WHERE c.kind = 2), 0)::bigint AS won_deals,
+                COALESCE(sum(c.deals) FILTER (WHERE c.kind = 3), 0)::bigint AS lost_deals,
+                COALESCE(max(o.deals), 0)::bigint AS open_deals
+         FROM p JOIN products pr ON pr.workspace_id = p.ws
+         LEFT JOIN closed c ON c.product_id = pr.id
+         LEFT JOIN open o ON o.product_id = pr.id
+         GROUP BY pr.id, pr.name, pr.list_price_minor
+         ORDER BY revenue DESC, lower(pr.name)"
+    )
+});

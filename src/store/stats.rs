@@ -222,7 +222,7 @@ impl Tx {
 /// cheaper than the generic one, and `/pipeline stats` was planned on every call, 0.4 ms of
 /// planning for 0.2 ms of execution. `first_day` is `-infinity` for "since the beginning",
 /// so that the days stay an index range in that plan.
-const PERIOD: &str = "p AS MATERIALIZED (
+pub(super) const PERIOD: &str = "p AS MATERIALIZED (
          SELECT $1::bigint AS ws, $2::bigint AS who, COALESCE($3::date, '-infinity') AS first_day,
                 $4::date AS end_day, $5::timestamptz AS a0, $6::timestamptz AS a1,
                 $7::timestamptz AS b0, $8::timestamptz AS b1)";
@@ -394,7 +394,7 @@ impl Tx {
 impl Tx {
     /// Runs a rollup-plus-edges query. Its parameters are shared: `$1` workspace, `$2` owner
     /// (or member), `$3`/`$4` the whole UTC days and `$5`..`$8` the two partial edges, which
-    /// the statements of this module read through [`PERIOD`] (why is said there).
+    /// every such statement reads through [`PERIOD`] (why is said there).
     pub(super) async fn period_rows<T>(
         &mut self,
         sql: &'static str,

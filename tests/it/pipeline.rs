@@ -997,9 +997,10 @@ async fn the_rollups_every_command_updates_are_updated_in_place(pool: PgPool) {
     tx.rollback().await.expect("rollback");
 }
 
-/// The period reads behind `/pipeline stats`, `/kpi`, the forecast and the digest take their
-/// parameters from a one-row CTE (`store/stats.rs`, `PERIOD`), so a custom plan costs what the
-/// generic plan costs and the plan cache keeps the generic plan after its five custom ones.
+/// The period reads behind `/pipeline stats`, `/kpi`, the product report, the forecast and the
+/// digest take their parameters from a one-row CTE (`store/stats.rs`, `PERIOD`), so a custom
+/// plan costs what the generic plan costs and the plan cache keeps the generic plan after its
+/// five custom ones.
 /// Written with `$n`, a period with empty edges made every custom plan look far cheaper, and
 /// `/pipeline stats` was planned on every call (about twice its execution time). Checked from
 /// the connection's own prepared statements, for periods with and without partial days, for
@@ -1064,6 +1065,9 @@ async fn the_period_reads_are_not_planned_on_every_call(pool: PgPool) {
             tx.activity_rows(1, owner, from, to)
                 .await
                 .expect("activity rows");
+            tx.product_rows(1, owner, from, to)
+                .await
+                .expect("product rows");
             tx.commit().await.expect("commit");
             runs += 1;
         }
@@ -1075,8 +1079,9 @@ async fn the_period_reads_are_not_planned_on_every_call(pool: PgPool) {
     .fetch_all(&one)
     .await
     .expect("prepared statements");
-    // The pipeline's combined read, its open read, the deal rows and the activity rows.
-    assert_eq!(plans.len(), 4, "the period reads prepared: {plans:#?}");
+    // The pipeline's combined read, its open read, the deal rows, the activity rows and the
+    // product rows.
+    assert_eq!(plans.len(), 5, "the period reads prepared: {plans:#?}");
     for (statement, generic, custom) in plans {
         let head: String = statement.chars().take(400).collect();
         assert!(
