@@ -265,12 +265,7 @@ const STAYS: &str = "SELECT stage_id, sum(stays)::bigint AS stays, sum(seconds):
          UNION ALL
          SELECT sc.to_stage_id, 1, floor(extract(epoch FROM sc.left_at - sc.changed_at))::bigint
          FROM p CROSS JOIN LATERAL (VALUES (p.a0, p.a1), (p.b0, p.b1)) e (s, u)
-         -- A stay ends at a later change of its deal, so the deals changed in the edge hold
-         -- every stay that ended in it (migration `hot_history_splice`).
-         CROSS JOIN LATERAL (SELECT DISTINCT c.deal_id FROM stage_changes c
-                             WHERE c.workspace_id = p.ws AND c.changed_at >= e.s AND c.changed_at < e.u) x
-         JOIN stage_changes sc ON sc.workspace_id = p.ws AND sc.deal_id = x.deal_id AND sc.changed_at < e.u
-          AND sc.left_at >= e.s AND sc.left_at < e.u
+         JOIN stage_changes sc ON sc.workspace_id = p.ws AND sc.left_at >= e.s AND sc.left_at < e.u
          -- Only a member's report looks at the owner: one key lookup per edge stay.
          WHERE p.who IS NULL
             OR (SELECT d.owner_id FROM deals d WHERE d.workspace_id = p.ws AND d.id = sc.deal_id) = p.who

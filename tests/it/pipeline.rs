@@ -1039,40 +1039,6 @@ async fn a_move_between_open_stages_updates_the_deal_in_place(pool: PgPool) {
     tx.rollback().await.expect("rollback");
 }
 
-/// The history splice ends a deal's current stay in place (migration `hot_history_splice`):
-/// `left_at` is in no index, so the update of the change before a new one is HOT. Both kinds
-/// of insert are checked: one appended at the end of a history (every move) and one spliced
-/// in between two changes (an import's history), which also ends its own stay at once.
-#[sqlx::test(migrations = "./migrations")]
-async fn the_history_splice_ends_a_stay_in_place(pool: PgPool) {
-    let mut h = Harness::new(pool).await;
-    hand_fixture(&mut h).await;
-    let mut tx = h.pool.begin().await.expect("begin");
-    for (at, what) in [
-        ("2026-12-09T00:00:00Z", "appended"),
-        ("2026-12-04T10:00:00Z", "spliced in"),
-    ] {
-        let before = hot_updates(&mut tx, "stage_changes").await;
-        // D-5's history: Lead, Qualified (12-03), Negotiation (12-04 09:00), Proposal (12-05).
-        let left: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
-             SELECT d.workspace_id, d.id, d.stage_id, d.stage_id, d.owner_id, $1::timestamptz
-             FROM deals d WHERE d.number = 5
-             RETURNING left_at",
-        )
-        .bind(at)
-        .fetch_one(&mut *tx)
-        .await
-        .expect("insert");
-        let hot = hot_updates(&mut tx, "stage_changes").await - before;
-        assert_eq!(hot, 1, "{what}: the stay before it ends in place");
-        let expected =
-            (what == "spliced in").then(|| "2026-12-05T09:00:00Z".parse().expect("time"));
-        assert_eq!(left, expected, "{what}: its own stay's end");
-    }
-    tx.rollback().await.expect("rollback");
-}
-
 /// The period reads behind `/pipeline stats`, `/kpi`, the product report, the forecast and the
 /// digest take their parameters from a one-row CTE (`store/stats.rs`, `PERIOD`), so a custom
 /// plan costs what the generic plan costs and the plan cache keeps the generic plan after its
