@@ -11,8 +11,10 @@
 -- stays indexed: they are rarer, and the closed reads need it.
 --
 -- What the indexes no longer hold:
--- - the stage of an open deal: the pipeline's open totals come from deal_open_totals, and the
---   forecast and the deal list read the deal's row anyway (expected close, title);
+-- - the stage of an open deal: the pipeline's open totals come from deal_open_totals and the
+--   deal list reads the deal's row anyway. The forecast read open deals' stages from
+--   deals_expected_close alone and now reads their rows: on the 1M-deal bench's workspace of
+--   100,900 deals 17-33 ms against 10-22 ms, inside its target;
 -- - the furthest position in deals_created: only the partial days at a period's edges read
 --   deals by creation time, at most a day of deals each;
 -- - the update time: the HTTP API's `updated_since` filter now walks the workspace's deals in
