@@ -270,7 +270,7 @@ async fn main() -> anyhow::Result<()> {
     // The migrations analyzed the tables empty, and autovacuum's launcher visits a database
     // once a minute: whether it analyzed them during the first run was chance. Until it did,
     // a deal looked up by its id was read through `deals_title` (all 200 of the workspace's
-    // rows, 83 buffers, where the primary key reads 3), and stage_changes' triggers were
+    // rows, 83 buffers a lookup) instead of its primary key, and stage_changes' triggers were
     // planned with no statistics at all. A team that entered 200 deals has been analyzed long
     // before it runs 1,000 commands a second: the bench starts where such a team is.
     psql(DB, "ANALYZE");
