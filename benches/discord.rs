@@ -159,11 +159,24 @@ fn pgbench() -> Option<f64> {
         .and_then(|n| n.parse().ok())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
+    // The fake Discord and the load loop share these two cores with the bot and PostgreSQL:
+    // BENCH_FAKE_WORKERS (default 1) tokio workers serve the fake, the main thread sends.
+    let workers: usize = std::env::var("BENCH_FAKE_WORKERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .enable_all()
+        .build()?
+        .block_on(bench())
+}
+
+async fn bench() -> anyhow::Result<()> {
     // BENCH_RATE=200 or BENCH_RATES=200,400,600: the offered loads, one run each.
     let rates: Vec<u64> = std::env::var("BENCH_RATES")
         .or_else(|_| std::env::var("BENCH_RATE"))
@@ -290,6 +303,7 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    fake.defer_callback_bodies();
     if let (Some(first), true) = (rates.first(), warmup > 0) {
         let run = load(&fake, pid, *first, warmup, &mut next_id, &mut visits).await;
         print!("warm-up (not counted): ");
