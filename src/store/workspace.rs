@@ -132,9 +132,9 @@ static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                 ARRAY(SELECT DISTINCT unnest(w.events) FROM webhook_endpoints w
                       WHERE w.workspace_id = workspaces.id AND w.removed_at IS NULL
                         AND w.disabled_at IS NULL) AS webhook_events,
-                (SELECT to_jsonb(named) FROM ({deal_select}
+                (SELECT to_json(named)::text FROM ({deal_select}
                      WHERE d.workspace_id = $1 AND d.number = $4) named) AS deal,
-                (SELECT to_jsonb(named) FROM ({contact_select}
+                (SELECT to_json(named)::text FROM ({contact_select}
                      WHERE c.workspace_id = $1 AND c.id = $5) named) AS contact
          FROM workspaces
          CROSS JOIN LATERAL (
@@ -158,15 +158,18 @@ static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// A record the prelude read as JSON in `column`, if any. JSON reads less than the wire format
 /// does (a date before year 1 or past 9999): a row it cannot read is looked up by its own
-/// statement, as before.
+/// statement, as before. The JSON comes as text and is read straight into the row: `to_json`
+/// writes text where `to_jsonb` builds a binary value only to print it for the wire, and
+/// reading through a `serde_json::Value` took the bot twice the CPU (on the discord bench,
+/// 4.5% of all the bot's CPU against 2.0%).
 fn named_row<T: serde::de::DeserializeOwned>(
     row: &sqlx::postgres::PgRow,
     column: &str,
 ) -> StoreResult<Option<Box<T>>> {
     use sqlx::Row as _;
-    let value: Option<serde_json::Value> = row.try_get(column)?;
-    Ok(value.and_then(|v| {
-        serde_json::from_value(v)
+    let text: Option<&str> = row.try_get(column)?;
+    Ok(text.and_then(|v| {
+        serde_json::from_str(v)
             .map_err(
                 |e| tracing::warn!(error = %e, column, "the prelude's record did not read back"),
             )

@@ -1212,3 +1212,26 @@ async fn a_one_write_command_meeting_its_own_marker_writes_nothing(pool: PgPool)
         6
     );
 }
+
+/// The prelude reads the deal a command names as JSON text. A date past 9999 is one the JSON
+/// carries but chrono does not read from it: that row is read by its own statement instead,
+/// and the command answers as for any other deal.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_named_deal_the_prelude_cannot_read_is_read_on_its_own(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.ok("/deal new title:Farfuture amount:100").await;
+    let r = h.ok("/deal show deal:D-1").await;
+    assert!(r.to_string().contains("Farfuture"), "{r}");
+    sqlx::query("UPDATE deals SET expected_close = '10000-01-01'")
+        .execute(&pool)
+        .await
+        .expect("a far date");
+    let r = h.ok("/deal show deal:D-1").await;
+    assert!(r.to_string().contains("Farfuture"), "{r}");
+    h.ok("/deal move deal:D-1 stage:Qualified").await;
+    assert_eq!(
+        h.count("SELECT count(*) FROM stage_changes").await,
+        2,
+        "the deal's creation and its move"
+    );
+}
