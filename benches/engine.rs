@@ -218,9 +218,11 @@ SELECT jsonb_build_object(
                                               sum(extract(epoch FROM closed_at - created_at))
              FROM deals WHERE workspace_id = $1 AND closed_at >= $2 AND closed_at < $3
                AND status IN ('won', 'lost') GROUP BY status) c),
-  'stays', (SELECT jsonb_agg(s) FROM (SELECT to_stage_id, count(*), sum(extract(epoch FROM left_at - changed_at))
-            FROM stage_changes WHERE workspace_id = $1 AND left_at >= $2 AND left_at < $3
-            GROUP BY to_stage_id) s))";
+  'stays', (SELECT jsonb_agg(s) FROM (SELECT ended_stage_id AS to_stage_id, count(*),
+                                              sum(extract(epoch FROM changed_at - ended_entered_at))
+            FROM stage_changes WHERE workspace_id = $1 AND changed_at >= $2 AND changed_at < $3
+              AND ended_entered_at IS NOT NULL
+            GROUP BY ended_stage_id) s))";
 
 /// The same, with the furthest stage and the stays derived from the raw history (window
 /// functions over every stage change of the workspace).

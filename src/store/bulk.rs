@@ -168,16 +168,17 @@ impl Store {
         .execute(&mut *c)
         .await?;
         for sql in [
-            "UPDATE stage_changes sc SET left_at = n.next_at
+            "UPDATE stage_changes sc SET ended_stage_id = p.stage_id, ended_entered_at = p.entered_at
              FROM (SELECT workspace_id, id,
-                          lead(changed_at) OVER (PARTITION BY workspace_id, deal_id ORDER BY changed_at, id) AS next_at
-                   FROM stage_changes) n
-             WHERE sc.workspace_id = n.workspace_id AND sc.id = n.id AND n.next_at IS NOT NULL",
+                          lag(to_stage_id) OVER w AS stage_id, lag(changed_at) OVER w AS entered_at
+                   FROM stage_changes
+                   WINDOW w AS (PARTITION BY workspace_id, deal_id ORDER BY changed_at, id)) p
+             WHERE sc.workspace_id = p.workspace_id AND sc.id = p.id AND p.entered_at IS NOT NULL",
             "INSERT INTO stage_stay_totals
-             SELECT sc.workspace_id, (sc.left_at AT TIME ZONE 'UTC')::date, d.owner_id, sc.to_stage_id, count(*),
-                    sum(floor(extract(epoch FROM sc.left_at - sc.changed_at)))::bigint
+             SELECT sc.workspace_id, (sc.changed_at AT TIME ZONE 'UTC')::date, d.owner_id, sc.ended_stage_id, count(*),
+                    sum(floor(extract(epoch FROM sc.changed_at - sc.ended_entered_at)))::bigint
              FROM stage_changes sc JOIN deals d ON d.workspace_id = sc.workspace_id AND d.id = sc.deal_id
-             WHERE sc.left_at IS NOT NULL
+             WHERE sc.ended_entered_at IS NOT NULL
              GROUP BY 1, 2, 3, 4",
             "INSERT INTO activity_daily_totals
              SELECT workspace_id, (happened_at AT TIME ZONE 'UTC')::date, member_id, kind, count(*),

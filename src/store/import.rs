@@ -243,8 +243,10 @@ pub struct ChangeColumns {
     pub to: Vec<i64>,
     pub by: Vec<i64>,
     pub at: Vec<DateTime<Utc>>,
-    /// When the deal left the stage again (the next change's time), written with the row.
-    pub left: Vec<Option<DateTime<Utc>>>,
+    /// The stay the change ends (the stage its predecessor entered, and when), written with
+    /// the row; `None` on a deal's first change.
+    pub ended_stage: Vec<Option<i64>>,
+    pub ended_entered: Vec<Option<DateTime<Utc>>>,
 }
 
 /// Column arrays of matched companies' changes; `None` keeps what is there.
@@ -923,7 +925,7 @@ impl Tx {
     /// Puts the rollup triggers aside for the rest of the transaction (`on`), or back. While
     /// aside, whoever writes new deals, their history, lines or activities adds their totals
     /// with [`Tx::add_deal_rollups`] / [`Tx::add_activity_rollups`] before committing; stage
-    /// changes must then come with their `left_at`.
+    /// changes must then come with the stay each ends.
     pub async fn defer_rollups(&mut self, on: bool) -> StoreResult<()> {
         sqlx::query("SELECT set_config('salesbot.bulk', $1, true)")
             .bind(if on { "on" } else { "off" })
@@ -1046,9 +1048,9 @@ impl Tx {
         .bind(&d.closed_at)
         .bind(&d.furthest)
         .bind(&c.deal)
-        .bind(&c.to)
         .bind(&c.at)
-        .bind(&c.left)
+        .bind(&c.ended_stage)
+        .bind(&c.ended_entered)
         .bind(&l.deal)
         .bind(&l.product)
         .bind(&l.quantity)
@@ -1083,10 +1085,12 @@ impl Tx {
             .check_parents(ws, false, &parents, Triggers::BulkOnly)
             .await?;
         sqlx::query(
-            "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at, left_at)
-             SELECT $1, d, f, t, b, a, l
-             FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
-                  AS u(d, f, t, b, a, l)",
+            "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at,
+                                        ended_stage_id, ended_entered_at)
+             SELECT $1, d, f, t, b, a, es, ee
+             FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamptz[], $7::bigint[],
+                         $8::timestamptz[])
+                  AS u(d, f, t, b, a, es, ee)",
         )
         .bind(ws)
         .bind(&c.deal)
@@ -1094,14 +1098,16 @@ impl Tx {
         .bind(&c.to)
         .bind(&c.by)
         .bind(&c.at)
-        .bind(&c.left)
+        .bind(&c.ended_stage)
+        .bind(&c.ended_entered)
         .execute(self.conn())
         .await?;
         self.row_checks_back(aside).await
     }
 
     /// Inserts the history rows of deals moved by an import (the history trigger splices
-    /// each in and ends the stay before it); their ids in the order given.
+    /// each in: it ends the stay before it, and a dated move into the middle gives the change
+    /// after it the stay it now ends); their ids in the order given.
     pub async fn insert_import_moves(
         &mut self,
         ws: i64,

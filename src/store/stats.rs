@@ -263,9 +263,10 @@ const STAYS: &str = "SELECT stage_id, sum(stays)::bigint AS stays, sum(seconds):
            ON t.workspace_id = p.ws AND t.day >= p.first_day AND t.day < p.end_day
          WHERE p.who IS NULL OR t.owner_id = p.who
          UNION ALL
-         SELECT sc.to_stage_id, 1, floor(extract(epoch FROM sc.left_at - sc.changed_at))::bigint
+         SELECT sc.ended_stage_id, 1, floor(extract(epoch FROM sc.changed_at - sc.ended_entered_at))::bigint
          FROM p CROSS JOIN LATERAL (VALUES (p.a0, p.a1), (p.b0, p.b1)) e (s, u)
-         JOIN stage_changes sc ON sc.workspace_id = p.ws AND sc.left_at >= e.s AND sc.left_at < e.u
+         JOIN stage_changes sc ON sc.workspace_id = p.ws AND sc.changed_at >= e.s AND sc.changed_at < e.u
+          AND sc.ended_entered_at IS NOT NULL
          -- Only a member's report looks at the owner: one key lookup per edge stay.
          WHERE p.who IS NULL
             OR (SELECT d.owner_id FROM deals d WHERE d.workspace_id = p.ws AND d.id = sc.deal_id) = p.who

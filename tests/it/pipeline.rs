@@ -1039,6 +1039,154 @@ async fn a_move_between_open_stages_updates_the_deal_in_place(pool: PgPool) {
     tx.rollback().await.expect("rollback");
 }
 
+/// A stage change carries the stay it ends, whatever order a history is written in. Commands
+/// append; an import's dated move and an `/undo` write into the middle and delete from it, so
+/// those are written here directly: a change before a deal's first, one between two, one at
+/// the same instant as the last, then middle and end ones deleted and the deal given to
+/// another owner. After each step every change's ended stay is its predecessor's and the stay
+/// totals equal a recount of the raw history (`totals_drift`, which derives the stays from
+/// consecutive changes, not from the columns the triggers keep).
+#[sqlx::test(migrations = "./migrations")]
+async fn the_stays_follow_changes_written_in_any_order(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    hand_fixture(&mut h).await;
+    let deal: i64 =
+        sqlx::query_scalar("SELECT id FROM deals WHERE workspace_id = 1 AND number = 5")
+            .fetch_one(&pool)
+            .await
+            .expect("D-5");
+    let stage = |name: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM stages WHERE workspace_id = 1 AND name = $1",
+            )
+            .bind(name)
+            .fetch_one(&pool)
+            .await
+            .expect("stage")
+        }
+    };
+    let (lead, qualified, proposal) = (
+        stage("Lead").await,
+        stage("Qualified").await,
+        stage("Proposal").await,
+    );
+    let insert = |to: i64, at: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by, changed_at)
+                 VALUES (1, $1, NULL, $2, 11, $3::timestamptz) RETURNING id",
+            )
+            .bind(deal)
+            .bind(to)
+            .bind(at)
+            .fetch_one(&pool)
+            .await
+            .expect("insert a change")
+        }
+    };
+    let history = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_as::<_, (DateTime<Utc>, Option<i64>, Option<DateTime<Utc>>)>(
+                "SELECT changed_at, ended_stage_id, ended_entered_at FROM stage_changes
+                 WHERE workspace_id = 1 AND deal_id = $1 ORDER BY changed_at, id",
+            )
+            .bind(deal)
+            .fetch_all(&pool)
+            .await
+            .expect("history")
+        }
+    };
+    let at = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
+    let none = Vec::<&str>::new();
+    // D-5: Lead 12-02 09:00, Qualified 12-03 09:00, Negotiation 12-04 09:00, Proposal 12-05 09:00.
+    assert_eq!(history().await.len(), 4);
+    assert_eq!(h.totals_drift().await, none, "as the commands wrote it");
+
+    let first = insert(lead, "2026-12-01T09:00:00Z").await;
+    let between = insert(qualified, "2026-12-03T21:00:00Z").await;
+    let tied = insert(proposal, "2026-12-05T09:00:00Z").await;
+    assert_eq!(h.totals_drift().await, none, "after the inserts");
+    let rows = history().await;
+    assert_eq!(rows.len(), 7);
+    assert_eq!(rows[0], (at("2026-12-01T09:00:00Z"), None, None));
+    assert_eq!(
+        rows[1],
+        (
+            at("2026-12-02T09:00:00Z"),
+            Some(lead),
+            Some(at("2026-12-01T09:00:00Z"))
+        )
+    );
+    // The change written between Qualified and Negotiation ends Qualified's stay, and
+    // Negotiation's change now ends the stay the new one began.
+    assert_eq!(
+        rows[3],
+        (
+            at("2026-12-03T21:00:00Z"),
+            Some(qualified),
+            Some(at("2026-12-03T09:00:00Z"))
+        )
+    );
+    assert_eq!(
+        rows[4],
+        (
+            at("2026-12-04T09:00:00Z"),
+            Some(qualified),
+            Some(at("2026-12-03T21:00:00Z"))
+        )
+    );
+    // Two changes at one instant are ordered by id: the later one ends a stay of no length.
+    assert_eq!(
+        rows[6],
+        (
+            at("2026-12-05T09:00:00Z"),
+            Some(proposal),
+            Some(at("2026-12-05T09:00:00Z"))
+        )
+    );
+
+    for id in [between, first] {
+        sqlx::query("DELETE FROM stage_changes WHERE workspace_id = 1 AND id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .expect("delete a change");
+        assert_eq!(h.totals_drift().await, none, "after deleting {id}");
+    }
+    let rows = history().await;
+    assert_eq!(rows[0], (at("2026-12-02T09:00:00Z"), None, None));
+    assert_eq!(
+        rows[2],
+        (
+            at("2026-12-04T09:00:00Z"),
+            Some(qualified),
+            Some(at("2026-12-03T09:00:00Z"))
+        )
+    );
+
+    sqlx::query("UPDATE deals SET owner_id = 10 WHERE workspace_id = 1 AND id = $1")
+        .bind(deal)
+        .execute(&pool)
+        .await
+        .expect("reassign");
+    assert_eq!(h.totals_drift().await, none, "after the reassignment");
+    sqlx::query("DELETE FROM stage_changes WHERE workspace_id = 1 AND id = $1")
+        .bind(tied)
+        .execute(&pool)
+        .await
+        .expect("delete the last change");
+    assert_eq!(
+        h.totals_drift().await,
+        none,
+        "after deleting the last change"
+    );
+    assert_eq!(history().await.len(), 4);
+}
+
 /// The period reads behind `/pipeline stats`, `/kpi`, the product report, the forecast and the
 /// digest take their parameters from a one-row CTE (`store/stats.rs`, `PERIOD`), so a custom
 /// plan costs what the generic plan costs and the plan cache keeps the generic plan after its
@@ -1061,8 +1209,8 @@ async fn the_period_reads_are_not_planned_on_every_call(pool: PgPool) {
         .expect("bulk mode");
     sqlx::query(
         "INSERT INTO stage_changes (workspace_id, deal_id, from_stage_id, to_stage_id, changed_by,
-                                    changed_at, left_at)
-         SELECT 1, d.id, d.stage_id, d.stage_id, 10, t, t + interval '1 hour'
+                                    changed_at, ended_stage_id, ended_entered_at)
+         SELECT 1, d.id, d.stage_id, d.stage_id, 10, t, d.stage_id, t - interval '30 minutes'
          FROM (SELECT id, stage_id FROM deals WHERE workspace_id = 1 ORDER BY id LIMIT 1) d,
               generate_series(timestamptz '2025-11-01', timestamptz '2026-11-01', interval '30 minutes') t",
     )

@@ -9,7 +9,8 @@
 //!   with this file's own recomputation: plain Rust over the raw rows (deals, stage_changes,
 //!   deal_products, activities, members, companies). A deal's status, close time and creation
 //!   are read from its stage history; stays come from consecutive stage_changes rows ordered by
-//!   (changed_at, id). Neither `stage_changes.left_at` nor any rollup table is read.
+//!   (changed_at, id). Neither the ended stays `stage_changes` records (`ended_stage_id`,
+//!   `ended_entered_at`) nor any rollup table is read.
 //! - A small fixture worked out by hand, with the expected numbers written out.
 //! - Another currency is refused; empty periods answer with zeros and nulls; a rep in a
 //!   workspace with visibility `own` only ever sees their own figures; `salesbot report`

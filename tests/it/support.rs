@@ -326,13 +326,15 @@ impl Harness {
             drift.push("deal totals drifted from the deals");
         }
 
-        // Each stay ends at the deal's next change, and the stay and activity rollups equal a
-        // fresh aggregation of the raw rows.
+        // Each change ends the stay its predecessor began, and the stay and activity rollups
+        // equal a fresh aggregation of the raw rows.
         let differences: i64 = sqlx::query_scalar(
             "WITH ends AS (
-                 SELECT workspace_id, id, left_at,
-                        lead(changed_at) OVER (PARTITION BY workspace_id, deal_id ORDER BY changed_at, id) AS next_at
+                 SELECT workspace_id, id, ended_stage_id, ended_entered_at,
+                        lag(to_stage_id) OVER w AS prev_stage, lag(changed_at) OVER w AS prev_at,
+                        lead(changed_at) OVER w AS next_at
                  FROM stage_changes
+                 WINDOW w AS (PARTITION BY workspace_id, deal_id ORDER BY changed_at, id)
              ), stays_kept AS (
                  SELECT workspace_id, day, owner_id, stage_id, stays, seconds FROM stage_stay_totals WHERE stays <> 0
              ), stays_fresh AS (
@@ -350,7 +352,8 @@ impl Harness {
                         COALESCE(sum(satisfaction), 0), count(satisfaction)
                  FROM activities GROUP BY 1, 2, 3, 4
              )
-             SELECT (SELECT count(*) FROM ends WHERE left_at IS DISTINCT FROM next_at)
+             SELECT (SELECT count(*) FROM ends
+                     WHERE (ended_stage_id, ended_entered_at) IS DISTINCT FROM (prev_stage, prev_at))
                   + (SELECT count(*) FROM ((SELECT * FROM stays_kept EXCEPT SELECT * FROM stays_fresh)
                                            UNION ALL (SELECT * FROM stays_fresh EXCEPT SELECT * FROM stays_kept)) x)
                   + (SELECT count(*) FROM ((SELECT * FROM acts_kept EXCEPT SELECT * FROM acts_fresh)

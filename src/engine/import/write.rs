@@ -1538,7 +1538,8 @@ impl Writer<'_> {
                     changes.to.push(stage);
                     changes.by.push(by);
                     changes.at.push(deals.created_at[i]);
-                    changes.left.push(None);
+                    changes.ended_stage.push(None);
+                    changes.ended_entered.push(None);
                 }
                 (_, Some(open), Some(closed)) => {
                     changes.deal.extend([*id, *id]);
@@ -1546,7 +1547,10 @@ impl Writer<'_> {
                     changes.to.extend([open, stage]);
                     changes.by.extend([by, by]);
                     changes.at.extend([deals.created_at[i], closed]);
-                    changes.left.extend([Some(closed), None]);
+                    changes.ended_stage.extend([None, Some(open)]);
+                    changes
+                        .ended_entered
+                        .extend([None, Some(deals.created_at[i])]);
                 }
             }
             if let Some((name, unit, list)) = &deal_line[i] {
