@@ -241,22 +241,10 @@ async fn a_replayed_read_is_answered_again_and_marks_nothing(pool: PgPool) {
 async fn a_move_that_races_another_starts_from_where_the_deal_really_is(pool: PgPool) {
     let mut h = Harness::new(pool.clone()).await;
     h.ok("/deal new title:Race amount:1000").await;
-    let stage = |name: &'static str| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT id FROM stages WHERE workspace_id = 1 AND name = $1",
-            )
-            .bind(name)
-            .fetch_one(&pool)
-            .await
-            .expect("stage")
-        }
-    };
     let (lead, qualified, proposal) = (
-        stage("Lead").await,
-        stage("Qualified").await,
-        stage("Proposal").await,
+        h.stage_id("Lead").await,
+        h.stage_id("Qualified").await,
+        h.stage_id("Proposal").await,
     );
 
     // Another writer holds the deal and moves it to Proposal, not yet committed.

@@ -1055,22 +1055,10 @@ async fn the_stays_follow_changes_written_in_any_order(pool: PgPool) {
             .fetch_one(&pool)
             .await
             .expect("D-5");
-    let stage = |name: &'static str| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT id FROM stages WHERE workspace_id = 1 AND name = $1",
-            )
-            .bind(name)
-            .fetch_one(&pool)
-            .await
-            .expect("stage")
-        }
-    };
     let (lead, qualified, proposal) = (
-        stage("Lead").await,
-        stage("Qualified").await,
-        stage("Proposal").await,
+        h.stage_id("Lead").await,
+        h.stage_id("Qualified").await,
+        h.stage_id("Proposal").await,
     );
     let insert = |to: i64, at: &'static str| {
         let pool = pool.clone();

@@ -292,6 +292,15 @@ impl Harness {
         assert!(drift.is_empty(), "{}", drift.join("; "));
     }
 
+    /// The id of workspace 1's stage called `name`.
+    pub async fn stage_id(&self, name: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM stages WHERE workspace_id = 1 AND name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("stage {name}: {e}"))
+    }
+
     /// Which trigger-kept rollups differ from a recount of the raw rows (empty when all agree).
     pub async fn totals_drift(&self) -> Vec<&'static str> {
         let mut drift = Vec::new();
