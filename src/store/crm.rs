@@ -45,7 +45,7 @@ pub struct NewCompany {
 }
 
 /// A contact as shown to people, with its company name joined in. Also read from JSON: the
-/// command prelude brings the contact a command names by id as `to_jsonb` of
+/// command prelude brings the contact a command names by id as `to_json` of
 /// [`CONTACT_SELECT`]'s row.
 #[derive(Clone, Debug, sqlx::FromRow, serde::Deserialize)]
 pub struct ContactRow {

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 /// A deal as shown to people, with names joined in. Also read from JSON: the command
-/// prelude brings the deal a command names by number as `to_jsonb` of [`DEAL_SELECT`]'s row.
+/// prelude brings the deal a command names by number as `to_json` of [`DEAL_SELECT`]'s row.
 #[derive(Clone, Debug, sqlx::FromRow, serde::Deserialize)]
 pub struct DealRow {
     /// Row id.
@@ -107,8 +107,6 @@ pub struct Moved {
     pub change: i64,
     /// The stage-history row.
     pub stage_change: i64,
-    /// The deal's image before the move, as the audit log holds it.
-    pub before: Value,
     /// The deal's last activity after the move.
     pub last_activity_at: DateTime<Utc>,
     /// The deal's product lines (a move leaves them as they were), for its card.
@@ -397,11 +395,11 @@ impl Tx {
                  SELECT $1, stamp.change_id, $10, $13, $16, to_jsonb(change.id), NULL, to_jsonb(change), $9, $15
                  FROM stamp, change
              )
-             SELECT stamp.change_id, change.id, old.image, moved.last_activity_at, {lines}
-             FROM stamp, change, old, moved",
+             SELECT stamp.change_id, change.id, moved.last_activity_at, {lines}
+             FROM stamp, change, moved",
             lines = super::products::LINES_JSON
         );
-        let row: Option<(i64, i64, Value, DateTime<Utc>, Value)> = sqlx::query_as(&sql)
+        let row: Option<(i64, i64, DateTime<Utc>, Value)> = sqlx::query_as(&sql)
             .bind(ws)
             .bind(m.deal)
             .bind(m.from_stage)
@@ -421,7 +419,7 @@ impl Tx {
             .bind(marker)
             .fetch_optional(self.conn())
             .await?;
-        let Some((change, stage_change, before, last_activity_at, lines)) = row else {
+        let Some((change, stage_change, last_activity_at, lines)) = row else {
             return Err(self
                 .nothing_written(ws, marker, StoreError::Stale("the deal's stage"))
                 .await);
@@ -429,7 +427,6 @@ impl Tx {
         Ok(Moved {
             change,
             stage_change,
-            before,
             last_activity_at,
             lines: super::products::lines_from_json(lines)?,
         })

@@ -337,11 +337,15 @@ async fn change_stage(
         note,
     };
     let moved = tx.move_deal(ctx.ws_id(), &m, ctx.stamp(action)).await?;
+    // The webhook events read the stage the deal left from the before-image, and the move
+    // only happened if the deal was still in `d.stage_id`: that stage is all they need, so
+    // the statement does not send the whole image back to be parsed.
+    let before = serde_json::json!({ "stage_id": d.stage_id });
     ctx.audited(
         moved.change,
         action,
         &[
-            (Entity::Deal, d.id, Some(&moved.before)),
+            (Entity::Deal, d.id, Some(&before)),
             (Entity::StageChange, moved.stage_change, None),
         ],
     );
