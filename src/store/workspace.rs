@@ -115,7 +115,36 @@ pub struct Named {
 /// The stages come as one array a column rather than as JSON, and the
 /// member as columns (the caller sorts the stages): building JSON was most of what the
 /// stages cost the server.
-static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+///
+/// One text for each combination of records named (deal, contact; indexed
+/// `deal as usize * 2 + contact as usize`): a lookup a command does not need is left out of
+/// the statement rather than run with a NULL key, since the executor sets up every subquery
+/// a statement holds on each run. With pgbench, one client, the prelude with both lookups and
+/// nothing named took 121-124 µs a round trip against 95-108 without them.
+static PRELUDE_SQL: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
+    [(false, false), (false, true), (true, false), (true, true)]
+        .map(|(deal, contact)| prelude_sql(deal, contact))
+});
+
+fn prelude_sql(deal: bool, contact: bool) -> String {
+    let deal = if deal {
+        format!(
+            "(SELECT to_json(named)::text FROM ({deal_select}
+                     WHERE d.workspace_id = $1 AND d.number = $4) named)",
+            deal_select = super::deals::DEAL_SELECT_ONE,
+        )
+    } else {
+        "NULL::text".to_string()
+    };
+    let contact = if contact {
+        format!(
+            "(SELECT to_json(named)::text FROM ({contact_select}
+                     WHERE c.workspace_id = $1 AND c.id = $5) named)",
+            contact_select = super::crm::CONTACT_SELECT,
+        )
+    } else {
+        "NULL::text".to_string()
+    };
     format!(
         "WITH marked AS (
              INSERT INTO processed_interactions (workspace_id, interaction_id)
@@ -132,10 +161,8 @@ static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                 ARRAY(SELECT DISTINCT unnest(w.events) FROM webhook_endpoints w
                       WHERE w.workspace_id = workspaces.id AND w.removed_at IS NULL
                         AND w.disabled_at IS NULL) AS webhook_events,
-                (SELECT to_json(named)::text FROM ({deal_select}
-                     WHERE d.workspace_id = $1 AND d.number = $4) named) AS deal,
-                (SELECT to_json(named)::text FROM ({contact_select}
-                     WHERE c.workspace_id = $1 AND c.id = $5) named) AS contact
+                {deal} AS deal,
+                {contact} AS contact
          FROM workspaces
          CROSS JOIN LATERAL (
              SELECT COALESCE(array_agg(s.id), '{{}}') AS stage_ids,
@@ -150,11 +177,9 @@ static PRELUDE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                     m.quota_minor AS member_quota_minor, m.locale AS member_locale,
                     m.dm_closed AS member_dm_closed
              FROM members m WHERE m.workspace_id = workspaces.id AND m.user_id = $2) mem ON true
-         WHERE workspaces.id = $1",
-        deal_select = super::deals::DEAL_SELECT_ONE,
-        contact_select = super::crm::CONTACT_SELECT,
+         WHERE workspaces.id = $1"
     )
-});
+}
 
 /// A record the prelude read as JSON in `column`, if any. JSON reads less than the wire format
 /// does (a date before year 1 or past 9999): a row it cannot read is looked up by its own
@@ -215,7 +240,9 @@ impl Tx {
     ) -> StoreResult<Option<Prelude>> {
         // A marker still to be written with the command's write is only looked for.
         let look_for = self.pending_marker();
-        let Some(row) = sqlx::query(&PRELUDE_SQL)
+        let sql = &PRELUDE_SQL
+            [usize::from(named.deal.is_some()) * 2 + usize::from(named.contact.is_some())];
+        let Some(row) = sqlx::query(sql)
             .bind(ws)
             .bind(user)
             .bind(interaction)
