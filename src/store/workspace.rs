@@ -128,24 +128,24 @@ static PRELUDE_SQL: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(
 });
 
 fn prelude_sql(deal: bool, contact: bool) -> String {
-    let deal = if deal {
-        format!(
-            "(SELECT to_json(named)::text FROM ({deal_select}
-                     WHERE d.workspace_id = $1 AND d.number = $4) named)",
-            deal_select = super::deals::DEAL_SELECT_ONE,
-        )
-    } else {
-        "NULL::text".to_string()
+    // A named record's row as JSON text, or NULL when the command names none.
+    let lookup = |named: bool, select: &str, key: &str| {
+        if named {
+            format!("(SELECT to_json(named)::text FROM ({select} WHERE {key}) named)")
+        } else {
+            "NULL::text".to_string()
+        }
     };
-    let contact = if contact {
-        format!(
-            "(SELECT to_json(named)::text FROM ({contact_select}
-                     WHERE c.workspace_id = $1 AND c.id = $5) named)",
-            contact_select = super::crm::CONTACT_SELECT,
-        )
-    } else {
-        "NULL::text".to_string()
-    };
+    let deal = lookup(
+        deal,
+        super::deals::DEAL_SELECT_ONE,
+        "d.workspace_id = $1 AND d.number = $4",
+    );
+    let contact = lookup(
+        contact,
+        super::crm::CONTACT_SELECT,
+        "c.workspace_id = $1 AND c.id = $5",
+    );
     format!(
         "WITH marked AS (
              INSERT INTO processed_interactions (workspace_id, interaction_id)
