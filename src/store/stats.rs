@@ -471,4 +471,30 @@ mod tests {
             vec![(t("2026-12-01T00:00:00Z"), t("2026-12-01T05:00:00Z"))]
         );
     }
+
+    /// Every split counts each instant of its period once and nothing else: checked on a grid
+    /// of half hours over three days, from every start (and from the beginning) to every end.
+    #[test]
+    fn every_split_counts_its_period_exactly_once() {
+        let base = t("2026-11-01T00:00:00Z");
+        let steps = 3 * 48;
+        let at = |q: i64| base + Duration::minutes(30 * q);
+        for from in (0..steps).map(Some).chain([None]) {
+            for to in 0..steps {
+                let s = split(from.map(at), at(to));
+                for q in -48..steps + 48 {
+                    let i = at(q);
+                    let day = i.date_naive();
+                    let in_days = s.first_day.is_none_or(|f| day >= f) && day < s.end_day;
+                    let in_edges = s.edges.iter().filter(|(a, b)| *a <= i && i < *b).count();
+                    let want = from.is_none_or(|f| q >= f) && q < to;
+                    assert_eq!(
+                        usize::from(in_days) + in_edges,
+                        usize::from(want),
+                        "{from:?}..{to} at {q}: {s:?}"
+                    );
+                }
+            }
+        }
+    }
 }

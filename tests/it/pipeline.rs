@@ -1268,3 +1268,225 @@ async fn the_period_reads_are_not_planned_on_every_call(pool: PgPool) {
         );
     }
 }
+
+/// A period read is whole UTC days' totals and the raw rows of the partial days at its edges
+/// (`store/stats.rs`, `split`). Checked against a recount of the raw rows for periods that
+/// start and end at many times of day, around events before and after those times on the same
+/// days, within one day and across several, for the team and for one rep: the funnel's
+/// cohort, the deals won and lost, the stays, the activities and the trends.
+#[sqlx::test(migrations = "./migrations")]
+async fn period_reads_equal_a_recount_of_the_raw_rows(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    h.join(&[10, 11], ":as 1 admin").await;
+    #[rustfmt::skip]
+    let script = [
+        ("2026-11-02T01:00:00Z", "/deal new title:A amount:100 owner:<@10>"),
+        ("2026-11-02T05:00:00Z", "/deal new title:B amount:200 owner:<@11>"),
+        ("2026-11-02T05:30:00Z", "/contact add name:Ann"),
+        ("2026-11-02T06:00:00Z", "/contact log contact:C-1 kind:call summary:one satisfaction:4"),
+        ("2026-11-02T13:00:00Z", "/deal new title:C amount:300 owner:<@10>"),
+        ("2026-11-02T14:00:00Z", "/deal move deal:D-1 stage:Qualified"),
+        ("2026-11-02T22:00:00Z", "/deal new title:D amount:400 owner:<@11>"),
+        ("2026-11-02T23:00:00Z", "/deal move deal:D-2 stage:Proposal"),
+        ("2026-11-03T02:00:00Z", "/deal move deal:D-1 stage:Proposal"),
+        ("2026-11-03T02:30:00Z", "/contact log contact:C-1 kind:email summary:two"),
+        ("2026-11-03T11:00:00Z", "/deal move deal:D-3 stage:Qualified"),
+        ("2026-11-03T12:30:00Z", "/deal move deal:D-1 stage:Qualified"),
+        ("2026-11-03T17:00:00Z", "/contact log contact:C-1 kind:meeting summary:three satisfaction:2"),
+        ("2026-11-03T23:00:00Z", "/deal won deal:D-2"),
+        ("2026-11-04T03:00:00Z", "/deal lost deal:D-3 reason:price"),
+        ("2026-11-04T09:00:00Z", "/deal move deal:D-4 stage:Negotiation"),
+        ("2026-11-04T20:00:00Z", "/deal won deal:D-1"),
+        ("2026-11-04T21:00:00Z", "/deal new title:E amount:500 owner:<@10>"),
+    ];
+    for (time, line) in script {
+        h.run(&format!(":now {time}")).await;
+        h.ok(line).await;
+    }
+    let at = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .expect("instant")
+    };
+    let starts = [
+        None,
+        Some("2026-11-02T00:00:00Z"),
+        Some("2026-11-02T03:00:00Z"),
+        Some("2026-11-02T15:00:00Z"),
+        Some("2026-11-03T01:00:00Z"),
+        Some("2026-11-03T12:00:00Z"),
+        Some("2026-11-03T23:30:00Z"),
+    ];
+    let ends = [
+        "2026-11-02T04:00:00Z",
+        "2026-11-02T20:00:00Z",
+        "2026-11-03T00:00:00Z",
+        "2026-11-03T12:15:00Z",
+        "2026-11-03T23:59:00Z",
+        "2026-11-04T10:00:00Z",
+        "2026-11-04T20:00:00Z",
+        "2026-11-05T00:00:00Z",
+    ];
+    let store = salesbot::store::Store::from_pool(pool.clone());
+    let mut checked = 0;
+    for from in starts.map(|s| s.map(at)) {
+        for to in ends.map(at) {
+            for owner in [None, Some(10)] {
+                let ctx = format!("{from:?}..{to} owner {owner:?}");
+                let mut tx = store.begin().await.expect("begin");
+                let (raw, stays) = tx
+                    .pipeline_inputs(1, owner, from, to)
+                    .await
+                    .expect("pipeline inputs");
+                let acts = tx
+                    .activity_rows(1, owner.map(|_| 1), from, to)
+                    .await
+                    .expect("activity rows");
+                tx.commit().await.expect("commit");
+                let from_or_start = from.unwrap_or(at("2000-01-01T00:00:00Z"));
+                // The recount, straight from the raw rows.
+                let opened: Vec<(i32, i64)> = sqlx::query_as(
+                    "SELECT furthest_position, count(*) FROM deals
+                     WHERE workspace_id = 1 AND created_at >= $1 AND created_at < $2
+                       AND ($3::bigint IS NULL OR owner_id = $3)
+                     GROUP BY 1 ORDER BY 1",
+                )
+                .bind(from_or_start)
+                .bind(to)
+                .bind(owner)
+                .fetch_all(&pool)
+                .await
+                .expect("opened");
+                let got_opened: Vec<(i32, i64)> = raw
+                    .furthest_histogram
+                    .iter()
+                    .map(|f| (f.position, f.deals))
+                    .collect();
+                assert_eq!(got_opened, opened, "{ctx}: opened by furthest stage");
+                let closed: (i64, i64, i64, i64, i64) = sqlx::query_as(
+                    "SELECT count(*) FILTER (WHERE status = 'won'),
+                            COALESCE(sum(amount_minor) FILTER (WHERE status = 'won'), 0)::bigint,
+                            count(*) FILTER (WHERE status = 'lost'),
+                            COALESCE(sum(amount_minor) FILTER (WHERE status = 'lost'), 0)::bigint,
+                            COALESCE(sum(floor(extract(epoch FROM closed_at - created_at)))
+                                     FILTER (WHERE status = 'won'), 0)::bigint
+                     FROM deals
+                     WHERE workspace_id = 1 AND closed_at >= $1 AND closed_at < $2
+                       AND ($3::bigint IS NULL OR owner_id = $3)",
+                )
+                .bind(from_or_start)
+                .bind(to)
+                .bind(owner)
+                .fetch_one(&pool)
+                .await
+                .expect("closed");
+                let c = &raw.closed;
+                assert_eq!(
+                    (c.won_count, c.won_amount, c.lost_count, c.lost_amount),
+                    (closed.0, closed.1, closed.2, closed.3),
+                    "{ctx}: closed"
+                );
+                assert_eq!(
+                    c.won_cycle_days_sum,
+                    closed.4 as f64 / 86_400.0,
+                    "{ctx}: won cycle"
+                );
+                let want_stays: Vec<(i64, i64, i64)> = sqlx::query_as(
+                    "SELECT sc.ended_stage_id, count(*),
+                            sum(floor(extract(epoch FROM sc.changed_at - sc.ended_entered_at)))::bigint
+                     FROM stage_changes sc
+                     JOIN deals d ON d.workspace_id = sc.workspace_id AND d.id = sc.deal_id
+                     WHERE sc.workspace_id = 1 AND sc.changed_at >= $1 AND sc.changed_at < $2
+                       AND sc.ended_entered_at IS NOT NULL AND ($3::bigint IS NULL OR d.owner_id = $3)
+                     GROUP BY 1 ORDER BY 1",
+                )
+                .bind(from_or_start)
+                .bind(to)
+                .bind(owner)
+                .fetch_all(&pool)
+                .await
+                .expect("stays");
+                let mut got_stays: Vec<(i64, i64, i64)> = stays
+                    .iter()
+                    .map(|s| (s.stage_id, s.stays, s.seconds))
+                    .collect();
+                got_stays.sort_unstable();
+                assert_eq!(got_stays, want_stays, "{ctx}: stays");
+                let want_acts: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT member_id, kind, count(*), COALESCE(sum(satisfaction), 0)::bigint,
+                            count(satisfaction)
+                     FROM activities
+                     WHERE workspace_id = 1 AND happened_at >= $1 AND happened_at < $2
+                       AND ($3::bigint IS NULL OR member_id = $3)
+                     GROUP BY 1, 2 ORDER BY 1, 2",
+                )
+                .bind(from_or_start)
+                .bind(to)
+                .bind(owner.map(|_| 1i64))
+                .fetch_all(&pool)
+                .await
+                .expect("activities");
+                let mut got_acts: Vec<(i64, String, i64, i64, i64)> = acts
+                    .into_iter()
+                    .map(|a| {
+                        (
+                            a.member_id,
+                            a.kind,
+                            a.activities,
+                            a.satisfaction_sum,
+                            a.satisfaction_count,
+                        )
+                    })
+                    .collect();
+                got_acts.sort();
+                assert_eq!(got_acts, want_acts, "{ctx}: activities");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 7 * 8 * 2);
+    // The trends' buckets split the same way: a bucket from a morning to the next evening,
+    // one inside a day and one ending inside a day, against the same recount.
+    let buckets = [
+        (
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("day"),
+            at("2026-11-02T03:00:00Z"),
+            at("2026-11-03T20:00:00Z"),
+        ),
+        (
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 3).expect("day"),
+            at("2026-11-03T20:00:00Z"),
+            at("2026-11-04T10:00:00Z"),
+        ),
+        (
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 4).expect("day"),
+            at("2026-11-04T10:00:00Z"),
+            at("2026-11-04T20:30:00Z"),
+        ),
+    ];
+    let mut tx = store.begin().await.expect("begin");
+    let trends = tx.trend_rows(1, None, &buckets).await.expect("trends");
+    tx.commit().await.expect("commit");
+    for (key, from, to) in buckets {
+        let want: (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'won' AND closed_at >= $1 AND closed_at < $2),
+                    COALESCE(sum(amount_minor) FILTER (WHERE status = 'won' AND closed_at >= $1
+                                                        AND closed_at < $2), 0)::bigint,
+                    count(*) FILTER (WHERE created_at >= $1 AND created_at < $2),
+                    COALESCE(sum(amount_minor) FILTER (WHERE created_at >= $1 AND created_at < $2),
+                             0)::bigint
+             FROM deals WHERE workspace_id = 1",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&pool)
+        .await
+        .expect("trend recount");
+        let got = trends
+            .iter()
+            .find(|r| r.bucket == key)
+            .map(|r| (r.won_count, r.won_amount, r.created_count, r.created_amount))
+            .unwrap_or_default();
+        assert_eq!(got, want, "trend bucket {key}");
+    }
+}
