@@ -735,10 +735,7 @@ async fn hand_fixture(h: &mut Harness) {
         ("2026-12-04T11:00:00Z", "/deal move deal:D-6 stage:Negotiation"),
         ("2026-12-05T09:00:00Z", "/deal move deal:D-5 stage:Proposal"),
     ];
-    for (time, line) in script {
-        h.run(&format!(":now {time}")).await;
-        h.ok(line).await;
-    }
+    h.ok_at(&script).await;
     h.run(":now 2026-12-10T12:00:00Z").await;
 }
 
@@ -1269,6 +1266,26 @@ async fn the_period_reads_are_not_planned_on_every_call(pool: PgPool) {
     }
 }
 
+/// `sql`'s rows over the period `$1`..`$2` for `$3` (an owner or a member, or everyone),
+/// recounted from the raw rows.
+async fn recount<T>(
+    pool: &PgPool,
+    sql: &str,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    who: Option<i64>,
+) -> Vec<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    sqlx::query_as(sql)
+        .bind(from)
+        .bind(to)
+        .bind(who)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 /// A period read is whole UTC days' totals and the raw rows of the partial days at its edges
 /// (`store/stats.rs`, `split`). Checked against a recount of the raw rows for periods that
 /// start and end at many times of day, around events before and after those times on the same
@@ -1299,10 +1316,7 @@ async fn period_reads_equal_a_recount_of_the_raw_rows(pool: PgPool) {
         ("2026-11-04T20:00:00Z", "/deal won deal:D-1"),
         ("2026-11-04T21:00:00Z", "/deal new title:E amount:500 owner:<@10>"),
     ];
-    for (time, line) in script {
-        h.run(&format!(":now {time}")).await;
-        h.ok(line).await;
-    }
+    h.ok_at(&script).await;
     let at = |s: &str| {
         DateTime::parse_from_rfc3339(s)
             .map(|d| d.with_timezone(&Utc))
@@ -1345,25 +1359,24 @@ async fn period_reads_equal_a_recount_of_the_raw_rows(pool: PgPool) {
                 tx.commit().await.expect("commit");
                 let from_or_start = from.unwrap_or(at("2000-01-01T00:00:00Z"));
                 // The recount, straight from the raw rows.
-                let opened: Vec<(i32, i64)> = sqlx::query_as(
+                let opened: Vec<(i32, i64)> = recount(
+                    &pool,
                     "SELECT furthest_position, count(*) FROM deals
                      WHERE workspace_id = 1 AND created_at >= $1 AND created_at < $2
                        AND ($3::bigint IS NULL OR owner_id = $3)
                      GROUP BY 1 ORDER BY 1",
+                    (from_or_start, to),
+                    owner,
                 )
-                .bind(from_or_start)
-                .bind(to)
-                .bind(owner)
-                .fetch_all(&pool)
-                .await
-                .expect("opened");
+                .await;
                 let got_opened: Vec<(i32, i64)> = raw
                     .furthest_histogram
                     .iter()
                     .map(|f| (f.position, f.deals))
                     .collect();
                 assert_eq!(got_opened, opened, "{ctx}: opened by furthest stage");
-                let closed: (i64, i64, i64, i64, i64) = sqlx::query_as(
+                let closed: (i64, i64, i64, i64, i64) = recount(
+                    &pool,
                     "SELECT count(*) FILTER (WHERE status = 'won'),
                             COALESCE(sum(amount_minor) FILTER (WHERE status = 'won'), 0)::bigint,
                             count(*) FILTER (WHERE status = 'lost'),
@@ -1373,13 +1386,11 @@ async fn period_reads_equal_a_recount_of_the_raw_rows(pool: PgPool) {
                      FROM deals
                      WHERE workspace_id = 1 AND closed_at >= $1 AND closed_at < $2
                        AND ($3::bigint IS NULL OR owner_id = $3)",
+                    (from_or_start, to),
+                    owner,
                 )
-                .bind(from_or_start)
-                .bind(to)
-                .bind(owner)
-                .fetch_one(&pool)
                 .await
-                .expect("closed");
+                .remove(0);
                 let c = &raw.closed;
                 assert_eq!(
                     (c.won_count, c.won_amount, c.lost_count, c.lost_amount),
@@ -1391,7 +1402,8 @@ async fn period_reads_equal_a_recount_of_the_raw_rows(pool: PgPool) {
                     closed.4 as f64 / 86_400.0,
                     "{ctx}: won cycle"
                 );
-                let want_stays: Vec<(i64, i64, i64)> = sqlx::query_as(
+                let want_stays: Vec<(i64, i64, i64)> = recount(
+                    &pool,
                     "SELECT sc.ended_stage_id, count(*),
                             sum(floor(extract(epoch FROM sc.changed_at - sc.ended_entered_at)))::bigint
                      FROM stage_changes sc
@@ -1399,33 +1411,28 @@ async fn period_reads_equal_a_recount_of_the_raw_rows(pool: PgPool) {
                      WHERE sc.workspace_id = 1 AND sc.changed_at >= $1 AND sc.changed_at < $2
                        AND sc.ended_entered_at IS NOT NULL AND ($3::bigint IS NULL OR d.owner_id = $3)
                      GROUP BY 1 ORDER BY 1",
-                )
-                .bind(from_or_start)
-                .bind(to)
-                .bind(owner)
-                .fetch_all(&pool)
-                .await
-                .expect("stays");
+                    (from_or_start, to),
+                    owner,
+                    )
+                    .await;
                 let mut got_stays: Vec<(i64, i64, i64)> = stays
                     .iter()
                     .map(|s| (s.stage_id, s.stays, s.seconds))
                     .collect();
                 got_stays.sort_unstable();
                 assert_eq!(got_stays, want_stays, "{ctx}: stays");
-                let want_acts: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(
+                let want_acts: Vec<(i64, String, i64, i64, i64)> = recount(
+                    &pool,
                     "SELECT member_id, kind, count(*), COALESCE(sum(satisfaction), 0)::bigint,
                             count(satisfaction)
                      FROM activities
                      WHERE workspace_id = 1 AND happened_at >= $1 AND happened_at < $2
                        AND ($3::bigint IS NULL OR member_id = $3)
                      GROUP BY 1, 2 ORDER BY 1, 2",
+                    (from_or_start, to),
+                    owner.map(|_| 1),
                 )
-                .bind(from_or_start)
-                .bind(to)
-                .bind(owner.map(|_| 1i64))
-                .fetch_all(&pool)
-                .await
-                .expect("activities");
+                .await;
                 let mut got_acts: Vec<(i64, String, i64, i64, i64)> = acts
                     .into_iter()
                     .map(|a| {

@@ -113,6 +113,14 @@ impl Harness {
         reply
     }
 
+    /// Runs each line at its time (`:now`); every one must succeed.
+    pub async fn ok_at(&mut self, script: &[(&str, &str)]) {
+        for (time, line) in script {
+            self.run(&format!(":now {time}")).await;
+            self.ok(line).await;
+        }
+    }
+
     /// Runs a line that must fail with an ephemeral error; returns its text.
     pub async fn err(&mut self, line: &str) -> String {
         let reply = self.one(line).await;
