@@ -51,6 +51,9 @@ pub(crate) struct Ctx {
     pub named_deal: std::sync::Mutex<Option<Box<crate::store::DealRow>>>,
     /// The contact the command names by id, likewise (`lookup::contact`).
     pub named_contact: std::sync::Mutex<Option<Box<crate::store::ContactRow>>>,
+    /// The named deal's full card beyond its row, when the command asked its prelude for it
+    /// (`/deal show D-42`), until the card takes it.
+    pub named_detail: std::sync::Mutex<Option<Box<crate::store::DealDetail>>>,
 }
 
 impl Ctx {
@@ -100,6 +103,7 @@ impl Ctx {
             noted: Vec::new(),
             named_deal: std::sync::Mutex::new(None),
             named_contact: std::sync::Mutex::new(None),
+            named_detail: std::sync::Mutex::new(None),
             ws,
         })
     }
@@ -268,6 +272,12 @@ impl Ctx {
     /// the command has written, reads the deal afresh.
     pub fn take_named_deal(&self, number: i64) -> Option<crate::store::DealRow> {
         self.take_named(&self.named_deal, |d| d.number == number)
+    }
+
+    /// The full card's detail of the deal with this id as the prelude read it, once, as
+    /// [`Ctx::take_named_deal`].
+    pub fn take_named_detail(&self, deal_id: i64) -> Option<crate::store::DealDetail> {
+        self.take_named(&self.named_detail, |d| d.deal_id == deal_id)
     }
 
     /// The contact with this id as the prelude read it, once, as [`Ctx::take_named_deal`].

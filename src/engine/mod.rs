@@ -483,6 +483,7 @@ impl Engine {
             wal_position,
             deal: named_deal,
             contact: named_contact,
+            deal_detail: named_detail,
         } = prelude;
         *locale = req
             .locale
@@ -558,6 +559,7 @@ impl Engine {
         ctx.webhook_events = Some(webhook_events);
         ctx.named_deal = std::sync::Mutex::new(named_deal);
         ctx.named_contact = std::sync::Mutex::new(named_contact);
+        ctx.named_detail = std::sync::Mutex::new(named_detail);
         let command = match &req.action {
             Action::Command(inv) => {
                 let args = self.manifests.validate(inv)?;
@@ -681,8 +683,9 @@ impl Engine {
 
 /// The deal a command names by number in its `deal` option (`D-42`, `#42`, `42`) and the
 /// contact it names by id in its `contact` option (`C-12`), read with the command's prelude so
-/// that their lookups need no round trip of their own (`lookup::deal`, `lookup::contact`).
-/// Titles, names and addresses are searched as before.
+/// that their lookups need no round trip of their own (`lookup::deal`, `lookup::contact`);
+/// for `/deal show`, the deal's full card too. Titles, names and addresses are searched as
+/// before.
 fn named_records(action: &Action) -> Named {
     let Action::Command(inv) = action else {
         return Named::default();
@@ -693,7 +696,9 @@ fn named_records(action: &Action) -> Named {
             _ => None,
         })
     };
+    let shows_card = inv.command == "deal" && inv.subcommand.as_deref() == Some("show");
     Named {
+        detail: shows_card.then_some(commands::CARD_HISTORY),
         deal: text("deal").and_then(|t| match DealRef::parse(t) {
             Ok(DealRef::Number(n)) => Some(n),
             _ => None,

@@ -366,7 +366,9 @@ impl Tx {
         // Outside a transaction the statement carries the interaction marker ($17): written
         // only when the deal is found, and the deal moved only when the marker is new.
         let marker = self.one_write()?;
-        let sql = format!(
+        // Built once: sqlx finds its prepared statement by this text on every call.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
             "WITH old AS (
                  SELECT to_jsonb(d) AS image FROM deals d
                  WHERE d.workspace_id = $1 AND d.id = $2 AND d.stage_id = $3 FOR UPDATE
@@ -397,9 +399,10 @@ impl Tx {
              )
              SELECT stamp.change_id, change.id, moved.last_activity_at, {lines}
              FROM stamp, change, moved",
-            lines = super::products::LINES_JSON
-        );
-        let row: Option<(i64, i64, DateTime<Utc>, Value)> = sqlx::query_as(&sql)
+            lines = super::products::LINES_JSON.as_str()
+        )
+        });
+        let row: Option<(i64, i64, DateTime<Utc>, Value)> = sqlx::query_as(SQL.as_str())
             .bind(ws)
             .bind(m.deal)
             .bind(m.from_stage)
@@ -475,25 +478,13 @@ impl Tx {
     /// first. Only those: a deal moved for years has hundreds of changes, and the card
     /// shows a few (on the discord benchmark, whose 200 deals pass 380 changes each, the
     /// whole history cost PostgreSQL 3.5 ms a card and the bot the JSON of all of it).
-    pub async fn deal_detail(
-        &mut self,
-        ws: i64,
-        id: i64,
-        last: i64,
-    ) -> StoreResult<(
-        Vec<super::products::DealLine>,
-        Vec<(DateTime<Utc>, String, i64)>,
-    )> {
+    /// `/deal show D-42` has them from its prelude ([`super::Named::detail`]); this is for a
+    /// deal found otherwise.
+    pub async fn deal_detail(&mut self, ws: i64, id: i64, last: i64) -> StoreResult<DealDetail> {
         let sql = format!(
-            "SELECT {lines},
-                    (SELECT COALESCE(jsonb_agg(jsonb_build_array(h.changed_at, s.name, h.changed_by)
-                                               ORDER BY h.changed_at, h.id), '[]'::jsonb)
-                     FROM (SELECT sc.changed_at, sc.id, sc.to_stage_id, sc.changed_by
-                           FROM stage_changes sc
-                           WHERE sc.workspace_id = $1 AND sc.deal_id = $2
-                           ORDER BY sc.changed_at DESC, sc.id DESC LIMIT $3) h
-                     JOIN stages s ON s.workspace_id = $1 AND s.id = h.to_stage_id)",
-            lines = super::products::LINES_JSON
+            "SELECT {lines}, {history}",
+            lines = super::products::lines_json("$1", "$2"),
+            history = history_json("$1", "$2", "$3"),
         );
         let (lines, history): (Value, Value) = sqlx::query_as(&sql)
             .bind(ws)
@@ -501,9 +492,7 @@ impl Tx {
             .bind(last)
             .fetch_one(self.conn())
             .await?;
-        let history = serde_json::from_value(history)
-            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("unexpected deal history: {e}")))?;
-        Ok((super::products::lines_from_json(lines)?, history))
+        DealDetail::from_json(id, lines, history)
     }
 
     /// Logs an interaction with its audit entry, in one statement; returns the activity id
@@ -518,7 +507,8 @@ impl Tx {
         // Outside a transaction the statement carries the interaction marker ($15), and the
         // activity goes in only when the marker is new.
         let marker = self.one_write()?;
-        let sql = format!(
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
             "WITH mark AS (
                  INSERT INTO processed_interactions (workspace_id, interaction_id)
                  SELECT $1, $15 WHERE $15::bigint IS NOT NULL
@@ -536,8 +526,9 @@ impl Tx {
                  FROM stamp, act
              )
              SELECT act.id, stamp.change_id FROM act, stamp"
-        );
-        let row: Option<(i64, i64)> = sqlx::query_as(&sql)
+        )
+        });
+        let row: Option<(i64, i64)> = sqlx::query_as(SQL.as_str())
             .bind(ws)
             .bind(a.contact_id)
             .bind(a.deal_id)
@@ -658,4 +649,42 @@ impl Tx {
         .await?;
         Ok(())
     }
+}
+
+/// What the full deal card shows beyond the deal row ([`Tx::deal_detail`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DealDetail {
+    /// The deal's id.
+    pub deal_id: i64,
+    /// Its product lines by name.
+    pub lines: Vec<super::products::DealLine>,
+    /// Its latest stage changes, oldest first: when, the stage's name, who.
+    pub history: Vec<(DateTime<Utc>, String, i64)>,
+}
+
+impl DealDetail {
+    /// Reads the columns [`super::products::lines_json`] and [`history_json`] return.
+    pub(super) fn from_json(deal_id: i64, lines: Value, history: Value) -> StoreResult<DealDetail> {
+        let history = serde_json::from_value(history)
+            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("unexpected deal history: {e}")))?;
+        Ok(DealDetail {
+            deal_id,
+            lines: super::products::lines_from_json(lines)?,
+            history,
+        })
+    }
+}
+
+/// A deal's latest `last` stage changes as one JSON array of `[time, stage name, who]`, oldest
+/// first, for the workspace, deal and count given as SQL expressions.
+pub(super) fn history_json(ws: &str, deal: &str, last: &str) -> String {
+    format!(
+        "(SELECT COALESCE(jsonb_agg(jsonb_build_array(h.changed_at, s.name, h.changed_by)
+                                    ORDER BY h.changed_at, h.id), '[]'::jsonb)
+          FROM (SELECT sc.changed_at, sc.id, sc.to_stage_id, sc.changed_by
+                FROM stage_changes sc
+                WHERE sc.workspace_id = {ws} AND sc.deal_id = {deal}
+                ORDER BY sc.changed_at DESC, sc.id DESC LIMIT {last}) h
+          JOIN stages s ON s.workspace_id = {ws} AND s.id = h.to_stage_id)"
+    )
 }

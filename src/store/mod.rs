@@ -34,7 +34,7 @@ pub use bulk::BulkShape;
 pub use crm::{
     CompanyRow, ContactRow, NewCompany, NewContact, CONTACT_COUNT_CAP, CONTACT_FIND_LIMIT,
 };
-pub use deals::{DealFilter, DealRow, Moved, NewActivity, NewDeal, StageMove};
+pub use deals::{DealDetail, DealFilter, DealRow, Moved, NewActivity, NewDeal, StageMove};
 pub use export::{ExportActivityRow, ExportCompanyRow, ExportContactRow, ExportDealRow};
 pub use import::{
     ActivityColumns, BumpedDeal, ChangeColumns, CompanyColumns, CompanyUpdates, ContactColumns,

@@ -34,13 +34,21 @@ pub struct DealLine {
 /// A deal's lines by product name as one JSON array of [`DealLine`]s, for statements that
 /// return them beside something else (a move, the full card) and so spare a round trip. The
 /// workspace is `$1` and the deal `$2`.
-pub(super) const LINES_JSON: &str =
-    "(SELECT COALESCE(jsonb_agg(jsonb_build_object('product_id', l.product_id, 'name', p.name,
+pub(super) static LINES_JSON: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| lines_json("$1", "$2"));
+
+/// [`LINES_JSON`] for the workspace and deal given as SQL expressions (the command prelude
+/// names the deal by number, not id).
+pub(super) fn lines_json(ws: &str, deal: &str) -> String {
+    format!(
+        "(SELECT COALESCE(jsonb_agg(jsonb_build_object('product_id', l.product_id, 'name', p.name,
                                                    'quantity', l.quantity, 'unit_price_minor', l.unit_price_minor,
                                                    'list_price_minor', l.list_price_minor)
                                 ORDER BY lower(p.name)), '[]'::jsonb)
       FROM deal_products l JOIN products p ON p.workspace_id = l.workspace_id AND p.id = l.product_id
-      WHERE l.workspace_id = $1 AND l.deal_id = $2)";
+      WHERE l.workspace_id = {ws} AND l.deal_id = {deal})"
+    )
+}
 
 /// Reads a [`LINES_JSON`] column.
 pub(super) fn lines_from_json(v: serde_json::Value) -> super::StoreResult<Vec<DealLine>> {

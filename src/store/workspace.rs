@@ -97,6 +97,9 @@ pub struct Prelude {
     pub deal: Option<Box<super::DealRow>>,
     /// The contact the command names by id, likewise.
     pub contact: Option<Box<super::ContactRow>>,
+    /// The named deal's full card beyond its row, when the command asked for it
+    /// ([`Named::detail`]) and the deal exists.
+    pub deal_detail: Option<Box<super::DealDetail>>,
 }
 
 /// The records a command names by number or id, which its prelude reads along.
@@ -106,6 +109,10 @@ pub struct Named {
     pub deal: Option<i64>,
     /// A contact's id (`C-12`).
     pub contact: Option<i64>,
+    /// With `deal`: also read what its full card shows beyond the row (product lines and
+    /// this many latest stage changes, [`Tx::deal_detail`]), so `/deal show D-42` costs one
+    /// round trip, not two.
+    pub detail: Option<i64>,
 }
 
 /// The command prelude's statement ([`Tx::prelude`]). The interaction marker rides in it: one
@@ -116,18 +123,34 @@ pub struct Named {
 /// member as columns (the caller sorts the stages): building JSON was most of what the
 /// stages cost the server.
 ///
-/// One text for each combination of records named (deal, contact; indexed
-/// `deal as usize * 2 + contact as usize`): a lookup a command does not need is left out of
-/// the statement rather than run with a NULL key, since the executor sets up every subquery
-/// a statement holds on each run. With pgbench, one client, prepared, the prelude with both
-/// lookups and nothing named took 121-156 µs a round trip against 95-141 without them, 4-28 µs
-/// less in each interleaved pair.
-static PRELUDE_SQL: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
-    [(false, false), (false, true), (true, false), (true, true)]
-        .map(|(deal, contact)| prelude_sql(deal, contact))
+/// One text for each combination of records named (no deal, a deal, a deal with its card's
+/// detail; a contact or not: indexed `deal * 2 + contact as usize`): a lookup a command does
+/// not need is left out of the statement rather than run with a NULL key, since the executor
+/// sets up every subquery a statement holds on each run. With pgbench, one client, prepared,
+/// the prelude with both lookups and nothing named took 121-156 µs a round trip against 95-141
+/// without them, 4-28 µs less in each interleaved pair.
+static PRELUDE_SQL: std::sync::LazyLock<[String; 6]> = std::sync::LazyLock::new(|| {
+    [
+        (DealRead::None, false),
+        (DealRead::None, true),
+        (DealRead::Row, false),
+        (DealRead::Row, true),
+        (DealRead::WithDetail, false),
+        (DealRead::WithDetail, true),
+    ]
+    .map(|(deal, contact)| prelude_sql(deal, contact))
 });
 
-fn prelude_sql(deal: bool, contact: bool) -> String {
+/// What the prelude reads of the deal a command names.
+#[derive(Clone, Copy, PartialEq)]
+enum DealRead {
+    None,
+    Row,
+    /// The row and its full card's detail; the number of stage changes is `$7`.
+    WithDetail,
+}
+
+fn prelude_sql(deal_read: DealRead, contact: bool) -> String {
     // A named record's row as JSON text, or NULL when the command names none.
     let lookup = |named: bool, select: &str, key: &str| {
         if named {
@@ -137,7 +160,7 @@ fn prelude_sql(deal: bool, contact: bool) -> String {
         }
     };
     let deal = lookup(
-        deal,
+        deal_read != DealRead::None,
         super::deals::DEAL_SELECT_ONE,
         "d.workspace_id = $1 AND d.number = $4",
     );
@@ -146,6 +169,24 @@ fn prelude_sql(deal: bool, contact: bool) -> String {
         super::crm::CONTACT_SELECT,
         "c.workspace_id = $1 AND c.id = $5",
     );
+    // The card's detail, for the deal by that number (`nd`), when it exists. Its column is
+    // not `id`, which names the workspace's.
+    let (detail, detail_join) = if deal_read == DealRead::WithDetail {
+        (
+            format!(
+                "{lines} AS deal_lines, {history} AS deal_history",
+                lines = super::products::lines_json("$1", "nd.deal_id"),
+                history = super::deals::history_json("$1", "nd.deal_id", "$7"),
+            ),
+            "LEFT JOIN LATERAL (SELECT d.id AS deal_id FROM deals d WHERE d.workspace_id = $1 AND d.number = $4) nd
+             ON true",
+        )
+    } else {
+        (
+            "NULL::jsonb AS deal_lines, NULL::jsonb AS deal_history".to_string(),
+            "",
+        )
+    };
     format!(
         "WITH marked AS (
              INSERT INTO processed_interactions (workspace_id, interaction_id)
@@ -163,7 +204,8 @@ fn prelude_sql(deal: bool, contact: bool) -> String {
                       WHERE w.workspace_id = workspaces.id AND w.removed_at IS NULL
                         AND w.disabled_at IS NULL) AS webhook_events,
                 {deal} AS deal,
-                {contact} AS contact
+                {contact} AS contact,
+                {detail}
          FROM workspaces
          CROSS JOIN LATERAL (
              SELECT COALESCE(array_agg(s.id), '{{}}') AS stage_ids,
@@ -178,6 +220,7 @@ fn prelude_sql(deal: bool, contact: bool) -> String {
                     m.quota_minor AS member_quota_minor, m.locale AS member_locale,
                     m.dm_closed AS member_dm_closed
              FROM members m WHERE m.workspace_id = workspaces.id AND m.user_id = $2) mem ON true
+         {detail_join}
          WHERE workspaces.id = $1"
     )
 }
@@ -241,18 +284,25 @@ impl Tx {
     ) -> StoreResult<Option<Prelude>> {
         // A marker still to be written with the command's write is only looked for.
         let look_for = self.pending_marker();
-        let sql = &PRELUDE_SQL
-            [usize::from(named.deal.is_some()) * 2 + usize::from(named.contact.is_some())];
-        let Some(row) = sqlx::query(sql)
+        // The detail only with a deal to show it for.
+        let detail = named.detail.filter(|_| named.deal.is_some());
+        let deal_read = match (named.deal, detail) {
+            (None, _) => 0,
+            (Some(_), None) => 1,
+            (Some(_), Some(_)) => 2,
+        };
+        let sql = &PRELUDE_SQL[deal_read * 2 + usize::from(named.contact.is_some())];
+        let mut query = sqlx::query(sql)
             .bind(ws)
             .bind(user)
             .bind(interaction)
             .bind(named.deal)
             .bind(named.contact)
-            .bind(look_for)
-            .fetch_optional(self.conn())
-            .await?
-        else {
+            .bind(look_for);
+        if let Some(last) = detail {
+            query = query.bind(last);
+        }
+        let Some(row) = query.fetch_optional(self.conn()).await? else {
             return Ok(None);
         };
         use sqlx::Row as _;
@@ -260,8 +310,16 @@ impl Tx {
         let webhook_events: Vec<String> = row.try_get("webhook_events")?;
         let repeated: bool = row.try_get("repeated")?;
         let wal_position = super::WalPosition(row.try_get("wal_position")?);
-        let deal = named_row(&row, "deal")?;
+        let deal: Option<Box<super::DealRow>> = named_row(&row, "deal")?;
         let contact = named_row(&row, "contact")?;
+        let deal_detail = match (&deal, detail) {
+            (Some(d), Some(_)) => Some(Box::new(super::DealDetail::from_json(
+                d.id,
+                row.try_get("deal_lines")?,
+                row.try_get("deal_history")?,
+            )?)),
+            _ => None,
+        };
         // One array a column, all five from the same rows in the same order.
         let ids: Vec<i64> = row.try_get("stage_ids")?;
         let names: Vec<String> = row.try_get("stage_names")?;
@@ -315,6 +373,7 @@ impl Tx {
             wal_position,
             deal,
             contact,
+            deal_detail,
         }))
     }
 

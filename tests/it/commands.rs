@@ -371,7 +371,8 @@ async fn opposite_moves_at_once_never_deadlock_on_the_running_totals(pool: PgPoo
 
 /// A deal's card shows its product lines after a move, won or lost (the move's one statement
 /// returns them), and `/deal show` its lines and its stage history newest first (read together
-/// in one statement).
+/// in one statement; with the command's prelude when the deal is named by number, and the
+/// card is the same either way).
 #[sqlx::test(migrations = "./migrations")]
 async fn deal_cards_carry_lines_and_history_read_with_the_move(pool: PgPool) {
     let mut h = Harness::new(pool).await;
@@ -409,6 +410,11 @@ async fn deal_cards_carry_lines_and_history_read_with_the_move(pool: PgPool) {
         history.find("→ Lead"),
     );
     assert!(p.is_some() && p < q && q < l, "newest first: {history}");
+    assert_eq!(
+        h.ok("/deal show deal:Lined").await,
+        r,
+        "by title as by number"
+    );
     let r = h.ok("/deal won deal:D-1").await;
     products(&r);
     // A deal without lines has no products field, moved or shown.
@@ -418,6 +424,11 @@ async fn deal_cards_carry_lines_and_history_read_with_the_move(pool: PgPool) {
     assert!(
         !text(&r).contains("Products:") && text(&r).contains("→ Qualified"),
         "{r}"
+    );
+    assert_eq!(
+        h.ok("/deal show deal:Bare").await,
+        r,
+        "by title as by number"
     );
     let r = h.ok(r#"/deal lost deal:D-2 reason:"budget""#).await;
     assert!(!text(&r).contains("Products:"), "{r}");
@@ -448,6 +459,11 @@ async fn a_long_history_shows_its_latest_eight_changes(pool: PgPool) {
     assert!(
         !history.contains("→ Lead"),
         "the first change is past the eight: {history}"
+    );
+    assert_eq!(
+        h.ok("/deal show deal:Busy").await,
+        r,
+        "by title as by number"
     );
 }
 

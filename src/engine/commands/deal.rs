@@ -180,8 +180,11 @@ async fn deal_card(
         (Some(lines), _) => (lines, None),
         (None, Some(_)) => (tx.deal_lines(ctx.ws_id(), d.id).await?, None),
         (None, None) => {
-            let (lines, history) = tx.deal_detail(ctx.ws_id(), d.id, CARD_HISTORY).await?;
-            (lines, Some(history))
+            let detail = match ctx.take_named_detail(d.id) {
+                Some(detail) => detail,
+                None => tx.deal_detail(ctx.ws_id(), d.id, CARD_HISTORY).await?,
+            };
+            (detail.lines, Some(detail.history))
         }
     };
     if !lines.is_empty() {
@@ -228,7 +231,7 @@ async fn deal_card(
 }
 
 /// How many of a deal's latest stage changes its full card shows, newest first.
-const CARD_HISTORY: i64 = 8;
+pub(crate) const CARD_HISTORY: i64 = 8;
 
 /// The open stage after `current`, if any.
 pub(crate) fn next_stage(ctx: &Ctx, current: i64) -> Option<&Stage> {

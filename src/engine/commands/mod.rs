@@ -6,6 +6,7 @@ mod contact;
 #[cfg(test)]
 mod coverage;
 mod deal;
+pub(crate) use deal::CARD_HISTORY;
 pub(crate) mod exports;
 mod help;
 pub(crate) mod imports;
