@@ -298,11 +298,13 @@ async fn bench() -> anyhow::Result<()> {
     // 100 ms, for 30 s (BENCH_OVERLOAD_SECONDS), to see the overload bound at work.
     // The tables were made a moment ago: the first seconds of load are when autovacuum first
     // analyzes them and the plans change, so the first rate offered used to look worse than
-    // the next, higher one. A warm-up at the first rate is run and shown, not counted.
+    // the next, higher one. A warm-up at the first rate is run and shown, not counted. Its
+    // 60 s: on a machine where PostgreSQL ran 4,100-5,300 pgbench TPS, the first 30-60 s of
+    // load cost it 900-1,050 µs a command against 500-650 after (a 10 s warm-up was too short).
     let warmup: u64 = std::env::var("BENCH_WARMUP_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(60);
     fake.defer_callback_bodies();
     if let (Some(first), true) = (rates.first(), warmup > 0) {
         let run = load(&fake, pid, *first, warmup, &mut next_id, &mut visits).await;
@@ -428,6 +430,10 @@ async fn load(
     // Every payload is built and serialized before the clock starts: the fake shares these
     // two cores with the bot and PostgreSQL, and building a payload's JSON costs it more than
     // sending it. (pgbench's client, in C, is a few per cent of one core.)
+    // Each deal's moves alternate two stages; a move that was not applied (shed, refused or
+    // failed) is taken back after the run, so the next run starts from where the deals are.
+    let visits_before = visits.clone();
+    let mut moves: HashMap<u64, (u64, u64)> = HashMap::new();
     let payloads: Vec<(u64, u64, String)> = (0..total)
         .map(|n| {
             let caller = Caller::admin(2000 + n % 20);
@@ -436,6 +442,7 @@ async fn load(
                 0..=3 => {
                     let v = visits.entry(deal).or_default();
                     *v += 1;
+                    moves.insert(*next_id, (deal, *v));
                     let stage = if *v % 2 == 1 { "Qualified" } else { "Proposal" };
                     command(
                         *next_id,
@@ -566,6 +573,21 @@ async fn load(
             .count()
     };
     let (shed, refused) = (private_saying(shed_text), private_saying(refused_text));
+    // Where each deal is now: its last move answered publicly (applied), else where it was.
+    let mut applied: HashMap<u64, (u64, u64)> = HashMap::new();
+    for (id, (deal, v)) in &moves {
+        if callbacks.get(id).is_some_and(|(_, j)| !private(j))
+            && applied.get(deal).is_none_or(|(last, _)| last < id)
+        {
+            applied.insert(*deal, (*id, *v));
+        }
+    }
+    for (deal, _) in moves.values() {
+        match (applied.get(deal), visits_before.get(deal)) {
+            (Some((_, v)), _) | (None, Some(v)) => visits.insert(*deal, *v),
+            (None, None) => visits.remove(deal),
+        };
+    }
     let failed = callbacks.values().filter(|(_, j)| private(j)).count() - shed - refused;
     // What the failures said, so a run that fails some says why.
     let mut reasons: HashMap<String, usize> = HashMap::new();
