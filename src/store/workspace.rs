@@ -124,7 +124,7 @@ pub struct Named {
 /// stages cost the server.
 ///
 /// One text for each combination of records named (no deal, a deal, a deal with its card's
-/// detail; a contact or not: indexed `deal * 2 + contact as usize`): a lookup a command does
+/// detail; a contact or not: indexed `deal as usize * 2 + contact as usize`): a lookup a command does
 /// not need is left out of the statement rather than run with a NULL key, since the executor
 /// sets up every subquery a statement holds on each run. With pgbench, one client, prepared,
 /// the prelude with both lookups and nothing named took 121-156 µs a round trip against 95-141
@@ -141,13 +141,24 @@ static PRELUDE_SQL: std::sync::LazyLock<[String; 6]> = std::sync::LazyLock::new(
     .map(|(deal, contact)| prelude_sql(deal, contact))
 });
 
-/// What the prelude reads of the deal a command names.
+/// What the prelude reads of the deal a command names; its value is its place in
+/// [`PRELUDE_SQL`].
 #[derive(Clone, Copy, PartialEq)]
 enum DealRead {
-    None,
-    Row,
+    None = 0,
+    Row = 1,
     /// The row and its full card's detail; the number of stage changes is `$7`.
-    WithDetail,
+    WithDetail = 2,
+}
+
+impl DealRead {
+    fn of(named: &Named) -> DealRead {
+        match (named.deal, named.detail) {
+            (None, _) => DealRead::None,
+            (Some(_), None) => DealRead::Row,
+            (Some(_), Some(_)) => DealRead::WithDetail,
+        }
+    }
 }
 
 fn prelude_sql(deal_read: DealRead, contact: bool) -> String {
@@ -284,14 +295,10 @@ impl Tx {
     ) -> StoreResult<Option<Prelude>> {
         // A marker still to be written with the command's write is only looked for.
         let look_for = self.pending_marker();
+        let deal_read = DealRead::of(&named);
         // The detail only with a deal to show it for.
-        let detail = named.detail.filter(|_| named.deal.is_some());
-        let deal_read = match (named.deal, detail) {
-            (None, _) => 0,
-            (Some(_), None) => 1,
-            (Some(_), Some(_)) => 2,
-        };
-        let sql = &PRELUDE_SQL[deal_read * 2 + usize::from(named.contact.is_some())];
+        let detail = named.detail.filter(|_| deal_read == DealRead::WithDetail);
+        let sql = &PRELUDE_SQL[deal_read as usize * 2 + usize::from(named.contact.is_some())];
         let mut query = sqlx::query(sql)
             .bind(ws)
             .bind(user)
