@@ -2,7 +2,7 @@
 //! index-only scans (migration 6 added the covering columns); the engine gets one row per
 //! bucket, product, customer or stage. The catalogue itself is in `products.rs`.
 
-use super::stats::PERIOD;
+use super::stats::{with_edges, PeriodSql, PERIOD};
 use super::{StoreResult, Tx};
 use crate::domain::money::{add_minor, TotalOverflow};
 use crate::domain::pipeline::StageTotal;
@@ -235,7 +235,7 @@ impl Tx {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<ProductRow>> {
-        self.period_rows(PRODUCT_ROWS_SQL.as_str(), ws, owner, from, to)
+        self.period_rows(&PRODUCT_ROWS_SQL, ws, owner, from, to)
             .await
     }
 
@@ -316,24 +316,28 @@ impl Tx {
 /// [`Tx::product_rows`]' statement: whole UTC days from the rollups, the partial days at the
 /// edges from the lines, the period from `p` as every period read takes it
 /// (`store/stats.rs`, `PERIOD`).
-static PRODUCT_ROWS_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "WITH {PERIOD}, closed AS (
-             SELECT product_id, kind, sum(deals) AS deals, sum(units) AS units, sum(revenue) AS revenue,
-                    sum(list_value) AS list_value
-             FROM (
-                 SELECT t.product_id, t.kind, t.deals, t.units, t.revenue, t.list_value
+static PRODUCT_ROWS_SQL: LazyLock<PeriodSql> = LazyLock::new(|| {
+    PeriodSql::new(|edges| {
+        let rows = with_edges(
+            "SELECT t.product_id, t.kind, t.deals, t.units, t.revenue, t.list_value
                  FROM p JOIN product_daily_totals t
                    ON t.workspace_id = p.ws AND t.day >= p.first_day AND t.day < p.end_day
-                 WHERE p.who IS NULL OR t.owner_id = p.who
-                 UNION ALL
-                 SELECT l.product_id, CASE d.status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 1,
+                 WHERE p.who IS NULL OR t.owner_id = p.who",
+            "SELECT l.product_id, CASE d.status WHEN 'won' THEN 2::smallint ELSE 3::smallint END, 1,
                         l.quantity, l.quantity::bigint * l.unit_price_minor, l.quantity::bigint * l.list_price_minor
                  FROM p CROSS JOIN LATERAL (VALUES (p.a0, p.a1), (p.b0, p.b1)) e (s, u)
                  JOIN deals d ON d.workspace_id = p.ws AND d.closed_at >= e.s AND d.closed_at < e.u
                   AND d.status IN ('won', 'lost')
                  JOIN deal_products l ON l.workspace_id = d.workspace_id AND l.deal_id = d.id
-                 WHERE p.who IS NULL OR d.owner_id = p.who
+                 WHERE p.who IS NULL OR d.owner_id = p.who",
+            edges,
+        );
+        format!(
+        "WITH {PERIOD}, closed AS (
+             SELECT product_id, kind, sum(deals) AS deals, sum(units) AS units, sum(revenue) AS revenue,
+                    sum(list_value) AS list_value
+             FROM (
+                 {rows}
              ) t
              GROUP BY product_id, kind
          ), open AS (
@@ -354,5 +358,6 @@ static PRODUCT_ROWS_SQL: LazyLock<String> = LazyLock::new(|| {
          LEFT JOIN open o ON o.product_id = pr.id
          GROUP BY pr.id, pr.name, pr.list_price_minor
          ORDER BY revenue DESC, lower(pr.name)"
-    )
+        )
+    })
 });
