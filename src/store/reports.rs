@@ -162,7 +162,7 @@ impl Tx {
                 day_from.push(first);
                 day_to.push(split.end_day);
             }
-            for (f, t) in split.edges.into_iter().filter(|(f, t)| f < t) {
+            for (f, t) in split.edges {
                 edge_key.push(*key);
                 edge_from.push(f);
                 edge_to.push(t);

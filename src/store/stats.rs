@@ -118,7 +118,7 @@ pub(super) struct Split {
     pub(super) first_day: Option<NaiveDate>,
     /// Day after the last whole day.
     pub(super) end_day: NaiveDate,
-    /// Instants not covered by whole days.
+    /// Instants not covered by whole days, each range non-empty.
     pub(super) edges: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
@@ -135,7 +135,7 @@ pub(super) fn split(from: Option<DateTime<Utc>>, to: DateTime<Utc>) -> Split {
             f.date_naive() + Duration::days(1)
         }
     });
-    match (from, first_day) {
+    let mut s = match (from, first_day) {
         // The whole period lies within one or two partial days: read it all from the deals.
         (Some(f), Some(first)) if first >= end_day => Split {
             first_day: Some(end_day),
@@ -152,7 +152,10 @@ pub(super) fn split(from: Option<DateTime<Utc>>, to: DateTime<Utc>) -> Split {
             end_day,
             edges: vec![(midnight(end_day), to)],
         },
-    }
+    };
+    // An empty edge is left out: a period with none reads the rollups alone ([`PeriodSql`]).
+    s.edges.retain(|(f, t)| f < t);
+    s
 }
 
 impl Tx {
@@ -475,10 +478,10 @@ impl Tx {
         // A missing edge is the empty range `[to, to)`.
         let edge = |i: usize| s.edges.get(i).copied().unwrap_or((to, to));
         let ((a0, a1), (b0, b1)) = (edge(0), edge(1));
-        let sql = if s.edges.iter().any(|(f, t)| f < t) {
-            &sql.with_edges
-        } else {
+        let sql = if s.edges.is_empty() {
             &sql.whole_days
+        } else {
+            &sql.with_edges
         };
         Ok(sqlx::query_as(sql.as_str())
             .bind(ws)
@@ -509,11 +512,11 @@ mod tests {
 
     #[test]
     fn periods_split_into_whole_days_and_edges() {
-        // A UTC month: whole days only (the edges are empty).
+        // A UTC month: whole days only, no edges.
         let s = split(Some(t("2026-11-01T00:00:00Z")), t("2026-12-01T00:00:00Z"));
         assert_eq!(s.first_day, Some(d("2026-11-01")));
         assert_eq!(s.end_day, d("2026-12-01"));
-        assert!(s.edges.iter().all(|(a, b)| a == b));
+        assert!(s.edges.is_empty());
         // A New York month: partial first and last UTC days.
         let s = split(Some(t("2026-11-01T04:00:00Z")), t("2026-12-01T05:00:00Z"));
         assert_eq!(s.first_day, Some(d("2026-11-02")));
