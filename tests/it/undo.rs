@@ -629,3 +629,61 @@ async fn undo_of_a_rename_whose_old_name_was_taken_is_refused(pool: PgPool) {
     );
     assert_eq!(h.fingerprint().await, before, "nothing changed");
 }
+
+/// ANALYZE of the audit log (which autovacuum runs each time it grows by a tenth) keeps
+/// statistics for what its reads filter on and none for the JSON images, which nothing filters
+/// on and which were most of its cost; `/undo` plans and works the same afterwards.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_audit_images_carry_no_statistics(pool: PgPool) {
+    let mut h = Harness::new(pool.clone()).await;
+    fixture(&mut h, 7, Setup::Full).await;
+    h.run(":as 1 admin").await;
+    for n in 0..30 {
+        h.ok(&format!("/deal new title:Audited{n} amount:1000"))
+            .await;
+    }
+    sqlx::query("ANALYZE audit_log")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let analyzed: Vec<String> = sqlx::query_scalar(
+        "SELECT attname::text FROM pg_stats WHERE schemaname = 'public' AND tablename = 'audit_log'
+         ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for column in [
+        "workspace_id",
+        "actor_id",
+        "change_id",
+        "created_at",
+        "action",
+    ] {
+        assert!(
+            analyzed.iter().any(|c| c == column),
+            "{column} lost its statistics: {analyzed:?}"
+        );
+    }
+    for column in ["entity_key", "before", "after"] {
+        assert!(
+            !analyzed.iter().any(|c| c == column),
+            "{column} still has statistics: {analyzed:?}"
+        );
+    }
+    let undo = h.one("/undo").await;
+    assert!(
+        undo["content"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("↩️"),
+        "{undo}"
+    );
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM deals WHERE workspace_id = 7 AND title LIKE 'Audited%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 29, "/undo took back the last deal only");
+}
