@@ -306,8 +306,8 @@ impl Tx {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<UndoOutcome> {
-        let change: Option<i64> = sqlx::query_scalar(
-            "SELECT change_id FROM audit_log
+        let change: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT change_id, created_at FROM audit_log
              WHERE workspace_id = $1 AND actor_id = $2 AND undone_at IS NULL AND created_at >= $3
              ORDER BY id DESC LIMIT 1 FOR UPDATE",
         )
@@ -316,14 +316,23 @@ impl Tx {
         .bind(since)
         .fetch_optional(self.conn())
         .await?;
-        let Some(change) = change else {
+        let Some((change, at)) = change else {
             return Ok(UndoOutcome::Nothing);
         };
+        // Every row of a change has its actor and its time (one `Stamp` a command,
+        // `Ctx::stamp`), so the change's rows are found through the actor's index
+        // (`audit_actor`), among that actor's rows of that instant. By the change id alone
+        // nothing is indexed: that read the workspace's whole audit log (25 ms and 11,400
+        // buffers at 140,000 rows, on the discord benchmark's database), and an index of its
+        // own would cost every audited write one more index entry.
         let rows: Vec<AuditRowRead> = sqlx::query_as(
             "SELECT action, entity, entity_key, before, after FROM audit_log
-             WHERE workspace_id = $1 AND change_id = $2 ORDER BY id DESC",
+             WHERE workspace_id = $1 AND actor_id = $2 AND created_at = $3 AND change_id = $4
+             ORDER BY id DESC",
         )
         .bind(ws)
+        .bind(actor)
+        .bind(at)
         .bind(change)
         .fetch_all(self.conn())
         .await?;
@@ -381,9 +390,12 @@ impl Tx {
             Err(e) => return Err(e.into()),
         }
         sqlx::query(
-            "UPDATE audit_log SET undone_at = $3 WHERE workspace_id = $1 AND change_id = $2",
+            "UPDATE audit_log SET undone_at = $5
+             WHERE workspace_id = $1 AND actor_id = $2 AND created_at = $3 AND change_id = $4",
         )
         .bind(ws)
+        .bind(actor)
+        .bind(at)
         .bind(change)
         .bind(now)
         .execute(self.conn())
