@@ -409,6 +409,97 @@ struct Run {
     cpu_us: (f64, f64, f64),
 }
 
+/// Where a run's slow answers (over 50 ms) were sent, by 100 ms of the run, with the wall
+/// clock: a p99 over the target is nearly always one stall that queued everything behind it,
+/// and the time lines it up with the server log (autovacuum, checkpoints, lock waits).
+fn print_slow_moments(
+    sent: &HashMap<u64, Instant>,
+    callbacks: &HashMap<u64, (Instant, serde_json::Value)>,
+    start: Instant,
+    start_wall: chrono::DateTime<chrono::Utc>,
+) {
+    const SLOW: Duration = Duration::from_millis(50);
+    let mut windows: std::collections::BTreeMap<u64, (usize, Duration)> = Default::default();
+    for (id, at) in sent {
+        let Some((answered, _)) = callbacks.get(id) else {
+            continue;
+        };
+        let took = answered.duration_since(*at);
+        if took > SLOW {
+            let w = windows
+                .entry(at.duration_since(start).as_millis() as u64 / 100)
+                .or_default();
+            w.0 += 1;
+            w.1 = w.1.max(took);
+        }
+    }
+    if windows.is_empty() {
+        return;
+    }
+    // Adjacent windows are one stall.
+    let mut stalls: Vec<(u64, u64, usize, Duration)> = Vec::new();
+    for (w, (n, max)) in windows {
+        match stalls.last_mut() {
+            Some(last) if last.1 + 1 >= w => {
+                last.1 = w;
+                last.2 += n;
+                last.3 = last.3.max(max);
+            }
+            _ => stalls.push((w, w, n, max)),
+        }
+    }
+    let shown: Vec<String> = stalls
+        .iter()
+        .take(6)
+        .map(|(from, to, n, max)| {
+            let at = start_wall + chrono::Duration::milliseconds(*from as i64 * 100);
+            format!(
+                "sent {:.1}-{:.1} s ({} UTC): {n} slow, worst {:.0} ms",
+                *from as f64 / 10.0,
+                (*to + 1) as f64 / 10.0,
+                at.format("%H:%M:%S%.3f"),
+                max.as_secs_f64() * 1e3
+            )
+        })
+        .collect();
+    println!(
+        "  answers over 50 ms in {} stall(s): {}",
+        stalls.len(),
+        shown.join("; ")
+    );
+}
+
+/// Checkpoints the server has started since it came up, timed and requested.
+fn checkpoints() -> i64 {
+    psql_value("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+        .parse()
+        .unwrap_or(0)
+}
+
+/// What the server's maintenance did to the bench database since `from`: each table's latest
+/// autovacuum and autoanalyze in the run, and the checkpoints begun. Autovacuum visits a
+/// database once a minute (`autovacuum_naptime`), and on this young, fast-growing database
+/// each visit analyzes most tables: a run of 20 s may or may not hold one, which is most of
+/// the difference between two runs at the same rate.
+fn print_maintenance(from: chrono::DateTime<chrono::Utc>, checkpoints_before: i64) {
+    let sql = format!(
+        "SELECT string_agg(relname || ' ' || what || ' ' || to_char(at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS'),                            ', ' ORDER BY at)          FROM (SELECT relname, 'vacuumed' AS what, last_autovacuum AS at FROM pg_stat_user_tables                UNION ALL                SELECT relname, 'analyzed', last_autoanalyze FROM pg_stat_user_tables) m          WHERE at >= '{}'",
+        from.to_rfc3339()
+    );
+    let autovacuum = Command::new("psql")
+        .args(["-h", "localhost", "-U", "postgres", "-d", DB, "-Atc", &sql])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let checkpoints = checkpoints() - checkpoints_before;
+    if !autovacuum.is_empty() || checkpoints > 0 {
+        println!(
+            "  server maintenance since the run began: checkpoints {checkpoints}; autovacuum (UTC): {}",
+            if autovacuum.is_empty() { "none" } else { &autovacuum }
+        );
+    }
+}
+
 fn print_run(r: &Run) {
     println!(
         "offered {}/s for {} s ({} commands): answered {} at {:.0}/s; p50 {:.1} ms p95 {:.1} ms p99 {:.1} ms max {:.1} ms; \
@@ -488,6 +579,8 @@ async fn load(
     let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(payloads.len());
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = Instant::now();
+    let start_wall = chrono::Utc::now();
+    let checkpoints_at_start = checkpoints();
     let mut peak_rss = 0;
     let cpu_at_start = (
         common::cpu_secs(pid),
@@ -562,6 +655,8 @@ async fn load(
         .filter_map(|(id, at)| callbacks.get(id).map(|(c, _)| c.duration_since(*at)))
         .collect();
     latencies.sort();
+    print_slow_moments(&sent, &callbacks, start, start_wall);
+    print_maintenance(start_wall, checkpoints_at_start);
     // A private answer (not a private deferral: commands with files defer privately).
     let private = |j: &serde_json::Value| j["type"] == 4 && j["data"]["flags"] == 64;
     let shed_text = "more requests waiting than it takes on";
