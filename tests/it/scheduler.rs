@@ -135,18 +135,6 @@ fn secs(n: i64) -> Duration {
     Duration::seconds(n)
 }
 
-/// Runs `/undo`, which must take something back.
-async fn undo(h: &mut Harness) {
-    let undo = h.one("/undo").await;
-    assert!(
-        undo["content"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("↩️"),
-        "{undo}"
-    );
-}
-
 fn total(a: Pass, b: Pass) -> Pass {
     Pass {
         delivered: a.delivered + b.delivered,
@@ -2169,7 +2157,7 @@ async fn a_reminder_skipped_for_a_done_task_goes_out_when_the_done_is_undone(poo
     assert_eq!(pass.skipped, 1, "{pass:?}");
     assert_eq!(must_row(&pool, &key).await.status, "skipped");
 
-    undo(&mut h).await;
+    h.undone().await;
     let r = must_row(&pool, &key).await;
     assert_eq!((r.status.as_str(), r.attempts), ("pending", 0), "{r:?}");
     assert_eq!(
@@ -2207,7 +2195,7 @@ async fn a_reminder_skipped_for_a_done_task_goes_out_when_the_done_is_undone(poo
     h.run(":now 2026-03-02T12:00:30Z").await;
     let bo = closed.split(':').nth(2).expect("task id").to_string();
     h.ok(&format!("/tasks done task:T-{bo}")).await;
-    undo(&mut h).await;
+    h.undone().await;
     assert_eq!(must_row(&pool, &closed).await.status, "skipped");
 }
 
@@ -3359,7 +3347,7 @@ async fn the_scan_reads_only_what_is_due_and_settings_changes_work_it_out_again(
 
     // Undo of a settings change is not refused because the scan wrote since: the schedule
     // lives apart from the audited row. The undone zone is worked out again.
-    undo(&mut h).await;
+    h.undone().await;
     assert_eq!(next_due(&pool).await.1, None);
     jobs::run_due(&store, at("2026-03-02T14:01:00Z"))
         .await
@@ -3543,7 +3531,7 @@ async fn a_waiting_digest_follows_the_channel_setting_through_changes_and_undo(p
     drain(&store, &sender, t1 + secs(5), 10).await;
     assert_eq!(told(999), 1);
     // `/undo` puts the setting back by re-inserting the workspace: the post follows it.
-    undo(&mut h).await;
+    h.undone().await;
     assert_eq!(must_row(&pool, &key).await.channel_id, Some(888));
     // A post written for a channel the setting left meanwhile (composed while an admin changed
     // it) is moved to the one set when that channel refuses, and no one is told about it.
@@ -3566,7 +3554,7 @@ async fn a_waiting_digest_follows_the_channel_setting_through_changes_and_undo(p
     drain(&store, &sender, t2 + secs(5), 10).await;
     assert_eq!(told(4321), 0);
     // Turning the digest off (undoing the first setting) drops the post.
-    undo(&mut h).await;
+    h.undone().await;
     let r = must_row(&pool, &key).await;
     assert_eq!(
         (r.status.as_str(), r.last_error.as_deref()),

@@ -113,6 +113,18 @@ impl Harness {
         reply
     }
 
+    /// Runs `/undo`, which must take something back.
+    pub async fn undone(&mut self) {
+        let undo = self.one("/undo").await;
+        assert!(
+            undo["content"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("↩️"),
+            "{undo}"
+        );
+    }
+
     /// Runs each line at its time (`:now`); every one must succeed.
     pub async fn ok_at(&mut self, script: &[(&str, &str)]) {
         for (time, line) in script {
