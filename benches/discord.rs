@@ -578,9 +578,11 @@ async fn load(
         .collect();
     let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(payloads.len());
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    // Read before the clock starts: running psql takes tens of milliseconds, which the
+    // schedule would then catch up on in a burst.
+    let checkpoints_at_start = checkpoints();
     let start = Instant::now();
     let start_wall = chrono::Utc::now();
-    let checkpoints_at_start = checkpoints();
     let mut peak_rss = 0;
     let cpu_at_start = (
         common::cpu_secs(pid),
