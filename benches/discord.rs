@@ -265,25 +265,8 @@ async fn bench() -> anyhow::Result<()> {
                 reps: 20,
             })
             .await?;
-        // The generator writes no audit log and no interaction markers, which a working
-        // database holds in millions (a change's images for every write; a day of markers).
-        // Left young, each table grew by a tenth between autovacuum's visits, so every visit
-        // analyzed both (the audit log alone took 1 s of a 2-s visit) and a run near the limit
-        // queued behind it: one audit row per history row and interaction, as the commands
-        // that made them would have written, and a day of 1,000 commands a second's markers.
-        psql(
-            DB,
-            "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, after, created_at) \
-             SELECT workspace_id, nextval('audit_change_ids'), changed_by, 'deal.move', 'stage_changes', \
-                    to_jsonb(id), to_jsonb(sc), changed_at FROM stage_changes sc; \
-             INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, after, created_at) \
-             SELECT workspace_id, nextval('audit_change_ids'), member_id, 'contact.log', 'activities', \
-                    to_jsonb(id), to_jsonb(a), happened_at FROM activities a; \
-             INSERT INTO processed_interactions (workspace_id, interaction_id, processed_at) \
-             SELECT 1 + g % 1000, g, now() - (g % 86400) * interval '1 second' \
-             FROM generate_series(1, 1000000) g",
-        );
-        psql(DB, "VACUUM ANALYZE audit_log, processed_interactions");
+        // A million markers: a day of 1,000 commands a second's is more.
+        store.bulk_generate_logs(teams, 1_000_000).await?;
         // Written out now, not by a checkpoint in the middle of pgbench or a measured run.
         psql(DB, "CHECKPOINT");
         let (ws, deals, activities, changes) = store.bulk_counts().await?;

@@ -223,6 +223,37 @@ impl Store {
         Ok(())
     }
 
+    /// The audit log and interaction markers a working database holds beside what
+    /// [`Store::bulk_generate`] writes: one audit row per history row and interaction of
+    /// workspaces 1..=`workspaces`, as the commands that made them write, and a day of
+    /// markers (`markers` of them), then their statistics. Left empty, both tables grow by a
+    /// tenth between autovacuum's visits under load and every visit analyzes them.
+    pub async fn bulk_generate_logs(&self, workspaces: i64, markers: i64) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        for sql in [
+            "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, after, created_at)
+             SELECT workspace_id, nextval('audit_change_ids'), changed_by, 'deal.move', 'stage_changes',
+                    to_jsonb(id), to_jsonb(sc), changed_at
+             FROM stage_changes sc WHERE workspace_id BETWEEN 1 AND $1",
+            "INSERT INTO audit_log (workspace_id, change_id, actor_id, action, entity, entity_key, after, created_at)
+             SELECT workspace_id, nextval('audit_change_ids'), member_id, 'contact.log', 'activities',
+                    to_jsonb(id), to_jsonb(a), happened_at
+             FROM activities a WHERE workspace_id BETWEEN 1 AND $1",
+            "INSERT INTO processed_interactions (workspace_id, interaction_id, processed_at)
+             SELECT 1 + g % $1, g, now() - (g % 86400) * interval '1 second'
+             FROM generate_series(1, $2) g",
+        ] {
+            let q = sqlx::query(sql).bind(workspaces);
+            let q = if sql.contains("$2") { q.bind(markers) } else { q };
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        sqlx::query("VACUUM ANALYZE audit_log, processed_interactions")
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Row counts of the big tables, for the report.
     pub async fn bulk_counts(&self) -> StoreResult<(i64, i64, i64, i64)> {
         Ok(sqlx::query_as(
